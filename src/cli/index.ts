@@ -1,0 +1,38 @@
+/**
+ * The `authbroker` command for operators. Every verb takes `--json`; a
+ * failure prints one line on stderr and exits with a code from EXIT.
+ */
+import { Command, CommanderError } from "commander";
+import { registerInit } from "./commands/init.js";
+import { registerKeys } from "./commands/keys.js";
+import { registerMigrate } from "./commands/migrate.js";
+import { registerRun } from "./commands/run.js";
+import { describeFailure, EXIT } from "./output.js";
+
+export function buildProgram(): Command {
+  const program = new Command("authbroker")
+    .description("authbroker: one OAuth 2.0 / OpenID Connect flow for apps, many upstream services behind it")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerInit(program);
+  registerMigrate(program);
+  registerRun(program);
+  registerKeys(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not failures; commander already printed the usage error.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const { line, exitCode } = describeFailure(err);
+    process.stderr.write(`authbroker: ${line}\n`);
+    return exitCode;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Every setting of the broker, declared once: its env var, default, meaning
+ * and check. Parsed and validated once at start; a bad value stops the process
+ * with one line naming the variable (see `ConfigError`).
+ */
+import { z } from "zod";
+import { isIP } from "node:net";
+
+/** A configuration mistake: names the variable and what is wrong with it. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** One entry of BROKER_ENCRYPTION_KEYS: `kid:base64(32 bytes)`. */
+export interface EncryptionKeySpec {
+  kid: string;
+  key: Uint8Array;
+}
+
+function parseEncryptionKeys(raw: string, ctx: z.RefinementCtx): EncryptionKeySpec[] {
+  const specs: EncryptionKeySpec[] = [];
+  for (const [index, entry] of raw.split(",").map((s) => s.trim()).entries()) {
+    const colon = entry.indexOf(":");
+    const kid = colon === -1 ? "" : entry.slice(0, colon);
+    const encoded = colon === -1 ? "" : entry.slice(colon + 1);
+    if (!KEY_ID.test(kid)) {
+      ctx.addIssue({ code: "custom", message: `entry ${index + 1} must be kid:base64key with a kid of [A-Za-z0-9_-]{1,32}` });
+      return z.NEVER;
+    }
+    const key = Buffer.from(encoded, "base64");
+    if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== encoded.replace(/=+$/, "")) {
+      ctx.addIssue({ code: "custom", message: `key "${kid}" must be 32 bytes in base64` });
+      return z.NEVER;
+    }
+    if (specs.some((s) => s.kid === kid)) {
+      ctx.addIssue({ code: "custom", message: `key id "${kid}" appears twice` });
+      return z.NEVER;
+    }
+    specs.push({ kid, key: new Uint8Array(key) });
+  }
+  return specs;
+}
+
+/** A CIDR block, parsed once: `127.0.0.0/8`, `::1/128`. */
+export interface Cidr {
+  text: string;
+  family: 4 | 6;
+  bits: number;
+  network: bigint;
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [address, bitsText, extra] = text.split("/");
+  if (address === undefined || extra !== undefined) return undefined;
+  const family = isIP(address);
+  if (family !== 4 && family !== 6) return undefined;
+  const max = family === 4 ? 32 : 128;
+  const bits = bitsText === undefined ? max : Number(bitsText);
+  if (!Number.isInteger(bits) || bits < 0 || bits > max || (bitsText !== undefined && !/^\d+$/.test(bitsText))) return undefined;
+  return { text, family, bits, network: addressToBigInt(address, family) };
+}
+
+export function addressToBigInt(address: string, family: 4 | 6): bigint {
+  if (family === 4) return address.split(".").reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
+  // Expand "::" and an embedded IPv4 tail, then read eight 16-bit groups.
+  let text = address.toLowerCase();
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4?.[1]) {
+    const n = addressToBigInt(v4[1], 4);
+    text = text.slice(0, -v4[1].length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const headGroups = head ? head.split(":") : [];
+  const tailGroups = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill("0"), ...tailGroups];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || "0", 16)), 0n);
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+
+/**
+ * The schema of the environment. Keys are env var names; each has its
+ * default (where one is safe) and its check.
+ */
+const envSchema = z.object({
+  /** PostgreSQL connection URL. */
+  DATABASE_URL: url(["postgresql:", "postgres:"]).default("postgresql://postgres:postgres@127.0.0.1:5432/authbroker"),
+  /** Redis URL (BullMQ, locks, rate limits, replay caches). */
+  REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
+  /** TCP port the HTTP server listens on. */
+  PORT: z.coerce.number().int("must be an integer").min(0, "must be 0-65535").max(65535, "must be 0-65535").default(3000),
+  /** Address the HTTP server binds to. */
+  HOST: z.string().min(1, "must not be empty").default("127.0.0.1"),
+  /** Public base URL of the broker; the `iss` of every token. No trailing slash, query or fragment. */
+  BROKER_ISSUER: url(["http:", "https:"])
+    .refine((value) => {
+      const u = new URL(value);
+      return !u.search && !u.hash && !value.endsWith("/");
+    }, "must have no trailing slash, query or fragment")
+    .default("http://localhost:3000"),
+  /** Keyring for data at rest: comma-separated `kid:base64(32 bytes)`; the first is current. */
+  BROKER_ENCRYPTION_KEYS: z
+    .string({ error: "is not set: run `npx authbroker init` to generate a development key into .env, or set it (kid:base64 of 32 random bytes)" })
+    .min(1, "is empty: run `npx authbroker init` or set kid:base64 of 32 random bytes")
+    .transform(parseEncryptionKeys),
+  /** Directory of connector files (*.yaml, *.yml, *.json). */
+  CONNECTORS_DIR: z.string().min(1, "must not be empty").default("./connectors"),
+  /** CIDRs that per-server hostnames and connector URLs may resolve to despite being private. */
+  BROKER_ALLOW_PRIVATE_HOSTS: z
+    .string()
+    .default("")
+    .transform((raw, ctx) => {
+      const blocks: Cidr[] = [];
+      for (const text of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+        const cidr = parseCidr(text);
+        if (!cidr) {
+          ctx.addIssue({ code: "custom", message: `"${text}" is not a CIDR such as 127.0.0.0/8` });
+          return z.NEVER;
+        }
+        blocks.push(cidr);
+      }
+      return blocks;
+    }),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  /** Admin API bearer token; unset disables token auth for the admin API. */
+  BROKER_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Milliseconds to wait for in-flight requests at shutdown before closing anyway. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int("must be an integer").min(0, "must be >= 0").default(10_000),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  port: number;
+  host: string;
+  issuer: string;
+  encryptionKeys: EncryptionKeySpec[];
+  connectorsDir: string;
+  allowPrivateHosts: Cidr[];
+  logLevel: (typeof LOG_LEVELS)[number];
+  adminToken: string | undefined;
+  shutdownGraceMs: number;
+}
+
+/** The documented variables, for the README table check. */
+export const ENV_VARS = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+
+/**
+ * Parse the environment. Throws `ConfigError` for the first bad variable.
+ * Empty strings count as unset, as in most dotenv tooling.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const name of ENV_VARS) {
+    const value = env[name];
+    if (value !== undefined && value !== "") input[name] = value;
+  }
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "environment");
+    throw new ConfigError(variable, issue.message);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    host: e.HOST,
+    issuer: e.BROKER_ISSUER,
+    encryptionKeys: e.BROKER_ENCRYPTION_KEYS,
+    connectorsDir: e.CONNECTORS_DIR,
+    allowPrivateHosts: e.BROKER_ALLOW_PRIVATE_HOSTS,
+    logLevel: e.LOG_LEVEL,
+    adminToken: e.BROKER_ADMIN_TOKEN,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The one place errors become responses. OAuth endpoints get RFC 6749 §5.2
+ * JSON (`error`, `error_description`); other JSON APIs add `request_id`.
+ * Anything that is not an exposed BrokerError is logged with its stack and
+ * answered as `server_error` without detail.
+ */
+import type { ErrorRequestHandler, Request, RequestHandler } from "express";
+import { BrokerError, InvalidClient, NotFound, OAuthError, ServiceUnavailable, ValidationFailed, PayloadTooLarge, UnsupportedMediaType } from "../errors.js";
+
+/** Errors from drivers that mean "a dependency is down": answered 503 with Retry-After. */
+function isDependencyOutage(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string; cause?: unknown } | undefined;
+  if (!e) return false;
+  const codes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "57P01", "57P03", "08006", "08001", "P1001", "P1017"];
+  if (e.code && codes.includes(e.code)) return true;
+  if (typeof e.message === "string" && /(Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|DatabaseNotReachable|Can't reach database)/i.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== err && isDependencyOutage(e.cause);
+}
+
+/** Body-parser and similar errors carry a `type` and `status`; give them stable codes. */
+function fromHttpError(err: { type?: string; status?: number; message?: string }): BrokerError | undefined {
+  switch (err.type) {
+    case "entity.parse.failed":
+      return new ValidationFailed("the request body is not valid");
+    case "entity.too.large":
+      return new PayloadTooLarge("the request body is too large");
+    case "charset.unsupported":
+    case "encoding.unsupported":
+      return new UnsupportedMediaType("the request body encoding is not supported");
+    case "parameters.too.many":
+      return new ValidationFailed("too many parameters");
+    default:
+      return err.status && err.status >= 400 && err.status < 500 ? new BrokerError(err.status, "invalid_request", "the request could not be read") : undefined;
+  }
+}
+
+export function toBrokerError(err: unknown): BrokerError {
+  if (err instanceof BrokerError) return err;
+  if (isDependencyOutage(err)) return new ServiceUnavailable("a backing service is unavailable, try again shortly", { cause: err, headers: { "Retry-After": "5" } });
+  const http = typeof err === "object" && err !== null ? fromHttpError(err as { type?: string; status?: number }) : undefined;
+  return http ?? new BrokerError(500, "server_error", "internal error", { cause: err });
+}
+
+/** Whether a request is on an OAuth endpoint, whose errors follow RFC 6749 exactly. */
+function isOAuthPath(req: Request): boolean {
+  return req.path.startsWith("/oauth/");
+}
+
+export function errorBody(error: BrokerError, requestId: string | undefined, oauth: boolean): Record<string, string> {
+  const code = error.expose ? error.code : "server_error";
+  const description = error.expose ? error.description : "internal error";
+  const body: Record<string, string> = { error: code, error_description: description };
+  if (!oauth && requestId) body.request_id = requestId;
+  return body;
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const error = toBrokerError(err);
+  const requestId = res.getHeader("X-Request-Id")?.toString();
+  if (error.status >= 500 && !error.expose) req.log?.error({ err: error.cause ?? error }, "request failed");
+  else req.log?.debug({ err: error }, "request rejected");
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.status(error.status);
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  // RFC 6749 §5.2: a failed client authentication through the Authorization header gets a challenge.
+  if (error instanceof InvalidClient && req.headers.authorization?.startsWith("Basic ")) res.setHeader("WWW-Authenticate", 'Basic realm="authbroker"');
+  if (error instanceof OAuthError || isOAuthPath(req)) res.setHeader("Cache-Control", "no-store");
+  res.json(errorBody(error, requestId, isOAuthPath(req)));
+};
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFound(`no route for ${req.method} ${req.path}`));
+};

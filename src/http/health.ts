@@ -1,0 +1,44 @@
+/**
+ * `/healthz`: the process is up. `/readyz`: Postgres and Redis answer within
+ * a second; 503 otherwise, so a load balancer stops sending traffic while a
+ * dependency is down and resumes when it is back, without a restart.
+ */
+import { Router } from "express";
+import type { Services } from "../services.js";
+
+const CHECK_TIMEOUT_MS = 1_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+async function check(probe: () => Promise<unknown>): Promise<"ok" | "unreachable"> {
+  try {
+    await withTimeout(probe(), CHECK_TIMEOUT_MS);
+    return "ok";
+  } catch {
+    return "unreachable";
+  }
+}
+
+export function healthRouter(services: Pick<Services, "db" | "redis">): Router {
+  const router = Router();
+  router.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  router.get("/readyz", async (_req, res) => {
+    const [postgres, redis] = await Promise.all([check(() => services.db.$queryRawUnsafe("SELECT 1")), check(() => services.redis.ping())]);
+    const ready = postgres === "ok" && redis === "ok";
+    res.status(ready ? 200 : 503);
+    if (!ready) res.setHeader("Retry-After", "5");
+    res.setHeader("Cache-Control", "no-store");
+    res.json({ status: ready ? "ready" : "unavailable", checks: { postgres, redis } });
+  });
+  return router;
+}

@@ -1,0 +1,77 @@
+/**
+ * Logging: pino, with secrets redacted before a line is written. Any field
+ * whose name says it holds a secret is replaced, at any depth, and URL query
+ * parameters of the same names are masked, so a request log of
+ * `/connect/callback?code=…` or a failed upstream call never leaks one.
+ */
+import { pino, type DestinationStream, type Logger } from "pino";
+
+export type { Logger };
+
+/** Field names whose values are secrets wherever they appear. */
+const SECRET_KEY = /(secret|password|passwd|token|code|assertion|authorization|cookie|credential|private|verifier|api[-_]?key)/i;
+/** Keys that match SECRET_KEY but hold no secret (status codes, error codes). */
+const NOT_SECRET = new Set(["statusCode", "status_code", "error", "errorCode", "code_challenge_method", "tokenType", "token_type", "tokenEndpointAuthMethod", "token_endpoint_auth_method"]);
+export const REDACTED = "[redacted]";
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key) && !NOT_SECRET.has(key);
+}
+
+/** Mask secret query parameters of a URL or path ("/cb?code=x" → "/cb?code=[redacted]"). */
+export function redactUrl(url: string): string {
+  const q = url.indexOf("?");
+  if (q === -1) return url;
+  const params = url
+    .slice(q + 1)
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      const name = eq === -1 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        /* keep raw name */
+      }
+      return eq !== -1 && isSecretKey(decoded) ? `${name}=${REDACTED}` : pair;
+    });
+  return `${url.slice(0, q)}?${params.join("&")}`;
+}
+
+/** Deep copy of a log object with secret fields replaced. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  // Only plain objects are walked: errors, requests and responses have their
+  // own serializers, which run after this and pick safe fields.
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (isSecretKey(key)) out[key] = v === undefined || v === null ? v : REDACTED;
+    else if ((key === "url" || key === "path") && typeof v === "string") out[key] = redactUrl(v);
+    else out[key] = redact(v, depth + 1);
+  }
+  return out;
+}
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "authbroker" },
+      formatters: { log: (object) => redact(object) as Record<string, unknown> },
+      serializers: {
+        err: (err: unknown) => {
+          // pino-http hands over pino-std-serializers' copy, which names the class in `type`.
+          const copy = err as { raw?: unknown; type?: string };
+          const e = (copy.raw ?? err) as Error & { code?: string; detail?: string; status?: number };
+          // Messages of our errors never carry secrets; stacks are kept for 5xx only.
+          return { type: e.name || copy.type, message: e.message, code: e.code, status: e.status, detail: e.detail, stack: e.status && e.status < 500 ? undefined : e.stack };
+        },
+      },
+    },
+    destination ?? pino.destination({ sync: false }),
+  );
+}

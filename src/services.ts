@@ -1,0 +1,43 @@
+/**
+ * The long-lived parts of one broker process, built once by the composition
+ * root (src/main.ts) and passed to every module that needs them. Nothing here
+ * is a module-level singleton, so tests build as many as they like.
+ */
+import type { Config } from "./config.js";
+import { Keyring } from "./crypto/keyring.js";
+import { SigningKeys } from "./crypto/signing-keys.js";
+import { createDb, type Db } from "./db.js";
+import type { Logger } from "./log.js";
+import { createRedis, type Redis } from "./redis.js";
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  db: Db;
+  redis: Redis;
+  keyring: Keyring;
+  signingKeys: SigningKeys;
+}
+
+export async function createServices(config: Config, log: Logger): Promise<Services> {
+  const keyring = await Keyring.create(config.encryptionKeys);
+  const db = createDb(config.databaseUrl);
+  const redis = createRedis(config.redisUrl);
+  // A Redis outage is reported by /readyz and by the requests that need it;
+  // the client reconnects by itself. Without a listener ioredis would print
+  // every failed attempt as an unhandled error.
+  let redisDown = false;
+  redis.on("error", (err: Error) => {
+    if (!redisDown) log.warn({ err: { message: err.message } }, "redis unreachable, reconnecting");
+    redisDown = true;
+  });
+  redis.on("ready", () => {
+    if (redisDown) log.info("redis reachable again");
+    redisDown = false;
+  });
+  return { config, log, db, redis, keyring, signingKeys: new SigningKeys(db, keyring) };
+}
+
+export async function closeServices(services: Services): Promise<void> {
+  await Promise.allSettled([services.db.$disconnect(), services.redis.quit().catch(() => services.redis.disconnect())]);
+}
