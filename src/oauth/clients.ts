@@ -1,0 +1,207 @@
+/**
+ * Broker OAuth clients ("apps"): registration and lookup. Lookups are cached
+ * in memory for a few seconds, so the token endpoint authenticates a client
+ * without a database round trip; a changed or deleted app is seen by every
+ * process within that window (and at once by the one that changed it).
+ */
+import type { Db } from "../db.js";
+import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
+import { ValidationFailed } from "../errors.js";
+
+export const GRANT_TYPES = [
+  "authorization_code",
+  "refresh_token",
+  "client_credentials",
+  "urn:ietf:params:oauth:grant-type:device_code",
+  "urn:ietf:params:oauth:grant-type:token-exchange",
+] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+export const RESPONSE_TYPES = ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"] as const;
+
+export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+export interface Client {
+  id: string;
+  name: string;
+  isPublic: boolean;
+  /** SHA-256 of the secret; null for public clients and private_key_jwt clients. */
+  secretHash: string | null;
+  tokenEndpointAuthMethod: ClientAuthMethod;
+  redirectUris: string[];
+  grantTypes: string[];
+  responseTypes: string[];
+  scopes: string[];
+  /** Connector ids the app may use; empty = all. */
+  connectors: string[];
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  idTokenTtl: number;
+  jwks: unknown;
+  allowUpstreamTokens: boolean;
+  webhookUrl: string | null;
+}
+
+export interface CreateClientInput {
+  name: string;
+  redirectUris: string[];
+  isPublic?: boolean;
+  grantTypes?: string[];
+  responseTypes?: string[];
+  scopes?: string[];
+  connectors?: string[];
+  tokenEndpointAuthMethod?: ClientAuthMethod;
+  accessTokenTtl?: number;
+  refreshTokenTtl?: number;
+  idTokenTtl?: number;
+  jwks?: unknown;
+  allowUpstreamTokens?: boolean;
+  webhookUrl?: string;
+}
+
+/** Broker scopes every app may be registered with (connector scopes are checked against the registry). */
+export const DEFAULT_CLIENT_SCOPES = ["openid", "profile", "email", "offline_access", "proxy", "accounts:read"];
+
+/**
+ * RFC 9700 §4.1.3 / RFC 8252 §7.3: redirect URIs are absolute, without a
+ * fragment; http only for loopback (native apps), https otherwise.
+ */
+export function checkRedirectUri(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `"${uri}" is not an absolute URI`;
+  }
+  if (url.hash || uri.includes("#")) return `"${uri}" must not contain a fragment`;
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && url.hostname !== "localhost") return `"${uri}" must use https (http is only allowed for loopback addresses)`;
+  if (url.protocol === "javascript:" || url.protocol === "data:") return `"${uri}" uses a forbidden scheme`;
+  return undefined;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "127.0.0.1" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Exact redirect URI matching (RFC 9700 §4.1.1), with the one exception of
+ * RFC 8252 §7.3: the port of a loopback IP redirect URI may vary.
+ */
+export function redirectUriMatches(registered: string[], presented: string): boolean {
+  if (registered.includes(presented)) return true;
+  let p: URL;
+  try {
+    p = new URL(presented);
+  } catch {
+    return false;
+  }
+  if (p.protocol !== "http:" || !isLoopbackHost(p.hostname)) return false;
+  return registered.some((r) => {
+    let u: URL;
+    try {
+      u = new URL(r);
+    } catch {
+      return false;
+    }
+    if (u.protocol !== "http:" || u.hostname !== p.hostname) return false;
+    u.port = p.port;
+    return u.href === p.href;
+  });
+}
+
+function toClient(row: {
+  id: string;
+  name: string;
+  isPublic: boolean;
+  secretHash: string | null;
+  tokenEndpointAuthMethod: string;
+  redirectUris: string[];
+  grantTypes: string[];
+  responseTypes: string[];
+  scopes: string[];
+  connectors: string[];
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  idTokenTtl: number;
+  jwks: unknown;
+  allowUpstreamTokens: boolean;
+  webhookUrl: string | null;
+}): Client {
+  return { ...row, tokenEndpointAuthMethod: row.tokenEndpointAuthMethod as ClientAuthMethod };
+}
+
+export class Clients {
+  private readonly cache = new Map<string, { client: Client | undefined; at: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly cacheMs = 5_000,
+  ) {}
+
+  /** The client with this id, or undefined. Cached for `cacheMs` (including misses, to blunt id guessing). */
+  async find(id: string): Promise<Client | undefined> {
+    const hit = this.cache.get(id);
+    if (hit && Date.now() - hit.at < this.cacheMs) return hit.client;
+    if (id.length > 128) return undefined;
+    const row = await this.db.app.findUnique({ where: { id } });
+    const client = row ? toClient(row) : undefined;
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(id, { client, at: Date.now() });
+    return client;
+  }
+
+  invalidate(id: string): void {
+    this.cache.delete(id);
+  }
+
+  /** Registers an app. Returns the secret once (confidential apps with a secret auth method); only its hash is stored. */
+  async create(input: CreateClientInput): Promise<{ client: Client; secret: string | undefined }> {
+    const isPublic = input.isPublic ?? false;
+    const method: ClientAuthMethod = isPublic ? "none" : (input.tokenEndpointAuthMethod ?? "client_secret_basic");
+    if (!isPublic && method === "none") throw new ValidationFailed("a confidential app needs a client authentication method other than none");
+    if (method === "private_key_jwt" && !input.jwks) throw new ValidationFailed("private_key_jwt needs the app's public JWKS");
+    if (!input.name.trim()) throw new ValidationFailed("name must not be empty");
+    const grantTypes = input.grantTypes ?? (isPublic ? ["authorization_code", "refresh_token"] : ["authorization_code", "refresh_token", "client_credentials"]);
+    for (const g of grantTypes) if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);
+    if (isPublic && grantTypes.includes("client_credentials")) throw new ValidationFailed("a public app cannot use client_credentials");
+    const responseTypes = (input.responseTypes ?? ["code"]).map((t) => t.split(/\s+/).sort().join(" "));
+    const known = RESPONSE_TYPES.map((t) => t.split(" ").sort().join(" "));
+    for (const t of responseTypes) if (!known.includes(t)) throw new ValidationFailed(`unknown response type "${t}"; known: ${RESPONSE_TYPES.join(", ")}`);
+    const usesRedirect = grantTypes.includes("authorization_code") || responseTypes.some((t) => t !== "code");
+    if (usesRedirect && input.redirectUris.length === 0) throw new ValidationFailed("at least one redirect URI is needed for the authorization code flow");
+    for (const uri of input.redirectUris) {
+      const problem = checkRedirectUri(uri);
+      if (problem) throw new ValidationFailed(`redirect URI ${problem}`);
+    }
+    for (const [name, ttl] of [["access token", input.accessTokenTtl], ["refresh token", input.refreshTokenTtl], ["ID token", input.idTokenTtl]] as const) {
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 60 || ttl > 31_536_000)) throw new ValidationFailed(`${name} lifetime must be 60..31536000 seconds`);
+    }
+    const secret = method === "client_secret_basic" || method === "client_secret_post" ? generateSecret("abs_") : undefined;
+    const row = await this.db.app.create({
+      data: {
+        id: generateId("app", 12),
+        name: input.name.trim(),
+        isPublic,
+        secretHash: secret ? hashSecret(secret) : null,
+        tokenEndpointAuthMethod: method,
+        redirectUris: input.redirectUris,
+        grantTypes,
+        responseTypes,
+        scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
+        connectors: input.connectors ?? [],
+        accessTokenTtl: input.accessTokenTtl ?? 3600,
+        refreshTokenTtl: input.refreshTokenTtl ?? 2_592_000,
+        idTokenTtl: input.idTokenTtl ?? 3600,
+        jwks: (input.jwks ?? undefined) as never,
+        allowUpstreamTokens: input.allowUpstreamTokens ?? false,
+        webhookUrl: input.webhookUrl ?? null,
+      },
+    });
+    return { client: toClient(row), secret };
+  }
+
+  async list(): Promise<Client[]> {
+    return (await this.db.app.findMany({ orderBy: { createdAt: "asc" } })).map(toClient);
+  }
+}
