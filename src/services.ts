@@ -8,6 +8,7 @@ import { Keyring } from "./crypto/keyring.js";
 import { SigningKeys } from "./crypto/signing-keys.js";
 import { createDb, type Db } from "./db.js";
 import type { Logger } from "./log.js";
+import { Clients } from "./oauth/clients.js";
 import { createRedis, type Redis } from "./redis.js";
 
 export interface Services {
@@ -17,6 +18,8 @@ export interface Services {
   redis: Redis;
   keyring: Keyring;
   signingKeys: SigningKeys;
+  /** Broker OAuth clients (apps), cached for the hot paths. */
+  clients: Clients;
 }
 
 export async function createServices(config: Config, log: Logger): Promise<Services> {
@@ -35,7 +38,7 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     if (redisDown) log.info("redis reachable again");
     redisDown = false;
   });
-  return { config, log, db, redis, keyring, signingKeys: new SigningKeys(db, keyring) };
+  return { config, log, db, redis, keyring, signingKeys: new SigningKeys(db, keyring), clients: new Clients(db) };
 }
 
 export async function closeServices(services: Services): Promise<void> {
