@@ -10,6 +10,8 @@ import { createDb, type Db } from "./db.js";
 import type { Logger } from "./log.js";
 import { Clients } from "./oauth/clients.js";
 import { createRedis, type Redis } from "./redis.js";
+import { AddressPolicy } from "./net/address-policy.js";
+import { Outbound } from "./net/outbound.js";
 
 export interface Services {
   config: Config;
@@ -20,6 +22,8 @@ export interface Services {
   signingKeys: SigningKeys;
   /** Broker OAuth clients (apps), cached for the hot paths. */
   clients: Clients;
+  /** SSRF-safe outbound HTTP with keep-alive pools, for every upstream call. */
+  outbound: Outbound;
 }
 
 export async function createServices(config: Config, log: Logger): Promise<Services> {
@@ -38,9 +42,9 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     if (redisDown) log.info("redis reachable again");
     redisDown = false;
   });
-  return { config, log, db, redis, keyring, signingKeys: new SigningKeys(db, keyring), clients: new Clients(db) };
+  return { config, log, db, redis, keyring, signingKeys: new SigningKeys(db, keyring), clients: new Clients(db), outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)) };
 }
 
 export async function closeServices(services: Services): Promise<void> {
-  await Promise.allSettled([services.db.$disconnect(), services.redis.quit().catch(() => services.redis.disconnect())]);
+  await Promise.allSettled([services.outbound.close(), services.db.$disconnect(), services.redis.quit().catch(() => services.redis.disconnect())]);
 }
