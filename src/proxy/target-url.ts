@@ -1,0 +1,45 @@
+/**
+ * Where a proxied call goes: the connector's `api.baseUrl` plus the path the
+ * app asked for. The result can never leave the base URL: dot segments
+ * (plain or percent-encoded), backslashes, `@`, a scheme or an authority in
+ * the path, and encoded slashes are refused rather than normalised, because
+ * an upstream may decode them differently than we do.
+ */
+import { BadRequest } from "../errors.js";
+
+const FORBIDDEN_IN_PATH: [RegExp, string][] = [
+  [/\\/, "a backslash"],
+  [/%5c/i, "an encoded backslash"],
+  [/%2f/i, "an encoded slash"],
+  [/%2e/i, "an encoded dot"],
+  [/%25/i, "an encoded percent sign"],
+  [/@/, "an @"],
+  [/%40/i, "an encoded @"],
+  [/[\u0000-\u001f\u007f]/, "a control character"],
+  [/%[01][0-9a-f]|%7f/i, "an encoded control character"],
+  [/^[a-z][a-z0-9+.-]*:/i, "a scheme"],
+  [/^\/\//, "an authority"],
+];
+
+/**
+ * Joins `baseUrl` and a request path + query. `path` is the part after the
+ * proxy prefix, as received (still percent-encoded), e.g. `files/1?x=y`.
+ */
+export function proxyTargetUrl(baseUrl: string, pathAndQuery: string): URL {
+  const q = pathAndQuery.indexOf("?");
+  const path = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
+  const query = q === -1 ? "" : pathAndQuery.slice(q);
+  for (const [pattern, what] of FORBIDDEN_IN_PATH) if (pattern.test(path)) throw new BadRequest(`the proxied path must not contain ${what}`);
+  if (query.includes("#")) throw new BadRequest("the proxied path must not contain a fragment");
+  const segments = path.split("/");
+  if (segments.some((s) => s === "." || s === "..")) throw new BadRequest("the proxied path must not contain . or .. segments");
+  const base = new URL(baseUrl);
+  const basePath = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
+  const relative = path.replace(/^\/+/, "");
+  const target = new URL(base.origin);
+  target.pathname = basePath + relative;
+  target.search = query;
+  // Belt and braces: whatever URL parsing did, the result must still be under the base.
+  if (target.origin !== base.origin || !target.pathname.startsWith(basePath)) throw new BadRequest("the proxied path leaves the connector's API");
+  return target;
+}
