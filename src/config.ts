@@ -86,6 +86,17 @@ export function addressToBigInt(address: string, family: 4 | 6): bigint {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** A whole number written in decimal: "abc", "1.5" and "  " are refused (z.coerce would read "  " as 0). */
+const integer = (min: number, max: number, range: string) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, "must be an integer")
+    .transform(Number)
+    .pipe(z.number().min(min, range).max(max, range));
+
+/** An IP address or a DNS name, as `server.listen(port, host)` takes it. */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
 const url = (protocols: string[]) =>
   z.string().refine((value) => {
     try {
@@ -105,14 +116,18 @@ const envSchema = z.object({
   /** Redis URL (BullMQ, locks, rate limits, replay caches). */
   REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
   /** TCP port the HTTP server listens on. */
-  PORT: z.coerce.number().int("must be an integer").min(0, "must be 0-65535").max(65535, "must be 0-65535").default(3000),
+  PORT: integer(0, 65535, "must be 0-65535").default(3000),
   /** Address the HTTP server binds to. */
-  HOST: z.string().min(1, "must not be empty").default("127.0.0.1"),
+  HOST: z
+    .string()
+    .refine((value) => isIP(value) !== 0 || HOSTNAME.test(value), "must be an IP address or a host name, such as 127.0.0.1 or 0.0.0.0")
+    .default("127.0.0.1"),
   /** Public base URL of the broker; the `iss` of every token. No trailing slash, query or fragment. */
   BROKER_ISSUER: url(["http:", "https:"])
     .refine((value) => {
       const u = new URL(value);
-      return !u.search && !u.hash && !value.endsWith("/");
+      // An empty "?" or "#" leaves u.search/u.hash empty, so look at the text too.
+      return !u.search && !u.hash && !/[?#]/.test(value) && !value.endsWith("/");
     }, "must have no trailing slash, query or fragment")
     .default("http://localhost:3000"),
   /** Keyring for data at rest: comma-separated `kid:base64(32 bytes)`; the first is current. */
@@ -131,7 +146,7 @@ const envSchema = z.object({
       for (const text of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
         const cidr = parseCidr(text);
         if (!cidr) {
-          ctx.addIssue({ code: "custom", message: `"${text}" is not a CIDR such as 127.0.0.0/8` });
+          ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is not a CIDR such as 127.0.0.0/8` });
           return z.NEVER;
         }
         blocks.push(cidr);
@@ -143,7 +158,7 @@ const envSchema = z.object({
   /** Admin API bearer token; unset disables token auth for the admin API. */
   BROKER_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   /** Milliseconds to wait for in-flight requests at shutdown before closing anyway. */
-  SHUTDOWN_GRACE_MS: z.coerce.number().int("must be an integer").min(0, "must be >= 0").default(10_000),
+  SHUTDOWN_GRACE_MS: integer(0, 600_000, "must be 0-600000").default(10_000),
 });
 
 export type Env = z.input<typeof envSchema>;
