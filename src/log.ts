@@ -39,12 +39,42 @@ export function redactUrl(url: string): string {
   return `${url.slice(0, q)}?${params.join("&")}`;
 }
 
+/**
+ * The fields of an error that may be logged: never its own enumerable
+ * properties, where HTTP client errors keep request headers and response
+ * bodies (tokens). Messages of our errors never carry secrets; stacks are
+ * kept for 5xx only.
+ */
+export function serializeError(err: unknown): Record<string, unknown> {
+  // pino-http hands over pino-std-serializers' copy, which names the class in `type`.
+  const copy = err as { raw?: unknown; type?: string };
+  const e = (copy.raw ?? err) as Error & { code?: unknown; detail?: string; status?: number; type?: string };
+  return {
+    type: e.name || e.type || copy.type,
+    message: e.message,
+    code: typeof e.code === "string" || typeof e.code === "number" ? e.code : undefined,
+    status: e.status,
+    detail: e.detail,
+    stack: e.status && e.status < 500 ? undefined : e.stack,
+  };
+}
+
+/** Paths and absolute URLs with a query: the query may carry a code or a token. */
+const URL_WITH_QUERY = /^(\/|https?:\/\/)[^\s]*\?/i;
+
 /** Deep copy of a log object with secret fields replaced. */
 export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== "object") return value;
+  if (typeof value === "string") return URL_WITH_QUERY.test(value) ? redactUrl(value) : value;
+  if (value === null || typeof value !== "object") return value;
+  // Beyond this depth nothing is inspected, so nothing is written either.
+  if (depth > 8) return "[too deep]";
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  // Only plain objects are walked: errors, requests and responses have their
-  // own serializers, which run after this and pick safe fields.
+  // An error under any key is reduced to safe fields; JSON.stringify would
+  // otherwise write all its own properties (a `response.body.access_token`).
+  if (value instanceof Error) return serializeError(value);
+  if (value instanceof URL) return redactUrl(value.href);
+  // Only plain objects are walked: requests and responses have their own
+  // serializers, which run after this and pick safe fields.
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
@@ -57,21 +87,20 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const logger = pino(
     {
       level,
       base: { service: "authbroker" },
       formatters: { log: (object) => redact(object) as Record<string, unknown> },
-      serializers: {
-        err: (err: unknown) => {
-          // pino-http hands over pino-std-serializers' copy, which names the class in `type`.
-          const copy = err as { raw?: unknown; type?: string };
-          const e = (copy.raw ?? err) as Error & { code?: string; detail?: string; status?: number };
-          // Messages of our errors never carry secrets; stacks are kept for 5xx only.
-          return { type: e.name || copy.type, message: e.message, code: e.code, status: e.status, detail: e.detail, stack: e.status && e.status < 500 ? undefined : e.stack };
-        },
-      },
+      serializers: { err: serializeError },
     },
     destination ?? pino.destination({ sync: false }),
   );
+  // pino formats only the root's bindings, never a child's (`log.child({...})`):
+  // redact them when the child is made. Children inherit this method.
+  const makeChild = logger.child;
+  logger.child = function (this: Logger, bindings: Record<string, unknown>, options?: Parameters<Logger["child"]>[1]) {
+    return makeChild.call(this, redact(bindings) as Record<string, unknown>, options);
+  } as Logger["child"];
+  return logger;
 }
