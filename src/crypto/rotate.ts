@@ -26,6 +26,15 @@ export interface RotationResult {
 
 const BATCH = 500;
 
+/**
+ * The LIKE pattern of values sealed under a key id. Key ids may contain `_`,
+ * a LIKE wildcard: unescaped, "k_1" would also match values under "kx1",
+ * which would then never be re-sealed.
+ */
+function underKidPattern(kid: string): string {
+  return `v1.${kid.replace(/[\\%_]/g, "\\$&")}.%`;
+}
+
 export async function resealAll(db: Db, keyring: Keyring, onProgress?: (p: RotationProgress) => void): Promise<Record<string, number>> {
   const byColumn: Record<string, number> = {};
   for (const { model, idColumn, column } of SEALED_COLUMNS) {
@@ -40,7 +49,7 @@ export async function resealAll(db: Db, keyring: Keyring, onProgress?: (p: Rotat
         `SELECT "${idColumn}" AS id, "${column}" AS sealed FROM "${table}"
          WHERE "${column}" IS NOT NULL AND "${column}" NOT LIKE $1 AND "${idColumn}" > $2
          ORDER BY "${idColumn}" LIMIT ${BATCH}`,
-        `v1.${keyring.currentKid}.%`,
+        underKidPattern(keyring.currentKid),
         after,
       );
       if (rows.length === 0) break;
@@ -69,7 +78,7 @@ export async function countStale(db: Db, keyring: Keyring): Promise<number> {
     const table = sealedField(model, column).split(".")[0]!;
     const [row] = await db.$queryRawUnsafe<{ n: bigint }[]>(
       `SELECT count(*) AS n FROM "${table}" WHERE "${column}" IS NOT NULL AND "${column}" NOT LIKE $1`,
-      `v1.${keyring.currentKid}.%`,
+      underKidPattern(keyring.currentKid),
     );
     total += Number(row?.n ?? 0);
   }
