@@ -1,5 +1,5 @@
 /** `authbroker migrate`: create the database if needed, then apply the committed migrations. */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { Command } from "commander";
@@ -9,6 +9,8 @@ import { checkPostgres } from "../../preflight.js";
 import { CliError, printResult } from "../output.js";
 
 const PRISMA_WRAPPER = fileURLToPath(new URL("../../../scripts/prisma.js", import.meta.url));
+/** Prisma finds prisma.config.ts and the schema from its working directory: the repository root, wherever the CLI is run from. */
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** Creates the database named in the URL when the server has none of that name. */
 export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
@@ -31,12 +33,47 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   }
 }
 
-export async function applyMigrations(databaseUrl: string): Promise<void> {
-  const result = spawnSync(process.execPath, [PRISMA_WRAPPER, "migrate", "deploy"], { env: { ...process.env, DATABASE_URL: databaseUrl }, encoding: "utf8" });
-  if (result.status !== 0) {
-    const reason = `${result.stderr}\n${result.stdout}`.split("\n").map((l) => l.trim()).find((l) => /error/i.test(l)) ?? "see `node scripts/prisma.js migrate deploy`";
-    throw new CliError(`migrations failed on ${describeDatabaseUrl(databaseUrl)}: ${reason}`);
-  }
+/** What `prisma migrate deploy` prints once every migration is applied (or none was pending). */
+const DEPLOY_DONE = /All migrations have been successfully applied\.|No pending migrations to apply\./;
+
+/**
+ * Runs `prisma migrate deploy` (through scripts/prisma.js, offline). Prisma's
+ * WebAssembly schema engine leaves its 10-second advisory-lock timer running
+ * after it is done, which would hold every `migrate` (and `npm start`) open
+ * for 10 s: once Prisma reports success, its process group is stopped.
+ */
+export function applyMigrations(databaseUrl: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // Its own process group, so the Prisma CLI that the wrapper starts stops with it.
+    const child = spawn(process.execPath, [PRISMA_WRAPPER, "migrate", "deploy"], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let output = "";
+    let done = false;
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      if (done || !DEPLOY_DONE.test(output)) return;
+      done = true;
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        /* already gone */
+      }
+      resolve();
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    child.once("error", reject);
+    child.once("close", (status) => {
+      if (done) return;
+      if (status === 0) return resolve();
+      const reason = output.split("\n").map((l) => l.trim()).find((l) => /error/i.test(l)) ?? "see `node scripts/prisma.js migrate deploy`";
+      reject(new CliError(`migrations failed on ${describeDatabaseUrl(databaseUrl)}: ${reason}`));
+    });
+  });
 }
 
 export function registerMigrate(program: Command): void {
