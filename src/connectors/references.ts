@@ -1,0 +1,99 @@
+/**
+ * The two kinds of braces a connector file may contain, checked on the text
+ * as the operator wrote it (before any value is substituted, so a secret
+ * that happens to contain braces is never mistaken for a placeholder):
+ *
+ * - `${env:NAME}` is replaced at load by the variable from the env passed in.
+ *   Unset in a credential field, it leaves the field out (the operator may
+ *   store the credential with `authbroker credentials set`); unset anywhere
+ *   else, it is an error naming the field and the variable.
+ * - `{hostname}` stays in the value, to be filled per account; any other
+ *   `{…}`, or `{hostname}` in a field that is never filled, is an error.
+ */
+import { CREDENTIAL_FIELDS, HOSTNAME_PLACEHOLDER, TEMPLATE_FIELDS } from "./schema.js";
+
+export interface FieldProblem {
+  field: string;
+  problem: string;
+}
+
+export interface ResolvedReferences {
+  document: unknown;
+  /** Variables of credential fields that were unset. */
+  missingEnv: string[];
+  problems: FieldProblem[];
+}
+
+const REFERENCE = /\$\{([^}]*)\}/g;
+const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+
+/** `auth.tokenUrl`, `defaultScopes[1]`, `scopes.files.read[0]`. */
+function joinPath(parent: string, key: string | number): string {
+  if (typeof key === "number") return `${parent}[${key}]`;
+  return parent ? `${parent}.${key}` : key;
+}
+
+/** The path without array indices, as TEMPLATE_FIELDS and CREDENTIAL_FIELDS spell it. */
+function fieldOf(path: string): string {
+  return path.replace(/\[\d+\]/g, "");
+}
+
+/** Regular expressions use `{n,m}` quantifiers; they are never templates. */
+function isRegexField(path: string): boolean {
+  return /(^|\.)pattern$/.test(fieldOf(path));
+}
+
+export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): ResolvedReferences {
+  const missingEnv: string[] = [];
+  const problems: FieldProblem[] = [];
+  const DROP = Symbol("drop");
+
+  function resolveString(value: string, path: string): string | typeof DROP {
+    const field = fieldOf(path);
+    if (!isRegexField(path)) {
+      for (const [, inner] of value.replace(REFERENCE, "").matchAll(PLACEHOLDER)) {
+        if (`{${inner}}` !== HOSTNAME_PLACEHOLDER) {
+          problems.push({ field: path, problem: `unknown placeholder {${inner}}: only {hostname} is supported` });
+        } else if (!(TEMPLATE_FIELDS as readonly string[]).includes(field)) {
+          problems.push({ field: path, problem: `{hostname} is only filled in ${TEMPLATE_FIELDS.join(", ")}` });
+        }
+      }
+    }
+    let missing = false;
+    const resolved = value.replace(REFERENCE, (whole, inner: string) => {
+      const name = ENV_REFERENCE.exec(inner)?.[1];
+      if (name === undefined) {
+        problems.push({ field: path, problem: `unknown reference ${whole}: only \${env:NAME} is supported` });
+        return whole;
+      }
+      const envValue = env[name];
+      if (envValue !== undefined && envValue !== "") return envValue;
+      if ((CREDENTIAL_FIELDS as readonly string[]).includes(field)) {
+        if (!missingEnv.includes(name)) missingEnv.push(name);
+      } else {
+        problems.push({ field: path, problem: `environment variable ${name} is not set` });
+      }
+      missing = true;
+      return whole;
+    });
+    return missing && (CREDENTIAL_FIELDS as readonly string[]).includes(field) ? DROP : resolved;
+  }
+
+  function walk(value: unknown, path: string): unknown {
+    if (typeof value === "string") return resolveString(value, path);
+    if (Array.isArray(value)) return value.map((item, index) => walk(item, joinPath(path, index)));
+    if (value !== null && typeof value === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        const resolved = walk(item, joinPath(path, key));
+        // defineProperty, not assignment: a `__proto__` key must stay a (refused) field, not become the prototype.
+        if (resolved !== DROP) Object.defineProperty(out, key, { value: resolved, enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    return value;
+  }
+
+  return { document: walk(document, ""), missingEnv, problems };
+}
