@@ -1,0 +1,472 @@
+/**
+ * A real OpenID Connect provider for integration tests: node-oidc-provider
+ * (the certified implementation) in-process on plain http://127.0.0.1.
+ *
+ * It does what a real IdP does on the wire — discovery, authorization code
+ * with PKCE (S256, required), ID tokens carrying `email` and `name`,
+ * userinfo, refresh tokens rotated on every use (reuse of a consumed one
+ * revokes the grant), revocation, `iss` in authorization responses (RFC 9207)
+ * — while its interactions are our own routes: by default the end user
+ * `currentUser` signs in and consents automatically, so a test whose browser
+ * just follows redirects completes the flow; `interactive: true` shows a
+ * login form and a consent page instead (for Chromium tests).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import Provider, {
+  interactionPolicy,
+  type Adapter,
+  type AdapterPayload,
+  type ClientMetadata,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from "oidc-provider";
+
+export interface UpstreamUser {
+  /** Stable subject identifier at the upstream. */
+  sub: string;
+  email: string;
+  name: string;
+}
+
+export interface OidcUpstreamClient {
+  client_id: string;
+  /** Omit for a public client (then `token_endpoint_auth_method` defaults to `none`). */
+  client_secret?: string;
+  redirect_uris: string[];
+  /** @defaultValue `client_secret_basic` with a secret, `none` without */
+  token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "none";
+  /** @defaultValue `["authorization_code", "refresh_token"]` */
+  grant_types?: string[];
+}
+
+export interface OidcUpstreamOptions {
+  clients: OidcUpstreamClient[];
+  /** Listen on this port (when the issuer must be known in advance). @defaultValue a free port */
+  port?: number;
+  /** Access token lifetime in seconds. @defaultValue 3600 */
+  accessTokenTtl?: number;
+  /** Refresh token lifetime in seconds. @defaultValue 14 days */
+  refreshTokenTtl?: number;
+  /** Issue a new refresh token on every refresh (the old one becomes unusable). @defaultValue true */
+  rotateRefreshTokens?: boolean;
+  /** Scopes beyond `openid offline_access profile email`. */
+  scopes?: string[];
+  /** Show a login form and a consent page instead of approving automatically. @defaultValue false */
+  interactive?: boolean;
+  /** Accounts that can sign in on the login form, by username. @defaultValue `{ alice: currentUser }` */
+  users?: Record<string, UpstreamUser>;
+  /** The user signed in automatically. @defaultValue alice */
+  user?: UpstreamUser;
+}
+
+export interface UpstreamStats {
+  /** Requests that reached the authorization endpoint. */
+  authorize: number;
+  /** Token endpoint requests (successful or not) by `grant_type`. */
+  tokenByGrant: Record<string, number>;
+  /** Userinfo requests. */
+  userinfo: number;
+  /** Revocation requests. */
+  revocation: number;
+}
+
+export interface OidcUpstream {
+  /** `http://127.0.0.1:PORT`: the issuer, also the base URL of every endpoint. */
+  issuer: string;
+  /** Same as `issuer`. */
+  url: string;
+  port: number;
+  /** The user the automatic interactions sign in. */
+  readonly currentUser: UpstreamUser;
+  /** Sign in `user` from now on (an existing browser session of another user is asked to log in again). */
+  setUser(user: UpstreamUser): void;
+  /** The next interaction ends with `error=access_denied` at the client's redirect URI. */
+  denyNext(): void;
+  /** The next token request gets this status and JSON body instead of being processed. */
+  failNextToken(status: number, body?: object): void;
+  readonly stats: UpstreamStats;
+  /** Every access token the token endpoint handed out, so tests can prove none is stored in clear. */
+  issuedAccessTokens(): string[];
+  /** Every refresh token the token endpoint handed out. */
+  issuedRefreshTokens(): string[];
+  /** The oidc-provider instance, for what this wrapper does not expose. */
+  provider: Provider;
+  close(): Promise<void>;
+}
+
+export const ALICE: UpstreamUser = { sub: "alice", email: "alice@example.test", name: "Alice" };
+
+const INTERACTION_PREFIX = "/interaction/";
+
+export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<OidcUpstream> {
+  let currentUser: UpstreamUser = options.user ?? ALICE;
+  const users: Record<string, UpstreamUser> = options.users ?? { [currentUser.sub]: currentUser };
+  // Every account ever signed in, by sub: tokens issued to alice must still
+  // resolve to alice after a test switched to bob.
+  const accounts = new Map<string, UpstreamUser>([[currentUser.sub, currentUser]]);
+  for (const user of Object.values(users)) accounts.set(user.sub, user);
+
+  let denyNextInteraction = false;
+  let pendingTokenFailure: { status: number; body: object } | undefined;
+  const stats: UpstreamStats = { authorize: 0, tokenByGrant: {}, userinfo: 0, revocation: 0 };
+
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const provider = new Provider(issuer, buildConfiguration(options, {
+    findUser: (sub) => accounts.get(sub),
+    currentSub: () => currentUser.sub,
+  }));
+  const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+  observeEndpoints(provider, stats, issued);
+
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? "/", issuer).pathname;
+    if (path.startsWith(INTERACTION_PREFIX)) {
+      handleInteraction(req, res).catch((err: unknown) => sendError(res, err));
+      return;
+    }
+    if (pendingTokenFailure && req.method === "POST" && path === "/token") {
+      const failure = pendingTokenFailure;
+      pendingTokenFailure = undefined;
+      void readForm(req).then((form) => {
+        const grantType = form.get("grant_type") ?? "(none)";
+        stats.tokenByGrant[grantType] = (stats.tokenByGrant[grantType] ?? 0) + 1;
+        sendJson(res, failure.status, failure.body);
+      });
+      return;
+    }
+    void provider.callback()(req, res);
+  });
+
+  async function handleInteraction(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    const [, action] = new URL(req.url ?? "/", issuer).pathname.slice(INTERACTION_PREFIX.length).split("/");
+
+    if (denyNextInteraction || action === "abort") {
+      denyNextInteraction = false;
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: "access_denied", error_description: "End-User denied the authorization request" },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+
+    const prompt = details.prompt.name;
+    if (!options.interactive) {
+      if (prompt === "login") {
+        accounts.set(currentUser.sub, currentUser);
+        await provider.interactionFinished(req, res, { login: { accountId: currentUser.sub } }, { mergeWithLastSubmission: false });
+      } else {
+        await provider.interactionFinished(req, res, { consent: { grantId: await grantEverything(details) } }, { mergeWithLastSubmission: true });
+      }
+      return;
+    }
+
+    // Interactive mode: GET shows a page, POST .../login and .../confirm act.
+    if (prompt === "login") {
+      if (req.method === "POST" && action === "login") {
+        const username = (await readForm(req)).get("username") ?? "";
+        const user = users[username];
+        if (!user) {
+          sendHtml(res, 200, loginPage(details.uid, "Unknown user"));
+          return;
+        }
+        accounts.set(user.sub, user);
+        await provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
+        return;
+      }
+      sendHtml(res, 200, loginPage(details.uid));
+      return;
+    }
+    if (req.method === "POST" && action === "confirm") {
+      await provider.interactionFinished(req, res, { consent: { grantId: await grantEverything(details) } }, { mergeWithLastSubmission: true });
+      return;
+    }
+    const client = await provider.Client.find(String(details.params["client_id"]));
+    sendHtml(res, 200, consentPage(details.uid, client?.clientId ?? "", String(details.params["scope"] ?? "")));
+  }
+
+  /** Grant every scope, claim and resource scope the request asked for (an end user clicking "Allow"). */
+  async function grantEverything(details: Awaited<ReturnType<Provider["interactionDetails"]>>): Promise<string> {
+    const accountId = details.session?.accountId;
+    if (!accountId) throw new Error("consent without a signed-in account");
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId, clientId: String(details.params["client_id"]) });
+    if (!grant) throw new Error("the interaction's grant has expired");
+    const missing = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
+    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(" "));
+    }
+    return grant.save();
+  }
+
+  return {
+    issuer,
+    url: issuer,
+    port,
+    get currentUser() {
+      return currentUser;
+    },
+    setUser(user) {
+      currentUser = user;
+      accounts.set(user.sub, user);
+    },
+    denyNext() {
+      denyNextInteraction = true;
+    },
+    failNextToken(status, body = { error: "server_error" }) {
+      pendingTokenFailure = { status, body };
+    },
+    stats,
+    issuedAccessTokens: () => [...issued.accessTokens],
+    issuedRefreshTokens: () => [...issued.refreshTokens],
+    provider,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+interface AccountSource {
+  findUser(sub: string): UpstreamUser | undefined;
+  /** Who the automatic interactions sign in right now. */
+  currentSub(): string;
+}
+
+function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSource): Configuration {
+  const clients: ClientMetadata[] = options.clients.map((client) => ({
+    client_id: client.client_id,
+    ...(client.client_secret === undefined ? {} : { client_secret: client.client_secret }),
+    redirect_uris: client.redirect_uris,
+    token_endpoint_auth_method: client.token_endpoint_auth_method ?? (client.client_secret === undefined ? "none" : "client_secret_basic"),
+    grant_types: client.grant_types ?? ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+  }));
+
+  // A fresh signing key per upstream: nothing to commit, nothing shared between tests.
+  const signingJwk = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+
+  const policy = interactionPolicy.base();
+  if (!options.interactive) {
+    // A real IdP keeps its session cookie; after `setUser(bob)` a browser still
+    // signed in as alice must be asked to log in again, or the test gets alice.
+    policy.get("login")?.checks.add(
+      new interactionPolicy.Check("upstream_user_changed", "the test switched the signed-in user", "login_required", (ctx) => {
+        const accountId = ctx.oidc.session?.accountId;
+        return accountId !== undefined && accountId !== accounts.currentSub();
+      }),
+    );
+  }
+
+  return {
+    adapter: createMemoryStore(),
+    clients,
+    jwks: { keys: [{ ...signingJwk, kid: `upstream-${randomBytes(4).toString("hex")}`, use: "sig", alg: "RS256" }] as never },
+    cookies: {
+      // Signed cookies need keys; `secure` follows the (plain http) request, so the cookies work on 127.0.0.1.
+      keys: [randomBytes(32).toString("hex")],
+    },
+    claims: {
+      openid: ["sub"],
+      email: ["email", "email_verified"],
+      profile: ["name"],
+    },
+    scopes: ["openid", "offline_access", ...(options.scopes ?? [])],
+    // Put scope-requested claims (email, name) in the ID token of the code flow too.
+    conformIdTokenClaims: false,
+    findAccount: (_ctx, sub) => {
+      const user = accounts.findUser(sub);
+      if (!user) return undefined;
+      return {
+        accountId: user.sub,
+        claims: () => ({ sub: user.sub, email: user.email, email_verified: true, name: user.name }),
+      };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    interactions: {
+      policy,
+      url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}`,
+    },
+    pkce: { required: () => true },
+    // Every client allowed the refresh_token grant gets a refresh token, with
+    // or without `offline_access` (which oidc-provider honours only with prompt=consent).
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+    rotateRefreshToken: options.rotateRefreshTokens ?? true,
+    // Refresh tokens outlive the browser session, as offline access does at real IdPs.
+    expiresWithSession: () => false,
+    ttl: {
+      AccessToken: options.accessTokenTtl ?? 3600,
+      IdToken: 3600,
+      AuthorizationCode: 60,
+      RefreshToken: options.refreshTokenTtl ?? 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+      Interaction: 600,
+    },
+    clientBasedCORS: () => false,
+    renderError: (ctx, out) => {
+      ctx.type = "html";
+      ctx.body = page("Error", `<h1>${escapeHtml(out.error)}</h1><p>${escapeHtml(out.error_description ?? "")}</p>`);
+    },
+  };
+}
+
+/** Count requests per endpoint and remember the tokens the token endpoint answered with. */
+/**
+ * Where the provider keeps codes, tokens, sessions and grants: one Map per
+ * upstream. oidc-provider's own development adapter is an LRU of 1000 entries
+ * shared by every provider in the process, which a load test would overflow.
+ */
+function createMemoryStore(): (model: string) => Adapter {
+  const entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
+  const grantMembers = new Map<string, Set<string>>();
+  const live = (key: string) => {
+    const entry = entries.get(key);
+    if (entry && entry.expiresAt <= Date.now()) entries.delete(key);
+    return entries.get(key)?.payload;
+  };
+  return (model) => {
+    const keyFor = (id: string) => `${model}:${id}`;
+    return {
+      async upsert(id, payload, expiresIn) {
+        const key = keyFor(id);
+        entries.set(key, { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : Infinity });
+        if (payload.grantId) {
+          const members = grantMembers.get(payload.grantId) ?? new Set<string>();
+          members.add(key);
+          grantMembers.set(payload.grantId, members);
+        }
+        if (payload.uid) entries.set(`${model}:uid:${payload.uid}`, { payload: { id } as AdapterPayload, expiresAt: Infinity });
+        if (payload.userCode) entries.set(`${model}:userCode:${payload.userCode}`, { payload: { id } as AdapterPayload, expiresAt: Infinity });
+      },
+      async find(id) {
+        return live(keyFor(id));
+      },
+      async findByUid(uid) {
+        const ref = live(`${model}:uid:${uid}`) as { id?: string } | undefined;
+        return ref?.id ? live(keyFor(ref.id)) : undefined;
+      },
+      async findByUserCode(userCode) {
+        const ref = live(`${model}:userCode:${userCode}`) as { id?: string } | undefined;
+        return ref?.id ? live(keyFor(ref.id)) : undefined;
+      },
+      async consume(id) {
+        const payload = live(keyFor(id));
+        if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+      },
+      async destroy(id) {
+        entries.delete(keyFor(id));
+      },
+      async revokeByGrantId(grantId) {
+        for (const key of grantMembers.get(grantId) ?? []) entries.delete(key);
+        grantMembers.delete(grantId);
+      },
+    };
+  };
+}
+
+function observeEndpoints(
+  provider: Provider,
+  stats: UpstreamStats,
+  issued: { accessTokens: string[]; refreshTokens: string[] },
+): void {
+  provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route === "authorization") stats.authorize += 1;
+    else if (route === "userinfo") stats.userinfo += 1;
+    else if (route === "revocation") stats.revocation += 1;
+    else if (route === "token") {
+      const grantType = String((ctx.oidc.params as Record<string, unknown> | undefined)?.["grant_type"] ?? "(none)");
+      stats.tokenByGrant[grantType] = (stats.tokenByGrant[grantType] ?? 0) + 1;
+      const body = ctx.body as { access_token?: unknown; refresh_token?: unknown } | undefined;
+      if (typeof body?.access_token === "string") issued.accessTokens.push(body.access_token);
+      if (typeof body?.refresh_token === "string") issued.refreshTokens.push(body.refresh_token);
+    }
+  });
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+}
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+  res.end(html);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  // An expired or unknown interaction (no cookie) is the user's problem, not a crash.
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  sendHtml(res, 400, page("Error", `<h1>interaction failed</h1><p>${escapeHtml(message)}</p>`));
+}
+
+function loginPage(uid: string, error?: string): string {
+  return page(
+    "Sign in",
+    `<h1>Sign in to the upstream</h1>
+${error ? `<p role="alert">${escapeHtml(error)}</p>` : ""}
+<form method="post" action="${INTERACTION_PREFIX}${escapeHtml(uid)}/login">
+  <label>Username <input type="text" name="username" autocomplete="username" autofocus></label>
+  <label>Password <input type="password" name="password" autocomplete="current-password"></label>
+  <button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+function consentPage(uid: string, clientId: string, scope: string): string {
+  return page(
+    "Authorize",
+    `<h1>Authorize ${escapeHtml(clientId)}</h1>
+<p>Requested scopes: ${escapeHtml(scope)}</p>
+<form method="post" action="${INTERACTION_PREFIX}${escapeHtml(uid)}/confirm">
+  <button type="submit">Allow</button>
+</form>
+<form method="post" action="${INTERACTION_PREFIX}${escapeHtml(uid)}/abort">
+  <button type="submit">Deny</button>
+</form>`,
+  );
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${body}</body></html>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
