@@ -1,0 +1,124 @@
+/**
+ * Building the KindContext an auth kind works with: the connector, the
+ * broker's client credentials there, the callback URL, the scopes, the
+ * hostname of a per-server account, and an upstream fetch that is
+ * SSRF-checked, pinned to the address a per-server hostname was checked to
+ * resolve to, and refuses plain http except to hosts the operator allowed.
+ */
+import { isIP } from "node:net";
+import { addressToBigInt, type Cidr } from "../config.js";
+import type { Db } from "../db.js";
+import type { Keyring } from "../crypto/keyring.js";
+import { ForbiddenHostError, type CheckedAddress } from "../net/outbound.js";
+import { resolveConnectorCredentials, usesClientCredentials, type UpstreamClientCredentials } from "./credentials.js";
+import { ConnectorNotConfigured } from "./errors.js";
+import type { KindContext, UpstreamFetch } from "./kinds/types.js";
+import { templateFieldValues, type ConnectorConfig } from "./schema.js";
+import { fillTemplate, isPerServer } from "./template.js";
+
+/** The path of the broker's redirect URI at every upstream. */
+export const CALLBACK_PATH = "/connect/callback";
+
+function covers(cidr: Cidr, address: string): boolean {
+  let family = isIP(address) as 0 | 4 | 6;
+  if (family === 0) return false;
+  let value = addressToBigInt(address, family);
+  // ::ffff:a.b.c.d is the IPv4 address a.b.c.d.
+  if (family === 6 && value >> 32n === 0xffffn) {
+    value &= 0xffffffffn;
+    family = 4;
+  }
+  if (cidr.family !== family) return false;
+  const shift = BigInt((family === 4 ? 32 : 128) - cidr.bits);
+  return value >> shift === cidr.network >> shift;
+}
+
+/**
+ * Whether plain http to this host is allowed: only an address (or
+ * `localhost`) inside BROKER_ALLOW_PRIVATE_HOSTS. A DNS name is never
+ * trusted for http, since its answer could change.
+ */
+export function insecureHostAllowed(hostname: string, allowPrivateHosts: Cidr[]): boolean {
+  const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  const addresses = bare === "localhost" ? ["127.0.0.1", "::1"] : [bare];
+  return addresses.every((address) => allowPrivateHosts.some((cidr) => covers(cidr, address)));
+}
+
+function sameHost(url: URL, hostname: string): boolean {
+  const wanted = hostname.toLowerCase();
+  return url.host === wanted || url.hostname === wanted;
+}
+
+export interface KindContextInput {
+  connector: ConnectorConfig;
+  credentials?: UpstreamClientCredentials;
+  /** BROKER_ISSUER: the callback URL is built from it. */
+  issuer: string;
+  upstreamScopes: string[];
+  /** Per-server connectors: the hostname the end user typed (already checked against hostname.pattern). */
+  hostname?: string;
+  /** Per-server connectors: the address the hostname was checked to resolve to; requests to that host go there. */
+  pinned?: CheckedAddress;
+  allowPrivateHosts: Cidr[];
+  /** The SSRF-safe outbound fetch (services.outbound.fetch). */
+  fetch: UpstreamFetch;
+}
+
+export function createKindContext(input: KindContextInput): KindContext {
+  const { connector, hostname, allowPrivateHosts } = input;
+  if (isPerServer(connector) && hostname === undefined) throw new TypeError(`connector "${connector.id}" is per-server: a hostname is required`);
+  const httpUrls = templateFieldValues(connector)
+    .map(([, template]) => new URL(fillTemplate(template, { hostname })))
+    .filter((url) => url.protocol === "http:");
+  const refused = httpUrls.find((url) => !insecureHostAllowed(url.hostname, allowPrivateHosts));
+  if (refused) {
+    throw new ConnectorNotConfigured(connector.id, `connector "${connector.id}" uses http://${refused.host}, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS`);
+  }
+  const fetch: UpstreamFetch = async (url, init = {}) => {
+    const target = new URL(url);
+    // Discovery may name other endpoints than the file: http stays limited to allowed addresses wherever it comes from.
+    if (target.protocol === "http:" && !insecureHostAllowed(target.hostname, allowPrivateHosts)) {
+      throw new ForbiddenHostError(`${connector.name} must be reached over https (http://${target.host} is not in BROKER_ALLOW_PRIVATE_HOSTS)`);
+    }
+    const pinned = input.pinned && hostname !== undefined && sameHost(target, hostname) ? input.pinned : init.pinned;
+    return input.fetch(target, { ...init, pinned });
+  };
+  return {
+    connector,
+    credentials: input.credentials,
+    callbackUrl: `${input.issuer}${CALLBACK_PATH}`,
+    upstreamScopes: input.upstreamScopes,
+    hostname,
+    allowInsecure: httpUrls.length > 0,
+    fetch,
+  };
+}
+
+export interface KindContextServices {
+  config: { issuer: string; allowPrivateHosts: Cidr[] };
+  db: Pick<Db, "connectorCredential">;
+  keyring: Keyring;
+  outbound: { fetch: UpstreamFetch };
+}
+
+/**
+ * The KindContext for an app's operation at a connector, with the
+ * connector's client credentials for that app resolved (throws
+ * ConnectorNotConfigured when there are none).
+ */
+export async function buildKindContext(
+  services: KindContextServices,
+  input: { connector: ConnectorConfig; appId: string; upstreamScopes?: string[]; hostname?: string; pinned?: CheckedAddress },
+): Promise<KindContext> {
+  const credentials = usesClientCredentials(input.connector) ? await resolveConnectorCredentials(services, input.connector, input.appId) : undefined;
+  return createKindContext({
+    connector: input.connector,
+    credentials,
+    issuer: services.config.issuer,
+    upstreamScopes: input.upstreamScopes ?? [],
+    hostname: input.hostname,
+    pinned: input.pinned,
+    allowPrivateHosts: services.config.allowPrivateHosts,
+    fetch: services.outbound.fetch,
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * The broker's own credentials at an upstream (its OAuth client id and
+ * secret there, or its private key), per app or connector-wide. Looked up in
+ * this order: the app's row, the connector's default row (appKey "*"), the
+ * connector file (`clientId` / `clientSecret`, usually `${env:…}`). Secrets
+ * in the database are sealed with the keyring, bound to their row and column.
+ */
+import type { JWK } from "jose";
+import { recordAudit } from "../audit.js";
+import type { Keyring } from "../crypto/keyring.js";
+import { generateId } from "../crypto/secrets.js";
+import { sealedField } from "../crypto/sealed-fields.js";
+import type { Db } from "../db.js";
+import { NotFound } from "../errors.js";
+import { ConnectorNotConfigured } from "./errors.js";
+import type { AuthKindName, ConnectorConfig } from "./schema.js";
+
+/** The key of the connector-wide default row. */
+export const DEFAULT_APP_KEY = "*";
+
+const SECRET_FIELD = sealedField("connectorCredential", "sealedClientSecret");
+const PRIVATE_JWK_FIELD = sealedField("connectorCredential", "sealedPrivateJwk");
+
+/** Where a connector's credentials were found. */
+export type CredentialSource = "app" | "default" | "file";
+
+export interface UpstreamClientCredentials {
+  clientId: string;
+  clientSecret?: string;
+  /** For `private_key_jwt` client authentication and `jwt_bearer` assertions. */
+  privateJwk?: JWK;
+  source: CredentialSource;
+}
+
+type CredentialStore = { db: Pick<Db, "connectorCredential">; keyring: Keyring };
+
+/** Kinds whose end users bring their own credentials: the broker has none of its own upstream. */
+const KINDS_WITHOUT_CLIENT: AuthKindName[] = ["basic", "api_key"];
+
+/** Whether the broker needs its own client credentials at the connector's upstream. */
+export function usesClientCredentials(connector: Pick<ConnectorConfig, "auth">): boolean {
+  return !KINDS_WITHOUT_CLIENT.includes(connector.auth.kind);
+}
+
+/** What a connector needs: a secret, a private key, or (jwt_bearer) only the key. */
+function missingPieces(connector: ConnectorConfig, found: { clientId?: string; clientSecret?: string; privateJwk?: JWK }): string[] {
+  const auth = connector.auth;
+  if (auth.kind === "jwt_bearer") return found.privateJwk ? [] : ["private key"];
+  if (auth.kind === "basic" || auth.kind === "api_key") return [];
+  const missing: string[] = [];
+  if (!found.clientId) missing.push("client id");
+  if (auth.tokenAuthMethod === "private_key_jwt") {
+    if (!found.privateJwk) missing.push("private key");
+  } else if (!found.clientSecret) {
+    missing.push("client secret");
+  }
+  return missing;
+}
+
+/** How the operator fixes a connector without credentials. */
+function howToConfigure(connector: ConnectorConfig, appId: string | undefined): string {
+  const viaCli =
+    connector.auth.kind === "jwt_bearer" || (connector.auth.kind !== "basic" && connector.auth.kind !== "api_key" && connector.auth.tokenAuthMethod === "private_key_jwt")
+      ? `\`authbroker credentials keygen ${connector.id}\``
+      : `\`authbroker credentials set ${connector.id}${appId ? ` [--app ${appId}]` : ""} --client-id … --client-secret-stdin\``;
+  const viaEnv = connector.source.missingEnv.length > 0 ? `set ${connector.source.missingEnv.join(" and ")}, or ` : "";
+  return `${viaEnv}run ${viaCli}`;
+}
+
+/**
+ * The upstream client credentials of a connector for an app. Throws
+ * ConnectorNotConfigured when none are stored anywhere (the message says how
+ * to fix it), TypeError for a kind that uses none (basic, api_key).
+ */
+export async function resolveConnectorCredentials(store: CredentialStore, connector: ConnectorConfig, appId: string): Promise<UpstreamClientCredentials> {
+  if (!usesClientCredentials(connector)) throw new TypeError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials of its own`);
+  const rows = await store.db.connectorCredential.findMany({ where: { connectorId: connector.id, appKey: { in: [appId, DEFAULT_APP_KEY] } } });
+  const ordered = [rows.find((r) => r.appKey === appId), rows.find((r) => r.appKey === DEFAULT_APP_KEY)];
+  const sources: CredentialSource[] = ["app", "default"];
+
+  let found: Omit<UpstreamClientCredentials, "clientId" | "source"> & { clientId?: string; source?: CredentialSource } = {};
+  const withClient = ordered.findIndex((row) => row?.clientId);
+  if (withClient !== -1) {
+    const row = ordered[withClient]!;
+    found = {
+      clientId: row.clientId!,
+      clientSecret: row.sealedClientSecret ? store.keyring.open(row.sealedClientSecret, { rowId: row.id, field: SECRET_FIELD }) : undefined,
+      source: sources[withClient],
+    };
+  } else if (connector.auth.kind !== "basic" && connector.auth.kind !== "api_key" && connector.auth.clientId) {
+    found = { clientId: connector.auth.clientId, clientSecret: connector.auth.clientSecret, source: "file" };
+  }
+  const keyIndex = ordered.findIndex((row) => row?.sealedPrivateJwk);
+  if (keyIndex !== -1) {
+    const row = ordered[keyIndex]!;
+    found.privateJwk = store.keyring.openJson<JWK>(row.sealedPrivateJwk!, { rowId: row.id, field: PRIVATE_JWK_FIELD });
+    found.source ??= sources[keyIndex];
+  }
+
+  const missing = missingPieces(connector, found);
+  if (missing.length > 0 || !found.source) {
+    throw new ConnectorNotConfigured(
+      connector.id,
+      `connector "${connector.id}" has no upstream ${missing.join(" or ") || "credentials"} for app "${appId}": ${howToConfigure(connector, appId)}`,
+    );
+  }
+  return { ...found, clientId: found.clientId ?? "", source: found.source };
+}
+
+export interface SetConnectorCredentialsInput {
+  connectorId: string;
+  /** The app these are for; absent for the connector-wide default. */
+  appId?: string;
+  clientId: string;
+  /** Absent clears a stored secret (private_key_jwt connectors need none). */
+  clientSecret?: string;
+}
+
+export interface StoredConnectorCredentials {
+  id: string;
+  connectorId: string;
+  appKey: string;
+  created: boolean;
+}
+
+/**
+ * Stores (creates or replaces) the upstream client id and secret of a
+ * connector for an app or as the default. The secret is sealed under the
+ * current key with the row id as associated data; a stored private key is
+ * kept.
+ */
+export async function setConnectorCredentials(services: { db: Db; keyring: Keyring }, input: SetConnectorCredentialsInput): Promise<StoredConnectorCredentials> {
+  if (!input.clientId) throw new TypeError("clientId must not be empty");
+  if (input.clientSecret === "") throw new TypeError("clientSecret must not be empty");
+  const appKey = input.appId ?? DEFAULT_APP_KEY;
+  return services.db.$transaction(async (tx) => {
+    if (input.appId !== undefined && !(await tx.app.findUnique({ where: { id: input.appId }, select: { id: true } }))) {
+      throw new NotFound(`app "${input.appId}" not found`);
+    }
+    const existing = await tx.connectorCredential.findUnique({ where: { connectorId_appKey: { connectorId: input.connectorId, appKey } }, select: { id: true } });
+    const id = existing?.id ?? generateId("ccr", 12);
+    const data = {
+      clientId: input.clientId,
+      sealedClientSecret: input.clientSecret === undefined ? null : services.keyring.seal(input.clientSecret, { rowId: id, field: SECRET_FIELD }),
+    };
+    await tx.connectorCredential.upsert({
+      where: { connectorId_appKey: { connectorId: input.connectorId, appKey } },
+      create: { id, connectorId: input.connectorId, appKey, appId: input.appId ?? null, ...data },
+      update: data,
+    });
+    await recordAudit(tx, { action: "connector_credentials.set", actorType: "operator", appId: input.appId, connectorId: input.connectorId, detail: { appKey, created: !existing } });
+    return { id, connectorId: input.connectorId, appKey, created: !existing };
+  });
+}
+
+/** Connector ids that have credentials stored in the database (any app, or the default). */
+export async function connectorsWithStoredCredentials(db: Pick<Db, "connectorCredential">): Promise<Map<string, string[]>> {
+  const rows = await db.connectorCredential.findMany({ select: { connectorId: true, appKey: true } });
+  const byConnector = new Map<string, string[]>();
+  for (const row of rows) byConnector.set(row.connectorId, [...(byConnector.get(row.connectorId) ?? []), row.appKey]);
+  return byConnector;
+}

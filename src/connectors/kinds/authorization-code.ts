@@ -1,0 +1,166 @@
+/**
+ * The authorization code flow upstream (RFC 6749 §4.1 with RFC 7636 PKCE,
+ * OIDC Core §3.1), through openid-client v6. The `oauth2` and `oidc` kinds
+ * differ only in where the server metadata comes from (the file, or
+ * discovery) and how they learn who connected; both are this engine with
+ * those two functions plugged in.
+ */
+import { importJWK } from "jose";
+import * as oidc from "openid-client";
+import type { ConnectorAuth, TokenAuthMethod } from "../schema.js";
+import type { UpstreamClientCredentials } from "../credentials.js";
+import { ConnectorNotConfigured } from "../errors.js";
+import { fillTemplate } from "../template.js";
+import { USER_AGENT } from "./identity.js";
+import type { AuthKind, AuthorizationChecks, IdentityFetcher, KindContext, RedirectAuthorizer, Refresher, Revoker, UpstreamIdentity, UpstreamTokens } from "./types.js";
+import { upstreamCall } from "./upstream-errors.js";
+
+export type RedirectAuth = Extract<ConnectorAuth, { kind: "oauth2" | "oidc" }>;
+type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
+
+/** Seconds openid-client waits for each upstream request. */
+const UPSTREAM_TIMEOUT_SECONDS = 30;
+
+/** The connector's auth section, checked to be of the kind at hand (a mismatch is a programming mistake). */
+export function redirectAuthOf<K extends RedirectAuth["kind"]>(ctx: KindContext, kind: K): Extract<RedirectAuth, { kind: K }> {
+  if (ctx.connector.auth.kind !== kind) throw new TypeError(`connector "${ctx.connector.id}" is ${ctx.connector.auth.kind}, not ${kind}`);
+  return ctx.connector.auth as Extract<RedirectAuth, { kind: K }>;
+}
+
+function requireCredentials(ctx: KindContext): UpstreamClientCredentials {
+  if (!ctx.credentials) throw new TypeError(`the context for connector "${ctx.connector.id}" has no client credentials`);
+  return ctx.credentials;
+}
+
+/** Client authentication at the upstream token endpoint, one strategy per method (RFC 6749 §2.3, RFC 7523 §2.2). */
+const CLIENT_AUTH: Record<TokenAuthMethod, (ctx: KindContext, credentials: UpstreamClientCredentials) => Promise<oidc.ClientAuth>> = {
+  client_secret_basic: async (_ctx, credentials) => oidc.ClientSecretBasic(credentials.clientSecret),
+  client_secret_post: async (_ctx, credentials) => oidc.ClientSecretPost(credentials.clientSecret),
+  private_key_jwt: async (ctx, credentials) => {
+    const jwk = credentials.privateJwk;
+    if (!jwk?.alg) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has no private key with an alg for private_key_jwt: run \`authbroker credentials keygen ${ctx.connector.id}\``);
+    const key = await importJWK(jwk, jwk.alg);
+    if (key instanceof Uint8Array) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a symmetric key where private_key_jwt needs a private key`);
+    return oidc.PrivateKeyJwt({ key, kid: jwk.kid });
+  },
+};
+
+/**
+ * An openid-client Configuration for this context: the server metadata,
+ * the broker's client there, its client authentication, the SSRF-safe
+ * fetch, and plain http only where the context allows it.
+ */
+export async function clientConfiguration(ctx: KindContext, auth: RedirectAuth, metadata: oidc.ServerMetadata): Promise<oidc.Configuration> {
+  const credentials = requireCredentials(ctx);
+  const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials);
+  const config = new oidc.Configuration(metadata, credentials.clientId, { token_endpoint_auth_method: auth.tokenAuthMethod }, clientAuth);
+  config[oidc.customFetch] = (url, options) => ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT } });
+  config.timeout = UPSTREAM_TIMEOUT_SECONDS;
+  if (ctx.allowInsecure) oidc.allowInsecureRequests(config);
+  return config;
+}
+
+export function toUpstreamTokens(response: TokenResponse): UpstreamTokens {
+  const expiresIn = response.expiresIn();
+  return {
+    accessToken: response.access_token,
+    refreshToken: response.refresh_token,
+    idToken: response.id_token,
+    tokenType: response.token_type.toLowerCase(),
+    expiresAt: expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000),
+    scope: response.scope,
+  };
+}
+
+export interface AuthorizationCodeKindOptions<K extends RedirectAuth["kind"]> {
+  kind: K;
+  /** OIDC: ask for `openid`, send and check a nonce, expect an ID token. */
+  openid: boolean;
+  /** The upstream's server metadata (authorization, token, revocation endpoints…). */
+  serverMetadata(ctx: KindContext, auth: Extract<RedirectAuth, { kind: K }>): Promise<oidc.ServerMetadata>;
+  /** Who connected, from the token response (and its validated ID token claims, for OIDC). */
+  identity(ctx: KindContext, config: oidc.Configuration, response: TokenResponse): Promise<UpstreamIdentity>;
+  /** Who an access token belongs to, later (no token response at hand). */
+  identityOf(ctx: KindContext, config: oidc.Configuration, tokens: UpstreamTokens): Promise<UpstreamIdentity>;
+}
+
+export type AuthorizationCodeKind = AuthKind & RedirectAuthorizer & Refresher & IdentityFetcher & Revoker;
+
+export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(options: AuthorizationCodeKindOptions<K>): AuthorizationCodeKind {
+  const configure = async (ctx: KindContext) => {
+    const auth = redirectAuthOf(ctx, options.kind);
+    return { auth, config: await clientConfiguration(ctx, auth, await options.serverMetadata(ctx, auth)) };
+  };
+
+  return {
+    kind: options.kind,
+
+    async authorizationRequest(ctx, state) {
+      const { auth, config } = await configure(ctx);
+      const checks: AuthorizationChecks = { state: state ?? oidc.randomState() };
+      const scopes = options.openid && !ctx.upstreamScopes.includes("openid") ? ["openid", ...ctx.upstreamScopes] : ctx.upstreamScopes;
+      // The connector's extra parameters first: the schema refuses the names below, and they are set last anyway.
+      const parameters: Record<string, string> = { ...auth.authorizationParams, redirect_uri: ctx.callbackUrl, response_type: "code", state: checks.state };
+      if (scopes.length > 0) parameters.scope = scopes.join(auth.scopeSeparator);
+      if (auth.pkce) {
+        // RFC 7636 with S256 (RFC 9700 §2.1.1): the code is useless to whoever intercepts it without the verifier.
+        checks.codeVerifier = oidc.randomPKCECodeVerifier();
+        parameters.code_challenge = await oidc.calculatePKCECodeChallenge(checks.codeVerifier);
+        parameters.code_challenge_method = "S256";
+      }
+      if (options.openid) {
+        checks.nonce = oidc.randomNonce();
+        parameters.nonce = checks.nonce;
+      }
+      return { url: oidc.buildAuthorizationUrl(config, parameters), checks };
+    },
+
+    async exchangeCode(ctx, callbackUrl, checks) {
+      const { config } = await configure(ctx);
+      // The redirect_uri of the token request must be the one of the authorization request
+      // (RFC 6749 §4.1.3), whatever host or proxy the callback arrived through.
+      const current = new URL(ctx.callbackUrl);
+      for (const [name, value] of callbackUrl.searchParams) {
+        // A plain oauth2 upstream has no issuer identifier to compare an `iss` with (RFC 9207 needs
+        // metadata); the state, bound to this connector's session, is its mix-up defence.
+        if (name === "iss" && !options.openid) continue;
+        current.searchParams.append(name, value);
+      }
+      const response = await upstreamCall(ctx.connector, "code exchange", () =>
+        oidc.authorizationCodeGrant(config, current, {
+          pkceCodeVerifier: checks.codeVerifier,
+          expectedState: checks.state,
+          expectedNonce: options.openid ? checks.nonce : undefined,
+          idTokenExpected: options.openid,
+        }),
+      );
+      const tokens = toUpstreamTokens(response);
+      return { tokens, identity: await options.identity(ctx, config, response) };
+    },
+
+    async refresh(ctx, refreshToken) {
+      const { config } = await configure(ctx);
+      const response = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));
+      return toUpstreamTokens(response);
+    },
+
+    async fetchIdentity(ctx, tokens) {
+      const { config } = await configure(ctx);
+      return options.identityOf(ctx, config, tokens);
+    },
+
+    async revoke(ctx, token, tokenTypeHint) {
+      const { config } = await configure(ctx);
+      if (!config.serverMetadata().revocation_endpoint) return false;
+      await upstreamCall(ctx.connector, "revocation", () => oidc.tokenRevocation(config, token, tokenTypeHint ? { token_type_hint: tokenTypeHint } : undefined));
+      return true;
+    },
+  };
+}
+
+/** Fills a template field of the connector with the context's hostname. */
+export function filled(ctx: KindContext, template: string): string;
+export function filled(ctx: KindContext, template: string | undefined): string | undefined;
+export function filled(ctx: KindContext, template: string | undefined): string | undefined {
+  return template === undefined ? undefined : fillTemplate(template, { hostname: ctx.hostname });
+}

@@ -1,0 +1,88 @@
+/**
+ * Learning who connected from the connector's `identity` section: GET
+ * `identity.url` with the access token and pick `subject`, `email` and
+ * `name` by dotted JSON path. Shared by every kind that has an access token.
+ */
+import { UpstreamError } from "../../errors.js";
+import { fillTemplate } from "../template.js";
+import type { KindContext, UpstreamIdentity } from "./types.js";
+import { sanitizeUpstreamText, upstreamCall } from "./upstream-errors.js";
+
+/** GitHub and others refuse requests without a User-Agent. */
+export const USER_AGENT = "authbroker";
+
+/** An identity response larger than this is not a user profile. */
+const MAX_IDENTITY_BYTES = 1_000_000;
+const IDENTITY_TIMEOUT_MS = 30_000;
+
+/** The value at a dotted path (`data.user.id`, `emails.0.address`); own properties only. */
+export function pickPath(value: unknown, path: string): unknown {
+  let current = value;
+  for (const key of path.split(".")) {
+    if (current === null || typeof current !== "object") return undefined;
+    if (!Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function asText(value: unknown): string | undefined {
+  if (typeof value === "string" && value !== "") return value;
+  return undefined;
+}
+
+/**
+ * Picks the identity out of an upstream profile. The subject may be a
+ * string or a number (GitHub's `id`); a missing subject is the upstream's
+ * failure: without it there is no stable account key.
+ */
+export function identityFromProfile(
+  ctx: Pick<KindContext, "connector">,
+  profile: Record<string, unknown>,
+  paths: { subject: string; email?: string; name?: string },
+): UpstreamIdentity {
+  const rawSubject = pickPath(profile, paths.subject);
+  const subject = typeof rawSubject === "number" && Number.isFinite(rawSubject) ? String(rawSubject) : asText(rawSubject);
+  if (subject === undefined) throw new UpstreamError(`${ctx.connector.name} did not say who connected: its identity response has no "${paths.subject}"`);
+  return {
+    subject,
+    email: paths.email ? asText(pickPath(profile, paths.email)) : undefined,
+    name: paths.name ? asText(pickPath(profile, paths.name)) : undefined,
+    profile,
+  };
+}
+
+/** GETs the connector's identity URL with a bearer access token and returns the JSON object it answers. */
+export async function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
+  const { connector } = ctx;
+  return upstreamCall(connector, "identity", async () => {
+    const response = await ctx.fetch(fillTemplate(url, { hostname: ctx.hostname }), {
+      headers: { authorization: `Bearer ${accessToken}`, accept: "application/json", "user-agent": USER_AGENT },
+      signal: AbortSignal.timeout(IDENTITY_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new UpstreamError(
+        response.status === 401 || response.status === 403 ? `${connector.name} refused the access token at its identity URL (HTTP ${response.status})` : `${connector.name}'s identity URL answered HTTP ${response.status}`,
+        { detail: `${connector.id} identity: ${sanitizeUpstreamText(text) ?? "(empty body)"}` },
+      );
+    }
+    if (text.length > MAX_IDENTITY_BYTES) throw new UpstreamError(`${connector.name}'s identity response is too large`);
+    let document: unknown;
+    try {
+      document = JSON.parse(text);
+    } catch {
+      throw new UpstreamError(`${connector.name}'s identity URL did not answer JSON`);
+    }
+    if (document === null || typeof document !== "object" || Array.isArray(document)) throw new UpstreamError(`${connector.name}'s identity response is not a JSON object`);
+    return document as Record<string, unknown>;
+  });
+}
+
+/** The identity at `identity.url` for an access token (connectors whose file has one). */
+export async function identityFromUrl(ctx: KindContext, accessToken: string): Promise<UpstreamIdentity> {
+  const identity = ctx.connector.identity;
+  if (!identity?.url || !identity.subject) throw new TypeError(`connector "${ctx.connector.id}" has no identity.url`);
+  const document = await fetchIdentityDocument(ctx, identity.url, accessToken);
+  return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, name: identity.name });
+}

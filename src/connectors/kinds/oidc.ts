@@ -1,0 +1,89 @@
+/**
+ * `oidc`: an OpenID Connect upstream. Endpoints come from discovery at the
+ * issuer (cached), with the file's overrides on top; who connected comes
+ * from the validated ID token, completed by userinfo when the ID token
+ * lacks email or name — or from `identity.url` when the file has one.
+ */
+import * as oidc from "openid-client";
+import { UpstreamError } from "../../errors.js";
+import { createAuthorizationCodeKind, filled, type AuthorizationCodeKind, type RedirectAuth } from "./authorization-code.js";
+import { identityFromProfile, identityFromUrl, pickPath } from "./identity.js";
+import type { KindContext, UpstreamIdentity } from "./types.js";
+import { upstreamCall } from "./upstream-errors.js";
+
+/** ID token claims about the token itself, not the user: kept out of the account's profile. */
+const PROTOCOL_CLAIMS = ["iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "s_hash", "auth_time", "azp", "sid", "jti", "acr", "amr"];
+
+export interface OidcKindOptions {
+  /** How long discovered metadata is reused before the issuer is asked again. @defaultValue 10 minutes */
+  discoveryTtlMs?: number;
+  /** At most this many issuers are remembered (per-server connectors have one per hostname). @defaultValue 1000 */
+  discoveryCacheSize?: number;
+}
+
+export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCodeKind {
+  const ttl = options.discoveryTtlMs ?? 600_000;
+  const maxEntries = options.discoveryCacheSize ?? 1000;
+  const discovered = new Map<string, { at: number; metadata: Promise<oidc.ServerMetadata> }>();
+
+  function discover(ctx: KindContext, issuer: string): Promise<oidc.ServerMetadata> {
+    const cached = discovered.get(issuer);
+    if (cached && Date.now() - cached.at < ttl) return cached.metadata;
+    const metadata = upstreamCall(ctx.connector, "discovery", async () => {
+      // openid-client checks the document's `issuer` equals the one asked for (OIDC Discovery §4.3).
+      const config = await oidc.discovery(new URL(issuer), ctx.connector.id, undefined, undefined, {
+        [oidc.customFetch]: (url, init) => ctx.fetch(url, init as RequestInit),
+        execute: ctx.allowInsecure ? [oidc.allowInsecureRequests] : [],
+        timeout: 30,
+      });
+      return config.serverMetadata();
+    });
+    // A failed discovery is not remembered: the next request asks again.
+    metadata.catch(() => discovered.get(issuer)?.metadata === metadata && discovered.delete(issuer));
+    if (discovered.size >= maxEntries) discovered.delete(discovered.keys().next().value!);
+    discovered.set(issuer, { at: Date.now(), metadata });
+    return metadata;
+  }
+
+  async function serverMetadata(ctx: KindContext, auth: Extract<RedirectAuth, { kind: "oidc" }>): Promise<oidc.ServerMetadata> {
+    const metadata = { ...(await discover(ctx, filled(ctx, auth.issuer))) };
+    if (auth.authorizationUrl) metadata.authorization_endpoint = filled(ctx, auth.authorizationUrl);
+    if (auth.tokenUrl) metadata.token_endpoint = filled(ctx, auth.tokenUrl);
+    if (auth.userinfoUrl) metadata.userinfo_endpoint = filled(ctx, auth.userinfoUrl);
+    if (auth.revocationUrl) metadata.revocation_endpoint = filled(ctx, auth.revocationUrl);
+    return metadata;
+  }
+
+  function claimPaths(ctx: KindContext) {
+    const identity = ctx.connector.identity;
+    return { subject: identity?.subject ?? "sub", email: identity?.email ?? "email", name: identity?.name ?? "name" };
+  }
+
+  async function userinfo(ctx: KindContext, config: oidc.Configuration, accessToken: string, subject: string | typeof oidc.skipSubjectCheck) {
+    return upstreamCall(ctx.connector, "identity", () => oidc.fetchUserInfo(config, accessToken, subject));
+  }
+
+  return createAuthorizationCodeKind({
+    kind: "oidc",
+    openid: true,
+    serverMetadata,
+    async identity(ctx, config, response): Promise<UpstreamIdentity> {
+      if (ctx.connector.identity?.url) return identityFromUrl(ctx, response.access_token);
+      const claims = response.claims();
+      if (!claims) throw new UpstreamError(`${ctx.connector.name} sent no ID token`);
+      let profile: Record<string, unknown> = Object.fromEntries(Object.entries(claims).filter(([name]) => !PROTOCOL_CLAIMS.includes(name)));
+      const paths = claimPaths(ctx);
+      const incomplete = pickPath(profile, paths.email) === undefined || pickPath(profile, paths.name) === undefined;
+      if (incomplete && config.serverMetadata().userinfo_endpoint) {
+        // OIDC Core §5.3.2: userinfo's `sub` must equal the ID token's; fetchUserInfo checks it.
+        profile = { ...profile, ...(await userinfo(ctx, config, response.access_token, claims.sub)) };
+      }
+      return identityFromProfile(ctx, profile, paths);
+    },
+    async identityOf(ctx, config, tokens) {
+      if (ctx.connector.identity?.url) return identityFromUrl(ctx, tokens.accessToken);
+      if (!config.serverMetadata().userinfo_endpoint) throw new UpstreamError(`${ctx.connector.name} has no userinfo endpoint to say who an access token belongs to`);
+      return identityFromProfile(ctx, { ...(await userinfo(ctx, config, tokens.accessToken, oidc.skipSubjectCheck)) }, claimPaths(ctx));
+    },
+  });
+}
