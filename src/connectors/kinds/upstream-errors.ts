@@ -86,7 +86,12 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
   }
 
   if (err instanceof oidc.WWWAuthenticateChallengeError) {
-    throw new UpstreamError(`${name} refused the access token (HTTP ${err.status})`, { detail: `${connector.id} ${step}: ${err.cause.map((c) => c.scheme).join(", ")} challenge` });
+    // A 401 with WWW-Authenticate: from the token endpoint it is about the client (RFC 6749 §5.2), from a resource about the token.
+    const codes = err.cause.map((challenge) => challenge.parameters.error).filter((code): code is string => typeof code === "string");
+    const detail = `${connector.id} ${step}: HTTP ${err.status} ${err.cause.map((c) => c.scheme).join(", ")} challenge${codes.length ? ` (${codes.join(", ")})` : ""}`;
+    if (codes.includes("invalid_client")) throw new UpstreamError(`${name} refused the broker's client credentials (invalid_client)`, { detail });
+    if (codes.includes("invalid_grant")) throw new UpstreamInvalidGrant(`${name} refused the ${step === "refresh" ? "refresh token" : "authorization code"} (invalid_grant); the account must be connected again`, { detail });
+    throw new UpstreamError(`${name} refused the access token (HTTP ${err.status})`, { detail });
   }
 
   if (isTimeout(err)) throw new UpstreamTimeout(`${name} did not answer in time`, { detail: `${connector.id} ${step}: timeout` });
@@ -101,6 +106,10 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
     if (attribute === "state") throw new InvalidRequest(`the ${name} response does not match this sign-in (state)`, { detail });
     if (attribute === "iss") throw new InvalidRequest(`the authorization response did not come from ${name} (iss)`, { detail });
     if (attribute === "nonce") throw new InvalidRequest(`the ${name} ID token does not match this sign-in (nonce)`, { detail });
+    if (err.code === "OAUTH_RESPONSE_IS_NOT_CONFORM") {
+      const status = (err.cause as { status?: unknown } | undefined)?.status;
+      throw new UpstreamError(`${name} answered ${typeof status === "number" ? `HTTP ${status}` : "unexpectedly"} during the ${step}`, { detail });
+    }
     if (err.code === "OAUTH_HTTP_REQUEST_FORBIDDEN") throw new UpstreamError(`${name} must be reached over https`, { detail });
     if (err.code === "OAUTH_INVALID_SERVER_METADATA" || err.code === "OAUTH_MISSING_SERVER_METADATA") throw new UpstreamError(`${name} has an invalid discovery document`, { detail });
     if (err.code === "OAUTH_JWT_CLAIM_COMPARISON_FAILED" || err.code === "OAUTH_JWT_TIMESTAMP_CHECK_FAILED") throw new UpstreamError(`${name} sent an ID token that failed validation`, { detail });
