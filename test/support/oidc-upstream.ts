@@ -267,12 +267,17 @@ function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSourc
 
   const policy = interactionPolicy.base();
   if (!options.interactive) {
-    // A real IdP keeps its session cookie; after `setUser(bob)` a browser still
-    // signed in as alice must be asked to log in again, or the test gets alice.
+    // After `setUser(bob)` a browser whose session belongs to alice must sign
+    // in again. oidc-provider would end alice's session through an
+    // auto-submitted logout form, which a test browser that only follows
+    // redirects never submits; so the old user is signed out right here.
     policy.get("login")?.checks.add(
       new interactionPolicy.Check("upstream_user_changed", "the test switched the signed-in user", "login_required", (ctx) => {
-        const accountId = ctx.oidc.session?.accountId;
-        return accountId !== undefined && accountId !== accounts.currentSub();
+        const session = ctx.oidc.session;
+        if (session?.accountId === undefined || session.accountId === accounts.currentSub()) return false;
+        delete session.accountId;
+        session.authorizations = {};
+        return true;
       }),
     );
   }
@@ -432,7 +437,7 @@ function sendError(res: ServerResponse, err: unknown): void {
     res.end();
     return;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? `${err.message}${"error_description" in err ? `: ${String(err.error_description)}` : ""}` : String(err);
   sendHtml(res, 400, page("Error", `<h1>interaction failed</h1><p>${escapeHtml(message)}</p>`));
 }
 
