@@ -118,6 +118,8 @@ describe("OIDC upstream (oidc-provider)", () => {
     assert.ok(tokens.refresh_token, "a client with the refresh_token grant gets a refresh token");
     assert.equal(upstream.stats.tokenByGrant["authorization_code"], before + 1);
     assert.ok(upstream.issuedAccessTokens().includes(tokens.access_token));
+    assert.deepEqual(upstream.lastAuthorizeScopes(), ["openid", "email", "profile", "offline_access"]);
+    assert.equal(upstream.lastAuthorizeParams()?.get("code_challenge_method"), "S256");
   });
 
   it("an authorization request without a code_challenge is refused", async () => {
@@ -303,6 +305,8 @@ describe("GitHub-like OAuth 2.0 upstream", () => {
     assert.equal(tokens.expires_in, 600);
     assert.match(tokens.refresh_token ?? "", /^ghr_/);
     assert.equal(tokens.scope, "read:user user:email");
+    assert.deepEqual(upstream.lastAuthorizeScopes(), ["read:user", "user:email"]);
+    assert.equal(upstream.lastAuthorizeParams()?.get("code_challenge_method"), "S256");
     const user = await getUser(tokens.access_token);
     assert.equal(user.status, 200);
     assert.deepEqual(user.body, { id: 4242, login: "octocat", email: "octocat@example.test", name: "The Octocat" });

@@ -82,6 +82,10 @@ export interface OAuth2Upstream {
   /** Revoke every token issued so far, as a user removing the app's access would (refresh -> invalid_grant). */
   revokeAll(): void;
   readonly stats: OAuth2UpstreamStats;
+  /** Query parameters of the last authorization request, as received. */
+  lastAuthorizeParams(): URLSearchParams | undefined;
+  /** Scopes of the last authorization request (GitHub takes spaces or commas between them). */
+  lastAuthorizeScopes(): string[] | undefined;
   issuedAccessTokens(): string[];
   issuedRefreshTokens(): string[];
   close(): Promise<void>;
@@ -140,6 +144,7 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
   let currentUser = options.user ?? OCTOCAT;
   let denyNextAuthorization = false;
   let tokenDelayMs = 0;
+  let lastAuthorizeParams: URLSearchParams | undefined;
   const tokenFailures: { status: number; body: object }[] = [];
   const userFailures: { status: number; body: object }[] = [];
   const codes = new Map<string, IssuedCode>();
@@ -178,6 +183,7 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
   function authorize(requestUrl: URL, res: ServerResponse): void {
     stats.authorize += 1;
     const params = requestUrl.searchParams;
+    lastAuthorizeParams = new URLSearchParams(params);
     const client = options.clients.find((c) => c.client_id === params.get("client_id"));
     // RFC 6749 §4.1.2.1: a bad client or redirect URI must not redirect.
     if (!client) return sendPage(res, 400, "The client_id is unknown.");
@@ -433,6 +439,8 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
       for (const issued of [...accessTokens.values(), ...refreshTokens.values()]) issued.revoked = true;
     },
     stats,
+    lastAuthorizeParams: () => (lastAuthorizeParams ? new URLSearchParams(lastAuthorizeParams) : undefined),
+    lastAuthorizeScopes: () => lastAuthorizeParams && (lastAuthorizeParams.get("scope") ?? "").split(/[\s,]+/).filter(Boolean),
     issuedAccessTokens: () => [...accessTokens.keys()],
     issuedRefreshTokens: () => [...refreshTokens.keys()],
     close: () =>

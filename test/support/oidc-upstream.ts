@@ -87,6 +87,10 @@ export interface OidcUpstream {
   /** The next token request gets this status and JSON body instead of being processed. */
   failNextToken(status: number, body?: object): void;
   readonly stats: UpstreamStats;
+  /** Parameters of the last authorization request, as received (query or form body). */
+  lastAuthorizeParams(): URLSearchParams | undefined;
+  /** Scopes of the last authorization request. */
+  lastAuthorizeScopes(): string[] | undefined;
   /** Every access token the token endpoint handed out, so tests can prove none is stored in clear. */
   issuedAccessTokens(): string[];
   /** Every refresh token the token endpoint handed out. */
@@ -124,7 +128,7 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
     findUser: (sub) => accounts.get(sub),
     currentSub: () => currentUser.sub,
   }));
-  const issued = { accessTokens: [] as string[], refreshTokens: [] as string[] };
+  const issued = { accessTokens: [] as string[], refreshTokens: [] as string[], lastAuthorizeParams: undefined as URLSearchParams | undefined };
   observeEndpoints(provider, stats, issued);
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -235,6 +239,8 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
       pendingTokenFailure = { status, body };
     },
     stats,
+    lastAuthorizeParams: () => (issued.lastAuthorizeParams ? new URLSearchParams(issued.lastAuthorizeParams) : undefined),
+    lastAuthorizeScopes: () => issued.lastAuthorizeParams && (issued.lastAuthorizeParams.get("scope") ?? "").split(" ").filter(Boolean),
     issuedAccessTokens: () => [...issued.accessTokens],
     issuedRefreshTokens: () => [...issued.refreshTokens],
     provider,
@@ -397,12 +403,20 @@ function createMemoryStore(): (model: string) => Adapter {
 function observeEndpoints(
   provider: Provider,
   stats: UpstreamStats,
-  issued: { accessTokens: string[]; refreshTokens: string[] },
+  issued: { accessTokens: string[]; refreshTokens: string[]; lastAuthorizeParams: URLSearchParams | undefined },
 ): void {
   provider.use(async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     await next();
     const route = ctx.oidc?.route;
-    if (route === "authorization") stats.authorize += 1;
+    if (route === "authorization") {
+      stats.authorize += 1;
+      const params = (ctx.method === "GET" ? ctx.query : (ctx.oidc as unknown as { body?: Record<string, unknown> }).body) as
+        | Record<string, unknown>
+        | undefined;
+      issued.lastAuthorizeParams = new URLSearchParams(
+        Object.entries(params ?? {}).flatMap(([key, value]): [string, string][] => (value === undefined ? [] : [[key, String(value)]])),
+      );
+    }
     else if (route === "userinfo") stats.userinfo += 1;
     else if (route === "revocation") stats.revocation += 1;
     else if (route === "token") {
