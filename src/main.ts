@@ -10,12 +10,17 @@ import { createLogger, type Logger } from "./log.js";
 import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices, type Services } from "./services.js";
 import { startWorker, type RunningWorker } from "./worker/run.js";
+import { authorizeRouter } from "./oauth/authorize.js";
+import { callbackRouter } from "./connect/callback.js";
+import { discoveryRouter } from "./oauth/discovery.js";
+import { jwksRouter } from "./oauth/jwks.js";
+import { tokenRouter } from "./oauth/token.js";
 
 export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [];
+  return [discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, callbackRouter];
 }
 
 export interface RunningBroker {

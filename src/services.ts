@@ -12,6 +12,9 @@ import { Clients } from "./oauth/clients.js";
 import { createRedis, type Redis } from "./redis.js";
 import { AddressPolicy } from "./net/address-policy.js";
 import { Outbound } from "./net/outbound.js";
+import { loadConnectors } from "./connectors/loader.js";
+import type { ConnectorRegistry } from "./connectors/registry.js";
+import { createBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
 
 export interface Services {
   config: Config;
@@ -24,9 +27,15 @@ export interface Services {
   clients: Clients;
   /** SSRF-safe outbound HTTP with keep-alive pools, for every upstream call. */
   outbound: Outbound;
+  /** The connectors of CONNECTORS_DIR, validated at start. */
+  connectors: ConnectorRegistry;
+  /** The auth kinds this broker implements. */
+  kinds: AuthKinds;
 }
 
-export async function createServices(config: Config, log: Logger): Promise<Services> {
+export async function createServices(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Services> {
+  // Connector files first: a bad one stops the start with one line, before any connection is opened.
+  const connectors = await loadConnectors(config.connectorsDir, env);
   const keyring = await Keyring.create(config.encryptionKeys);
   const db = createDb(config.databaseUrl);
   const redis = createRedis(config.redisUrl);
@@ -42,7 +51,18 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     if (redisDown) log.info("redis reachable again");
     redisDown = false;
   });
-  return { config, log, db, redis, keyring, signingKeys: new SigningKeys(db, keyring), clients: new Clients(db), outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)) };
+  return {
+    config,
+    log,
+    db,
+    redis,
+    keyring,
+    signingKeys: new SigningKeys(db, keyring),
+    clients: new Clients(db),
+    outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
+    connectors,
+    kinds: createBuiltInKinds(),
+  };
 }
 
 export async function closeServices(services: Services): Promise<void> {

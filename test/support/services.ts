@@ -54,7 +54,7 @@ export async function createTestServices(env: Record<string, string | undefined>
   const database = await createTestDatabase();
   const config = testConfig({ DATABASE_URL: database.url, ...env });
   const logs = new LogCapture();
-  const services = await createServices(config, createLogger(config.logLevel, logs));
+  const services = await createServices(config, createLogger(config.logLevel, logs), { ...process.env, ...env });
   return {
     ...services,
     database,

@@ -1,0 +1,112 @@
+/**
+ * `GET /connect/callback`: the upstream sends the end user back here. Steps:
+ * take the connect session (once) and check it belongs to this browser and
+ * this state, turn an upstream error into the app's error, exchange the
+ * upstream code, learn who connected, store the account with its sealed
+ * tokens, and send the app the broker's own single-use code.
+ */
+import { Router, type Request, type Response } from "express";
+import { AccessDenied, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from "../errors.js";
+import { toBrokerError } from "../http/error-handler.js";
+import { sendErrorPage } from "../http/html.js";
+import type { Services } from "../services.js";
+import { connectAccount } from "../accounts/accounts.js";
+import { issueAuthorizationCode } from "../oauth/codes.js";
+import { redirectWithParameters, type RedirectTarget } from "../oauth/authorization-request.js";
+import { sessionIdFromState, takeSession, type ConnectSession } from "./session.js";
+import { kindContext, redirectAuthorizerFor } from "./upstream.js";
+import { timingSafeEqual } from "node:crypto";
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function single(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Upstream authorization errors the app is told about by name; anything else is the upstream's failure. */
+function upstreamError(connectorName: string, code: string): OAuthError {
+  if (code === "access_denied") return new AccessDenied(`the end user denied access at ${connectorName}`);
+  if (code === "temporarily_unavailable") return new TemporarilyUnavailable(`${connectorName} is temporarily unavailable`);
+  return new ServerError(`${connectorName} refused the authorization request (${code.slice(0, 64)})`);
+}
+
+async function completeConnect(services: Services, req: Request, session: ConnectSession): Promise<string> {
+  const connector = services.connectors.get(session.connectorId);
+  if (!connector) throw new ServerError(`connector "${session.connectorId}" is no longer configured`);
+  const error = single(req.query.error);
+  if (error !== undefined) throw upstreamError(connector.name, error);
+  if (single(req.query.code) === undefined) throw new InvalidRequest(`${connector.name} sent neither a code nor an error`);
+
+  const authorizer = redirectAuthorizerFor(services, connector);
+  const context = await kindContext(services, connector, session.clientId, session.upstreamScopes);
+  const callbackUrl = new URL(req.originalUrl, services.config.issuer);
+  const grant = await authorizer.exchangeCode(context, callbackUrl, session.upstream);
+
+  const account = await connectAccount(services.db, services.keyring, {
+    appId: session.clientId,
+    connectorId: connector.id,
+    hostname: session.hostname,
+    pinnedAddress: session.pinnedAddress,
+    identity: grant.identity,
+    scopes: grant.tokens.scope ? grant.tokens.scope.split(/[\s,]+/).filter(Boolean) : session.upstreamScopes,
+    tokens: grant.tokens,
+    requestId: req.id?.toString(),
+  });
+  req.log.info({ clientId: session.clientId, connectorId: connector.id, accountId: account.id, created: account.created }, "account connected");
+  return issueAuthorizationCode(services.db, {
+    appId: session.clientId,
+    accountId: account.id,
+    redirectUri: session.redirectUri,
+    scope: session.scope,
+    codeChallenge: session.codeChallenge,
+    codeChallengeMethod: session.codeChallengeMethod,
+    nonce: session.nonce,
+  });
+}
+
+export function callbackRouter(services: Services): Router {
+  const router = Router();
+  router.get("/connect/callback", async (req: Request, res: Response) => {
+    const state = single(req.query.state);
+    const sessionId = state === undefined ? undefined : sessionIdFromState(state);
+    if (state === undefined || sessionId === undefined) {
+      sendErrorPage(res, 400, "invalid_request", "This sign-in response is missing its state. Start again from the app.");
+      return;
+    }
+    let taken;
+    try {
+      taken = await takeSession(services.redis, services.keyring, req, res, sessionId);
+    } catch (err) {
+      const error = toBrokerError(err);
+      req.log.error({ err }, "connect session unreadable");
+      sendErrorPage(res, error.status === 503 ? 503 : 500, error.status === 503 ? "temporarily_unavailable" : "server_error", "The broker could not read this sign-in session. Start again from the app.");
+      return;
+    }
+    if (!taken) {
+      sendErrorPage(res, 400, "invalid_request", "This sign-in session has expired or was already used. Start again from the app.");
+      return;
+    }
+    const { session, boundToBrowser } = taken;
+    const target: RedirectTarget = { redirectUri: session.redirectUri, state: session.state, responseMode: "query" };
+    try {
+      // RFC 9700 §4.7: the response must come back to the browser that started the flow, with the state we sent.
+      if (!boundToBrowser) throw new AccessDenied("the connection was started in another browser or its cookie was lost");
+      if (!sameString(state, session.upstream.state)) throw new InvalidRequest("the upstream state does not match");
+      const code = await completeConnect(services, req, session);
+      res.redirect(302, redirectWithParameters(target, services.config.issuer, { code }));
+    } catch (err) {
+      const error = toBrokerError(err);
+      const oauth = error instanceof OAuthError && error.redirectable ? error : undefined;
+      if (!oauth) req.log.error({ err, connectorId: session.connectorId }, "connect failed");
+      else req.log.info({ err: oauth, connectorId: session.connectorId }, "connect refused");
+      const code = oauth?.code ?? (error.status === 503 ? "temporarily_unavailable" : "server_error");
+      const description = oauth?.description ?? (error.expose ? error.description : "the account could not be connected");
+      res.redirect(302, redirectWithParameters(target, services.config.issuer, { error: code, error_description: description }));
+    }
+  });
+  return router;
+}

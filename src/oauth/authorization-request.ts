@@ -1,0 +1,147 @@
+/**
+ * Reading and checking an authorization request (RFC 6749 §4.1.1, OIDC Core
+ * §3.1.2.1, RFC 7636, RFC 9700 §2.1). The checks run in two phases: the
+ * client and redirect URI first — failures there are shown on an error page,
+ * never redirected (RFC 6749 §4.1.2.1, no open redirector) — then everything
+ * else, whose failures go back to the app's redirect URI with its `state`.
+ */
+import type { Request } from "express";
+import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
+import { redirectUriMatches, type Client } from "./clients.js";
+import { checkRequestedScopes, parseScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
+
+/** Parameters the authorize endpoint reads; any other is ignored (RFC 6749 §3.1). */
+export const AUTHORIZE_PARAMETERS = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "response_mode",
+  "scope",
+  "state",
+  "nonce",
+  "code_challenge",
+  "code_challenge_method",
+  "prompt",
+  "connector",
+  "hostname",
+  "login_hint",
+] as const;
+export type AuthorizeParameter = (typeof AUTHORIZE_PARAMETERS)[number];
+export type AuthorizeParameters = Partial<Record<AuthorizeParameter, string>>;
+
+/** Where errors of the second phase are sent. */
+export interface RedirectTarget {
+  redirectUri: string;
+  state: string | undefined;
+  responseMode: "query" | "fragment";
+}
+
+export interface ValidatedAuthorizationRequest {
+  client: Client;
+  params: AuthorizeParameters;
+  redirectUri: string;
+  responseType: string;
+  responseMode: "query";
+  state: string | undefined;
+  nonce: string | undefined;
+  codeChallenge: string | undefined;
+  codeChallengeMethod: string | undefined;
+  requestedScopes: string[];
+}
+
+/** RFC 7636 §4.1: code_verifier / code_challenge alphabet and length. */
+const PKCE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/;
+const MAX_PARAMETER_LENGTH = 4096;
+
+/** Reads the parameters of a GET (query) or POST (form) request; a repeated parameter is an error (RFC 6749 §3.1). */
+export function readAuthorizeParameters(req: Request): { params: AuthorizeParameters; duplicated: AuthorizeParameter[] } {
+  const source = (req.method === "POST" ? req.body : req.query) as Record<string, unknown> | undefined;
+  const params: AuthorizeParameters = {};
+  const duplicated: AuthorizeParameter[] = [];
+  for (const name of AUTHORIZE_PARAMETERS) {
+    const value = source?.[name];
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      duplicated.push(name);
+      continue;
+    }
+    if (value !== "") params[name] = value;
+  }
+  return { params, duplicated };
+}
+
+/** Phase one: the client and its redirect URI. Throws non-redirectable errors. */
+export async function findClientAndRedirect(
+  findClient: (id: string) => Promise<Client | undefined>,
+  params: AuthorizeParameters,
+  duplicated: AuthorizeParameter[],
+): Promise<{ client: Client; redirectUri: string }> {
+  if (duplicated.includes("client_id")) throw new InvalidClient("client_id is repeated");
+  if (!params.client_id) throw new InvalidClient("client_id is missing");
+  const client = await findClient(params.client_id);
+  if (!client) throw new InvalidClient("unknown client_id");
+  if (duplicated.includes("redirect_uri")) throw new InvalidRedirectUri("redirect_uri is repeated");
+  // RFC 6749 §3.1.2.3: may be omitted only when exactly one is registered; OIDC always sends it.
+  const redirectUri = params.redirect_uri ?? (client.redirectUris.length === 1 ? client.redirectUris[0] : undefined);
+  if (!redirectUri) throw new InvalidRedirectUri("redirect_uri is missing and the app has several registered");
+  // RFC 9700 §4.1.1: exact match against a registered URI (loopback port may vary, RFC 8252 §7.3).
+  if (!redirectUriMatches(client.redirectUris, redirectUri)) throw new InvalidRedirectUri("redirect_uri is not registered for this app");
+  return { client, redirectUri };
+}
+
+/** Phase two: everything else. Throws redirectable OAuth errors. */
+export function validateAuthorizationRequest(client: Client, redirectUri: string, params: AuthorizeParameters, duplicated: AuthorizeParameter[]): ValidatedAuthorizationRequest {
+  if (duplicated.length > 0) throw new InvalidRequest(`parameter ${duplicated[0]} is repeated`);
+  for (const [name, value] of Object.entries(params)) if (value.length > MAX_PARAMETER_LENGTH) throw new InvalidRequest(`parameter ${name} is too long`);
+
+  const responseType = params.response_type?.split(" ").filter(Boolean).sort().join(" ");
+  if (!responseType) throw new InvalidRequest("response_type is missing");
+  if (responseType !== "code") throw new UnsupportedResponseType(`response_type "${params.response_type}" is not supported`);
+  if (!client.responseTypes.includes(responseType)) throw new UnauthorizedClient(`the app is not registered for response_type "${responseType}"`);
+  if (!client.grantTypes.includes("authorization_code")) throw new UnauthorizedClient("the app is not registered for the authorization_code grant");
+  if (params.response_mode !== undefined && params.response_mode !== "query") throw new InvalidRequest(`response_mode "${params.response_mode}" is not supported for response_type code`);
+
+  // RFC 7636 + RFC 9700 §2.1.1: S256 only; required for public clients.
+  if (params.code_challenge_method !== undefined && params.code_challenge === undefined) throw new InvalidRequest("code_challenge_method without code_challenge");
+  const method = params.code_challenge ? (params.code_challenge_method ?? "plain") : undefined;
+  if (method !== undefined && method !== "S256") throw new InvalidRequest(`code_challenge_method "${method}" is not allowed; use S256`);
+  if (params.code_challenge !== undefined && !PKCE_CHALLENGE.test(params.code_challenge)) throw new InvalidRequest("code_challenge is malformed");
+  if (client.isPublic && !params.code_challenge) throw new InvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256");
+
+  // OIDC Core §3.1.2.6: the broker always needs the end user to act, so it can never answer prompt=none.
+  const prompts = (params.prompt ?? "").split(" ").filter(Boolean);
+  if (prompts.includes("none")) throw new LoginRequired("the end user must connect an account interactively");
+
+  return {
+    client,
+    params,
+    redirectUri,
+    responseType,
+    responseMode: "query",
+    state: params.state,
+    nonce: params.nonce,
+    codeChallenge: params.code_challenge,
+    codeChallengeMethod: method,
+    requestedScopes: parseScope(params.scope),
+  };
+}
+
+/** The scopes of a request checked against the chosen connector. Without a `scope`, the app gets `proxy` (when registered for it). */
+export function scopesForConnector(request: ValidatedAuthorizationRequest, connector: ScopedConnector): RequestedScopes {
+  const requested = request.requestedScopes.length > 0 ? request.requestedScopes : request.client.scopes.filter((s) => s === "proxy");
+  return checkRequestedScopes(request.client, requested, connector);
+}
+
+/** The authorization response or error, sent to the app's redirect URI with `state` and `iss` (RFC 9207). */
+export function redirectWithParameters(target: RedirectTarget, issuer: string, parameters: Record<string, string | undefined>): string {
+  const url = new URL(target.redirectUri);
+  const all: Record<string, string | undefined> = { ...parameters, state: target.state, iss: issuer };
+  if (target.responseMode === "fragment") {
+    const fragment = new URLSearchParams();
+    for (const [k, v] of Object.entries(all)) if (v !== undefined) fragment.append(k, v);
+    url.hash = fragment.toString();
+  } else {
+    for (const [k, v] of Object.entries(all)) if (v !== undefined) url.searchParams.append(k, v);
+  }
+  return url.toString();
+}

@@ -1,0 +1,97 @@
+/**
+ * `GET|POST /oauth/authorize`: the app's authorization request. Its steps:
+ * read the parameters, find the client and its exact redirect URI (errors on
+ * a page), check the rest (errors redirected with `state` and `iss`), choose
+ * the connector (or show the picker), then send the end user to the upstream
+ * through the connect flow.
+ */
+import express, { Router, type Request, type Response } from "express";
+import { OAuthError, InvalidRequest } from "../errors.js";
+import { toBrokerError } from "../http/error-handler.js";
+import { sendErrorPage, setPageSecurityHeaders } from "../http/html.js";
+import type { Services } from "../services.js";
+import { beginConnect } from "../connect/begin.js";
+import { sendPicker } from "../connect/picker.js";
+import { clientMayUseConnector, splitConnectorScope } from "./scopes.js";
+import {
+  findClientAndRedirect,
+  readAuthorizeParameters,
+  redirectWithParameters,
+  scopesForConnector,
+  validateAuthorizationRequest,
+  type AuthorizeParameters,
+  type RedirectTarget,
+  type ValidatedAuthorizationRequest,
+} from "./authorization-request.js";
+
+/** Sends an error to the app's redirect URI (303 after a POST, so the browser does not re-post). */
+export function redirectError(req: Request, res: Response, issuer: string, target: RedirectTarget, error: OAuthError): void {
+  res.redirect(req.method === "POST" ? 303 : 302, redirectWithParameters(target, issuer, { error: error.code, error_description: error.description }));
+}
+
+/** The connector this request is for: the `connector` parameter, or the one its nested scopes name. */
+function chosenConnectorId(request: ValidatedAuthorizationRequest): string | undefined {
+  if (request.params.connector) return request.params.connector;
+  const named = new Set(request.requestedScopes.map(splitConnectorScope).filter((s) => s !== undefined).map((s) => s.connectorId));
+  return named.size === 1 ? [...named][0] : undefined;
+}
+
+function pickerLink(params: AuthorizeParameters, connectorId: string): string {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== "connector") query.append(k, v);
+  query.append("connector", connectorId);
+  return `/oauth/authorize?${query.toString()}`;
+}
+
+export function authorizeRouter(services: Services): Router {
+  const router = Router();
+  const { issuer } = services.config;
+
+  const handle = async (req: Request, res: Response) => {
+    const { params, duplicated } = readAuthorizeParameters(req);
+    let client, redirectUri;
+    try {
+      ({ client, redirectUri } = await findClientAndRedirect((id) => services.clients.find(id), params, duplicated));
+    } catch (err) {
+      const error = toBrokerError(err);
+      if (error.status >= 500) req.log.error({ err }, "authorization request failed");
+      sendErrorPage(res, error.status >= 500 ? error.status : 400, error.expose ? error.code : "server_error", error.expose ? error.description : "internal error");
+      return;
+    }
+    const target: RedirectTarget = { redirectUri, state: params.state, responseMode: "query" };
+    try {
+      const request = validateAuthorizationRequest(client, redirectUri, params, duplicated);
+      const connectorId = chosenConnectorId(request);
+      if (connectorId === undefined) {
+        const entries = services.connectors
+          .list()
+          .filter((c) => clientMayUseConnector(client, c.id))
+          .map((c) => ({ id: c.id, name: c.name, logo: c.logo }));
+        sendPicker(res, client.name, entries, (id) => pickerLink(params, id));
+        return;
+      }
+      const connector = services.connectors.get(connectorId);
+      if (!connector || !clientMayUseConnector(client, connectorId)) throw new InvalidRequest(`unknown connector "${connectorId}"`);
+      const scopes = scopesForConnector(request, connector);
+      const upstreamUrl = await beginConnect(services, req, res, { request, connector, scopes });
+      setPageSecurityHeaders(res);
+      res.redirect(req.method === "POST" ? 303 : 302, upstreamUrl);
+    } catch (err) {
+      const error = toBrokerError(err);
+      if (error instanceof OAuthError && error.redirectable) {
+        redirectError(req, res, issuer, target, error);
+        return;
+      }
+      // Anything else (a dependency down, a bug) still goes back to the app as
+      // server_error / temporarily_unavailable so it can recover; detail is logged.
+      req.log.error({ err }, "authorization request failed");
+      const code = error.status === 503 ? "temporarily_unavailable" : "server_error";
+      res.redirect(req.method === "POST" ? 303 : 302, redirectWithParameters(target, issuer, { error: code, error_description: error.status === 503 ? "the broker is temporarily unavailable" : "internal error" }));
+    }
+  };
+
+  // No CORS here (RFC 9700: the authorization endpoint is for top-level navigation only).
+  router.get("/oauth/authorize", handle);
+  router.post("/oauth/authorize", express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }), handle);
+  return router;
+}

@@ -1,0 +1,58 @@
+/**
+ * A real broker for integration tests: its own database, the local Redis,
+ * connector files written to a temporary directory, listening on 127.0.0.1
+ * at a port known before start (so upstreams can be told its callback URL).
+ */
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "../../src/http/app.js";
+import { listen, type RunningServer } from "../../src/http/server.js";
+import { brokerRouters } from "../../src/main.js";
+import { createTestServices, type TestServices } from "./services.js";
+import { freePort } from "./ports.js";
+
+export interface TestBroker {
+  url: string;
+  callbackUrl: string;
+  services: TestServices;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export interface TestBrokerOptions {
+  /** Connector files by file name (`acme.json` → object written as JSON, `x.yaml` → string). */
+  connectors?: Record<string, unknown>;
+  env?: Record<string, string | undefined>;
+  port?: number;
+}
+
+/** Reserve the broker's port first when upstreams must know its callback URL. */
+export async function reserveBrokerUrl(): Promise<{ port: number; url: string; callbackUrl: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  return { port, url, callbackUrl: `${url}/connect/callback` };
+}
+
+export async function startTestBroker(options: TestBrokerOptions = {}): Promise<TestBroker> {
+  const port = options.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const dir = mkdtempSync(join(tmpdir(), "authbroker-connectors-"));
+  for (const [file, content] of Object.entries(options.connectors ?? {})) {
+    writeFileSync(join(dir, file), typeof content === "string" ? content : JSON.stringify(content, null, 2));
+  }
+  const services = await createTestServices({ BROKER_ISSUER: url, CONNECTORS_DIR: dir, ...options.env });
+  await services.signingKeys.ensureCurrent();
+  const server = await listen(createApp(services, await brokerRouters()), port, "127.0.0.1");
+  return {
+    url,
+    callbackUrl: `${url}/connect/callback`,
+    services,
+    server,
+    stop: async () => {
+      await server.close(1_000);
+      await services.teardown();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
