@@ -202,6 +202,55 @@ describe("OIDC upstream (oidc-provider)", () => {
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token as string);
     assert.ok(refreshed.access_token);
   });
+
+  it("the echo API answers requests made with a live access token, and 401 once tokens expire", async () => {
+    const tokens = await codeFlow();
+    const response = await fetch(`${upstream.apiUrl}/files?x=1`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(response.status, 200);
+    const echoed = (await response.json()) as { path: string; sub: string; query: Record<string, string> };
+    assert.equal(echoed.sub, "alice");
+    assert.equal(echoed.path, "/api/files");
+    assert.equal(echoed.query["x"], "1");
+
+    upstream.expireAccessTokens();
+    assert.equal((await fetch(`${upstream.apiUrl}/files`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status, 401);
+    const userinfo = await oauthFailure(client.fetchUserInfo(config, tokens.access_token, "alice"));
+    assert.equal(userinfo.status, 401);
+    // The refresh token still works: only access tokens expired.
+    assert.ok((await client.refreshTokenGrant(config, tokens.refresh_token as string)).access_token);
+  });
+
+  it("revokeAll makes every refresh token fail with invalid_grant, and the next sign-in still works", async () => {
+    const tokens = await codeFlow();
+    upstream.revokeAll();
+    assert.equal((await oauthFailure(client.refreshTokenGrant(config, tokens.refresh_token as string))).error, "invalid_grant");
+    assert.equal((await codeFlow()).claims()?.sub, "alice");
+  });
+});
+
+describe("OIDC upstream without refresh token rotation", () => {
+  let upstream: OidcUpstream;
+  let config: client.Configuration;
+
+  before(async () => {
+    upstream = await startOidcUpstream({
+      clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [REDIRECT_URI] }],
+      rotateRefreshTokens: false,
+    });
+    config = await client.discovery(new URL(upstream.issuer), CLIENT_ID, CLIENT_SECRET, undefined, { execute: [client.allowInsecureRequests] });
+  });
+  after(() => upstream.close());
+
+  it("keeps the same refresh token across refreshes", async () => {
+    const pending = await buildAuthorization(config, "openid");
+    const back = await new TestBrowser().navigate(pending.url, { stopAt: atRedirectUri });
+    const tokens = await client.authorizationCodeGrant(config, back.url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce });
+    const first = await client.refreshTokenGrant(config, tokens.refresh_token as string);
+    const second = await client.refreshTokenGrant(config, tokens.refresh_token as string);
+    assert.equal(first.refresh_token ?? tokens.refresh_token, tokens.refresh_token);
+    assert.ok(second.access_token);
+    assert.equal(upstream.stats.tokenByGrant["refresh_token"], 2);
+  });
 });
 
 describe("OIDC upstream in interactive mode (login form and consent page)", () => {
@@ -526,6 +575,10 @@ describe("TestBrowser", () => {
     const landed = await browser.submitForm({ ...page, body: page.body.replace('action="/post?x=1"', 'action="/post307"') });
     assert.equal(landed.body, "landed POST");
     assert.equal(received.at(-1)?.body.includes("code=c1"), true);
+
+    const formPost = await browser.submitForm(page, { stopAt: (u) => u.pathname === "/post" });
+    assert.equal(formPost.stopped, true);
+    assert.equal(formPost.submitted?.get("code"), "c1", "a form_post response is read without posting it");
 
     const count = received.length;
     const stopped = await browser.navigate(`${base}/post`, { stopAt: (u) => u.pathname === "/landing" });

@@ -21,6 +21,11 @@ export interface BrowserResponse {
   stopped: boolean;
   /** Every URL requested on the way, in order, then the final `url`. */
   chain: URL[];
+  /**
+   * When `submitForm` stopped at the form's own action (a `form_post`
+   * response to an app redirect URI with no server): the fields it would have posted.
+   */
+  submitted?: URLSearchParams;
 }
 
 export interface NavigateOptions {
@@ -79,7 +84,12 @@ export class TestBrowser {
     return root.querySelectorAll("form").map((form) => parseForm(form, page.url, autoSubmitScript || form.getAttribute("onload") !== undefined));
   }
 
-  /** Fill in a form of `page` (its hidden inputs included), press its button and follow redirects. */
+  /**
+   * Fill in a form of `page` (its hidden inputs included), press its button and
+   * follow redirects. `stopAt` is also asked about the form's action: a match
+   * returns `{ stopped: true, url: action, submitted: fields }` without sending
+   * (how a test reads a `response_mode=form_post` response).
+   */
   submitForm(page: BrowserResponse, options: SubmitOptions = {}): Promise<BrowserResponse> {
     const forms = this.forms(page);
     const index = options.formIndex ?? 0;
@@ -105,6 +115,12 @@ export class TestBrowser {
       throw new Error(`no button "${options.button}" in form #${index} on ${page.url.href}; buttons: ${form.buttons.map((b) => b.text || b.value).join(", ")}`);
     }
     if (button?.name) values.append(button.name, button.value);
+
+    if (options.stopAt?.(form.action)) {
+      const url = new URL(form.action);
+      if (form.method === "GET") url.search = values.toString();
+      return Promise.resolve({ url, status: 0, headers: new Headers(), body: values.toString(), stopped: true, chain: [url], submitted: values });
+    }
 
     const headers = { ...options.headers };
     if (form.method === "GET") {

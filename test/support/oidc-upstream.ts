@@ -70,6 +70,8 @@ export interface UpstreamStats {
   userinfo: number;
   /** Revocation requests. */
   revocation: number;
+  /** Requests to the echo API under `/api/`. */
+  api: number;
 }
 
 export interface OidcUpstream {
@@ -84,8 +86,14 @@ export interface OidcUpstream {
   setUser(user: UpstreamUser): void;
   /** The next interaction ends with `error=access_denied` at the client's redirect URI. */
   denyNext(): void;
-  /** The next token request gets this status and JSON body instead of being processed. */
+  /** The next token request gets this status and JSON body instead of being processed (queued: call twice to fail twice). */
   failNextToken(status: number, body?: object): void;
+  /** Make every access token issued so far expired (userinfo and the echo API answer 401). */
+  expireAccessTokens(): void;
+  /** Forget every grant and token, as a user removing the app's access would (refresh -> invalid_grant). */
+  revokeAll(): void;
+  /** Base URL of an API that echoes each request made with a valid access token (for proxy tests). */
+  apiUrl: string;
   readonly stats: UpstreamStats;
   /** Parameters of the last authorization request, as received (query or form body). */
   lastAuthorizeParams(): URLSearchParams | undefined;
@@ -103,6 +111,7 @@ export interface OidcUpstream {
 export const ALICE: UpstreamUser = { sub: "alice", email: "alice@example.test", name: "Alice" };
 
 const INTERACTION_PREFIX = "/interaction/";
+const API_PREFIX = "/api/";
 
 export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<OidcUpstream> {
   let currentUser: UpstreamUser = options.user ?? ALICE;
@@ -113,8 +122,8 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
   for (const user of Object.values(users)) accounts.set(user.sub, user);
 
   let denyNextInteraction = false;
-  let pendingTokenFailure: { status: number; body: object } | undefined;
-  const stats: UpstreamStats = { authorize: 0, tokenByGrant: {}, userinfo: 0, revocation: 0 };
+  const tokenFailures: { status: number; body: object }[] = [];
+  const stats: UpstreamStats = { authorize: 0, tokenByGrant: {}, userinfo: 0, revocation: 0, api: 0 };
 
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -124,10 +133,11 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
 
-  const provider = new Provider(issuer, buildConfiguration(options, {
-    findUser: (sub) => accounts.get(sub),
-    currentSub: () => currentUser.sub,
-  }));
+  const store = createMemoryStore();
+  const provider = new Provider(
+    issuer,
+    buildConfiguration(options, { findUser: (sub) => accounts.get(sub), currentSub: () => currentUser.sub }, store),
+  );
   const issued = { accessTokens: [] as string[], refreshTokens: [] as string[], lastAuthorizeParams: undefined as URLSearchParams | undefined };
   observeEndpoints(provider, stats, issued);
 
@@ -137,14 +147,17 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
       handleInteraction(req, res).catch((err: unknown) => sendError(res, err));
       return;
     }
-    if (pendingTokenFailure && req.method === "POST" && path === "/token") {
-      const failure = pendingTokenFailure;
-      pendingTokenFailure = undefined;
+    if (tokenFailures.length > 0 && req.method === "POST" && path === "/token") {
+      const failure = tokenFailures.shift() as { status: number; body: object };
       void readForm(req).then((form) => {
         const grantType = form.get("grant_type") ?? "(none)";
         stats.tokenByGrant[grantType] = (stats.tokenByGrant[grantType] ?? 0) + 1;
         sendJson(res, failure.status, failure.body);
       });
+      return;
+    }
+    if (path.startsWith(API_PREFIX)) {
+      echo(req, res).catch((err: unknown) => sendError(res, err));
       return;
     }
     void provider.callback()(req, res);
@@ -200,6 +213,30 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
     sendHtml(res, 200, consentPage(details.uid, client?.clientId ?? "", String(details.params["scope"] ?? "")));
   }
 
+  /** An API that tells a proxy test exactly what arrived, for requests with a valid access token. */
+  async function echo(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    stats.api += 1;
+    const requestUrl = new URL(req.url ?? "/", issuer);
+    const body = await readBody(req);
+    const match = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
+    const accessToken = match ? await provider.AccessToken.find(match[1] as string) : undefined;
+    if (!accessToken) {
+      res.writeHead(401, { "content-type": "application/json", "www-authenticate": 'Bearer error="invalid_token"' });
+      res.end(JSON.stringify({ error: "invalid_token" }));
+      return;
+    }
+    const status = Number(requestUrl.searchParams.get("status") ?? 200);
+    sendJson(res, Number.isInteger(status) && status >= 200 && status < 600 ? status : 200, {
+      method: req.method,
+      path: requestUrl.pathname,
+      query: Object.fromEntries(requestUrl.searchParams),
+      headers: req.headers,
+      body: body.toString("utf8"),
+      sub: accessToken.accountId,
+      scope: accessToken.scope,
+    });
+  }
+
   /** Grant every scope, claim and resource scope the request asked for (an end user clicking "Allow"). */
   async function grantEverything(details: Awaited<ReturnType<Provider["interactionDetails"]>>): Promise<string> {
     const accountId = details.session?.accountId;
@@ -235,9 +272,16 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
     denyNext() {
       denyNextInteraction = true;
     },
-    failNextToken(status, body = { error: "server_error" }) {
-      pendingTokenFailure = { status, body };
+    failNextToken(status, body) {
+      tokenFailures.push({ status, body: body ?? { error: status >= 500 ? "server_error" : "invalid_request" } });
     },
+    expireAccessTokens() {
+      store.expire("AccessToken");
+    },
+    revokeAll() {
+      store.forget(["AccessToken", "RefreshToken", "AuthorizationCode", "Grant"]);
+    },
+    apiUrl: `${issuer}/api`,
     stats,
     lastAuthorizeParams: () => (issued.lastAuthorizeParams ? new URLSearchParams(issued.lastAuthorizeParams) : undefined),
     lastAuthorizeScopes: () => issued.lastAuthorizeParams && (issued.lastAuthorizeParams.get("scope") ?? "").split(" ").filter(Boolean),
@@ -258,7 +302,7 @@ interface AccountSource {
   currentSub(): string;
 }
 
-function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSource): Configuration {
+function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSource, store: MemoryStore): Configuration {
   const clients: ClientMetadata[] = options.clients.map((client) => ({
     client_id: client.client_id,
     ...(client.client_secret === undefined ? {} : { client_secret: client.client_secret }),
@@ -289,7 +333,7 @@ function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSourc
   }
 
   return {
-    adapter: createMemoryStore(),
+    adapter: store.adapter,
     clients,
     jwks: { keys: [{ ...signingJwk, kid: `upstream-${randomBytes(4).toString("hex")}`, use: "sig", alg: "RS256" }] as never },
     cookies: {
@@ -352,7 +396,15 @@ function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSourc
  * upstream. oidc-provider's own development adapter is an LRU of 1000 entries
  * shared by every provider in the process, which a load test would overflow.
  */
-function createMemoryStore(): (model: string) => Adapter {
+interface MemoryStore {
+  adapter: (model: string) => Adapter;
+  /** Make every stored instance of `model` expired (as if its lifetime had passed). */
+  expire(model: string): void;
+  /** Forget every stored instance of these models. */
+  forget(models: string[]): void;
+}
+
+function createMemoryStore(): MemoryStore {
   const entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
   const grantMembers = new Map<string, Set<string>>();
   const live = (key: string) => {
@@ -360,7 +412,7 @@ function createMemoryStore(): (model: string) => Adapter {
     if (entry && entry.expiresAt <= Date.now()) entries.delete(key);
     return entries.get(key)?.payload;
   };
-  return (model) => {
+  const adapter = (model: string): Adapter => {
     const keyFor = (id: string) => `${model}:${id}`;
     return {
       async upsert(id, payload, expiresIn) {
@@ -398,6 +450,24 @@ function createMemoryStore(): (model: string) => Adapter {
       },
     };
   };
+  const ofModel = function* (model: string) {
+    for (const [key, entry] of entries) if (key.startsWith(`${model}:`)) yield [key, entry] as const;
+  };
+  return {
+    adapter,
+    expire(model) {
+      // Well past oidc-provider's clock tolerance (15 s by default).
+      const past = Math.floor(Date.now() / 1000) - 3600;
+      for (const [, entry] of ofModel(model)) {
+        if (typeof entry.payload.exp !== "number") continue;
+        entry.payload.exp = past;
+        if (typeof entry.payload.iat === "number") entry.payload.iat = Math.min(entry.payload.iat, past - 1);
+      }
+    },
+    forget(models) {
+      for (const model of models) for (const [key] of ofModel(model)) entries.delete(key);
+    },
+  };
 }
 
 function observeEndpoints(
@@ -429,10 +499,14 @@ function observeEndpoints(
   });
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+  return Buffer.concat(chunks);
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  return new URLSearchParams((await readBody(req)).toString("utf8"));
 }
 
 function sendJson(res: ServerResponse, status: number, body: object): void {
