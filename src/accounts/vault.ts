@@ -50,6 +50,29 @@ export async function storeCredentials(db: CredentialWriter, keyring: Keyring, a
   return row.version;
 }
 
+/**
+ * Stores refreshed credentials only if nobody stored newer ones since
+ * `expectedVersion` was read (compare-and-set). Returns the new version, or
+ * undefined when the row moved on (the caller must re-read, not overwrite).
+ * A refresh response without a refresh token keeps the old one.
+ */
+export async function storeRefreshedCredentials(db: CredentialWriter, keyring: Keyring, accountId: string, expectedVersion: number, tokens: StoredTokens): Promise<number | undefined> {
+  const seal = (column: string, value: string) => keyring.seal(value, { rowId: accountId, field: field(column) });
+  const { count } = await db.credential.updateMany({
+    where: { accountId, version: expectedVersion },
+    data: {
+      tokenType: tokens.tokenType ?? null,
+      ...(tokens.accessToken !== undefined ? { sealedAccessToken: seal("sealedAccessToken", tokens.accessToken) } : {}),
+      ...(tokens.refreshToken !== undefined ? { sealedRefreshToken: seal("sealedRefreshToken", tokens.refreshToken) } : {}),
+      ...(tokens.idToken !== undefined ? { sealedIdToken: seal("sealedIdToken", tokens.idToken) } : {}),
+      expiresAt: tokens.expiresAt ?? null,
+      ...(tokens.scope !== undefined ? { scope: tokens.scope } : {}),
+      version: expectedVersion + 1,
+    },
+  });
+  return count === 1 ? expectedVersion + 1 : undefined;
+}
+
 /** Opens an account's credentials; undefined when it has none. */
 export async function readCredentials(db: Pick<Db, "credential">, keyring: Keyring, accountId: string): Promise<(StoredTokens & { version: number }) | undefined> {
   const row = await db.credential.findUnique({ where: { accountId } });

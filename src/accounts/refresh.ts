@@ -1,0 +1,147 @@
+/**
+ * The one refresh path, shared by the worker, the proxy's on-demand refresh
+ * and `authbroker accounts refresh`. Across any number of processes,
+ * concurrent callers for one account trigger ONE upstream refresh and all
+ * get its result:
+ *
+ *  1. a Redis lock per account decides who refreshes; the others wait for
+ *     the lock to go and re-read the credentials;
+ *  2. the holder re-reads after taking the lock (someone may have just
+ *     finished), calls the upstream, and stores with a compare-and-set on the
+ *     credential version — so a rotating upstream refresh token is used
+ *     exactly once, and the new tokens are stored before anyone uses them;
+ *  3. `invalid_grant` marks the account `needs_reauth` (retrying cannot help);
+ *     anything else is transient and left to the caller's retry policy.
+ */
+import type { Services } from "../services.js";
+import { recordAudit } from "../audit.js";
+import { buildKindContext } from "../connectors/context.js";
+import { UpstreamInvalidGrant } from "../connectors/errors.js";
+import { isRefresher } from "../connectors/kinds/types.js";
+import { BrokerError, NotFound, ServiceUnavailable } from "../errors.js";
+import { readCredentials, storeRefreshedCredentials, type StoredTokens } from "./vault.js";
+import { tryLock, waitForRelease } from "./lock.js";
+
+/** Longest an upstream refresh may hold the lock; callers wait at most this long. */
+const LOCK_TTL_MS = 45_000;
+const DEFAULT_MARGIN_SECONDS = 300;
+
+export type RefreshOutcome =
+  /** This call refreshed at the upstream. */
+  | "refreshed"
+  /** Another caller refreshed meanwhile; its result is returned. */
+  | "joined"
+  /** Nothing to do: not expiring (and not forced), or the kind cannot refresh. */
+  | "fresh"
+  | "not_refreshable";
+
+export interface RefreshResult {
+  outcome: RefreshOutcome;
+  credentials: StoredTokens & { version: number };
+}
+
+export interface RefreshOptions {
+  /** Refresh even if the credentials are not about to expire (after an upstream 401, or an operator's request). */
+  force?: boolean;
+  /** The version the caller saw fail: if the stored one is newer, it is used instead of refreshing again. */
+  staleVersion?: number;
+  requestId?: string;
+  /** Called after new credentials are stored (the worker schedules the next refresh). */
+  onStored?: (accountId: string, expiresAt: Date | undefined) => Promise<void> | void;
+}
+
+/** An account that must be connected again: its refresh token was refused. */
+export class AccountNeedsReauth extends BrokerError {
+  override name = "AccountNeedsReauth";
+  constructor(accountId: string, options?: { cause?: unknown }) {
+    super(409, "account_needs_reauth", `account ${accountId} must be connected again: the upstream refused its refresh token`, options);
+  }
+}
+
+function lockKey(accountId: string): string {
+  return `lock:refresh:${accountId}`;
+}
+
+function isExpiring(credentials: StoredTokens, marginSeconds: number): boolean {
+  return credentials.expiresAt !== undefined && credentials.expiresAt.getTime() - Date.now() <= marginSeconds * 1000;
+}
+
+export async function refreshAccount(services: Services, accountId: string, options: RefreshOptions = {}): Promise<RefreshResult> {
+  const account = await services.db.account.findUnique({ where: { id: accountId } });
+  if (!account) throw new NotFound(`account ${accountId} does not exist`);
+  if (account.status === "needs_reauth" || account.status === "revoked") throw new AccountNeedsReauth(accountId);
+  const connector = services.connectors.get(account.connectorId);
+  if (!connector) throw new NotFound(`connector ${account.connectorId} of account ${accountId} is no longer configured`);
+  const kind = services.kinds.for(connector);
+  const margin = connector.refresh?.marginSeconds ?? DEFAULT_MARGIN_SECONDS;
+
+  const needsRefresh = (c: StoredTokens & { version: number }) =>
+    options.staleVersion !== undefined ? c.version <= options.staleVersion : options.force || isExpiring(c, margin);
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const before = await readCredentials(services.db, services.keyring, accountId);
+    if (!before) throw new NotFound(`account ${accountId} has no credentials`);
+    if (!isRefresher(kind)) return { outcome: "not_refreshable", credentials: before };
+    if (!needsRefresh(before)) return { outcome: attempt === 0 ? "fresh" : "joined", credentials: before };
+
+    const lock = await tryLock(services.redis, lockKey(accountId), LOCK_TTL_MS);
+    if (!lock) {
+      // Someone else is refreshing: wait for them, then use what they stored.
+      await waitForRelease(services.redis, lockKey(accountId), LOCK_TTL_MS);
+      const after = await readCredentials(services.db, services.keyring, accountId);
+      if (after && after.version > before.version) return { outcome: "joined", credentials: after };
+      continue;
+    }
+    try {
+      // Re-read under the lock: a refresh may have finished between our read and the lock.
+      const current = await readCredentials(services.db, services.keyring, accountId);
+      if (!current) throw new NotFound(`account ${accountId} has no credentials`);
+      if (current.version > before.version) return { outcome: "joined", credentials: current };
+      if (!current.refreshToken && connector.auth.kind !== "client_credentials" && connector.auth.kind !== "jwt_bearer") {
+        return { outcome: "not_refreshable", credentials: current };
+      }
+      const context = await buildKindContext(services, { connector, appId: account.appId, upstreamScopes: account.scopes, hostname: account.hostname || undefined, pinned: pinnedOf(account.pinnedAddress) });
+      let tokens;
+      try {
+        tokens = await kind.refresh(context, current.refreshToken ?? "");
+      } catch (err) {
+        if (err instanceof UpstreamInvalidGrant) {
+          await markNeedsReauth(services, account, err, options.requestId);
+          throw new AccountNeedsReauth(accountId, { cause: err });
+        }
+        await services.db.account.update({ where: { id: accountId }, data: { lastError: err instanceof BrokerError ? err.description : "refresh failed" } });
+        throw err;
+      }
+      const version = await storeRefreshedCredentials(services.db, services.keyring, accountId, current.version, tokens);
+      if (version === undefined) {
+        // Only possible if our lock expired mid-refresh; the stored row is newer than ours.
+        services.log.warn({ accountId }, "refresh result discarded: credentials changed while refreshing");
+        const latest = await readCredentials(services.db, services.keyring, accountId);
+        return { outcome: "joined", credentials: latest! };
+      }
+      await services.db.account.update({
+        where: { id: accountId },
+        data: { credentialVersion: version, credentialExpiresAt: tokens.expiresAt ?? null, lastRefreshedAt: new Date(), lastError: null },
+      });
+      await options.onStored?.(accountId, tokens.expiresAt);
+      const stored = await readCredentials(services.db, services.keyring, accountId);
+      return { outcome: "refreshed", credentials: stored! };
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  }
+  throw new ServiceUnavailable(`account ${accountId} is being refreshed by another process; try again`, { headers: { "Retry-After": "2" } });
+}
+
+function pinnedOf(address: string | null): { address: string; family: 4 | 6 } | undefined {
+  if (!address) return undefined;
+  return { address, family: address.includes(":") ? 6 : 4 };
+}
+
+async function markNeedsReauth(services: Services, account: { id: string; appId: string; connectorId: string }, err: UpstreamInvalidGrant, requestId?: string): Promise<void> {
+  await services.db.$transaction(async (tx) => {
+    await tx.account.update({ where: { id: account.id }, data: { status: "needs_reauth", lastError: err.description } });
+    await recordAudit(tx, { action: "account.needs_reauth", actorType: "system", appId: account.appId, accountId: account.id, connectorId: account.connectorId, requestId, detail: { reason: "invalid_grant" } });
+  });
+  services.log.warn({ accountId: account.id, connectorId: account.connectorId }, "account needs reauthorization");
+}

@@ -1,0 +1,109 @@
+/**
+ * The one refresh path (issue 6): concurrent callers in several processes
+ * trigger one upstream refresh, a rotating refresh token is used exactly
+ * once, and invalid_grant marks the account needs_reauth.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
+import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
+import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import { refreshAccount, AccountNeedsReauth } from "../../src/accounts/refresh.js";
+import { createServices, closeServices, type Services } from "../../src/services.js";
+import { createLogger } from "../../src/log.js";
+import { readCredentials } from "../../src/accounts/vault.js";
+
+describe("single-flight refresh", () => {
+  let broker: TestBroker;
+  let upstream: OAuth2Upstream;
+  let app: TestApp;
+  /** A second "process": its own Services (own pools, own caches) on the same Postgres and Redis. */
+  let other: Services;
+
+  before(async () => {
+    const reserved = await reserveBrokerUrl();
+    upstream = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    broker = await startTestBroker({
+      port: reserved.port,
+      connectors: {
+        "gh.json": {
+          id: "gh",
+          name: "GitHub-like",
+          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "b", clientSecret: "b-secret-0123456789" },
+          scopes: { user: ["read:user"] },
+          defaultScopes: ["user"],
+          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
+          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
+        },
+      },
+    });
+    app = await registerTestApp(broker);
+    other = await createServices(broker.services.config, createLogger("silent"), { ...process.env, CONNECTORS_DIR: broker.services.config.connectorsDir });
+  });
+
+  after(async () => {
+    if (other) await closeServices(other);
+    await broker?.stop();
+    await upstream?.close();
+  });
+
+  it("twenty concurrent forced refreshes in two processes make one upstream refresh, and all get its result", async () => {
+    const { accountId } = await connectTestAccount(app, "gh");
+    const before = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    const refreshesBefore = upstream.stats.tokenByGrant.refresh_token ?? 0;
+    upstream.setTokenDelay(300);
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => refreshAccount(i % 2 ? other : broker.services, accountId, { staleVersion: before!.version })),
+      );
+      assert.equal((upstream.stats.tokenByGrant.refresh_token ?? 0) - refreshesBefore, 1, "exactly one upstream refresh");
+      assert.equal(results.filter((r) => r.outcome === "refreshed").length, 1);
+      const accessTokens = new Set(results.map((r) => r.credentials.accessToken));
+      assert.equal(accessTokens.size, 1, "every caller got the same new access token");
+      assert.notEqual([...accessTokens][0], before!.accessToken);
+    } finally {
+      upstream.setTokenDelay(0);
+    }
+    const after = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    assert.equal(after!.version, before!.version + 1);
+    assert.notEqual(after!.refreshToken, before!.refreshToken, "the rotated refresh token was stored");
+  });
+
+  it("the rotated refresh token is used exactly once: a later refresh uses the new one and succeeds", async () => {
+    const { accountId } = await connectTestAccount(app, "gh");
+    const first = await refreshAccount(broker.services, accountId, { force: true });
+    const second = await refreshAccount(other, accountId, { force: true });
+    assert.equal(first.outcome, "refreshed");
+    assert.equal(second.outcome, "refreshed");
+    assert.notEqual(first.credentials.refreshToken, second.credentials.refreshToken);
+  });
+
+  it("credentials that are not about to expire are not refreshed unless forced", async () => {
+    const { accountId } = await connectTestAccount(app, "gh");
+    const result = await refreshAccount(broker.services, accountId);
+    assert.equal(result.outcome, "fresh");
+  });
+
+  it("invalid_grant marks the account needs_reauth and records an audit event", async () => {
+    const { accountId } = await connectTestAccount(app, "gh");
+    upstream.failNextToken(400, { error: "invalid_grant", error_description: "revoked" });
+    await assert.rejects(refreshAccount(broker.services, accountId, { force: true }), AccountNeedsReauth);
+    const account = await broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } });
+    assert.equal(account.status, "needs_reauth");
+    const events = await broker.services.db.auditEvent.findMany({ where: { accountId, action: "account.needs_reauth" } });
+    assert.equal(events.length, 1);
+    await assert.rejects(refreshAccount(broker.services, accountId, { force: true }), AccountNeedsReauth, "no further upstream call");
+  });
+
+  it("a transient upstream failure leaves the account active and the old credentials in place", async () => {
+    const { accountId } = await connectTestAccount(app, "gh");
+    const before = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    upstream.failNextToken(503, { error: "temporarily_unavailable" });
+    await assert.rejects(refreshAccount(broker.services, accountId, { force: true }));
+    const account = await broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } });
+    assert.equal(account.status, "active");
+    const after = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    assert.equal(after!.refreshToken, before!.refreshToken);
+    assert.equal(after!.version, before!.version);
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * Drives the whole unified flow the way an app and a browser would, for
+ * tests that need a connected account (refresh, proxy…): register an app,
+ * authorize with PKCE through TestBrowser, exchange the code with
+ * openid-client.
+ */
+import * as client from "openid-client";
+import { decodeJwt } from "jose";
+import type { TestBroker } from "./broker.js";
+import { TestBrowser } from "./browser.js";
+
+export const TEST_APP_REDIRECT = "http://127.0.0.1:9/callback";
+const insecure = { execute: [client.allowInsecureRequests] };
+
+export interface TestApp {
+  id: string;
+  secret: string;
+  config: client.Configuration;
+}
+
+export async function registerTestApp(broker: TestBroker, scopes = ["openid", "email", "profile", "offline_access", "proxy", "accounts:read"]): Promise<TestApp> {
+  const { client: app, secret } = await broker.services.clients.create({ name: "Test App", redirectUris: [TEST_APP_REDIRECT], scopes });
+  const config = await client.discovery(new URL(broker.url), app.id, undefined, client.ClientSecretBasic(secret!), insecure);
+  return { id: app.id, secret: secret!, config };
+}
+
+export interface ConnectedTestAccount {
+  accountId: string;
+  tokens: client.TokenEndpointResponse;
+}
+
+/** Connects an account at `connector` and returns its id and the app's broker tokens. */
+export async function connectTestAccount(app: TestApp, connector: string, scope = "proxy offline_access"): Promise<ConnectedTestAccount> {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(app.config, {
+    redirect_uri: TEST_APP_REDIRECT,
+    scope,
+    connector,
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+  });
+  const back = await new TestBrowser().navigate(url.href, { stopAt: (u) => u.href.startsWith(TEST_APP_REDIRECT) });
+  if (back.url.searchParams.get("error")) throw new Error(`connect failed: ${back.url.searchParams.get("error")} ${back.url.searchParams.get("error_description")}`);
+  const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: scope.split(" ").includes("openid") });
+  return { accountId: String(decodeJwt(tokens.access_token).acct), tokens };
+}
