@@ -3,6 +3,7 @@
  * failure prints one line on stderr and exits with a code from EXIT.
  */
 import { Command, CommanderError } from "commander";
+import { registerConnectors } from "./commands/connectors.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerRun(program);
   registerKeys(program);
+  registerConnectors(program);
   return program;
 }
 
