@@ -33,7 +33,7 @@ export interface NavigateOptions {
   stopAt?: (url: URL) => boolean;
   /** @defaultValue 20 */
   maxRedirects?: number;
-  /** Extra request headers for the first request. */
+  /** Extra request headers, sent with the first request only (not after a redirect). */
   headers?: Record<string, string>;
 }
 
@@ -186,7 +186,10 @@ export class TestBrowser {
     const chain: URL[] = [];
     let url = start;
     let { method, body } = request;
-    let headers: Record<string, string> = { accept: "text/html,application/xhtml+xml,*/*;q=0.8", ...options.headers };
+    const accept = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+    // The caller's headers go with the first request only, as a browser's
+    // would; a 307/308 re-sends the body, so its content-type goes along.
+    let headers: Record<string, string> = { ...accept, ...options.headers };
 
     for (let redirects = 0; ; redirects += 1) {
       chain.push(url);
@@ -205,9 +208,9 @@ export class TestBrowser {
       if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
         method = "GET";
         body = undefined;
-        const { ["content-type"]: _dropped, ["origin"]: _origin, ...rest } = headers;
-        headers = rest;
       }
+      const contentType = headers["content-type"];
+      headers = body !== undefined && contentType !== undefined ? { ...accept, "content-type": contentType } : { ...accept };
       url = next;
     }
   }
