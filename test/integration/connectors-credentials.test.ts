@@ -66,11 +66,12 @@ describe("upstream client credentials", () => {
     const stored = await setConnectorCredentials(services, { connectorId: "sealed", clientId: "sealed-id", clientSecret: "very-secret-value" });
     const other = await setConnectorCredentials(services, { connectorId: "sealed", appId: "app_two", clientId: "other-id", clientSecret: "other-secret" });
     const row = await services.db.connectorCredential.findUniqueOrThrow({ where: { id: stored.id } });
-    assert.ok(row.sealedClientSecret?.startsWith("v1."));
-    assert.ok(!row.sealedClientSecret.includes("very-secret-value"));
-    assert.equal(services.keyring.open(row.sealedClientSecret, { rowId: stored.id, field: "ConnectorCredential.sealedClientSecret" }), "very-secret-value");
+    const sealed = row.sealedClientSecret;
+    assert.ok(sealed?.startsWith("v1."));
+    assert.ok(!sealed.includes("very-secret-value"));
+    assert.equal(services.keyring.open(sealed, { rowId: stored.id, field: "ConnectorCredential.sealedClientSecret" }), "very-secret-value");
     // Swap the default's ciphertext into app_two's row: authentication fails instead of handing out another row's secret.
-    await services.db.connectorCredential.update({ where: { id: other.id }, data: { sealedClientSecret: row.sealedClientSecret } });
+    await services.db.connectorCredential.update({ where: { id: other.id }, data: { sealedClientSecret: sealed } });
     await assert.rejects(resolveConnectorCredentials(services, connector("sealed", {}), "app_two"), SealError);
   });
 
