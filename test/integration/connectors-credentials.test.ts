@@ -67,7 +67,8 @@ describe("upstream client credentials", () => {
     const other = await setConnectorCredentials(services, { connectorId: "sealed", appId: "app_two", clientId: "other-id", clientSecret: "other-secret" });
     const row = await services.db.connectorCredential.findUniqueOrThrow({ where: { id: stored.id } });
     const sealed = row.sealedClientSecret;
-    assert.ok(sealed?.startsWith("v1."));
+    assert.ok(sealed !== null, "a secret is stored");
+    assert.ok(sealed.startsWith("v1."));
     assert.ok(!sealed.includes("very-secret-value"));
     assert.equal(services.keyring.open(sealed, { rowId: stored.id, field: "ConnectorCredential.sealedClientSecret" }), "very-secret-value");
     // Swap the default's ciphertext into app_two's row: authentication fails instead of handing out another row's secret.
