@@ -140,6 +140,7 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
   );
   const issued = { accessTokens: [] as string[], refreshTokens: [] as string[], lastAuthorizeParams: undefined as URLSearchParams | undefined };
   observeEndpoints(provider, stats, issued);
+  const handleProtocolRequest = provider.callback();
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? "/", issuer).pathname;
@@ -160,7 +161,7 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
       echo(req, res).catch((err: unknown) => sendError(res, err));
       return;
     }
-    void provider.callback()(req, res);
+    void handleProtocolRequest(req, res);
   });
 
   async function handleInteraction(req: IncomingMessage, res: ServerResponse): Promise<void> {
