@@ -90,10 +90,9 @@ export function checkConnectorText(file: string, text: string, env: NodeJS.Proce
   const result = connectorFileSchema.safeParse(references.document, { reportInput: true });
   if (!result.success) problems.push(...result.error.issues.flatMap(issueProblems));
   // One line per field: an unset variable in a URL would otherwise also be reported as "not a URL".
-  const seen = new Set<string>();
-  const errors = problems
-    .filter((p) => !seen.has(p.field) && seen.add(p.field))
-    .map((p) => new ConnectorConfigError(file, p.field, p.problem));
+  const byField = new Map<string, string>();
+  for (const { field, problem } of problems) if (!byField.has(field)) byField.set(field, problem);
+  const errors = [...byField].map(([field, problem]) => new ConnectorConfigError(file, field, problem));
   if (errors.length > 0 || !result.success) return { errors };
   return { connector: { ...result.data, source: { file, missingEnv: references.missingEnv } }, errors: [] };
 }

@@ -217,6 +217,11 @@ describe("auth kinds against real upstreams", () => {
       github.failNextToken(401, { error: "invalid_client" });
       await rejectsWith(kind.refresh(ctx, grant.tokens.refreshToken!), UpstreamError, /refused the broker's client credentials \(invalid_client\)/);
 
+      // GitHub answers token errors with HTTP 200 and its own codes; a dead refresh token still means re-authorization.
+      github.failNextToken(200, { error: "bad_refresh_token", error_description: "The refresh token passed is incorrect or expired." });
+      const dead = await rejectsWith(kind.refresh(ctx, grant.tokens.refreshToken!), UpstreamInvalidGrant, /refused the refresh token \(invalid_grant\)/);
+      assert.match(dead.detail ?? "", /bad_refresh_token/);
+
       github.failNextUser(500);
       await rejectsWith(kind.fetchIdentity(ctx, grant.tokens), UpstreamError, /identity URL answered HTTP 500/, () => [grant.tokens.accessToken]);
 

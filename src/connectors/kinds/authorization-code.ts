@@ -39,7 +39,12 @@ const CLIENT_AUTH: Record<TokenAuthMethod, (ctx: KindContext, credentials: Upstr
   private_key_jwt: async (ctx, credentials) => {
     const jwk = credentials.privateJwk;
     if (!jwk?.alg) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has no private key with an alg for private_key_jwt: run \`authbroker credentials keygen ${ctx.connector.id}\``);
-    const key = await importJWK(jwk, jwk.alg);
+    let key: Awaited<ReturnType<typeof importJWK>>;
+    try {
+      key = await importJWK(jwk, jwk.alg);
+    } catch (err) {
+      throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a stored private key that cannot be used (${(err as { code?: string }).code ?? "invalid key"}): run \`authbroker credentials keygen ${ctx.connector.id}\``);
+    }
     if (key instanceof Uint8Array) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a symmetric key where private_key_jwt needs a private key`);
     return oidc.PrivateKeyJwt({ key, kid: jwk.kid });
   },
@@ -54,10 +59,32 @@ export async function clientConfiguration(ctx: KindContext, auth: RedirectAuth, 
   const credentials = requireCredentials(ctx);
   const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials);
   const config = new oidc.Configuration(metadata, credentials.clientId, { token_endpoint_auth_method: auth.tokenAuthMethod }, clientAuth);
-  config[oidc.customFetch] = (url, options) => ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT } });
+  config[oidc.customFetch] = async (url, options) => {
+    const response = await ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT } });
+    return url === metadata.token_endpoint ? errorBodyAsError(response) : response;
+  };
   config.timeout = UPSTREAM_TIMEOUT_SECONDS;
   if (ctx.allowInsecure) oidc.allowInsecureRequests(config);
   return config;
+}
+
+/**
+ * Some upstreams (GitHub) answer a failed token request with HTTP 200 and
+ * an `error` body. RFC 6749 §5.2 says 400; openid-client reads such a 200
+ * as a malformed success. Given its 400, the failure is classified like
+ * any other (`bad_refresh_token` → re-authorization needed).
+ */
+async function errorBodyAsError(response: Response): Promise<Response> {
+  if (response.status !== 200 || !(response.headers.get("content-type") ?? "").includes("json")) return response;
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const isError = typeof body === "object" && body !== null && typeof (body as { error?: unknown }).error === "string" && !("access_token" in body);
+  return new Response(text, { status: isError ? 400 : 200, headers: new Headers([...response.headers]) });
 }
 
 export function toUpstreamTokens(response: TokenResponse): UpstreamTokens {

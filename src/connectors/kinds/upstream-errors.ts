@@ -11,6 +11,14 @@ import { AccessDenied, BrokerError, InvalidRequest, UpstreamError, UpstreamTimeo
 import { UpstreamInvalidGrant } from "../errors.js";
 import type { ConnectorConfig } from "../schema.js";
 
+/**
+ * Token endpoint error codes, with the non-standard spellings of upstreams
+ * that predate RFC 6749's (GitHub: `bad_verification_code`,
+ * `bad_refresh_token`, `incorrect_client_credentials`).
+ */
+const INVALID_GRANT_CODES = new Set(["invalid_grant", "bad_verification_code", "bad_refresh_token"]);
+const INVALID_CLIENT_CODES = new Set(["invalid_client", "unauthorized_client", "incorrect_client_credentials"]);
+
 /** What the broker was doing when the upstream failed, for the messages. */
 export type UpstreamStep = "discovery" | "authorization" | "code exchange" | "refresh" | "identity" | "revocation";
 
@@ -74,8 +82,8 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
   if (err instanceof oidc.ResponseBodyError) {
     const detail = `${connector.id} ${step}: HTTP ${err.status} ${err.error}${sanitizeUpstreamText(err.error_description) ? `: ${sanitizeUpstreamText(err.error_description)}` : ""}`;
     // RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked or was issued to another client.
-    if (err.error === "invalid_grant") throw new UpstreamInvalidGrant(`${name} refused the ${step === "refresh" ? "refresh token" : "authorization code"} (invalid_grant); the account must be connected again`, { detail });
-    if (err.error === "invalid_client" || err.error === "unauthorized_client") throw new UpstreamError(`${name} refused the broker's client credentials (${err.error})`, { detail });
+    if (INVALID_GRANT_CODES.has(err.error)) throw new UpstreamInvalidGrant(`${name} refused the ${step === "refresh" ? "refresh token" : "authorization code"} (invalid_grant); the account must be connected again`, { detail });
+    if (INVALID_CLIENT_CODES.has(err.error)) throw new UpstreamError(`${name} refused the broker's client credentials (${err.error})`, { detail });
     throw new UpstreamError(`${name} refused the ${step} (${sanitizeUpstreamText(err.error, 64) ?? "error"})`, { detail });
   }
 
