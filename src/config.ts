@@ -159,6 +159,12 @@ const envSchema = z.object({
   BROKER_ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   /** Milliseconds to wait for in-flight requests at shutdown before closing anyway. */
   SHUTDOWN_GRACE_MS: integer(0, 600_000, "must be 0-600000").default(10_000),
+  /** Prefix of the broker's BullMQ queues in Redis; brokers sharing a Redis with different prefixes do not see each other's jobs. */
+  BROKER_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -").default("authbroker"),
+  /** Refresh jobs one worker process runs at once. */
+  WORKER_CONCURRENCY: integer(1, 1000, "must be 1-1000").default(8),
+  /** Upstream refresh calls per second per connector, across all workers (a herd of expiring accounts cannot flood an upstream). */
+  REFRESH_RATE_PER_CONNECTOR: integer(1, 100_000, "must be 1-100000").default(20),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -175,6 +181,9 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   adminToken: string | undefined;
   shutdownGraceMs: number;
+  queuePrefix: string;
+  workerConcurrency: number;
+  refreshRatePerConnector: number;
 }
 
 /** The documented variables, for the README table check. */
@@ -209,5 +218,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     adminToken: e.BROKER_ADMIN_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    queuePrefix: e.BROKER_QUEUE_PREFIX,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    refreshRatePerConnector: e.REFRESH_RATE_PER_CONNECTOR,
   };
 }

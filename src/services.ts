@@ -15,6 +15,8 @@ import { Outbound } from "./net/outbound.js";
 import { loadConnectors } from "./connectors/loader.js";
 import type { ConnectorRegistry } from "./connectors/registry.js";
 import { createBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
+import { Queues } from "./worker/queues.js";
+import { Metrics } from "./metrics.js";
 
 export interface Services {
   config: Config;
@@ -31,6 +33,9 @@ export interface Services {
   connectors: ConnectorRegistry;
   /** The auth kinds this broker implements. */
   kinds: AuthKinds;
+  /** Producers of the refresh and webhook queues (connections opened on first use). */
+  queues: Queues;
+  metrics: Metrics;
 }
 
 export async function createServices(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Services> {
@@ -62,9 +67,11 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
     connectors,
     kinds: createBuiltInKinds(),
+    queues: new Queues(config.redisUrl, config.queuePrefix),
+    metrics: new Metrics(),
   };
 }
 
 export async function closeServices(services: Services): Promise<void> {
-  await Promise.allSettled([services.outbound.close(), services.db.$disconnect(), services.redis.quit().catch(() => services.redis.disconnect())]);
+  await Promise.allSettled([services.queues.close(), services.outbound.close(), services.db.$disconnect(), services.redis.quit().catch(() => services.redis.disconnect())]);
 }

@@ -43,6 +43,8 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
   return loadConfig({
     BROKER_ENCRYPTION_KEYS: randomKeyEntry(),
     REDIS_URL: TEST_REDIS_URL,
+    // Queues of their own: workers of other test files must not take this file's jobs.
+    BROKER_QUEUE_PREFIX: `test_${randomBytes(4).toString("hex")}`,
     PORT: "0",
     LOG_LEVEL: "info",
     BROKER_ALLOW_PRIVATE_HOSTS: "127.0.0.0/8,::1/128",

@@ -1,0 +1,49 @@
+/**
+ * Prometheus metrics (prom-client), one registry per process. Names follow
+ * Prometheus conventions: `_total` counters, `_seconds` histograms.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly refreshes = new Counter({
+    name: "authbroker_refresh_total",
+    help: "Upstream credential refreshes by connector and result (refreshed, joined, fresh, not_refreshable, needs_reauth, failed, rate_limited)",
+    labelNames: ["connector", "result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly refreshDuration = new Histogram({
+    name: "authbroker_refresh_duration_seconds",
+    help: "Time a refresh job took, including the upstream call",
+    labelNames: ["connector"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly refreshLag = new Histogram({
+    name: "authbroker_refresh_schedule_lag_seconds",
+    help: "How late a refresh job started compared with its planned time",
+    buckets: [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900],
+    registers: [this.registry],
+  });
+
+  readonly queueDepth = new Gauge({
+    name: "authbroker_queue_jobs",
+    help: "Jobs in the broker's queues by queue and state",
+    labelNames: ["queue", "state"] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooks = new Counter({
+    name: "authbroker_webhook_deliveries_total",
+    help: "Webhook delivery attempts by result",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "authbroker_" });
+  }
+}

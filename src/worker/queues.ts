@@ -1,0 +1,124 @@
+/**
+ * The producer side of the broker's queues: scheduling refresh jobs and
+ * enqueuing webhooks. Every `serve` and `worker` process has one; the
+ * consumers live in refresh-processor.ts and webhook-processor.ts.
+ *
+ * Each account with expiring credentials has exactly one refresh job, id
+ * `refresh:<accountId>`, delayed to `expiresAt − margin − jitter`.
+ */
+import { Queue, type ConnectionOptions } from "bullmq";
+import { Redis } from "ioredis";
+
+export const REFRESH_QUEUE = "refresh";
+export const WEBHOOK_QUEUE = "webhooks";
+
+export function refreshJobId(accountId: string): string {
+  return `refresh:${accountId}`;
+}
+
+export interface RefreshJobData {
+  accountId: string;
+  /** When the job was planned to run (ms since epoch), for the scheduling-lag metric. */
+  plannedAt: number;
+}
+
+export interface WebhookJobData {
+  appId: string;
+  event: { id: string; type: string; created_at: string; data: Record<string, string | null> };
+}
+
+/** Default refresh margin when the connector sets none (DESIGN.md: 300 s). */
+export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
+
+/**
+ * When to refresh: `margin` before expiry, minus a jitter of up to 10 % of
+ * the remaining lifetime (at most 60 s) so accounts connected together do
+ * not all refresh in the same second.
+ */
+export function plannedRefreshTime(expiresAt: Date, marginSeconds: number, now = Date.now(), random = Math.random): number {
+  const target = expiresAt.getTime() - marginSeconds * 1000;
+  const lifetime = Math.max(0, target - now);
+  const jitter = Math.floor(random() * Math.min(60_000, lifetime * 0.1));
+  return Math.max(now, target - jitter);
+}
+
+export function queueConnection(redisUrl: string): Redis {
+  // BullMQ needs commands to wait for a reconnect rather than fail (maxRetriesPerRequest: null).
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+  connection.on("error", () => undefined);
+  return connection;
+}
+
+export class Queues {
+  private connection: Redis | undefined;
+  private refreshQueue: Queue<RefreshJobData> | undefined;
+  private webhookQueue: Queue<WebhookJobData> | undefined;
+
+  constructor(
+    private readonly redisUrl: string,
+    readonly prefix: string,
+  ) {}
+
+  private conn(): ConnectionOptions {
+    this.connection ??= queueConnection(this.redisUrl);
+    return this.connection as unknown as ConnectionOptions;
+  }
+
+  get refresh(): Queue<RefreshJobData> {
+    this.refreshQueue ??= new Queue<RefreshJobData>(REFRESH_QUEUE, {
+      connection: this.conn(),
+      prefix: this.prefix,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000, attempts: 8, backoff: { type: "upstream" } },
+    });
+    return this.refreshQueue;
+  }
+
+  get webhooks(): Queue<WebhookJobData> {
+    this.webhookQueue ??= new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+      connection: this.conn(),
+      prefix: this.prefix,
+      defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000, attempts: 10, backoff: { type: "exponential", delay: 5_000 } },
+    });
+    return this.webhookQueue;
+  }
+
+  /**
+   * (Re)schedules an account's refresh job. A delayed job is moved; a job
+   * being processed right now is left alone (its processor reschedules from
+   * the credentials it ends with); a finished or missing one is replaced.
+   */
+  async scheduleRefresh(accountId: string, expiresAt: Date | undefined | null, marginSeconds: number = DEFAULT_REFRESH_MARGIN_SECONDS): Promise<void> {
+    const id = refreshJobId(accountId);
+    if (!expiresAt) {
+      await this.cancelRefresh(accountId);
+      return;
+    }
+    const at = plannedRefreshTime(expiresAt, marginSeconds);
+    const existing = await this.refresh.getJob(id);
+    if (existing) {
+      const state = await existing.getState();
+      if (state === "active") return;
+      if (state === "delayed") {
+        await existing.changeDelay(Math.max(0, at - Date.now())).catch(() => undefined);
+        await existing.updateData({ accountId, plannedAt: at });
+        return;
+      }
+      await existing.remove().catch(() => undefined);
+    }
+    await this.refresh.add("refresh", { accountId, plannedAt: at }, { jobId: id, delay: Math.max(0, at - Date.now()) });
+  }
+
+  async cancelRefresh(accountId: string): Promise<void> {
+    const job = await this.refresh.getJob(refreshJobId(accountId));
+    if (job && (await job.getState()) !== "active") await job.remove().catch(() => undefined);
+  }
+
+  async enqueueWebhook(data: WebhookJobData): Promise<void> {
+    await this.webhooks.add(data.event.type, data, { jobId: data.event.id });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.refreshQueue?.close(), this.webhookQueue?.close()]);
+    this.connection?.disconnect();
+  }
+}
