@@ -165,6 +165,15 @@ describe("auth kinds against real upstreams", () => {
       assert.equal(err.code, "invalid_grant");
     });
 
+    it("client_secret_post authenticates with the secret in the body only (the upstream refuses two ways at once)", async () => {
+      const connector = githubConnector((d) => (d.auth.tokenAuthMethod = "client_secret_post"));
+      const kind = redirectKind(connector);
+      const ctx = await contextFor(connector);
+      const { url, checks } = await kind.authorizationRequest(ctx);
+      const grant = await kind.exchangeCode(ctx, await authorizeAt(url), checks);
+      assert.equal(grant.identity.subject, String(OCTOCAT.id));
+    });
+
     it("a code used twice is refused with invalid_grant", async () => {
       const connector = githubConnector();
       const kind = redirectKind(connector);
