@@ -3,6 +3,7 @@
  * failure prints one line on stderr and exits with a code from EXIT.
  */
 import { Command, CommanderError } from "commander";
+import { registerApps } from "./commands/apps.js";
 import { registerConnectors } from "./commands/connectors.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerKeys(program);
   registerConnectors(program);
+  registerApps(program);
   return program;
 }
 

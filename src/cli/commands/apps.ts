@@ -1,0 +1,152 @@
+/**
+ * `authbroker apps create|list`: register developer apps (OAuth clients of
+ * the broker) and list them. A confidential app's secret is printed once, at
+ * creation; only its SHA-256 is stored, and no listing ever shows it.
+ */
+import type { Command } from "commander";
+import { CLIENT_AUTH_METHODS, type Client, type ClientAuthMethod, type CreateClientInput } from "../../oauth/clients.js";
+import { isBrokerScope, parseScope, splitConnectorScope } from "../../oauth/scopes.js";
+import { withServices } from "../context.js";
+import { CliError, EXIT, printResult, table } from "../output.js";
+
+interface CreateOptions {
+  name: string;
+  redirectUri: string[];
+  public?: boolean;
+  grantTypes?: string[];
+  responseTypes?: string[];
+  scopes?: string[];
+  connectors?: string[];
+  tokenEndpointAuthMethod?: string;
+  allowUpstreamTokens?: boolean;
+  accessTokenTtl?: number;
+  refreshTokenTtl?: number;
+  idTokenTtl?: number;
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `a,b c` → ["a", "b", "c"]: lists may be given with commas or spaces. */
+function list(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(/[,\s]+/).filter(Boolean)];
+}
+
+/** Response types contain spaces ("code id_token"), so only commas separate them. */
+function responseTypeList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(",").map((t) => t.trim()).filter(Boolean)];
+}
+
+function seconds(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new CliError(`${flag} must be a whole number of seconds`, EXIT.usage);
+    return Number(value);
+  };
+}
+
+/** Every scope must be a broker scope or a connector scope `<connector>:<name>` (DESIGN.md "Scopes"). */
+function checkScopes(scopes: string[]): string[] {
+  let parsed: string[];
+  try {
+    parsed = parseScope(scopes.join(" "));
+  } catch {
+    throw new CliError("--scopes contains a character RFC 6749 §3.3 does not allow", EXIT.usage);
+  }
+  for (const scope of parsed) {
+    if (!isBrokerScope(scope) && !splitConnectorScope(scope)) throw new CliError(`unknown scope "${scope}": use a broker scope or <connector>:<name>`, EXIT.usage);
+  }
+  return parsed;
+}
+
+function checkAuthMethod(method: string | undefined): ClientAuthMethod | undefined {
+  if (method === undefined) return undefined;
+  if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) throw new CliError(`--token-endpoint-auth-method must be one of ${CLIENT_AUTH_METHODS.join(", ")}`, EXIT.usage);
+  return method as ClientAuthMethod;
+}
+
+/** What may be shown of an app: never its secret hash. An allowlist, so a new column stays private until added here. */
+export function appView(client: Client) {
+  return {
+    client_id: client.id,
+    name: client.name,
+    type: client.isPublic ? "public" : "confidential",
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    redirect_uris: client.redirectUris,
+    grant_types: client.grantTypes,
+    response_types: client.responseTypes,
+    scopes: client.scopes,
+    connectors: client.connectors,
+    access_token_ttl: client.accessTokenTtl,
+    refresh_token_ttl: client.refreshTokenTtl,
+    id_token_ttl: client.idTokenTtl,
+    allow_upstream_tokens: client.allowUpstreamTokens,
+  };
+}
+
+const SECRET_WARNING = "the client secret is shown only now: store it safely, it cannot be shown again";
+
+export function registerApps(program: Command): void {
+  const apps = program.command("apps").description("developer apps (OAuth clients of the broker)");
+
+  apps
+    .command("create")
+    .description("register an app; prints its client id and, for confidential apps, its secret (once)")
+    .requiredOption("--name <name>", "display name")
+    .option("--redirect-uri <uri>", "a redirect URI (repeat for several)", collect, [])
+    .option("--public", "a public client (browser or native app): no secret, PKCE required")
+    .option("--grant-types <list>", "comma-separated grant types", list)
+    .option("--response-types <list>", "comma-separated response types", responseTypeList)
+    .option("--scopes <list>", "scopes the app may request (comma or space separated)", list)
+    .option("--connectors <list>", "connector ids the app may use (default: all)", list)
+    .option("--token-endpoint-auth-method <method>", `client authentication: ${CLIENT_AUTH_METHODS.join(", ")}`)
+    .option("--allow-upstream-tokens", "the app may read raw upstream tokens (token exchange, scope tokens:read)")
+    .option("--access-token-ttl <seconds>", "access token lifetime", seconds("--access-token-ttl"))
+    .option("--refresh-token-ttl <seconds>", "refresh token lifetime", seconds("--refresh-token-ttl"))
+    .option("--id-token-ttl <seconds>", "ID token lifetime", seconds("--id-token-ttl"))
+    .option("--json", "print the result as JSON")
+    .action(async (options: CreateOptions) => {
+      const input: CreateClientInput = {
+        name: options.name,
+        redirectUris: options.redirectUri,
+        isPublic: options.public ?? false,
+        grantTypes: options.grantTypes,
+        responseTypes: options.responseTypes,
+        scopes: options.scopes ? checkScopes(options.scopes) : undefined,
+        connectors: options.connectors,
+        tokenEndpointAuthMethod: checkAuthMethod(options.tokenEndpointAuthMethod),
+        allowUpstreamTokens: options.allowUpstreamTokens ?? false,
+        accessTokenTtl: options.accessTokenTtl,
+        refreshTokenTtl: options.refreshTokenTtl,
+        idTokenTtl: options.idTokenTtl,
+      };
+      await withServices(async (services) => {
+        const { client, secret } = await services.clients.create(input);
+        const view = appView(client);
+        if (options.json) {
+          printResult(options, secret ? { ...view, client_secret: secret } : view, () => "");
+          if (secret) process.stderr.write(`warning: ${SECRET_WARNING}\n`);
+          return;
+        }
+        printResult(options, view, () =>
+          [
+            `created ${view.type} app "${client.name}"`,
+            `client_id:     ${client.id}`,
+            ...(secret ? [`client_secret: ${secret}`, "", `warning: ${SECRET_WARNING}`] : []),
+          ].join("\n"),
+        );
+      });
+    });
+
+  apps
+    .command("list")
+    .description("list registered apps (secrets are never shown)")
+    .option("--json", "print the result as JSON")
+    .action(async (options: { json?: boolean }) => {
+      await withServices(async (services) => {
+        const views = (await services.clients.list()).map(appView);
+        printResult(options, views, () => table(views, ["client_id", "name", "type", "token_endpoint_auth_method", "grant_types", "redirect_uris", "scopes"]));
+      });
+    });
+}

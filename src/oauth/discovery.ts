@@ -1,0 +1,66 @@
+/**
+ * Discovery: `/.well-known/openid-configuration` (OIDC Discovery 1.0) and
+ * `/.well-known/oauth-authorization-server` (RFC 8414), the same document.
+ * It lists exactly what the broker supports now: grant types come from the
+ * grant map, client authentication methods from the strategy map, signing
+ * algorithms from the published keys. An endpoint appears only once it is
+ * implemented: add its line to `ENDPOINTS`.
+ */
+import { Router, type Response } from "express";
+import type { Services } from "../services.js";
+import { CLIENT_AUTH_STRATEGIES } from "./client-auth.js";
+import { buildGrants } from "./grants/index.js";
+import { JWKS_PATH } from "./jwks.js";
+import { BROKER_SCOPES } from "./scopes.js";
+import { TOKEN_PATH } from "./token.js";
+
+export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
+export const OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server";
+
+/** The broker's endpoints, as discovery metadata name → path. One line per implemented endpoint. */
+const ENDPOINTS: ReadonlyArray<readonly [metadata: string, path: string]> = [
+  ["authorization_endpoint", "/oauth/authorize"],
+  ["token_endpoint", TOKEN_PATH],
+  ["jwks_uri", JWKS_PATH],
+  // ["userinfo_endpoint", "/oauth/userinfo"],
+  // ["introspection_endpoint", "/oauth/introspect"],
+  // ["revocation_endpoint", "/oauth/revoke"],
+  // ["device_authorization_endpoint", "/oauth/device_authorization"],
+];
+
+/** Claims an ID token may carry (tokens.ts issueIdToken). */
+const ID_TOKEN_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "email", "name", "connector"];
+
+export async function discoveryDocument(services: Services): Promise<Record<string, unknown>> {
+  const issuer = services.config.issuer;
+  const algorithms = [...new Set((await services.signingKeys.jwks()).keys.map((k) => k.alg).filter((alg): alg is string => typeof alg === "string"))];
+  const authMethods = [...CLIENT_AUTH_STRATEGIES.keys()];
+  return {
+    issuer,
+    ...Object.fromEntries(ENDPOINTS.map(([name, path]) => [name, `${issuer}${path}`])),
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: [...buildGrants().keys()],
+    code_challenge_methods_supported: ["S256"],
+    token_endpoint_auth_methods_supported: authMethods,
+    scopes_supported: [...BROKER_SCOPES],
+    claims_supported: ID_TOKEN_CLAIMS,
+    subject_types_supported: ["public"],
+    id_token_signing_alg_values_supported: algorithms,
+    // RFC 9207: authorization responses carry `iss`.
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+async function sendDocument(services: Services, res: Response): Promise<void> {
+  res.setHeader("Cache-Control", "public, max-age=300");
+  res.setHeader("Access-Control-Allow-Origin", "*");
+  res.json(await discoveryDocument(services));
+}
+
+export function discoveryRouter(services: Services): Router {
+  const router = Router();
+  router.get(OPENID_CONFIGURATION_PATH, (_req, res) => sendDocument(services, res));
+  router.get(OAUTH_METADATA_PATH, (_req, res) => sendDocument(services, res));
+  return router;
+}

@@ -1,0 +1,106 @@
+/**
+ * The shape every grant module has (STYLE.md point 1): its `grant_type`, the
+ * parameters it reads (an allowlist: the endpoint passes it nothing else),
+ * and its handler. Client authentication, the check that the client may use
+ * the grant, and writing the response belong to the token endpoint, so no
+ * grant can forget them. Also the few steps the user-bound grants share.
+ */
+import { Prisma } from "../../db.js";
+import { InvalidGrant, InvalidRequest } from "../../errors.js";
+import type { Services } from "../../services.js";
+import type { Client, ClientAuthMethod } from "../clients.js";
+import { hasScope } from "../scopes.js";
+import { issueAccessToken, issueIdToken } from "../tokens.js";
+
+/** RFC 6749 §5.1 successful response. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+  id_token?: string;
+}
+
+export interface GrantContext {
+  services: Services;
+  /** The authenticated client. */
+  client: Client;
+  /** How it authenticated. */
+  authMethod: ClientAuthMethod;
+  /** The grant's own parameters (from `parameters`), absent when empty. */
+  params: ReadonlyMap<string, string>;
+  requestId: string | undefined;
+}
+
+export interface Grant {
+  grantType: string;
+  parameters: ReadonlySet<string>;
+  handle(context: GrantContext): Promise<TokenResponse>;
+}
+
+/** A parameter the grant cannot work without (RFC 6749 §5.2 invalid_request when missing). */
+export function requiredParameter(params: ReadonlyMap<string, string>, name: string): string {
+  const value = params.get(name);
+  if (value === undefined) throw new InvalidRequest(`${name} is missing`);
+  return value;
+}
+
+/** The account a user-bound grant acts for, as the ID token and the access token need it. */
+export interface GrantAccount {
+  id: string;
+  connectorId: string;
+  profile: unknown;
+}
+
+/** An account row as the grants' lookups return it (joined to the code or refresh token: no extra round trip). */
+export interface AccountRow extends GrantAccount {
+  appId: string;
+  status: string;
+}
+
+/**
+ * The account a code or refresh token was issued for, if it still may be
+ * used: it exists, belongs to the client, and is `active` (an account that
+ * needs re-authorization or was revoked gets no new tokens).
+ */
+export function activeAccount(account: AccountRow | undefined, client: Client): GrantAccount {
+  if (!account || account.appId !== client.id) throw new InvalidGrant("the account of this grant no longer exists");
+  if (account.status !== "active") throw new InvalidGrant(`the account of this grant is ${account.status}; the end user must connect it again`);
+  return { id: account.id, connectorId: account.connectorId, profile: account.profile };
+}
+
+/** The database's current time as Prisma stores DateTime (UTC in `timestamp(3)`), whatever the session time zone. */
+export const NOW_UTC = Prisma.raw(`(now() AT TIME ZONE 'UTC')`);
+
+export interface AccountTokensInput {
+  services: Services;
+  client: Client;
+  account: GrantAccount;
+  scope: string;
+  grantId: string;
+  /** For the ID token: the nonce of the authorization request, when there was one. */
+  nonce?: string | null;
+  authTime?: Date;
+}
+
+/** Access token (and ID token when `openid` was granted) for an account. Signing only: no I/O but the cached key. */
+export async function issueAccountTokens(input: AccountTokensInput): Promise<Omit<TokenResponse, "refresh_token">> {
+  const { services, client, account, scope } = input;
+  const { accessToken, expiresIn } = await issueAccessToken(services, {
+    client,
+    subject: account.id,
+    scope,
+    accountId: account.id,
+    connectorId: account.connectorId,
+    grantId: input.grantId,
+  });
+  const response: Omit<TokenResponse, "refresh_token"> = { access_token: accessToken, token_type: "Bearer", expires_in: expiresIn, scope };
+  if (hasScope(scope, "openid")) response.id_token = await issueIdToken(services, { client, account, nonce: input.nonce, authTime: input.authTime, accessToken });
+  return response;
+}
+
+/** Whether the client gets a refresh token for this scope (RFC 6749 §1.5, OIDC Core §11). */
+export function grantsRefreshToken(client: Client, scope: string): boolean {
+  return hasScope(scope, "offline_access") && client.grantTypes.includes("refresh_token");
+}

@@ -1,0 +1,214 @@
+/**
+ * The tokens the broker issues to apps:
+ * - access tokens: JWTs per RFC 9068, verified by the broker itself (the
+ *   proxy, userinfo, introspection) with a signature check and one Redis
+ *   round trip for revocation, and by anyone else with the JWKS;
+ * - ID tokens (OIDC Core §2) when the app asked for `openid`;
+ * - refresh tokens: opaque 256-bit secrets, stored only as SHA-256, rotated on
+ *   every use (grants/refresh-token.ts).
+ * Signing is async WebCrypto through jose; the key comes from the in-memory
+ * cache of SigningKeys, so issuing a token costs no database round trip.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from "jose";
+import type { Prisma } from "../db.js";
+import { generateSecret, hashSecret } from "../crypto/secrets.js";
+import { BrokerError, InvalidToken } from "../errors.js";
+import type { Services } from "../services.js";
+import type { Client } from "./clients.js";
+import { isRevoked, REVOCATION_LEEWAY_SECONDS } from "./revocation.js";
+
+/** RFC 9068 §2.1: the media type of JWT access tokens, in the `typ` header. */
+export const ACCESS_TOKEN_TYP = "at+jwt";
+
+/** Algorithms the broker signs with; a token claiming another is refused before any key is used. */
+const ACCEPTED_ALGORITHMS = ["ES256", "EdDSA"];
+
+/** The claims of a broker access token (RFC 9068 §2.2 plus the broker's own). */
+export interface AccessTokenClaims extends JWTPayload {
+  iss: string;
+  /** The account id for account-bound tokens, the client id for client-credentials tokens. */
+  sub: string;
+  aud: string;
+  client_id: string;
+  /** Space-separated scopes granted. */
+  scope: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  /** The account this token acts for (account-bound tokens). */
+  acct?: string;
+  /** The connector of that account. */
+  connector?: string;
+  /** The grant (refresh family) the token was issued under; revoking the grant revokes the token. */
+  gid?: string;
+}
+
+type SigningServices = Pick<Services, "config" | "signingKeys">;
+
+export interface IssueAccessTokenInput {
+  client: Pick<Client, "id" | "accessTokenTtl">;
+  /** `sub`: the account id, or the client id for a token of the app itself. */
+  subject: string;
+  scope: string;
+  accountId?: string;
+  connectorId?: string;
+  grantId?: string;
+  /** Lifetime in seconds; defaults to the client's access-token lifetime. */
+  ttl?: number;
+}
+
+export interface IssuedAccessToken {
+  accessToken: string;
+  /** Seconds until it expires (the `expires_in` of the token response). */
+  expiresIn: number;
+  claims: AccessTokenClaims;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+async function sign(services: SigningServices, payload: JWTPayload, typ: string): Promise<string> {
+  const key = await services.signingKeys.current();
+  const header: JWTHeaderParameters = { alg: key.alg, kid: key.kid, typ };
+  return new SignJWT(payload).setProtectedHeader(header).sign(key.privateKey);
+}
+
+export async function issueAccessToken(services: SigningServices, input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
+  const ttl = input.ttl ?? input.client.accessTokenTtl;
+  const iat = nowSeconds();
+  const claims: AccessTokenClaims = {
+    iss: services.config.issuer,
+    sub: input.subject,
+    // The broker is the resource server of its own proxy and APIs.
+    aud: services.config.issuer,
+    client_id: input.client.id,
+    scope: input.scope,
+    iat,
+    exp: iat + ttl,
+    jti: randomBytes(16).toString("base64url"),
+  };
+  if (input.accountId !== undefined) claims.acct = input.accountId;
+  if (input.connectorId !== undefined) claims.connector = input.connectorId;
+  if (input.grantId !== undefined) claims.gid = input.grantId;
+  return { accessToken: await sign(services, claims, ACCESS_TOKEN_TYP), expiresIn: ttl, claims };
+}
+
+/** OIDC Core §3.1.3.6: the left half of the hash of the access token, the hash matching the signing algorithm. */
+export function accessTokenHash(accessToken: string, alg: string): string {
+  const hash = alg === "EdDSA" || alg.endsWith("512") ? "sha512" : alg.endsWith("384") ? "sha384" : "sha256";
+  const digest = createHash(hash).update(accessToken, "ascii").digest();
+  return digest.subarray(0, digest.length / 2).toString("base64url");
+}
+
+/** What the ID token tells about the account: the upstream identity the connector learned. */
+export interface IdTokenAccount {
+  id: string;
+  connectorId: string;
+  /** `{ email?, name? }` as stored on the account. */
+  profile: unknown;
+}
+
+export interface IssueIdTokenInput {
+  client: Pick<Client, "id" | "idTokenTtl">;
+  account: IdTokenAccount;
+  nonce?: string | null;
+  /** When the end user connected (authenticated at the upstream). */
+  authTime?: Date;
+  /** The access token issued with it, for `at_hash`. */
+  accessToken?: string;
+}
+
+function profileClaim(profile: unknown, name: "email" | "name"): string | undefined {
+  if (typeof profile !== "object" || profile === null) return undefined;
+  const value = (profile as Record<string, unknown>)[name];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * An ID token for an account. DESIGN.md: it carries the upstream identity
+ * (`email`, `name`) and the connector whatever the profile scopes, since the
+ * account is what the app asked to connect.
+ */
+export async function issueIdToken(services: SigningServices, input: IssueIdTokenInput): Promise<string> {
+  const iat = nowSeconds();
+  const claims: JWTPayload & Record<string, unknown> = {
+    iss: services.config.issuer,
+    sub: input.account.id,
+    aud: input.client.id,
+    iat,
+    exp: iat + input.client.idTokenTtl,
+    connector: input.account.connectorId,
+  };
+  if (input.authTime) claims.auth_time = Math.floor(input.authTime.getTime() / 1000);
+  if (input.nonce) claims.nonce = input.nonce;
+  const email = profileClaim(input.account.profile, "email");
+  if (email) claims.email = email;
+  const name = profileClaim(input.account.profile, "name");
+  if (name) claims.name = name;
+  if (input.accessToken) claims.at_hash = accessTokenHash(input.accessToken, (await services.signingKeys.current()).alg);
+  return sign(services, claims, "JWT");
+}
+
+/** Where refresh tokens are written: the client or a transaction. */
+export type RefreshTokenWriter = Pick<Prisma.TransactionClient, "refreshToken">;
+
+export interface IssuedRefreshToken {
+  refreshToken: string;
+  expiresAt: Date;
+}
+
+/** A new refresh token value: 256 random bits; only `tokenHash` (SHA-256) may be stored. */
+export function generateRefreshToken(): { refreshToken: string; tokenHash: string } {
+  const refreshToken = generateSecret();
+  return { refreshToken, tokenHash: hashSecret(refreshToken) };
+}
+
+/**
+ * Stores a new refresh token in a family. The grants write theirs inside
+ * their own atomic statements with `generateRefreshToken`; this is for
+ * callers that issue one outside those (device code, tests).
+ */
+export async function issueRefreshToken(db: RefreshTokenWriter, input: { familyId: string; ttl: number }): Promise<IssuedRefreshToken> {
+  const { refreshToken, tokenHash } = generateRefreshToken();
+  const expiresAt = new Date(Date.now() + input.ttl * 1000);
+  await db.refreshToken.create({ data: { tokenHash, familyId: input.familyId, expiresAt } });
+  return { refreshToken, expiresAt };
+}
+
+/**
+ * Verifies a broker access token: signature by a published broker key, `typ`
+ * at+jwt (RFC 9068 §4: no ID token or other JWT passes as an access token),
+ * issuer, audience, expiry, then revocation (one Redis round trip).
+ * Throws `InvalidToken` for any token that must not be accepted.
+ */
+export async function verifyAccessToken(services: Pick<Services, "config" | "signingKeys" | "redis">, jwt: string): Promise<AccessTokenClaims> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(
+      jwt,
+      async (header) => {
+        const key = header.kid ? await services.signingKeys.publicKey(header.kid) : undefined;
+        if (!key) throw new InvalidToken("the access token is not signed by a key of this broker");
+        return key;
+      },
+      {
+        issuer: services.config.issuer,
+        audience: services.config.issuer,
+        typ: ACCESS_TOKEN_TYP,
+        algorithms: ACCEPTED_ALGORITHMS,
+        requiredClaims: ["exp", "iat", "jti", "sub", "client_id"],
+        clockTolerance: REVOCATION_LEEWAY_SECONDS,
+      },
+    ));
+  } catch (err) {
+    if (err instanceof BrokerError) throw err;
+    if (err instanceof joseErrors.JOSEError) throw new InvalidToken(err instanceof joseErrors.JWTExpired ? "the access token has expired" : "the access token is not valid", { detail: err.code, cause: err });
+    throw err;
+  }
+  const claims = payload as AccessTokenClaims;
+  if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string") throw new InvalidToken("the access token is not valid");
+  if (await isRevoked(services.redis, claims)) throw new InvalidToken("the access token has been revoked");
+  return claims;
+}
