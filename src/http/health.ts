@@ -4,6 +4,7 @@
  * dependency is down and resumes when it is back, without a restart.
  */
 import { Router } from "express";
+import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 
 const CHECK_TIMEOUT_MS = 1_000;
@@ -27,13 +28,27 @@ async function check(probe: () => Promise<unknown>): Promise<"ok" | "unreachable
   }
 }
 
+/**
+ * PING once the client is connected. With the offline queue off, ioredis
+ * refuses commands while a connection is being made, so a probe right after
+ * start would report Redis down when it is only being reached; wait for that
+ * connection instead (the probe's timeout bounds the wait).
+ */
+async function pingRedis(redis: Redis): Promise<unknown> {
+  const deadline = Date.now() + CHECK_TIMEOUT_MS;
+  while ((redis.status === "connecting" || redis.status === "connect") && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return redis.ping();
+}
+
 export function healthRouter(services: Pick<Services, "db" | "redis">): Router {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
   router.get("/readyz", async (_req, res) => {
-    const [postgres, redis] = await Promise.all([check(() => services.db.$queryRawUnsafe("SELECT 1")), check(() => services.redis.ping())]);
+    const [postgres, redis] = await Promise.all([check(() => services.db.$queryRawUnsafe("SELECT 1")), check(() => pingRedis(services.redis))]);
     const ready = postgres === "ok" && redis === "ok";
     res.status(ready ? 200 : 503);
     if (!ready) res.setHeader("Retry-After", "5");
