@@ -23,6 +23,24 @@ export async function brokerRouters(): Promise<RouterFactory[]> {
   return [discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, callbackRouter];
 }
 
+/** How long closing the worker, and then the pools, may take at shutdown. */
+const CLOSE_TIMEOUT_MS = 3_000;
+
+/** Whether `work` settles (either way) within `ms`. */
+async function settlesWithin(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  const result = await Promise.race([settled, timedOut]);
+  clearTimeout(timer);
+  return result;
+}
+
 export interface RunningBroker {
   services: Services;
   server: RunningServer | undefined;
@@ -56,8 +74,13 @@ export async function startBroker(role: Role, config: Config = loadConfig(), log
     stop: () =>
       (stopping ??= (async () => {
         await server?.close(config.shutdownGraceMs);
-        await worker?.close();
-        await closeServices(services);
+        // Closing BullMQ and ioredis waits on Redis (and the pools on Postgres):
+        // a dependency that is down must not hold the process after HTTP has drained.
+        if (worker && !(await settlesWithin(CLOSE_TIMEOUT_MS, worker.close()))) log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "worker did not close in time; leaving it");
+        if (!(await settlesWithin(CLOSE_TIMEOUT_MS, closeServices(services)))) {
+          services.redis.disconnect();
+          log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "connections did not close in time; dropped them");
+        }
       })()),
   };
 }

@@ -2,7 +2,7 @@
  * The HTTP listener and its graceful shutdown: stop accepting, let in-flight
  * requests finish (up to a grace period), close idle keep-alive sockets.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Express } from "express";
 
 export interface RunningServer {
@@ -24,6 +24,19 @@ export async function listen(app: Express, port: number, host: string): Promise<
       resolve();
     });
   });
+  // Responses in progress, so a shutdown can tell their clients not to reuse the connection.
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    if (closing) res.setHeader("Connection", "close");
+    res.once("close", () => {
+      inFlight.delete(res);
+      // A kept-alive connection whose last answer just went out is idle now: close it
+      // rather than wait for the grace period to run out.
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   const address = server.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
   const shownHost = host.includes(":") ? `[${host}]` : host;
@@ -32,6 +45,8 @@ export async function listen(app: Express, port: number, host: string): Promise<
     url: `http://${shownHost}:${boundPort}`,
     close: (graceMs) =>
       new Promise<void>((resolve) => {
+        closing = true;
+        for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
         server.close(() => {
