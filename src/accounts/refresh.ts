@@ -21,6 +21,7 @@ import { isRefresher } from "../connectors/kinds/types.js";
 import { BrokerError, NotFound, ServiceUnavailable } from "../errors.js";
 import { readCredentials, storeRefreshedCredentials, type StoredTokens } from "./vault.js";
 import { tryLock, waitForRelease } from "./lock.js";
+import { notifyApp } from "../worker/webhooks.js";
 
 /** Longest an upstream refresh may hold the lock; callers wait at most this long. */
 const LOCK_TTL_MS = 45_000;
@@ -46,8 +47,6 @@ export interface RefreshOptions {
   /** The version the caller saw fail: if the stored one is newer, it is used instead of refreshing again. */
   staleVersion?: number;
   requestId?: string;
-  /** Called after new credentials are stored (the worker schedules the next refresh). */
-  onStored?: (accountId: string, expiresAt: Date | undefined) => Promise<void> | void;
 }
 
 /** An account that must be connected again: its refresh token was refused. */
@@ -123,7 +122,9 @@ export async function refreshAccount(services: Services, accountId: string, opti
         where: { id: accountId },
         data: { credentialVersion: version, credentialExpiresAt: tokens.expiresAt ?? null, lastRefreshedAt: new Date(), lastError: null },
       });
-      await options.onStored?.(accountId, tokens.expiresAt);
+      // The next refresh is planned from the new expiry. A job being processed
+      // right now (the worker's own) is left alone: it moves itself.
+      await services.queues.scheduleRefresh(accountId, tokens.expiresAt, margin).catch((err: Error) => services.log.warn({ accountId, err: { message: err.message } }, "could not schedule the next refresh; the reconciler will"));
       const stored = await readCredentials(services.db, services.keyring, accountId);
       return { outcome: "refreshed", credentials: stored! };
     } finally {
@@ -144,4 +145,8 @@ async function markNeedsReauth(services: Services, account: { id: string; appId:
     await recordAudit(tx, { action: "account.needs_reauth", actorType: "system", appId: account.appId, accountId: account.id, connectorId: account.connectorId, requestId, detail: { reason: "invalid_grant" } });
   });
   services.log.warn({ accountId: account.id, connectorId: account.connectorId }, "account needs reauthorization");
+  await services.queues.cancelRefresh(account.id).catch(() => undefined);
+  await notifyApp(services, account.appId, "account.needs_reauth", { account_id: account.id, connector: account.connectorId, reason: "invalid_grant" }).catch((e: Error) =>
+    services.log.warn({ accountId: account.id, err: { message: e.message } }, "could not enqueue the needs_reauth webhook"),
+  );
 }

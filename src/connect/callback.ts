@@ -57,6 +57,10 @@ async function completeConnect(services: Services, req: Request, session: Connec
     requestId: req.id?.toString(),
   });
   req.log.info({ clientId: session.clientId, connectorId: connector.id, accountId: account.id, created: account.created }, "account connected");
+  // Scheduling failures must not fail the connect: the reconciler plans every active account's refresh.
+  await services.queues
+    .scheduleRefresh(account.id, account.credentialExpiresAt, connector.refresh?.marginSeconds)
+    .catch((err: Error) => req.log.warn({ accountId: account.id, err: { message: err.message } }, "could not schedule the refresh; the reconciler will"));
   return issueAuthorizationCode(services.db, {
     appId: session.clientId,
     accountId: account.id,

@@ -6,6 +6,8 @@
  */
 import type { Db } from "../db.js";
 import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
+import type { Keyring } from "../crypto/keyring.js";
+import { sealedField } from "../crypto/sealed-fields.js";
 import { ValidationFailed } from "../errors.js";
 
 export const GRANT_TYPES = [
@@ -110,25 +112,12 @@ export function redirectUriMatches(registered: string[], presented: string): boo
   });
 }
 
-function toClient(row: {
-  id: string;
-  name: string;
-  isPublic: boolean;
-  secretHash: string | null;
-  tokenEndpointAuthMethod: string;
-  redirectUris: string[];
-  grantTypes: string[];
-  responseTypes: string[];
-  scopes: string[];
-  connectors: string[];
-  accessTokenTtl: number;
-  refreshTokenTtl: number;
-  idTokenTtl: number;
-  jwks: unknown;
-  allowUpstreamTokens: boolean;
-  webhookUrl: string | null;
-}): Client {
-  return { ...row, tokenEndpointAuthMethod: row.tokenEndpointAuthMethod as ClientAuthMethod };
+type AppRow = Omit<Client, "tokenEndpointAuthMethod"> & { tokenEndpointAuthMethod: string; sealedWebhookSecret?: string | null; createdAt?: Date; updatedAt?: Date };
+
+/** The app as the rest of the broker sees it: never the sealed webhook secret. */
+function toClient(row: AppRow): Client {
+  const { sealedWebhookSecret: _sealed, createdAt: _created, updatedAt: _updated, ...client } = row;
+  return { ...client, tokenEndpointAuthMethod: row.tokenEndpointAuthMethod as ClientAuthMethod };
 }
 
 export class Clients {
@@ -155,8 +144,12 @@ export class Clients {
     this.cache.delete(id);
   }
 
-  /** Registers an app. Returns the secret once (confidential apps with a secret auth method); only its hash is stored. */
-  async create(input: CreateClientInput): Promise<{ client: Client; secret: string | undefined }> {
+  /**
+   * Registers an app. Returns the client secret once (confidential apps with
+   * a secret auth method; only its hash is stored) and, with a webhook URL,
+   * the webhook signing secret once (sealed: the broker needs it to sign).
+   */
+  async create(input: CreateClientInput, keyring?: Keyring): Promise<{ client: Client; secret: string | undefined; webhookSecret?: string }> {
     const isPublic = input.isPublic ?? false;
     const method: ClientAuthMethod = isPublic ? "none" : (input.tokenEndpointAuthMethod ?? "client_secret_basic");
     if (!isPublic && method === "none") throw new ValidationFailed("a confidential app needs a client authentication method other than none");
@@ -177,10 +170,23 @@ export class Clients {
     for (const [name, ttl] of [["access token", input.accessTokenTtl], ["refresh token", input.refreshTokenTtl], ["ID token", input.idTokenTtl]] as const) {
       if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 60 || ttl > 31_536_000)) throw new ValidationFailed(`${name} lifetime must be 60..31536000 seconds`);
     }
+    if (input.webhookUrl !== undefined) {
+      let url: URL | undefined;
+      try {
+        url = new URL(input.webhookUrl);
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) throw new ValidationFailed("webhook URL must be an absolute http(s) URL");
+      if (!keyring) throw new TypeError("a keyring is needed to seal the webhook secret");
+    }
     const secret = method === "client_secret_basic" || method === "client_secret_post" ? generateSecret("abs_") : undefined;
+    const id = generateId("app", 12);
+    const webhookSecret = input.webhookUrl !== undefined ? generateSecret("whsec_") : undefined;
     const row = await this.db.app.create({
       data: {
-        id: generateId("app", 12),
+        id,
+        sealedWebhookSecret: webhookSecret && keyring ? keyring.seal(webhookSecret, { rowId: id, field: sealedField("app", "sealedWebhookSecret") }) : null,
         name: input.name.trim(),
         isPublic,
         secretHash: secret ? hashSecret(secret) : null,
@@ -198,7 +204,7 @@ export class Clients {
         webhookUrl: input.webhookUrl ?? null,
       },
     });
-    return { client: toClient(row), secret };
+    return { client: toClient(row), secret, webhookSecret };
   }
 
   async list(): Promise<Client[]> {

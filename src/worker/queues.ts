@@ -4,7 +4,9 @@
  * consumers live in refresh-processor.ts and webhook-processor.ts.
  *
  * Each account with expiring credentials has exactly one refresh job, id
- * `refresh:<accountId>`, delayed to `expiresAt − margin − jitter`.
+ * `refresh-<accountId>`, delayed to `expiresAt − margin − jitter`. (DESIGN.md
+ * says `refresh:<accountId>`; BullMQ 6 refuses ":" in custom job ids, as it
+ * separates the parts of its Redis keys.)
  */
 import { Queue, type ConnectionOptions } from "bullmq";
 import { Redis } from "ioredis";
@@ -13,7 +15,7 @@ export const REFRESH_QUEUE = "refresh";
 export const WEBHOOK_QUEUE = "webhooks";
 
 export function refreshJobId(accountId: string): string {
-  return `refresh:${accountId}`;
+  return `refresh-${accountId}`;
 }
 
 export interface RefreshJobData {

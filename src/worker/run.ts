@@ -1,32 +1,76 @@
 /**
- * The worker role: BullMQ consumers. For now it only holds a connection to
- * Redis and the `refresh` queue's consumer; the refresh processor, the
- * reconciler and webhooks arrive with the refresh issue.
+ * The worker role's bootstrap: BullMQ consumers for the `refresh` and
+ * `webhooks` queues, and the reconciler (at start, then periodically, one
+ * worker at a time through a Redis lock). Any number of worker processes may
+ * run; BullMQ hands each job to one of them.
  */
-import { Worker } from "bullmq";
+import { Worker, type ConnectionOptions } from "bullmq";
 import type { Services } from "../services.js";
+import { tryLock } from "../accounts/lock.js";
+import { queueConnection, REFRESH_QUEUE, WEBHOOK_QUEUE, type RefreshJobData, type WebhookJobData } from "./queues.js";
+import { processRefreshJob, upstreamBackoff } from "./refresh-processor.js";
+import { processWebhookJob } from "./webhooks.js";
+import { reconcileRefreshJobs } from "./reconciler.js";
 
-export const REFRESH_QUEUE = "refresh";
+export { REFRESH_QUEUE };
 
 export interface RunningWorker {
+  /** Runs one reconciler pass now (tests, `authbroker accounts reconcile`). */
+  reconcile(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startWorker(services: Services): Promise<RunningWorker> {
-  const worker = new Worker(
-    REFRESH_QUEUE,
-    async () => {
-      /* the refresh processor lands with the refresh-worker issue */
-    },
-    { connection: { url: services.config.redisUrl, maxRetriesPerRequest: null }, autorun: true, concurrency: 1 },
-  );
-  worker.on("error", (err) => services.log.warn({ err: { message: err.message } }, "worker connection error"));
-  await worker.waitUntilReady();
-  services.log.info({ queue: REFRESH_QUEUE }, "worker started");
+export interface WorkerOptions {
+  /** Time between reconciler passes. @defaultValue 5 minutes */
+  reconcileEveryMs?: number;
+}
+
+export async function startWorker(services: Services, options: WorkerOptions = {}): Promise<RunningWorker> {
+  const { config, log } = services;
+  const connection = queueConnection(config.redisUrl) as unknown as ConnectionOptions;
+  const refreshWorker = new Worker<RefreshJobData>(REFRESH_QUEUE, (job, token) => processRefreshJob(services, job, token), {
+    connection,
+    prefix: config.queuePrefix,
+    concurrency: config.workerConcurrency,
+    settings: { backoffStrategy: upstreamBackoff },
+  });
+  const webhookWorker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, (job) => processWebhookJob(services, job), {
+    connection,
+    prefix: config.queuePrefix,
+    concurrency: 4,
+  });
+  for (const worker of [refreshWorker, webhookWorker]) {
+    worker.on("error", (err) => log.warn({ err: { message: err.message } }, "worker connection error"));
+    worker.on("failed", (job, err) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: { message: err.message } }, "job failed"));
+  }
+  await Promise.all([refreshWorker.waitUntilReady(), webhookWorker.waitUntilReady()]);
+
+  const reconcile = async () => {
+    // One reconciler at a time across workers; a pass takes well under the lock's life.
+    const lock = await tryLock(services.redis, `${config.queuePrefix}:lock:reconciler`, 120_000);
+    if (!lock) return;
+    try {
+      const result = await reconcileRefreshJobs(services);
+      if (result.scheduled > 0) log.info(result, "reconciler scheduled missing refresh jobs");
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message } }, "reconciler pass failed");
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  };
+  await reconcile();
+  const timer = setInterval(() => void reconcile(), options.reconcileEveryMs ?? 5 * 60_000);
+  timer.unref();
+  log.info({ queues: [REFRESH_QUEUE, WEBHOOK_QUEUE], concurrency: config.workerConcurrency }, "worker started");
+
   return {
+    reconcile,
     close: async () => {
-      await worker.close();
-      services.log.info("worker stopped");
+      clearInterval(timer);
+      // close() waits for active jobs to finish, so a refresh in flight is never cut in half.
+      await Promise.all([refreshWorker.close(), webhookWorker.close()]);
+      (connection as unknown as { disconnect(): void }).disconnect();
+      log.info("worker stopped");
     },
   };
 }

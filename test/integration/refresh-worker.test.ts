@@ -1,0 +1,171 @@
+/**
+ * The background refresh worker (issue 6): one delayed job per account,
+ * refreshed before expiry and rescheduled, rebuilt by the reconciler when
+ * Redis loses it, and an app notified by a signed webhook when an account
+ * needs to be connected again.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage } from "node:http";
+import { once } from "node:events";
+import * as client from "openid-client";
+import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
+import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
+import { connectTestAccount, TEST_APP_REDIRECT, type TestApp } from "../support/flow.js";
+import { startWorker, type RunningWorker } from "../../src/worker/run.js";
+import { refreshJobId, plannedRefreshTime } from "../../src/worker/queues.js";
+import { signWebhook, SIGNATURE_HEADER } from "../../src/worker/webhooks.js";
+import { upstreamBackoff } from "../../src/worker/refresh-processor.js";
+import { UpstreamError } from "../../src/errors.js";
+import { readCredentials } from "../../src/accounts/vault.js";
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("background refresh worker", () => {
+  let broker: TestBroker;
+  let upstream: OAuth2Upstream;
+  let worker: RunningWorker;
+  let app: TestApp;
+  let webhookSecret: string;
+  const webhooks: { headers: IncomingMessage["headers"]; body: string }[] = [];
+  const webhookServer = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      webhooks.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+
+  before(async () => {
+    webhookServer.listen(0, "127.0.0.1");
+    await once(webhookServer, "listening");
+    const reserved = await reserveBrokerUrl();
+    // Tokens live 3 s; the connector refreshes 1 s before expiry.
+    upstream = await startOAuth2Upstream({ accessTokenTtl: 3, clients: [{ client_id: "w", client_secret: "w-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    broker = await startTestBroker({
+      port: reserved.port,
+      connectors: {
+        "short.json": {
+          id: "short",
+          name: "Short-lived tokens",
+          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "w", clientSecret: "w-secret-0123456789" },
+          scopes: { user: ["read:user"] },
+          defaultScopes: ["user"],
+          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
+          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
+          refresh: { marginSeconds: 1 },
+        },
+      },
+    });
+    const port = (webhookServer.address() as { port: number }).port;
+    const created = await broker.services.clients.create(
+      { name: "Webhook App", redirectUris: [TEST_APP_REDIRECT], scopes: ["proxy", "offline_access"], webhookUrl: `http://127.0.0.1:${port}/hooks` },
+      broker.services.keyring,
+    );
+    webhookSecret = created.webhookSecret!;
+    const config = await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), { execute: [client.allowInsecureRequests] });
+    app = { id: created.client.id, secret: created.secret!, config };
+    worker = await startWorker(broker.services, { reconcileEveryMs: 60_000 });
+  });
+
+  after(async () => {
+    await worker?.close();
+    await broker?.stop();
+    await upstream?.close();
+    webhookServer.close();
+  });
+
+  it("schedules exactly one delayed job per account when it connects", async () => {
+    upstream.setUser({ id: 1, login: "a", email: "a@example.test", name: "A" });
+    const { accountId } = await connectTestAccount(app, "short");
+    const job = await broker.services.queues.refresh.getJob(refreshJobId(accountId));
+    assert.ok(job, "a job refresh-<accountId> exists");
+    assert.ok(["delayed", "waiting", "active"].includes(await job.getState()));
+    const counts = await broker.services.queues.refresh.getJobCounts("delayed", "waiting", "active");
+    assert.ok(counts.delayed! + counts.waiting! + counts.active! >= 1);
+  });
+
+  it("refreshes before expiry and reschedules the same job for the new expiry", async () => {
+    upstream.setUser({ id: 2, login: "b", email: "b@example.test", name: "B" });
+    const { accountId } = await connectTestAccount(app, "short");
+    const first = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    const refreshed = await until("two background refreshes", async () => {
+      const now = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+      return now && now.version >= first!.version + 2 ? now : undefined;
+    });
+    assert.notEqual(refreshed.accessToken, first!.accessToken);
+    assert.ok(refreshed.expiresAt! > first!.expiresAt!, "the new expiry is later");
+    const job = await broker.services.queues.refresh.getJob(refreshJobId(accountId));
+    assert.ok(job && ["delayed", "active", "waiting"].includes(await job.getState()), "the same job is pending again");
+  });
+
+  it("the reconciler rebuilds a schedule Redis lost", async () => {
+    upstream.setUser({ id: 3, login: "c", email: "c@example.test", name: "C" });
+    const { accountId } = await connectTestAccount(app, "short");
+    const job = await broker.services.queues.refresh.getJob(refreshJobId(accountId));
+    await job?.remove().catch(() => undefined);
+    assert.equal(await broker.services.queues.refresh.getJob(refreshJobId(accountId)), undefined);
+    await worker.reconcile();
+    assert.ok(await broker.services.queues.refresh.getJob(refreshJobId(accountId)), "the job is back");
+  });
+
+  it("invalid_grant marks the account needs_reauth, stops its schedule and sends the app a signed webhook", async () => {
+    upstream.setUser({ id: 4, login: "d", email: "d@example.test", name: "D" });
+    const { accountId } = await connectTestAccount(app, "short");
+    upstream.revokeAll();
+    const account = await until("needs_reauth", async () => {
+      const a = await broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } });
+      return a.status === "needs_reauth" ? a : undefined;
+    });
+    assert.equal(account.status, "needs_reauth");
+    const hook = await until("the webhook", async () => webhooks.find((w) => w.body.includes(accountId)));
+    const event = JSON.parse(hook.body) as { type: string; data: { account_id: string; connector: string } };
+    assert.equal(event.type, "account.needs_reauth");
+    assert.equal(event.data.connector, "short");
+    const signature = String(hook.headers[SIGNATURE_HEADER.toLowerCase()]);
+    const timestamp = Number(/t=(\d+)/.exec(signature)![1]);
+    assert.equal(signature, signWebhook(webhookSecret, timestamp, hook.body), "HMAC-SHA256 over timestamp.body with the app's secret");
+    assert.notEqual(signature, signWebhook("whsec_other", timestamp, hook.body));
+    await new Promise((r) => setTimeout(r, 300));
+    const job = await broker.services.queues.refresh.getJob(refreshJobId(accountId));
+    assert.ok(!job || (await job.getState()) === "failed", "no pending refresh for an account that needs reauth");
+  });
+
+  it("a later successful reconnect reactivates the account and schedules it again", async () => {
+    upstream.setUser({ id: 4, login: "d", email: "d@example.test", name: "D" });
+    const { accountId } = await connectTestAccount(app, "short");
+    const account = await broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } });
+    assert.equal(account.status, "active");
+    const job = await broker.services.queues.refresh.getJob(refreshJobId(accountId));
+    assert.ok(job && ["delayed", "waiting", "active"].includes(await job.getState()));
+  });
+});
+
+describe("refresh timing and backoff", () => {
+  it("plans a refresh margin seconds before expiry, minus at most 10 % of the lifetime (max 60 s) of jitter", () => {
+    const now = 1_000_000;
+    const expiresAt = new Date(now + 3_600_000);
+    assert.equal(plannedRefreshTime(expiresAt, 300, now, () => 0), now + 3_300_000);
+    assert.equal(plannedRefreshTime(expiresAt, 300, now, () => 0.999999), now + 3_300_000 - 59_999);
+    assert.equal(plannedRefreshTime(new Date(now + 1000), 300, now, () => 0.5), now, "already inside the margin: now");
+  });
+
+  it("backs off exponentially with jitter and honours a longer Retry-After", () => {
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      const delay = upstreamBackoff(attempt);
+      const base = 5_000 * 2 ** (attempt - 1);
+      assert.ok(delay >= base / 2 && delay <= base, `attempt ${attempt}: ${delay}`);
+    }
+    assert.ok(upstreamBackoff(30) <= 15 * 60_000, "capped at 15 minutes");
+    assert.equal(upstreamBackoff(1, undefined, new UpstreamError("busy", { headers: { "Retry-After": "120" } })), 120_000);
+  });
+});
