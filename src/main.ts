@@ -15,6 +15,7 @@ import { callbackRouter } from "./connect/callback.js";
 import { discoveryRouter } from "./oauth/discovery.js";
 import { jwksRouter } from "./oauth/jwks.js";
 import { tokenRouter } from "./oauth/token.js";
+import { restoreRevocations } from "./oauth/revocation.js";
 
 export type Role = "serve" | "worker" | "all";
 
@@ -57,6 +58,8 @@ export async function startBroker(role: Role, config: Config = loadConfig(), log
   try {
     if (role === "serve" || role === "all") {
       await services.signingKeys.ensureCurrent();
+      // Redis may have lost the revocation keys of JWT access tokens; the database has them.
+      await restoreRevocations(services);
       server = await listen(createApp(services, await brokerRouters()), config.port, config.host);
       log.info({ url: server.url, issuer: config.issuer, role }, "authbroker listening");
     }

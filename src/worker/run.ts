@@ -11,6 +11,7 @@ import { queueConnection, REFRESH_QUEUE, WEBHOOK_QUEUE, type RefreshJobData, typ
 import { processRefreshJob, upstreamBackoff } from "./refresh-processor.js";
 import { processWebhookJob } from "./webhooks.js";
 import { reconcileRefreshJobs } from "./reconciler.js";
+import { restoreRevocations } from "../oauth/revocation.js";
 
 export { REFRESH_QUEUE };
 
@@ -51,6 +52,7 @@ export async function startWorker(services: Services, options: WorkerOptions = {
     if (!lock) return;
     try {
       const result = await reconcileRefreshJobs(services);
+      await restoreRevocations(services);
       if (result.scheduled > 0) log.info(result, "reconciler scheduled missing refresh jobs");
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, "reconciler pass failed");

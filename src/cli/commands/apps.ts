@@ -105,8 +105,9 @@ export function registerApps(program: Command): void {
     .option("--access-token-ttl <seconds>", "access token lifetime", seconds("--access-token-ttl"))
     .option("--refresh-token-ttl <seconds>", "refresh token lifetime", seconds("--refresh-token-ttl"))
     .option("--id-token-ttl <seconds>", "ID token lifetime", seconds("--id-token-ttl"))
+    .option("--webhook-url <url>", "where account events (account.needs_reauth…) are POSTed, signed with a webhook secret shown once")
     .option("--json", "print the result as JSON")
-    .action(async (options: CreateOptions) => {
+    .action(async (options: CreateOptions & { webhookUrl?: string }) => {
       const input: CreateClientInput = {
         name: options.name,
         redirectUris: options.redirectUri,
@@ -120,20 +121,23 @@ export function registerApps(program: Command): void {
         accessTokenTtl: options.accessTokenTtl,
         refreshTokenTtl: options.refreshTokenTtl,
         idTokenTtl: options.idTokenTtl,
+        webhookUrl: options.webhookUrl,
       };
       await withServices(async (services) => {
-        const { client, secret } = await services.clients.create(input);
+        const { client, secret, webhookSecret } = await services.clients.create(input, services.keyring);
         const view = appView(client);
         if (options.json) {
-          printResult(options, secret ? { ...view, client_secret: secret } : view, () => "");
-          if (secret) process.stderr.write(`warning: ${SECRET_WARNING}\n`);
+          printResult(options, { ...view, ...(secret ? { client_secret: secret } : {}), ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) }, () => "");
+          if (secret || webhookSecret) process.stderr.write(`warning: ${SECRET_WARNING}\n`);
           return;
         }
         printResult(options, view, () =>
           [
             `created ${view.type} app "${client.name}"`,
             `client_id:     ${client.id}`,
-            ...(secret ? [`client_secret: ${secret}`, "", `warning: ${SECRET_WARNING}`] : []),
+            ...(secret ? [`client_secret: ${secret}`] : []),
+            ...(webhookSecret ? [`webhook_secret: ${webhookSecret}`] : []),
+            ...(secret || webhookSecret ? ["", `warning: ${SECRET_WARNING}`] : []),
           ].join("\n"),
         );
       });
