@@ -34,13 +34,18 @@ export async function checkPostgres(databaseUrl: string, options: { requireSchem
 
 export async function checkRedis(redisUrl: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  redis.on("error", () => undefined);
+  // connect() rejects with a bare "Connection is closed."; the reason (ECONNREFUSED…) comes as an event.
+  let socketError: Error | undefined;
+  redis.on("error", (err: Error) => (socketError ??= err));
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new PreflightError(`Redis unreachable at ${describeRedisUrl(redisUrl)} (${(err as { code?: string }).code ?? (err as Error).message}): ${FIX}`);
+    const reason = (socketError ?? err) as Error & { code?: string };
+    throw new PreflightError(`Redis unreachable at ${describeRedisUrl(redisUrl)} (${reason.code ?? reason.message}): ${FIX}`);
   } finally {
-    redis.disconnect();
+    // After a failed connect the client has ended already; disconnecting again
+    // would start a 2 s timer (ioredis) that holds the process before it exits.
+    if (redis.status !== "end") redis.disconnect();
   }
 }
