@@ -16,12 +16,13 @@ import { discoveryRouter } from "./oauth/discovery.js";
 import { jwksRouter } from "./oauth/jwks.js";
 import { tokenRouter } from "./oauth/token.js";
 import { restoreRevocations } from "./oauth/revocation.js";
+import { accountsApiRouter } from "./accounts/api.js";
 
 export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, callbackRouter];
+  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, callbackRouter, accountsApiRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */

@@ -1,0 +1,50 @@
+/**
+ * Bearer tokens on the broker's own APIs (RFC 6750): the broker's JWT access
+ * tokens, verified locally (signature, iss, aud, exp) plus the one-round-trip
+ * revocation check, then the scope the route needs. Refusals carry the RFC
+ * 6750 §3 challenge.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import { BrokerError, InsufficientScope, InvalidToken } from "../errors.js";
+import { verifyAccessToken, type AccessTokenClaims } from "../oauth/tokens.js";
+import type { Services } from "../services.js";
+
+const REALM = "authbroker";
+
+export function bearerChallenge(error?: "invalid_token" | "insufficient_scope", description?: string, scope?: string): Record<string, string> {
+  const params = [`realm="${REALM}"`];
+  if (error) params.push(`error="${error}"`);
+  if (description) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
+  if (scope) params.push(`scope="${scope}"`);
+  return { "WWW-Authenticate": `Bearer ${params.join(", ")}` };
+}
+
+/** The token of an `Authorization: Bearer` header; the broker takes tokens from no other place. */
+export function bearerTokenOf(headers: IncomingHttpHeaders): string | undefined {
+  return /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(headers.authorization ?? "")?.[1];
+}
+
+export function hasScope(claims: Pick<AccessTokenClaims, "scope">, scope: string): boolean {
+  return (claims.scope ?? "").split(" ").includes(scope);
+}
+
+/** Verifies the request's bearer token and that it has one of `scopes` (any of them). */
+export async function authenticateBearer(services: Pick<Services, "config" | "signingKeys" | "redis">, headers: IncomingHttpHeaders, scopes: string[]): Promise<AccessTokenClaims> {
+  const token = bearerTokenOf(headers);
+  if (token === undefined) {
+    const description = headers.authorization === undefined ? "a bearer access token is required" : "the Authorization header is not a bearer token";
+    throw new InvalidToken(description, { headers: bearerChallenge(headers.authorization === undefined ? undefined : "invalid_token", description) });
+  }
+  let claims: AccessTokenClaims;
+  try {
+    claims = await verifyAccessToken(services, token);
+  } catch (err) {
+    if (err instanceof BrokerError && err.code === "invalid_token") throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description) });
+    throw err;
+  }
+  if (!scopes.some((s) => hasScope(claims, s))) {
+    const description = `the token needs scope ${scopes.join(" or ")}`;
+    throw new InsufficientScope(description, { headers: bearerChallenge("insufficient_scope", description, scopes.join(" ")) });
+  }
+  return claims;
+}
