@@ -3,6 +3,7 @@
  * forms): escaping, one layout, and the security headers every page carries.
  * Pages work without JavaScript; none is served.
  */
+import { createHash } from "node:crypto";
 import type { Response } from "express";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -57,6 +58,11 @@ export interface PageOptions {
   status?: number;
   /** Extra origins forms on this page may submit to (CSP form-action). */
   formActions?: string[];
+  /**
+   * One inline script, allowed by its hash alone (CSP `script-src
+   * 'sha256-…'`): for the auto-submitting `form_post` page. No other script runs.
+   */
+  inlineScript?: string;
 }
 
 /**
@@ -64,10 +70,11 @@ export interface PageOptions {
  * no scripts, no caching of pages that carry one-time parameters, no referrer
  * leaking codes or states to other origins.
  */
-export function setPageSecurityHeaders(res: Response, formActions: string[] = []): void {
+export function setPageSecurityHeaders(res: Response, formActions: string[] = [], inlineScript?: string): void {
+  const scriptSrc = inlineScript === undefined ? "" : `; script-src 'sha256-${createHash("sha256").update(inlineScript, "utf8").digest("base64")}'`;
   res.setHeader(
     "Content-Security-Policy",
-    `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; form-action 'self'${formActions.map((o) => ` ${o}`).join("")}; frame-ancestors 'none'; base-uri 'none'`,
+    `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; form-action 'self'${formActions.map((o) => ` ${o}`).join("")}${scriptSrc}; frame-ancestors 'none'; base-uri 'none'`,
   );
   res.setHeader("X-Frame-Options", "DENY");
   res.setHeader("X-Content-Type-Options", "nosniff");
@@ -76,12 +83,15 @@ export function setPageSecurityHeaders(res: Response, formActions: string[] = []
 }
 
 export function sendPage(res: Response, options: PageOptions): void {
-  setPageSecurityHeaders(res, options.formActions);
+  setPageSecurityHeaders(res, options.formActions, options.inlineScript);
   res.status(options.status ?? 200).type("html");
+  // The script is the caller's constant, never request data (its hash is what the CSP allows).
+  if (options.inlineScript?.includes("</")) throw new TypeError("an inline script must not contain \"</\"");
+  const script = options.inlineScript === undefined ? "" : `<script>${options.inlineScript}</script>`;
   res.send(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
       `<meta name="referrer" content="no-referrer"><title>${escapeHtml(options.title)} · authbroker</title><style>${STYLE}</style></head>` +
-      `<body><main>${options.body.value}</main></body></html>`,
+      `<body><main>${options.body.value}</main>${script}</body></html>`,
   );
 }
 

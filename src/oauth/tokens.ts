@@ -95,12 +95,20 @@ export async function issueAccessToken(services: SigningServices, input: IssueAc
   return { accessToken: await sign(services, claims, ACCESS_TOKEN_TYP), expiresIn: ttl, claims };
 }
 
-/** OIDC Core §3.1.3.6: the left half of the hash of the access token, the hash matching the signing algorithm. */
+/**
+ * OIDC Core §3.1.3.6 / §3.3.2.11: the left half of the hash of a token the ID
+ * token travels with (`at_hash` for the access token, `c_hash` for the
+ * code), the hash matching the signing algorithm. It binds the ID token to
+ * that token, so a front-channel attacker cannot swap in another one.
+ */
 export function accessTokenHash(accessToken: string, alg: string): string {
   const hash = alg === "EdDSA" || alg.endsWith("512") ? "sha512" : alg.endsWith("384") ? "sha384" : "sha256";
   const digest = createHash(hash).update(accessToken, "ascii").digest();
   return digest.subarray(0, digest.length / 2).toString("base64url");
 }
+
+/** `c_hash`: the same left-half hash, of the authorization code (hybrid flow). */
+export const codeHash = accessTokenHash;
 
 /** What the ID token tells about the account: the upstream identity the connector learned. */
 export interface IdTokenAccount {
@@ -118,6 +126,8 @@ export interface IssueIdTokenInput {
   authTime?: Date;
   /** The access token issued with it, for `at_hash`. */
   accessToken?: string;
+  /** The authorization code issued with it (hybrid flow), for `c_hash`. */
+  code?: string;
 }
 
 function profileClaim(profile: unknown, name: "email" | "name"): string | undefined {
@@ -147,7 +157,11 @@ export async function issueIdToken(services: SigningServices, input: IssueIdToke
   if (email) claims.email = email;
   const name = profileClaim(input.account.profile, "name");
   if (name) claims.name = name;
-  if (input.accessToken) claims.at_hash = accessTokenHash(input.accessToken, (await services.signingKeys.current()).alg);
+  if (input.accessToken || input.code) {
+    const { alg } = await services.signingKeys.current();
+    if (input.accessToken) claims.at_hash = accessTokenHash(input.accessToken, alg);
+    if (input.code) claims.c_hash = codeHash(input.code, alg);
+  }
   return sign(services, claims, "JWT");
 }
 
@@ -184,6 +198,17 @@ export async function issueRefreshToken(db: RefreshTokenWriter, input: { familyI
  * Throws `InvalidToken` for any token that must not be accepted.
  */
 export async function verifyAccessToken(services: Pick<Services, "config" | "signingKeys" | "redis">, jwt: string): Promise<AccessTokenClaims> {
+  const claims = await verifyAccessTokenSignature(services, jwt);
+  if (await isRevoked(services.redis, claims)) throw new InvalidToken("the access token has been revoked");
+  return claims;
+}
+
+/**
+ * Everything `verifyAccessToken` checks but revocation: for the revocation
+ * endpoint, which must recognise a token of this broker (to revoke it) even
+ * when it is revoked already. Throws `InvalidToken`.
+ */
+export async function verifyAccessTokenSignature(services: Pick<Services, "config" | "signingKeys">, jwt: string): Promise<AccessTokenClaims> {
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(
@@ -209,6 +234,5 @@ export async function verifyAccessToken(services: Pick<Services, "config" | "sig
   }
   const claims = payload as AccessTokenClaims;
   if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string") throw new InvalidToken("the access token is not valid");
-  if (await isRevoked(services.redis, claims)) throw new InvalidToken("the access token has been revoked");
   return claims;
 }
