@@ -17,12 +17,13 @@ import { jwksRouter } from "./oauth/jwks.js";
 import { tokenRouter } from "./oauth/token.js";
 import { restoreRevocations } from "./oauth/revocation.js";
 import { accountsApiRouter } from "./accounts/api.js";
+import { adminRouter } from "./admin/router.js";
 
 export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, callbackRouter, accountsApiRouter];
+  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, callbackRouter, accountsApiRouter, adminRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */

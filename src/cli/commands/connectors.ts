@@ -8,7 +8,8 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config.js";
 import { createDb } from "../../db.js";
 import { checkPostgres } from "../../preflight.js";
-import { connectorsWithStoredCredentials, DEFAULT_APP_KEY, usesClientCredentials } from "../../connectors/credentials.js";
+import { connectorsWithStoredCredentials } from "../../connectors/credentials.js";
+import { credentialStatus } from "../../connectors/status.js";
 import type { ConnectorConfigError } from "../../connectors/errors.js";
 import { createBuiltInKinds } from "../../connectors/kinds/index.js";
 import { checkConnectorDir, checkConnectorFile, displayPath } from "../../connectors/loader.js";
@@ -26,23 +27,6 @@ const NO_KEYS = `connectors:${Buffer.alloc(32).toString("base64")}`;
 /** CONNECTORS_DIR as the configuration declares it (default, check), whatever else is or is not set. */
 export function configuredConnectorsDir(env: NodeJS.ProcessEnv = process.env): string {
   return loadConfig({ CONNECTORS_DIR: env.CONNECTORS_DIR, BROKER_ENCRYPTION_KEYS: NO_KEYS }).connectorsDir;
-}
-
-/** Where a connector's upstream client credentials are, as `connectors list` shows them. */
-interface CredentialStatus {
-  configured: boolean | "some apps";
-  credentials: string;
-}
-
-function credentialStatus(connector: ConnectorConfig, stored: string[] | undefined): CredentialStatus {
-  if (!usesClientCredentials(connector)) return { configured: true, credentials: "end users enter their own" };
-  const auth = connector.auth;
-  const inFile = "clientId" in auth && auth.clientId !== undefined && (auth.clientSecret !== undefined || ("tokenAuthMethod" in auth && auth.tokenAuthMethod === "private_key_jwt"));
-  if (stored?.includes(DEFAULT_APP_KEY)) return { configured: true, credentials: "database" };
-  if (inFile) return { configured: true, credentials: connector.source.missingEnv.length ? "file (partly)" : "file" };
-  if (stored?.length) return { configured: "some apps", credentials: `database, for ${stored.length} app(s)` };
-  const env = connector.source.missingEnv.length ? `set ${connector.source.missingEnv.join(", ")} or ` : "";
-  return { configured: false, credentials: `needs credentials: ${env}run \`authbroker credentials set ${connector.id}\`` };
 }
 
 /** Stored credentials by connector, or why the database was not checked. */

@@ -1,0 +1,331 @@
+/**
+ * The operations of the admin API (/admin/v1): apps, connectors and their
+ * upstream credentials, accounts, keys, audit events. Each is one entry of
+ * the route table; the CLI verbs call the same service functions.
+ */
+import { z } from "zod";
+import { accountView, endAccount } from "../accounts/lifecycle.js";
+import { refreshAccount } from "../accounts/refresh.js";
+import { recordAudit } from "../audit.js";
+import { setConnectorCredentials, connectorsWithStoredCredentials } from "../connectors/credentials.js";
+import { credentialStatus } from "../connectors/status.js";
+import { isPerServer } from "../connectors/template.js";
+import { rotateKeys } from "../crypto/rotate.js";
+import { NotFound } from "../errors.js";
+import { CLIENT_AUTH_METHODS, GRANT_TYPES, type Client } from "../oauth/clients.js";
+import { operation, type AdminOperation } from "./route-table.js";
+
+const id = z.string().min(1).max(128);
+const cursor = z.string().max(128).optional();
+const limit = z.coerce.number().int().min(1).max(500).default(50);
+const isoDate = z.string().datetime({ offset: true });
+
+const appSchema = z.object({
+  client_id: z.string(),
+  name: z.string(),
+  type: z.enum(["public", "confidential"]),
+  token_endpoint_auth_method: z.string(),
+  redirect_uris: z.array(z.string()),
+  grant_types: z.array(z.string()),
+  response_types: z.array(z.string()),
+  scopes: z.array(z.string()),
+  connectors: z.array(z.string()),
+  access_token_ttl: z.number(),
+  refresh_token_ttl: z.number(),
+  id_token_ttl: z.number(),
+  allow_upstream_tokens: z.boolean(),
+  webhook_url: z.string().nullable(),
+});
+
+function appView(client: Client): z.infer<typeof appSchema> {
+  return {
+    client_id: client.id,
+    name: client.name,
+    type: client.isPublic ? "public" : "confidential",
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    redirect_uris: client.redirectUris,
+    grant_types: client.grantTypes,
+    response_types: client.responseTypes,
+    scopes: client.scopes,
+    connectors: client.connectors,
+    access_token_ttl: client.accessTokenTtl,
+    refresh_token_ttl: client.refreshTokenTtl,
+    id_token_ttl: client.idTokenTtl,
+    allow_upstream_tokens: client.allowUpstreamTokens,
+    webhook_url: client.webhookUrl,
+  };
+}
+
+const accountSchema = z.object({
+  id: z.string(),
+  app_id: z.string(),
+  connector: z.string(),
+  hostname: z.string().nullable(),
+  status: z.string(),
+  upstream_subject: z.string(),
+  profile: z.record(z.string(), z.unknown()),
+  scopes: z.array(z.string()),
+  credential_expires_at: z.string().nullable(),
+  last_refreshed_at: z.string().nullable(),
+  last_error: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+
+export const ADMIN_OPERATIONS: AdminOperation[] = [
+  operation({
+    operationId: "listApps",
+    method: "get",
+    path: "/apps",
+    summary: "List registered apps (never their secrets)",
+    tag: "apps",
+    response: z.object({ data: z.array(appSchema) }),
+    handle: async (_input, { services }) => ({ data: (await services.clients.list()).map(appView) }),
+  }),
+  operation({
+    operationId: "createApp",
+    method: "post",
+    path: "/apps",
+    status: 201,
+    summary: "Register an app; its client secret and webhook secret are returned once",
+    tag: "apps",
+    body: z.object({
+      name: z.string().min(1).max(200),
+      redirect_uris: z.array(z.string().max(2000)).max(50).default([]),
+      public: z.boolean().default(false),
+      grant_types: z.array(z.enum(GRANT_TYPES)).optional(),
+      response_types: z.array(z.string()).optional(),
+      scopes: z.array(z.string().max(200)).max(200).optional(),
+      connectors: z.array(z.string()).optional(),
+      token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).optional(),
+      jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+      allow_upstream_tokens: z.boolean().default(false),
+      access_token_ttl: z.number().int().optional(),
+      refresh_token_ttl: z.number().int().optional(),
+      id_token_ttl: z.number().int().optional(),
+      webhook_url: z.string().max(2000).optional(),
+    }),
+    response: appSchema.extend({ client_secret: z.string().optional(), webhook_secret: z.string().optional() }),
+    handle: async ({ body }, { services, actor, requestId }) => {
+      const { client, secret, webhookSecret } = await services.clients.create(
+        {
+          name: body.name,
+          redirectUris: body.redirect_uris,
+          isPublic: body.public,
+          grantTypes: body.grant_types,
+          responseTypes: body.response_types,
+          scopes: body.scopes,
+          connectors: body.connectors,
+          tokenEndpointAuthMethod: body.token_endpoint_auth_method,
+          jwks: body.jwks,
+          allowUpstreamTokens: body.allow_upstream_tokens,
+          accessTokenTtl: body.access_token_ttl,
+          refreshTokenTtl: body.refresh_token_ttl,
+          idTokenTtl: body.id_token_ttl,
+          webhookUrl: body.webhook_url,
+        },
+        services.keyring,
+      );
+      await recordAudit(services.db, { action: "app.created", ...actor, appId: client.id, requestId });
+      return { ...appView(client), ...(secret ? { client_secret: secret } : {}), ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) };
+    },
+  }),
+  operation({
+    operationId: "getApp",
+    method: "get",
+    path: "/apps/{id}",
+    summary: "One app",
+    tag: "apps",
+    params: z.object({ id }),
+    response: appSchema,
+    handle: async ({ params }, { services }) => {
+      const client = await services.clients.find(params.id);
+      if (!client) throw new NotFound(`app ${params.id} does not exist`);
+      return appView(client);
+    },
+  }),
+  operation({
+    operationId: "deleteApp",
+    method: "delete",
+    path: "/apps/{id}",
+    summary: "Delete an app with its accounts, grants and credentials",
+    tag: "apps",
+    params: z.object({ id }),
+    response: z.object({ id: z.string(), deleted: z.literal(true), accounts_deleted: z.number() }),
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const app = await services.db.app.findUnique({ where: { id: params.id }, select: { id: true } });
+      if (!app) throw new NotFound(`app ${params.id} does not exist`);
+      const accounts = await services.db.account.findMany({ where: { appId: params.id }, select: { id: true } });
+      for (const account of accounts) await endAccount(services, account.id, { ...actor, requestId }, { remove: true });
+      await services.db.app.delete({ where: { id: params.id } });
+      services.clients.invalidate(params.id);
+      await recordAudit(services.db, { action: "app.deleted", ...actor, appId: params.id, requestId, detail: { accounts: accounts.length } });
+      return { id: params.id, deleted: true as const, accounts_deleted: accounts.length };
+    },
+  }),
+  operation({
+    operationId: "listConnectors",
+    method: "get",
+    path: "/connectors",
+    summary: "Connectors loaded from CONNECTORS_DIR, with whether their upstream credentials are configured",
+    tag: "connectors",
+    response: z.object({
+      data: z.array(z.object({ id: z.string(), name: z.string(), kind: z.string(), per_server: z.boolean(), implemented: z.boolean(), configured: z.union([z.boolean(), z.literal("some apps")]), credentials: z.string() })),
+    }),
+    handle: async (_input, { services }) => {
+      const stored = await connectorsWithStoredCredentials(services.db);
+      return {
+        data: services.connectors.list().map((c) => {
+          const status = credentialStatus(c, stored.get(c.id));
+          return { id: c.id, name: c.name, kind: c.auth.kind, per_server: isPerServer(c), implemented: services.kinds.has(c.auth.kind), configured: status.configured, credentials: status.credentials };
+        }),
+      };
+    },
+  }),
+  operation({
+    operationId: "setConnectorCredentials",
+    method: "put",
+    path: "/connectors/{id}/credentials",
+    summary: "Store the broker's upstream client credentials for a connector (sealed), per app or as the default",
+    tag: "connectors",
+    params: z.object({ id }),
+    body: z.object({ app_id: z.string().optional(), client_id: z.string().min(1).max(500), client_secret: z.string().min(1).max(5000).optional() }),
+    response: z.object({ connector: z.string(), app_id: z.string().nullable(), created: z.boolean() }),
+    handle: async ({ params, body }, { services }) => {
+      if (!services.connectors.has(params.id)) throw new NotFound(`connector ${params.id} is not configured`);
+      const stored = await setConnectorCredentials(services, { connectorId: params.id, appId: body.app_id, clientId: body.client_id, clientSecret: body.client_secret });
+      return { connector: params.id, app_id: body.app_id ?? null, created: stored.created };
+    },
+  }),
+  operation({
+    operationId: "listAccounts",
+    method: "get",
+    path: "/accounts",
+    summary: "Accounts, filtered and paged (cursor = the last id of the previous page)",
+    tag: "accounts",
+    query: z.object({ app_id: z.string().optional(), connector: z.string().optional(), status: z.enum(["active", "needs_reauth", "revoked", "error"]).optional(), limit, cursor }),
+    response: page(accountSchema),
+    handle: async ({ query }, { services }) => {
+      const rows = await services.db.account.findMany({
+        where: {
+          ...(query.app_id ? { appId: query.app_id } : {}),
+          ...(query.connector ? { connectorId: query.connector } : {}),
+          ...(query.status ? { status: query.status } : {}),
+          ...(query.cursor ? { id: { gt: query.cursor } } : {}),
+        },
+        orderBy: { id: "asc" },
+        take: query.limit + 1,
+      });
+      const data = rows.slice(0, query.limit);
+      return { data: data.map(accountView), next_cursor: rows.length > query.limit ? data[data.length - 1]!.id : null };
+    },
+  }),
+  operation({
+    operationId: "getAccount",
+    method: "get",
+    path: "/accounts/{id}",
+    summary: "One account (never its credentials)",
+    tag: "accounts",
+    params: z.object({ id }),
+    response: accountSchema,
+    handle: async ({ params }, { services }) => {
+      const account = await services.db.account.findUnique({ where: { id: params.id } });
+      if (!account) throw new NotFound(`account ${params.id} does not exist`);
+      return accountView(account);
+    },
+  }),
+  operation({
+    operationId: "refreshAccount",
+    method: "post",
+    path: "/accounts/{id}/refresh",
+    summary: "Refresh an account's upstream credentials now (through the single-flight refresh)",
+    tag: "accounts",
+    params: z.object({ id }),
+    response: z.object({ id: z.string(), outcome: z.string(), credential_expires_at: z.string().nullable() }),
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const result = await refreshAccount(services, params.id, { force: true, requestId });
+      await recordAudit(services.db, { action: "account.refresh_requested", ...actor, accountId: params.id, requestId, detail: { outcome: result.outcome } });
+      return { id: params.id, outcome: result.outcome, credential_expires_at: result.credentials.expiresAt?.toISOString() ?? null };
+    },
+  }),
+  operation({
+    operationId: "revokeAccount",
+    method: "post",
+    path: "/accounts/{id}/revoke",
+    summary: "Revoke an account: upstream tokens revoked where supported, credentials removed, broker tokens revoked; the account stays as `revoked`",
+    tag: "accounts",
+    params: z.object({ id }),
+    response: z.object({ id: z.string(), status: z.literal("revoked"), upstream_revoked: z.boolean(), grants_revoked: z.number() }),
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const r = await endAccount(services, params.id, { ...actor, requestId }, { remove: false });
+      return { id: params.id, status: "revoked" as const, upstream_revoked: r.upstreamRevoked, grants_revoked: r.grantsRevoked };
+    },
+  }),
+  operation({
+    operationId: "deleteAccount",
+    method: "delete",
+    path: "/accounts/{id}",
+    summary: "Revoke and delete an account",
+    tag: "accounts",
+    params: z.object({ id }),
+    response: z.object({ id: z.string(), deleted: z.literal(true), upstream_revoked: z.boolean(), grants_revoked: z.number() }),
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const r = await endAccount(services, params.id, { ...actor, requestId }, { remove: true });
+      return { id: params.id, deleted: true as const, upstream_revoked: r.upstreamRevoked, grants_revoked: r.grantsRevoked };
+    },
+  }),
+  operation({
+    operationId: "rotateKeys",
+    method: "post",
+    path: "/keys/rotate",
+    summary: "Re-seal every sealed value under the current encryption key and create a new token-signing key",
+    tag: "keys",
+    response: z.object({ current_kid: z.string(), resealed: z.number(), signing_kid: z.string(), previous_signing_kid: z.string().nullable() }),
+    handle: async (_input, { services, actor, requestId }) => {
+      const [row] = await services.db.$queryRawUnsafe<{ ttl: number | null }[]>(`SELECT max(greatest("accessTokenTtl", "idTokenTtl")) AS ttl FROM "App"`);
+      const result = await rotateKeys(services.db, services.keyring, services.signingKeys, { publishForSeconds: Math.max(3600, Number(row?.ttl ?? 0)) });
+      await recordAudit(services.db, { action: "keys.rotated", ...actor, requestId, detail: { resealed: result.resealed, signingKid: result.signingKid } });
+      return { current_kid: services.keyring.currentKid, resealed: result.resealed, signing_kid: result.signingKid, previous_signing_kid: result.previousSigningKid ?? null };
+    },
+  }),
+  operation({
+    operationId: "listAuditEvents",
+    method: "get",
+    path: "/audit-events",
+    summary: "Audit events, newest first, filtered and paged (cursor = the last id of the previous page)",
+    tag: "audit",
+    query: z.object({ action: z.string().max(100).optional(), app_id: z.string().optional(), account_id: z.string().optional(), connector: z.string().optional(), since: isoDate.optional(), until: isoDate.optional(), limit, cursor: z.string().regex(/^\d{1,19}$/).optional() }),
+    response: page(
+      z.object({ id: z.string(), at: z.string(), action: z.string(), actor_type: z.string(), actor_id: z.string().nullable(), app_id: z.string().nullable(), account_id: z.string().nullable(), connector: z.string().nullable(), request_id: z.string().nullable(), detail: z.unknown() }),
+    ),
+    handle: async ({ query }, { services }) => {
+      const rows = await services.db.auditEvent.findMany({
+        where: {
+          ...(query.action ? { action: query.action } : {}),
+          ...(query.app_id ? { appId: query.app_id } : {}),
+          ...(query.account_id ? { accountId: query.account_id } : {}),
+          ...(query.connector ? { connectorId: query.connector } : {}),
+          ...(query.since || query.until ? { at: { ...(query.since ? { gte: new Date(query.since) } : {}), ...(query.until ? { lt: new Date(query.until) } : {}) } } : {}),
+          ...(query.cursor ? { id: { lt: BigInt(query.cursor) } } : {}),
+        },
+        orderBy: { id: "desc" },
+        take: query.limit + 1,
+      });
+      const data = rows.slice(0, query.limit).map((e) => ({
+        id: e.id.toString(),
+        at: e.at.toISOString(),
+        action: e.action,
+        actor_type: e.actorType,
+        actor_id: e.actorId,
+        app_id: e.appId,
+        account_id: e.accountId,
+        connector: e.connectorId,
+        request_id: e.requestId,
+        detail: e.detail,
+      }));
+      return { data, next_cursor: rows.length > query.limit ? data[data.length - 1]!.id : null };
+    },
+  }),
+];
