@@ -13,7 +13,8 @@ import { createRedis, type Redis } from "./redis.js";
 import { AddressPolicy } from "./net/address-policy.js";
 import { Outbound } from "./net/outbound.js";
 import { loadConnectors } from "./connectors/loader.js";
-import type { ConnectorRegistry } from "./connectors/registry.js";
+import { ConnectorRegistry } from "./connectors/registry.js";
+import { existsSync } from "node:fs";
 import { createBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
 import { Queues } from "./worker/queues.js";
 import { Metrics } from "./metrics.js";
@@ -40,7 +41,8 @@ export interface Services {
 
 export async function createServices(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Services> {
   // Connector files first: a bad one stops the start with one line, before any connection is opened.
-  const connectors = await loadConnectors(config.connectorsDir, env);
+  // A missing default directory means "no connectors yet"; a directory the operator named must exist.
+  const connectors = env.CONNECTORS_DIR === undefined && !existsSync(config.connectorsDir) ? new ConnectorRegistry([]) : await loadConnectors(config.connectorsDir, env);
   const keyring = await Keyring.create(config.encryptionKeys);
   const db = createDb(config.databaseUrl);
   const redis = createRedis(config.redisUrl);

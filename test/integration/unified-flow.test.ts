@@ -147,8 +147,11 @@ describe("the unified authorization-code flow", () => {
       assert.match(String(row.sealedAccessToken), /^v1\.[^.]+\.[^.]+\.[^.]+$/);
       assert.match(String(row.sealedRefreshToken), /^v1\./);
       const dump = JSON.stringify(await broker.services.db.$queryRawUnsafe(`SELECT * FROM "Credential"`));
-      for (const upstreamToken of oidc.issuedAccessTokens?.() ?? []) assert.ok(!dump.includes(upstreamToken), "an upstream access token is in the database in clear");
-      assert.ok(!dump.includes("eyJ"), "no JWT (upstream ID or access token) is stored in clear");
+      const issued = [...oidc.issuedAccessTokens(), ...oidc.issuedRefreshTokens()];
+      assert.ok(issued.length > 0);
+      for (const upstreamToken of issued) assert.ok(!dump.includes(upstreamToken), "an upstream token is in the database in clear");
+      // A JWT (the upstream ID token) is header.payload.signature, both starting with eyJ; sealed values never are.
+      assert.doesNotMatch(dump, /eyJ[\w-]+\.eyJ[\w-]+\./, "no JWT is stored in clear");
     });
 
     it("an upstream denial reaches the app as access_denied with its state", async () => {
