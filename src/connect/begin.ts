@@ -48,6 +48,7 @@ export async function beginConnect(services: Services, req: Request, res: Respon
       connectorId: connector.id,
       upstreamScopes,
       upstream: { state, nonce: checks.nonce, codeVerifier: checks.codeVerifier },
+      deviceCodeHash: request.deviceCodeHash,
     },
     services.config.issuer.startsWith("https:"),
   );

@@ -11,8 +11,7 @@ import { toBrokerError } from "../http/error-handler.js";
 import { sendErrorPage } from "../http/html.js";
 import type { Services } from "../services.js";
 import { connectAccount } from "../accounts/accounts.js";
-import { issueAuthorizationCode } from "../oauth/codes.js";
-import { redirectWithParameters, type RedirectTarget } from "../oauth/authorization-request.js";
+import { finishAuthorization, refuseAuthorization } from "../oauth/authorization-response.js";
 import { sessionIdFromState, takeSession, type ConnectSession } from "./session.js";
 import { kindContext, redirectAuthorizerFor } from "./upstream.js";
 import { timingSafeEqual } from "node:crypto";
@@ -34,6 +33,7 @@ function upstreamError(connectorName: string, code: string): OAuthError {
   return new ServerError(`${connectorName} refused the authorization request (${code.slice(0, 64)})`);
 }
 
+/** Connects the account the upstream vouched for; returns its id. */
 async function completeConnect(services: Services, req: Request, session: ConnectSession): Promise<string> {
   const connector = services.connectors.get(session.connectorId);
   if (!connector) throw new ServerError(`connector "${session.connectorId}" is no longer configured`);
@@ -61,15 +61,7 @@ async function completeConnect(services: Services, req: Request, session: Connec
   await services.queues
     .scheduleRefresh(account.id, account.credentialExpiresAt, connector.refresh?.marginSeconds)
     .catch((err: Error) => req.log.warn({ accountId: account.id, err: { message: err.message } }, "could not schedule the refresh; the reconciler will"));
-  return issueAuthorizationCode(services.db, {
-    appId: session.clientId,
-    accountId: account.id,
-    redirectUri: session.redirectUri,
-    scope: session.scope,
-    codeChallenge: session.codeChallenge,
-    codeChallengeMethod: session.codeChallengeMethod,
-    nonce: session.nonce,
-  });
+  return account.id;
 }
 
 export function callbackRouter(services: Services): Router {
@@ -95,13 +87,12 @@ export function callbackRouter(services: Services): Router {
       return;
     }
     const { session, boundToBrowser } = taken;
-    const target: RedirectTarget = { redirectUri: session.redirectUri, state: session.state, responseMode: "query" };
     try {
       // RFC 9700 §4.7: the response must come back to the browser that started the flow, with the state we sent.
       if (!boundToBrowser) throw new AccessDenied("the connection was started in another browser or its cookie was lost");
       if (!sameString(state, session.upstream.state)) throw new InvalidRequest("the upstream state does not match");
-      const code = await completeConnect(services, req, session);
-      res.redirect(302, redirectWithParameters(target, services.config.issuer, { code }));
+      const accountId = await completeConnect(services, req, session);
+      await finishAuthorization(services, req, res, session, accountId);
     } catch (err) {
       const error = toBrokerError(err);
       const oauth = error instanceof OAuthError && error.redirectable ? error : undefined;
@@ -109,7 +100,7 @@ export function callbackRouter(services: Services): Router {
       else req.log.info({ err: oauth, connectorId: session.connectorId }, "connect refused");
       const code = oauth?.code ?? (error.status === 503 ? "temporarily_unavailable" : "server_error");
       const description = oauth?.description ?? (error.expose ? error.description : "the account could not be connected");
-      res.redirect(302, redirectWithParameters(target, services.config.issuer, { error: code, error_description: description }));
+      await refuseAuthorization(services, req, res, session, { code, description });
     }
   });
   return router;

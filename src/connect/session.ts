@@ -35,6 +35,8 @@ export interface ConnectSession {
   pinnedAddress?: string;
   upstreamScopes: string[];
   upstream: { state: string; nonce?: string; codeVerifier?: string };
+  /** Device flow (RFC 8628): the device code this connect approves; the end user is not sent to the app. */
+  deviceCodeHash?: string;
   /** SHA-256 of the browser-binding cookie. */
   bindingHash: string;
   createdAt: number;

@@ -7,7 +7,8 @@
  */
 import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
-import { redirectUriMatches, type Client } from "./clients.js";
+import { redirectUriMatches, RESPONSE_TYPES, type Client } from "./clients.js";
+import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
 import { checkRequestedScopes, parseScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
 
 /** Parameters the authorize endpoint reads; any other is ignored (RFC 6749 §3.1). */
@@ -29,24 +30,30 @@ export const AUTHORIZE_PARAMETERS = [
 export type AuthorizeParameter = (typeof AUTHORIZE_PARAMETERS)[number];
 export type AuthorizeParameters = Partial<Record<AuthorizeParameter, string>>;
 
-/** Where errors of the second phase are sent. */
-export interface RedirectTarget {
-  redirectUri: string;
-  state: string | undefined;
-  responseMode: "query" | "fragment";
-}
+export { redirectWithParameters, type RedirectTarget } from "./response-modes.js";
 
 export interface ValidatedAuthorizationRequest {
   client: Client;
   params: AuthorizeParameters;
   redirectUri: string;
+  /** Normalised: its space-separated values sorted ("code id_token"). */
   responseType: string;
-  responseMode: "query";
+  responseMode: ResponseMode;
   state: string | undefined;
   nonce: string | undefined;
   codeChallenge: string | undefined;
   codeChallengeMethod: string | undefined;
   requestedScopes: string[];
+  /** Device flow (RFC 8628): the device code the connect approves; set by the /device page, never from parameters. */
+  deviceCodeHash?: string;
+}
+
+/** Response types in their normalised form (values sorted), as apps are registered with them. */
+const SUPPORTED_RESPONSE_TYPES: ReadonlySet<string> = new Set(RESPONSE_TYPES.map(normaliseResponseType));
+
+/** "id_token code" → "code id_token": the order of the values carries no meaning (RFC 6749 §3.1.1). */
+export function normaliseResponseType(responseType: string | undefined): string {
+  return (responseType ?? "").split(" ").filter(Boolean).sort().join(" ");
 }
 
 /** RFC 7636 §4.1: code_verifier / code_challenge alphabet and length. */
@@ -94,19 +101,31 @@ export function validateAuthorizationRequest(client: Client, redirectUri: string
   if (duplicated.length > 0) throw new InvalidRequest(`parameter ${duplicated[0]} is repeated`);
   for (const [name, value] of Object.entries(params)) if (value.length > MAX_PARAMETER_LENGTH) throw new InvalidRequest(`parameter ${name} is too long`);
 
-  const responseType = params.response_type?.split(" ").filter(Boolean).sort().join(" ");
+  const responseType = normaliseResponseType(params.response_type);
   if (!responseType) throw new InvalidRequest("response_type is missing");
-  if (responseType !== "code") throw new UnsupportedResponseType(`response_type "${params.response_type}" is not supported`);
+  if (!SUPPORTED_RESPONSE_TYPES.has(responseType)) throw new UnsupportedResponseType(`response_type "${params.response_type}" is not supported`);
+  // RFC 9700 §2.1.2: implicit and hybrid only for apps registered for them.
   if (!client.responseTypes.includes(responseType)) throw new UnauthorizedClient(`the app is not registered for response_type "${responseType}"`);
-  if (!client.grantTypes.includes("authorization_code")) throw new UnauthorizedClient("the app is not registered for the authorization_code grant");
-  if (params.response_mode !== undefined && params.response_mode !== "query") throw new InvalidRequest(`response_mode "${params.response_mode}" is not supported for response_type code`);
+  const issuesCode = responseType.split(" ").includes("code");
+  if (issuesCode && !client.grantTypes.includes("authorization_code")) throw new UnauthorizedClient("the app is not registered for the authorization_code grant");
+  const responseMode = params.response_mode ?? defaultResponseMode(responseType);
+  if (!isResponseMode(responseMode)) throw new InvalidRequest(`response_mode "${responseMode}" is not supported`);
+  if (!responseModeAllowed(responseMode, responseType)) throw new InvalidRequest(`response_mode "query" may not carry tokens: use fragment or form_post with response_type "${responseType}"`);
+  const requestedScopes = parseScope(params.scope);
+  if (issuesFrontChannelTokens(responseType)) {
+    // OIDC Core §3.2.2.1, §3.3.2.11: the nonce binds the ID token to this
+    // browser's session (replay of a front-channel token); required for
+    // every implicit and hybrid request here, ID token or not.
+    if (!params.nonce) throw new InvalidRequest(`nonce is required with response_type "${responseType}"`);
+    if (responseType.split(" ").includes("id_token") && !requestedScopes.includes("openid")) throw new InvalidRequest(`response_type "${responseType}" returns an ID token: scope must include openid`);
+  }
 
   // RFC 7636 + RFC 9700 §2.1.1: S256 only; required for public clients.
   if (params.code_challenge_method !== undefined && params.code_challenge === undefined) throw new InvalidRequest("code_challenge_method without code_challenge");
   const method = params.code_challenge ? (params.code_challenge_method ?? "plain") : undefined;
   if (method !== undefined && method !== "S256") throw new InvalidRequest(`code_challenge_method "${method}" is not allowed; use S256`);
   if (params.code_challenge !== undefined && !PKCE_CHALLENGE.test(params.code_challenge)) throw new InvalidRequest("code_challenge is malformed");
-  if (client.isPublic && !params.code_challenge) throw new InvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256");
+  if (client.isPublic && issuesCode && !params.code_challenge) throw new InvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256");
 
   // OIDC Core §3.1.2.6: the broker always needs the end user to act, so it can never answer prompt=none.
   const prompts = (params.prompt ?? "").split(" ").filter(Boolean);
@@ -117,12 +136,12 @@ export function validateAuthorizationRequest(client: Client, redirectUri: string
     params,
     redirectUri,
     responseType,
-    responseMode: "query",
+    responseMode,
     state: params.state,
     nonce: params.nonce,
     codeChallenge: params.code_challenge,
     codeChallengeMethod: method,
-    requestedScopes: parseScope(params.scope),
+    requestedScopes,
   };
 }
 
@@ -132,16 +151,3 @@ export function scopesForConnector(request: ValidatedAuthorizationRequest, conne
   return checkRequestedScopes(request.client, requested, connector);
 }
 
-/** The authorization response or error, sent to the app's redirect URI with `state` and `iss` (RFC 9207). */
-export function redirectWithParameters(target: RedirectTarget, issuer: string, parameters: Record<string, string | undefined>): string {
-  const url = new URL(target.redirectUri);
-  const all: Record<string, string | undefined> = { ...parameters, state: target.state, iss: issuer };
-  if (target.responseMode === "fragment") {
-    const fragment = new URLSearchParams();
-    for (const [k, v] of Object.entries(all)) if (v !== undefined) fragment.append(k, v);
-    url.hash = fragment.toString();
-  } else {
-    for (const [k, v] of Object.entries(all)) if (v !== undefined) url.searchParams.append(k, v);
-  }
-  return url.toString();
-}

@@ -16,17 +16,17 @@ import { clientMayUseConnector, splitConnectorScope } from "./scopes.js";
 import {
   findClientAndRedirect,
   readAuthorizeParameters,
-  redirectWithParameters,
   scopesForConnector,
   validateAuthorizationRequest,
   type AuthorizeParameters,
   type RedirectTarget,
   type ValidatedAuthorizationRequest,
 } from "./authorization-request.js";
+import { errorResponseMode, sendAuthorizationResponse } from "./response-modes.js";
 
-/** Sends an error to the app's redirect URI (303 after a POST, so the browser does not re-post). */
+/** Sends an error to the app's redirect URI in the request's response mode (303 after a POST, so the browser does not re-post). */
 export function redirectError(req: Request, res: Response, issuer: string, target: RedirectTarget, error: OAuthError): void {
-  res.redirect(req.method === "POST" ? 303 : 302, redirectWithParameters(target, issuer, { error: error.code, error_description: error.description }));
+  sendAuthorizationResponse(req, res, issuer, target, { error: error.code, error_description: error.description });
 }
 
 /** The connector this request is for: the `connector` parameter, or the one its nested scopes name. */
@@ -58,7 +58,7 @@ export function authorizeRouter(services: Services): Router {
       sendErrorPage(res, error.status >= 500 ? error.status : 400, error.expose ? error.code : "server_error", error.expose ? error.description : "internal error");
       return;
     }
-    const target: RedirectTarget = { redirectUri, state: params.state, responseMode: "query" };
+    const target: RedirectTarget = { redirectUri, state: params.state, responseMode: errorResponseMode(params.response_type, params.response_mode) };
     try {
       const request = validateAuthorizationRequest(client, redirectUri, params, duplicated);
       const connectorId = chosenConnectorId(request);
@@ -86,7 +86,7 @@ export function authorizeRouter(services: Services): Router {
       // server_error / temporarily_unavailable so it can recover; detail is logged.
       req.log.error({ err }, "authorization request failed");
       const code = error.status === 503 ? "temporarily_unavailable" : "server_error";
-      res.redirect(req.method === "POST" ? 303 : 302, redirectWithParameters(target, issuer, { error: code, error_description: error.status === 503 ? "the broker is temporarily unavailable" : "internal error" }));
+      sendAuthorizationResponse(req, res, issuer, target, { error: code, error_description: error.status === 503 ? "the broker is temporarily unavailable" : "internal error" });
     }
   };
 

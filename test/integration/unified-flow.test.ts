@@ -244,7 +244,7 @@ describe("the unified authorization-code flow", () => {
     });
 
     it("an unsupported response_type is refused", async () => {
-      const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "token", state: "s", connector: "gh" });
+      const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "none", state: "s", connector: "gh" });
       assert.equal(page.url.searchParams.get("error"), "unsupported_response_type");
     });
 
