@@ -3,6 +3,7 @@
  * failure prints one line on stderr and exits with a code from EXIT.
  */
 import { Command, CommanderError } from "commander";
+import { registerAccounts } from "./commands/accounts.js";
 import { registerApps } from "./commands/apps.js";
 import { registerConnectors } from "./commands/connectors.js";
 import { registerInit } from "./commands/init.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerConnectors(program);
   registerApps(program);
+  registerAccounts(program);
   return program;
 }
 
