@@ -94,8 +94,14 @@ export async function startBroker(role: Role, config: Config = loadConfig(), log
 export async function runUntilSignal(role: Role): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const broker = await startBroker(role, config, log);
+  // Handlers go in before the start: /readyz can answer while the worker is
+  // still starting, and a signal then must stop the broker cleanly once it is
+  // up, not kill it half-started.
+  let broker: RunningBroker | undefined;
+  let signalled: string | undefined;
   const shutdown = (signal: string) => {
+    signalled ??= signal;
+    if (!broker) return;
     log.info({ signal }, "shutting down");
     broker.stop().then(
       () => {
@@ -111,4 +117,6 @@ export async function runUntilSignal(role: Role): Promise<void> {
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
+  broker = await startBroker(role, config, log);
+  if (signalled) shutdown(signalled);
 }
