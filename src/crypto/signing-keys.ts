@@ -41,7 +41,12 @@ export class SigningKeys {
     private readonly cacheMs = 30_000,
   ) {}
 
-  /** Creates the first signing key if there is none (safe when several processes start at once). */
+  /**
+   * Creates the first signing key if there is none (safe when several
+   * processes start at once), then opens the current one: a keyring that
+   * cannot (BROKER_ENCRYPTION_KEYS replaced or lost) fails at start with a
+   * SealError naming the key, not at the first token.
+   */
   async ensureCurrent(): Promise<void> {
     await this.db.$transaction(async (tx) => {
       // One creator at a time across processes: a transaction-scoped advisory lock.
@@ -49,6 +54,7 @@ export class SigningKeys {
       const existing = await tx.signingKey.findFirst({ where: { status: "current" } });
       if (!existing) await tx.signingKey.create({ data: await this.newKeyRow() });
     });
+    await this.current();
   }
 
   /**

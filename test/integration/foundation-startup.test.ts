@@ -13,6 +13,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from "../support/db.js";
 import { freePort } from "../support/ports.js";
+import { Keyring } from "../../src/crypto/keyring.js";
+import { SigningKeys } from "../../src/crypto/signing-keys.js";
+import { loadConfig } from "../../src/config.js";
+import { createDb } from "../../src/db.js";
 import { randomKeyEntry, TEST_REDIS_URL } from "../support/services.js";
 
 const BIN = fileURLToPath(new URL("../../bin/authbroker.js", import.meta.url));
@@ -105,6 +109,21 @@ describe("a broker that cannot start says why in one line", () => {
       assertOneLine(stderr, new RegExp(`^authbroker: Redis unreachable at redis://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
       assert.doesNotMatch(stderr, /hunter2/);
     } finally {
+      await migrated.drop();
+    }
+  });
+
+  it("a keyring that cannot open the database's signing key (BROKER_ENCRYPTION_KEYS replaced): one line naming the key", async () => {
+    const migrated = await createTestDatabase();
+    const db = createDb(migrated.url, { max: 1 });
+    try {
+      const earlier = await Keyring.create(loadConfig({ BROKER_ENCRYPTION_KEYS: randomKeyEntry("earlier") }).encryptionKeys);
+      await new SigningKeys(db, earlier).ensureCurrent();
+      const { code, stderr } = await run(["serve"], { BROKER_ENCRYPTION_KEYS: randomKeyEntry("other"), DATABASE_URL: migrated.url, REDIS_URL: TEST_REDIS_URL, PORT: "0", LOG_LEVEL: "silent" });
+      assert.equal(code, 1);
+      assertOneLine(stderr, /^authbroker: vault_error: sealed SigningKey\.sealedPrivateJwk of sk_\S+ uses key "earlier", which is not in BROKER_ENCRYPTION_KEYS$/);
+    } finally {
+      await db.$disconnect();
       await migrated.drop();
     }
   });
