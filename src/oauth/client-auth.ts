@@ -1,17 +1,21 @@
 /**
- * Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9).
- * Each method is a strategy: it says whether a request carries its kind of
- * credentials and checks them. The endpoint finds the one method the request
- * uses, and that must be the method the client registered. Adding a method
- * (private_key_jwt) is one more entry in `CLIENT_AUTH_STRATEGIES`; discovery
- * lists the map's keys.
+ * Client authentication at the token endpoint and the other back-channel
+ * endpoints (RFC 6749 §2.3, OIDC Core §9, RFC 7523 §2.2). Each method is a
+ * strategy: it says whether a request carries its kind of credentials and
+ * checks them. The endpoint finds the one method the request uses, and that
+ * must be the method the client registered. Discovery lists the map's keys.
  */
 import type { Request } from "express";
+import { createHash } from "node:crypto";
+import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import { secretMatches } from "../crypto/secrets.js";
 import { InvalidClient, InvalidRequest } from "../errors.js";
 import type { Services } from "../services.js";
 import type { FormParameters } from "./body.js";
 import type { Client, ClientAuthMethod } from "./clients.js";
+
+/** The token endpoint's path (token.ts TOKEN_PATH; not imported, as token.ts imports this module). */
+const TOKEN_ENDPOINT_PATH = "/oauth/token";
 
 /** What client authentication may use. */
 export type ClientAuthServices = Pick<Services, "clients" | "config" | "redis">;
@@ -84,6 +88,104 @@ const clientSecretPost: ClientAuthStrategy = {
   verify: (client, request) => checkSecret(client, request.form.get("client_secret")!),
 };
 
+/** RFC 7523 §2.2: the one `client_assertion_type` of a JWT client assertion. */
+export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/**
+ * Algorithms a client may sign its assertion with: asymmetric only, since
+ * the key is the app's registered public JWKS (no `none`, no HMAC).
+ */
+export const CLIENT_ASSERTION_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/**
+ * The longest an assertion may live. Assertions are made per request and
+ * used at once (openid-client's live 60 s); a short life bounds both the
+ * replay window and how long each `jti` is remembered.
+ */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+const ASSERTION_CLOCK_TOLERANCE_SECONDS = 30;
+
+function readAssertion(request: ClientAuthRequest): { assertion: string; claims: JWTPayload } {
+  const type = request.form.get("client_assertion_type");
+  if (type !== CLIENT_ASSERTION_TYPE) throw new InvalidRequest(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+  const assertion = request.form.get("client_assertion");
+  if (assertion === undefined) throw new InvalidRequest("client_assertion is missing");
+  try {
+    return { assertion, claims: decodeJwt(assertion) };
+  } catch {
+    // RFC 7521 §4.2.1: an invalid assertion fails client authentication.
+    throw new InvalidClient("client authentication failed: client_assertion is not a JWT");
+  }
+}
+
+/** The Redis key remembering a used `jti` of a client (hashed: a `jti` is the client's free text). */
+function usedJtiKey(clientId: string, jti: string): string {
+  return `client-assertion:jti:${clientId}:${createHash("sha256").update(jti).digest("base64url")}`;
+}
+
+/**
+ * `private_key_jwt` (OIDC Core §9, RFC 7523 §3): a JWT signed with a key of
+ * the JWKS registered with the app, `iss` = `sub` = client_id, `aud` the
+ * token endpoint URL or the issuer, `exp` required and near, `jti` single
+ * use (RFC 7523 §3 item 7: replay protection; kept in Redis until the
+ * assertion expires, so every `serve` process refuses a replay).
+ */
+const privateKeyJwt: ClientAuthStrategy = {
+  presentedIn: (request) => presentsAssertion(request),
+  claimedClientId(request) {
+    const { claims } = readAssertion(request);
+    if (typeof claims.sub !== "string" || claims.sub === "") throw new InvalidClient("client authentication failed: the client assertion has no sub");
+    const bodyClientId = request.form.get("client_id");
+    if (bodyClientId !== undefined && bodyClientId !== claims.sub) throw new InvalidRequest("client_id differs from the sub of the client assertion");
+    return claims.sub;
+  },
+  async verify(client, request, services) {
+    const { assertion } = readAssertion(request);
+    let keys;
+    try {
+      keys = createLocalJWKSet(client.jwks as JSONWebKeySet);
+    } catch (err) {
+      throw new InvalidClient("client authentication failed: the app has no usable JWKS", { detail: "the app's registered jwks is not a JWK Set", cause: err });
+    }
+    const issuer = services.config.issuer;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(assertion, keys, {
+        algorithms: CLIENT_ASSERTION_ALGORITHMS,
+        issuer: client.id,
+        subject: client.id,
+        audience: [`${issuer}${TOKEN_ENDPOINT_PATH}`, issuer],
+        requiredClaims: ["exp", "jti", "iss", "sub", "aud"],
+        clockTolerance: ASSERTION_CLOCK_TOLERANCE_SECONDS,
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError) throw new InvalidClient(`client authentication failed: ${assertionProblem(err)}`, { detail: err.code, cause: err });
+      throw err;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const exp = payload.exp!;
+    const longestExp = (typeof payload.iat === "number" ? Math.min(payload.iat, now) : now) + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_TOLERANCE_SECONDS;
+    if (exp > longestExp) throw new InvalidClient(`client authentication failed: the client assertion may live at most ${MAX_ASSERTION_LIFETIME_SECONDS} seconds`);
+    if (typeof payload.jti !== "string" || payload.jti === "") throw new InvalidClient("client authentication failed: the client assertion has no jti");
+    const rememberFor = exp - now + ASSERTION_CLOCK_TOLERANCE_SECONDS;
+    const first = await services.redis.set(usedJtiKey(client.id, payload.jti), "1", "EX", Math.max(rememberFor, 1), "NX");
+    if (first === null) throw new InvalidClient("client authentication failed: the client assertion was already used (jti replayed)");
+  },
+};
+
+/** A client-facing reason for a refused assertion; jose's own messages stay in the log. */
+function assertionProblem(err: InstanceType<typeof joseErrors.JOSEError>): string {
+  if (err instanceof joseErrors.JWTExpired) return "the client assertion has expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === "aud") return "the client assertion's aud must be the token endpoint URL or the issuer";
+    if (err.claim === "iss" || err.claim === "sub") return "the client assertion's iss and sub must be the client_id";
+    return `the client assertion's ${err.claim} claim is missing or invalid`;
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return "the client assertion's algorithm is not allowed";
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWSSignatureVerificationFailed) return "no key of the app's JWKS verifies the client assertion";
+  return "the client assertion is not valid";
+}
+
 /** Public clients (RFC 6749 §2.1) prove nothing; they only say who they are. */
 const none: ClientAuthStrategy = {
   presentedIn: (request) => !hasBasicScheme(request.authorization) && !request.form.has("client_secret") && !presentsAssertion(request) && request.form.has("client_id"),
@@ -94,10 +196,11 @@ const none: ClientAuthStrategy = {
 export const CLIENT_AUTH_STRATEGIES: ReadonlyMap<ClientAuthMethod, ClientAuthStrategy> = new Map<ClientAuthMethod, ClientAuthStrategy>([
   ["client_secret_basic", clientSecretBasic],
   ["client_secret_post", clientSecretPost],
+  ["private_key_jwt", privateKeyJwt],
   ["none", none],
 ]);
 
-/** Client assertions (RFC 7523 §2.2) are recognised so they count as a method even before private_key_jwt is supported. */
+/** Client assertions (RFC 7523 §2.2): a request with either parameter uses this method. */
 function presentsAssertion(request: ClientAuthRequest): boolean {
   return request.form.has("client_assertion") || request.form.has("client_assertion_type");
 }
@@ -110,9 +213,7 @@ function presentsAssertion(request: ClientAuthRequest): boolean {
 export async function authenticateClient(services: ClientAuthServices, req: Pick<Request, "headers">, form: FormParameters): Promise<AuthenticatedClient> {
   const request: ClientAuthRequest = { authorization: req.headers.authorization, form };
   const presented = [...CLIENT_AUTH_STRATEGIES].filter(([, strategy]) => strategy.presentedIn(request));
-  const assertion = presentsAssertion(request) && !CLIENT_AUTH_STRATEGIES.has("private_key_jwt");
-  if (presented.length + (assertion ? 1 : 0) > 1) throw new InvalidRequest("the request uses more than one client authentication method");
-  if (assertion) throw new InvalidClient("client authentication failed: client assertions are not supported");
+  if (presented.length > 1) throw new InvalidRequest("the request uses more than one client authentication method");
   const [entry] = presented;
   if (!entry) throw new InvalidClient("client authentication failed: no client credentials");
   const [method, strategy] = entry;

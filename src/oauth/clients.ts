@@ -112,6 +112,26 @@ export function redirectUriMatches(registered: string[], presented: string): boo
   });
 }
 
+/** Members only a private or symmetric JWK has (RFC 7518 §6). */
+const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/**
+ * An app's JWKS for `private_key_jwt`: a JWK Set of public asymmetric keys.
+ * A private key here means the app's secret key was pasted into the broker's
+ * registry: refused, so it is never stored.
+ */
+export function checkClientJwks(jwks: unknown): void {
+  const keys = (jwks as { keys?: unknown } | null)?.keys;
+  if (typeof jwks !== "object" || jwks === null || !Array.isArray(keys) || keys.length === 0) throw new ValidationFailed('jwks must be a JWK Set: { "keys": [ ... ] } with at least one key');
+  for (const [index, key] of keys.entries()) {
+    if (typeof key !== "object" || key === null) throw new ValidationFailed(`jwks key ${index + 1} is not a JWK`);
+    const jwk = key as Record<string, unknown>;
+    if (jwk.kty !== "RSA" && jwk.kty !== "EC" && jwk.kty !== "OKP") throw new ValidationFailed(`jwks key ${index + 1}: kty must be RSA, EC or OKP (public keys only)`);
+    const secretMember = PRIVATE_JWK_MEMBERS.find((m) => m in jwk);
+    if (secretMember) throw new ValidationFailed(`jwks key ${index + 1} contains private key material ("${secretMember}"): register the public key only`);
+  }
+}
+
 type AppRow = Omit<Client, "tokenEndpointAuthMethod"> & { tokenEndpointAuthMethod: string; sealedWebhookSecret?: string | null; createdAt?: Date; updatedAt?: Date };
 
 /** The app as the rest of the broker sees it: never the sealed webhook secret. */
@@ -154,6 +174,7 @@ export class Clients {
     const method: ClientAuthMethod = isPublic ? "none" : (input.tokenEndpointAuthMethod ?? "client_secret_basic");
     if (!isPublic && method === "none") throw new ValidationFailed("a confidential app needs a client authentication method other than none");
     if (method === "private_key_jwt" && !input.jwks) throw new ValidationFailed("private_key_jwt needs the app's public JWKS");
+    if (input.jwks !== undefined) checkClientJwks(input.jwks);
     if (!input.name.trim()) throw new ValidationFailed("name must not be empty");
     const grantTypes = input.grantTypes ?? (isPublic ? ["authorization_code", "refresh_token"] : ["authorization_code", "refresh_token", "client_credentials"]);
     for (const g of grantTypes) if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);

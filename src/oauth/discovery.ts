@@ -8,9 +8,11 @@
  */
 import { Router, type Response } from "express";
 import type { Services } from "../services.js";
-import { CLIENT_AUTH_STRATEGIES } from "./client-auth.js";
+import { CLIENT_ASSERTION_ALGORITHMS, CLIENT_AUTH_STRATEGIES } from "./client-auth.js";
 import { buildGrants } from "./grants/index.js";
+import { RESPONSE_TYPES } from "./clients.js";
 import { JWKS_PATH } from "./jwks.js";
+import { RESPONSE_MODES } from "./response-modes.js";
 import { BROKER_SCOPES } from "./scopes.js";
 import { TOKEN_PATH } from "./token.js";
 
@@ -29,7 +31,7 @@ const ENDPOINTS: ReadonlyArray<readonly [metadata: string, path: string]> = [
 ];
 
 /** Claims an ID token may carry (tokens.ts issueIdToken). */
-const ID_TOKEN_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "email", "name", "connector"];
+const ID_TOKEN_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "email", "name", "connector"];
 
 export async function discoveryDocument(services: Services): Promise<Record<string, unknown>> {
   const issuer = services.config.issuer;
@@ -38,11 +40,14 @@ export async function discoveryDocument(services: Services): Promise<Record<stri
   return {
     issuer,
     ...Object.fromEntries(ENDPOINTS.map(([name, path]) => [name, `${issuer}${path}`])),
-    response_types_supported: ["code"],
-    response_modes_supported: ["query"],
+    // Implicit and hybrid types are listed because the broker supports them;
+    // each app may use only those it was registered with (RFC 9700 §2.1.2).
+    response_types_supported: [...RESPONSE_TYPES],
+    response_modes_supported: [...RESPONSE_MODES],
     grant_types_supported: [...buildGrants().keys()],
     code_challenge_methods_supported: ["S256"],
     token_endpoint_auth_methods_supported: authMethods,
+    token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
     scopes_supported: [...BROKER_SCOPES],
     claims_supported: ID_TOKEN_CLAIMS,
     subject_types_supported: ["public"],

@@ -61,11 +61,13 @@ describe("discovery and JWKS", () => {
       assert.equal(body.token_endpoint, `${issuer}/oauth/token`);
       assert.equal(body.jwks_uri, `${issuer}/oauth/jwks`);
       for (const notYet of ["userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "device_authorization_endpoint"]) assert.equal(body[notYet], undefined, `${notYet} is not implemented yet`);
-      assert.deepEqual(body.response_types_supported, ["code"]);
-      assert.deepEqual(body.response_modes_supported, ["query"]);
+      assert.deepEqual(body.response_types_supported, ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"]);
+      assert.deepEqual(body.response_modes_supported, ["query", "fragment", "form_post"]);
       assert.deepEqual(body.grant_types_supported, ["authorization_code", "refresh_token", "client_credentials"]);
       assert.deepEqual(body.code_challenge_methods_supported, ["S256"]);
-      assert.deepEqual(body.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "none"]);
+      assert.deepEqual(body.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
+      assert.ok((body.token_endpoint_auth_signing_alg_values_supported as string[]).includes("ES256"));
+      assert.ok(!(body.token_endpoint_auth_signing_alg_values_supported as string[]).some((alg) => alg === "none" || alg.startsWith("HS")), "asymmetric algorithms only");
       assert.deepEqual(body.subject_types_supported, ["public"]);
       assert.deepEqual(body.id_token_signing_alg_values_supported, ["ES256"]);
       assert.equal(body.authorization_response_iss_parameter_supported, true);

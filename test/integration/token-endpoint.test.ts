@@ -174,7 +174,7 @@ describe("token endpoint", () => {
       assertOAuthError(await post({ grant_type: "refresh_token", refresh_token: "x", client_id: publicApp.id, client_secret: "anything" }), 401, "invalid_client");
     });
 
-    it("client assertions are refused while private_key_jwt is not supported", async () => {
+    it("a client assertion that is not a JWT fails client authentication (RFC 7521 §4.2.1)", async () => {
       assertOAuthError(await post({ grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: "x.y.z" }), 401, "invalid_client");
     });
 
