@@ -11,7 +11,12 @@ import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices, type Services } from "./services.js";
 import { startWorker, type RunningWorker } from "./worker/run.js";
 import { authorizeRouter } from "./oauth/authorize.js";
+import { introspectionRouter } from "./oauth/introspect.js";
+import { revocationRouter } from "./oauth/revoke.js";
+import { userinfoRouter } from "./oauth/userinfo.js";
 import { callbackRouter } from "./connect/callback.js";
+import { credentialFormRouter } from "./connect/credential-form.js";
+import { hostnameFormRouter } from "./connect/hostname-form.js";
 import { discoveryRouter } from "./oauth/discovery.js";
 import { jwksRouter } from "./oauth/jwks.js";
 import { tokenRouter } from "./oauth/token.js";
@@ -23,7 +28,7 @@ export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, callbackRouter, accountsApiRouter, adminRouter];
+  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, callbackRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */
@@ -51,10 +56,11 @@ export interface RunningBroker {
   stop(): Promise<void>;
 }
 
-export async function startBroker(role: Role, config: Config = loadConfig(), log: Logger = createLogger(config.logLevel)): Promise<RunningBroker> {
+/** `env` is what connector files' `${env:…}` references read (the demo passes its upstream's URL there). */
+export async function startBroker(role: Role, config: Config = loadConfig(), log: Logger = createLogger(config.logLevel), env: NodeJS.ProcessEnv = process.env): Promise<RunningBroker> {
   await checkPostgres(config.databaseUrl, { requireSchema: true });
   await checkRedis(config.redisUrl);
-  const services = await createServices(config, log);
+  const services = await createServices(config, log, env);
   let server: RunningServer | undefined;
   let worker: RunningWorker | undefined;
   try {

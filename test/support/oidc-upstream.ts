@@ -9,7 +9,9 @@
  * — while its interactions are our own routes: by default the end user
  * `currentUser` signs in and consents automatically, so a test whose browser
  * just follows redirects completes the flow; `interactive: true` shows a
- * login form and a consent page instead (for Chromium tests).
+ * login form and a consent page instead (for Chromium tests). The demo's
+ * "Acme Cloud" (demo/acme-cloud.ts) is this provider with a brand, checked
+ * passwords and an API of its own.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
@@ -39,12 +41,23 @@ export interface OidcUpstreamClient {
   token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "none";
   /** @defaultValue `["authorization_code", "refresh_token"]` */
   grant_types?: string[];
+  /** Shown on the consent page instead of the client id. */
+  client_name?: string;
 }
+
+/** Serves `/api/` instead of the echo; it authenticates requests itself, with `findAccessToken` for bearer tokens. */
+export type UpstreamApiHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: { url: URL; findAccessToken(token: string): Promise<{ accountId: string; scope: string } | undefined> },
+) => void | Promise<void>;
 
 export interface OidcUpstreamOptions {
   clients: OidcUpstreamClient[];
   /** Listen on this port (when the issuer must be known in advance). @defaultValue a free port */
   port?: number;
+  /** Listen on this address (the issuer stays http://127.0.0.1:PORT; 0.0.0.0 in a container). @defaultValue 127.0.0.1 */
+  host?: string;
   /** Access token lifetime in seconds. @defaultValue 3600 */
   accessTokenTtl?: number;
   /** Refresh token lifetime in seconds. @defaultValue 14 days */
@@ -59,6 +72,12 @@ export interface OidcUpstreamOptions {
   users?: Record<string, UpstreamUser>;
   /** The user signed in automatically. @defaultValue alice */
   user?: UpstreamUser;
+  /** Passwords by username: when given, the login form checks them (otherwise any password signs in). */
+  passwords?: Record<string, string>;
+  /** The service's name on the login and consent pages. @defaultValue "the upstream" */
+  brand?: string;
+  /** Serves `/api/` instead of the echo API. */
+  api?: UpstreamApiHandler;
 }
 
 export interface UpstreamStats {
@@ -121,6 +140,7 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
   const accounts = new Map<string, UpstreamUser>([[currentUser.sub, currentUser]]);
   for (const user of Object.values(users)) accounts.set(user.sub, user);
 
+  const brand = options.brand ?? "the upstream";
   let denyNextInteraction = false;
   const tokenFailures: { status: number; body: object }[] = [];
   const stats: UpstreamStats = { authorize: 0, tokenByGrant: {}, userinfo: 0, revocation: 0, api: 0 };
@@ -128,7 +148,7 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
@@ -193,17 +213,22 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
     // Interactive mode: GET shows a page, POST .../login and .../confirm act.
     if (prompt === "login") {
       if (req.method === "POST" && action === "login") {
-        const username = (await readForm(req)).get("username") ?? "";
-        const user = users[username];
+        const form = await readForm(req);
+        const username = form.get("username") ?? "";
+        const user = Object.hasOwn(users, username) ? users[username] : undefined;
         if (!user) {
-          sendHtml(res, 200, loginPage(details.uid, "Unknown user"));
+          sendHtml(res, 200, loginPage(brand, details.uid, "Unknown user"));
+          return;
+        }
+        if (options.passwords && options.passwords[username] !== form.get("password")) {
+          sendHtml(res, 200, loginPage(brand, details.uid, "Wrong password"));
           return;
         }
         accounts.set(user.sub, user);
         await provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
         return;
       }
-      sendHtml(res, 200, loginPage(details.uid));
+      sendHtml(res, 200, loginPage(brand, details.uid));
       return;
     }
     if (req.method === "POST" && action === "confirm") {
@@ -211,13 +236,24 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
       return;
     }
     const client = await provider.Client.find(String(details.params["client_id"]));
-    sendHtml(res, 200, consentPage(details.uid, client?.clientId ?? "", String(details.params["scope"] ?? "")));
+    const clientName = options.clients.find((c) => c.client_id === client?.clientId)?.client_name ?? client?.clientId ?? "";
+    sendHtml(res, 200, consentPage(brand, details.uid, clientName, String(details.params["scope"] ?? "")));
   }
 
   /** An API that tells a proxy test exactly what arrived, for requests with a valid access token. */
   async function echo(req: IncomingMessage, res: ServerResponse): Promise<void> {
     stats.api += 1;
     const requestUrl = new URL(req.url ?? "/", issuer);
+    if (options.api) {
+      await options.api(req, res, {
+        url: requestUrl,
+        findAccessToken: async (token) => {
+          const found = await provider.AccessToken.find(token);
+          return found ? { accountId: String(found.accountId), scope: String(found.scope ?? "") } : undefined;
+        },
+      });
+      return;
+    }
     const body = await readBody(req);
     const match = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
     const accessToken = match ? await provider.AccessToken.find(match[1] as string) : undefined;
@@ -530,10 +566,10 @@ function sendError(res: ServerResponse, err: unknown): void {
   sendHtml(res, 400, page("Error", `<h1>interaction failed</h1><p>${escapeHtml(message)}</p>`));
 }
 
-function loginPage(uid: string, error?: string): string {
+function loginPage(brand: string, uid: string, error?: string): string {
   return page(
     "Sign in",
-    `<h1>Sign in to the upstream</h1>
+    `<h1>Sign in to ${escapeHtml(brand)}</h1>
 ${error ? `<p role="alert">${escapeHtml(error)}</p>` : ""}
 <form method="post" action="${INTERACTION_PREFIX}${escapeHtml(uid)}/login">
   <label>Username <input type="text" name="username" autocomplete="username" autofocus></label>
@@ -543,10 +579,11 @@ ${error ? `<p role="alert">${escapeHtml(error)}</p>` : ""}
   );
 }
 
-function consentPage(uid: string, clientId: string, scope: string): string {
+function consentPage(brand: string, uid: string, clientName: string, scope: string): string {
   return page(
     "Authorize",
-    `<h1>Authorize ${escapeHtml(clientId)}</h1>
+    `<h1>Authorize ${escapeHtml(clientName)}</h1>
+<p>${escapeHtml(clientName)} asks for access to your ${escapeHtml(brand)} account.</p>
 <p>Requested scopes: ${escapeHtml(scope)}</p>
 <form method="post" action="${INTERACTION_PREFIX}${escapeHtml(uid)}/confirm">
   <button type="submit">Allow</button>
@@ -557,8 +594,16 @@ function consentPage(uid: string, clientId: string, scope: string): string {
   );
 }
 
+const PAGE_STYLE = `body{font:16px/1.5 system-ui,sans-serif;background:#fff7ed;color:#1c1917;margin:0}
+main{max-width:24rem;margin:4rem auto;padding:2rem;background:#fff;border:1px solid #fed7aa;border-radius:12px}
+h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.75rem 0;font-weight:600}
+input{display:block;width:100%;box-sizing:border-box;margin-top:.25rem;padding:.5rem;font:inherit;border:1px solid #d6d3d1;border-radius:6px}
+button{margin:.75rem .5rem 0 0;padding:.55rem 1.2rem;font:inherit;border:0;border-radius:6px;background:#c2410c;color:#fff;cursor:pointer}
+form{display:inline-block}form:has(input){display:block}[role=alert]{color:#b91c1c;font-weight:600}
+:focus-visible{outline:3px solid #2563eb;outline-offset:2px}`;
+
 function page(title: string, body: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${body}</body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>${PAGE_STYLE}</style></head><body><main>${body}</main></body></html>`;
 }
 
 function escapeHtml(text: string): string {

@@ -1,0 +1,48 @@
+/**
+ * The demo of `npm run demo` (demo/start.ts) for the end-to-end tests: the
+ * same code, on free ports, with a database of its own, the local Redis under
+ * a queue prefix of its own, a fresh keyring and the broker's log in memory.
+ */
+import { randomBytes } from "node:crypto";
+import { createLogger } from "../../src/log.js";
+import { startDemo, type Demo } from "../../demo/start.js";
+import { createTestDatabase, type TestDatabase } from "./db.js";
+import { LogCapture, randomKeyEntry, TEST_REDIS_URL } from "./services.js";
+
+export interface TestDemo extends Demo {
+  database: TestDatabase;
+  logs: LogCapture;
+  /** What the sample app reported (connected, disconnected…). */
+  appEvents: string[];
+  teardown(): Promise<void>;
+}
+
+export async function startTestDemo(): Promise<TestDemo> {
+  const database = await createTestDatabase();
+  const logs = new LogCapture();
+  const appEvents: string[] = [];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    BROKER_ENCRYPTION_KEYS: randomKeyEntry(),
+    BROKER_QUEUE_PREFIX: `e2e_${randomBytes(4).toString("hex")}`,
+    LOG_LEVEL: "info",
+  };
+  try {
+    const demo = await startDemo({ env, brokerPort: 0, appPort: 0, acmeCloudPort: 0, logger: createLogger("info", logs), say: (line) => appEvents.push(line) });
+    return {
+      ...demo,
+      database,
+      logs,
+      appEvents,
+      teardown: async () => {
+        await demo.stop();
+        await database.drop();
+      },
+    };
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+}
