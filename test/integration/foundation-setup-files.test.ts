@@ -94,9 +94,13 @@ describe("package.json scripts", () => {
     assert.equal(scripts.start, "node bin/authbroker.js all");
   });
 
-  it("test: type check, then every unit and integration test file", () => {
+  it("test: type check, then every unit, integration and end-to-end (Chromium) test file", () => {
     assert.match(scripts.test!, /^npm run --silent typecheck && node --import tsx --test /);
-    assert.match(scripts.test!, / test\/unit\/\*\.test\.ts test\/integration\/\*\.test\.ts$/);
+    assert.match(scripts.test!, / test\/unit\/\*\.test\.ts test\/integration\/\*\.test\.ts test\/e2e\/\*\.test\.ts$/);
+  });
+
+  it("demo: init, migrate, then the demo of demo/main.ts", () => {
+    assert.match(scripts.demo!, /^node bin\/authbroker\.js init --if-missing && .*node bin\/authbroker\.js migrate && node --import tsx demo\/main\.ts$/);
   });
 
   it(".ci/run is executable and ends with the README's test command", () => {
