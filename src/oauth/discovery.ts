@@ -14,7 +14,10 @@ import { RESPONSE_TYPES } from "./clients.js";
 import { JWKS_PATH } from "./jwks.js";
 import { RESPONSE_MODES } from "./response-modes.js";
 import { BROKER_SCOPES } from "./scopes.js";
+import { INTROSPECTION_PATH } from "./introspect.js";
+import { REVOCATION_PATH } from "./revoke.js";
 import { TOKEN_PATH } from "./token.js";
+import { USERINFO_PATH } from "./userinfo.js";
 
 export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
 export const OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server";
@@ -24,9 +27,9 @@ const ENDPOINTS: ReadonlyArray<readonly [metadata: string, path: string]> = [
   ["authorization_endpoint", "/oauth/authorize"],
   ["token_endpoint", TOKEN_PATH],
   ["jwks_uri", JWKS_PATH],
-  // ["userinfo_endpoint", "/oauth/userinfo"],
-  // ["introspection_endpoint", "/oauth/introspect"],
-  // ["revocation_endpoint", "/oauth/revoke"],
+  ["userinfo_endpoint", USERINFO_PATH],
+  ["introspection_endpoint", INTROSPECTION_PATH],
+  ["revocation_endpoint", REVOCATION_PATH],
   // ["device_authorization_endpoint", "/oauth/device_authorization"],
 ];
 
@@ -48,6 +51,11 @@ export async function discoveryDocument(services: Services): Promise<Record<stri
     code_challenge_methods_supported: ["S256"],
     token_endpoint_auth_methods_supported: authMethods,
     token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
+    // RFC 7662 §2.1: only clients that prove who they are may introspect.
+    introspection_endpoint_auth_methods_supported: authMethods.filter((m) => m !== "none"),
+    introspection_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
     scopes_supported: [...BROKER_SCOPES],
     claims_supported: ID_TOKEN_CLAIMS,
     subject_types_supported: ["public"],

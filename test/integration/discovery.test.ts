@@ -60,7 +60,11 @@ describe("discovery and JWKS", () => {
       assert.equal(body.authorization_endpoint, `${issuer}/oauth/authorize`);
       assert.equal(body.token_endpoint, `${issuer}/oauth/token`);
       assert.equal(body.jwks_uri, `${issuer}/oauth/jwks`);
-      for (const notYet of ["userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "device_authorization_endpoint"]) assert.equal(body[notYet], undefined, `${notYet} is not implemented yet`);
+      assert.equal(body.userinfo_endpoint, `${issuer}/oauth/userinfo`);
+      assert.equal(body.introspection_endpoint, `${issuer}/oauth/introspect`);
+      assert.equal(body.revocation_endpoint, `${issuer}/oauth/revoke`);
+      assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt"], "no public client introspects");
+      assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
       assert.deepEqual(body.response_types_supported, ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"]);
       assert.deepEqual(body.response_modes_supported, ["query", "fragment", "form_post"]);
       assert.deepEqual(body.grant_types_supported, ["authorization_code", "refresh_token", "client_credentials"]);

@@ -5,6 +5,8 @@
  * broker's registry with an openid-client Configuration found by discovery.
  */
 import * as client from "openid-client";
+import { decodeJwt } from "jose";
+import { TestBrowser } from "./browser.js";
 import type { CreateClientInput } from "../../src/oauth/clients.js";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "./broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "./oauth2-upstream.js";
@@ -82,4 +84,24 @@ export async function registerApp(
 /** The parameters of a fragment response (`#a=1&b=2`). */
 export function fragmentOf(url: URL): URLSearchParams {
   return new URLSearchParams(url.hash.slice(1));
+}
+
+let nextUserId = 90_000;
+
+/**
+ * Connects a new end user's account at the GitHub-like upstream through the
+ * code flow with PKCE (the app's Configuration must be for response_type
+ * code) and returns the app's tokens.
+ */
+export async function connectAccount(fixture: AsFixture, app: FixtureApp, scope = "openid email profile proxy offline_access"): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers & { accountId: string }> {
+  nextUserId += 1;
+  fixture.github.setUser({ id: nextUserId, login: `user${nextUserId}`, email: `user${nextUserId}@example.test`, name: `User ${nextUserId}` });
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(app.config, { redirect_uri: APP_REDIRECT, scope, connector: "gh", state, nonce, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+  const back = await new TestBrowser().navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
+  const openid = scope.split(" ").includes("openid");
+  const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: openid ? nonce : undefined, idTokenExpected: openid });
+  return Object.assign(tokens, { accountId: String(decodeJwt(tokens.access_token).acct) });
 }

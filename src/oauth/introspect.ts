@@ -1,0 +1,88 @@
+/**
+ * `POST /oauth/introspect` (RFC 7662): an app's back end asks whether a
+ * token is active and what it stands for. Steps: authenticate the client
+ * (confidential clients only), find the token — an access token (signature,
+ * expiry, and revocation of the token or its grant) or a refresh token (by
+ * its hash: unused, unexpired, grant not revoked) — and answer with its
+ * claims only if it is the asking app's own token.
+ *
+ * Anything else — unknown, expired, revoked, another app's — is
+ * `{"active": false}` and nothing more (RFC 7662 §2.2), so the endpoint
+ * cannot be used to learn about tokens of other apps (§4).
+ *
+ * No CORS: introspection is for servers; a browser app has no credentials
+ * to authenticate with here.
+ */
+import { Router, type NextFunction, type Request, type Response } from "express";
+import { InvalidClient, InvalidRequest, MethodNotAllowed } from "../errors.js";
+import type { Services } from "../services.js";
+import { forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
+import type { Client } from "./clients.js";
+import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
+
+export const INTROSPECTION_PATH = "/oauth/introspect";
+
+type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
+
+const INACTIVE: IntrospectionResponse = { active: false };
+
+async function introspectAccessToken(services: Services, client: Client, token: string): Promise<IntrospectionResponse | undefined> {
+  const claims = await readAccessToken(services, token, { checkRevocation: true });
+  if (!claims) return undefined;
+  if (claims.client_id !== client.id) return INACTIVE;
+  return {
+    active: true,
+    token_type: "Bearer",
+    scope: claims.scope,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    exp: claims.exp,
+    iat: claims.iat,
+    jti: claims.jti,
+    ...(claims.acct ? { acct: claims.acct } : {}),
+    ...(claims.connector ? { connector: claims.connector } : {}),
+  };
+}
+
+async function introspectRefreshToken(services: Services, client: Client, token: string): Promise<IntrospectionResponse | undefined> {
+  const state = await findRefreshTokenState(services, token);
+  if (!state) return undefined;
+  if (state.appId !== client.id || !state.active) return INACTIVE;
+  return {
+    active: true,
+    scope: state.scope,
+    client_id: state.appId,
+    sub: state.accountId ?? state.appId,
+    iss: services.config.issuer,
+    exp: Math.floor(state.expiresAt.getTime() / 1000),
+    iat: Math.floor(state.createdAt.getTime() / 1000),
+    ...(state.accountId ? { acct: state.accountId } : {}),
+  };
+}
+
+export async function introspect(services: Services, client: Client, token: string, hint: string | undefined): Promise<IntrospectionResponse> {
+  for (const type of lookupOrder(hint)) {
+    const answer = type === "access_token" ? await introspectAccessToken(services, client, token) : await introspectRefreshToken(services, client, token);
+    if (answer) return answer;
+  }
+  return INACTIVE;
+}
+
+export function introspectionRouter(services: Services): Router {
+  const router = Router();
+  router.post(INTROSPECTION_PATH, async (req: Request, res: Response) => {
+    forbidCaching(res);
+    const { form, client } = await readAuthenticatedRequest(services, req);
+    // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
+    if (client.isPublic) throw new InvalidClient("public clients cannot introspect tokens");
+    const token = form.get("token");
+    if (token === undefined) throw new InvalidRequest("token is missing");
+    res.json(await introspect(services, client, token, form.get("token_type_hint")));
+  });
+  router.all(INTROSPECTION_PATH, (_req: Request, _res: Response, next: NextFunction) => {
+    next(new MethodNotAllowed("the introspection endpoint accepts POST only", { headers: { Allow: "POST" } }));
+  });
+  return router;
+}
