@@ -15,8 +15,6 @@ import { introspectionRouter } from "./oauth/introspect.js";
 import { revocationRouter } from "./oauth/revoke.js";
 import { userinfoRouter } from "./oauth/userinfo.js";
 import { callbackRouter } from "./connect/callback.js";
-import { credentialFormRouter } from "./connect/credential-form.js";
-import { hostnameFormRouter } from "./connect/hostname-form.js";
 import { discoveryRouter } from "./oauth/discovery.js";
 import { jwksRouter } from "./oauth/jwks.js";
 import { tokenRouter } from "./oauth/token.js";
@@ -28,7 +26,7 @@ export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, callbackRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
+  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, callbackRouter, accountsApiRouter, adminRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */
