@@ -1,32 +1,122 @@
-/** The connector picker: shown when an authorization request names no connector. */
+/**
+ * The connector picker: shown when an authorization request names no
+ * connector. It names the app, lists the services the app may use (logo or
+ * initials, and how the end user will connect), filters them with a search
+ * box that works without JavaScript (a GET form back to /oauth/authorize that
+ * keeps the request's parameters), and says what the app will be able to do.
+ */
 import type { Response } from "express";
-import { html, sendPage } from "../http/html.js";
+import type { ConnectorConfig } from "../connectors/schema.js";
+import { isPerServer } from "../connectors/template.js";
+import { html, RawHtml, sendPage } from "../http/html.js";
+import { describeConnectorScope, describeScopes, renderConsent } from "./consent.js";
 
-export interface PickerEntry {
-  id: string;
-  name: string;
-  logo?: string;
+/** The picker's search parameter: not an OAuth parameter (RFC 6749 §3.1: unknown ones are ignored). */
+export const SEARCH_PARAMETER = "search";
+const MAX_SEARCH_LENGTH = 100;
+
+export interface PickerInput {
+  appName: string;
+  /** The connectors the app may use. */
+  connectors: ConnectorConfig[];
+  /** The scopes the app will get, as granted (broker and connector scopes). */
+  scopes: string[];
+  /** The authorization request's parameters, carried by every link and the search form. */
+  params: Record<string, string | undefined>;
+  /** What the end user typed in the search box. */
+  search?: string;
 }
 
+const STYLE = `
+.search{margin:1rem 0}.search label{margin-top:0}.search-row{display:flex;gap:.5rem}.search-row input{flex:1}.search-row button{margin-top:0}
+ul.choices a:focus-visible,input:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.choice-text{display:flex;flex-direction:column;flex:1;min-width:0}.choice-name{font-weight:600}.choice-how{color:var(--muted);font-size:.85rem}
+ul.choices img{border-radius:6px;flex:none}h2{font-size:1rem;margin:1.5rem 0 .25rem}ul.scopes{margin:.25rem 0 1rem;padding-left:1.25rem}ul.scopes li{margin:.2rem 0}
+`;
+
 function initials(name: string): string {
-  const words = name.split(/\s+/).filter(Boolean);
+  const words = name.split(/[\s()-]+/).filter(Boolean);
   return ((words[0]?.[0] ?? "") + (words[1]?.[0] ?? words[0]?.[1] ?? "")).toUpperCase();
 }
 
-/** Lists the connectors the app may use; each links back to /oauth/authorize with `connector` set. */
-export function sendPicker(res: Response, appName: string, entries: PickerEntry[], linkFor: (connectorId: string) => string): void {
+/** `/oauth/authorize` with the request's parameters and `connector` set (or the search, for the picker itself). */
+export function pickerLink(params: Record<string, string | undefined>, extra: Record<string, string>): string {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== "connector" && k !== SEARCH_PARAMETER) query.append(k, v);
+  for (const [k, v] of Object.entries(extra)) query.append(k, v);
+  return `/oauth/authorize?${query.toString()}`;
+}
+
+/** How the end user will connect, in a few words. */
+function howYouConnect(connector: ConnectorConfig): string {
+  const server = isPerServer(connector);
+  switch (connector.auth.kind) {
+    case "oauth2":
+    case "oidc":
+      return server ? `Type your server's address, then sign in at ${connector.name}` : `Sign in at ${connector.name}`;
+    case "api_key":
+      return server ? "Type your server's address and an API key" : "Paste an API key";
+    case "basic":
+      return "Type your user name and password (kept encrypted by this broker)";
+    case "password_grant":
+      return "Type your user name and password (used once, not kept)";
+    case "jwt_bearer":
+      return "Connects as a service account of the app";
+    case "client_credentials":
+      return "Connects as the app itself: nothing to sign in to";
+  }
+}
+
+/** What a connector will be asked for when the app names no connector scope: its default scopes. */
+function defaultAccess(connector: ConnectorConfig): string {
+  const upstream = [...new Set(connector.defaultScopes.flatMap((name) => describeConnectorScope(connector, name).upstream ?? []))];
+  return upstream.length > 0 ? ` · asks for ${upstream.join(", ")}` : "";
+}
+
+function matches(connector: ConnectorConfig, search: string): boolean {
+  const needle = search.toLowerCase();
+  return connector.name.toLowerCase().includes(needle) || connector.id.includes(needle);
+}
+
+function renderChoice(connector: ConnectorConfig, params: PickerInput["params"]): RawHtml {
+  const logo = connector.logo
+    ? html`<img src="${connector.logo}" alt="" width="32" height="32">`
+    : html`<span class="initials" aria-hidden="true">${initials(connector.name)}</span>`;
+  return html`<li><a href="${pickerLink(params, { connector: connector.id })}">${logo}<span class="choice-text"><span class="choice-name">${connector.name}</span><span class="choice-how">${howYouConnect(connector)}${defaultAccess(connector)}</span></span></a></li>`;
+}
+
+export function sendPicker(res: Response, input: PickerInput): void {
+  const { appName, connectors, params } = input;
+  const search = (input.search ?? "").trim().slice(0, MAX_SEARCH_LENGTH);
+  const shown = search ? connectors.filter((c) => matches(c, search)) : connectors;
+  const byId = new Map(connectors.map((c) => [c.id, c]));
+  const consent = renderConsent(appName, describeScopes(input.scopes, (id) => byId.get(id)));
+  // The search form repeats the request as hidden inputs, so submitting it is the same authorization request plus `search`.
+  const hidden = Object.entries(params).filter(([k, v]) => v !== undefined && k !== "connector" && k !== SEARCH_PARAMETER);
+
   sendPage(res, {
     title: "Connect an account",
-    body: html`<h1>Connect an account</h1>
-      <p><strong>${appName}</strong> asks you to connect an account. Choose a service:</p>
-      ${
-        entries.length === 0
-          ? html`<p class="error" role="alert">This app may not use any service configured on this broker.</p>`
-          : html`<ul class="choices">${entries.map(
-              (e) =>
-                html`<li><a href="${linkFor(e.id)}">${e.logo ? html`<img src="${e.logo}" alt="" width="32" height="32">` : html`<span class="initials" aria-hidden="true">${initials(e.name)}</span>`}<span>${e.name}</span></a></li>`,
-            )}</ul>`
-      }
-      <p class="muted">You will sign in at the service you choose; ${appName} never sees your password.</p>`,
+    body: html`<style>${new RawHtml(STYLE)}</style>
+<h1>Connect an account</h1>
+<p><strong>${appName}</strong> asks you to connect one of your accounts. Choose a service:</p>
+${
+  connectors.length === 0
+    ? html`<p class="error" role="alert">This app may not use any service configured on this broker.</p>`
+    : html`<form class="search" method="get" action="/oauth/authorize" role="search">
+${hidden.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}
+<label for="connector-search">Search services</label>
+<div class="search-row"><input id="connector-search" name="${SEARCH_PARAMETER}" type="search" value="${search}" maxlength="${MAX_SEARCH_LENGTH}" autocomplete="off"><button type="submit">Search</button></div>
+</form>
+${
+  search
+    ? html`<p class="muted" role="status">${
+        shown.length === 0 ? html`No service matches “${search}”.` : html`${shown.length} of ${connectors.length} services match “${search}”.`
+      } <a href="${pickerLink(params, {})}">Show all services</a></p>`
+    : ""
+}
+${shown.length > 0 ? html`<ul class="choices" aria-label="Services">${shown.map((c) => renderChoice(c, params))}</ul>` : ""}`
+}
+${consent}
+<p class="muted">You sign in at the service you choose, or type a key into this broker's form; ${appName} never sees your password or keys.</p>`,
   });
 }

@@ -11,14 +11,14 @@ import { toBrokerError } from "../http/error-handler.js";
 import { sendErrorPage, setPageSecurityHeaders } from "../http/html.js";
 import type { Services } from "../services.js";
 import { beginConnect } from "../connect/begin.js";
-import { sendPicker } from "../connect/picker.js";
+import { SEARCH_PARAMETER, sendPicker } from "../connect/picker.js";
+import { scopesShown } from "../connect/consent.js";
 import { clientMayUseConnector, splitConnectorScope } from "./scopes.js";
 import {
   findClientAndRedirect,
   readAuthorizeParameters,
   scopesForConnector,
   validateAuthorizationRequest,
-  type AuthorizeParameters,
   type RedirectTarget,
   type ValidatedAuthorizationRequest,
 } from "./authorization-request.js";
@@ -34,13 +34,6 @@ function chosenConnectorId(request: ValidatedAuthorizationRequest): string | und
   if (request.params.connector) return request.params.connector;
   const named = new Set(request.requestedScopes.map(splitConnectorScope).filter((s) => s !== undefined).map((s) => s.connectorId));
   return named.size === 1 ? [...named][0] : undefined;
-}
-
-function pickerLink(params: AuthorizeParameters, connectorId: string): string {
-  const query = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== "connector") query.append(k, v);
-  query.append("connector", connectorId);
-  return `/oauth/authorize?${query.toString()}`;
 }
 
 export function authorizeRouter(services: Services): Router {
@@ -63,11 +56,13 @@ export function authorizeRouter(services: Services): Router {
       const request = validateAuthorizationRequest(client, redirectUri, params, duplicated);
       const connectorId = chosenConnectorId(request);
       if (connectorId === undefined) {
-        const entries = services.connectors
-          .list()
-          .filter((c) => clientMayUseConnector(client, c.id))
-          .map((c) => ({ id: c.id, name: c.name, logo: c.logo }));
-        sendPicker(res, client.name, entries, (id) => pickerLink(params, id));
+        sendPicker(res, {
+          appName: client.name,
+          connectors: services.connectors.list().filter((c) => clientMayUseConnector(client, c.id)),
+          scopes: scopesShown(request.requestedScopes, client.scopes),
+          params,
+          search: typeof req.query[SEARCH_PARAMETER] === "string" ? req.query[SEARCH_PARAMETER] : undefined,
+        });
         return;
       }
       const connector = services.connectors.get(connectorId);
