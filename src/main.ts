@@ -14,6 +14,8 @@ import { authorizeRouter } from "./oauth/authorize.js";
 import { introspectionRouter } from "./oauth/introspect.js";
 import { revocationRouter } from "./oauth/revoke.js";
 import { userinfoRouter } from "./oauth/userinfo.js";
+import { deviceAuthorizationRouter } from "./oauth/device.js";
+import { devicePageRouter } from "./connect/device.js";
 import { callbackRouter } from "./connect/callback.js";
 import { discoveryRouter } from "./oauth/discovery.js";
 import { jwksRouter } from "./oauth/jwks.js";
@@ -26,7 +28,7 @@ export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, callbackRouter, accountsApiRouter, adminRouter];
+  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, accountsApiRouter, adminRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */

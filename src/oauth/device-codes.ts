@@ -136,18 +136,19 @@ export interface PolledDeviceCode {
 }
 
 /**
- * Records a poll and reads the code, in one statement: the previous poll
+ * Records a poll of the app's own code (another app's poll neither reads
+ * nor touches it) and reads the code, in one statement: the previous poll
  * time is read under the row lock, so two concurrent polls cannot both pass
  * as on time, and a too-early poll of a pending code lengthens the interval
  * (RFC 8628 §3.5 slow_down) for every later poll.
  */
-export async function recordPoll(db: Pick<Db, "$queryRaw">, deviceCodeHash: string): Promise<PolledDeviceCode | undefined> {
+export async function recordPoll(db: Pick<Db, "$queryRaw">, deviceCodeHash: string, appId: string): Promise<PolledDeviceCode | undefined> {
   const rows = await db.$queryRaw<PolledDeviceCode[]>`
     WITH previous AS (
       SELECT "deviceCodeHash", "lastPolledAt", "intervalSeconds", "status",
              "status" = 'pending' AND "lastPolledAt" IS NOT NULL
                AND ${NOW_UTC} < "lastPolledAt" + "intervalSeconds" * interval '1 second' - ${POLL_TOLERANCE_MS}::int * interval '1 millisecond' AS "tooFast"
-        FROM "DeviceCode" WHERE "deviceCodeHash" = ${deviceCodeHash}
+        FROM "DeviceCode" WHERE "deviceCodeHash" = ${deviceCodeHash} AND "appId" = ${appId}
          FOR UPDATE
     )
     UPDATE "DeviceCode" d

@@ -14,6 +14,7 @@ import { RESPONSE_TYPES } from "./clients.js";
 import { JWKS_PATH } from "./jwks.js";
 import { RESPONSE_MODES } from "./response-modes.js";
 import { BROKER_SCOPES } from "./scopes.js";
+import { DEVICE_AUTHORIZATION_PATH } from "./device.js";
 import { INTROSPECTION_PATH } from "./introspect.js";
 import { REVOCATION_PATH } from "./revoke.js";
 import { TOKEN_PATH } from "./token.js";
@@ -30,7 +31,7 @@ const ENDPOINTS: ReadonlyArray<readonly [metadata: string, path: string]> = [
   ["userinfo_endpoint", USERINFO_PATH],
   ["introspection_endpoint", INTROSPECTION_PATH],
   ["revocation_endpoint", REVOCATION_PATH],
-  // ["device_authorization_endpoint", "/oauth/device_authorization"],
+  ["device_authorization_endpoint", DEVICE_AUTHORIZATION_PATH],
 ];
 
 /** Claims an ID token may carry (tokens.ts issueIdToken). */

@@ -5,12 +5,13 @@
  */
 import * as authorizationCode from "./authorization-code.js";
 import * as clientCredentials from "./client-credentials.js";
+import * as deviceCode from "./device-code.js";
 import type { Grant } from "./grant.js";
 import * as refreshToken from "./refresh-token.js";
 
 export type { Grant, GrantContext, TokenResponse } from "./grant.js";
 
-const GRANTS: readonly Grant[] = [authorizationCode, refreshToken, clientCredentials];
+const GRANTS: readonly Grant[] = [authorizationCode, refreshToken, clientCredentials, deviceCode];
 
 /** The grants by `grant_type`; `enabled` restricts them (every grant when omitted). */
 export function buildGrants(enabled?: readonly string[]): ReadonlyMap<string, Grant> {

@@ -1,0 +1,66 @@
+/**
+ * `POST /oauth/device_authorization` (RFC 8628 §3.1, §3.2): a device that
+ * cannot show a browser asks for a device code and a user code. Steps:
+ * authenticate the client (public devices with `none`), check it is
+ * registered for the device-code grant, check the scopes (and the connector,
+ * when the request names one: the `connector` parameter or connector
+ * scopes), store the codes, and answer where the end user goes: `/device`,
+ * where they type the user code and connect an account through the same
+ * connect flow as the authorization endpoint.
+ *
+ * No CORS: devices are native clients.
+ */
+import { Router, type NextFunction, type Request, type Response } from "express";
+import { InvalidRequest, MethodNotAllowed, UnauthorizedClient } from "../errors.js";
+import type { Services } from "../services.js";
+import { forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
+import type { Client } from "./clients.js";
+import { createDeviceCode, formatUserCode } from "./device-codes.js";
+import { checkRequestedScopes, clientMayUseConnector, parseScope, splitConnectorScope } from "./scopes.js";
+
+export const DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization";
+/** Where the end user types the user code (RFC 8628 §3.2 `verification_uri`). */
+export const DEVICE_PAGE_PATH = "/device";
+export const DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
+
+/**
+ * The scopes of a device request, and its connector if it names one (else
+ * the end user picks one on the /device page, and the scopes are checked
+ * again against that connector). Without a scope the app gets `proxy`.
+ */
+export function checkDeviceScopes(services: Pick<Services, "connectors">, client: Client, scope: string | undefined, connectorParameter: string | undefined): { scope: string; connectorId: string | undefined } {
+  const requested = parseScope(scope);
+  const named = new Set(requested.map(splitConnectorScope).filter((s) => s !== undefined).map((s) => s.connectorId));
+  if (connectorParameter === undefined && named.size > 1) throw new InvalidRequest("the scopes name more than one connector");
+  const connectorId = connectorParameter ?? [...named][0];
+  const connector = connectorId === undefined ? undefined : services.connectors.get(connectorId);
+  if (connectorId !== undefined && (!connector || !clientMayUseConnector(client, connectorId))) throw new InvalidRequest(`unknown connector "${connectorId}"`);
+  const scopes = checkRequestedScopes(client, requested.length > 0 ? requested : client.scopes.filter((s) => s === "proxy"), connector);
+  return { scope: scopes.all.join(" "), connectorId };
+}
+
+export function deviceAuthorizationRouter(services: Services): Router {
+  const router = Router();
+  const verificationUri = `${services.config.issuer}${DEVICE_PAGE_PATH}`;
+  router.post(DEVICE_AUTHORIZATION_PATH, async (req: Request, res: Response) => {
+    forbidCaching(res);
+    const { form, client } = await readAuthenticatedRequest(services, req);
+    if (!client.grantTypes.includes(DEVICE_CODE_GRANT_TYPE)) throw new UnauthorizedClient("the client is not registered for the device_code grant");
+    const { scope, connectorId } = checkDeviceScopes(services, client, form.get("scope"), form.get("connector"));
+    const created = await createDeviceCode(services.db, { appId: client.id, scope, connectorId });
+    const userCode = formatUserCode(created.userCode);
+    req.log.info({ clientId: client.id, connectorId }, "device authorization started");
+    res.json({
+      device_code: created.deviceCode,
+      user_code: userCode,
+      verification_uri: verificationUri,
+      verification_uri_complete: `${verificationUri}?user_code=${encodeURIComponent(userCode)}`,
+      expires_in: created.expiresIn,
+      interval: created.interval,
+    });
+  });
+  router.all(DEVICE_AUTHORIZATION_PATH, (_req: Request, _res: Response, next: NextFunction) => {
+    next(new MethodNotAllowed("the device authorization endpoint accepts POST only", { headers: { Allow: "POST" } }));
+  });
+  return router;
+}
