@@ -43,6 +43,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly proxyRequests = new Counter({
+    name: "authbroker_proxy_requests_total",
+    help: "Proxied calls by connector and the status the app got (499: the app went away; connector none: refused before an account was known)",
+    labelNames: ["connector", "status"] as const,
+    registers: [this.registry],
+  });
+
+  readonly proxyUpstreamDuration = new Histogram({
+    name: "authbroker_proxy_upstream_duration_seconds",
+    help: "Time from sending a proxied request upstream to its response headers, per attempt",
+    labelNames: ["connector"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly proxyOverhead = new Histogram({
+    name: "authbroker_proxy_overhead_seconds",
+    help: "Time the broker adds to a proxied call before relaying the response (authentication, account lookup, on-demand refreshes), excluding upstream time",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "authbroker_" });
   }

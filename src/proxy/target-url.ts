@@ -18,20 +18,25 @@ const FORBIDDEN_IN_PATH: [RegExp, string][] = [
   [/[\u0000-\u001f\u007f]/, "a control character"],
   [/%[01][0-9a-f]|%7f/i, "an encoded control character"],
   [/^[a-z][a-z0-9+.-]*:/i, "a scheme"],
-  [/^\/\//, "an authority"],
+  [/^\//, "an authority"],
 ];
 
 /**
- * Joins `baseUrl` and a request path + query. `path` is the part after the
- * proxy prefix, as received (still percent-encoded), e.g. `files/1?x=y`.
+ * Joins `baseUrl` and a request path + query. `pathAndQuery` is the part
+ * after the proxy prefix, as received (still percent-encoded), with or
+ * without its leading slash: `/files/1?x=y` or `files/1?x=y`.
  */
 export function proxyTargetUrl(baseUrl: string, pathAndQuery: string): URL {
   const q = pathAndQuery.indexOf("?");
-  const path = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
+  // The one slash after the proxy prefix (`/v1/proxy/files`) is a separator; a second one would start an authority.
+  const raw = q === -1 ? pathAndQuery : pathAndQuery.slice(0, q);
+  const path = raw.startsWith("/") ? raw.slice(1) : raw;
   const query = q === -1 ? "" : pathAndQuery.slice(q);
   for (const [pattern, what] of FORBIDDEN_IN_PATH) if (pattern.test(path)) throw new BadRequest(`the proxied path must not contain ${what}`);
   if (query.includes("#")) throw new BadRequest("the proxied path must not contain a fragment");
-  const segments = path.split("/");
+  // A segment is a dot segment also with path parameters: Tomcat and other
+  // servlet containers read `/..;x/` as `/../` (the "..;" traversal).
+  const segments = path.split("/").map((s) => s.split(";")[0]);
   if (segments.some((s) => s === "." || s === "..")) throw new BadRequest("the proxied path must not contain . or .. segments");
   const base = new URL(baseUrl);
   const basePath = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;

@@ -1,0 +1,119 @@
+/**
+ * Audit events of proxied calls: who (app, account) called what (method,
+ * path template, connector) with what result (status), with the request id
+ * to follow it in the logs. Never bodies, headers or query strings.
+ *
+ * The hot path must not wait for Postgres, so events are queued in memory
+ * and written in batches at most `auditFlushMs` after the call, each batch
+ * one INSERT … SELECT FROM unnest(…) with one array per column: a statement
+ * of constant size whatever the batch, so writing it costs the broker next
+ * to nothing (a Prisma `createMany` of a thousand rows costs milliseconds
+ * of main-thread CPU to build). `at` is the time of the call, not of the
+ * write. The queue is bounded: while Postgres is down, the oldest events
+ * are dropped and counted (a warning says how many), and a crash loses at
+ * most the last batch window. `flush()` writes what is queued (shutdown,
+ * tests).
+ */
+import type { Db } from "../db.js";
+import type { Logger } from "../log.js";
+
+export interface ProxyAuditEvent {
+  appId: string;
+  accountId: string;
+  connectorId: string | undefined;
+  requestId: string;
+  method: string;
+  path: string;
+  /** The status the app got; 499 when the app went away first. */
+  status: number;
+  /** Whether the call was retried after an upstream 401 and a refresh. */
+  retried: boolean;
+}
+
+export const PROXY_AUDIT_ACTION = "proxy.request";
+
+/** One row of "AuditEvent" (prisma/schema.prisma), as queued. */
+interface AuditRow {
+  at: Date;
+  actorId: string;
+  appId: string;
+  accountId: string;
+  connectorId: string | null;
+  requestId: string;
+  detail: string;
+}
+
+const INSERT_BATCH = `INSERT INTO "AuditEvent" ("at", "action", "actorType", "actorId", "appId", "accountId", "connectorId", "requestId", "detail")
+SELECT at, '${PROXY_AUDIT_ACTION}', 'app', actor, app, account, connector, request, detail::jsonb
+FROM unnest($1::timestamp(3)[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS t(at, actor, app, account, connector, request, detail)`;
+
+export class ProxyAuditLog {
+  private queue: AuditRow[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private dropped = 0;
+
+  constructor(
+    private readonly db: Pick<Db, "$executeRawUnsafe">,
+    private readonly log: Logger,
+    private readonly options: { flushMs: number; bufferLimit: number },
+  ) {}
+
+  record(event: ProxyAuditEvent): void {
+    if (this.queue.length >= this.options.bufferLimit) {
+      this.queue.shift();
+      this.dropped += 1;
+    }
+    this.queue.push({
+      at: new Date(),
+      actorId: event.appId,
+      appId: event.appId,
+      accountId: event.accountId,
+      connectorId: event.connectorId ?? null,
+      requestId: event.requestId,
+      detail: JSON.stringify({ method: event.method, path: event.path, status: event.status, retried: event.retried }),
+    });
+    // A timer only while something waits, unref'd: an idle proxy keeps no process alive.
+    this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs).unref();
+  }
+
+  /** Writes every queued event; resolves when they are stored (or the write failed and was logged). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.writing) await this.writing;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.writing = this.write(batch).finally(() => (this.writing = undefined));
+    await this.writing;
+  }
+
+  private async write(batch: AuditRow[]): Promise<void> {
+    if (this.dropped > 0) {
+      this.log.warn({ dropped: this.dropped }, "proxy audit events dropped: the queue was full");
+      this.dropped = 0;
+    }
+    try {
+      // "at" is timestamp(3) without time zone, as Prisma writes DateTime: UTC.
+      const utc = (d: Date) => d.toISOString().slice(0, 23).replace("T", " ");
+      await this.db.$executeRawUnsafe(
+        INSERT_BATCH,
+        batch.map((r) => utc(r.at)),
+        batch.map((r) => r.actorId),
+        batch.map((r) => r.appId),
+        batch.map((r) => r.accountId),
+        batch.map((r) => r.connectorId),
+        batch.map((r) => r.requestId),
+        batch.map((r) => r.detail),
+      );
+    } catch (err) {
+      // Put the batch back in front (within the bound) and try again later.
+      const room = Math.max(0, this.options.bufferLimit - this.queue.length);
+      this.dropped += batch.length - Math.min(room, batch.length);
+      this.queue = [...batch.slice(batch.length - Math.min(room, batch.length)), ...this.queue];
+      this.log.warn({ err, queued: this.queue.length }, "proxy audit events not written yet");
+      this.timer ??= setTimeout(() => void this.flush(), Math.max(this.options.flushMs, 5_000)).unref();
+    }
+  }
+}

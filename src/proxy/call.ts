@@ -1,0 +1,335 @@
+/**
+ * One proxied call, as a list of named steps:
+ *
+ *  1. `resolveAccount`   the account the caller may act for, its connector and credentials;
+ *  2. `resolveTarget`    the upstream URL (never outside `api.baseUrl`) and the checked address;
+ *  3. `freshCredentials` credentials that are expired are refreshed first (single-flight);
+ *  4. `exchange`         the request goes upstream through undici, bodies streamed;
+ *  5. `refreshAfter401`  on 401: one single-flight refresh, then one retry if the body can be sent again;
+ *  6. `relay`            status, end-to-end headers and body stream back to the app.
+ *
+ * Errors before the response starts are thrown as BrokerErrors and rendered
+ * by the one error handler (`{ error, error_description, request_id }`).
+ * Once the upstream's status line has been sent to the app, a failure can
+ * only cut the connection (the app sees a truncated body, never a second
+ * response).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Dispatcher } from "undici";
+import { refreshAccount, AccountNeedsReauth } from "../accounts/refresh.js";
+import { readCredentials } from "../accounts/vault.js";
+import { insecureHostAllowed } from "../connectors/context.js";
+import { ConnectorNotConfigured } from "../connectors/errors.js";
+import { isRefresher } from "../connectors/kinds/types.js";
+import type { ConnectorConfig } from "../connectors/schema.js";
+import { fillTemplate, isPerServer } from "../connectors/template.js";
+import { BrokerError, NotFound, UpstreamError } from "../errors.js";
+import { toBrokerError } from "../http/error-handler.js";
+import type { CheckedAddress } from "../net/outbound.js";
+import type { Services } from "../services.js";
+import type { AccountCache, OpenedCredentials, ProxyAccount } from "./account-cache.js";
+import type { ProxyAuditLog } from "./audit.js";
+import type { ProxyCaller } from "./caller.js";
+import { credentialStyle, type CredentialStyle } from "./credentials.js";
+import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import type { ProxyOptions } from "./options.js";
+import { pathTemplate } from "./path-template.js";
+import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";
+import { proxyTargetUrl } from "./target-url.js";
+import { upstreamFailure } from "./upstream-failure.js";
+
+/** What the proxy keeps for the life of the process. */
+export interface ProxyContext {
+  services: Services;
+  options: ProxyOptions;
+  accounts: AccountCache;
+  audit: ProxyAuditLog;
+  /** Per account: the credential version a 401 made us refresh to, and when (see `refreshAfter401`). */
+  forcedRefreshes: Map<string, { version: number; at: number }>;
+}
+
+/** After a refresh forced by a 401, the same credentials are not refreshed again for this long. */
+const FORCED_REFRESH_COOLDOWN_MS = 30_000;
+
+/** Status recorded for a call whose app went away before any response. */
+const CLIENT_CLOSED = 499;
+
+interface ResolvedAccount {
+  account: ProxyAccount;
+  connector: ConnectorConfig;
+  credentials: OpenedCredentials;
+}
+
+interface Target {
+  url: URL;
+  checked: CheckedAddress;
+}
+
+/** What one call did, for metrics, audit and logs. */
+interface CallRecord {
+  connectorId: string | undefined;
+  status: number;
+  retried: boolean;
+  upstreamSeconds: number;
+}
+
+function seconds(since: bigint): number {
+  return Number(process.hrtime.bigint() - since) / 1e9;
+}
+
+// ── 1. the account ──────────────────────────────────────────────────────────
+
+async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller): Promise<ResolvedAccount> {
+  const found = await ctx.accounts.get(caller.accountId);
+  // An account of another app is answered exactly like one that does not exist: ids are not confirmed to strangers.
+  if (!found || found.account.appId !== caller.appId) throw new NotFound(`no account ${caller.accountId}`);
+  const { account, credentials } = found;
+  if (caller.claims.connector !== undefined && caller.claims.connector !== account.connectorId) throw new NotFound(`no account ${caller.accountId}`);
+  if (account.status === "needs_reauth" || account.status === "revoked") throw new AccountNeedsReauth(account.id);
+  const connector = ctx.services.connectors.get(account.connectorId);
+  if (!connector) throw new ConnectorNotConfigured(account.connectorId, `connector "${account.connectorId}" of account ${account.id} is no longer configured`);
+  if (!connector.api) throw new NotFound(`${connector.name} has no API the broker can proxy to`);
+  if (!credentials) throw new AccountNeedsReauth(account.id);
+  return { account, connector, credentials };
+}
+
+// ── 2. the target ───────────────────────────────────────────────────────────
+
+async function resolveTarget(ctx: ProxyContext, { account, connector }: ResolvedAccount, pathAndQuery: string): Promise<Target> {
+  const perServer = isPerServer(connector);
+  const baseUrl = perServer ? fillTemplate(connector.api!.baseUrl, { hostname: account.hostname }) : connector.api!.baseUrl;
+  const url = proxyTargetUrl(baseUrl, pathAndQuery);
+  // Credentials in clear text only to hosts the operator allowed (development and tests), as for every upstream call.
+  if (url.protocol === "http:" && !insecureHostAllowed(url.hostname, ctx.services.config.allowPrivateHosts)) {
+    throw new ConnectorNotConfigured(connector.id, `connector "${connector.id}" uses http://${url.host}, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS`);
+  }
+  // Per-server accounts go to the address their hostname was checked to resolve to
+  // when it was connected (no DNS rebinding); the check against the current policy is repeated.
+  const checked = perServer && account.pinnedAddress ? await ctx.services.outbound.resolve(account.pinnedAddress) : await ctx.services.outbound.resolve(url.hostname);
+  return { url, checked };
+}
+
+// ── 3. credentials that are not expired ─────────────────────────────────────
+
+function canRefresh(ctx: ProxyContext, connector: ConnectorConfig): boolean {
+  const kind = ctx.services.kinds.get(connector.auth.kind);
+  return kind !== undefined && isRefresher(kind);
+}
+
+/** Runs the shared single-flight refresh; the cache takes the result. Non-broker failures become 502. */
+async function refreshFrom(ctx: ProxyContext, account: ProxyAccount, stale: OpenedCredentials, requestId: string): Promise<OpenedCredentials> {
+  try {
+    const result = await refreshAccount(ctx.services, account.id, { staleVersion: stale.version, requestId });
+    ctx.accounts.updateCredentials(account.id, result.credentials);
+    return result.credentials;
+  } catch (err) {
+    if (err instanceof AccountNeedsReauth) ctx.accounts.invalidate(account.id);
+    if (err instanceof BrokerError) throw err;
+    throw new UpstreamError("the account's credentials could not be refreshed", { cause: err });
+  }
+}
+
+async function freshCredentials(ctx: ProxyContext, resolved: ResolvedAccount, requestId: string): Promise<OpenedCredentials> {
+  const { credentials, connector, account } = resolved;
+  const expiresAt = credentials.expiresAt?.getTime();
+  if (expiresAt === undefined || expiresAt - Date.now() > ctx.options.refreshSkewSeconds * 1000 || !canRefresh(ctx, connector)) return credentials;
+  return refreshFrom(ctx, account, credentials, requestId);
+}
+
+// ── 4. the exchange ─────────────────────────────────────────────────────────
+
+interface Outgoing {
+  method: string;
+  headers: Record<string, string | string[]>;
+  body: ProxyRequestBody;
+  signal: AbortSignal;
+}
+
+async function exchange(ctx: ProxyContext, target: Target, style: CredentialStyle, credentials: OpenedCredentials, outgoing: Outgoing, record: CallRecord): Promise<Dispatcher.ResponseData> {
+  const headers = { ...outgoing.headers };
+  const credentialTarget = { headers, search: target.url.search };
+  style.inject(credentialTarget, credentials);
+  const { body } = outgoing;
+  if (body.kind === "stream" && body.length !== undefined) headers["content-length"] = String(body.length);
+  const started = process.hrtime.bigint();
+  try {
+    return await ctx.services.outbound.dispatcherFor(target.url.origin, target.checked).request({
+      origin: target.url.origin,
+      path: `${target.url.pathname}${credentialTarget.search}`,
+      method: outgoing.method as Dispatcher.HttpMethod,
+      headers,
+      body: body.kind === "none" ? null : body.kind === "buffered" ? body.bytes : body.stream,
+      headersTimeout: ctx.options.headersTimeoutMs,
+      bodyTimeout: ctx.options.bodyTimeoutMs,
+      signal: outgoing.signal,
+    });
+  } finally {
+    const elapsed = seconds(started);
+    record.upstreamSeconds += elapsed;
+    ctx.services.metrics.proxyUpstreamDuration.observe({ connector: record.connectorId ?? "none" }, elapsed);
+  }
+}
+
+// ── 5. after a 401 ──────────────────────────────────────────────────────────
+
+/**
+ * RFC 6750 §3.1: a 401 from the upstream usually means the access token was
+ * revoked or expired early. One refresh (shared with every concurrent call
+ * for the account, and with the worker) gets new credentials; returns them
+ * when they differ from the ones refused, undefined when there is nothing
+ * newer to try. A 401 for the credentials a 401 already made us refresh to,
+ * less than 30 s ago, is the upstream's final word: no refresh is made
+ * (only newer stored credentials, from a reconnect, are tried), so a
+ * resource that always answers 401 cannot make the broker hammer the
+ * upstream's token endpoint.
+ */
+async function refreshAfter401(ctx: ProxyContext, resolved: ResolvedAccount, refused: OpenedCredentials, requestId: string): Promise<OpenedCredentials | undefined> {
+  if (!canRefresh(ctx, resolved.connector)) return undefined;
+  const id = resolved.account.id;
+  const last = ctx.forcedRefreshes.get(id);
+  if (last && last.version === refused.version && Date.now() - last.at < FORCED_REFRESH_COOLDOWN_MS) {
+    const stored = await readCredentials(ctx.services.db, ctx.services.keyring, id);
+    if (!stored || stored.version <= refused.version) return undefined;
+    ctx.accounts.updateCredentials(id, stored);
+    return stored;
+  }
+  const fresh = await refreshFrom(ctx, resolved.account, refused, requestId);
+  if (fresh.version <= refused.version) return undefined;
+  ctx.forcedRefreshes.set(id, { version: fresh.version, at: Date.now() });
+  if (ctx.forcedRefreshes.size > 10_000) ctx.forcedRefreshes.delete(ctx.forcedRefreshes.keys().next().value!);
+  return fresh;
+}
+
+// ── 6. the relay ────────────────────────────────────────────────────────────
+
+/**
+ * Drops a response body that will not be relayed: a small one is read to
+ * the end so its connection goes back to the pool, a large one is cut.
+ * Never throws (a destroyed undici body emits an AbortError otherwise).
+ */
+function discard(body: Dispatcher.ResponseData["body"]): Promise<void> {
+  return body.dump({ limit: 64 * 1024 }).then(
+    () => undefined,
+    () => undefined,
+  );
+}
+
+/**
+ * Writes the upstream's status and headers, then streams its body with
+ * backpressure (`pipe`). Settles when the app has the whole body; rejects
+ * when either side fails, after destroying both (an upstream that stalls
+ * cuts the app's connection: never a second response; an app that goes
+ * away stops the upstream transfer). Not `stream.pipeline`: it allocates an
+ * AbortController and a DOMException per call, a measurable share of a
+ * small proxied call.
+ */
+function relay(res: ServerResponse, upstream: Dispatcher.ResponseData): Promise<void> {
+  res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers));
+  const body = upstream.body;
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      body.unpipe(res);
+      body.destroy();
+      res.destroy();
+      reject(err);
+    };
+    body.on("error", fail);
+    res.once("finish", () => {
+      settled = true;
+      resolve();
+    });
+    res.once("close", () => {
+      if (!res.writableFinished) fail(Object.assign(new Error("the app closed the connection"), { code: "ERR_STREAM_PREMATURE_CLOSE" }));
+    });
+    body.pipe(res);
+  });
+}
+
+// ── the call ────────────────────────────────────────────────────────────────
+
+export interface ProxyRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  /** The path and query after the proxy prefix, still percent-encoded (`/files/1?x=y`). */
+  pathAndQuery: string;
+}
+
+/**
+ * Runs one proxied call for an authenticated caller. Resolves when the
+ * response has been relayed (or the connection cut); throws a BrokerError
+ * only while no response has started.
+ */
+export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: ProxyCaller, startedAt: bigint): Promise<void> {
+  const { req, res, requestId } = call;
+  const record: CallRecord = { connectorId: undefined, status: CLIENT_CLOSED, retried: false, upstreamSeconds: 0 };
+  // The app going away aborts the upstream request (and its body stream).
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once("close", onClose);
+  try {
+    const resolved = await resolveAccount(ctx, caller);
+    record.connectorId = resolved.connector.id;
+    const target = await resolveTarget(ctx, resolved, call.pathAndQuery);
+    const style = credentialStyle(resolved.connector);
+    let credentials = await freshCredentials(ctx, resolved, requestId);
+    const body = await takeRequestBody(req, ctx.options.replayableBodyBytes);
+    const outgoing: Outgoing = { method: req.method ?? "GET", headers: upstreamRequestHeaders(req.headers, requestId, style.header), body, signal: abort.signal };
+
+    let upstream = await exchange(ctx, target, style, credentials, outgoing, record).catch((err: unknown) => {
+      throw abort.signal.aborted ? err : upstreamFailure(err, resolved.connector.name);
+    });
+    if (upstream.statusCode === 401) {
+      // The 401's body waits unread in the socket while the refresh runs.
+      const fresh = await refreshAfter401(ctx, resolved, credentials, requestId).catch((err: unknown) => {
+        discard(upstream.body);
+        throw err;
+      });
+      if (fresh && isReplayable(body)) {
+        await discard(upstream.body);
+        credentials = fresh;
+        record.retried = true;
+        upstream = await exchange(ctx, target, style, credentials, outgoing, record).catch((err: unknown) => {
+          throw abort.signal.aborted ? err : upstreamFailure(err, resolved.connector.name);
+        });
+      }
+      // Otherwise the app gets the upstream's 401; a refresh made meanwhile serves its next call.
+    }
+    record.status = upstream.statusCode;
+    ctx.services.metrics.proxyOverhead.observe(seconds(startedAt) - record.upstreamSeconds);
+    try {
+      await relay(res, upstream);
+    } catch (err) {
+      // The status line is out: the cut connection tells the app. An app
+      // that went away (premature close of its response) is no upstream failure.
+      const appLeft = abort.signal.aborted || (err as { code?: string }).code === "ERR_STREAM_PREMATURE_CLOSE";
+      if (!appLeft) req.log?.warn({ err: upstreamFailure(err, resolved.connector.name) }, "proxied response cut short");
+      res.destroy();
+    }
+  } catch (err) {
+    if (abort.signal.aborted) {
+      record.status = CLIENT_CLOSED;
+      return;
+    }
+    record.status = toBrokerError(err).status;
+    throw err;
+  } finally {
+    res.off("close", onClose);
+    ctx.services.metrics.proxyRequests.inc({ connector: record.connectorId ?? "none", status: String(record.status) });
+    ctx.audit.record({
+      appId: caller.appId,
+      accountId: caller.accountId,
+      connectorId: record.connectorId,
+      requestId,
+      method: req.method ?? "GET",
+      path: pathTemplate(call.pathAndQuery),
+      status: record.status,
+      retried: record.retried,
+    });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Who is calling the proxy, and for which account (RFC 6750 bearer tokens,
+ * RFC 9068 JWT access tokens verified locally: signature, issuer, audience,
+ * expiry, then one Redis round trip for revocation on every call; see
+ * token-cache.ts and src/oauth/revocation.ts).
+ *
+ * Two ways in:
+ * - `/v1/proxy/…` with an account-bound token (`acct` claim): the account is
+ *   the token's;
+ * - `/v1/accounts/<id>/proxy/…` with a token of the app itself
+ *   (client_credentials: `sub` = `client_id`, no `acct`), for any account the
+ *   app owns. An account-bound token is accepted there only for its own
+ *   account.
+ * Both need the `proxy` scope. Whether the app owns the account is checked
+ * when the account is loaded (accounts of other apps are answered 404).
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import { BadRequest, BrokerError, InsufficientScope, InvalidToken, NotFound } from "../errors.js";
+import type { AccessTokenClaims } from "../oauth/tokens.js";
+import type { VerifiedTokens } from "./token-cache.js";
+
+export const PROXY_SCOPE = "proxy";
+const REALM = "authbroker";
+
+export interface ProxyCaller {
+  claims: AccessTokenClaims;
+  /** The app (broker client) making the call. */
+  appId: string;
+  /** The account to act for. */
+  accountId: string;
+}
+
+/** RFC 6750 §3: the challenge of a refused bearer token. */
+function challenge(error?: "invalid_token" | "insufficient_scope", description?: string): Record<string, string> {
+  const params = [`realm="${REALM}"`];
+  if (error) params.push(`error="${error}"`);
+  if (description) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
+  if (error === "insufficient_scope") params.push(`scope="${PROXY_SCOPE}"`);
+  return { "WWW-Authenticate": `Bearer ${params.join(", ")}` };
+}
+
+/** The bearer token of the Authorization header (RFC 6750 §2.1); the broker takes no token from the query or body. */
+export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
+  const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(headers.authorization ?? "");
+  return match?.[1];
+}
+
+async function verifiedClaims(tokens: VerifiedTokens, headers: IncomingHttpHeaders): Promise<AccessTokenClaims> {
+  const token = bearerToken(headers);
+  if (token === undefined) {
+    // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
+    const description = headers.authorization === undefined ? "a bearer access token is required" : "the Authorization header is not a bearer token";
+    throw new InvalidToken(description, { headers: headers.authorization === undefined ? challenge() : challenge("invalid_token", description) });
+  }
+  try {
+    return await tokens.verify(token);
+  } catch (err) {
+    if (err instanceof BrokerError && err.code === "invalid_token") throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge("invalid_token", err.description) });
+    throw err;
+  }
+}
+
+function requireProxyScope(claims: AccessTokenClaims): void {
+  if (!claims.scope.split(" ").includes(PROXY_SCOPE)) {
+    throw new InsufficientScope(`the access token lacks the "${PROXY_SCOPE}" scope`, { headers: challenge("insufficient_scope", `the access token lacks the ${PROXY_SCOPE} scope`) });
+  }
+}
+
+/** `/v1/proxy/…`: the account comes from the token. */
+export async function accountBoundCaller(tokens: VerifiedTokens, headers: IncomingHttpHeaders): Promise<ProxyCaller> {
+  const claims = await verifiedClaims(tokens, headers);
+  requireProxyScope(claims);
+  if (typeof claims.acct !== "string" || claims.acct === "") {
+    throw new BadRequest("the access token is not bound to an account: an app token proxies through /v1/accounts/{accountId}/proxy/");
+  }
+  return { claims, appId: claims.client_id, accountId: claims.acct };
+}
+
+/** `/v1/accounts/<id>/proxy/…`: a token of the app itself, or one bound to this very account. */
+export async function appCaller(tokens: VerifiedTokens, headers: IncomingHttpHeaders, accountId: string): Promise<ProxyCaller> {
+  const claims = await verifiedClaims(tokens, headers);
+  requireProxyScope(claims);
+  const appToken = claims.acct === undefined && claims.sub === claims.client_id;
+  // A token bound to another account learns nothing: the same answer as an account of another app.
+  if (!appToken && claims.acct !== accountId) throw new NotFound(`no account ${accountId}`);
+  return { claims, appId: claims.client_id, accountId };
+}

@@ -1,0 +1,151 @@
+/**
+ * Putting an account's upstream credential into a proxied request, the way
+ * the connector's `api.credentials` says. Each style is a small function
+ * (after openid-client's `ClientSecretBasic()`-style strategies), chosen
+ * once per call by `credentialStyle`.
+ *
+ * Which stored value is sent:
+ * - an access token, when the account has one (oauth2, oidc, jwt_bearer,
+ *   client_credentials, password_grant);
+ * - otherwise (basic, api_key accounts: what the end user typed) the first
+ *   field the connector marks `secret`, or its only field.
+ * `basic` sends `username:password` from the fields named `username` and
+ * `password` when the account has them (the basic kind's defaults), else the
+ * first non-secret and the first secret field; an account with only a
+ * token or key sends it as the user name with an empty password (the
+ * convention of Stripe-like APIs).
+ */
+import { BrokerError } from "../errors.js";
+import type { ConnectorConfig } from "../connectors/schema.js";
+import type { StoredTokens } from "../accounts/vault.js";
+
+/** The request being built: its headers (lower-case names) and its query string (`?a=b` or ""). */
+export interface OutgoingCredentialTarget {
+  headers: Record<string, string | string[]>;
+  search: string;
+}
+
+export interface CredentialStyle {
+  /** The request header the credential goes in (an app's own value of it is dropped), if any. */
+  header?: string;
+  /** Adds the credential to the request. */
+  inject(target: OutgoingCredentialTarget, credentials: StoredTokens): void;
+}
+
+/** The account has nothing this style can send: the end user must connect it again. */
+export class NoUsableCredential extends BrokerError {
+  override name = "NoUsableCredential";
+  constructor(description: string) {
+    super(409, "account_needs_reauth", description);
+  }
+}
+
+type FieldList = { name: string; secret: boolean }[];
+
+function fieldsOf(connector: ConnectorConfig): FieldList {
+  return connector.auth.kind === "basic" || connector.auth.kind === "api_key" ? connector.auth.fields : [];
+}
+
+/** The single secret value of an account: its access token, or its secret field. */
+export function secretValue(credentials: StoredTokens, fields: FieldList): string | undefined {
+  if (credentials.accessToken) return credentials.accessToken;
+  const values = credentials.fields ?? {};
+  const field = fields.find((f) => f.secret && values[f.name] !== undefined) ?? (fields.length === 1 ? fields[0] : undefined);
+  return field ? values[field.name] : undefined;
+}
+
+function required(value: string | undefined, connector: ConnectorConfig): string {
+  if (value === undefined || value === "") throw new NoUsableCredential(`the account has no credential to send to ${connector.name}; connect it again`);
+  return value;
+}
+
+/** RFC 6750 §2.1. */
+export function Bearer(connector: ConnectorConfig): CredentialStyle {
+  const fields = fieldsOf(connector);
+  return {
+    header: "authorization",
+    inject(target, credentials) {
+      target.headers.authorization = `Bearer ${required(secretValue(credentials, fields), connector)}`;
+    },
+  };
+}
+
+/** RFC 7617. */
+export function Basic(connector: ConnectorConfig): CredentialStyle {
+  const fields = fieldsOf(connector);
+  return {
+    header: "authorization",
+    inject(target, credentials) {
+      const values = credentials.fields ?? {};
+      let user: string | undefined;
+      let password: string | undefined;
+      if (values.username !== undefined && values.password !== undefined) {
+        user = values.username;
+        password = values.password;
+      } else {
+        const userField = fields.find((f) => !f.secret && values[f.name] !== undefined);
+        const passwordField = fields.find((f) => f.secret && values[f.name] !== undefined);
+        if (userField && passwordField) {
+          user = values[userField.name];
+          password = values[passwordField.name];
+        } else {
+          user = required(secretValue(credentials, fields), connector);
+          password = "";
+        }
+      }
+      // RFC 7617 §2: the user-id cannot contain a colon; sending it would shift the password.
+      if (user === undefined || user.includes(":")) throw new NoUsableCredential(`the account's user name cannot be sent to ${connector.name} with HTTP Basic`);
+      target.headers.authorization = `Basic ${Buffer.from(`${user}:${password ?? ""}`, "utf8").toString("base64")}`;
+    },
+  };
+}
+
+/** `header:<Name>`: the secret as the value of a header of the upstream's choosing. */
+export function InHeader(connector: ConnectorConfig, name: string): CredentialStyle {
+  const fields = fieldsOf(connector);
+  const header = name.toLowerCase();
+  return {
+    header,
+    inject(target, credentials) {
+      target.headers[header] = required(secretValue(credentials, fields), connector);
+    },
+  };
+}
+
+/** The raw name of a `name=value` query pair, decoded as application/x-www-form-urlencoded would be. */
+function pairName(pair: string): string {
+  const eq = pair.indexOf("=");
+  const raw = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, " ");
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * `query:<param>`: the secret as a query parameter. The app's own values of
+ * that parameter are removed (it must not choose the credential); the rest
+ * of the query is kept byte for byte.
+ */
+export function InQuery(connector: ConnectorConfig, param: string): CredentialStyle {
+  const fields = fieldsOf(connector);
+  return {
+    inject(target, credentials) {
+      const value = required(secretValue(credentials, fields), connector);
+      const kept = target.search.replace(/^\?/, "").split("&").filter((pair) => pair !== "" && pairName(pair) !== param);
+      kept.push(`${encodeURIComponent(param)}=${encodeURIComponent(value)}`);
+      target.search = `?${kept.join("&")}`;
+    },
+  };
+}
+
+/** The style a connector's `api.credentials` names (the schema has checked the spelling). */
+export function credentialStyle(connector: ConnectorConfig): CredentialStyle {
+  const spec = connector.api?.credentials ?? "bearer";
+  if (spec === "bearer") return Bearer(connector);
+  if (spec === "basic") return Basic(connector);
+  if (spec.startsWith("header:")) return InHeader(connector, spec.slice("header:".length));
+  if (spec.startsWith("query:")) return InQuery(connector, spec.slice("query:".length));
+  throw new TypeError(`connector "${connector.id}": api.credentials "${spec}" is not a credential style`);
+}
