@@ -99,7 +99,8 @@ export async function refreshAccount(services: Services, accountId: string, opti
       if (!current.refreshToken && connector.auth.kind !== "client_credentials" && connector.auth.kind !== "jwt_bearer") {
         return { outcome: "not_refreshable", credentials: current };
       }
-      const context = await buildKindContext(services, { connector, appId: account.appId, upstreamScopes: account.scopes, hostname: account.hostname || undefined, pinned: pinnedOf(account.pinnedAddress) });
+      // `fields`: what the end user typed at connect that a new grant needs again (the jwt_bearer subject).
+      const context = await buildKindContext(services, { connector, appId: account.appId, upstreamScopes: account.scopes, hostname: account.hostname || undefined, pinned: pinnedOf(account.pinnedAddress), fields: current.fields });
       let tokens;
       try {
         tokens = await kind.refresh(context, current.refreshToken ?? "");

@@ -12,7 +12,9 @@ import type { Keyring } from "../crypto/keyring.js";
 import { ForbiddenHostError, type CheckedAddress } from "../net/outbound.js";
 import { resolveConnectorCredentials, usesClientCredentials, type UpstreamClientCredentials } from "./credentials.js";
 import { ConnectorNotConfigured } from "./errors.js";
-import type { KindContext, UpstreamFetch } from "./kinds/types.js";
+import type { KindContext, SharedTokenCache, UpstreamFetch } from "./kinds/types.js";
+import type { Redis } from "../redis.js";
+import { RedisSharedTokens } from "./shared-tokens.js";
 import { templateFieldValues, type ConnectorConfig } from "./schema.js";
 import { fillTemplate, isPerServer } from "./template.js";
 
@@ -62,6 +64,10 @@ export interface KindContextInput {
   allowPrivateHosts: Cidr[];
   /** The SSRF-safe outbound fetch (services.outbound.fetch). */
   fetch: UpstreamFetch;
+  /** For an existing account: the fields kept in its vault (a jwt_bearer subject). */
+  fields?: Record<string, string>;
+  /** Tokens shared across accounts (client_credentials). */
+  sharedTokens?: SharedTokenCache;
 }
 
 export function createKindContext(input: KindContextInput): KindContext {
@@ -91,6 +97,8 @@ export function createKindContext(input: KindContextInput): KindContext {
     hostname,
     allowInsecure: httpUrls.length > 0,
     fetch,
+    fields: input.fields,
+    sharedTokens: input.sharedTokens,
   };
 }
 
@@ -99,6 +107,8 @@ export interface KindContextServices {
   db: Pick<Db, "connectorCredential">;
   keyring: Keyring;
   outbound: { fetch: UpstreamFetch };
+  /** With Redis, client_credentials tokens are shared by every account of a connector app. */
+  redis?: Redis;
 }
 
 /**
@@ -108,7 +118,7 @@ export interface KindContextServices {
  */
 export async function buildKindContext(
   services: KindContextServices,
-  input: { connector: ConnectorConfig; appId: string; upstreamScopes?: string[]; hostname?: string; pinned?: CheckedAddress },
+  input: { connector: ConnectorConfig; appId: string; upstreamScopes?: string[]; hostname?: string; pinned?: CheckedAddress; fields?: Record<string, string> },
 ): Promise<KindContext> {
   const credentials = usesClientCredentials(input.connector) ? await resolveConnectorCredentials(services, input.connector, input.appId) : undefined;
   return createKindContext({
@@ -120,5 +130,7 @@ export async function buildKindContext(
     pinned: input.pinned,
     allowPrivateHosts: services.config.allowPrivateHosts,
     fetch: services.outbound.fetch,
+    fields: input.fields,
+    sharedTokens: services.redis ? new RedisSharedTokens(services.redis, services.keyring) : undefined,
   });
 }

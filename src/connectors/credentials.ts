@@ -42,29 +42,38 @@ export function usesClientCredentials(connector: Pick<ConnectorConfig, "auth">):
   return !KINDS_WITHOUT_CLIENT.includes(connector.auth.kind);
 }
 
-/** What a connector needs: a secret, a private key, or (jwt_bearer) only the key. */
+/** How a connector authenticates at its upstream token endpoint, besides any assertion. */
+function tokenAuthMethodOf(connector: ConnectorConfig): string | undefined {
+  return "tokenAuthMethod" in connector.auth ? connector.auth.tokenAuthMethod : undefined;
+}
+
+/** Whether the connector signs with a private key: jwt_bearer assertions, or private_key_jwt client authentication. */
+export function usesPrivateKey(connector: ConnectorConfig): boolean {
+  return connector.auth.kind === "jwt_bearer" || tokenAuthMethodOf(connector) === "private_key_jwt";
+}
+
+/** What a connector needs: a client id (the assertion's `iss` for jwt_bearer), and a secret or a private key. */
 function missingPieces(connector: ConnectorConfig, found: { clientId?: string; clientSecret?: string; privateJwk?: JWK }): string[] {
   const auth = connector.auth;
-  if (auth.kind === "jwt_bearer") return found.privateJwk ? [] : ["private key"];
   if (auth.kind === "basic" || auth.kind === "api_key") return [];
   const missing: string[] = [];
   if (!found.clientId) missing.push("client id");
-  if (auth.tokenAuthMethod === "private_key_jwt") {
-    if (!found.privateJwk) missing.push("private key");
-  } else if (!found.clientSecret) {
-    missing.push("client secret");
-  }
+  if (usesPrivateKey(connector) && !found.privateJwk) missing.push("private key");
+  const method = tokenAuthMethodOf(connector);
+  if ((method === "client_secret_basic" || method === "client_secret_post") && !found.clientSecret) missing.push("client secret");
   return missing;
 }
 
 /** How the operator fixes a connector without credentials. */
-function howToConfigure(connector: ConnectorConfig, appId: string | undefined): string {
-  const viaCli =
-    connector.auth.kind === "jwt_bearer" || (connector.auth.kind !== "basic" && connector.auth.kind !== "api_key" && connector.auth.tokenAuthMethod === "private_key_jwt")
-      ? `\`authbroker credentials keygen ${connector.id}\``
-      : `\`authbroker credentials set ${connector.id}${appId ? ` [--app ${appId}]` : ""} --client-id … --client-secret-stdin\``;
+function howToConfigure(connector: ConnectorConfig, appId: string | undefined, missing: string[]): string {
+  const app = appId ? ` [--app ${appId}]` : "";
+  const commands: string[] = [];
+  if (missing.includes("private key")) commands.push(`\`authbroker credentials keygen ${connector.id}${app}\``);
+  if (missing.includes("client id") || missing.includes("client secret") || commands.length === 0) {
+    commands.push(`\`authbroker credentials set ${connector.id}${app} --client-id …${missing.includes("client secret") || !usesPrivateKey(connector) ? " --client-secret-stdin" : ""}\``);
+  }
   const viaEnv = connector.source.missingEnv.length > 0 ? `set ${connector.source.missingEnv.join(" and ")}, or ` : "";
-  return `${viaEnv}run ${viaCli}`;
+  return `${viaEnv}run ${commands.join(" and ")}`;
 }
 
 /**
@@ -101,7 +110,7 @@ export async function resolveConnectorCredentials(store: CredentialStore, connec
   if (missing.length > 0 || !found.source) {
     throw new ConnectorNotConfigured(
       connector.id,
-      `connector "${connector.id}" has no upstream ${missing.join(" or ") || "credentials"} for app "${appId}": ${howToConfigure(connector, appId)}`,
+      `connector "${connector.id}" has no upstream ${missing.join(" or ") || "credentials"} for app "${appId}": ${howToConfigure(connector, appId, missing)}`,
     );
   }
   return { ...found, clientId: found.clientId ?? "", source: found.source };
@@ -149,6 +158,48 @@ export async function setConnectorCredentials(services: { db: Db; keyring: Keyri
       update: data,
     });
     await recordAudit(tx, { action: "connector_credentials.set", actorType: "operator", appId: input.appId, connectorId: input.connectorId, detail: { appKey, created: !existing } });
+    return { id, connectorId: input.connectorId, appKey, created: !existing };
+  });
+}
+
+export interface SetConnectorPrivateKeyInput {
+  connectorId: string;
+  /** The app this key is for; absent for the connector-wide default. */
+  appId?: string;
+  /** The private key, with `alg` and `kid` (what assertions and private_key_jwt are signed with). */
+  privateJwk: JWK;
+  /** The public half, kept in clear so it can be shown again to the upstream's admin. */
+  publicJwk: JWK;
+  /** Stored too when given (a Google service account file names its client_email); otherwise a stored client id is kept. */
+  clientId?: string;
+}
+
+/**
+ * Stores (creates or replaces) the private key of a connector for an app or
+ * as the default, sealed under the current key with the row id as
+ * associated data. A stored client id and secret are kept.
+ */
+export async function setConnectorPrivateKey(services: { db: Db; keyring: Keyring }, input: SetConnectorPrivateKeyInput): Promise<StoredConnectorCredentials> {
+  if (!input.privateJwk.alg || !input.privateJwk.kid) throw new TypeError("the private JWK needs alg and kid");
+  if (input.publicJwk.d !== undefined || input.publicJwk.p !== undefined) throw new TypeError("publicJwk must not hold private parts");
+  const appKey = input.appId ?? DEFAULT_APP_KEY;
+  return services.db.$transaction(async (tx) => {
+    if (input.appId !== undefined && !(await tx.app.findUnique({ where: { id: input.appId }, select: { id: true } }))) {
+      throw new NotFound(`app "${input.appId}" not found`);
+    }
+    const existing = await tx.connectorCredential.findUnique({ where: { connectorId_appKey: { connectorId: input.connectorId, appKey } }, select: { id: true } });
+    const id = existing?.id ?? generateId("ccr", 12);
+    const data = {
+      sealedPrivateJwk: services.keyring.sealJson(input.privateJwk, { rowId: id, field: PRIVATE_JWK_FIELD }),
+      publicJwk: input.publicJwk as object,
+      ...(input.clientId !== undefined ? { clientId: input.clientId } : {}),
+    };
+    await tx.connectorCredential.upsert({
+      where: { connectorId_appKey: { connectorId: input.connectorId, appKey } },
+      create: { id, connectorId: input.connectorId, appKey, appId: input.appId ?? null, ...data },
+      update: data,
+    });
+    await recordAudit(tx, { action: "connector_credentials.key_set", actorType: "operator", appId: input.appId, connectorId: input.connectorId, detail: { appKey, created: !existing, kid: input.privateJwk.kid!, alg: input.privateJwk.alg! } });
     return { id, connectorId: input.connectorId, appKey, created: !existing };
   });
 }

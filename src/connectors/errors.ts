@@ -53,3 +53,21 @@ export class UpstreamInvalidGrant extends BrokerError {
     super(400, "invalid_grant", description, options);
   }
 }
+
+/**
+ * What the end user typed on a connect page was refused — by the upstream
+ * (a wrong API key or password) or by the form's own checks. Shown on the
+ * form, next to `field` when it names one; nothing is stored. The
+ * description never repeats a typed secret.
+ */
+export class FormValuesRejected extends BrokerError {
+  override name = "FormValuesRejected";
+  constructor(
+    description: string,
+    /** The form field the problem is about; absent: the form as a whole. */
+    readonly field?: string,
+    options?: BrokerErrorOptions,
+  ) {
+    super(400, "invalid_credentials", description, options);
+  }
+}

@@ -155,21 +155,56 @@ const oidcAuth = z.strictObject({
 
 const claimValue = z.union([z.string(), z.number(), z.boolean()]);
 
+/** Claims the broker sets on every assertion (RFC 7523 §3); a connector may not override them. */
+export const RESERVED_ASSERTION_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti"];
+
+/** What the end user types on the connect page, and how it is checked. */
+const promptedValue = {
+  label: nonEmpty,
+  /** Help text under the input. */
+  description: z.string().optional(),
+  /** A regular expression the whole value must match. */
+  pattern: z.string().optional(),
+};
+
 const jwtBearerAuth = z.strictObject({
   kind: z.literal("jwt_bearer"),
   tokenUrl: upstreamUrl,
   /** The `aud` of the assertion (RFC 7523 §3); the token URL when absent. */
   audience: z.string().min(1, "must not be empty").optional(),
+  /** The signing algorithm `authbroker credentials keygen` uses for this connector. */
   algorithm: z.enum(["RS256", "ES256"]).default("RS256"),
-  /** Extra claims of the assertion. */
-  claims: z.record(z.string(), claimValue).default({}),
-  /** What the end user (or operator) types as the assertion's `sub` at connect time. */
-  subject: z.strictObject({
-    label: nonEmpty,
-    description: z.string().optional(),
-    pattern: z.string().optional(),
-  }),
-  assertionLifetimeSeconds: z.number().int().min(30).max(3600).default(300),
+  /** Extra claims of the assertion (Box: `box_sub_type: enterprise`). */
+  claims: z
+    .record(z.string(), claimValue)
+    .superRefine((claims, ctx) => {
+      for (const name of Object.keys(claims)) {
+        if (RESERVED_ASSERTION_CLAIMS.includes(name)) ctx.addIssue({ code: "custom", path: [name], message: "is set by the broker and cannot be overridden" });
+      }
+    })
+    .default({}),
+  /**
+   * The assertion's `sub`, typed on the connect page (a user or enterprise
+   * id). Absent: the broker acts as itself and `sub` is its client id.
+   */
+  subject: z
+    .strictObject({
+      ...promptedValue,
+      /** false: the end user may leave it empty, and the assertion then has no `sub` (Google without domain-wide delegation). */
+      required: z.boolean().default(true),
+    })
+    .optional(),
+  /** Send the scopes as the assertion's `scope` claim (Google) instead of the token request's `scope` parameter (RFC 7523 §2.1). */
+  scopeClaim: z.boolean().default(false),
+  /**
+   * Client authentication of the token request besides the assertion
+   * (RFC 7523 §2.1 makes it optional; Box wants client_id and
+   * client_secret in the body).
+   */
+  tokenAuthMethod: z.enum(["none", "client_secret_post", "client_secret_basic"]).default("none"),
+  /** Seconds until the assertion expires: short, it is used once (Box allows at most 60). */
+  assertionLifetimeSeconds: z.number().int().min(30).max(3600).default(60),
+  /** The assertion's `iss`; stored with `authbroker credentials set` (a Google service account's client_email). */
   clientId: nonEmpty.optional(),
   clientSecret: nonEmpty.optional(),
 });
@@ -185,6 +220,8 @@ const clientCredentialsAuth = z.strictObject({
 const passwordGrantAuth = z.strictObject({
   kind: z.literal("password_grant"),
   tokenUrl: upstreamUrl,
+  /** The label of the user name input (`Email`, `Username`). */
+  usernameLabel: nonEmpty.default("Username"),
   ...clientCredentials,
 });
 
@@ -194,8 +231,10 @@ const formField = z.strictObject({
   label: nonEmpty,
   /** Shown as a password input, and never echoed back. */
   secret: z.boolean().default(false),
-  /** Optional check of the typed value (a regular expression). */
+  /** Optional check of the typed value (a regular expression the whole value must match). */
   pattern: z.string().optional(),
+  /** Help text under the input (where to find the key). */
+  description: z.string().optional(),
 });
 
 const formFields = (defaults?: z.input<typeof formField>[]) => {
@@ -251,8 +290,16 @@ export const connectorFileSchema = z
     name: nonEmpty.max(100, "must be at most 100 characters"),
     logo: logoUrl.optional(),
     auth,
-    /** Only for per-server connectors: which hostnames an end user may type. */
-    hostname: z.strictObject({ pattern: hostnamePattern }).optional(),
+    /** Only for per-server connectors: which hostnames an end user may type, and how the form asks for one. */
+    hostname: z
+      .strictObject({
+        pattern: hostnamePattern,
+        /** The label of the hostname input. */
+        label: nonEmpty.default("Server address"),
+        /** Shown as the input's placeholder and help text: `gitlab.example.com`. */
+        example: z.string().optional(),
+      })
+      .optional(),
     /** Connector scope name → upstream scope strings. */
     scopes: z
       .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
@@ -263,7 +310,8 @@ export const connectorFileSchema = z
     api: z
       .strictObject({
         baseUrl: upstreamUrl,
-        credentials: apiCredentials.default("bearer"),
+        /** Default: `basic` for the basic kind, `bearer` otherwise. */
+        credentials: apiCredentials.optional(),
       })
       .optional(),
     /** How to learn who connected; for oidc the ID token and userinfo are used when `url` is absent. */
@@ -300,7 +348,18 @@ export const connectorFileSchema = z
     if (connector.auth.kind === "oauth2" && !connector.identity?.url) {
       ctx.addIssue({ code: "custom", path: ["identity", "url"], message: "is required for oauth2 connectors: it is how the broker learns who connected" });
     }
-  });
+    if ((connector.auth.kind === "basic" || connector.auth.kind === "api_key") && !connector.identity?.url) {
+      ctx.addIssue({ code: "custom", path: ["identity", "url"], message: `is required for ${connector.auth.kind} connectors: the typed values are checked there once, and it says who connected` });
+    }
+    if (connector.auth.kind === "jwt_bearer" && connector.auth.subject?.pattern !== undefined && regexProblem(connector.auth.subject.pattern)) {
+      ctx.addIssue({ code: "custom", path: ["auth", "subject", "pattern"], message: `is not a valid regular expression: ${regexProblem(connector.auth.subject.pattern)}` });
+    }
+  })
+  // The default of api.credentials depends on the kind: a basic connector sends what its end users typed with HTTP Basic.
+  .transform((connector) => ({
+    ...connector,
+    api: connector.api && { ...connector.api, credentials: connector.api.credentials ?? (connector.auth.kind === "basic" ? "basic" : "bearer") },
+  }));
 
 /** What a connector file says, after defaults. */
 export type ConnectorFile = z.output<typeof connectorFileSchema>;
@@ -325,10 +384,10 @@ export function isKind<K extends AuthKindName>(connector: ConnectorConfig, kind:
 }
 
 /** The template fields a connector has, as [path, value] pairs. */
-export function templateFieldValues(connector: ConnectorFile): [string, string][] {
+export function templateFieldValues(connector: Pick<ConnectorFile, "auth" | "identity"> & { api?: { baseUrl: string } }): [string, string][] {
   const pairs: [string, string][] = [];
   for (const path of TEMPLATE_FIELDS) {
-    const [section, key] = path.split(".") as [keyof ConnectorFile, string];
+    const [section, key] = path.split(".") as ["auth" | "api" | "identity", string];
     const value = (connector[section] as Record<string, unknown> | undefined)?.[key];
     if (typeof value === "string") pairs.push([path, value]);
   }

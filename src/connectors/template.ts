@@ -12,6 +12,11 @@ export interface TemplateValues {
 /** A host name or address with an optional port: nothing that could end the authority part of a URL. */
 const HOST_WITH_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
+/** Whether a value is a bare host name or address, with an optional port: what `{hostname}` may be filled with. */
+export function isHostWithPort(value: string): boolean {
+  return HOST_WITH_PORT.test(value);
+}
+
 /**
  * Replaces `{hostname}` in a template. Throws TypeError when a placeholder
  * is left unfilled, or when the hostname is not a bare host (the hostname

@@ -119,7 +119,7 @@ describe("authbroker connectors list and credentials set", () => {
     await services.db.app.create({ data: { id: "app_cli", name: "CLI app", tokenEndpointAuthMethod: "client_secret_basic", redirectUris: [], grantTypes: [], responseTypes: [], scopes: [] } });
     dir = dirWith({
       "acme.yaml": stringify(ACME),
-      "keys.yaml": stringify({ id: "keys", name: "Keys", auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] } }),
+      "keys.yaml": stringify({ id: "keys", name: "Keys", auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] }, identity: { url: "https://keys.example/me", subject: "id" } }),
       "host.yaml": stringify({ ...ACME, id: "host", api: { baseUrl: "https://{hostname}/api" }, hostname: { pattern: "^[a-z.]+$" } }),
     });
     env = { CONNECTORS_DIR: dir, DATABASE_URL: services.database.url, BROKER_ENCRYPTION_KEYS: keys, REDIS_URL: "redis://127.0.0.1:6379" };

@@ -14,8 +14,8 @@ import { upstreamScopesFor } from "../../src/connectors/scopes.js";
 import { buildKindContext, createKindContext } from "../../src/connectors/context.js";
 import { setConnectorCredentials } from "../../src/connectors/credentials.js";
 import { ConnectorNotConfigured, UpstreamInvalidGrant } from "../../src/connectors/errors.js";
-import { createBuiltInKinds, isIdentityFetcher, isRedirectAuthorizer, isRefresher, isRevoker, type AuthKind, type KindContext } from "../../src/connectors/kinds/index.js";
-import type { ConnectorConfig } from "../../src/connectors/schema.js";
+import { AuthKinds, createBuiltInKinds, isIdentityFetcher, isRedirectAuthorizer, isRefresher, isRevoker, type AuthKind, type KindContext } from "../../src/connectors/kinds/index.js";
+import { AUTH_KINDS, type ConnectorConfig } from "../../src/connectors/schema.js";
 import { AccessDenied, BrokerError, InvalidRequest, UpstreamError } from "../../src/errors.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { startOAuth2Upstream, OCTOCAT, type OAuth2Upstream } from "../support/oauth2-upstream.js";
@@ -438,8 +438,9 @@ describe("auth kinds against real upstreams", () => {
     });
   });
 
-  it("kinds this broker does not implement yet are a clear configuration error", () => {
+  it("every kind of the file format is implemented, and a registry without one names it as a configuration error", () => {
+    for (const kind of AUTH_KINDS) assert.ok(kinds.has(kind), `${kind} is implemented`);
     const connector = parseConnectorText("connectors/j.yaml", stringify({ id: "j", name: "J", auth: { kind: "password_grant", tokenUrl: "https://j.example/token" } }), {});
-    assert.throws(() => kinds.for(connector), (err: unknown) => err instanceof ConnectorNotConfigured && /auth kind "password_grant", which this broker does not implement yet/.test(err.description));
+    assert.throws(() => new AuthKinds([]).for(connector), (err: unknown) => err instanceof ConnectorNotConfigured && /auth kind "password_grant", which this broker does not implement yet/.test(err.description));
   });
 });

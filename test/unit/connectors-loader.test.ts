@@ -98,8 +98,10 @@ describe("a valid connector file", () => {
 
   it("accepts the other kinds with their own fields", () => {
     const base = { scopes: {} };
-    assert.equal(parse({ ...base, id: "k1", name: "Key", auth: { kind: "api_key", fields: [{ name: "apiKey", label: "API key", secret: true }] }, api: { baseUrl: "https://k.example", credentials: "header:X-Api-Key" } }).auth.kind, "api_key");
-    const basic = parse({ ...base, id: "b1", name: "Basic", auth: { kind: "basic" }, api: { baseUrl: "https://b.example", credentials: "basic" } });
+    // basic and api_key check what the end user types at identity.url.
+    const identity = { url: "https://k.example/me", subject: "id" };
+    assert.equal(parse({ ...base, id: "k1", name: "Key", auth: { kind: "api_key", fields: [{ name: "apiKey", label: "API key", secret: true }] }, api: { baseUrl: "https://k.example", credentials: "header:X-Api-Key" }, identity }).auth.kind, "api_key");
+    const basic = parse({ ...base, id: "b1", name: "Basic", auth: { kind: "basic" }, api: { baseUrl: "https://b.example", credentials: "basic" }, identity });
     assert.ok(isKind(basic, "basic"));
     assert.deepEqual(basic.auth.fields.map((f) => [f.name, f.secret]), [["username", false], ["password", true]]);
     assert.equal(parse({ ...base, id: "j1", name: "JWT", auth: { kind: "jwt_bearer", tokenUrl: "https://j.example/token", algorithm: "ES256", subject: { label: "User id" } } }).auth.kind, "jwt_bearer");

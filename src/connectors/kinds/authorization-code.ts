@@ -32,8 +32,11 @@ function requireCredentials(ctx: KindContext): UpstreamClientCredentials {
   return ctx.credentials;
 }
 
+/** How the broker authenticates at an upstream token endpoint; `none` for jwt_bearer, whose assertion is the grant. */
+export type TokenEndpointAuthMethod = TokenAuthMethod | "none";
+
 /** Client authentication at the upstream token endpoint, one strategy per method (RFC 6749 §2.3, RFC 7523 §2.2). */
-const CLIENT_AUTH: Record<TokenAuthMethod, (ctx: KindContext, credentials: UpstreamClientCredentials) => Promise<oidc.ClientAuth>> = {
+const CLIENT_AUTH: Record<TokenEndpointAuthMethod, (ctx: KindContext, credentials: UpstreamClientCredentials) => Promise<oidc.ClientAuth>> = {
   client_secret_basic: async (_ctx, credentials) => oidc.ClientSecretBasic(credentials.clientSecret),
   client_secret_post: async (_ctx, credentials) => oidc.ClientSecretPost(credentials.clientSecret),
   private_key_jwt: async (ctx, credentials) => {
@@ -48,6 +51,8 @@ const CLIENT_AUTH: Record<TokenAuthMethod, (ctx: KindContext, credentials: Upstr
     if (key instanceof Uint8Array) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a symmetric key where private_key_jwt needs a private key`);
     return oidc.PrivateKeyJwt({ key, kid: jwk.kid });
   },
+  // RFC 7523 §2.1: the assertion authorizes the request; nothing else is sent (not even client_id, which None() would add).
+  none: async () => () => undefined,
 };
 
 /**
@@ -55,7 +60,7 @@ const CLIENT_AUTH: Record<TokenAuthMethod, (ctx: KindContext, credentials: Upstr
  * the broker's client there, its client authentication, the SSRF-safe
  * fetch, and plain http only where the context allows it.
  */
-export async function clientConfiguration(ctx: KindContext, auth: RedirectAuth, metadata: oidc.ServerMetadata): Promise<oidc.Configuration> {
+export async function clientConfiguration(ctx: KindContext, auth: { tokenAuthMethod: TokenEndpointAuthMethod }, metadata: oidc.ServerMetadata): Promise<oidc.Configuration> {
   const credentials = requireCredentials(ctx);
   const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials);
   const config = new oidc.Configuration(metadata, credentials.clientId, { token_endpoint_auth_method: auth.tokenAuthMethod }, clientAuth);
@@ -66,6 +71,13 @@ export async function clientConfiguration(ctx: KindContext, auth: RedirectAuth, 
   config.timeout = UPSTREAM_TIMEOUT_SECONDS;
   if (ctx.allowInsecure) oidc.allowInsecureRequests(config);
   return config;
+}
+
+/** A Configuration for a kind that only talks to a token endpoint (no authorization server metadata beyond it). */
+export function tokenEndpointConfiguration(ctx: KindContext, tokenUrl: string, tokenAuthMethod: TokenEndpointAuthMethod): Promise<oidc.Configuration> {
+  const tokenEndpoint = filled(ctx, tokenUrl);
+  // openid-client needs an issuer identifier; a token endpoint alone has none, so its origin stands in (never compared).
+  return clientConfiguration(ctx, { tokenAuthMethod }, { issuer: new URL(tokenEndpoint).origin, token_endpoint: tokenEndpoint });
 }
 
 /**

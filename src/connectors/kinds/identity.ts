@@ -52,20 +52,37 @@ export function identityFromProfile(
   };
 }
 
-/** GETs the connector's identity URL with a bearer access token and returns the JSON object it answers. */
-export async function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
+/** How an identity request is authorized: headers to add, and query parameters (`query:<param>` credentials). */
+export interface IdentityAuthorization {
+  headers: Record<string, string>;
+  query?: Record<string, string>;
+}
+
+/**
+ * GETs a URL of the connector (a template, filled with the context's
+ * hostname) with the given authorization and returns the JSON object it
+ * answers. A 401 or 403 is `refused(status)`'s error: an expired token for
+ * the token kinds, wrong typed credentials for basic/api_key.
+ */
+export async function fetchIdentityDocumentWith(
+  ctx: KindContext,
+  url: string,
+  authorization: IdentityAuthorization,
+  refused: (status: number) => Error = (status) => new UpstreamError(`${ctx.connector.name} refused the access token at its identity URL (HTTP ${status})`),
+  step: "identity" | "credential check" = "identity",
+): Promise<Record<string, unknown>> {
   const { connector } = ctx;
-  return upstreamCall(connector, "identity", async () => {
-    const response = await ctx.fetch(fillTemplate(url, { hostname: ctx.hostname }), {
-      headers: { authorization: `Bearer ${accessToken}`, accept: "application/json", "user-agent": USER_AGENT },
+  const target = new URL(fillTemplate(url, { hostname: ctx.hostname }));
+  for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
+  return upstreamCall(connector, step, async () => {
+    const response = await ctx.fetch(target, {
+      headers: { ...authorization.headers, accept: "application/json", "user-agent": USER_AGENT },
       signal: AbortSignal.timeout(IDENTITY_TIMEOUT_MS),
     });
     const text = await response.text();
+    if (response.status === 401 || response.status === 403) throw refused(response.status);
     if (!response.ok) {
-      throw new UpstreamError(
-        response.status === 401 || response.status === 403 ? `${connector.name} refused the access token at its identity URL (HTTP ${response.status})` : `${connector.name}'s identity URL answered HTTP ${response.status}`,
-        { detail: `${connector.id} identity: ${sanitizeUpstreamText(text) ?? "(empty body)"}` },
-      );
+      throw new UpstreamError(`${connector.name}'s identity URL answered HTTP ${response.status}`, { detail: `${connector.id} ${step}: ${sanitizeUpstreamText(text) ?? "(empty body)"}` });
     }
     if (text.length > MAX_IDENTITY_BYTES) throw new UpstreamError(`${connector.name}'s identity response is too large`);
     let document: unknown;
@@ -77,6 +94,11 @@ export async function fetchIdentityDocument(ctx: KindContext, url: string, acces
     if (document === null || typeof document !== "object" || Array.isArray(document)) throw new UpstreamError(`${connector.name}'s identity response is not a JSON object`);
     return document as Record<string, unknown>;
   });
+}
+
+/** GETs the connector's identity URL with a bearer access token and returns the JSON object it answers. */
+export function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
+  return fetchIdentityDocumentWith(ctx, url, { headers: { authorization: `Bearer ${accessToken}` } });
 }
 
 /** The identity at `identity.url` for an access token (connectors whose file has one). */

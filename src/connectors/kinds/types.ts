@@ -19,6 +19,12 @@ export interface UpstreamTokens {
   expiresAt?: Date;
   /** The upstream's `scope` of the response, as sent (some upstreams separate with ","). */
   scope?: string;
+  /**
+   * What the end user typed that the account needs again — basic/api_key
+   * values, a jwt_bearer subject. Sealed by the vault like the tokens; never
+   * a password of the password grant.
+   */
+  fields?: Record<string, string>;
 }
 
 /** Who connected, as the upstream says. `subject` is the stable upstream user id. */
@@ -59,6 +65,39 @@ export interface KindContext {
    */
   allowInsecure: boolean;
   fetch: UpstreamFetch;
+  /** For an existing account: the fields kept in its vault (the jwt_bearer subject a new assertion is made for). */
+  fields?: Record<string, string>;
+  /**
+   * Upstream tokens shared by every account of a connector app
+   * (client_credentials): one token per connector, app credentials,
+   * hostname and scopes. Absent: every call fetches its own.
+   */
+  sharedTokens?: SharedTokenCache;
+}
+
+/** A cache of upstream tokens shared across accounts (src/connectors/shared-tokens.ts). */
+export interface SharedTokenCache {
+  /**
+   * The cached tokens for `key` while they stay valid for more than
+   * `marginSeconds`; otherwise `fetch` is called once (across processes) and
+   * its result cached until it expires.
+   */
+  getOrFetch(key: string, marginSeconds: number, fetch: () => Promise<UpstreamTokens>): Promise<UpstreamTokens>;
+}
+
+/** One input of a connect page form. */
+export interface PromptField {
+  /** The form field name and the key of the value. */
+  name: string;
+  label: string;
+  /** A password input, never echoed back on the page. */
+  secret: boolean;
+  required: boolean;
+  /** A regular expression the whole value must match. */
+  pattern?: string;
+  description?: string;
+  /** The HTML autocomplete token (`username`, `current-password`); `off` for keys. */
+  autocomplete: string;
 }
 
 /** The values the callback must be checked against, kept in the connect session between the two legs. */
@@ -96,8 +135,47 @@ export interface Revoker {
   revoke(ctx: KindContext, token: string, tokenTypeHint?: "access_token" | "refresh_token"): Promise<boolean>;
 }
 
+/**
+ * basic / api_key: values the end user types, checked once against
+ * `identity.url` (which also says who they belong to) before they are kept.
+ */
+export interface StaticCredentialChecker {
+  /** The inputs of the connect page, from the connector's declared fields. */
+  credentialFields(connector: ConnectorConfig): PromptField[];
+  /** Throws FormValuesRejected (connectors/errors.ts) when the upstream refuses them. */
+  checkCredentials(ctx: KindContext, values: Record<string, string>): Promise<UpstreamIdentity>;
+}
+
+/**
+ * password_grant (RFC 6749 §4.3): the end user's name and password are
+ * exchanged once for tokens and then forgotten.
+ */
+export interface PasswordExchanger {
+  /** The user name and password inputs. */
+  passwordFields(connector: ConnectorConfig): PromptField[];
+  /** Throws FormValuesRejected (connectors/errors.ts) when the upstream refuses them (invalid_grant). */
+  exchangePassword(ctx: KindContext, username: string, password: string): Promise<UpstreamGrant>;
+}
+
+/** jwt_bearer (RFC 7523 §2.1): signs the assertion the token request carries. */
+export interface AssertionSigner {
+  /** A fresh, short-lived assertion for `subject` (absent: the broker as itself, or no `sub` where the connector allows). */
+  signAssertion(ctx: KindContext, subject: string | undefined): Promise<string>;
+}
+
+/**
+ * jwt_bearer and client_credentials: tokens without a browser at the
+ * upstream. A "refresh" is simply another such token.
+ */
+export interface ServiceTokenFetcher {
+  /** The subject input of the connect page, if the connector asks for one. */
+  subjectFields(connector: ConnectorConfig): PromptField[];
+  /** Tokens and who they act for; `subject` is what the end user typed (jwt_bearer). */
+  fetchServiceGrant(ctx: KindContext, subject: string | undefined): Promise<UpstreamGrant>;
+}
+
 /** An auth kind: its name plus whichever capabilities it has. */
-export interface AuthKind extends Partial<RedirectAuthorizer & Refresher & IdentityFetcher & Revoker> {
+export interface AuthKind extends Partial<RedirectAuthorizer & Refresher & IdentityFetcher & Revoker & StaticCredentialChecker & PasswordExchanger & AssertionSigner & ServiceTokenFetcher> {
   readonly kind: AuthKindName;
 }
 
@@ -115,4 +193,20 @@ export function isIdentityFetcher(kind: AuthKind): kind is AuthKind & IdentityFe
 
 export function isRevoker(kind: AuthKind): kind is AuthKind & Revoker {
   return typeof kind.revoke === "function";
+}
+
+export function isStaticCredentialChecker(kind: AuthKind): kind is AuthKind & StaticCredentialChecker {
+  return typeof kind.checkCredentials === "function" && typeof kind.credentialFields === "function";
+}
+
+export function isPasswordExchanger(kind: AuthKind): kind is AuthKind & PasswordExchanger {
+  return typeof kind.exchangePassword === "function" && typeof kind.passwordFields === "function";
+}
+
+export function isAssertionSigner(kind: AuthKind): kind is AuthKind & AssertionSigner {
+  return typeof kind.signAssertion === "function";
+}
+
+export function isServiceTokenFetcher(kind: AuthKind): kind is AuthKind & ServiceTokenFetcher {
+  return typeof kind.fetchServiceGrant === "function" && typeof kind.subjectFields === "function";
 }

@@ -20,7 +20,19 @@ const INVALID_GRANT_CODES = new Set(["invalid_grant", "bad_verification_code", "
 const INVALID_CLIENT_CODES = new Set(["invalid_client", "unauthorized_client", "incorrect_client_credentials"]);
 
 /** What the broker was doing when the upstream failed, for the messages. */
-export type UpstreamStep = "discovery" | "authorization" | "code exchange" | "refresh" | "identity" | "revocation";
+export type UpstreamStep = "discovery" | "authorization" | "code exchange" | "refresh" | "identity" | "revocation" | "password grant" | "assertion grant" | "client credentials grant" | "credential check";
+
+/** What an upstream's `invalid_grant` refused, by step (RFC 6749 §5.2). */
+const REFUSED_GRANT: Partial<Record<UpstreamStep, string>> = {
+  refresh: "refresh token",
+  "password grant": "user name and password",
+  "assertion grant": "assertion",
+  "client credentials grant": "client credentials",
+};
+
+function refusedGrant(step: UpstreamStep): string {
+  return REFUSED_GRANT[step] ?? "authorization code";
+}
 
 /**
  * Text the upstream sent, fit for a log line: one line, short, and with
@@ -82,7 +94,7 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
   if (err instanceof oidc.ResponseBodyError) {
     const detail = `${connector.id} ${step}: HTTP ${err.status} ${err.error}${sanitizeUpstreamText(err.error_description) ? `: ${sanitizeUpstreamText(err.error_description)}` : ""}`;
     // RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked or was issued to another client.
-    if (INVALID_GRANT_CODES.has(err.error)) throw new UpstreamInvalidGrant(`${name} refused the ${step === "refresh" ? "refresh token" : "authorization code"} (invalid_grant); the account must be connected again`, { detail });
+    if (INVALID_GRANT_CODES.has(err.error)) throw new UpstreamInvalidGrant(`${name} refused the ${refusedGrant(step)} (invalid_grant); the account must be connected again`, { detail });
     if (INVALID_CLIENT_CODES.has(err.error)) throw new UpstreamError(`${name} refused the broker's client credentials (${err.error})`, { detail });
     throw new UpstreamError(`${name} refused the ${step} (${sanitizeUpstreamText(err.error, 64) ?? "error"})`, { detail });
   }
@@ -98,7 +110,7 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
     const codes = err.cause.map((challenge) => challenge.parameters.error).filter((code): code is string => typeof code === "string");
     const detail = `${connector.id} ${step}: HTTP ${err.status} ${err.cause.map((c) => c.scheme).join(", ")} challenge${codes.length ? ` (${codes.join(", ")})` : ""}`;
     if (codes.includes("invalid_client")) throw new UpstreamError(`${name} refused the broker's client credentials (invalid_client)`, { detail });
-    if (codes.includes("invalid_grant")) throw new UpstreamInvalidGrant(`${name} refused the ${step === "refresh" ? "refresh token" : "authorization code"} (invalid_grant); the account must be connected again`, { detail });
+    if (codes.includes("invalid_grant")) throw new UpstreamInvalidGrant(`${name} refused the ${refusedGrant(step)} (invalid_grant); the account must be connected again`, { detail });
     throw new UpstreamError(`${name} refused the access token (HTTP ${err.status})`, { detail });
   }
 

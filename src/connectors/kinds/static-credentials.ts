@@ -1,0 +1,108 @@
+/**
+ * `basic` and `api_key`: the end user types values the connector declares
+ * (a user name and password, an API key, a key id and secret) into the
+ * broker's form. They are checked once — a GET of `identity.url` sent the
+ * way the proxy will send them (`api.credentials`) — and only values the
+ * upstream accepted are kept, sealed, as the account's `fields`.
+ */
+import { FormValuesRejected } from "../errors.js";
+import type { ConnectorConfig } from "../schema.js";
+import { fetchIdentityDocumentWith, identityFromProfile, type IdentityAuthorization } from "./identity.js";
+import { checkTypedValues } from "./prompt-fields.js";
+import type { AuthKind, KindContext, PromptField, StaticCredentialChecker, UpstreamIdentity } from "./types.js";
+
+type DeclaredField = Extract<ConnectorConfig["auth"], { kind: "basic" | "api_key" }>["fields"][number];
+
+function declaredFields(connector: ConnectorConfig): DeclaredField[] {
+  const auth = connector.auth;
+  if (auth.kind !== "basic" && auth.kind !== "api_key") throw new TypeError(`connector "${connector.id}" is ${auth.kind}, not basic or api_key`);
+  return auth.fields;
+}
+
+/** The HTML autocomplete token: a password manager may fill a basic login, never an API key. */
+function autocompleteFor(kind: "basic" | "api_key", field: DeclaredField): string {
+  if (kind === "basic") return field.secret ? "current-password" : "username";
+  return "off";
+}
+
+/** How the proxy sends these fields (`api.credentials`); the check sends them the same way. */
+function credentialStyle(connector: ConnectorConfig): string {
+  return connector.api?.credentials ?? (connector.auth.kind === "basic" ? "basic" : "bearer");
+}
+
+/** The value a one-value style (bearer, header, query) sends: the first secret field, or the only field. */
+function secretValue(fields: DeclaredField[], values: Record<string, string>): string {
+  const field = fields.find((f) => f.secret) ?? fields[0]!;
+  return values[field.name] ?? "";
+}
+
+/** RFC 7617: `user:password`, from `username`/`password` or the first plain and the first secret field. */
+function basicPair(fields: DeclaredField[], values: Record<string, string>): [string, string] {
+  const user = fields.find((f) => f.name === "username") ?? fields.find((f) => !f.secret);
+  const password = fields.find((f) => f.name === "password") ?? fields.find((f) => f.secret && f !== user);
+  if (!user) return [values[password!.name] ?? "", ""];
+  return [values[user.name] ?? "", password ? (values[password.name] ?? "") : ""];
+}
+
+/** The identity request's authorization for typed values, in the connector's style. */
+export function authorizationFor(connector: ConnectorConfig, values: Record<string, string>): IdentityAuthorization {
+  const fields = declaredFields(connector);
+  const style = credentialStyle(connector);
+  if (style === "basic") {
+    const [user, password] = basicPair(fields, values);
+    // RFC 7617 §2: a colon in the user-id would move part of it into the password.
+    if (user.includes(":")) {
+      const userField = fields.find((f) => f.name === "username") ?? fields.find((f) => !f.secret);
+      throw new FormValuesRejected(`${userField?.label ?? "The user name"} cannot contain a colon`, userField?.name);
+    }
+    return { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}` } };
+  }
+  if (style === "bearer") return { headers: { authorization: `Bearer ${secretValue(fields, values)}` } };
+  if (style.startsWith("header:")) return { headers: { [style.slice("header:".length).toLowerCase()]: secretValue(fields, values) } };
+  if (style.startsWith("query:")) return { headers: {}, query: { [style.slice("query:".length)]: secretValue(fields, values) } };
+  throw new TypeError(`connector "${connector.id}" has api.credentials "${style}", which the schema refuses`);
+}
+
+function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & StaticCredentialChecker {
+  const credentialFields = (connector: ConnectorConfig): PromptField[] =>
+    declaredFields(connector).map((field) => ({
+      name: field.name,
+      label: field.label,
+      secret: field.secret,
+      required: true,
+      pattern: field.pattern,
+      description: field.description,
+      autocomplete: autocompleteFor(kind, field),
+    }));
+
+  return {
+    kind,
+    credentialFields,
+
+    async checkCredentials(ctx: KindContext, values): Promise<UpstreamIdentity> {
+      const { connector } = ctx;
+      const fields = credentialFields(connector);
+      checkTypedValues(fields, values);
+      const identity = connector.identity;
+      if (!identity?.url || !identity.subject) throw new TypeError(`connector "${connector.id}" has no identity.url to check credentials against`);
+      const secretField = fields.find((f) => f.secret);
+      const document = await fetchIdentityDocumentWith(
+        ctx,
+        identity.url,
+        authorizationFor(connector, values),
+        // The field a wrong key is most likely in: the secret one (a typo in a user name reads the same upstream).
+        () => new FormValuesRejected(`${connector.name} did not accept these credentials. Check them and try again.`, fields.length === 1 ? fields[0]!.name : secretField?.name),
+        "credential check",
+      );
+      return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, name: identity.name });
+    },
+  };
+}
+
+export function createBasicKind(): AuthKind & StaticCredentialChecker {
+  return createStaticCredentialKind("basic");
+}
+
+export function createApiKeyKind(): AuthKind & StaticCredentialChecker {
+  return createStaticCredentialKind("api_key");
+}
