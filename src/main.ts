@@ -17,6 +17,8 @@ import { userinfoRouter } from "./oauth/userinfo.js";
 import { deviceAuthorizationRouter } from "./oauth/device.js";
 import { devicePageRouter } from "./connect/device.js";
 import { callbackRouter } from "./connect/callback.js";
+import { credentialFormRouter } from "./connect/credential-form.js";
+import { hostnameFormRouter } from "./connect/hostname-form.js";
 import { discoveryRouter } from "./oauth/discovery.js";
 import { jwksRouter } from "./oauth/jwks.js";
 import { tokenRouter } from "./oauth/token.js";
@@ -28,7 +30,7 @@ export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, accountsApiRouter, adminRouter];
+  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */

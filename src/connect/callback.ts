@@ -42,7 +42,7 @@ async function completeConnect(services: Services, req: Request, session: Connec
   if (single(req.query.code) === undefined) throw new InvalidRequest(`${connector.name} sent neither a code nor an error`);
 
   const authorizer = redirectAuthorizerFor(services, connector);
-  const context = await kindContext(services, connector, session.clientId, session.upstreamScopes);
+  const context = await kindContext(services, connector, session.clientId, session.upstreamScopes, session.hostname, session.pinnedAddress);
   const callbackUrl = new URL(req.originalUrl, services.config.issuer);
   const grant = await authorizer.exchangeCode(context, callbackUrl, session.upstream);
 

@@ -69,6 +69,8 @@ export function authorizeRouter(services: Services): Router {
       if (!connector || !clientMayUseConnector(client, connectorId)) throw new InvalidRequest(`unknown connector "${connectorId}"`);
       const scopes = scopesForConnector(request, connector);
       const upstreamUrl = await beginConnect(services, req, res, { request, connector, scopes });
+      // Undefined: connected at once (client_credentials upstream), and the app's response is sent.
+      if (upstreamUrl === undefined) return;
       setPageSecurityHeaders(res);
       res.redirect(req.method === "POST" ? 303 : 302, upstreamUrl);
     } catch (err) {

@@ -1,0 +1,78 @@
+/**
+ * `GET|POST /connect/hostname`: the page that asks for the server of a
+ * per-server connector (the end user's GitLab, Jira, ServiceNow…). The
+ * typed hostname is checked against the connector's pattern and resolved
+ * to public addresses only (hostname.ts) before the connect goes on.
+ */
+import { Router, type Request, type Response } from "express";
+import type { PromptField } from "../connectors/kinds/types.js";
+import type { ConnectorConfig } from "../connectors/schema.js";
+import { html, sendErrorPage } from "../http/html.js";
+import type { Services } from "../services.js";
+import { formActionSource, formBody, pageForStep, pendingForRequest, sendFormPage } from "./form-page.js";
+import { checkHostname, HOSTNAME_FIELD } from "./hostname.js";
+import { handleSubmission } from "./submission.js";
+import { continueConnect, HOSTNAME_PAGE, pageUrl } from "./steps.js";
+
+function hostnameField(connector: ConnectorConfig): PromptField {
+  const example = connector.hostname?.example;
+  return {
+    name: HOSTNAME_FIELD,
+    label: connector.hostname?.label ?? "Server address",
+    description: example ? `For example ${example}` : "The host name of your server, without https:// or a path",
+    secret: false,
+    required: true,
+    autocomplete: "url",
+  };
+}
+
+/** Where a submission may lead: the connector's server (any https host, the typed one), this broker, or the app. */
+function formActions(connector: ConnectorConfig, redirectUri: string): string[] {
+  const templates = [connector.auth, connector.api, connector.identity].flatMap((section) => Object.values(section ?? {}).filter((v): v is string => typeof v === "string" && v.includes("{hostname}")));
+  const plainHttp = templates.some((t) => t.startsWith("http:"));
+  return ["https:", ...(plainHttp ? ["http:"] : []), formActionSource(redirectUri)];
+}
+
+async function showPage(services: Services, req: Request, res: Response): Promise<void> {
+  const found = await pendingForRequest(services, req, res);
+  if (!found) return;
+  const { pending, binding } = found;
+  if (pending.step !== "hostname") {
+    res.redirect(303, pageUrl(pageForStep(pending.step), pending.id));
+    return;
+  }
+  const connector = services.connectors.get(pending.authorization.connectorId);
+  if (!connector) {
+    sendErrorPage(res, 400, "invalid_request", "This service is no longer available. Start again from the app.");
+    return;
+  }
+  const appName = (await services.clients.find(pending.authorization.clientId))?.name ?? "The app";
+  sendFormPage(res, {
+    title: `Connect ${connector.name}`,
+    intro: html`<p><strong>${appName}</strong> asks you to connect your account on your ${connector.name} server. Which server is it?</p>`,
+    action: HOSTNAME_PAGE,
+    pending,
+    binding,
+    fields: [{ field: hostnameField(connector), value: pending.values?.[HOSTNAME_FIELD] }],
+    submitLabel: "Continue",
+    formActions: formActions(connector, pending.authorization.redirectUri),
+  });
+}
+
+export function hostnameFormRouter(services: Services): Router {
+  const router = Router();
+  router.get(HOSTNAME_PAGE, (req, res) => showPage(services, req, res));
+  router.post(HOSTNAME_PAGE, formBody, (req, res) =>
+    handleSubmission(services, req, res, {
+      step: "hostname",
+      echoFields: () => [HOSTNAME_FIELD],
+      async run(pending, connector) {
+        const typed = (req.body as Record<string, unknown>)[HOSTNAME_FIELD];
+        const checked = await checkHostname(services.outbound, connector, typeof typed === "string" ? typed : "");
+        req.log.info({ connectorId: connector.id, hostname: checked.hostname }, "hostname accepted");
+        return continueConnect(services, req, res, connector, { ...pending, hostname: checked.hostname, pinnedAddress: checked.pinned.address }, pending);
+      },
+    }),
+  );
+  return router;
+}
