@@ -176,7 +176,10 @@ export class Clients {
     if (method === "private_key_jwt" && !input.jwks) throw new ValidationFailed("private_key_jwt needs the app's public JWKS");
     if (input.jwks !== undefined) checkClientJwks(input.jwks);
     if (!input.name.trim()) throw new ValidationFailed("name must not be empty");
-    const grantTypes = input.grantTypes ?? (isPublic ? ["authorization_code", "refresh_token"] : ["authorization_code", "refresh_token", "client_credentials"]);
+    // An app allowed to read upstream tokens reads them by token exchange (RFC 8693): it gets that grant unless its grants are listed.
+    const grantTypes =
+      input.grantTypes ??
+      (isPublic ? ["authorization_code", "refresh_token"] : ["authorization_code", "refresh_token", "client_credentials", ...(input.allowUpstreamTokens ? ["urn:ietf:params:oauth:grant-type:token-exchange"] : [])]);
     for (const g of grantTypes) if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);
     if (isPublic && grantTypes.includes("client_credentials")) throw new ValidationFailed("a public app cannot use client_credentials");
     const responseTypes = (input.responseTypes ?? ["code"]).map((t) => t.split(/\s+/).sort().join(" "));

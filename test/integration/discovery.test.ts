@@ -68,7 +68,7 @@ describe("discovery and JWKS", () => {
       assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
       assert.deepEqual(body.response_types_supported, ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"]);
       assert.deepEqual(body.response_modes_supported, ["query", "fragment", "form_post"]);
-      assert.deepEqual(body.grant_types_supported, ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"]);
+      assert.deepEqual(body.grant_types_supported, ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange"]);
       assert.deepEqual(body.code_challenge_methods_supported, ["S256"]);
       assert.deepEqual(body.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
       assert.ok((body.token_endpoint_auth_signing_alg_values_supported as string[]).includes("ES256"));

@@ -12,14 +12,18 @@ import type { Client, ClientAuthMethod } from "../clients.js";
 import { hasScope } from "../scopes.js";
 import { issueAccessToken, issueIdToken } from "../tokens.js";
 
-/** RFC 6749 §5.1 successful response. */
+/** RFC 6749 §5.1 successful response (and RFC 8693 §2.2.1 for token exchange). */
 export interface TokenResponse {
   access_token: string;
-  token_type: "Bearer";
-  expires_in: number;
-  scope: string;
+  /** "Bearer" for broker tokens; an exchanged upstream token keeps its own type. */
+  token_type: string;
+  /** Absent only for an exchanged upstream token whose expiry the upstream never said. */
+  expires_in?: number;
+  scope?: string;
   refresh_token?: string;
   id_token?: string;
+  /** RFC 8693 §2.2.1: what kind of token `access_token` is. */
+  issued_token_type?: string;
 }
 
 export interface GrantContext {

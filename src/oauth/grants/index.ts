@@ -8,10 +8,11 @@ import * as clientCredentials from "./client-credentials.js";
 import * as deviceCode from "./device-code.js";
 import type { Grant } from "./grant.js";
 import * as refreshToken from "./refresh-token.js";
+import * as tokenExchange from "./token-exchange.js";
 
 export type { Grant, GrantContext, TokenResponse } from "./grant.js";
 
-const GRANTS: readonly Grant[] = [authorizationCode, refreshToken, clientCredentials, deviceCode];
+const GRANTS: readonly Grant[] = [authorizationCode, refreshToken, clientCredentials, deviceCode, tokenExchange];
 
 /** The grants by `grant_type`; `enabled` restricts them (every grant when omitted). */
 export function buildGrants(enabled?: readonly string[]): ReadonlyMap<string, Grant> {
