@@ -31,7 +31,7 @@ const STYLE = `
 .search{margin:1rem 0}.search label{margin-top:0}.search-row{display:flex;gap:.5rem}.search-row input{flex:1}.search-row button{margin-top:0}
 ul.choices a:focus-visible,input:focus-visible,button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .choice-text{display:flex;flex-direction:column;flex:1;min-width:0}.choice-name{font-weight:600}.choice-how{color:var(--muted);font-size:.85rem}
-ul.choices img{border-radius:6px;flex:none}h2{font-size:1rem;margin:1.5rem 0 .25rem}ul.scopes{margin:.25rem 0 1rem;padding-left:1.25rem}ul.scopes li{margin:.2rem 0}
+ul.choices img{border-radius:6px;flex:none}main a{color:var(--accent)}h2{font-size:1rem;margin:1.5rem 0 .25rem}ul.scopes{margin:.25rem 0 1rem;padding-left:1.25rem}ul.scopes li{margin:.2rem 0}
 `;
 
 function initials(name: string): string {

@@ -12,7 +12,9 @@ import { ENV_VARS } from "../../src/config.js";
 
 interface ComposeService {
   image?: string;
-  build?: string;
+  build?: string | { context: string; dockerfile: string };
+  profiles?: string[];
+  volumes?: string[];
   command?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
@@ -27,9 +29,10 @@ function loadCompose(): { services: Record<string, ComposeService> } {
 }
 
 describe("docker-compose.yml", () => {
-  it("runs postgres 16, redis 7, a one-shot migrate, the broker (serve) and a worker", () => {
+  it("runs postgres 16, redis 7, a one-shot migrate, the broker (serve) and a worker; the demo only in its profile", () => {
     const { services } = loadCompose();
-    assert.deepEqual(Object.keys(services).sort(), ["broker", "migrate", "postgres", "redis", "worker"]);
+    assert.deepEqual(Object.keys(services).sort(), ["broker", "demo", "migrate", "postgres", "redis", "worker"]);
+    for (const name of ["broker", "migrate", "postgres", "redis", "worker"]) assert.equal(services[name]!.profiles, undefined, `${name} starts with a plain up`);
     assert.equal(services.postgres!.image, "postgres:16");
     assert.equal(services.redis!.image, "redis:7");
     assert.deepEqual(services.migrate!.command, ["migrate"]);
@@ -61,6 +64,26 @@ describe("docker-compose.yml", () => {
     // The host's `npm start` defaults reach the published ports.
     assert.ok(services.postgres!.ports!.includes("127.0.0.1:5432:5432"));
     assert.ok(services.redis!.ports!.includes("127.0.0.1:6379:6379"));
+  });
+});
+
+describe("docker-compose.yml demo profile", () => {
+  it("runs `npm run demo` from demo/Dockerfile against the compose postgres and redis, in a database of its own", () => {
+    const { services } = loadCompose();
+    const demo = services.demo!;
+    assert.deepEqual(demo.profiles, ["demo"]);
+    assert.deepEqual(demo.build, { context: ".", dockerfile: "demo/Dockerfile" });
+    assert.equal(demo.environment!.DATABASE_URL, "postgresql://postgres:postgres@postgres:5432/authbroker_demo");
+    assert.equal(demo.environment!.REDIS_URL, "redis://redis:6379");
+    assert.equal(demo.environment!.DEMO_BIND_HOST, "0.0.0.0");
+    assert.deepEqual(demo.ports, ["127.0.0.1:3000:3000", "127.0.0.1:4000:4000", "127.0.0.1:4001:4001"]);
+    assert.deepEqual(demo.depends_on, { postgres: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
+    assert.ok(demo.volumes!.some((v) => v.endsWith(":/state")), "the demo's .env (its key) survives a restart");
+    const dockerfile = readFileSync("demo/Dockerfile", "utf8");
+    assert.match(dockerfile, /^FROM node:20-slim$/m);
+    assert.match(dockerfile, /^RUN npm ci && /m, "with dev dependencies: Acme Cloud is oidc-provider");
+    assert.match(dockerfile, /^COPY test\/support\/oidc-upstream\.ts /m);
+    assert.match(dockerfile, /npm run demo/);
   });
 });
 
