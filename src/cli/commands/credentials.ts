@@ -1,21 +1,41 @@
 /**
- * `authbroker credentials set <connector>`: store the broker's client id and
- * secret at a connector's upstream, for one app or as the default, sealed
- * under the current key. The secret is best given on stdin
- * (`--client-secret-stdin`), which keeps it out of shell history and `ps`.
+ * The broker's own credentials at a connector's upstream, sealed in the
+ * database, for one app (`--app`) or as the default for every app:
+ *
+ * - `authbroker credentials set <connector>`: the client id and secret
+ *   (the secret best on stdin with `--client-secret-stdin`, which keeps it
+ *   out of shell history and `ps`), and/or a private key from a file
+ *   (`--private-key-file`: PEM, a private JWK, or a Google service-account
+ *   JSON key, whose client_email becomes the client id).
+ * - `authbroker credentials keygen <connector>`: a new key pair for a
+ *   jwt_bearer or private_key_jwt connector; the private key is sealed and
+ *   never shown, the public key is printed (PEM and JWK) for the upstream's
+ *   admin to register.
  */
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { setConnectorCredentials, usesClientCredentials } from "../../connectors/credentials.js";
+import { setConnectorCredentials, setConnectorPrivateKey, usesClientCredentials, usesPrivateKey } from "../../connectors/credentials.js";
 import { checkConnectorDir } from "../../connectors/loader.js";
+import { generateConnectorKey, importConnectorKey, KeyFileError, SIGNING_ALGORITHMS, type ImportedKey, type SigningAlgorithm } from "../../connectors/private-keys.js";
 import type { ConnectorConfig } from "../../connectors/schema.js";
+import type { Services } from "../../services.js";
 import { withServices } from "../context.js";
 import { CliError, EXIT, printResult } from "../output.js";
 
 interface SetOptions {
   app?: string;
-  clientId: string;
+  clientId?: string;
   clientSecret?: string;
   clientSecretStdin?: boolean;
+  privateKeyFile?: string;
+  keyId?: string;
+  json?: boolean;
+}
+
+interface KeygenOptions {
+  app?: string;
+  alg?: string;
+  kid?: string;
   json?: boolean;
 }
 
@@ -26,18 +46,59 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
 }
 
-/** Whether the connector authenticates at its upstream with a private key rather than a secret. */
-function needsNoSecret(connector: ConnectorConfig): boolean {
+/** Whether the connector's token requests carry a client secret. */
+function needsSecret(connector: ConnectorConfig): boolean {
   const auth = connector.auth;
-  return auth.kind === "jwt_bearer" || ("tokenAuthMethod" in auth && auth.tokenAuthMethod === "private_key_jwt");
+  if (!("tokenAuthMethod" in auth)) return false;
+  return auth.tokenAuthMethod === "client_secret_basic" || auth.tokenAuthMethod === "client_secret_post";
 }
 
-async function clientSecretFrom(options: SetOptions, connector: ConnectorConfig): Promise<string | undefined> {
+async function clientSecretFrom(options: SetOptions, connector: ConnectorConfig, clientIdGiven: boolean): Promise<string | undefined> {
   if (options.clientSecret !== undefined && options.clientSecretStdin) throw new CliError("give the client secret once: --client-secret or --client-secret-stdin", EXIT.usage);
   const secret = options.clientSecretStdin ? await readStdin() : options.clientSecret;
-  if (secret === undefined && !needsNoSecret(connector)) throw new CliError(`connector "${connector.id}" needs a client secret: --client-secret-stdin (or --client-secret)`, EXIT.usage);
   if (secret === "") throw new CliError("the client secret is empty", EXIT.usage);
+  if (secret !== undefined && !clientIdGiven) throw new CliError("a client secret goes with its client id: add --client-id", EXIT.usage);
+  if (secret === undefined && clientIdGiven && needsSecret(connector)) throw new CliError(`connector "${connector.id}" needs a client secret: --client-secret-stdin (or --client-secret)`, EXIT.usage);
   return secret;
+}
+
+/** The connector named on the command line, from CONNECTORS_DIR; a broken file is reported as itself. */
+async function findConnector(services: Services, connectorId: string): Promise<ConnectorConfig> {
+  const { connectors, errors } = await checkConnectorDir(services.config.connectorsDir, process.env);
+  const connector = connectors.find((c) => c.id === connectorId);
+  if (connector) return connector;
+  const broken = errors.find((e) => e.field === "" || e.message.includes(connectorId));
+  if (broken) throw broken;
+  throw new CliError(`unknown connector "${connectorId}"; known: ${connectors.map((c) => c.id).join(", ") || "(none)"}`, EXIT.notFound);
+}
+
+function algorithmOption(value: string | undefined): SigningAlgorithm | undefined {
+  if (value === undefined) return undefined;
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(value)) throw new CliError(`--alg must be one of ${SIGNING_ALGORITHMS.join(", ")}`, EXIT.usage);
+  return value as SigningAlgorithm;
+}
+
+function connectorAlgorithm(connector: ConnectorConfig): SigningAlgorithm | undefined {
+  return connector.auth.kind === "jwt_bearer" ? connector.auth.algorithm : undefined;
+}
+
+async function keyFromFile(path: string, options: { alg?: SigningAlgorithm; kid?: string }): Promise<ImportedKey> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT.usage);
+  }
+  try {
+    return await importConnectorKey(text, options);
+  } catch (err) {
+    if (err instanceof KeyFileError) throw new CliError(`${path}: ${err.message}`, EXIT.usage);
+    throw err;
+  }
+}
+
+function whose(app: string | undefined): string {
+  return app ? `for app ${app}` : "as the default for every app";
 }
 
 export function registerCredentials(program: Command): void {
@@ -46,28 +107,71 @@ export function registerCredentials(program: Command): void {
   credentials
     .command("set")
     .argument("<connector>", "connector id")
-    .description("store the broker's upstream client id and secret for a connector (sealed), for one app or as the default")
+    .description("store the broker's upstream client id and secret, and/or private key, for a connector (sealed), for one app or as the default")
     .option("--app <id>", "only for this app (default: every app without its own)")
-    .requiredOption("--client-id <id>", "the client id the upstream issued to the broker")
+    .option("--client-id <id>", "the client id the upstream issued to the broker (jwt_bearer: the assertion's iss)")
     .option("--client-secret <secret>", "the client secret (visible in shell history: prefer --client-secret-stdin)")
     .option("--client-secret-stdin", "read the client secret from stdin")
+    .option("--private-key-file <file>", "a private key for jwt_bearer or private_key_jwt: PEM, a private JWK, or a Google service-account JSON key")
+    .option("--key-id <kid>", "the key id the upstream knows the key by (Box: the public key ID it shows); default: the file's, or the RFC 7638 thumbprint")
     .option("--json", "print the result as JSON")
     .action(async (connectorId: string, options: SetOptions) => {
       await withServices(async (services) => {
-        const { connectors, errors } = await checkConnectorDir(services.config.connectorsDir, process.env);
-        const connector = connectors.find((c) => c.id === connectorId);
-        if (!connector) {
-          const broken = errors.find((e) => e.field === "" || e.message.includes(connectorId));
-          if (broken) throw broken;
-          throw new CliError(`unknown connector "${connectorId}"; known: ${connectors.map((c) => c.id).join(", ") || "(none)"}`, EXIT.notFound);
-        }
+        const connector = await findConnector(services, connectorId);
         if (!usesClientCredentials(connector)) throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials: its end users enter their own`, EXIT.usage);
-        const clientSecret = await clientSecretFrom(options, connector);
-        const stored = await setConnectorCredentials(services, { connectorId: connector.id, appId: options.app, clientId: options.clientId, clientSecret });
+        if (options.privateKeyFile !== undefined && !usesPrivateKey(connector)) throw new CliError(`connector "${connector.id}" signs nothing: a private key is for jwt_bearer or private_key_jwt connectors`, EXIT.usage);
+        const key = options.privateKeyFile === undefined ? undefined : await keyFromFile(options.privateKeyFile, { alg: connectorAlgorithm(connector), kid: options.keyId });
+        const clientId = options.clientId ?? key?.clientId;
+        if (clientId === undefined && key === undefined) throw new CliError("give --client-id (with its secret), --private-key-file, or both", EXIT.usage);
+        const clientSecret = await clientSecretFrom(options, connector, options.clientId !== undefined);
+        // The client id and secret first: storing them clears a secret the connector no longer uses; the key is kept.
+        const stored = options.clientId !== undefined ? await setConnectorCredentials(services, { connectorId: connector.id, appId: options.app, clientId: options.clientId, clientSecret }) : undefined;
+        const keyStored = key ? await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, privateJwk: key.privateJwk, publicJwk: key.publicJwk, clientId }) : undefined;
+        const created = (stored ?? keyStored)!.created;
         printResult(
           options,
-          { connector: connector.id, app: options.app ?? null, appKey: stored.appKey, clientId: options.clientId, clientSecretStored: clientSecret !== undefined, created: stored.created },
-          () => `${stored.created ? "stored" : "replaced"} the client credentials of "${connector.id}" ${options.app ? `for app ${options.app}` : "as the default for every app"}${clientSecret === undefined ? " (no secret)" : ""}`,
+          {
+            connector: connector.id,
+            app: options.app ?? null,
+            appKey: (stored ?? keyStored)!.appKey,
+            clientId: clientId ?? null,
+            clientSecretStored: clientSecret !== undefined,
+            ...(key ? { privateKeyStored: true, alg: key.alg, kid: key.kid, publicJwk: key.publicJwk } : {}),
+            created,
+          },
+          () =>
+            `${created ? "stored" : "replaced"} the ${[clientId !== undefined ? "client credentials" : undefined, key ? `private key (${key.alg}, kid ${key.kid})` : undefined].filter(Boolean).join(" and ")} of "${connector.id}" ${whose(options.app)}${clientId !== undefined && clientSecret === undefined ? " (no secret)" : ""}`,
+        );
+      });
+    });
+
+  credentials
+    .command("keygen")
+    .argument("<connector>", "connector id (jwt_bearer, or private_key_jwt client authentication)")
+    .description("make a key pair for a connector: the private key is sealed in the database and never shown; the public key is printed (PEM and JWK) for the upstream's admin")
+    .option("--app <id>", "only for this app (default: every app without its own)")
+    .option("--alg <alg>", `${SIGNING_ALGORITHMS.join(" or ")} (default: the connector's auth.algorithm, else RS256)`)
+    .option("--kid <kid>", "the key id to put in assertion headers (default: the RFC 7638 thumbprint; Box wants the ID it shows for the uploaded key)")
+    .option("--json", "print the result as JSON")
+    .action(async (connectorId: string, options: KeygenOptions) => {
+      await withServices(async (services) => {
+        const connector = await findConnector(services, connectorId);
+        if (!usesPrivateKey(connector)) throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) signs nothing: keygen is for jwt_bearer connectors and private_key_jwt client authentication`, EXIT.usage);
+        const alg = algorithmOption(options.alg) ?? connectorAlgorithm(connector) ?? "RS256";
+        const key = await generateConnectorKey(alg, options.kid);
+        const stored = await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, privateJwk: key.privateJwk, publicJwk: key.publicJwk });
+        printResult(
+          options,
+          { connector: connector.id, app: options.app ?? null, appKey: stored.appKey, alg: key.alg, kid: key.kid, created: stored.created, publicKeyPem: key.publicKeyPem, publicJwk: key.publicJwk },
+          () =>
+            [
+              `${stored.created ? "stored a new" : "replaced the"} ${key.alg} private key of "${connector.id}" ${whose(options.app)} (kid ${key.kid}).${stored.created ? "" : " The previous key no longer signs."}`,
+              `Register this public key with the upstream:`,
+              "",
+              key.publicKeyPem.trimEnd(),
+              "",
+              JSON.stringify(key.publicJwk, null, 2),
+            ].join("\n"),
         );
       });
     });
