@@ -243,16 +243,17 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending", "nothing was decided");
     });
 
-    it(`refuse an address after ${MAX_FAILED_USER_CODES} wrong codes, even for a right one`, async () => {
+    it(`refuse an address after ${MAX_FAILED_USER_CODES} wrong codes, even for a right one; X-Forwarded-For does not change the address`, async () => {
       const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
       const browser = new TestBrowser();
       const entry = await browser.navigate(`${fixture.broker.url}/device`);
       try {
         for (let i = 0; i < MAX_FAILED_USER_CODES; i++) {
-          const wrong = await browser.submitForm(entry, { fields: { user_code: "BBBB-BBBB" } });
+          // RFC 9700 §4.13: a header the client writes must not make it look like many clients.
+          const wrong = await browser.submitForm(entry, { fields: { user_code: "BBBB-BBBB" }, headers: { "x-forwarded-for": `203.0.113.${i}` } });
           assert.equal(wrong.status, 400);
         }
-        const right = await browser.submitForm(entry, { fields: { user_code: started.user_code } });
+        const right = await browser.submitForm(entry, { fields: { user_code: started.user_code }, headers: { "x-forwarded-for": "198.51.100.7" } });
         assert.equal(right.status, 429);
       } finally {
         await fixture.broker.services.redis.del(failedUserCodesKey(fixture.broker.url, "127.0.0.1"));

@@ -293,6 +293,13 @@ describe("implicit and hybrid response types, response modes", () => {
       assert.equal(posted.submitted?.get("iss"), fixture.broker.url);
     });
 
+    it("prompt=none is answered login_required, never by signing the end user in silently", async () => {
+      const upstreamVisits = fixture.github.stats.authorize;
+      const back = await refused(hybridApp, { response_type: "id_token", scope: "openid", nonce: "n", prompt: "none" });
+      assert.equal(fragmentOf(back.url).get("error"), "login_required");
+      assert.equal(fixture.github.stats.authorize, upstreamVisits);
+    });
+
     it("an upstream denial reaches an implicit app as access_denied in the fragment", async () => {
       fixture.github.denyNext();
       const back = await refused(hybridApp, { response_type: "id_token token", scope: "openid", nonce: "n" });
