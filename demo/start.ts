@@ -117,6 +117,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       BROKER_ALLOW_PRIVATE_HOSTS: allowPrivate,
       LOG_LEVEL: options.env.LOG_LEVEL || "warn",
       ACME_CLOUD_URL: acmeCloud.url,
+      ACME_CLOUD_HOST: new URL(acmeCloud.url).host,
       ACME_CLOUD_CLIENT_ID: ACME_CLOUD_CLIENT_ID,
       ACME_CLOUD_CLIENT_SECRET: acmeCloud.clientSecret,
     };

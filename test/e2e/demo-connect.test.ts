@@ -6,9 +6,8 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
 import { launchChromium, type TestChromium } from "../support/chromium.js";
-import { startTestDemo, type TestDemo } from "../support/demo.js";
+import { chooseService, signInAtAcmeCloud as signIn, startTestDemo, type TestDemo } from "../support/demo.js";
 
 describe("the demo in Chromium: an end user connects Acme Cloud to the sample app", () => {
   let demo: TestDemo;
@@ -23,24 +22,31 @@ describe("the demo in Chromium: an end user connects Acme Cloud to the sample ap
     await demo?.teardown();
   });
 
-  async function signIn(page: Page, username: string, password: string): Promise<void> {
-    await page.getByLabel("Username").fill(username);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-  }
-
   it("connects through the picker, signs in upstream, consents, and sees the files fetched through the proxy", async () => {
     const page = await chromium.newPage();
     await page.goto(demo.appUrl);
     await chromium.screenshot(page, "connect-01-sample-app");
     await page.getByRole("button", { name: "Choose a service…" }).click();
 
-    // The broker's picker: the app's name, and the demo's connectors.
+    // The broker's picker: the app's name, the demo's services, what the app may do.
     await page.waitForURL((url) => url.href.startsWith(`${demo.brokerUrl}/oauth/authorize`));
     await page.getByRole("heading", { name: "Connect an account" }).waitFor();
     assert.match(await page.locator("main").innerText(), /Files Viewer \(sample app\)/);
+    const services = page.locator(".choice-name");
+    assert.deepEqual(await services.allInnerTexts(), ["Acme Cloud", "Acme Cloud (API key)", "Acme Cloud (self-hosted)"]);
+    assert.match(await page.getByRole("heading", { name: "Files Viewer (sample app) will be able to" }).locator("xpath=..").innerText(), /Use the service's API on your behalf/);
     await chromium.screenshot(page, "connect-02-picker");
-    await page.getByRole("link", { name: "Acme Cloud" }).click();
+
+    // The search box filters without JavaScript: a GET form that keeps the authorization request.
+    await page.getByLabel("Search services").fill("self");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("status").filter({ hasText: "1 of 3 services match" }).waitFor();
+    assert.deepEqual(await services.allInnerTexts(), ["Acme Cloud (self-hosted)"]);
+    await chromium.screenshot(page, "connect-02b-picker-search");
+    await page.getByRole("link", { name: "Show all services" }).click();
+    await page.getByRole("heading", { name: "Connect an account" }).waitFor();
+    assert.equal(await services.count(), 3);
+    await chooseService(page, "Acme Cloud");
 
     // Acme Cloud's own login page: a wrong password is refused there.
     await page.waitForURL((url) => url.href.startsWith(demo.acmeCloudUrl));

@@ -4,6 +4,7 @@
  * a queue prefix of its own, a fresh keyring and the broker's log in memory.
  */
 import { randomBytes } from "node:crypto";
+import type { Page } from "playwright-core";
 import { createLogger } from "../../src/log.js";
 import { startDemo, type Demo } from "../../demo/start.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
@@ -45,4 +46,16 @@ export async function startTestDemo(): Promise<TestDemo> {
     await database.drop();
     throw err;
   }
+}
+
+/** Clicks a service on the broker's picker by its exact name ("Acme Cloud" is a prefix of the other demo services). */
+export async function chooseService(page: Page, name: string): Promise<void> {
+  await page.locator("ul.choices a", { has: page.locator(".choice-name", { hasText: new RegExp(`^${name.replace(/[()]/g, "\\$&")}$`) }) }).click();
+}
+
+/** Fills Acme Cloud's login form and submits it. */
+export async function signInAtAcmeCloud(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
 }
