@@ -78,7 +78,10 @@ export function setPageSecurityHeaders(res: Response, formActions: string[] = []
   );
   res.setHeader("X-Frame-Options", "DENY");
   res.setHeader("X-Content-Type-Options", "nosniff");
-  res.setHeader("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null`
+  // on the page's own form POSTs, and the forms' origin check would refuse them.
+  // Other origins (upstreams, apps) still get no referrer, so no code or state leaks.
+  res.setHeader("Referrer-Policy", "same-origin");
   res.setHeader("Cache-Control", "no-store");
 }
 
@@ -90,7 +93,7 @@ export function sendPage(res: Response, options: PageOptions): void {
   const script = options.inlineScript === undefined ? "" : `<script>${options.inlineScript}</script>`;
   res.send(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
-      `<meta name="referrer" content="no-referrer"><title>${escapeHtml(options.title)} · authbroker</title><style>${STYLE}</style></head>` +
+      `<meta name="referrer" content="same-origin"><title>${escapeHtml(options.title)} · authbroker</title><style>${STYLE}</style></head>` +
       `<body><main>${options.body.value}</main>${script}</body></html>`,
   );
 }

@@ -12,7 +12,7 @@
  *   redirect URI, so they are in neither the URL nor the history.
  *
  * Every response carries `state` and `iss` (RFC 9207) and is sent with
- * `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
+ * `Cache-Control: no-store` and `Referrer-Policy: same-origin`.
  */
 import type { Request, Response } from "express";
 import { html, sendPage, setPageSecurityHeaders } from "../http/html.js";

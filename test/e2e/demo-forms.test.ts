@@ -10,16 +10,6 @@ import type { Page } from "playwright-core";
 import { launchChromium, type TestChromium } from "../support/chromium.js";
 import { chooseService, signInAtAcmeCloud, startTestDemo, type TestDemo } from "../support/demo.js";
 
-/**
- * Chromium sends `Origin: null` with these forms' POSTs, because the broker's
- * pages carry `Referrer-Policy: no-referrer` (Fetch: a request's origin is
- * serialized as "null" under that policy), and src/connect/form-page.ts
- * refuses any Origin other than the issuer's: every submission ends on "This
- * form was sent from another site". The check should accept `Origin: null`
- * when `Sec-Fetch-Site` is `same-origin` (or rely on Sec-Fetch-Site and the
- * CSRF token). Until then these tests run as todo: reported, not failing the run.
- */
-const ORIGIN_NULL_TODO = "form POSTs from Chromium carry Origin: null (Referrer-Policy: no-referrer) and src/connect/form-page.ts refuses them";
 
 describe("the demo in Chromium: the broker's hostname and API-key forms", () => {
   let demo: TestDemo;
@@ -48,7 +38,7 @@ describe("the demo in Chromium: the broker's hostname and API-key forms", () => 
     return files.innerText();
   }
 
-  it("per-server: a hostname outside the connector's pattern is refused on the form, the right one leads to that server's sign-in", { todo: ORIGIN_NULL_TODO }, async () => {
+  it("per-server: a hostname outside the connector's pattern is refused on the form, the right one leads to that server's sign-in", async () => {
     await chromium.context.clearCookies();
     const page = await chromium.newPage();
     await openPicker(page);
@@ -85,7 +75,7 @@ describe("the demo in Chromium: the broker's hostname and API-key forms", () => 
     await page.close();
   });
 
-  it("API key: a key the service refuses is shown as a problem on the form, a good one connects and the proxy sends it", { todo: ORIGIN_NULL_TODO }, async () => {
+  it("API key: a key the service refuses is shown as a problem on the form, a good one connects and the proxy sends it", async () => {
     await chromium.context.clearCookies();
     const page = await chromium.newPage();
     await openPicker(page);

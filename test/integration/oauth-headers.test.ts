@@ -84,7 +84,7 @@ describe("CORS, page security headers, 303 after POST", () => {
       assert.match(csp, /default-src 'none'/, name);
       assert.equal(page.headers.get("x-frame-options"), "DENY", name);
       assert.equal(page.headers.get("x-content-type-options"), "nosniff", name);
-      assert.equal(page.headers.get("referrer-policy"), "no-referrer", name);
+      assert.equal(page.headers.get("referrer-policy"), "same-origin", name);
       assert.equal(page.headers.get("cache-control"), "no-store", name);
     }
 
