@@ -57,10 +57,16 @@ function ensureBinding(services: Services, req: Request, res: Response): string 
   return binding;
 }
 
-/** Whether a form POST comes from this broker's page in this browser. */
+/**
+ * Whether a form POST comes from this broker's page in this browser. The
+ * CSRF token decides; the Origin check only refuses a named foreign site
+ * early. Our pages send `Referrer-Policy: no-referrer`, under which browsers
+ * send their own form POSTs with `Origin: null` (Fetch §3.2.5), so "null"
+ * cannot be refused.
+ */
 function formIsGenuine(services: Services, req: Request): boolean {
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== new URL(services.config.issuer).origin) return false;
+  if (origin !== undefined && origin !== "null" && origin !== new URL(services.config.issuer).origin) return false;
   const binding = readCookie(req, CSRF_COOKIE);
   const presented = (req.body as Record<string, unknown> | undefined)?.csrf;
   if (!binding || typeof presented !== "string") return false;
@@ -90,9 +96,29 @@ function sendCodeForm(res: Response, binding: string, typed: string, problem?: s
   });
 }
 
-function sendConfirmation(res: Response, binding: string, code: PendingDeviceCode, client: Client, connectors: { id: string; name: string }[]): void {
+/**
+ * Where a decision may lead (CSP `form-action` also governs the redirects
+ * after a submission): this broker's pages, and the sign-in page of the
+ * connector chosen — any https host (an OIDC connector's authorization
+ * endpoint is only known from its discovery), or a plain-http connector's
+ * own origin (development and tests).
+ */
+function decisionFormActions(services: Services, connectors: { id: string }[]): string[] {
+  const sources = new Set<string>(["https:"]);
+  for (const { id } of connectors) {
+    const connector = services.connectors.get(id);
+    for (const value of Object.values(connector?.auth ?? {})) {
+      if (typeof value !== "string" || !value.startsWith("http:")) continue;
+      sources.add(value.includes("{hostname}") ? "http:" : new URL(value).origin);
+    }
+  }
+  return [...sources];
+}
+
+function sendConfirmation(res: Response, binding: string, code: PendingDeviceCode, client: Client, connectors: { id: string; name: string }[], formActions: string[]): void {
   sendPage(res, {
     title: "Connect a device",
+    formActions,
     body: html`<h1>Connect <strong>${client.name}</strong>?</h1>
       <p>Continue only if your device shows the code <strong>${formatUserCode(code.userCode)}</strong> and you started this yourself.</p>
       <form method="post" action="${DECISION_PATH}">
@@ -156,7 +182,8 @@ export function devicePageRouter(services: Services): Router {
     const binding = readCookie(req, CSRF_COOKIE)!;
     const found = await findTypedCode(services, req, res, binding, field(req, "user_code") ?? "");
     if (!found) return;
-    sendConfirmation(res, binding, found.code, found.client, connectorChoices(services, found.code, found.client));
+    const choices = connectorChoices(services, found.code, found.client);
+    sendConfirmation(res, binding, found.code, found.client, choices, decisionFormActions(services, choices));
   });
 
   router.post(DECISION_PATH, formBody, async (req: Request, res: Response) => {

@@ -81,6 +81,8 @@ describe("device authorization grant (RFC 8628)", () => {
       const { confirmation, done } = await actOnDevicePage(started.verification_uri_complete!, "gh");
       assert.match(confirmation.body, /Living-room TV/, "the end user sees which app asks");
       assert.ok(confirmation.body.includes(started.user_code), "and the code to compare with the device");
+      // CSP form-action also governs the redirect after the submission: the upstream's sign-in page must be allowed.
+      assert.ok((confirmation.headers.get("content-security-policy") ?? "").includes(`form-action 'self' https: ${fixture.github.url}`));
       assert.equal(done.status, 200);
       assert.match(done.body, /Return to your device/);
       const tokens = await polling;
@@ -237,6 +239,10 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal(otherBrowser.status, 403, "a token without its cookie is useless");
       const crossSite = await browser.submitForm(entry, { headers: { origin: "https://evil.example" } });
       assert.equal(crossSite.status, 403);
+      const nullOriginForged = await browser.submitForm(entry, { headers: { origin: "null" }, fields: { csrf: "forged" } });
+      assert.equal(nullOriginForged.status, 403, "Origin: null (what a browser sends from a no-referrer page) still needs the token");
+      const nullOrigin = await browser.submitForm(entry, { headers: { origin: "null" } });
+      assert.equal(nullOrigin.status, 200, "a real browser posts our no-referrer pages with Origin: null");
       const confirmation = await browser.submitForm(entry);
       const forgedDecision = await browser.submitForm(confirmation, { button: "deny", fields: { csrf: "forged" } });
       assert.equal(forgedDecision.status, 403);
