@@ -599,7 +599,7 @@ main{max-width:24rem;margin:4rem auto;padding:2rem;background:#fff;border:1px so
 h1{font-size:1.3rem;margin-top:0}label{display:block;margin:.75rem 0;font-weight:600}
 input{display:block;width:100%;box-sizing:border-box;margin-top:.25rem;padding:.5rem;font:inherit;border:1px solid #d6d3d1;border-radius:6px}
 button{margin:.75rem .5rem 0 0;padding:.55rem 1.2rem;font:inherit;border:0;border-radius:6px;background:#c2410c;color:#fff;cursor:pointer}
-form{display:inline-block}form:has(input){display:block}[role=alert]{color:#b91c1c;font-weight:600}
+form{display:inline-block}form:has(input){display:block}form[action$="/abort"] button{background:#fff;color:#c2410c;border:2px solid #c2410c}[role=alert]{color:#b91c1c;font-weight:600}
 :focus-visible{outline:3px solid #2563eb;outline-offset:2px}`;
 
 function page(title: string, body: string): string {
