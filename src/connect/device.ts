@@ -60,9 +60,8 @@ function ensureBinding(services: Services, req: Request, res: Response): string 
 /**
  * Whether a form POST comes from this broker's page in this browser. The
  * CSRF token decides; the Origin check only refuses a named foreign site
- * early. Our pages send `Referrer-Policy: no-referrer`, under which browsers
- * send their own form POSTs with `Origin: null` (Fetch §3.2.5), so "null"
- * cannot be refused.
+ * early. A browser may send `Origin: null` for our own form (under a
+ * no-referrer policy, or from privacy settings), so "null" is left to the token.
  */
 function formIsGenuine(services: Services, req: Request): boolean {
   const origin = req.headers.origin;
