@@ -75,7 +75,8 @@ export function activeAccount(account: AccountRow | undefined, client: Client): 
 }
 
 /** The database's current time as Prisma stores DateTime (UTC in `timestamp(3)`), whatever the session time zone. */
-export const NOW_UTC = Prisma.raw(`(now() AT TIME ZONE 'UTC')`);
+export const NOW_UTC_SQL = `(now() AT TIME ZONE 'UTC')`;
+export const NOW_UTC = Prisma.raw(NOW_UTC_SQL);
 
 export interface AccountTokensInput {
   services: Services;

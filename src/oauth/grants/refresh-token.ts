@@ -10,12 +10,13 @@
  * rotation never loses the family's only live token, and one commit).
  */
 import { hashSecret } from "../../crypto/secrets.js";
+import { sqlExecute, sqlRows } from "../../db.js";
 import { InvalidGrant, InvalidScope } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { revokeFamily } from "../revocation.js";
 import { parseScope } from "../scopes.js";
 import { generateRefreshToken, issueAccessToken } from "../tokens.js";
-import { activeAccount, issueAccountTokens, NOW_UTC, requiredParameter, type AccountRow, type GrantContext, type TokenResponse } from "./grant.js";
+import { activeAccount, issueAccountTokens, NOW_UTC_SQL, requiredParameter, type AccountRow, type GrantContext, type TokenResponse } from "./grant.js";
 
 export const grantType = "refresh_token";
 export const parameters: ReadonlySet<string> = new Set(["refresh_token", "scope"]);
@@ -34,17 +35,24 @@ interface RefreshTokenRow {
   account: AccountRow | undefined;
 }
 
-async function findRefreshToken(services: Services, tokenHash: string): Promise<RefreshTokenRow | undefined> {
-  const rows = await services.db.$queryRaw<(Omit<RefreshTokenRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; profile: unknown; status: string | null })[]>`
+/** The lookup, in the shape pg returns it. */
+type RefreshTokenQueryRow = Omit<RefreshTokenRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; profile: unknown; status: string | null };
+
+/** Times are compared in SQL, so no timestamp column is read (sqlRows returns pg's own conversions). */
+const FIND_REFRESH_TOKEN = `
     SELECT t."familyId",
            t."usedAt" IS NOT NULL AS "used",
-           t."expiresAt" <= ${NOW_UTC} AS "expired",
+           t."expiresAt" <= ${NOW_UTC_SQL} AS "expired",
            f."appId", f."scope", f."revokedAt" IS NOT NULL AS "revoked", f."accountId" AS "familyAccountId",
            a."id" AS "accountId", a."appId" AS "accountAppId", a."connectorId", a."profile", a."status"::text AS "status"
       FROM "RefreshToken" t
       JOIN "RefreshFamily" f ON f."id" = t."familyId"
       LEFT JOIN "Account" a ON a."id" = f."accountId"
-     WHERE t."tokenHash" = ${tokenHash}`;
+     WHERE t."tokenHash" = $1`;
+
+async function findRefreshToken(services: Services, tokenHash: string): Promise<RefreshTokenRow | undefined> {
+  // Straight through pg: the token endpoint's hottest query (db.ts sqlRows says why).
+  const rows = await sqlRows<RefreshTokenQueryRow>(services.db, FIND_REFRESH_TOKEN, [tokenHash]);
   const row = rows[0];
   if (!row) return undefined;
   const { accountId, accountAppId, connectorId, profile, status, ...token } = row;
@@ -57,15 +65,17 @@ async function findRefreshToken(services: Services, tokenHash: string): Promise<
  * Of two concurrent uses, the second waits for the first's row lock, re-checks
  * `usedAt IS NULL`, finds it set and writes nothing. Returns whether this use won.
  */
-async function rotate(services: Services, input: { tokenHash: string; nextTokenHash: string; ttl: number }): Promise<boolean> {
-  const written = await services.db.$executeRaw`
+const ROTATE = `
     WITH used AS (
-      UPDATE "RefreshToken" SET "usedAt" = ${NOW_UTC}
-       WHERE "tokenHash" = ${input.tokenHash} AND "usedAt" IS NULL
+      UPDATE "RefreshToken" SET "usedAt" = ${NOW_UTC_SQL}
+       WHERE "tokenHash" = $1 AND "usedAt" IS NULL
       RETURNING "familyId"
     )
     INSERT INTO "RefreshToken" ("tokenHash", "familyId", "expiresAt", "createdAt")
-    SELECT ${input.nextTokenHash}, "familyId", ${NOW_UTC} + ${input.ttl}::int * interval '1 second', ${NOW_UTC} FROM used`;
+    SELECT $2, "familyId", ${NOW_UTC_SQL} + $3::int * interval '1 second', ${NOW_UTC_SQL} FROM used`;
+
+async function rotate(services: Services, input: { tokenHash: string; nextTokenHash: string; ttl: number }): Promise<boolean> {
+  const written = await sqlExecute(services.db, ROTATE, [input.tokenHash, input.nextTokenHash, input.ttl]);
   return written === 1;
 }
 
