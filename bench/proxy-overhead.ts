@@ -26,7 +26,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -298,12 +298,17 @@ function render(results: Measured[], run: { connections: number; seconds: number
   ].join("\n");
 }
 
+/** Adds the run at the end of the "Proxy overhead" section of docs/benchmarks.md (created if missing). */
 function appendReport(report: string): void {
   const file = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
-  if (!existsSync(file) || !readFileSync(file, "utf8").includes("## Proxy overhead")) {
-    appendFileSync(file, `${existsSync(file) ? "\n" : "# Benchmarks\n\n"}## Proxy overhead\n\n\`npm run bench:proxy\` (bench/proxy-overhead.ts). Newest run last.\n\n`);
-  }
-  appendFileSync(file, `${report}\n\n`);
+  const heading = "## Proxy overhead";
+  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  if (!text.includes(heading)) text = `${text.trimEnd()}\n\n${heading}\n\n\`npm run bench:proxy\` (bench/proxy-overhead.ts). Runs, newest last:\n`;
+  const start = text.indexOf(heading);
+  const next = text.indexOf("\n## ", start + heading.length);
+  const end = next === -1 ? text.length : next;
+  text = `${text.slice(0, end).trimEnd()}\n\n${report}\n${next === -1 ? "" : `\n${text.slice(end + 1)}`}`;
+  writeFileSync(file, text);
 }
 
 const [role, upstreamPort] = process.argv.slice(2) as [Role | undefined, string | undefined];

@@ -16,6 +16,7 @@
  */
 import type { Db } from "../db.js";
 import type { Logger } from "../log.js";
+import { pathTemplate } from "./path-template.js";
 
 export interface ProxyAuditEvent {
   appId: string;
@@ -23,7 +24,8 @@ export interface ProxyAuditEvent {
   connectorId: string | undefined;
   requestId: string;
   method: string;
-  path: string;
+  /** The path and query as the app sent them; only a template of the path is stored (path-template.ts). */
+  pathAndQuery: string;
   /** The status the app got; 499 when the app went away first. */
   status: number;
   /** Whether the call was retried after an upstream 401 and a refresh. */
@@ -32,15 +34,9 @@ export interface ProxyAuditEvent {
 
 export const PROXY_AUDIT_ACTION = "proxy.request";
 
-/** One row of "AuditEvent" (prisma/schema.prisma), as queued. */
-interface AuditRow {
+/** A call as queued: formatting (path template, JSON) waits for the batch, off the call's path. */
+interface QueuedCall extends ProxyAuditEvent {
   at: Date;
-  actorId: string;
-  appId: string;
-  accountId: string;
-  connectorId: string | null;
-  requestId: string;
-  detail: string;
 }
 
 const INSERT_BATCH = `INSERT INTO "AuditEvent" ("at", "action", "actorType", "actorId", "appId", "accountId", "connectorId", "requestId", "detail")
@@ -48,7 +44,7 @@ SELECT at, '${PROXY_AUDIT_ACTION}', 'app', actor, app, account, connector, reque
 FROM unnest($1::timestamp(3)[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS t(at, actor, app, account, connector, request, detail)`;
 
 export class ProxyAuditLog {
-  private queue: AuditRow[] = [];
+  private queue: QueuedCall[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private dropped = 0;
@@ -64,15 +60,7 @@ export class ProxyAuditLog {
       this.queue.shift();
       this.dropped += 1;
     }
-    this.queue.push({
-      at: new Date(),
-      actorId: event.appId,
-      appId: event.appId,
-      accountId: event.accountId,
-      connectorId: event.connectorId ?? null,
-      requestId: event.requestId,
-      detail: JSON.stringify({ method: event.method, path: event.path, status: event.status, retried: event.retried }),
-    });
+    this.queue.push({ ...event, at: new Date() });
     // A timer only while something waits, unref'd: an idle proxy keeps no process alive.
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs).unref();
   }
@@ -89,7 +77,7 @@ export class ProxyAuditLog {
     await this.writing;
   }
 
-  private async write(batch: AuditRow[]): Promise<void> {
+  private async write(batch: QueuedCall[]): Promise<void> {
     if (this.dropped > 0) {
       this.log.warn({ dropped: this.dropped }, "proxy audit events dropped: the queue was full");
       this.dropped = 0;
@@ -100,12 +88,12 @@ export class ProxyAuditLog {
       await this.db.$executeRawUnsafe(
         INSERT_BATCH,
         batch.map((r) => utc(r.at)),
-        batch.map((r) => r.actorId),
+        batch.map((r) => r.appId),
         batch.map((r) => r.appId),
         batch.map((r) => r.accountId),
-        batch.map((r) => r.connectorId),
+        batch.map((r) => r.connectorId ?? null),
         batch.map((r) => r.requestId),
-        batch.map((r) => r.detail),
+        batch.map((r) => JSON.stringify({ method: r.method, path: pathTemplate(r.pathAndQuery), status: r.status, retried: r.retried })),
       );
     } catch (err) {
       // Put the batch back in front (within the bound) and try again later.

@@ -6,9 +6,10 @@
  * largest fixed cost of a proxied call. What that check establishes (a
  * broker key signed these exact bytes, with this issuer, audience, type and
  * claims) cannot change for the same string, so it is remembered, keyed by
- * the token itself. What can change is checked on every call regardless:
- * expiry (with the same leeway as `verifyAccessToken`) and revocation (the
- * Redis round trip of src/oauth/revocation.ts).
+ * the token itself. What can change is checked regardless: expiry (an
+ * entry never outlives the token's `exp` plus the leeway `verifyAccessToken`
+ * allows, after which the full check runs again and refuses it) and, on
+ * every call, revocation (the Redis round trip of src/oauth/revocation.ts).
  *
  * The one thing the cache delays is the retirement of a signing key: a
  * token signed by a key that stops being published is still accepted here
@@ -31,13 +32,13 @@ export class VerifiedTokens {
   /** The claims of a valid, unrevoked broker access token; `InvalidToken` otherwise. Same contract as `verifyAccessToken`. */
   async verify(token: string): Promise<AccessTokenClaims> {
     const now = Date.now();
-    let claims = this.entries.get(token)?.claims;
-    if (claims === undefined || this.entries.get(token)!.until <= now) {
+    const cached = this.entries.get(token);
+    let claims: AccessTokenClaims;
+    // An entry never outlives the token (see remember): past it, jose says "expired".
+    if (cached && cached.until > now) claims = cached.claims;
+    else {
       claims = await verifyAccessTokenSignature(this.services, token);
       this.remember(token, claims, now);
-    } else if (claims.exp + REVOCATION_LEEWAY_SECONDS <= now / 1000) {
-      this.entries.delete(token);
-      throw new InvalidToken("the access token has expired");
     }
     if (await isRevoked(this.services.redis, claims)) throw new InvalidToken("the access token has been revoked");
     return claims;

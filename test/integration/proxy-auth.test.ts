@@ -145,6 +145,15 @@ describe("who may call the proxy", () => {
       assert.match(body.error_description, /expired/);
     });
 
+    it("a token that expires after its signature was checked is refused once it expires", async () => {
+      // exp 58 s ago: within the 60 s clock leeway for one to two more seconds.
+      const token = await accountToken(broker.services, { appId: backend.id, accountId: backendAccount, connectorId: "acme", ttl: -58 });
+      assert.equal((await proxy(token)).status, 200, "accepted within the leeway");
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      const body = assertRefused(await upstreamUntouched(() => proxy(token)), 401, "invalid_token");
+      assert.match(body.error_description, /expired/);
+    });
+
     it("a revoked token (RFC 7009): 401 invalid_token, although its signature is valid", async () => {
       const token = await accountToken(broker.services, { appId: backend.id, accountId: backendAccount, connectorId: "acme" });
       assert.equal((await proxy(token)).status, 200, "valid before");
