@@ -33,7 +33,9 @@ export async function authenticateBearer(services: Pick<Services, "config" | "si
   const token = bearerTokenOf(headers);
   if (token === undefined) {
     const description = headers.authorization === undefined ? "a bearer access token is required" : "the Authorization header is not a bearer token";
-    throw new InvalidToken(description, { headers: bearerChallenge(headers.authorization === undefined ? undefined : "invalid_token", description) });
+    // RFC 6750 §3.1: a request without any authentication gets a bare challenge, no error details.
+    const challenge = headers.authorization === undefined ? bearerChallenge() : bearerChallenge("invalid_token", description);
+    throw new InvalidToken(description, { headers: challenge });
   }
   let claims: AccessTokenClaims;
   try {

@@ -12,6 +12,7 @@ import { processRefreshJob, upstreamBackoff } from "./refresh-processor.js";
 import { processWebhookJob } from "./webhooks.js";
 import { reconcileRefreshJobs } from "./reconciler.js";
 import { restoreRevocations } from "../oauth/revocation.js";
+import { removeExpiredGrants } from "./cleanup.js";
 
 export { REFRESH_QUEUE };
 
@@ -53,6 +54,8 @@ export async function startWorker(services: Services, options: WorkerOptions = {
     try {
       const result = await reconcileRefreshJobs(services);
       await restoreRevocations(services);
+      const removed = await removeExpiredGrants(services);
+      if (removed.codes + removed.deviceCodes + removed.refreshTokens > 0) log.info(removed, "removed expired codes and refresh tokens");
       if (result.scheduled > 0) log.info(result, "reconciler scheduled missing refresh jobs");
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, "reconciler pass failed");

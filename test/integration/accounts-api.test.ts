@@ -94,6 +94,7 @@ describe("accounts API for apps", () => {
     const none = await fetch(`${broker.url}/v1/accounts`);
     assert.equal(none.status, 401);
     assert.match(none.headers.get("www-authenticate") ?? "", /^Bearer/);
+    assert.doesNotMatch(none.headers.get("www-authenticate") ?? "", /error/, "RFC 6750 §3.1: no error details without credentials");
     const forged = await call("/v1/accounts", `${appToken.slice(0, -4)}AAAA`);
     assert.equal(forged.status, 401);
   });

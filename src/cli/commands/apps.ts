@@ -3,6 +3,7 @@
  * the broker) and list them. A confidential app's secret is printed once, at
  * creation; only its SHA-256 is stored, and no listing ever shows it.
  */
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { CLIENT_AUTH_METHODS, type Client, type ClientAuthMethod, type CreateClientInput } from "../../oauth/clients.js";
 import { isBrokerScope, parseScope, splitConnectorScope } from "../../oauth/scopes.js";
@@ -105,9 +106,18 @@ export function registerApps(program: Command): void {
     .option("--access-token-ttl <seconds>", "access token lifetime", seconds("--access-token-ttl"))
     .option("--refresh-token-ttl <seconds>", "refresh token lifetime", seconds("--refresh-token-ttl"))
     .option("--id-token-ttl <seconds>", "ID token lifetime", seconds("--id-token-ttl"))
+    .option("--jwks <file>", "the app's public JWKS (JSON file) for private_key_jwt client authentication")
     .option("--webhook-url <url>", "where account events (account.needs_reauth…) are POSTed, signed with a webhook secret shown once")
     .option("--json", "print the result as JSON")
-    .action(async (options: CreateOptions & { webhookUrl?: string }) => {
+    .action(async (options: CreateOptions & { webhookUrl?: string; jwks?: string }) => {
+      let jwks: unknown;
+      if (options.jwks !== undefined) {
+        try {
+          jwks = JSON.parse(readFileSync(options.jwks, "utf8"));
+        } catch (err) {
+          throw new CliError(`--jwks: ${options.jwks} is not a readable JSON file (${(err as Error).message.split("\n")[0]})`, EXIT.usage);
+        }
+      }
       const input: CreateClientInput = {
         name: options.name,
         redirectUris: options.redirectUri,
@@ -122,6 +132,7 @@ export function registerApps(program: Command): void {
         refreshTokenTtl: options.refreshTokenTtl,
         idTokenTtl: options.idTokenTtl,
         webhookUrl: options.webhookUrl,
+        jwks,
       };
       await withServices(async (services) => {
         const { client, secret, webhookSecret } = await services.clients.create(input, services.keyring);
