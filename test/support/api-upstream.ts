@@ -15,6 +15,12 @@
  * Every request is logged (`requests`), so a test can prove a request never
  * arrived. `rejectNext(n)` answers the next n authenticated requests 401, as
  * an upstream that revoked a token early would.
+ *
+ * Also here, for proxy tests: `storeTestAccount` (an account with given
+ * credentials, as its kind's connect flow would store it), `accountToken`
+ * (a broker access token bound to it, as the token endpoint issues one) and
+ * `rawRequest` (a request sent exactly as written, for traversal attempts
+ * and hop-by-hop headers that fetch would refuse or normalise).
  */
 import { createHash } from "node:crypto";
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
