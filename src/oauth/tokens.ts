@@ -6,11 +6,11 @@
  * - ID tokens (OIDC Core §2) when the app asked for `openid`;
  * - refresh tokens: opaque 256-bit secrets, stored only as SHA-256, rotated on
  *   every use (grants/refresh-token.ts).
- * Signing is async WebCrypto through jose; the key comes from the in-memory
+ * Signing is async (node:crypto on the libuv pool; jose verifies); the key comes from the in-memory
  * cache of SigningKeys, so issuing a token costs no database round trip.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from "jose";
+import { createHash, KeyObject, randomBytes, sign as signBytes } from "node:crypto";
+import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from "jose";
 import type { Prisma } from "../db.js";
 import { generateSecret, hashSecret } from "../crypto/secrets.js";
 import { BrokerError, InvalidToken } from "../errors.js";
@@ -69,10 +69,42 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
+/**
+ * How node:crypto signs for each JWS algorithm the broker's keys use
+ * (RFC 7518 §3.4: ECDSA signatures are R || S, "ieee-p1363"; RFC 8037 §3.1:
+ * EdDSA hashes nothing itself). Any other algorithm is signed by jose.
+ */
+const NODE_SIGNERS: Record<string, { digest: string | null; dsaEncoding?: "ieee-p1363" }> = {
+  ES256: { digest: "sha256", dsaEncoding: "ieee-p1363" },
+  EdDSA: { digest: null },
+};
+
+/** node:crypto's KeyObject for each signing key, made once (jose hands out CryptoKeys). */
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+function keyObjectOf(key: CryptoKey): KeyObject {
+  let keyObject = keyObjects.get(key);
+  if (!keyObject) keyObjects.set(key, (keyObject = KeyObject.from(key)));
+  return keyObject;
+}
+
+/**
+ * A compact JWS (RFC 7515 §7.1) of `payload`. Signed with node:crypto's
+ * one-shot `sign` on the libuv pool (async, like jose, but a third of its
+ * main-thread work per token: no WebCrypto algorithm normalisation, no claims
+ * builder; measured in bench/, docs/benchmarks.md). The output is the token
+ * jose would make: same header, same JSON, same signature encoding.
+ */
 async function sign(services: SigningServices, payload: JWTPayload, typ: string): Promise<string> {
   const key = await services.signingKeys.current();
   const header: JWTHeaderParameters = { alg: key.alg, kid: key.kid, typ };
-  return new SignJWT(payload).setProtectedHeader(header).sign(key.privateKey);
+  const signer = NODE_SIGNERS[key.alg];
+  if (!signer) return new SignJWT(payload).setProtectedHeader(header).sign(key.privateKey);
+  const signingInput = `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+  const signature = await new Promise<Buffer>((resolve, reject) =>
+    signBytes(signer.digest, Buffer.from(signingInput), { key: keyObjectOf(key.privateKey), ...(signer.dsaEncoding ? { dsaEncoding: signer.dsaEncoding } : {}) }, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+  );
+  return `${signingInput}.${signature.toString("base64url")}`;
 }
 
 export async function issueAccessToken(services: SigningServices, input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
