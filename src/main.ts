@@ -25,12 +25,13 @@ import { tokenRouter } from "./oauth/token.js";
 import { restoreRevocations } from "./oauth/revocation.js";
 import { accountsApiRouter } from "./accounts/api.js";
 import { adminRouter } from "./admin/router.js";
+import { flushProxyAudit, proxyRouter } from "./proxy/router.js";
 
 export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [(await import("./proxy/router.js")).proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
+  return [proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */
@@ -87,6 +88,8 @@ export async function startBroker(role: Role, config: Config = loadConfig(), log
     stop: () =>
       (stopping ??= (async () => {
         await server?.close(config.shutdownGraceMs);
+        // Audit events of the last proxied calls are batched in memory: write them before the pools close.
+        if (server) await settlesWithin(CLOSE_TIMEOUT_MS, flushProxyAudit(services).catch((err: Error) => log.warn({ err: { message: err.message } }, "proxy audit flush failed")));
         // Closing BullMQ and ioredis waits on Redis (and the pools on Postgres):
         // a dependency that is down must not hold the process after HTTP has drained.
         if (worker && !(await settlesWithin(CLOSE_TIMEOUT_MS, worker.close()))) log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "worker did not close in time; leaving it");
