@@ -43,8 +43,9 @@ export async function launchChromium(): Promise<TestChromium> {
     viewport: { width: 1024, height: 800 },
     locale: "en-US",
   });
-  // A page that hangs fails the step in seconds, not at the test timeout.
-  context.setDefaultTimeout(15_000);
+  // A page that hangs fails the step well before the test timeout; generous
+  // enough for a 2-core CI machine running other test files at the same time.
+  context.setDefaultTimeout(30_000);
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   return {
     context,
