@@ -241,13 +241,22 @@ export async function verifyAccessToken(services: Pick<Services, "config" | "sig
  * when it is revoked already. Throws `InvalidToken`.
  */
 export async function verifyAccessTokenSignature(services: Pick<Services, "config" | "signingKeys">, jwt: string): Promise<AccessTokenClaims> {
+  const cache = verifiedTokensOf(services.signingKeys);
+  const hit = cache.get(jwt);
+  if (hit) {
+    // Same token text, same issuer, not expired (jose's test, same tolerance), its key still published.
+    if (hit.issuer === services.config.issuer && hit.claims.exp > nowSeconds() - REVOCATION_LEEWAY_SECONDS && (await services.signingKeys.publicKey(hit.kid))) return { ...hit.claims };
+    cache.delete(jwt);
+  }
   let payload: JWTPayload;
+  let kid = "";
   try {
     ({ payload } = await jwtVerify(
       jwt,
       async (header) => {
         const key = header.kid ? await services.signingKeys.publicKey(header.kid) : undefined;
         if (!key) throw new InvalidToken("the access token is not signed by a key of this broker");
+        kid = header.kid!;
         return key;
       },
       {
@@ -266,5 +275,29 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
   }
   const claims = payload as AccessTokenClaims;
   if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string") throw new InvalidToken("the access token is not valid");
+  if (jwt.length <= MAX_CACHED_TOKEN_LENGTH) {
+    if (cache.size >= VERIFIED_TOKENS_CACHED) cache.delete(cache.keys().next().value!);
+    cache.set(jwt, { issuer: services.config.issuer, kid, claims: { ...claims } });
+  }
   return claims;
+}
+
+/**
+ * Access tokens whose signature and claims were verified lately, by their
+ * exact text, per set of signing keys (so one process's brokers never share
+ * them). An app uses its access token for up to an hour, and the proxy,
+ * userinfo and introspection check it on every call: the signature check
+ * (WebCrypto through jose, the most expensive step of those endpoints in the
+ * bench profile) is done once; expiry and the key's publication are checked
+ * again on every use, and revocation is not cached at all (isRevoked reads
+ * Redis every time). Bounded: the oldest entry goes first.
+ */
+const VERIFIED_TOKENS_CACHED = 10_000;
+const MAX_CACHED_TOKEN_LENGTH = 4_096;
+const verifiedTokens = new WeakMap<object, Map<string, { issuer: string; kid: string; claims: AccessTokenClaims }>>();
+
+function verifiedTokensOf(signingKeys: object): Map<string, { issuer: string; kid: string; claims: AccessTokenClaims }> {
+  let cache = verifiedTokens.get(signingKeys);
+  if (!cache) verifiedTokens.set(signingKeys, (cache = new Map()));
+  return cache;
 }
