@@ -165,6 +165,21 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: integer(1, 1000, "must be 1-1000").default(8),
   /** Upstream refresh calls per second per connector, across all workers (a herd of expiring accounts cannot flood an upstream). */
   REFRESH_RATE_PER_CONNECTOR: integer(1, 100_000, "must be 1-100000").default(20),
+  /**
+   * How long one holder may keep an account's refresh lock (ms). A process
+   * that dies mid-refresh blocks the account's refresh this long; it must be
+   * longer than the slowest upstream refresh, or a second caller could present
+   * the same rotating refresh token.
+   */
+  REFRESH_LOCK_TTL_MS: integer(1_000, 600_000, "must be 1000-600000").default(45_000),
+  /** BullMQ job lock of the refresh worker (ms): a job of a worker that died goes back to the queue after about twice this. */
+  WORKER_JOB_LOCK_MS: integer(1_000, 600_000, "must be 1000-600000").default(30_000),
+  /** Length of the rate-limit window in seconds (the limits below count requests per window). */
+  RATE_LIMIT_WINDOW_SECONDS: integer(1, 3_600, "must be 1-3600").default(60),
+  /** Requests per window from one IP address (IPv6: one /64) to each of the token, authorize, device and connect endpoints; 0 turns the limit off. */
+  RATE_LIMIT_PER_IP: integer(0, 1_000_000_000, "must be 0-1000000000").default(1_200),
+  /** Requests per window naming one client_id at the token, device authorization and authorize endpoints; 0 turns the limit off. */
+  RATE_LIMIT_PER_CLIENT: integer(0, 1_000_000_000, "must be 0-1000000000").default(1_200),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -184,6 +199,16 @@ export interface Config {
   queuePrefix: string;
   workerConcurrency: number;
   refreshRatePerConnector: number;
+  refreshLockTtlMs: number;
+  workerJobLockMs: number;
+  rateLimit: RateLimitConfig;
+}
+
+/** Request rate limits of the front-door endpoints (src/http/rate-limit.ts). A limit of 0 is off. */
+export interface RateLimitConfig {
+  windowSeconds: number;
+  perIp: number;
+  perClient: number;
 }
 
 /** The documented variables, for the README table check. */
@@ -221,5 +246,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queuePrefix: e.BROKER_QUEUE_PREFIX,
     workerConcurrency: e.WORKER_CONCURRENCY,
     refreshRatePerConnector: e.REFRESH_RATE_PER_CONNECTOR,
+    refreshLockTtlMs: e.REFRESH_LOCK_TTL_MS,
+    workerJobLockMs: e.WORKER_JOB_LOCK_MS,
+    rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, perIp: e.RATE_LIMIT_PER_IP, perClient: e.RATE_LIMIT_PER_CLIENT },
   };
 }

@@ -26,12 +26,13 @@ import { restoreRevocations } from "./oauth/revocation.js";
 import { accountsApiRouter } from "./accounts/api.js";
 import { adminRouter } from "./admin/router.js";
 import { flushProxyAudit, proxyRouter } from "./proxy/router.js";
+import { rateLimitRouter } from "./http/rate-limit.js";
 
 export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [proxyRouter, discoveryRouter, jwksRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
+  return [proxyRouter, discoveryRouter, jwksRouter, rateLimitRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */

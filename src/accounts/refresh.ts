@@ -23,8 +23,6 @@ import { readCredentials, storeRefreshedCredentials, type StoredTokens } from ".
 import { tryLock, waitForRelease } from "./lock.js";
 import { notifyApp } from "../worker/webhooks.js";
 
-/** Longest an upstream refresh may hold the lock; callers wait at most this long. */
-const LOCK_TTL_MS = 45_000;
 const DEFAULT_MARGIN_SECONDS = 300;
 
 export type RefreshOutcome =
@@ -83,10 +81,12 @@ export async function refreshAccount(services: Services, accountId: string, opti
     if (!isRefresher(kind)) return { outcome: "not_refreshable", credentials: before };
     if (!needsRefresh(before)) return { outcome: attempt === 0 ? "fresh" : "joined", credentials: before };
 
-    const lock = await tryLock(services.redis, lockKey(accountId), LOCK_TTL_MS);
+    // Longest an upstream refresh may hold the lock (REFRESH_LOCK_TTL_MS); callers wait at most this long.
+    const lockTtlMs = services.config.refreshLockTtlMs;
+    const lock = await tryLock(services.redis, lockKey(accountId), lockTtlMs);
     if (!lock) {
       // Someone else is refreshing: wait for them, then use what they stored.
-      await waitForRelease(services.redis, lockKey(accountId), LOCK_TTL_MS);
+      await waitForRelease(services.redis, lockKey(accountId), lockTtlMs);
       const after = await readCredentials(services.db, services.keyring, accountId);
       if (after && after.version > before.version) return { outcome: "joined", credentials: after };
       continue;

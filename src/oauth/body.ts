@@ -36,11 +36,27 @@ async function readBody(req: Request, limit: number): Promise<string> {
 }
 
 /**
- * Reads and parses the form body of an OAuth request.
- * Throws `InvalidRequest` for another media type, an oversized body or a
- * repeated parameter (RFC 6749 §3.2).
+ * Each request's form, read once: the rate limiter (src/http/rate-limit.ts)
+ * reads the client_id before the endpoint does, and both must see the same
+ * parameters, or the same error.
  */
-export async function readForm(req: Request, limit = MAX_FORM_BYTES): Promise<FormParameters> {
+const formsRead = new WeakMap<Request, Promise<FormParameters>>();
+
+/**
+ * Reads and parses the form body of an OAuth request (once; a second call
+ * answers the same). Throws `InvalidRequest` for another media type, an
+ * oversized body or a repeated parameter (RFC 6749 §3.2).
+ */
+export function readForm(req: Request, limit = MAX_FORM_BYTES): Promise<FormParameters> {
+  let form = formsRead.get(req);
+  if (!form) {
+    form = parseForm(req, limit);
+    formsRead.set(req, form);
+  }
+  return form;
+}
+
+async function parseForm(req: Request, limit: number): Promise<FormParameters> {
   if (!isFormContentType(req.headers["content-type"])) throw new InvalidRequest("the request body must be application/x-www-form-urlencoded");
   // A body parser mounted before this endpoint would have drained the stream
   // and merged repeated parameters; that is a wiring mistake, not a client one.

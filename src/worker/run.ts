@@ -34,6 +34,9 @@ export async function startWorker(services: Services, options: WorkerOptions = {
     connection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
+    // The job of a worker that died (SIGKILL, lost host) goes back to the queue once its lock lapses.
+    lockDuration: config.workerJobLockMs,
+    stalledInterval: config.workerJobLockMs,
     settings: { backoffStrategy: upstreamBackoff },
   });
   const webhookWorker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, (job) => processWebhookJob(services, job), {
@@ -41,8 +44,15 @@ export async function startWorker(services: Services, options: WorkerOptions = {
     prefix: config.queuePrefix,
     concurrency: 4,
   });
+  // One line per outage, not one per reconnect attempt of every connection.
+  let lastConnectionError = "";
   for (const worker of [refreshWorker, webhookWorker]) {
-    worker.on("error", (err) => log.warn({ err: { message: err.message } }, "worker connection error"));
+    worker.on("error", (err) => {
+      if (err.message === lastConnectionError) return;
+      lastConnectionError = err.message;
+      log.warn({ err: { message: err.message } }, "worker connection error");
+    });
+    worker.on("ready", () => (lastConnectionError = ""));
     worker.on("failed", (job, err) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: { message: err.message } }, "job failed"));
   }
   await Promise.all([refreshWorker.waitUntilReady(), webhookWorker.waitUntilReady()]);
