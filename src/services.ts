@@ -74,6 +74,17 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
   };
 }
 
+/** A Redis that accepts connections but never answers must not hold shutdown: QUIT gets this long, then the socket is dropped. */
+const REDIS_QUIT_TIMEOUT_MS = 2_000;
+
+async function quitRedis(redis: Redis): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), REDIS_QUIT_TIMEOUT_MS)));
+  const outcome = await Promise.race([redis.quit().then(() => "quit" as const, () => "failed" as const), timedOut]);
+  clearTimeout(timer);
+  if (outcome !== "quit") redis.disconnect();
+}
+
 export async function closeServices(services: Services): Promise<void> {
-  await Promise.allSettled([services.queues.close(), services.outbound.close(), services.db.$disconnect(), services.redis.quit().catch(() => services.redis.disconnect())]);
+  await Promise.allSettled([services.queues.close(), services.outbound.close(), services.db.$disconnect(), quitRedis(services.redis)]);
 }
