@@ -60,7 +60,8 @@ describe("docker-compose.yml", () => {
     assert.equal(env.DATABASE_URL, `postgresql://${pg.POSTGRES_USER}:${pg.POSTGRES_PASSWORD}@postgres:5432/${pg.POSTGRES_DB}`);
     assert.equal(env.REDIS_URL, "redis://redis:6379");
     assert.equal(env.HOST, "0.0.0.0");
-    assert.match(env.BROKER_ENCRYPTION_KEYS!, /^\$\{BROKER_ENCRYPTION_KEYS:\?/, "a missing key stops compose with a message");
+    // Compose must not refuse `up -d postgres redis` for want of a key the broker alone needs.
+    assert.equal(env.BROKER_ENCRYPTION_KEYS, "${BROKER_ENCRYPTION_KEYS:-}");
     // The host's `npm start` defaults reach the published ports.
     assert.ok(services.postgres!.ports!.includes("127.0.0.1:5432:5432"));
     assert.ok(services.redis!.ports!.includes("127.0.0.1:6379:6379"));
