@@ -12,7 +12,7 @@ import { credentialStatus } from "../connectors/status.js";
 import { isPerServer } from "../connectors/template.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound } from "../errors.js";
-import { CLIENT_AUTH_METHODS, GRANT_TYPES, type Client } from "../oauth/clients.js";
+import { appView, CLIENT_AUTH_METHODS, GRANT_TYPES } from "../oauth/clients.js";
 import { operation, type AdminOperation } from "./route-table.js";
 
 const id = z.string().min(1).max(128);
@@ -36,25 +36,6 @@ const appSchema = z.object({
   allow_upstream_tokens: z.boolean(),
   webhook_url: z.string().nullable(),
 });
-
-function appView(client: Client): z.infer<typeof appSchema> {
-  return {
-    client_id: client.id,
-    name: client.name,
-    type: client.isPublic ? "public" : "confidential",
-    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-    redirect_uris: client.redirectUris,
-    grant_types: client.grantTypes,
-    response_types: client.responseTypes,
-    scopes: client.scopes,
-    connectors: client.connectors,
-    access_token_ttl: client.accessTokenTtl,
-    refresh_token_ttl: client.refreshTokenTtl,
-    id_token_ttl: client.idTokenTtl,
-    allow_upstream_tokens: client.allowUpstreamTokens,
-    webhook_url: client.webhookUrl,
-  };
-}
 
 const accountSchema = z.object({
   id: z.string(),

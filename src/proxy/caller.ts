@@ -18,9 +18,9 @@ import type { IncomingHttpHeaders } from "node:http";
 import { BadRequest, BrokerError, InsufficientScope, InvalidToken, NotFound } from "../errors.js";
 import type { AccessTokenClaims } from "../oauth/tokens.js";
 import type { VerifiedTokens } from "./token-cache.js";
+import { bearerChallenge, bearerTokenOf } from "../http/bearer.js";
 
 export const PROXY_SCOPE = "proxy";
-const REALM = "authbroker";
 
 export interface ProxyCaller {
   claims: AccessTokenClaims;
@@ -30,23 +30,10 @@ export interface ProxyCaller {
   accountId: string;
 }
 
-/** RFC 6750 §3: the challenge of a refused bearer token. */
-function challenge(error?: "invalid_token" | "insufficient_scope", description?: string): Record<string, string> {
-  const params = [`realm="${REALM}"`];
-  if (error) params.push(`error="${error}"`);
-  if (description) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
-  if (error === "insufficient_scope") params.push(`scope="${PROXY_SCOPE}"`);
-  return { "WWW-Authenticate": `Bearer ${params.join(", ")}` };
-}
-
-/** The bearer token of the Authorization header (RFC 6750 §2.1); the broker takes no token from the query or body. */
-export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
-  const match = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(headers.authorization ?? "");
-  return match?.[1];
-}
+const challenge = (error?: "invalid_token" | "insufficient_scope", description?: string) => bearerChallenge(error, description, error === "insufficient_scope" ? PROXY_SCOPE : undefined);
 
 async function verifiedClaims(tokens: VerifiedTokens, headers: IncomingHttpHeaders): Promise<AccessTokenClaims> {
-  const token = bearerToken(headers);
+  const token = bearerTokenOf(headers);
   if (token === undefined) {
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
     const description = headers.authorization === undefined ? "a bearer access token is required" : "the Authorization header is not a bearer token";

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { CLIENT_AUTH_METHODS, type Client, type ClientAuthMethod, type CreateClientInput } from "../../oauth/clients.js";
+import { appView, CLIENT_AUTH_METHODS, type ClientAuthMethod, type CreateClientInput } from "../../oauth/clients.js";
 import { isBrokerScope, parseScope, splitConnectorScope } from "../../oauth/scopes.js";
 import { withServices } from "../context.js";
 import { CliError, EXIT, printResult, table } from "../output.js";
@@ -65,25 +65,6 @@ function checkAuthMethod(method: string | undefined): ClientAuthMethod | undefin
   if (method === undefined) return undefined;
   if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) throw new CliError(`--token-endpoint-auth-method must be one of ${CLIENT_AUTH_METHODS.join(", ")}`, EXIT.usage);
   return method as ClientAuthMethod;
-}
-
-/** What may be shown of an app: never its secret hash. An allowlist, so a new column stays private until added here. */
-export function appView(client: Client) {
-  return {
-    client_id: client.id,
-    name: client.name,
-    type: client.isPublic ? "public" : "confidential",
-    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-    redirect_uris: client.redirectUris,
-    grant_types: client.grantTypes,
-    response_types: client.responseTypes,
-    scopes: client.scopes,
-    connectors: client.connectors,
-    access_token_ttl: client.accessTokenTtl,
-    refresh_token_ttl: client.refreshTokenTtl,
-    id_token_ttl: client.idTokenTtl,
-    allow_upstream_tokens: client.allowUpstreamTokens,
-  };
 }
 
 const SECRET_WARNING = "the client secret is shown only now: store it safely, it cannot be shown again";
