@@ -6,7 +6,7 @@ import { PrismaClient } from "./generated/prisma/client.js";
 export type Db = PrismaClient;
 export { Prisma } from "./generated/prisma/client.js";
 
-/** The pg pool under each client made by `createDb`, for `sqlRows` / `sqlExecute`. */
+/** The pg pool under each client made by `createDb`, for `sqlRows`. */
 const pools = new WeakMap<Db, pg.Pool>();
 
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
@@ -38,13 +38,6 @@ export async function sqlRows<Row>(db: Db, text: string, values: unknown[]): Pro
   const pool = pools.get(db);
   if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values);
   return (await pool.query(text, values)).rows as Row[];
-}
-
-/** Like `sqlRows`, for a statement whose count of affected rows is the answer. */
-export async function sqlExecute(db: Db, text: string, values: unknown[]): Promise<number> {
-  const pool = pools.get(db);
-  if (!pool) return db.$executeRawUnsafe(text, ...values);
-  return (await pool.query(text, values)).rowCount ?? 0;
 }
 
 /** The database name and server of a URL, for one-line error messages (no password). */

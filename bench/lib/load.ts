@@ -4,7 +4,7 @@
  * (JIT, connection pools, caches), while the target's RSS is sampled.
  */
 import autocannon from "autocannon";
-import { formatMiB, readCpuMs, sampleRss, type RssSummary } from "./rss.js";
+import { formatMiB, readCpuMs, readMachineBusyMs, sampleRss, type RssSummary } from "./rss.js";
 
 export interface LoadTarget {
   /** Row label. */
@@ -47,6 +47,8 @@ export interface LoadResult {
   rss: RssSummary;
   /** CPU µs the server spent per answered request: main thread, and whole process. NaN off Linux. */
   cpuPerRequest: { mainThreadUs: number; processUs: number };
+  /** Busy CPU µs of the whole machine per answered request: the server, its databases, and the load generator. */
+  machineCpuPerRequestUs: number;
 }
 
 function validateTarget(target: LoadTarget): void {
@@ -101,8 +103,10 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   if (options.warmupSeconds > 0) await fire(target, { connections: options.connections, seconds: options.warmupSeconds });
   const rss = sampleRss(target.pid);
   const cpuBefore = readCpuMs(target.pid);
+  const machineBefore = readMachineBusyMs();
   const { result, exhausted } = await fire(target, { connections: options.connections, seconds: options.seconds });
   const cpuAfter = readCpuMs(target.pid);
+  const machineAfter = readMachineBusyMs();
   const rssSummary = rss.stop();
   const answered = Math.max(1, result["2xx"] + result.non2xx);
   const cpuPerRequest =
@@ -125,6 +129,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     exhausted,
     rss: rssSummary,
     cpuPerRequest,
+    machineCpuPerRequestUs: machineBefore !== undefined && machineAfter !== undefined ? ((machineAfter - machineBefore) * 1000) / answered : NaN,
   };
 }
 
@@ -159,6 +164,7 @@ export function medianResult(runs: LoadResult[]): LoadResult {
     non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
     exhausted: runs.some((r) => r.exhausted),
     cpuPerRequest: { mainThreadUs: median(runs.map((r) => r.cpuPerRequest.mainThreadUs)), processUs: median(runs.map((r) => r.cpuPerRequest.processUs)) },
+    machineCpuPerRequestUs: median(runs.map((r) => r.machineCpuPerRequestUs)),
     rss: { startMiB: runs[0]!.rss.startMiB, peakMiB: Math.max(...runs.map((r) => r.rss.peakMiB)), endMiB: runs.at(-1)!.rss.endMiB, samples: runs.reduce((n, r) => n + r.rss.samples, 0) },
   };
 }
@@ -210,7 +216,7 @@ export async function measureCases(cases: BenchCase[], settings: BenchSettings):
       await checkTarget(target, c.expect);
       const result = await runLoad(target, settings);
       process.stderr.write(
-        `  ${result.okPerSecond.toFixed(0)} ok/s, p50 ${result.p50} ms, p99 ${result.p99} ms, CPU/request ${result.cpuPerRequest.mainThreadUs.toFixed(0)} µs main thread / ${result.cpuPerRequest.processUs.toFixed(0)} µs process, errors ${result.errors + result.non2xx}${result.exhausted ? " (pool ran out)" : ""}\n`,
+        `  ${result.okPerSecond.toFixed(0)} ok/s, p50 ${result.p50} ms, p99 ${result.p99} ms, CPU/request ${result.cpuPerRequest.mainThreadUs.toFixed(0)} µs main thread / ${result.cpuPerRequest.processUs.toFixed(0)} µs process / ${result.machineCpuPerRequestUs.toFixed(0)} µs machine, errors ${result.errors + result.non2xx}${result.exhausted ? " (pool ran out)" : ""}\n`,
       );
       runs.set(c.name, [...(runs.get(c.name) ?? []), result]);
     }

@@ -66,3 +66,15 @@ export function readCpuMs(pid: number): { processMs: number; mainThreadMs: numbe
 export function formatMiB(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(0)} MiB` : "—";
 }
+
+/** Busy CPU time of the whole machine so far (every process, every core), in ms, from /proc/stat. */
+export function readMachineBusyMs(): number | undefined {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = fields;
+    return (user + nice + system + irq + softirq) * 10;
+  } catch {
+    return undefined;
+  }
+}
