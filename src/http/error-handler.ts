@@ -5,7 +5,7 @@
  * answered as `server_error` without detail.
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
-import { BrokerError, InvalidClient, NotFound, OAuthError, ServiceUnavailable, ValidationFailed, PayloadTooLarge, UnsupportedMediaType } from "../errors.js";
+import { BadRequest, BrokerError, InvalidClient, NotFound, OAuthError, ServiceUnavailable, ValidationFailed, PayloadTooLarge, UnsupportedMediaType } from "../errors.js";
 
 /** Errors from drivers that mean "a dependency is down": answered 503 with Retry-After. */
 function isDependencyOutage(err: unknown): boolean {
@@ -15,6 +15,19 @@ function isDependencyOutage(err: unknown): boolean {
   if (e.code && codes.includes(e.code)) return true;
   if (typeof e.message === "string" && /(Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|DatabaseNotReachable|Can't reach database)/i.test(e.message)) return true;
   return e.cause !== undefined && e.cause !== err && isDependencyOutage(e.cause);
+}
+
+/**
+ * PostgreSQL refusing text it cannot store: a NUL character (22021) or a
+ * `\u0000` in JSON (22P05). Only a client puts one in an id or a parameter,
+ * so it is that client's bad request, not a server error (found by the fuzz
+ * test: `client_id=%00…` at /oauth/authorize answered 500).
+ */
+function isUnstorableText(err: unknown, depth = 0): boolean {
+  const e = err as { code?: unknown; originalCode?: unknown; cause?: unknown } | undefined;
+  if (!e || typeof e !== "object" || depth > 3) return false;
+  if (e.code === "22021" || e.code === "22P05" || e.originalCode === "22021" || e.originalCode === "22P05") return true;
+  return e.cause !== undefined && e.cause !== err && isUnstorableText(e.cause, depth + 1);
 }
 
 /** Body-parser and similar errors carry a `type` and `status`; give them stable codes. */
@@ -37,6 +50,7 @@ function fromHttpError(err: { type?: string; status?: number; message?: string }
 export function toBrokerError(err: unknown): BrokerError {
   if (err instanceof BrokerError) return err;
   if (isDependencyOutage(err)) return new ServiceUnavailable("a backing service is unavailable, try again shortly", { cause: err, headers: { "Retry-After": "5" } });
+  if (isUnstorableText(err)) return new BadRequest("the request contains a character that is not allowed here, such as NUL", { cause: err });
   const http = typeof err === "object" && err !== null ? fromHttpError(err as { type?: string; status?: number }) : undefined;
   return http ?? new BrokerError(500, "server_error", "internal error", { cause: err });
 }

@@ -3,7 +3,32 @@
  * requests finish (up to a grace period), close idle keep-alive sockets.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { Express } from "express";
+
+const CLIENT_ERRORS: Record<string, [status: number, reason: string, description: string]> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "the request line and headers are too large"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "the request did not arrive in time"],
+};
+
+/**
+ * Requests Node's HTTP parser refuses before express sees them (headers
+ * over 16 KiB, a malformed request line, a body without a length) get the
+ * same JSON error as every other refusal instead of Node's bare status line.
+ * As Node's own handler: nothing is written once a response on this
+ * connection has started, and the connection is closed.
+ */
+function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code !== "ECONNRESET" && socket.writable && !inFlight?.headersSent) {
+    const [status, reason, description] = CLIENT_ERRORS[err.code ?? ""] ?? [400, "Bad Request", "the request is not valid HTTP/1.1"];
+    // The answer to a HEAD has no body, or the client reads it as garbage after the response.
+    const head = err.rawPacket?.subarray(0, 5).toString("latin1") === "HEAD ";
+    const body = head ? "" : JSON.stringify({ error: "invalid_request", error_description: description });
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
 
 export interface RunningServer {
   server: Server;
@@ -13,6 +38,12 @@ export interface RunningServer {
 
 export async function listen(app: Express, port: number, host: string): Promise<RunningServer> {
   const server = createServer(app);
+  server.on("clientError", answerClientError);
+  // An Expect other than 100-continue (RFC 9110 §10.1.1): 417, with a JSON body like every refusal.
+  server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(417, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", Connection: "close" });
+    res.end(JSON.stringify({ error: "invalid_request", error_description: "the Expect header is not supported" }));
+  });
   // Longer than common load balancer idle timeouts, so they close first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
