@@ -13,7 +13,7 @@ function isDependencyOutage(err: unknown): boolean {
   if (!e) return false;
   const codes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "57P01", "57P03", "08006", "08001", "P1001", "P1017"];
   if (e.code && codes.includes(e.code)) return true;
-  if (typeof e.message === "string" && /(Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|DatabaseNotReachable|Can't reach database)/i.test(e.message)) return true;
+  if (typeof e.message === "string" && /(Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|DatabaseNotReachable|Can't reach database|Query read timeout)/i.test(e.message)) return true;
   return e.cause !== undefined && e.cause !== err && isDependencyOutage(e.cause);
 }
 
