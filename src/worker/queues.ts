@@ -51,6 +51,17 @@ export function queueConnection(redisUrl: string): Redis {
   return connection;
 }
 
+/**
+ * A BullMQ queue re-emits its connection's errors, and with no listener
+ * prints each one to stderr: every reconnect attempt while Redis is down
+ * (found by test/integration/faults-redis.test.ts). The outage is already
+ * reported once by the services' Redis client and by /readyz, and every
+ * enqueue that fails throws to its caller.
+ */
+function ignoreConnectionErrors<T>(queue: Queue<T>): void {
+  queue.on("error", () => undefined);
+}
+
 export class Queues {
   private connection: Redis | undefined;
   private refreshQueue: Queue<RefreshJobData> | undefined;
@@ -72,6 +83,7 @@ export class Queues {
       prefix: this.prefix,
       defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000, attempts: 8, backoff: { type: "upstream" } },
     });
+    ignoreConnectionErrors(this.refreshQueue);
     return this.refreshQueue;
   }
 
@@ -81,6 +93,7 @@ export class Queues {
       prefix: this.prefix,
       defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000, attempts: 10, backoff: { type: "exponential", delay: 5_000 } },
     });
+    ignoreConnectionErrors(this.webhookQueue);
     return this.webhookQueue;
   }
 

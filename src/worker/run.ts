@@ -76,12 +76,28 @@ export async function startWorker(services: Services, options: WorkerOptions = {
   await reconcile();
   const timer = setInterval(() => void reconcile(), options.reconcileEveryMs ?? 5 * 60_000);
   timer.unref();
+  // A Redis that comes back may have lost every schedule (a restart without
+  // persistence, a failover): rebuild them at once, not at the next periodic pass.
+  let redisLost = false;
+  const noteRedisLost = () => {
+    redisLost = true;
+  };
+  const reconcileAfterOutage = () => {
+    if (!redisLost) return;
+    redisLost = false;
+    log.info("redis is back: reconciling refresh schedules");
+    void reconcile();
+  };
+  services.redis.on("close", noteRedisLost);
+  services.redis.on("ready", reconcileAfterOutage);
   log.info({ queues: [REFRESH_QUEUE, WEBHOOK_QUEUE], concurrency: config.workerConcurrency }, "worker started");
 
   return {
     reconcile,
     close: async () => {
       clearInterval(timer);
+      services.redis.off("close", noteRedisLost);
+      services.redis.off("ready", reconcileAfterOutage);
       // close() waits for active jobs to finish, so a refresh in flight is never cut in half.
       await Promise.all([refreshWorker.close(), webhookWorker.close()]);
       (connection as unknown as { disconnect(): void }).disconnect();
