@@ -58,8 +58,9 @@ export function queueConnection(redisUrl: string): Redis {
  * reported once by the services' Redis client and by /readyz, and every
  * enqueue that fails throws to its caller.
  */
-function ignoreConnectionErrors<T>(queue: Queue<T>): void {
+function quiet<T>(queue: Queue<T>): Queue<T> {
   queue.on("error", () => undefined);
+  return queue;
 }
 
 export class Queues {
@@ -78,22 +79,20 @@ export class Queues {
   }
 
   get refresh(): Queue<RefreshJobData> {
-    this.refreshQueue ??= new Queue<RefreshJobData>(REFRESH_QUEUE, {
+    this.refreshQueue ??= quiet(new Queue<RefreshJobData>(REFRESH_QUEUE, {
       connection: this.conn(),
       prefix: this.prefix,
       defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000, attempts: 8, backoff: { type: "upstream" } },
-    });
-    ignoreConnectionErrors(this.refreshQueue);
+    }));
     return this.refreshQueue;
   }
 
   get webhooks(): Queue<WebhookJobData> {
-    this.webhookQueue ??= new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+    this.webhookQueue ??= quiet(new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
       connection: this.conn(),
       prefix: this.prefix,
       defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000, attempts: 10, backoff: { type: "exponential", delay: 5_000 } },
-    });
-    ignoreConnectionErrors(this.webhookQueue);
+    }));
     return this.webhookQueue;
   }
 
