@@ -41,6 +41,13 @@ export interface OAuth2UpstreamOptions {
   refreshTokenTtl?: number;
   /** A reused refresh token also revokes every token of its family (RFC 9700 §4.14.2). @defaultValue false */
   revokeFamilyOnReuse?: boolean;
+  /**
+   * A used refresh token presented again within this many seconds of its
+   * first use still gets a new token pair, as Okta's grace period and Auth0's
+   * reuse interval allow, for a client that crashed before it stored the
+   * answer. @defaultValue 0 (single use, strictly)
+   */
+  refreshTokenReuseGraceSeconds?: number;
   /** @defaultValue octocat (id 4242) */
   user?: OAuth2UpstreamUser;
 }
@@ -53,6 +60,12 @@ export interface OAuth2UpstreamStats {
   user: number;
   /** Requests to the echo API under `/api/`. */
   api: number;
+  /** Refresh grants answered with new tokens, by upstream user id. */
+  refreshByUser: Record<string, number>;
+  /** Used refresh tokens presented again and refused (a double refresh). */
+  refreshReplays: number;
+  /** Used refresh tokens presented again within the reuse grace, and honoured. */
+  refreshReusesInGrace: number;
 }
 
 export interface OAuth2Upstream {
@@ -121,6 +134,8 @@ interface IssuedToken {
   /** Epoch ms; Infinity for a non-expiring token. */
   expiresAt: number;
   used: boolean;
+  /** Epoch ms of the first use (refresh tokens). */
+  usedAt?: number;
   revoked: boolean;
   family: string;
 }
@@ -150,7 +165,8 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
   const codes = new Map<string, IssuedCode>();
   const accessTokens = new Map<string, IssuedToken>();
   const refreshTokens = new Map<string, IssuedToken>();
-  const stats: OAuth2UpstreamStats = { authorize: 0, tokenByGrant: {}, user: 0, api: 0 };
+  const stats: OAuth2UpstreamStats = { authorize: 0, tokenByGrant: {}, user: 0, api: 0, refreshByUser: {}, refreshReplays: 0, refreshReusesInGrace: 0 };
+  const reuseGraceMs = (options.refreshTokenReuseGraceSeconds ?? 0) * 1000;
 
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
@@ -306,11 +322,16 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
     if (!presented || presented.revoked || presented.expiresAt <= Date.now() || presented.clientId !== client.client_id) {
       throw new TokenError(400, "invalid_grant", "the refresh token is invalid, expired or revoked");
     }
-    if (presented.used) {
+    if (presented.used && presented.usedAt !== undefined && Date.now() - presented.usedAt <= reuseGraceMs) {
+      stats.refreshReusesInGrace += 1;
+    } else if (presented.used) {
+      stats.refreshReplays += 1;
       if (options.revokeFamilyOnReuse) revokeFamily(presented.family);
       throw new TokenError(400, "invalid_grant", "the refresh token was already used");
     }
     presented.used = true;
+    presented.usedAt ??= Date.now();
+    stats.refreshByUser[presented.user.id] = (stats.refreshByUser[presented.user.id] ?? 0) + 1;
     return issueTokens(client.client_id, presented.user, presented.scope, presented.family);
   }
 

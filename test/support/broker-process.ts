@@ -1,0 +1,137 @@
+/**
+ * The broker as an operator runs it — `node bin/authbroker.js serve|worker|all`
+ * in a process of its own, configured only through the environment — for
+ * tests that kill a process (SIGKILL mid-refresh) or run several against
+ * the same databases. The child runs in an empty directory, so the
+ * checkout's `.env` cannot leak into it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Services } from "../../src/services.js";
+
+const BIN = fileURLToPath(new URL("../../bin/authbroker.js", import.meta.url));
+
+export interface BrokerProcess {
+  role: string;
+  child: ChildProcess;
+  /** Everything the process wrote so far (pino JSON lines, stderr). */
+  output(): string;
+  /** Parsed JSON log lines so far. */
+  logLines(): Record<string, unknown>[];
+  /** Resolves when a log line's `msg` matches. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Sends `signal` and waits for the process to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The environment that makes a child process the same broker as `services` (same databases, keys, queues, connectors). */
+export function brokerProcessEnv(services: Pick<Services, "config">, extra: Record<string, string> = {}): Record<string, string> {
+  const { config } = services;
+  return {
+    DATABASE_URL: config.databaseUrl,
+    REDIS_URL: config.redisUrl,
+    BROKER_ISSUER: config.issuer,
+    BROKER_ENCRYPTION_KEYS: config.encryptionKeys.map((k) => `${k.kid}:${Buffer.from(k.key).toString("base64")}`).join(","),
+    CONNECTORS_DIR: config.connectorsDir,
+    BROKER_QUEUE_PREFIX: config.queuePrefix,
+    BROKER_ALLOW_PRIVATE_HOSTS: config.allowPrivateHosts.map((c) => c.text).join(","),
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: "info",
+    SHUTDOWN_GRACE_MS: "1000",
+    ...extra,
+  };
+}
+
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  // A test that fails before stopping its processes must not leave them behind.
+  for (const child of running) child.kill("SIGKILL");
+});
+
+export async function startBrokerProcess(role: "serve" | "worker" | "all", env: Record<string, string>, readyTimeoutMs = 30_000): Promise<BrokerProcess> {
+  const cwd = mkdtempSync(join(tmpdir(), "authbroker-process-"));
+  const child = spawn(process.execPath, [BIN, role], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  let text = "";
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const onOutput = (chunk: Buffer) => {
+    text += chunk.toString("utf8");
+    for (const waiter of [...waiters]) {
+      if (logLines().some((l) => typeof l.msg === "string" && waiter.pattern.test(l.msg))) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  };
+  child.stdout!.on("data", onOutput);
+  child.stderr!.on("data", onOutput);
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      running.delete(child);
+      rmSync(cwd, { recursive: true, force: true });
+      resolve();
+    }),
+  );
+
+  const logLines = () =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+
+  const waitForLog = (pattern: RegExp, timeoutMs = 30_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (logLines().some((l) => typeof l.msg === "string" && pattern.test(l.msg))) return resolve();
+      const timer = setTimeout(() => reject(new Error(`${role} process: no log line matching ${pattern} within ${timeoutMs} ms; output:\n${text.slice(-3000)}`)), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      waiters.push({ pattern, resolve: done });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`${role} process exited (code ${child.exitCode}, signal ${child.signalCode}) before ${pattern}; output:\n${text.slice(-3000)}`));
+      });
+    });
+
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+
+  const process_: BrokerProcess = {
+    role,
+    child,
+    output: () => text,
+    logLines,
+    waitForLog,
+    kill,
+    stop: async (graceMs = 5_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await kill("SIGTERM");
+      clearTimeout(timer);
+    },
+  };
+  await waitForLog(role === "worker" ? /^worker started$/ : /^authbroker listening$/, readyTimeoutMs);
+  return process_;
+}
+
+/** The URL a `serve` or `all` process listens on (from its start-up log line). */
+export function listeningUrl(processes: BrokerProcess): string {
+  const line = processes.logLines().find((l) => l.msg === "authbroker listening");
+  if (!line || typeof line.url !== "string") throw new Error("the process has not logged its URL");
+  return line.url;
+}
