@@ -48,13 +48,26 @@ export function brokerProcessEnv(services: Pick<Services, "config">, extra: Reco
   };
 }
 
+const MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
+
 const running = new Set<ChildProcess>();
 process.once("exit", () => {
   // A test that fails before stopping its processes must not leave them behind.
   for (const child of running) child.kill("SIGKILL");
 });
 
-export async function startBrokerProcess(role: "serve" | "worker" | "all", env: Record<string, string>, readyTimeoutMs = 30_000): Promise<BrokerProcess> {
+export interface StartOptions {
+  /** @defaultValue 30 000 ms */
+  readyTimeoutMs?: number;
+  /**
+   * Ready when this URL (its /readyz) answers 200, rather than when the start
+   * is logged: for a process that logs at `warn`.
+   */
+  readyUrl?: string;
+}
+
+export async function startBrokerProcess(role: "serve" | "worker" | "all", env: Record<string, string>, options: StartOptions = {}): Promise<BrokerProcess> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const cwd = mkdtempSync(join(tmpdir(), "authbroker-process-"));
   const child = spawn(process.execPath, [BIN, role], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
@@ -62,6 +75,8 @@ export async function startBrokerProcess(role: "serve" | "worker" | "all", env: 
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   const onOutput = (chunk: Buffer) => {
     text += chunk.toString("utf8");
+    // A long run (the soak) must not grow this process: keep the recent output only.
+    if (text.length > MAX_OUTPUT_CHARS) text = text.slice(text.indexOf("\n", text.length - MAX_OUTPUT_CHARS / 2) + 1);
     for (const waiter of [...waiters]) {
       if (logLines().some((l) => typeof l.msg === "string" && waiter.pattern.test(l.msg))) {
         waiters.splice(waiters.indexOf(waiter), 1);
@@ -125,8 +140,24 @@ export async function startBrokerProcess(role: "serve" | "worker" | "all", env: 
       clearTimeout(timer);
     },
   };
-  await waitForLog(role === "worker" ? /^worker started$/ : /^authbroker listening$/, readyTimeoutMs);
+  if (options.readyUrl) await waitForReady(options.readyUrl, readyTimeoutMs, exited, () => text);
+  else await waitForLog(role === "worker" ? /^worker started$/ : /^authbroker listening$/, readyTimeoutMs);
   return process_;
+}
+
+async function waitForReady(url: string, timeoutMs: number, exited: Promise<void>, output: () => string): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !gone) {
+    const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+      (res) => res.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the broker at ${url} was not ready within ${timeoutMs} ms${gone ? " (it exited)" : ""}; output:\n${output().slice(-3000)}`);
 }
 
 /** The URL a `serve` or `all` process listens on (from its start-up log line). */
