@@ -2,9 +2,9 @@
  * Background refresh at 10,000 accounts (issues 6 and 9): 10,000 accounts of
  * one oauth2 connector whose upstream credentials expire within the next
  * minute, against a local fake upstream token endpoint, and the broker's
- * refresh worker (`startWorker`, src/worker/run.ts: the reconciler schedules
- * the jobs, BullMQ runs them through the single-flight refresh path) in a
- * process of its own. Measured: time until every account is refreshed,
+ * refresh worker (`startWorker`, src/worker/run.ts: BullMQ runs the jobs
+ * through the single-flight refresh path) in a process of its own (or
+ * several: BENCH_WORKERS). Measured: time until every account is refreshed,
  * refreshes/s, the scheduling lag the worker records
  * (authbroker_refresh_schedule_lag_seconds, src/metrics.ts: how late each
  * job started after its planned time), accounts that expired before their
@@ -14,11 +14,15 @@
  * rotates it, so a lost or reused refresh token shows as a failure.
  *
  * Run: `npm run bench:refresh` (needs the local Postgres and Redis).
- * Options: BENCH_ACCOUNTS (10000), BENCH_WORKER_CONCURRENCY (32; the
+ * Options: BENCH_ACCOUNTS (10000), BENCH_SCHEDULE (queue: the jobs are
+ * scheduled through the producer, as connects schedule them, while the
+ * workers run; reconciler: the worker's start-up reconciler pass finds and
+ * schedules them, as after Redis lost its schedule), BENCH_WORKERS (1 worker process; any
+ * number may run against one Postgres and Redis), BENCH_WORKER_CONCURRENCY (32; the
  * broker's default WORKER_CONCURRENCY is 8), BENCH_REFRESH_RATE (100000 per
  * connector per second, i.e. no limit: the capacity is what is measured;
  * the broker's default REFRESH_RATE_PER_CONNECTOR is 20), BENCH_UPSTREAM_DELAY_MS
- * (0: each token response held this long), BENCH_TIMEOUT (300 s),
+ * (0: each token response held this long), BENCH_TIMEOUT (600 s),
  * BENCH_NO_REPORT=1.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -145,7 +149,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Creates the accounts through connectAccount (the connect flow's own write), 16 at a time. */
-async function createAccounts(setup: BrokerSetup, count: number): Promise<string[]> {
+async function createAccounts(setup: BrokerSetup, count: number, options: { withExpiry: boolean }): Promise<string[]> {
   const services = await setup.openServices();
   try {
     const { client } = await services.clients.create({ name: "Bench refresh", redirectUris: ["http://127.0.0.1:9/cb"], scopes: ["proxy", "offline_access"] });
@@ -161,7 +165,8 @@ async function createAccounts(setup: BrokerSetup, count: number): Promise<string
             connectorId: "bench-upstream",
             identity: { subject: `user-${i}` },
             scopes: ["read"],
-            tokens: { accessToken: `at-seed-${i}`, refreshToken: `${SEED_PREFIX}${i}-${randomBytes(8).toString("hex")}`, tokenType: "bearer", expiresAt: farFuture },
+            // Without an expiry an account has no refresh job, and the reconciler leaves it alone.
+            tokens: { accessToken: `at-seed-${i}`, refreshToken: `${SEED_PREFIX}${i}-${randomBytes(8).toString("hex")}`, tokenType: "bearer", ...(options.withExpiry ? { expiresAt: farFuture } : {}) },
           });
           ids[i] = id;
           if (i % 1000 === 999) process.stderr.write(`  ${i + 1} accounts\n`);
@@ -177,9 +182,12 @@ async function createAccounts(setup: BrokerSetup, count: number): Promise<string
 async function main(): Promise<void> {
   const accounts = numberFromEnv("BENCH_ACCOUNTS", 10_000);
   const concurrency = numberFromEnv("BENCH_WORKER_CONCURRENCY", 32);
+  const workerCount = numberFromEnv("BENCH_WORKERS", 1);
+  const scheduleBy = process.env.BENCH_SCHEDULE ?? "queue";
+  if (scheduleBy !== "queue" && scheduleBy !== "reconciler") throw new TypeError("BENCH_SCHEDULE must be queue or reconciler");
   const rate = numberFromEnv("BENCH_REFRESH_RATE", 100_000);
   const delayMs = Number(process.env.BENCH_UPSTREAM_DELAY_MS ?? 0);
-  const timeoutMs = numberFromEnv("BENCH_TIMEOUT", 300) * 1000;
+  const timeoutMs = numberFromEnv("BENCH_TIMEOUT", 600) * 1000;
 
   const upstream = forkRole("upstream", [String(delayMs)]);
   const { port } = await nextMessage<{ port: number }>(upstream, "ready");
@@ -198,33 +206,50 @@ async function main(): Promise<void> {
     },
     env: { WORKER_CONCURRENCY: String(concurrency), REFRESH_RATE_PER_CONNECTOR: String(rate) },
   });
-  let worker: ChildProcess | undefined;
+  const workers: ChildProcess[] = [];
   try {
     process.stderr.write(`creating ${accounts} accounts…\n`);
     const created = Date.now();
-    const ids = await createAccounts(setup, accounts);
+    const ids = await createAccounts(setup, accounts, { withExpiry: scheduleBy === "reconciler" });
     process.stderr.write(`  done in ${((Date.now() - created) / 1000).toFixed(1)} s\n`);
 
     const services = await setup.openServices();
     const db = services.db;
-    // Every account now expires within the next minute (10 to 70 s from now):
-    // inside the default 300 s margin, so every refresh is due at once.
-    const expiring = await db.$queryRawUnsafe<{ id: string; expiresMs: number }[]>(`
-      WITH e AS (SELECT "id", (now() AT TIME ZONE 'UTC') + (10 + random() * 60) * interval '1 second' AS "at" FROM "Account"),
-           a AS (UPDATE "Account" SET "credentialExpiresAt" = e."at" FROM e WHERE "Account"."id" = e."id" RETURNING "Account"."id", e."at"),
-           c AS (UPDATE "Credential" SET "expiresAt" = e."at" FROM e WHERE "Credential"."accountId" = e."id")
-      SELECT "id", (extract(epoch FROM "at") * 1000)::float8 AS "expiresMs" FROM a`);
-    const expiresAt = new Map(expiring.map((r) => [r.id, Number(r.expiresMs)]));
-    if (expiresAt.size !== ids.length) throw new Error(`expected ${ids.length} expiring accounts, got ${expiresAt.size}`);
+    /** Every account now expires within the next minute (10 to 70 s from now): inside the default 300 s margin, so every refresh is due at once. */
+    const expireSoon = async () => {
+      const expiring = await db.$queryRawUnsafe<{ id: string; expiresMs: number }[]>(`
+        WITH e AS (SELECT "id", (now() AT TIME ZONE 'UTC') + (10 + random() * 60) * interval '1 second' AS "at" FROM "Account"),
+             a AS (UPDATE "Account" SET "credentialExpiresAt" = e."at" FROM e WHERE "Account"."id" = e."id" RETURNING "Account"."id", e."at"),
+             c AS (UPDATE "Credential" SET "expiresAt" = e."at" FROM e WHERE "Credential"."accountId" = e."id")
+        SELECT "id", (extract(epoch FROM "at") * 1000)::float8 AS "expiresMs" FROM a`);
+      const byId = new Map(expiring.map((r) => [r.id, Number(r.expiresMs)]));
+      if (byId.size !== ids.length) throw new Error(`expected ${ids.length} expiring accounts, got ${byId.size}`);
+      return byId;
+    };
+    let expiresAt = new Map<string, number>();
+    if (scheduleBy === "reconciler") expiresAt = await expireSoon();
 
-    worker = forkRole("worker", [JSON.stringify(setup.env)]);
-    await nextMessage(worker, "starting");
-    const startedAt = Date.now();
-    const rss = sampleRss(worker.pid!, 500);
-    const cpuBefore = readCpuMs(worker.pid!);
-    await nextMessage(worker, "ready");
+    for (let i = 0; i < workerCount; i++) workers.push(forkRole("worker", [JSON.stringify(setup.env)]));
+    await Promise.all(workers.map((w) => nextMessage(w, "starting")));
+    const rss = workers.map((w) => sampleRss(w.pid!, 500));
+    const cpuBefore = workers.map((w) => readCpuMs(w.pid!));
+    let startedAt = Date.now();
+    // One of them runs the start-up reconciler pass (a Redis lock); the others process meanwhile.
+    await Promise.all(workers.map((w) => nextMessage(w, "ready")));
+    if (scheduleBy === "queue") {
+      // The workers are idle (no account has an expiry yet); now the herd comes due, each job
+      // scheduled through the producer as a connect schedules it, 32 at a time.
+      startedAt = Date.now();
+      expiresAt = await expireSoon();
+      const pending = [...expiresAt];
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          for (let next = pending.pop(); next; next = pending.pop()) await services.queues.scheduleRefresh(next[0], new Date(next[1]), 300);
+        }),
+      );
+    }
     const scheduledAt = Date.now();
-    process.stderr.write(`worker up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s (its reconciler has scheduled the jobs); refreshing…\n`);
+    process.stderr.write(`all jobs scheduled after ${((scheduledAt - startedAt) / 1000).toFixed(1)} s (${scheduleBy}); refreshing…\n`);
 
     let done = 0;
     let needsReauth = 0;
@@ -241,8 +266,8 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1_000));
     }
     const finishedAt = Date.now();
-    const cpuAfter = readCpuMs(worker.pid!);
-    const memory = rss.stop();
+    const cpuAfter = workers.map((w) => readCpuMs(w.pid!));
+    const memory = rss.map((r) => r.stop());
 
     const refreshedRows = await db.$queryRawUnsafe<{ id: string; refreshedMs: number | null }[]>(`SELECT "id", (extract(epoch FROM "lastRefreshedAt") * 1000)::float8 AS "refreshedMs" FROM "Account"`);
     let expiredFirst = 0;
@@ -255,11 +280,15 @@ async function main(): Promise<void> {
       lastRefresh = Math.max(lastRefresh, at);
       if (at > expiresAt.get(id)!) expiredFirst++;
     }
-    const report = (await (async () => {
-      const answer = nextMessage<{ report: WorkerReport }>(worker!, "report");
-      worker!.send("report");
-      return (await answer).report;
-    })());
+    const reports = await Promise.all(
+      workers.map(async (w) => {
+        const answer = nextMessage<{ report: WorkerReport }>(w, "report");
+        w.send("report");
+        return (await answer).report;
+      }),
+    );
+    const report: WorkerReport = { lagsMs: reports.flatMap((r) => r.lagsMs), results: {} };
+    for (const r of reports) for (const [k, v] of Object.entries(r.results)) report.results[k] = (report.results[k] ?? 0) + v;
     const upstreamStats = await (async () => {
       const answer = nextMessage<{ stats: UpstreamStats }>(upstream, "stats");
       upstream.send("stats");
@@ -272,27 +301,27 @@ async function main(): Promise<void> {
     const refreshWindow = (lastRefresh - firstRefresh) / 1000;
     const failures = (report.results.failed ?? 0) + (report.results.needs_reauth ?? 0) + needsReauth + upstreamStats.refused;
     const timedOut = done + needsReauth < ids.length;
-    const cpuSeconds = cpuBefore && cpuAfter ? (cpuAfter.processMs - cpuBefore.processMs) / 1000 : NaN;
+    const cpuSeconds = cpuBefore.reduce((sum, before, i) => sum + (before && cpuAfter[i] ? (cpuAfter[i]!.processMs - before.processMs) / 1000 : NaN), 0);
     publish({
       section: "Background refresh at 10,000 accounts",
       about:
-        "10,000 accounts of one oauth2 connector whose upstream credentials all expire within the next minute (10-70 s), created through the connect flow's own write (connectAccount), against a local fake upstream token endpoint (its own process) that accepts each refresh token once and rotates it. The refresh worker (`startWorker`, src/worker/run.ts) runs in a process of its own: its reconciler finds the accounts and schedules one job each (all due at once, inside the default 300 s margin), and BullMQ runs them through the single-flight refresh path (Redis lock, compare-and-set on the credential version). Lag is the worker's own metric, authbroker_refresh_schedule_lag_seconds (src/metrics.ts). Script: bench/refresh.ts.",
+        "10,000 accounts of one oauth2 connector whose upstream credentials all expire within the next minute (10-70 s), created through the connect flow's own write (connectAccount), against a local fake upstream token endpoint (its own process) that accepts each refresh token once and rotates it. The refresh worker (`startWorker`, src/worker/run.ts) runs in a process of its own; one job per account is scheduled (all due at once, inside the default 300 s margin), by the producer as connects do or by the worker's start-up reconciler pass (the settings say which), and BullMQ runs them through the single-flight refresh path (Redis lock, compare-and-set on the credential version). Lag is the worker's own metric, authbroker_refresh_schedule_lag_seconds (src/metrics.ts). Script: bench/refresh.ts.",
       command: "npm run bench:refresh",
-      settings: `${accounts.toLocaleString("en")} accounts; worker concurrency ${concurrency} (WORKER_CONCURRENCY; default 8); per-connector refresh rate limit ${rate.toLocaleString("en")}/s (REFRESH_RATE_PER_CONNECTOR; its default of 20/s deliberately spreads a herd out, and would take ${Math.ceil(accounts / 20)} s for this one); upstream answers after ${delayMs} ms. Postgres, Redis, the upstream, the worker and this driver share the machine.`,
+      settings: `${accounts.toLocaleString("en")} accounts; jobs scheduled by ${scheduleBy === "queue" ? "the producer as connects do, 32 at a time, with the workers already running (BENCH_SCHEDULE=queue)" : "the worker's start-up reconciler pass, as after Redis lost its schedule (BENCH_SCHEDULE=reconciler)"}; ${workerCount} worker process${workerCount === 1 ? "" : "es"} (BENCH_WORKERS), each with concurrency ${concurrency} (WORKER_CONCURRENCY; default 8); per-connector refresh rate limit ${rate.toLocaleString("en")}/s (REFRESH_RATE_PER_CONNECTOR; its default of 20/s deliberately spreads a herd out, and would take ${Math.ceil(accounts / 20)} s for this one); upstream answers after ${delayMs} ms. Postgres, Redis, the upstream, the worker and this driver share the machine.`,
       body: [
         table(
           ["figure", "value"],
           [
             ["accounts refreshed", `${done.toLocaleString("en")} of ${ids.length.toLocaleString("en")}${timedOut ? ` (stopped at the ${timeoutMs / 1000} s limit)` : ""}`],
-            ["time from worker start to the last refresh", `${total.toFixed(1)} s`],
-            ["of which the worker's start-up reconciler pass (schedules every job; refreshes already run meanwhile)", `${((scheduledAt - startedAt) / 1000).toFixed(1)} s`],
+            [scheduleBy === "queue" ? "time from the first job scheduled to the last refresh" : "time from worker start to the last refresh", `${total.toFixed(1)} s`],
+            [scheduleBy === "reconciler" ? "of which the start-up reconciler pass (schedules every job, one at a time; refreshes already run meanwhile)" : "of which scheduling every job (the producer, 32 at a time; refreshes already run meanwhile)", `${((scheduledAt - startedAt) / 1000).toFixed(1)} s`],
             ["refreshes/s (first to last refresh)", refreshWindow > 0 ? (done / refreshWindow).toFixed(0) : "n/a"],
             ["scheduling lag p50 / p90 / p99 / max", `${(percentile(lags, 50) / 1000).toFixed(2)} / ${(percentile(lags, 90) / 1000).toFixed(2)} / ${(percentile(lags, 99) / 1000).toFixed(2)} / ${((lags.at(-1) ?? NaN) / 1000).toFixed(2)} s (${lags.length.toLocaleString("en")} jobs)`],
             ["accounts whose credentials expired before their refresh", String(expiredFirst)],
             ["failures (failed, needs_reauth, refused at the upstream)", String(failures)],
             ["worker results", Object.entries(report.results).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
-            ["worker RSS start → peak → end", `${formatMiB(memory.startMiB)} → ${formatMiB(memory.peakMiB)} → ${formatMiB(memory.endMiB)}`],
-            ["worker CPU", Number.isFinite(cpuSeconds) ? `${cpuSeconds.toFixed(1)} s (${((cpuSeconds * 1e6) / Math.max(1, done)).toFixed(0)} µs per refresh)` : "n/a"],
+            ["worker RSS start → peak → end (each worker)", memory.map((m) => `${formatMiB(m.startMiB)} → ${formatMiB(m.peakMiB)} → ${formatMiB(m.endMiB)}`).join("; ")],
+            ["worker CPU (all workers)", Number.isFinite(cpuSeconds) ? `${cpuSeconds.toFixed(1)} s (${((cpuSeconds * 1e6) / Math.max(1, done)).toFixed(0)} µs per refresh)` : "n/a"],
           ],
           ["l", "r"],
         ),
@@ -300,13 +329,17 @@ async function main(): Promise<void> {
     });
     if (failures > 0 || timedOut) process.exitCode = 1;
   } finally {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once("exit", r));
-      worker.disconnect();
-      const killer = setTimeout(() => worker!.kill("SIGKILL"), 15_000);
-      await exited;
-      clearTimeout(killer);
-    }
+    await Promise.all(
+      workers
+        .filter((w) => w.exitCode === null)
+        .map(async (w) => {
+          const exited = new Promise((r) => w.once("exit", r));
+          w.disconnect();
+          const killer = setTimeout(() => w.kill("SIGKILL"), 15_000);
+          await exited;
+          clearTimeout(killer);
+        }),
+    );
     upstream.disconnect();
     await setup.cleanup();
   }

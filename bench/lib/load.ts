@@ -143,9 +143,12 @@ export async function checkTarget(target: LoadTarget, expect: (status: number, b
   if (problem) throw new Error(`${target.name}: ${problem}: ${text.slice(0, 300)}`);
 }
 
+/** The middle value; the mean of the two middle ones for an even count (two rounds: their mean). */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** The median of each figure over rounds of the same target (RSS: peak of peaks). */
