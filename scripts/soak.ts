@@ -8,7 +8,8 @@
  *
  * Every 10 s it samples the broker's RSS. It fails (exit 1) if any request
  * gets an unexpected answer, or if memory grows by more than
- * SOAK_MAX_GROWTH_MB between the end of the warm-up and the end of the run.
+ * SOAK_MAX_GROWTH_MB from the first third of the run after warm-up to the
+ * last (medians: RSS swings with every major GC).
  * Everything runs on 127.0.0.1 against the local PostgreSQL and Redis, in a
  * database and a Redis key prefix of its own, removed at the end. Not part
  * of `npm test`.
@@ -58,6 +59,18 @@ function rssOf(pid: number): number {
 
 function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0;
+}
+
+/** Least-squares slope of RSS over time. */
+function trendMbPerMinute(samples: Sample[]): number {
+  if (samples.length < 2) return 0;
+  const xs = samples.map((s) => s.atSeconds / 60);
+  const ys = samples.map((s) => s.rssMb);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  const num = xs.reduce((sum, x, i) => sum + (x - mx) * (ys[i]! - my), 0);
+  const den = xs.reduce((sum, x) => sum + (x - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
 }
 
 function median(values: number[]): number {
@@ -259,17 +272,20 @@ async function main(): Promise<number> {
     sample();
     agent.destroy();
 
+    // RSS swings by tens of MB with each major GC: compare the medians of the first and last thirds after warm-up, not two samples.
     const afterWarmup = samples.filter((s) => s.atSeconds * 1000 >= WARMUP_MS);
-    const baseline = median(afterWarmup.slice(0, 3).map((s) => s.rssMb));
-    const final = median(afterWarmup.slice(-3).map((s) => s.rssMb));
+    const third = Math.max(1, Math.floor(afterWarmup.length / 3));
+    const baseline = median(afterWarmup.slice(0, third).map((s) => s.rssMb));
+    const final = median(afterWarmup.slice(-third).map((s) => s.rssMb));
     const growth = final - baseline;
+    const slope = trendMbPerMinute(afterWarmup);
     const peak = Math.max(...samples.map((s) => s.rssMb));
     const elapsed = (Date.now() - started) / 1000;
     const refreshes = upstream.stats.tokenByGrant.refresh_token ?? 0;
     console.log("");
-    console.log(`| duration | requests | rate | errors | connect flows | upstream refreshes | RSS after warm-up | RSS at end | growth | peak |`);
-    console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
-    console.log(`| ${Math.round(elapsed)} s | ${requests} | ${Math.round(requests / elapsed)}/s | ${errors} | ${connects} | ${refreshes} | ${baseline} MB | ${final} MB | ${growth >= 0 ? "+" : ""}${growth} MB | ${peak} MB |`);
+    console.log(`| duration | requests | rate | errors | connect flows | upstream refreshes | RSS after warm-up (median) | RSS at end (median) | growth | trend | peak |`);
+    console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+    console.log(`| ${Math.round(elapsed)} s | ${requests} | ${Math.round(requests / elapsed)}/s | ${errors} | ${connects} | ${refreshes} | ${baseline} MB | ${final} MB | ${growth >= 0 ? "+" : ""}${growth} MB | ${slope >= 0 ? "+" : ""}${slope.toFixed(1)} MB/min | ${peak} MB |`);
     console.log(`mix: ${[...counts].map(([n, c]) => `${n} ${c}`).join(", ")}`);
     if (errors > 0) console.log(`errors by request: ${[...failures].map(([n, c]) => `${n} ${c}`).join(", ")}\n  ${examples.join("\n  ")}`);
     const passed = errors === 0 && growth <= MAX_GROWTH_MB && afterWarmup.length >= 2;

@@ -129,5 +129,7 @@ describe("Redis unreachable during traffic", () => {
     assert.equal((await send(broker.url, { path: "/readyz" })).status, 200);
     const reconciled = broker.services.logs.lines.filter((l) => l.msg === "redis is back: reconciling refresh schedules");
     assert.ok(reconciled.length >= 1, "the worker noticed Redis coming back");
+    const refused = down.filter((d) => d.res.status === 503).map((d) => d.res.elapsedMs);
+    console.log(`redis down: ${refused.length} requests answered 503 in ${Math.round(Math.min(...refused))}–${Math.round(Math.max(...refused))} ms, client_credentials ${[...new Set(tokens)].join("/")}; jobs rebuilt ${rebuilt} ms after the restart`);
   });
 });
