@@ -1,6 +1,6 @@
 /**
  * Reads a V8 CPU profile (`node --cpu-prof`, e.g. a broker run with
- * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=.prof") and prints where the
+ * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof") and prints where the
  * time went: self time by function and by package/file, and inclusive time
  * of the broker's own functions. Usage:
  *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]

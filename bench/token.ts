@@ -16,7 +16,7 @@
  * Options: BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNECTIONS (16),
  * BENCH_ROUNDS (2), BENCH_REFRESH_POOL (40000 per target and round),
  * BENCH_ONLY (comma-separated case names), BENCH_NODE_ARGS (node flags for
- * the servers, e.g. "--cpu-prof --cpu-prof-dir=.prof"), BENCH_NO_REPORT=1.
+ * the servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_NO_REPORT=1.
  */
 import { createEmptyDatabase } from "../test/support/db.js";
 import { closeSeeding, prepareBroker, startBrokerProcess } from "./lib/broker.js";
