@@ -20,7 +20,7 @@ import type { Services } from "../../services.js";
 import type { Client } from "../clients.js";
 import { revokeFamily } from "../revocation.js";
 import { generateRefreshToken } from "../tokens.js";
-import { activeAccount, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type AccountRow, type GrantContext, type TokenResponse } from "./grant.js";
+import { activeAccount, consumeIntoNewGrant, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type AccountRow, type GrantContext, type NewGrantRows, type TokenResponse } from "./grant.js";
 
 export const grantType = "authorization_code";
 export const parameters: ReadonlySet<string> = new Set(["code", "redirect_uri", "code_verifier"]);
@@ -67,25 +67,14 @@ async function findCode(services: Services, codeHash: string): Promise<CodeRow |
  * `consumedAt IS NULL`, finds it set and writes nothing (RFC 6749 §4.1.2:
  * single use). Returns whether this exchange won.
  */
-async function consumeCode(services: Services, input: { codeHash: string; familyId: string; refreshTokenHash: string | undefined; refreshTokenTtl: number }): Promise<boolean> {
-  const refreshToken = input.refreshTokenHash
-    ? Prisma.sql`, token AS (
-        INSERT INTO "RefreshToken" ("tokenHash", "familyId", "expiresAt", "createdAt")
-        SELECT ${input.refreshTokenHash}, "id", ${NOW_UTC} + ${input.refreshTokenTtl}::int * interval '1 second', ${NOW_UTC} FROM family
-        RETURNING 1)`
-    : Prisma.empty;
-  const rows = await services.db.$queryRaw<{ won: number }[]>`
-    WITH consumed AS (
-      UPDATE "AuthorizationCode" SET "consumedAt" = ${NOW_UTC}, "familyId" = ${input.familyId}
+function consumeCode(services: Services, input: { codeHash: string } & NewGrantRows): Promise<boolean> {
+  return consumeIntoNewGrant(
+    services,
+    Prisma.sql`UPDATE "AuthorizationCode" SET "consumedAt" = ${NOW_UTC}, "familyId" = ${input.familyId}
        WHERE "codeHash" = ${input.codeHash} AND "consumedAt" IS NULL
-      RETURNING "appId", "accountId", "scope"
-    ), family AS (
-      INSERT INTO "RefreshFamily" ("id", "appId", "accountId", "scope", "createdAt")
-      SELECT ${input.familyId}, "appId", "accountId", "scope", ${NOW_UTC} FROM consumed
-      RETURNING "id"
-    )${refreshToken}
-    SELECT count(*)::int AS "won" FROM family`;
-  return rows[0]?.won === 1;
+      RETURNING "appId", "accountId", "scope"`,
+    input,
+  );
 }
 
 /**

@@ -18,7 +18,7 @@ import type { Services } from "../../services.js";
 import { recordPoll } from "../device-codes.js";
 import { revokeFamily } from "../revocation.js";
 import { generateRefreshToken } from "../tokens.js";
-import { activeAccount, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type GrantContext, type TokenResponse } from "./grant.js";
+import { activeAccount, consumeIntoNewGrant, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type GrantContext, type NewGrantRows, type TokenResponse } from "./grant.js";
 
 export const grantType = "urn:ietf:params:oauth:grant-type:device_code";
 export const parameters: ReadonlySet<string> = new Set(["device_code"]);
@@ -31,25 +31,14 @@ class DeviceAccessDenied extends OAuthError {
 }
 
 /** Consumes an approved code and records its grant (and refresh token) in one statement; returns whether this poll won. */
-async function consumeDeviceCode(services: Services, input: { deviceCodeHash: string; familyId: string; refreshTokenHash: string | undefined; refreshTokenTtl: number }): Promise<boolean> {
-  const refreshToken = input.refreshTokenHash
-    ? Prisma.sql`, token AS (
-        INSERT INTO "RefreshToken" ("tokenHash", "familyId", "expiresAt", "createdAt")
-        SELECT ${input.refreshTokenHash}, "id", ${NOW_UTC} + ${input.refreshTokenTtl}::int * interval '1 second', ${NOW_UTC} FROM family
-        RETURNING 1)`
-    : Prisma.empty;
-  const rows = await services.db.$queryRaw<{ won: number }[]>`
-    WITH consumed AS (
-      UPDATE "DeviceCode" SET "status" = 'consumed', "familyId" = ${input.familyId}
+function consumeDeviceCode(services: Services, input: { deviceCodeHash: string } & NewGrantRows): Promise<boolean> {
+  return consumeIntoNewGrant(
+    services,
+    Prisma.sql`UPDATE "DeviceCode" SET "status" = 'consumed', "familyId" = ${input.familyId}
        WHERE "deviceCodeHash" = ${input.deviceCodeHash} AND "status" = 'approved'
-      RETURNING "appId", "accountId", "scope"
-    ), family AS (
-      INSERT INTO "RefreshFamily" ("id", "appId", "accountId", "scope", "createdAt")
-      SELECT ${input.familyId}, "appId", "accountId", "scope", ${NOW_UTC} FROM consumed
-      RETURNING "id"
-    )${refreshToken}
-    SELECT count(*)::int AS "won" FROM family`;
-  return rows[0]?.won === 1;
+      RETURNING "appId", "accountId", "scope"`,
+    input,
+  );
 }
 
 async function refuseReplay(context: GrantContext, familyId: string | null): Promise<never> {

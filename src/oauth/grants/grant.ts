@@ -109,3 +109,35 @@ export async function issueAccountTokens(input: AccountTokensInput): Promise<Omi
 export function grantsRefreshToken(client: Client, scope: string): boolean {
   return hasScope(scope, "offline_access") && client.grantTypes.includes("refresh_token");
 }
+
+export interface NewGrantRows {
+  familyId: string;
+  /** SHA-256 of the first refresh token, when the grant gets one. */
+  refreshTokenHash: string | undefined;
+  refreshTokenTtl: number;
+}
+
+/**
+ * Consumes a one-time credential (a code, an approved device code) and
+ * records its grant — the refresh family and its first refresh token — in
+ * one atomic statement. `consume` is an `UPDATE … RETURNING "appId",
+ * "accountId", "scope"` whose WHERE clause only matches an unused credential:
+ * of two concurrent uses, the second waits for the first's row lock,
+ * re-checks, matches nothing and writes nothing. Returns whether this use won.
+ */
+export async function consumeIntoNewGrant(services: Services, consume: Prisma.Sql, grant: NewGrantRows): Promise<boolean> {
+  const refreshToken = grant.refreshTokenHash
+    ? Prisma.sql`, token AS (
+        INSERT INTO "RefreshToken" ("tokenHash", "familyId", "expiresAt", "createdAt")
+        SELECT ${grant.refreshTokenHash}, "id", ${NOW_UTC} + ${grant.refreshTokenTtl}::int * interval '1 second', ${NOW_UTC} FROM family
+        RETURNING 1)`
+    : Prisma.empty;
+  const rows = await services.db.$queryRaw<{ won: number }[]>`
+    WITH consumed AS (${consume}), family AS (
+      INSERT INTO "RefreshFamily" ("id", "appId", "accountId", "scope", "createdAt")
+      SELECT ${grant.familyId}, "appId", "accountId", "scope", ${NOW_UTC} FROM consumed
+      RETURNING "id"
+    )${refreshToken}
+    SELECT count(*)::int AS "won" FROM family`;
+  return rows[0]?.won === 1;
+}
