@@ -6,12 +6,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as client from "openid-client";
-import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
-import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import type { TestBroker } from "../support/broker.js";
+import type { OAuth2Upstream } from "../support/oauth2-upstream.js";
+import { connectTestAccount, registerTestApp, type TestApp, startBrokerWithGitHubLike } from "../support/flow.js";
 import { readCredentials } from "../../src/accounts/vault.js";
 
 describe("accounts API for apps", () => {
+  let setup: Awaited<ReturnType<typeof startBrokerWithGitHubLike>>;
   let broker: TestBroker;
   let upstream: OAuth2Upstream;
   let app: TestApp;
@@ -19,22 +20,8 @@ describe("accounts API for apps", () => {
   let appToken: string;
 
   before(async () => {
-    const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ clients: [{ client_id: "acc", client_secret: "acc-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
-    broker = await startTestBroker({
-      port: reserved.port,
-      connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, revocationUrl: upstream.revocationUrl, clientId: "acc", clientSecret: "acc-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
-        },
-      },
-    });
+    setup = await startBrokerWithGitHubLike();
+    ({ broker, upstream } = setup);
     const scopes = ["openid", "proxy", "offline_access", "accounts:read", "accounts:write"];
     app = await registerTestApp(broker, scopes);
     otherApp = await registerTestApp(broker, scopes);
@@ -42,8 +29,7 @@ describe("accounts API for apps", () => {
   });
 
   after(async () => {
-    await broker?.stop();
-    await upstream?.close();
+    await setup?.stop();
   });
 
   const call = (path: string, token: string, method = "GET") => fetch(`${broker.url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });

@@ -2,38 +2,24 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
-import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import type { TestBroker } from "../support/broker.js";
+import type { OAuth2Upstream } from "../support/oauth2-upstream.js";
+import { connectTestAccount, registerTestApp, type TestApp, startBrokerWithGitHubLike } from "../support/flow.js";
 
 describe("accounts CLI", () => {
+  let setup: Awaited<ReturnType<typeof startBrokerWithGitHubLike>>;
   let broker: TestBroker;
   let upstream: OAuth2Upstream;
   let app: TestApp;
 
   before(async () => {
-    const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ clients: [{ client_id: "cli", client_secret: "cli-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
-    broker = await startTestBroker({
-      port: reserved.port,
-      connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, revocationUrl: upstream.revocationUrl, clientId: "cli", clientSecret: "cli-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
-        },
-      },
-    });
+    setup = await startBrokerWithGitHubLike();
+    ({ broker, upstream } = setup);
     app = await registerTestApp(broker);
   });
 
   after(async () => {
-    await broker?.stop();
-    await upstream?.close();
+    await setup?.stop();
   });
 
   // Asynchronous: the upstream the CLI calls runs in this process and must keep answering.

@@ -6,41 +6,26 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as client from "openid-client";
-import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
-import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import type { TestBroker } from "../support/broker.js";
+import type { OAuth2Upstream } from "../support/oauth2-upstream.js";
+import { connectTestAccount, registerTestApp, type TestApp, startBrokerWithGitHubLike } from "../support/flow.js";
 
 const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
 
 describe("admin API", () => {
+  let setup: Awaited<ReturnType<typeof startBrokerWithGitHubLike>>;
   let broker: TestBroker;
   let upstream: OAuth2Upstream;
   let app: TestApp;
 
   before(async () => {
-    const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ clients: [{ client_id: "adm", client_secret: "adm-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
-    broker = await startTestBroker({
-      port: reserved.port,
-      env: { BROKER_ADMIN_TOKEN: ADMIN_TOKEN },
-      connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "adm", clientSecret: "adm-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
-        },
-      },
-    });
+    setup = await startBrokerWithGitHubLike({ env: { BROKER_ADMIN_TOKEN: ADMIN_TOKEN } });
+    ({ broker, upstream } = setup);
     app = await registerTestApp(broker, ["openid", "proxy", "offline_access", "admin"]);
   });
 
   after(async () => {
-    await broker?.stop();
-    await upstream?.close();
+    await setup?.stop();
   });
 
   const admin = (path: string, init: RequestInit = {}, token = ADMIN_TOKEN) =>

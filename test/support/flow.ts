@@ -6,7 +6,8 @@
  */
 import * as client from "openid-client";
 import { decodeJwt } from "jose";
-import type { TestBroker } from "./broker.js";
+import { reserveBrokerUrl, startTestBroker, type TestBroker } from "./broker.js";
+import { startOAuth2Upstream, type OAuth2Upstream, type OAuth2UpstreamOptions } from "./oauth2-upstream.js";
 import { TestBrowser } from "./browser.js";
 
 export const TEST_APP_REDIRECT = "http://127.0.0.1:9/callback";
@@ -45,4 +46,42 @@ export async function connectTestAccount(app: TestApp, connector: string, scope 
   if (back.url.searchParams.get("error")) throw new Error(`connect failed: ${back.url.searchParams.get("error")} ${back.url.searchParams.get("error_description")}`);
   const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: scope.split(" ").includes("openid") });
   return { accountId: String(decodeJwt(tokens.access_token).acct), tokens };
+}
+
+/** The broker's client at the GitHub-like upstream of `startBrokerWithGitHubLike`. */
+const GH_CLIENT = { client_id: "broker-at-gh", client_secret: "gh-secret-0123456789" };
+
+/**
+ * A broker with one `oauth2` connector `gh` at a GitHub-like upstream
+ * (identity from /user, revocation endpoint, echo API): the setup most
+ * account, refresh and admin tests share. `connector` adds or overrides
+ * connector fields; `upstream` and `env` go to the upstream and the broker.
+ */
+export async function startBrokerWithGitHubLike(options: { connector?: Record<string, unknown>; upstream?: Partial<OAuth2UpstreamOptions>; env?: Record<string, string | undefined> } = {}): Promise<{ broker: TestBroker; upstream: OAuth2Upstream; stop(): Promise<void> }> {
+  const reserved = await reserveBrokerUrl();
+  const upstream = await startOAuth2Upstream({ ...options.upstream, clients: [{ ...GH_CLIENT, redirect_uris: [reserved.callbackUrl] }] });
+  const broker = await startTestBroker({
+    port: reserved.port,
+    env: options.env,
+    connectors: {
+      "gh.json": {
+        id: "gh",
+        name: "GitHub-like",
+        auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, revocationUrl: upstream.revocationUrl, clientId: GH_CLIENT.client_id, clientSecret: GH_CLIENT.client_secret },
+        scopes: { user: ["read:user"] },
+        defaultScopes: ["user"],
+        api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
+        identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
+        ...options.connector,
+      },
+    },
+  });
+  return {
+    broker,
+    upstream,
+    stop: async () => {
+      await broker.stop();
+      await upstream.close();
+    },
+  };
 }
