@@ -38,11 +38,21 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
  * `timestamp` column here (pg reads it as local time, Prisma as UTC): compare
  * times in SQL instead. A client not made by `createDb` (a test double, a
  * transaction) goes through Prisma.
+ *
+ * A statement with a `name` is prepared once per connection and then only
+ * bound and executed: Postgres neither parses nor plans it again (for the
+ * refresh rotation's CTE, planning was most of Postgres's own time).
  */
-export async function sqlRows<Row>(db: Db, text: string, values: unknown[]): Promise<Row[]> {
+export interface SqlStatement {
+  /** Unique per statement text: pg keeps one prepared statement of this name per connection. */
+  name: string;
+  text: string;
+}
+
+export async function sqlRows<Row>(db: Db, statement: SqlStatement, values: unknown[]): Promise<Row[]> {
   const pool = pools.get(db);
-  if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values);
-  return (await pool.query(text, values)).rows as Row[];
+  if (!pool) return db.$queryRawUnsafe<Row[]>(statement.text, ...values);
+  return (await pool.query({ name: statement.name, text: statement.text, values })).rows as Row[];
 }
 
 /** The database name and server of a URL, for one-line error messages (no password). */

@@ -8,7 +8,7 @@
 import { hashSecret } from "../crypto/secrets.js";
 import { BrokerError } from "../errors.js";
 import type { Services } from "../services.js";
-import { sqlRows } from "../db.js";
+import { sqlRows, type SqlStatement } from "../db.js";
 import { NOW_UTC_SQL } from "./grants/grant.js";
 import { verifyAccessToken, verifyAccessTokenSignature, type AccessTokenClaims } from "./tokens.js";
 
@@ -37,13 +37,16 @@ export interface RefreshTokenState {
  * times come as milliseconds since the epoch (`extract(epoch …)` of a UTC
  * `timestamp`), never as pg's own conversion of a `timestamp`.
  */
-const FIND_REFRESH_TOKEN_STATE = `
+const FIND_REFRESH_TOKEN_STATE: SqlStatement = {
+  name: "find-refresh-token-state",
+  text: `
     SELECT t."familyId", f."appId", f."accountId", f."scope",
            (extract(epoch FROM t."expiresAt") * 1000)::float8 AS "expiresAtMs",
            (extract(epoch FROM t."createdAt") * 1000)::float8 AS "createdAtMs",
            (t."usedAt" IS NULL AND t."expiresAt" > ${NOW_UTC_SQL} AND f."revokedAt" IS NULL) AS "active"
       FROM "RefreshToken" t JOIN "RefreshFamily" f ON f."id" = t."familyId"
-     WHERE t."tokenHash" = $1`;
+     WHERE t."tokenHash" = $1`,
+};
 
 /** The refresh token with this value, or undefined (a value that cannot be one is simply not found). */
 export async function findRefreshTokenState(services: Pick<Services, "db">, token: string): Promise<RefreshTokenState | undefined> {

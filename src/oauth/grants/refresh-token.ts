@@ -11,7 +11,7 @@
  * token, and one commit).
  */
 import { hashSecret } from "../../crypto/secrets.js";
-import { sqlRows } from "../../db.js";
+import { sqlRows, type SqlStatement } from "../../db.js";
 import { InvalidGrant, InvalidScope } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { revokeFamily } from "../revocation.js";
@@ -51,7 +51,9 @@ type RefreshQueryRow = Omit<RefreshTokenRow, "account"> & { accountId: string | 
  * $1 token hash, $2 client id, $3 successor's hash, $4 requested scopes (NULL:
  * unreadable, so nothing is written), $5 successor's lifetime in seconds.
  */
-const FIND_AND_ROTATE = `
+const FIND_AND_ROTATE: SqlStatement = {
+  name: "refresh-token-find-and-rotate",
+  text: `
     WITH found AS (
       SELECT t."familyId",
              t."usedAt" IS NOT NULL AS "used",
@@ -76,7 +78,8 @@ const FIND_AND_ROTATE = `
       SELECT $3, "familyId", ${NOW_UTC_SQL} + $5::int * interval '1 second', ${NOW_UTC_SQL} FROM used
       RETURNING 1
     )
-    SELECT found.*, (SELECT count(*) FROM successor)::int AS "rotated" FROM found`;
+    SELECT found.*, (SELECT count(*) FROM successor)::int AS "rotated" FROM found`,
+};
 
 /** The requested scopes as the statement takes them: [] when none were asked for, null when unreadable. */
 function requestedScopes(requested: string | undefined): string[] | null {
