@@ -19,7 +19,7 @@ import { buildKindContext } from "../connectors/context.js";
 import { UpstreamInvalidGrant } from "../connectors/errors.js";
 import { isRefresher } from "../connectors/kinds/types.js";
 import { BrokerError, NotFound, ServiceUnavailable } from "../errors.js";
-import { readCredentials, storeRefreshedCredentials, type StoredTokens } from "./vault.js";
+import { readCredentialsFast, readRefreshState, storeRefreshResult, type RefreshState, type StoredTokens } from "./vault.js";
 import { tryLock, waitForRelease } from "./lock.js";
 import { notifyApp } from "../worker/webhooks.js";
 
@@ -45,6 +45,13 @@ export interface RefreshOptions {
   /** The version the caller saw fail: if the stored one is newer, it is used instead of refreshing again. */
   staleVersion?: number;
   requestId?: string;
+  /** The account and credentials as the caller just read them (readRefreshState), so they are not read twice. */
+  state?: RefreshState;
+  /**
+   * Plan the next refresh after refreshing (default). The worker passes
+   * false: it moves its own job, and the producer would only find it active.
+   */
+  schedule?: boolean;
 }
 
 /** An account that must be connected again: its refresh token was refused. */
@@ -64,8 +71,10 @@ function isExpiring(credentials: StoredTokens, marginSeconds: number): boolean {
 }
 
 export async function refreshAccount(services: Services, accountId: string, options: RefreshOptions = {}): Promise<RefreshResult> {
-  const account = await services.db.account.findUnique({ where: { id: accountId } });
-  if (!account) throw new NotFound(`account ${accountId} does not exist`);
+  // One statement reads the account and its credentials (the worker hands over the one it already made).
+  const state = options.state ?? (await readRefreshState(services.db, services.keyring, accountId));
+  if (!state) throw new NotFound(`account ${accountId} does not exist`);
+  const { account } = state;
   if (account.status === "needs_reauth" || account.status === "revoked") throw new AccountNeedsReauth(accountId);
   const connector = services.connectors.get(account.connectorId);
   if (!connector) throw new NotFound(`connector ${account.connectorId} of account ${accountId} is no longer configured`);
@@ -75,8 +84,9 @@ export async function refreshAccount(services: Services, accountId: string, opti
   const needsRefresh = (c: StoredTokens & { version: number }) =>
     options.staleVersion !== undefined ? c.version <= options.staleVersion : options.force || isExpiring(c, margin);
 
+  let before = state.credentials;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const before = await readCredentials(services.db, services.keyring, accountId);
+    if (attempt > 0) before = await readCredentialsFast(services.db, services.keyring, accountId);
     if (!before) throw new NotFound(`account ${accountId} has no credentials`);
     if (!isRefresher(kind)) return { outcome: "not_refreshable", credentials: before };
     if (!needsRefresh(before)) return { outcome: attempt === 0 ? "fresh" : "joined", credentials: before };
@@ -87,13 +97,13 @@ export async function refreshAccount(services: Services, accountId: string, opti
     if (!lock) {
       // Someone else is refreshing: wait for them, then use what they stored.
       await waitForRelease(services.redis, lockKey(accountId), lockTtlMs);
-      const after = await readCredentials(services.db, services.keyring, accountId);
+      const after = await readCredentialsFast(services.db, services.keyring, accountId);
       if (after && after.version > before.version) return { outcome: "joined", credentials: after };
       continue;
     }
     try {
       // Re-read under the lock: a refresh may have finished between our read and the lock.
-      const current = await readCredentials(services.db, services.keyring, accountId);
+      const current = await readCredentialsFast(services.db, services.keyring, accountId);
       if (!current) throw new NotFound(`account ${accountId} has no credentials`);
       if (current.version > before.version) return { outcome: "joined", credentials: current };
       if (!current.refreshToken && connector.auth.kind !== "client_credentials" && connector.auth.kind !== "jwt_bearer") {
@@ -112,22 +122,20 @@ export async function refreshAccount(services: Services, accountId: string, opti
         await services.db.account.update({ where: { id: accountId }, data: { lastError: err instanceof BrokerError ? err.description : "refresh failed" } });
         throw err;
       }
-      const version = await storeRefreshedCredentials(services.db, services.keyring, accountId, current.version, tokens);
-      if (version === undefined) {
+      // The credentials and the account's mirror of them, in one statement; what it stored is what we return.
+      const stored = await storeRefreshResult(services.db, services.keyring, accountId, current, tokens);
+      if (!stored) {
         // Only possible if our lock expired mid-refresh; the stored row is newer than ours.
         services.log.warn({ accountId }, "refresh result discarded: credentials changed while refreshing");
-        const latest = await readCredentials(services.db, services.keyring, accountId);
+        const latest = await readCredentialsFast(services.db, services.keyring, accountId);
         return { outcome: "joined", credentials: latest! };
       }
-      await services.db.account.update({
-        where: { id: accountId },
-        data: { credentialVersion: version, credentialExpiresAt: tokens.expiresAt ?? null, lastRefreshedAt: new Date(), lastError: null },
-      });
       // The next refresh is planned from the new expiry. A job being processed
       // right now (the worker's own) is left alone: it moves itself.
-      await services.queues.scheduleRefresh(accountId, tokens.expiresAt, margin).catch((err: Error) => services.log.warn({ accountId, err: { message: err.message } }, "could not schedule the next refresh; the reconciler will"));
-      const stored = await readCredentials(services.db, services.keyring, accountId);
-      return { outcome: "refreshed", credentials: stored! };
+      if (options.schedule !== false) {
+        await services.queues.scheduleRefresh(accountId, tokens.expiresAt, margin).catch((err: Error) => services.log.warn({ accountId, err: { message: err.message } }, "could not schedule the next refresh; the reconciler will"));
+      }
+      return { outcome: "refreshed", credentials: stored };
     } finally {
       await lock.release().catch(() => undefined);
     }

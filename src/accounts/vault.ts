@@ -7,7 +7,7 @@
 import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
 import type { Prisma } from "../generated/prisma/client.js";
-import type { Db } from "../db.js";
+import { sqlRows, type Db, type SqlStatement } from "../db.js";
 
 /** Upstream tokens as an auth kind returns them. */
 export interface StoredTokens {
@@ -89,3 +89,141 @@ export async function readCredentials(db: Pick<Db, "credential">, keyring: Keyri
     scope: row.scope ?? undefined,
   };
 }
+
+/** What the refresh path needs of an account: the row's refresh-relevant columns and its opened credentials. */
+export interface RefreshState {
+  account: { id: string; appId: string; connectorId: string; status: string; hostname: string; pinnedAddress: string | null; scopes: string[] };
+  /** Undefined when the account has no credential row. */
+  credentials: (StoredTokens & { version: number }) | undefined;
+}
+
+interface CredentialRow {
+  version: number | null;
+  tokenType: string | null;
+  sealedAccessToken: string | null;
+  sealedRefreshToken: string | null;
+  sealedIdToken: string | null;
+  sealedFields: string | null;
+  expiresAtMs: number | null;
+  scope: string | null;
+}
+
+/** The credential columns as sqlRows reads them: times as epoch milliseconds (db.ts sqlRows says why). */
+const CREDENTIAL_COLUMNS = `c."version", c."tokenType", c."sealedAccessToken", c."sealedRefreshToken", c."sealedIdToken", c."sealedFields",
+       (extract(epoch FROM c."expiresAt") * 1000)::float8 AS "expiresAtMs", c."scope"`;
+
+const READ_REFRESH_STATE: SqlStatement = {
+  name: "vault-read-refresh-state",
+  text: `
+  SELECT a."id", a."appId", a."connectorId", a."status"::text AS "status", a."hostname", a."pinnedAddress", a."scopes",
+         ${CREDENTIAL_COLUMNS}
+    FROM "Account" a LEFT JOIN "Credential" c ON c."accountId" = a."id"
+   WHERE a."id" = $1`,
+};
+
+const READ_CREDENTIALS: SqlStatement = { name: "vault-read-credentials", text: `SELECT ${CREDENTIAL_COLUMNS} FROM "Credential" c WHERE c."accountId" = $1` };
+
+function openRow(keyring: Keyring, accountId: string, row: CredentialRow): StoredTokens & { version: number } {
+  const open = (column: string, value: string | null) => (value === null ? undefined : keyring.open(value, { rowId: accountId, field: field(column) }));
+  return {
+    version: row.version!,
+    accessToken: open("sealedAccessToken", row.sealedAccessToken),
+    refreshToken: open("sealedRefreshToken", row.sealedRefreshToken),
+    idToken: open("sealedIdToken", row.sealedIdToken),
+    fields: row.sealedFields === null ? undefined : keyring.openJson<Record<string, string>>(row.sealedFields, { rowId: accountId, field: field("sealedFields") }),
+    tokenType: row.tokenType ?? undefined,
+    expiresAt: row.expiresAtMs === null ? undefined : new Date(row.expiresAtMs),
+    scope: row.scope ?? undefined,
+  };
+}
+
+/**
+ * An account and its opened credentials in one statement, straight through
+ * pg (the refresh path's hot read: db.ts sqlRows says why). Undefined when
+ * the account does not exist.
+ */
+export async function readRefreshState(db: Db, keyring: Keyring, accountId: string): Promise<RefreshState | undefined> {
+  const [row] = await sqlRows<RefreshState["account"] & CredentialRow>(db, READ_REFRESH_STATE, [accountId]);
+  if (!row) return undefined;
+  const { id, appId, connectorId, status, hostname, pinnedAddress, scopes } = row;
+  return { account: { id, appId, connectorId, status, hostname, pinnedAddress, scopes }, credentials: row.version === null ? undefined : openRow(keyring, accountId, row) };
+}
+
+/** `readCredentials` straight through pg, for the refresh path's re-read under its lock. */
+export async function readCredentialsFast(db: Db, keyring: Keyring, accountId: string): Promise<(StoredTokens & { version: number }) | undefined> {
+  const [row] = await sqlRows<CredentialRow>(db, READ_CREDENTIALS, [accountId]);
+  return row ? openRow(keyring, accountId, row) : undefined;
+}
+
+/**
+ * Stores refreshed credentials and the account's mirror of them (version,
+ * expiry, last refresh, no error) in ONE statement, only if nobody stored
+ * newer credentials since `current` was read (compare-and-set on the
+ * version). Returns what is now stored — `current` with the new tokens on top,
+ * exactly what a re-read would open — or undefined when the row moved on
+ * (the caller must re-read, not overwrite). A refresh response without a
+ * refresh token (or ID token, or scope) keeps the old one (RFC 6749 §6).
+ * Times go in as epoch milliseconds, written as UTC like Prisma writes them.
+ */
+export async function storeRefreshResult(
+  db: Db,
+  keyring: Keyring,
+  accountId: string,
+  current: StoredTokens & { version: number },
+  tokens: StoredTokens,
+  now = Date.now(),
+): Promise<(StoredTokens & { version: number }) | undefined> {
+  const seal = (column: string, value: string | undefined) => (value === undefined ? null : keyring.seal(value, { rowId: accountId, field: field(column) }));
+  const version = current.version + 1;
+  const rows = await sqlRows<{ version: number }>(db, STORE_REFRESH_RESULT, [
+    accountId,
+    current.version,
+    tokens.tokenType ?? null,
+    seal("sealedAccessToken", tokens.accessToken),
+    seal("sealedRefreshToken", tokens.refreshToken),
+    seal("sealedIdToken", tokens.idToken),
+    tokens.expiresAt?.getTime() ?? null,
+    tokens.scope ?? null,
+    now,
+  ]);
+  if (rows.length !== 1) return undefined;
+  return {
+    version,
+    accessToken: tokens.accessToken ?? current.accessToken,
+    refreshToken: tokens.refreshToken ?? current.refreshToken,
+    idToken: tokens.idToken ?? current.idToken,
+    fields: current.fields,
+    tokenType: tokens.tokenType,
+    expiresAt: tokens.expiresAt,
+    scope: tokens.scope ?? current.scope,
+  };
+}
+
+/** $1 account, $2 expected version, $3 token type, $4–$6 sealed tokens (NULL: keep), $7 expiry ms, $8 scope (NULL: keep), $9 now ms. */
+const STORE_REFRESH_RESULT: SqlStatement = {
+  name: "vault-store-refresh-result",
+  text: `
+  WITH stored AS (
+    UPDATE "Credential"
+       SET "tokenType" = $3,
+           "sealedAccessToken" = COALESCE($4, "sealedAccessToken"),
+           "sealedRefreshToken" = COALESCE($5, "sealedRefreshToken"),
+           "sealedIdToken" = COALESCE($6, "sealedIdToken"),
+           "expiresAt" = to_timestamp($7::float8 / 1000) AT TIME ZONE 'UTC',
+           "scope" = COALESCE($8, "scope"),
+           "version" = $2::int + 1,
+           "updatedAt" = to_timestamp($9::float8 / 1000) AT TIME ZONE 'UTC'
+     WHERE "accountId" = $1 AND "version" = $2::int
+    RETURNING "version"
+  ), mirrored AS (
+    UPDATE "Account"
+       SET "credentialVersion" = stored."version",
+           "credentialExpiresAt" = to_timestamp($7::float8 / 1000) AT TIME ZONE 'UTC',
+           "lastRefreshedAt" = to_timestamp($9::float8 / 1000) AT TIME ZONE 'UTC',
+           "lastError" = NULL,
+           "updatedAt" = to_timestamp($9::float8 / 1000) AT TIME ZONE 'UTC'
+      FROM stored
+     WHERE "Account"."id" = $1
+  )
+  SELECT "version" FROM stored`,
+};

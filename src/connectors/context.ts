@@ -104,7 +104,7 @@ export function createKindContext(input: KindContextInput): KindContext {
 
 export interface KindContextServices {
   config: { issuer: string; allowPrivateHosts: Cidr[] };
-  db: Pick<Db, "connectorCredential">;
+  db: Db;
   keyring: Keyring;
   outbound: { fetch: UpstreamFetch };
   /** With Redis, client_credentials tokens are shared by every account of a connector app. */

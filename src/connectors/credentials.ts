@@ -10,7 +10,7 @@ import { recordAudit } from "../audit.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { generateId } from "../crypto/secrets.js";
 import { sealedField } from "../crypto/sealed-fields.js";
-import type { Db } from "../db.js";
+import { sqlRows, type Db, type SqlStatement } from "../db.js";
 import { NotFound } from "../errors.js";
 import { ConnectorNotConfigured } from "./errors.js";
 import type { AuthKindName, ConnectorConfig } from "./schema.js";
@@ -32,7 +32,25 @@ export interface UpstreamClientCredentials {
   source: CredentialSource;
 }
 
-type CredentialStore = { db: Pick<Db, "connectorCredential">; keyring: Keyring };
+type CredentialStore = { db: Db; keyring: Keyring };
+
+/**
+ * The app's row and the connector's default row, straight through pg: every
+ * upstream operation (each background refresh) asks, and Prisma's query
+ * layer costs several times the query (db.ts sqlRows).
+ */
+const FIND_CREDENTIAL_ROWS: SqlStatement = {
+  name: "connector-credential-rows",
+  text: `SELECT "id", "appKey", "clientId", "sealedClientSecret", "sealedPrivateJwk" FROM "ConnectorCredential" WHERE "connectorId" = $1 AND "appKey" IN ($2, $3)`,
+};
+
+interface CredentialRow {
+  id: string;
+  appKey: string;
+  clientId: string | null;
+  sealedClientSecret: string | null;
+  sealedPrivateJwk: string | null;
+}
 
 /** Kinds whose end users bring their own credentials: the broker has none of its own upstream. */
 const KINDS_WITHOUT_CLIENT: AuthKindName[] = ["basic", "api_key"];
@@ -83,7 +101,7 @@ function howToConfigure(connector: ConnectorConfig, appId: string | undefined, m
  */
 export async function resolveConnectorCredentials(store: CredentialStore, connector: ConnectorConfig, appId: string): Promise<UpstreamClientCredentials> {
   if (!usesClientCredentials(connector)) throw new TypeError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials of its own`);
-  const rows = await store.db.connectorCredential.findMany({ where: { connectorId: connector.id, appKey: { in: [appId, DEFAULT_APP_KEY] } } });
+  const rows = await sqlRows<CredentialRow>(store.db, FIND_CREDENTIAL_ROWS, [connector.id, appId, DEFAULT_APP_KEY]);
   const ordered = [rows.find((r) => r.appKey === appId), rows.find((r) => r.appKey === DEFAULT_APP_KEY)];
   const sources: CredentialSource[] = ["app", "default"];
 

@@ -13,6 +13,7 @@
 import { DelayedError, UnrecoverableError, type Job } from "bullmq";
 import type { Services } from "../services.js";
 import { AccountNeedsReauth, refreshAccount } from "../accounts/refresh.js";
+import { readRefreshState } from "../accounts/vault.js";
 import { BrokerError } from "../errors.js";
 import { DEFAULT_REFRESH_MARGIN_SECONDS, plannedRefreshTime, type RefreshJobData } from "./queues.js";
 
@@ -27,9 +28,10 @@ async function takeRateSlot(services: Services, connectorId: string): Promise<bo
 export async function processRefreshJob(services: Services, job: Job<RefreshJobData>, token?: string): Promise<string> {
   const { accountId, plannedAt } = job.data;
   if (job.attemptsMade === 0 && plannedAt) services.metrics.refreshLag.observe(Math.max(0, Date.now() - plannedAt) / 1000);
-  const account = await services.db.account.findUnique({ where: { id: accountId }, select: { status: true, connectorId: true } });
-  if (!account || account.status !== "active") return "skipped";
-  const connector = services.connectors.get(account.connectorId);
+  // The account and its credentials in one read, handed to the refresh path so it does not read them again.
+  const state = await readRefreshState(services.db, services.keyring, accountId);
+  if (!state || state.account.status !== "active") return "skipped";
+  const connector = services.connectors.get(state.account.connectorId);
   if (!connector) return "skipped";
 
   if (!(await takeRateSlot(services, connector.id))) {
@@ -43,7 +45,8 @@ export async function processRefreshJob(services: Services, job: Job<RefreshJobD
   const stopTimer = services.metrics.refreshDuration.startTimer({ connector: connector.id });
   let result;
   try {
-    result = await refreshAccount(services, accountId, { requestId: `job:${job.id}` });
+    // `schedule: false`: this job is the account's schedule, and moves itself below.
+    result = await refreshAccount(services, accountId, { requestId: `job:${job.id}`, state, schedule: false });
   } catch (err) {
     const outcome = err instanceof AccountNeedsReauth ? "needs_reauth" : "failed";
     services.metrics.refreshes.inc({ connector: connector.id, result: outcome });

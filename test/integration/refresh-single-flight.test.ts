@@ -78,6 +78,21 @@ describe("single-flight refresh", () => {
     assert.notEqual(first.credentials.refreshToken, second.credentials.refreshToken);
   });
 
+  it("returns exactly what it stored, and the account mirrors the new credentials in the same write", async () => {
+    const { accountId } = await connectTestAccount(app, "gh");
+    const before = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    const result = await refreshAccount(broker.services, accountId, { force: true });
+    assert.equal(result.outcome, "refreshed");
+    const stored = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    assert.deepEqual(result.credentials, stored, "no re-read needed: the returned credentials are the stored ones");
+    assert.equal(stored!.version, before!.version + 1);
+    const account = await broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } });
+    assert.equal(account.credentialVersion, stored!.version);
+    assert.equal(account.credentialExpiresAt?.getTime(), stored!.expiresAt?.getTime());
+    assert.equal(account.lastError, null);
+    assert.ok(account.lastRefreshedAt && Math.abs(account.lastRefreshedAt.getTime() - Date.now()) < 60_000, "lastRefreshedAt is now, stored as UTC");
+  });
+
   it("credentials that are not about to expire are not refreshed unless forced", async () => {
     const { accountId } = await connectTestAccount(app, "gh");
     const result = await refreshAccount(broker.services, accountId);
