@@ -18,7 +18,7 @@ import { recordAudit } from "../audit.js";
 import { buildKindContext } from "../connectors/context.js";
 import { UpstreamInvalidGrant } from "../connectors/errors.js";
 import { isRefresher } from "../connectors/kinds/types.js";
-import { BrokerError, NotFound, ServiceUnavailable } from "../errors.js";
+import { BrokerError, NotFound, ServiceUnavailable, UpstreamTimeout } from "../errors.js";
 import { readCredentialsFast, readRefreshState, storeRefreshResult, type RefreshState, type StoredTokens } from "./vault.js";
 import { tryLock, waitForRelease } from "./lock.js";
 import { notifyApp } from "../worker/webhooks.js";
@@ -109,11 +109,14 @@ export async function refreshAccount(services: Services, accountId: string, opti
       if (!current.refreshToken && connector.auth.kind !== "client_credentials" && connector.auth.kind !== "jwt_bearer") {
         return { outcome: "not_refreshable", credentials: current };
       }
-      // `fields`: what the end user typed at connect that a new grant needs again (the jwt_bearer subject).
-      const context = await buildKindContext(services, { connector, appId: account.appId, upstreamScopes: account.scopes, hostname: account.hostname || undefined, pinned: pinnedOf(account.pinnedAddress), fields: current.fields });
+      // The upstream call must end while we still hold the lock: past its TTL another caller may
+      // take it and present the same refresh token. The per-request timeouts (src/net/) add up to more.
+      const deadline = AbortSignal.timeout(upstreamDeadlineMs(lockTtlMs));
       let tokens;
       try {
-        tokens = await kind.refresh(context, current.refreshToken ?? "");
+        // `fields`: what the end user typed at connect that a new grant needs again (the jwt_bearer subject).
+        const context = await buildKindContext(services, { connector, appId: account.appId, upstreamScopes: account.scopes, hostname: account.hostname || undefined, pinned: pinnedOf(account.pinnedAddress), fields: current.fields, signal: deadline });
+        tokens = await untilAborted(kind.refresh(context, current.refreshToken ?? ""), deadline, connector.name);
       } catch (err) {
         if (err instanceof UpstreamInvalidGrant) {
           await markNeedsReauth(services, account, err, options.requestId);
@@ -141,6 +144,28 @@ export async function refreshAccount(services: Services, accountId: string, opti
     }
   }
   throw new ServiceUnavailable(`account ${accountId} is being refreshed by another process; try again`, { headers: { "Retry-After": "2" } });
+}
+
+/**
+ * How long the upstream part of a refresh may take while holding a lock of
+ * `lockTtlMs`: the TTL less a margin for storing the result (5 s, or a
+ * quarter of a short TTL).
+ */
+export function upstreamDeadlineMs(lockTtlMs: number): number {
+  return lockTtlMs - Math.min(5_000, Math.floor(lockTtlMs / 4));
+}
+
+/**
+ * `operation`, or UpstreamTimeout once `signal` aborts: the upstream fetch
+ * honours the signal itself, this also bounds anything a kind does around it.
+ */
+function untilAborted<T>(operation: Promise<T>, signal: AbortSignal, upstreamName: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new UpstreamTimeout(`${upstreamName} did not answer the refresh in time`, { detail: "refresh deadline (REFRESH_LOCK_TTL_MS) passed" }));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    operation.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function pinnedOf(address: string | null): { address: string; family: 4 | 6 } | undefined {

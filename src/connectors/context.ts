@@ -68,6 +68,8 @@ export interface KindContextInput {
   fields?: Record<string, string>;
   /** Tokens shared across accounts (client_credentials). */
   sharedTokens?: SharedTokenCache;
+  /** A total deadline for the operation's upstream requests (KindContext.signal). */
+  signal?: AbortSignal;
 }
 
 export function createKindContext(input: KindContextInput): KindContext {
@@ -87,7 +89,8 @@ export function createKindContext(input: KindContextInput): KindContext {
       throw new ForbiddenHostError(`${connector.name} must be reached over https (http://${target.host} is not in BROKER_ALLOW_PRIVATE_HOSTS)`);
     }
     const pinned = input.pinned && hostname !== undefined && sameHost(target, hostname) ? input.pinned : init.pinned;
-    return input.fetch(target, { ...init, pinned });
+    const signal = input.signal && init.signal ? AbortSignal.any([input.signal, init.signal]) : (input.signal ?? init.signal);
+    return input.fetch(target, { ...init, pinned, signal });
   };
   return {
     connector,
@@ -99,6 +102,7 @@ export function createKindContext(input: KindContextInput): KindContext {
     fetch,
     fields: input.fields,
     sharedTokens: input.sharedTokens,
+    signal: input.signal,
   };
 }
 
@@ -118,7 +122,7 @@ export interface KindContextServices {
  */
 export async function buildKindContext(
   services: KindContextServices,
-  input: { connector: ConnectorConfig; appId: string; upstreamScopes?: string[]; hostname?: string; pinned?: CheckedAddress; fields?: Record<string, string> },
+  input: { connector: ConnectorConfig; appId: string; upstreamScopes?: string[]; hostname?: string; pinned?: CheckedAddress; fields?: Record<string, string>; signal?: AbortSignal },
 ): Promise<KindContext> {
   const credentials = usesClientCredentials(input.connector) ? await resolveConnectorCredentials(services, input.connector, input.appId) : undefined;
   return createKindContext({
@@ -132,5 +136,6 @@ export async function buildKindContext(
     fetch: services.outbound.fetch,
     fields: input.fields,
     sharedTokens: services.redis ? new RedisSharedTokens(services.redis, services.keyring) : undefined,
+    signal: input.signal,
   });
 }

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
-import { refreshAccount, AccountNeedsReauth } from "../../src/accounts/refresh.js";
+import { refreshAccount, AccountNeedsReauth, upstreamDeadlineMs } from "../../src/accounts/refresh.js";
+import { UpstreamTimeout } from "../../src/errors.js";
 import { createServices, closeServices, type Services } from "../../src/services.js";
 import { createLogger } from "../../src/log.js";
 import { readCredentials } from "../../src/accounts/vault.js";
@@ -91,6 +92,31 @@ describe("single-flight refresh", () => {
     assert.equal(account.credentialExpiresAt?.getTime(), stored!.expiresAt?.getTime());
     assert.equal(account.lastError, null);
     assert.ok(account.lastRefreshedAt && Math.abs(account.lastRefreshedAt.getTime() - Date.now()) < 60_000, "lastRefreshedAt is now, stored as UTC");
+  });
+
+  it("a hanging upstream refresh fails before the refresh lock's TTL runs out, and releases the lock", async () => {
+    // The per-request timeouts (10 s connect + 30 s headers + 60 s body) exceed the lock's 45 s:
+    // without a total deadline a second caller could take the lapsed lock and present the same refresh token.
+    assert.equal(upstreamDeadlineMs(45_000), 40_000);
+    assert.equal(upstreamDeadlineMs(2_000), 1_500);
+    const { accountId } = await connectTestAccount(app, "gh");
+    const before = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    const shortLock: Services = { ...broker.services, config: { ...broker.services.config, refreshLockTtlMs: 2_000 } };
+    upstream.setTokenDelay(10_000);
+    const started = Date.now();
+    try {
+      await assert.rejects(refreshAccount(shortLock, accountId, { force: true }), UpstreamTimeout);
+    } finally {
+      upstream.setTokenDelay(0);
+    }
+    const took = Date.now() - started;
+    assert.ok(took >= 1_400 && took < 2_000, `failed after ${took} ms: at its 1,500 ms deadline, inside the 2,000 ms lock`);
+    assert.equal(await broker.services.redis.exists(`lock:refresh:${accountId}`), 0, "the lock was released, not left to expire");
+    const account = await broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } });
+    assert.equal(account.status, "active", "a timeout is transient");
+    assert.match(account.lastError ?? "", /in time/);
+    const after = await readCredentials(broker.services.db, broker.services.keyring, accountId);
+    assert.equal(after!.version, before!.version, "nothing stored");
   });
 
   it("credentials that are not about to expire are not refreshed unless forced", async () => {

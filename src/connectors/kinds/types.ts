@@ -68,6 +68,12 @@ export interface KindContext {
   /** For an existing account: the fields kept in its vault (the jwt_bearer subject a new assertion is made for). */
   fields?: Record<string, string>;
   /**
+   * Aborts every upstream request of the operation (`fetch` honours it):
+   * a total deadline on top of the per-request timeouts, e.g. a refresh that
+   * must end while it still holds its lock.
+   */
+  signal?: AbortSignal;
+  /**
    * Upstream tokens shared by every account of a connector app
    * (client_credentials): one token per connector, app credentials,
    * hostname and scopes. Absent: every call fetches its own.
