@@ -342,8 +342,10 @@ function fillAdminPath(r: Random, path: string, m: Material, safe: boolean): str
 
 function adminRequest(r: Random, m: Material): FuzzRequest {
   const op = r.pick(ADMIN_OPERATIONS);
-  // Real ids only where nothing is destroyed: the fuzz must not delete its own app mid-run.
-  const safe = op.method === "get";
+  const method = r.chance(0.85) ? op.method.toUpperCase() : r.pick(METHODS);
+  // Real ids only where nothing is destroyed: the fuzz must not delete its own app mid-run
+  // (the method actually sent decides: a GET path sent as DELETE deletes).
+  const safe = method === "GET" || method === "HEAD";
   let path = `/admin/v1${fillAdminPath(r, op.path, m, safe)}`;
   if (r.chance(0.1)) path = `/admin/v1/${r.pick(["openapi.json", "nope", "apps/../accounts", "%2e%2e/metrics", "apps//x", "accounts?limit=-1", badValue(r).replace(/[^\u0021-\u00ff]|[?#]/gu, enc)])}`;
   if (r.chance(0.4)) path += `${path.includes("?") ? "&" : "?"}${queryString(mutateParams(r, [["limit", r.pick(["1", "500", "-1", "x"]), false], ["cursor", badValue(r), false], ["app", badValue(r), false]], m))}`;
@@ -352,7 +354,6 @@ function adminRequest(r: Random, m: Material): FuzzRequest {
   const headers: Record<string, string | string[]> = withAuth(noiseHeaders(r), authorization, r);
   let body: Buffer | undefined;
   let huge = false;
-  const method = r.chance(0.85) ? op.method.toUpperCase() : r.pick(METHODS);
   if (method !== "GET" && method !== "HEAD") {
     const roll = r.int(6);
     const fields: Record<string, unknown> = {};
