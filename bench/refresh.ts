@@ -314,7 +314,7 @@ async function main(): Promise<void> {
           [
             ["accounts refreshed", `${done.toLocaleString("en")} of ${ids.length.toLocaleString("en")}${timedOut ? ` (stopped at the ${timeoutMs / 1000} s limit)` : ""}`],
             [scheduleBy === "queue" ? "time from the first job scheduled to the last refresh" : "time from worker start to the last refresh", `${total.toFixed(1)} s`],
-            [scheduleBy === "reconciler" ? "of which the start-up reconciler pass (schedules every job, one at a time; refreshes already run meanwhile)" : "of which scheduling every job (the producer, 32 at a time; refreshes already run meanwhile)", `${((scheduledAt - startedAt) / 1000).toFixed(1)} s`],
+            [scheduleBy === "reconciler" ? "of which the start-up reconciler pass (schedules every job, soonest expiry first, 500 per Redis round trip; refreshes already run meanwhile)" : "of which scheduling every job (the producer, 32 at a time; refreshes already run meanwhile)", `${((scheduledAt - startedAt) / 1000).toFixed(1)} s`],
             ["refreshes/s (first to last refresh)", refreshWindow > 0 ? (done / refreshWindow).toFixed(0) : "n/a"],
             ["scheduling lag p50 / p90 / p99 / max", `${(percentile(lags, 50) / 1000).toFixed(2)} / ${(percentile(lags, 90) / 1000).toFixed(2)} / ${(percentile(lags, 99) / 1000).toFixed(2)} / ${((lags.at(-1) ?? NaN) / 1000).toFixed(2)} s (${lags.length.toLocaleString("en")} jobs)`],
             ["accounts whose credentials expired before their refresh", String(expiredFirst)],

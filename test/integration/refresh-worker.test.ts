@@ -18,6 +18,8 @@ import { signWebhook, SIGNATURE_HEADER } from "../../src/worker/webhooks.js";
 import { upstreamBackoff } from "../../src/worker/refresh-processor.js";
 import { UpstreamError } from "../../src/errors.js";
 import { readCredentials } from "../../src/accounts/vault.js";
+import { connectAccount } from "../../src/accounts/accounts.js";
+import { reconcileRefreshJobs } from "../../src/worker/reconciler.js";
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -116,6 +118,64 @@ describe("background refresh worker", () => {
     assert.equal(await broker.services.queues.refresh.getJob(refreshJobId(accountId)), undefined);
     await worker.reconcile();
     assert.ok(await broker.services.queues.refresh.getJob(refreshJobId(accountId)), "the job is back");
+  });
+
+  it("the reconciler rebuilds many lost schedules in batches (addBulk), soonest expiry first, and replaces a job that failed for good", async () => {
+    const queue = broker.services.queues.refresh;
+    const count = 40;
+    const now = Date.now();
+    // Expiries an hour or more away (the worker leaves them alone), created in an order unrelated to them.
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const { id } = await connectAccount(broker.services.db, broker.services.keyring, {
+        appId: app.id,
+        connectorId: "short",
+        identity: { subject: `reconcile-${i}` },
+        scopes: ["read:user"],
+        tokens: { accessToken: `at-${i}`, refreshToken: `rt-${i}`, tokenType: "bearer", expiresAt: new Date(now + 3_600_000 + ((i * 7919) % count) * 60_000) },
+      });
+      ids.push(id);
+    }
+    // Nothing was scheduled for them (connectAccount alone does not); one has a job that finished
+    // for good (as the reconciler sees it: a hash with `finishedOn`; delayed, so no worker takes it meanwhile).
+    await queue.add("refresh", { accountId: ids[0]!, plannedAt: now }, { jobId: refreshJobId(ids[0]!), delay: 7_200_000 });
+    await broker.services.redis.hset(`${broker.services.config.queuePrefix}:refresh:${refreshJobId(ids[0]!)}`, "finishedOn", String(now));
+
+    const added: string[] = [];
+    const addBulk = queue.addBulk.bind(queue);
+    let bulkCalls = 0;
+    const scheduleRefresh = broker.services.queues.scheduleRefresh;
+    let oneByOne = 0;
+    queue.addBulk = (async (jobs: Parameters<typeof addBulk>[0]) => {
+      bulkCalls++;
+      added.push(...jobs.map((j) => j.data.accountId));
+      return addBulk(jobs);
+    }) as typeof queue.addBulk;
+    broker.services.queues.scheduleRefresh = async (...args) => {
+      oneByOne++;
+      return scheduleRefresh.apply(broker.services.queues, args);
+    };
+    try {
+      await reconcileRefreshJobs(broker.services);
+    } finally {
+      queue.addBulk = addBulk;
+      broker.services.queues.scheduleRefresh = scheduleRefresh;
+    }
+    assert.equal(oneByOne, 0, "no job scheduled one at a time");
+    assert.ok(bulkCalls >= 1 && bulkCalls <= 2, `one addBulk per page (${bulkCalls})`);
+    const ours = added.filter((id) => ids.includes(id));
+    assert.equal(ours.length, count, "every account of this test got its job back");
+    const expiries = await broker.services.db.account.findMany({ where: { id: { in: ours } }, select: { id: true, credentialExpiresAt: true } });
+    const expiryOf = new Map(expiries.map((a) => [a.id, a.credentialExpiresAt!.getTime()]));
+    const inOrder = ours.map((id) => expiryOf.get(id)!);
+    assert.deepEqual(inOrder, [...inOrder].sort((a, b) => a - b), "added soonest expiry first");
+    for (const id of ids) {
+      const job = await queue.getJob(refreshJobId(id));
+      assert.equal(await job?.getState(), "delayed", `${id}'s job is pending again`);
+      const target = expiryOf.get(id)! - 1_000;
+      assert.ok(job!.data.plannedAt <= target && job!.data.plannedAt >= target - 60_000, "planned the connector's margin before expiry, less at most 60 s of jitter");
+      assert.ok(job!.timestamp + job!.delay - job!.data.plannedAt < 1_000, "delayed to its planned time");
+    }
   });
 
   it("invalid_grant marks the account needs_reauth, stops its schedule and sends the app a signed webhook", async () => {
