@@ -44,6 +44,24 @@ export function plannedRefreshTime(expiresAt: Date, marginSeconds: number, now =
   return Math.max(now, target - jitter);
 }
 
+/** BullMQ's largest job priority (lower numbers run first; 0 is "none"). */
+const MAX_PRIORITY = 2_097_152;
+
+/**
+ * The BullMQ priority of a refresh that is overdue when scheduled (planned
+ * at or before `now`: a herd after Redis lost its schedules, a batch of
+ * connects, a worker back from an outage): the seconds left before its
+ * credentials expire, so a herd due at once runs soonest expiry first
+ * instead of in the order it was scheduled. An on-time job has none: it
+ * leaves the delayed set when due, and BullMQ runs jobs without a priority
+ * before prioritized ones — a steady trickle whose expiry is still about a
+ * margin away. Undefined: no priority.
+ */
+export function overduePriority(expiresAt: Date, plannedAt: number, now = Date.now()): number | undefined {
+  if (plannedAt > now) return undefined;
+  return Math.min(MAX_PRIORITY, Math.max(1, Math.ceil((expiresAt.getTime() - now) / 1000)));
+}
+
 export function queueConnection(redisUrl: string): Redis {
   // BullMQ needs commands to wait for a reconnect rather than fail (maxRetriesPerRequest: null).
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true, retryStrategy: (n) => Math.min(n * 200, 2_000) });
@@ -107,7 +125,8 @@ export class Queues {
       await this.cancelRefresh(accountId);
       return;
     }
-    const at = plannedRefreshTime(expiresAt, marginSeconds);
+    const now = Date.now();
+    const at = plannedRefreshTime(expiresAt, marginSeconds, now);
     const existing = await this.refresh.getJob(id);
     if (existing) {
       const state = await existing.getState();
@@ -119,7 +138,8 @@ export class Queues {
       }
       await existing.remove().catch(() => undefined);
     }
-    await this.refresh.add("refresh", { accountId, plannedAt: at }, { jobId: id, delay: Math.max(0, at - Date.now()) });
+    const priority = overduePriority(expiresAt, at, now);
+    await this.refresh.add("refresh", { accountId, plannedAt: at }, { jobId: id, delay: Math.max(0, at - now), ...(priority ? { priority } : {}) });
   }
 
   async cancelRefresh(accountId: string): Promise<void> {

@@ -6,7 +6,7 @@
  * no account: the next pass rebuilds every schedule.
  */
 import type { Services } from "../services.js";
-import { DEFAULT_REFRESH_MARGIN_SECONDS, REFRESH_QUEUE, plannedRefreshTime, refreshJobId } from "./queues.js";
+import { DEFAULT_REFRESH_MARGIN_SECONDS, REFRESH_QUEUE, overduePriority, plannedRefreshTime, refreshJobId } from "./queues.js";
 
 const BATCH = 500;
 
@@ -19,7 +19,8 @@ export interface ReconcileResult {
  * One pass. Accounts are walked soonest expiry first, and each page's
  * missing jobs are added in one `addBulk` (one Redis round trip, not several
  * per account): after Redis lost every schedule, 10,000 jobs are back in
- * seconds, and BullMQ runs a herd that is due at once in expiry order.
+ * seconds, and a herd that is due at once runs in expiry order (the pages,
+ * and `overduePriority`).
  */
 export async function reconcileRefreshJobs(services: Services): Promise<ReconcileResult> {
   const client = services.redis;
@@ -55,7 +56,8 @@ export async function reconcileRefreshJobs(services: Services): Promise<Reconcil
       // A job that finished for good still holds its id: it goes, then the new one is added.
       if (timestamp !== null) finished.push(refreshJobId(account.id));
       const at = plannedRefreshTime(account.credentialExpiresAt!, connector.refresh?.marginSeconds ?? DEFAULT_REFRESH_MARGIN_SECONDS, now);
-      missing.push({ name: "refresh", data: { accountId: account.id, plannedAt: at }, opts: { jobId: refreshJobId(account.id), delay: Math.max(0, at - now) } });
+      const priority = overduePriority(account.credentialExpiresAt!, at, now);
+      missing.push({ name: "refresh", data: { accountId: account.id, plannedAt: at }, opts: { jobId: refreshJobId(account.id), delay: Math.max(0, at - now), ...(priority ? { priority } : {}) } });
     }
     // Rare (jobs that failed for good); removing one that moved on meanwhile is harmless.
     await Promise.all(finished.map((id) => services.queues.refresh.remove(id).catch(() => undefined)));

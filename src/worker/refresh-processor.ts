@@ -61,6 +61,8 @@ export async function processRefreshJob(services: Services, job: Job<RefreshJobD
   if (!expiresAt || result.outcome === "not_refreshable") return result.outcome;
   const next = plannedRefreshTime(expiresAt, margin);
   await job.updateData({ accountId, plannedAt: next });
+  // A job that ran overdue had a priority (queues.ts overduePriority); its next run is on time.
+  if (job.priority) await job.changePriority({ priority: 0 });
   await job.moveToDelayed(next, token);
   throw new DelayedError();
 }

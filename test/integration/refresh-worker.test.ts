@@ -13,7 +13,7 @@ import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/b
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, TEST_APP_REDIRECT, type TestApp } from "../support/flow.js";
 import { startWorker, type RunningWorker } from "../../src/worker/run.js";
-import { refreshJobId, plannedRefreshTime } from "../../src/worker/queues.js";
+import { overduePriority, plannedRefreshTime, Queues, refreshJobId } from "../../src/worker/queues.js";
 import { signWebhook, SIGNATURE_HEADER } from "../../src/worker/webhooks.js";
 import { upstreamBackoff } from "../../src/worker/refresh-processor.js";
 import { UpstreamError } from "../../src/errors.js";
@@ -178,6 +178,26 @@ describe("background refresh worker", () => {
     }
   });
 
+  it("refreshes scheduled overdue run soonest expiry first, whatever order they were scheduled in; on-time ones wait in the delayed set without a priority", async () => {
+    // A queue of its own (no worker on it), to see the order BullMQ would hand the jobs out in.
+    const queues = new Queues(broker.services.config.redisUrl, `test-order-${Date.now()}`);
+    try {
+      const now = Date.now();
+      for (const [id, seconds] of [["acc-b", 50], ["acc-a", 10], ["acc-d", 3_600], ["acc-c", 30]] as const) {
+        await queues.scheduleRefresh(id, new Date(now + seconds * 1000), 300);
+      }
+      const ready = await queues.refresh.getPrioritized();
+      assert.deepEqual(ready.map((j) => j.data.accountId), ["acc-a", "acc-c", "acc-b"]);
+      assert.deepEqual(ready.map((j) => j.priority), [10, 30, 50], "the seconds left before expiry");
+      const onTime = (await queues.refresh.getJob(refreshJobId("acc-d")))!;
+      assert.equal(await onTime.getState(), "delayed");
+      assert.equal(onTime.priority, 0);
+    } finally {
+      await queues.refresh.obliterate({ force: true });
+      await queues.close();
+    }
+  });
+
   it("invalid_grant marks the account needs_reauth, stops its schedule and sends the app a signed webhook", async () => {
     upstream.setUser({ id: 4, login: "d", email: "d@example.test", name: "D" });
     const { accountId } = await connectTestAccount(app, "short");
@@ -217,6 +237,15 @@ describe("refresh timing and backoff", () => {
     assert.equal(plannedRefreshTime(expiresAt, 300, now, () => 0), now + 3_300_000);
     assert.equal(plannedRefreshTime(expiresAt, 300, now, () => 0.999999), now + 3_300_000 - 59_999);
     assert.equal(plannedRefreshTime(new Date(now + 1000), 300, now, () => 0.5), now, "already inside the margin: now");
+  });
+
+  it("gives an overdue refresh the seconds left before expiry as its priority (at least 1), an on-time one none", () => {
+    const now = 1_000_000;
+    assert.equal(overduePriority(new Date(now + 30_000), now, now), 30);
+    assert.equal(overduePriority(new Date(now + 29_001), now, now), 30);
+    assert.equal(overduePriority(new Date(now - 5_000), now, now), 1, "already expired: first");
+    assert.equal(overduePriority(new Date(now + 10 * 365 * 86_400_000), now, now), 2_097_152, "BullMQ's largest");
+    assert.equal(overduePriority(new Date(now + 3_600_000), now + 1, now), undefined, "planned later: on time");
   });
 
   it("backs off exponentially with jitter and honours a longer Retry-After", () => {
