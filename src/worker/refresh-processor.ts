@@ -27,7 +27,6 @@ async function takeRateSlot(services: Services, connectorId: string): Promise<bo
 
 export async function processRefreshJob(services: Services, job: Job<RefreshJobData>, token?: string): Promise<string> {
   const { accountId, plannedAt } = job.data;
-  if (job.attemptsMade === 0 && plannedAt) services.metrics.refreshLag.observe(Math.max(0, Date.now() - plannedAt) / 1000);
   // The account and its credentials in one read, handed to the refresh path so it does not read them again.
   const state = await readRefreshState(services.db, services.keyring, accountId);
   if (!state || state.account.status !== "active") return "skipped";
@@ -41,6 +40,9 @@ export async function processRefreshJob(services: Services, job: Job<RefreshJobD
     throw new DelayedError();
   }
 
+  // Observed once per planned run, when its refresh really starts: a run put back by the rate
+  // limit above is not counted at each try (that skewed the figure towards zero).
+  if (job.attemptsMade === 0 && plannedAt) services.metrics.refreshLag.observe(Math.max(0, Date.now() - plannedAt) / 1000);
   const margin = connector.refresh?.marginSeconds ?? DEFAULT_REFRESH_MARGIN_SECONDS;
   const stopTimer = services.metrics.refreshDuration.startTimer({ connector: connector.id });
   let result;

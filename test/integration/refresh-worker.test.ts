@@ -13,9 +13,10 @@ import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/b
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, TEST_APP_REDIRECT, type TestApp } from "../support/flow.js";
 import { startWorker, type RunningWorker } from "../../src/worker/run.js";
-import { overduePriority, plannedRefreshTime, Queues, refreshJobId } from "../../src/worker/queues.js";
+import { overduePriority, plannedRefreshTime, Queues, refreshJobId, type RefreshJobData } from "../../src/worker/queues.js";
 import { signWebhook, SIGNATURE_HEADER } from "../../src/worker/webhooks.js";
-import { upstreamBackoff } from "../../src/worker/refresh-processor.js";
+import { processRefreshJob, upstreamBackoff } from "../../src/worker/refresh-processor.js";
+import { DelayedError, type Job } from "bullmq";
 import { UpstreamError } from "../../src/errors.js";
 import { readCredentials } from "../../src/accounts/vault.js";
 import { connectAccount } from "../../src/accounts/accounts.js";
@@ -196,6 +197,34 @@ describe("background refresh worker", () => {
       await queues.refresh.obliterate({ force: true });
       await queues.close();
     }
+  });
+
+  it("records a job's scheduling lag once, when its refresh starts, not at each try the rate limit puts back", async () => {
+    upstream.setUser({ id: 5, login: "e", email: "e@example.test", name: "E" });
+    const { accountId } = await connectTestAccount(app, "short");
+    const services = { ...broker.services, config: { ...broker.services.config, refreshRatePerConnector: 1 } };
+    const lagCount = async () => (await services.metrics.refreshLag.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+    const moves: number[] = [];
+    const job = {
+      id: "lag-test",
+      data: { accountId, plannedAt: Date.now() - 2_000 },
+      attemptsMade: 0,
+      priority: 0,
+      moveToDelayed: async (at: number) => void moves.push(at),
+      updateData: async () => undefined,
+      changePriority: async () => undefined,
+    } as unknown as Job<RefreshJobData>;
+    // This connector's per-second slots are used up for the next few seconds.
+    const second = Math.floor(Date.now() / 1000);
+    const slotKeys = [0, 1, 2, 3].map((i) => `${services.config.queuePrefix}:ratelimit:refresh:short:${second + i}`);
+    for (const key of slotKeys) await services.redis.set(key, "1000", "EX", 10);
+    const before = await lagCount();
+    await assert.rejects(processRefreshJob(services, job, "token"), DelayedError);
+    assert.equal(moves.length, 1, "put back by the rate limit");
+    assert.equal(await lagCount(), before, "no lag recorded for a run that did not start");
+    await services.redis.del(...slotKeys);
+    await assert.rejects(processRefreshJob(services, job, "token"), DelayedError, "refreshed (or fresh), then moved to its next run");
+    assert.equal(await lagCount(), before + 1, "recorded once, when the refresh started");
   });
 
   it("invalid_grant marks the account needs_reauth, stops its schedule and sends the app a signed webhook", async () => {
