@@ -1,7 +1,10 @@
 /**
- * Assembles the express app: request ids and logging first, then the routers
- * of each part of the broker, then the 404 and error handlers.
+ * Assembles the broker's request listener: the direct routes of the hot
+ * back-channel endpoints (src/http/direct-routes.ts), then the express app:
+ * request ids and logging first, then the routers of each part of the
+ * broker, then the 404 and error handlers.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type Express, type Router } from "express";
 import { pinoHttp } from "pino-http";
 import type { Services } from "../services.js";
@@ -9,11 +12,45 @@ import { redactUrl } from "../log.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { healthRouter } from "./health.js";
 import { requestIdOf } from "./request-id.js";
+import { withDirectRoutes, type DirectGuard, type DirectMount, type DirectRoute, type RequestListener } from "./direct-routes.js";
 
-/** Routers contributed by the parts of the broker (oauth, connect, proxy, admin…), mounted in order. */
-export type RouterFactory = (services: Services) => Router;
+/**
+ * What a part of the broker adds to the HTTP server: its express router and,
+ * for hot endpoints, direct routes answered before express, with the guards
+ * (rate limits) that must run before them as its middleware runs before
+ * express routes.
+ */
+export interface HttpPart {
+  router: Router;
+  direct?: DirectRoute[];
+  mounts?: DirectMount[];
+  guards?: DirectGuard[];
+}
 
-export function createApp(services: Services, routers: RouterFactory[] = []): Express {
+/** The parts of the broker (oauth, connect, proxy, admin…), mounted in order. */
+export type RouterFactory = (services: Services) => Router | HttpPart;
+
+/** The broker's HTTP request listener (for `listen`), with the express app behind it for what it does not answer itself. */
+export type BrokerApp = RequestListener & { express: Express };
+
+function asPart(made: Router | HttpPart): HttpPart {
+  return typeof made === "function" ? { router: made } : made;
+}
+
+export function createApp(services: Services, routers: RouterFactory[] = []): BrokerApp {
+  const parts = routers.map((factory) => asPart(factory(services)));
+  const app = createExpressApp(services, parts);
+  const listener = withDirectRoutes(
+    app,
+    parts.flatMap((p) => p.direct ?? []),
+    parts.flatMap((p) => p.mounts ?? []),
+    parts.flatMap((p) => p.guards ?? []),
+    services.log,
+  );
+  return Object.assign((req: IncomingMessage, res: ServerResponse) => listener(req, res), { express: app });
+}
+
+function createExpressApp(services: Services, parts: HttpPart[]): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", false);
@@ -36,7 +73,7 @@ export function createApp(services: Services, routers: RouterFactory[] = []): Ex
   );
 
   app.use(healthRouter(services));
-  for (const factory of routers) app.use(factory(services));
+  for (const part of parts) app.use(part.router);
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

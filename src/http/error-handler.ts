@@ -4,7 +4,9 @@
  * Anything that is not an exposed BrokerError is logged with its stack and
  * answered as `server_error` without detail.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
+import type { Logger } from "../log.js";
 import { BadRequest, BrokerError, InvalidClient, NotFound, OAuthError, ServiceUnavailable, ValidationFailed, PayloadTooLarge, UnsupportedMediaType } from "../errors.js";
 
 /** Errors from drivers that mean "a dependency is down": answered 503 with Retry-After. */
@@ -68,21 +70,33 @@ export function errorBody(error: BrokerError, requestId: string | undefined, oau
   return body;
 }
 
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+/**
+ * Writes `err` as the answer to `req`: the one renderer of express's error
+ * handler and of the direct routes (src/http/direct-routes.ts). `oauth`:
+ * the path is an OAuth endpoint, whose errors follow RFC 6749 exactly.
+ */
+export function renderError(err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger | undefined, oauth: boolean): void {
   const error = toBrokerError(err);
   const requestId = res.getHeader("X-Request-Id")?.toString();
-  if (error.status >= 500 && !error.expose) req.log?.error({ err: error.cause ?? error }, "request failed");
-  else req.log?.debug({ err: error }, "request rejected");
+  if (error.status >= 500 && !error.expose) log?.error({ err: error.cause ?? error }, "request failed");
+  else log?.debug({ err: error }, "request rejected");
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.status(error.status);
+  res.statusCode = error.status;
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   // RFC 6749 §5.2: a failed client authentication through the Authorization header gets a challenge.
   if (error instanceof InvalidClient && req.headers.authorization?.startsWith("Basic ")) res.setHeader("WWW-Authenticate", 'Basic realm="authbroker"');
-  if (error instanceof OAuthError || isOAuthPath(req)) res.setHeader("Cache-Control", "no-store");
-  res.json(errorBody(error, requestId, isOAuthPath(req)));
+  if (error instanceof OAuthError || oauth) res.setHeader("Cache-Control", "no-store");
+  const body = JSON.stringify(errorBody(error, requestId, oauth));
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(body));
+  res.end(body);
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  renderError(err, req, res, req.log, isOAuthPath(req));
 };
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Express } from "express";
+import type { RequestListener } from "./direct-routes.js";
 
 const CLIENT_ERRORS: Record<string, [status: number, reason: string, description: string]> = {
   HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "the request line and headers are too large"],
@@ -36,7 +36,7 @@ export interface RunningServer {
   close(graceMs: number): Promise<void>;
 }
 
-export async function listen(app: Express, port: number, host: string): Promise<RunningServer> {
+export async function listen(app: RequestListener, port: number, host: string): Promise<RunningServer> {
   const server = createServer(app);
   server.on("clientError", answerClientError);
   // An Expect other than 100-continue (RFC 9110 §10.1.1): 417, with a JSON body like every refusal.

@@ -4,7 +4,7 @@
  * once. A general body parser would silently turn `a=1&a=2` into an array or
  * keep the last value; RFC 6749 §3.2 says such a request is invalid.
  */
-import type { Request } from "express";
+import type { IncomingMessage } from "node:http";
 import { InvalidRequest } from "../errors.js";
 
 /** Token requests are a handful of short parameters; anything larger is not one. */
@@ -22,7 +22,7 @@ export function isFormContentType(contentType: string | undefined): boolean {
   return charset === undefined || charset === "utf-8" || charset === "us-ascii";
 }
 
-async function readBody(req: Request, limit: number): Promise<string> {
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) throw new InvalidRequest("the request body is too large");
   const chunks: Buffer[] = [];
@@ -40,14 +40,14 @@ async function readBody(req: Request, limit: number): Promise<string> {
  * reads the client_id before the endpoint does, and both must see the same
  * parameters, or the same error.
  */
-const formsRead = new WeakMap<Request, Promise<FormParameters>>();
+const formsRead = new WeakMap<IncomingMessage, Promise<FormParameters>>();
 
 /**
  * Reads and parses the form body of an OAuth request (once; a second call
  * answers the same). Throws `InvalidRequest` for another media type, an
  * oversized body or a repeated parameter (RFC 6749 §3.2).
  */
-export function readForm(req: Request, limit = MAX_FORM_BYTES): Promise<FormParameters> {
+export function readForm(req: IncomingMessage, limit = MAX_FORM_BYTES): Promise<FormParameters> {
   let form = formsRead.get(req);
   if (!form) {
     form = parseForm(req, limit);
@@ -56,7 +56,7 @@ export function readForm(req: Request, limit = MAX_FORM_BYTES): Promise<FormPara
   return form;
 }
 
-async function parseForm(req: Request, limit: number): Promise<FormParameters> {
+async function parseForm(req: IncomingMessage, limit: number): Promise<FormParameters> {
   if (!isFormContentType(req.headers["content-type"])) throw new InvalidRequest("the request body must be application/x-www-form-urlencoded");
   // A body parser mounted before this endpoint would have drained the stream
   // and merged repeated parameters; that is a wiring mistake, not a client one.

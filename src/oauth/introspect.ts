@@ -18,6 +18,8 @@ import { InvalidClient, InvalidRequest, MethodNotAllowed } from "../errors.js";
 import type { Services } from "../services.js";
 import { forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
 import type { Client } from "./clients.js";
+import type { HttpPart } from "../http/app.js";
+import { sendJson, type DirectRoute } from "../http/direct-routes.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
 
 export const INTROSPECTION_PATH = "/oauth/introspect";
@@ -70,19 +72,24 @@ export async function introspect(services: Services, client: Client, token: stri
   return INACTIVE;
 }
 
-export function introspectionRouter(services: Services): Router {
+export function introspectionRouter(services: Services): HttpPart {
   const router = Router();
-  router.post(INTROSPECTION_PATH, async (req: Request, res: Response) => {
-    forbidCaching(res);
-    const { form, client } = await readAuthenticatedRequest(services, req);
-    // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
-    if (client.isPublic) throw new InvalidClient("public clients cannot introspect tokens");
-    const token = form.get("token");
-    if (token === undefined) throw new InvalidRequest("token is missing");
-    res.json(await introspect(services, client, token, form.get("token_type_hint")));
-  });
+  // POST is a direct route (src/http/direct-routes.ts); every other method is refused here.
   router.all(INTROSPECTION_PATH, (_req: Request, _res: Response, next: NextFunction) => {
     next(new MethodNotAllowed("the introspection endpoint accepts POST only", { headers: { Allow: "POST" } }));
   });
-  return router;
+  const route: DirectRoute = {
+    method: "POST",
+    path: INTROSPECTION_PATH,
+    handle: async ({ req, res }) => {
+      forbidCaching(res);
+      const { form, client } = await readAuthenticatedRequest(services, req);
+      // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
+      if (client.isPublic) throw new InvalidClient("public clients cannot introspect tokens");
+      const token = form.get("token");
+      if (token === undefined) throw new InvalidRequest("token is missing");
+      sendJson(res, 200, await introspect(services, client, token, form.get("token_type_hint")));
+    },
+  };
+  return { router, direct: [route] };
 }

@@ -19,6 +19,8 @@ import type { Services } from "../services.js";
 import { allowAnyOrigin, answerPreflight, forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
 import type { Client } from "./clients.js";
 import { revokeAccessToken, revokeFamily } from "./revocation.js";
+import type { HttpPart } from "../http/app.js";
+import type { DirectRoute } from "../http/direct-routes.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
 
 export const REVOCATION_PATH = "/oauth/revoke";
@@ -43,23 +45,28 @@ export async function revokeToken(services: Services, client: Client, token: str
   return "unknown";
 }
 
-export function revocationRouter(services: Services): Router {
+export function revocationRouter(services: Services): HttpPart {
   const router = Router();
   router.options(REVOCATION_PATH, (_req, res) => answerPreflight(res, "POST"));
-  router.post(REVOCATION_PATH, async (req: Request, res: Response) => {
-    allowAnyOrigin(res);
-    forbidCaching(res);
-    const { form, client } = await readAuthenticatedRequest(services, req);
-    const token = form.get("token");
-    if (token === undefined) throw new InvalidRequest("token is missing");
-    const requestId = req.id === undefined ? undefined : String(req.id);
-    const outcome = await revokeToken(services, client, token, form.get("token_type_hint"), requestId);
-    req.log.info({ clientId: client.id, outcome }, "token revocation");
-    res.status(200).end();
-  });
+  // POST is a direct route (src/http/direct-routes.ts); every other method is refused here.
   router.all(REVOCATION_PATH, (_req: Request, res: Response, next: NextFunction) => {
     allowAnyOrigin(res);
     next(new MethodNotAllowed("the revocation endpoint accepts POST only", { headers: { Allow: "POST, OPTIONS" } }));
   });
-  return router;
+  const route: DirectRoute = {
+    method: "POST",
+    path: REVOCATION_PATH,
+    handle: async ({ req, res, requestId, log }) => {
+      allowAnyOrigin(res);
+      forbidCaching(res);
+      const { form, client } = await readAuthenticatedRequest(services, req);
+      const token = form.get("token");
+      if (token === undefined) throw new InvalidRequest("token is missing");
+      const outcome = await revokeToken(services, client, token, form.get("token_type_hint"), requestId);
+      log.info({ clientId: client.id, outcome }, "token revocation");
+      res.statusCode = 200;
+      res.end();
+    },
+  };
+  return { router, direct: [route] };
 }

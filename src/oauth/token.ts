@@ -16,19 +16,12 @@ import type { Services } from "../services.js";
 import { readForm, type FormParameters } from "./body.js";
 import { authenticateClient } from "./client-auth.js";
 import type { Client } from "./clients.js";
-import { buildGrants, type Grant, type TokenResponse } from "./grants/index.js";
+import { buildGrants, type Grant } from "./grants/index.js";
+import { allowAnyOrigin, answerPreflight, forbidCaching } from "./back-channel.js";
+import type { HttpPart } from "../http/app.js";
+import { sendJson, type DirectRoute } from "../http/direct-routes.js";
 
 export const TOKEN_PATH = "/oauth/token";
-
-function allowAnyOrigin(res: Response): void {
-  res.setHeader("Access-Control-Allow-Origin", "*");
-}
-
-/** RFC 6749 §5.1: token responses, and errors, are never cached. */
-function forbidCaching(res: Response): void {
-  res.setHeader("Cache-Control", "no-store");
-  res.setHeader("Pragma", "no-cache");
-}
 
 function grantTypeOf(form: FormParameters): string {
   const grantType = form.get("grant_type");
@@ -57,38 +50,33 @@ function pickParameters(form: FormParameters, allowed: ReadonlySet<string>): Rea
   return picked;
 }
 
-function writeTokenResponse(res: Response, tokens: TokenResponse): void {
-  res.status(200).json(tokens);
+/** `POST /oauth/token`, answered before express (src/http/direct-routes.ts: the broker's hottest endpoint). */
+function tokenRoute(services: Services): DirectRoute {
+  const grants = buildGrants();
+  return {
+    method: "POST",
+    path: TOKEN_PATH,
+    handle: async ({ req, res, requestId }) => {
+      allowAnyOrigin(res);
+      forbidCaching(res);
+      const form = await readForm(req);
+      const grantType = grantTypeOf(form);
+      const { client, method } = await authenticateClient(services, req, form);
+      const grant = findGrant(grants, grantType);
+      checkClientMayUse(client, grant);
+      const tokens = await grant.handle({ services, client, authMethod: method, params: pickParameters(form, grant.parameters), requestId });
+      sendJson(res, 200, tokens);
+    },
+  };
 }
 
-export function tokenRouter(services: Services): Router {
-  const grants = buildGrants();
+export function tokenRouter(services: Services): HttpPart {
   const router = Router();
-
-  router.options(TOKEN_PATH, (_req, res) => {
-    allowAnyOrigin(res);
-    res.setHeader("Access-Control-Allow-Methods", "POST");
-    res.setHeader("Access-Control-Allow-Headers", "Authorization, Content-Type");
-    res.setHeader("Access-Control-Max-Age", "600");
-    res.status(204).end();
-  });
-
-  router.post(TOKEN_PATH, async (req: Request, res: Response) => {
-    allowAnyOrigin(res);
-    forbidCaching(res);
-    const form = await readForm(req);
-    const grantType = grantTypeOf(form);
-    const { client, method } = await authenticateClient(services, req, form);
-    const grant = findGrant(grants, grantType);
-    checkClientMayUse(client, grant);
-    const tokens = await grant.handle({ services, client, authMethod: method, params: pickParameters(form, grant.parameters), requestId: req.id === undefined ? undefined : String(req.id) });
-    writeTokenResponse(res, tokens);
-  });
-
+  router.options(TOKEN_PATH, (_req, res) => answerPreflight(res, "POST"));
+  // POST is a direct route; every other method is refused here.
   router.all(TOKEN_PATH, (_req: Request, res: Response, next: NextFunction) => {
     allowAnyOrigin(res);
     next(new MethodNotAllowed("the token endpoint accepts POST only", { headers: { Allow: "POST, OPTIONS" } }));
   });
-
-  return router;
+  return { router, direct: [tokenRoute(services)] };
 }

@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../log.js";
 import type { Dispatcher } from "undici";
 import { refreshAccount, AccountNeedsReauth } from "../accounts/refresh.js";
 import { readCredentials } from "../accounts/vault.js";
@@ -268,6 +269,8 @@ export interface ProxyRequest {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
+  /** The request's logger (made on first use). */
+  log: () => Logger;
   /** The path and query after the proxy prefix, still percent-encoded (`/files/1?x=y`). */
   pathAndQuery: string;
 }
@@ -322,7 +325,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
       // The status line is out: the cut connection tells the app. An app
       // that went away (premature close of its response) is no upstream failure.
       const appLeft = appGone.aborted || (err as { code?: string }).code === "ERR_STREAM_PREMATURE_CLOSE";
-      if (!appLeft) req.log?.warn({ err: upstreamFailure(err, resolved.connector.name) }, "proxied response cut short");
+      if (!appLeft) call.log().warn({ err: upstreamFailure(err, resolved.connector.name) }, "proxied response cut short");
       res.destroy();
     }
   } catch (err) {

@@ -4,13 +4,16 @@
  *   ANY /v1/proxy/<path>                         account-bound broker token, scope `proxy`
  *   ANY /v1/accounts/<accountId>/proxy/<path>    token of the owning app (client_credentials), scope `proxy`
  *
- * Mounted before anything that could read a request body: the body is the
- * app's, streamed upstream untouched. The caller is authenticated before
- * a byte of the body is read.
+ * Answered before express (direct mounts, src/http/direct-routes.ts): the
+ * proxy is a hot path, and nothing may read the body before it does: the
+ * body is the app's, streamed upstream untouched. The caller is
+ * authenticated before a byte of the body is read.
  */
-import { Router, type NextFunction, type Request, type Response } from "express";
+import { Router } from "express";
 import type { Services } from "../services.js";
 import { toBrokerError } from "../http/error-handler.js";
+import type { HttpPart } from "../http/app.js";
+import type { DirectExchange, DirectMount } from "../http/direct-routes.js";
 import { AccountCache } from "./account-cache.js";
 import { ProxyAuditLog } from "./audit.js";
 import { proxyCall, type ProxyContext } from "./call.js";
@@ -26,40 +29,30 @@ export async function flushProxyAudit(services: Services): Promise<void> {
   await auditLogs.get(services)?.flush();
 }
 
-export function proxyRouter(services: Services, overrides: Partial<ProxyOptions> = {}): Router {
+export function proxyRouter(services: Services, overrides: Partial<ProxyOptions> = {}): HttpPart {
   const options: ProxyOptions = { ...DEFAULT_PROXY_OPTIONS, ...overrides };
   const audit = new ProxyAuditLog(services.db, services.log, { flushMs: options.auditFlushMs, bufferLimit: options.auditBufferLimit });
   auditLogs.set(services, audit);
   const ctx: ProxyContext = { services, options, accounts: new AccountCache(services, options.accountCacheMs), audit, forcedRefreshes: new Map() };
   const tokens = new VerifiedTokens(services);
 
-  const handle = (identify: (req: Request) => Promise<ProxyCaller>) => async (req: Request, res: Response, next: NextFunction) => {
+  const handle = (identify: (exchange: DirectExchange, params: string[]) => Promise<ProxyCaller>) => async (exchange: DirectExchange, rest: string, params: string[]) => {
     const startedAt = process.hrtime.bigint();
     let caller: ProxyCaller;
     try {
-      caller = await identify(req);
+      caller = await identify(exchange, params);
     } catch (err) {
       // Refused before any account is known: counted, not audited (there is no one to attribute it to).
       services.metrics.proxyRequests.inc({ connector: "none", status: String(toBrokerError(err).status) });
-      next(err);
-      return;
+      throw err;
     }
-    try {
-      // After the mount path, `req.url` is the rest of the raw request target: `/files/1?x=y`.
-      await proxyCall(ctx, { req, res, requestId: String(req.id), pathAndQuery: req.url }, caller, startedAt);
-    } catch (err) {
-      next(err);
-    }
+    await proxyCall(ctx, { req: exchange.req, res: exchange.res, requestId: exchange.requestId, log: () => exchange.log, pathAndQuery: rest }, caller, startedAt);
   };
 
-  const router = Router();
-  router.use(
-    "/v1/proxy",
-    handle((req) => accountBoundCaller(tokens, req.headers)),
-  );
-  router.use(
-    "/v1/accounts/:accountId/proxy",
-    handle((req) => appCaller(tokens, req.headers, String(req.params.accountId))),
-  );
-  return router;
+  // Every request under these paths is answered before express (src/http/direct-routes.ts): the proxy is a hot path.
+  const mounts: DirectMount[] = [
+    { mount: /\/v1\/proxy/, handle: handle(({ req }) => accountBoundCaller(tokens, req.headers)) },
+    { mount: /\/v1\/accounts\/([^/?]+)\/proxy/, handle: handle(({ req }, [accountId]) => appCaller(tokens, req.headers, accountId!)) },
+  ];
+  return { router: Router(), mounts };
 }
