@@ -27,12 +27,13 @@
  *   limiter cannot count would turn a Redis outage into a full one. The
  *   endpoints that need Redis for themselves still answer 503.
  */
-import { Router, type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Router, type Request, type RequestHandler } from "express";
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { decodeJwt } from "jose";
 import { addressToBigInt, type RateLimitConfig } from "../config.js";
-import { TooManyRequests } from "../errors.js";
+import { TooManyRequests, type BrokerError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
@@ -41,6 +42,8 @@ import { parseBasicCredentials } from "../oauth/client-auth.js";
 import { DEVICE_AUTHORIZATION_PATH, DEVICE_PAGE_PATH } from "../oauth/device.js";
 import { TOKEN_PATH } from "../oauth/token.js";
 import { sendErrorPage } from "./html.js";
+import type { HttpPart } from "./app.js";
+import type { DirectGuard } from "./direct-routes.js";
 
 /** One rate-limited endpoint (or group of paths under one prefix). */
 export interface RateLimitedEndpoint {
@@ -53,11 +56,11 @@ export interface RateLimitedEndpoint {
   /** Browser apps call it from scripts (CORS): they must be able to read the 429 and its Retry-After. */
   cors?: boolean;
   /** The client_id the request claims, for endpoints that have one. */
-  claimedClientId?: (req: Request) => Promise<string | undefined> | string | undefined;
+  claimedClientId?: (req: IncomingMessage) => Promise<string | undefined> | string | undefined;
 }
 
 /** The client a back-channel request claims to be: Basic, then `client_id`, then the assertion's `sub` (RFC 7523 §3). */
-async function clientOfBackChannelRequest(req: Request): Promise<string | undefined> {
+async function clientOfBackChannelRequest(req: IncomingMessage): Promise<string | undefined> {
   const authorization = req.headers.authorization;
   if (authorization !== undefined && /^basic /i.test(authorization)) {
     try {
@@ -80,8 +83,8 @@ async function clientOfBackChannelRequest(req: Request): Promise<string | undefi
   }
 }
 
-function clientOfQuery(req: Request): string | undefined {
-  const clientId = req.query.client_id;
+function clientOfQuery(req: IncomingMessage): string | undefined {
+  const clientId = (req as Request).query.client_id;
   return typeof clientId === "string" ? clientId : undefined;
 }
 
@@ -112,26 +115,44 @@ function clientBucket(clientId: string): string {
 }
 
 /**
- * KEYS: for each counter, its current window's key then the previous one's.
- * ARGV: the previous window's weight (0..1), the keys' time to live (ms),
- * then each counter's limit. Answers {0} and counts the request on every
- * counter, or answers {i, current, previous} for the first counter i that
- * is full and counts nothing.
+ * Counts a batch of requests, in order, in one call. KEYS: for each request,
+ * for each of its counters, the current window's key then the previous
+ * one's. ARGV: the previous window's weight (0..1), the keys' time to live
+ * (ms), the number of requests, then for each request its number of
+ * counters and their limits. For each request the answer has three numbers:
+ * 0 0 0 when it was counted on every counter, or i, current, previous for
+ * its first counter i that is full (and it is counted nowhere). A counter
+ * two requests of the batch share sees the first one's count.
  */
 const TAKE_SCRIPT = `
 local weight = tonumber(ARGV[1])
-local n = #KEYS / 2
-for i = 1, n do
-  local current = tonumber(redis.call("GET", KEYS[2 * i - 1]) or "0")
-  local previous = tonumber(redis.call("GET", KEYS[2 * i]) or "0")
-  if previous * weight + current + 1 > tonumber(ARGV[2 + i]) then
-    return {i, current, previous}
+local ttl = ARGV[2]
+local a = 4
+local k = 0
+local out = {}
+for r = 1, tonumber(ARGV[3]) do
+  local n = tonumber(ARGV[a])
+  local refused, current, previous = 0, 0, 0
+  for i = 1, n do
+    local c = tonumber(redis.call("GET", KEYS[k + 2 * i - 1]) or "0")
+    local p = tonumber(redis.call("GET", KEYS[k + 2 * i]) or "0")
+    if p * weight + c + 1 > tonumber(ARGV[a + i]) then
+      refused, current, previous = i, c, p
+      break
+    end
   end
+  if refused == 0 then
+    for i = 1, n do
+      if redis.call("INCR", KEYS[k + 2 * i - 1]) == 1 then redis.call("PEXPIRE", KEYS[k + 2 * i - 1], ttl) end
+    end
+  end
+  out[#out + 1] = refused
+  out[#out + 1] = current
+  out[#out + 1] = previous
+  a = a + n + 1
+  k = k + 2 * n
 end
-for i = 1, n do
-  if redis.call("INCR", KEYS[2 * i - 1]) == 1 then redis.call("PEXPIRE", KEYS[2 * i - 1], ARGV[2]) end
-end
-return {0}
+return out
 `;
 
 /** Longest the limiter waits for Redis before letting a request through. */
@@ -147,11 +168,28 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
 
 type RedisWithTake = Redis & { authbrokerRateLimitTake(...args: (string | number)[]): Promise<number[]> };
 
-/** Sliding-window counters in Redis, shared by every broker process that uses the same Redis and key prefix. */
+interface PendingTake {
+  counters: readonly RateCounter[];
+  resolve(decision: RateDecision): void;
+}
+
+/**
+ * Sliding-window counters in Redis, shared by every broker process that
+ * uses the same Redis and key prefix.
+ *
+ * The requests that reach the limiter in one turn of the event loop are
+ * counted together, in arrival order, by one script call: under load that
+ * is one Redis round trip for several requests instead of one each (the
+ * round trip, its system calls and Redis's own work per call were the
+ * largest cost of a client_credentials token, docs/benchmarks.md). Each
+ * request is still counted exactly and atomically; it waits at most until
+ * the end of the current turn.
+ */
 export class RateLimiter {
   private readonly redis: RedisWithTake;
   private readonly windowMs: number;
   private outage = false;
+  private pending: PendingTake[] = [];
 
   constructor(
     redis: Redis,
@@ -164,27 +202,48 @@ export class RateLimiter {
   }
 
   /** Counts one request on every counter, or refuses it with the wait until the first full counter has room. */
-  async take(counters: readonly RateCounter[], now = Date.now()): Promise<RateDecision> {
-    if (counters.length === 0) return { allowed: true };
+  take(counters: readonly RateCounter[]): Promise<RateDecision> {
+    if (counters.length === 0) return Promise.resolve({ allowed: true });
+    return new Promise((resolve) => {
+      if (this.pending.length === 0) setImmediate(() => void this.flush());
+      this.pending.push({ counters, resolve });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    const now = Date.now();
     const window = Math.floor(now / this.windowMs);
     const elapsedMs = now - window * this.windowMs;
-    const keys = counters.flatMap((c) => [`${c.key}:${window}`, `${c.key}:${window - 1}`]);
     const weight = 1 - elapsedMs / this.windowMs;
+    const keys: string[] = [];
+    const shape: number[] = [];
+    for (const { counters } of batch) {
+      shape.push(counters.length);
+      for (const c of counters) {
+        keys.push(`${c.key}:${window}`, `${c.key}:${window - 1}`);
+        shape.push(c.limit);
+      }
+    }
     let answer: number[];
     try {
       if (this.redis.status !== "ready") throw new Error(`redis is ${this.redis.status}`);
-      answer = await withTimeout(this.redis.authbrokerRateLimitTake(keys.length, ...keys, weight, 2 * this.windowMs, ...counters.map((c) => c.limit)), REDIS_TIMEOUT_MS);
+      answer = await withTimeout(this.redis.authbrokerRateLimitTake(keys.length, ...keys, weight, 2 * this.windowMs, batch.length, ...shape), REDIS_TIMEOUT_MS);
     } catch (err) {
       if (!this.outage) this.log.warn({ err: { message: (err as Error).message } }, "rate limiting is off while Redis is unreachable: requests pass uncounted");
       this.outage = true;
-      return { allowed: true };
+      for (const { resolve } of batch) resolve({ allowed: true });
+      return;
     }
     if (this.outage) this.log.info("rate limiting counts again");
     this.outage = false;
-    const [index = 0, current = 0, previous = 0] = answer;
-    if (index === 0) return { allowed: true };
-    const counter = counters[index - 1]!;
-    return { allowed: false, counter, retryAfterSeconds: Math.max(1, Math.ceil(this.waitMs(counter.limit, current, previous, elapsedMs) / 1000)) };
+    batch.forEach(({ counters, resolve }, r) => {
+      const [index = 0, current = 0, previous = 0] = answer.slice(3 * r, 3 * r + 3);
+      if (index === 0) return resolve({ allowed: true });
+      const counter = counters[index - 1]!;
+      resolve({ allowed: false, counter, retryAfterSeconds: Math.max(1, Math.ceil(this.waitMs(counter.limit, current, previous, elapsedMs) / 1000)) });
+    });
   }
 
   /**
@@ -214,18 +273,31 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-function refuse(endpoint: RateLimitedEndpoint, res: Response, next: NextFunction, retryAfterSeconds: number): void {
-  const retryAfter = String(retryAfterSeconds);
-  if (endpoint.answer === "page") {
-    res.setHeader("Retry-After", retryAfter);
-    sendErrorPage(res, 429, "rate_limited", `Too many requests from your network. Try again in ${retryAfterSeconds} seconds.`);
-    return;
+/** The counters a request falls in at `endpoint`: its address, and the client it claims where the endpoint has one. */
+async function countersOf(endpoint: RateLimitedEndpoint, limits: RateLimitConfig, base: string, req: IncomingMessage): Promise<RateCounter[]> {
+  const counters: RateCounter[] = [];
+  if (limits.perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(req.socket.remoteAddress)}`, limit: limits.perIp });
+  if (limits.perClient > 0 && endpoint.claimedClientId) {
+    const clientId = await endpoint.claimedClientId(req);
+    if (clientId) counters.push({ key: `${base}:client:${clientBucket(clientId)}`, limit: limits.perClient });
   }
+  return counters;
+}
+
+/** Counts the request, or answers with the refusal for a JSON endpoint (thrown, rendered like every error). */
+async function checkRequest(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitConfig, base: string, req: IncomingMessage, log: Logger | undefined): Promise<RateDecision> {
+  const decision = await limiter.take(await countersOf(endpoint, limits, base, req));
+  if (decision.allowed) return decision;
+  log?.info({ rateLimit: { endpoint: endpoint.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");
+  return decision;
+}
+
+function tooManyRequests(endpoint: RateLimitedEndpoint, res: ServerResponse, retryAfterSeconds: number): BrokerError {
   if (endpoint.cors) {
     res.setHeader("Access-Control-Allow-Origin", "*");
     res.setHeader("Access-Control-Expose-Headers", "Retry-After");
   }
-  next(new TooManyRequests(`too many requests; try again in ${retryAfterSeconds} seconds`, { headers: { "Retry-After": retryAfter } }));
+  return new TooManyRequests(`too many requests; try again in ${retryAfterSeconds} seconds`, { headers: { "Retry-After": String(retryAfterSeconds) } });
 }
 
 /** The middleware of one endpoint. */
@@ -234,25 +306,41 @@ export function limitRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoin
   return async (req, res, next) => {
     // CORS preflights do no work and carry no credentials.
     if (req.method === "OPTIONS") return next();
-    const counters: RateCounter[] = [];
-    if (limits.perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(req.socket.remoteAddress)}`, limit: limits.perIp });
-    if (limits.perClient > 0 && endpoint.claimedClientId) {
-      const clientId = await endpoint.claimedClientId(req);
-      if (clientId) counters.push({ key: `${base}:client:${clientBucket(clientId)}`, limit: limits.perClient });
-    }
-    const decision = await limiter.take(counters);
+    const decision = await checkRequest(limiter, endpoint, limits, base, req, req.log);
     if (decision.allowed) return next();
-    req.log?.info({ rateLimit: { endpoint: endpoint.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");
-    refuse(endpoint, res, next, decision.retryAfterSeconds);
+    if (endpoint.answer === "page") {
+      res.setHeader("Retry-After", String(decision.retryAfterSeconds));
+      sendErrorPage(res, 429, "rate_limited", `Too many requests from your network. Try again in ${decision.retryAfterSeconds} seconds.`);
+      return;
+    }
+    next(tooManyRequests(endpoint, res, decision.retryAfterSeconds));
   };
 }
 
-/** Mounted before the endpoints' own routers (src/main.ts). Keys carry BROKER_QUEUE_PREFIX: brokers sharing a Redis count apart. */
-export function rateLimitRouter(services: Pick<Services, "config" | "redis" | "log">): Router {
+/** The same limit for a direct route (src/http/direct-routes.ts) on a JSON endpoint's path. */
+function limitDirectRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitConfig, keyPrefix: string): DirectGuard {
+  const base = `${keyPrefix}:ratelimit:${endpoint.name}`;
+  return {
+    path: endpoint.path,
+    check: async ({ req, res, log }) => {
+      const decision = await checkRequest(limiter, endpoint, limits, base, req, log);
+      if (!decision.allowed) throw tooManyRequests(endpoint, res, decision.retryAfterSeconds);
+    },
+  };
+}
+
+/**
+ * Mounted before the endpoints' own routers (src/main.ts): middleware for
+ * the express routes, guards for the direct ones. Keys carry
+ * BROKER_QUEUE_PREFIX: brokers sharing a Redis count apart.
+ */
+export function rateLimitRouter(services: Pick<Services, "config" | "redis" | "log">): HttpPart {
   const router = Router();
   const limits = services.config.rateLimit;
-  if (limits.perIp === 0 && limits.perClient === 0) return router;
+  if (limits.perIp === 0 && limits.perClient === 0) return { router };
   const limiter = new RateLimiter(services.redis, limits.windowSeconds, services.log);
-  for (const endpoint of RATE_LIMITED_ENDPOINTS) router.use(endpoint.path, limitRequests(limiter, endpoint, limits, services.config.queuePrefix));
-  return router;
+  const prefix = services.config.queuePrefix;
+  for (const endpoint of RATE_LIMITED_ENDPOINTS) router.use(endpoint.path, limitRequests(limiter, endpoint, limits, prefix));
+  const guards = RATE_LIMITED_ENDPOINTS.filter((e) => e.answer === "json").map((endpoint) => limitDirectRequests(limiter, endpoint, limits, prefix));
+  return { router, guards };
 }

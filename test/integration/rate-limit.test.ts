@@ -14,6 +14,8 @@ import { startTestBroker, type TestBroker } from "../support/broker.js";
 import { startRedisServer, type TestRedisServer } from "../support/redis-server.js";
 import { basic, form, send, type ReceivedResponse } from "../support/raw-http.js";
 import { CLIENT_ASSERTION_TYPE } from "../../src/oauth/client-auth.js";
+import { RateLimiter } from "../../src/http/rate-limit.js";
+import { createTestServices, type TestServices } from "../support/services.js";
 
 function tokenRequest(broker: TestBroker, from: string, authorization?: string, params: Record<string, string> = { grant_type: "client_credentials" }) {
   return send(broker.url, { path: "/oauth/token", localAddress: from, ...form(params, authorization ? { authorization } : {}) });
@@ -155,6 +157,35 @@ describe("rate limits per client", () => {
     const refused = await send(broker.url, { path, localAddress: "127.0.2.9" });
     assert.equal(refused.status, 429);
     assert.match(String(refused.headers["content-type"]), /^text\/html/);
+  });
+});
+
+describe("requests counted together", () => {
+  let services: TestServices;
+  before(async () => {
+    services = await createTestServices();
+    // The limiter counts only on a ready connection (it fails open otherwise).
+    if (services.redis.status !== "ready") await new Promise((resolve) => services.redis.once("ready", resolve));
+  });
+  after(async () => services?.teardown());
+
+  it("a burst that arrives at once is counted exactly, in order, in one Redis call: the first `limit` pass, the rest are refused", async () => {
+    const limiter = new RateLimiter(services.redis, 60, services.log);
+    const calls: number[] = [];
+    const redis = services.redis as unknown as { authbrokerRateLimitTake(...args: unknown[]): Promise<number[]> };
+    const take = redis.authbrokerRateLimitTake.bind(redis);
+    redis.authbrokerRateLimitTake = (...args: unknown[]) => (calls.push(1), take(...args));
+    const key = `test:burst:${Date.now()}`;
+    const shared = { key: `${key}:shared`, limit: 3 };
+    // Each request is also counted on a counter of its own, which must move only for those let through.
+    const decisions = await Promise.all(Array.from({ length: 5 }, (_, i) => limiter.take([shared, { key: `${key}:own${i}`, limit: 10 }])));
+    assert.deepEqual(decisions.map((d) => d.allowed), [true, true, true, false, false]);
+    const refused = decisions[3]!;
+    assert.ok(!refused.allowed && refused.counter.key === shared.key && refused.retryAfterSeconds >= 1);
+    assert.equal(calls.length, 1, "one script call for the whole burst");
+    const window = Math.floor(Date.now() / 60_000);
+    const counts = await services.redis.mget(`${shared.key}:${window}`, ...Array.from({ length: 5 }, (_, i) => `${key}:own${i}:${window}`));
+    assert.deepEqual(counts, ["3", "1", "1", "1", null, null], "refused requests are counted nowhere");
   });
 });
 
