@@ -21,8 +21,11 @@
  * tests). Options: BENCH_ROUNDS (3), BENCH_CONNECTIONS (10), BENCH_SECONDS (5),
  * BENCH_PROBE (3000 requests), BENCH_LOG_LEVEL (warn: the broker's
  * per-request info line is left out; set info to include it),
- * BENCH_NODE_ARGS (extra node flags for the servers, e.g. `--cpu-prof`).
- * The table is printed and appended to docs/benchmarks.md.
+ * BENCH_NODE_ARGS (extra node flags for the servers, e.g. `--cpu-prof`),
+ * BENCH_NO_REPORT=1 (print only). The table is printed and appended to
+ * docs/benchmarks.md. The server CPU per request (from /proc, as in
+ * bench/lib/load.ts) is the figure to compare between runs: requests/s
+ * moves with whatever else the two cores are doing.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -32,7 +35,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import autocannon from "autocannon";
+import { runLoad } from "./lib/load.js";
 import { Agent, request } from "undici";
 
 const API_KEY = "sk_bench_0123456789";
@@ -165,6 +168,8 @@ interface Target {
   name: string;
   url: string;
   headers: Record<string, string>;
+  /** The server process answering it (its CPU time per request is measured). */
+  pid: number;
 }
 
 interface Measured {
@@ -175,6 +180,9 @@ interface Measured {
   probeP50: number;
   probeP99: number;
   errors: number;
+  /** Server CPU µs per request during the load: main thread, whole process. */
+  cpuMainUs: number;
+  cpuProcessUs: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -199,23 +207,20 @@ async function probe(target: Target, count: number): Promise<number[]> {
   return durations.sort((a, b) => a - b);
 }
 
-async function load(target: Target, connections: number, seconds: number): Promise<autocannon.Result> {
-  const opts = { url: target.url, headers: target.headers, connections, pipelining: 1 };
-  await autocannon({ ...opts, duration: 2 }); // warm-up: JIT, pools, caches
-  return autocannon({ ...opts, duration: seconds });
-}
-
 async function measure(target: Target, connections: number, seconds: number, probeCount: number): Promise<Measured> {
   const durations = await probe(target, probeCount);
-  const result = await load(target, connections, seconds);
+  // 2 s of warm-up first: JIT, pools, caches.
+  const result = await runLoad({ name: target.name, url: target.url, headers: target.headers, pid: target.pid }, { connections, seconds, warmupSeconds: 2 });
   return {
     name: target.name,
-    rps: result.requests.average,
-    acP50: result.latency.p50,
-    acP99: result.latency.p99,
+    rps: result.rps,
+    acP50: result.p50,
+    acP99: result.p99,
     probeP50: percentile(durations, 50),
     probeP99: percentile(durations, 99),
     errors: result.errors + result.non2xx,
+    cpuMainUs: result.cpuPerRequest.mainThreadUs,
+    cpuProcessUs: result.cpuPerRequest.processUs,
   };
 }
 
@@ -231,11 +236,11 @@ async function main(): Promise<void> {
   const children = [upstream.child, bare.child, broker.child];
   try {
     const targets: Target[] = [
-      { name: "direct", url: `http://127.0.0.1:${upstream.ready.port}${PATH}`, headers: { "x-api-key": API_KEY } },
-      { name: "bare proxy", url: `http://127.0.0.1:${bare.ready.port}/v1/proxy${PATH}`, headers: {} },
-      { name: "broker", url: `http://127.0.0.1:${broker.ready.port}/v1/proxy${PATH}`, headers: { authorization: `Bearer ${broker.ready.token}` } },
-      // The ceiling of the broker's HTTP stack (express, pino-http, request ids) with no proxying at all.
-      { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.ready.port}/healthz`, headers: {} },
+      { name: "direct", url: `http://127.0.0.1:${upstream.ready.port}${PATH}`, headers: { "x-api-key": API_KEY }, pid: upstream.child.pid! },
+      { name: "bare proxy", url: `http://127.0.0.1:${bare.ready.port}/v1/proxy${PATH}`, headers: {}, pid: bare.child.pid! },
+      { name: "broker", url: `http://127.0.0.1:${broker.ready.port}/v1/proxy${PATH}`, headers: { authorization: `Bearer ${broker.ready.token}` }, pid: broker.child.pid! },
+      // The ceiling of the broker's express stack (express, pino-http, request ids) with no proxying at all.
+      { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.ready.port}/healthz`, headers: {}, pid: broker.child.pid! },
     ];
     // Rounds interleave the targets, so a burst of load from elsewhere on the
     // machine hits all of them alike; each figure is the median over rounds.
@@ -249,7 +254,7 @@ async function main(): Promise<void> {
     const results = rounds.map(medianOf);
     const report = render(results, { connections, seconds, probeCount, roundCount });
     process.stdout.write(`${report}\n`);
-    appendReport(report);
+    if (!process.env.BENCH_NO_REPORT) appendReport(report);
   } finally {
     for (const child of children) child.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -264,7 +269,7 @@ function median(values: number[]): number {
 
 function medianOf(runs: Measured[]): Measured {
   const pick = (key: keyof Omit<Measured, "name">) => median(runs.map((r) => r[key]));
-  return { name: runs[0]!.name, rps: pick("rps"), acP50: pick("acP50"), acP99: pick("acP99"), probeP50: pick("probeP50"), probeP99: pick("probeP99"), errors: runs.reduce((n, r) => n + r.errors, 0) };
+  return { name: runs[0]!.name, rps: pick("rps"), acP50: pick("acP50"), acP99: pick("acP99"), probeP50: pick("probeP50"), probeP99: pick("probeP99"), errors: runs.reduce((n, r) => n + r.errors, 0), cpuMainUs: pick("cpuMainUs"), cpuProcessUs: pick("cpuProcessUs") };
 }
 
 function render(results: Measured[], run: { connections: number; seconds: number; probeCount: number; roundCount: number }): string {
@@ -279,6 +284,7 @@ function render(results: Measured[], run: { connections: number; seconds: number
       r === direct ? "—" : `${us(r.probeP50 - direct.probeP50)} / ${us(r.probeP99 - direct.probeP99)}`,
       r === direct ? "—" : `${((r.rps / direct.rps) * 100).toFixed(0)} %`,
       r === broker || r === stack ? `${((r.rps / bare.rps) * 100).toFixed(0)} %` : "—",
+      `${r.cpuMainUs.toFixed(0)} / ${r.cpuProcessUs.toFixed(0)}`,
       String(r.errors),
     ].join(" | "),
   );
@@ -290,8 +296,8 @@ function render(results: Measured[], run: { connections: number; seconds: number
     "",
     `Machine: ${machine} (nproc ${availableParallelism()}). Load: autocannon, ${run.connections} connections, ${run.seconds} s after a 2 s warm-up. Latency probe: ${run.probeCount} sequential requests on one keep-alive connection, no other load from the bench. Medians of ${run.roundCount} interleaved rounds. Broker log level: ${process.env.BENCH_LOG_LEVEL ?? "warn"}. Each server in its own process; client, proxy and upstream share the machine.`,
     "",
-    "| target | req/s | autocannon p50 / p99 | probe p50 / p99 | added p50 / p99 vs direct | req/s vs direct | req/s vs bare proxy | errors |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| target | req/s | autocannon p50 / p99 | probe p50 / p99 | added p50 / p99 vs direct | req/s vs direct | req/s vs bare proxy | server CPU µs/request (main thread / process) | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows.map((row) => `| ${row} |`),
     "",
     `Broker vs bare proxy: +${us(broker.probeP50 - bare.probeP50)} p50, +${us(broker.probeP99 - bare.probeP99)} p99, ${((broker.rps / bare.rps) * 100).toFixed(0)} % of its throughput (targets: ≤ 1 ms p50 added, ≥ 80 %). The broker's HTTP stack alone (/healthz, no upstream call) serves ${stack.rps.toFixed(0)} req/s, ${((stack.rps / bare.rps) * 100).toFixed(0)} % of the bare proxy's.`,
