@@ -49,6 +49,8 @@ function hasBasicScheme(authorization: string | undefined): authorization is str
 
 /** application/x-www-form-urlencoded decoding of one Basic credential half (RFC 6749 §2.3.1). */
 function formDecode(value: string): string {
+  // Most ids and secrets need no decoding (the broker's own are base64url): skip the regex and decoder on the token endpoint's path.
+  if (!value.includes("%") && !value.includes("+")) return value;
   return decodeURIComponent(value.replace(/\+/g, " "));
 }
 
