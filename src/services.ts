@@ -10,6 +10,7 @@ import { createDb, type Db } from "./db.js";
 import type { Logger } from "./log.js";
 import { Clients } from "./oauth/clients.js";
 import { createRedis, type Redis } from "./redis.js";
+import { closeRevocationCache } from "./oauth/revocation-cache.js";
 import { AddressPolicy } from "./net/address-policy.js";
 import { Outbound } from "./net/outbound.js";
 import { loadConnectors } from "./connectors/loader.js";
@@ -86,5 +87,6 @@ async function quitRedis(redis: Redis): Promise<void> {
 }
 
 export async function closeServices(services: Services): Promise<void> {
+  closeRevocationCache(services.redis);
   await Promise.allSettled([services.queues.close(), services.outbound.close(), services.db.$disconnect(), quitRedis(services.redis)]);
 }

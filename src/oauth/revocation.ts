@@ -1,6 +1,8 @@
 /**
- * Revocation of the broker's JWT access tokens, checked on every use at the
- * cost of one Redis round trip.
+ * Revocation of the broker's JWT access tokens, checked on every use: in
+ * Redis, or in what this process learnt from Redis and the revocations
+ * published since (src/oauth/revocation-cache.ts), which saves the round
+ * trip for a token checked again and again.
  *
  * An access token is self-contained, so revoking one means remembering its
  * `jti`, and revoking a grant (a refresh family: a replayed code, a reused
@@ -30,6 +32,7 @@
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 import { recordAudit } from "../audit.js";
+import { REVOCATIONS_CHANNEL, revocationKeysExist } from "./revocation-cache.js";
 
 /** Clock skew allowed when verifying tokens; a revocation outlives the token by this much. */
 export const REVOCATION_LEEWAY_SECONDS = 60;
@@ -56,16 +59,26 @@ export interface RevocableClaims {
   gid?: string | undefined;
 }
 
-/** Whether the token or its grant is revoked: one Redis round trip (EXISTS over both keys). */
+/** Whether the token or its grant is revoked: EXISTS over both keys, or the revocation cache's answer. */
 export async function isRevoked(redis: Redis, claims: RevocableClaims): Promise<boolean> {
   const keys = claims.gid ? [revokedJtiKey(claims.jti), revokedGrantKey(claims.gid)] : [revokedJtiKey(claims.jti)];
-  return (await redis.exists(...keys)) > 0;
+  return revocationKeysExist(redis, keys);
+}
+
+/**
+ * Writes a revocation key, then tells every process (one transaction: the
+ * key exists before the message can be read, which revocation-cache.ts relies on).
+ */
+async function writeRevocation(redis: Redis, key: string, seconds: number): Promise<void> {
+  const results = await redis.multi().set(key, "1", "EX", seconds).publish(REVOCATIONS_CHANNEL, `${key} ${seconds}`).exec();
+  const failed = results?.find(([err]) => err);
+  if (failed) throw failed[0];
 }
 
 /** Revokes one access token until it expires (`exp` in seconds since the epoch). */
 export async function revokeAccessToken(redis: Redis, claims: { jti: string; exp: number }): Promise<void> {
   const remaining = claims.exp - Math.floor(Date.now() / 1000) + REVOCATION_LEEWAY_SECONDS;
-  if (remaining > 0) await redis.set(revokedJtiKey(claims.jti), "1", "EX", remaining);
+  if (remaining > 0) await writeRevocation(redis, revokedJtiKey(claims.jti), remaining);
 }
 
 function grantRevocationSeconds(accessTokenTtl: number | undefined): number {
@@ -73,7 +86,7 @@ function grantRevocationSeconds(accessTokenTtl: number | undefined): number {
 }
 
 async function markGrantRevoked(redis: Redis, familyId: string, seconds: number): Promise<void> {
-  await redis.set(revokedGrantKey(familyId), "1", "EX", seconds);
+  await writeRevocation(redis, revokedGrantKey(familyId), seconds);
 }
 
 /**
@@ -122,7 +135,8 @@ export async function restoreRevocations(services: Pick<Services, "db" | "redis"
   const pipeline = services.redis.pipeline();
   for (const family of families) {
     const remaining = window - Math.floor((Date.now() - family.revokedAt!.getTime()) / 1000);
-    if (remaining > 0) pipeline.set(revokedGrantKey(family.id), "1", "EX", remaining);
+    // Published too: a process that took one of these keys as clear (Redis had lost it) forgets that at once.
+    if (remaining > 0) pipeline.set(revokedGrantKey(family.id), "1", "EX", remaining).publish(REVOCATIONS_CHANNEL, `${revokedGrantKey(family.id)} ${remaining}`);
   }
   const results = (await pipeline.exec()) ?? [];
   const failed = results.find(([err]) => err);

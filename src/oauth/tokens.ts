@@ -227,7 +227,7 @@ export async function issueRefreshToken(db: RefreshTokenWriter, input: { familyI
 /**
  * Verifies a broker access token: signature by a published broker key, `typ`
  * at+jwt (RFC 9068 §4: no ID token or other JWT passes as an access token),
- * issuer, audience, expiry, then revocation (one Redis round trip).
+ * issuer, audience, expiry, then revocation (Redis, or the revocation cache).
  * Throws `InvalidToken` for any token that must not be accepted.
  */
 export async function verifyAccessToken(services: Pick<Services, "config" | "signingKeys" | "redis">, jwt: string): Promise<AccessTokenClaims> {
@@ -290,8 +290,9 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
  * userinfo and introspection check it on every call: the signature check
  * (WebCrypto through jose, the most expensive step of those endpoints in the
  * bench profile) is done once; expiry and the key's publication are checked
- * again on every use, and revocation is not cached at all (isRevoked reads
- * Redis every time). Bounded: the oldest entry goes first.
+ * again on every use, and revocation on every use too (isRevoked: Redis, or
+ * the revocation cache while its subscription is live). Bounded: the oldest
+ * entry goes first.
  */
 const VERIFIED_TOKENS_CACHED = 10_000;
 const MAX_CACHED_TOKEN_LENGTH = 4_096;

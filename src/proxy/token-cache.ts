@@ -9,7 +9,8 @@
  * the token itself. What can change is checked regardless: expiry (an
  * entry never outlives the token's `exp` plus the leeway `verifyAccessToken`
  * allows, after which the full check runs again and refuses it) and, on
- * every call, revocation (the Redis round trip of src/oauth/revocation.ts).
+ * every call, revocation (src/oauth/revocation.ts: Redis, or the
+ * revocation cache fed by the published revocations).
  *
  * The one thing the cache delays is the retirement of a signing key: a
  * token signed by a key that stops being published is still accepted here

@@ -14,7 +14,8 @@ import { parseBasicCredentials } from "../../src/oauth/client-auth.js";
 import { isRevoked, restoreRevocations, revokeAccessToken, revokeAccountGrants, revokedGrantKey, revokeFamily } from "../../src/oauth/revocation.js";
 import { accessTokenHash, issueAccessToken, issueIdToken, issueRefreshToken, verifyAccessToken } from "../../src/oauth/tokens.js";
 import { hashSecret } from "../../src/crypto/secrets.js";
-import { createTestServices, type TestServices } from "../support/services.js";
+import { createTestServices, TEST_REDIS_URL, type TestServices } from "../support/services.js";
+import { closeRevocationCache } from "../../src/oauth/revocation-cache.js";
 
 describe("tokens", () => {
   let services: TestServices;
@@ -174,9 +175,23 @@ describe("tokens", () => {
       const { accessToken } = await issueAccessToken(services, { client, subject: "acc_8", scope: "proxy", grantId: familyId });
       await revokeFamily(services, familyId, "test");
       await services.redis.del(revokedGrantKey(familyId));
-      assert.ok(await verifyAccessToken(services, accessToken), "with the key lost, the token passes: the window restoreRevocations closes");
-      assert.ok((await restoreRevocations(services)) >= 1);
-      await assert.rejects(verifyAccessToken(services, accessToken), InvalidToken);
+      // Another process, which never heard of the revocation (this one remembers the message it got).
+      const other = createRedis(TEST_REDIS_URL);
+      try {
+        await new Promise((resolve) => other.once("ready", resolve));
+        assert.ok(await verifyAccessToken({ ...services, redis: other }, accessToken), "with the key lost, the token passes: the window restoreRevocations closes");
+        assert.ok((await restoreRevocations(services)) >= 1);
+        // The key is back, and published: the other process's revocation cache hears it.
+        for (let tries = 0; ; tries++) {
+          const refused = await verifyAccessToken({ ...services, redis: other }, accessToken).then(() => false, (err: unknown) => err instanceof InvalidToken);
+          if (refused) break;
+          assert.ok(tries < 100, "refused within 2 s of the restore");
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } finally {
+        closeRevocationCache(other);
+        other.disconnect();
+      }
     });
 
     it("fails closed: with Redis unreachable, verification throws instead of accepting", async () => {
@@ -186,6 +201,7 @@ describe("tokens", () => {
         const { accessToken } = await issueAccessToken(services, { client, subject: "acc_9", scope: "proxy" });
         await assert.rejects(verifyAccessToken({ ...services, redis: deadRedis }, accessToken), (err: unknown) => !(err instanceof InvalidToken));
       } finally {
+        closeRevocationCache(deadRedis);
         deadRedis.disconnect();
       }
     });
