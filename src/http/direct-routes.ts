@@ -96,6 +96,11 @@ class Exchange implements DirectExchange {
 
 /** The same line pino-http writes when a response is done: `error` for 5xx, `info` otherwise. */
 function logCompletion(log: Logger, exchange: Exchange, startedAt: number): void {
+  if (!exchange.res.writableFinished) {
+    // The connection closed before the answer was written (pino-http's "request aborted").
+    if (log.isLevelEnabled("info")) log.info({ req: exchange.serialized(), responseTime: Date.now() - startedAt }, "request aborted");
+    return;
+  }
   const status = exchange.res.statusCode;
   const level = status >= 500 ? "error" : "info";
   if (!log.isLevelEnabled(level)) return;

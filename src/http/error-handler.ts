@@ -76,9 +76,17 @@ export function errorBody(error: BrokerError, requestId: string | undefined, oau
  * the path is an OAuth endpoint, whose errors follow RFC 6749 exactly.
  */
 export function renderError(err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger | undefined, oauth: boolean): void {
+  // The client went away (its request cut mid-body, an ECONNRESET): nobody to answer, and no
+  // dependency failed, whatever the error's code says.
+  if (!res.headersSent && (res.socket === null || res.socket.destroyed)) {
+    log?.debug({ err: { message: (err as Error)?.message } }, "the client closed the connection before the answer");
+    return;
+  }
   const error = toBrokerError(err);
   const requestId = res.getHeader("X-Request-Id")?.toString();
   if (error.status >= 500 && !error.expose) log?.error({ err: error.cause ?? error }, "request failed");
+  // A 503 for a dependency outage says which dependency, and how it failed, to whoever reads the log.
+  else if (error instanceof ServiceUnavailable && error.cause !== undefined) log?.warn({ err: error.cause }, "a backing service is unavailable");
   else log?.debug({ err: error }, "request rejected");
   if (res.headersSent) {
     res.destroy();

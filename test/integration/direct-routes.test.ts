@@ -1,0 +1,71 @@
+/**
+ * The direct routes (src/http/direct-routes.ts): the token, introspection
+ * and revocation endpoints and the proxy are answered before express, and
+ * must look to clients and operators exactly as express routes do: paths
+ * matched as express matches them, the request id echoed, one completion log
+ * line per request in pino-http's shape with secrets masked, and a client
+ * that hangs up mid-request is no server error.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { startTestBroker, type TestBroker } from "../support/broker.js";
+import { basic, form, send } from "../support/raw-http.js";
+
+describe("direct routes", () => {
+  let broker: TestBroker;
+  let authorization: string;
+
+  before(async () => {
+    broker = await startTestBroker();
+    const created = await broker.services.clients.create({ name: "Direct", redirectUris: ["http://127.0.0.1:9/cb"], grantTypes: ["client_credentials"], scopes: ["proxy"] });
+    authorization = basic(created.client.id, created.secret!);
+  });
+  after(async () => broker?.stop());
+
+  it("paths are matched as express matches them: any case, one trailing slash, a query string", async () => {
+    for (const path of ["/oauth/token", "/OAuth/Token", "/oauth/token/", "/oauth/token?x=1"]) {
+      const res = await send(broker.url, { path, ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization }) });
+      assert.equal(res.status, 200, `${path}: ${res.text}`);
+    }
+    const other = await send(broker.url, { path: "/oauth/tokens", ...form({ grant_type: "client_credentials" }, { authorization }) });
+    assert.equal(other.status, 404, "a longer path is not the token endpoint");
+    const get = await send(broker.url, { path: "/oauth/token" });
+    assert.equal(get.status, 405, "other methods still reach express's answer");
+  });
+
+  it("the caller's request id is echoed, and the completion line is pino-http's, with secrets in the URL masked", async () => {
+    const res = await send(broker.url, { path: "/oauth/token?client_secret=sekrit", ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization, "x-request-id": "trace-direct-1" }) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers["x-request-id"], "trace-direct-1");
+    const line = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === "trace-direct-1" && l.msg === "request completed");
+    assert.ok(line, "one completion line for the request");
+    assert.deepEqual(line.res, { statusCode: 200 });
+    assert.equal(typeof line.responseTime, "number");
+    assert.equal((line.req as { method: string }).method, "POST");
+    assert.doesNotMatch(JSON.stringify(line), /sekrit/);
+    assert.doesNotMatch(broker.services.logs.text, /sekrit/);
+  });
+
+  it("a client that hangs up in the middle of its request body is logged as aborted, not answered or logged as a 5xx", async () => {
+    const port = Number(new URL(broker.url).port);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.write(`POST /oauth/token HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-hangup-1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\nAuthorization: ${authorization}\r\n\r\ngrant_type=`);
+        setTimeout(() => socket.destroy(), 100);
+      });
+      socket.on("close", () => resolve());
+      socket.on("error", reject);
+    });
+    let lines: Record<string, unknown>[] = [];
+    for (let i = 0; i < 50 && lines.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      lines = broker.services.logs.lines.filter((l) => (l.req as { id?: string } | undefined)?.id === "trace-hangup-1");
+    }
+    assert.deepEqual(
+      lines.map((l) => [l.msg, l.level]),
+      [["request aborted", 30]],
+      "one info line, no 503 and no 'backing service unavailable'",
+    );
+  });
+});
