@@ -1,8 +1,8 @@
 /**
  * JWKS and discovery throughput (issue 9): `GET /oauth/jwks` and
  * `GET /.well-known/openid-configuration` at the broker, with `/healthz` as
- * the floor of its HTTP stack (express, request id, pino-http: no work of
- * its own), and the same two documents from node-oidc-provider for
+ * the floor of its HTTP server (a direct route, src/http/direct-routes.ts:
+ * request id, no work of its own), and the same two documents from node-oidc-provider for
  * reference. Each server in its own process; autocannon in this one.
  *
  * Run: `npm run bench:jwks`. Options as bench/token.ts (BENCH_SECONDS,
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     const rows = [
       { server: "broker", path: "/oauth/jwks", name: "broker jwks", url: `${setup.url}/oauth/jwks`, pid: broker.pid, expect: '"keys"' },
       { server: "broker", path: "/.well-known/openid-configuration", name: "broker discovery", url: `${setup.url}/.well-known/openid-configuration`, pid: broker.pid, expect: '"issuer"' },
-      { server: "broker", path: "/healthz (HTTP stack floor)", name: "broker healthz", url: `${setup.url}/healthz`, pid: broker.pid, expect: "" },
+      { server: "broker", path: "/healthz (HTTP floor)", name: "broker healthz", url: `${setup.url}/healthz`, pid: broker.pid, expect: "" },
       { server: "oidc-provider, reference", path: "/jwks", name: "oidc-provider jwks", url: `${op.url}/jwks`, pid: op.pid, expect: '"keys"' },
       { server: "oidc-provider, reference", path: "/.well-known/openid-configuration", name: "oidc-provider discovery", url: `${op.url}/.well-known/openid-configuration`, pid: op.pid, expect: '"issuer"' },
     ];
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     publish({
       section: "JWKS and discovery",
       about:
-        "`GET /oauth/jwks` and `GET /.well-known/openid-configuration` at the broker (its own process, LOG_LEVEL=warn), `/healthz` as the floor of its HTTP stack, and the same documents from node-oidc-provider for reference. Both documents come from the signing keys cached in memory: no database round trip. Script: bench/jwks.ts.",
+        "`GET /oauth/jwks` and `GET /.well-known/openid-configuration` at the broker (its own process, LOG_LEVEL=warn), `/healthz` as the floor of its HTTP server (like the two documents, a direct route answered before express), and the same documents from node-oidc-provider for reference. Both documents come from the signing keys cached in memory: no database round trip. Script: bench/jwks.ts.",
       command: "npm run bench:jwks",
       settings: settingsLine(settings),
       body: table(["server", "GET", ...RESULT_HEADER], rows.filter((r) => results.has(r.name)).map((r) => [r.server, r.path, ...resultCells(results.get(r.name)!)]), ["l", "l", "r", "r", "r", "r", "r"]),

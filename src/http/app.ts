@@ -38,7 +38,7 @@ function asPart(made: Router | HttpPart): HttpPart {
 }
 
 export function createApp(services: Services, routers: RouterFactory[] = []): BrokerApp {
-  const parts = routers.map((factory) => asPart(factory(services)));
+  const parts = [healthRouter(services), ...routers.map((factory) => asPart(factory(services)))];
   const app = createExpressApp(services, parts);
   const listener = withDirectRoutes(
     app,
@@ -60,8 +60,6 @@ function createExpressApp(services: Services, parts: HttpPart[]): Express {
     pinoHttp({
       logger: services.log,
       genReqId: requestIdOf,
-      // Health probes would drown the log.
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/readyz" },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
       // Only what is needed to follow a request: never headers, which carry
       // Authorization and cookies, and never secret query parameters.
@@ -72,7 +70,6 @@ function createExpressApp(services: Services, parts: HttpPart[]): Express {
     }),
   );
 
-  app.use(healthRouter(services));
   for (const part of parts) app.use(part.router);
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -15,6 +15,7 @@
  * these paths (OPTIONS preflights, the 405s) and every other path falls
  * through to express.
  */
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
 import { redactUrl } from "../log.js";
@@ -30,12 +31,14 @@ export interface DirectExchange {
   readonly log: Logger;
 }
 
-/** A route answered without express: one method on one exact path (the query string is ignored). */
+/** A route answered without express: one method on one exact path (the query string is ignored). A GET route answers HEAD too, as express's do. */
 export interface DirectRoute {
-  method: "POST";
+  method: "GET" | "POST";
   path: string;
+  /** No completion line (health probes would drown the log, as with pino-http's ignore list). */
+  quiet?: boolean;
   /** Ends the response, or throws: the error is rendered as the express error handler would. */
-  handle(exchange: DirectExchange): Promise<void>;
+  handle(exchange: DirectExchange): Promise<void> | void;
 }
 
 /**
@@ -117,9 +120,11 @@ export function withDirectRoutes(fallback: RequestListener, routes: readonly Dir
   if (routes.length === 0 && mounts.length === 0) return fallback;
   const byKey = new Map<string, { route: DirectRoute; guards: DirectGuard[] }>();
   for (const route of routes) {
-    const key = `${route.method} ${route.path.toLowerCase()}`;
-    if (byKey.has(key)) throw new Error(`two direct routes for ${key}`);
-    byKey.set(key, { route, guards: guards.filter((g) => g.path.toLowerCase() === route.path.toLowerCase()) });
+    for (const method of route.method === "GET" ? ["GET", "HEAD"] : [route.method]) {
+      const key = `${method} ${route.path.toLowerCase()}`;
+      if (byKey.has(key)) throw new Error(`two direct routes for ${key}`);
+      byKey.set(key, { route, guards: guards.filter((g) => g.path.toLowerCase() === route.path.toLowerCase()) });
+    }
   }
   const anchored = mounts.map((m) => ({ mount: m, pattern: new RegExp(`^(?:${m.mount.source})(?=[/?]|$)`, "i") }));
   return (req, res) => {
@@ -128,10 +133,11 @@ export function withDirectRoutes(fallback: RequestListener, routes: readonly Dir
     if (entry) {
       const startedAt = Date.now();
       const exchange = new Exchange(req, res, requestIdOf(req, res), log);
-      void run(exchange, true, async () => {
+      const done = run(exchange, entry.route.path.startsWith("/oauth/"), async () => {
         for (const guard of entry.guards) await guard.check(exchange);
         await entry.route.handle(exchange);
-      }).then(() => logCompletion(log, exchange, startedAt));
+      });
+      if (!entry.route.quiet) void done.then(() => logCompletion(log, exchange, startedAt));
       return;
     }
     for (const { mount, pattern } of anchored) {
@@ -171,6 +177,24 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   const text = JSON.stringify(body);
   res.statusCode = status;
   res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
+}
+
+/**
+ * A document GET answers for anyone to cache (discovery, JWKS), with the
+ * weak ETag express would give it, and `304` to a matching If-None-Match.
+ */
+export function sendDocument(req: IncomingMessage, res: ServerResponse, text: string, contentType: string): void {
+  const etag = `W/"${Buffer.byteLength(text).toString(16)}-${createHash("sha1").update(text).digest("base64").slice(0, 27)}"`;
+  res.setHeader("ETag", etag);
+  if (req.headers["if-none-match"]?.split(",").some((tag) => tag.trim() === etag)) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  res.statusCode = 200;
+  res.setHeader("Content-Type", contentType);
   res.setHeader("Content-Length", Buffer.byteLength(text));
   res.end(text);
 }

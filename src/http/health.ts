@@ -6,6 +6,8 @@
 import { Router } from "express";
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
+import type { HttpPart } from "./app.js";
+import { sendJson, type DirectRoute } from "./direct-routes.js";
 
 const CHECK_TIMEOUT_MS = 1_000;
 
@@ -42,18 +44,25 @@ async function pingRedis(redis: Redis): Promise<unknown> {
   return redis.ping();
 }
 
-export function healthRouter(services: Pick<Services, "db" | "redis">): Router {
-  const router = Router();
-  router.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
-  });
-  router.get("/readyz", async (_req, res) => {
-    const [postgres, redis] = await Promise.all([check(() => services.db.$queryRawUnsafe("SELECT 1")), check(() => pingRedis(services.redis))]);
-    const ready = postgres === "ok" && redis === "ok";
-    res.status(ready ? 200 : 503);
-    if (!ready) res.setHeader("Retry-After", "5");
-    res.setHeader("Cache-Control", "no-store");
-    res.json({ status: ready ? "ready" : "unavailable", checks: { postgres, redis } });
-  });
-  return router;
+/** Direct routes (src/http/direct-routes.ts): load balancers call them every few seconds; not logged per request. */
+export function healthRouter(services: Pick<Services, "db" | "redis">): HttpPart {
+  const healthz: DirectRoute = {
+    method: "GET",
+    path: "/healthz",
+    quiet: true,
+    handle: ({ res }) => sendJson(res, 200, { status: "ok" }),
+  };
+  const readyz: DirectRoute = {
+    method: "GET",
+    path: "/readyz",
+    quiet: true,
+    handle: async ({ res }) => {
+      const [postgres, redis] = await Promise.all([check(() => services.db.$queryRawUnsafe("SELECT 1")), check(() => pingRedis(services.redis))]);
+      const ready = postgres === "ok" && redis === "ok";
+      if (!ready) res.setHeader("Retry-After", "5");
+      res.setHeader("Cache-Control", "no-store");
+      sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "unavailable", checks: { postgres, redis } });
+    },
+  };
+  return { router: Router(), direct: [healthz, readyz] };
 }

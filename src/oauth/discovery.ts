@@ -6,7 +6,9 @@
  * algorithms from the published keys. An endpoint appears only once it is
  * implemented: add its line to `ENDPOINTS`.
  */
-import { Router, type Response } from "express";
+import { Router } from "express";
+import type { HttpPart } from "../http/app.js";
+import { sendDocument, type DirectRoute } from "../http/direct-routes.js";
 import type { Services } from "../services.js";
 import { CLIENT_ASSERTION_ALGORITHMS, CLIENT_AUTH_STRATEGIES } from "./client-auth.js";
 import { buildGrants } from "./grants/index.js";
@@ -66,15 +68,16 @@ export async function discoveryDocument(services: Services): Promise<Record<stri
   };
 }
 
-async function sendDocument(services: Services, res: Response): Promise<void> {
-  res.setHeader("Cache-Control", "public, max-age=300");
-  res.setHeader("Access-Control-Allow-Origin", "*");
-  res.json(await discoveryDocument(services));
-}
-
-export function discoveryRouter(services: Services): Router {
-  const router = Router();
-  router.get(OPENID_CONFIGURATION_PATH, (_req, res) => sendDocument(services, res));
-  router.get(OAUTH_METADATA_PATH, (_req, res) => sendDocument(services, res));
-  return router;
+export function discoveryRouter(services: Services): HttpPart {
+  // Direct routes (src/http/direct-routes.ts): every app and resource server reads them.
+  const route = (path: string): DirectRoute => ({
+    method: "GET",
+    path,
+    handle: async ({ req, res }) => {
+      res.setHeader("Cache-Control", "public, max-age=300");
+      res.setHeader("Access-Control-Allow-Origin", "*");
+      sendDocument(req, res, JSON.stringify(await discoveryDocument(services)), "application/json; charset=utf-8");
+    },
+  });
+  return { router: Router(), direct: [route(OPENID_CONFIGURATION_PATH), route(OAUTH_METADATA_PATH)] };
 }

@@ -7,6 +7,8 @@
 import { Router } from "express";
 import type { JWK } from "jose";
 import type { Services } from "../services.js";
+import type { HttpPart } from "../http/app.js";
+import { sendDocument, type DirectRoute } from "../http/direct-routes.js";
 
 export const JWKS_PATH = "/oauth/jwks";
 
@@ -32,13 +34,17 @@ export function publicJwk(jwk: JWK): JWK | undefined {
   return out as JWK;
 }
 
-export function jwksRouter(services: Services): Router {
-  const router = Router();
-  router.get(JWKS_PATH, async (_req, res) => {
-    const { keys } = await services.signingKeys.jwks();
-    res.setHeader("Cache-Control", "public, max-age=300");
-    res.setHeader("Access-Control-Allow-Origin", "*");
-    res.type("application/jwk-set+json").send(JSON.stringify({ keys: keys.map(publicJwk).filter((k) => k !== undefined) }));
-  });
-  return router;
+export function jwksRouter(services: Services): HttpPart {
+  // A direct route (src/http/direct-routes.ts): every resource server fetches it.
+  const route: DirectRoute = {
+    method: "GET",
+    path: JWKS_PATH,
+    handle: async ({ req, res }) => {
+      const { keys } = await services.signingKeys.jwks();
+      res.setHeader("Cache-Control", "public, max-age=300");
+      res.setHeader("Access-Control-Allow-Origin", "*");
+      sendDocument(req, res, JSON.stringify({ keys: keys.map(publicJwk).filter((k) => k !== undefined) }), "application/jwk-set+json; charset=utf-8");
+    },
+  };
+  return { router: Router(), direct: [route] };
 }

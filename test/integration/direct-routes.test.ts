@@ -68,4 +68,30 @@ describe("direct routes", () => {
       "one info line, no 503 and no 'backing service unavailable'",
     );
   });
+
+  it("discovery and JWKS carry an ETag and answer a matching If-None-Match with 304; HEAD answers headers only", async () => {
+    for (const path of ["/oauth/jwks", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]) {
+      const first = await send(broker.url, { path });
+      assert.equal(first.status, 200, path);
+      const etag = String(first.headers.etag);
+      assert.match(etag, /^W\/"/, `${path} has a weak ETag`);
+      assert.equal(first.headers["cache-control"], "public, max-age=300");
+      assert.equal(first.headers["access-control-allow-origin"], "*");
+      const again = await send(broker.url, { path, headers: { "if-none-match": etag } });
+      assert.equal(again.status, 304, path);
+      assert.equal(again.text, "");
+      const head = await send(broker.url, { path, method: "HEAD" });
+      assert.equal(head.status, 200);
+      assert.equal(head.text, "");
+      assert.equal(head.headers["content-length"], first.headers["content-length"]);
+    }
+    assert.equal((await send(broker.url, { path: "/.well-known/openid-configuration", headers: { "if-none-match": 'W/"other"' } })).status, 200);
+  });
+
+  it("health probes are answered and not logged", async () => {
+    const before = broker.services.logs.lines.length;
+    for (const path of ["/healthz", "/readyz", "/HEALTHZ"]) assert.equal((await send(broker.url, { path })).status, 200, path);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(broker.services.logs.lines.slice(before).filter((l) => String((l.req as { url?: string } | undefined)?.url ?? "").toLowerCase().includes("z")), []);
+  });
 });
