@@ -19,6 +19,26 @@ export function createRedis(redisUrl: string, options: RedisOptions = {}): Redis
   });
 }
 
+/**
+ * Resolves once `redis` is connected and ready. With the offline queue off a
+ * command sent while the connection is still being made fails at once, so a
+ * short-lived process (a CLI verb) waits for this before its first command.
+ */
+export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === "ready") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      redis.off("ready", onReady);
+      reject(new Error(`Redis was not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    redis.once("ready", onReady);
+  });
+}
+
 /** The server part of a Redis URL, for one-line error messages (no password). */
 export function describeRedisUrl(redisUrl: string): string {
   const u = new URL(redisUrl);

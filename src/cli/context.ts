@@ -3,6 +3,7 @@ import { loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { checkPostgres, checkRedis } from "../preflight.js";
 import { closeServices, createServices, type Services } from "../services.js";
+import { whenReady } from "../redis.js";
 
 export async function withServices<T>(run: (services: Services) => Promise<T>, options: { redis?: boolean } = {}): Promise<T> {
   const config = loadConfig();
@@ -11,6 +12,8 @@ export async function withServices<T>(run: (services: Services) => Promise<T>, o
   // CLI verbs print their own results; the log only says what went wrong.
   const services = await createServices(config, createLogger(config.logLevel === "info" ? "warn" : config.logLevel));
   try {
+    // The verb's first command must not race the connection (checkRedis only proved Redis answers).
+    if (options.redis) await whenReady(services.redis, 5_000);
     return await run(services);
   } finally {
     await closeServices(services);
