@@ -29,7 +29,7 @@ import { closeServices, createServices } from "../src/services.js";
 import { createTestDatabase } from "../test/support/db.js";
 import { freePort } from "../test/support/ports.js";
 import { startOAuth2Upstream } from "../test/support/oauth2-upstream.js";
-import { connectTestAccount, TEST_APP_REDIRECT, type TestApp } from "../test/support/flow.js";
+import { connectTestAccount, gitHubLikeConnector, TEST_APP_REDIRECT, type TestApp } from "../test/support/flow.js";
 import { startBrokerProcess } from "../test/support/broker-process.js";
 import { basic, send, type ReceivedResponse } from "../test/support/raw-http.js";
 
@@ -89,16 +89,7 @@ async function main(): Promise<number> {
   const connectorsDir = mkdtempSync(join(tmpdir(), "authbroker-soak-"));
   writeFileSync(
     join(connectorsDir, "gh.json"),
-    JSON.stringify({
-      id: "gh",
-      name: "GitHub-like",
-      auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "soak", clientSecret: "soak-secret-0123456789" },
-      scopes: { user: ["read:user"] },
-      defaultScopes: ["user"],
-      api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-      identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
-      refresh: { marginSeconds: 60 },
-    }),
+    JSON.stringify(gitHubLikeConnector(upstream, { client_id: "soak", client_secret: "soak-secret-0123456789" }, { refresh: { marginSeconds: 60 } })),
   );
   const prefix = `soak_${randomBytes(4).toString("hex")}`;
   const env: Record<string, string> = {

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { startTestBroker, type TestBroker } from "../support/broker.js";
 import { basic, form, send } from "../support/raw-http.js";
+import { until } from "../support/wait.js";
 
 describe("direct routes", () => {
   let broker: TestBroker;
@@ -57,11 +58,10 @@ describe("direct routes", () => {
       socket.on("close", () => resolve());
       socket.on("error", reject);
     });
-    let lines: Record<string, unknown>[] = [];
-    for (let i = 0; i < 50 && lines.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      lines = broker.services.logs.lines.filter((l) => (l.req as { id?: string } | undefined)?.id === "trace-hangup-1");
-    }
+    const lines = await until("the hung-up request's log line", async () => {
+      const found = broker.services.logs.lines.filter((l) => (l.req as { id?: string } | undefined)?.id === "trace-hangup-1");
+      return found.length > 0 && found;
+    }, 1_000).catch(() => []);
     assert.deepEqual(
       lines.map((l) => [l.msg, l.level]),
       [["request aborted", 30]],

@@ -17,7 +17,7 @@ import assert from "node:assert/strict";
 import { Agent } from "node:http";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
 import { brokerProcessEnv, listeningUrl, startBrokerProcess, type BrokerProcess } from "../support/broker-process.js";
 import { basic, send } from "../support/raw-http.js";
 import { readCredentials } from "../../src/accounts/vault.js";
@@ -39,16 +39,9 @@ describe("two brokers and two workers on the same databases, under load", () => 
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "m", clientSecret: "m-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
+        "gh.json": gitHubLikeConnector(upstream, { client_id: "m", client_secret: "m-secret-0123456789" }, {
           refresh: { marginSeconds: 3 },
-        },
+        }),
       },
     });
     app = await registerTestApp(broker);

@@ -15,21 +15,12 @@ import assert from "node:assert/strict";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startRedisServer, type TestRedisServer } from "../support/redis-server.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
 import { basic, send, type ReceivedResponse } from "../support/raw-http.js";
 import { startWorker, type RunningWorker } from "../../src/worker/run.js";
 import { refreshJobId } from "../../src/worker/queues.js";
 import { readCredentials } from "../../src/accounts/vault.js";
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from "../support/wait.js";
 
 describe("Redis unreachable during traffic", () => {
   let redis: TestRedisServer;
@@ -49,16 +40,9 @@ describe("Redis unreachable during traffic", () => {
       port: reserved.port,
       env: { REDIS_URL: redis.url, REFRESH_RATE_PER_CONNECTOR: "1000" },
       connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "r", clientSecret: "r-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
+        "gh.json": gitHubLikeConnector(upstream, { client_id: "r", client_secret: "r-secret-0123456789" }, {
           refresh: { marginSeconds: 2 },
-        },
+        }),
       },
     });
     // The periodic pass is far away: a rebuild within the test comes from the worker noticing Redis is back.

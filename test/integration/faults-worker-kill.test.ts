@@ -18,22 +18,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp } from "../support/flow.js";
+import { connectTestAccount, registerTestApp, gitHubLikeConnector } from "../support/flow.js";
 import { brokerProcessEnv, startBrokerProcess, type BrokerProcess } from "../support/broker-process.js";
 import { readCredentials } from "../../src/accounts/vault.js";
 import { refreshJobId } from "../../src/worker/queues.js";
+import { until } from "../support/wait.js";
 
 const ACCOUNTS = 12;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("a worker SIGKILLed during a refresh burst", () => {
   let upstream: OAuth2Upstream;
@@ -48,17 +39,10 @@ describe("a worker SIGKILLed during a refresh burst", () => {
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "k", clientSecret: "k-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
+        "gh.json": gitHubLikeConnector(upstream, { client_id: "k", client_secret: "k-secret-0123456789" }, {
           // Tokens live 20 s and fall due 18 s before they expire: every account is due 2 s after it connects.
           refresh: { marginSeconds: 18 },
-        },
+        }),
       },
     });
     const app = await registerTestApp(broker);

@@ -13,7 +13,7 @@ import * as oidc from "openid-client";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
 import { accountToken, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream, type RawResponse } from "../support/api-upstream.js";
 import { revokeAccessToken, revokeFamily } from "../../src/oauth/revocation.js";
 
@@ -59,15 +59,7 @@ describe("who may call the proxy", () => {
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: github.authorizationUrl, tokenUrl: github.tokenUrl, clientId: "b", clientSecret: "b-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: github.apiUrl, credentials: "bearer" },
-          identity: { url: github.userUrl, subject: "id", email: "email", name: "name" },
-        },
+        "gh.json": gitHubLikeConnector(github, { client_id: "b", client_secret: "b-secret-0123456789" }),
         "acme.json": {
           id: "acme",
           name: "Acme",

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
 import { accountToken, basicCheck, headerCheck, queryCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream } from "../support/api-upstream.js";
 import { flushProxyAudit } from "../../src/proxy/router.js";
 import { PROXY_AUDIT_ACTION } from "../../src/proxy/audit.js";
@@ -51,15 +51,7 @@ describe("the proxy forwards calls with the account's credentials", () => {
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: github.authorizationUrl, tokenUrl: github.tokenUrl, clientId: "b", clientSecret: "b-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: github.apiUrl, credentials: "bearer" },
-          identity: { url: github.userUrl, subject: "id", email: "email", name: "name" },
-        },
+        "gh.json": gitHubLikeConnector(github, { client_id: "b", client_secret: "b-secret-0123456789" }),
         "acme-basic.json": { id: "acme-basic", name: "Acme Basic", auth: { kind: "basic" }, api: { baseUrl: `${basicApi.url}/echo`, credentials: "basic" }, identity: { url: `${basicApi.url}/echo/me`, subject: "path" } },
         "acme-header.json": { id: "acme-header", name: "Acme Header", auth: { kind: "api_key", fields: keyFields }, api: { baseUrl: headerApi.url, credentials: "header:X-Api-Key" }, identity: { url: `${headerApi.url}/echo/me`, subject: "path" } },
         "acme-query.json": { id: "acme-query", name: "Acme Query", auth: { kind: "api_key", fields: keyFields }, api: { baseUrl: `${queryApi.url}/echo/v1`, credentials: "query:api_key" }, identity: { url: `${queryApi.url}/echo/me`, subject: "path" } },

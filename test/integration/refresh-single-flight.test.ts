@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
-import { connectTestAccount, registerTestApp, type TestApp } from "../support/flow.js";
+import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
 import { refreshAccount, AccountNeedsReauth, upstreamDeadlineMs } from "../../src/accounts/refresh.js";
 import { UpstreamTimeout } from "../../src/errors.js";
 import { createServices, closeServices, type Services } from "../../src/services.js";
@@ -27,15 +27,7 @@ describe("single-flight refresh", () => {
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
-        "gh.json": {
-          id: "gh",
-          name: "GitHub-like",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "b", clientSecret: "b-secret-0123456789" },
-          scopes: { user: ["read:user"] },
-          defaultScopes: ["user"],
-          api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-          identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
-        },
+        "gh.json": gitHubLikeConnector(upstream, { client_id: "b", client_secret: "b-secret-0123456789" }),
       },
     });
     app = await registerTestApp(broker);

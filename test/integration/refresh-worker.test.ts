@@ -21,16 +21,7 @@ import { UpstreamError } from "../../src/errors.js";
 import { readCredentials } from "../../src/accounts/vault.js";
 import { connectAccount } from "../../src/accounts/accounts.js";
 import { reconcileRefreshJobs } from "../../src/worker/reconciler.js";
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from "../support/wait.js";
 
 describe("background refresh worker", () => {
   let broker: TestBroker;

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { isRevoked, restoreRevocations, revokeAccessToken, revokedJtiKey } from "../../src/oauth/revocation.js";
 import { createTestServices, type TestServices } from "../support/services.js";
+import { until } from "../support/wait.js";
 
 /** Counts the EXISTS commands a client sends (the real client, wrapped). */
 function countExists(services: TestServices): { count: number } {
@@ -20,23 +21,15 @@ function countExists(services: TestServices): { count: number } {
   return counter;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** A token's claims that nothing has revoked yet; the cache learns they are clear once its subscription is live. */
 async function clearClaims(services: TestServices, exists: { count: number }): Promise<{ jti: string; gid: string; exp: number }> {
   const claims = { jti: randomUUID(), gid: randomUUID(), exp: Math.floor(Date.now() / 1000) + 600 };
-  await eventually("the cache answers a second check itself", async () => {
+  await until("the cache answers a second check itself", async () => {
     assert.equal(await isRevoked(services.redis, claims), false);
     const before = exists.count;
     assert.equal(await isRevoked(services.redis, claims), false);
     return exists.count === before;
-  });
+  }, 2_000);
   return claims;
 }
 
@@ -58,7 +51,7 @@ describe("revocation cache", () => {
     for (let i = 0; i < 10; i++) assert.equal(await isRevoked(b.redis, claims), false);
     assert.equal(bExists.count, asked, "ten checks, no round trip");
     await revokeAccessToken(a.redis, claims);
-    await eventually("the other process sees the revocation", () => isRevoked(b.redis, claims));
+    await until("the other process sees the revocation", () => isRevoked(b.redis, claims), 2_000);
     assert.equal(bExists.count, asked, "the published revocation answered, not a round trip");
   });
 
@@ -67,7 +60,7 @@ describe("revocation cache", () => {
     const family = await a.db.refreshFamily.create({ data: { id: claims.gid, appId: (await a.clients.create({ name: "R", redirectUris: ["http://127.0.0.1:9/cb"], scopes: ["proxy"] })).client.id, scope: "proxy", revokedAt: new Date(), revokedReason: "test" } });
     assert.equal(family.id, claims.gid);
     await restoreRevocations(a);
-    await eventually("the restored revocation reaches the cache", () => isRevoked(b.redis, claims));
+    await until("the restored revocation reaches the cache", () => isRevoked(b.redis, claims), 2_000);
   });
 
   it("when the subscription drops, keys it took as clear are asked again: a revocation it never heard of is seen", async () => {
@@ -76,7 +69,7 @@ describe("revocation cache", () => {
     await a.redis.set(revokedJtiKey(claims.jti), "1", "EX", 600);
     assert.equal(await isRevoked(b.redis, claims), false, "still taken as clear: nothing was published (bounded by the cache's 30 s backstop)");
     await a.redis.client("KILL", "TYPE", "pubsub");
-    await eventually("the revocation is seen once the subscription dropped", () => isRevoked(b.redis, claims));
+    await until("the revocation is seen once the subscription dropped", () => isRevoked(b.redis, claims), 2_000);
   });
 
   it("while Redis cannot be asked, no cached answer stands in for it: the check fails", async () => {

@@ -57,6 +57,23 @@ const GH_CLIENT = { client_id: "broker-at-gh", client_secret: "gh-secret-0123456
  * account, refresh and admin tests share. `connector` adds or overrides
  * connector fields; `upstream` and `env` go to the upstream and the broker.
  */
+/**
+ * The `oauth2` connector `gh` at a GitHub-like upstream (test/support/oauth2-upstream.ts):
+ * identity from /user, bearer credentials to its echo API. `extra` adds or overrides fields.
+ */
+export function gitHubLikeConnector(upstream: Pick<OAuth2Upstream, "authorizationUrl" | "tokenUrl" | "apiUrl" | "userUrl">, registered: { client_id: string; client_secret: string }, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: "gh",
+    name: "GitHub-like",
+    auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: registered.client_id, clientSecret: registered.client_secret },
+    scopes: { user: ["read:user"] },
+    defaultScopes: ["user"],
+    api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
+    identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
+    ...extra,
+  };
+}
+
 export async function startBrokerWithGitHubLike(options: { connector?: Record<string, unknown>; upstream?: Partial<OAuth2UpstreamOptions>; env?: Record<string, string | undefined> } = {}): Promise<{ broker: TestBroker; upstream: OAuth2Upstream; stop(): Promise<void> }> {
   const reserved = await reserveBrokerUrl();
   const upstream = await startOAuth2Upstream({ ...options.upstream, clients: [{ ...GH_CLIENT, redirect_uris: [reserved.callbackUrl] }] });
@@ -64,16 +81,10 @@ export async function startBrokerWithGitHubLike(options: { connector?: Record<st
     port: reserved.port,
     env: options.env,
     connectors: {
-      "gh.json": {
-        id: "gh",
-        name: "GitHub-like",
+      "gh.json": gitHubLikeConnector(upstream, GH_CLIENT, {
         auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, revocationUrl: upstream.revocationUrl, clientId: GH_CLIENT.client_id, clientSecret: GH_CLIENT.client_secret },
-        scopes: { user: ["read:user"] },
-        defaultScopes: ["user"],
-        api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
-        identity: { url: upstream.userUrl, subject: "id", email: "email", name: "name" },
         ...options.connector,
-      },
+      }),
     },
   });
   return {
