@@ -4,7 +4,6 @@
  * request ids and logging first, then the routers of each part of the
  * broker, then the 404 and error handlers.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type Express, type Router } from "express";
 import { pinoHttp } from "pino-http";
 import type { Services } from "../services.js";
@@ -30,24 +29,21 @@ export interface HttpPart {
 /** The parts of the broker (oauth, connect, proxy, admin…), mounted in order. */
 export type RouterFactory = (services: Services) => Router | HttpPart;
 
-/** The broker's HTTP request listener (for `listen`), with the express app behind it for what it does not answer itself. */
-export type BrokerApp = RequestListener & { express: Express };
-
 function asPart(made: Router | HttpPart): HttpPart {
   return typeof made === "function" ? { router: made } : made;
 }
 
-export function createApp(services: Services, routers: RouterFactory[] = []): BrokerApp {
+/** The broker's HTTP request listener (for `listen`): the direct routes, then the express app for everything else. */
+export function createApp(services: Services, routers: RouterFactory[] = []): RequestListener {
   const parts = [healthRouter(services), ...routers.map((factory) => asPart(factory(services)))];
   const app = createExpressApp(services, parts);
-  const listener = withDirectRoutes(
+  return withDirectRoutes(
     app,
     parts.flatMap((p) => p.direct ?? []),
     parts.flatMap((p) => p.mounts ?? []),
     parts.flatMap((p) => p.guards ?? []),
     services.log,
   );
-  return Object.assign((req: IncomingMessage, res: ServerResponse) => listener(req, res), { express: app });
 }
 
 function createExpressApp(services: Services, parts: HttpPart[]): Express {

@@ -172,14 +172,6 @@ async function run(exchange: Exchange, oauthErrors: boolean, work: () => Promise
   }
 }
 
-/** A JSON answer, written in one go (no ETag: these answers are never cached). */
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader("Content-Type", "application/json; charset=utf-8");
-  res.setHeader("Content-Length", Buffer.byteLength(text));
-  res.end(text);
-}
 
 /**
  * A document GET answers for anyone to cache (discovery, JWKS), with the

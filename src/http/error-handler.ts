@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import type { Logger } from "../log.js";
+import { sendJson } from "./json.js";
 import { BadRequest, BrokerError, InvalidClient, NotFound, OAuthError, ServiceUnavailable, ValidationFailed, PayloadTooLarge, UnsupportedMediaType } from "../errors.js";
 
 /** Errors from drivers that mean "a dependency is down": answered 503 with Retry-After. */
@@ -92,15 +93,11 @@ export function renderError(err: unknown, req: IncomingMessage, res: ServerRespo
     res.destroy();
     return;
   }
-  res.statusCode = error.status;
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   // RFC 6749 §5.2: a failed client authentication through the Authorization header gets a challenge.
   if (error instanceof InvalidClient && req.headers.authorization?.startsWith("Basic ")) res.setHeader("WWW-Authenticate", 'Basic realm="authbroker"');
   if (error instanceof OAuthError || oauth) res.setHeader("Cache-Control", "no-store");
-  const body = JSON.stringify(errorBody(error, requestId, oauth));
-  res.setHeader("Content-Type", "application/json; charset=utf-8");
-  res.setHeader("Content-Length", Buffer.byteLength(body));
-  res.end(body);
+  sendJson(res, error.status, errorBody(error, requestId, oauth));
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {

@@ -7,19 +7,11 @@ import { Router } from "express";
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 import type { HttpPart } from "./app.js";
-import { sendJson, type DirectRoute } from "./direct-routes.js";
+import type { DirectRoute } from "./direct-routes.js";
+import { sendJson } from "./json.js";
+import { withTimeout } from "./timeout.js";
 
 const CHECK_TIMEOUT_MS = 1_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
-  });
-}
 
 async function check(probe: () => Promise<unknown>): Promise<"ok" | "unreachable"> {
   try {

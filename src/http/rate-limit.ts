@@ -44,6 +44,7 @@ import { TOKEN_PATH } from "../oauth/token.js";
 import { sendErrorPage } from "./html.js";
 import type { HttpPart } from "./app.js";
 import type { DirectGuard } from "./direct-routes.js";
+import { withTimeout } from "./timeout.js";
 
 /** One rate-limited endpoint (or group of paths under one prefix). */
 export interface RateLimitedEndpoint {
@@ -261,16 +262,6 @@ export class RateLimiter {
     const intoNext = current > 0 ? Math.max(0, W * (1 - (limit - 1) / current)) : 0;
     return W - elapsedMs + intoNext;
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    work.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (err: unknown) => (clearTimeout(timer), reject(err)),
-    );
-  });
 }
 
 /** The counters a request falls in at `endpoint`: its address, and the client it claims where the endpoint has one. */

@@ -19,7 +19,8 @@ import type { Services } from "../services.js";
 import { forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
 import type { Client } from "./clients.js";
 import type { HttpPart } from "../http/app.js";
-import { sendJson, type DirectRoute } from "../http/direct-routes.js";
+import type { DirectRoute } from "../http/direct-routes.js";
+import { sendJson } from "../http/json.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
 
 export const INTROSPECTION_PATH = "/oauth/introspect";

@@ -19,7 +19,8 @@ import type { Client } from "./clients.js";
 import { buildGrants, type Grant } from "./grants/index.js";
 import { allowAnyOrigin, answerPreflight, forbidCaching } from "./back-channel.js";
 import type { HttpPart } from "../http/app.js";
-import { sendJson, type DirectRoute } from "../http/direct-routes.js";
+import type { DirectRoute } from "../http/direct-routes.js";
+import { sendJson } from "../http/json.js";
 
 export const TOKEN_PATH = "/oauth/token";
 
