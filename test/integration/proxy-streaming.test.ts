@@ -17,15 +17,27 @@ import { accountToken, generatedChunks, headerCheck, startApiUpstream, storeTest
 const API_KEY = "sk_test_stream_0123";
 const MB = 1024 * 1024;
 const SIZE = 100 * MB;
-/** Far below the 100 MB moved: a proxy that buffered either body could not stay under it. */
-const MAX_GROWTH = 50 * MB;
+/**
+ * Buffers held at once, measured exactly (see `measuringMemory`): the few
+ * chunks in flight. A proxy that buffered either body would hold all 100 MB.
+ */
+const MAX_BUFFERS_GROWTH = 8 * MB;
+/**
+ * RSS is a coarser guard: the allocator keeps freed pages for a while, and
+ * runs on a busy CI machine showed up to 50 MB of that slack. Still below
+ * the 100 MB a buffering proxy would add.
+ */
+const MAX_RSS_GROWTH = 80 * MB;
 
 /**
  * The garbage collector, without --expose-gc on the command line. Chunks
  * read from sockets are garbage as soon as they are passed on, but V8
  * collects external memory only past a soft limit of tens of MB; collecting
  * before each sample makes the samples show what is held, so a proxy that
- * buffered a body could not hide in the collector's slack.
+ * buffered a body could not hide in the collector's slack. Twice: the
+ * backing stores a collection frees are swept concurrently, and
+ * `arrayBuffers` still counted the last 100 ms of garbage (20–30 MB at
+ * these speeds) until the next collection finished that sweep.
  */
 function exposedGc(): () => void {
   setFlagsFromString("--expose-gc");
@@ -39,6 +51,7 @@ async function measuringMemory<T>(work: () => Promise<T>): Promise<{ result: T; 
   const baseline = process.memoryUsage();
   let peak = { rss: baseline.rss, arrayBuffers: baseline.arrayBuffers };
   const sample = () => {
+    gc();
     gc();
     const now = process.memoryUsage();
     peak = { rss: Math.max(peak.rss, now.rss), arrayBuffers: Math.max(peak.arrayBuffers, now.arrayBuffers) };
@@ -118,8 +131,8 @@ describe("streaming through the proxy", () => {
     assert.equal(result.bytes, SIZE);
     assert.equal(result.sha256, api.stats.lastLargeSha256);
     t.diagnostic(`rss +${(rssGrowth / MB).toFixed(1)} MB, arrayBuffers +${(arrayBuffersGrowth / MB).toFixed(1)} MB`);
-    assert.ok(rssGrowth < MAX_GROWTH, `rss grew ${(rssGrowth / MB).toFixed(1)} MB`);
-    assert.ok(arrayBuffersGrowth < MAX_GROWTH, `arrayBuffers grew ${(arrayBuffersGrowth / MB).toFixed(1)} MB`);
+    assert.ok(rssGrowth < MAX_RSS_GROWTH, `rss grew ${(rssGrowth / MB).toFixed(1)} MB`);
+    assert.ok(arrayBuffersGrowth < MAX_BUFFERS_GROWTH, `arrayBuffers grew ${(arrayBuffersGrowth / MB).toFixed(1)} MB`);
   });
 
   it("a download of unknown length is relayed chunked", async () => {
@@ -137,8 +150,8 @@ describe("streaming through the proxy", () => {
     assert.equal(result.echo.sha256, result.sentSha256);
     assert.equal(result.echo.contentLength, String(SIZE), "the length is passed on, not turned into chunks");
     t.diagnostic(`rss +${(rssGrowth / MB).toFixed(1)} MB, arrayBuffers +${(arrayBuffersGrowth / MB).toFixed(1)} MB`);
-    assert.ok(rssGrowth < MAX_GROWTH, `rss grew ${(rssGrowth / MB).toFixed(1)} MB`);
-    assert.ok(arrayBuffersGrowth < MAX_GROWTH, `arrayBuffers grew ${(arrayBuffersGrowth / MB).toFixed(1)} MB`);
+    assert.ok(rssGrowth < MAX_RSS_GROWTH, `rss grew ${(rssGrowth / MB).toFixed(1)} MB`);
+    assert.ok(arrayBuffersGrowth < MAX_BUFFERS_GROWTH, `arrayBuffers grew ${(arrayBuffersGrowth / MB).toFixed(1)} MB`);
   });
 
   it("an upload of unknown length is streamed chunked", async () => {
