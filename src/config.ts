@@ -180,6 +180,8 @@ const envSchema = z.object({
   RATE_LIMIT_PER_IP: integer(0, 1_000_000_000, "must be 0-1000000000").default(1_200),
   /** Requests per window naming one client_id at the token, device authorization and authorize endpoints; 0 turns the limit off. */
   RATE_LIMIT_PER_CLIENT: integer(0, 1_000_000_000, "must be 0-1000000000").default(1_200),
+  /** Reverse proxies in front of the broker whose X-Forwarded-For entries are believed (src/http/client-address.ts); 0 ignores the header. */
+  TRUST_PROXY_HOPS: integer(0, 10, "must be 0-10").default(0),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -202,6 +204,7 @@ export interface Config {
   refreshLockTtlMs: number;
   workerJobLockMs: number;
   rateLimit: RateLimitConfig;
+  trustProxyHops: number;
 }
 
 /** Request rate limits of the front-door endpoints (src/http/rate-limit.ts). A limit of 0 is off. */
@@ -249,5 +252,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshLockTtlMs: e.REFRESH_LOCK_TTL_MS,
     workerJobLockMs: e.WORKER_JOB_LOCK_MS,
     rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, perIp: e.RATE_LIMIT_PER_IP, perClient: e.RATE_LIMIT_PER_CLIENT },
+    trustProxyHops: e.TRUST_PROXY_HOPS,
   };
 }

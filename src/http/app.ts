@@ -4,10 +4,12 @@
  * request ids and logging first, then the routers of each part of the
  * broker, then the 404 and error handlers.
  */
+import type { IncomingMessage } from "node:http";
 import express, { type Express, type Router } from "express";
 import { pinoHttp } from "pino-http";
 import type { Services } from "../services.js";
 import { redactUrl } from "../log.js";
+import { clientAddressResolver, type ClientAddressOf } from "./client-address.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { healthRouter } from "./health.js";
 import { requestIdOf } from "./request-id.js";
@@ -36,19 +38,22 @@ function asPart(made: Router | HttpPart): HttpPart {
 /** The broker's HTTP request listener (for `listen`): the direct routes, then the express app for everything else. */
 export function createApp(services: Services, routers: RouterFactory[] = []): RequestListener {
   const parts = [healthRouter(services), ...routers.map((factory) => asPart(factory(services)))];
-  const app = createExpressApp(services, parts);
+  const clientAddressOf = clientAddressResolver(services.config.trustProxyHops);
+  const app = createExpressApp(services, parts, clientAddressOf);
   return withDirectRoutes(
     app,
     parts.flatMap((p) => p.direct ?? []),
     parts.flatMap((p) => p.mounts ?? []),
     parts.flatMap((p) => p.guards ?? []),
     services.log,
+    clientAddressOf,
   );
 }
 
-function createExpressApp(services: Services, parts: HttpPart[]): Express {
+function createExpressApp(services: Services, parts: HttpPart[], clientAddressOf: ClientAddressOf): Express {
   const app = express();
   app.disable("x-powered-by");
+  // The broker reads X-Forwarded-For itself (client-address.ts); express's req.ip and req.protocol stay the socket's.
   app.set("trust proxy", false);
   app.set("query parser", "simple");
 
@@ -60,7 +65,7 @@ function createExpressApp(services: Services, parts: HttpPart[]): Express {
       // Only what is needed to follow a request: never headers, which carry
       // Authorization and cookies, and never secret query parameters.
       serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress }),
+        req: (req: { id: string; method: string; url: string; raw: IncomingMessage }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: clientAddressOf(req.raw) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

@@ -19,9 +19,10 @@
  *   verified): the limit bounds a runaway app cheaply, but someone who knows a
  *   client_id can spend that client's budget. The per-address limit is what
  *   bounds an attacker.
- * - Without trusted proxy headers (`trust proxy` is off) every request through
- *   a reverse proxy has the proxy's address: the per-address limit is then
- *   per proxy. Size `RATE_LIMIT_PER_IP` for that, or turn it off (0).
+ * - The address is the socket's peer unless TRUST_PROXY_HOPS says how many
+ *   reverse proxies' X-Forwarded-For entries to believe
+ *   (src/http/client-address.ts). Left at 0 behind a proxy, every request has
+ *   the proxy's address and the per-address limit is per proxy.
  * - When Redis is unreachable or slow the limiter lets requests through
  *   (fail open, logged once per outage): refusing all traffic because the
  *   limiter cannot count would turn a Redis outage into a full one. The
@@ -38,6 +39,7 @@ import type { Logger } from "../log.js";
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 import { readForm } from "../oauth/body.js";
+import { clientAddressResolver, type ClientAddressOf } from "./client-address.js";
 import { parseBasicCredentials } from "../oauth/client-auth.js";
 import { DEVICE_AUTHORIZATION_PATH, DEVICE_PAGE_PATH } from "../oauth/device.js";
 import { TOKEN_PATH } from "../oauth/token.js";
@@ -47,6 +49,11 @@ import type { DirectGuard } from "./direct-routes.js";
 import { withTimeout } from "./timeout.js";
 
 /** One rate-limited endpoint (or group of paths under one prefix). */
+/** The configured limits, and how a request's address is found. */
+interface RateLimitSettings extends RateLimitConfig {
+  clientAddressOf: ClientAddressOf;
+}
+
 export interface RateLimitedEndpoint {
   /** Its name in the Redis keys: each endpoint has counters of its own. */
   name: string;
@@ -265,9 +272,9 @@ export class RateLimiter {
 }
 
 /** The counters a request falls in at `endpoint`: its address, and the client it claims where the endpoint has one. */
-async function countersOf(endpoint: RateLimitedEndpoint, limits: RateLimitConfig, base: string, req: IncomingMessage): Promise<RateCounter[]> {
+async function countersOf(endpoint: RateLimitedEndpoint, limits: RateLimitSettings, base: string, req: IncomingMessage): Promise<RateCounter[]> {
   const counters: RateCounter[] = [];
-  if (limits.perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(req.socket.remoteAddress)}`, limit: limits.perIp });
+  if (limits.perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(limits.clientAddressOf(req))}`, limit: limits.perIp });
   if (limits.perClient > 0 && endpoint.claimedClientId) {
     const clientId = await endpoint.claimedClientId(req);
     if (clientId) counters.push({ key: `${base}:client:${clientBucket(clientId)}`, limit: limits.perClient });
@@ -276,7 +283,7 @@ async function countersOf(endpoint: RateLimitedEndpoint, limits: RateLimitConfig
 }
 
 /** Counts the request, or answers with the refusal for a JSON endpoint (thrown, rendered like every error). */
-async function checkRequest(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitConfig, base: string, req: IncomingMessage, log: Logger | undefined): Promise<RateDecision> {
+async function checkRequest(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitSettings, base: string, req: IncomingMessage, log: Logger | undefined): Promise<RateDecision> {
   const decision = await limiter.take(await countersOf(endpoint, limits, base, req));
   if (decision.allowed) return decision;
   log?.info({ rateLimit: { endpoint: endpoint.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");
@@ -292,7 +299,7 @@ function tooManyRequests(endpoint: RateLimitedEndpoint, res: ServerResponse, ret
 }
 
 /** The middleware of one endpoint. */
-export function limitRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitConfig, keyPrefix: string): RequestHandler {
+export function limitRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitSettings, keyPrefix: string): RequestHandler {
   const base = `${keyPrefix}:ratelimit:${endpoint.name}`;
   return async (req, res, next) => {
     // CORS preflights do no work and carry no credentials.
@@ -309,7 +316,7 @@ export function limitRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoin
 }
 
 /** The same limit for a direct route (src/http/direct-routes.ts) on a JSON endpoint's path. */
-function limitDirectRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitConfig, keyPrefix: string): DirectGuard {
+function limitDirectRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitSettings, keyPrefix: string): DirectGuard {
   const base = `${keyPrefix}:ratelimit:${endpoint.name}`;
   return {
     path: endpoint.path,
@@ -327,7 +334,7 @@ function limitDirectRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint
  */
 export function rateLimitRouter(services: Pick<Services, "config" | "redis" | "log">): HttpPart {
   const router = Router();
-  const limits = services.config.rateLimit;
+  const limits: RateLimitSettings = { ...services.config.rateLimit, clientAddressOf: clientAddressResolver(services.config.trustProxyHops) };
   if (limits.perIp === 0 && limits.perClient === 0) return { router };
   const limiter = new RateLimiter(services.redis, limits.windowSeconds, services.log);
   const prefix = services.config.queuePrefix;

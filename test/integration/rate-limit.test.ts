@@ -160,6 +160,40 @@ describe("rate limits per client", () => {
   });
 });
 
+describe("rate limits behind a reverse proxy (TRUST_PROXY_HOPS=1)", () => {
+  let broker: TestBroker;
+  let clientId: string;
+  let secret: string;
+
+  before(async () => {
+    broker = await startTestBroker({ env: { RATE_LIMIT_PER_IP: "2", RATE_LIMIT_PER_CLIENT: "0", RATE_LIMIT_WINDOW_SECONDS: "60", TRUST_PROXY_HOPS: "1" } });
+    const created = await broker.services.clients.create({ name: "Proxied", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });
+    clientId = created.client.id;
+    secret = created.secret!;
+  });
+  after(async () => broker?.stop());
+
+  /** A request as a load balancer on 127.0.0.9 forwards it, having appended the address it saw. */
+  const viaProxy = (forwardedFor: string) => send(broker.url, { path: "/oauth/token", localAddress: "127.0.0.9", ...form({ grant_type: "client_credentials" }, { authorization: basic(clientId, secret), "x-forwarded-for": forwardedFor }) });
+
+  it("clients behind the same proxy are counted apart, by the address the proxy appended", async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await viaProxy("203.0.113.10")).status, 200);
+    assertRateLimitedJson(await viaProxy("203.0.113.10"), 60);
+    assert.equal((await viaProxy("203.0.113.11")).status, 200, "another client behind the proxy has its own budget");
+  });
+
+  it("a client cannot pick a fresh address by sending X-Forwarded-For itself: the proxy's entry is the one counted", async () => {
+    assertRateLimitedJson(await viaProxy("198.51.100.1, 203.0.113.10"), 60);
+    assertRateLimitedJson(await viaProxy("198.51.100.2, 203.0.113.10"), 60);
+  });
+
+  it("the request's log line carries the client's address, not the proxy's", async () => {
+    await viaProxy("203.0.113.12");
+    const line = broker.services.logs.lines.findLast((l) => (l.req as { url?: string } | undefined)?.url === "/oauth/token");
+    assert.equal((line?.req as { remoteAddress?: string }).remoteAddress, "203.0.113.12");
+  });
+});
+
 describe("requests counted together", () => {
   let services: TestServices;
   before(async () => {

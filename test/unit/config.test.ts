@@ -66,6 +66,7 @@ describe("configuration defaults", () => {
       LOG_LEVEL: "debug",
       BROKER_ADMIN_TOKEN: adminToken,
       SHUTDOWN_GRACE_MS: "2500",
+      TRUST_PROXY_HOPS: "2",
     });
     assert.equal(config.databaseUrl, "postgres://u:p@db.internal:6543/broker");
     assert.equal(config.redisUrl, "rediss://cache.internal:6380/2");
@@ -84,6 +85,7 @@ describe("configuration defaults", () => {
     assert.equal(config.logLevel, "debug");
     assert.equal(config.adminToken, adminToken);
     assert.equal(config.shutdownGraceMs, 2500);
+    assert.equal(config.trustProxyHops, 2);
     // The first key is the current one.
     assert.deepEqual(
       config.encryptionKeys.map((k) => k.kid),
@@ -171,6 +173,11 @@ describe("a bad variable stops the start with one line naming it", () => {
 
   it("SHUTDOWN_GRACE_MS that is not a whole number of milliseconds", () => {
     rejects({ SHUTDOWN_GRACE_MS: "soon" }, "SHUTDOWN_GRACE_MS", /must be an integer/);
+  });
+
+  it("TRUST_PROXY_HOPS outside 0-10", () => {
+    rejects({ TRUST_PROXY_HOPS: "11" }, "TRUST_PROXY_HOPS", /must be 0-10/);
+    rejects({ TRUST_PROXY_HOPS: "yes" }, "TRUST_PROXY_HOPS", /must be an integer/);
   });
 
   it("never echoes a secret value in the error line", () => {
