@@ -141,23 +141,32 @@ function toClient(row: AppRow): Client {
 }
 
 export class Clients {
-  private readonly cache = new Map<string, { client: Client | undefined; at: number }>();
+  /** Lookups by id, answered or under way: concurrent requests for one id share one query. */
+  private readonly cache = new Map<string, { lookup: Promise<Client | undefined>; at: number }>();
 
   constructor(
     private readonly db: Db,
     private readonly cacheMs = 5_000,
   ) {}
 
-  /** The client with this id, or undefined. Cached for `cacheMs` (including misses, to blunt id guessing). */
-  async find(id: string): Promise<Client | undefined> {
+  /**
+   * The client with this id, or undefined. Cached for `cacheMs` (including
+   * misses, to blunt id guessing). When an entry expires under load, the
+   * requests that arrive before the database answers wait for the one
+   * query instead of each sending their own; a failed query is not kept.
+   */
+  find(id: string): Promise<Client | undefined> {
     const hit = this.cache.get(id);
-    if (hit && Date.now() - hit.at < this.cacheMs) return hit.client;
-    if (id.length > 128) return undefined;
-    const row = await this.db.app.findUnique({ where: { id } });
-    const client = row ? toClient(row) : undefined;
+    if (hit && Date.now() - hit.at < this.cacheMs) return hit.lookup;
+    if (id.length > 128) return Promise.resolve(undefined);
+    const lookup = this.db.app.findUnique({ where: { id } }).then((row) => (row ? toClient(row) : undefined));
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(id, { client, at: Date.now() });
-    return client;
+    const entry = { lookup, at: Date.now() };
+    this.cache.set(id, entry);
+    lookup.catch(() => {
+      if (this.cache.get(id) === entry) this.cache.delete(id);
+    });
+    return lookup;
   }
 
   invalidate(id: string): void {
