@@ -42,8 +42,16 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     writeFileSync(join(dir, file), typeof content === "string" ? content : JSON.stringify(content, null, 2));
   }
   const services = await createTestServices({ BROKER_ISSUER: url, CONNECTORS_DIR: dir, ...options.env });
-  await services.signingKeys.ensureCurrent();
-  const server = await listen(createApp(services, await brokerRouters()), port, "127.0.0.1");
+  let server: RunningServer;
+  try {
+    await services.signingKeys.ensureCurrent();
+    server = await listen(createApp(services, await brokerRouters()), port, "127.0.0.1");
+  } catch (err) {
+    // Its connections would keep the test process alive until the file's timeout.
+    await services.teardown();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url,
     callbackUrl: `${url}/connect/callback`,

@@ -86,6 +86,9 @@ export async function startBrokerWithGitHubLike(options: { connector?: Record<st
         ...options.connector,
       }),
     },
+  }).catch(async (err: unknown) => {
+    await upstream.close();
+    throw err;
   });
   return {
     broker,
