@@ -5,7 +5,6 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import * as oidc from "openid-client";
 import pg from "pg";
@@ -18,6 +17,7 @@ import { jwksRouter } from "../../src/oauth/jwks.js";
 import { tokenRouter } from "../../src/oauth/token.js";
 import { accessTokenHash, verifyAccessToken } from "../../src/oauth/tokens.js";
 import { createTestServices, type TestServices } from "../support/services.js";
+import { freePort } from "../support/ports.js";
 
 /** Sets the time zone of every new session of the test database (before the pool opens any). */
 async function setSessionTimeZone(databaseUrl: string, timeZone: string): Promise<void> {
@@ -28,14 +28,6 @@ async function setSessionTimeZone(databaseUrl: string, timeZone: string): Promis
   } finally {
     await client.end();
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 const REDIRECT = "https://app.example.test/callback";

@@ -4,7 +4,6 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import * as oidc from "openid-client";
 import { createApp } from "../../src/http/app.js";
@@ -14,14 +13,7 @@ import { jwksRouter } from "../../src/oauth/jwks.js";
 import { tokenRouter } from "../../src/oauth/token.js";
 import { verifyAccessToken } from "../../src/oauth/tokens.js";
 import { createTestServices, type TestServices } from "../support/services.js";
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+import { freePort } from "../support/ports.js";
 
 describe("client_credentials grant", () => {
   let services: TestServices;

@@ -7,7 +7,6 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import * as oidc from "openid-client";
 import { createApp } from "../../src/http/app.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
@@ -16,14 +15,7 @@ import { jwksRouter } from "../../src/oauth/jwks.js";
 import { tokenRouter } from "../../src/oauth/token.js";
 import { hashSecret } from "../../src/crypto/secrets.js";
 import { createTestServices, type TestServices } from "../support/services.js";
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+import { freePort } from "../support/ports.js";
 
 interface RawResponse {
   status: number;
