@@ -11,6 +11,7 @@
  */
 import type { Request, Response } from "express";
 import type { Keyring } from "../crypto/keyring.js";
+import type { PendingAuthorization } from "../oauth/authorization-response.js";
 import { generateSecret, hashSecret, secretMatches } from "../crypto/secrets.js";
 import type { Redis } from "../redis.js";
 
@@ -18,25 +19,13 @@ export const CONNECT_SESSION_TTL_SECONDS = 600;
 const KEY_PREFIX = "connect:session:";
 const SEAL_FIELD = "ConnectSession";
 
-export interface ConnectSession {
+/** The app's pending request (its scope: the broker and connector scopes granted to its tokens), and the upstream leg. */
+export interface ConnectSession extends PendingAuthorization {
   id: string;
-  clientId: string;
-  redirectUri: string;
-  responseType: string;
-  responseMode: string;
-  state?: string;
-  nonce?: string;
-  codeChallenge?: string;
-  codeChallengeMethod?: string;
-  /** The broker scopes and connector scopes granted to the app's tokens. */
-  scope: string;
-  connectorId: string;
   hostname?: string;
   pinnedAddress?: string;
   upstreamScopes: string[];
   upstream: { state: string; nonce?: string; codeVerifier?: string };
-  /** Device flow (RFC 8628): the device code this connect approves; the end user is not sent to the app. */
-  deviceCodeHash?: string;
   /** SHA-256 of the browser-binding cookie. */
   bindingHash: string;
   createdAt: number;
