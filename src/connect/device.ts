@@ -142,6 +142,17 @@ function connectorChoices(services: Services, code: PendingDeviceCode, client: C
     .map((c) => ({ id: c.id, name: c.name }));
 }
 
+/** The code a form of this browser's device page submitted, with its CSRF binding; undefined (page sent) when refused. */
+async function submittedCode(services: Services, req: Request, res: Response): Promise<{ binding: string; code: PendingDeviceCode; client: Client } | undefined> {
+  if (!formIsGenuine(services, req)) {
+    sendErrorPage(res, 403, "access_denied", "This form was not sent from this browser's device page. Open the device page again.");
+    return undefined;
+  }
+  const binding = readCookie(req, CSRF_COOKIE)!;
+  const found = await findTypedCode(services, req, res, binding, field(req, "user_code") ?? "");
+  return found && { binding, ...found };
+}
+
 /** Looks a typed code up, counting a miss against the address; undefined (page sent) when refused. */
 async function findTypedCode(services: Services, req: Request, res: Response, binding: string, typed: string): Promise<{ code: PendingDeviceCode; client: Client } | undefined> {
   const key = failedUserCodesKey(services.config.issuer, clientAddressResolver(services.config.trustProxyHops)(req) ?? "unknown");
@@ -175,24 +186,15 @@ export function devicePageRouter(services: Services): Router {
   });
 
   router.post(DEVICE_PAGE_PATH, formBody, async (req: Request, res: Response) => {
-    if (!formIsGenuine(services, req)) {
-      sendErrorPage(res, 403, "access_denied", "This form was not sent from this browser's device page. Open the device page again.");
-      return;
-    }
-    const binding = readCookie(req, CSRF_COOKIE)!;
-    const found = await findTypedCode(services, req, res, binding, field(req, "user_code") ?? "");
+    const found = await submittedCode(services, req, res);
     if (!found) return;
-    const choices = connectorChoices(services, found.code, found.client);
-    sendConfirmation(res, binding, found.code, found.client, choices, decisionFormActions(services, choices));
+    const { binding, code, client } = found;
+    const choices = connectorChoices(services, code, client);
+    sendConfirmation(res, binding, code, client, choices, decisionFormActions(services, choices));
   });
 
   router.post(DECISION_PATH, formBody, async (req: Request, res: Response) => {
-    if (!formIsGenuine(services, req)) {
-      sendErrorPage(res, 403, "access_denied", "This form was not sent from this browser's device page. Open the device page again.");
-      return;
-    }
-    const binding = readCookie(req, CSRF_COOKIE)!;
-    const found = await findTypedCode(services, req, res, binding, field(req, "user_code") ?? "");
+    const found = await submittedCode(services, req, res);
     if (!found) return;
     const { code, client } = found;
     if (field(req, "decision") === "deny") {
