@@ -10,7 +10,7 @@ import { recordAudit } from "../audit.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { generateId } from "../crypto/secrets.js";
 import { sealedField } from "../crypto/sealed-fields.js";
-import { sqlRows, type Db, type SqlStatement } from "../db.js";
+import { Prisma, sqlRows, type Db, type SqlStatement } from "../db.js";
 import { NotFound } from "../errors.js";
 import { ConnectorNotConfigured } from "./errors.js";
 import type { AuthKindName, ConnectorConfig } from "./schema.js";
@@ -159,25 +159,15 @@ export interface StoredConnectorCredentials {
 export async function setConnectorCredentials(services: { db: Db; keyring: Keyring }, input: SetConnectorCredentialsInput): Promise<StoredConnectorCredentials> {
   if (!input.clientId) throw new TypeError("clientId must not be empty");
   if (input.clientSecret === "") throw new TypeError("clientSecret must not be empty");
-  const appKey = input.appId ?? DEFAULT_APP_KEY;
-  return services.db.$transaction(async (tx) => {
-    if (input.appId !== undefined && !(await tx.app.findUnique({ where: { id: input.appId }, select: { id: true } }))) {
-      throw new NotFound(`app "${input.appId}" not found`);
-    }
-    const existing = await tx.connectorCredential.findUnique({ where: { connectorId_appKey: { connectorId: input.connectorId, appKey } }, select: { id: true } });
-    const id = existing?.id ?? generateId("ccr", 12);
-    const data = {
+  return writeCredentialRow(
+    services.db,
+    input,
+    (id) => ({
       clientId: input.clientId,
       sealedClientSecret: input.clientSecret === undefined ? null : services.keyring.seal(input.clientSecret, { rowId: id, field: SECRET_FIELD }),
-    };
-    await tx.connectorCredential.upsert({
-      where: { connectorId_appKey: { connectorId: input.connectorId, appKey } },
-      create: { id, connectorId: input.connectorId, appKey, appId: input.appId ?? null, ...data },
-      update: data,
-    });
-    await recordAudit(tx, { action: "connector_credentials.set", actorType: "operator", appId: input.appId, connectorId: input.connectorId, detail: { appKey, created: !existing } });
-    return { id, connectorId: input.connectorId, appKey, created: !existing };
-  });
+    }),
+    { action: "connector_credentials.set" },
+  );
 }
 
 export interface SetConnectorPrivateKeyInput {
@@ -200,25 +190,37 @@ export interface SetConnectorPrivateKeyInput {
 export async function setConnectorPrivateKey(services: { db: Db; keyring: Keyring }, input: SetConnectorPrivateKeyInput): Promise<StoredConnectorCredentials> {
   if (!input.privateJwk.alg || !input.privateJwk.kid) throw new TypeError("the private JWK needs alg and kid");
   if (input.publicJwk.d !== undefined || input.publicJwk.p !== undefined) throw new TypeError("publicJwk must not hold private parts");
-  const appKey = input.appId ?? DEFAULT_APP_KEY;
-  return services.db.$transaction(async (tx) => {
-    if (input.appId !== undefined && !(await tx.app.findUnique({ where: { id: input.appId }, select: { id: true } }))) {
-      throw new NotFound(`app "${input.appId}" not found`);
-    }
-    const existing = await tx.connectorCredential.findUnique({ where: { connectorId_appKey: { connectorId: input.connectorId, appKey } }, select: { id: true } });
-    const id = existing?.id ?? generateId("ccr", 12);
-    const data = {
+  return writeCredentialRow(
+    services.db,
+    input,
+    (id) => ({
       sealedPrivateJwk: services.keyring.sealJson(input.privateJwk, { rowId: id, field: PRIVATE_JWK_FIELD }),
       publicJwk: input.publicJwk as object,
       ...(input.clientId !== undefined ? { clientId: input.clientId } : {}),
-    };
-    await tx.connectorCredential.upsert({
-      where: { connectorId_appKey: { connectorId: input.connectorId, appKey } },
-      create: { id, connectorId: input.connectorId, appKey, appId: input.appId ?? null, ...data },
-      update: data,
-    });
-    await recordAudit(tx, { action: "connector_credentials.key_set", actorType: "operator", appId: input.appId, connectorId: input.connectorId, detail: { appKey, created: !existing, kid: input.privateJwk.kid!, alg: input.privateJwk.alg! } });
-    return { id, connectorId: input.connectorId, appKey, created: !existing };
+    }),
+    { action: "connector_credentials.key_set", detail: { kid: input.privateJwk.kid!, alg: input.privateJwk.alg! } },
+  );
+}
+
+/** The columns a write sets; the row id is known before, so sealed values can be bound to it. */
+type CredentialColumns = Omit<Prisma.ConnectorCredentialUncheckedCreateInput, "id" | "connectorId" | "appKey" | "appId">;
+
+/**
+ * Creates or updates the credential row of a connector for an app (or the
+ * default) in one transaction, setting `columns` and keeping the others,
+ * and audits the write. An unknown app is NotFound.
+ */
+async function writeCredentialRow(db: Db, target: { connectorId: string; appId?: string }, columns: (rowId: string) => CredentialColumns, audit: { action: string; detail?: Record<string, string> }): Promise<StoredConnectorCredentials> {
+  const { connectorId, appId } = target;
+  const appKey = appId ?? DEFAULT_APP_KEY;
+  return db.$transaction(async (tx) => {
+    if (appId !== undefined && !(await tx.app.findUnique({ where: { id: appId }, select: { id: true } }))) throw new NotFound(`app "${appId}" not found`);
+    const existing = await tx.connectorCredential.findUnique({ where: { connectorId_appKey: { connectorId, appKey } }, select: { id: true } });
+    const id = existing?.id ?? generateId("ccr", 12);
+    const data = columns(id);
+    await tx.connectorCredential.upsert({ where: { connectorId_appKey: { connectorId, appKey } }, create: { id, connectorId, appKey, appId: appId ?? null, ...data }, update: data });
+    await recordAudit(tx, { action: audit.action, actorType: "operator", appId, connectorId, detail: { appKey, created: !existing, ...audit.detail } });
+    return { id, connectorId, appKey, created: !existing };
   });
 }
 
