@@ -8,7 +8,6 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import * as oidc from "openid-client";
-import pg from "pg";
 import { generateId, generateSecret, hashSecret } from "../../src/crypto/secrets.js";
 import { InvalidToken } from "../../src/errors.js";
 import { createApp } from "../../src/http/app.js";
@@ -19,17 +18,7 @@ import { tokenRouter } from "../../src/oauth/token.js";
 import { verifyAccessToken } from "../../src/oauth/tokens.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { freePort } from "../support/ports.js";
-
-/** Sets the time zone of every new session of the test database (before the pool opens any). */
-async function setSessionTimeZone(databaseUrl: string, timeZone: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query(`ALTER DATABASE "${new URL(databaseUrl).pathname.slice(1)}" SET timezone = '${timeZone}'`);
-  } finally {
-    await client.end();
-  }
-}
+import { setSessionTimeZone } from "../support/db.js";
 
 const REDIRECT = "https://app.example.test/callback";
 const SCOPE = "openid email proxy offline_access";

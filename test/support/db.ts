@@ -81,3 +81,14 @@ export async function createEmptyDatabase(): Promise<TestDatabase> {
     drop: () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
 }
+
+/** Sets the time zone of every new session of a test database (call before its pool opens any). */
+export async function setSessionTimeZone(databaseUrl: string, timeZone: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`ALTER DATABASE "${new URL(databaseUrl).pathname.slice(1)}" SET timezone = '${timeZone}'`);
+  } finally {
+    await client.end();
+  }
+}
