@@ -14,7 +14,7 @@ import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
-import { accountToken, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream, type RawResponse } from "../support/api-upstream.js";
+import { accountToken, apiKeyConnector, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream, type RawResponse } from "../support/api-upstream.js";
 import { revokeAccessToken, revokeFamily } from "../../src/oauth/revocation.js";
 
 const API_KEY = "sk_test_auth_0123";
@@ -60,13 +60,7 @@ describe("who may call the proxy", () => {
       port: reserved.port,
       connectors: {
         "gh.json": gitHubLikeConnector(github, { client_id: "b", client_secret: "b-secret-0123456789" }),
-        "acme.json": {
-          id: "acme",
-          name: "Acme",
-          auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
-          api: { baseUrl: `${api.url}/echo`, credentials: "header:X-Api-Key" },
-          identity: { url: `${api.url}/echo/me`, subject: "path" },
-        },
+        "acme.json": apiKeyConnector(api, { baseUrl: `${api.url}/echo` }),
       },
     });
     app = await registerTestApp(broker);

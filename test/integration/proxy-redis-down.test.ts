@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startTestBroker, type TestBroker } from "../support/broker.js";
 import { startRedisServer, type TestRedisServer } from "../support/redis-server.js";
-import { accountToken, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream } from "../support/api-upstream.js";
+import { apiKeyCaller, apiKeyConnector, headerCheck, rawRequest, startApiUpstream, type ApiUpstream } from "../support/api-upstream.js";
 
 const API_KEY = "sk_test_redis_0123";
 
@@ -23,19 +23,9 @@ describe("the proxy while Redis is down", () => {
     api = await startApiUpstream({ check: headerCheck("X-Api-Key", API_KEY) });
     broker = await startTestBroker({
       env: { REDIS_URL: redis.url },
-      connectors: {
-        "acme.json": {
-          id: "acme",
-          name: "Acme",
-          auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
-          api: { baseUrl: api.url, credentials: "header:X-Api-Key" },
-          identity: { url: `${api.url}/echo/me`, subject: "path" },
-        },
-      },
+      connectors: { "acme.json": apiKeyConnector(api) },
     });
-    const { client } = await broker.services.clients.create({ name: "Redis", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });
-    const accountId = await storeTestAccount(broker.services, { appId: client.id, connectorId: "acme", tokens: { fields: { key: API_KEY } } });
-    token = await accountToken(broker.services, { appId: client.id, accountId, connectorId: "acme" });
+    ({ token } = await apiKeyCaller(broker.services, { connectorId: "acme", apiKey: API_KEY, appName: "Redis" }));
   });
 
   after(async () => {

@@ -12,7 +12,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { request } from "undici";
 import { startTestBroker, type TestBroker } from "../support/broker.js";
-import { accountToken, generatedChunks, headerCheck, startApiUpstream, storeTestAccount, type ApiUpstream } from "../support/api-upstream.js";
+import { apiKeyCaller, apiKeyConnector, generatedChunks, headerCheck, startApiUpstream, type ApiUpstream } from "../support/api-upstream.js";
 
 const API_KEY = "sk_test_stream_0123";
 const MB = 1024 * 1024;
@@ -74,19 +74,9 @@ describe("streaming through the proxy", () => {
   before(async () => {
     api = await startApiUpstream({ check: headerCheck("X-Api-Key", API_KEY) });
     broker = await startTestBroker({
-      connectors: {
-        "acme.json": {
-          id: "acme",
-          name: "Acme",
-          auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
-          api: { baseUrl: api.url, credentials: "header:X-Api-Key" },
-          identity: { url: `${api.url}/echo/me`, subject: "path" },
-        },
-      },
+      connectors: { "acme.json": apiKeyConnector(api) },
     });
-    const { client } = await broker.services.clients.create({ name: "Streamer", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });
-    const accountId = await storeTestAccount(broker.services, { appId: client.id, connectorId: "acme", tokens: { fields: { key: API_KEY } } });
-    token = await accountToken(broker.services, { appId: client.id, accountId, connectorId: "acme" });
+    ({ token } = await apiKeyCaller(broker.services, { connectorId: "acme", apiKey: API_KEY, appName: "Streamer" }));
   });
 
   after(async () => {

@@ -294,6 +294,25 @@ export async function storeTestAccount(
   return id;
 }
 
+/** An `api_key` connector for `api`: the key is sent as X-Api-Key; who connected is read from `/echo/me`. */
+export function apiKeyConnector(api: Pick<ApiUpstream, "url">, options: { id?: string; name?: string; baseUrl?: string } = {}) {
+  return {
+    id: options.id ?? "acme",
+    name: options.name ?? "Acme",
+    auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
+    api: { baseUrl: options.baseUrl ?? api.url, credentials: "header:X-Api-Key" },
+    identity: { url: `${api.url}/echo/me`, subject: "path" },
+  };
+}
+
+/** A new app with one stored account holding `apiKey` at `connectorId`, and a broker token bound to that account. */
+export async function apiKeyCaller(services: Services, input: { connectorId: string; apiKey: string; appName?: string }): Promise<{ appId: string; accountId: string; token: string }> {
+  const { client } = await services.clients.create({ name: input.appName ?? "Proxy caller", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });
+  const accountId = await storeTestAccount(services, { appId: client.id, connectorId: input.connectorId, tokens: { fields: { key: input.apiKey } } });
+  const token = await accountToken(services, { appId: client.id, accountId, connectorId: input.connectorId });
+  return { appId: client.id, accountId, token };
+}
+
 /** A broker access token bound to an account, as the token endpoint issues one. `ttl` may be negative (expired). */
 export async function accountToken(
   services: Pick<Services, "config" | "signingKeys">,
