@@ -28,7 +28,6 @@
  * moves with whatever else the two cores are doing.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
@@ -105,6 +104,7 @@ async function runBare(upstreamPort: number): Promise<void> {
 async function runBroker(upstreamPort: number): Promise<void> {
   const { createTestDatabase } = await import("../test/support/db.js");
   const { freePort } = await import("../test/support/ports.js");
+  const { localBrokerEnv } = await import("./lib/broker.js");
   const { loadConfig } = await import("../src/config.js");
   const { createLogger } = await import("../src/log.js");
   const { startBroker } = await import("../src/main.js");
@@ -124,19 +124,7 @@ async function runBroker(upstreamPort: number): Promise<void> {
     }),
   );
   const port = await freePort();
-  const config = loadConfig({
-    ...process.env,
-    DATABASE_URL: database.url,
-    REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-    BROKER_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
-    BROKER_ISSUER: `http://127.0.0.1:${port}`,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    CONNECTORS_DIR: dir,
-    BROKER_ALLOW_PRIVATE_HOSTS: "127.0.0.0/8",
-    BROKER_QUEUE_PREFIX: `bench_${randomBytes(4).toString("hex")}`,
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
-  });
+  const config = loadConfig({ ...process.env, ...localBrokerEnv({ name: "bench", port, databaseUrl: database.url, connectorsDir: dir }) });
   const broker = await startBroker("serve", config, createLogger(config.logLevel));
   const { services } = broker;
   const { client } = await services.clients.create({ name: "Bench", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });

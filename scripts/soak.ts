@@ -16,7 +16,6 @@
  *
  *   SOAK_SECONDS=600 SOAK_RATE=250 SOAK_MAX_GROWTH_MB=64 npm run soak
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -32,6 +31,7 @@ import { startOAuth2Upstream } from "../test/support/oauth2-upstream.js";
 import { connectTestAccount, gitHubLikeConnector, TEST_APP_REDIRECT, type TestApp } from "../test/support/flow.js";
 import { startBrokerProcess } from "../test/support/broker-process.js";
 import { basic, send, type ReceivedResponse } from "../test/support/raw-http.js";
+import { localBrokerEnv } from "../bench/lib/broker.js";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.SOAK_RATE ?? 250);
@@ -91,23 +91,8 @@ async function main(): Promise<number> {
     join(connectorsDir, "gh.json"),
     JSON.stringify(gitHubLikeConnector(upstream, { client_id: "soak", client_secret: "soak-secret-0123456789" }, { refresh: { marginSeconds: 60 } })),
   );
-  const prefix = `soak_${randomBytes(4).toString("hex")}`;
-  const env: Record<string, string> = {
-    DATABASE_URL: database.url,
-    REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-    BROKER_ENCRYPTION_KEYS: `soak:${randomBytes(32).toString("base64")}`,
-    BROKER_ISSUER: url,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    CONNECTORS_DIR: connectorsDir,
-    BROKER_ALLOW_PRIVATE_HOSTS: "127.0.0.0/8",
-    BROKER_QUEUE_PREFIX: prefix,
-    LOG_LEVEL: "warn",
-    // Every request comes from 127.0.0.1: limits this high never trip, but the limiter still counts each request.
-    RATE_LIMIT_PER_IP: "100000000",
-    RATE_LIMIT_PER_CLIENT: "100000000",
-    SHUTDOWN_GRACE_MS: "2000",
-  };
+  const env = localBrokerEnv({ name: "soak", port, databaseUrl: database.url, connectorsDir });
+  const prefix = env.BROKER_QUEUE_PREFIX!;
 
   console.log(`soak: ${SECONDS} s at ${RATE} requests/s against ${url} (${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB); memory bound +${MAX_GROWTH_MB} MB after ${WARMUP_MS / 1000} s of warm-up`);
   const broker = await startBrokerProcess("all", env, { readyUrl: url, readyTimeoutMs: 60_000 });

@@ -39,23 +39,23 @@ export interface BrokerSetupOptions {
   env?: Record<string, string>;
 }
 
-/** A fresh database, keyring, port, connectors directory and queue prefix for one broker. */
-export async function prepareBroker(options: BrokerSetupOptions = {}): Promise<BrokerSetup> {
-  const database = await createTestDatabase();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const connectorsDir = mkdtempSync(join(tmpdir(), "authbroker-bench-connectors-"));
-  for (const [file, content] of Object.entries(options.connectors ?? {})) writeFileSync(join(connectorsDir, file), typeof content === "string" ? content : JSON.stringify(content, null, 2));
-  const env: Record<string, string> = {
-    DATABASE_URL: database.url,
+/**
+ * The environment of a broker of its own on 127.0.0.1:`port` (bench and
+ * soak): a fresh encryption key, its own queue prefix, upstreams on
+ * 127.0.0.0/8 allowed, warn-level logs (BENCH_LOG_LEVEL).
+ */
+export function localBrokerEnv(input: { name: string; port: number; databaseUrl: string; connectorsDir: string }): Record<string, string> {
+  const url = `http://127.0.0.1:${input.port}`;
+  return {
+    DATABASE_URL: input.databaseUrl,
     REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-    BROKER_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
+    BROKER_ENCRYPTION_KEYS: `${input.name}:${randomBytes(32).toString("base64")}`,
     BROKER_ISSUER: url,
-    PORT: String(port),
+    PORT: String(input.port),
     HOST: "127.0.0.1",
-    CONNECTORS_DIR: connectorsDir,
+    CONNECTORS_DIR: input.connectorsDir,
     BROKER_ALLOW_PRIVATE_HOSTS: "127.0.0.0/8",
-    BROKER_QUEUE_PREFIX: `bench_${randomBytes(4).toString("hex")}`,
+    BROKER_QUEUE_PREFIX: `${input.name}_${randomBytes(4).toString("hex")}`,
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
     SHUTDOWN_GRACE_MS: "2000",
     // One client from one address at thousands of requests a second is what a
@@ -64,8 +64,17 @@ export async function prepareBroker(options: BrokerSetupOptions = {}): Promise<B
     // BENCH_RATE_LIMIT=off turns them off (0) to see what they cost.
     RATE_LIMIT_PER_IP: process.env.BENCH_RATE_LIMIT === "off" ? "0" : "1000000000",
     RATE_LIMIT_PER_CLIENT: process.env.BENCH_RATE_LIMIT === "off" ? "0" : "1000000000",
-    ...options.env,
   };
+}
+
+/** A fresh database, keyring, port, connectors directory and queue prefix for one broker. */
+export async function prepareBroker(options: BrokerSetupOptions = {}): Promise<BrokerSetup> {
+  const database = await createTestDatabase();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const connectorsDir = mkdtempSync(join(tmpdir(), "authbroker-bench-connectors-"));
+  for (const [file, content] of Object.entries(options.connectors ?? {})) writeFileSync(join(connectorsDir, file), typeof content === "string" ? content : JSON.stringify(content, null, 2));
+  const env: Record<string, string> = { ...localBrokerEnv({ name: "bench", port, databaseUrl: database.url, connectorsDir }), ...options.env };
   return {
     env,
     url,
