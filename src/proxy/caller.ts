@@ -1,8 +1,9 @@
 /**
  * Who is calling the proxy, and for which account (RFC 6750 bearer tokens,
- * RFC 9068 JWT access tokens verified locally: signature, issuer, audience,
- * expiry, then one Redis round trip for revocation on every call; see
- * token-cache.ts and src/oauth/revocation.ts).
+ * RFC 9068 JWT access tokens verified locally: signature (checked once per
+ * token and process, src/oauth/tokens.ts), issuer, audience, expiry and the
+ * signing key's publication, then revocation on every call
+ * (src/oauth/revocation.ts).
  *
  * Two ways in:
  * - `/v1/proxy/…` with an account-bound token (`acct` claim): the account is
@@ -16,8 +17,8 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { BadRequest, BrokerError, InsufficientScope, InvalidToken, NotFound } from "../errors.js";
-import type { AccessTokenClaims } from "../oauth/tokens.js";
-import type { VerifiedTokens } from "./token-cache.js";
+import { verifyAccessToken, type AccessTokenClaims } from "../oauth/tokens.js";
+import type { Services } from "../services.js";
 import { bearerChallenge, bearerTokenOf } from "../http/bearer.js";
 
 export const PROXY_SCOPE = "proxy";
@@ -32,7 +33,10 @@ export interface ProxyCaller {
 
 const challenge = (error?: "invalid_token" | "insufficient_scope", description?: string) => bearerChallenge(error, description, error === "insufficient_scope" ? PROXY_SCOPE : undefined);
 
-async function verifiedClaims(tokens: VerifiedTokens, headers: IncomingHttpHeaders): Promise<AccessTokenClaims> {
+/** What verifying a caller's token needs. */
+export type CallerServices = Pick<Services, "config" | "signingKeys" | "redis">;
+
+async function verifiedClaims(services: CallerServices, headers: IncomingHttpHeaders): Promise<AccessTokenClaims> {
   const token = bearerTokenOf(headers);
   if (token === undefined) {
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
@@ -40,7 +44,7 @@ async function verifiedClaims(tokens: VerifiedTokens, headers: IncomingHttpHeade
     throw new InvalidToken(description, { headers: headers.authorization === undefined ? challenge() : challenge("invalid_token", description) });
   }
   try {
-    return await tokens.verify(token);
+    return await verifyAccessToken(services, token);
   } catch (err) {
     if (err instanceof BrokerError && err.code === "invalid_token") throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge("invalid_token", err.description) });
     throw err;
@@ -54,8 +58,8 @@ function requireProxyScope(claims: AccessTokenClaims): void {
 }
 
 /** `/v1/proxy/…`: the account comes from the token. */
-export async function accountBoundCaller(tokens: VerifiedTokens, headers: IncomingHttpHeaders): Promise<ProxyCaller> {
-  const claims = await verifiedClaims(tokens, headers);
+export async function accountBoundCaller(services: CallerServices, headers: IncomingHttpHeaders): Promise<ProxyCaller> {
+  const claims = await verifiedClaims(services, headers);
   requireProxyScope(claims);
   if (typeof claims.acct !== "string" || claims.acct === "") {
     throw new BadRequest("the access token is not bound to an account: an app token proxies through /v1/accounts/{accountId}/proxy/");
@@ -64,8 +68,8 @@ export async function accountBoundCaller(tokens: VerifiedTokens, headers: Incomi
 }
 
 /** `/v1/accounts/<id>/proxy/…`: a token of the app itself, or one bound to this very account. */
-export async function appCaller(tokens: VerifiedTokens, headers: IncomingHttpHeaders, accountId: string): Promise<ProxyCaller> {
-  const claims = await verifiedClaims(tokens, headers);
+export async function appCaller(services: CallerServices, headers: IncomingHttpHeaders, accountId: string): Promise<ProxyCaller> {
+  const claims = await verifiedClaims(services, headers);
   requireProxyScope(claims);
   const appToken = claims.acct === undefined && claims.sub === claims.client_id;
   // A token bound to another account learns nothing: the same answer as an account of another app.

@@ -19,7 +19,6 @@ import { ProxyAuditLog } from "./audit.js";
 import { proxyCall, type ProxyContext } from "./call.js";
 import { accountBoundCaller, appCaller, type ProxyCaller } from "./caller.js";
 import { DEFAULT_PROXY_OPTIONS, type ProxyOptions } from "./options.js";
-import { VerifiedTokens } from "./token-cache.js";
 
 /** The audit logs of the proxies of a Services bag, so shutdown (and tests) can flush them. */
 const auditLogs = new WeakMap<Services, ProxyAuditLog>();
@@ -34,7 +33,6 @@ export function proxyRouter(services: Services, overrides: Partial<ProxyOptions>
   const audit = new ProxyAuditLog(services.db, services.log, { flushMs: options.auditFlushMs, bufferLimit: options.auditBufferLimit });
   auditLogs.set(services, audit);
   const ctx: ProxyContext = { services, options, accounts: new AccountCache(services, options.accountCacheMs), audit, forcedRefreshes: new Map() };
-  const tokens = new VerifiedTokens(services);
 
   const handle = (identify: (exchange: DirectExchange, params: string[]) => Promise<ProxyCaller>) => async (exchange: DirectExchange, rest: string, params: string[]) => {
     const startedAt = process.hrtime.bigint();
@@ -51,8 +49,8 @@ export function proxyRouter(services: Services, overrides: Partial<ProxyOptions>
 
   // Every request under these paths is answered before express (src/http/direct-routes.ts): the proxy is a hot path.
   const mounts: DirectMount[] = [
-    { mount: /\/v1\/proxy/, handle: handle(({ req }) => accountBoundCaller(tokens, req.headers)) },
-    { mount: /\/v1\/accounts\/([^/?]+)\/proxy/, handle: handle(({ req }, [accountId]) => appCaller(tokens, req.headers, accountId!)) },
+    { mount: /\/v1\/proxy/, handle: handle(({ req }) => accountBoundCaller(services, req.headers)) },
+    { mount: /\/v1\/accounts\/([^/?]+)\/proxy/, handle: handle(({ req }, [accountId]) => appCaller(services, req.headers, accountId!)) },
   ];
   return { router: Router(), mounts };
 }

@@ -14,7 +14,7 @@ import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
-import { accountToken, apiKeyConnector, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream, type RawResponse } from "../support/api-upstream.js";
+import { accountToken, apiKeyCaller, apiKeyConnector, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream, type RawResponse } from "../support/api-upstream.js";
 import { revokeAccessToken, revokeFamily } from "../../src/oauth/revocation.js";
 
 const API_KEY = "sk_test_auth_0123";
@@ -226,5 +226,30 @@ describe("who may call the proxy", () => {
       const sibling = await storeTestAccount(broker.services, { appId: backend.id, connectorId: "acme", tokens: { fields: { key: API_KEY } } });
       assertRefused(await upstreamUntouched(() => proxy(token, `/v1/accounts/${sibling}/proxy/projects`)), 404, "not_found");
     });
+  });
+});
+
+describe("the proxy and retired signing keys", () => {
+  let broker: TestBroker;
+  let api: ApiUpstream;
+
+  before(async () => {
+    api = await startApiUpstream({ check: headerCheck("X-Api-Key", API_KEY) });
+    broker = await startTestBroker({ connectors: { "acme.json": apiKeyConnector(api, { baseUrl: `${api.url}/echo` }) } });
+  });
+  after(async () => {
+    await broker?.stop();
+    await api?.close();
+  });
+
+  it("a token the proxy already accepted is refused as soon as its signing key is no longer published", async () => {
+    const { token } = await apiKeyCaller(broker.services, { connectorId: "acme", apiKey: API_KEY });
+    const call = () => rawRequest(broker.url, { path: "/v1/proxy/items", headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await call()).status, 200);
+    // An operator pulls the key (say it leaked): rotate, then retire the old key at once.
+    await broker.services.signingKeys.rotate(0);
+    await broker.services.signingKeys.retireExpired(new Date(Date.now() + 3_600_000));
+    broker.services.signingKeys.invalidate();
+    assertRefused(await call(), 401, "invalid_token");
   });
 });
