@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "./log.js";
 import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices, type Services } from "./services.js";
 import { startWorker, type RunningWorker } from "./worker/run.js";
+import { SealError } from "./crypto/keyring.js";
 import { authorizeRouter } from "./oauth/authorize.js";
 import { introspectionRouter } from "./oauth/introspect.js";
 import { revocationRouter } from "./oauth/revoke.js";
@@ -60,6 +61,15 @@ export interface RunningBroker {
   stop(): Promise<void>;
 }
 
+/**
+ * The signing key is the first sealed value a broker opens. When it cannot,
+ * the database was almost always set up with another keyring (a lost or
+ * regenerated .env): say what fixes that.
+ */
+function withKeyringHint(err: SealError): SealError {
+  return new SealError(`${err.description}; restore the BROKER_ENCRYPTION_KEYS this database was set up with, or use a new database (DATABASE_URL)`, { cause: err });
+}
+
 /** `env` is what connector files' `${env:…}` references read (the demo passes its upstream's URL there). */
 export async function startBroker(role: Role, config: Config = loadConfig(), log: Logger = createLogger(config.logLevel), env: NodeJS.ProcessEnv = process.env): Promise<RunningBroker> {
   await checkPostgres(config.databaseUrl, { requireSchema: true });
@@ -69,7 +79,9 @@ export async function startBroker(role: Role, config: Config = loadConfig(), log
   let worker: RunningWorker | undefined;
   try {
     if (role === "serve" || role === "all") {
-      await services.signingKeys.ensureCurrent();
+      await services.signingKeys.ensureCurrent().catch((err: unknown) => {
+        throw err instanceof SealError ? withKeyringHint(err) : err;
+      });
       // Redis may have lost the revocation keys of JWT access tokens; the database has them.
       await restoreRevocations(services);
       server = await listen(createApp(services, await brokerRouters()), config.port, config.host);

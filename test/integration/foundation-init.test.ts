@@ -35,7 +35,7 @@ describe("authbroker init", () => {
   it("--if-missing on a fresh checkout writes .env, private (0600), with a keyring the broker accepts", () => {
     const { code, stdout, stderr } = run(["init", "--if-missing"]);
     assert.equal(code, 0, stderr);
-    assert.match(stdout, /^wrote \.env \(encryption key "k\d{8}", admin token\)\n$/);
+    assert.match(stdout, /^wrote \.env \(encryption key "k\d{8}_[0-9a-f]{6}", admin token\)\n$/);
     assert.equal(modeOf(envFile()), 0o600);
 
     const written = parseEnv(readFileSync(envFile(), "utf8"));
@@ -93,6 +93,8 @@ describe("authbroker init", () => {
     const after = parseEnv(readFileSync(envFile(), "utf8")).BROKER_ENCRYPTION_KEYS;
     assert.notEqual(after, before);
     assert.ok(after?.startsWith(`${result.kid}:`));
+    // The same day, yet another name: data sealed under the first key names it when it cannot be opened, instead of failing authentication.
+    assert.notEqual(result.kid, before?.split(":")[0]);
     assert.equal(modeOf(envFile()), 0o600);
   });
 

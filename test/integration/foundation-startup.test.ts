@@ -121,7 +121,7 @@ describe("a broker that cannot start says why in one line", () => {
       await new SigningKeys(db, earlier).ensureCurrent();
       const { code, stderr } = await run(["serve"], { BROKER_ENCRYPTION_KEYS: randomKeyEntry("other"), DATABASE_URL: migrated.url, REDIS_URL: TEST_REDIS_URL, PORT: "0", LOG_LEVEL: "silent" });
       assert.equal(code, 1);
-      assertOneLine(stderr, /^authbroker: vault_error: sealed SigningKey\.sealedPrivateJwk of sk_\S+ uses key "earlier", which is not in BROKER_ENCRYPTION_KEYS$/);
+      assertOneLine(stderr, /^authbroker: vault_error: sealed SigningKey\.sealedPrivateJwk of sk_\S+ uses key "earlier", which is not in BROKER_ENCRYPTION_KEYS; restore the BROKER_ENCRYPTION_KEYS this database was set up with, or use a new database \(DATABASE_URL\)$/);
     } finally {
       await db.$disconnect();
       await migrated.drop();

@@ -23,7 +23,9 @@ export function registerInit(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (options: { ifMissing?: boolean; force?: boolean; file: string; json?: boolean }) => {
       const exists = existsSync(options.file);
-      const kid = `k${new Date().toISOString().slice(0, 10).replaceAll("-", "")}`;
+      // Dated, and random: a key made by another `init` the same day must not carry the same name,
+      // or data sealed under it would fail authentication instead of naming the missing key.
+      const kid = `k${new Date().toISOString().slice(0, 10).replaceAll("-", "")}_${randomBytes(3).toString("hex")}`;
       if (options.ifMissing) {
         const current = exists ? parseEnv(readFileSync(options.file, "utf8")) : {};
         const inFile = current.BROKER_ENCRYPTION_KEYS;
