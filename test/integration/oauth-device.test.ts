@@ -16,6 +16,7 @@ import { TestBrowser, type BrowserResponse } from "../support/browser.js";
 import { registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../support/as-fixture.js";
 import { hashSecret } from "../../src/crypto/secrets.js";
 import { failedUserCodesKey, MAX_FAILED_USER_CODES } from "../../src/connect/device.js";
+import { startTestBroker, type TestBroker } from "../support/broker.js";
 
 const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
@@ -266,5 +267,22 @@ describe("device authorization grant (RFC 8628)", () => {
       }
       assert.equal((await browser.submitForm(entry, { fields: { user_code: started.user_code } })).status, 200);
     });
+  });
+});
+
+describe("the /device guessing limit behind a reverse proxy (TRUST_PROXY_HOPS=1)", () => {
+  let broker: TestBroker;
+  before(async () => {
+    broker = await startTestBroker({ env: { TRUST_PROXY_HOPS: "1" } });
+  });
+  after(async () => broker?.stop());
+
+  it("counts wrong codes per client address the proxy appended; entries the client wrote change nothing", async () => {
+    const browser = new TestBrowser();
+    const entry = await browser.navigate(`${broker.url}/device`);
+    const wrongFrom = (forwardedFor: string) => browser.submitForm(entry, { fields: { user_code: "BBBB-BBBB" }, headers: { "x-forwarded-for": forwardedFor } });
+    for (let i = 0; i < MAX_FAILED_USER_CODES; i++) assert.equal((await wrongFrom(`198.51.100.${i}, 203.0.113.20`)).status, 400);
+    assert.equal((await wrongFrom("198.51.100.99, 203.0.113.20")).status, 429, "the client's own entries do not make it a new client");
+    assert.equal((await wrongFrom("203.0.113.21")).status, 400, "another client behind the same proxy still gets its tries");
   });
 });
