@@ -28,7 +28,7 @@ import { DEVICE_PAGE_PATH } from "../oauth/device.js";
 import { denyDeviceCode, findPendingDeviceCode, formatUserCode, normaliseUserCode, type PendingDeviceCode } from "../oauth/device-codes.js";
 import { checkRequestedScopes, clientMayUseConnector } from "../oauth/scopes.js";
 import type { Services } from "../services.js";
-import { clientAddressResolver } from "../http/client-address.js";
+import { clientAddress } from "../http/client-address.js";
 import { beginConnect } from "./begin.js";
 import { readCookie } from "./session.js";
 
@@ -155,7 +155,7 @@ async function submittedCode(services: Services, req: Request, res: Response): P
 
 /** Looks a typed code up, counting a miss against the address; undefined (page sent) when refused. */
 async function findTypedCode(services: Services, req: Request, res: Response, binding: string, typed: string): Promise<{ code: PendingDeviceCode; client: Client } | undefined> {
-  const key = failedUserCodesKey(services.config.issuer, clientAddressResolver(services.config.trustProxyHops)(req) ?? "unknown");
+  const key = failedUserCodesKey(services.config.issuer, clientAddress(req, services.config.trustProxyHops) ?? "unknown");
   const failures = Number((await services.redis.get(key)) ?? 0);
   if (failures >= MAX_FAILED_USER_CODES) {
     sendPage(res, { title: "Too many attempts", status: 429, body: html`<h1>Too many attempts</h1><p class="error" role="alert">Too many wrong codes were entered from here. Wait a few minutes and try again.</p>` });

@@ -9,7 +9,7 @@ import express, { type Express, type Router } from "express";
 import { pinoHttp } from "pino-http";
 import type { Services } from "../services.js";
 import { redactUrl } from "../log.js";
-import { clientAddressResolver, type ClientAddressOf } from "./client-address.js";
+import { clientAddress } from "./client-address.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { healthRouter } from "./health.js";
 import { requestIdOf } from "./request-id.js";
@@ -38,19 +38,18 @@ function asPart(made: Router | HttpPart): HttpPart {
 /** The broker's HTTP request listener (for `listen`): the direct routes, then the express app for everything else. */
 export function createApp(services: Services, routers: RouterFactory[] = []): RequestListener {
   const parts = [healthRouter(services), ...routers.map((factory) => asPart(factory(services)))];
-  const clientAddressOf = clientAddressResolver(services.config.trustProxyHops);
-  const app = createExpressApp(services, parts, clientAddressOf);
+  const app = createExpressApp(services, parts);
   return withDirectRoutes(
     app,
     parts.flatMap((p) => p.direct ?? []),
     parts.flatMap((p) => p.mounts ?? []),
     parts.flatMap((p) => p.guards ?? []),
     services.log,
-    clientAddressOf,
+    services.config.trustProxyHops,
   );
 }
 
-function createExpressApp(services: Services, parts: HttpPart[], clientAddressOf: ClientAddressOf): Express {
+function createExpressApp(services: Services, parts: HttpPart[]): Express {
   const app = express();
   app.disable("x-powered-by");
   // The broker reads X-Forwarded-For itself (client-address.ts); express's req.ip and req.protocol stay the socket's.
@@ -65,7 +64,7 @@ function createExpressApp(services: Services, parts: HttpPart[], clientAddressOf
       // Only what is needed to follow a request: never headers, which carry
       // Authorization and cookies, and never secret query parameters.
       serializers: {
-        req: (req: { id: string; method: string; url: string; raw: IncomingMessage }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: clientAddressOf(req.raw) }),
+        req: (req: { id: string; method: string; url: string; raw: IncomingMessage }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: clientAddress(req.raw, services.config.trustProxyHops) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

@@ -18,15 +18,10 @@
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 
-export type ClientAddressOf = (req: IncomingMessage) => string | undefined;
-
-export function clientAddressResolver(trustedHops: number): ClientAddressOf {
-  if (trustedHops === 0) return (req) => req.socket.remoteAddress;
-  return (req) => forwardedClient(req.socket.remoteAddress, req.headers["x-forwarded-for"], trustedHops);
-}
-
-function forwardedClient(peer: string | undefined, header: string | string[] | undefined, trustedHops: number): string | undefined {
-  if (header === undefined || peer === undefined) return peer;
+export function clientAddress(req: IncomingMessage, trustedHops: number): string | undefined {
+  const peer = req.socket.remoteAddress;
+  const header = req.headers["x-forwarded-for"];
+  if (trustedHops === 0 || header === undefined || peer === undefined) return peer;
   // Several header lines are one list (RFC 9110 §5.3), in order.
   const entries = (Array.isArray(header) ? header.join(",") : header).split(",");
   let address = peer;

@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
 import { redactUrl } from "../log.js";
-import type { ClientAddressOf } from "./client-address.js";
+import { clientAddress } from "./client-address.js";
 import { renderError } from "./error-handler.js";
 import { requestIdOf } from "./request-id.js";
 
@@ -83,9 +83,9 @@ class Exchange implements DirectExchange {
     readonly res: ServerResponse,
     readonly requestId: string,
     private readonly rootLog: Logger,
-    clientAddressOf: ClientAddressOf,
+    trustProxyHops: number,
   ) {
-    this.remoteAddress = clientAddressOf(req);
+    this.remoteAddress = clientAddress(req, trustProxyHops);
   }
 
   /** The request as pino-http's serializer writes it (the URL's secret parameters masked). */
@@ -118,7 +118,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * A request listener that answers the direct routes itself and hands every
  * other request to `fallback` (the express app).
  */
-export function withDirectRoutes(fallback: RequestListener, routes: readonly DirectRoute[], mounts: readonly DirectMount[], guards: readonly DirectGuard[], log: Logger, clientAddressOf: ClientAddressOf): RequestListener {
+export function withDirectRoutes(fallback: RequestListener, routes: readonly DirectRoute[], mounts: readonly DirectMount[], guards: readonly DirectGuard[], log: Logger, trustProxyHops: number): RequestListener {
   if (routes.length === 0 && mounts.length === 0) return fallback;
   const byKey = new Map<string, { route: DirectRoute; guards: DirectGuard[] }>();
   for (const route of routes) {
@@ -134,7 +134,7 @@ export function withDirectRoutes(fallback: RequestListener, routes: readonly Dir
     const entry = byKey.get(`${req.method} ${routePathOf(url)}`);
     if (entry) {
       const startedAt = Date.now();
-      const exchange = new Exchange(req, res, requestIdOf(req, res), log, clientAddressOf);
+      const exchange = new Exchange(req, res, requestIdOf(req, res), log, trustProxyHops);
       const done = run(exchange, entry.route.path.startsWith("/oauth/"), async () => {
         for (const guard of entry.guards) await guard.check(exchange);
         await entry.route.handle(exchange);
@@ -149,7 +149,7 @@ export function withDirectRoutes(fallback: RequestListener, routes: readonly Dir
       // As express: a parameter that is not valid percent-encoding is the client's error, answered there.
       if (!params) return fallback(req, res);
       const startedAt = Date.now();
-      const exchange = new Exchange(req, res, requestIdOf(req, res), log, clientAddressOf);
+      const exchange = new Exchange(req, res, requestIdOf(req, res), log, trustProxyHops);
       const rest = url.slice(match[0].length);
       void run(exchange, mount.oauthErrors ?? false, () => mount.handle(exchange, rest.startsWith("/") ? rest : `/${rest}`, params)).then(() => logCompletion(log, exchange, startedAt));
       return;

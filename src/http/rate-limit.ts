@@ -39,7 +39,7 @@ import type { Logger } from "../log.js";
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 import { readForm } from "../oauth/body.js";
-import { clientAddressResolver, type ClientAddressOf } from "./client-address.js";
+import { clientAddress } from "./client-address.js";
 import { parseBasicCredentials } from "../oauth/client-auth.js";
 import { DEVICE_AUTHORIZATION_PATH, DEVICE_PAGE_PATH } from "../oauth/device.js";
 import { TOKEN_PATH } from "../oauth/token.js";
@@ -49,9 +49,9 @@ import type { DirectGuard } from "./direct-routes.js";
 import { withTimeout } from "./timeout.js";
 
 /** One rate-limited endpoint (or group of paths under one prefix). */
-/** The configured limits, and how a request's address is found. */
+/** The configured limits, and how many proxies' X-Forwarded-For entries name a request's address. */
 interface RateLimitSettings extends RateLimitConfig {
-  clientAddressOf: ClientAddressOf;
+  trustProxyHops: number;
 }
 
 export interface RateLimitedEndpoint {
@@ -274,7 +274,7 @@ export class RateLimiter {
 /** The counters a request falls in at `endpoint`: its address, and the client it claims where the endpoint has one. */
 async function countersOf(endpoint: RateLimitedEndpoint, limits: RateLimitSettings, base: string, req: IncomingMessage): Promise<RateCounter[]> {
   const counters: RateCounter[] = [];
-  if (limits.perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(limits.clientAddressOf(req))}`, limit: limits.perIp });
+  if (limits.perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(clientAddress(req, limits.trustProxyHops))}`, limit: limits.perIp });
   if (limits.perClient > 0 && endpoint.claimedClientId) {
     const clientId = await endpoint.claimedClientId(req);
     if (clientId) counters.push({ key: `${base}:client:${clientBucket(clientId)}`, limit: limits.perClient });
@@ -334,7 +334,7 @@ function limitDirectRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint
  */
 export function rateLimitRouter(services: Pick<Services, "config" | "redis" | "log">): HttpPart {
   const router = Router();
-  const limits: RateLimitSettings = { ...services.config.rateLimit, clientAddressOf: clientAddressResolver(services.config.trustProxyHops) };
+  const limits: RateLimitSettings = { ...services.config.rateLimit, trustProxyHops: services.config.trustProxyHops };
   if (limits.perIp === 0 && limits.perClient === 0) return { router };
   const limiter = new RateLimiter(services.redis, limits.windowSeconds, services.log);
   const prefix = services.config.queuePrefix;
