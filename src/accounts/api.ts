@@ -46,10 +46,11 @@ export function accountsApiRouter(services: Services): Router {
     const rows = await services.db.account.findMany({
       where: {
         appId: claims.client_id,
-        ...(claims.acct !== undefined ? { id: claims.acct } : {}),
+        // Conditions on `id` are combined, never spread into one key: a cursor must not
+        // replace the account binding of a user's token (it once listed the app's other accounts).
+        AND: [claims.acct !== undefined ? { id: claims.acct } : {}, query.cursor ? { id: { gt: query.cursor } } : {}],
         ...(query.connector ? { connectorId: query.connector } : {}),
         ...(query.status ? { status: query.status } : {}),
-        ...(query.cursor ? { id: { gt: query.cursor } } : {}),
       },
       orderBy: { id: "asc" },
       take: query.limit + 1,

@@ -86,10 +86,18 @@ describe("accounts API for apps", () => {
   });
 
   it("an account-bound token sees only its own account", async () => {
+    upstream.setUser({ id: 24, login: "l24", email: "l24@example.test", name: "L24" });
+    const other = await connectTestAccount(app, "gh");
     upstream.setUser({ id: 14, login: "l4", email: "l4@example.test", name: "L4" });
     const { accountId, tokens } = await connectTestAccount(app, "gh", "accounts:read proxy");
+    assert.notEqual(other.accountId, accountId);
     const list = (await (await call("/v1/accounts", tokens.access_token)).json()) as { data: { id: string }[] };
     assert.deepEqual(list.data.map((a) => a.id), [accountId]);
+    // A cursor before every id must not widen the listing to the app's other accounts.
+    for (const cursor of ["0", "", "acc", accountId.slice(0, -1)]) {
+      const paged = (await (await call(`/v1/accounts?cursor=${encodeURIComponent(cursor)}`, tokens.access_token)).json()) as { data: { id: string }[] };
+      assert.deepEqual(paged.data.map((a) => a.id), [accountId], `cursor=${cursor}`);
+    }
   });
 
   it("DELETE revokes upstream tokens, removes credentials and revokes the account's broker tokens", async () => {
