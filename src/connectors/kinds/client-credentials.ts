@@ -6,7 +6,7 @@
  *
  * The token is the same for every account of that client: with a shared
  * token cache in the context (Redis, see ../shared-tokens.ts) one token per
- * connector, client id, hostname and scopes is fetched and reused by every
+ * connector, token endpoint, client id, hostname and scopes is fetched and reused by every
  * account — connecting and each account's scheduled "refresh" take it from
  * the cache while it is valid for longer than `refresh.marginSeconds`, and
  * one caller fetches the next one when it is not.
@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import * as oidc from "openid-client";
 import type { ConnectorOfKind } from "../schema.js";
-import { tokenEndpointConfiguration, toUpstreamTokens } from "./authorization-code.js";
+import { filled, tokenEndpointConfiguration, toUpstreamTokens } from "./authorization-code.js";
 import { identityFromUrl } from "./identity.js";
 import type { AuthKind, IdentityFetcher, KindContext, Refresher, ServiceTokenFetcher, UpstreamIdentity, UpstreamTokens } from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
@@ -26,7 +26,9 @@ function clientCredentialsAuthOf(ctx: KindContext): ConnectorOfKind<"client_cred
 
 /** What makes two accounts' tokens the same token: the client, where it is used, and for which scopes. */
 export function sharedTokenKey(ctx: KindContext): string {
-  const parts = [ctx.connector.id, ctx.credentials?.clientId ?? "", ctx.hostname ?? "", [...ctx.upstreamScopes].sort().join(" ")];
+  // The token endpoint too: two brokers (or a changed file) with the same connector id and client id at
+  // different upstreams must not share a token (seen between two test files sharing one Redis).
+  const parts = [ctx.connector.id, filled(ctx, clientCredentialsAuthOf(ctx).tokenUrl), ctx.credentials?.clientId ?? "", ctx.hostname ?? "", [...ctx.upstreamScopes].sort().join(" ")];
   return `${ctx.connector.id}:${createHash("sha256").update(JSON.stringify(parts)).digest("base64url")}`;
 }
 
