@@ -67,8 +67,8 @@ export interface AcmeCloudOptions {
   port?: number;
   /** @defaultValue 127.0.0.1 */
   host?: string;
-  /** Where Acme Cloud may send the broker's authorization responses. */
-  brokerCallbackUrl: string;
+  /** Where Acme Cloud may send the broker's authorization responses: the broker's redirect URIs of the demo's connectors. */
+  brokerCallbackUrls: string[];
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -100,7 +100,7 @@ export async function startAcmeCloud(options: AcmeCloudOptions): Promise<AcmeClo
     user: DEMO_USERS[0],
     passwords: Object.fromEntries(DEMO_USERS.map((u) => [u.username, u.password])),
     scopes: ["files:read"],
-    clients: [{ client_id: ACME_CLOUD_CLIENT_ID, client_secret: clientSecret, client_name: "authbroker (demo)", redirect_uris: [options.brokerCallbackUrl] }],
+    clients: [{ client_id: ACME_CLOUD_CLIENT_ID, client_secret: clientSecret, client_name: "authbroker (demo)", redirect_uris: options.brokerCallbackUrls }],
     api: async (req, res, { url, findAccessToken }) => {
       const user = await authenticate(req, findAccessToken);
       if (!user) {

@@ -8,6 +8,7 @@
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../src/config.js";
+import { callbackPathFor } from "../src/connectors/context.js";
 import { createLogger, type Logger } from "../src/log.js";
 import { startBroker, type RunningBroker } from "../src/main.js";
 import { hashSecret, generateSecret } from "../src/crypto/secrets.js";
@@ -103,7 +104,11 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   };
 
   try {
-    const acmeCloud = await startAcmeCloud({ port: options.acmeCloudPort ?? 4001, host: bindHost, brokerCallbackUrl: `${brokerUrl}/connect/callback` });
+    const requestedAcmeCloudPort = options.acmeCloudPort ?? 4001;
+    const acmeCloudPort = requestedAcmeCloudPort === 0 ? await freePort(bindHost) : requestedAcmeCloudPort;
+    // Each connector has its own redirect URI at the upstream, and a per-server connector one per server.
+    const brokerCallbackUrls = [`${brokerUrl}${callbackPathFor("acme-cloud")}`, `${brokerUrl}${callbackPathFor("acme-cloud-server", `127.0.0.1:${acmeCloudPort}`)}`];
+    const acmeCloud = await startAcmeCloud({ port: acmeCloudPort, host: bindHost, brokerCallbackUrls });
     stops.push(() => acmeCloud.close());
 
     const allowPrivate = [options.env.BROKER_ALLOW_PRIVATE_HOSTS, "127.0.0.0/8"].filter(Boolean).join(",");

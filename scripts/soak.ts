@@ -23,6 +23,7 @@ import { join } from "node:path";
 import * as client from "openid-client";
 import { Redis } from "ioredis";
 import { loadConfig } from "../src/config.js";
+import { callbackPathFor } from "../src/connectors/context.js";
 import { createLogger } from "../src/log.js";
 import { closeServices, createServices } from "../src/services.js";
 import { createTestDatabase } from "../test/support/db.js";
@@ -83,7 +84,7 @@ async function main(): Promise<number> {
   const upstream = await startOAuth2Upstream({
     // Upstream access tokens live 2 minutes and are refreshed 60 s before: the worker refreshes all through the run.
     accessTokenTtl: 120,
-    clients: [{ client_id: "soak", client_secret: "soak-secret-0123456789", redirect_uris: [`${url}/connect/callback`] }],
+    clients: [{ client_id: "soak", client_secret: "soak-secret-0123456789", redirect_uris: [`${url}${callbackPathFor("gh")}`] }],
   });
   const database = await createTestDatabase();
   const connectorsDir = mkdtempSync(join(tmpdir(), "authbroker-soak-"));

@@ -7,11 +7,13 @@ import { z } from "zod";
 import { accountView, endAccount } from "../accounts/lifecycle.js";
 import { refreshAccount } from "../accounts/refresh.js";
 import { recordAudit } from "../audit.js";
-import { setConnectorCredentials, connectorsWithStoredCredentials } from "../connectors/credentials.js";
+import { checkedServerName, setConnectorCredentials, connectorsWithStoredCredentials } from "../connectors/credentials.js";
+import { callbackUrlTemplate } from "../connectors/context.js";
 import { credentialStatus } from "../connectors/status.js";
 import { isPerServer } from "../connectors/template.js";
 import { rotateKeys } from "../crypto/rotate.js";
-import { NotFound } from "../errors.js";
+import { NotFound, ValidationFailed } from "../errors.js";
+import type { ConnectorConfig } from "../connectors/schema.js";
 import { appView, CLIENT_AUTH_METHODS, GRANT_TYPES } from "../oauth/clients.js";
 import { operation, type AdminOperation } from "./route-table.js";
 
@@ -52,6 +54,16 @@ const accountSchema = z.object({
   created_at: z.string(),
   updated_at: z.string(),
 });
+
+/** A per-server connector's server named in a request, as the connect pages store it; a validation error otherwise. */
+function serverName(connector: ConnectorConfig, hostname: string): string {
+  try {
+    return checkedServerName(connector, hostname);
+  } catch (err) {
+    if (err instanceof TypeError) throw new ValidationFailed(`body.hostname: ${err.message}`);
+    throw err;
+  }
+}
 
 const page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });
 
@@ -153,14 +165,38 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     summary: "Connectors loaded from CONNECTORS_DIR, with whether their upstream credentials are configured",
     tag: "connectors",
     response: z.object({
-      data: z.array(z.object({ id: z.string(), name: z.string(), kind: z.string(), per_server: z.boolean(), implemented: z.boolean(), configured: z.union([z.boolean(), z.literal("some apps")]), credentials: z.string() })),
+      data: z.array(
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          kind: z.string(),
+          per_server: z.boolean(),
+          implemented: z.boolean(),
+          configured: z.union([z.boolean(), z.literal("some apps")]),
+          credentials: z.string(),
+          /** The redirect URI to register at the upstream; `{hostname}` stands for each server of a per-server connector. */
+          callback_url: z.string(),
+          /** Per-server connectors whose credentials go to the server: the servers registered with the broker. */
+          servers: z.array(z.string()).optional(),
+        }),
+      ),
     }),
     handle: async (_input, { services }) => {
       const stored = await connectorsWithStoredCredentials(services.db);
       return {
         data: services.connectors.list().map((c) => {
           const status = credentialStatus(c, stored.get(c.id));
-          return { id: c.id, name: c.name, kind: c.auth.kind, per_server: isPerServer(c), implemented: services.kinds.has(c.auth.kind), configured: status.configured, credentials: status.credentials };
+          return {
+            id: c.id,
+            name: c.name,
+            kind: c.auth.kind,
+            per_server: isPerServer(c),
+            implemented: services.kinds.has(c.auth.kind),
+            configured: status.configured,
+            credentials: status.credentials,
+            callback_url: callbackUrlTemplate(services.config.issuer, c),
+            ...(status.servers ? { servers: status.servers } : {}),
+          };
         }),
       };
     },
@@ -169,15 +205,17 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     operationId: "setConnectorCredentials",
     method: "put",
     path: "/connectors/{id}/credentials",
-    summary: "Store the broker's upstream client credentials for a connector (sealed), per app or as the default",
+    summary: "Store the broker's upstream client credentials for a connector (sealed), per app or as the default, connector-wide or for one server of a per-server connector",
     tag: "connectors",
     params: z.object({ id }),
-    body: z.object({ app_id: z.string().optional(), client_id: z.string().min(1).max(500), client_secret: z.string().min(1).max(5000).optional() }),
-    response: z.object({ connector: z.string(), app_id: z.string().nullable(), created: z.boolean() }),
+    body: z.object({ app_id: z.string().optional(), hostname: z.string().min(1).max(260).optional(), client_id: z.string().min(1).max(500), client_secret: z.string().min(1).max(5000).optional() }),
+    response: z.object({ connector: z.string(), app_id: z.string().nullable(), hostname: z.string().nullable(), created: z.boolean() }),
     handle: async ({ params, body }, { services }) => {
-      if (!services.connectors.has(params.id)) throw new NotFound(`connector ${params.id} is not configured`);
-      const stored = await setConnectorCredentials(services, { connectorId: params.id, appId: body.app_id, clientId: body.client_id, clientSecret: body.client_secret });
-      return { connector: params.id, app_id: body.app_id ?? null, created: stored.created };
+      const connector = services.connectors.get(params.id);
+      if (!connector) throw new NotFound(`connector ${params.id} is not configured`);
+      const hostname = body.hostname === undefined ? undefined : serverName(connector, body.hostname);
+      const stored = await setConnectorCredentials(services, { connectorId: params.id, appId: body.app_id, hostname, clientId: body.client_id, clientSecret: body.client_secret });
+      return { connector: params.id, app_id: body.app_id ?? null, hostname: hostname ?? null, created: stored.created };
     },
   }),
   operation({

@@ -1,9 +1,11 @@
 /**
- * `GET /connect/callback`: the upstream sends the end user back here. Steps:
- * take the connect session (once) and check it belongs to this browser and
- * this state, turn an upstream error into the app's error, exchange the
- * upstream code, learn who connected, store the account with its sealed
- * tokens, and send the app the broker's own single-use code.
+ * `GET /connect/callback/<connector>[/<host>]`: the upstream sends the end
+ * user back here. Steps: take the connect session (once) and check it
+ * belongs to this browser, this state and this callback (each upstream has
+ * its own: context.ts callbackPathFor), turn an upstream error into the
+ * app's error, exchange the upstream code (openid-client checks `iss` where
+ * the upstream sends one, RFC 9207), learn who connected, store the account
+ * with its sealed tokens, and send the app the broker's own single-use code.
  */
 import { Router, type Request, type Response } from "express";
 import { AccessDenied, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from "../errors.js";
@@ -15,6 +17,7 @@ import { finishAuthorization, refuseAuthorization } from "../oauth/authorization
 import { sessionIdFromState, takeSession, type ConnectSession } from "./session.js";
 import { kindContext, redirectAuthorizerFor } from "./upstream.js";
 import { timingSafeEqual } from "node:crypto";
+import { CALLBACK_PATH } from "../connectors/context.js";
 
 function sameString(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -64,9 +67,31 @@ async function completeConnect(services: Services, req: Request, session: Connec
   return account.id;
 }
 
+/**
+ * Whether a response arrived at the callback of the upstream its connect
+ * attempt went to. Anything else is an authorization response relayed from
+ * another upstream's flow (the mix-up attack, RFC 9700 §4.4.1), or a stale link.
+ */
+function arrivedAtItsCallback(req: Request, session: ConnectSession): boolean {
+  const { connector, host } = req.params as { connector?: string; host?: string };
+  return connector === session.connectorId && host === session.hostname;
+}
+
+/** The callback of earlier versions, one for every upstream: its responses are refused with the way out for the operator. */
+function refuseSharedCallback(services: Services, req: Request, res: Response): void {
+  req.log.warn("an upstream sent the end user to /connect/callback: its registered redirect URI must be updated to /connect/callback/<connector>");
+  sendErrorPage(
+    res,
+    400,
+    "invalid_request",
+    `This service sent you back to an old address of the broker. The broker's operator must update the redirect URI registered at the service to ${services.config.issuer}${CALLBACK_PATH}/<connector>. Start again from the app.`,
+  );
+}
+
 export function callbackRouter(services: Services): Router {
   const router = Router();
-  router.get("/connect/callback", async (req: Request, res: Response) => {
+  router.get(CALLBACK_PATH, (req, res) => refuseSharedCallback(services, req, res));
+  router.get([`${CALLBACK_PATH}/:connector`, `${CALLBACK_PATH}/:connector/:host`], async (req: Request, res: Response) => {
     const state = single(req.query.state);
     const sessionId = state === undefined ? undefined : sessionIdFromState(state);
     if (state === undefined || sessionId === undefined) {
@@ -91,6 +116,7 @@ export function callbackRouter(services: Services): Router {
       // RFC 9700 §4.7: the response must come back to the browser that started the flow, with the state we sent.
       if (!boundToBrowser) throw new AccessDenied("the connection was started in another browser or its cookie was lost");
       if (!sameString(state, session.upstream.state)) throw new InvalidRequest("the upstream state does not match");
+      if (!arrivedAtItsCallback(req, session)) throw new AccessDenied("the sign-in response arrived at another service's callback than the one the connection was started with");
       const accountId = await completeConnect(services, req, session);
       await finishAuthorization(services, req, res, session, accountId);
     } catch (err) {

@@ -49,7 +49,10 @@ async function showPage(services: Services, req: Request, res: Response): Promis
   const appName = (await services.clients.find(pending.authorization.clientId))?.name ?? "The app";
   sendFormPage(res, {
     title: `Connect ${connector.name}`,
-    intro: html`<p><strong>${appName}</strong> asks you to connect your account on your ${connector.name} server. Which server is it?</p>`,
+    intro: html`<p><strong>${appName}</strong> asks you to connect your account on your ${connector.name} server. Which server is it?</p>${
+      // A server named by the link that started this, not by the end user: they confirm it before anything goes there.
+      pending.values?.[HOSTNAME_FIELD] !== undefined && !pending.problem ? html`<p class="muted">The link you followed suggests the server below. Continue only if it is yours: you will sign in there.</p>` : ""
+    }`,
     action: HOSTNAME_PAGE,
     pending,
     binding,
@@ -68,7 +71,7 @@ export function hostnameFormRouter(services: Services): Router {
       echoFields: () => [HOSTNAME_FIELD],
       async run(pending, connector) {
         const typed = (req.body as Record<string, unknown>)[HOSTNAME_FIELD];
-        const checked = await checkHostname(services.outbound, connector, typeof typed === "string" ? typed : "");
+        const checked = await checkHostname(services, connector, typeof typed === "string" ? typed : "", pending.authorization.clientId);
         req.log.info({ connectorId: connector.id, hostname: checked.hostname }, "hostname accepted");
         return continueConnect(services, req, res, connector, { ...pending, hostname: checked.hostname, pinnedAddress: checked.pinned.address }, pending);
       },

@@ -2,20 +2,32 @@
  * The hostname an end user types for a per-server connector (their GitLab,
  * Jira or ServiceNow), checked before the broker sends anything there:
  *
- * 1. it is a bare host (and optional port), and matches the connector's
- *    `hostname.pattern` — the operator's list of servers;
- * 2. it resolves, and every address it resolves to is public, unless
+ * 1. it is a bare host (and optional port) the operator admits: it matches
+ *    the connector's `hostname.pattern`, or the broker's credentials were
+ *    registered for it (`credentials set --hostname`), or the file lists it
+ *    as sharing the connector-wide ones;
+ * 2. where the broker's client credentials go to that server (its token
+ *    endpoint is there), there are credentials the broker may send to it:
+ *    its own registration, or the connector-wide ones where the file lists
+ *    it. A name in a link must never make the broker post its client secret
+ *    to a server the operator did not choose. Both checks read only the
+ *    broker's own data: a refused server sees no request, not even DNS;
+ * 3. it resolves, and every address it resolves to is public, unless
  *    BROKER_ALLOW_PRIVATE_HOSTS covers it (SSRF: a typed name must not
  *    reach the broker's own network, loopback or the cloud metadata
  *    service at 169.254.169.254);
- * 3. the address it was checked at is kept with the account, and every
+ * 4. the address it was checked at is kept with the account, and every
  *    later request to that host (token, refresh, identity, proxy) connects
  *    there, so a name that changes its answer afterwards (DNS rebinding)
  *    still reaches only the checked address.
  */
 import { FormValuesRejected } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
-import { hostnameAllowed, isHostWithPort } from "../connectors/template.js";
+import { hostWithoutPort, isHostWithPort, normalizeHostname } from "../connectors/host.js";
+import { hostnameAllowed, sendsClientCredentialsToServer, sharesConnectorCredentials } from "../connectors/template.js";
+import { callbackPathFor } from "../connectors/context.js";
+import { isRegisteredServer } from "../connectors/credentials.js";
+import type { Db } from "../db.js";
 import { UpstreamError } from "../errors.js";
 import { ForbiddenHostError, type CheckedAddress } from "../net/outbound.js";
 
@@ -27,39 +39,30 @@ export interface CheckedHostname {
   pinned: CheckedAddress;
 }
 
-/**
- * What the end user meant: `https://GitLab.example.com/` and
- * `gitlab.example.com.` both mean `gitlab.example.com`. Paths, credentials
- * and queries are not part of a hostname and make it invalid.
- */
-export function normalizeHostname(typed: string): string {
-  let value = typed.trim();
-  const scheme = /^https?:\/\//i.exec(value);
-  if (scheme) {
-    value = value.slice(scheme[0].length);
-    if (value.endsWith("/")) value = value.slice(0, -1);
-  }
-  value = value.toLowerCase();
-  // A fully qualified name's final dot names the same host.
-  return value.replace(/\.(?=(:\d+)?$)/, "");
+/** What checking a hostname reads: the broker's registrations, and DNS through the address policy. */
+export interface HostnameCheckServices {
+  config: { issuer: string };
+  db: Pick<Db, "connectorCredential">;
+  outbound: { resolve(hostname: string): Promise<CheckedAddress> };
 }
 
-/** The host without its port: what DNS is asked about. */
-function hostWithoutPort(hostname: string): string {
-  if (hostname.startsWith("[")) return hostname.slice(0, hostname.indexOf("]") + 1);
-  const colon = hostname.lastIndexOf(":");
-  return colon === -1 ? hostname : hostname.slice(0, colon);
-}
-
-/** Checks a typed hostname for a connector; FormValuesRejected (shown on the form) when it will not do. */
-export async function checkHostname(outbound: { resolve(hostname: string): Promise<CheckedAddress> }, connector: ConnectorConfig, typed: string): Promise<CheckedHostname> {
+/** Checks a typed hostname for an app's connect at a connector; FormValuesRejected (shown on the form) when it will not do. */
+export async function checkHostname(services: HostnameCheckServices, connector: ConnectorConfig, typed: string, appId: string): Promise<CheckedHostname> {
   const hostname = normalizeHostname(typed);
   const label = connector.hostname?.label ?? "Server address";
   if (hostname === "") throw new FormValuesRejected(`${label} is required`, HOSTNAME_FIELD);
   if (hostname.length > 253 || !isHostWithPort(hostname)) throw new FormValuesRejected(`Enter a host name such as ${connector.hostname?.example ?? "server.example.com"}, without a path`, HOSTNAME_FIELD);
-  if (!hostnameAllowed(connector, hostname)) throw new FormValuesRejected(`${hostname} is not a ${connector.name} server this broker may connect to`, HOSTNAME_FIELD);
+  const registered = await isRegisteredServer(services.db, connector.id, hostname, appId);
+  const shared = sharesConnectorCredentials(connector, hostname);
+  if (!registered && !shared && !hostnameAllowed(connector, hostname)) throw new FormValuesRejected(`${hostname} is not a ${connector.name} server this broker may connect to`, HOSTNAME_FIELD);
+  if (!registered && !shared && sendsClientCredentialsToServer(connector)) {
+    throw new FormValuesRejected(
+      `${hostname} has not registered this broker yet. Its administrator can register it as an OAuth application with the redirect URI ${services.config.issuer}${callbackPathFor(connector.id, hostname)}, then this broker's operator adds the credentials it gets.`,
+      HOSTNAME_FIELD,
+    );
+  }
   try {
-    return { hostname, pinned: await outbound.resolve(hostWithoutPort(hostname)) };
+    return { hostname, pinned: await services.outbound.resolve(hostWithoutPort(hostname)) };
   } catch (err) {
     if (err instanceof ForbiddenHostError) throw new FormValuesRejected(`${hostname} points to a private or reserved network address, which the broker may not connect to`, HOSTNAME_FIELD, { detail: err.description });
     if (err instanceof UpstreamError) throw new FormValuesRejected(`${hostname} could not be found. Check the address and try again.`, HOSTNAME_FIELD);

@@ -1,9 +1,9 @@
 /**
  * The steps of a connect once the connector is chosen, whatever its kind:
  *
- * 1. a per-server connector needs its hostname (the `hostname=` parameter
- *    of the authorization request, or the hostname page), checked and
- *    resolved (hostname.ts);
+ * 1. a per-server connector needs its hostname, typed or confirmed on the
+ *    hostname page (a `hostname=` parameter of the authorization request
+ *    only fills it in), checked and resolved (hostname.ts);
  * 2. a kind with an upstream sign-in page (oauth2, oidc) sends the end
  *    user there — the callback finishes;
  * 3. a kind that needs something typed (basic/api_key fields, a password
@@ -36,7 +36,7 @@ import { InvalidRequest } from "../errors.js";
 import type { CheckedAddress } from "../net/outbound.js";
 import { finishAuthorization } from "../oauth/authorization-response.js";
 import type { Services } from "../services.js";
-import { checkHostname } from "./hostname.js";
+import { HOSTNAME_FIELD } from "./hostname.js";
 import { createPending, updatePending, type ConnectProgress, type PendingConnect } from "./pending.js";
 import { newSessionId, newUpstreamState, saveSession } from "./session.js";
 
@@ -197,25 +197,18 @@ export async function continueConnect(services: Services, req: Request, res: Res
 /**
  * Starts the steps for an authorization request. Returns the URL to send
  * the browser to, or undefined when the account is already connected and
- * the app's response was sent. With `hostname=` for a per-server
- * connector, the hostname is checked right away (a problem is shown on the
- * hostname page, with the value to correct).
+ * the app's response was sent. A `hostname=` for a per-server connector
+ * only fills the hostname page in: the end user sees the server a link
+ * names and confirms it before anything is sent there (a link must not
+ * choose the server an end user signs in at, nor where the broker sends
+ * its credentials).
  */
 export async function startConnect(services: Services, req: Request, res: Response, connector: ConnectorConfig, authorization: ConnectProgress["authorization"], typedHostname?: string): Promise<string | undefined> {
   const progress: ConnectProgress = { authorization };
-  let outcome: ConnectOutcome | undefined;
-  if (isPerServer(connector) && typedHostname !== undefined) {
-    try {
-      const checked = await checkHostname(services.outbound, connector, typedHostname);
-      progress.hostname = checked.hostname;
-      progress.pinnedAddress = checked.pinned.address;
-    } catch (err) {
-      if (!(err instanceof FormValuesRejected)) throw err;
-      req.log.info({ connectorId: connector.id, reason: err.description }, "hostname refused");
-      outcome = await waitOn(services, res, progress, "hostname", { problem: { message: err.description, field: err.field }, values: { hostname: typedHostname.slice(0, 300) } });
-    }
-  }
-  outcome ??= await continueConnect(services, req, res, connector, progress);
+  const outcome =
+    isPerServer(connector) && typedHostname !== undefined
+      ? await waitOn(services, res, progress, "hostname", { values: { [HOSTNAME_FIELD]: typedHostname.slice(0, 300) } })
+      : await continueConnect(services, req, res, connector, progress);
   if (outcome.kind === "redirect") return outcome.url;
   await finishAuthorization(services, req, res, authorization, outcome.accountId);
   return undefined;

@@ -18,8 +18,23 @@ import { RedisSharedTokens } from "./shared-tokens.js";
 import { templateFieldValues, type ConnectorConfig } from "./schema.js";
 import { fillTemplate, isPerServer } from "./template.js";
 
-/** The path of the broker's redirect URI at every upstream. */
+/** Where the broker's redirect URIs at upstreams start: one per connector, and per server for per-server connectors. */
 export const CALLBACK_PATH = "/connect/callback";
+
+/**
+ * The path of the broker's redirect URI at a connector's upstream:
+ * `/connect/callback/<connector>`, and `/connect/callback/<connector>/<host>`
+ * for a per-server connector. Distinct per upstream so that an authorization
+ * response can only arrive where its own upstream sends it: the callback
+ * checks the path against the connect attempt, so a response an attacker's
+ * server relays to another connector's callback is refused (the mix-up
+ * attack, RFC 9700 §4.4), PKCE aside. `:` is kept as is (allowed in a path);
+ * an IPv6 literal's brackets are percent-encoded.
+ */
+export function callbackPathFor(connectorId: string, hostname?: string): string {
+  const base = `${CALLBACK_PATH}/${encodeURIComponent(connectorId)}`;
+  return hostname === undefined ? base : `${base}/${encodeURIComponent(hostname).replace(/%3A/gi, ":")}`;
+}
 
 function covers(cidr: Cidr, address: string): boolean {
   let family = isIP(address) as 0 | 4 | 6;
@@ -33,6 +48,12 @@ function covers(cidr: Cidr, address: string): boolean {
   if (cidr.family !== family) return false;
   const shift = BigInt((family === 4 ? 32 : 128) - cidr.bits);
   return value >> shift === cidr.network >> shift;
+}
+
+/** The redirect URI to register at a connector's upstream; for a per-server connector, `{hostname}` stands for each server. */
+export function callbackUrlTemplate(issuer: string, connector: { id: string; hostname?: unknown }): string {
+  const path = callbackPathFor(connector.id);
+  return `${issuer}${connector.hostname === undefined ? path : `${path}/{hostname}`}`;
 }
 
 /**
@@ -95,7 +116,7 @@ export function createKindContext(input: KindContextInput): KindContext {
   return {
     connector,
     credentials: input.credentials,
-    callbackUrl: `${input.issuer}${CALLBACK_PATH}`,
+    callbackUrl: `${input.issuer}${callbackPathFor(connector.id, hostname)}`,
     upstreamScopes: input.upstreamScopes,
     hostname,
     allowInsecure: httpUrls.length > 0,
@@ -124,7 +145,7 @@ export async function buildKindContext(
   services: KindContextServices,
   input: { connector: ConnectorConfig; appId: string; upstreamScopes?: string[]; hostname?: string; pinned?: CheckedAddress; fields?: Record<string, string>; signal?: AbortSignal },
 ): Promise<KindContext> {
-  const credentials = usesClientCredentials(input.connector) ? await resolveConnectorCredentials(services, input.connector, input.appId) : undefined;
+  const credentials = usesClientCredentials(input.connector) ? await resolveConnectorCredentials(services, input.connector, input.appId, input.hostname) : undefined;
   return createKindContext({
     connector: input.connector,
     credentials,

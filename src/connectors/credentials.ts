@@ -1,9 +1,13 @@
 /**
  * The broker's own credentials at an upstream (its OAuth client id and
- * secret there, or its private key), per app or connector-wide. Looked up in
- * this order: the app's row, the connector's default row (appKey "*"), the
- * connector file (`clientId` / `clientSecret`, usually `${env:…}`). Secrets
- * in the database are sealed with the keyring, bound to their row and column.
+ * secret there, or its private key), per app or connector-wide, and for
+ * per-server connectors per server. Looked up in this order: the app's row,
+ * the connector's default row (appKey "*"), the connector file (`clientId` /
+ * `clientSecret`, usually `${env:…}`). A per-server connector whose token
+ * endpoint is on the typed server looks first for the rows registered for
+ * that server, and uses the connector-wide ones only where the file lists
+ * the server (template.ts sharesConnectorCredentials). Secrets in the
+ * database are sealed with the keyring, bound to their row and column.
  */
 import type { JWK } from "jose";
 import { recordAudit } from "../audit.js";
@@ -12,8 +16,10 @@ import { generateId } from "../crypto/secrets.js";
 import { sealedField } from "../crypto/sealed-fields.js";
 import { Prisma, sqlRows, type Db, type SqlStatement } from "../db.js";
 import { NotFound } from "../errors.js";
-import { ConnectorNotConfigured } from "./errors.js";
-import type { AuthKindName, ConnectorConfig } from "./schema.js";
+import { ConnectorNotConfigured, ServerNotRegistered } from "./errors.js";
+import { kindUsesClientCredentials, type ConnectorConfig } from "./schema.js";
+import { isHostWithPort, normalizeHostname } from "./host.js";
+import { sendsClientCredentialsToServer, sharesConnectorCredentials } from "./template.js";
 
 /** The key of the connector-wide default row. */
 export const DEFAULT_APP_KEY = "*";
@@ -21,7 +27,7 @@ export const DEFAULT_APP_KEY = "*";
 const SECRET_FIELD = sealedField("connectorCredential", "sealedClientSecret");
 const PRIVATE_JWK_FIELD = sealedField("connectorCredential", "sealedPrivateJwk");
 
-/** Where a connector's credentials were found. */
+/** Where a connector's credentials were found: rows for one server are "app" or "default" too, with `hostname` set. */
 export type CredentialSource = "app" | "default" | "file";
 
 export interface UpstreamClientCredentials {
@@ -30,34 +36,35 @@ export interface UpstreamClientCredentials {
   /** For `private_key_jwt` client authentication and `jwt_bearer` assertions. */
   privateJwk?: JWK;
   source: CredentialSource;
+  /** Set when the credentials were registered for one server of a per-server connector. */
+  hostname?: string;
 }
 
 type CredentialStore = { db: Db; keyring: Keyring };
 
 /**
- * The app's row and the connector's default row, straight through pg: every
- * upstream operation (each background refresh) asks, and Prisma's query
- * layer costs several times the query (db.ts sqlRows).
+ * The rows that may serve an app at a connector (its own and the default,
+ * connector-wide and for one server), straight through pg: every upstream
+ * operation (each background refresh) asks, and Prisma's query layer costs
+ * several times the query (db.ts sqlRows).
  */
 const FIND_CREDENTIAL_ROWS: SqlStatement = {
   name: "connector-credential-rows",
-  text: `SELECT "id", "appKey", "clientId", "sealedClientSecret", "sealedPrivateJwk" FROM "ConnectorCredential" WHERE "connectorId" = $1 AND "appKey" IN ($2, $3)`,
+  text: `SELECT "id", "appKey", "hostname", "clientId", "sealedClientSecret", "sealedPrivateJwk" FROM "ConnectorCredential" WHERE "connectorId" = $1 AND "appKey" IN ($2, $3) AND "hostname" IN ($4, '')`,
 };
 
 interface CredentialRow {
   id: string;
   appKey: string;
+  hostname: string;
   clientId: string | null;
   sealedClientSecret: string | null;
   sealedPrivateJwk: string | null;
 }
 
-/** Kinds whose end users bring their own credentials: the broker has none of its own upstream. */
-const KINDS_WITHOUT_CLIENT: AuthKindName[] = ["basic", "api_key"];
-
 /** Whether the broker needs its own client credentials at the connector's upstream. */
 export function usesClientCredentials(connector: Pick<ConnectorConfig, "auth">): boolean {
-  return !KINDS_WITHOUT_CLIENT.includes(connector.auth.kind);
+  return kindUsesClientCredentials(connector.auth.kind);
 }
 
 /** How a connector authenticates at its upstream token endpoint, besides any assertion. */
@@ -83,8 +90,8 @@ function missingPieces(connector: ConnectorConfig, found: { clientId?: string; c
 }
 
 /** How the operator fixes a connector without credentials. */
-function howToConfigure(connector: ConnectorConfig, appId: string | undefined, missing: string[]): string {
-  const app = appId ? ` [--app ${appId}]` : "";
+function howToConfigure(connector: ConnectorConfig, appId: string | undefined, missing: string[], hostname?: string): string {
+  const app = `${hostname ? ` --hostname ${hostname}` : ""}${appId ? ` [--app ${appId}]` : ""}`;
   const commands: string[] = [];
   if (missing.includes("private key")) commands.push(`\`authbroker credentials keygen ${connector.id}${app}\``);
   if (missing.includes("client id") || missing.includes("client secret") || commands.length === 0) {
@@ -94,18 +101,12 @@ function howToConfigure(connector: ConnectorConfig, appId: string | undefined, m
   return `${viaEnv}run ${commands.join(" and ")}`;
 }
 
-/**
- * The upstream client credentials of a connector for an app. Throws
- * ConnectorNotConfigured when none are stored anywhere (the message says how
- * to fix it), TypeError for a kind that uses none (basic, api_key).
- */
-export async function resolveConnectorCredentials(store: CredentialStore, connector: ConnectorConfig, appId: string): Promise<UpstreamClientCredentials> {
-  if (!usesClientCredentials(connector)) throw new TypeError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials of its own`);
-  const rows = await sqlRows<CredentialRow>(store.db, FIND_CREDENTIAL_ROWS, [connector.id, appId, DEFAULT_APP_KEY]);
-  const ordered = [rows.find((r) => r.appKey === appId), rows.find((r) => r.appKey === DEFAULT_APP_KEY)];
-  const sources: CredentialSource[] = ["app", "default"];
+/** Credentials found so far, in the order they are looked for. */
+type Found = Omit<UpstreamClientCredentials, "clientId" | "source"> & { clientId?: string; source?: CredentialSource };
 
-  let found: Omit<UpstreamClientCredentials, "clientId" | "source"> & { clientId?: string; source?: CredentialSource } = {};
+/** Picks the client id (with its secret) and the private key from the first rows that have them. */
+function fromRows(store: CredentialStore, ordered: (CredentialRow | undefined)[], sources: CredentialSource[]): Found {
+  let found: Found = {};
   const withClient = ordered.findIndex((row) => row?.clientId);
   if (withClient !== -1) {
     const row = ordered[withClient]!;
@@ -113,31 +114,78 @@ export async function resolveConnectorCredentials(store: CredentialStore, connec
       clientId: row.clientId!,
       clientSecret: row.sealedClientSecret ? store.keyring.open(row.sealedClientSecret, { rowId: row.id, field: SECRET_FIELD }) : undefined,
       source: sources[withClient],
+      ...(row.hostname ? { hostname: row.hostname } : {}),
     };
-  } else if (connector.auth.kind !== "basic" && connector.auth.kind !== "api_key" && connector.auth.clientId) {
-    found = { clientId: connector.auth.clientId, clientSecret: connector.auth.clientSecret, source: "file" };
   }
   const keyIndex = ordered.findIndex((row) => row?.sealedPrivateJwk);
   if (keyIndex !== -1) {
     const row = ordered[keyIndex]!;
     found.privateJwk = store.keyring.openJson<JWK>(row.sealedPrivateJwk!, { rowId: row.id, field: PRIVATE_JWK_FIELD });
     found.source ??= sources[keyIndex];
+    if (row.hostname) found.hostname ??= row.hostname;
   }
+  return found;
+}
+
+/**
+ * The upstream client credentials of a connector for an app (and, for a
+ * per-server connector, the server it talks to). Throws
+ * ConnectorNotConfigured when none are stored anywhere (the message says how
+ * to fix it), ServerNotRegistered when a per-server connector has none the
+ * broker may send to that server, TypeError for a kind that uses none
+ * (basic, api_key).
+ */
+export async function resolveConnectorCredentials(store: CredentialStore, connector: ConnectorConfig, appId: string, hostname?: string): Promise<UpstreamClientCredentials> {
+  if (!usesClientCredentials(connector)) throw new TypeError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials of its own`);
+  const perServer = sendsClientCredentialsToServer(connector);
+  if (perServer && hostname === undefined) throw new TypeError(`connector "${connector.id}" sends its credentials to the end user's server: a hostname is required`);
+  const rows = await sqlRows<CredentialRow>(store.db, FIND_CREDENTIAL_ROWS, [connector.id, appId, DEFAULT_APP_KEY, perServer ? hostname! : ""]);
+  const row = (appKey: string, host: string) => rows.find((r) => r.appKey === appKey && r.hostname === host);
+
+  let found: Found = {};
+  if (perServer) found = fromRows(store, [row(appId, hostname!), row(DEFAULT_APP_KEY, hostname!)], ["app", "default"]);
+  if (!found.source && (!perServer || sharesConnectorCredentials(connector, hostname!))) {
+    found = fromRows(store, [row(appId, ""), row(DEFAULT_APP_KEY, "")], ["app", "default"]);
+    if (!found.clientId && connector.auth.kind !== "basic" && connector.auth.kind !== "api_key" && connector.auth.clientId) {
+      found = { ...found, clientId: connector.auth.clientId, clientSecret: connector.auth.clientSecret, source: found.source ?? "file" };
+    }
+  }
+  if (perServer && !found.source) throw new ServerNotRegistered(connector, hostname!);
 
   const missing = missingPieces(connector, found);
   if (missing.length > 0 || !found.source) {
     throw new ConnectorNotConfigured(
       connector.id,
-      `connector "${connector.id}" has no upstream ${missing.join(" or ") || "credentials"} for app "${appId}": ${howToConfigure(connector, appId, missing)}`,
+      `connector "${connector.id}" has no upstream ${missing.join(" or ") || "credentials"} for app "${appId}"${found.hostname ? ` on ${found.hostname}` : ""}: ${howToConfigure(connector, appId, missing, found.hostname)}`,
     );
   }
   return { ...found, clientId: found.clientId ?? "", source: found.source };
+}
+
+/**
+ * The name of a server a per-server connector's credentials are registered
+ * for, as the connect pages store hostnames (lower case, no scheme, no final
+ * dot). TypeError when the connector has no such servers: its credentials
+ * never go to a server the end user names.
+ */
+export function checkedServerName(connector: ConnectorConfig, typed: string): string {
+  if (!sendsClientCredentialsToServer(connector)) throw new TypeError(`connector "${connector.id}" does not send its credentials to the end user's server; its credentials are connector-wide`);
+  const hostname = normalizeHostname(typed);
+  if (!isHostWithPort(hostname) || hostname.length > 253) throw new TypeError(`"${typed}" is not a host name (host or host:port, without a path)`);
+  return hostname;
+}
+
+/** Whether this server of a per-server connector has credentials of its own for the app (its own, or the default). */
+export async function isRegisteredServer(db: Pick<Db, "connectorCredential">, connectorId: string, hostname: string, appId: string): Promise<boolean> {
+  return (await db.connectorCredential.count({ where: { connectorId, hostname, appKey: { in: [appId, DEFAULT_APP_KEY] } } })) > 0;
 }
 
 export interface SetConnectorCredentialsInput {
   connectorId: string;
   /** The app these are for; absent for the connector-wide default. */
   appId?: string;
+  /** Per-server connectors: the one server these were registered on; absent for the connector-wide ones. */
+  hostname?: string;
   clientId: string;
   /** Absent clears a stored secret (private_key_jwt connectors need none). */
   clientSecret?: string;
@@ -147,6 +195,7 @@ export interface StoredConnectorCredentials {
   id: string;
   connectorId: string;
   appKey: string;
+  hostname: string;
   created: boolean;
 }
 
@@ -174,6 +223,8 @@ export interface SetConnectorPrivateKeyInput {
   connectorId: string;
   /** The app this key is for; absent for the connector-wide default. */
   appId?: string;
+  /** Per-server connectors: the one server this key is registered on; absent for the connector-wide one. */
+  hostname?: string;
   /** The private key, with `alg` and `kid` (what assertions and private_key_jwt are signed with). */
   privateJwk: JWK;
   /** The public half, kept in clear so it can be shown again to the upstream's admin. */
@@ -203,31 +254,46 @@ export async function setConnectorPrivateKey(services: { db: Db; keyring: Keyrin
 }
 
 /** The columns a write sets; the row id is known before, so sealed values can be bound to it. */
-type CredentialColumns = Omit<Prisma.ConnectorCredentialUncheckedCreateInput, "id" | "connectorId" | "appKey" | "appId">;
+type CredentialColumns = Omit<Prisma.ConnectorCredentialUncheckedCreateInput, "id" | "connectorId" | "appKey" | "appId" | "hostname">;
 
 /**
  * Creates or updates the credential row of a connector for an app (or the
  * default) in one transaction, setting `columns` and keeping the others,
  * and audits the write. An unknown app is NotFound.
  */
-async function writeCredentialRow(db: Db, target: { connectorId: string; appId?: string }, columns: (rowId: string) => CredentialColumns, audit: { action: string; detail?: Record<string, string> }): Promise<StoredConnectorCredentials> {
+async function writeCredentialRow(db: Db, target: { connectorId: string; appId?: string; hostname?: string }, columns: (rowId: string) => CredentialColumns, audit: { action: string; detail?: Record<string, string> }): Promise<StoredConnectorCredentials> {
   const { connectorId, appId } = target;
   const appKey = appId ?? DEFAULT_APP_KEY;
+  const hostname = target.hostname ?? "";
+  const key = { connectorId_appKey_hostname: { connectorId, appKey, hostname } };
   return db.$transaction(async (tx) => {
     if (appId !== undefined && !(await tx.app.findUnique({ where: { id: appId }, select: { id: true } }))) throw new NotFound(`app "${appId}" not found`);
-    const existing = await tx.connectorCredential.findUnique({ where: { connectorId_appKey: { connectorId, appKey } }, select: { id: true } });
+    const existing = await tx.connectorCredential.findUnique({ where: key, select: { id: true } });
     const id = existing?.id ?? generateId("ccr", 12);
     const data = columns(id);
-    await tx.connectorCredential.upsert({ where: { connectorId_appKey: { connectorId, appKey } }, create: { id, connectorId, appKey, appId: appId ?? null, ...data }, update: data });
-    await recordAudit(tx, { action: audit.action, actorType: "operator", appId, connectorId, detail: { appKey, created: !existing, ...audit.detail } });
-    return { id, connectorId, appKey, created: !existing };
+    await tx.connectorCredential.upsert({ where: key, create: { id, connectorId, appKey, hostname, appId: appId ?? null, ...data }, update: data });
+    await recordAudit(tx, { action: audit.action, actorType: "operator", appId, connectorId, detail: { appKey, ...(hostname ? { hostname } : {}), created: !existing, ...audit.detail } });
+    return { id, connectorId, appKey, hostname, created: !existing };
   });
 }
 
-/** Connector ids that have credentials stored in the database (any app, or the default). */
-export async function connectorsWithStoredCredentials(db: Pick<Db, "connectorCredential">): Promise<Map<string, string[]>> {
-  const rows = await db.connectorCredential.findMany({ select: { connectorId: true, appKey: true } });
-  const byConnector = new Map<string, string[]>();
-  for (const row of rows) byConnector.set(row.connectorId, [...(byConnector.get(row.connectorId) ?? []), row.appKey]);
+/** Which credential rows a connector has: connector-wide ones (by app key) and the servers registered for it. */
+export interface StoredCredentialRows {
+  /** App keys of the connector-wide rows (an app id, or "*" for the default). */
+  appKeys: string[];
+  /** Per-server connectors: the servers with rows of their own. */
+  servers: string[];
+}
+
+/** Connector ids that have credentials stored in the database (any app, or the default; connector-wide or per server). */
+export async function connectorsWithStoredCredentials(db: Pick<Db, "connectorCredential">): Promise<Map<string, StoredCredentialRows>> {
+  const rows = await db.connectorCredential.findMany({ select: { connectorId: true, appKey: true, hostname: true } });
+  const byConnector = new Map<string, StoredCredentialRows>();
+  for (const row of rows) {
+    const entry = byConnector.get(row.connectorId) ?? { appKeys: [], servers: [] };
+    if (row.hostname === "") entry.appKeys.push(row.appKey);
+    else if (!entry.servers.includes(row.hostname)) entry.servers.push(row.hostname);
+    byConnector.set(row.connectorId, entry);
+  }
   return byConnector;
 }

@@ -42,6 +42,24 @@ export class ConnectorNotConfigured extends BrokerError {
 }
 
 /**
+ * A per-server connector has no credentials the broker may send to this
+ * server: none registered for it, and the connector-wide ones are not shared
+ * with it (`hostname.sharedCredentialHosts`). The connect pages refuse such a
+ * server before any request leaves the broker; this is the operator's error
+ * for an account whose server registration was removed since.
+ */
+export class ServerNotRegistered extends ConnectorNotConfigured {
+  override name = "ServerNotRegistered";
+  constructor(
+    connector: { id: string; name: string },
+    readonly hostname: string,
+    options?: BrokerErrorOptions,
+  ) {
+    super(connector.id, `${connector.name} on ${hostname} is not registered with this broker: run \`authbroker credentials set ${connector.id} --hostname ${hostname} --client-id … --client-secret-stdin\``, options);
+  }
+}
+
+/**
  * The upstream refused a code or a refresh token (`invalid_grant`, RFC 6749
  * §5.2): retrying will not help, the end user must connect again. The
  * refresh path marks the account `needs_reauth` on this error (and stops

@@ -12,6 +12,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { AddressPolicy } from "../net/address-policy.js";
+import { isHostWithPort } from "./host.js";
 
 export const AUTH_KINDS = ["oauth2", "oidc", "jwt_bearer", "client_credentials", "basic", "api_key", "password_grant"] as const;
 export type AuthKindName = (typeof AUTH_KINDS)[number];
@@ -136,6 +137,12 @@ const redirectFlow = {
 
 const oauth2Auth = z.strictObject({
   kind: z.literal("oauth2"),
+  /**
+   * The authorization server's issuer identifier (RFC 8414 §2), where it has
+   * one. An `iss` in the authorization response is compared with it (RFC
+   * 9207, the mix-up defence); without it, with the authorization URL's origin.
+   */
+  issuer: upstreamUrl.optional(),
   authorizationUrl: upstreamUrl,
   tokenUrl: upstreamUrl,
   revocationUrl: upstreamUrl.optional(),
@@ -282,6 +289,12 @@ const hostnamePattern = z.string().superRefine((pattern, ctx) => {
   else if (!pattern.startsWith("^") || !pattern.endsWith("$") || pattern.endsWith("\\$")) ctx.addIssue({ code: "custom", message: "must be anchored with ^ and $ so it matches the whole hostname" });
 });
 
+/** A host (with an optional port) a per-server connector's shared credentials may go to, or `*.domain` for every host under a domain. */
+const sharedCredentialHost = z
+  .string()
+  .transform((value) => value.toLowerCase())
+  .refine((value) => isHostWithPort(value.startsWith("*.") ? value.slice(2) : value), "must be a host name (with an optional :port) or *.domain");
+
 const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export const connectorFileSchema = z
@@ -290,10 +303,23 @@ export const connectorFileSchema = z
     name: nonEmpty.max(100, "must be at most 100 characters"),
     logo: logoUrl.optional(),
     auth,
-    /** Only for per-server connectors: which hostnames an end user may type, and how the form asks for one. */
+    /**
+     * Only for per-server connectors: which servers an end user may name, and
+     * how the form asks for one. A server is admitted when it matches
+     * `pattern`, or when the operator registered the broker's credentials for
+     * it (`authbroker credentials set <connector> --hostname <host>`).
+     */
     hostname: z
       .strictObject({
-        pattern: hostnamePattern,
+        /** Servers end users may name beyond the registered ones. Required for kinds whose end users bring their own credentials. */
+        pattern: hostnamePattern.optional(),
+        /**
+         * Where the connector-wide client credentials (clientId/clientSecret
+         * here, or `credentials set` without --hostname) may be sent: one
+         * registration that serves many servers (Salesforce's My Domains).
+         * Any other server gets only credentials registered for it.
+         */
+        sharedCredentialHosts: z.array(sharedCredentialHost).default([]),
         /** The label of the hostname input. */
         label: nonEmpty.default("Server address"),
         /** Shown as the input's placeholder and help text: `gitlab.example.com`. */
@@ -334,7 +360,13 @@ export const connectorFileSchema = z
   .superRefine((connector, ctx) => {
     const templated = templateFieldValues(connector).filter(([, value]) => value.includes(HOSTNAME_PLACEHOLDER));
     if (templated.length > 0 && !connector.hostname) {
-      ctx.addIssue({ code: "custom", path: templated[0]![0].split("."), message: "uses {hostname}, so hostname.pattern is required" });
+      ctx.addIssue({ code: "custom", path: templated[0]![0].split("."), message: "uses {hostname}, so a hostname section (pattern, or registered servers) is required" });
+    }
+    if (connector.hostname && !connector.hostname.pattern && !kindUsesClientCredentials(connector.auth.kind)) {
+      ctx.addIssue({ code: "custom", path: ["hostname", "pattern"], message: `is required for ${connector.auth.kind} connectors: their servers are not registered with the broker` });
+    }
+    if (connector.hostname && connector.hostname.sharedCredentialHosts.length > 0 && !kindUsesClientCredentials(connector.auth.kind)) {
+      ctx.addIssue({ code: "custom", path: ["hostname", "sharedCredentialHosts"], message: `is for connectors with client credentials; ${connector.auth.kind} end users enter their own` });
     }
     if (templated.length === 0 && connector.hostname) {
       ctx.addIssue({ code: "custom", path: ["hostname"], message: "is set but no URL uses {hostname}" });
@@ -360,6 +392,14 @@ export const connectorFileSchema = z
     ...connector,
     api: connector.api && { ...connector.api, credentials: connector.api.credentials ?? (connector.auth.kind === "basic" ? "basic" : "bearer") },
   }));
+
+/** Kinds whose end users bring their own credentials: the broker has no client of its own upstream. */
+const KINDS_WITHOUT_CLIENT: readonly AuthKindName[] = ["basic", "api_key"];
+
+/** Whether the broker needs its own client credentials at a connector of this kind. */
+export function kindUsesClientCredentials(kind: AuthKindName): boolean {
+  return !KINDS_WITHOUT_CLIENT.includes(kind);
+}
 
 /** What a connector file says, after defaults. */
 export type ConnectorFile = z.output<typeof connectorFileSchema>;

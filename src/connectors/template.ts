@@ -3,18 +3,11 @@
  * hostname. Filling fails loudly: a placeholder left in a URL would send a
  * request somewhere nobody chose.
  */
-import { HOSTNAME_PLACEHOLDER, type ConnectorFile } from "./schema.js";
+import { isHostWithPort } from "./host.js";
+import { HOSTNAME_PLACEHOLDER, kindUsesClientCredentials, type ConnectorFile } from "./schema.js";
 
 export interface TemplateValues {
   hostname?: string;
-}
-
-/** A host name or address with an optional port: nothing that could end the authority part of a URL. */
-const HOST_WITH_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
-/** Whether a value is a bare host name or address, with an optional port: what `{hostname}` may be filled with. */
-export function isHostWithPort(value: string): boolean {
-  return HOST_WITH_PORT.test(value);
 }
 
 /**
@@ -27,7 +20,7 @@ export function fillTemplate(template: string, values: TemplateValues): string {
   let filled = template;
   if (template.includes(HOSTNAME_PLACEHOLDER)) {
     if (values.hostname === undefined) throw new TypeError(`template "${template}" needs a hostname`);
-    if (!HOST_WITH_PORT.test(values.hostname)) throw new TypeError(`"${values.hostname}" is not a host name`);
+    if (!isHostWithPort(values.hostname)) throw new TypeError(`"${values.hostname}" is not a host name`);
     filled = template.replaceAll(HOSTNAME_PLACEHOLDER, values.hostname);
   }
   const left = /\{[^{}]*\}/.exec(filled);
@@ -37,12 +30,31 @@ export function fillTemplate(template: string, values: TemplateValues): string {
 
 /** Whether the connector's URLs depend on a hostname the end user types. */
 export function isPerServer(connector: Pick<ConnectorFile, "hostname">): boolean {
-  // The schema requires hostname.pattern exactly when some URL uses {hostname}.
+  // The schema requires the hostname section exactly when some URL uses {hostname}.
   return connector.hostname !== undefined;
 }
 
-/** Whether a typed hostname is one the connector accepts (case-insensitive, as DNS is). */
+/**
+ * Whether the broker's own client credentials of this connector go to the
+ * typed server: its token (or discovery, or revocation) endpoint is on it.
+ * Then a server gets only credentials registered for it, or the
+ * connector-wide ones where the file lists it (sharesConnectorCredentials):
+ * a hostname in a link must never make the broker post its client secret to
+ * a server the operator did not choose.
+ */
+export function sendsClientCredentialsToServer(connector: Pick<ConnectorFile, "auth" | "hostname">): boolean {
+  if (!isPerServer(connector) || !kindUsesClientCredentials(connector.auth.kind)) return false;
+  return Object.values(connector.auth).some((value) => typeof value === "string" && value.includes(HOSTNAME_PLACEHOLDER));
+}
+
+/** Whether the connector-wide client credentials may be sent to this server (`hostname.sharedCredentialHosts`). */
+export function sharesConnectorCredentials(connector: Pick<ConnectorFile, "hostname">, hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return (connector.hostname?.sharedCredentialHosts ?? []).some((entry) => (entry.startsWith("*.") ? host.endsWith(entry.slice(1)) : host === entry));
+}
+
+/** Whether a typed hostname matches the connector's `hostname.pattern` (case-insensitive, as DNS is). */
 export function hostnameAllowed(connector: Pick<ConnectorFile, "hostname">, hostname: string): boolean {
-  if (!connector.hostname) return false;
+  if (!connector.hostname?.pattern) return false;
   return new RegExp(connector.hostname.pattern).test(hostname.toLowerCase());
 }

@@ -19,7 +19,9 @@ describe("admin API", () => {
   let app: TestApp;
 
   before(async () => {
-    setup = await startBrokerWithGitHubLike({ env: { BROKER_ADMIN_TOKEN: ADMIN_TOKEN } });
+    // A GitLab-like connector too: its token endpoint is on each end user's server, registered one by one.
+    const forge = { id: "forge", name: "Forge", auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token" }, hostname: {}, identity: { url: "https://{hostname}/api/v4/user", subject: "id" } };
+    setup = await startBrokerWithGitHubLike({ env: { BROKER_ADMIN_TOKEN: ADMIN_TOKEN }, otherConnectors: { "forge.json": forge } });
     ({ broker, upstream } = setup);
     app = await registerTestApp(broker, ["openid", "proxy", "offline_access", "admin"]);
   });
@@ -77,13 +79,31 @@ describe("admin API", () => {
   });
 
   it("lists connectors with their configuration status and stores credentials sealed", async () => {
-    const list = (await (await admin("/admin/v1/connectors")).json()) as { data: { id: string; configured: boolean }[] };
-    assert.deepEqual(list.data.map((c) => c.id), ["gh"]);
+    const list = (await (await admin("/admin/v1/connectors")).json()) as { data: { id: string; configured: boolean; callback_url: string }[] };
+    assert.deepEqual(list.data.map((c) => c.id), ["forge", "gh"]);
+    assert.equal(list.data.find((c) => c.id === "gh")?.callback_url, `${broker.url}/connect/callback/gh`, "the redirect URI to register upstream");
     const res = await admin("/admin/v1/connectors/gh/credentials", { method: "PUT", body: JSON.stringify({ client_id: "other", client_secret: "stored-secret-value-xyz" }) });
     assert.equal(res.status, 200);
     const dump = JSON.stringify(await broker.services.db.connectorCredential.findMany());
     assert.ok(!dump.includes("stored-secret-value-xyz"), "the secret is sealed");
     assert.equal((await admin("/admin/v1/connectors/nope/credentials", { method: "PUT", body: JSON.stringify({ client_id: "x" }) })).status, 404);
+    await broker.services.db.connectorCredential.deleteMany();
+  });
+
+  it("registers one server of a per-server connector, and lists the connector's servers and callback", async () => {
+    const listed = async () => ((await (await admin("/admin/v1/connectors")).json()) as { data: { id: string; configured: boolean; servers?: string[]; callback_url: string }[] }).data.find((c) => c.id === "forge")!;
+    assert.deepEqual([(await listed()).configured, (await listed()).servers], [false, []]);
+    const res = await admin("/admin/v1/connectors/forge/credentials", { method: "PUT", body: JSON.stringify({ hostname: "Git.Example.com", client_id: "forge-at-git", client_secret: "forge-secret-value-xyz" }) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { connector: "forge", app_id: null, hostname: "git.example.com", created: true });
+    const forge = await listed();
+    assert.deepEqual([forge.configured, forge.servers, forge.callback_url], [true, ["git.example.com"], `${broker.url}/connect/callback/forge/{hostname}`]);
+    // A connector-wide connector has no servers; a path is not a server.
+    for (const [connector, hostname] of [["gh", "git.example.com"], ["forge", "git.example.com/x"]]) {
+      const refused = await admin(`/admin/v1/connectors/${connector}/credentials`, { method: "PUT", body: JSON.stringify({ hostname, client_id: "x", client_secret: "y" }) });
+      assert.equal(refused.status, 400, `${connector} ${hostname}`);
+      assert.equal(((await refused.json()) as { error: string }).error, "validation_failed");
+    }
     await broker.services.db.connectorCredential.deleteMany();
   });
 

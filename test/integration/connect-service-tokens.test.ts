@@ -117,7 +117,7 @@ describe("jwt_bearer and client_credentials connectors", () => {
       assert.equal(printed.alg, "RS256");
       assert.match(printed.publicKeyPem, /^-----BEGIN PUBLIC KEY-----\n/);
       assert.deepEqual(Object.keys(printed.publicJwk).sort(), ["alg", "e", "kid", "kty", "n", "use"]);
-      const row = await broker.services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey: { connectorId: "box-like", appKey: "*" } } });
+      const row = await broker.services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "box-like", appKey: "*", hostname: "" } } });
       assert.match(String(row.sealedPrivateJwk), /^v1\./);
       const privateJwk = broker.services.keyring.openJson<JWK>(row.sealedPrivateJwk!, { rowId: row.id, field: "ConnectorCredential.sealedPrivateJwk" });
       assert.equal(privateJwk.kid, printed.kid);
@@ -136,7 +136,7 @@ describe("jwt_bearer and client_credentials connectors", () => {
     it("credentials set stores the client id and secret next to the key, which is kept", () => {
       const result = cli(["credentials", "set", "box-like", "--client-id", CLIENT.id, "--client-secret-stdin", "--json"], `${CLIENT.secret}\n`);
       assert.equal(result.status, 0, result.stderr);
-      assert.deepEqual(JSON.parse(result.stdout), { connector: "box-like", app: null, appKey: "*", clientId: CLIENT.id, clientSecretStored: true, created: false });
+      assert.deepEqual(JSON.parse(result.stdout), { connector: "box-like", app: null, appKey: "*", hostname: null, clientId: CLIENT.id, clientSecretStored: true, created: false });
       assert.equal(cli(["credentials", "set", "self-es", "--client-id", CLIENT.id]).status, 0, "no secret needed where the assertion is the only authentication");
     });
 

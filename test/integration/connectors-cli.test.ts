@@ -121,6 +121,8 @@ describe("authbroker connectors list and credentials set", () => {
       "acme.yaml": stringify(ACME),
       "keys.yaml": stringify({ id: "keys", name: "Keys", auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] }, identity: { url: "https://keys.example/me", subject: "id" } }),
       "host.yaml": stringify({ ...ACME, id: "host", api: { baseUrl: "https://{hostname}/api" }, hostname: { pattern: "^[a-z.]+$" } }),
+      // GitLab-like: its token endpoint is on each server, and each server registers the broker itself.
+      "forge.yaml": stringify({ ...ACME, id: "forge", auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token" }, hostname: {} }),
     });
     env = { CONNECTORS_DIR: dir, DATABASE_URL: services.database.url, BROKER_ENCRYPTION_KEYS: keys, REDIS_URL: "redis://127.0.0.1:6379" };
   });
@@ -166,8 +168,8 @@ describe("authbroker connectors list and credentials set", () => {
     const result = runCli(["credentials", "set", "acme", "--client-id", "acme-client", "--client-secret-stdin", "--json"], env, `${secret}\n`);
     assert.equal(result.status, 0, result.stderr);
     assert.ok(!result.stdout.includes(secret) && !result.stderr.includes(secret), "the secret is never printed");
-    assert.deepEqual(JSON.parse(result.stdout), { connector: "acme", app: null, appKey: "*", clientId: "acme-client", clientSecretStored: true, created: true });
-    const row = await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey: { connectorId: "acme", appKey: "*" } } });
+    assert.deepEqual(JSON.parse(result.stdout), { connector: "acme", app: null, appKey: "*", hostname: null, clientId: "acme-client", clientSecretStored: true, created: true });
+    const row = await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "acme", appKey: "*", hostname: "" } } });
     assert.equal(row.clientId, "acme-client");
     assert.equal(services.keyring.open(row.sealedClientSecret!, { rowId: row.id, field: "ConnectorCredential.sealedClientSecret" }), secret, "sealed exactly, without the newline");
     const acme = list().connectors.find((c) => c.id === "acme")!;
@@ -178,14 +180,37 @@ describe("authbroker connectors list and credentials set", () => {
     const result = runCli(["credentials", "set", "host", "--app", "app_cli", "--client-id", "host-client", "--client-secret", "host-secret"], env);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /stored the client credentials of "host" for app app_cli/);
-    assert.equal((await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey: { connectorId: "host", appKey: "app_cli" } } })).appId, "app_cli");
+    assert.equal((await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "host", appKey: "app_cli", hostname: "" } } })).appId, "app_cli");
     assert.equal(list().connectors.find((c) => c.id === "host")?.configured, "some apps");
+  });
+
+  it("credentials set --hostname registers one server of a per-server connector; list shows the servers", async () => {
+    const before = list().connectors.find((c) => c.id === "forge")!;
+    assert.equal(before.configured, false);
+    assert.match(before.credentials, /needs servers: run `authbroker credentials set forge --hostname <server> …`/);
+    const result = runCli(["credentials", "set", "forge", "--hostname", "https://Git.Example.com/", "--client-id", "forge-client", "--client-secret-stdin", "--json"], env, "forge-secret\n");
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).hostname, "git.example.com", "stored as the connect pages store hostnames");
+    const row = await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "forge", appKey: "*", hostname: "git.example.com" } } });
+    assert.equal(row.clientId, "forge-client");
+    const after = list().connectors.find((c) => c.id === "forge")! as Listed & { servers: string[] };
+    assert.deepEqual([after.configured, after.servers], [true, ["git.example.com"]]);
+  });
+
+  it("credentials set --hostname is refused for a connector whose credentials are connector-wide, and for a name that is not a host (exit 2)", () => {
+    const wide = runCli(["credentials", "set", "acme", "--hostname", "git.example.com", "--client-id", "x", "--client-secret", "y"], env);
+    assert.equal(wide.status, 2);
+    assert.match(wide.stderr, /--hostname: connector "acme" does not send its credentials to the end user's server/);
+    const path = runCli(["credentials", "set", "forge", "--hostname", "git.example.com/admin", "--client-id", "x", "--client-secret", "y"], env);
+    assert.equal(path.status, 2);
+    assert.match(path.stderr, /is not a host name/);
+    assert.equal(path.stderr.trim().split("\n").length, 1, "one line");
   });
 
   it("refuses an unknown connector (exit 3), an unknown app (exit 3), a missing secret and a kind without client credentials (exit 2)", () => {
     const unknown = runCli(["credentials", "set", "nope", "--client-id", "x", "--client-secret", "y"], env);
     assert.equal(unknown.status, 3);
-    assert.match(unknown.stderr, /unknown connector "nope"; known: acme, host, keys/);
+    assert.match(unknown.stderr, /unknown connector "nope"; known: acme, forge, host, keys/);
     const noApp = runCli(["credentials", "set", "acme", "--app", "app_missing", "--client-id", "x", "--client-secret", "y"], env);
     assert.equal(noApp.status, 3);
     assert.match(noApp.stderr, /app "app_missing" not found/);

@@ -1,14 +1,17 @@
 /**
  * The broker's upstream client credentials: the app's own row first, then
  * the connector-wide default, then the connector file; secrets sealed and
- * bound to their row; a connector with none anywhere is a clear error.
+ * bound to their row; a connector with none anywhere is a clear error. A
+ * per-server connector whose token endpoint is on the end user's server
+ * uses the credentials registered for that server, and the connector-wide
+ * ones only for the servers its file lists.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import { parseConnectorText } from "../../src/connectors/loader.js";
-import { resolveConnectorCredentials, setConnectorCredentials } from "../../src/connectors/credentials.js";
-import { ConnectorNotConfigured } from "../../src/connectors/errors.js";
+import { checkedServerName, isRegisteredServer, resolveConnectorCredentials, setConnectorCredentials } from "../../src/connectors/credentials.js";
+import { ConnectorNotConfigured, ServerNotRegistered } from "../../src/connectors/errors.js";
 import { SealError } from "../../src/crypto/keyring.js";
 import { NotFound } from "../../src/errors.js";
 import { createTestServices, type TestServices } from "../support/services.js";
@@ -97,6 +100,55 @@ describe("upstream client credentials", () => {
 
   it("storing credentials for an app that does not exist is NotFound", async () => {
     await assert.rejects(setConnectorCredentials(services, { connectorId: "x", appId: "app_missing", clientId: "a", clientSecret: "b" }), NotFound);
+  });
+
+  describe("per-server connectors", () => {
+    /** A GitLab-like connector: token endpoint on the end user's server; the file's credentials shared with `shared.example`. */
+    const perServer = (id: string, sharedCredentialHosts: string[] = []) =>
+      parseConnectorText(
+        `connectors/${id}.yaml`,
+        stringify({
+          id,
+          name: id,
+          auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token", clientId: "file-id", clientSecret: "file-secret" },
+          hostname: { sharedCredentialHosts },
+          identity: { url: "https://{hostname}/api/v4/user", subject: "id" },
+        }),
+        {},
+      );
+
+    it("use the credentials registered for the server, the app's own first", async () => {
+      const forge = perServer("forge");
+      await setConnectorCredentials(services, { connectorId: "forge", hostname: "git.one.example", clientId: "one-default", clientSecret: "one-default-secret" });
+      await setConnectorCredentials(services, { connectorId: "forge", hostname: "git.one.example", appId: "app_one", clientId: "one-app", clientSecret: "one-app-secret" });
+      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_one", "git.one.example"), { clientId: "one-app", clientSecret: "one-app-secret", source: "app", hostname: "git.one.example" });
+      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_two", "git.one.example"), { clientId: "one-default", clientSecret: "one-default-secret", source: "default", hostname: "git.one.example" });
+      assert.equal(await isRegisteredServer(services.db, "forge", "git.one.example", "app_two"), true);
+      assert.equal(await isRegisteredServer(services.db, "forge", "git.two.example", "app_two"), false);
+    });
+
+    it("never send the connector-wide ones (file or database) to a server the file does not list", async () => {
+      const forge = perServer("forge-unlisted");
+      await setConnectorCredentials(services, { connectorId: "forge-unlisted", clientId: "wide-id", clientSecret: "wide-secret" });
+      await assert.rejects(resolveConnectorCredentials(services, forge, "app_one", "attacker.example"), (err: unknown) => err instanceof ServerNotRegistered && err.hostname === "attacker.example" && /--hostname attacker\.example/.test(err.description));
+      await assert.rejects(resolveConnectorCredentials(services, forge, "app_one"), TypeError, "a server is required");
+    });
+
+    it("send the connector-wide ones to the servers the file lists (a domain wildcard covers the hosts under it)", async () => {
+      const forge = perServer("forge-shared", ["shared.example", "*.my.example"]);
+      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_one", "shared.example"), { clientId: "file-id", clientSecret: "file-secret", source: "file" });
+      assert.equal((await resolveConnectorCredentials(services, forge, "app_one", "acme.my.example")).clientId, "file-id");
+      for (const host of ["my.example", "evilmy.example", "shared.example:8443", "shared.example.evil"]) {
+        await assert.rejects(resolveConnectorCredentials(services, forge, "app_one", host), ServerNotRegistered, host);
+      }
+    });
+
+    it("server names are stored as the connect pages store them, and only for connectors whose credentials go to the server", () => {
+      assert.equal(checkedServerName(perServer("n"), " https://Git.Example.COM./ "), "git.example.com");
+      assert.equal(checkedServerName(perServer("n"), "git.example.com:8443"), "git.example.com:8443");
+      assert.throws(() => checkedServerName(perServer("n"), "git.example.com/path"), TypeError);
+      assert.throws(() => checkedServerName(connector("wide", {}), "git.example.com"), /connector-wide/);
+    });
   });
 
   it("storing records an audit event without the secret", async () => {

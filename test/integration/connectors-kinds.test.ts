@@ -56,12 +56,14 @@ describe("auth kinds against real upstreams", () => {
   let github: OAuth2Upstream;
   let oidcUpstream: OidcUpstream;
   const kinds = createBuiltInKinds();
+  /** The broker's registration at the GitHub-like upstream (a test adds the callback of a per-server connector to it). */
+  const githubClient = { client_id: "broker-at-gh", client_secret: GH_SECRET, redirect_uris: [`${CALLBACK}/gh`] };
 
   before(async () => {
     services = await createTestServices({ BROKER_ISSUER: ISSUER });
     await services.db.app.create({ data: { id: APP, name: "Kinds test app", tokenEndpointAuthMethod: "client_secret_basic", redirectUris: ["http://127.0.0.1:9/cb"], grantTypes: ["authorization_code"], responseTypes: ["code"], scopes: [] } });
-    github = await startOAuth2Upstream({ clients: [{ client_id: "broker-at-gh", client_secret: GH_SECRET, redirect_uris: [CALLBACK] }] });
-    oidcUpstream = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: OIDC_SECRET, redirect_uris: [CALLBACK] }] });
+    github = await startOAuth2Upstream({ clients: [githubClient] });
+    oidcUpstream = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: OIDC_SECRET, redirect_uris: [`${CALLBACK}/acme-oidc`] }] });
   });
 
   after(async () => {
@@ -111,7 +113,7 @@ describe("auth kinds against real upstreams", () => {
       const { url, checks } = await redirectKind(connector).authorizationRequest(await contextFor(connector, ["repo.read", "user"]), "broker-state-1");
       assert.equal(url.origin + url.pathname, github.authorizationUrl);
       assert.equal(url.searchParams.get("client_id"), "broker-at-gh");
-      assert.equal(url.searchParams.get("redirect_uri"), CALLBACK);
+      assert.equal(url.searchParams.get("redirect_uri"), `${CALLBACK}/gh`, "the connector's own callback");
       assert.equal(url.searchParams.get("response_type"), "code");
       assert.equal(url.searchParams.get("scope"), "repo read:user user:email");
       assert.equal(url.searchParams.get("state"), "broker-state-1");
@@ -275,13 +277,16 @@ describe("auth kinds against real upstreams", () => {
         d.auth.revocationUrl = "http://{hostname}/login/oauth/revoke";
         d.api.baseUrl = "http://{hostname}/api";
         d.identity.url = "http://{hostname}/user";
-        d.hostname = { pattern: "^127\\.0\\.0\\.1:\\d+$" };
+        // The file's credentials may go to this one server.
+        d.hostname = { pattern: "^127\\.0\\.0\\.1:\\d+$", sharedCredentialHosts: [hostname] };
       });
+      githubClient.redirect_uris.push(`${CALLBACK}/gh/${hostname}`);
       const kind = redirectKind(connector);
       await assert.rejects(contextFor(connector), TypeError, "a per-server connector needs a hostname");
       const ctx = await buildKindContext(services, { connector, appId: APP, upstreamScopes: ["read:user"], hostname, pinned: { address: "127.0.0.1", family: 4 } });
       const { url, checks } = await kind.authorizationRequest(ctx);
       assert.equal(url.host, hostname);
+      assert.equal(url.searchParams.get("redirect_uri"), `${CALLBACK}/gh/${hostname}`, "the server's own callback");
       const grant = await kind.exchangeCode(ctx, await authorizeAt(url), checks);
       assert.equal(grant.identity.subject, String(OCTOCAT.id));
     });

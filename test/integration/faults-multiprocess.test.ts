@@ -35,7 +35,7 @@ describe("two brokers and two workers on the same databases, under load", () => 
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 5, revokeFamilyOnReuse: true, clients: [{ client_id: "m", client_secret: "m-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    upstream = await startOAuth2Upstream({ accessTokenTtl: 5, revokeFamilyOnReuse: true, clients: [{ client_id: "m", client_secret: "m-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {

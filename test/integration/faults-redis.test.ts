@@ -35,7 +35,7 @@ describe("Redis unreachable during traffic", () => {
     redis = await startRedisServer();
     const reserved = await reserveBrokerUrl();
     // Upstream tokens live 6 s and are refreshed 2 s before they expire: accounts refresh all through the test.
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 6, clients: [{ client_id: "r", client_secret: "r-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    upstream = await startOAuth2Upstream({ accessTokenTtl: 6, clients: [{ client_id: "r", client_secret: "r-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     broker = await startTestBroker({
       port: reserved.port,
       env: { REDIS_URL: redis.url, REFRESH_RATE_PER_CONNECTOR: "1000" },

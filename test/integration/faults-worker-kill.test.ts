@@ -35,7 +35,7 @@ describe("a worker SIGKILLed during a refresh burst", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 20, refreshTokenReuseGraceSeconds: 60, clients: [{ client_id: "k", client_secret: "k-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    upstream = await startOAuth2Upstream({ accessTokenTtl: 20, refreshTokenReuseGraceSeconds: 60, clients: [{ client_id: "k", client_secret: "k-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {

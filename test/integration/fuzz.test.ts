@@ -515,7 +515,7 @@ describe(`fuzzing every endpoint (seed ${SEED})`, () => {
     // Printed before anything can fail: FUZZ_SEED=<seed> repeats this run.
     console.log(`fuzz seed ${SEED} (repeat with FUZZ_SEED=${SEED}), ${COUNT} requests`);
     const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ clients: [{ client_id: "fz", client_secret: "fz-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    upstream = await startOAuth2Upstream({ clients: [{ client_id: "fz", client_secret: "fz-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     api = await startAnythingGoesApi();
     const oauth2 = (id: string, authorizationUrl: string, tokenUrl: string) => ({
       id,

@@ -54,7 +54,7 @@ describe("who may call the proxy", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    github = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    github = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     api = await startApiUpstream({ check: headerCheck("X-Api-Key", API_KEY) });
     broker = await startTestBroker({
       port: reserved.port,

@@ -43,7 +43,7 @@ describe("the proxy forwards calls with the account's credentials", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    github = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    github = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     basicApi = await startApiUpstream({ check: basicCheck(BASIC.username, BASIC.password) });
     headerApi = await startApiUpstream({ check: headerCheck("X-Api-Key", API_KEY) });
     queryApi = await startApiUpstream({ check: queryCheck("api_key", QUERY_KEY) });

@@ -23,7 +23,7 @@ describe("single-flight refresh", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    upstream = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {

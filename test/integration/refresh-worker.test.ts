@@ -44,7 +44,7 @@ describe("background refresh worker", () => {
     await once(webhookServer, "listening");
     const reserved = await reserveBrokerUrl();
     // Tokens live 3 s; the connector refreshes 1 s before expiry.
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 3, clients: [{ client_id: "w", client_secret: "w-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    upstream = await startOAuth2Upstream({ accessTokenTtl: 3, clients: [{ client_id: "w", client_secret: "w-secret-0123456789", redirect_uris: [reserved.callbackUrl("short")] }] });
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {

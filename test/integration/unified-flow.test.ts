@@ -32,8 +32,8 @@ describe("the unified authorization-code flow", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    oidc = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
-    github = await startOAuth2Upstream({ clients: [{ client_id: "broker-at-gh", client_secret: "gh-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+    oidc = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl("acme-oidc")] }] });
+    github = await startOAuth2Upstream({ clients: [{ client_id: "broker-at-gh", client_secret: "gh-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
     broker = await startTestBroker({
       port: reserved.port,
       env: { UPSTREAM_OIDC_SECRET: "oidc-secret-0123456789" },
@@ -303,7 +303,7 @@ describe("the unified authorization-code flow", () => {
       // Stop at the upstream: the broker has stored a session bound to `browser`.
       const atUpstream = await browser.navigate(start.href, { stopAt: (u) => u.href.startsWith(github.authorizationUrl) });
       const upstreamState = atUpstream.url.searchParams.get("state")!;
-      const forged = new URL("/connect/callback", broker.url);
+      const forged = new URL(broker.callbackUrl("gh"));
       forged.searchParams.set("state", `${upstreamState.split(".")[0]}.forged`);
       forged.searchParams.set("code", "whatever");
       const back = await browser.navigate(forged.href, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
@@ -312,7 +312,7 @@ describe("the unified authorization-code flow", () => {
 
       const again = await browser.navigate(start.href, { stopAt: (u) => u.href.startsWith(github.authorizationUrl) });
       const other = new TestBrowser();
-      const stolen = new URL("/connect/callback", broker.url);
+      const stolen = new URL(broker.callbackUrl("gh"));
       stolen.searchParams.set("state", again.url.searchParams.get("state")!);
       stolen.searchParams.set("code", "whatever");
       const refused = await other.navigate(stolen.href, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });

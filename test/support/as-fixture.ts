@@ -30,9 +30,9 @@ export interface FixtureApp {
 
 export async function startAsFixture(options: { githubAccessTokenTtl?: number | null } = {}): Promise<AsFixture> {
   const reserved = await reserveBrokerUrl();
-  const oidc = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl] }] });
+  const oidc = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl("acme-oidc")] }] });
   const github = await startOAuth2Upstream({
-    clients: [{ client_id: "broker-at-gh", client_secret: "gh-secret-0123456789", redirect_uris: [reserved.callbackUrl] }],
+    clients: [{ client_id: "broker-at-gh", client_secret: "gh-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }],
     accessTokenTtl: options.githubAccessTokenTtl,
   });
   const broker = await startTestBroker({

@@ -6,15 +6,19 @@
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { callbackPathFor } from "../../src/connectors/context.js";
 import { createApp } from "../../src/http/app.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
 import { brokerRouters } from "../../src/main.js";
 import { createTestServices, type TestServices } from "./services.js";
 import { freePort } from "./ports.js";
 
+/** The broker's redirect URI at a connector's upstream (and at one server of a per-server connector). */
+export type CallbackUrlOf = (connectorId: string, hostname?: string) => string;
+
 export interface TestBroker {
   url: string;
-  callbackUrl: string;
+  callbackUrl: CallbackUrlOf;
   services: TestServices;
   server: RunningServer;
   stop(): Promise<void>;
@@ -28,10 +32,14 @@ export interface TestBrokerOptions {
 }
 
 /** Reserve the broker's port first when upstreams must know its callback URL. */
-export async function reserveBrokerUrl(): Promise<{ port: number; url: string; callbackUrl: string }> {
+export async function reserveBrokerUrl(): Promise<{ port: number; url: string; callbackUrl: CallbackUrlOf }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  return { port, url, callbackUrl: `${url}/connect/callback` };
+  return { port, url, callbackUrl: callbackUrlsOf(url) };
+}
+
+function callbackUrlsOf(url: string): CallbackUrlOf {
+  return (connectorId, hostname) => `${url}${callbackPathFor(connectorId, hostname)}`;
 }
 
 export async function startTestBroker(options: TestBrokerOptions = {}): Promise<TestBroker> {
@@ -54,7 +62,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   }
   return {
     url,
-    callbackUrl: `${url}/connect/callback`,
+    callbackUrl: callbackUrlsOf(url),
     services,
     server,
     stop: async () => {

@@ -74,9 +74,11 @@ export function gitHubLikeConnector(upstream: Pick<OAuth2Upstream, "authorizatio
   };
 }
 
-export async function startBrokerWithGitHubLike(options: { connector?: Record<string, unknown>; upstream?: Partial<OAuth2UpstreamOptions>; env?: Record<string, string | undefined> } = {}): Promise<{ broker: TestBroker; upstream: OAuth2Upstream; stop(): Promise<void> }> {
+export async function startBrokerWithGitHubLike(
+  options: { connector?: Record<string, unknown>; upstream?: Partial<OAuth2UpstreamOptions>; env?: Record<string, string | undefined>; otherConnectors?: Record<string, unknown> } = {},
+): Promise<{ broker: TestBroker; upstream: OAuth2Upstream; stop(): Promise<void> }> {
   const reserved = await reserveBrokerUrl();
-  const upstream = await startOAuth2Upstream({ ...options.upstream, clients: [{ ...GH_CLIENT, redirect_uris: [reserved.callbackUrl] }] });
+  const upstream = await startOAuth2Upstream({ ...options.upstream, clients: [{ ...GH_CLIENT, redirect_uris: [reserved.callbackUrl(String(options.connector?.id ?? "gh"))] }] });
   const broker = await startTestBroker({
     port: reserved.port,
     env: options.env,
@@ -85,6 +87,7 @@ export async function startBrokerWithGitHubLike(options: { connector?: Record<st
         auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, revocationUrl: upstream.revocationUrl, clientId: GH_CLIENT.client_id, clientSecret: GH_CLIENT.client_secret },
         ...options.connector,
       }),
+      ...options.otherConnectors,
     },
   }).catch(async (err: unknown) => {
     await upstream.close();

@@ -43,6 +43,8 @@ export interface KindsUpstreamOptions {
   client?: { id: string; secret: string; redirectUris?: string[] };
   /** Access token lifetime in seconds. @defaultValue 3600 */
   accessTokenTtl?: number;
+  /** Send this `iss` with every authorization response (RFC 9207), as servers that implement it do. @defaultValue none sent */
+  authorizationResponseIssuer?: string;
 }
 
 export interface JwtBearerPolicy {
@@ -249,6 +251,7 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
     const back = new URL(redirectUri);
     back.searchParams.set("code", code);
     back.searchParams.set("state", query.get("state") ?? "");
+    if (options.authorizationResponseIssuer !== undefined) back.searchParams.set("iss", options.authorizationResponseIssuer);
     res.writeHead(302, { location: back.href });
     res.end();
   }

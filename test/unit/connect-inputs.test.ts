@@ -6,9 +6,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { normalizeHostname } from "../../src/connect/hostname.js";
 import { csrfTokenFor, csrfTokenMatches } from "../../src/connect/csrf.js";
-import { isHostWithPort } from "../../src/connectors/template.js";
+import { isHostWithPort, normalizeHostname } from "../../src/connectors/host.js";
 import { importConnectorKey, KeyFileError } from "../../src/connectors/private-keys.js";
 
 describe("a typed hostname", () => {

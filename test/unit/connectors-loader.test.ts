@@ -123,6 +123,21 @@ describe("a valid connector file", () => {
     }));
     assert.equal(connector.hostname?.pattern, "^[a-z0-9.-]+\\.example$");
   });
+
+  it("may leave out hostname.pattern when its servers are registered one by one, and lists servers sharing its credentials", () => {
+    const connector = parse(edit((d) => {
+      d.auth.tokenUrl = "https://{hostname}/oauth/token";
+      d.hostname = { sharedCredentialHosts: ["Git.Acme.example", "*.acme.example", "git.acme.example:8443"] };
+    }));
+    assert.equal(connector.hostname?.pattern, undefined);
+    assert.deepEqual(connector.hostname?.sharedCredentialHosts, ["git.acme.example", "*.acme.example", "git.acme.example:8443"]);
+    assert.deepEqual(parse(edit((d) => { d.auth.tokenUrl = "https://{hostname}/oauth/token"; d.hostname = {}; })).hostname?.sharedCredentialHosts, []);
+  });
+
+  it("an oauth2 connector may name its issuer identifier (RFC 9207 iss)", () => {
+    const { auth } = parse(edit((d) => (d.auth.issuer = "https://acme.example")));
+    assert.equal("issuer" in auth ? auth.issuer : undefined, "https://acme.example");
+  });
 });
 
 describe("${env:NAME} references", () => {
@@ -170,7 +185,7 @@ describe("a connector file is refused, naming the file and the field", () => {
   it("a missing name", () => refused(edit((d) => delete d.name), "name", /is required/));
   it("an unknown top-level field (a typo)", () => refused(edit((d) => (d.defaultScope = ["files.read"])), "defaultScope", /unknown field/));
   it("an unknown field inside auth (typos are caught per kind)", () => refused(edit((d) => (d.auth.tokenURL = "https://acme.example/t")), "auth.tokenURL", /unknown field/));
-  it("a field of another kind (issuer on oauth2)", () => refused(edit((d) => (d.auth.issuer = "https://acme.example")), "auth.issuer", /unknown field/));
+  it("a field of another kind (fields on oauth2)", () => refused(edit((d) => (d.auth.fields = [])), "auth.fields", /unknown field/));
   it("a missing tokenUrl for oauth2", () => refused(edit((d) => delete d.auth.tokenUrl), "auth.tokenUrl", /is required/));
   it("an oidc connector without issuer", () => refused({ id: "x", name: "X", auth: { kind: "oidc" } }, "auth.issuer", /is required/));
   it("a plain http URL to a public host", () => refused(edit((d) => (d.auth.tokenUrl = "http://acme.example/token")), "auth.tokenUrl", /must be an https URL/));
@@ -178,7 +193,14 @@ describe("a connector file is refused, naming the file and the field", () => {
   it("a URL with credentials in it", () => refused(edit((d) => (d.auth.tokenUrl = "https://u:p@acme.example/token")), "auth.tokenUrl", /must not carry credentials/));
   it("a placeholder other than {hostname}", () => refused(edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")), "api.baseUrl", /unknown placeholder \{tenant\}: only \{hostname\} is supported/));
   it("{hostname} in a field that is never filled", () => refused(edit((d) => { d.name = "Acme at {hostname}"; d.api.baseUrl = "https://{hostname}/api"; d.hostname = { pattern: "^a$" }; }), "name", /\{hostname\} is only filled in/));
-  it("{hostname} without hostname.pattern", () => refused(edit((d) => (d.auth.tokenUrl = "https://{hostname}/oauth/token")), "auth.tokenUrl", /uses \{hostname\}, so hostname.pattern is required/));
+  it("{hostname} without a hostname section", () => refused(edit((d) => (d.auth.tokenUrl = "https://{hostname}/oauth/token")), "auth.tokenUrl", /uses \{hostname\}, so a hostname section/));
+  it("a basic or api_key per-server connector without hostname.pattern (its servers are never registered)", () =>
+    refused({ ...edit((d) => { d.api.baseUrl = "https://{hostname}/api"; d.identity.url = "https://{hostname}/me"; d.hostname = {}; }), auth: { kind: "basic" } }, "hostname.pattern", /is required for basic connectors/));
+  it("sharedCredentialHosts on a kind without client credentials", () =>
+    refused({ ...edit((d) => { d.api.baseUrl = "https://{hostname}/api"; d.identity.url = "https://{hostname}/me"; d.hostname = { pattern: "^a\\.example$", sharedCredentialHosts: ["a.example"] }; }), auth: { kind: "api_key", fields: [{ name: "key", label: "Key" }] } }, "hostname.sharedCredentialHosts", /end users enter their own/));
+  for (const entry of ["https://git.acme.example", "git.acme.example/path", "*", "*.", "user@git.acme.example", "git.acme.example:port"]) {
+    it(`a sharedCredentialHosts entry "${entry}"`, () => refused(edit((d) => { d.auth.tokenUrl = "https://{hostname}/oauth/token"; d.hostname = { sharedCredentialHosts: [entry] }; }), "hostname.sharedCredentialHosts[0]", /must be a host name/));
+  }
   it("hostname.pattern without any {hostname}", () => refused(edit((d) => (d.hostname = { pattern: "^a\\.example$" })), "hostname", /no URL uses \{hostname\}/));
   it("an invalid hostname.pattern regex", () => refused(edit((d) => { d.api.baseUrl = "https://{hostname}/api"; d.hostname = { pattern: "^[a-z+$" }; }), "hostname.pattern", /is not a valid regular expression/));
   it("an unanchored hostname.pattern", () => refused(edit((d) => { d.api.baseUrl = "https://{hostname}/api"; d.hostname = { pattern: "acme\\.example" }; }), "hostname.pattern", /must be anchored/));

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config.js";
 import { createDb } from "../../db.js";
 import { checkPostgres } from "../../preflight.js";
-import { connectorsWithStoredCredentials } from "../../connectors/credentials.js";
+import { connectorsWithStoredCredentials, type StoredCredentialRows } from "../../connectors/credentials.js";
 import { credentialStatus } from "../../connectors/status.js";
 import type { ConnectorConfigError } from "../../connectors/errors.js";
 import { createBuiltInKinds } from "../../connectors/kinds/index.js";
@@ -30,7 +30,7 @@ export function configuredConnectorsDir(env: NodeJS.ProcessEnv = process.env): s
 }
 
 /** Stored credentials by connector, or why the database was not checked. */
-async function storedCredentials(): Promise<{ byConnector?: Map<string, string[]>; unchecked?: string }> {
+async function storedCredentials(): Promise<{ byConnector?: Map<string, StoredCredentialRows>; unchecked?: string }> {
   let databaseUrl: string;
   try {
     // Only which rows exist is read, nothing is opened: no keys needed.

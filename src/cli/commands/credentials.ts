@@ -1,6 +1,7 @@
 /**
  * The broker's own credentials at a connector's upstream, sealed in the
- * database, for one app (`--app`) or as the default for every app:
+ * database, for one app (`--app`) or as the default for every app, and for
+ * per-server connectors connector-wide or for one server (`--hostname`):
  *
  * - `authbroker credentials set <connector>`: the client id and secret
  *   (the secret best on stdin with `--client-secret-stdin`, which keeps it
@@ -14,7 +15,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { setConnectorCredentials, setConnectorPrivateKey, usesClientCredentials, usesPrivateKey } from "../../connectors/credentials.js";
+import { checkedServerName, setConnectorCredentials, setConnectorPrivateKey, usesClientCredentials, usesPrivateKey } from "../../connectors/credentials.js";
 import { checkConnectorDir } from "../../connectors/loader.js";
 import { generateConnectorKey, importConnectorKey, KeyFileError, SIGNING_ALGORITHMS, type ImportedKey, type SigningAlgorithm } from "../../connectors/private-keys.js";
 import type { ConnectorConfig } from "../../connectors/schema.js";
@@ -24,6 +25,7 @@ import { CliError, EXIT, printResult } from "../output.js";
 
 interface SetOptions {
   app?: string;
+  hostname?: string;
   clientId?: string;
   clientSecret?: string;
   clientSecretStdin?: boolean;
@@ -34,6 +36,7 @@ interface SetOptions {
 
 interface KeygenOptions {
   app?: string;
+  hostname?: string;
   alg?: string;
   kid?: string;
   json?: boolean;
@@ -97,8 +100,19 @@ async function keyFromFile(path: string, options: { alg?: SigningAlgorithm; kid?
   }
 }
 
-function whose(app: string | undefined): string {
-  return app ? `for app ${app}` : "as the default for every app";
+function whose(app: string | undefined, hostname: string | undefined): string {
+  return `${app ? `for app ${app}` : "as the default for every app"}${hostname ? ` on ${hostname}` : ""}`;
+}
+
+/** The server `--hostname` names, as the connect pages store it; a usage error for a connector whose credentials never go to a typed server. */
+function serverOption(connector: ConnectorConfig, hostname: string | undefined): string | undefined {
+  if (hostname === undefined) return undefined;
+  try {
+    return checkedServerName(connector, hostname);
+  } catch (err) {
+    if (err instanceof TypeError) throw new CliError(`--hostname: ${err.message}`, EXIT.usage);
+    throw err;
+  }
 }
 
 export function registerCredentials(program: Command): void {
@@ -109,6 +123,7 @@ export function registerCredentials(program: Command): void {
     .argument("<connector>", "connector id")
     .description("store the broker's upstream client id and secret, and/or private key, for a connector (sealed), for one app or as the default")
     .option("--app <id>", "only for this app (default: every app without its own)")
+    .option("--hostname <host>", "per-server connectors: only for this server (host[:port]), as its administrator registered the broker")
     .option("--client-id <id>", "the client id the upstream issued to the broker (jwt_bearer: the assertion's iss)")
     .option("--client-secret <secret>", "the client secret (visible in shell history: prefer --client-secret-stdin)")
     .option("--client-secret-stdin", "read the client secret from stdin")
@@ -120,13 +135,14 @@ export function registerCredentials(program: Command): void {
         const connector = await findConnector(services, connectorId);
         if (!usesClientCredentials(connector)) throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials: its end users enter their own`, EXIT.usage);
         if (options.privateKeyFile !== undefined && !usesPrivateKey(connector)) throw new CliError(`connector "${connector.id}" signs nothing: a private key is for jwt_bearer or private_key_jwt connectors`, EXIT.usage);
+        const hostname = serverOption(connector, options.hostname);
         const key = options.privateKeyFile === undefined ? undefined : await keyFromFile(options.privateKeyFile, { alg: connectorAlgorithm(connector), kid: options.keyId });
         const clientId = options.clientId ?? key?.clientId;
         if (clientId === undefined && key === undefined) throw new CliError("give --client-id (with its secret), --private-key-file, or both", EXIT.usage);
         const clientSecret = await clientSecretFrom(options, connector, options.clientId !== undefined);
         // The client id and secret first: storing them clears a secret the connector no longer uses; the key is kept.
-        const stored = options.clientId !== undefined ? await setConnectorCredentials(services, { connectorId: connector.id, appId: options.app, clientId: options.clientId, clientSecret }) : undefined;
-        const keyStored = key ? await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, privateJwk: key.privateJwk, publicJwk: key.publicJwk, clientId }) : undefined;
+        const stored = options.clientId !== undefined ? await setConnectorCredentials(services, { connectorId: connector.id, appId: options.app, hostname, clientId: options.clientId, clientSecret }) : undefined;
+        const keyStored = key ? await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, hostname, privateJwk: key.privateJwk, publicJwk: key.publicJwk, clientId }) : undefined;
         const created = (stored ?? keyStored)!.created;
         printResult(
           options,
@@ -134,13 +150,14 @@ export function registerCredentials(program: Command): void {
             connector: connector.id,
             app: options.app ?? null,
             appKey: (stored ?? keyStored)!.appKey,
+            hostname: hostname ?? null,
             clientId: clientId ?? null,
             clientSecretStored: clientSecret !== undefined,
             ...(key ? { privateKeyStored: true, alg: key.alg, kid: key.kid, publicJwk: key.publicJwk } : {}),
             created,
           },
           () =>
-            `${created ? "stored" : "replaced"} the ${[clientId !== undefined ? "client credentials" : undefined, key ? `private key (${key.alg}, kid ${key.kid})` : undefined].filter(Boolean).join(" and ")} of "${connector.id}" ${whose(options.app)}${clientId !== undefined && clientSecret === undefined ? " (no secret)" : ""}`,
+            `${created ? "stored" : "replaced"} the ${[clientId !== undefined ? "client credentials" : undefined, key ? `private key (${key.alg}, kid ${key.kid})` : undefined].filter(Boolean).join(" and ")} of "${connector.id}" ${whose(options.app, hostname)}${clientId !== undefined && clientSecret === undefined ? " (no secret)" : ""}`,
         );
       });
     });
@@ -150,6 +167,7 @@ export function registerCredentials(program: Command): void {
     .argument("<connector>", "connector id (jwt_bearer, or private_key_jwt client authentication)")
     .description("make a key pair for a connector: the private key is sealed in the database and never shown; the public key is printed (PEM and JWK) for the upstream's admin")
     .option("--app <id>", "only for this app (default: every app without its own)")
+    .option("--hostname <host>", "per-server connectors: only for this server (host[:port])")
     .option("--alg <alg>", `${SIGNING_ALGORITHMS.join(" or ")} (default: the connector's auth.algorithm, else RS256)`)
     .option("--kid <kid>", "the key id to put in assertion headers (default: the RFC 7638 thumbprint; Box wants the ID it shows for the uploaded key)")
     .option("--json", "print the result as JSON")
@@ -157,15 +175,16 @@ export function registerCredentials(program: Command): void {
       await withServices(async (services) => {
         const connector = await findConnector(services, connectorId);
         if (!usesPrivateKey(connector)) throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) signs nothing: keygen is for jwt_bearer connectors and private_key_jwt client authentication`, EXIT.usage);
+        const hostname = serverOption(connector, options.hostname);
         const alg = algorithmOption(options.alg) ?? connectorAlgorithm(connector) ?? "RS256";
         const key = await generateConnectorKey(alg, options.kid);
-        const stored = await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, privateJwk: key.privateJwk, publicJwk: key.publicJwk });
+        const stored = await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, hostname, privateJwk: key.privateJwk, publicJwk: key.publicJwk });
         printResult(
           options,
-          { connector: connector.id, app: options.app ?? null, appKey: stored.appKey, alg: key.alg, kid: key.kid, created: stored.created, publicKeyPem: key.publicKeyPem, publicJwk: key.publicJwk },
+          { connector: connector.id, app: options.app ?? null, appKey: stored.appKey, hostname: hostname ?? null, alg: key.alg, kid: key.kid, created: stored.created, publicKeyPem: key.publicKeyPem, publicJwk: key.publicJwk },
           () =>
             [
-              `${stored.created ? "stored a new" : "replaced the"} ${key.alg} private key of "${connector.id}" ${whose(options.app)} (kid ${key.kid}).${stored.created ? "" : " The previous key no longer signs."}`,
+              `${stored.created ? "stored a new" : "replaced the"} ${key.alg} private key of "${connector.id}" ${whose(options.app, hostname)} (kid ${key.kid}).${stored.created ? "" : " The previous key no longer signs."}`,
               `Register this public key with the upstream:`,
               "",
               key.publicKeyPem.trimEnd(),

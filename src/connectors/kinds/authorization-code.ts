@@ -158,13 +158,11 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
       const { config } = await configure(ctx);
       // The redirect_uri of the token request must be the one of the authorization request
       // (RFC 6749 §4.1.3), whatever host or proxy the callback arrived through.
+      // Every parameter goes to openid-client, `iss` included: where the upstream sends one, it must be
+      // this connector's issuer (RFC 9207 §2.4, the mix-up defence), and an upstream whose metadata says it
+      // always sends one is refused without it.
       const current = new URL(ctx.callbackUrl);
-      for (const [name, value] of callbackUrl.searchParams) {
-        // A plain oauth2 upstream has no issuer identifier to compare an `iss` with (RFC 9207 needs
-        // metadata); the state, bound to this connector's session, is its mix-up defence.
-        if (name === "iss" && !options.openid) continue;
-        current.searchParams.append(name, value);
-      }
+      for (const [name, value] of callbackUrl.searchParams) current.searchParams.append(name, value);
       const response = await upstreamCall(ctx.connector, "code exchange", () =>
         oidc.authorizationCodeGrant(config, current, {
           pkceCodeVerifier: checks.codeVerifier,

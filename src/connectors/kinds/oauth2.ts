@@ -1,6 +1,8 @@
 /**
  * `oauth2`: a plain OAuth 2.0 upstream (GitHub and the like). The endpoints
  * come from the connector file; who connected comes from `identity.url`.
+ * Where the upstream sends `iss` with its authorization response (RFC 9207),
+ * it must be the file's `auth.issuer`, or the authorization URL's origin.
  */
 import type * as oidc from "openid-client";
 import { createAuthorizationCodeKind, filled, type AuthorizationCodeKind } from "./authorization-code.js";
@@ -13,9 +15,9 @@ export function createOAuth2Kind(): AuthorizationCodeKind {
     async serverMetadata(ctx, auth) {
       const authorizationEndpoint = filled(ctx, auth.authorizationUrl);
       return {
-        // openid-client needs an issuer identifier; a plain OAuth 2.0 upstream has none, so its
-        // authorization server's origin stands in (it is never compared: see exchangeCode).
-        issuer: new URL(authorizationEndpoint).origin,
+        // The issuer identifier the file gives (RFC 8414), else the authorization server's origin:
+        // an `iss` in the authorization response is compared with it (RFC 9207).
+        issuer: filled(ctx, auth.issuer) ?? new URL(authorizationEndpoint).origin,
         authorization_endpoint: authorizationEndpoint,
         token_endpoint: filled(ctx, auth.tokenUrl),
         code_challenge_methods_supported: auth.pkce ? ["S256"] : [],

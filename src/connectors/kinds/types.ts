@@ -52,7 +52,7 @@ export interface KindContext {
   connector: ConnectorConfig;
   /** The broker's own client credentials at the upstream; absent for kinds that have none (basic, api_key). */
   credentials?: UpstreamClientCredentials;
-  /** The broker's redirect URI at the upstream: `${BROKER_ISSUER}/connect/callback`. */
+  /** The broker's redirect URI at the upstream: `${BROKER_ISSUER}/connect/callback/<connector>[/<host>]` (context.ts callbackPathFor). */
   callbackUrl: string;
   /** Upstream scope strings to ask for (from `upstreamScopesFor`). */
   upstreamScopes: string[];
