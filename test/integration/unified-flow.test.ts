@@ -135,7 +135,7 @@ describe("the unified authorization-code flow", () => {
       assert.equal(second, first);
       const accounts = await broker.services.db.account.findMany({ where: { upstreamSubject: "bob" } });
       assert.equal(accounts.length, 1);
-      assert.deepEqual(accounts[0]!.profile, { email: "bob@new.example.test", name: "Bob B." });
+      assert.deepEqual(accounts[0]!.profile, { email: "bob@new.example.test", email_verified: true, name: "Bob B." });
     });
 
     it("upstream tokens are stored sealed, never readable in the database", async () => {
