@@ -34,9 +34,9 @@ export interface ConnectedAccount {
  * token and userinfo may show (src/oauth/identity-claims.ts) and the accounts
  * API shows. Keys are the OIDC claim names. `email_verified` was added later:
  * an account stored before has none, which reads as "the upstream said
- * nothing" — never as verified.
+ * nothing" — never as verified. (A type, not an interface: Prisma's JSON
+ * input needs its implicit index signature.)
  */
-// A type, not an interface: Prisma's JSON input needs the implicit index signature.
 export type AccountProfile = {
   email?: string;
   /** Only with `email`, and only when the upstream said it (true or false). */
