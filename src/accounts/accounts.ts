@@ -7,21 +7,16 @@ import type { Db } from "../db.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { generateId } from "../crypto/secrets.js";
 import { recordAudit } from "../audit.js";
+import type { UpstreamIdentity } from "../connectors/kinds/types.js";
 import { storeCredentials, type StoredTokens } from "./vault.js";
-
-export interface UpstreamIdentity {
-  subject: string;
-  email?: string;
-  name?: string;
-  profile?: Record<string, unknown>;
-}
 
 export interface ConnectAccountInput {
   appId: string;
   connectorId: string;
   hostname?: string;
   pinnedAddress?: string;
-  identity: UpstreamIdentity;
+  /** Who connected; the upstream's raw profile is not kept. */
+  identity: Pick<UpstreamIdentity, "subject" | "email" | "emailVerified" | "name">;
   scopes: string[];
   tokens: StoredTokens;
   requestId?: string;
@@ -34,11 +29,41 @@ export interface ConnectedAccount {
   credentialExpiresAt: Date | null;
 }
 
-/** The public profile kept on an account: what the ID token and the accounts API show. */
-function profileOf(identity: UpstreamIdentity): Record<string, string> {
-  const profile: Record<string, string> = {};
-  if (identity.email) profile.email = identity.email;
+/**
+ * The public profile kept on an account (its `profile` column): what the ID
+ * token and userinfo may show (src/oauth/identity-claims.ts) and the accounts
+ * API shows. Keys are the OIDC claim names. `email_verified` was added later:
+ * an account stored before has none, which reads as "the upstream said
+ * nothing" — never as verified. (A type, not an interface: Prisma's JSON
+ * input needs its implicit index signature.)
+ */
+export type AccountProfile = {
+  email?: string;
+  /** Only with `email`, and only when the upstream said it (true or false). */
+  email_verified?: boolean;
+  name?: string;
+};
+
+function profileOf(identity: ConnectAccountInput["identity"]): AccountProfile {
+  const profile: AccountProfile = {};
+  if (identity.email) {
+    profile.email = identity.email;
+    if (identity.emailVerified !== undefined) profile.email_verified = identity.emailVerified;
+  }
   if (identity.name) profile.name = identity.name;
+  return profile;
+}
+
+/** An account's stored profile, whatever was stored: fields of the wrong type are left out. */
+export function readAccountProfile(stored: unknown): AccountProfile {
+  if (typeof stored !== "object" || stored === null) return {};
+  const { email, email_verified, name } = stored as Record<string, unknown>;
+  const profile: AccountProfile = {};
+  if (typeof email === "string" && email !== "") {
+    profile.email = email;
+    if (typeof email_verified === "boolean") profile.email_verified = email_verified;
+  }
+  if (typeof name === "string" && name !== "") profile.name = name;
   return profile;
 }
 

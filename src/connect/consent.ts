@@ -8,11 +8,15 @@ import type { ConnectorConfig } from "../connectors/schema.js";
 import { html, type RawHtml } from "../http/html.js";
 import { splitConnectorScope } from "../oauth/scopes.js";
 
-/** What each broker scope lets an app do, said to the end user. `admin` is never granted through a browser. */
+/**
+ * What each broker scope lets an app do, said to the end user. `admin` is
+ * never granted through a browser. The identity scopes say exactly what the
+ * ID token and userinfo carry for them (src/oauth/identity-claims.ts).
+ */
 export const BROKER_SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: "Confirm which account you connected",
+  openid: "Confirm which account you connected, at which service, and your server's address if you type one",
   profile: "See your name at the service",
-  email: "See your email address at the service",
+  email: "See your email address at the service, and whether the service verified it",
   proxy: "Use the service's API on your behalf, through this broker",
   "accounts:read": "See the accounts you connected to it and their status",
   "accounts:write": "Disconnect the accounts you connected to it",

@@ -347,6 +347,12 @@ export const connectorFileSchema = z
         /** Required with `url`; for oidc without `url` it picks from the ID token and userinfo claims (default `sub`). */
         subject: jsonPath.optional(),
         email: jsonPath.optional(),
+        /**
+         * Where the answer says whether the upstream verified that email (a
+         * JSON boolean); without it the ID token has no `email_verified`.
+         * oidc: `email_verified` by default.
+         */
+        emailVerified: jsonPath.optional(),
         name: jsonPath.optional(),
       })
       .optional(),
@@ -376,6 +382,9 @@ export const connectorFileSchema = z
     });
     if (connector.identity?.url && !connector.identity.subject) {
       ctx.addIssue({ code: "custom", path: ["identity", "subject"], message: "is required with identity.url: it names the stable upstream user id" });
+    }
+    if (connector.identity?.emailVerified && !connector.identity.email && connector.auth.kind !== "oidc") {
+      ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });
     }
     if (connector.auth.kind === "oauth2" && !connector.identity?.url) {
       ctx.addIssue({ code: "custom", path: ["identity", "url"], message: "is required for oauth2 connectors: it is how the broker learns who connected" });

@@ -107,10 +107,11 @@ export async function issueAuthorizationResponse(services: Services, pending: Pe
     Object.assign(response, { access_token: accessToken, token_type: "Bearer", expires_in: String(expiresIn), scope });
   }
   if (types.has("id_token")) {
-    const account = await services.db.account.findUniqueOrThrow({ where: { id: accountId }, select: { id: true, connectorId: true, profile: true } });
+    const account = await services.db.account.findUniqueOrThrow({ where: { id: accountId }, select: { id: true, connectorId: true, hostname: true, profile: true } });
     response.id_token = await issueIdToken(services, {
       client,
       account,
+      scope: pending.scope,
       nonce: pending.nonce,
       authTime: new Date(),
       accessToken: response.access_token,

@@ -13,6 +13,7 @@ import type { Services } from "../services.js";
 import { CLIENT_ASSERTION_ALGORITHMS, CLIENT_AUTH_STRATEGIES } from "./client-auth.js";
 import { buildGrants } from "./grants/index.js";
 import { RESPONSE_TYPES } from "./clients.js";
+import { IDENTITY_CLAIM_NAMES } from "./identity-claims.js";
 import { JWKS_PATH } from "./jwks.js";
 import { RESPONSE_MODES } from "./response-modes.js";
 import { BROKER_SCOPES } from "./scopes.js";
@@ -36,8 +37,8 @@ const ENDPOINTS: ReadonlyArray<readonly [metadata: string, path: string]> = [
   ["device_authorization_endpoint", DEVICE_AUTHORIZATION_PATH],
 ];
 
-/** Claims an ID token may carry (tokens.ts issueIdToken). */
-const ID_TOKEN_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "email", "name", "connector"];
+/** Claims an ID token may carry (tokens.ts issueIdToken): its own, then the account's (identity-claims.ts), which userinfo carries too. */
+const ID_TOKEN_CLAIMS = ["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", ...IDENTITY_CLAIM_NAMES];
 
 export async function discoveryDocument(services: Services): Promise<Record<string, unknown>> {
   const issuer = services.config.issuer;

@@ -16,6 +16,7 @@ import { generateSecret, hashSecret } from "../crypto/secrets.js";
 import { BrokerError, InvalidToken } from "../errors.js";
 import type { Services } from "../services.js";
 import type { Client } from "./clients.js";
+import { identityClaims, type IdentityAccount } from "./identity-claims.js";
 import { isRevoked, REVOCATION_LEEWAY_SECONDS } from "./revocation.js";
 
 /** RFC 9068 §2.1: the media type of JWT access tokens, in the `typ` header. */
@@ -143,17 +144,11 @@ export function accessTokenHash(accessToken: string, alg: string): string {
 /** `c_hash`: the same left-half hash, of the authorization code (hybrid flow). */
 export const codeHash = accessTokenHash;
 
-/** What the ID token tells about the account: the upstream identity the connector learned. */
-export interface IdTokenAccount {
-  id: string;
-  connectorId: string;
-  /** `{ email?, name? }` as stored on the account. */
-  profile: unknown;
-}
-
 export interface IssueIdTokenInput {
   client: Pick<Client, "id" | "idTokenTtl">;
-  account: IdTokenAccount;
+  account: IdentityAccount;
+  /** The scope granted with it: which identity claims it carries (identity-claims.ts). */
+  scope: string;
   nonce?: string | null;
   /** When the end user connected (authenticated at the upstream). */
   authTime?: Date;
@@ -163,33 +158,18 @@ export interface IssueIdTokenInput {
   code?: string;
 }
 
-function profileClaim(profile: unknown, name: "email" | "name"): string | undefined {
-  if (typeof profile !== "object" || profile === null) return undefined;
-  const value = (profile as Record<string, unknown>)[name];
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-/**
- * An ID token for an account. DESIGN.md: it carries the upstream identity
- * (`email`, `name`) and the connector whatever the profile scopes, since the
- * account is what the app asked to connect.
- */
+/** An ID token for an account: its identity claims for the granted scope (identity-claims.ts), bound to the tokens it travels with. */
 export async function issueIdToken(services: SigningServices, input: IssueIdTokenInput): Promise<string> {
   const iat = nowSeconds();
   const claims: JWTPayload & Record<string, unknown> = {
     iss: services.config.issuer,
-    sub: input.account.id,
     aud: input.client.id,
     iat,
     exp: iat + input.client.idTokenTtl,
-    connector: input.account.connectorId,
+    ...identityClaims(input.account, input.scope),
   };
   if (input.authTime) claims.auth_time = Math.floor(input.authTime.getTime() / 1000);
   if (input.nonce) claims.nonce = input.nonce;
-  const email = profileClaim(input.account.profile, "email");
-  if (email) claims.email = email;
-  const name = profileClaim(input.account.profile, "name");
-  if (name) claims.name = name;
   if (input.accessToken || input.code) {
     const { alg } = await services.signingKeys.current();
     if (input.accessToken) claims.at_hash = accessTokenHash(input.accessToken, alg);

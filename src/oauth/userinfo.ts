@@ -1,7 +1,7 @@
 /**
  * `GET|POST /oauth/userinfo` (OIDC Core §5.3): the claims of the account an
- * access token with scope `openid` acts for — the same upstream identity the
- * ID token carries (`sub` = account id, `email`, `name`, `connector`).
+ * access token with scope `openid` acts for — the same identity claims, for
+ * the token's scope, as the ID token (identity-claims.ts).
  *
  * The token comes in the `Authorization: Bearer` header only (RFC 6750
  * §2.1; never in a query string, RFC 9700 §4.3.2). Failures carry the RFC
@@ -14,14 +14,9 @@ import { InvalidToken, MethodNotAllowed, type OAuthError } from "../errors.js";
 import { authenticateBearer, bearerChallenge } from "../http/bearer.js";
 import type { Services } from "../services.js";
 import { allowAnyOrigin, answerPreflight, forbidCaching } from "./back-channel.js";
+import { identityClaims } from "./identity-claims.js";
 
 export const USERINFO_PATH = "/oauth/userinfo";
-
-function profileClaim(profile: unknown, name: "email" | "name"): string | undefined {
-  if (typeof profile !== "object" || profile === null) return undefined;
-  const value = (profile as Record<string, unknown>)[name];
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
 
 function accountGone(): OAuthError {
   const description = "the account of this token no longer exists or was revoked";
@@ -34,11 +29,9 @@ async function userinfo(services: Services, req: Request, res: Response): Promis
   forbidCaching(res);
   const claims = await authenticateBearer(services, req.headers, ["openid"]);
   if (!claims.acct) throw accountGone();
-  const account = await services.db.account.findUnique({ where: { id: claims.acct }, select: { id: true, appId: true, connectorId: true, profile: true, status: true } });
+  const account = await services.db.account.findUnique({ where: { id: claims.acct }, select: { id: true, appId: true, connectorId: true, hostname: true, profile: true, status: true } });
   if (!account || account.appId !== claims.client_id || account.status === "revoked") throw accountGone();
-  const email = profileClaim(account.profile, "email");
-  const name = profileClaim(account.profile, "name");
-  res.json({ sub: account.id, connector: account.connectorId, ...(email ? { email } : {}), ...(name ? { name } : {}) });
+  res.json(identityClaims(account, claims.scope));
 }
 
 export function userinfoRouter(services: Services): Router {

@@ -166,6 +166,24 @@ describe("per-server connectors", () => {
     assert.equal(serverB.grants.authorization_code ?? 0, tokenRequestsAtB, "the other server saw nothing");
   });
 
+  it("the ID token and userinfo name the server that vouched for the identity (upstream_host), whatever the scope", async () => {
+    for (const scope of ["openid proxy", "openid email proxy"]) {
+      serverA.setAuthorizeUser("alice");
+      const started = await authorize(app, { connector: "server-oauth", hostname: serverA.hostname, scope });
+      const back = await started.browser.submitForm(started.page, toApp);
+      const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: started.verifier, expectedState: started.state, idTokenExpected: true });
+      const idToken = tokens.claims()!;
+      const userinfo = await client.fetchUserInfo(app.config, tokens.access_token, idToken.sub);
+      for (const [where, claims] of Object.entries({ idToken, userinfo })) {
+        assert.equal(claims.upstream_host, serverA.hostname, `${where}, ${scope}`);
+        assert.equal(claims.connector, "server-oauth", `${where}, ${scope}`);
+        // The server said nothing of verification (no identity.emailVerified): no email_verified, never a default true.
+        assert.equal(claims.email_verified, undefined, `${where}, ${scope}`);
+        assert.equal(claims.email, scope.includes("email") ? "alice@a.test" : undefined, `${where}, ${scope}`);
+      }
+    }
+  });
+
   it("hostname= only fills in the hostname page: nothing goes to that server until the end user confirms it", async () => {
     serverB.setAuthorizeUser("bob");
     const before = requestsTo(serverB);

@@ -38,7 +38,7 @@ describe("the connector picker", () => {
         "initech.json": oidcConnector("initech", "Initech Files"),
       },
     });
-    appId = (await broker.services.clients.create({ name: "Files <Viewer>", redirectUris: [REDIRECT], scopes: ["openid", "email", "proxy", "offline_access", "accounts:read"] })).client.id;
+    appId = (await broker.services.clients.create({ name: "Files <Viewer>", redirectUris: [REDIRECT], scopes: ["openid", "email", "profile", "proxy", "offline_access", "accounts:read"] })).client.id;
     restrictedAppId = (await broker.services.clients.create({ name: "Only Globex", redirectUris: [REDIRECT], connectors: ["globex"] })).client.id;
   });
   after(() => broker?.stop());
@@ -125,6 +125,15 @@ describe("the connector picker", () => {
     assert.match(items[2]!, /Use the service's API on your behalf/);
     assert.match(items[3]!, /Keep this access when you are not using the app/);
     assert.match(items[4]!, /See the accounts you connected/);
+  });
+
+  it("the identity scopes say what the ID token and userinfo will carry: the account and its server, the email and its verification, the name", async () => {
+    const { root } = await picker(request({ scope: "openid email profile" }));
+    const items = root.querySelectorAll("section[aria-labelledby=consent-heading] li").map((li) => li.text);
+    assert.equal(items.length, 3);
+    assert.match(items[0]!, /Confirm which account you connected, at which service, and your server's address if you type one/);
+    assert.match(items[1]!, /See your email address at the service, and whether the service verified it/);
+    assert.match(items[2]!, /See your name at the service/);
   });
 
   it("an app that names no scope is shown the proxy access it will get", async () => {

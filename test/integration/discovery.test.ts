@@ -69,7 +69,7 @@ describe("discovery and JWKS", () => {
       assert.deepEqual(body.id_token_signing_alg_values_supported, ["ES256"]);
       assert.equal(body.authorization_response_iss_parameter_supported, true);
       for (const scope of ["openid", "profile", "email", "offline_access", "proxy", "accounts:read", "accounts:write", "tokens:read"]) assert.ok((body.scopes_supported as string[]).includes(scope), scope);
-      for (const claim of ["sub", "iss", "aud", "exp", "iat", "nonce", "email", "name", "connector"]) assert.ok((body.claims_supported as string[]).includes(claim), claim);
+      for (const claim of ["sub", "iss", "aud", "exp", "iat", "nonce", "email", "email_verified", "name", "connector", "upstream_host"]) assert.ok((body.claims_supported as string[]).includes(claim), claim);
     });
 
     it("/.well-known/oauth-authorization-server is the same document (RFC 8414)", async () => {
@@ -101,7 +101,7 @@ describe("discovery and JWKS", () => {
       for (const key of keys) for (const member of PRIVATE_MEMBERS) assert.equal((key as Record<string, unknown>)[member], undefined, `${member} leaked in the JWKS`);
       const client = { id: "app_jwks", accessTokenTtl: 60, idTokenTtl: 60 };
       const { accessToken } = await issueAccessToken(services, { client, subject: "app_jwks", scope: "proxy" });
-      const idToken = await issueIdToken(services, { client, account: { id: "acc_1", connectorId: "acme", profile: {} } });
+      const idToken = await issueIdToken(services, { client, account: { id: "acc_1", connectorId: "acme", hostname: "", profile: {} }, scope: "openid" });
       const jwks = createLocalJWKSet({ keys });
       await jwtVerify(accessToken, jwks, { issuer, audience: issuer, typ: "at+jwt" });
       await jwtVerify(idToken, jwks, { issuer, audience: "app_jwks" });

@@ -95,6 +95,7 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.ok(tokens.refresh_token, "offline_access gives a refresh token");
       assert.equal(tokens.claims()?.sub, claims.acct);
       assert.equal(tokens.claims()?.email, `tv${userId}@example.test`);
+      assert.equal(tokens.claims()?.name, undefined, "no profile scope, no name (OIDC Core §5.4)");
       const refreshed = await client.refreshTokenGrant(tv.config, tokens.refresh_token!);
       assert.equal(decodeJwt(refreshed.access_token).acct, claims.acct);
     });
@@ -109,6 +110,8 @@ describe("device authorization grant (RFC 8628)", () => {
       const answer = await poll(confidential, started.device_code);
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.equal(decodeJwt(String(answer.body.access_token)).connector, "acme-oidc");
+      const idToken = decodeJwt(String(answer.body.id_token));
+      assert.deepEqual([idToken.connector, idToken.email, idToken.email_verified, idToken.name], ["acme-oidc", undefined, undefined, undefined], "openid alone: who, not their email or name");
       assert.equal(answer.body.refresh_token, undefined, "no offline_access, no refresh token");
     });
 

@@ -72,6 +72,7 @@ describe("implicit and hybrid response types, response modes", () => {
       const claims = await client.implicitAuthentication(config, back.url, nonce, { expectedState: state });
       assert.equal(claims.nonce, nonce);
       assert.equal(claims.email, `u${userId}@example.test`);
+      assert.equal(claims.name, undefined, "no profile scope, no name (OIDC Core §5.4)");
       const account = await fixture.broker.services.db.account.findUniqueOrThrow({ where: { id: claims.sub } });
       assert.equal(account.upstreamSubject, String(userId));
       assert.equal(fragmentOf(back.url).get("access_token"), null, "id_token alone issues no access token");
@@ -127,6 +128,7 @@ describe("implicit and hybrid response types, response modes", () => {
       assert.equal(id.sub, claims.acct);
       assert.equal(id.at_hash, accessTokenHash(accessToken, "ES256"));
       assert.equal(id.c_hash, undefined);
+      assert.deepEqual([id.email, id.name], [undefined, undefined], "openid alone: no email, no name");
     });
 
     it("token: a front-channel access token lives at most 300 s even when the app's tokens live longer", async () => {
@@ -182,10 +184,13 @@ describe("implicit and hybrid response types, response modes", () => {
       const front = fragmentOf(back.url);
       const frontId = await verifyIdToken(front.get("id_token")!, hybridApp.id);
       assert.equal(frontId.c_hash, accessTokenHash(front.get("code")!, "ES256"));
+      assert.deepEqual([frontId.email, frontId.email_verified, frontId.name], ["hybrid@example.test", true, undefined], "scope email, not profile; verified as the upstream said");
       const tokens = await client.authorizationCodeGrant(config, back.url, { expectedNonce: nonce, expectedState: state, pkceCodeVerifier: verifier });
       assert.ok(tokens.refresh_token, "the back channel may issue a refresh token");
       assert.equal(tokens.claims()?.sub, frontId.sub);
       assert.equal(tokens.claims()?.email, "hybrid@example.test");
+      assert.equal(tokens.claims()?.email_verified, true);
+      assert.equal(tokens.claims()?.name, undefined);
     });
 
     it("code id_token token: the ID token carries both at_hash and c_hash; the code still works once", async () => {

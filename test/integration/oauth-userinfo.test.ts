@@ -1,6 +1,8 @@
 /**
  * The userinfo endpoint (OIDC Core §5.3) with openid-client's
- * `fetchUserInfo`, and its refusals with the RFC 6750 §3 challenge.
+ * `fetchUserInfo`, and its refusals with the RFC 6750 §3 challenge; and the
+ * identity claims it shares with the ID token, which follow the scope
+ * (OIDC Core §5.4) and the upstream's own word on `email_verified`.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -36,6 +38,69 @@ describe("userinfo", () => {
     assert.equal(claims.email, fixture.github.currentUser.email);
     assert.equal(claims.name, fixture.github.currentUser.name);
     assert.equal(claims.connector, "gh");
+  });
+
+  /** The ID token's claims and userinfo's answer for a token response. */
+  async function identityOf(tokens: Awaited<ReturnType<typeof connectAccount>>) {
+    const idToken = tokens.claims()!;
+    const userinfo = await client.fetchUserInfo(app.config, tokens.access_token, idToken.sub);
+    return { idToken, userinfo };
+  }
+
+  describe("identity claims follow the scope (OIDC Core §5.4)", () => {
+    it("openid without email or profile: sub and connector, no email and no name", async () => {
+      const tokens = await connectAccount(fixture, app, "openid proxy");
+      for (const [where, claims] of Object.entries(await identityOf(tokens))) {
+        assert.equal(claims.sub, tokens.accountId, where);
+        assert.equal(claims.connector, "gh", where);
+        for (const absent of ["email", "email_verified", "name", "upstream_host"]) assert.equal(claims[absent], undefined, `${where}: ${absent}`);
+      }
+    });
+
+    it("email alone: the email and no name; profile alone: the name and no email; both: both", async () => {
+      const withEmail = await connectAccount(fixture, app, "openid email proxy");
+      for (const [where, claims] of Object.entries(await identityOf(withEmail))) {
+        assert.equal(claims.email, fixture.github.currentUser.email, where);
+        assert.equal(claims.name, undefined, where);
+      }
+      const withProfile = await connectAccount(fixture, app, "openid profile proxy");
+      for (const [where, claims] of Object.entries(await identityOf(withProfile))) {
+        assert.equal(claims.name, fixture.github.currentUser.name, where);
+        assert.equal(claims.email, undefined, where);
+        assert.equal(claims.email_verified, undefined, where);
+      }
+      const withBoth = await connectAccount(fixture, app, "openid email profile proxy");
+      for (const [where, claims] of Object.entries(await identityOf(withBoth))) {
+        assert.equal(claims.email, fixture.github.currentUser.email, where);
+        assert.equal(claims.name, fixture.github.currentUser.name, where);
+      }
+    });
+  });
+
+  describe("email_verified is the upstream's word, never a default", () => {
+    for (const connector of ["acme-oidc", "gh"] as const) {
+      const source = connector === "gh" ? "identity.emailVerified of an oauth2 connector" : "the OIDC upstream's email_verified claim";
+      it(`${source}: true, false, or no claim when the upstream says nothing`, async () => {
+        for (const said of [true, false, null]) {
+          const tokens = await connectAccount(fixture, app, "openid email proxy", { connector, emailVerified: said });
+          for (const [where, claims] of Object.entries(await identityOf(tokens))) {
+            assert.ok(claims.email, `${where}: the email is there (upstream said ${said})`);
+            assert.equal(claims.email_verified, said ?? undefined, `${where}: upstream said ${said}`);
+          }
+          const stored = await fixture.broker.services.db.account.findUniqueOrThrow({ where: { id: tokens.accountId } });
+          assert.equal((stored.profile as Record<string, unknown>).email_verified, said ?? undefined, "stored as the upstream said it");
+        }
+      });
+    }
+
+    it("without scope email there is no email_verified either", async () => {
+      const tokens = await connectAccount(fixture, app, "openid profile proxy", { connector: "acme-oidc", emailVerified: true });
+      for (const [where, claims] of Object.entries(await identityOf(tokens))) {
+        assert.equal(claims.email, undefined, where);
+        assert.equal(claims.email_verified, undefined, where);
+        assert.equal(claims.name, fixture.oidc.currentUser.name, where);
+      }
+    });
   });
 
   it("answers POST as well, never cached, open to browser apps", async () => {

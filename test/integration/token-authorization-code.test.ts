@@ -167,7 +167,9 @@ describe("authorization_code grant", () => {
       assert.equal(id.aud, app.id);
       assert.equal(id.nonce, nonce);
       assert.equal(id.email, `${accountId}@example.test`);
-      assert.equal(id.name, "Ada Lovelace");
+      assert.equal(id.name, undefined, "no profile scope, no name (OIDC Core §5.4)");
+      assert.equal(id.email_verified, undefined, "the upstream said nothing of verification");
+      assert.equal(id.upstream_host, undefined, "not a per-server account");
       assert.equal(id.connector, "acme");
       assert.equal(id.auth_time, Math.floor(authTime.getTime() / 1000));
       assert.equal(id.at_hash, accessTokenHash(tokens.access_token, key.alg));

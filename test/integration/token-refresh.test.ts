@@ -94,6 +94,7 @@ describe("refresh_token grant", () => {
       const id = next.claims();
       assert.equal(id?.sub, accountId, "openid in the grant: a fresh ID token for the same subject");
       assert.equal(id?.email, "r@example.test");
+      assert.equal(id?.name, undefined, "no profile scope, no name (OIDC Core §5.4)");
       const old = await services.db.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashSecret(refreshToken) } });
       assert.ok(old.usedAt, "the old token is marked used");
       const fresh = await services.db.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashSecret(next.refresh_token) } });
@@ -193,6 +194,22 @@ describe("refresh_token grant", () => {
       assert.equal(narrowed.id_token, undefined, "no openid in the narrowed scope, no ID token");
       const again = await oidc.refreshTokenGrant(app.config, narrowed.refresh_token!);
       assert.equal(again.scope, SCOPE, "without scope the full original scope is back");
+    });
+
+    it("a refreshed ID token carries the identity claims of the refreshed scope (OIDC Core §5.4) and the account's server", async () => {
+      const { refreshToken, accountId } = await grant();
+      // An account stored before email_verified was kept: its profile has none, and none is made up.
+      await services.db.account.update({ where: { id: accountId }, data: { hostname: "git.example.test:8443" } });
+      const narrowed = await oidc.refreshTokenGrant(app.config, refreshToken, { scope: "openid offline_access" });
+      const id = narrowed.claims()!;
+      assert.equal(id.sub, accountId);
+      assert.equal(id.upstream_host, "git.example.test:8443", "a per-server account names its server, whatever the scope");
+      assert.equal(id.email, undefined, "email left the scope");
+      assert.equal(id.name, undefined);
+      const full = (await oidc.refreshTokenGrant(app.config, narrowed.refresh_token!)).claims()!;
+      assert.equal(full.email, "r@example.test", "email is back with the full scope");
+      assert.equal(full.email_verified, undefined, "the stored profile says nothing of verification");
+      assert.equal(full.upstream_host, "git.example.test:8443");
     });
 
     it("a wider scope is invalid_scope", async () => {

@@ -120,7 +120,8 @@ describe("the unified authorization-code flow", () => {
       const idClaims = tokens.claims();
       assert.equal(idClaims?.sub, claims.sub);
       assert.equal(idClaims?.email, "alice@example.test");
-      assert.equal(idClaims?.name, "Alice");
+      assert.equal(idClaims?.email_verified, true, "oidc-provider says it");
+      assert.equal(idClaims?.name, undefined, "no profile scope, no name (OIDC Core §5.4)");
       const account = await broker.services.db.account.findUniqueOrThrow({ where: { id: String(claims.sub) } });
       assert.equal(account.upstreamSubject, "alice");
       assert.equal(account.connectorId, "acme-oidc");
@@ -135,7 +136,7 @@ describe("the unified authorization-code flow", () => {
       assert.equal(second, first);
       const accounts = await broker.services.db.account.findMany({ where: { upstreamSubject: "bob" } });
       assert.equal(accounts.length, 1);
-      assert.deepEqual(accounts[0]!.profile, { email: "bob@new.example.test", name: "Bob B." });
+      assert.deepEqual(accounts[0]!.profile, { email: "bob@new.example.test", email_verified: true, name: "Bob B." });
     });
 
     it("upstream tokens are stored sealed, never readable in the database", async () => {

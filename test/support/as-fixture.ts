@@ -53,7 +53,7 @@ export async function startAsFixture(options: { githubAccessTokenTtl?: number | 
         scopes: { "repo.read": ["repo"], user: ["read:user", "user:email"] },
         defaultScopes: ["user"],
         api: { baseUrl: github.url, credentials: "bearer" },
-        identity: { url: github.userUrl, subject: "id", email: "email", name: "name" },
+        identity: { url: github.userUrl, subject: "id", email: "email", emailVerified: "email_verified", name: "name" },
       },
     },
   });
@@ -88,18 +88,36 @@ export function fragmentOf(url: URL): URLSearchParams {
 
 let nextUserId = 90_000;
 
+export interface ConnectAccountOptions {
+  /** @defaultValue "gh" */
+  connector?: "gh" | "acme-oidc";
+  /** What the upstream says of the new user's email: verified, not, or `null` for nothing. @defaultValue the upstream's own (oidc-provider: true; GitHub-like: nothing) */
+  emailVerified?: boolean | null;
+}
+
 /**
- * Connects a new end user's account at the GitHub-like upstream through the
- * code flow with PKCE (the app's Configuration must be for response_type
- * code) and returns the app's tokens.
+ * Connects a new end user's account at the GitHub-like upstream (or the
+ * OIDC one) through the code flow with PKCE (the app's Configuration must
+ * be for response_type code) and returns the app's tokens.
  */
-export async function connectAccount(fixture: AsFixture, app: FixtureApp, scope = "openid email profile proxy offline_access"): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers & { accountId: string }> {
+export async function connectAccount(
+  fixture: AsFixture,
+  app: FixtureApp,
+  scope = "openid email profile proxy offline_access",
+  options: ConnectAccountOptions = {},
+): Promise<client.TokenEndpointResponse & client.TokenEndpointResponseHelpers & { accountId: string }> {
   nextUserId += 1;
-  fixture.github.setUser({ id: nextUserId, login: `user${nextUserId}`, email: `user${nextUserId}@example.test`, name: `User ${nextUserId}` });
+  const user = { email: `user${nextUserId}@example.test`, name: `User ${nextUserId}` };
+  const connector = options.connector ?? "gh";
+  if (connector === "gh") {
+    fixture.github.setUser({ id: nextUserId, login: `user${nextUserId}`, ...user, ...(typeof options.emailVerified === "boolean" ? { email_verified: options.emailVerified } : {}) });
+  } else {
+    fixture.oidc.setUser({ sub: `user${nextUserId}`, ...user, emailVerified: options.emailVerified });
+  }
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(app.config, { redirect_uri: APP_REDIRECT, scope, connector: "gh", state, nonce, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+  const url = client.buildAuthorizationUrl(app.config, { redirect_uri: APP_REDIRECT, scope, connector, state, nonce, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
   const back = await new TestBrowser().navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
   const openid = scope.split(" ").includes("openid");
   const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: openid ? nonce : undefined, idTokenExpected: openid });

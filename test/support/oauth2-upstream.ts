@@ -18,6 +18,8 @@ export interface OAuth2UpstreamUser {
   id: number;
   login: string;
   email: string;
+  /** Sent as `email_verified` by `GET /user` when set (GitHub itself says it only in /user/emails). */
+  email_verified?: boolean;
   name: string;
 }
 
@@ -406,7 +408,7 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
     if (failure) return sendJson(res, failure.status, failure.body);
     const tokenUser = bearerUser(req);
     if (!tokenUser) return sendBadCredentials(res);
-    sendJson(res, 200, { id: tokenUser.id, login: tokenUser.login, email: tokenUser.email, name: tokenUser.name });
+    sendJson(res, 200, { id: tokenUser.id, login: tokenUser.login, email: tokenUser.email, name: tokenUser.name, ...(tokenUser.email_verified === undefined ? {} : { email_verified: tokenUser.email_verified }) });
   }
 
   /** An API that tells a proxy test exactly what arrived: method, path, query, headers, body. */

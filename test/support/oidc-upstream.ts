@@ -29,6 +29,8 @@ export interface UpstreamUser {
   /** Stable subject identifier at the upstream. */
   sub: string;
   email: string;
+  /** The `email_verified` claim; `null` leaves it out of the ID token and userinfo. @defaultValue true */
+  emailVerified?: boolean | null;
   name: string;
 }
 
@@ -390,7 +392,7 @@ function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSourc
       if (!user) return undefined;
       return {
         accountId: user.sub,
-        claims: () => ({ sub: user.sub, email: user.email, email_verified: true, name: user.name }),
+        claims: () => ({ sub: user.sub, email: user.email, ...(user.emailVerified === null ? {} : { email_verified: user.emailVerified ?? true }), name: user.name }),
       };
     },
     features: {

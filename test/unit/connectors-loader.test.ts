@@ -211,6 +211,8 @@ describe("a connector file is refused, naming the file and the field", () => {
   it("an unknown api.credentials style", () => refused(edit((d) => (d.api.credentials = "cookie")), "api.credentials", /bearer, basic, header:<Name> or query:<param>/));
   it("an oauth2 connector that cannot learn who connected", () => refused(edit((d) => delete d.identity), "identity.url", /is required for oauth2/));
   it("identity.url without identity.subject", () => refused(edit((d) => delete d.identity.subject), "identity.subject", /is required with identity.url/));
+  it("identity.emailVerified that is not a dotted JSON path", () => refused(edit((d) => (d.identity.emailVerified = "email verified")), "identity.emailVerified", /must be a dotted JSON path/));
+  it("identity.emailVerified without identity.email to speak of", () => refused(edit((d) => { delete d.identity.email; d.identity.emailVerified = "email_verified"; }), "identity.emailVerified", /needs identity.email/));
   it("a negative refresh margin", () => refused(edit((d) => (d.refresh = { marginSeconds: -1 })), "refresh.marginSeconds", />= 0/));
   it("pkce that is not a boolean", () => refused(edit((d) => (d.auth.pkce = "yes")), "auth.pkce", /must be a boolean/));
   it("api_key without fields", () => refused({ id: "k", name: "K", auth: { kind: "api_key" } }, "auth.fields", /is required/));

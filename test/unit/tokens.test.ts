@@ -60,7 +60,7 @@ describe("tokens", () => {
     });
 
     it("verify: an ID token is not an access token (typ)", async () => {
-      const idToken = await issueIdToken(services, { client: { id: "https://broker.example.test", idTokenTtl: 60 }, account: { id: "acc_3", connectorId: "acme", profile: {} } });
+      const idToken = await issueIdToken(services, { client: { id: "https://broker.example.test", idTokenTtl: 60 }, account: { id: "acc_3", connectorId: "acme", hostname: "", profile: {} }, scope: "openid" });
       await assert.rejects(verifyAccessToken(services, idToken), InvalidToken);
     });
 
@@ -94,7 +94,7 @@ describe("tokens", () => {
     it("carry the account's identity, nonce, auth_time and at_hash", async () => {
       const authTime = new Date("2026-01-02T03:04:05Z");
       const accessToken = "an-access-token";
-      const idToken = await issueIdToken(services, { client, account: { id: "acc_5", connectorId: "acme", profile: { email: "e@example.test", name: "E", secret: "not a claim" } }, nonce: "n-1", authTime, accessToken });
+      const idToken = await issueIdToken(services, { client, account: { id: "acc_5", connectorId: "acme", hostname: "", profile: { email: "e@example.test", name: "E", secret: "not a claim" } }, scope: "openid email profile", nonce: "n-1", authTime, accessToken });
       const claims = decodeJwt(idToken);
       assert.equal(claims.sub, "acc_5");
       assert.equal(claims.aud, "app_unit");
@@ -107,7 +107,7 @@ describe("tokens", () => {
       assert.equal(claims.exp! - claims.iat!, 300);
       assert.equal(claims.secret, undefined, "only known claims leave the profile");
       assert.equal(claims.at_hash, accessTokenHash(accessToken, "ES256"));
-      const noNonce = decodeJwt(await issueIdToken(services, { client, account: { id: "acc_5", connectorId: "acme", profile: {} } }));
+      const noNonce = decodeJwt(await issueIdToken(services, { client, account: { id: "acc_5", connectorId: "acme", hostname: "", profile: {} }, scope: "openid" }));
       assert.equal(noNonce.nonce, undefined);
       assert.equal(noNonce.at_hash, undefined);
     });

@@ -1,7 +1,8 @@
 /**
  * Learning who connected from the connector's `identity` section: GET
- * `identity.url` with the access token and pick `subject`, `email` and
- * `name` by dotted JSON path. Shared by every kind that has an access token.
+ * `identity.url` with the access token and pick `subject`, `email`,
+ * `emailVerified` and `name` by dotted JSON path. Shared by every kind that
+ * has an access token.
  */
 import { UpstreamError } from "../../errors.js";
 import { fillTemplate } from "../template.js";
@@ -31,25 +32,44 @@ function asText(value: unknown): string | undefined {
   return undefined;
 }
 
+/** Where the identity is in an upstream profile: dotted JSON paths (the connector's `identity` section). */
+export interface IdentityPaths {
+  subject: string;
+  email?: string;
+  emailVerified?: string;
+  name?: string;
+}
+
+/** What the broker keeps of who connected, besides the subject. */
+export type ProfileFields = Pick<UpstreamIdentity, "email" | "emailVerified" | "name">;
+
+/**
+ * The email, whether it is verified, and the name of an upstream profile.
+ * `emailVerified` is taken only as a JSON boolean, and only with the email
+ * it speaks of: an upstream that says nothing (or `"true"` as text) leaves
+ * it unknown, never true (OIDC Core §5.7: an app must not trust an email
+ * nobody verified).
+ */
+export function profileFields(profile: Record<string, unknown>, paths: Omit<IdentityPaths, "subject">): ProfileFields {
+  const email = paths.email ? asText(pickPath(profile, paths.email)) : undefined;
+  const verified = email && paths.emailVerified ? pickPath(profile, paths.emailVerified) : undefined;
+  return {
+    email,
+    emailVerified: typeof verified === "boolean" ? verified : undefined,
+    name: paths.name ? asText(pickPath(profile, paths.name)) : undefined,
+  };
+}
+
 /**
  * Picks the identity out of an upstream profile. The subject may be a
  * string or a number (GitHub's `id`); a missing subject is the upstream's
  * failure: without it there is no stable account key.
  */
-export function identityFromProfile(
-  ctx: Pick<KindContext, "connector">,
-  profile: Record<string, unknown>,
-  paths: { subject: string; email?: string; name?: string },
-): UpstreamIdentity {
+export function identityFromProfile(ctx: Pick<KindContext, "connector">, profile: Record<string, unknown>, paths: IdentityPaths): UpstreamIdentity {
   const rawSubject = pickPath(profile, paths.subject);
   const subject = typeof rawSubject === "number" && Number.isFinite(rawSubject) ? String(rawSubject) : asText(rawSubject);
   if (subject === undefined) throw new UpstreamError(`${ctx.connector.name} did not say who connected: its identity response has no "${paths.subject}"`);
-  return {
-    subject,
-    email: paths.email ? asText(pickPath(profile, paths.email)) : undefined,
-    name: paths.name ? asText(pickPath(profile, paths.name)) : undefined,
-    profile,
-  };
+  return { subject, ...profileFields(profile, paths), profile };
 }
 
 /** How an identity request is authorized: headers to add, and query parameters (`query:<param>` credentials). */
@@ -106,5 +126,5 @@ export async function identityFromUrl(ctx: KindContext, accessToken: string): Pr
   const identity = ctx.connector.identity;
   if (!identity?.url || !identity.subject) throw new TypeError(`connector "${ctx.connector.id}" has no identity.url`);
   const document = await fetchIdentityDocument(ctx, identity.url, accessToken);
-  return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, name: identity.name });
+  return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified, name: identity.name });
 }

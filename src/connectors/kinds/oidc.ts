@@ -2,17 +2,34 @@
  * `oidc`: an OpenID Connect upstream. Endpoints come from discovery at the
  * issuer (cached), with the file's overrides on top; who connected comes
  * from the validated ID token, completed by userinfo when the ID token
- * lacks email or name — or from `identity.url` when the file has one.
+ * lacks email, email_verified or name — or from `identity.url` when the
+ * file has one.
  */
 import * as oidc from "openid-client";
 import { UpstreamError } from "../../errors.js";
 import { createAuthorizationCodeKind, filled, type AuthorizationCodeKind, type RedirectAuth } from "./authorization-code.js";
-import { identityFromProfile, identityFromUrl, pickPath } from "./identity.js";
+import { identityFromProfile, identityFromUrl, pickPath, profileFields, type IdentityPaths, type ProfileFields } from "./identity.js";
 import type { KindContext, UpstreamIdentity } from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
 
 /** ID token claims about the token itself, not the user: kept out of the account's profile. */
 const PROTOCOL_CLAIMS = ["iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "s_hash", "auth_time", "azp", "sid", "jti", "acr", "amr"];
+
+/**
+ * The ID token's email and name, completed by userinfo, whose answer wins
+ * where both have one (it is the later answer). `email_verified` speaks of
+ * one address (OIDC Core §5.1): it never travels from one document to the
+ * other's email, so an address the ID token calls verified cannot lend that
+ * to a different address userinfo names.
+ */
+function completedByUserinfo(fromIdToken: ProfileFields, fromUserinfo: ProfileFields): ProfileFields {
+  const sameEmail = fromUserinfo.email === undefined || fromUserinfo.email === fromIdToken.email;
+  return {
+    email: sameEmail ? fromIdToken.email : fromUserinfo.email,
+    emailVerified: sameEmail ? (fromUserinfo.emailVerified ?? fromIdToken.emailVerified) : fromUserinfo.emailVerified,
+    name: fromUserinfo.name ?? fromIdToken.name,
+  };
+}
 
 export interface OidcKindOptions {
   /** How long discovered metadata is reused before the issuer is asked again. @defaultValue 10 minutes */
@@ -54,9 +71,9 @@ export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCode
     return metadata;
   }
 
-  function claimPaths(ctx: KindContext) {
+  function claimPaths(ctx: KindContext): IdentityPaths {
     const identity = ctx.connector.identity;
-    return { subject: identity?.subject ?? "sub", email: identity?.email ?? "email", name: identity?.name ?? "name" };
+    return { subject: identity?.subject ?? "sub", email: identity?.email ?? "email", emailVerified: identity?.emailVerified ?? "email_verified", name: identity?.name ?? "name" };
   }
 
   async function userinfo(ctx: KindContext, config: oidc.Configuration, accessToken: string, subject: string | typeof oidc.skipSubjectCheck) {
@@ -73,12 +90,16 @@ export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCode
       if (!claims) throw new UpstreamError(`${ctx.connector.name} sent no ID token`);
       let profile: Record<string, unknown> = Object.fromEntries(Object.entries(claims).filter(([name]) => !PROTOCOL_CLAIMS.includes(name)));
       const paths = claimPaths(ctx);
-      const incomplete = pickPath(profile, paths.email) === undefined || pickPath(profile, paths.name) === undefined;
+      let fields = profileFields(profile, paths);
+      const incomplete = pickPath(profile, paths.subject) === undefined || fields.email === undefined || fields.emailVerified === undefined || fields.name === undefined;
       if (incomplete && config.serverMetadata().userinfo_endpoint) {
         // OIDC Core §5.3.2: userinfo's `sub` must equal the ID token's; fetchUserInfo checks it.
-        profile = { ...profile, ...(await userinfo(ctx, config, response.access_token, claims.sub)) };
+        const info = { ...(await userinfo(ctx, config, response.access_token, claims.sub)) };
+        fields = completedByUserinfo(fields, profileFields(info, paths));
+        profile = { ...profile, ...info };
       }
-      return identityFromProfile(ctx, profile, paths);
+      const { subject } = identityFromProfile(ctx, profile, paths);
+      return { subject, ...fields, profile };
     },
     async identityOf(ctx, config, tokens) {
       if (ctx.connector.identity?.url) return identityFromUrl(ctx, tokens.accessToken);

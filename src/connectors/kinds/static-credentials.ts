@@ -94,7 +94,7 @@ function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & Stati
         () => new FormValuesRejected(`${connector.name} did not accept these credentials. Check them and try again.`, fields.length === 1 ? fields[0]!.name : secretField?.name),
         "credential check",
       );
-      return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, name: identity.name });
+      return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified, name: identity.name });
     },
   };
 }

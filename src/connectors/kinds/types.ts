@@ -31,6 +31,12 @@ export interface UpstreamTokens {
 export interface UpstreamIdentity {
   subject: string;
   email?: string;
+  /**
+   * Whether the upstream vouches that `email` belongs to this user, as it
+   * said (an OIDC `email_verified` claim, or `identity.emailVerified`).
+   * Absent when it said nothing, and always absent without `email`.
+   */
+  emailVerified?: boolean;
   name?: string;
   /** What the upstream returned about the user (claims or the identity response): opaque, never shown to apps as is. */
   profile: Record<string, unknown>;

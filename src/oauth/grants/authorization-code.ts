@@ -44,20 +44,20 @@ interface CodeRow {
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
 async function findCode(services: Services, codeHash: string): Promise<CodeRow | undefined> {
-  const rows = await services.db.$queryRaw<(Omit<CodeRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; profile: unknown; status: string | null })[]>`
+  const rows = await services.db.$queryRaw<(Omit<CodeRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; hostname: string | null; profile: unknown; status: string | null })[]>`
     SELECT c."appId", c."redirectUri", c."scope", c."codeChallenge", c."codeChallengeMethod", c."nonce",
            extract(epoch FROM c."authTime")::float8 AS "authTimeSeconds",
            c."expiresAt" <= ${NOW_UTC} AS "expired",
            c."consumedAt" IS NOT NULL AS "consumed",
            c."familyId",
-           a."id" AS "accountId", a."appId" AS "accountAppId", a."connectorId", a."profile", a."status"::text AS "status"
+           a."id" AS "accountId", a."appId" AS "accountAppId", a."connectorId", a."hostname", a."profile", a."status"::text AS "status"
       FROM "AuthorizationCode" c
       LEFT JOIN "Account" a ON a."id" = c."accountId"
      WHERE c."codeHash" = ${codeHash}`;
   const row = rows[0];
   if (!row) return undefined;
-  const { accountId, accountAppId, connectorId, profile, status, ...code } = row;
-  const account = accountId && accountAppId && connectorId && status ? { id: accountId, appId: accountAppId, connectorId, profile, status } : undefined;
+  const { accountId, accountAppId, connectorId, hostname, profile, status, ...code } = row;
+  const account = accountId && accountAppId && connectorId && status ? { id: accountId, appId: accountAppId, connectorId, hostname: hostname ?? "", profile, status } : undefined;
   return { ...code, account };
 }
 

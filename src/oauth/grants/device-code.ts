@@ -59,7 +59,7 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
     throw new AuthorizationPending("the end user has not connected an account yet");
   }
 
-  const row = polled.accountId ? await services.db.account.findUnique({ where: { id: polled.accountId }, select: { id: true, appId: true, connectorId: true, profile: true, status: true } }) : null;
+  const row = polled.accountId ? await services.db.account.findUnique({ where: { id: polled.accountId }, select: { id: true, appId: true, connectorId: true, hostname: true, profile: true, status: true } }) : null;
   const account = activeAccount(row ?? undefined, client);
   const familyId = generateId("gr", 16);
   const refreshToken = grantsRefreshToken(client, polled.scope) ? generateRefreshToken() : undefined;

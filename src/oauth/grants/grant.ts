@@ -9,6 +9,7 @@ import { Prisma } from "../../db.js";
 import { InvalidGrant, InvalidRequest } from "../../errors.js";
 import type { Services } from "../../services.js";
 import type { Client, ClientAuthMethod } from "../clients.js";
+import type { IdentityAccount } from "../identity-claims.js";
 import { hasScope } from "../scopes.js";
 import { issueAccessToken, issueIdToken } from "../tokens.js";
 
@@ -51,11 +52,7 @@ export function requiredParameter(params: ReadonlyMap<string, string>, name: str
 }
 
 /** The account a user-bound grant acts for, as the ID token and the access token need it. */
-export interface GrantAccount {
-  id: string;
-  connectorId: string;
-  profile: unknown;
-}
+export type GrantAccount = IdentityAccount;
 
 /** An account row as the grants' lookups return it (joined to the code or refresh token: no extra round trip). */
 export interface AccountRow extends GrantAccount {
@@ -71,7 +68,7 @@ export interface AccountRow extends GrantAccount {
 export function activeAccount(account: AccountRow | undefined, client: Client): GrantAccount {
   if (!account || account.appId !== client.id) throw new InvalidGrant("the account of this grant no longer exists");
   if (account.status !== "active") throw new InvalidGrant(`the account of this grant is ${account.status}; the end user must connect it again`);
-  return { id: account.id, connectorId: account.connectorId, profile: account.profile };
+  return { id: account.id, connectorId: account.connectorId, hostname: account.hostname, profile: account.profile };
 }
 
 /** The database's current time as Prisma stores DateTime (UTC in `timestamp(3)`), whatever the session time zone. */
@@ -101,7 +98,7 @@ export async function issueAccountTokens(input: AccountTokensInput): Promise<Omi
     grantId: input.grantId,
   });
   const response: Omit<TokenResponse, "refresh_token"> = { access_token: accessToken, token_type: "Bearer", expires_in: expiresIn, scope };
-  if (hasScope(scope, "openid")) response.id_token = await issueIdToken(services, { client, account, nonce: input.nonce, authTime: input.authTime, accessToken });
+  if (hasScope(scope, "openid")) response.id_token = await issueIdToken(services, { client, account, scope, nonce: input.nonce, authTime: input.authTime, accessToken });
   return response;
 }
 

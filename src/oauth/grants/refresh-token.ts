@@ -37,7 +37,7 @@ interface RefreshTokenRow {
 }
 
 /** The statement's answer, in the shape pg returns it. */
-type RefreshQueryRow = Omit<RefreshTokenRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; profile: unknown; status: string | null; rotated: number };
+type RefreshQueryRow = Omit<RefreshTokenRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; hostname: string | null; profile: unknown; status: string | null; rotated: number };
 
 /**
  * One statement, one round trip: reads the presented token with its family
@@ -59,7 +59,7 @@ const FIND_AND_ROTATE: SqlStatement = {
              t."usedAt" IS NOT NULL AS "used",
              t."expiresAt" <= ${NOW_UTC_SQL} AS "expired",
              f."appId", f."scope", f."revokedAt" IS NOT NULL AS "revoked", f."accountId" AS "familyAccountId",
-             a."id" AS "accountId", a."appId" AS "accountAppId", a."connectorId", a."profile", a."status"::text AS "status"
+             a."id" AS "accountId", a."appId" AS "accountAppId", a."connectorId", a."hostname", a."profile", a."status"::text AS "status"
         FROM "RefreshToken" t
         JOIN "RefreshFamily" f ON f."id" = t."familyId"
         LEFT JOIN "Account" a ON a."id" = f."accountId"
@@ -96,8 +96,8 @@ async function findAndRotate(services: Services, input: { tokenHash: string; cli
   const rows = await sqlRows<RefreshQueryRow>(services.db, FIND_AND_ROTATE, [input.tokenHash, input.clientId, input.nextTokenHash, input.requestedScopes, input.ttl]);
   const row = rows[0];
   if (!row) return undefined;
-  const { accountId, accountAppId, connectorId, profile, status, rotated, ...token } = row;
-  const account = accountId && accountAppId && connectorId && status ? { id: accountId, appId: accountAppId, connectorId, profile, status } : undefined;
+  const { accountId, accountAppId, connectorId, hostname, profile, status, rotated, ...token } = row;
+  const account = accountId && accountAppId && connectorId && status ? { id: accountId, appId: accountAppId, connectorId, hostname: hostname ?? "", profile, status } : undefined;
   return { ...token, account, rotated: rotated === 1 };
 }
 
