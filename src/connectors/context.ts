@@ -5,10 +5,9 @@
  * SSRF-checked, pinned to the address a per-server hostname was checked to
  * resolve to, and refuses plain http except to hosts the operator allowed.
  */
-import { isIP } from "node:net";
-import { addressToBigInt, type Cidr } from "../config.js";
 import type { Db } from "../db.js";
 import type { Keyring } from "../crypto/keyring.js";
+import type { CidrList } from "../net/cidr-list.js";
 import { ForbiddenHostError, type CheckedAddress } from "../net/outbound.js";
 import { resolveConnectorCredentials, usesClientCredentials, type UpstreamClientCredentials } from "./credentials.js";
 import { ConnectorNotConfigured } from "./errors.js";
@@ -21,29 +20,15 @@ import { fillTemplate, isPerServer } from "./template.js";
 /** The path of the broker's redirect URI at every upstream. */
 export const CALLBACK_PATH = "/connect/callback";
 
-function covers(cidr: Cidr, address: string): boolean {
-  let family = isIP(address) as 0 | 4 | 6;
-  if (family === 0) return false;
-  let value = addressToBigInt(address, family);
-  // ::ffff:a.b.c.d is the IPv4 address a.b.c.d.
-  if (family === 6 && value >> 32n === 0xffffn) {
-    value &= 0xffffffffn;
-    family = 4;
-  }
-  if (cidr.family !== family) return false;
-  const shift = BigInt((family === 4 ? 32 : 128) - cidr.bits);
-  return value >> shift === cidr.network >> shift;
-}
-
 /**
  * Whether plain http to this host is allowed: only an address (or
  * `localhost`) inside BROKER_ALLOW_PRIVATE_HOSTS. A DNS name is never
  * trusted for http, since its answer could change.
  */
-export function insecureHostAllowed(hostname: string, allowPrivateHosts: Cidr[]): boolean {
+export function insecureHostAllowed(hostname: string, allowPrivateHosts: CidrList): boolean {
   const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
   const addresses = bare === "localhost" ? ["127.0.0.1", "::1"] : [bare];
-  return addresses.every((address) => allowPrivateHosts.some((cidr) => covers(cidr, address)));
+  return addresses.every((address) => allowPrivateHosts.includes(address));
 }
 
 function sameHost(url: URL, hostname: string): boolean {
@@ -61,7 +46,7 @@ export interface KindContextInput {
   hostname?: string;
   /** Per-server connectors: the address the hostname was checked to resolve to; requests to that host go there. */
   pinned?: CheckedAddress;
-  allowPrivateHosts: Cidr[];
+  allowPrivateHosts: CidrList;
   /** The SSRF-safe outbound fetch (services.outbound.fetch). */
   fetch: UpstreamFetch;
   /** For an existing account: the fields kept in its vault (a jwt_bearer subject). */
@@ -107,7 +92,7 @@ export function createKindContext(input: KindContextInput): KindContext {
 }
 
 export interface KindContextServices {
-  config: { issuer: string; allowPrivateHosts: Cidr[] };
+  config: { issuer: string; allowPrivateHosts: CidrList };
   db: Db;
   keyring: Keyring;
   outbound: { fetch: UpstreamFetch };

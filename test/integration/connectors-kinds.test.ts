@@ -12,6 +12,7 @@ import { stringify } from "yaml";
 import { parseConnectorText } from "../../src/connectors/loader.js";
 import { upstreamScopesFor } from "../../src/connectors/scopes.js";
 import { buildKindContext, createKindContext } from "../../src/connectors/context.js";
+import { CidrList } from "../../src/net/cidr-list.js";
 import { setConnectorCredentials } from "../../src/connectors/credentials.js";
 import { ConnectorNotConfigured, UpstreamInvalidGrant } from "../../src/connectors/errors.js";
 import { AuthKinds, createBuiltInKinds, isIdentityFetcher, isRedirectAuthorizer, isRefresher, isRevoker, type AuthKind, type KindContext } from "../../src/connectors/kinds/index.js";
@@ -289,7 +290,7 @@ describe("auth kinds against real upstreams", () => {
     it("plain http is refused unless BROKER_ALLOW_PRIVATE_HOSTS covers the address", () => {
       const connector = githubConnector();
       assert.throws(
-        () => createKindContext({ connector, credentials: { clientId: "x", clientSecret: "y", source: "file" }, issuer: ISSUER, upstreamScopes: [], allowPrivateHosts: [], fetch: services.outbound.fetch }),
+        () => createKindContext({ connector, credentials: { clientId: "x", clientSecret: "y", source: "file" }, issuer: ISSUER, upstreamScopes: [], allowPrivateHosts: new CidrList([]), fetch: services.outbound.fetch }),
         (err: unknown) => err instanceof ConnectorNotConfigured && /uses http:\/\/127\.0\.0\.1:\d+, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS/.test(err.description),
       );
     });
