@@ -415,6 +415,25 @@ describe("auth kinds against real upstreams", () => {
       assert.deepEqual(fetched, ["/.well-known/openid-configuration"]);
     });
 
+    it("a failed discovery is not remembered: the next request asks the issuer again", async () => {
+      const connector = oidcConnector();
+      const kind = createBuiltInKinds().for(connector);
+      assert.ok(isRedirectAuthorizer(kind));
+      let attempts = 0;
+      const ctx = createKindContext({
+        connector,
+        credentials: { clientId: "broker-at-oidc", clientSecret: OIDC_SECRET, source: "file" },
+        issuer: ISSUER,
+        upstreamScopes: ["openid"],
+        allowPrivateHosts: services.config.allowPrivateHosts,
+        fetch: async (url, init) => (++attempts === 1 ? new Response("unavailable", { status: 503 }) : services.outbound.fetch(url, init)),
+      });
+      await assert.rejects(kind.authorizationRequest(ctx), UpstreamError);
+      const { url } = await kind.authorizationRequest(ctx);
+      assert.equal(url.origin, new URL(oidcUpstream.issuer).origin);
+      assert.equal(attempts, 2);
+    });
+
     it("the wrong client secret is a 502 naming invalid_client, without the secret", async () => {
       const connector = oidcConnector(() => {}, { OIDC_SECRET: "not-the-secret-0123456789" });
       const kind = redirectKind(connector);
