@@ -62,7 +62,8 @@ export class Outbound {
     this.resolved = new LRUCache({ max: options.maxResolved ?? 10_000, ttl: options.resolveCacheMs ?? 60_000 });
     this.agents = new LRUCache({
       max: options.maxAgents ?? 256,
-      // undici's close() lets the requests in flight on an evicted pool finish, then closes its sockets.
+      // undici's close() lets the requests in flight on an evicted pool finish, then closes its sockets;
+      // it rejects only for a pool already destroyed, which has nothing left to close.
       dispose: (agent) => void agent.close().catch(() => undefined),
     });
     this.lookup = options.lookup ?? systemLookup;
