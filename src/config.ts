@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { isIP } from "node:net";
+import { CidrList, parseCidr, type Cidr } from "./net/cidr-list.js";
 
 /** A configuration mistake: names the variable and what is wrong with it. */
 export class ConfigError extends Error {
@@ -47,41 +48,6 @@ function parseEncryptionKeys(raw: string, ctx: z.RefinementCtx): EncryptionKeySp
     specs.push({ kid, key: new Uint8Array(key) });
   }
   return specs;
-}
-
-/** A CIDR block, parsed once: `127.0.0.0/8`, `::1/128`. */
-export interface Cidr {
-  text: string;
-  family: 4 | 6;
-  bits: number;
-  network: bigint;
-}
-
-export function parseCidr(text: string): Cidr | undefined {
-  const [address, bitsText, extra] = text.split("/");
-  if (address === undefined || extra !== undefined) return undefined;
-  const family = isIP(address);
-  if (family !== 4 && family !== 6) return undefined;
-  const max = family === 4 ? 32 : 128;
-  const bits = bitsText === undefined ? max : Number(bitsText);
-  if (!Number.isInteger(bits) || bits < 0 || bits > max || (bitsText !== undefined && !/^\d+$/.test(bitsText))) return undefined;
-  return { text, family, bits, network: addressToBigInt(address, family) };
-}
-
-export function addressToBigInt(address: string, family: 4 | 6): bigint {
-  if (family === 4) return address.split(".").reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
-  // Expand "::" and an embedded IPv4 tail, then read eight 16-bit groups.
-  let text = address.toLowerCase();
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4?.[1]) {
-    const n = addressToBigInt(v4[1], 4);
-    text = text.slice(0, -v4[1].length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-  }
-  const [head = "", tail] = text.split("::");
-  const headGroups = head ? head.split(":") : [];
-  const tailGroups = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill("0"), ...tailGroups];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || "0", 16)), 0n);
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -151,7 +117,7 @@ const envSchema = z.object({
         }
         blocks.push(cidr);
       }
-      return blocks;
+      return new CidrList(blocks);
     }),
   /** pino log level. */
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
@@ -194,7 +160,7 @@ export interface Config {
   issuer: string;
   encryptionKeys: EncryptionKeySpec[];
   connectorsDir: string;
-  allowPrivateHosts: Cidr[];
+  allowPrivateHosts: CidrList;
   logLevel: (typeof LOG_LEVELS)[number];
   adminToken: string | undefined;
   shutdownGraceMs: number;

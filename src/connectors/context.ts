@@ -5,10 +5,9 @@
  * SSRF-checked, pinned to the address a per-server hostname was checked to
  * resolve to, and refuses plain http except to hosts the operator allowed.
  */
-import { isIP } from "node:net";
-import { addressToBigInt, type Cidr } from "../config.js";
 import type { Db } from "../db.js";
 import type { Keyring } from "../crypto/keyring.js";
+import type { CidrList } from "../net/cidr-list.js";
 import { ForbiddenHostError, type CheckedAddress } from "../net/outbound.js";
 import { resolveConnectorCredentials, usesClientCredentials, type UpstreamClientCredentials } from "./credentials.js";
 import { ConnectorNotConfigured } from "./errors.js";
@@ -36,20 +35,6 @@ export function callbackPathFor(connectorId: string, hostname?: string): string 
   return hostname === undefined ? base : `${base}/${encodeURIComponent(hostname).replace(/%3A/gi, ":")}`;
 }
 
-function covers(cidr: Cidr, address: string): boolean {
-  let family = isIP(address) as 0 | 4 | 6;
-  if (family === 0) return false;
-  let value = addressToBigInt(address, family);
-  // ::ffff:a.b.c.d is the IPv4 address a.b.c.d.
-  if (family === 6 && value >> 32n === 0xffffn) {
-    value &= 0xffffffffn;
-    family = 4;
-  }
-  if (cidr.family !== family) return false;
-  const shift = BigInt((family === 4 ? 32 : 128) - cidr.bits);
-  return value >> shift === cidr.network >> shift;
-}
-
 /** The redirect URI to register at a connector's upstream; for a per-server connector, `{hostname}` stands for each server. */
 export function callbackUrlTemplate(issuer: string, connector: { id: string; hostname?: unknown }): string {
   const path = callbackPathFor(connector.id);
@@ -61,10 +46,10 @@ export function callbackUrlTemplate(issuer: string, connector: { id: string; hos
  * `localhost`) inside BROKER_ALLOW_PRIVATE_HOSTS. A DNS name is never
  * trusted for http, since its answer could change.
  */
-export function insecureHostAllowed(hostname: string, allowPrivateHosts: Cidr[]): boolean {
+export function insecureHostAllowed(hostname: string, allowPrivateHosts: CidrList): boolean {
   const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
   const addresses = bare === "localhost" ? ["127.0.0.1", "::1"] : [bare];
-  return addresses.every((address) => allowPrivateHosts.some((cidr) => covers(cidr, address)));
+  return addresses.every((address) => allowPrivateHosts.includes(address));
 }
 
 function sameHost(url: URL, hostname: string): boolean {
@@ -82,7 +67,7 @@ export interface KindContextInput {
   hostname?: string;
   /** Per-server connectors: the address the hostname was checked to resolve to; requests to that host go there. */
   pinned?: CheckedAddress;
-  allowPrivateHosts: Cidr[];
+  allowPrivateHosts: CidrList;
   /** The SSRF-safe outbound fetch (services.outbound.fetch). */
   fetch: UpstreamFetch;
   /** For an existing account: the fields kept in its vault (a jwt_bearer subject). */
@@ -128,7 +113,7 @@ export function createKindContext(input: KindContextInput): KindContext {
 }
 
 export interface KindContextServices {
-  config: { issuer: string; allowPrivateHosts: Cidr[] };
+  config: { issuer: string; allowPrivateHosts: CidrList };
   db: Db;
   keyring: Keyring;
   outbound: { fetch: UpstreamFetch };

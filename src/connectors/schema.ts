@@ -13,6 +13,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { AddressPolicy } from "../net/address-policy.js";
 import { isHostWithPort } from "./host.js";
+import { CidrList } from "../net/cidr-list.js";
 
 export const AUTH_KINDS = ["oauth2", "oidc", "jwt_bearer", "client_credentials", "basic", "api_key", "password_grant"] as const;
 export type AuthKindName = (typeof AUTH_KINDS)[number];
@@ -50,7 +51,7 @@ const RESERVED_AUTHORIZATION_PARAMS = ["client_id", "redirect_uri", "response_ty
 
 // A stand-in for `{hostname}` while a template is checked as a URL.
 const SAMPLE_HOST = "hostname.invalid";
-const noPrivateHosts = new AddressPolicy([]);
+const noPrivateHosts = new AddressPolicy(new CidrList([]));
 
 /** Whether a URL's host is one where plain http is tolerable: loopback or private (development and tests). */
 export function isLocalHost(hostname: string): boolean {

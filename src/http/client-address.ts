@@ -12,8 +12,16 @@
  * ignored, as it must be when clients reach the broker directly.
  *
  * A chain shorter than the hop count (a request that skipped a proxy) gives
- * its leftmost address; an entry that is not an IP address stops the walk at
- * the nearest address before it, the most that can be trusted.
+ * its leftmost address; an entry that is not an IP address, or is empty,
+ * stops the walk at the nearest address before it, the most that can be
+ * trusted.
+ *
+ * Not proxy-addr (express's): its header parser drops empty entries, so an
+ * empty field where a trusted proxy's address belongs (a proxy that had none
+ * to write, or an empty header line joined onto the client's) shifts the
+ * count one entry left, into what the client wrote: `X-Forwarded-For:
+ * 6.6.6.6, ` behind one proxy gives 6.6.6.6. It also keeps ports, and fails
+ * on a header given as an array.
  */
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";

@@ -32,8 +32,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Router, type Request, type RequestHandler } from "express";
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
 import { decodeJwt } from "jose";
-import { addressToBigInt, type RateLimitConfig } from "../config.js";
+import type { RateLimitConfig } from "../config.js";
 import { TooManyRequests, type BrokerError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Redis } from "../redis.js";
@@ -112,9 +113,11 @@ export const RATE_LIMITED_ENDPOINTS: readonly RateLimitedEndpoint[] = [
 /** The counter an address falls in: IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 by its /64. */
 export function addressBucket(address: string | undefined): string {
   if (!address) return "unknown";
-  const unmapped = address.toLowerCase().startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-  if (isIP(unmapped) !== 6) return unmapped;
-  return `${(addressToBigInt(unmapped, 6) >> 64n).toString(16)}::/64`;
+  if (isIP(address) === 0) return address;
+  // ipaddr.process reads ::ffff:a.b.c.d and ::ffff:7f00:1 alike as the IPv4 address they name.
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === "ipv4") return parsed.toString();
+  return `${parsed.toByteArray().slice(0, 8).map((byte) => byte.toString(16).padStart(2, "0")).join("")}::/64`;
 }
 
 /** A client_id as a key part: the client's free text until verified, so anything unusual is hashed. */

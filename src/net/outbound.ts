@@ -6,9 +6,14 @@
  * answers with it), so DNS cannot change between the check and the connect
  * (no DNS-rebinding window). TLS still verifies the certificate for the
  * hostname. Connections are pooled per origin and address, with keep-alive.
+ *
+ * Both caches are bounded: per-server hostnames are typed by end users who
+ * need not be signed in, so every distinct name would otherwise leave a DNS
+ * answer and a connection pool behind for the life of the process.
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { LRUCache } from "lru-cache";
 import { Agent, fetch as undiciFetch, type Dispatcher } from "undici";
 import { UpstreamError } from "../errors.js";
 import type { AddressPolicy } from "./address-policy.js";
@@ -23,22 +28,46 @@ export class ForbiddenHostError extends UpstreamError {
   override name = "ForbiddenHostError";
 }
 
+/** Every address a hostname resolves to, as `dns.lookup` with `all` answers. */
+export type LookupAll = (hostname: string) => Promise<{ address: string; family: number }[]>;
+
 export interface OutboundOptions {
+  /** @defaultValue 10 000 ms */
   connectTimeoutMs?: number;
+  /** @defaultValue 30 000 ms */
   headersTimeoutMs?: number;
+  /** @defaultValue 60 000 ms */
   bodyTimeoutMs?: number;
-  /** How long a resolved address is trusted before the next request re-resolves. */
+  /** How long a resolved address is trusted before the next request re-resolves. @defaultValue 60 000 ms */
   resolveCacheMs?: number;
+  /** Hostnames whose checked answer is remembered; the least recently used is forgotten first. @defaultValue 10 000 */
+  maxResolved?: number;
+  /** Connection pools (one per origin and address) kept open; the least recently used is closed first. @defaultValue 256 */
+  maxAgents?: number;
+  /** How hostnames are resolved. @defaultValue node:dns lookup, every address, in the resolver's order */
+  lookup?: LookupAll;
 }
 
+const systemLookup: LookupAll = (hostname) => lookup(hostname, { all: true, verbatim: true });
+
 export class Outbound {
-  private readonly agents = new Map<string, Agent>();
-  private readonly resolved = new Map<string, { checked: CheckedAddress; at: number }>();
+  private readonly agents: LRUCache<string, Agent>;
+  private readonly resolved: LRUCache<string, CheckedAddress>;
+  private readonly lookup: LookupAll;
 
   constructor(
     private readonly policy: AddressPolicy,
     private readonly options: OutboundOptions = {},
-  ) {}
+  ) {
+    this.resolved = new LRUCache({ max: options.maxResolved ?? 10_000, ttl: options.resolveCacheMs ?? 60_000 });
+    this.agents = new LRUCache({
+      max: options.maxAgents ?? 256,
+      // undici's close() lets the requests in flight on an evicted pool finish, then closes its sockets;
+      // it rejects only for a pool already destroyed, which has nothing left to close.
+      dispose: (agent) => void agent.close().catch(() => undefined),
+    });
+    this.lookup = options.lookup ?? systemLookup;
+  }
 
   /** Resolves a hostname and checks every address; returns the one to connect to. */
   async resolve(hostname: string): Promise<CheckedAddress> {
@@ -49,10 +78,10 @@ export class Outbound {
       return { address: bare, family: literal };
     }
     const cached = this.resolved.get(bare);
-    if (cached && Date.now() - cached.at < (this.options.resolveCacheMs ?? 60_000)) return cached.checked;
+    if (cached) return cached;
     let answers: { address: string; family: number }[];
     try {
-      answers = await lookup(bare, { all: true, verbatim: true });
+      answers = await this.lookup(bare);
     } catch (cause) {
       throw new UpstreamError(`${hostname} could not be resolved`, { cause });
     }
@@ -60,7 +89,7 @@ export class Outbound {
     const refused = answers.find((a) => !this.policy.permits(a.address));
     if (refused || answers.length === 0) throw new ForbiddenHostError(`${hostname} resolves to a private or reserved address`);
     const checked = { address: answers[0]!.address, family: answers[0]!.family as 4 | 6 };
-    this.resolved.set(bare, { checked, at: Date.now() });
+    this.resolved.set(bare, checked);
     return checked;
   }
 
@@ -102,7 +131,8 @@ export class Outbound {
   };
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.agents.values()].map((a) => a.close()));
+    const closing = [...this.agents.values()].map((agent) => agent.close());
     this.agents.clear();
+    await Promise.allSettled(closing);
   }
 }

@@ -12,6 +12,7 @@ import { stringify } from "yaml";
 import { parseConnectorText } from "../../src/connectors/loader.js";
 import { upstreamScopesFor } from "../../src/connectors/scopes.js";
 import { buildKindContext, createKindContext } from "../../src/connectors/context.js";
+import { CidrList } from "../../src/net/cidr-list.js";
 import { setConnectorCredentials } from "../../src/connectors/credentials.js";
 import { ConnectorNotConfigured, UpstreamInvalidGrant } from "../../src/connectors/errors.js";
 import { AuthKinds, createBuiltInKinds, isIdentityFetcher, isRedirectAuthorizer, isRefresher, isRevoker, type AuthKind, type KindContext } from "../../src/connectors/kinds/index.js";
@@ -294,7 +295,7 @@ describe("auth kinds against real upstreams", () => {
     it("plain http is refused unless BROKER_ALLOW_PRIVATE_HOSTS covers the address", () => {
       const connector = githubConnector();
       assert.throws(
-        () => createKindContext({ connector, credentials: { clientId: "x", clientSecret: "y", source: "file" }, issuer: ISSUER, upstreamScopes: [], allowPrivateHosts: [], fetch: services.outbound.fetch }),
+        () => createKindContext({ connector, credentials: { clientId: "x", clientSecret: "y", source: "file" }, issuer: ISSUER, upstreamScopes: [], allowPrivateHosts: new CidrList([]), fetch: services.outbound.fetch }),
         (err: unknown) => err instanceof ConnectorNotConfigured && /uses http:\/\/127\.0\.0\.1:\d+, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS/.test(err.description),
       );
     });
@@ -417,6 +418,25 @@ describe("auth kinds against real upstreams", () => {
       await kind.authorizationRequest(ctx);
       await kind.authorizationRequest(ctx);
       assert.deepEqual(fetched, ["/.well-known/openid-configuration"]);
+    });
+
+    it("a failed discovery is not remembered: the next request asks the issuer again", async () => {
+      const connector = oidcConnector();
+      const kind = createBuiltInKinds().for(connector);
+      assert.ok(isRedirectAuthorizer(kind));
+      let attempts = 0;
+      const ctx = createKindContext({
+        connector,
+        credentials: { clientId: "broker-at-oidc", clientSecret: OIDC_SECRET, source: "file" },
+        issuer: ISSUER,
+        upstreamScopes: ["openid"],
+        allowPrivateHosts: services.config.allowPrivateHosts,
+        fetch: async (url, init) => (++attempts === 1 ? new Response("unavailable", { status: 503 }) : services.outbound.fetch(url, init)),
+      });
+      await assert.rejects(kind.authorizationRequest(ctx), UpstreamError);
+      const { url } = await kind.authorizationRequest(ctx);
+      assert.equal(url.origin, new URL(oidcUpstream.issuer).origin);
+      assert.equal(attempts, 2);
     });
 
     it("the wrong client secret is a 502 naming invalid_client, without the secret", async () => {

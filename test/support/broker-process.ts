@@ -39,7 +39,7 @@ export function brokerProcessEnv(services: Pick<Services, "config">, extra: Reco
     BROKER_ENCRYPTION_KEYS: config.encryptionKeys.map((k) => `${k.kid}:${Buffer.from(k.key).toString("base64")}`).join(","),
     CONNECTORS_DIR: config.connectorsDir,
     BROKER_QUEUE_PREFIX: config.queuePrefix,
-    BROKER_ALLOW_PRIVATE_HOSTS: config.allowPrivateHosts.map((c) => c.text).join(","),
+    BROKER_ALLOW_PRIVATE_HOSTS: config.allowPrivateHosts.cidrs.map((c) => c.text).join(","),
     HOST: "127.0.0.1",
     PORT: "0",
     LOG_LEVEL: "info",

@@ -42,6 +42,11 @@ describe("client address", () => {
     assert.equal(clientAddress(request("10.0.0.2", ""), 1), "10.0.0.2");
   });
 
+  it("an empty entry where a trusted proxy's belongs stops the walk; it is not skipped to read what the client wrote", () => {
+    assert.equal(clientAddress(request("10.0.0.2", "6.6.6.6, "), 1), "10.0.0.2");
+    assert.equal(clientAddress(request("10.0.0.2", "6.6.6.6, , 10.0.0.1"), 2), "10.0.0.1");
+  });
+
   it("ports some proxies add are dropped; IPv6 entries are kept whole", () => {
     const of = (req: IncomingMessage) => clientAddress(req, 1);
     assert.equal(of(request("10.0.0.2", "203.0.113.7:51234")), "203.0.113.7");

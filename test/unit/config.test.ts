@@ -36,7 +36,7 @@ describe("configuration defaults", () => {
     assert.equal(config.host, "127.0.0.1");
     assert.equal(config.issuer, "http://localhost:3000");
     assert.equal(config.connectorsDir, "./connectors");
-    assert.deepEqual(config.allowPrivateHosts, []);
+    assert.deepEqual(config.allowPrivateHosts.cidrs, []);
     assert.equal(config.logLevel, "info");
     assert.equal(config.adminToken, undefined);
     assert.equal(config.shutdownGraceMs, 10_000);
@@ -75,11 +75,11 @@ describe("configuration defaults", () => {
     assert.equal(config.issuer, "https://auth.example.com/broker");
     assert.equal(config.connectorsDir, "/etc/authbroker/connectors");
     assert.deepEqual(
-      config.allowPrivateHosts.map((c) => [c.text, c.family, c.bits]),
+      config.allowPrivateHosts.cidrs.map((c) => [c.text, c.family, c.prefix]),
       [
-        ["127.0.0.0/8", 4, 8],
-        ["::1/128", 6, 128],
-        ["10.1.2.3", 4, 32],
+        ["127.0.0.0/8", "ipv4", 8],
+        ["::1/128", "ipv6", 128],
+        ["10.1.2.3", "ipv4", 32],
       ],
     );
     assert.equal(config.logLevel, "debug");

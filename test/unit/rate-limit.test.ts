@@ -16,6 +16,8 @@ describe("rate-limit address buckets", () => {
   it("an IPv4-mapped IPv6 address counts as its IPv4 address", () => {
     assert.equal(addressBucket("::ffff:127.0.0.1"), "127.0.0.1");
     assert.equal(addressBucket("::FFFF:10.1.2.3"), "10.1.2.3");
+    assert.equal(addressBucket("::ffff:7f00:1"), "127.0.0.1", "written in hex, as a proxy may write it");
+    assert.equal(addressBucket("0:0:0:0:0:ffff:10.1.2.3"), "10.1.2.3");
   });
 
   it("IPv6 addresses of one /64 share a counter; another /64 has its own", () => {

@@ -5,6 +5,7 @@
  * lacks email, email_verified or name — or from `identity.url` when the
  * file has one.
  */
+import { LRUCache } from "lru-cache";
 import * as oidc from "openid-client";
 import { UpstreamError } from "../../errors.js";
 import { createAuthorizationCodeKind, filled, type AuthorizationCodeKind, type RedirectAuth } from "./authorization-code.js";
@@ -39,27 +40,24 @@ export interface OidcKindOptions {
 }
 
 export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCodeKind {
-  const ttl = options.discoveryTtlMs ?? 600_000;
-  const maxEntries = options.discoveryCacheSize ?? 1000;
-  const discovered = new Map<string, { at: number; metadata: Promise<oidc.ServerMetadata> }>();
+  // Concurrent requests for one issuer share one discovery; a failed one is not remembered, the next request asks again.
+  const discovered = new LRUCache<string, oidc.ServerMetadata, KindContext>({
+    max: options.discoveryCacheSize ?? 1000,
+    ttl: options.discoveryTtlMs ?? 600_000,
+    fetchMethod: (issuer, _stale, { context: ctx }) =>
+      upstreamCall(ctx.connector, "discovery", async () => {
+        // openid-client checks the document's `issuer` equals the one asked for (OIDC Discovery §4.3).
+        const config = await oidc.discovery(new URL(issuer), ctx.connector.id, undefined, undefined, {
+          [oidc.customFetch]: (url, init) => ctx.fetch(url, init as RequestInit),
+          execute: ctx.allowInsecure ? [oidc.allowInsecureRequests] : [],
+          timeout: 30,
+        });
+        return config.serverMetadata();
+      }),
+  });
 
   function discover(ctx: KindContext, issuer: string): Promise<oidc.ServerMetadata> {
-    const cached = discovered.get(issuer);
-    if (cached && Date.now() - cached.at < ttl) return cached.metadata;
-    const metadata = upstreamCall(ctx.connector, "discovery", async () => {
-      // openid-client checks the document's `issuer` equals the one asked for (OIDC Discovery §4.3).
-      const config = await oidc.discovery(new URL(issuer), ctx.connector.id, undefined, undefined, {
-        [oidc.customFetch]: (url, init) => ctx.fetch(url, init as RequestInit),
-        execute: ctx.allowInsecure ? [oidc.allowInsecureRequests] : [],
-        timeout: 30,
-      });
-      return config.serverMetadata();
-    });
-    // A failed discovery is not remembered: the next request asks again.
-    metadata.catch(() => discovered.get(issuer)?.metadata === metadata && discovered.delete(issuer));
-    if (discovered.size >= maxEntries) discovered.delete(discovered.keys().next().value!);
-    discovered.set(issuer, { at: Date.now(), metadata });
-    return metadata;
+    return discovered.forceFetch(issuer, { context: ctx });
   }
 
   async function serverMetadata(ctx: KindContext, auth: Extract<RedirectAuth, { kind: "oidc" }>): Promise<oidc.ServerMetadata> {
