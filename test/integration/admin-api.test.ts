@@ -35,13 +35,17 @@ describe("admin API", () => {
     const none = await fetch(`${broker.url}/admin/v1/apps`);
     assert.equal(none.status, 401);
     assert.equal(((await none.json()) as { error: string }).error, "unauthorized");
+    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="authbroker-admin"', "the JSON API asks for a bearer token");
     assert.equal((await admin("/admin/v1/apps", {}, "wrong-token")).status, 401);
     const proxyToken = (await client.clientCredentialsGrant(app.config, { scope: "proxy" })).access_token;
     assert.equal((await admin("/admin/v1/apps", {}, proxyToken)).status, 403);
     assert.equal((await fetch(`${broker.url}/metrics`)).status, 401);
-    const queues = await fetch(`${broker.url}/admin/queues`);
-    assert.equal(queues.status, 401);
-    assert.match(queues.headers.get("www-authenticate") ?? "", /Basic/);
+    for (const authorization of [undefined, `Basic ${Buffer.from("admin:wrong").toString("base64")}`, "Bearer wrong-token"]) {
+      const queues = await fetch(`${broker.url}/admin/queues`, { headers: authorization ? { authorization } : {} });
+      assert.equal(queues.status, 401);
+      // A lone Basic challenge: a browser prompts for it (it ignores one that offers Bearer too).
+      assert.equal(queues.headers.get("www-authenticate"), 'Basic realm="authbroker-admin", charset="UTF-8"', authorization);
+    }
   });
 
   it("an app's client-credentials token with scope admin is accepted", async () => {
