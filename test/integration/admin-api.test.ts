@@ -66,6 +66,24 @@ describe("admin API", () => {
     assert.equal((await admin(`/admin/v1/apps/${created.client_id}`)).status, 404);
   });
 
+  it("a client's X-Request-Id never becomes the broker's: the response and the audit row carry a broker-made id, the log line the client's beside it", async () => {
+    const res = await admin("/admin/v1/apps", { method: "POST", body: JSON.stringify({ name: "Traced", redirect_uris: ["https://app.example/cb"] }), headers: { "x-request-id": "trace-admin-1" } });
+    assert.equal(res.status, 201);
+    const requestId = res.headers.get("x-request-id") ?? "";
+    assert.match(requestId, /^[0-9a-f-]{36}$/);
+    const { client_id } = (await res.json()) as { client_id: string };
+    const event = await broker.services.db.auditEvent.findFirstOrThrow({ where: { action: "app.created", appId: client_id } });
+    assert.equal(event.requestId, requestId);
+    const line = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === requestId && l.msg === "request completed");
+    assert.equal((line?.req as { clientRequestId?: string } | undefined)?.clientRequestId, "trace-admin-1");
+    const again = await admin("/admin/v1/apps", { headers: { "x-request-id": "trace-admin-1" } });
+    assert.notEqual(again.headers.get("x-request-id"), requestId, "two requests never share an id");
+    const invalid = await admin("/admin/v1/apps", { headers: { "x-request-id": "x".repeat(129) } });
+    const invalidLine = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === invalid.headers.get("x-request-id") && l.msg === "request completed");
+    assert.ok(invalidLine);
+    assert.equal((invalidLine.req as { clientRequestId?: string }).clientRequestId, undefined, "an id that is not well-formed is dropped");
+  });
+
   it("rejects invalid input with validation_failed naming the field", async () => {
     const bad = await admin("/admin/v1/apps", { method: "POST", body: JSON.stringify({ name: "", redirect_uris: "nope" }) });
     assert.equal(bad.status, 400);
