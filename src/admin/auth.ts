@@ -2,7 +2,8 @@
  * Who may use the operator surface (/admin/v1, /admin/queues, /metrics):
  * the holder of BROKER_ADMIN_TOKEN (Bearer, or as the password of Basic auth
  * so a browser can open the queue dashboard), or an app's client-credentials
- * token with scope `admin`. The static token is compared in constant time.
+ * token with scope `admin` whose app still exists. The static token is
+ * compared in constant time.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
@@ -48,7 +49,7 @@ function basicPassword(authorization: string | undefined): string | undefined {
 }
 
 /** Resolves the admin actor of a request, or throws 401 (with `challenge`) or 403. */
-export async function authenticateAdmin(services: Pick<Services, "config" | "signingKeys" | "redis">, authorization: string | undefined, challenge: AdminChallenge = "bearer"): Promise<AdminActor> {
+export async function authenticateAdmin(services: Pick<Services, "config" | "signingKeys" | "redis" | "clients">, authorization: string | undefined, challenge: AdminChallenge = "bearer"): Promise<AdminActor> {
   const { adminToken } = services.config;
   const bearer = bearerTokenOf({ authorization });
   const password = basicPassword(authorization);
@@ -66,6 +67,9 @@ export async function authenticateAdmin(services: Pick<Services, "config" | "sig
   if (claims.acct !== undefined || claims.sub !== claims.client_id || !hasScope(claims, "admin")) {
     throw new Forbidden("the token needs scope admin and must be an app's own (client_credentials) token");
   }
+  // The revocation check already refuses a deleted app's tokens (revoked:client:<id>);
+  // this holds too while Redis lacks that key (lost, not yet restored). A cached lookup.
+  if (!(await services.clients.find(claims.client_id))) throw unauthorized("invalid admin credentials: the token's app no longer exists", challenge, "invalid_token");
   return { actorType: "app", actorId: claims.client_id };
 }
 

@@ -4,6 +4,7 @@
  * without a database round trip; a changed or deleted app is seen by every
  * process within that window (and at once by the one that changed it).
  */
+import type { TokenLifetimeLimits } from "../config.js";
 import type { Db } from "../db.js";
 import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -61,6 +62,13 @@ export interface CreateClientInput {
   allowUpstreamTokens?: boolean;
   webhookUrl?: string;
 }
+
+/** Lifetimes (seconds) of an app registered without its own, each cut to its limit (TokenLifetimeLimits). */
+const DEFAULT_ACCESS_TOKEN_TTL = 3600;
+const DEFAULT_REFRESH_TOKEN_TTL = 2_592_000;
+const DEFAULT_ID_TOKEN_TTL = 3600;
+const MAX_ID_TOKEN_TTL = 31_536_000;
+const MIN_TTL = 60;
 
 /** Broker scopes every app may be registered with (connector scopes are checked against the registry). */
 export const DEFAULT_CLIENT_SCOPES = ["openid", "profile", "email", "offline_access", "proxy", "accounts:read"];
@@ -146,6 +154,7 @@ export class Clients {
 
   constructor(
     private readonly db: Db,
+    private readonly lifetimeLimits: TokenLifetimeLimits,
     private readonly cacheMs = 5_000,
   ) {}
 
@@ -200,8 +209,13 @@ export class Clients {
       const problem = checkRedirectUri(uri);
       if (problem) throw new ValidationFailed(`redirect URI ${problem}`);
     }
-    for (const [name, ttl] of [["access token", input.accessTokenTtl], ["refresh token", input.refreshTokenTtl], ["ID token", input.idTokenTtl]] as const) {
-      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 60 || ttl > 31_536_000)) throw new ValidationFailed(`${name} lifetime must be 60..31536000 seconds`);
+    const { accessTokenMaxTtl, refreshTokenMaxTtl } = this.lifetimeLimits;
+    for (const [name, ttl, max, variable] of [
+      ["access token", input.accessTokenTtl, accessTokenMaxTtl, " (ACCESS_TOKEN_MAX_TTL_SECONDS)"],
+      ["refresh token", input.refreshTokenTtl, refreshTokenMaxTtl, " (REFRESH_TOKEN_MAX_TTL_SECONDS)"],
+      ["ID token", input.idTokenTtl, MAX_ID_TOKEN_TTL, ""],
+    ] as const) {
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < MIN_TTL || ttl > max)) throw new ValidationFailed(`${name} lifetime must be ${MIN_TTL}..${max} seconds${variable}`);
     }
     if (input.webhookUrl !== undefined) {
       let url: URL | undefined;
@@ -229,9 +243,9 @@ export class Clients {
         responseTypes,
         scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
         connectors: input.connectors ?? [],
-        accessTokenTtl: input.accessTokenTtl ?? 3600,
-        refreshTokenTtl: input.refreshTokenTtl ?? 2_592_000,
-        idTokenTtl: input.idTokenTtl ?? 3600,
+        accessTokenTtl: input.accessTokenTtl ?? Math.min(DEFAULT_ACCESS_TOKEN_TTL, accessTokenMaxTtl),
+        refreshTokenTtl: input.refreshTokenTtl ?? Math.min(DEFAULT_REFRESH_TOKEN_TTL, refreshTokenMaxTtl),
+        idTokenTtl: input.idTokenTtl ?? DEFAULT_ID_TOKEN_TTL,
         jwks: (input.jwks ?? undefined) as never,
         allowUpstreamTokens: input.allowUpstreamTokens ?? false,
         webhookUrl: input.webhookUrl ?? null,

@@ -30,11 +30,16 @@ describe("apps CLI", () => {
 
   /** Runs the CLI in an empty directory (no .env) with exactly this environment. */
   function cli(...args: string[]) {
+    return cliWith({}, ...args);
+  }
+
+  /** The same, with variables added to the environment. */
+  function cliWith(extraEnv: Record<string, string>, ...args: string[]) {
     const cwd = mkdtempSync(join(tmpdir(), "authbroker-apps-"));
     // An empty connectors directory at the default CONNECTORS_DIR, as `init` leaves it.
     mkdirSync(join(cwd, "connectors"));
     try {
-      const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 60_000 });
+      const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, encoding: "utf8", timeout: 60_000 });
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     } finally {
       rmSync(cwd, { recursive: true, force: true });
@@ -99,6 +104,8 @@ describe("apps CLI", () => {
       ["a lifetime that is not a number", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "1h"]],
       ["a lifetime out of range", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "5"]],
       ["an unknown authentication method", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--token-endpoint-auth-method", "tls_client_auth"]],
+      ["an access-token lifetime over a day (ACCESS_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86401"]],
+      ["a refresh-token lifetime over 90 days (REFRESH_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "7776001"]],
     ] as const) {
       it(`refuses ${why} with one line and exit code 2`, async () => {
         const before = await services.db.app.count();
@@ -109,6 +116,27 @@ describe("apps CLI", () => {
         assert.equal(await services.db.app.count(), before, "nothing was created");
       });
     }
+  });
+
+  describe("the limits of a registration", () => {
+    it("a lifetime over the broker's limit is refused with a line naming the limit and its variable", () => {
+      const access = cli("apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "31536000");
+      assert.equal(access.status, 2);
+      assert.match(access.stderr, /access token lifetime must be 60\.\.86400 seconds \(ACCESS_TOKEN_MAX_TTL_SECONDS\)/);
+      const refresh = cli("apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "31536000");
+      assert.match(refresh.stderr, /refresh token lifetime must be 60\.\.7776000 seconds \(REFRESH_TOKEN_MAX_TTL_SECONDS\)/);
+      assert.equal(cli("apps", "create", "--name", "At the limits", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86400", "--refresh-token-ttl", "7776000").status, 0);
+    });
+
+    it("the limits are the operator's: ACCESS_TOKEN_MAX_TTL_SECONDS and REFRESH_TOKEN_MAX_TTL_SECONDS", () => {
+      const limits = { ACCESS_TOKEN_MAX_TTL_SECONDS: "600", REFRESH_TOKEN_MAX_TTL_SECONDS: "3600" };
+      assert.match(cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "601").stderr, /60\.\.600 seconds/);
+      assert.match(cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "3601").stderr, /60\.\.3600 seconds/);
+      const defaults = cliWith(limits, "apps", "create", "--json", "--name", "Defaults under low limits", "--redirect-uri", "https://x.example.test/cb");
+      assert.equal(defaults.status, 0, defaults.stderr);
+      const app = JSON.parse(defaults.stdout) as { access_token_ttl: number; refresh_token_ttl: number };
+      assert.deepEqual([app.access_token_ttl, app.refresh_token_ttl], [600, 3600], "the defaults (1 h, 30 days) are cut to the limits");
+    });
   });
 
   describe("apps list", () => {

@@ -19,7 +19,7 @@ import { InvalidGrant } from "../../errors.js";
 import type { Services } from "../../services.js";
 import type { Client } from "../clients.js";
 import { revokeFamily } from "../revocation.js";
-import { generateRefreshToken } from "../tokens.js";
+import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
 import { activeAccount, consumeIntoNewGrant, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type AccountRow, type GrantContext, type NewGrantRows, type TokenResponse } from "./grant.js";
 
 export const grantType = "authorization_code";
@@ -135,7 +135,7 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   // Signing needs no I/O; it runs while the grant is written.
   const [tokens, won] = await Promise.all([
     issueAccountTokens({ services, client, account, scope: code.scope, grantId: familyId, nonce: code.nonce, authTime: new Date(code.authTimeSeconds * 1000) }),
-    consumeCode(services, { codeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: client.refreshTokenTtl }),
+    consumeCode(services, { codeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client) }),
   ]);
   if (!won) {
     // A concurrent exchange of the same code got there first: this is a replay of it.
