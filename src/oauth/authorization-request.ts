@@ -7,7 +7,7 @@
  */
 import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
-import { redirectUriMatches, RESPONSE_TYPES, type Client } from "./clients.js";
+import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, RESPONSE_TYPES, type Client } from "./clients.js";
 import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
 import { checkRequestedScopes, parseScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
 
@@ -93,6 +93,8 @@ export async function findClientAndRedirect(
   if (!redirectUri) throw new InvalidRedirectUri("redirect_uri is missing and the app has several registered");
   // RFC 9700 §4.1.1: exact match against a registered URI (loopback port may vary, RFC 8252 §7.3).
   if (!redirectUriMatches(client.redirectUris, redirectUri)) throw new InvalidRedirectUri("redirect_uri is not registered for this app");
+  // RFC 8252 §8.3: registration refuses http://localhost now; an app registered before gets the fix on the page, never the code.
+  if (isHttpLocalhost(redirectUri)) throw new InvalidRedirectUri(`redirect_uri ${redirectUri} names localhost, which the broker no longer redirects to (RFC 8252 §8.3): register the app with ${loopbackInsteadOf(redirectUri)} and send that`);
   return { client, redirectUri };
 }
 

@@ -74,8 +74,29 @@ const MIN_TTL = 60;
 export const DEFAULT_CLIENT_SCOPES = ["openid", "profile", "email", "offline_access", "proxy", "accounts:read"];
 
 /**
+ * RFC 8252 §8.3: a loopback redirect URI names the IP literal, not
+ * `localhost`, which a hosts file, resolver or firewall may send elsewhere
+ * (another interface, another host) where something else listens for the code.
+ */
+export function isHttpLocalhost(uri: string): boolean {
+  try {
+    const url = new URL(uri);
+    return url.protocol === "http:" && url.hostname === "localhost";
+  } catch {
+    return false;
+  }
+}
+
+/** The loopback IP URI to register instead of an `http://localhost` one. */
+export function loopbackInsteadOf(uri: string): string {
+  const url = new URL(uri);
+  url.hostname = "127.0.0.1";
+  return url.href;
+}
+
+/**
  * RFC 9700 §4.1.3 / RFC 8252 §7.3: redirect URIs are absolute, without a
- * fragment; http only for loopback (native apps), https otherwise.
+ * fragment; http only for loopback IP literals (native apps), https otherwise.
  */
 export function checkRedirectUri(uri: string): string | undefined {
   let url: URL;
@@ -85,7 +106,8 @@ export function checkRedirectUri(uri: string): string | undefined {
     return `"${uri}" is not an absolute URI`;
   }
   if (url.hash || uri.includes("#")) return `"${uri}" must not contain a fragment`;
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && url.hostname !== "localhost") return `"${uri}" must use https (http is only allowed for loopback addresses)`;
+  if (isHttpLocalhost(uri)) return `"${uri}" names localhost: use the loopback IP literal, ${loopbackInsteadOf(uri)} (RFC 8252 §8.3)`;
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return `"${uri}" must use https (http is only allowed for loopback addresses such as 127.0.0.1)`;
   if (url.protocol === "javascript:" || url.protocol === "data:") return `"${uri}" uses a forbidden scheme`;
   return undefined;
 }

@@ -106,6 +106,7 @@ describe("apps CLI", () => {
       ["an unknown authentication method", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--token-endpoint-auth-method", "tls_client_auth"]],
       ["an access-token lifetime over a day (ACCESS_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86401"]],
       ["a refresh-token lifetime over 90 days (REFRESH_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "7776001"]],
+      ["an http://localhost redirect URI (RFC 8252 §8.3)", ["--name", "X", "--redirect-uri", "http://localhost:8080/cb"]],
     ] as const) {
       it(`refuses ${why} with one line and exit code 2`, async () => {
         const before = await services.db.app.count();
@@ -136,6 +137,13 @@ describe("apps CLI", () => {
       assert.equal(defaults.status, 0, defaults.stderr);
       const app = JSON.parse(defaults.stdout) as { access_token_ttl: number; refresh_token_ttl: number };
       assert.deepEqual([app.access_token_ttl, app.refresh_token_ttl], [600, 3600], "the defaults (1 h, 30 days) are cut to the limits");
+    });
+
+    it("an http://localhost redirect URI is refused with the loopback IP URI to use instead", () => {
+      const result = cli("apps", "create", "--name", "Native", "--redirect-uri", "http://localhost:8080/cb");
+      assert.equal(result.status, 2);
+      assert.match(result.stderr, /names localhost: use the loopback IP literal, http:\/\/127\.0\.0\.1:8080\/cb \(RFC 8252 §8\.3\)/);
+      assert.equal(cli("apps", "create", "--name", "Native", "--redirect-uri", "http://127.0.0.1:8080/cb", "--redirect-uri", "http://[::1]:8080/cb").status, 0);
     });
   });
 
