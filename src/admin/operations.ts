@@ -36,6 +36,7 @@ const appSchema = z.object({
   id_token_ttl: z.number(),
   allow_upstream_tokens: z.boolean(),
   webhook_url: z.string().nullable(),
+  require_pkce: z.boolean(),
 });
 
 const accountSchema = z.object({
@@ -88,6 +89,8 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       refresh_token_ttl: z.number().int().optional(),
       id_token_ttl: z.number().int().optional(),
       webhook_url: z.string().max(2000).optional(),
+      /** false only for a legacy confidential app that cannot send PKCE; refused for a public app. */
+      require_pkce: z.boolean().default(true),
     }),
     response: appSchema.extend({ client_secret: z.string().optional(), webhook_secret: z.string().optional() }),
     handle: async ({ body }, { services, actor, requestId }) => {
@@ -107,6 +110,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
           refreshTokenTtl: body.refresh_token_ttl,
           idTokenTtl: body.id_token_ttl,
           webhookUrl: body.webhook_url,
+          requirePkce: body.require_pkce,
         },
         services.keyring,
       );

@@ -7,7 +7,7 @@
  */
 import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
-import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, RESPONSE_TYPES, type Client } from "./clients.js";
+import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "./clients.js";
 import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
 import { checkRequestedScopes, parseScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
 
@@ -122,12 +122,13 @@ export function validateAuthorizationRequest(client: Client, redirectUri: string
     if (responseType.split(" ").includes("id_token") && !requestedScopes.includes("openid")) throw new InvalidRequest(`response_type "${responseType}" returns an ID token: scope must include openid`);
   }
 
-  // RFC 7636 + RFC 9700 §2.1.1: S256 only; required for public clients.
+  // RFC 7636 + RFC 9700 §2.1.1, OAuth 2.1 §4.1.1: S256 only; required for every
+  // request that returns a code (hybrid types too), unless a legacy confidential app opted out.
   if (params.code_challenge_method !== undefined && params.code_challenge === undefined) throw new InvalidRequest("code_challenge_method without code_challenge");
   const method = params.code_challenge ? (params.code_challenge_method ?? "plain") : undefined;
   if (method !== undefined && method !== "S256") throw new InvalidRequest(`code_challenge_method "${method}" is not allowed; use S256`);
   if (params.code_challenge !== undefined && !PKCE_CHALLENGE.test(params.code_challenge)) throw new InvalidRequest("code_challenge is malformed");
-  if (client.isPublic && issuesCode && !params.code_challenge) throw new InvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256");
+  if (issuesCode && !params.code_challenge && requiresPkce(client)) throw new InvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256");
 
   // OIDC Core §3.1.2.6: the broker always needs the end user to act, so it can never answer prompt=none.
   const prompts = (params.prompt ?? "").split(" ").filter(Boolean);

@@ -44,6 +44,8 @@ export interface Client {
   jwks: unknown;
   allowUpstreamTokens: boolean;
   webhookUrl: string | null;
+  /** Whether the code flow needs PKCE; false only for a legacy confidential app registered with the opt-out (see `requiresPkce`). */
+  requirePkce: boolean;
 }
 
 export interface CreateClientInput {
@@ -61,6 +63,8 @@ export interface CreateClientInput {
   jwks?: unknown;
   allowUpstreamTokens?: boolean;
   webhookUrl?: string;
+  /** @defaultValue true; only a confidential app may set false */
+  requirePkce?: boolean;
 }
 
 /** Lifetimes (seconds) of an app registered without its own, each cut to its limit (TokenLifetimeLimits). */
@@ -69,6 +73,15 @@ const DEFAULT_REFRESH_TOKEN_TTL = 2_592_000;
 const DEFAULT_ID_TOKEN_TTL = 3600;
 const MAX_ID_TOKEN_TTL = 31_536_000;
 const MIN_TTL = 60;
+
+/**
+ * OAuth 2.1 §4.1.1, RFC 9700 §2.1.1: PKCE protects every code flow against
+ * code injection, not only public clients'. A confidential app registered
+ * before the broker required it may opt out; a public app never can.
+ */
+export function requiresPkce(client: Pick<Client, "isPublic" | "requirePkce">): boolean {
+  return client.isPublic || client.requirePkce;
+}
 
 /** Broker scopes every app may be registered with (connector scopes are checked against the registry). */
 export const DEFAULT_CLIENT_SCOPES = ["openid", "profile", "email", "offline_access", "proxy", "accounts:read"];
@@ -222,6 +235,7 @@ export class Clients {
       (isPublic ? ["authorization_code", "refresh_token"] : ["authorization_code", "refresh_token", "client_credentials", ...(input.allowUpstreamTokens ? ["urn:ietf:params:oauth:grant-type:token-exchange"] : [])]);
     for (const g of grantTypes) if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);
     if (isPublic && grantTypes.includes("client_credentials")) throw new ValidationFailed("a public app cannot use client_credentials");
+    if (isPublic && input.requirePkce === false) throw new ValidationFailed("a public app cannot opt out of PKCE: only its code_verifier proves the code is its own (RFC 9700 §2.1.1)");
     const responseTypes = (input.responseTypes ?? ["code"]).map((t) => t.split(/\s+/).sort().join(" "));
     const known = RESPONSE_TYPES.map((t) => t.split(" ").sort().join(" "));
     for (const t of responseTypes) if (!known.includes(t)) throw new ValidationFailed(`unknown response type "${t}"; known: ${RESPONSE_TYPES.join(", ")}`);
@@ -271,6 +285,7 @@ export class Clients {
         jwks: (input.jwks ?? undefined) as never,
         allowUpstreamTokens: input.allowUpstreamTokens ?? false,
         webhookUrl: input.webhookUrl ?? null,
+        requirePkce: input.requirePkce ?? true,
       },
     });
     return { client: toClient(row), secret, webhookSecret };
@@ -298,5 +313,6 @@ export function appView(client: Client) {
     id_token_ttl: client.idTokenTtl,
     allow_upstream_tokens: client.allowUpstreamTokens,
     webhook_url: client.webhookUrl,
+    require_pkce: requiresPkce(client),
   };
 }

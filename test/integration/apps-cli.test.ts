@@ -75,6 +75,7 @@ describe("apps CLI", () => {
       assert.deepEqual(app.connectors, ["acme", "gh"]);
       assert.equal(app.access_token_ttl, 900);
       assert.equal(app.allow_upstream_tokens, true);
+      assert.equal(app.require_pkce, true, "PKCE is required unless the app opts out");
       assert.equal(app.token_endpoint_auth_method, "client_secret_post");
       assert.equal(typeof app.client_secret, "string");
       assert.equal(app.secret_hash, undefined);
@@ -107,6 +108,7 @@ describe("apps CLI", () => {
       ["an access-token lifetime over a day (ACCESS_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86401"]],
       ["a refresh-token lifetime over 90 days (REFRESH_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "7776001"]],
       ["an http://localhost redirect URI (RFC 8252 §8.3)", ["--name", "X", "--redirect-uri", "http://localhost:8080/cb"]],
+      ["a public app opting out of PKCE", ["--name", "X", "--public", "--redirect-uri", "https://x.example.test/cb", "--no-require-pkce"]],
     ] as const) {
       it(`refuses ${why} with one line and exit code 2`, async () => {
         const before = await services.db.app.count();
@@ -144,6 +146,17 @@ describe("apps CLI", () => {
       assert.equal(result.status, 2);
       assert.match(result.stderr, /names localhost: use the loopback IP literal, http:\/\/127\.0\.0\.1:8080\/cb \(RFC 8252 §8\.3\)/);
       assert.equal(cli("apps", "create", "--name", "Native", "--redirect-uri", "http://127.0.0.1:8080/cb", "--redirect-uri", "http://[::1]:8080/cb").status, 0);
+    });
+
+    it("--no-require-pkce registers a legacy confidential app that may skip PKCE; a public app cannot", async () => {
+      const result = cli("apps", "create", "--json", "--name", "Legacy", "--redirect-uri", "https://legacy.example.test/cb", "--no-require-pkce");
+      assert.equal(result.status, 0, result.stderr);
+      const app = JSON.parse(result.stdout) as { client_id: string; require_pkce: boolean };
+      assert.equal(app.require_pkce, false);
+      assert.equal((await services.db.app.findUniqueOrThrow({ where: { id: app.client_id } })).requirePkce, false);
+      const refused = cli("apps", "create", "--name", "SPA", "--public", "--redirect-uri", "https://spa.example.test/cb", "--no-require-pkce");
+      assert.equal(refused.status, 2);
+      assert.match(refused.stderr, /a public app cannot opt out of PKCE/);
     });
   });
 

@@ -23,6 +23,8 @@ interface CreateOptions {
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
   idTokenTtl?: number;
+  /** Commander's `--no-require-pkce`: true unless the flag is given. */
+  requirePkce: boolean;
   json?: boolean;
 }
 
@@ -89,6 +91,7 @@ export function registerApps(program: Command): void {
     .option("--id-token-ttl <seconds>", "ID token lifetime", seconds("--id-token-ttl"))
     .option("--jwks <file>", "the app's public JWKS (JSON file) for private_key_jwt client authentication")
     .option("--webhook-url <url>", "where account events (account.needs_reauth…) are POSTed, signed with a webhook secret shown once")
+    .option("--no-require-pkce", "a legacy confidential app that cannot send PKCE in the code flow (never a public app)")
     .option("--json", "print the result as JSON")
     .action(async (options: CreateOptions & { webhookUrl?: string; jwks?: string }) => {
       let jwks: unknown;
@@ -113,6 +116,7 @@ export function registerApps(program: Command): void {
         refreshTokenTtl: options.refreshTokenTtl,
         idTokenTtl: options.idTokenTtl,
         webhookUrl: options.webhookUrl,
+        requirePkce: options.requirePkce,
         jwks,
       };
       await withServices(async (services) => {
