@@ -148,6 +148,15 @@ const envSchema = z.object({
   RATE_LIMIT_PER_CLIENT: integer(0, 1_000_000_000, "must be 0-1000000000").default(1_200),
   /** Reverse proxies in front of the broker whose X-Forwarded-For entries are believed (src/http/client-address.ts); 0 ignores the header. */
   TRUST_PROXY_HOPS: integer(0, 10, "must be 0-10").default(0),
+  /**
+   * The longest any access token lives (seconds), whatever its app was
+   * registered with: a stolen bearer token is only as bad as its lifetime
+   * (RFC 9700 §4.10). Registration refuses longer; apps stored with longer
+   * lifetimes are cut to this at issue.
+   */
+  ACCESS_TOKEN_MAX_TTL_SECONDS: integer(60, 31_536_000, "must be 60-31536000").default(86_400),
+  /** The longest any refresh token lives (seconds); registration refuses longer, and stored apps are cut to it at issue. */
+  REFRESH_TOKEN_MAX_TTL_SECONDS: integer(60, 31_536_000, "must be 60-31536000").default(7_776_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -171,6 +180,13 @@ export interface Config {
   workerJobLockMs: number;
   rateLimit: RateLimitConfig;
   trustProxyHops: number;
+  tokenLifetimeLimits: TokenLifetimeLimits;
+}
+
+/** Upper bounds of token lifetimes, in seconds, for every app (src/oauth/clients.ts refuses more; src/oauth/tokens.ts cuts to them). */
+export interface TokenLifetimeLimits {
+  accessTokenMaxTtl: number;
+  refreshTokenMaxTtl: number;
 }
 
 /** Request rate limits of the front-door endpoints (src/http/rate-limit.ts). A limit of 0 is off. */
@@ -219,5 +235,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerJobLockMs: e.WORKER_JOB_LOCK_MS,
     rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, perIp: e.RATE_LIMIT_PER_IP, perClient: e.RATE_LIMIT_PER_CLIENT },
     trustProxyHops: e.TRUST_PROXY_HOPS,
+    tokenLifetimeLimits: { accessTokenMaxTtl: e.ACCESS_TOKEN_MAX_TTL_SECONDS, refreshTokenMaxTtl: e.REFRESH_TOKEN_MAX_TTL_SECONDS },
   };
 }

@@ -66,7 +66,7 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     redis,
     keyring,
     signingKeys: new SigningKeys(db, keyring),
-    clients: new Clients(db),
+    clients: new Clients(db, config.tokenLifetimeLimits),
     outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
     connectors,
     kinds: createBuiltInKinds(),

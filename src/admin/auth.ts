@@ -2,7 +2,8 @@
  * Who may use the operator surface (/admin/v1, /admin/queues, /metrics):
  * the holder of BROKER_ADMIN_TOKEN (Bearer, or as the password of Basic auth
  * so a browser can open the queue dashboard), or an app's client-credentials
- * token with scope `admin`. The static token is compared in constant time.
+ * token with scope `admin` whose app still exists. The static token is
+ * compared in constant time.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
@@ -14,6 +15,22 @@ import type { Services } from "../services.js";
 export interface AdminActor {
   actorType: "operator" | "app";
   actorId: string;
+}
+
+/**
+ * How a surface asks for credentials it did not get. The JSON API and the
+ * metrics answer a Bearer challenge (RFC 6750 §3): their callers are
+ * programs. The queue dashboard answers Basic alone (RFC 7617): a browser
+ * asks its user for a password only for a challenge it can answer itself,
+ * and Chromium ignores a header that offers Bearer beside Basic.
+ */
+export type AdminChallenge = "bearer" | "basic";
+
+const REALM = 'realm="authbroker-admin"';
+
+function unauthorized(description: string, challenge: AdminChallenge, error?: "invalid_token"): InstanceType<typeof Unauthorized> {
+  const header = challenge === "basic" ? `Basic ${REALM}, charset="UTF-8"` : `Bearer ${REALM}${error ? `, error="${error}"` : ""}`;
+  return new Unauthorized(description, { headers: { "WWW-Authenticate": header } });
 }
 
 function sameSecret(presented: string, expected: string): boolean {
@@ -31,39 +48,39 @@ function basicPassword(authorization: string | undefined): string | undefined {
   return colon === -1 ? undefined : decoded.slice(colon + 1);
 }
 
-/** Resolves the admin actor of a request, or throws 401/403. */
-export async function authenticateAdmin(services: Pick<Services, "config" | "signingKeys" | "redis">, authorization: string | undefined): Promise<AdminActor> {
+/** Resolves the admin actor of a request, or throws 401 (with `challenge`) or 403. */
+export async function authenticateAdmin(services: Pick<Services, "config" | "signingKeys" | "redis" | "clients">, authorization: string | undefined, challenge: AdminChallenge = "bearer"): Promise<AdminActor> {
   const { adminToken } = services.config;
   const bearer = bearerTokenOf({ authorization });
   const password = basicPassword(authorization);
   if (adminToken && password !== undefined && sameSecret(password, adminToken)) return { actorType: "operator", actorId: "admin-token" };
-  if (bearer === undefined) throw new Unauthorized("admin credentials are required", { headers: { "WWW-Authenticate": 'Bearer realm="authbroker-admin", Basic realm="authbroker-admin"' } });
+  if (bearer === undefined) throw unauthorized("admin credentials are required", challenge);
   if (adminToken && sameSecret(bearer, adminToken)) return { actorType: "operator", actorId: "admin-token" };
   // Not the static token: it may be a broker JWT of an app with scope admin.
-  if (bearer.split(".").length !== 3) throw new Unauthorized("invalid admin credentials", { headers: { "WWW-Authenticate": 'Bearer realm="authbroker-admin", error="invalid_token"' } });
+  if (bearer.split(".").length !== 3) throw unauthorized("invalid admin credentials", challenge, "invalid_token");
   let claims;
   try {
     claims = await verifyAccessToken(services, bearer);
   } catch {
-    throw new Unauthorized("invalid admin credentials", { headers: { "WWW-Authenticate": 'Bearer realm="authbroker-admin", error="invalid_token"' } });
+    throw unauthorized("invalid admin credentials", challenge, "invalid_token");
   }
   if (claims.acct !== undefined || claims.sub !== claims.client_id || !hasScope(claims, "admin")) {
     throw new Forbidden("the token needs scope admin and must be an app's own (client_credentials) token");
   }
+  // The revocation check already refuses a deleted app's tokens (revoked:client:<id>);
+  // this holds too while Redis lacks that key (lost, not yet restored). A cached lookup.
+  if (!(await services.clients.find(claims.client_id))) throw unauthorized("invalid admin credentials: the token's app no longer exists", challenge, "invalid_token");
   return { actorType: "app", actorId: claims.client_id };
 }
 
-export function requireAdmin(services: Services): RequestHandler {
+export function requireAdmin(services: Services, challenge: AdminChallenge = "bearer"): RequestHandler {
   return (req, res, next) => {
-    authenticateAdmin(services, req.headers.authorization).then(
+    authenticateAdmin(services, req.headers.authorization, challenge).then(
       (actor) => {
         res.locals.adminActor = actor;
         next();
       },
-      (err: unknown) => {
-        // A browser opening the dashboard gets the Basic prompt.
-        next(err);
-      },
+      (err: unknown) => next(err),
     );
   };
 }

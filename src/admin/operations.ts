@@ -15,6 +15,7 @@ import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { appView, CLIENT_AUTH_METHODS, GRANT_TYPES } from "../oauth/clients.js";
+import { clientRevocation, markClientRevoked } from "../oauth/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
 
 const id = z.string().min(1).max(128);
@@ -37,6 +38,7 @@ const appSchema = z.object({
   id_token_ttl: z.number(),
   allow_upstream_tokens: z.boolean(),
   webhook_url: z.string().nullable(),
+  require_pkce: z.boolean(),
 });
 
 const accountSchema = z.object({
@@ -99,6 +101,8 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       refresh_token_ttl: z.number().int().optional(),
       id_token_ttl: z.number().int().optional(),
       webhook_url: z.string().max(2000).optional(),
+      /** false only for a legacy confidential app that cannot send PKCE; refused for a public app. */
+      require_pkce: z.boolean().default(true),
     }),
     response: appSchema.extend({ client_secret: z.string().optional(), webhook_secret: z.string().optional() }),
     handle: async ({ body }, { services, actor, requestId }) => {
@@ -118,6 +122,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
           refreshTokenTtl: body.refresh_token_ttl,
           idTokenTtl: body.id_token_ttl,
           webhookUrl: body.webhook_url,
+          requirePkce: body.require_pkce,
         },
         services.keyring,
       );
@@ -143,17 +148,22 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     operationId: "deleteApp",
     method: "delete",
     path: "/apps/{id}",
-    summary: "Delete an app with its accounts, grants and credentials",
+    summary: "Delete an app with its accounts, grants and credentials; every access token it was issued is refused from then on",
     tag: "apps",
     params: z.object({ id }),
     response: z.object({ id: z.string(), deleted: z.literal(true), accounts_deleted: z.number() }),
     handle: async ({ params }, { services, actor, requestId }) => {
-      const app = await services.db.app.findUnique({ where: { id: params.id }, select: { id: true } });
+      const app = await services.db.app.findUnique({ where: { id: params.id }, select: { id: true, accessTokenTtl: true } });
       if (!app) throw new NotFound(`app ${params.id} does not exist`);
       const accounts = await services.db.account.findMany({ where: { appId: params.id }, select: { id: true } });
       for (const account of accounts) await endAccount(services, account.id, { ...actor, requestId }, { remove: true });
-      await services.db.app.delete({ where: { id: params.id } });
+      // The app and the record that its tokens are revoked go together: client-credentials
+      // tokens belong to no grant, so without it they would outlive the app (an admin-scope
+      // one still administering the broker) until they expire.
+      const revocation = clientRevocation(app.id, app.accessTokenTtl);
+      await services.db.$transaction([services.db.app.delete({ where: { id: app.id } }), services.db.revokedClient.upsert({ where: { clientId: app.id }, create: revocation, update: revocation })]);
       services.clients.invalidate(params.id);
+      await markClientRevoked(services.redis, revocation);
       await recordAudit(services.db, { action: "app.deleted", ...actor, appId: params.id, requestId, detail: { accounts: accounts.length } });
       return { id: params.id, deleted: true as const, accounts_deleted: accounts.length };
     },

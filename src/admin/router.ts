@@ -62,17 +62,10 @@ export function adminRouter(services: Services): Router {
     res.send(await services.metrics.registry.metrics());
   });
 
-  // The BullMQ dashboard. Browsers authenticate with Basic (any user, the admin token as password).
+  // The BullMQ dashboard, opened in a browser: Basic (any user, the admin token as password), and a Basic challenge alone so the browser prompts.
   const boardAdapter = new ExpressAdapter();
   boardAdapter.setBasePath("/admin/queues");
   createBullBoard({ queues: [new BullMQAdapter(services.queues.refresh), new BullMQAdapter(services.queues.webhooks)], serverAdapter: boardAdapter });
-  router.use("/admin/queues", (req, res, next) => guard(req, res, (err?: unknown) => {
-    if (err) {
-      res.setHeader("WWW-Authenticate", 'Basic realm="authbroker-admin"');
-      next(err);
-      return;
-    }
-    next();
-  }), boardAdapter.getRouter() as Router);
+  router.use("/admin/queues", requireAdmin(services, "basic"), boardAdapter.getRouter() as Router);
   return router;
 }

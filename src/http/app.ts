@@ -12,7 +12,7 @@ import { redactUrl } from "../log.js";
 import { clientAddress } from "./client-address.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { healthRouter } from "./health.js";
-import { requestIdOf } from "./request-id.js";
+import { clientRequestIdOf, requestIdOf } from "./request-id.js";
 import { withDirectRoutes, type DirectGuard, type DirectMount, type DirectRoute, type RequestListener } from "./direct-routes.js";
 
 /**
@@ -64,7 +64,13 @@ function createExpressApp(services: Services, parts: HttpPart[]): Express {
       // Only what is needed to follow a request: never headers, which carry
       // Authorization and cookies, and never secret query parameters.
       serializers: {
-        req: (req: { id: string; method: string; url: string; raw: IncomingMessage }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: clientAddress(req.raw, services.config.trustProxyHops) }),
+        req: (req: { id: string; method: string; url: string; raw: IncomingMessage }) => ({
+          id: req.id,
+          method: req.method,
+          url: redactUrl(req.url),
+          remoteAddress: clientAddress(req.raw, services.config.trustProxyHops),
+          clientRequestId: clientRequestIdOf(req.raw),
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

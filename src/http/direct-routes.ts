@@ -8,7 +8,7 @@
  * of what express adds (routing of many routers, prototype swaps, ETags).
  *
  * What a request still gets here, as on every express route: its request id
- * (`X-Request-Id`), the guards the broker's parts mount on the path (the
+ * (`X-Request-Id`, the broker's; the caller's own only in the log line), the guards the broker's parts mount on the path (the
  * rate limiter), errors rendered by the same code as express's error
  * handler, and one "request completed" log line in the shape pino-http
  * writes, only built when that level is enabled. Every other method on
@@ -21,7 +21,7 @@ import type { Logger } from "../log.js";
 import { redactUrl } from "../log.js";
 import { clientAddress } from "./client-address.js";
 import { renderError } from "./error-handler.js";
-import { requestIdOf } from "./request-id.js";
+import { clientRequestIdOf, requestIdOf } from "./request-id.js";
 
 /** One request on a direct route. */
 export interface DirectExchange {
@@ -77,6 +77,7 @@ class Exchange implements DirectExchange {
   private requestLog: Logger | undefined;
   /** Read at once: the socket is gone from `req` once the connection closes, before the completion line is written. */
   private readonly remoteAddress: string | undefined;
+  private readonly clientRequestId: string | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -86,11 +87,12 @@ class Exchange implements DirectExchange {
     trustProxyHops: number,
   ) {
     this.remoteAddress = clientAddress(req, trustProxyHops);
+    this.clientRequestId = clientRequestIdOf(req);
   }
 
   /** The request as pino-http's serializer writes it (the URL's secret parameters masked). */
   serialized(): Record<string, unknown> {
-    return { id: this.requestId, method: this.req.method, url: redactUrl(this.req.url ?? "/"), remoteAddress: this.remoteAddress };
+    return { id: this.requestId, method: this.req.method, url: redactUrl(this.req.url ?? "/"), remoteAddress: this.remoteAddress, clientRequestId: this.clientRequestId };
   }
 
   get log(): Logger {

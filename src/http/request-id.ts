@@ -1,16 +1,26 @@
 /**
- * Request ids: a caller's `X-Request-Id` is kept when it looks like an id
- * (so a trace spans the app, the broker and the upstream), otherwise one is
- * made. It is echoed in the response and attached to every log line.
+ * Request ids. The broker's id for a request is always its own: it is
+ * echoed in `X-Request-Id`, attached to every log line, written in audit
+ * rows and sent upstream by the proxy, so a client must not choose it (to
+ * make its calls share an id with someone else's, or to plant text in those
+ * records). A caller's own `X-Request-Id`, when it looks like an id, is
+ * kept beside it in the request's log line (`clientRequestId`), so a trace
+ * can still be followed from the app into the broker's log.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function requestIdOf(req: IncomingMessage, res: ServerResponse): string {
-  const given = req.headers["x-request-id"];
-  const id = typeof given === "string" && SAFE_ID.test(given) ? given : randomUUID();
+/** A new id for this request, set as its response's `X-Request-Id`. */
+export function requestIdOf(_req: IncomingMessage, res: ServerResponse): string {
+  const id = randomUUID();
   res.setHeader("X-Request-Id", id);
   return id;
+}
+
+/** The caller's `X-Request-Id` if it is a well-formed id, for the log line only; anything else is dropped. */
+export function clientRequestIdOf(req: IncomingMessage): string | undefined {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && SAFE_ID.test(given) ? given : undefined;
 }

@@ -7,7 +7,7 @@
  */
 import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
-import { redirectUriMatches, RESPONSE_TYPES, type Client } from "./clients.js";
+import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "./clients.js";
 import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
 import { checkRequestedScopes, parseScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
 
@@ -93,6 +93,8 @@ export async function findClientAndRedirect(
   if (!redirectUri) throw new InvalidRedirectUri("redirect_uri is missing and the app has several registered");
   // RFC 9700 §4.1.1: exact match against a registered URI (loopback port may vary, RFC 8252 §7.3).
   if (!redirectUriMatches(client.redirectUris, redirectUri)) throw new InvalidRedirectUri("redirect_uri is not registered for this app");
+  // RFC 8252 §8.3: registration refuses http://localhost now; an app registered before gets the fix on the page, never the code.
+  if (isHttpLocalhost(redirectUri)) throw new InvalidRedirectUri(`redirect_uri ${redirectUri} names localhost, which the broker no longer redirects to (RFC 8252 §8.3): register the app with ${loopbackInsteadOf(redirectUri)} and send that`);
   return { client, redirectUri };
 }
 
@@ -120,12 +122,13 @@ export function validateAuthorizationRequest(client: Client, redirectUri: string
     if (responseType.split(" ").includes("id_token") && !requestedScopes.includes("openid")) throw new InvalidRequest(`response_type "${responseType}" returns an ID token: scope must include openid`);
   }
 
-  // RFC 7636 + RFC 9700 §2.1.1: S256 only; required for public clients.
+  // RFC 7636 + RFC 9700 §2.1.1, OAuth 2.1 §4.1.1: S256 only; required for every
+  // request that returns a code (hybrid types too), unless a legacy confidential app opted out.
   if (params.code_challenge_method !== undefined && params.code_challenge === undefined) throw new InvalidRequest("code_challenge_method without code_challenge");
   const method = params.code_challenge ? (params.code_challenge_method ?? "plain") : undefined;
   if (method !== undefined && method !== "S256") throw new InvalidRequest(`code_challenge_method "${method}" is not allowed; use S256`);
   if (params.code_challenge !== undefined && !PKCE_CHALLENGE.test(params.code_challenge)) throw new InvalidRequest("code_challenge is malformed");
-  if (client.isPublic && issuesCode && !params.code_challenge) throw new InvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256");
+  if (issuesCode && !params.code_challenge && requiresPkce(client)) throw new InvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256");
 
   // OIDC Core §3.1.2.6: the broker always needs the end user to act, so it can never answer prompt=none.
   const prompts = (params.prompt ?? "").split(" ").filter(Boolean);

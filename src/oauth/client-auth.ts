@@ -14,9 +14,6 @@ import type { Services } from "../services.js";
 import type { FormParameters } from "./body.js";
 import type { Client, ClientAuthMethod } from "./clients.js";
 
-/** The token endpoint's path (token.ts TOKEN_PATH; not imported, as token.ts imports this module). */
-const TOKEN_ENDPOINT_PATH = "/oauth/token";
-
 /** What client authentication may use. */
 export type ClientAuthServices = Pick<Services, "clients" | "config" | "redis">;
 
@@ -126,10 +123,26 @@ function usedJtiKey(clientId: string, jti: string): string {
 }
 
 /**
+ * draft-ietf-oauth-rfc7523bis (after the 2025 audience-injection advisory): a
+ * client assertion's `aud` is the broker's issuer identifier and nothing
+ * else, a JSON string. An `aud` that may name other parties, or an endpoint
+ * URL another server could also claim, lets an attacker who runs one of them
+ * (or makes the client believe its endpoint is the broker's) receive an
+ * assertion the broker accepts and replay it here. A single-element array
+ * is refused too: the draft requires a string, and the clients in use send
+ * one (openid-client / oauth4webapi: `aud: as.issuer`).
+ */
+function checkAssertionAudience(aud: unknown, issuer: string): void {
+  if (aud === issuer) return;
+  const why = Array.isArray(aud) ? "an array" : typeof aud === "string" ? `"${aud.slice(0, 200)}"` : "missing";
+  throw new InvalidClient(`client authentication failed: the client assertion's aud must be the issuer identifier "${issuer}" as a single string, not ${why}`);
+}
+
+/**
  * `private_key_jwt` (OIDC Core §9, RFC 7523 §3): a JWT signed with a key of
  * the JWKS registered with the app, `iss` = `sub` = client_id, `aud` the
- * token endpoint URL or the issuer, `exp` required and near, `jti` single
- * use (RFC 7523 §3 item 7: replay protection; kept in Redis until the
+ * issuer alone (checkAssertionAudience), `exp` required and near, `jti`
+ * single use (RFC 7523 §3 item 7: replay protection; kept in Redis until the
  * assertion expires, so every `serve` process refuses a replay).
  */
 const privateKeyJwt: ClientAuthStrategy = {
@@ -149,14 +162,14 @@ const privateKeyJwt: ClientAuthStrategy = {
     } catch (err) {
       throw new InvalidClient("client authentication failed: the app has no usable JWKS", { detail: "the app's registered jwks is not a JWK Set", cause: err });
     }
-    const issuer = services.config.issuer;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(assertion, keys, {
         algorithms: CLIENT_ASSERTION_ALGORITHMS,
         issuer: client.id,
         subject: client.id,
-        audience: [`${issuer}${TOKEN_ENDPOINT_PATH}`, issuer],
+        // jose accepts any array containing the audience; checkAssertionAudience then asks for it alone.
+        audience: services.config.issuer,
         requiredClaims: ["exp", "jti", "iss", "sub", "aud"],
         clockTolerance: ASSERTION_CLOCK_TOLERANCE_SECONDS,
       }));
@@ -164,6 +177,7 @@ const privateKeyJwt: ClientAuthStrategy = {
       if (err instanceof joseErrors.JOSEError) throw new InvalidClient(`client authentication failed: ${assertionProblem(err)}`, { detail: err.code, cause: err });
       throw err;
     }
+    checkAssertionAudience(payload.aud, services.config.issuer);
     const now = Math.floor(Date.now() / 1000);
     const exp = payload.exp!;
     const longestExp = (typeof payload.iat === "number" ? Math.min(payload.iat, now) : now) + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_TOLERANCE_SECONDS;
@@ -179,7 +193,7 @@ const privateKeyJwt: ClientAuthStrategy = {
 function assertionProblem(err: InstanceType<typeof joseErrors.JOSEError>): string {
   if (err instanceof joseErrors.JWTExpired) return "the client assertion has expired";
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === "aud") return "the client assertion's aud must be the token endpoint URL or the issuer";
+    if (err.claim === "aud") return "the client assertion's aud must be the issuer identifier, as a single string";
     if (err.claim === "iss" || err.claim === "sub") return "the client assertion's iss and sub must be the client_id";
     return `the client assertion's ${err.claim} claim is missing or invalid`;
   }

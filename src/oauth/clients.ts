@@ -4,6 +4,7 @@
  * without a database round trip; a changed or deleted app is seen by every
  * process within that window (and at once by the one that changed it).
  */
+import type { TokenLifetimeLimits } from "../config.js";
 import type { Db } from "../db.js";
 import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -43,6 +44,8 @@ export interface Client {
   jwks: unknown;
   allowUpstreamTokens: boolean;
   webhookUrl: string | null;
+  /** Whether the code flow needs PKCE; false only for a legacy confidential app registered with the opt-out (see `requiresPkce`). */
+  requirePkce: boolean;
 }
 
 export interface CreateClientInput {
@@ -60,14 +63,53 @@ export interface CreateClientInput {
   jwks?: unknown;
   allowUpstreamTokens?: boolean;
   webhookUrl?: string;
+  /** @defaultValue true; only a confidential app may set false */
+  requirePkce?: boolean;
+}
+
+/** Lifetimes (seconds) of an app registered without its own, each cut to its limit (TokenLifetimeLimits). */
+const DEFAULT_ACCESS_TOKEN_TTL = 3600;
+const DEFAULT_REFRESH_TOKEN_TTL = 2_592_000;
+const DEFAULT_ID_TOKEN_TTL = 3600;
+const MAX_ID_TOKEN_TTL = 31_536_000;
+const MIN_TTL = 60;
+
+/**
+ * OAuth 2.1 §4.1.1, RFC 9700 §2.1.1: PKCE protects every code flow against
+ * code injection, not only public clients'. A confidential app registered
+ * before the broker required it may opt out; a public app never can.
+ */
+export function requiresPkce(client: Pick<Client, "isPublic" | "requirePkce">): boolean {
+  return client.isPublic || client.requirePkce;
 }
 
 /** Broker scopes every app may be registered with (connector scopes are checked against the registry). */
 export const DEFAULT_CLIENT_SCOPES = ["openid", "profile", "email", "offline_access", "proxy", "accounts:read"];
 
 /**
+ * RFC 8252 §8.3: a loopback redirect URI names the IP literal, not
+ * `localhost`, which a hosts file, resolver or firewall may send elsewhere
+ * (another interface, another host) where something else listens for the code.
+ */
+export function isHttpLocalhost(uri: string): boolean {
+  try {
+    const url = new URL(uri);
+    return url.protocol === "http:" && url.hostname === "localhost";
+  } catch {
+    return false;
+  }
+}
+
+/** The loopback IP URI to register instead of an `http://localhost` one. */
+export function loopbackInsteadOf(uri: string): string {
+  const url = new URL(uri);
+  url.hostname = "127.0.0.1";
+  return url.href;
+}
+
+/**
  * RFC 9700 §4.1.3 / RFC 8252 §7.3: redirect URIs are absolute, without a
- * fragment; http only for loopback (native apps), https otherwise.
+ * fragment; http only for loopback IP literals (native apps), https otherwise.
  */
 export function checkRedirectUri(uri: string): string | undefined {
   let url: URL;
@@ -77,7 +119,8 @@ export function checkRedirectUri(uri: string): string | undefined {
     return `"${uri}" is not an absolute URI`;
   }
   if (url.hash || uri.includes("#")) return `"${uri}" must not contain a fragment`;
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname) && url.hostname !== "localhost") return `"${uri}" must use https (http is only allowed for loopback addresses)`;
+  if (isHttpLocalhost(uri)) return `"${uri}" names localhost: use the loopback IP literal, ${loopbackInsteadOf(uri)} (RFC 8252 §8.3)`;
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return `"${uri}" must use https (http is only allowed for loopback addresses such as 127.0.0.1)`;
   if (url.protocol === "javascript:" || url.protocol === "data:") return `"${uri}" uses a forbidden scheme`;
   return undefined;
 }
@@ -146,6 +189,7 @@ export class Clients {
 
   constructor(
     private readonly db: Db,
+    private readonly lifetimeLimits: TokenLifetimeLimits,
     private readonly cacheMs = 5_000,
   ) {}
 
@@ -191,6 +235,7 @@ export class Clients {
       (isPublic ? ["authorization_code", "refresh_token"] : ["authorization_code", "refresh_token", "client_credentials", ...(input.allowUpstreamTokens ? ["urn:ietf:params:oauth:grant-type:token-exchange"] : [])]);
     for (const g of grantTypes) if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);
     if (isPublic && grantTypes.includes("client_credentials")) throw new ValidationFailed("a public app cannot use client_credentials");
+    if (isPublic && input.requirePkce === false) throw new ValidationFailed("a public app cannot opt out of PKCE: only its code_verifier proves the code is its own (RFC 9700 §2.1.1)");
     const responseTypes = (input.responseTypes ?? ["code"]).map((t) => t.split(/\s+/).sort().join(" "));
     const known = RESPONSE_TYPES.map((t) => t.split(" ").sort().join(" "));
     for (const t of responseTypes) if (!known.includes(t)) throw new ValidationFailed(`unknown response type "${t}"; known: ${RESPONSE_TYPES.join(", ")}`);
@@ -200,8 +245,13 @@ export class Clients {
       const problem = checkRedirectUri(uri);
       if (problem) throw new ValidationFailed(`redirect URI ${problem}`);
     }
-    for (const [name, ttl] of [["access token", input.accessTokenTtl], ["refresh token", input.refreshTokenTtl], ["ID token", input.idTokenTtl]] as const) {
-      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 60 || ttl > 31_536_000)) throw new ValidationFailed(`${name} lifetime must be 60..31536000 seconds`);
+    const { accessTokenMaxTtl, refreshTokenMaxTtl } = this.lifetimeLimits;
+    for (const [name, ttl, max, variable] of [
+      ["access token", input.accessTokenTtl, accessTokenMaxTtl, " (ACCESS_TOKEN_MAX_TTL_SECONDS)"],
+      ["refresh token", input.refreshTokenTtl, refreshTokenMaxTtl, " (REFRESH_TOKEN_MAX_TTL_SECONDS)"],
+      ["ID token", input.idTokenTtl, MAX_ID_TOKEN_TTL, ""],
+    ] as const) {
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < MIN_TTL || ttl > max)) throw new ValidationFailed(`${name} lifetime must be ${MIN_TTL}..${max} seconds${variable}`);
     }
     if (input.webhookUrl !== undefined) {
       let url: URL | undefined;
@@ -229,12 +279,13 @@ export class Clients {
         responseTypes,
         scopes: input.scopes ?? DEFAULT_CLIENT_SCOPES,
         connectors: input.connectors ?? [],
-        accessTokenTtl: input.accessTokenTtl ?? 3600,
-        refreshTokenTtl: input.refreshTokenTtl ?? 2_592_000,
-        idTokenTtl: input.idTokenTtl ?? 3600,
+        accessTokenTtl: input.accessTokenTtl ?? Math.min(DEFAULT_ACCESS_TOKEN_TTL, accessTokenMaxTtl),
+        refreshTokenTtl: input.refreshTokenTtl ?? Math.min(DEFAULT_REFRESH_TOKEN_TTL, refreshTokenMaxTtl),
+        idTokenTtl: input.idTokenTtl ?? DEFAULT_ID_TOKEN_TTL,
         jwks: (input.jwks ?? undefined) as never,
         allowUpstreamTokens: input.allowUpstreamTokens ?? false,
         webhookUrl: input.webhookUrl ?? null,
+        requirePkce: input.requirePkce ?? true,
       },
     });
     return { client: toClient(row), secret, webhookSecret };
@@ -262,5 +313,6 @@ export function appView(client: Client) {
     id_token_ttl: client.idTokenTtl,
     allow_upstream_tokens: client.allowUpstreamTokens,
     webhook_url: client.webhookUrl,
+    require_pkce: requiresPkce(client),
   };
 }

@@ -5,25 +5,33 @@
  * trip for a token checked again and again.
  *
  * An access token is self-contained, so revoking one means remembering its
- * `jti`, and revoking a grant (a refresh family: a replayed code, a reused
+ * `jti`, revoking a grant (a refresh family: a replayed code, a reused
  * refresh token, an account revoked) means remembering its `gid`, which every
- * access token issued under the grant carries. Both are Redis keys:
- * `revoked:jti:<jti>` and `revoked:grant:<gid>`, each kept only as long as a
- * token it covers can still be valid (access tokens live minutes to hours),
- * so the set stays small without any cleanup job.
+ * access token issued under the grant carries, and revoking a client (its app
+ * was deleted) means remembering its `client_id`, which every token carries:
+ * client-credentials tokens belong to no grant, and one with scope `admin`
+ * must not go on administering the broker once its app is gone. All three
+ * are Redis keys, `revoked:jti:<jti>`, `revoked:grant:<gid>` and
+ * `revoked:client:<client_id>`, checked together in one EXISTS, each kept
+ * only as long as a token it covers can still be valid (access tokens live
+ * minutes to hours, a day at most), so the set stays small without any
+ * cleanup job.
  *
  * Why this is sound:
- * - The database is the record of grant revocations (`RefreshFamily.revokedAt`);
- *   Redis is a copy kept where the hot path can afford to read it. Refresh
+ * - The database is the record of grant and client revocations
+ *   (`RefreshFamily.revokedAt`, `RevokedClient`); Redis is a copy kept where
+ *   the hot path can afford to read it. Refresh
  *   tokens are always checked against the database, so a grant can never be
  *   extended once revoked, whatever Redis holds.
  * - If Redis is unreachable, `isRevoked` throws and the request fails with
  *   503: a token is never taken as valid because the check could not run.
  * - If Redis loses its data (restart without persistence, failover to an
- *   empty replica, a flush), `restoreRevocations` rewrites the grant keys from
- *   the database: run at `serve` start and periodically by the reconciler.
- *   Until it runs, an access token of a revoked grant may be accepted, at most
- *   until its own `exp` (the app's access-token lifetime).
+ *   empty replica, a flush), `restoreRevocations` rewrites the grant and
+ *   client keys from the database: run at `serve` start and periodically by
+ *   the reconciler. Until it runs, an access token of a revoked grant may be
+ *   accepted, at most until its own `exp` (the app's access-token lifetime);
+ *   one of a deleted app is still refused by the admin API, which looks its
+ *   client up (src/admin/auth.ts), and has no account left to act for.
  * - Single-token revocations (`revokeAccessToken`, RFC 7009) live in Redis
  *   only; losing them re-admits those tokens until they expire, which is the
  *   same bound RFC 7009 §2 accepts for self-contained tokens whose revocation
@@ -38,12 +46,12 @@ import { REVOCATIONS_CHANNEL, revocationKeysExist } from "./revocation-cache.js"
 export const REVOCATION_LEEWAY_SECONDS = 60;
 
 /**
- * The least time a grant revocation is kept. An app's access-token lifetime
- * may be lowered after it issued tokens with a longer one; this floor covers
- * those tokens for any lifetime up to a day. Keys are tiny and revocations
- * rare, so the floor costs nothing.
+ * The least time a grant or client revocation is kept. An app's access-token
+ * lifetime may be lowered after it issued tokens with a longer one; this
+ * floor covers those tokens for any lifetime up to a day. Keys are tiny and
+ * revocations rare, so the floor costs nothing.
  */
-const GRANT_REVOCATION_FLOOR_SECONDS = 86_400;
+const REVOCATION_FLOOR_SECONDS = 86_400;
 
 export function revokedJtiKey(jti: string): string {
   return `revoked:jti:${jti}`;
@@ -53,15 +61,21 @@ export function revokedGrantKey(grantId: string): string {
   return `revoked:grant:${grantId}`;
 }
 
+export function revokedClientKey(clientId: string): string {
+  return `revoked:client:${clientId}`;
+}
+
 /** The claims the revocation check reads. */
 export interface RevocableClaims {
   jti: string;
+  client_id: string;
   gid?: string | undefined;
 }
 
-/** Whether the token or its grant is revoked: EXISTS over both keys, or the revocation cache's answer. */
+/** Whether the token, its client or its grant is revoked: one EXISTS over their keys, or the revocation cache's answer. */
 export async function isRevoked(redis: Redis, claims: RevocableClaims): Promise<boolean> {
-  const keys = claims.gid ? [revokedJtiKey(claims.jti), revokedGrantKey(claims.gid)] : [revokedJtiKey(claims.jti)];
+  const keys = [revokedJtiKey(claims.jti), revokedClientKey(claims.client_id)];
+  if (claims.gid) keys.push(revokedGrantKey(claims.gid));
   return revocationKeysExist(redis, keys);
 }
 
@@ -81,8 +95,14 @@ export async function revokeAccessToken(redis: Redis, claims: { jti: string; exp
   if (remaining > 0) await writeRevocation(redis, revokedJtiKey(claims.jti), remaining);
 }
 
-function grantRevocationSeconds(accessTokenTtl: number | undefined): number {
-  return Math.max(accessTokenTtl ?? 0, GRANT_REVOCATION_FLOOR_SECONDS) + REVOCATION_LEEWAY_SECONDS;
+/**
+ * How long a grant or client revocation is kept: as long as an access token
+ * it covers may live. `accessTokenTtl` is the app's stored lifetime, not the
+ * one cut by ACCESS_TOKEN_MAX_TTL_SECONDS: tokens issued before that limit
+ * existed (or while it was higher) may live that long.
+ */
+function revocationSeconds(accessTokenTtl: number | undefined): number {
+  return Math.max(accessTokenTtl ?? 0, REVOCATION_FLOOR_SECONDS) + REVOCATION_LEEWAY_SECONDS;
 }
 
 async function markGrantRevoked(redis: Redis, familyId: string, seconds: number): Promise<void> {
@@ -100,7 +120,7 @@ export async function revokeFamily(services: Pick<Services, "db" | "redis" | "cl
   const { count } = await services.db.refreshFamily.updateMany({ where: { id: familyId, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
   const family = await services.db.refreshFamily.findUnique({ where: { id: familyId }, select: { appId: true, accountId: true } });
   const client = family ? await services.clients.find(family.appId) : undefined;
-  await markGrantRevoked(services.redis, familyId, grantRevocationSeconds(client?.accessTokenTtl));
+  await markGrantRevoked(services.redis, familyId, revocationSeconds(client?.accessTokenTtl));
   if (count > 0 && family) {
     services.log.info({ familyId, appId: family.appId, reason }, "grant revoked");
     await recordAudit(services.db, {
@@ -121,25 +141,51 @@ export async function revokeAccountGrants(services: Pick<Services, "db" | "redis
   return families.length;
 }
 
+/** A deleted client's revocation, as the database keeps it: until the last access token it was issued has expired. */
+export interface ClientRevocation {
+  clientId: string;
+  expiresAt: Date;
+}
+
+/** The revocation of a client being deleted, whose app was registered with `accessTokenTtl` (the stored value). */
+export function clientRevocation(clientId: string, accessTokenTtl: number): ClientRevocation {
+  return { clientId, expiresAt: new Date(Date.now() + revocationSeconds(accessTokenTtl) * 1000) };
+}
+
 /**
- * Rewrites the Redis keys of every grant revoked recently enough that one of
- * its access tokens may still be valid. Call at start and periodically: it
- * makes a Redis that lost its data agree with the database again.
+ * Writes and publishes the Redis key of a client revocation the database
+ * already holds (the app's deletion writes the row in its own transaction,
+ * src/admin/operations.ts): from then on every process refuses the client's
+ * tokens at once.
+ */
+export async function markClientRevoked(redis: Redis, revocation: ClientRevocation): Promise<void> {
+  const remaining = Math.ceil((revocation.expiresAt.getTime() - Date.now()) / 1000);
+  if (remaining > 0) await writeRevocation(redis, revokedClientKey(revocation.clientId), remaining);
+}
+
+/**
+ * Rewrites the Redis keys of every grant and client revoked recently enough
+ * that one of its access tokens may still be valid. Call at start and
+ * periodically: it makes a Redis that lost its data agree with the database again.
  */
 export async function restoreRevocations(services: Pick<Services, "db" | "redis">): Promise<number> {
   const [row] = await services.db.$queryRawUnsafe<{ ttl: number | null }[]>(`SELECT max("accessTokenTtl") AS ttl FROM "App"`);
-  const window = grantRevocationSeconds(Number(row?.ttl ?? 0));
+  const window = revocationSeconds(Number(row?.ttl ?? 0));
   const since = new Date(Date.now() - window * 1000);
-  const families = await services.db.refreshFamily.findMany({ where: { revokedAt: { gt: since } }, select: { id: true, revokedAt: true } });
-  if (families.length === 0) return 0;
+  const [families, clients] = await Promise.all([
+    services.db.refreshFamily.findMany({ where: { revokedAt: { gt: since } }, select: { id: true, revokedAt: true } }),
+    services.db.revokedClient.findMany({ where: { expiresAt: { gt: new Date() } }, select: { clientId: true, expiresAt: true } }),
+  ]);
+  const keys: [key: string, seconds: number][] = [
+    ...families.map((family): [string, number] => [revokedGrantKey(family.id), window - Math.floor((Date.now() - family.revokedAt!.getTime()) / 1000)]),
+    ...clients.map((client): [string, number] => [revokedClientKey(client.clientId), Math.ceil((client.expiresAt.getTime() - Date.now()) / 1000)]),
+  ];
+  if (keys.length === 0) return 0;
   const pipeline = services.redis.pipeline();
-  for (const family of families) {
-    const remaining = window - Math.floor((Date.now() - family.revokedAt!.getTime()) / 1000);
-    // Published too: a process that took one of these keys as clear (Redis had lost it) forgets that at once.
-    if (remaining > 0) pipeline.set(revokedGrantKey(family.id), "1", "EX", remaining).publish(REVOCATIONS_CHANNEL, `${revokedGrantKey(family.id)} ${remaining}`);
-  }
+  // Published too: a process that took one of these keys as clear (Redis had lost it) forgets that at once.
+  for (const [key, remaining] of keys) if (remaining > 0) pipeline.set(key, "1", "EX", remaining).publish(REVOCATIONS_CHANNEL, `${key} ${remaining}`);
   const results = (await pipeline.exec()) ?? [];
   const failed = results.find(([err]) => err);
   if (failed) throw failed[0];
-  return families.length;
+  return keys.length;
 }

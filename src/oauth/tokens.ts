@@ -11,6 +11,7 @@
  */
 import { createHash, KeyObject, randomUUID, sign as signBytes } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from "jose";
+import type { TokenLifetimeLimits } from "../config.js";
 import type { Prisma } from "../db.js";
 import { generateSecret, hashSecret } from "../crypto/secrets.js";
 import { BrokerError, InvalidToken } from "../errors.js";
@@ -18,6 +19,7 @@ import type { Services } from "../services.js";
 import type { Client } from "./clients.js";
 import { identityClaims, type IdentityAccount } from "./identity-claims.js";
 import { isRevoked, REVOCATION_LEEWAY_SECONDS } from "./revocation.js";
+import { hasScope } from "./scopes.js";
 
 /** RFC 9068 §2.1: the media type of JWT access tokens, in the `typ` header. */
 export const ACCESS_TOKEN_TYP = "at+jwt";
@@ -55,7 +57,7 @@ export interface IssueAccessTokenInput {
   accountId?: string;
   connectorId?: string;
   grantId?: string;
-  /** Lifetime in seconds; defaults to the client's access-token lifetime. */
+  /** Lifetime in seconds; defaults to the client's access-token lifetime. Cut by `accessTokenLifetime` either way. */
   ttl?: number;
 }
 
@@ -68,6 +70,29 @@ export interface IssuedAccessToken {
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
+}
+
+/**
+ * The longest an access token with scope `admin` lives, whatever its app's
+ * lifetime: it can register apps and read every account, so a leaked one
+ * must stop working soon (RFC 9700 §4.10), and the operator's tooling can
+ * get a new one as cheaply as it got this one (client_credentials).
+ */
+export const ADMIN_TOKEN_MAX_TTL_SECONDS = 900;
+
+/**
+ * The lifetime an access token gets: the one asked for (the front channel's
+ * shorter one) or the app's, cut to ACCESS_TOKEN_MAX_TTL_SECONDS (apps
+ * registered before the limit may hold more) and, for scope `admin`, to 15 minutes.
+ */
+export function accessTokenLifetime(limits: TokenLifetimeLimits, client: Pick<Client, "accessTokenTtl">, scope: string, requested?: number): number {
+  const ttl = Math.min(requested ?? client.accessTokenTtl, limits.accessTokenMaxTtl);
+  return hasScope(scope, "admin") ? Math.min(ttl, ADMIN_TOKEN_MAX_TTL_SECONDS) : ttl;
+}
+
+/** The lifetime a refresh token gets: the app's, cut to REFRESH_TOKEN_MAX_TTL_SECONDS (apps registered before the limit may hold more). */
+export function refreshTokenLifetime(limits: TokenLifetimeLimits, client: Pick<Client, "refreshTokenTtl">): number {
+  return Math.min(client.refreshTokenTtl, limits.refreshTokenMaxTtl);
 }
 
 /**
@@ -109,7 +134,7 @@ async function sign(services: SigningServices, payload: JWTPayload, typ: string)
 }
 
 export async function issueAccessToken(services: SigningServices, input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
-  const ttl = input.ttl ?? input.client.accessTokenTtl;
+  const ttl = accessTokenLifetime(services.config.tokenLifetimeLimits, input.client, input.scope, input.ttl);
   const iat = nowSeconds();
   const claims: AccessTokenClaims = {
     iss: services.config.issuer,

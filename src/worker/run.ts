@@ -65,7 +65,7 @@ export async function startWorker(services: Services, options: WorkerOptions = {
       const result = await reconcileRefreshJobs(services);
       await restoreRevocations(services);
       const removed = await removeExpiredGrants(services);
-      if (removed.codes + removed.deviceCodes + removed.refreshTokens > 0) log.info(removed, "removed expired codes and refresh tokens");
+      if (removed.codes + removed.deviceCodes + removed.refreshTokens + removed.revokedClients > 0) log.info(removed, "removed expired codes, refresh tokens and client revocations");
       if (result.scheduled > 0) log.info(result, "reconciler scheduled missing refresh jobs");
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, "reconciler pass failed");

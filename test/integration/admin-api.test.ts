@@ -37,13 +37,17 @@ describe("admin API", () => {
     const none = await fetch(`${broker.url}/admin/v1/apps`);
     assert.equal(none.status, 401);
     assert.equal(((await none.json()) as { error: string }).error, "unauthorized");
+    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="authbroker-admin"', "the JSON API asks for a bearer token");
     assert.equal((await admin("/admin/v1/apps", {}, "wrong-token")).status, 401);
     const proxyToken = (await client.clientCredentialsGrant(app.config, { scope: "proxy" })).access_token;
     assert.equal((await admin("/admin/v1/apps", {}, proxyToken)).status, 403);
     assert.equal((await fetch(`${broker.url}/metrics`)).status, 401);
-    const queues = await fetch(`${broker.url}/admin/queues`);
-    assert.equal(queues.status, 401);
-    assert.match(queues.headers.get("www-authenticate") ?? "", /Basic/);
+    for (const authorization of [undefined, `Basic ${Buffer.from("admin:wrong").toString("base64")}`, "Bearer wrong-token"]) {
+      const queues = await fetch(`${broker.url}/admin/queues`, { headers: authorization ? { authorization } : {} });
+      assert.equal(queues.status, 401);
+      // A lone Basic challenge: a browser prompts for it (it ignores one that offers Bearer too).
+      assert.equal(queues.headers.get("www-authenticate"), 'Basic realm="authbroker-admin", charset="UTF-8"', authorization);
+    }
   });
 
   it("an app's client-credentials token with scope admin is accepted", async () => {
@@ -62,6 +66,24 @@ describe("admin API", () => {
     assert.ok(!list.includes(created.client_secret) && !list.includes("secretHash") && !/[0-9a-f]{64}/.test(list), "no secret or hash in the listing");
     assert.equal((await admin(`/admin/v1/apps/${created.client_id}`, { method: "DELETE" })).status, 200);
     assert.equal((await admin(`/admin/v1/apps/${created.client_id}`)).status, 404);
+  });
+
+  it("a client's X-Request-Id never becomes the broker's: the response and the audit row carry a broker-made id, the log line the client's beside it", async () => {
+    const res = await admin("/admin/v1/apps", { method: "POST", body: JSON.stringify({ name: "Traced", redirect_uris: ["https://app.example/cb"] }), headers: { "x-request-id": "trace-admin-1" } });
+    assert.equal(res.status, 201);
+    const requestId = res.headers.get("x-request-id") ?? "";
+    assert.match(requestId, /^[0-9a-f-]{36}$/);
+    const { client_id } = (await res.json()) as { client_id: string };
+    const event = await broker.services.db.auditEvent.findFirstOrThrow({ where: { action: "app.created", appId: client_id } });
+    assert.equal(event.requestId, requestId);
+    const line = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === requestId && l.msg === "request completed");
+    assert.equal((line?.req as { clientRequestId?: string } | undefined)?.clientRequestId, "trace-admin-1");
+    const again = await admin("/admin/v1/apps", { headers: { "x-request-id": "trace-admin-1" } });
+    assert.notEqual(again.headers.get("x-request-id"), requestId, "two requests never share an id");
+    const invalid = await admin("/admin/v1/apps", { headers: { "x-request-id": "x".repeat(129) } });
+    const invalidLine = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === invalid.headers.get("x-request-id") && l.msg === "request completed");
+    assert.ok(invalidLine);
+    assert.equal((invalidLine.req as { clientRequestId?: string }).clientRequestId, undefined, "an id that is not well-formed is dropped");
   });
 
   it("rejects invalid input with validation_failed naming the field", async () => {

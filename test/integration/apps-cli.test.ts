@@ -30,11 +30,16 @@ describe("apps CLI", () => {
 
   /** Runs the CLI in an empty directory (no .env) with exactly this environment. */
   function cli(...args: string[]) {
+    return cliWith({}, ...args);
+  }
+
+  /** The same, with variables added to the environment. */
+  function cliWith(extraEnv: Record<string, string>, ...args: string[]) {
     const cwd = mkdtempSync(join(tmpdir(), "authbroker-apps-"));
     // An empty connectors directory at the default CONNECTORS_DIR, as `init` leaves it.
     mkdirSync(join(cwd, "connectors"));
     try {
-      const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 60_000 });
+      const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, encoding: "utf8", timeout: 60_000 });
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     } finally {
       rmSync(cwd, { recursive: true, force: true });
@@ -70,6 +75,7 @@ describe("apps CLI", () => {
       assert.deepEqual(app.connectors, ["acme", "gh"]);
       assert.equal(app.access_token_ttl, 900);
       assert.equal(app.allow_upstream_tokens, true);
+      assert.equal(app.require_pkce, true, "PKCE is required unless the app opts out");
       assert.equal(app.token_endpoint_auth_method, "client_secret_post");
       assert.equal(typeof app.client_secret, "string");
       assert.equal(app.secret_hash, undefined);
@@ -99,6 +105,10 @@ describe("apps CLI", () => {
       ["a lifetime that is not a number", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "1h"]],
       ["a lifetime out of range", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "5"]],
       ["an unknown authentication method", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--token-endpoint-auth-method", "tls_client_auth"]],
+      ["an access-token lifetime over a day (ACCESS_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86401"]],
+      ["a refresh-token lifetime over 90 days (REFRESH_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "7776001"]],
+      ["an http://localhost redirect URI (RFC 8252 §8.3)", ["--name", "X", "--redirect-uri", "http://localhost:8080/cb"]],
+      ["a public app opting out of PKCE", ["--name", "X", "--public", "--redirect-uri", "https://x.example.test/cb", "--no-require-pkce"]],
     ] as const) {
       it(`refuses ${why} with one line and exit code 2`, async () => {
         const before = await services.db.app.count();
@@ -109,6 +119,45 @@ describe("apps CLI", () => {
         assert.equal(await services.db.app.count(), before, "nothing was created");
       });
     }
+  });
+
+  describe("the limits of a registration", () => {
+    it("a lifetime over the broker's limit is refused with a line naming the limit and its variable", () => {
+      const access = cli("apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "31536000");
+      assert.equal(access.status, 2);
+      assert.match(access.stderr, /access token lifetime must be 60\.\.86400 seconds \(ACCESS_TOKEN_MAX_TTL_SECONDS\)/);
+      const refresh = cli("apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "31536000");
+      assert.match(refresh.stderr, /refresh token lifetime must be 60\.\.7776000 seconds \(REFRESH_TOKEN_MAX_TTL_SECONDS\)/);
+      assert.equal(cli("apps", "create", "--name", "At the limits", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86400", "--refresh-token-ttl", "7776000").status, 0);
+    });
+
+    it("the limits are the operator's: ACCESS_TOKEN_MAX_TTL_SECONDS and REFRESH_TOKEN_MAX_TTL_SECONDS", () => {
+      const limits = { ACCESS_TOKEN_MAX_TTL_SECONDS: "600", REFRESH_TOKEN_MAX_TTL_SECONDS: "3600" };
+      assert.match(cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "601").stderr, /60\.\.600 seconds/);
+      assert.match(cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "3601").stderr, /60\.\.3600 seconds/);
+      const defaults = cliWith(limits, "apps", "create", "--json", "--name", "Defaults under low limits", "--redirect-uri", "https://x.example.test/cb");
+      assert.equal(defaults.status, 0, defaults.stderr);
+      const app = JSON.parse(defaults.stdout) as { access_token_ttl: number; refresh_token_ttl: number };
+      assert.deepEqual([app.access_token_ttl, app.refresh_token_ttl], [600, 3600], "the defaults (1 h, 30 days) are cut to the limits");
+    });
+
+    it("an http://localhost redirect URI is refused with the loopback IP URI to use instead", () => {
+      const result = cli("apps", "create", "--name", "Native", "--redirect-uri", "http://localhost:8080/cb");
+      assert.equal(result.status, 2);
+      assert.match(result.stderr, /names localhost: use the loopback IP literal, http:\/\/127\.0\.0\.1:8080\/cb \(RFC 8252 §8\.3\)/);
+      assert.equal(cli("apps", "create", "--name", "Native", "--redirect-uri", "http://127.0.0.1:8080/cb", "--redirect-uri", "http://[::1]:8080/cb").status, 0);
+    });
+
+    it("--no-require-pkce registers a legacy confidential app that may skip PKCE; a public app cannot", async () => {
+      const result = cli("apps", "create", "--json", "--name", "Legacy", "--redirect-uri", "https://legacy.example.test/cb", "--no-require-pkce");
+      assert.equal(result.status, 0, result.stderr);
+      const app = JSON.parse(result.stdout) as { client_id: string; require_pkce: boolean };
+      assert.equal(app.require_pkce, false);
+      assert.equal((await services.db.app.findUniqueOrThrow({ where: { id: app.client_id } })).requirePkce, false);
+      const refused = cli("apps", "create", "--name", "SPA", "--public", "--redirect-uri", "https://spa.example.test/cb", "--no-require-pkce");
+      assert.equal(refused.status, 2);
+      assert.match(refused.stderr, /a public app cannot opt out of PKCE/);
+    });
   });
 
   describe("apps list", () => {

@@ -1,4 +1,4 @@
-/** Expired codes, device codes and refresh tokens are removed; live and merely used ones stay. */
+/** Expired codes, device codes, refresh tokens and client revocations are removed; live and merely used ones stay. */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createTestServices, type TestServices } from "../support/services.js";
@@ -35,8 +35,15 @@ describe("removing expired grants", () => {
         { tokenHash: "live", familyId: "fam", expiresAt: soon },
       ],
     });
+    await services.db.revokedClient.createMany({
+      data: [
+        { clientId: "app_gone_long_ago", expiresAt: new Date(Date.now() - 1000) },
+        { clientId: "app_gone_lately", expiresAt: soon },
+      ],
+    });
     const removed = await removeExpiredGrants(services);
-    assert.deepEqual(removed, { codes: 1, deviceCodes: 1, refreshTokens: 1 });
+    assert.deepEqual(removed, { codes: 1, deviceCodes: 1, refreshTokens: 1, revokedClients: 1 });
+    assert.deepEqual((await services.db.revokedClient.findMany()).map((c) => c.clientId), ["app_gone_lately"], "a client revocation stays while a token it covers may be valid");
     assert.deepEqual((await services.db.authorizationCode.findMany()).map((c) => c.codeHash), ["live"]);
     assert.deepEqual((await services.db.deviceCode.findMany()).map((c) => c.deviceCodeHash), ["live"]);
     assert.deepEqual((await services.db.refreshToken.findMany({ orderBy: { tokenHash: "asc" } })).map((t) => t.tokenHash), ["live", "used"]);

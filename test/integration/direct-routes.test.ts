@@ -2,8 +2,8 @@
  * The direct routes (src/http/direct-routes.ts): the token, introspection
  * and revocation endpoints and the proxy are answered before express, and
  * must look to clients and operators exactly as express routes do: paths
- * matched as express matches them, the request id echoed, one completion log
- * line per request in pino-http's shape with secrets masked, and a client
+ * matched as express matches them, the broker's request id echoed (the
+ * caller's own only logged beside it), one completion log line per request in pino-http's shape with secrets masked, and a client
  * that hangs up mid-request is no server error.
  */
 import { after, before, describe, it } from "node:test";
@@ -35,17 +35,27 @@ describe("direct routes", () => {
     assert.equal(get.status, 405, "other methods still reach express's answer");
   });
 
-  it("the caller's request id is echoed, and the completion line is pino-http's, with secrets in the URL masked", async () => {
+  it("the broker's request id is echoed, and the completion line is pino-http's, with the caller's id beside it and secrets in the URL masked", async () => {
     const res = await send(broker.url, { path: "/oauth/token?client_secret=sekrit", ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization, "x-request-id": "trace-direct-1" }) });
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.headers["x-request-id"], "trace-direct-1");
-    const line = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === "trace-direct-1" && l.msg === "request completed");
+    const requestId = String(res.headers["x-request-id"]);
+    assert.match(requestId, /^[0-9a-f-]{36}$/, "the broker's own id, not the caller's");
+    const line = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === requestId && l.msg === "request completed");
     assert.ok(line, "one completion line for the request");
+    assert.equal((line.req as { clientRequestId?: string }).clientRequestId, "trace-direct-1");
     assert.deepEqual(line.res, { statusCode: 200 });
     assert.equal(typeof line.responseTime, "number");
     assert.equal((line.req as { method: string }).method, "POST");
     assert.doesNotMatch(JSON.stringify(line), /sekrit/);
     assert.doesNotMatch(broker.services.logs.text, /sekrit/);
+
+    // A caller's X-Request-Id that is not a well-formed id is dropped, from the log line too.
+    const bad = "trace id;with<markup>";
+    const badRes = await send(broker.url, { path: "/oauth/token", ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization, "x-request-id": bad }) });
+    const badLine = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === badRes.headers["x-request-id"] && l.msg === "request completed");
+    assert.ok(badLine);
+    assert.equal((badLine.req as { clientRequestId?: string }).clientRequestId, undefined);
+    assert.ok(!broker.services.logs.text.includes(bad));
   });
 
   it("a client that hangs up in the middle of its request body is logged as aborted, not answered or logged as a 5xx", async () => {
@@ -59,7 +69,7 @@ describe("direct routes", () => {
       socket.on("error", reject);
     });
     const lines = await until("the hung-up request's log line", async () => {
-      const found = broker.services.logs.lines.filter((l) => (l.req as { id?: string } | undefined)?.id === "trace-hangup-1");
+      const found = broker.services.logs.lines.filter((l) => (l.req as { clientRequestId?: string } | undefined)?.clientRequestId === "trace-hangup-1");
       return found.length > 0 && found;
     }, 1_000).catch(() => []);
     assert.deepEqual(

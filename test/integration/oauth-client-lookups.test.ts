@@ -42,7 +42,7 @@ describe("client lookups", () => {
 
   it("a burst of lookups for one app, known or not, is one query; later ones inside the window are none", async () => {
     const counted = countingDb(services.db);
-    const clients = new Clients(counted.db, 60_000);
+    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, 60_000);
     const found = await Promise.all(Array.from({ length: 20 }, () => clients.find(clientId)));
     assert.ok(found.every((c) => c?.id === clientId));
     assert.equal(counted.queries(), 1);
@@ -55,7 +55,7 @@ describe("client lookups", () => {
 
   it("an expired entry is looked up again, once for a burst", async () => {
     const counted = countingDb(services.db);
-    const clients = new Clients(counted.db, 20);
+    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, 20);
     await clients.find(clientId);
     await new Promise((r) => setTimeout(r, 40));
     await Promise.all(Array.from({ length: 10 }, () => clients.find(clientId)));
@@ -64,7 +64,7 @@ describe("client lookups", () => {
 
   it("a failed query fails the requests that shared it, and the next request queries again", async () => {
     const counted = countingDb(services.db);
-    const clients = new Clients(counted.db, 60_000);
+    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, 60_000);
     counted.failNext();
     const burst = await Promise.allSettled(Array.from({ length: 5 }, () => clients.find(clientId)));
     assert.ok(burst.every((r) => r.status === "rejected"));

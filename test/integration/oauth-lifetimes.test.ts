@@ -1,7 +1,9 @@
 /**
  * Per-client token lifetimes: each app's access-token, refresh-token and ID
  * token lifetimes are what every grant issues, with the documented
- * defaults, and front-channel access tokens capped at 300 s.
+ * defaults, front-channel access tokens capped at 300 s, and every access
+ * and refresh token bounded by the broker's limits (a day, 90 days) even for
+ * an app stored with more.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -87,9 +89,25 @@ describe("per-client token lifetimes", () => {
     assert.equal(await refreshTokenLifetime(tokens.refresh_token!), 2_592_000);
   });
 
-  it("lifetimes outside 60 s .. 1 year are refused at registration", async () => {
-    for (const input of [{ accessTokenTtl: 59 }, { refreshTokenTtl: 31_536_001 }, { idTokenTtl: 0 }, { accessTokenTtl: 1.5 }]) {
+  it("lifetimes under 60 s, or over the limits (access a day, refresh 90 days, ID token a year), are refused at registration", async () => {
+    for (const input of [{ accessTokenTtl: 59 }, { accessTokenTtl: 86_401 }, { accessTokenTtl: 31_536_000 }, { refreshTokenTtl: 7_776_001 }, { idTokenTtl: 0 }, { idTokenTtl: 31_536_001 }, { accessTokenTtl: 1.5 }]) {
       await assert.rejects(fixture.broker.services.clients.create({ name: "Bad", redirectUris: [APP_REDIRECT], ...input }), ValidationFailed, JSON.stringify(input));
     }
+    const atTheLimits = await fixture.broker.services.clients.create({ name: "At the limits", redirectUris: [APP_REDIRECT], accessTokenTtl: 86_400, refreshTokenTtl: 7_776_000 });
+    assert.deepEqual([atTheLimits.client.accessTokenTtl, atTheLimits.client.refreshTokenTtl], [86_400, 7_776_000]);
+  });
+
+  it("an app stored with longer lifetimes (registered before the limits) gets tokens cut to a day and 90 days at issue", async () => {
+    const legacy = await registerApp(fixture, { name: "Legacy", scopes, grantTypes: ["authorization_code", "refresh_token", "client_credentials"] });
+    await fixture.broker.services.db.app.update({ where: { id: legacy.id }, data: { accessTokenTtl: 31_536_000, refreshTokenTtl: 31_536_000 } });
+    fixture.broker.services.clients.invalidate(legacy.id);
+    const tokens = await connectAccount(fixture, legacy, "openid proxy offline_access");
+    assert.equal(tokens.expires_in, 86_400);
+    assert.equal(lifetime(tokens.access_token), 86_400);
+    assert.equal(await refreshTokenLifetime(tokens.refresh_token!), 7_776_000);
+    const refreshed = await client.refreshTokenGrant(legacy.config, tokens.refresh_token!);
+    assert.equal(lifetime(refreshed.access_token), 86_400);
+    assert.equal(await refreshTokenLifetime(refreshed.refresh_token!), 7_776_000, "each rotated refresh token too");
+    assert.equal(lifetime((await client.clientCredentialsGrant(legacy.config, { scope: "proxy" })).access_token), 86_400);
   });
 });

@@ -2,8 +2,9 @@
  * `private_key_jwt` client authentication (OIDC Core §9, RFC 7523 §2.2, §3):
  * openid-client's `PrivateKeyJwt` against the real token endpoint for the
  * flows an app runs, and hand-made assertions for every way one must fail —
- * wrong audience, replayed `jti`, expired, too long-lived, signed by another
- * key, `iss` ≠ `sub`.
+ * an audience other than the issuer alone (draft-ietf-oauth-rfc7523bis:
+ * audience injection), replayed `jti`, expired, too long-lived, signed by
+ * another key, `iss` ≠ `sub`.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -69,9 +70,20 @@ describe("private_key_jwt client authentication", () => {
   }
 
   describe("with openid-client's PrivateKeyJwt", () => {
-    it("authenticates a client_credentials grant", async () => {
-      const tokens = await client.clientCredentialsGrant(app.config, { scope: "proxy" });
-      assert.equal(decodeJwt(tokens.access_token).client_id, app.id);
+    it("authenticates a client_credentials grant, with an assertion whose aud is the issuer as a string", async () => {
+      const sent: string[] = [];
+      const watched = await registerApp(
+        fixture,
+        { tokenEndpointAuthMethod: "private_key_jwt", jwks: { keys: [publicJwk] }, scopes: ["proxy"], grantTypes: ["client_credentials"] },
+        { auth: () => client.PrivateKeyJwt({ key: privateKey, kid: "app-key-1" }) },
+      );
+      watched.config[client.customFetch] = (url, options) => {
+        sent.push(new URLSearchParams(String(options.body)).get("client_assertion") ?? "");
+        return fetch(url, options);
+      };
+      const tokens = await client.clientCredentialsGrant(watched.config, { scope: "proxy" });
+      assert.equal(decodeJwt(tokens.access_token).client_id, watched.id);
+      assert.equal(decodeJwt(sent[0]!).aud, fixture.broker.url, "what openid-client v6 (oauth4webapi) sends, and all the broker accepts");
     });
 
     it("authenticates the whole authorization-code flow against a real upstream, and refresh", async () => {
@@ -88,17 +100,41 @@ describe("private_key_jwt client authentication", () => {
   });
 
   describe("accepted assertions", () => {
-    it("aud may be the token endpoint URL or the issuer", async () => {
-      assert.equal((await tokenRequest(await assertion({ aud: tokenUrl }))).status, 200);
+    it("aud is the issuer identifier, as a string", async () => {
       assert.equal((await tokenRequest(await assertion({ aud: fixture.broker.url }))).status, 200);
-      assert.equal((await tokenRequest(await assertion({ aud: [fixture.broker.url, "https://other.example"] }))).status, 200);
     });
   });
 
   describe("refused assertions", () => {
     it("a wrong aud is refused", async () => {
       for (const aud of ["https://other.example", `${fixture.broker.url}/oauth/introspect`, `${fixture.broker.url}/`]) {
-        assertInvalidClient(await tokenRequest(await assertion({ aud })), /aud/);
+        assertInvalidClient(await tokenRequest(await assertion({ aud })), /aud must be the issuer identifier/);
+      }
+    });
+
+    it("an aud naming another party beside the issuer is refused (audience injection)", async () => {
+      const injected = await tokenRequest(await assertion({ aud: [fixture.broker.url, "https://evil.example"] }));
+      assertInvalidClient(injected, /aud must be the issuer identifier ".*" as a single string, not an array/);
+      assertInvalidClient(await tokenRequest(await assertion({ aud: ["https://evil.example", fixture.broker.url] })), /single string/);
+    });
+
+    it("the issuer alone in an array is refused too: aud must be a string", async () => {
+      assertInvalidClient(await tokenRequest(await assertion({ aud: [fixture.broker.url] })), /as a single string, not an array/);
+    });
+
+    it("the token endpoint URL is refused: only the issuer identifier is an audience", async () => {
+      assertInvalidClient(await tokenRequest(await assertion({ aud: tokenUrl })), /aud must be the issuer identifier/);
+    });
+
+    it("the same rule holds where else a client authenticates: introspection and revocation", async () => {
+      for (const path of ["/oauth/introspect", "/oauth/revoke"]) {
+        const response = await fetch(`${fixture.broker.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ token: "x", client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await assertion({ aud: [fixture.broker.url, "https://evil.example"] }) }),
+        });
+        assert.equal(response.status, 401, path);
+        assert.equal(((await response.json()) as { error: string }).error, "invalid_client", path);
       }
     });
 

@@ -54,6 +54,12 @@ describe("implicit and hybrid response types, response modes", () => {
     return client.discovery(new URL(fixture.broker.url), app.id, undefined, client.ClientSecretBasic(app.secret!), { execute: [client.allowInsecureRequests, ...execute] });
   }
 
+  /** A PKCE verifier and the parameters of its S256 challenge: every request that returns a code needs them. */
+  async function pkce(): Promise<{ verifier: string; params: Record<string, string> }> {
+    const verifier = client.randomPKCECodeVerifier();
+    return { verifier, params: { code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" } };
+  }
+
   async function verifyIdToken(idToken: string, audience: string) {
     const jwks = createRemoteJWKSet(new URL("/oauth/jwks", fixture.broker.url));
     return (await jwtVerify(idToken, jwks, { issuer: fixture.broker.url, audience })).payload;
@@ -196,7 +202,8 @@ describe("implicit and hybrid response types, response modes", () => {
     it("code id_token token: the ID token carries both at_hash and c_hash; the code still works once", async () => {
       newUser();
       const nonce = "n-hyb";
-      const back = await new TestBrowser().navigate(authorizeUrl(hybridApp, { response_type: "code id_token token", scope: "openid proxy offline_access", nonce, state: "s" }), toApp);
+      const { verifier, params } = await pkce();
+      const back = await new TestBrowser().navigate(authorizeUrl(hybridApp, { response_type: "code id_token token", scope: "openid proxy offline_access", nonce, state: "s", ...params }), toApp);
       const response = fragmentOf(back.url);
       const code = response.get("code")!;
       const accessToken = response.get("access_token")!;
@@ -209,15 +216,15 @@ describe("implicit and hybrid response types, response modes", () => {
       callback.searchParams.set("code", code);
       callback.searchParams.set("iss", fixture.broker.url);
       const codeConfig = await configFor(hybridApp);
-      const tokens = await client.authorizationCodeGrant(codeConfig, callback, { expectedNonce: nonce, idTokenExpected: true });
+      const tokens = await client.authorizationCodeGrant(codeConfig, callback, { expectedNonce: nonce, idTokenExpected: true, pkceCodeVerifier: verifier });
       assert.equal(tokens.expires_in, 1800, "the code's tokens have the app's own lifetime");
       assert.equal(decodeJwt(tokens.id_token!).nonce, nonce);
-      await assert.rejects(client.authorizationCodeGrant(codeConfig, callback, { expectedNonce: nonce }), (err: client.ResponseBodyError) => err.error === "invalid_grant");
+      await assert.rejects(client.authorizationCodeGrant(codeConfig, callback, { expectedNonce: nonce, pkceCodeVerifier: verifier }), (err: client.ResponseBodyError) => err.error === "invalid_grant");
     });
 
     it("code token: a code and an access token, no ID token in the fragment", async () => {
       newUser();
-      const back = await new TestBrowser().navigate(authorizeUrl(hybridApp, { response_type: "token code", scope: "proxy", nonce: "n", state: "s" }), toApp);
+      const back = await new TestBrowser().navigate(authorizeUrl(hybridApp, { response_type: "token code", scope: "proxy", nonce: "n", state: "s", ...(await pkce()).params }), toApp);
       const response = fragmentOf(back.url);
       assert.ok(response.get("code"));
       assert.ok(response.get("access_token"));
@@ -268,6 +275,17 @@ describe("implicit and hybrid response types, response modes", () => {
         assert.match(fragmentOf(back.url).get("error_description") ?? "", /nonce/);
       }
       assert.equal(fixture.github.stats.authorize, upstreamVisits, "the end user is never sent to the upstream");
+    });
+
+    it("a hybrid request returns a code, so it needs PKCE like the code flow; implicit types, with no code, do not", async () => {
+      for (const response_type of ["code id_token", "code token", "code id_token token"]) {
+        const back = await refused(hybridApp, { response_type, scope: "openid proxy", nonce: "n" });
+        assert.equal(fragmentOf(back.url).get("error"), "invalid_request", response_type);
+        assert.match(fragmentOf(back.url).get("error_description") ?? "", /PKCE is required/, response_type);
+      }
+      newUser();
+      const implicit = await refused(hybridApp, { response_type: "id_token token", scope: "openid proxy", nonce: "n" });
+      assert.ok(fragmentOf(implicit.url).get("access_token"), "no code, no PKCE");
     });
 
     it("response_mode=query with a response type that returns tokens is refused, the error sent in the fragment", async () => {

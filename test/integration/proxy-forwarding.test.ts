@@ -2,8 +2,8 @@
  * The proxy forwards app calls to upstream APIs with the account's
  * credentials (issue 7, DESIGN.md "Proxy"): every credential style against
  * a real API that checks it, method/query/body passed through, hop-by-hop
- * headers and the broker's Authorization stripped, the request id
- * propagated, upstream statuses and rate-limit headers relayed, traversal
+ * headers and the broker's Authorization stripped, the broker's request id
+ * sent (never the app's), upstream statuses and rate-limit headers relayed, traversal
  * refused before anything reaches the upstream, per-server accounts sent to
  * their checked address; every call counted and audited.
  */
@@ -169,13 +169,18 @@ describe("the proxy forwards calls with the account's credentials", () => {
       assert.equal(headers["x-end-to-end"], "kept");
     });
 
-    it("X-Request-Id is propagated to the upstream and echoed to the app", async () => {
+    it("the upstream and the audit row get the broker's request id, never the app's X-Request-Id, which is only logged beside it", async () => {
       const res = await call("acme-header", "/echo/id", { headers: { "x-request-id": "trace-4711" } });
-      assert.equal(res.json<Echo>().headers["x-request-id"], "trace-4711");
-      assert.equal(res.headers["x-request-id"], "trace-4711");
-      const generated = await call("acme-header", "/echo/id");
-      assert.match(generated.headers["x-request-id"] as string, /^[0-9a-f-]{36}$/);
-      assert.equal(generated.json<Echo>().headers["x-request-id"], generated.headers["x-request-id"]);
+      const requestId = String(res.headers["x-request-id"]);
+      assert.match(requestId, /^[0-9a-f-]{36}$/, "a broker-made id is echoed");
+      assert.equal(res.json<Echo>().headers["x-request-id"], requestId, "and sent upstream");
+      await flushProxyAudit(broker.services);
+      assert.ok(await broker.services.db.auditEvent.findFirst({ where: { action: PROXY_AUDIT_ACTION, requestId } }), "the audit row carries the broker's id");
+      assert.equal(await broker.services.db.auditEvent.count({ where: { requestId: "trace-4711" } }), 0, "and never the app's");
+      const line = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === requestId && l.msg === "request completed");
+      assert.equal((line?.req as { clientRequestId?: string } | undefined)?.clientRequestId, "trace-4711", "the app's id is in the log line, for correlation");
+      const again = await call("acme-header", "/echo/id", { headers: { "x-request-id": "trace-4711" } });
+      assert.notEqual(again.headers["x-request-id"], requestId, "two requests never share an id");
     });
   });
 

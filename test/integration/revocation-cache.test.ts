@@ -22,8 +22,8 @@ function countExists(services: TestServices): { count: number } {
 }
 
 /** A token's claims that nothing has revoked yet; the cache learns they are clear once its subscription is live. */
-async function clearClaims(services: TestServices, exists: { count: number }): Promise<{ jti: string; gid: string; exp: number }> {
-  const claims = { jti: randomUUID(), gid: randomUUID(), exp: Math.floor(Date.now() / 1000) + 600 };
+async function clearClaims(services: TestServices, exists: { count: number }): Promise<{ jti: string; client_id: string; gid: string; exp: number }> {
+  const claims = { jti: randomUUID(), client_id: `app_${randomUUID()}`, gid: randomUUID(), exp: Math.floor(Date.now() / 1000) + 600 };
   await until("the cache answers a second check itself", async () => {
     assert.equal(await isRevoked(services.redis, claims), false);
     const before = exists.count;
@@ -75,6 +75,6 @@ describe("revocation cache", () => {
   it("while Redis cannot be asked, no cached answer stands in for it: the check fails", async () => {
     const claims = await clearClaims(b, bExists);
     b.redis.disconnect();
-    await assert.rejects(isRevoked(b.redis, { jti: randomUUID(), gid: claims.gid }));
+    await assert.rejects(isRevoked(b.redis, { jti: randomUUID(), client_id: claims.client_id, gid: claims.gid }));
   });
 });

@@ -38,6 +38,7 @@ describe("authorization_code grant", () => {
   let spa: App;
   let noRefreshApp: App;
   let twoRedirectsApp: App;
+  let legacyApp: App;
 
   before(async () => {
     const port = await freePort();
@@ -61,6 +62,7 @@ describe("authorization_code grant", () => {
     spa = await register({ name: "SPA", redirectUris: [REDIRECT], isPublic: true, scopes });
     noRefreshApp = await register({ name: "No refresh", redirectUris: [REDIRECT], grantTypes: ["authorization_code"], scopes });
     twoRedirectsApp = await register({ name: "Two", redirectUris: [REDIRECT, OTHER_REDIRECT], scopes });
+    legacyApp = await register({ name: "Legacy", redirectUris: [REDIRECT], scopes, requirePkce: false });
   });
 
   after(async () => {
@@ -228,9 +230,16 @@ describe("authorization_code grant", () => {
       assert.equal(response.status, 200, JSON.stringify(response.body));
     });
 
-    it("a confidential client's code issued without a challenge works without a verifier", async () => {
-      const { code } = await issueCode({ verifier: null, scope: "proxy" });
-      const tokens = await exchange(app, code, null);
+    it("a legacy confidential client registered without PKCE exchanges a code issued without a challenge, without a verifier", async () => {
+      const { code } = await issueCode({ target: legacyApp, verifier: null, scope: "proxy" });
+      const tokens = await exchange(legacyApp, code, null);
+      assert.equal(tokens.scope, "proxy");
+    });
+
+    it("a legacy confidential client that sends PKCE anyway gets it checked", async () => {
+      const { code, verifier } = await issueCode({ target: legacyApp, scope: "proxy" });
+      await assert.rejects(exchange(legacyApp, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      const tokens = await exchange(legacyApp, code, verifier);
       assert.equal(tokens.scope, "proxy");
     });
   });
@@ -256,6 +265,13 @@ describe("authorization_code grant", () => {
     it("a public client's code without a challenge", async () => {
       const { code } = await issueCode({ target: spa, verifier: null, scope: "proxy" });
       await assert.rejects(exchange(spa, code, null), isInvalidGrant);
+    });
+
+    it("a confidential client's code without a challenge (OAuth 2.1: PKCE for every client)", async () => {
+      const { code } = await issueCode({ verifier: null, scope: "proxy" });
+      const response = await rawExchange(app, { code, redirect_uri: REDIRECT });
+      assert.equal(response.body.error, "invalid_grant");
+      assert.match(String(response.body.error_description), /must be bound to a PKCE challenge/);
     });
 
     it("a code issued to another client, which stays usable by its own client", async () => {

@@ -223,6 +223,38 @@ describe("the unified authorization-code flow", () => {
       assert.equal(page.url.searchParams.get("iss"), broker.url);
     });
 
+    it("a confidential client without PKCE is sent back invalid_request too (OAuth 2.1: PKCE for every client)", async () => {
+      const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "code", state: "st-conf", connector: "gh" });
+      assert.equal(page.url.searchParams.get("error"), "invalid_request");
+      assert.match(page.url.searchParams.get("error_description") ?? "", /PKCE is required/);
+      assert.equal(page.url.searchParams.get("state"), "st-conf");
+    });
+
+    it("a legacy confidential app registered without PKCE still completes the flow without it", async () => {
+      const created = await broker.services.clients.create({ name: "Legacy", redirectUris: [APP_REDIRECT], scopes: ["proxy"], requirePkce: false });
+      const legacy: App = { id: created.client.id, secret: created.secret, config: await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), insecure) };
+      github.setUser({ id: 102, login: "legacy", email: "legacy@example.test", name: "Legacy" });
+      const state = client.randomState();
+      const back = await authorize(legacy, { scope: "proxy", connector: "gh", state });
+      assert.ok(back.searchParams.get("code"), back.href);
+      const tokens = await client.authorizationCodeGrant(legacy.config, back, { expectedState: state });
+      assert.equal(tokens.scope, "proxy");
+    });
+
+    it("an app registered with an http://localhost redirect URI before it was refused gets an error page naming the fix, never a redirect", async () => {
+      const created = await broker.services.clients.create({ name: "Old native app", redirectUris: ["http://127.0.0.1:9/cb"], scopes: ["proxy"] });
+      // Registered when http://localhost was still accepted.
+      await broker.services.db.app.update({ where: { id: created.client.id }, data: { redirectUris: ["http://localhost:9/cb"] } });
+      broker.services.clients.invalidate(created.client.id);
+      const { challenge } = await pkce();
+      const page = await rawAuthorize({ client_id: created.client.id, redirect_uri: "http://localhost:9/cb", response_type: "code", state: "s", code_challenge: challenge, code_challenge_method: "S256" });
+      assert.equal(page.status, 400);
+      assert.equal(page.chain.length, 1, "no redirect");
+      assert.match(page.body, /invalid_redirect_uri/);
+      assert.match(page.body, /RFC 8252 §8\.3/);
+      assert.match(page.body, /http:\/\/127\.0\.0\.1:9\/cb/);
+    });
+
     it("code_challenge_method=plain is refused", async () => {
       const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "code", state: "s", connector: "gh", code_challenge: "a".repeat(43), code_challenge_method: "plain" });
       assert.equal(page.url.searchParams.get("error"), "invalid_request");

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SCREENSHOT_DIR = "test-results/e2e";
@@ -33,7 +33,12 @@ export interface TestChromium {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<TestChromium> {
+export interface LaunchOptions {
+  /** What Chromium answers a Basic challenge with, as a user typing into its password prompt would. */
+  httpCredentials?: BrowserContextOptions["httpCredentials"];
+}
+
+export async function launchChromium(options: LaunchOptions = {}): Promise<TestChromium> {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} is missing: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const profile = mkdtempSync(join(tmpdir(), "authbroker-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -42,6 +47,7 @@ export async function launchChromium(): Promise<TestChromium> {
     args: CHROMIUM_ARGS,
     viewport: { width: 1024, height: 800 },
     locale: "en-US",
+    ...(options.httpCredentials ? { httpCredentials: options.httpCredentials } : {}),
   });
   // A page that hangs fails the step well before the test timeout; generous
   // enough for a 2-core CI machine running other test files at the same time.

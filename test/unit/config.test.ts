@@ -40,6 +40,7 @@ describe("configuration defaults", () => {
     assert.equal(config.logLevel, "info");
     assert.equal(config.adminToken, undefined);
     assert.equal(config.shutdownGraceMs, 10_000);
+    assert.deepEqual(config.tokenLifetimeLimits, { accessTokenMaxTtl: 86_400, refreshTokenMaxTtl: 7_776_000 }, "access tokens a day at most, refresh tokens 90 days");
     assert.equal(config.encryptionKeys.length, 1);
     assert.equal(config.encryptionKeys[0]!.kid, "k1");
     assert.equal(config.encryptionKeys[0]!.key.length, 32);
@@ -67,6 +68,8 @@ describe("configuration defaults", () => {
       BROKER_ADMIN_TOKEN: adminToken,
       SHUTDOWN_GRACE_MS: "2500",
       TRUST_PROXY_HOPS: "2",
+      ACCESS_TOKEN_MAX_TTL_SECONDS: "900",
+      REFRESH_TOKEN_MAX_TTL_SECONDS: "604800",
     });
     assert.equal(config.databaseUrl, "postgres://u:p@db.internal:6543/broker");
     assert.equal(config.redisUrl, "rediss://cache.internal:6380/2");
@@ -86,6 +89,7 @@ describe("configuration defaults", () => {
     assert.equal(config.adminToken, adminToken);
     assert.equal(config.shutdownGraceMs, 2500);
     assert.equal(config.trustProxyHops, 2);
+    assert.deepEqual(config.tokenLifetimeLimits, { accessTokenMaxTtl: 900, refreshTokenMaxTtl: 604_800 });
     // The first key is the current one.
     assert.deepEqual(
       config.encryptionKeys.map((k) => k.kid),
@@ -178,6 +182,12 @@ describe("a bad variable stops the start with one line naming it", () => {
   it("TRUST_PROXY_HOPS outside 0-10", () => {
     rejects({ TRUST_PROXY_HOPS: "11" }, "TRUST_PROXY_HOPS", /must be 0-10/);
     rejects({ TRUST_PROXY_HOPS: "yes" }, "TRUST_PROXY_HOPS", /must be an integer/);
+  });
+
+  it("ACCESS_TOKEN_MAX_TTL_SECONDS and REFRESH_TOKEN_MAX_TTL_SECONDS outside 60 s .. 1 year", () => {
+    rejects({ ACCESS_TOKEN_MAX_TTL_SECONDS: "59" }, "ACCESS_TOKEN_MAX_TTL_SECONDS", /must be 60-31536000/);
+    rejects({ REFRESH_TOKEN_MAX_TTL_SECONDS: "31536001" }, "REFRESH_TOKEN_MAX_TTL_SECONDS", /must be 60-31536000/);
+    rejects({ ACCESS_TOKEN_MAX_TTL_SECONDS: "1d" }, "ACCESS_TOKEN_MAX_TTL_SECONDS", /must be an integer/);
   });
 
   it("never echoes a secret value in the error line", () => {

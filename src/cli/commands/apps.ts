@@ -23,6 +23,8 @@ interface CreateOptions {
   accessTokenTtl?: number;
   refreshTokenTtl?: number;
   idTokenTtl?: number;
+  /** Commander's `--no-require-pkce`: true unless the flag is given. */
+  requirePkce: boolean;
   json?: boolean;
 }
 
@@ -84,11 +86,12 @@ export function registerApps(program: Command): void {
     .option("--connectors <list>", "connector ids the app may use (default: all)", list)
     .option("--token-endpoint-auth-method <method>", `client authentication: ${CLIENT_AUTH_METHODS.join(", ")}`)
     .option("--allow-upstream-tokens", "the app may read raw upstream tokens (token exchange, scope tokens:read)")
-    .option("--access-token-ttl <seconds>", "access token lifetime", seconds("--access-token-ttl"))
-    .option("--refresh-token-ttl <seconds>", "refresh token lifetime", seconds("--refresh-token-ttl"))
+    .option("--access-token-ttl <seconds>", "access token lifetime (at most ACCESS_TOKEN_MAX_TTL_SECONDS, default 1 day)", seconds("--access-token-ttl"))
+    .option("--refresh-token-ttl <seconds>", "refresh token lifetime (at most REFRESH_TOKEN_MAX_TTL_SECONDS, default 90 days)", seconds("--refresh-token-ttl"))
     .option("--id-token-ttl <seconds>", "ID token lifetime", seconds("--id-token-ttl"))
     .option("--jwks <file>", "the app's public JWKS (JSON file) for private_key_jwt client authentication")
     .option("--webhook-url <url>", "where account events (account.needs_reauth…) are POSTed, signed with a webhook secret shown once")
+    .option("--no-require-pkce", "a legacy confidential app that cannot send PKCE in the code flow (never a public app)")
     .option("--json", "print the result as JSON")
     .action(async (options: CreateOptions & { webhookUrl?: string; jwks?: string }) => {
       let jwks: unknown;
@@ -113,6 +116,7 @@ export function registerApps(program: Command): void {
         refreshTokenTtl: options.refreshTokenTtl,
         idTokenTtl: options.idTokenTtl,
         webhookUrl: options.webhookUrl,
+        requirePkce: options.requirePkce,
         jwks,
       };
       await withServices(async (services) => {

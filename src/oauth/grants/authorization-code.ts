@@ -17,9 +17,9 @@ import { Prisma } from "../../db.js";
 import { generateId, hashSecret } from "../../crypto/secrets.js";
 import { InvalidGrant } from "../../errors.js";
 import type { Services } from "../../services.js";
-import type { Client } from "../clients.js";
+import { requiresPkce, type Client } from "../clients.js";
 import { revokeFamily } from "../revocation.js";
-import { generateRefreshToken } from "../tokens.js";
+import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
 import { activeAccount, consumeIntoNewGrant, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type AccountRow, type GrantContext, type NewGrantRows, type TokenResponse } from "./grant.js";
 
 export const grantType = "authorization_code";
@@ -91,13 +91,13 @@ function checkRedirectUri(code: CodeRow, client: Client, presented: string | und
   if (presented !== code.redirectUri) throw new InvalidGrant("redirect_uri differs from the one of the authorization request");
 }
 
-/** RFC 7636 §4.6 with S256 only; RFC 9700 §2.1.1 against PKCE downgrade. */
+/** RFC 7636 §4.6 with S256 only; RFC 9700 §2.1.1 against PKCE downgrade; OAuth 2.1 §4.1.3: required unless the app opted out. */
 function checkPkce(code: CodeRow, client: Client, verifier: string | undefined): void {
   if (!code.codeChallenge) {
     // A verifier for a code issued without a challenge means the challenge was
     // stripped from the authorization request: an attacker's downgrade.
     if (verifier !== undefined) throw new InvalidGrant("code_verifier was sent, but the code was issued without a code_challenge");
-    if (client.isPublic) throw new InvalidGrant("codes of public clients must be bound to a PKCE challenge");
+    if (requiresPkce(client)) throw new InvalidGrant("codes of this client must be bound to a PKCE challenge");
     return;
   }
   if (verifier === undefined) throw new InvalidGrant("code_verifier is required: the code was issued with a code_challenge");
@@ -135,7 +135,7 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   // Signing needs no I/O; it runs while the grant is written.
   const [tokens, won] = await Promise.all([
     issueAccountTokens({ services, client, account, scope: code.scope, grantId: familyId, nonce: code.nonce, authTime: new Date(code.authTimeSeconds * 1000) }),
-    consumeCode(services, { codeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: client.refreshTokenTtl }),
+    consumeCode(services, { codeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client) }),
   ]);
   if (!won) {
     // A concurrent exchange of the same code got there first: this is a replay of it.

@@ -17,7 +17,7 @@ import { AuthorizationPending, ExpiredToken, InvalidGrant, OAuthError, SlowDown 
 import type { Services } from "../../services.js";
 import { recordPoll } from "../device-codes.js";
 import { revokeFamily } from "../revocation.js";
-import { generateRefreshToken } from "../tokens.js";
+import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
 import { activeAccount, consumeIntoNewGrant, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type GrantContext, type NewGrantRows, type TokenResponse } from "./grant.js";
 
 export const grantType = "urn:ietf:params:oauth:grant-type:device_code";
@@ -65,7 +65,7 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   const refreshToken = grantsRefreshToken(client, polled.scope) ? generateRefreshToken() : undefined;
   const [tokens, won] = await Promise.all([
     issueAccountTokens({ services, client, account, scope: polled.scope, grantId: familyId }),
-    consumeDeviceCode(services, { deviceCodeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: client.refreshTokenTtl }),
+    consumeDeviceCode(services, { deviceCodeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client) }),
   ]);
   if (!won) {
     const winner = await services.db.deviceCode.findUnique({ where: { deviceCodeHash }, select: { familyId: true } });

@@ -16,7 +16,7 @@ import { InvalidGrant, InvalidScope } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { revokeFamily } from "../revocation.js";
 import { parseScope } from "../scopes.js";
-import { generateRefreshToken, issueAccessToken } from "../tokens.js";
+import { generateRefreshToken, issueAccessToken, refreshTokenLifetime } from "../tokens.js";
 import { activeAccount, issueAccountTokens, NOW_UTC_SQL, requiredParameter, type AccountRow, type GrantContext, type TokenResponse } from "./grant.js";
 
 export const grantType = "refresh_token";
@@ -121,7 +121,7 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   const tokenHash = hashSecret(requiredParameter(params, "refresh_token"));
   const next = generateRefreshToken();
   // The new token stays in the family, whose scope it keeps (RFC 6749 §6), whatever this request narrowed.
-  const presented = await findAndRotate(services, { tokenHash, clientId: client.id, nextTokenHash: next.tokenHash, requestedScopes: requestedScopes(params.get("scope")), ttl: client.refreshTokenTtl });
+  const presented = await findAndRotate(services, { tokenHash, clientId: client.id, nextTokenHash: next.tokenHash, requestedScopes: requestedScopes(params.get("scope")), ttl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client) });
   if (!presented || presented.appId !== client.id) throw new InvalidGrant("the refresh token is not valid for this client");
   if (presented.revoked) throw new InvalidGrant("the grant of this refresh token has been revoked");
   if (presented.used) return refuseReuse(context, presented.familyId);
