@@ -29,7 +29,8 @@ async function tokenResponse(url: string, authorization: string, body: string): 
   return (await res.json()) as { access_token: string; refresh_token?: string };
 }
 
-const active = (status: number, body: string) => (status === 200 && body.includes('"active":true') ? undefined : `expected an active token, got status ${status}`);
+const active = (status: number, body: string) =>
+  status === 200 && body.includes('"active":true') ? undefined : `expected an active token, got status ${status}`;
 
 async function main(): Promise<void> {
   const settings = settingsFromEnv();
@@ -54,12 +55,48 @@ async function main(): Promise<void> {
     const brokerHeaders = { authorization: app.authorization, "content-type": FORM };
     const opHeaders = { authorization: `Basic ${Buffer.from(`${OP_CLIENT_ID}:${OP_CLIENT_SECRET}`).toString("base64")}`, "content-type": FORM };
     const rows = [
-      { server: "broker", token: "client_credentials access token (JWT)", name: "broker access token (app)", url: introspect, headers: brokerHeaders, body: `token=${appToken}&token_type_hint=access_token`, pid: broker.pid },
-      { server: "broker", token: "account access token from a refresh (JWT with grant id)", name: "broker access token (account)", url: introspect, headers: brokerHeaders, body: `token=${refreshed.access_token}&token_type_hint=access_token`, pid: broker.pid },
-      { server: "broker", token: "refresh token (Postgres lookup)", name: "broker refresh token", url: introspect, headers: brokerHeaders, body: `token=${encodeURIComponent(refreshed.refresh_token!)}&token_type_hint=refresh_token`, pid: broker.pid },
-      { server: "oidc-provider (memory), reference", token: "opaque access token (store lookup)", name: "oidc-provider opaque access token", url: `${op.url}/token/introspection`, headers: opHeaders, body: `token=${opToken}`, pid: op.pid },
+      {
+        server: "broker",
+        token: "client_credentials access token (JWT)",
+        name: "broker access token (app)",
+        url: introspect,
+        headers: brokerHeaders,
+        body: `token=${appToken}&token_type_hint=access_token`,
+        pid: broker.pid,
+      },
+      {
+        server: "broker",
+        token: "account access token from a refresh (JWT with grant id)",
+        name: "broker access token (account)",
+        url: introspect,
+        headers: brokerHeaders,
+        body: `token=${refreshed.access_token}&token_type_hint=access_token`,
+        pid: broker.pid,
+      },
+      {
+        server: "broker",
+        token: "refresh token (Postgres lookup)",
+        name: "broker refresh token",
+        url: introspect,
+        headers: brokerHeaders,
+        body: `token=${encodeURIComponent(refreshed.refresh_token!)}&token_type_hint=refresh_token`,
+        pid: broker.pid,
+      },
+      {
+        server: "oidc-provider (memory), reference",
+        token: "opaque access token (store lookup)",
+        name: "oidc-provider opaque access token",
+        url: `${op.url}/token/introspection`,
+        headers: opHeaders,
+        body: `token=${opToken}`,
+        pid: op.pid,
+      },
     ];
-    const cases: BenchCase[] = rows.map((r) => ({ name: r.name, expect: active, prepare: async () => ({ name: r.name, url: r.url, method: "POST", headers: r.headers, body: r.body, pid: r.pid }) }));
+    const cases: BenchCase[] = rows.map((r) => ({
+      name: r.name,
+      expect: active,
+      prepare: async () => ({ name: r.name, url: r.url, method: "POST", headers: r.headers, body: r.body, pid: r.pid }),
+    }));
     const results = await measureCases(cases, settings);
     publish({
       section: "Introspection",
@@ -67,7 +104,11 @@ async function main(): Promise<void> {
         "`POST /oauth/introspect` (RFC 7662) by the app that owns the token, client_secret_basic, the broker as its own process (LOG_LEVEL=warn). Access tokens are JWTs: the broker checks the signature and claims, then one Redis EXISTS over the token's revocation keys (and its grant's, for a token issued under a refresh family). A refresh token is one Postgres lookup by its SHA-256. For reference, node-oidc-provider (in-memory store) introspecting one of its opaque access tokens. Script: bench/introspection.ts.",
       command: "npm run bench:introspection",
       settings: settingsLine(settings),
-      body: table(["server", "token introspected", ...RESULT_HEADER], rows.filter((r) => results.has(r.name)).map((r) => [r.server, r.token, ...resultCells(results.get(r.name)!)]), ["l", "l", "r", "r", "r", "r", "r"]),
+      body: table(
+        ["server", "token introspected", ...RESULT_HEADER],
+        rows.filter((r) => results.has(r.name)).map((r) => [r.server, r.token, ...resultCells(results.get(r.name)!)]),
+        ["l", "l", "r", "r", "r", "r", "r"],
+      ),
     });
   } finally {
     for (const stop of stops) await stop().catch((err: Error) => process.stderr.write(`cleanup: ${err.message}\n`));

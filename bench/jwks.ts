@@ -28,10 +28,24 @@ async function main(): Promise<void> {
     stops.unshift(() => op.stop());
     const rows = [
       { server: "broker", path: "/oauth/jwks", name: "broker jwks", url: `${setup.url}/oauth/jwks`, pid: broker.pid, expect: '"keys"' },
-      { server: "broker", path: "/.well-known/openid-configuration", name: "broker discovery", url: `${setup.url}/.well-known/openid-configuration`, pid: broker.pid, expect: '"issuer"' },
+      {
+        server: "broker",
+        path: "/.well-known/openid-configuration",
+        name: "broker discovery",
+        url: `${setup.url}/.well-known/openid-configuration`,
+        pid: broker.pid,
+        expect: '"issuer"',
+      },
       { server: "broker", path: "/healthz (HTTP floor)", name: "broker healthz", url: `${setup.url}/healthz`, pid: broker.pid, expect: "" },
       { server: "oidc-provider, reference", path: "/jwks", name: "oidc-provider jwks", url: `${op.url}/jwks`, pid: op.pid, expect: '"keys"' },
-      { server: "oidc-provider, reference", path: "/.well-known/openid-configuration", name: "oidc-provider discovery", url: `${op.url}/.well-known/openid-configuration`, pid: op.pid, expect: '"issuer"' },
+      {
+        server: "oidc-provider, reference",
+        path: "/.well-known/openid-configuration",
+        name: "oidc-provider discovery",
+        url: `${op.url}/.well-known/openid-configuration`,
+        pid: op.pid,
+        expect: '"issuer"',
+      },
     ];
     const cases: BenchCase[] = rows.map((r) => ({
       name: r.name,
@@ -45,7 +59,11 @@ async function main(): Promise<void> {
         "`GET /oauth/jwks` and `GET /.well-known/openid-configuration` at the broker (its own process, LOG_LEVEL=warn), `/healthz` as the floor of its HTTP server (like the two documents, a direct route answered before express), and the same documents from node-oidc-provider for reference. Both documents come from the signing keys cached in memory: no database round trip. Script: bench/jwks.ts.",
       command: "npm run bench:jwks",
       settings: settingsLine(settings),
-      body: table(["server", "GET", ...RESULT_HEADER], rows.filter((r) => results.has(r.name)).map((r) => [r.server, r.path, ...resultCells(results.get(r.name)!)]), ["l", "l", "r", "r", "r", "r", "r"]),
+      body: table(
+        ["server", "GET", ...RESULT_HEADER],
+        rows.filter((r) => results.has(r.name)).map((r) => [r.server, r.path, ...resultCells(results.get(r.name)!)]),
+        ["l", "l", "r", "r", "r", "r", "r"],
+      ),
     });
   } finally {
     for (const stop of stops) await stop().catch((err: Error) => process.stderr.write(`cleanup: ${err.message}\n`));

@@ -58,7 +58,10 @@ function print(title: string, rows: [string, number][]): void {
 }
 
 process.stdout.write(`${file}: ${total.toFixed(0)} ms sampled\n`);
-print("self time by package / file", tally((n) => where(n.callFrame.url)));
+print(
+  "self time by package / file",
+  tally((n) => where(n.callFrame.url)),
+);
 print("self time by function", tally(label));
 
 // Inclusive time of the broker's own functions: each sample counts once per distinct function on its stack.
@@ -74,4 +77,7 @@ profile.samples.forEach((id, i) => {
     inclusive.set(k, (inclusive.get(k) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   }
 });
-print("inclusive time of broker functions (src/)", [...inclusive].sort((a, b) => b[1] - a[1]));
+print(
+  "inclusive time of broker functions (src/)",
+  [...inclusive].sort((a, b) => b[1] - a[1]),
+);

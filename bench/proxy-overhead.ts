@@ -71,7 +71,18 @@ async function runUpstream(): Promise<void> {
 
 // ── the bare pass-through proxy: the same HTTP client, nothing else ─────────
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade", "host", "authorization", "expect", "trailer"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "authorization",
+  "expect",
+  "trailer",
+]);
 
 async function runBare(upstreamPort: number): Promise<void> {
   const origin = `http://127.0.0.1:${upstreamPort}`;
@@ -135,7 +146,14 @@ async function runBroker(upstreamPort: number): Promise<void> {
     scopes: [],
     tokens: { fields: { key: API_KEY } },
   });
-  const { accessToken } = await issueAccessToken(services, { client: { id: client.id, accessTokenTtl: 3600 }, subject: accountId, scope: "proxy", accountId, connectorId: "bench", ttl: 3600 });
+  const { accessToken } = await issueAccessToken(services, {
+    client: { id: client.id, accessTokenTtl: 3600 },
+    subject: accountId,
+    scope: "proxy",
+    accountId,
+    connectorId: "bench",
+    ttl: 3600,
+  });
   process.once("disconnect", () => {
     void broker.stop().finally(() => database.drop().finally(() => process.exit(0)));
   });
@@ -145,7 +163,10 @@ async function runBroker(upstreamPort: number): Promise<void> {
 // ── the driver ──────────────────────────────────────────────────────────────
 
 function start(role: Role, upstreamPort?: number): Promise<{ child: ChildProcess; ready: Ready }> {
-  const child = fork(fileURLToPath(import.meta.url), [role, String(upstreamPort ?? "")], { execArgv: ["--import", "tsx", ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(fileURLToPath(import.meta.url), [role, String(upstreamPort ?? "")], {
+    execArgv: ["--import", "tsx", ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   return new Promise((resolve, reject) => {
     child.once("message", (message) => resolve({ child, ready: message as Ready }));
     child.once("exit", (code) => reject(new Error(`${role} exited with ${code}`)));
@@ -226,7 +247,12 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       { name: "direct", url: `http://127.0.0.1:${upstream.ready.port}${PATH}`, headers: { "x-api-key": API_KEY }, pid: upstream.child.pid! },
       { name: "bare proxy", url: `http://127.0.0.1:${bare.ready.port}/v1/proxy${PATH}`, headers: {}, pid: bare.child.pid! },
-      { name: "broker", url: `http://127.0.0.1:${broker.ready.port}/v1/proxy${PATH}`, headers: { authorization: `Bearer ${broker.ready.token}` }, pid: broker.child.pid! },
+      {
+        name: "broker",
+        url: `http://127.0.0.1:${broker.ready.port}/v1/proxy${PATH}`,
+        headers: { authorization: `Bearer ${broker.ready.token}` },
+        pid: broker.child.pid!,
+      },
       // The ceiling of the broker's HTTP server (a direct route, as the proxy is) with no proxying at all.
       { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.ready.port}/healthz`, headers: {}, pid: broker.child.pid! },
     ];
@@ -257,7 +283,17 @@ function median(values: number[]): number {
 
 function medianOf(runs: Measured[]): Measured {
   const pick = (key: keyof Omit<Measured, "name">) => median(runs.map((r) => r[key]));
-  return { name: runs[0]!.name, rps: pick("rps"), acP50: pick("acP50"), acP99: pick("acP99"), probeP50: pick("probeP50"), probeP99: pick("probeP99"), errors: runs.reduce((n, r) => n + r.errors, 0), cpuMainUs: pick("cpuMainUs"), cpuProcessUs: pick("cpuProcessUs") };
+  return {
+    name: runs[0]!.name,
+    rps: pick("rps"),
+    acP50: pick("acP50"),
+    acP99: pick("acP99"),
+    probeP50: pick("probeP50"),
+    probeP99: pick("probeP99"),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    cpuMainUs: pick("cpuMainUs"),
+    cpuProcessUs: pick("cpuProcessUs"),
+  };
 }
 
 function render(results: Measured[], run: { connections: number; seconds: number; probeCount: number; roundCount: number }): string {

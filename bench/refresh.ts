@@ -116,7 +116,8 @@ async function runWorker(env: Record<string, string>): Promise<void> {
   process.on("message", () => {
     void (async () => {
       const results: Record<string, number> = {};
-      for (const { labels, value } of (await services.metrics.refreshes.get()).values) results[String(labels.result)] = (results[String(labels.result)] ?? 0) + value;
+      for (const { labels, value } of (await services.metrics.refreshes.get()).values)
+        results[String(labels.result)] = (results[String(labels.result)] ?? 0) + value;
       process.send!({ type: "report", report: { lagsMs, results } satisfies WorkerReport });
     })();
   });
@@ -131,7 +132,10 @@ async function runWorker(env: Record<string, string>): Promise<void> {
 // ── the driver ──────────────────────────────────────────────────────────────
 
 function forkRole(role: string, args: string[]): ChildProcess {
-  return fork(fileURLToPath(import.meta.url), [role, ...args], { execArgv: ["--import", "tsx", ...(role === "worker" ? nodeArgsFromEnv() : [])], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return fork(fileURLToPath(import.meta.url), [role, ...args], {
+    execArgv: ["--import", "tsx", ...(role === "worker" ? nodeArgsFromEnv() : [])],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
 }
 
 function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
@@ -168,7 +172,12 @@ async function createAccounts(setup: BrokerSetup, count: number, options: { with
             identity: { subject: `user-${i}` },
             scopes: ["read"],
             // Without an expiry an account has no refresh job, and the reconciler leaves it alone.
-            tokens: { accessToken: `at-seed-${i}`, refreshToken: `${SEED_PREFIX}${i}-${randomBytes(8).toString("hex")}`, tokenType: "bearer", ...(options.withExpiry ? { expiresAt: farFuture } : {}) },
+            tokens: {
+              accessToken: `at-seed-${i}`,
+              refreshToken: `${SEED_PREFIX}${i}-${randomBytes(8).toString("hex")}`,
+              tokenType: "bearer",
+              ...(options.withExpiry ? { expiresAt: farFuture } : {}),
+            },
           });
           ids[i] = id;
           if (i % 1000 === 999) process.stderr.write(`  ${i + 1} accounts\n`);
@@ -199,7 +208,13 @@ async function main(): Promise<void> {
       "bench-upstream.json": {
         id: "bench-upstream",
         name: "Bench upstream",
-        auth: { kind: "oauth2", authorizationUrl: `${upstreamUrl}/authorize`, tokenUrl: `${upstreamUrl}/token`, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET },
+        auth: {
+          kind: "oauth2",
+          authorizationUrl: `${upstreamUrl}/authorize`,
+          tokenUrl: `${upstreamUrl}/token`,
+          clientId: CLIENT_ID,
+          clientSecret: CLIENT_SECRET,
+        },
         scopes: { read: ["read"] },
         defaultScopes: ["read"],
         api: { baseUrl: `${upstreamUrl}/api`, credentials: "bearer" },
@@ -271,7 +286,9 @@ async function main(): Promise<void> {
     const cpuAfter = workers.map((w) => readCpuMs(w.pid!));
     const memory = rss.map((r) => r.stop());
 
-    const refreshedRows = await db.$queryRawUnsafe<{ id: string; refreshedMs: number | null }[]>(`SELECT "id", (extract(epoch FROM "lastRefreshedAt") * 1000)::float8 AS "refreshedMs" FROM "Account"`);
+    const refreshedRows = await db.$queryRawUnsafe<{ id: string; refreshedMs: number | null }[]>(
+      `SELECT "id", (extract(epoch FROM "lastRefreshedAt") * 1000)::float8 AS "refreshedMs" FROM "Account"`,
+    );
     let expiredFirst = 0;
     let firstRefresh = Infinity;
     let lastRefresh = 0;
@@ -318,20 +335,45 @@ async function main(): Promise<void> {
         table(
           ["figure", "value"],
           [
-            ["accounts refreshed", `${done.toLocaleString("en")} of ${ids.length.toLocaleString("en")}${timedOut ? ` (stopped at the ${timeoutMs / 1000} s limit)` : ""}`],
-            [scheduleBy === "queue" ? "time from the first job scheduled to the last refresh" : "time from worker start to the last refresh", `${total.toFixed(1)} s`],
-            [scheduleBy === "reconciler" ? "of which the start-up reconciler pass (schedules every job, soonest expiry first, 500 per Redis round trip; refreshes already run meanwhile)" : "of which scheduling every job (the producer, 32 at a time; refreshes already run meanwhile)", `${((scheduledAt - startedAt) / 1000).toFixed(1)} s`],
+            [
+              "accounts refreshed",
+              `${done.toLocaleString("en")} of ${ids.length.toLocaleString("en")}${timedOut ? ` (stopped at the ${timeoutMs / 1000} s limit)` : ""}`,
+            ],
+            [
+              scheduleBy === "queue" ? "time from the first job scheduled to the last refresh" : "time from worker start to the last refresh",
+              `${total.toFixed(1)} s`,
+            ],
+            [
+              scheduleBy === "reconciler"
+                ? "of which the start-up reconciler pass (schedules every job, soonest expiry first, 500 per Redis round trip; refreshes already run meanwhile)"
+                : "of which scheduling every job (the producer, 32 at a time; refreshes already run meanwhile)",
+              `${((scheduledAt - startedAt) / 1000).toFixed(1)} s`,
+            ],
             ["refreshes/s (first to last refresh)", refreshWindow > 0 ? (done / refreshWindow).toFixed(0) : "n/a"],
-            ["scheduling lag p50 / p90 / p99 / max (the worker's metric: refresh start − planned time, planned when the job is scheduled)", `${(percentile(lags, 50) / 1000).toFixed(2)} / ${(percentile(lags, 90) / 1000).toFixed(2)} / ${(percentile(lags, 99) / 1000).toFixed(2)} / ${((lags.at(-1) ?? NaN) / 1000).toFixed(2)} s (${lags.length.toLocaleString("en")} jobs)`],
+            [
+              "scheduling lag p50 / p90 / p99 / max (the worker's metric: refresh start − planned time, planned when the job is scheduled)",
+              `${(percentile(lags, 50) / 1000).toFixed(2)} / ${(percentile(lags, 90) / 1000).toFixed(2)} / ${(percentile(lags, 99) / 1000).toFixed(2)} / ${((lags.at(-1) ?? NaN) / 1000).toFixed(2)} s (${lags.length.toLocaleString("en")} jobs)`,
+            ],
             [
               "due → refreshed, per account, p50 / p90 / p99 / max (from the database: the lag above starts when a job is scheduled, this when the account's refresh was due)",
               `${(percentile(late, 50) / 1000).toFixed(2)} / ${(percentile(late, 90) / 1000).toFixed(2)} / ${(percentile(late, 99) / 1000).toFixed(2)} / ${((late.at(-1) ?? NaN) / 1000).toFixed(2)} s`,
             ],
             ["accounts whose credentials expired before their refresh", String(expiredFirst)],
             ["failures (failed, needs_reauth, refused at the upstream)", String(failures)],
-            ["worker results", Object.entries(report.results).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
-            ["worker RSS start → peak → end (each worker)", memory.map((m) => `${formatMiB(m.startMiB)} → ${formatMiB(m.peakMiB)} → ${formatMiB(m.endMiB)}`).join("; ")],
-            ["worker CPU (all workers)", Number.isFinite(cpuSeconds) ? `${cpuSeconds.toFixed(1)} s (${((cpuSeconds * 1e6) / Math.max(1, done)).toFixed(0)} µs per refresh)` : "n/a"],
+            [
+              "worker results",
+              Object.entries(report.results)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(", ") || "none",
+            ],
+            [
+              "worker RSS start → peak → end (each worker)",
+              memory.map((m) => `${formatMiB(m.startMiB)} → ${formatMiB(m.peakMiB)} → ${formatMiB(m.endMiB)}`).join("; "),
+            ],
+            [
+              "worker CPU (all workers)",
+              Number.isFinite(cpuSeconds) ? `${cpuSeconds.toFixed(1)} s (${((cpuSeconds * 1e6) / Math.max(1, done)).toFixed(0)} µs per refresh)` : "n/a",
+            ],
           ],
           ["l", "r"],
         ),

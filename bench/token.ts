@@ -66,11 +66,66 @@ async function main(): Promise<void> {
       { server: "oidc-provider (postgres)", grant: "refresh_token", name: "oidc-provider refresh_token (postgres)" },
     ];
     const cases: BenchCase[] = [
-      { name: rows[0]!.name, expect: issuedTokens, prepare: async () => ({ name: rows[0]!.name, url: brokerToken, method: "POST", headers: brokerHeaders, body: "grant_type=client_credentials&scope=proxy", pid: broker.pid }) },
-      { name: rows[1]!.name, expect: issuedTokens, prepare: async () => ({ name: rows[1]!.name, url: `${opMemory.url}/token`, method: "POST", headers: opHeaders, body: `grant_type=client_credentials&scope=${OP_SCOPE}`, pid: opMemory.pid }) },
-      { name: rows[2]!.name, expect: issuedTokens, prepare: async () => ({ name: rows[2]!.name, url: brokerToken, method: "POST", headers: brokerHeaders, nextBody: pool(await mintRefreshTokens(seeding, app, poolSize)), pid: broker.pid }) },
-      { name: rows[3]!.name, expect: issuedTokens, prepare: async () => ({ name: rows[3]!.name, url: `${opMemory.url}/token`, method: "POST", headers: opHeaders, nextBody: pool(await opMemory.mintRefreshTokens(poolSize)), pid: opMemory.pid }) },
-      { name: rows[4]!.name, expect: issuedTokens, prepare: async () => ({ name: rows[4]!.name, url: `${opPostgres.url}/token`, method: "POST", headers: opHeaders, nextBody: pool(await opPostgres.mintRefreshTokens(poolSize)), pid: opPostgres.pid }) },
+      {
+        name: rows[0]!.name,
+        expect: issuedTokens,
+        prepare: async () => ({
+          name: rows[0]!.name,
+          url: brokerToken,
+          method: "POST",
+          headers: brokerHeaders,
+          body: "grant_type=client_credentials&scope=proxy",
+          pid: broker.pid,
+        }),
+      },
+      {
+        name: rows[1]!.name,
+        expect: issuedTokens,
+        prepare: async () => ({
+          name: rows[1]!.name,
+          url: `${opMemory.url}/token`,
+          method: "POST",
+          headers: opHeaders,
+          body: `grant_type=client_credentials&scope=${OP_SCOPE}`,
+          pid: opMemory.pid,
+        }),
+      },
+      {
+        name: rows[2]!.name,
+        expect: issuedTokens,
+        prepare: async () => ({
+          name: rows[2]!.name,
+          url: brokerToken,
+          method: "POST",
+          headers: brokerHeaders,
+          nextBody: pool(await mintRefreshTokens(seeding, app, poolSize)),
+          pid: broker.pid,
+        }),
+      },
+      {
+        name: rows[3]!.name,
+        expect: issuedTokens,
+        prepare: async () => ({
+          name: rows[3]!.name,
+          url: `${opMemory.url}/token`,
+          method: "POST",
+          headers: opHeaders,
+          nextBody: pool(await opMemory.mintRefreshTokens(poolSize)),
+          pid: opMemory.pid,
+        }),
+      },
+      {
+        name: rows[4]!.name,
+        expect: issuedTokens,
+        prepare: async () => ({
+          name: rows[4]!.name,
+          url: `${opPostgres.url}/token`,
+          method: "POST",
+          headers: opHeaders,
+          nextBody: pool(await opPostgres.mintRefreshTokens(poolSize)),
+          pid: opPostgres.pid,
+        }),
+      },
     ];
     const results = await measureCases(cases, settings);
     await closeSeeding(seeding);
@@ -87,10 +142,14 @@ async function main(): Promise<void> {
       command: "npm run bench:token",
       settings: `${settingsLine(settings)} Refresh pools: ${poolSize.toLocaleString("en")} fresh tokens per target and round.`,
       body: [
-        table(["server", "grant", "tokens/s", ...RESULT_HEADER.slice(1), "note"], measured.map((r) => {
-          const result = results.get(r.name)!;
-          return [r.server, r.grant, ...resultCells(result), result.exhausted ? "pool ran out: a lower bound" : ""];
-        }), ["l", "l", "r", "r", "r", "r", "r", "l"]),
+        table(
+          ["server", "grant", "tokens/s", ...RESULT_HEADER.slice(1), "note"],
+          measured.map((r) => {
+            const result = results.get(r.name)!;
+            return [r.server, r.grant, ...resultCells(result), result.exhausted ? "pool ran out: a lower bound" : ""];
+          }),
+          ["l", "l", "r", "r", "r", "r", "r", "l"],
+        ),
         "",
         table(
           ["grant", "broker tokens/s", "vs oidc-provider (memory)", "vs oidc-provider (postgres)", "target"],

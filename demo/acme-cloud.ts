@@ -82,7 +82,10 @@ export async function startAcmeCloud(options: AcmeCloudOptions): Promise<AcmeClo
   const byKey = new Map(DEMO_USERS.map((u) => [u.apiKey, u]));
 
   /** The user a request's credential belongs to, or undefined. */
-  async function authenticate(req: IncomingMessage, findAccessToken: (token: string) => Promise<{ accountId: string } | undefined>): Promise<DemoUser | undefined> {
+  async function authenticate(
+    req: IncomingMessage,
+    findAccessToken: (token: string) => Promise<{ accountId: string } | undefined>,
+  ): Promise<DemoUser | undefined> {
     const apiKey = req.headers["x-api-key"];
     if (typeof apiKey === "string") return byKey.get(apiKey);
     const bearer = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
@@ -104,7 +107,12 @@ export async function startAcmeCloud(options: AcmeCloudOptions): Promise<AcmeClo
     api: async (req, res, { url, findAccessToken }) => {
       const user = await authenticate(req, findAccessToken);
       if (!user) {
-        sendJson(res, 401, { error: "invalid_token", error_description: "a valid access token or API key is required" }, { "www-authenticate": 'Bearer realm="acme-cloud"' });
+        sendJson(
+          res,
+          401,
+          { error: "invalid_token", error_description: "a valid access token or API key is required" },
+          { "www-authenticate": 'Bearer realm="acme-cloud"' },
+        );
         return;
       }
       if (req.method !== "GET") {

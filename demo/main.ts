@@ -35,11 +35,15 @@ function banner(demo: Demo): string {
     "  authbroker demo is running",
     "",
     `  1. Open the sample app:   ${demo.appUrl}`,
-    "     Click \"Connect Acme Cloud\" (or \"Choose a service…\" for the broker's picker).",
+    '     Click "Connect Acme Cloud" (or "Choose a service…" for the broker\'s picker).',
     `  2. Sign in at Acme Cloud: username ${alice.username}, password ${alice.password}   (or ${bob.username} / ${bob.password})`,
     "     and allow access. The app then shows your files, fetched through the broker's proxy.",
-    ...(demo.broker.services.connectors.has("acme-cloud-server") ? [`  3. "Choose a service…" also offers Acme Cloud (self-hosted): its server address is ${new URL(demo.acmeCloudUrl).host}`] : []),
-    ...(demo.broker.services.connectors.has("acme-cloud-keys") ? [`     and Acme Cloud (API key): ${alice.username}'s key is ${alice.apiKey}, ${bob.username}'s ${bob.apiKey}`] : []),
+    ...(demo.broker.services.connectors.has("acme-cloud-server")
+      ? [`  3. "Choose a service…" also offers Acme Cloud (self-hosted): its server address is ${new URL(demo.acmeCloudUrl).host}`]
+      : []),
+    ...(demo.broker.services.connectors.has("acme-cloud-keys")
+      ? [`     and Acme Cloud (API key): ${alice.username}'s key is ${alice.apiKey}, ${bob.username}'s ${bob.apiKey}`]
+      : []),
     "",
     `  Broker:       ${demo.brokerUrl}   (discovery: ${demo.brokerUrl}/.well-known/openid-configuration)`,
     `  Acme Cloud:   ${demo.acmeCloudUrl}   (the sample upstream: OpenID provider and files API)`,

@@ -86,7 +86,9 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
   let configuration: Promise<oidc.Configuration> | undefined;
   const broker = () =>
     (configuration ??= oidc
-      .discovery(new URL(options.brokerUrl), options.clientId, undefined, oidc.ClientSecretBasic(options.clientSecret), { execute: [oidc.allowInsecureRequests] })
+      .discovery(new URL(options.brokerUrl), options.clientId, undefined, oidc.ClientSecretBasic(options.clientSecret), {
+        execute: [oidc.allowInsecureRequests],
+      })
       .catch((err: unknown) => {
         configuration = undefined;
         throw err;
@@ -120,7 +122,9 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
 
   /** The user's files, fetched through the broker's proxy with the account-bound token. */
   async function fetchFiles(connection: Connection): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${options.brokerUrl}/v1/proxy/files`, { headers: { authorization: `Bearer ${await currentAccessToken(connection)}`, accept: "application/json" } });
+    const response = await fetch(`${options.brokerUrl}/v1/proxy/files`, {
+      headers: { authorization: `Bearer ${await currentAccessToken(connection)}`, accept: "application/json" },
+    });
     const text = await response.text();
     let body: unknown = text;
     try {
@@ -138,14 +142,17 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
     const connection = session.connection;
     let content: RawHtml;
     if (!connection) {
-      content = html`<p>Files Viewer shows your files from Acme Cloud. It reaches them through <strong>authbroker</strong>: it never sees your Acme Cloud password or tokens, only a broker token bound to the account you connect.</p>
+      content = html`<p>
+          Files Viewer shows your files from Acme Cloud. It reaches them through <strong>authbroker</strong>: it never sees your Acme Cloud password or tokens,
+          only a broker token bound to the account you connect.
+        </p>
         <form method="post" action="/connect">
-          <input type="hidden" name="csrf" value="${session.csrf}">
-          <input type="hidden" name="connector" value="acme-cloud">
+          <input type="hidden" name="csrf" value="${session.csrf}" />
+          <input type="hidden" name="connector" value="acme-cloud" />
           <button type="submit">Connect Acme Cloud</button>
         </form>
         <form method="post" action="/connect">
-          <input type="hidden" name="csrf" value="${session.csrf}">
+          <input type="hidden" name="csrf" value="${session.csrf}" />
           <button type="submit" class="secondary">Choose a service…</button>
         </form>`;
     } else {
@@ -159,26 +166,34 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
       content = html`<section aria-labelledby="account-heading">
           <h2 id="account-heading">Connected account</h2>
           <dl>
-            <dt>Service</dt><dd data-testid="connector">${connection.connector}</dd>
-            ${connection.name || connection.email ? html`<dt>Signed in as</dt><dd>${[connection.name, connection.email && `<${connection.email}>`].filter(Boolean).join(" ")}</dd>` : ""}
-            <dt>Account id</dt><dd><code data-testid="account-id">${connection.accountId}</code></dd>
+            <dt>Service</dt>
+            <dd data-testid="connector">${connection.connector}</dd>
+            ${
+              connection.name || connection.email
+                ? html`<dt>Signed in as</dt>
+                    <dd>${[connection.name, connection.email && `<${connection.email}>`].filter(Boolean).join(" ")}</dd>`
+                : ""
+            }
+            <dt>Account id</dt>
+            <dd><code data-testid="account-id">${connection.accountId}</code></dd>
           </dl>
         </section>
         <section aria-labelledby="files-heading">
           <h2 id="files-heading">Your files</h2>
-          <p class="muted">Fetched just now through the broker's proxy: <code>GET /v1/proxy/files</code> with the broker token; the broker added the upstream credentials.</p>
+          <p class="muted">
+            Fetched just now through the broker's proxy: <code>GET /v1/proxy/files</code> with the broker token; the broker added the upstream credentials.
+          </p>
           ${files}
         </section>
         <form method="post" action="/disconnect">
-          <input type="hidden" name="csrf" value="${session.csrf}">
+          <input type="hidden" name="csrf" value="${session.csrf}" />
           <button type="submit" class="danger">Disconnect</button>
         </form>`;
     }
     sendPage(res, {
       title: "Files Viewer",
       body: html`<h1>Files Viewer <span class="badge">sample app</span></h1>
-        ${flash ? html`<p class="flash ${flash.kind}" role="${flash.kind === "error" ? "alert" : "status"}">${flash.text}</p>` : ""}
-        ${content}`,
+        ${flash ? html`<p class="flash ${flash.kind}" role="${flash.kind === "error" ? "alert" : "status"}">${flash.text}</p>` : ""} ${content}`,
     });
   });
 
@@ -211,11 +226,19 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
     if (!pending) {
       session.flash = { kind: "error", text: "That sign-in response was not expected (it was used already, or the app restarted). Connect again." };
     } else if (currentUrl.searchParams.has("error")) {
-      session.flash = { kind: "error", text: `The connection did not complete: ${currentUrl.searchParams.get("error")} (${currentUrl.searchParams.get("error_description") ?? "no description"}).` };
+      session.flash = {
+        kind: "error",
+        text: `The connection did not complete: ${currentUrl.searchParams.get("error")} (${currentUrl.searchParams.get("error_description") ?? "no description"}).`,
+      };
       log(`connect refused: ${currentUrl.searchParams.get("error")}`);
     } else {
       try {
-        const tokens = await oidc.authorizationCodeGrant(await broker(), currentUrl, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true });
+        const tokens = await oidc.authorizationCodeGrant(await broker(), currentUrl, {
+          pkceCodeVerifier: pending.verifier,
+          expectedState: pending.state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
+        });
         const access = decodeJwt(tokens.access_token);
         const identity = tokens.claims();
         session.connection = {
@@ -247,7 +270,10 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
       try {
         // The app's own token (client_credentials) may delete any account the app owns.
         const appToken = await oidc.clientCredentialsGrant(await broker(), { scope: "accounts:write" });
-        const response = await fetch(`${options.brokerUrl}/v1/accounts/${encodeURIComponent(connection.accountId)}`, { method: "DELETE", headers: { authorization: `Bearer ${appToken.access_token}` } });
+        const response = await fetch(`${options.brokerUrl}/v1/accounts/${encodeURIComponent(connection.accountId)}`, {
+          method: "DELETE",
+          headers: { authorization: `Bearer ${appToken.access_token}` },
+        });
         const body = (await response.json().catch(() => ({}))) as { upstream_revoked?: boolean; error_description?: string };
         if (response.ok) {
           session.connection = undefined;
@@ -290,14 +316,34 @@ function isFileList(body: unknown): body is { owner?: string; files: FileEntry[]
 
 function renderFiles(status: number, body: unknown): RawHtml {
   if (status !== 200 || !isFileList(body)) {
-    const description = typeof body === "object" && body !== null ? ((body as { error_description?: string; error?: string }).error_description ?? (body as { error?: string }).error) : String(body);
+    const description =
+      typeof body === "object" && body !== null
+        ? ((body as { error_description?: string; error?: string }).error_description ?? (body as { error?: string }).error)
+        : String(body);
     return html`<p class="error" role="alert">The proxy answered ${status}: ${description ?? "no description"}</p>`;
   }
   return html`<table data-testid="files">
-      <caption class="muted">${body.files.length} file(s)${body.owner ? ` of ${body.owner}` : ""}</caption>
-      <thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Modified</th></tr></thead>
-      <tbody>${body.files.map((f) => html`<tr><td>${f.name}</td><td>${formatSize(f.size)}</td><td>${f.modified}</td></tr>`)}</tbody>
-    </table>`;
+    <caption class="muted">
+      ${body.files.length} file(s)${body.owner ? ` of ${body.owner}` : ""}
+    </caption>
+    <thead>
+      <tr>
+        <th scope="col">Name</th>
+        <th scope="col">Size</th>
+        <th scope="col">Modified</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${body.files.map(
+        (f) =>
+          html`<tr>
+            <td>${f.name}</td>
+            <td>${formatSize(f.size)}</td>
+            <td>${f.modified}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
 }
 
 function formatSize(bytes: number): string {

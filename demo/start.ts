@@ -107,7 +107,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const requestedAcmeCloudPort = options.acmeCloudPort ?? 4001;
     const acmeCloudPort = requestedAcmeCloudPort === 0 ? await freePort(bindHost) : requestedAcmeCloudPort;
     // Each connector has its own redirect URI at the upstream, and a per-server connector one per server.
-    const brokerCallbackUrls = [`${brokerUrl}${callbackPathFor("acme-cloud")}`, `${brokerUrl}${callbackPathFor("acme-cloud-server", `127.0.0.1:${acmeCloudPort}`)}`];
+    const brokerCallbackUrls = [
+      `${brokerUrl}${callbackPathFor("acme-cloud")}`,
+      `${brokerUrl}${callbackPathFor("acme-cloud-server", `127.0.0.1:${acmeCloudPort}`)}`,
+    ];
     const acmeCloud = await startAcmeCloud({ port: acmeCloudPort, host: bindHost, brokerCallbackUrls });
     stops.push(() => acmeCloud.close());
 

@@ -75,7 +75,10 @@ function trendMbPerMinute(samples: Sample[]): number {
 }
 
 function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 async function main(): Promise<number> {
@@ -95,7 +98,9 @@ async function main(): Promise<number> {
   const env = localBrokerEnv({ name: "soak", port, databaseUrl: database.url, connectorsDir });
   const prefix = env.BROKER_QUEUE_PREFIX!;
 
-  console.log(`soak: ${SECONDS} s at ${RATE} requests/s against ${url} (${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB); memory bound +${MAX_GROWTH_MB} MB after ${WARMUP_MS / 1000} s of warm-up`);
+  console.log(
+    `soak: ${SECONDS} s at ${RATE} requests/s against ${url} (${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB); memory bound +${MAX_GROWTH_MB} MB after ${WARMUP_MS / 1000} s of warm-up`,
+  );
   const broker = await startBrokerProcess("all", env, { readyUrl: url, readyTimeoutMs: 60_000 });
   const pid = broker.child.pid!;
 
@@ -117,7 +122,11 @@ async function main(): Promise<number> {
   try {
     // Seed through the broker's own modules, on the same database.
     const services = await createServices(loadConfig(env), createLogger("warn"), env);
-    const created = await services.clients.create({ name: "Soak App", redirectUris: [TEST_APP_REDIRECT], scopes: ["openid", "email", "profile", "offline_access", "proxy", "accounts:read"] });
+    const created = await services.clients.create({
+      name: "Soak App",
+      redirectUris: [TEST_APP_REDIRECT],
+      scopes: ["openid", "email", "profile", "offline_access", "proxy", "accounts:read"],
+    });
     await closeServices(services);
     const appId = created.client.id;
     const appSecret = created.secret!;
@@ -138,7 +147,12 @@ async function main(): Promise<number> {
     }
 
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    const form = (body: string, authorization?: string) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...(authorization ? { authorization } : {}) }, body, agent });
+    const form = (body: string, authorization?: string) => ({
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...(authorization ? { authorization } : {}) },
+      body,
+      agent,
+    });
     const appAuth = basic(appId, appSecret);
     const issued = await send(url, { path: "/oauth/token", ...form("grant_type=client_credentials&scope=proxy%20accounts%3Aread", appAuth) });
     let appToken = String(issued.json<{ access_token: string }>()!.access_token);
@@ -147,37 +161,84 @@ async function main(): Promise<number> {
     const ok200 = (res: ReceivedResponse) => res.status === 200;
     /** One kind of request: what it sends and what a correct answer is. */
     const operations: [weight: number, name: string, run: () => Promise<boolean>][] = [
-      [20, "token client_credentials", async () => {
-        const res = await send(url, { path: "/oauth/token", ...form("grant_type=client_credentials&scope=proxy%20accounts%3Aread", appAuth) });
-        if (res.status === 200) appToken = String(res.json<{ access_token: string }>()!.access_token);
-        return ok200(res);
-      }],
-      [10, "token refresh_token", async () => {
-        // One user of each broker refresh token at a time: a rotated token is single use.
-        const account = accounts.find((a) => !a.busy && Math.random() < 0.3) ?? accounts.find((a) => !a.busy);
-        if (!account) return true;
-        account.busy = true;
-        try {
-          const res = await send(url, { path: "/oauth/token", ...form(`grant_type=refresh_token&refresh_token=${encodeURIComponent(account.refreshToken)}`, appAuth) });
-          const body = res.json<{ access_token: string; refresh_token: string }>();
-          if (res.status === 200 && body) {
-            account.accessToken = body.access_token;
-            account.refreshToken = body.refresh_token;
-          }
+      [
+        20,
+        "token client_credentials",
+        async () => {
+          const res = await send(url, { path: "/oauth/token", ...form("grant_type=client_credentials&scope=proxy%20accounts%3Aread", appAuth) });
+          if (res.status === 200) appToken = String(res.json<{ access_token: string }>()!.access_token);
           return ok200(res);
-        } finally {
-          account.busy = false;
-        }
-      }],
-      [15, "introspect", async () => {
-        const res = await send(url, { path: "/oauth/introspect", ...form(`token=${encodeURIComponent(pick(accounts).accessToken)}`, appAuth) });
-        return ok200(res) && res.json<{ active: boolean }>()?.active === true;
-      }],
-      [20, "proxy (account token)", async () => ok200(await send(url, { path: `/v1/proxy/user/repos?page=${Math.floor(Math.random() * 9)}`, headers: { authorization: `Bearer ${pick(accounts).accessToken}` }, agent }))],
-      [15, "proxy (app token)", async () => ok200(await send(url, { path: `/v1/accounts/${pick(accounts).id}/proxy/user`, method: "POST", headers: { authorization: `Bearer ${appToken}`, "content-type": "application/json" }, body: JSON.stringify({ n: Math.random() }), agent }))],
-      [8, "userinfo", async () => ok200(await send(url, { path: "/oauth/userinfo", headers: { authorization: `Bearer ${pick(accounts).accessToken}` }, agent }))],
+        },
+      ],
+      [
+        10,
+        "token refresh_token",
+        async () => {
+          // One user of each broker refresh token at a time: a rotated token is single use.
+          const account = accounts.find((a) => !a.busy && Math.random() < 0.3) ?? accounts.find((a) => !a.busy);
+          if (!account) return true;
+          account.busy = true;
+          try {
+            const res = await send(url, {
+              path: "/oauth/token",
+              ...form(`grant_type=refresh_token&refresh_token=${encodeURIComponent(account.refreshToken)}`, appAuth),
+            });
+            const body = res.json<{ access_token: string; refresh_token: string }>();
+            if (res.status === 200 && body) {
+              account.accessToken = body.access_token;
+              account.refreshToken = body.refresh_token;
+            }
+            return ok200(res);
+          } finally {
+            account.busy = false;
+          }
+        },
+      ],
+      [
+        15,
+        "introspect",
+        async () => {
+          const res = await send(url, { path: "/oauth/introspect", ...form(`token=${encodeURIComponent(pick(accounts).accessToken)}`, appAuth) });
+          return ok200(res) && res.json<{ active: boolean }>()?.active === true;
+        },
+      ],
+      [
+        20,
+        "proxy (account token)",
+        async () =>
+          ok200(
+            await send(url, {
+              path: `/v1/proxy/user/repos?page=${Math.floor(Math.random() * 9)}`,
+              headers: { authorization: `Bearer ${pick(accounts).accessToken}` },
+              agent,
+            }),
+          ),
+      ],
+      [
+        15,
+        "proxy (app token)",
+        async () =>
+          ok200(
+            await send(url, {
+              path: `/v1/accounts/${pick(accounts).id}/proxy/user`,
+              method: "POST",
+              headers: { authorization: `Bearer ${appToken}`, "content-type": "application/json" },
+              body: JSON.stringify({ n: Math.random() }),
+              agent,
+            }),
+          ),
+      ],
+      [
+        8,
+        "userinfo",
+        async () => ok200(await send(url, { path: "/oauth/userinfo", headers: { authorization: `Bearer ${pick(accounts).accessToken}` }, agent })),
+      ],
       [7, "accounts API", async () => ok200(await send(url, { path: "/v1/accounts?limit=20", headers: { authorization: `Bearer ${appToken}` }, agent }))],
-      [5, "discovery + JWKS", async () => ok200(await send(url, { path: "/.well-known/openid-configuration", agent })) && ok200(await send(url, { path: "/oauth/jwks", agent }))],
+      [
+        5,
+        "discovery + JWKS",
+        async () => ok200(await send(url, { path: "/.well-known/openid-configuration", agent })) && ok200(await send(url, { path: "/oauth/jwks", agent })),
+      ],
     ];
     const totalWeight = operations.reduce((sum, [w]) => sum + w, 0);
     const chooseOperation = () => {
@@ -237,10 +298,19 @@ async function main(): Promise<number> {
     const samples: Sample[] = [];
     const sample = () => {
       const sorted = latencies.sort((a, b) => a - b);
-      samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), rssMb: Math.round(rssOf(pid)), requests, errors, p50: percentile(sorted, 50), p99: percentile(sorted, 99) });
+      samples.push({
+        atSeconds: Math.round((Date.now() - started) / 1000),
+        rssMb: Math.round(rssOf(pid)),
+        requests,
+        errors,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+      });
       latencies = [];
       const s = samples.at(-1)!;
-      console.log(`  ${String(s.atSeconds).padStart(4)} s  RSS ${String(s.rssMb).padStart(4)} MB  requests ${String(s.requests).padStart(7)}  errors ${s.errors}  p50 ${s.p50.toFixed(1)} ms  p99 ${s.p99.toFixed(1)} ms`);
+      console.log(
+        `  ${String(s.atSeconds).padStart(4)} s  RSS ${String(s.rssMb).padStart(4)} MB  requests ${String(s.requests).padStart(7)}  errors ${s.errors}  p50 ${s.p50.toFixed(1)} ms  p99 ${s.p99.toFixed(1)} ms`,
+      );
     };
     sample();
     const sampler = setInterval(sample, SAMPLE_EVERY_MS);
@@ -260,13 +330,21 @@ async function main(): Promise<number> {
     const elapsed = (Date.now() - started) / 1000;
     const refreshes = upstream.stats.tokenByGrant.refresh_token ?? 0;
     console.log("");
-    console.log(`| duration | requests | rate | errors | connect flows | upstream refreshes | RSS after warm-up (median) | RSS at end (median) | growth | trend | peak |`);
+    console.log(
+      `| duration | requests | rate | errors | connect flows | upstream refreshes | RSS after warm-up (median) | RSS at end (median) | growth | trend | peak |`,
+    );
     console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
-    console.log(`| ${Math.round(elapsed)} s | ${requests} | ${Math.round(requests / elapsed)}/s | ${errors} | ${connects} | ${refreshes} | ${baseline} MB | ${final} MB | ${growth >= 0 ? "+" : ""}${growth} MB | ${slope >= 0 ? "+" : ""}${slope.toFixed(1)} MB/min | ${peak} MB |`);
+    console.log(
+      `| ${Math.round(elapsed)} s | ${requests} | ${Math.round(requests / elapsed)}/s | ${errors} | ${connects} | ${refreshes} | ${baseline} MB | ${final} MB | ${growth >= 0 ? "+" : ""}${growth} MB | ${slope >= 0 ? "+" : ""}${slope.toFixed(1)} MB/min | ${peak} MB |`,
+    );
     console.log(`mix: ${[...counts].map(([n, c]) => `${n} ${c}`).join(", ")}`);
     if (errors > 0) console.log(`errors by request: ${[...failures].map(([n, c]) => `${n} ${c}`).join(", ")}\n  ${examples.join("\n  ")}`);
     const passed = errors === 0 && growth <= MAX_GROWTH_MB && afterWarmup.length >= 2;
-    console.log(passed ? "soak passed" : `soak FAILED: ${errors} errors, memory ${growth >= 0 ? "+" : ""}${growth} MB (bound ${MAX_GROWTH_MB} MB)${afterWarmup.length < 2 ? ", run too short to measure growth" : ""}`);
+    console.log(
+      passed
+        ? "soak passed"
+        : `soak FAILED: ${errors} errors, memory ${growth >= 0 ? "+" : ""}${growth} MB (bound ${MAX_GROWTH_MB} MB)${afterWarmup.length < 2 ? ", run too short to measure growth" : ""}`,
+    );
     return passed ? 0 : 1;
   } finally {
     await cleanup();

@@ -28,7 +28,10 @@ export interface EncryptionKeySpec {
 
 function parseEncryptionKeys(raw: string, ctx: z.RefinementCtx): EncryptionKeySpec[] {
   const specs: EncryptionKeySpec[] = [];
-  for (const [index, entry] of raw.split(",").map((s) => s.trim()).entries()) {
+  for (const [index, entry] of raw
+    .split(",")
+    .map((s) => s.trim())
+    .entries()) {
     const colon = entry.indexOf(":");
     const kid = colon === -1 ? "" : entry.slice(0, colon);
     const encoded = colon === -1 ? "" : entry.slice(colon + 1);
@@ -64,13 +67,16 @@ const integer = (min: number, max: number, range: string) =>
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 const url = (protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
+  );
 
 /**
  * The schema of the environment. Keys are env var names; each has its
@@ -109,7 +115,10 @@ const envSchema = z.object({
     .default("")
     .transform((raw, ctx) => {
       const blocks: Cidr[] = [];
-      for (const text of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+      for (const text of raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const cidr = parseCidr(text);
         if (!cidr) {
           ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is not a CIDR such as 127.0.0.0/8` });
@@ -126,7 +135,10 @@ const envSchema = z.object({
   /** Milliseconds to wait for in-flight requests at shutdown before closing anyway. */
   SHUTDOWN_GRACE_MS: integer(0, 600_000, "must be 0-600000").default(10_000),
   /** Prefix of the broker's BullMQ queues in Redis; brokers sharing a Redis with different prefixes do not see each other's jobs. */
-  BROKER_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -").default("authbroker"),
+  BROKER_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -")
+    .default("authbroker"),
   /** Refresh jobs one worker process runs at once. */
   WORKER_CONCURRENCY: integer(1, 1000, "must be 1-1000").default(8),
   /** Upstream refresh calls per second per connector, across all workers (a herd of expiring accounts cannot flood an upstream). */

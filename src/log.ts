@@ -11,7 +11,17 @@ export type { Logger };
 /** Field names whose values are secrets wherever they appear. */
 const SECRET_KEY = /(secret|password|passwd|token|code|assertion|authorization|cookie|credential|private|verifier|api[-_]?key)/i;
 /** Keys that match SECRET_KEY but hold no secret (status codes, error codes). */
-const NOT_SECRET = new Set(["statusCode", "status_code", "error", "errorCode", "code_challenge_method", "tokenType", "token_type", "tokenEndpointAuthMethod", "token_endpoint_auth_method"]);
+const NOT_SECRET = new Set([
+  "statusCode",
+  "status_code",
+  "error",
+  "errorCode",
+  "code_challenge_method",
+  "tokenType",
+  "token_type",
+  "tokenEndpointAuthMethod",
+  "token_endpoint_auth_method",
+]);
 export const REDACTED = "[redacted]";
 
 export function isSecretKey(key: string): boolean {

@@ -33,7 +33,24 @@ export type Role = "serve" | "worker" | "all";
 
 /** The routers of the broker's parts, in mounting order. */
 export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [proxyRouter, discoveryRouter, jwksRouter, rateLimitRouter, authorizeRouter, tokenRouter, introspectionRouter, revocationRouter, userinfoRouter, deviceAuthorizationRouter, callbackRouter, devicePageRouter, hostnameFormRouter, credentialFormRouter, accountsApiRouter, adminRouter];
+  return [
+    proxyRouter,
+    discoveryRouter,
+    jwksRouter,
+    rateLimitRouter,
+    authorizeRouter,
+    tokenRouter,
+    introspectionRouter,
+    revocationRouter,
+    userinfoRouter,
+    deviceAuthorizationRouter,
+    callbackRouter,
+    devicePageRouter,
+    hostnameFormRouter,
+    credentialFormRouter,
+    accountsApiRouter,
+    adminRouter,
+  ];
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */
@@ -67,11 +84,18 @@ export interface RunningBroker {
  * regenerated .env): say what fixes that.
  */
 function withKeyringHint(err: SealError): SealError {
-  return new SealError(`${err.description}; restore the BROKER_ENCRYPTION_KEYS this database was set up with, or use a new database (DATABASE_URL)`, { cause: err });
+  return new SealError(`${err.description}; restore the BROKER_ENCRYPTION_KEYS this database was set up with, or use a new database (DATABASE_URL)`, {
+    cause: err,
+  });
 }
 
 /** `env` is what connector files' `${env:…}` references read (the demo passes its upstream's URL there). */
-export async function startBroker(role: Role, config: Config = loadConfig(), log: Logger = createLogger(config.logLevel), env: NodeJS.ProcessEnv = process.env): Promise<RunningBroker> {
+export async function startBroker(
+  role: Role,
+  config: Config = loadConfig(),
+  log: Logger = createLogger(config.logLevel),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningBroker> {
   await checkPostgres(config.databaseUrl, { requireSchema: true });
   await checkRedis(config.redisUrl);
   const services = await createServices(config, log, env);
@@ -102,10 +126,15 @@ export async function startBroker(role: Role, config: Config = loadConfig(), log
       (stopping ??= (async () => {
         await server?.close(config.shutdownGraceMs);
         // Audit events of the last proxied calls are batched in memory: write them before the pools close.
-        if (server) await settlesWithin(CLOSE_TIMEOUT_MS, flushProxyAudit(services).catch((err: Error) => log.warn({ err: { message: err.message } }, "proxy audit flush failed")));
+        if (server)
+          await settlesWithin(
+            CLOSE_TIMEOUT_MS,
+            flushProxyAudit(services).catch((err: Error) => log.warn({ err: { message: err.message } }, "proxy audit flush failed")),
+          );
         // Closing BullMQ and ioredis waits on Redis (and the pools on Postgres):
         // a dependency that is down must not hold the process after HTTP has drained.
-        if (worker && !(await settlesWithin(CLOSE_TIMEOUT_MS, worker.close()))) log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "worker did not close in time; leaving it");
+        if (worker && !(await settlesWithin(CLOSE_TIMEOUT_MS, worker.close())))
+          log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "worker did not close in time; leaving it");
         if (!(await settlesWithin(CLOSE_TIMEOUT_MS, closeServices(services)))) {
           services.redis.disconnect();
           log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "connections did not close in time; dropped them");

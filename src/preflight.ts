@@ -25,7 +25,8 @@ export async function checkPostgres(databaseUrl: string, options: { requireSchem
   try {
     if (options.requireSchema) {
       const { rows } = await client.query<{ present: boolean }>(`SELECT to_regclass('public."App"') IS NOT NULL AS present`);
-      if (!rows[0]?.present) throw new PreflightError(`PostgreSQL at ${describeDatabaseUrl(databaseUrl)} has no authbroker tables: run \`npx authbroker migrate\``);
+      if (!rows[0]?.present)
+        throw new PreflightError(`PostgreSQL at ${describeDatabaseUrl(databaseUrl)} has no authbroker tables: run \`npx authbroker migrate\``);
     }
   } finally {
     await client.end().catch(() => undefined);
@@ -33,7 +34,13 @@ export async function checkPostgres(databaseUrl: string, options: { requireSchem
 }
 
 export async function checkRedis(redisUrl: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   // connect() rejects with a bare "Connection is closed."; the reason (ECONNREFUSED…) comes as an event.
   let socketError: Error | undefined;
   redis.on("error", (err: Error) => (socketError ??= err));

@@ -43,7 +43,8 @@ export interface Services {
 export async function createServices(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Services> {
   // Connector files first: a bad one stops the start with one line, before any connection is opened.
   // A missing default directory means "no connectors yet"; a directory the operator named must exist.
-  const connectors = env.CONNECTORS_DIR === undefined && !existsSync(config.connectorsDir) ? new ConnectorRegistry([]) : await loadConnectors(config.connectorsDir, env);
+  const connectors =
+    env.CONNECTORS_DIR === undefined && !existsSync(config.connectorsDir) ? new ConnectorRegistry([]) : await loadConnectors(config.connectorsDir, env);
   const keyring = await Keyring.create(config.encryptionKeys);
   const db = createDb(config.databaseUrl);
   const redis = createRedis(config.redisUrl);
@@ -81,7 +82,13 @@ const REDIS_QUIT_TIMEOUT_MS = 2_000;
 async function quitRedis(redis: Redis): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), REDIS_QUIT_TIMEOUT_MS)));
-  const outcome = await Promise.race([redis.quit().then(() => "quit" as const, () => "failed" as const), timedOut]);
+  const outcome = await Promise.race([
+    redis.quit().then(
+      () => "quit" as const,
+      () => "failed" as const,
+    ),
+    timedOut,
+  ]);
   clearTimeout(timer);
   if (outcome !== "quit") redis.disconnect();
 }

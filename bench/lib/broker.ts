@@ -73,7 +73,8 @@ export async function prepareBroker(options: BrokerSetupOptions = {}): Promise<B
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const connectorsDir = mkdtempSync(join(tmpdir(), "authbroker-bench-connectors-"));
-  for (const [file, content] of Object.entries(options.connectors ?? {})) writeFileSync(join(connectorsDir, file), typeof content === "string" ? content : JSON.stringify(content, null, 2));
+  for (const [file, content] of Object.entries(options.connectors ?? {}))
+    writeFileSync(join(connectorsDir, file), typeof content === "string" ? content : JSON.stringify(content, null, 2));
   const env: Record<string, string> = { ...localBrokerEnv({ name: "bench", port, databaseUrl: database.url, connectorsDir }), ...options.env };
   return {
     env,
@@ -115,7 +116,11 @@ export function nodeArgsFromEnv(): string[] {
  * Starts `node bin/authbroker.js <role>` with the setup's environment. For
  * `serve`, resolves once /healthz answers; for `worker`, once `ready` says so.
  */
-export async function startBrokerProcess(setup: BrokerSetup, role: "serve" | "worker" | "all" = "serve", options: { nodeArgs?: string[]; ready?: () => Promise<boolean> } = {}): Promise<BrokerProcess> {
+export async function startBrokerProcess(
+  setup: BrokerSetup,
+  role: "serve" | "worker" | "all" = "serve",
+  options: { nodeArgs?: string[]; ready?: () => Promise<boolean> } = {},
+): Promise<BrokerProcess> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? nodeArgsFromEnv()), "bin/authbroker.js", role], {
     cwd: REPO,
     // Only what the broker needs: PATH for tsx, HOME for caches; never this shell's other variables.

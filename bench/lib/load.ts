@@ -111,7 +111,10 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   const answered = Math.max(1, result["2xx"] + result.non2xx);
   const cpuPerRequest =
     cpuBefore && cpuAfter
-      ? { mainThreadUs: ((cpuAfter.mainThreadMs - cpuBefore.mainThreadMs) * 1000) / answered, processUs: ((cpuAfter.processMs - cpuBefore.processMs) * 1000) / answered }
+      ? {
+          mainThreadUs: ((cpuAfter.mainThreadMs - cpuBefore.mainThreadMs) * 1000) / answered,
+          processUs: ((cpuAfter.processMs - cpuBefore.processMs) * 1000) / answered,
+        }
       : { mainThreadUs: NaN, processUs: NaN };
   const elapsedSeconds = Math.max(result.duration, 0.001);
   const ok = result["2xx"];
@@ -134,7 +137,10 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
 }
 
 /** One request before the load, to fail with the server's answer when a target is misconfigured. */
-export async function checkTarget(target: LoadTarget, expect: (status: number, body: string) => string | undefined = (s) => (s === 200 ? undefined : `status ${s}`)): Promise<void> {
+export async function checkTarget(
+  target: LoadTarget,
+  expect: (status: number, body: string) => string | undefined = (s) => (s === 200 ? undefined : `status ${s}`),
+): Promise<void> {
   validateTarget(target);
   const body = target.nextBody ? target.nextBody() : target.body;
   const res = await fetch(target.url, { method: target.method ?? "GET", headers: target.headers, ...(body !== undefined ? { body } : {}) });
@@ -168,7 +174,12 @@ export function medianResult(runs: LoadResult[]): LoadResult {
     exhausted: runs.some((r) => r.exhausted),
     cpuPerRequest: { mainThreadUs: median(runs.map((r) => r.cpuPerRequest.mainThreadUs)), processUs: median(runs.map((r) => r.cpuPerRequest.processUs)) },
     machineCpuPerRequestUs: median(runs.map((r) => r.machineCpuPerRequestUs)),
-    rss: { startMiB: runs[0]!.rss.startMiB, peakMiB: Math.max(...runs.map((r) => r.rss.peakMiB)), endMiB: runs.at(-1)!.rss.endMiB, samples: runs.reduce((n, r) => n + r.rss.samples, 0) },
+    rss: {
+      startMiB: runs[0]!.rss.startMiB,
+      peakMiB: Math.max(...runs.map((r) => r.rss.peakMiB)),
+      endMiB: runs.at(-1)!.rss.endMiB,
+      samples: runs.reduce((n, r) => n + r.rss.samples, 0),
+    },
   };
 }
 

@@ -84,7 +84,10 @@ export async function postgresAdapterFactory(databaseUrl: string): Promise<{ fac
   const row = (r: { payload: AdapterPayload; consumed_at: Date | null } | undefined): AdapterPayload | undefined =>
     r ? { ...r.payload, ...(r.consumed_at ? { consumed: Math.floor(r.consumed_at.getTime() / 1000) } : {}) } : undefined;
   const findBy = async (type: string, column: "id" | "uid" | "user_code", value: string) => {
-    const { rows } = await pool.query(`SELECT payload, consumed_at FROM oidc_payloads WHERE type = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`, [type, value]);
+    const { rows } = await pool.query(
+      `SELECT payload, consumed_at FROM oidc_payloads WHERE type = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > now())`,
+      [type, value],
+    );
     return row(rows[0]);
   };
   const factory = (type: string): Adapter => ({

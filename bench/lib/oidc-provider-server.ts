@@ -68,7 +68,16 @@ function configuration(adapter: Configuration["adapter"]): Configuration {
     rotateRefreshToken: true,
     issueRefreshToken: () => true,
     expiresWithSession: () => false,
-    ttl: { AccessToken: 3600, ClientCredentials: 3600, RefreshToken: 14 * 24 * 3600, Grant: 14 * 24 * 3600, IdToken: 3600, Session: 3600, Interaction: 600, AuthorizationCode: 60 },
+    ttl: {
+      AccessToken: 3600,
+      ClientCredentials: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+      IdToken: 3600,
+      Session: 3600,
+      Interaction: 600,
+      AuthorizationCode: 60,
+    },
   };
 }
 
@@ -134,7 +143,13 @@ async function main(): Promise<void> {
         const grant = new provider.Grant({ accountId: "user-introspected", clientId: OP_CLIENT_ID });
         grant.addOIDCScope("openid offline_access");
         const grantId = await grant.save();
-        const token = new provider.AccessToken({ accountId: "user-introspected", client: client!, grantId, gty: "authorization_code", scope: "openid offline_access" } as never);
+        const token = new provider.AccessToken({
+          accountId: "user-introspected",
+          client: client!,
+          grantId,
+          gty: "authorization_code",
+          scope: "openid offline_access",
+        } as never);
         process.send!({ type: "access-token", token: await token.save() } satisfies OidcProviderMessage);
       }
     })().catch((err: unknown) => {

@@ -52,7 +52,12 @@ export async function createBenchApp(services: Services): Promise<BenchApp> {
  * many code exchanges would leave them), bound to the account, scope
  * `proxy offline_access`. Returns the token values.
  */
-export async function mintRefreshTokens(services: Services, app: BenchApp, count: number, options: { scope?: string; ttlSeconds?: number } = {}): Promise<string[]> {
+export async function mintRefreshTokens(
+  services: Services,
+  app: BenchApp,
+  count: number,
+  options: { scope?: string; ttlSeconds?: number } = {},
+): Promise<string[]> {
   const scope = options.scope ?? "proxy offline_access";
   const ttl = options.ttlSeconds ?? 30 * 24 * 3600;
   const values: string[] = [];

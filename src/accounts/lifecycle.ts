@@ -97,7 +97,10 @@ export async function endAccount(services: Services, accountId: string, actor: A
   return { accountId, upstreamRevoked, grantsRevoked };
 }
 
-async function revokeUpstream(services: Services, account: { id: string; appId: string; connectorId: string; hostname: string; pinnedAddress: string | null; scopes: string[] }): Promise<boolean> {
+async function revokeUpstream(
+  services: Services,
+  account: { id: string; appId: string; connectorId: string; hostname: string; pinnedAddress: string | null; scopes: string[] },
+): Promise<boolean> {
   const connector = services.connectors.get(account.connectorId);
   if (!connector) return false;
   const kind = services.kinds.for(connector);

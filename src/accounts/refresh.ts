@@ -115,7 +115,15 @@ export async function refreshAccount(services: Services, accountId: string, opti
       let tokens;
       try {
         // `fields`: what the end user typed at connect that a new grant needs again (the jwt_bearer subject).
-        const context = await buildKindContext(services, { connector, appId: account.appId, upstreamScopes: account.scopes, hostname: account.hostname || undefined, pinned: pinnedOf(account.pinnedAddress), fields: current.fields, signal: deadline });
+        const context = await buildKindContext(services, {
+          connector,
+          appId: account.appId,
+          upstreamScopes: account.scopes,
+          hostname: account.hostname || undefined,
+          pinned: pinnedOf(account.pinnedAddress),
+          fields: current.fields,
+          signal: deadline,
+        });
         tokens = await untilAborted(kind.refresh(context, current.refreshToken ?? ""), deadline, connector.name);
       } catch (err) {
         if (err instanceof UpstreamInvalidGrant) {
@@ -136,7 +144,9 @@ export async function refreshAccount(services: Services, accountId: string, opti
       // The next refresh is planned from the new expiry. A job being processed
       // right now (the worker's own) is left alone: it moves itself.
       if (options.schedule !== false) {
-        await services.queues.scheduleRefresh(accountId, tokens.expiresAt, margin).catch((err: Error) => services.log.warn({ accountId, err: { message: err.message } }, "could not schedule the next refresh; the reconciler will"));
+        await services.queues
+          .scheduleRefresh(accountId, tokens.expiresAt, margin)
+          .catch((err: Error) => services.log.warn({ accountId, err: { message: err.message } }, "could not schedule the next refresh; the reconciler will"));
       }
       return { outcome: "refreshed", credentials: stored };
     } finally {
@@ -161,7 +171,8 @@ export function upstreamDeadlineMs(lockTtlMs: number): number {
  */
 function untilAborted<T>(operation: Promise<T>, signal: AbortSignal, upstreamName: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new UpstreamTimeout(`${upstreamName} did not answer the refresh in time`, { detail: "refresh deadline (REFRESH_LOCK_TTL_MS) passed" }));
+    const onAbort = () =>
+      reject(new UpstreamTimeout(`${upstreamName} did not answer the refresh in time`, { detail: "refresh deadline (REFRESH_LOCK_TTL_MS) passed" }));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     operation.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
@@ -173,14 +184,27 @@ function pinnedOf(address: string | null): { address: string; family: 4 | 6 } | 
   return { address, family: address.includes(":") ? 6 : 4 };
 }
 
-async function markNeedsReauth(services: Services, account: { id: string; appId: string; connectorId: string }, err: UpstreamInvalidGrant, requestId?: string): Promise<void> {
+async function markNeedsReauth(
+  services: Services,
+  account: { id: string; appId: string; connectorId: string },
+  err: UpstreamInvalidGrant,
+  requestId?: string,
+): Promise<void> {
   await services.db.$transaction(async (tx) => {
     await tx.account.update({ where: { id: account.id }, data: { status: "needs_reauth", lastError: err.description } });
-    await recordAudit(tx, { action: "account.needs_reauth", actorType: "system", appId: account.appId, accountId: account.id, connectorId: account.connectorId, requestId, detail: { reason: "invalid_grant" } });
+    await recordAudit(tx, {
+      action: "account.needs_reauth",
+      actorType: "system",
+      appId: account.appId,
+      accountId: account.id,
+      connectorId: account.connectorId,
+      requestId,
+      detail: { reason: "invalid_grant" },
+    });
   });
   services.log.warn({ accountId: account.id, connectorId: account.connectorId }, "account needs reauthorization");
   await services.queues.cancelRefresh(account.id).catch(() => undefined);
-  await notifyApp(services, account.appId, "account.needs_reauth", { account_id: account.id, connector: account.connectorId, reason: "invalid_grant" }).catch((e: Error) =>
-    services.log.warn({ accountId: account.id, err: { message: e.message } }, "could not enqueue the needs_reauth webhook"),
+  await notifyApp(services, account.appId, "account.needs_reauth", { account_id: account.id, connector: account.connectorId, reason: "invalid_grant" }).catch(
+    (e: Error) => services.log.warn({ accountId: account.id, err: { message: e.message } }, "could not enqueue the needs_reauth webhook"),
   );
 }

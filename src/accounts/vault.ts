@@ -30,7 +30,13 @@ const field = (column: string) => sealedField("credential", column);
  * With `keepRefreshToken`, a refresh response without a new refresh token
  * keeps the old one (RFC 6749 §6: the server MAY issue a new one).
  */
-export async function storeCredentials(db: CredentialWriter, keyring: Keyring, accountId: string, tokens: StoredTokens, options: { keepRefreshToken?: boolean } = {}): Promise<number> {
+export async function storeCredentials(
+  db: CredentialWriter,
+  keyring: Keyring,
+  accountId: string,
+  tokens: StoredTokens,
+  options: { keepRefreshToken?: boolean } = {},
+): Promise<number> {
   const seal = (column: string, value: string | undefined) => (value === undefined ? null : keyring.seal(value, { rowId: accountId, field: field(column) }));
   const data = {
     tokenType: tokens.tokenType ?? null,
@@ -56,7 +62,13 @@ export async function storeCredentials(db: CredentialWriter, keyring: Keyring, a
  * undefined when the row moved on (the caller must re-read, not overwrite).
  * A refresh response without a refresh token keeps the old one.
  */
-export async function storeRefreshedCredentials(db: CredentialWriter, keyring: Keyring, accountId: string, expectedVersion: number, tokens: StoredTokens): Promise<number | undefined> {
+export async function storeRefreshedCredentials(
+  db: CredentialWriter,
+  keyring: Keyring,
+  accountId: string,
+  expectedVersion: number,
+  tokens: StoredTokens,
+): Promise<number | undefined> {
   const seal = (column: string, value: string) => keyring.seal(value, { rowId: accountId, field: field(column) });
   const { count } = await db.credential.updateMany({
     where: { accountId, version: expectedVersion },
@@ -74,7 +86,11 @@ export async function storeRefreshedCredentials(db: CredentialWriter, keyring: K
 }
 
 /** Opens an account's credentials; undefined when it has none. */
-export async function readCredentials(db: Pick<Db, "credential">, keyring: Keyring, accountId: string): Promise<(StoredTokens & { version: number }) | undefined> {
+export async function readCredentials(
+  db: Pick<Db, "credential">,
+  keyring: Keyring,
+  accountId: string,
+): Promise<(StoredTokens & { version: number }) | undefined> {
   const row = await db.credential.findUnique({ where: { accountId } });
   if (!row) return undefined;
   const open = (column: string, value: string | null) => (value === null ? undefined : keyring.open(value, { rowId: accountId, field: field(column) }));
@@ -83,7 +99,8 @@ export async function readCredentials(db: Pick<Db, "credential">, keyring: Keyri
     accessToken: open("sealedAccessToken", row.sealedAccessToken),
     refreshToken: open("sealedRefreshToken", row.sealedRefreshToken),
     idToken: open("sealedIdToken", row.sealedIdToken),
-    fields: row.sealedFields === null ? undefined : keyring.openJson<Record<string, string>>(row.sealedFields, { rowId: accountId, field: field("sealedFields") }),
+    fields:
+      row.sealedFields === null ? undefined : keyring.openJson<Record<string, string>>(row.sealedFields, { rowId: accountId, field: field("sealedFields") }),
     tokenType: row.tokenType ?? undefined,
     expiresAt: row.expiresAt ?? undefined,
     scope: row.scope ?? undefined,
@@ -130,7 +147,8 @@ function openRow(keyring: Keyring, accountId: string, row: CredentialRow): Store
     accessToken: open("sealedAccessToken", row.sealedAccessToken),
     refreshToken: open("sealedRefreshToken", row.sealedRefreshToken),
     idToken: open("sealedIdToken", row.sealedIdToken),
-    fields: row.sealedFields === null ? undefined : keyring.openJson<Record<string, string>>(row.sealedFields, { rowId: accountId, field: field("sealedFields") }),
+    fields:
+      row.sealedFields === null ? undefined : keyring.openJson<Record<string, string>>(row.sealedFields, { rowId: accountId, field: field("sealedFields") }),
     tokenType: row.tokenType ?? undefined,
     expiresAt: row.expiresAtMs === null ? undefined : new Date(row.expiresAtMs),
     scope: row.scope ?? undefined,
@@ -146,7 +164,10 @@ export async function readRefreshState(db: Db, keyring: Keyring, accountId: stri
   const [row] = await sqlRows<RefreshState["account"] & CredentialRow>(db, READ_REFRESH_STATE, [accountId]);
   if (!row) return undefined;
   const { id, appId, connectorId, status, hostname, pinnedAddress, scopes } = row;
-  return { account: { id, appId, connectorId, status, hostname, pinnedAddress, scopes }, credentials: row.version === null ? undefined : openRow(keyring, accountId, row) };
+  return {
+    account: { id, appId, connectorId, status, hostname, pinnedAddress, scopes },
+    credentials: row.version === null ? undefined : openRow(keyring, accountId, row),
+  };
 }
 
 /** `readCredentials` straight through pg, for the refresh path's re-read under its lock. */

@@ -49,7 +49,11 @@ function basicPassword(authorization: string | undefined): string | undefined {
 }
 
 /** Resolves the admin actor of a request, or throws 401 (with `challenge`) or 403. */
-export async function authenticateAdmin(services: Pick<Services, "config" | "signingKeys" | "redis" | "clients">, authorization: string | undefined, challenge: AdminChallenge = "bearer"): Promise<AdminActor> {
+export async function authenticateAdmin(
+  services: Pick<Services, "config" | "signingKeys" | "redis" | "clients">,
+  authorization: string | undefined,
+  challenge: AdminChallenge = "bearer",
+): Promise<AdminActor> {
   const { adminToken } = services.config;
   const bearer = bearerTokenOf({ authorization });
   const password = basicPassword(authorization);
@@ -69,7 +73,8 @@ export async function authenticateAdmin(services: Pick<Services, "config" | "sig
   }
   // The revocation check already refuses a deleted app's tokens (revoked:client:<id>);
   // this holds too while Redis lacks that key (lost, not yet restored). A cached lookup.
-  if (!(await services.clients.find(claims.client_id))) throw unauthorized("invalid admin credentials: the token's app no longer exists", challenge, "invalid_token");
+  if (!(await services.clients.find(claims.client_id)))
+    throw unauthorized("invalid admin credentials: the token's app no longer exists", challenge, "invalid_token");
   return { actorType: "app", actorId: claims.client_id };
 }
 

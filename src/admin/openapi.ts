@@ -5,7 +5,11 @@
 import { z } from "zod";
 import type { AdminOperation } from "./route-table.js";
 
-const errorSchema = { type: "object", required: ["error", "error_description"], properties: { error: { type: "string" }, error_description: { type: "string" }, request_id: { type: "string" } } };
+const errorSchema = {
+  type: "object",
+  required: ["error", "error_description"],
+  properties: { error: { type: "string" }, error_description: { type: "string" }, request_id: { type: "string" } },
+};
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -15,7 +19,12 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, u
 function parameters(schema: z.ZodType | undefined, where: "path" | "query"): Record<string, unknown>[] {
   if (!schema) return [];
   const json = jsonSchema(schema, "input") as { properties?: Record<string, unknown>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, property]) => ({ name, in: where, required: where === "path" || (json.required ?? []).includes(name), schema: property }));
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: where,
+    required: where === "path" || (json.required ?? []).includes(name),
+    schema: property,
+  }));
 }
 
 export function buildOpenApiDocument(operations: AdminOperation[], issuer: string): Record<string, unknown> {
@@ -39,7 +48,12 @@ export function buildOpenApiDocument(operations: AdminOperation[], issuer: strin
   }
   return {
     openapi: "3.1.0",
-    info: { title: "authbroker admin API", version: "1", description: "Operator API of authbroker. Authenticate with `Authorization: Bearer <BROKER_ADMIN_TOKEN>` or an app's client-credentials token with scope `admin`." },
+    info: {
+      title: "authbroker admin API",
+      version: "1",
+      description:
+        "Operator API of authbroker. Authenticate with `Authorization: Bearer <BROKER_ADMIN_TOKEN>` or an app's client-credentials token with scope `admin`.",
+    },
     servers: [{ url: issuer }],
     security: [{ adminToken: [] }],
     components: { securitySchemes: { adminToken: { type: "http", scheme: "bearer" } } },

@@ -161,7 +161,10 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       // tokens belong to no grant, so without it they would outlive the app (an admin-scope
       // one still administering the broker) until they expire.
       const revocation = clientRevocation(app.id, app.accessTokenTtl);
-      await services.db.$transaction([services.db.app.delete({ where: { id: app.id } }), services.db.revokedClient.upsert({ where: { clientId: app.id }, create: revocation, update: revocation })]);
+      await services.db.$transaction([
+        services.db.app.delete({ where: { id: app.id } }),
+        services.db.revokedClient.upsert({ where: { clientId: app.id }, create: revocation, update: revocation }),
+      ]);
       services.clients.invalidate(params.id);
       await markClientRevoked(services.redis, revocation);
       await recordAudit(services.db, { action: "app.deleted", ...actor, appId: params.id, requestId, detail: { accounts: accounts.length } });
@@ -215,16 +218,28 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     operationId: "setConnectorCredentials",
     method: "put",
     path: "/connectors/{id}/credentials",
-    summary: "Store the broker's upstream client credentials for a connector (sealed), per app or as the default, connector-wide or for one server of a per-server connector",
+    summary:
+      "Store the broker's upstream client credentials for a connector (sealed), per app or as the default, connector-wide or for one server of a per-server connector",
     tag: "connectors",
     params: z.object({ id }),
-    body: z.object({ app_id: z.string().optional(), hostname: z.string().min(1).max(260).optional(), client_id: z.string().min(1).max(500), client_secret: z.string().min(1).max(5000).optional() }),
+    body: z.object({
+      app_id: z.string().optional(),
+      hostname: z.string().min(1).max(260).optional(),
+      client_id: z.string().min(1).max(500),
+      client_secret: z.string().min(1).max(5000).optional(),
+    }),
     response: z.object({ connector: z.string(), app_id: z.string().nullable(), hostname: z.string().nullable(), created: z.boolean() }),
     handle: async ({ params, body }, { services }) => {
       const connector = services.connectors.get(params.id);
       if (!connector) throw new NotFound(`connector ${params.id} is not configured`);
       const hostname = body.hostname === undefined ? undefined : serverName(connector, body.hostname);
-      const stored = await setConnectorCredentials(services, { connectorId: params.id, appId: body.app_id, hostname, clientId: body.client_id, clientSecret: body.client_secret });
+      const stored = await setConnectorCredentials(services, {
+        connectorId: params.id,
+        appId: body.app_id,
+        hostname,
+        clientId: body.client_id,
+        clientSecret: body.client_secret,
+      });
       return { connector: params.id, app_id: body.app_id ?? null, hostname: hostname ?? null, created: stored.created };
     },
   }),
@@ -234,7 +249,13 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     path: "/accounts",
     summary: "Accounts, filtered and paged (cursor = the last id of the previous page)",
     tag: "accounts",
-    query: z.object({ app_id: z.string().optional(), connector: z.string().optional(), status: z.enum(["active", "needs_reauth", "revoked", "error"]).optional(), limit, cursor }),
+    query: z.object({
+      app_id: z.string().optional(),
+      connector: z.string().optional(),
+      status: z.enum(["active", "needs_reauth", "revoked", "error"]).optional(),
+      limit,
+      cursor,
+    }),
     response: page(accountSchema),
     handle: async ({ query }, { services }) => {
       const rows = await services.db.account.findMany({
@@ -316,7 +337,12 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       const [row] = await services.db.$queryRawUnsafe<{ ttl: number | null }[]>(`SELECT max(greatest("accessTokenTtl", "idTokenTtl")) AS ttl FROM "App"`);
       const result = await rotateKeys(services.db, services.keyring, services.signingKeys, { publishForSeconds: Math.max(3600, Number(row?.ttl ?? 0)) });
       await recordAudit(services.db, { action: "keys.rotated", ...actor, requestId, detail: { resealed: result.resealed, signingKid: result.signingKid } });
-      return { current_kid: services.keyring.currentKid, resealed: result.resealed, signing_kid: result.signingKid, previous_signing_kid: result.previousSigningKid ?? null };
+      return {
+        current_kid: services.keyring.currentKid,
+        resealed: result.resealed,
+        signing_kid: result.signingKid,
+        previous_signing_kid: result.previousSigningKid ?? null,
+      };
     },
   }),
   operation({
@@ -325,9 +351,32 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     path: "/audit-events",
     summary: "Audit events, newest first, filtered and paged (cursor = the last id of the previous page)",
     tag: "audit",
-    query: z.object({ action: z.string().max(100).optional(), app_id: z.string().optional(), account_id: z.string().optional(), connector: z.string().optional(), since: isoDate.optional(), until: isoDate.optional(), limit, cursor: z.string().regex(/^\d{1,19}$/).optional() }),
+    query: z.object({
+      action: z.string().max(100).optional(),
+      app_id: z.string().optional(),
+      account_id: z.string().optional(),
+      connector: z.string().optional(),
+      since: isoDate.optional(),
+      until: isoDate.optional(),
+      limit,
+      cursor: z
+        .string()
+        .regex(/^\d{1,19}$/)
+        .optional(),
+    }),
     response: page(
-      z.object({ id: z.string(), at: z.string(), action: z.string(), actor_type: z.string(), actor_id: z.string().nullable(), app_id: z.string().nullable(), account_id: z.string().nullable(), connector: z.string().nullable(), request_id: z.string().nullable(), detail: z.unknown() }),
+      z.object({
+        id: z.string(),
+        at: z.string(),
+        action: z.string(),
+        actor_type: z.string(),
+        actor_id: z.string().nullable(),
+        app_id: z.string().nullable(),
+        account_id: z.string().nullable(),
+        connector: z.string().nullable(),
+        request_id: z.string().nullable(),
+        detail: z.unknown(),
+      }),
     ),
     handle: async ({ query }, { services }) => {
       const rows = await services.db.auditEvent.findMany({
@@ -336,7 +385,9 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
           ...(query.app_id ? { appId: query.app_id } : {}),
           ...(query.account_id ? { accountId: query.account_id } : {}),
           ...(query.connector ? { connectorId: query.connector } : {}),
-          ...(query.since || query.until ? { at: { ...(query.since ? { gte: new Date(query.since) } : {}), ...(query.until ? { lt: new Date(query.until) } : {}) } } : {}),
+          ...(query.since || query.until
+            ? { at: { ...(query.since ? { gte: new Date(query.since) } : {}), ...(query.until ? { lt: new Date(query.until) } : {}) } }
+            : {}),
           ...(query.cursor ? { id: { lt: BigInt(query.cursor) } } : {}),
         },
         orderBy: { id: "desc" },

@@ -16,7 +16,12 @@ export interface AdminContext {
   req: Request;
 }
 
-export interface AdminOperation<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+export interface AdminOperation<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  R extends z.ZodType = z.ZodType,
+> {
   operationId: string;
   method: "get" | "post" | "put" | "delete";
   /** OpenAPI-style path under /admin/v1, e.g. `/accounts/{id}`. */

@@ -41,7 +41,11 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
   if (rows.length === 0) return "(none)";
   const cells = rows.map((r) => columns.map((c) => formatCell(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join("\n");
 }
 
@@ -57,7 +61,8 @@ export function describeFailure(err: unknown): { line: string; exitCode: number 
   if (err instanceof CliError) return { line: err.message, exitCode: err.exitCode };
   if (err instanceof ConfigError) return { line: `configuration error: ${err.message}`, exitCode: EXIT.usage };
   if (err instanceof PreflightError) return { line: err.message, exitCode: EXIT.failed };
-  if (err instanceof BrokerError && err.expose) return { line: `${err.code}: ${err.description}`, exitCode: err.status === 404 ? EXIT.notFound : err.status < 500 ? EXIT.usage : EXIT.failed };
+  if (err instanceof BrokerError && err.expose)
+    return { line: `${err.code}: ${err.description}`, exitCode: err.status === 404 ? EXIT.notFound : err.status < 500 ? EXIT.usage : EXIT.failed };
   if (err instanceof BrokerError) return { line: `${err.code}: ${err.description}${err.detail ? ` (${err.detail})` : ""}`, exitCode: EXIT.failed };
   const e = err as { code?: string; message?: string };
   return { line: `failed: ${e?.message?.split("\n")[0] ?? String(err)}`, exitCode: EXIT.failed };

@@ -104,7 +104,12 @@ export function callbackRouter(services: Services): Router {
     } catch (err) {
       const error = toBrokerError(err);
       req.log.error({ err }, "connect session unreadable");
-      sendErrorPage(res, error.status === 503 ? 503 : 500, error.status === 503 ? "temporarily_unavailable" : "server_error", "The broker could not read this sign-in session. Start again from the app.");
+      sendErrorPage(
+        res,
+        error.status === 503 ? 503 : 500,
+        error.status === 503 ? "temporarily_unavailable" : "server_error",
+        "The broker could not read this sign-in session. Start again from the app.",
+      );
       return;
     }
     if (!taken) {
@@ -116,7 +121,8 @@ export function callbackRouter(services: Services): Router {
       // RFC 9700 §4.7: the response must come back to the browser that started the flow, with the state we sent.
       if (!boundToBrowser) throw new AccessDenied("the connection was started in another browser or its cookie was lost");
       if (!sameString(state, session.upstream.state)) throw new InvalidRequest("the upstream state does not match");
-      if (!arrivedAtItsCallback(req, session)) throw new AccessDenied("the sign-in response arrived at another service's callback than the one the connection was started with");
+      if (!arrivedAtItsCallback(req, session))
+        throw new AccessDenied("the sign-in response arrived at another service's callback than the one the connection was started with");
       const accountId = await completeConnect(services, req, session);
       await finishAuthorization(services, req, res, session, accountId);
     } catch (err) {

@@ -62,19 +62,25 @@ export function describeConnectorScope(connector: ConnectorConfig, name: string,
 
 /** The list of what the app may do, for a connect page. */
 export function renderScopeList(descriptions: ScopeDescription[]): RawHtml {
-  return html`<ul class="scopes">${descriptions.map(
-    (d) =>
-      html`<li>${d.text}${
-        d.upstream && d.upstream.length > 0 ? html` <span class="muted">(asks for ${d.upstream.join(", ")})</span>` : html` <span class="muted">(<code>${d.scope}</code>)</span>`
-      }</li>`,
-  )}</ul>`;
+  return html`<ul class="scopes">
+    ${descriptions.map(
+      (d) =>
+        html`<li>
+          ${d.text}${
+            d.upstream && d.upstream.length > 0
+              ? html` <span class="muted">(asks for ${d.upstream.join(", ")})</span>`
+              : html` <span class="muted">(<code>${d.scope}</code>)</span>`
+          }
+        </li>`,
+    )}
+  </ul>`;
 }
 
 /** A "what <app> will be able to do" section (empty when the app asked for nothing). */
 export function renderConsent(appName: string, descriptions: ScopeDescription[], headingId = "consent-heading"): RawHtml {
   if (descriptions.length === 0) return html``;
   return html`<section aria-labelledby="${headingId}">
-<h2 id="${headingId}">${appName} will be able to</h2>
-${renderScopeList(descriptions)}
-</section>`;
+    <h2 id="${headingId}">${appName} will be able to</h2>
+    ${renderScopeList(descriptions)}
+  </section>`;
 }

@@ -18,9 +18,12 @@ import { connectFormFor, CREDENTIALS_PAGE, pageUrl, storeConnectedAccount, submi
 /** What the page says happens to what is typed, by capability. */
 function footnote(services: Services, connector: ConnectorConfig): RawHtml {
   const kind = services.kinds.for(connector);
-  if (isStaticCredentialChecker(kind)) return html`<p class="muted">The broker checks these with ${connector.name} once and keeps them encrypted; the app never sees them.</p>`;
-  if (isPasswordExchanger(kind)) return html`<p class="muted">Your password is sent to ${connector.name} once, to sign in, and is not kept; the app never sees it.</p>`;
-  if (isServiceTokenFetcher(kind)) return html`<p class="muted">The broker connects to ${connector.name} with its own key on behalf of what you enter here.</p>`;
+  if (isStaticCredentialChecker(kind))
+    return html`<p class="muted">The broker checks these with ${connector.name} once and keeps them encrypted; the app never sees them.</p>`;
+  if (isPasswordExchanger(kind))
+    return html`<p class="muted">Your password is sent to ${connector.name} once, to sign in, and is not kept; the app never sees it.</p>`;
+  if (isServiceTokenFetcher(kind))
+    return html`<p class="muted">The broker connects to ${connector.name} with its own key on behalf of what you enter here.</p>`;
   return html``;
 }
 
@@ -63,10 +66,16 @@ export function credentialFormRouter(services: Services): Router {
   router.post(CREDENTIALS_PAGE, formBody, (req, res) =>
     handleSubmission(services, req, res, {
       step: "credentials",
-      echoFields: (connector) => connectFormFor(services.kinds.for(connector), connector)?.fields.filter((f) => !f.secret).map((f) => f.name) ?? [],
+      echoFields: (connector) =>
+        connectFormFor(services.kinds.for(connector), connector)
+          ?.fields.filter((f) => !f.secret)
+          .map((f) => f.name) ?? [],
       async run(pending, connector) {
         const form = connectFormFor(services.kinds.for(connector), connector)!;
-        const values = submittedValues(req, form.fields.map((f) => f.name));
+        const values = submittedValues(
+          req,
+          form.fields.map((f) => f.name),
+        );
         const grant = await submitForm(services, connector, pending, values);
         return { kind: "connected", accountId: await storeConnectedAccount(services, req, connector, pending, grant) };
       },

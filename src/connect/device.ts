@@ -88,9 +88,17 @@ function sendCodeForm(res: Response, binding: string, typed: string, problem?: s
       <p>Enter the code shown on your device.</p>
       ${problem ? html`<p class="error" role="alert" id="code-problem">${problem}</p>` : ""}
       <form method="post" action="${DEVICE_PAGE_PATH}">
-        <input type="hidden" name="csrf" value="${csrfToken(binding)}">
+        <input type="hidden" name="csrf" value="${csrfToken(binding)}" />
         <label for="user_code">Code</label>
-        <input id="user_code" name="user_code" value="${typed}" autocomplete="off" autocapitalize="characters" spellcheck="false" required${problem ? html` aria-invalid="true" aria-describedby="code-problem"` : ""}>
+        <input
+          id="user_code"
+          name="user_code"
+          value="${typed}"
+          autocomplete="off"
+          autocapitalize="characters"
+          spellcheck="false"
+          required${problem ? html` aria-invalid="true" aria-describedby="code-problem"` : ""}
+        />
         <button type="submit">Continue</button>
       </form>`,
   });
@@ -115,19 +123,29 @@ function decisionFormActions(services: Services, connectors: { id: string }[]): 
   return [...sources];
 }
 
-function sendConfirmation(res: Response, binding: string, code: PendingDeviceCode, client: Client, connectors: { id: string; name: string }[], formActions: string[]): void {
+function sendConfirmation(
+  res: Response,
+  binding: string,
+  code: PendingDeviceCode,
+  client: Client,
+  connectors: { id: string; name: string }[],
+  formActions: string[],
+): void {
   sendPage(res, {
     title: "Connect a device",
     formActions,
     body: html`<h1>Connect <strong>${client.name}</strong>?</h1>
       <p>Continue only if your device shows the code <strong>${formatUserCode(code.userCode)}</strong> and you started this yourself.</p>
       <form method="post" action="${DECISION_PATH}">
-        <input type="hidden" name="csrf" value="${csrfToken(binding)}">
-        <input type="hidden" name="user_code" value="${code.userCode}">
+        <input type="hidden" name="csrf" value="${csrfToken(binding)}" />
+        <input type="hidden" name="user_code" value="${code.userCode}" />
         ${
           connectors.length === 0
             ? html`<p class="error" role="alert">This app may not use any service configured on this broker.</p>`
-            : html`<p>Choose the account to connect:</p><ul class="choices">${connectors.map((c) => html`<li><button type="submit" name="connector" value="${c.id}">${c.name}</button></li>`)}</ul>`
+            : html`<p>Choose the account to connect:</p>
+                <ul class="choices">
+                  ${connectors.map((c) => html`<li><button type="submit" name="connector" value="${c.id}">${c.name}</button></li>`)}
+                </ul>`
         }
         <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
       </form>`,
@@ -143,7 +161,11 @@ function connectorChoices(services: Services, code: PendingDeviceCode, client: C
 }
 
 /** The code a form of this browser's device page submitted, with its CSRF binding; undefined (page sent) when refused. */
-async function submittedCode(services: Services, req: Request, res: Response): Promise<{ binding: string; code: PendingDeviceCode; client: Client } | undefined> {
+async function submittedCode(
+  services: Services,
+  req: Request,
+  res: Response,
+): Promise<{ binding: string; code: PendingDeviceCode; client: Client } | undefined> {
   if (!formIsGenuine(services, req)) {
     sendErrorPage(res, 403, "access_denied", "This form was not sent from this browser's device page. Open the device page again.");
     return undefined;
@@ -154,11 +176,22 @@ async function submittedCode(services: Services, req: Request, res: Response): P
 }
 
 /** Looks a typed code up, counting a miss against the address; undefined (page sent) when refused. */
-async function findTypedCode(services: Services, req: Request, res: Response, binding: string, typed: string): Promise<{ code: PendingDeviceCode; client: Client } | undefined> {
+async function findTypedCode(
+  services: Services,
+  req: Request,
+  res: Response,
+  binding: string,
+  typed: string,
+): Promise<{ code: PendingDeviceCode; client: Client } | undefined> {
   const key = failedUserCodesKey(services.config.issuer, clientAddress(req, services.config.trustProxyHops) ?? "unknown");
   const failures = Number((await services.redis.get(key)) ?? 0);
   if (failures >= MAX_FAILED_USER_CODES) {
-    sendPage(res, { title: "Too many attempts", status: 429, body: html`<h1>Too many attempts</h1><p class="error" role="alert">Too many wrong codes were entered from here. Wait a few minutes and try again.</p>` });
+    sendPage(res, {
+      title: "Too many attempts",
+      status: 429,
+      body: html`<h1>Too many attempts</h1>
+        <p class="error" role="alert">Too many wrong codes were entered from here. Wait a few minutes and try again.</p>`,
+    });
     return undefined;
   }
   const userCode = normaliseUserCode(typed);
@@ -178,7 +211,11 @@ export function devicePageRouter(services: Services): Router {
   router.get(DEVICE_PAGE_PATH, (req: Request, res: Response) => {
     const binding = ensureBinding(services, req, res);
     if (req.query.result === "denied") {
-      sendPage(res, { title: "Access denied", body: html`<h1>Access denied</h1><p>The device was not connected. You can close this window.</p>` });
+      sendPage(res, {
+        title: "Access denied",
+        body: html`<h1>Access denied</h1>
+          <p>The device was not connected. You can close this window.</p>`,
+      });
       return;
     }
     const typed = typeof req.query.user_code === "string" ? req.query.user_code.slice(0, 20) : "";
@@ -232,7 +269,12 @@ export function devicePageRouter(services: Services): Router {
     } catch (err) {
       const error = toBrokerError(err);
       if (!error.expose || error.status >= 500) req.log.error({ err, connectorId: connector.id }, "device connect could not start");
-      sendErrorPage(res, error.expose ? error.status : 500, error.expose ? error.code : "server_error", error.expose ? error.description : "The connection could not be started. Try again.");
+      sendErrorPage(
+        res,
+        error.expose ? error.status : 500,
+        error.expose ? error.code : "server_error",
+        error.expose ? error.description : "The connection could not be started. Try again.",
+      );
     }
   });
 

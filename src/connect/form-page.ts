@@ -117,13 +117,21 @@ function renderField({ field, value, error }: FieldView, focus: boolean): RawHtm
   const errorId = error ? `${id}-error` : undefined;
   const describedBy = [hintId, errorId].filter(Boolean).join(" ");
   return html`<div class="field${error ? " invalid" : ""}">
-<label for="${id}">${field.label}${field.required ? "" : html` <span class="muted">(optional)</span>`}</label>
-${field.description ? html`<p class="hint" id="${hintId}">${field.description}</p>` : ""}
-${error ? html`<p class="field-error" id="${errorId}"><span class="visually-hidden">Error: </span>${error}</p>` : ""}
-<input id="${id}" name="${field.name}" type="${field.secret ? "password" : "text"}" autocomplete="${field.autocomplete}" spellcheck="false" autocapitalize="none"${attribute("required", field.required)}${attribute("autofocus", focus)}${
-    describedBy ? html` aria-describedby="${describedBy}"` : ""
-  }${error ? html` aria-invalid="true"` : ""}${!field.secret && value ? html` value="${value}"` : ""}>
-</div>`;
+    <label for="${id}">${field.label}${field.required ? "" : html` <span class="muted">(optional)</span>`}</label>
+    ${field.description ? html`<p class="hint" id="${hintId}">${field.description}</p>` : ""}
+    ${error ? html`<p class="field-error" id="${errorId}"><span class="visually-hidden">Error: </span>${error}</p>` : ""}
+    <input
+      id="${id}"
+      name="${field.name}"
+      type="${field.secret ? "password" : "text"}"
+      autocomplete="${field.autocomplete}"
+      spellcheck="false"
+      autocapitalize="none"
+      ${attribute("required", field.required)}${attribute("autofocus", focus)}${
+        describedBy ? html` aria-describedby="${describedBy}"` : ""
+      }${error ? html` aria-invalid="true"` : ""}${!field.secret && value ? html` value="${value}"` : ""}
+    />
+  </div>`;
 }
 
 export interface FormPageOptions {
@@ -151,23 +159,29 @@ export function sendFormPage(res: Response, options: FormPageOptions): void {
     title: options.title,
     status: 200,
     formActions: options.formActions,
-    body: html`<style>${new RawHtml(EXTRA_STYLE)}</style>
-<h1>${options.title}</h1>
-${options.intro}
-${
-  problem
-    ? html`<div class="summary" role="alert" aria-labelledby="summary-title"><p id="summary-title" class="field-error">There is a problem</p><p>${
-        fieldWithError ? html`<a href="#${inputId(fieldWithError.field)}">${problem.message}</a>` : problem.message
-      }</p></div>`
-    : ""
-}
-<form method="post" action="${options.action}" novalidate>
-<input type="hidden" name="connect" value="${pending.id}">
-<input type="hidden" name="csrf" value="${csrfTokenFor(options.binding, pending.id)}">
-${views.map((view, index) => renderField(view, index === focusIndex))}
-<div class="actions"><button type="submit">${options.submitLabel}</button><button type="submit" class="secondary" name="action" value="cancel" formnovalidate>Cancel</button></div>
-</form>
-${options.footnote ?? ""}`,
+    body: html`<style>
+        ${new RawHtml(EXTRA_STYLE)}
+      </style>
+      <h1>${options.title}</h1>
+      ${options.intro}
+      ${
+        problem
+          ? html`<div class="summary" role="alert" aria-labelledby="summary-title">
+              <p id="summary-title" class="field-error">There is a problem</p>
+              <p>${fieldWithError ? html`<a href="#${inputId(fieldWithError.field)}">${problem.message}</a>` : problem.message}</p>
+            </div>`
+          : ""
+      }
+      <form method="post" action="${options.action}" novalidate>
+        <input type="hidden" name="connect" value="${pending.id}" />
+        <input type="hidden" name="csrf" value="${csrfTokenFor(options.binding, pending.id)}" />
+        ${views.map((view, index) => renderField(view, index === focusIndex))}
+        <div class="actions">
+          <button type="submit">${options.submitLabel}</button
+          ><button type="submit" class="secondary" name="action" value="cancel" formnovalidate>Cancel</button>
+        </div>
+      </form>
+      ${options.footnote ?? ""}`,
   });
 }
 

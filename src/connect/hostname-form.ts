@@ -28,7 +28,9 @@ function hostnameField(connector: ConnectorConfig): PromptField {
 
 /** Where a submission may lead: the connector's server (any https host, the typed one), this broker, or the app. */
 function formActions(connector: ConnectorConfig, redirectUri: string): string[] {
-  const templates = [connector.auth, connector.api, connector.identity].flatMap((section) => Object.values(section ?? {}).filter((v): v is string => typeof v === "string" && v.includes("{hostname}")));
+  const templates = [connector.auth, connector.api, connector.identity].flatMap((section) =>
+    Object.values(section ?? {}).filter((v): v is string => typeof v === "string" && v.includes("{hostname}")),
+  );
   const plainHttp = templates.some((t) => t.startsWith("http:"));
   return ["https:", ...(plainHttp ? ["http:"] : []), formActionSource(redirectUri)];
 }
@@ -49,10 +51,13 @@ async function showPage(services: Services, req: Request, res: Response): Promis
   const appName = (await services.clients.find(pending.authorization.clientId))?.name ?? "The app";
   sendFormPage(res, {
     title: `Connect ${connector.name}`,
-    intro: html`<p><strong>${appName}</strong> asks you to connect your account on your ${connector.name} server. Which server is it?</p>${
-      // A server named by the link that started this, not by the end user: they confirm it before anything goes there.
-      pending.values?.[HOSTNAME_FIELD] !== undefined && !pending.problem ? html`<p class="muted">The link you followed suggests the server below. Continue only if it is yours: you will sign in there.</p>` : ""
-    }`,
+    intro: html`<p><strong>${appName}</strong> asks you to connect your account on your ${connector.name} server. Which server is it?</p>
+      ${
+        // A server named by the link that started this, not by the end user: they confirm it before anything goes there.
+        pending.values?.[HOSTNAME_FIELD] !== undefined && !pending.problem
+          ? html`<p class="muted">The link you followed suggests the server below. Continue only if it is yours: you will sign in there.</p>`
+          : ""
+      }`,
     action: HOSTNAME_PAGE,
     pending,
     binding,

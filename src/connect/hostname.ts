@@ -51,10 +51,12 @@ export async function checkHostname(services: HostnameCheckServices, connector: 
   const hostname = normalizeHostname(typed);
   const label = connector.hostname?.label ?? "Server address";
   if (hostname === "") throw new FormValuesRejected(`${label} is required`, HOSTNAME_FIELD);
-  if (hostname.length > 253 || !isHostWithPort(hostname)) throw new FormValuesRejected(`Enter a host name such as ${connector.hostname?.example ?? "server.example.com"}, without a path`, HOSTNAME_FIELD);
+  if (hostname.length > 253 || !isHostWithPort(hostname))
+    throw new FormValuesRejected(`Enter a host name such as ${connector.hostname?.example ?? "server.example.com"}, without a path`, HOSTNAME_FIELD);
   const registered = await isRegisteredServer(services.db, connector.id, hostname, appId);
   const shared = sharesConnectorCredentials(connector, hostname);
-  if (!registered && !shared && !hostnameAllowed(connector, hostname)) throw new FormValuesRejected(`${hostname} is not a ${connector.name} server this broker may connect to`, HOSTNAME_FIELD);
+  if (!registered && !shared && !hostnameAllowed(connector, hostname))
+    throw new FormValuesRejected(`${hostname} is not a ${connector.name} server this broker may connect to`, HOSTNAME_FIELD);
   if (!registered && !shared && sendsClientCredentialsToServer(connector)) {
     throw new FormValuesRejected(
       `${hostname} has not registered this broker yet. Its administrator can register it as an OAuth application with the redirect URI ${services.config.issuer}${callbackPathFor(connector.id, hostname)}, then this broker's operator adds the credentials it gets.`,
@@ -64,7 +66,10 @@ export async function checkHostname(services: HostnameCheckServices, connector: 
   try {
     return { hostname, pinned: await services.outbound.resolve(hostWithoutPort(hostname)) };
   } catch (err) {
-    if (err instanceof ForbiddenHostError) throw new FormValuesRejected(`${hostname} points to a private or reserved network address, which the broker may not connect to`, HOSTNAME_FIELD, { detail: err.description });
+    if (err instanceof ForbiddenHostError)
+      throw new FormValuesRejected(`${hostname} points to a private or reserved network address, which the broker may not connect to`, HOSTNAME_FIELD, {
+        detail: err.description,
+      });
     if (err instanceof UpstreamError) throw new FormValuesRejected(`${hostname} could not be found. Check the address and try again.`, HOSTNAME_FIELD);
     throw err;
   }

@@ -75,7 +75,14 @@ async function write(redis: Redis, keyring: Keyring, pending: PendingConnect): P
 }
 
 /** Starts waiting on a page: stores the pending connect and gives this browser its binding cookie. */
-export async function createPending(redis: Redis, keyring: Keyring, res: Response, progress: ConnectProgress, step: PendingStep, secureCookies: boolean): Promise<PendingConnect> {
+export async function createPending(
+  redis: Redis,
+  keyring: Keyring,
+  res: Response,
+  progress: ConnectProgress,
+  step: PendingStep,
+  secureCookies: boolean,
+): Promise<PendingConnect> {
   const id = generateSecret().slice(0, 22);
   const binding = generateSecret();
   const pending: PendingConnect = { ...progress, id, step, bindingHash: hashSecret(binding), createdAt: Date.now() };

@@ -80,9 +80,15 @@ function matches(connector: ConnectorConfig, search: string): boolean {
 
 function renderChoice(connector: ConnectorConfig, params: PickerInput["params"]): RawHtml {
   const logo = connector.logo
-    ? html`<img src="${connector.logo}" alt="" width="32" height="32">`
+    ? html`<img src="${connector.logo}" alt="" width="32" height="32" />`
     : html`<span class="initials" aria-hidden="true">${initials(connector.name)}</span>`;
-  return html`<li><a href="${pickerLink(params, { connector: connector.id })}">${logo}<span class="choice-text"><span class="choice-name">${connector.name}</span><span class="choice-how">${howYouConnect(connector)}${defaultAccess(connector)}</span></span></a></li>`;
+  return html`<li>
+    <a href="${pickerLink(params, { connector: connector.id })}"
+      >${logo}<span class="choice-text"
+        ><span class="choice-name">${connector.name}</span><span class="choice-how">${howYouConnect(connector)}${defaultAccess(connector)}</span></span
+      ></a
+    >
+  </li>`;
 }
 
 export function sendPicker(res: Response, input: PickerInput): void {
@@ -90,33 +96,54 @@ export function sendPicker(res: Response, input: PickerInput): void {
   const search = (input.search ?? "").trim().slice(0, MAX_SEARCH_LENGTH);
   const shown = search ? connectors.filter((c) => matches(c, search)) : connectors;
   const byId = new Map(connectors.map((c) => [c.id, c]));
-  const consent = renderConsent(appName, describeScopes(input.scopes, (id) => byId.get(id)));
+  const consent = renderConsent(
+    appName,
+    describeScopes(input.scopes, (id) => byId.get(id)),
+  );
   // The search form repeats the request as hidden inputs, so submitting it is the same authorization request plus `search`.
   const hidden = Object.entries(params).filter(([k, v]) => v !== undefined && k !== "connector" && k !== SEARCH_PARAMETER);
 
   sendPage(res, {
     title: "Connect an account",
-    body: html`<style>${new RawHtml(STYLE)}</style>
-<h1>Connect an account</h1>
-<p><strong>${appName}</strong> asks you to connect one of your accounts. Choose a service:</p>
-${
-  connectors.length === 0
-    ? html`<p class="error" role="alert">This app may not use any service configured on this broker.</p>`
-    : html`<form class="search" method="get" action="/oauth/authorize" role="search">
-${hidden.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}
-<label for="connector-search">Search services</label>
-<div class="search-row"><input id="connector-search" name="${SEARCH_PARAMETER}" type="search" value="${search}" maxlength="${MAX_SEARCH_LENGTH}" autocomplete="off"><button type="submit">Search</button></div>
-</form>
-${
-  search
-    ? html`<p class="muted" role="status">${
-        shown.length === 0 ? html`No service matches “${search}”.` : html`${shown.length} of ${connectors.length} services match “${search}”.`
-      } <a href="${pickerLink(params, {})}">Show all services</a></p>`
-    : ""
-}
-${shown.length > 0 ? html`<ul class="choices" aria-label="Services">${shown.map((c) => renderChoice(c, params))}</ul>` : ""}`
-}
-${consent}
-<p class="muted">You sign in at the service you choose, or type a key into this broker's form; ${appName} never sees your password or keys.</p>`,
+    body: html`<style>
+        ${new RawHtml(STYLE)}
+      </style>
+      <h1>Connect an account</h1>
+      <p><strong>${appName}</strong> asks you to connect one of your accounts. Choose a service:</p>
+      ${
+        connectors.length === 0
+          ? html`<p class="error" role="alert">This app may not use any service configured on this broker.</p>`
+          : html`<form class="search" method="get" action="/oauth/authorize" role="search">
+                ${hidden.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}" />`)}
+                <label for="connector-search">Search services</label>
+                <div class="search-row">
+                  <input
+                    id="connector-search"
+                    name="${SEARCH_PARAMETER}"
+                    type="search"
+                    value="${search}"
+                    maxlength="${MAX_SEARCH_LENGTH}"
+                    autocomplete="off"
+                  /><button type="submit">Search</button>
+                </div>
+              </form>
+              ${
+                search
+                  ? html`<p class="muted" role="status">
+                      ${shown.length === 0 ? html`No service matches “${search}”.` : html`${shown.length} of ${connectors.length} services match “${search}”.`}
+                      <a href="${pickerLink(params, {})}">Show all services</a>
+                    </p>`
+                  : ""
+              }
+              ${
+                shown.length > 0
+                  ? html`<ul class="choices" aria-label="Services">
+                      ${shown.map((c) => renderChoice(c, params))}
+                    </ul>`
+                  : ""
+              }`
+      }
+      ${consent}
+      <p class="muted">You sign in at the service you choose, or type a key into this broker's form; ${appName} never sees your password or keys.</p>`,
   });
 }

@@ -79,7 +79,10 @@ export function connectFormFor(kind: AuthKind, connector: ConnectorConfig): Conn
           return await kind.fetchServiceGrant(ctx, subject ? values[subject.name] : undefined);
         } catch (err) {
           // With a typed subject, a refused grant most likely means the subject is not one the upstream knows.
-          if (subject && err instanceof UpstreamInvalidGrant) throw new FormValuesRejected(`${connector.name} refused access for this ${subject.label}. Check it and try again.`, subject.name, { detail: err.detail });
+          if (subject && err instanceof UpstreamInvalidGrant)
+            throw new FormValuesRejected(`${connector.name} refused access for this ${subject.label}. Check it and try again.`, subject.name, {
+              detail: err.detail,
+            });
           throw err;
         }
       },
@@ -135,7 +138,13 @@ async function redirectUpstream(services: Services, res: Response, connector: Co
 }
 
 /** Stores the connected account with its sealed credentials and plans its refresh; returns its id. */
-export async function storeConnectedAccount(services: Services, req: Request, connector: ConnectorConfig, progress: ConnectProgress, grant: ConnectedGrant): Promise<string> {
+export async function storeConnectedAccount(
+  services: Services,
+  req: Request,
+  connector: ConnectorConfig,
+  progress: ConnectProgress,
+  grant: ConnectedGrant,
+): Promise<string> {
   const { authorization } = progress;
   const account = await connectAccount(services.db, services.keyring, {
     appId: authorization.clientId,
@@ -166,7 +175,13 @@ export type ConnectOutcome =
   | { kind: "connected"; accountId: string };
 
 /** Waits on a broker page: stores a new pending connect (and its browser cookie). */
-async function waitOn(services: Services, res: Response, progress: ConnectProgress, step: PendingConnect["step"], shown: Pick<PendingConnect, "problem" | "values"> = {}): Promise<ConnectOutcome> {
+async function waitOn(
+  services: Services,
+  res: Response,
+  progress: ConnectProgress,
+  step: PendingConnect["step"],
+  shown: Pick<PendingConnect, "problem" | "values"> = {},
+): Promise<ConnectOutcome> {
   const pending = await createPending(services.redis, services.keyring, res, progress, step, secureCookies(services));
   if (shown.problem || shown.values) await updatePending(services.redis, services.keyring, { ...pending, ...shown });
   return { kind: "redirect", url: pageUrl(step === "hostname" ? HOSTNAME_PAGE : CREDENTIALS_PAGE, pending.id) };
@@ -177,7 +192,14 @@ async function waitOn(services: Services, res: Response, progress: ConnectProgre
  * the pending connect the request came from, if any: a page that follows
  * reuses it (same cookie and CSRF binding).
  */
-export async function continueConnect(services: Services, req: Request, res: Response, connector: ConnectorConfig, progress: ConnectProgress, pending?: PendingConnect): Promise<ConnectOutcome> {
+export async function continueConnect(
+  services: Services,
+  req: Request,
+  res: Response,
+  connector: ConnectorConfig,
+  progress: ConnectProgress,
+  pending?: PendingConnect,
+): Promise<ConnectOutcome> {
   if (isPerServer(connector) && progress.hostname === undefined) {
     return waitOn(services, res, progress, "hostname");
   }
@@ -203,7 +225,14 @@ export async function continueConnect(services: Services, req: Request, res: Res
  * choose the server an end user signs in at, nor where the broker sends
  * its credentials).
  */
-export async function startConnect(services: Services, req: Request, res: Response, connector: ConnectorConfig, authorization: ConnectProgress["authorization"], typedHostname?: string): Promise<string | undefined> {
+export async function startConnect(
+  services: Services,
+  req: Request,
+  res: Response,
+  connector: ConnectorConfig,
+  authorization: ConnectProgress["authorization"],
+  typedHostname?: string,
+): Promise<string | undefined> {
   const progress: ConnectProgress = { authorization };
   const outcome =
     isPerServer(connector) && typedHostname !== undefined
@@ -215,7 +244,12 @@ export async function startConnect(services: Services, req: Request, res: Respon
 }
 
 /** Runs a form's own checks and then its submission. */
-export async function submitForm(services: Services, connector: ConnectorConfig, progress: ConnectProgress, values: Record<string, string>): Promise<ConnectedGrant> {
+export async function submitForm(
+  services: Services,
+  connector: ConnectorConfig,
+  progress: ConnectProgress,
+  values: Record<string, string>,
+): Promise<ConnectedGrant> {
   const kind = services.kinds.for(connector);
   const form = connectFormFor(kind, connector);
   if (!form) throw new TypeError(`connector "${connector.id}" connects through an upstream sign-in page, not a form`);

@@ -66,8 +66,14 @@ export async function handleSubmission(services: Services, req: Request, res: Re
       const message = error instanceof FormValuesRejected ? error.description : `${connector.name} could not be reached just now. Try again in a moment.`;
       req.log.info({ connectorId: connector.id, err: error }, "connect form problem");
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const values = Object.fromEntries(step.echoFields(connector).flatMap((name) => (typeof body[name] === "string" ? [[name, (body[name] as string).slice(0, 300)]] : [])));
-      await putBackPending(services.redis, services.keyring, { ...pending, problem: { message, field: error instanceof FormValuesRejected ? error.field : undefined }, values });
+      const values = Object.fromEntries(
+        step.echoFields(connector).flatMap((name) => (typeof body[name] === "string" ? [[name, (body[name] as string).slice(0, 300)]] : [])),
+      );
+      await putBackPending(services.redis, services.keyring, {
+        ...pending,
+        problem: { message, field: error instanceof FormValuesRejected ? error.field : undefined },
+        values,
+      });
       res.redirect(303, pageUrl(pageForStep(step.step), pending.id));
       return;
     }

@@ -17,7 +17,14 @@ export function redirectAuthorizerFor(services: Pick<Services, "kinds">, connect
 }
 
 /** `hostname` and `pinnedAddress`: a per-server connect's checked host and the address every request to it goes to. */
-export function kindContext(services: Services, connector: ConnectorConfig, appId: string, upstreamScopes: string[], hostname?: string, pinnedAddress?: string): Promise<KindContext> {
+export function kindContext(
+  services: Services,
+  connector: ConnectorConfig,
+  appId: string,
+  upstreamScopes: string[],
+  hostname?: string,
+  pinnedAddress?: string,
+): Promise<KindContext> {
   const pinned = pinnedAddress ? { address: pinnedAddress, family: pinnedAddress.includes(":") ? (6 as const) : (4 as const) } : undefined;
   return buildKindContext(services, { connector, appId, upstreamScopes, hostname, pinned });
 }

@@ -86,7 +86,10 @@ export function createKindContext(input: KindContextInput): KindContext {
     .filter((url) => url.protocol === "http:");
   const refused = httpUrls.find((url) => !insecureHostAllowed(url.hostname, allowPrivateHosts));
   if (refused) {
-    throw new ConnectorNotConfigured(connector.id, `connector "${connector.id}" uses http://${refused.host}, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS`);
+    throw new ConnectorNotConfigured(
+      connector.id,
+      `connector "${connector.id}" uses http://${refused.host}, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS`,
+    );
   }
   const fetch: UpstreamFetch = async (url, init = {}) => {
     const target = new URL(url);
@@ -128,9 +131,19 @@ export interface KindContextServices {
  */
 export async function buildKindContext(
   services: KindContextServices,
-  input: { connector: ConnectorConfig; appId: string; upstreamScopes?: string[]; hostname?: string; pinned?: CheckedAddress; fields?: Record<string, string>; signal?: AbortSignal },
+  input: {
+    connector: ConnectorConfig;
+    appId: string;
+    upstreamScopes?: string[];
+    hostname?: string;
+    pinned?: CheckedAddress;
+    fields?: Record<string, string>;
+    signal?: AbortSignal;
+  },
 ): Promise<KindContext> {
-  const credentials = usesClientCredentials(input.connector) ? await resolveConnectorCredentials(services, input.connector, input.appId, input.hostname) : undefined;
+  const credentials = usesClientCredentials(input.connector)
+    ? await resolveConnectorCredentials(services, input.connector, input.appId, input.hostname)
+    : undefined;
   return createKindContext({
     connector: input.connector,
     credentials,

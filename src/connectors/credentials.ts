@@ -95,7 +95,9 @@ function howToConfigure(connector: ConnectorConfig, appId: string | undefined, m
   const commands: string[] = [];
   if (missing.includes("private key")) commands.push(`\`authbroker credentials keygen ${connector.id}${app}\``);
   if (missing.includes("client id") || missing.includes("client secret") || commands.length === 0) {
-    commands.push(`\`authbroker credentials set ${connector.id}${app} --client-id …${missing.includes("client secret") || !usesPrivateKey(connector) ? " --client-secret-stdin" : ""}\``);
+    commands.push(
+      `\`authbroker credentials set ${connector.id}${app} --client-id …${missing.includes("client secret") || !usesPrivateKey(connector) ? " --client-secret-stdin" : ""}\``,
+    );
   }
   const viaEnv = connector.source.missingEnv.length > 0 ? `set ${connector.source.missingEnv.join(" and ")}, or ` : "";
   return `${viaEnv}run ${commands.join(" and ")}`;
@@ -135,10 +137,16 @@ function fromRows(store: CredentialStore, ordered: (CredentialRow | undefined)[]
  * broker may send to that server, TypeError for a kind that uses none
  * (basic, api_key).
  */
-export async function resolveConnectorCredentials(store: CredentialStore, connector: ConnectorConfig, appId: string, hostname?: string): Promise<UpstreamClientCredentials> {
+export async function resolveConnectorCredentials(
+  store: CredentialStore,
+  connector: ConnectorConfig,
+  appId: string,
+  hostname?: string,
+): Promise<UpstreamClientCredentials> {
   if (!usesClientCredentials(connector)) throw new TypeError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials of its own`);
   const perServer = sendsClientCredentialsToServer(connector);
-  if (perServer && hostname === undefined) throw new TypeError(`connector "${connector.id}" sends its credentials to the end user's server: a hostname is required`);
+  if (perServer && hostname === undefined)
+    throw new TypeError(`connector "${connector.id}" sends its credentials to the end user's server: a hostname is required`);
   const rows = await sqlRows<CredentialRow>(store.db, FIND_CREDENTIAL_ROWS, [connector.id, appId, DEFAULT_APP_KEY, perServer ? hostname! : ""]);
   const row = (appKey: string, host: string) => rows.find((r) => r.appKey === appKey && r.hostname === host);
 
@@ -169,7 +177,8 @@ export async function resolveConnectorCredentials(store: CredentialStore, connec
  * never go to a server the end user names.
  */
 export function checkedServerName(connector: ConnectorConfig, typed: string): string {
-  if (!sendsClientCredentialsToServer(connector)) throw new TypeError(`connector "${connector.id}" does not send its credentials to the end user's server; its credentials are connector-wide`);
+  if (!sendsClientCredentialsToServer(connector))
+    throw new TypeError(`connector "${connector.id}" does not send its credentials to the end user's server; its credentials are connector-wide`);
   const hostname = normalizeHostname(typed);
   if (!isHostWithPort(hostname) || hostname.length > 253) throw new TypeError(`"${typed}" is not a host name (host or host:port, without a path)`);
   return hostname;
@@ -205,7 +214,10 @@ export interface StoredConnectorCredentials {
  * current key with the row id as associated data; a stored private key is
  * kept.
  */
-export async function setConnectorCredentials(services: { db: Db; keyring: Keyring }, input: SetConnectorCredentialsInput): Promise<StoredConnectorCredentials> {
+export async function setConnectorCredentials(
+  services: { db: Db; keyring: Keyring },
+  input: SetConnectorCredentialsInput,
+): Promise<StoredConnectorCredentials> {
   if (!input.clientId) throw new TypeError("clientId must not be empty");
   if (input.clientSecret === "") throw new TypeError("clientSecret must not be empty");
   return writeCredentialRow(
@@ -261,7 +273,12 @@ type CredentialColumns = Omit<Prisma.ConnectorCredentialUncheckedCreateInput, "i
  * default) in one transaction, setting `columns` and keeping the others,
  * and audits the write. An unknown app is NotFound.
  */
-async function writeCredentialRow(db: Db, target: { connectorId: string; appId?: string; hostname?: string }, columns: (rowId: string) => CredentialColumns, audit: { action: string; detail?: Record<string, string> }): Promise<StoredConnectorCredentials> {
+async function writeCredentialRow(
+  db: Db,
+  target: { connectorId: string; appId?: string; hostname?: string },
+  columns: (rowId: string) => CredentialColumns,
+  audit: { action: string; detail?: Record<string, string> },
+): Promise<StoredConnectorCredentials> {
   const { connectorId, appId } = target;
   const appKey = appId ?? DEFAULT_APP_KEY;
   const hostname = target.hostname ?? "";
@@ -272,7 +289,13 @@ async function writeCredentialRow(db: Db, target: { connectorId: string; appId?:
     const id = existing?.id ?? generateId("ccr", 12);
     const data = columns(id);
     await tx.connectorCredential.upsert({ where: key, create: { id, connectorId, appKey, hostname, appId: appId ?? null, ...data }, update: data });
-    await recordAudit(tx, { action: audit.action, actorType: "operator", appId, connectorId, detail: { appKey, ...(hostname ? { hostname } : {}), created: !existing, ...audit.detail } });
+    await recordAudit(tx, {
+      action: audit.action,
+      actorType: "operator",
+      appId,
+      connectorId,
+      detail: { appKey, ...(hostname ? { hostname } : {}), created: !existing, ...audit.detail },
+    });
     return { id, connectorId, appKey, hostname, created: !existing };
   });
 }

@@ -55,7 +55,11 @@ export class ServerNotRegistered extends ConnectorNotConfigured {
     readonly hostname: string,
     options?: BrokerErrorOptions,
   ) {
-    super(connector.id, `${connector.name} on ${hostname} is not registered with this broker: run \`authbroker credentials set ${connector.id} --hostname ${hostname} --client-id … --client-secret-stdin\``, options);
+    super(
+      connector.id,
+      `${connector.name} on ${hostname} is not registered with this broker: run \`authbroker credentials set ${connector.id} --hostname ${hostname} --client-id … --client-secret-stdin\``,
+      options,
+    );
   }
 }
 

@@ -64,7 +64,15 @@ function issueProblems(issue: z.core.$ZodIssue): { field: string; problem: strin
     case "unrecognized_keys":
       return issue.keys.map((key) => ({ field: formatPath([...issue.path, key]), problem: "unknown field" }));
     case "invalid_type":
-      return [{ field, problem: issue.input === undefined ? "is required" : `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" || issue.expected === "record" ? "a map" : `a ${issue.expected}`}` }];
+      return [
+        {
+          field,
+          problem:
+            issue.input === undefined
+              ? "is required"
+              : `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" || issue.expected === "record" ? "a map" : `a ${issue.expected}`}`,
+        },
+      ];
     case "invalid_value":
       return [{ field, problem: `must be ${issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${issue.values.map(String).join(", ")}`}` }];
     case "too_small":
@@ -120,10 +128,16 @@ export async function checkConnectorFile(path: string, env: NodeJS.ProcessEnv): 
 export async function checkConnectorDir(dir: string, env: NodeJS.ProcessEnv): Promise<ConnectorDirCheck> {
   let names: string[];
   try {
-    if (!(await stat(dir)).isDirectory()) return { connectors: [], errors: [new ConnectorConfigError(displayPath(dir), "", "is not a directory (CONNECTORS_DIR)")] };
+    if (!(await stat(dir)).isDirectory())
+      return { connectors: [], errors: [new ConnectorConfigError(displayPath(dir), "", "is not a directory (CONNECTORS_DIR)")] };
     names = (await readdir(dir)).filter((name) => CONNECTOR_FILE.test(name) && !name.startsWith(".")).sort();
   } catch (err) {
-    return { connectors: [], errors: [new ConnectorConfigError(displayPath(dir), "", `cannot be read (CONNECTORS_DIR): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)] };
+    return {
+      connectors: [],
+      errors: [
+        new ConnectorConfigError(displayPath(dir), "", `cannot be read (CONNECTORS_DIR): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`),
+      ],
+    };
   }
   const connectors: ConnectorConfig[] = [];
   const errors: ConnectorConfigError[] = [];

@@ -95,7 +95,10 @@ export async function importConnectorKey(text: string, options: { alg?: SigningA
   }
   if (typeof document.private_key === "string") {
     // A Google service-account key: the PEM, its id (the kid Google expects) and the account's email (the iss).
-    const pair = await completePair(parsePem(document.private_key), { alg: options.alg, kid: options.kid ?? (typeof document.private_key_id === "string" ? document.private_key_id : undefined) });
+    const pair = await completePair(parsePem(document.private_key), {
+      alg: options.alg,
+      kid: options.kid ?? (typeof document.private_key_id === "string" ? document.private_key_id : undefined),
+    });
     return { ...pair, clientId: typeof document.client_email === "string" ? document.client_email : undefined };
   }
   if (typeof document.kty === "string") {
@@ -108,7 +111,10 @@ export async function importConnectorKey(text: string, options: { alg?: SigningA
       if (err instanceof KeyFileError) throw err;
       throw new KeyFileError("the JWK is not a usable private key");
     }
-    return completePair(checked, { alg: options.alg ?? (document.alg as SigningAlgorithm | undefined), kid: options.kid ?? (typeof document.kid === "string" ? document.kid : undefined) });
+    return completePair(checked, {
+      alg: options.alg ?? (document.alg as SigningAlgorithm | undefined),
+      kid: options.kid ?? (typeof document.kid === "string" ? document.kid : undefined),
+    });
   }
   throw new KeyFileError("the JSON file is neither a private JWK nor a Google service-account key file");
 }

@@ -47,7 +47,19 @@ export const CREDENTIAL_FIELDS = ["auth.clientId", "auth.clientSecret"] as const
  * not override them: they carry the CSRF, PKCE and mix-up defences (RFC 9700
  * §4.5, §4.7) and the scopes the app was granted.
  */
-const RESERVED_AUTHORIZATION_PARAMS = ["client_id", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "request", "request_uri"];
+const RESERVED_AUTHORIZATION_PARAMS = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "response_mode",
+  "scope",
+  "state",
+  "nonce",
+  "code_challenge",
+  "code_challenge_method",
+  "request",
+  "request_uri",
+];
 
 // A stand-in for `{hostname}` while a template is checked as a URL.
 const SAMPLE_HOST = "hostname.invalid";
@@ -114,7 +126,8 @@ const authorizationParams = z
   .record(z.string(), z.string())
   .superRefine((params, ctx) => {
     for (const name of Object.keys(params)) {
-      if (RESERVED_AUTHORIZATION_PARAMS.includes(name)) ctx.addIssue({ code: "custom", path: [name], message: "is set by the broker and cannot be overridden" });
+      if (RESERVED_AUTHORIZATION_PARAMS.includes(name))
+        ctx.addIssue({ code: "custom", path: [name], message: "is set by the broker and cannot be overridden" });
     }
   })
   .default({});
@@ -252,7 +265,8 @@ const formFields = (defaults?: z.input<typeof formField>[]) => {
     fields.forEach((field, index) => {
       if (seen.has(field.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${field.name}" appears twice` });
       seen.add(field.name);
-      if (field.pattern !== undefined && regexProblem(field.pattern)) ctx.addIssue({ code: "custom", path: [index, "pattern"], message: `is not a valid regular expression: ${regexProblem(field.pattern)}` });
+      if (field.pattern !== undefined && regexProblem(field.pattern))
+        ctx.addIssue({ code: "custom", path: [index, "pattern"], message: `is not a valid regular expression: ${regexProblem(field.pattern)}` });
     });
   });
 };
@@ -287,7 +301,8 @@ const hostnamePattern = z.string().superRefine((pattern, ctx) => {
   const problem = regexProblem(pattern);
   if (problem) ctx.addIssue({ code: "custom", message: `is not a valid regular expression: ${problem}` });
   // An unanchored pattern matches `evil.example/acme.example`-like input: the check must cover the whole host.
-  else if (!pattern.startsWith("^") || !pattern.endsWith("$") || pattern.endsWith("\\$")) ctx.addIssue({ code: "custom", message: "must be anchored with ^ and $ so it matches the whole hostname" });
+  else if (!pattern.startsWith("^") || !pattern.endsWith("$") || pattern.endsWith("\\$"))
+    ctx.addIssue({ code: "custom", message: "must be anchored with ^ and $ so it matches the whole hostname" });
 });
 
 /** A host (with an optional port) a per-server connector's shared credentials may go to, or `*.domain` for every host under a domain. */
@@ -300,7 +315,10 @@ const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export const connectorFileSchema = z
   .strictObject({
-    id: z.string().regex(/^[a-z0-9-]+$/, "must match [a-z0-9-]+").max(64, "must be at most 64 characters"),
+    id: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, "must match [a-z0-9-]+")
+      .max(64, "must be at most 64 characters"),
     name: nonEmpty.max(100, "must be at most 100 characters"),
     logo: logoUrl.optional(),
     auth,
@@ -328,9 +346,7 @@ export const connectorFileSchema = z
       })
       .optional(),
     /** Connector scope name → upstream scope strings. */
-    scopes: z
-      .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
-      .default({}),
+    scopes: z.record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope)).default({}),
     defaultScopes: z.array(z.string()).default([]),
     /** Whether an app may ask for `<connector>:raw:<upstream scope>`. */
     allowRawScopes: z.boolean().default(false),
@@ -367,13 +383,25 @@ export const connectorFileSchema = z
   .superRefine((connector, ctx) => {
     const templated = templateFieldValues(connector).filter(([, value]) => value.includes(HOSTNAME_PLACEHOLDER));
     if (templated.length > 0 && !connector.hostname) {
-      ctx.addIssue({ code: "custom", path: templated[0]![0].split("."), message: "uses {hostname}, so a hostname section (pattern, or registered servers) is required" });
+      ctx.addIssue({
+        code: "custom",
+        path: templated[0]![0].split("."),
+        message: "uses {hostname}, so a hostname section (pattern, or registered servers) is required",
+      });
     }
     if (connector.hostname && !connector.hostname.pattern && !kindUsesClientCredentials(connector.auth.kind)) {
-      ctx.addIssue({ code: "custom", path: ["hostname", "pattern"], message: `is required for ${connector.auth.kind} connectors: their servers are not registered with the broker` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["hostname", "pattern"],
+        message: `is required for ${connector.auth.kind} connectors: their servers are not registered with the broker`,
+      });
     }
     if (connector.hostname && connector.hostname.sharedCredentialHosts.length > 0 && !kindUsesClientCredentials(connector.auth.kind)) {
-      ctx.addIssue({ code: "custom", path: ["hostname", "sharedCredentialHosts"], message: `is for connectors with client credentials; ${connector.auth.kind} end users enter their own` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["hostname", "sharedCredentialHosts"],
+        message: `is for connectors with client credentials; ${connector.auth.kind} end users enter their own`,
+      });
     }
     if (templated.length === 0 && connector.hostname) {
       ctx.addIssue({ code: "custom", path: ["hostname"], message: "is set but no URL uses {hostname}" });
@@ -391,10 +419,18 @@ export const connectorFileSchema = z
       ctx.addIssue({ code: "custom", path: ["identity", "url"], message: "is required for oauth2 connectors: it is how the broker learns who connected" });
     }
     if ((connector.auth.kind === "basic" || connector.auth.kind === "api_key") && !connector.identity?.url) {
-      ctx.addIssue({ code: "custom", path: ["identity", "url"], message: `is required for ${connector.auth.kind} connectors: the typed values are checked there once, and it says who connected` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["identity", "url"],
+        message: `is required for ${connector.auth.kind} connectors: the typed values are checked there once, and it says who connected`,
+      });
     }
     if (connector.auth.kind === "jwt_bearer" && connector.auth.subject?.pattern !== undefined && regexProblem(connector.auth.subject.pattern)) {
-      ctx.addIssue({ code: "custom", path: ["auth", "subject", "pattern"], message: `is not a valid regular expression: ${regexProblem(connector.auth.subject.pattern)}` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth", "subject", "pattern"],
+        message: `is not a valid regular expression: ${regexProblem(connector.auth.subject.pattern)}`,
+      });
     }
   })
   // The default of api.credentials depends on the kind: a basic connector sends what its end users typed with HTTP Basic.

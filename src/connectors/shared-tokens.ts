@@ -68,7 +68,12 @@ export class RedisSharedTokens implements SharedTokenCache {
       return undefined;
     }
     if (cached.expiresAt !== undefined && cached.expiresAt - Date.now() <= marginSeconds * 1000) return undefined;
-    return { accessToken: cached.accessToken, tokenType: cached.tokenType, expiresAt: cached.expiresAt === undefined ? undefined : new Date(cached.expiresAt), scope: cached.scope };
+    return {
+      accessToken: cached.accessToken,
+      tokenType: cached.tokenType,
+      expiresAt: cached.expiresAt === undefined ? undefined : new Date(cached.expiresAt),
+      scope: cached.scope,
+    };
   }
 
   private async store(key: string, tokens: UpstreamTokens): Promise<UpstreamTokens> {

@@ -22,14 +22,24 @@ export function credentialStatus(connector: ConnectorConfig, stored: StoredCrede
   const servers = [...(stored?.servers ?? [])].sort();
   const shared = connector.hostname?.sharedCredentialHosts ?? [];
   const sharedUsable = shared.length > 0 && connectorWide.configured !== false;
-  const parts = [servers.length ? `database, for ${servers.length} server(s)` : undefined, sharedUsable ? `${connectorWide.credentials}, shared with ${shared.join(", ")}` : undefined].filter(Boolean);
+  const parts = [
+    servers.length ? `database, for ${servers.length} server(s)` : undefined,
+    sharedUsable ? `${connectorWide.credentials}, shared with ${shared.join(", ")}` : undefined,
+  ].filter(Boolean);
   if (parts.length) return { configured: true, credentials: parts.join("; "), servers };
-  return { configured: false, credentials: `needs servers: run \`authbroker credentials set ${connector.id} --hostname <server> …\` for each server that registered the broker`, servers };
+  return {
+    configured: false,
+    credentials: `needs servers: run \`authbroker credentials set ${connector.id} --hostname <server> …\` for each server that registered the broker`,
+    servers,
+  };
 }
 
 function connectorWideStatus(connector: ConnectorConfig, appKeys: string[]): CredentialStatus {
   const auth = connector.auth;
-  const inFile = "clientId" in auth && auth.clientId !== undefined && (auth.clientSecret !== undefined || ("tokenAuthMethod" in auth && auth.tokenAuthMethod === "private_key_jwt"));
+  const inFile =
+    "clientId" in auth &&
+    auth.clientId !== undefined &&
+    (auth.clientSecret !== undefined || ("tokenAuthMethod" in auth && auth.tokenAuthMethod === "private_key_jwt"));
   if (appKeys.includes(DEFAULT_APP_KEY)) return { configured: true, credentials: "database" };
   if (inFile) return { configured: true, credentials: connector.source.missingEnv.length ? "file (partly)" : "file" };
   if (appKeys.length) return { configured: "some apps", credentials: `database, for ${appKeys.length} app(s)` };

@@ -80,7 +80,9 @@ export class Keyring {
       const plaintext = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, from64(ciphertextText), associatedData(context), from64(nonceText), key);
       return sodium.to_string(plaintext);
     } catch (cause) {
-      throw new SealError(`sealed ${context.field} of ${context.rowId} failed authentication (tampered, moved to another row or field, or wrong key)`, { cause });
+      throw new SealError(`sealed ${context.field} of ${context.rowId} failed authentication (tampered, moved to another row or field, or wrong key)`, {
+        cause,
+      });
     }
   }
 

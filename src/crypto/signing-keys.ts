@@ -123,7 +123,10 @@ export class SigningKeys {
     });
     if (!rows.some((r) => r.status === "current")) {
       await this.ensureCurrent();
-      rows = await this.db.signingKey.findMany({ where: { OR: [{ status: "current" }, { status: "previous", publishUntil: { gt: now } }] }, orderBy: { createdAt: "desc" } });
+      rows = await this.db.signingKey.findMany({
+        where: { OR: [{ status: "current" }, { status: "previous", publishUntil: { gt: now } }] },
+        orderBy: { createdAt: "desc" },
+      });
     }
     const currentRow = rows.find((r) => r.status === "current")!;
     const privateJwk = this.keyring.openJson<JWK>(currentRow.sealedPrivateJwk, { rowId: currentRow.kid, field: PRIVATE_JWK_FIELD });

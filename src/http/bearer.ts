@@ -29,7 +29,11 @@ export function hasScope(claims: Pick<AccessTokenClaims, "scope">, scope: string
 }
 
 /** Verifies the request's bearer token and that it has one of `scopes` (any of them). */
-export async function authenticateBearer(services: Pick<Services, "config" | "signingKeys" | "redis">, headers: IncomingHttpHeaders, scopes: string[]): Promise<AccessTokenClaims> {
+export async function authenticateBearer(
+  services: Pick<Services, "config" | "signingKeys" | "redis">,
+  headers: IncomingHttpHeaders,
+  scopes: string[],
+): Promise<AccessTokenClaims> {
   const token = bearerTokenOf(headers);
   if (token === undefined) {
     const description = headers.authorization === undefined ? "a bearer access token is required" : "the Authorization header is not a bearer token";
@@ -41,7 +45,8 @@ export async function authenticateBearer(services: Pick<Services, "config" | "si
   try {
     claims = await verifyAccessToken(services, token);
   } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token") throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description) });
+    if (err instanceof BrokerError && err.code === "invalid_token")
+      throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description) });
     throw err;
   }
   if (!scopes.some((s) => hasScope(claims, s))) {

@@ -92,7 +92,13 @@ class Exchange implements DirectExchange {
 
   /** The request as pino-http's serializer writes it (the URL's secret parameters masked). */
   serialized(): Record<string, unknown> {
-    return { id: this.requestId, method: this.req.method, url: redactUrl(this.req.url ?? "/"), remoteAddress: this.remoteAddress, clientRequestId: this.clientRequestId };
+    return {
+      id: this.requestId,
+      method: this.req.method,
+      url: redactUrl(this.req.url ?? "/"),
+      remoteAddress: this.remoteAddress,
+      clientRequestId: this.clientRequestId,
+    };
   }
 
   get log(): Logger {
@@ -120,7 +126,14 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  * A request listener that answers the direct routes itself and hands every
  * other request to `fallback` (the express app).
  */
-export function withDirectRoutes(fallback: RequestListener, routes: readonly DirectRoute[], mounts: readonly DirectMount[], guards: readonly DirectGuard[], log: Logger, trustProxyHops: number): RequestListener {
+export function withDirectRoutes(
+  fallback: RequestListener,
+  routes: readonly DirectRoute[],
+  mounts: readonly DirectMount[],
+  guards: readonly DirectGuard[],
+  log: Logger,
+  trustProxyHops: number,
+): RequestListener {
   if (routes.length === 0 && mounts.length === 0) return fallback;
   const byKey = new Map<string, { route: DirectRoute; guards: DirectGuard[] }>();
   for (const route of routes) {
@@ -153,7 +166,9 @@ export function withDirectRoutes(fallback: RequestListener, routes: readonly Dir
       const startedAt = Date.now();
       const exchange = new Exchange(req, res, requestIdOf(req, res), log, trustProxyHops);
       const rest = url.slice(match[0].length);
-      void run(exchange, mount.oauthErrors ?? false, () => mount.handle(exchange, rest.startsWith("/") ? rest : `/${rest}`, params)).then(() => logCompletion(log, exchange, startedAt));
+      void run(exchange, mount.oauthErrors ?? false, () => mount.handle(exchange, rest.startsWith("/") ? rest : `/${rest}`, params)).then(() =>
+        logCompletion(log, exchange, startedAt),
+      );
       return;
     }
     fallback(req, res);
@@ -175,7 +190,6 @@ async function run(exchange: Exchange, oauthErrors: boolean, work: () => Promise
     renderError(err, exchange.req, exchange.res, exchange.log, oauthErrors);
   }
 }
-
 
 /**
  * A document GET answers for anyone to cache (discovery, JWKS), with the

@@ -8,7 +8,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import type { Logger } from "../log.js";
 import { sendJson } from "./json.js";
-import { BadRequest, BrokerError, InvalidClient, NotFound, OAuthError, ServiceUnavailable, ValidationFailed, PayloadTooLarge, UnsupportedMediaType } from "../errors.js";
+import {
+  BadRequest,
+  BrokerError,
+  InvalidClient,
+  NotFound,
+  OAuthError,
+  ServiceUnavailable,
+  ValidationFailed,
+  PayloadTooLarge,
+  UnsupportedMediaType,
+} from "../errors.js";
 
 /** Errors from drivers that mean "a dependency is down": answered 503 with Retry-After. */
 function isDependencyOutage(err: unknown): boolean {
@@ -16,7 +26,13 @@ function isDependencyOutage(err: unknown): boolean {
   if (!e) return false;
   const codes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "57P01", "57P03", "08006", "08001", "P1001", "P1017"];
   if (e.code && codes.includes(e.code)) return true;
-  if (typeof e.message === "string" && /(Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|DatabaseNotReachable|Can't reach database|Query read timeout)/i.test(e.message)) return true;
+  if (
+    typeof e.message === "string" &&
+    /(Connection is closed|Stream isn't writeable|enableOfflineQueue|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|DatabaseNotReachable|Can't reach database|Query read timeout)/i.test(
+      e.message,
+    )
+  )
+    return true;
   return e.cause !== undefined && e.cause !== err && isDependencyOutage(e.cause);
 }
 
@@ -52,7 +68,8 @@ function fromHttpError(err: { type?: string; status?: number; message?: string }
 
 export function toBrokerError(err: unknown): BrokerError {
   if (err instanceof BrokerError) return err;
-  if (isDependencyOutage(err)) return new ServiceUnavailable("a backing service is unavailable, try again shortly", { cause: err, headers: { "Retry-After": "5" } });
+  if (isDependencyOutage(err))
+    return new ServiceUnavailable("a backing service is unavailable, try again shortly", { cause: err, headers: { "Retry-After": "5" } });
   if (isUnstorableText(err)) return new BadRequest("the request contains a character that is not allowed here, such as NUL", { cause: err });
   const http = typeof err === "object" && err !== null ? fromHttpError(err as { type?: string; status?: number }) : undefined;
   return http ?? new BrokerError(500, "server_error", "internal error", { cause: err });

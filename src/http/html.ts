@@ -89,7 +89,7 @@ export function sendPage(res: Response, options: PageOptions): void {
   setPageSecurityHeaders(res, options.formActions, options.inlineScript);
   res.status(options.status ?? 200).type("html");
   // The script is the caller's constant, never request data (its hash is what the CSP allows).
-  if (options.inlineScript?.includes("</")) throw new TypeError("an inline script must not contain \"</\"");
+  if (options.inlineScript?.includes("</")) throw new TypeError('an inline script must not contain "</"');
   const script = options.inlineScript === undefined ? "" : `<script>${options.inlineScript}</script>`;
   res.send(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
@@ -103,6 +103,8 @@ export function sendErrorPage(res: Response, status: number, code: string, descr
   sendPage(res, {
     title: "Something went wrong",
     status,
-    body: html`<h1>Something went wrong</h1><p class="error" role="alert">${description}</p><p class="muted">Error code: <code>${code}</code>. You can close this window and start again from the app.</p>`,
+    body: html`<h1>Something went wrong</h1>
+      <p class="error" role="alert">${description}</p>
+      <p class="muted">Error code: <code>${code}</code>. You can close this window and start again from the app.</p>`,
   });
 }

@@ -117,7 +117,11 @@ export function addressBucket(address: string | undefined): string {
   // ipaddr.process reads ::ffff:a.b.c.d and ::ffff:7f00:1 alike as the IPv4 address they name.
   const parsed = ipaddr.process(address);
   if (parsed.kind() === "ipv4") return parsed.toString();
-  return `${parsed.toByteArray().slice(0, 8).map((byte) => byte.toString(16).padStart(2, "0")).join("")}::/64`;
+  return `${parsed
+    .toByteArray()
+    .slice(0, 8)
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("")}::/64`;
 }
 
 /** A client_id as a key part: the client's free text until verified, so anything unusual is hashed. */
@@ -286,7 +290,14 @@ async function countersOf(endpoint: RateLimitedEndpoint, limits: RateLimitSettin
 }
 
 /** Counts the request, or answers with the refusal for a JSON endpoint (thrown, rendered like every error). */
-async function checkRequest(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitSettings, base: string, req: IncomingMessage, log: Logger | undefined): Promise<RateDecision> {
+async function checkRequest(
+  limiter: RateLimiter,
+  endpoint: RateLimitedEndpoint,
+  limits: RateLimitSettings,
+  base: string,
+  req: IncomingMessage,
+  log: Logger | undefined,
+): Promise<RateDecision> {
   const decision = await limiter.take(await countersOf(endpoint, limits, base, req));
   if (decision.allowed) return decision;
   log?.info({ rateLimit: { endpoint: endpoint.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");

@@ -25,7 +25,9 @@ function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, s
     // The answer to a HEAD has no body, or the client reads it as garbage after the response.
     const head = err.rawPacket?.subarray(0, 5).toString("latin1") === "HEAD ";
     const body = head ? "" : JSON.stringify({ error: "invalid_request", error_description: description });
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy();
 }

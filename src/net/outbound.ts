@@ -104,7 +104,9 @@ export class Outbound {
           // Node asks for every address (`all`) when it may race IPv4/IPv6 (autoSelectFamily).
           lookup: (_hostname, opts, callback) =>
             (opts as { all?: boolean }).all
-              ? (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: checked.address, family: checked.family }])
+              ? (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [
+                  { address: checked.address, family: checked.family },
+                ])
               : callback(null, checked.address, checked.family),
         },
         headersTimeout: this.options.headersTimeoutMs ?? 30_000,
@@ -127,7 +129,11 @@ export class Outbound {
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new ForbiddenHostError(`${url.protocol} URLs are not allowed`);
     const checked = init.pinned ?? (await this.resolve(url.hostname));
     const { pinned: _pinned, ...rest } = init;
-    return (await undiciFetch(url, { ...(rest as object), redirect: "manual", dispatcher: this.dispatcherFor(url.origin, checked) } as never)) as unknown as Response;
+    return (await undiciFetch(url, {
+      ...(rest as object),
+      redirect: "manual",
+      dispatcher: this.dispatcherFor(url.origin, checked),
+    } as never)) as unknown as Response;
   };
 
   async close(): Promise<void> {

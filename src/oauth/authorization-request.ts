@@ -94,12 +94,20 @@ export async function findClientAndRedirect(
   // RFC 9700 §4.1.1: exact match against a registered URI (loopback port may vary, RFC 8252 §7.3).
   if (!redirectUriMatches(client.redirectUris, redirectUri)) throw new InvalidRedirectUri("redirect_uri is not registered for this app");
   // RFC 8252 §8.3: registration refuses http://localhost now; an app registered before gets the fix on the page, never the code.
-  if (isHttpLocalhost(redirectUri)) throw new InvalidRedirectUri(`redirect_uri ${redirectUri} names localhost, which the broker no longer redirects to (RFC 8252 §8.3): register the app with ${loopbackInsteadOf(redirectUri)} and send that`);
+  if (isHttpLocalhost(redirectUri))
+    throw new InvalidRedirectUri(
+      `redirect_uri ${redirectUri} names localhost, which the broker no longer redirects to (RFC 8252 §8.3): register the app with ${loopbackInsteadOf(redirectUri)} and send that`,
+    );
   return { client, redirectUri };
 }
 
 /** Phase two: everything else. Throws redirectable OAuth errors. */
-export function validateAuthorizationRequest(client: Client, redirectUri: string, params: AuthorizeParameters, duplicated: AuthorizeParameter[]): ValidatedAuthorizationRequest {
+export function validateAuthorizationRequest(
+  client: Client,
+  redirectUri: string,
+  params: AuthorizeParameters,
+  duplicated: AuthorizeParameter[],
+): ValidatedAuthorizationRequest {
   if (duplicated.length > 0) throw new InvalidRequest(`parameter ${duplicated[0]} is repeated`);
   for (const [name, value] of Object.entries(params)) if (value.length > MAX_PARAMETER_LENGTH) throw new InvalidRequest(`parameter ${name} is too long`);
 
@@ -109,26 +117,31 @@ export function validateAuthorizationRequest(client: Client, redirectUri: string
   // RFC 9700 §2.1.2: implicit and hybrid only for apps registered for them.
   if (!client.responseTypes.includes(responseType)) throw new UnauthorizedClient(`the app is not registered for response_type "${responseType}"`);
   const issuesCode = responseType.split(" ").includes("code");
-  if (issuesCode && !client.grantTypes.includes("authorization_code")) throw new UnauthorizedClient("the app is not registered for the authorization_code grant");
+  if (issuesCode && !client.grantTypes.includes("authorization_code"))
+    throw new UnauthorizedClient("the app is not registered for the authorization_code grant");
   const responseMode = params.response_mode ?? defaultResponseMode(responseType);
   if (!isResponseMode(responseMode)) throw new InvalidRequest(`response_mode "${responseMode}" is not supported`);
-  if (!responseModeAllowed(responseMode, responseType)) throw new InvalidRequest(`response_mode "query" may not carry tokens: use fragment or form_post with response_type "${responseType}"`);
+  if (!responseModeAllowed(responseMode, responseType))
+    throw new InvalidRequest(`response_mode "query" may not carry tokens: use fragment or form_post with response_type "${responseType}"`);
   const requestedScopes = parseScope(params.scope);
   if (issuesFrontChannelTokens(responseType)) {
     // OIDC Core §3.2.2.1, §3.3.2.11: the nonce binds the ID token to this
     // browser's session (replay of a front-channel token); required for
     // every implicit and hybrid request here, ID token or not.
     if (!params.nonce) throw new InvalidRequest(`nonce is required with response_type "${responseType}"`);
-    if (responseType.split(" ").includes("id_token") && !requestedScopes.includes("openid")) throw new InvalidRequest(`response_type "${responseType}" returns an ID token: scope must include openid`);
+    if (responseType.split(" ").includes("id_token") && !requestedScopes.includes("openid"))
+      throw new InvalidRequest(`response_type "${responseType}" returns an ID token: scope must include openid`);
   }
 
   // RFC 7636 + RFC 9700 §2.1.1, OAuth 2.1 §4.1.1: S256 only; required for every
   // request that returns a code (hybrid types too), unless a legacy confidential app opted out.
-  if (params.code_challenge_method !== undefined && params.code_challenge === undefined) throw new InvalidRequest("code_challenge_method without code_challenge");
+  if (params.code_challenge_method !== undefined && params.code_challenge === undefined)
+    throw new InvalidRequest("code_challenge_method without code_challenge");
   const method = params.code_challenge ? (params.code_challenge_method ?? "plain") : undefined;
   if (method !== undefined && method !== "S256") throw new InvalidRequest(`code_challenge_method "${method}" is not allowed; use S256`);
   if (params.code_challenge !== undefined && !PKCE_CHALLENGE.test(params.code_challenge)) throw new InvalidRequest("code_challenge is malformed");
-  if (issuesCode && !params.code_challenge && requiresPkce(client)) throw new InvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256");
+  if (issuesCode && !params.code_challenge && requiresPkce(client))
+    throw new InvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256");
 
   // OIDC Core §3.1.2.6: the broker always needs the end user to act, so it can never answer prompt=none.
   const prompts = (params.prompt ?? "").split(" ").filter(Boolean);
@@ -153,4 +166,3 @@ export function scopesForConnector(request: ValidatedAuthorizationRequest, conne
   const requested = request.requestedScopes.length > 0 ? request.requestedScopes : request.client.scopes.filter((s) => s === "proxy");
   return checkRequestedScopes(request.client, requested, connector);
 }
-

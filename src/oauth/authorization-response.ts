@@ -107,7 +107,10 @@ export async function issueAuthorizationResponse(services: Services, pending: Pe
     Object.assign(response, { access_token: accessToken, token_type: "Bearer", expires_in: String(expiresIn), scope });
   }
   if (types.has("id_token")) {
-    const account = await services.db.account.findUniqueOrThrow({ where: { id: accountId }, select: { id: true, connectorId: true, hostname: true, profile: true } });
+    const account = await services.db.account.findUniqueOrThrow({
+      where: { id: accountId },
+      select: { id: true, connectorId: true, hostname: true, profile: true },
+    });
     response.id_token = await issueIdToken(services, {
       client,
       account,
@@ -124,7 +127,9 @@ export async function issueAuthorizationResponse(services: Services, pending: Pe
 function sendDeviceApproved(res: Response, appName: string): void {
   sendPage(res, {
     title: "Device connected",
-    body: html`<h1>You're all set</h1><p>Your account is connected to <strong>${appName}</strong>. Return to your device; it continues by itself.</p><p class="muted">You can close this window.</p>`,
+    body: html`<h1>You're all set</h1>
+      <p>Your account is connected to <strong>${appName}</strong>. Return to your device; it continues by itself.</p>
+      <p class="muted">You can close this window.</p>`,
   });
 }
 
@@ -154,10 +159,21 @@ export async function finishAuthorization(services: Services, req: Request, res:
  * sees the error; an end user's refusal (`access_denied`) denies the device
  * code, so the device stops polling.
  */
-export async function refuseAuthorization(services: Services, req: Request, res: Response, pending: PendingAuthorization, error: { code: string; description: string }): Promise<void> {
+export async function refuseAuthorization(
+  services: Services,
+  req: Request,
+  res: Response,
+  pending: PendingAuthorization,
+  error: { code: string; description: string },
+): Promise<void> {
   if (pending.deviceCodeHash !== undefined) {
     if (error.code === "access_denied") await denyDeviceCode(services.db, pending.deviceCodeHash);
-    sendErrorPage(res, error.code === "server_error" ? 500 : error.code === "temporarily_unavailable" ? 503 : 400, error.code, `${error.description}. Return to your device.`);
+    sendErrorPage(
+      res,
+      error.code === "server_error" ? 500 : error.code === "temporarily_unavailable" ? 503 : 400,
+      error.code,
+      `${error.description}. Return to your device.`,
+    );
     return;
   }
   sendAuthorizationResponse(req, res, services.config.issuer, responseTargetOf(pending), { error: error.code, error_description: error.description });

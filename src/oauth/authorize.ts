@@ -32,7 +32,12 @@ export function redirectError(req: Request, res: Response, issuer: string, targe
 /** The connector this request is for: the `connector` parameter, or the one its nested scopes name. */
 function chosenConnectorId(request: ValidatedAuthorizationRequest): string | undefined {
   if (request.params.connector) return request.params.connector;
-  const named = new Set(request.requestedScopes.map(splitConnectorScope).filter((s) => s !== undefined).map((s) => s.connectorId));
+  const named = new Set(
+    request.requestedScopes
+      .map(splitConnectorScope)
+      .filter((s) => s !== undefined)
+      .map((s) => s.connectorId),
+  );
   return named.size === 1 ? [...named][0] : undefined;
 }
 
@@ -48,7 +53,12 @@ export function authorizeRouter(services: Services): Router {
     } catch (err) {
       const error = toBrokerError(err);
       if (error.status >= 500) req.log.error({ err }, "authorization request failed");
-      sendErrorPage(res, error.status >= 500 ? error.status : 400, error.expose ? error.code : "server_error", error.expose ? error.description : "internal error");
+      sendErrorPage(
+        res,
+        error.status >= 500 ? error.status : 400,
+        error.expose ? error.code : "server_error",
+        error.expose ? error.description : "internal error",
+      );
       return;
     }
     const target: RedirectTarget = { redirectUri, state: params.state, responseMode: errorResponseMode(params.response_type, params.response_mode) };
@@ -83,7 +93,10 @@ export function authorizeRouter(services: Services): Router {
       // server_error / temporarily_unavailable so it can recover; detail is logged.
       req.log.error({ err }, "authorization request failed");
       const code = error.status === 503 ? "temporarily_unavailable" : "server_error";
-      sendAuthorizationResponse(req, res, issuer, target, { error: code, error_description: error.status === 503 ? "the broker is temporarily unavailable" : "internal error" });
+      sendAuthorizationResponse(req, res, issuer, target, {
+        error: code,
+        error_description: error.status === 503 ? "the broker is temporarily unavailable" : "internal error",
+      });
     }
   };
 

@@ -18,7 +18,10 @@ export function isFormContentType(contentType: string | undefined): boolean {
   if (!contentType) return false;
   const [mediaType, ...parameters] = contentType.split(";").map((part) => part.trim().toLowerCase());
   if (mediaType !== "application/x-www-form-urlencoded") return false;
-  const charset = parameters.find((p) => p.startsWith("charset="))?.slice("charset=".length).replace(/"/g, "");
+  const charset = parameters
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replace(/"/g, "");
   return charset === undefined || charset === "utf-8" || charset === "us-ascii";
 }
 

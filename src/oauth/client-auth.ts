@@ -75,7 +75,8 @@ const clientSecretBasic: ClientAuthStrategy = {
     const { clientId } = parseBasicCredentials(request.authorization!);
     // A client_id in the body as well is allowed, but must name the same client.
     const bodyClientId = request.form.get("client_id");
-    if (bodyClientId !== undefined && bodyClientId !== clientId) throw new InvalidRequest("client_id in the body differs from the one in the Authorization header");
+    if (bodyClientId !== undefined && bodyClientId !== clientId)
+      throw new InvalidRequest("client_id in the body differs from the one in the Authorization header");
     return clientId;
   },
   verify: (client, request) => checkSecret(client, parseBasicCredentials(request.authorization!).clientSecret),
@@ -174,14 +175,17 @@ const privateKeyJwt: ClientAuthStrategy = {
         clockTolerance: ASSERTION_CLOCK_TOLERANCE_SECONDS,
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JOSEError) throw new InvalidClient(`client authentication failed: ${assertionProblem(err)}`, { detail: err.code, cause: err });
+      if (err instanceof joseErrors.JOSEError)
+        throw new InvalidClient(`client authentication failed: ${assertionProblem(err)}`, { detail: err.code, cause: err });
       throw err;
     }
     checkAssertionAudience(payload.aud, services.config.issuer);
     const now = Math.floor(Date.now() / 1000);
     const exp = payload.exp!;
-    const longestExp = (typeof payload.iat === "number" ? Math.min(payload.iat, now) : now) + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_TOLERANCE_SECONDS;
-    if (exp > longestExp) throw new InvalidClient(`client authentication failed: the client assertion may live at most ${MAX_ASSERTION_LIFETIME_SECONDS} seconds`);
+    const longestExp =
+      (typeof payload.iat === "number" ? Math.min(payload.iat, now) : now) + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_TOLERANCE_SECONDS;
+    if (exp > longestExp)
+      throw new InvalidClient(`client authentication failed: the client assertion may live at most ${MAX_ASSERTION_LIFETIME_SECONDS} seconds`);
     if (typeof payload.jti !== "string" || payload.jti === "") throw new InvalidClient("client authentication failed: the client assertion has no jti");
     const rememberFor = exp - now + ASSERTION_CLOCK_TOLERANCE_SECONDS;
     const first = await services.redis.set(usedJtiKey(client.id, payload.jti), "1", "EX", Math.max(rememberFor, 1), "NX");
@@ -198,13 +202,15 @@ function assertionProblem(err: InstanceType<typeof joseErrors.JOSEError>): strin
     return `the client assertion's ${err.claim} claim is missing or invalid`;
   }
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return "the client assertion's algorithm is not allowed";
-  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWSSignatureVerificationFailed) return "no key of the app's JWKS verifies the client assertion";
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return "no key of the app's JWKS verifies the client assertion";
   return "the client assertion is not valid";
 }
 
 /** Public clients (RFC 6749 §2.1) prove nothing; they only say who they are. */
 const none: ClientAuthStrategy = {
-  presentedIn: (request) => !hasBasicScheme(request.authorization) && !request.form.has("client_secret") && !presentsAssertion(request) && request.form.has("client_id"),
+  presentedIn: (request) =>
+    !hasBasicScheme(request.authorization) && !request.form.has("client_secret") && !presentsAssertion(request) && request.form.has("client_id"),
   claimedClientId: (request) => request.form.get("client_id"),
   verify: () => undefined,
 };
@@ -239,7 +245,8 @@ export async function authenticateClient(services: ClientAuthServices, req: Pick
   if (!client) throw new InvalidClient("client authentication failed: unknown client");
   // Checked before the credentials: a public client must not be let in by
   // sending a secret, nor a confidential one by sending none.
-  if (client.tokenEndpointAuthMethod !== method) throw new InvalidClient(`client authentication failed: the client is registered for ${client.tokenEndpointAuthMethod}, not ${method}`);
+  if (client.tokenEndpointAuthMethod !== method)
+    throw new InvalidClient(`client authentication failed: the client is registered for ${client.tokenEndpointAuthMethod}, not ${method}`);
   await strategy.verify(client, request, services);
   return { client, method };
 }

@@ -120,7 +120,8 @@ export function checkRedirectUri(uri: string): string | undefined {
   }
   if (url.hash || uri.includes("#")) return `"${uri}" must not contain a fragment`;
   if (isHttpLocalhost(uri)) return `"${uri}" names localhost: use the loopback IP literal, ${loopbackInsteadOf(uri)} (RFC 8252 §8.3)`;
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) return `"${uri}" must use https (http is only allowed for loopback addresses such as 127.0.0.1)`;
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
+    return `"${uri}" must use https (http is only allowed for loopback addresses such as 127.0.0.1)`;
   if (url.protocol === "javascript:" || url.protocol === "data:") return `"${uri}" uses a forbidden scheme`;
   return undefined;
 }
@@ -165,17 +166,24 @@ const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
  */
 export function checkClientJwks(jwks: unknown): void {
   const keys = (jwks as { keys?: unknown } | null)?.keys;
-  if (typeof jwks !== "object" || jwks === null || !Array.isArray(keys) || keys.length === 0) throw new ValidationFailed('jwks must be a JWK Set: { "keys": [ ... ] } with at least one key');
+  if (typeof jwks !== "object" || jwks === null || !Array.isArray(keys) || keys.length === 0)
+    throw new ValidationFailed('jwks must be a JWK Set: { "keys": [ ... ] } with at least one key');
   for (const [index, key] of keys.entries()) {
     if (typeof key !== "object" || key === null) throw new ValidationFailed(`jwks key ${index + 1} is not a JWK`);
     const jwk = key as Record<string, unknown>;
-    if (jwk.kty !== "RSA" && jwk.kty !== "EC" && jwk.kty !== "OKP") throw new ValidationFailed(`jwks key ${index + 1}: kty must be RSA, EC or OKP (public keys only)`);
+    if (jwk.kty !== "RSA" && jwk.kty !== "EC" && jwk.kty !== "OKP")
+      throw new ValidationFailed(`jwks key ${index + 1}: kty must be RSA, EC or OKP (public keys only)`);
     const secretMember = PRIVATE_JWK_MEMBERS.find((m) => m in jwk);
     if (secretMember) throw new ValidationFailed(`jwks key ${index + 1} contains private key material ("${secretMember}"): register the public key only`);
   }
 }
 
-type AppRow = Omit<Client, "tokenEndpointAuthMethod"> & { tokenEndpointAuthMethod: string; sealedWebhookSecret?: string | null; createdAt?: Date; updatedAt?: Date };
+type AppRow = Omit<Client, "tokenEndpointAuthMethod"> & {
+  tokenEndpointAuthMethod: string;
+  sealedWebhookSecret?: string | null;
+  createdAt?: Date;
+  updatedAt?: Date;
+};
 
 /** The app as the rest of the broker sees it: never the sealed webhook secret. */
 function toClient(row: AppRow): Client {
@@ -232,10 +240,19 @@ export class Clients {
     // An app allowed to read upstream tokens reads them by token exchange (RFC 8693): it gets that grant unless its grants are listed.
     const grantTypes =
       input.grantTypes ??
-      (isPublic ? ["authorization_code", "refresh_token"] : ["authorization_code", "refresh_token", "client_credentials", ...(input.allowUpstreamTokens ? ["urn:ietf:params:oauth:grant-type:token-exchange"] : [])]);
-    for (const g of grantTypes) if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);
+      (isPublic
+        ? ["authorization_code", "refresh_token"]
+        : [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            ...(input.allowUpstreamTokens ? ["urn:ietf:params:oauth:grant-type:token-exchange"] : []),
+          ]);
+    for (const g of grantTypes)
+      if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);
     if (isPublic && grantTypes.includes("client_credentials")) throw new ValidationFailed("a public app cannot use client_credentials");
-    if (isPublic && input.requirePkce === false) throw new ValidationFailed("a public app cannot opt out of PKCE: only its code_verifier proves the code is its own (RFC 9700 §2.1.1)");
+    if (isPublic && input.requirePkce === false)
+      throw new ValidationFailed("a public app cannot opt out of PKCE: only its code_verifier proves the code is its own (RFC 9700 §2.1.1)");
     const responseTypes = (input.responseTypes ?? ["code"]).map((t) => t.split(/\s+/).sort().join(" "));
     const known = RESPONSE_TYPES.map((t) => t.split(" ").sort().join(" "));
     for (const t of responseTypes) if (!known.includes(t)) throw new ValidationFailed(`unknown response type "${t}"; known: ${RESPONSE_TYPES.join(", ")}`);
@@ -251,7 +268,8 @@ export class Clients {
       ["refresh token", input.refreshTokenTtl, refreshTokenMaxTtl, " (REFRESH_TOKEN_MAX_TTL_SECONDS)"],
       ["ID token", input.idTokenTtl, MAX_ID_TOKEN_TTL, ""],
     ] as const) {
-      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < MIN_TTL || ttl > max)) throw new ValidationFailed(`${name} lifetime must be ${MIN_TTL}..${max} seconds${variable}`);
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < MIN_TTL || ttl > max))
+        throw new ValidationFailed(`${name} lifetime must be ${MIN_TTL}..${max} seconds${variable}`);
     }
     if (input.webhookUrl !== undefined) {
       let url: URL | undefined;

@@ -28,9 +28,19 @@ export const DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_c
  * the end user picks one on the /device page, and the scopes are checked
  * again against that connector). Without a scope the app gets `proxy`.
  */
-export function checkDeviceScopes(services: Pick<Services, "connectors">, client: Client, scope: string | undefined, connectorParameter: string | undefined): { scope: string; connectorId: string | undefined } {
+export function checkDeviceScopes(
+  services: Pick<Services, "connectors">,
+  client: Client,
+  scope: string | undefined,
+  connectorParameter: string | undefined,
+): { scope: string; connectorId: string | undefined } {
   const requested = parseScope(scope);
-  const named = new Set(requested.map(splitConnectorScope).filter((s) => s !== undefined).map((s) => s.connectorId));
+  const named = new Set(
+    requested
+      .map(splitConnectorScope)
+      .filter((s) => s !== undefined)
+      .map((s) => s.connectorId),
+  );
   if (connectorParameter === undefined && named.size > 1) throw new InvalidRequest("the scopes name more than one connector");
   const connectorId = connectorParameter ?? [...named][0];
   const connector = connectorId === undefined ? undefined : services.connectors.get(connectorId);

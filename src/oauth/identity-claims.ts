@@ -39,7 +39,14 @@ export interface IdentityClaims {
 }
 
 /** Every claim `identityClaims` may return, for discovery's `claims_supported`. */
-export const IDENTITY_CLAIM_NAMES = ["sub", "connector", "upstream_host", "email", "email_verified", "name"] as const satisfies readonly (keyof IdentityClaims)[];
+export const IDENTITY_CLAIM_NAMES = [
+  "sub",
+  "connector",
+  "upstream_host",
+  "email",
+  "email_verified",
+  "name",
+] as const satisfies readonly (keyof IdentityClaims)[];
 
 /** The identity claims of `account` for a token granted `scope`. */
 export function identityClaims(account: IdentityAccount, scope: string): IdentityClaims {

@@ -32,7 +32,11 @@ export interface RedirectTarget {
  * 9207) in its query or fragment. `form_post` is not a URL: use
  * `sendAuthorizationResponse`.
  */
-export function redirectWithParameters(target: RedirectTarget & { responseMode: "query" | "fragment" }, issuer: string, parameters: Record<string, string | undefined>): string {
+export function redirectWithParameters(
+  target: RedirectTarget & { responseMode: "query" | "fragment" },
+  issuer: string,
+  parameters: Record<string, string | undefined>,
+): string {
   const url = new URL(target.redirectUri);
   const all: Record<string, string | undefined> = { ...parameters, state: target.state, iss: issuer };
   if (target.responseMode === "fragment") {
@@ -92,7 +96,7 @@ function sendFormPost(res: Response, redirectUri: string, parameters: [string, s
     inlineScript: AUTO_SUBMIT_SCRIPT,
     body: html`<h1>Returning to the app…</h1>
       <form method="post" action="${redirectUri}">
-        ${parameters.map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+        ${parameters.map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}" />`)}
         <p class="muted">If nothing happens, press Continue.</p>
         <button type="submit">Continue</button>
       </form>`,
@@ -104,7 +108,13 @@ function sendFormPost(res: Response, redirectUri: string, parameters: [string, s
  * Redirects are 303 after a POST (the browser must not re-post the request)
  * and 302 otherwise.
  */
-export function sendAuthorizationResponse(req: Pick<Request, "method">, res: Response, issuer: string, target: RedirectTarget, parameters: Record<string, string | undefined>): void {
+export function sendAuthorizationResponse(
+  req: Pick<Request, "method">,
+  res: Response,
+  issuer: string,
+  target: RedirectTarget,
+  parameters: Record<string, string | undefined>,
+): void {
   if (target.responseMode === "form_post") {
     const all: Record<string, string | undefined> = { ...parameters, state: target.state, iss: issuer };
     sendFormPost(

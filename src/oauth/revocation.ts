@@ -115,7 +115,12 @@ async function markGrantRevoked(redis: Redis, familyId: string, seconds: number)
  * is kept. The database is written first, so a failure of Redis leaves the
  * revocation recorded for `restoreRevocations`.
  */
-export async function revokeFamily(services: Pick<Services, "db" | "redis" | "clients" | "log">, familyId: string, reason: string, context: { requestId?: string } = {}): Promise<void> {
+export async function revokeFamily(
+  services: Pick<Services, "db" | "redis" | "clients" | "log">,
+  familyId: string,
+  reason: string,
+  context: { requestId?: string } = {},
+): Promise<void> {
   const now = new Date();
   const { count } = await services.db.refreshFamily.updateMany({ where: { id: familyId, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
   const family = await services.db.refreshFamily.findUnique({ where: { id: familyId }, select: { appId: true, accountId: true } });
@@ -135,7 +140,12 @@ export async function revokeFamily(services: Pick<Services, "db" | "redis" | "cl
 }
 
 /** Revokes every live grant of an account (the account was revoked or deleted): its refresh tokens and access tokens. */
-export async function revokeAccountGrants(services: Pick<Services, "db" | "redis" | "clients" | "log">, accountId: string, reason: string, context: { requestId?: string } = {}): Promise<number> {
+export async function revokeAccountGrants(
+  services: Pick<Services, "db" | "redis" | "clients" | "log">,
+  accountId: string,
+  reason: string,
+  context: { requestId?: string } = {},
+): Promise<number> {
   const families = await services.db.refreshFamily.findMany({ where: { accountId, revokedAt: null }, select: { id: true } });
   for (const family of families) await revokeFamily(services, family.id, reason, context);
   return families.length;

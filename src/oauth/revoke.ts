@@ -26,7 +26,13 @@ import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-loo
 export const REVOCATION_PATH = "/oauth/revoke";
 
 /** Revokes `token` if it is one of `client`'s; returns what it was, for the log. */
-export async function revokeToken(services: Services, client: Client, token: string, hint: string | undefined, requestId?: string): Promise<"access_token" | "refresh_token" | "foreign" | "unknown"> {
+export async function revokeToken(
+  services: Services,
+  client: Client,
+  token: string,
+  hint: string | undefined,
+  requestId?: string,
+): Promise<"access_token" | "refresh_token" | "foreign" | "unknown"> {
   for (const type of lookupOrder(hint)) {
     if (type === "access_token") {
       // Revocation needs no revocation check: revoking twice is harmless.

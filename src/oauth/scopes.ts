@@ -72,7 +72,8 @@ export function checkRequestedScopes(client: Client, requested: string[], connec
     if (!nested) throw new InvalidScope(`unknown scope "${scope}"`);
     if (!connector || nested.connectorId !== connector.id) throw new InvalidScope(`scope "${scope}" belongs to another connector than the one being connected`);
     if (!clientMayUseConnector(client, connector.id)) throw new InvalidScope(`the app may not use connector "${connector.id}"`);
-    if (restrictsConnectorScopes && !client.scopes.includes(scope) && !client.scopes.includes(`${connector.id}:*`)) throw new InvalidScope(`the app is not registered for scope "${scope}"`);
+    if (restrictsConnectorScopes && !client.scopes.includes(scope) && !client.scopes.includes(`${connector.id}:*`))
+      throw new InvalidScope(`the app is not registered for scope "${scope}"`);
     if (nested.name.startsWith("raw:")) {
       if (!connector.allowRawScopes) throw new InvalidScope(`connector "${connector.id}" does not allow raw upstream scopes`);
       if (nested.name.length === 4) throw new InvalidScope(`scope "${scope}" names no upstream scope`);

@@ -51,7 +51,11 @@ const FIND_REFRESH_TOKEN_STATE: SqlStatement = {
 /** The refresh token with this value, or undefined (a value that cannot be one is simply not found). */
 export async function findRefreshTokenState(services: Pick<Services, "db">, token: string): Promise<RefreshTokenState | undefined> {
   if (token.length > 512) return undefined;
-  const [row] = await sqlRows<Omit<RefreshTokenState, "expiresAt" | "createdAt"> & { expiresAtMs: number; createdAtMs: number }>(services.db, FIND_REFRESH_TOKEN_STATE, [hashSecret(token)]);
+  const [row] = await sqlRows<Omit<RefreshTokenState, "expiresAt" | "createdAt"> & { expiresAtMs: number; createdAtMs: number }>(
+    services.db,
+    FIND_REFRESH_TOKEN_STATE,
+    [hashSecret(token)],
+  );
   if (!row) return undefined;
   const { expiresAtMs, createdAtMs, ...state } = row;
   return { ...state, expiresAt: new Date(expiresAtMs), createdAt: new Date(createdAtMs) };
@@ -68,7 +72,11 @@ function mayBeJwt(token: string): boolean {
  * Only an outage (Redis down) throws: an unanswerable question must not pass
  * as "inactive".
  */
-export async function readAccessToken(services: Pick<Services, "config" | "signingKeys" | "redis">, token: string, options: { checkRevocation: boolean }): Promise<AccessTokenClaims | undefined> {
+export async function readAccessToken(
+  services: Pick<Services, "config" | "signingKeys" | "redis">,
+  token: string,
+  options: { checkRevocation: boolean },
+): Promise<AccessTokenClaims | undefined> {
   if (!mayBeJwt(token)) return undefined;
   try {
     return options.checkRevocation ? await verifyAccessToken(services, token) : await verifyAccessTokenSignature(services, token);

@@ -128,7 +128,12 @@ async function sign(services: SigningServices, payload: JWTPayload, typ: string)
   if (!signer) return new SignJWT(payload).setProtectedHeader(header).sign(key.privateKey);
   const signingInput = `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
   const signature = await new Promise<Buffer>((resolve, reject) =>
-    signBytes(signer.digest, Buffer.from(signingInput), { key: keyObjectOf(key.privateKey), ...(signer.dsaEncoding ? { dsaEncoding: signer.dsaEncoding } : {}) }, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+    signBytes(
+      signer.digest,
+      Buffer.from(signingInput),
+      { key: keyObjectOf(key.privateKey), ...(signer.dsaEncoding ? { dsaEncoding: signer.dsaEncoding } : {}) },
+      (err, bytes) => (err ? reject(err) : resolve(bytes)),
+    ),
   );
   return `${signingInput}.${signature.toString("base64url")}`;
 }
@@ -251,7 +256,8 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
   const hit = cache.get(jwt);
   if (hit) {
     // Same token text, same issuer, not expired (jose's test, same tolerance), its key still published.
-    if (hit.issuer === services.config.issuer && hit.claims.exp > nowSeconds() - REVOCATION_LEEWAY_SECONDS && (await services.signingKeys.publicKey(hit.kid))) return { ...hit.claims };
+    if (hit.issuer === services.config.issuer && hit.claims.exp > nowSeconds() - REVOCATION_LEEWAY_SECONDS && (await services.signingKeys.publicKey(hit.kid)))
+      return { ...hit.claims };
     cache.delete(jwt);
   }
   let payload: JWTPayload;
@@ -276,11 +282,16 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
     ));
   } catch (err) {
     if (err instanceof BrokerError) throw err;
-    if (err instanceof joseErrors.JOSEError) throw new InvalidToken(err instanceof joseErrors.JWTExpired ? "the access token has expired" : "the access token is not valid", { detail: err.code, cause: err });
+    if (err instanceof joseErrors.JOSEError)
+      throw new InvalidToken(err instanceof joseErrors.JWTExpired ? "the access token has expired" : "the access token is not valid", {
+        detail: err.code,
+        cause: err,
+      });
     throw err;
   }
   const claims = payload as AccessTokenClaims;
-  if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string") throw new InvalidToken("the access token is not valid");
+  if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string")
+    throw new InvalidToken("the access token is not valid");
   if (jwt.length <= MAX_CACHED_TOKEN_LENGTH) {
     if (cache.size >= VERIFIED_TOKENS_CACHED) cache.delete(cache.keys().next().value!);
     cache.set(jwt, { issuer: services.config.issuer, kid, claims: { ...claims } });

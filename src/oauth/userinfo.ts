@@ -29,7 +29,10 @@ async function userinfo(services: Services, req: Request, res: Response): Promis
   forbidCaching(res);
   const claims = await authenticateBearer(services, req.headers, ["openid"]);
   if (!claims.acct) throw accountGone();
-  const account = await services.db.account.findUnique({ where: { id: claims.acct }, select: { id: true, appId: true, connectorId: true, hostname: true, profile: true, status: true } });
+  const account = await services.db.account.findUnique({
+    where: { id: claims.acct },
+    select: { id: true, appId: true, connectorId: true, hostname: true, profile: true, status: true },
+  });
   if (!account || account.appId !== claims.client_id || account.status === "revoked") throw accountGone();
   res.json(identityClaims(account, claims.scope));
 }

@@ -116,11 +116,15 @@ async function resolveTarget(ctx: ProxyContext, { account, connector }: Resolved
   const url = proxyTargetUrl(baseUrl, pathAndQuery);
   // Credentials in clear text only to hosts the operator allowed (development and tests), as for every upstream call.
   if (url.protocol === "http:" && !insecureHostAllowed(url.hostname, ctx.services.config.allowPrivateHosts)) {
-    throw new ConnectorNotConfigured(connector.id, `connector "${connector.id}" uses http://${url.host}, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS`);
+    throw new ConnectorNotConfigured(
+      connector.id,
+      `connector "${connector.id}" uses http://${url.host}, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS`,
+    );
   }
   // Per-server accounts go to the address their hostname was checked to resolve to
   // when it was connected (no DNS rebinding); the check against the current policy is repeated.
-  const checked = perServer && account.pinnedAddress ? await ctx.services.outbound.resolve(account.pinnedAddress) : await ctx.services.outbound.resolve(url.hostname);
+  const checked =
+    perServer && account.pinnedAddress ? await ctx.services.outbound.resolve(account.pinnedAddress) : await ctx.services.outbound.resolve(url.hostname);
   return { url, checked };
 }
 
@@ -160,7 +164,14 @@ interface Outgoing {
   signal: AppGone;
 }
 
-async function exchange(ctx: ProxyContext, target: Target, style: CredentialStyle, credentials: OpenedCredentials, outgoing: Outgoing, record: CallRecord): Promise<Dispatcher.ResponseData> {
+async function exchange(
+  ctx: ProxyContext,
+  target: Target,
+  style: CredentialStyle,
+  credentials: OpenedCredentials,
+  outgoing: Outgoing,
+  record: CallRecord,
+): Promise<Dispatcher.ResponseData> {
   const headers = { ...outgoing.headers };
   const credentialTarget = { headers, search: target.url.search };
   style.inject(credentialTarget, credentials);
@@ -198,7 +209,12 @@ async function exchange(ctx: ProxyContext, target: Target, style: CredentialStyl
  * resource that always answers 401 cannot make the broker hammer the
  * upstream's token endpoint.
  */
-async function refreshAfter401(ctx: ProxyContext, resolved: ResolvedAccount, refused: OpenedCredentials, requestId: string): Promise<OpenedCredentials | undefined> {
+async function refreshAfter401(
+  ctx: ProxyContext,
+  resolved: ResolvedAccount,
+  refused: OpenedCredentials,
+  requestId: string,
+): Promise<OpenedCredentials | undefined> {
   if (!canRefresh(ctx, resolved.connector)) return undefined;
   const id = resolved.account.id;
   const last = ctx.forcedRefreshes.get(id);

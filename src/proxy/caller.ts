@@ -31,7 +31,8 @@ export interface ProxyCaller {
   accountId: string;
 }
 
-const challenge = (error?: "invalid_token" | "insufficient_scope", description?: string) => bearerChallenge(error, description, error === "insufficient_scope" ? PROXY_SCOPE : undefined);
+const challenge = (error?: "invalid_token" | "insufficient_scope", description?: string) =>
+  bearerChallenge(error, description, error === "insufficient_scope" ? PROXY_SCOPE : undefined);
 
 /** What verifying a caller's token needs. */
 export type CallerServices = Pick<Services, "config" | "signingKeys" | "redis">;
@@ -46,14 +47,17 @@ async function verifiedClaims(services: CallerServices, headers: IncomingHttpHea
   try {
     return await verifyAccessToken(services, token);
   } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token") throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge("invalid_token", err.description) });
+    if (err instanceof BrokerError && err.code === "invalid_token")
+      throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge("invalid_token", err.description) });
     throw err;
   }
 }
 
 function requireProxyScope(claims: AccessTokenClaims): void {
   if (!claims.scope.split(" ").includes(PROXY_SCOPE)) {
-    throw new InsufficientScope(`the access token lacks the "${PROXY_SCOPE}" scope`, { headers: challenge("insufficient_scope", `the access token lacks the ${PROXY_SCOPE} scope`) });
+    throw new InsufficientScope(`the access token lacks the "${PROXY_SCOPE}" scope`, {
+      headers: challenge("insufficient_scope", `the access token lacks the ${PROXY_SCOPE} scope`),
+    });
   }
 }
 

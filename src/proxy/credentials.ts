@@ -133,7 +133,10 @@ export function InQuery(connector: ConnectorConfig, param: string): CredentialSt
   return {
     inject(target, credentials) {
       const value = required(secretValue(credentials, fields), connector);
-      const kept = target.search.replace(/^\?/, "").split("&").filter((pair) => pair !== "" && pairName(pair) !== param);
+      const kept = target.search
+        .replace(/^\?/, "")
+        .split("&")
+        .filter((pair) => pair !== "" && pairName(pair) !== param);
       kept.push(`${encodeURIComponent(param)}=${encodeURIComponent(value)}`);
       target.search = `?${kept.join("&")}`;
     },

@@ -34,18 +34,24 @@ export function proxyRouter(services: Services, overrides: Partial<ProxyOptions>
   auditLogs.set(services, audit);
   const ctx: ProxyContext = { services, options, accounts: new AccountCache(services, options.accountCacheMs), audit, forcedRefreshes: new Map() };
 
-  const handle = (identify: (exchange: DirectExchange, params: string[]) => Promise<ProxyCaller>) => async (exchange: DirectExchange, rest: string, params: string[]) => {
-    const startedAt = process.hrtime.bigint();
-    let caller: ProxyCaller;
-    try {
-      caller = await identify(exchange, params);
-    } catch (err) {
-      // Refused before any account is known: counted, not audited (there is no one to attribute it to).
-      services.metrics.proxyRequests.inc({ connector: "none", status: String(toBrokerError(err).status) });
-      throw err;
-    }
-    await proxyCall(ctx, { req: exchange.req, res: exchange.res, requestId: exchange.requestId, log: () => exchange.log, pathAndQuery: rest }, caller, startedAt);
-  };
+  const handle =
+    (identify: (exchange: DirectExchange, params: string[]) => Promise<ProxyCaller>) => async (exchange: DirectExchange, rest: string, params: string[]) => {
+      const startedAt = process.hrtime.bigint();
+      let caller: ProxyCaller;
+      try {
+        caller = await identify(exchange, params);
+      } catch (err) {
+        // Refused before any account is known: counted, not audited (there is no one to attribute it to).
+        services.metrics.proxyRequests.inc({ connector: "none", status: String(toBrokerError(err).status) });
+        throw err;
+      }
+      await proxyCall(
+        ctx,
+        { req: exchange.req, res: exchange.res, requestId: exchange.requestId, log: () => exchange.log, pathAndQuery: rest },
+        caller,
+        startedAt,
+      );
+    };
 
   // Every request under these paths is answered before express (src/http/direct-routes.ts): the proxy is a hot path.
   const mounts: DirectMount[] = [

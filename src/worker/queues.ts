@@ -97,20 +97,24 @@ export class Queues {
   }
 
   get refresh(): Queue<RefreshJobData> {
-    this.refreshQueue ??= quiet(new Queue<RefreshJobData>(REFRESH_QUEUE, {
-      connection: this.conn(),
-      prefix: this.prefix,
-      defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000, attempts: 8, backoff: { type: "upstream" } },
-    }));
+    this.refreshQueue ??= quiet(
+      new Queue<RefreshJobData>(REFRESH_QUEUE, {
+        connection: this.conn(),
+        prefix: this.prefix,
+        defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000, attempts: 8, backoff: { type: "upstream" } },
+      }),
+    );
     return this.refreshQueue;
   }
 
   get webhooks(): Queue<WebhookJobData> {
-    this.webhookQueue ??= quiet(new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
-      connection: this.conn(),
-      prefix: this.prefix,
-      defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000, attempts: 10, backoff: { type: "exponential", delay: 5_000 } },
-    }));
+    this.webhookQueue ??= quiet(
+      new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+        connection: this.conn(),
+        prefix: this.prefix,
+        defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000, attempts: 10, backoff: { type: "exponential", delay: 5_000 } },
+      }),
+    );
     return this.webhookQueue;
   }
 

@@ -57,7 +57,11 @@ export async function reconcileRefreshJobs(services: Services): Promise<Reconcil
       if (timestamp !== null) finished.push(refreshJobId(account.id));
       const at = plannedRefreshTime(account.credentialExpiresAt!, connector.refresh?.marginSeconds ?? DEFAULT_REFRESH_MARGIN_SECONDS, now);
       const priority = overduePriority(account.credentialExpiresAt!, at, now);
-      missing.push({ name: "refresh", data: { accountId: account.id, plannedAt: at }, opts: { jobId: refreshJobId(account.id), delay: Math.max(0, at - now), ...(priority ? { priority } : {}) } });
+      missing.push({
+        name: "refresh",
+        data: { accountId: account.id, plannedAt: at },
+        opts: { jobId: refreshJobId(account.id), delay: Math.max(0, at - now), ...(priority ? { priority } : {}) },
+      });
     }
     // Rare (jobs that failed for good); removing one that moved on meanwhile is harmless.
     await Promise.all(finished.map((id) => services.queues.refresh.remove(id).catch(() => undefined)));

@@ -53,7 +53,9 @@ export async function startWorker(services: Services, options: WorkerOptions = {
       log.warn({ err: { message: err.message } }, "worker connection error");
     });
     worker.on("ready", () => (lastConnectionError = ""));
-    worker.on("failed", (job, err) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: { message: err.message } }, "job failed"));
+    worker.on("failed", (job, err) =>
+      log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: { message: err.message } }, "job failed"),
+    );
   }
   await Promise.all([refreshWorker.waitUntilReady(), webhookWorker.waitUntilReady()]);
 
@@ -65,7 +67,8 @@ export async function startWorker(services: Services, options: WorkerOptions = {
       const result = await reconcileRefreshJobs(services);
       await restoreRevocations(services);
       const removed = await removeExpiredGrants(services);
-      if (removed.codes + removed.deviceCodes + removed.refreshTokens + removed.revokedClients > 0) log.info(removed, "removed expired codes, refresh tokens and client revocations");
+      if (removed.codes + removed.deviceCodes + removed.refreshTokens + removed.revokedClients > 0)
+        log.info(removed, "removed expired codes, refresh tokens and client revocations");
       if (result.scheduled > 0) log.info(result, "reconciler scheduled missing refresh jobs");
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, "reconciler pass failed");

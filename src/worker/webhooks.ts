@@ -35,7 +35,12 @@ export async function processWebhookJob(services: Services, job: Job<WebhookJobD
   try {
     const res = await services.outbound.fetch(row.webhookUrl, {
       method: "POST",
-      headers: { "content-type": "application/json", "user-agent": "authbroker-webhooks", [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body), "Authbroker-Event-Id": job.data.event.id },
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "authbroker-webhooks",
+        [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
+        "Authbroker-Event-Id": job.data.event.id,
+      },
       body,
       signal: AbortSignal.timeout(10_000),
     });

@@ -34,7 +34,10 @@ describe("the demo in Chromium: an end user connects Acme Cloud to the sample ap
     assert.match(await page.locator("main").innerText(), /Files Viewer \(sample app\)/);
     const services = page.locator(".choice-name");
     assert.deepEqual(await services.allInnerTexts(), ["Acme Cloud", "Acme Cloud (API key)", "Acme Cloud (self-hosted)"]);
-    assert.match(await page.getByRole("heading", { name: "Files Viewer (sample app) will be able to" }).locator("xpath=..").innerText(), /Use the service's API on your behalf/);
+    assert.match(
+      await page.getByRole("heading", { name: "Files Viewer (sample app) will be able to" }).locator("xpath=..").innerText(),
+      /Use the service's API on your behalf/,
+    );
     await chromium.screenshot(page, "connect-02-picker");
 
     // The search box filters without JavaScript: a GET form that keeps the authorization request.
@@ -77,14 +80,17 @@ describe("the demo in Chromium: an end user connects Acme Cloud to the sample ap
     assert.ok(demo.acmeCloud.upstream.stats.api >= 1, "the files came from Acme Cloud's API");
 
     await page.getByRole("button", { name: "Disconnect" }).click();
-    await page.getByRole("status").filter({ hasText: `Disconnected account ${accountId}` }).waitFor();
+    await page
+      .getByRole("status")
+      .filter({ hasText: `Disconnected account ${accountId}` })
+      .waitFor();
     await chromium.screenshot(page, "connect-06-disconnected");
     assert.equal(await demo.broker.services.db.account.findUnique({ where: { id: accountId } }), null, "Disconnect deleted the account at the broker");
     assert.equal(await page.getByRole("button", { name: "Connect Acme Cloud" }).count(), 1);
     await page.close();
   });
 
-  it("\"Connect Acme Cloud\" skips the picker, and Deny at Acme Cloud comes back to the app as access_denied", async () => {
+  it('"Connect Acme Cloud" skips the picker, and Deny at Acme Cloud comes back to the app as access_denied', async () => {
     const page = await chromium.newPage();
     await page.goto(demo.appUrl);
     await page.getByRole("button", { name: "Connect Acme Cloud" }).click();

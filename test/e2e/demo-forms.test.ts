@@ -10,7 +10,6 @@ import type { Page } from "playwright-core";
 import { launchChromium, type TestChromium } from "../support/chromium.js";
 import { chooseService, signInAtAcmeCloud, startTestDemo, type TestDemo } from "../support/demo.js";
 
-
 describe("the demo in Chromium: the broker's hostname and API-key forms", () => {
   let demo: TestDemo;
   let chromium: TestChromium;
@@ -46,7 +45,7 @@ describe("the demo in Chromium: the broker's hostname and API-key forms", () => 
 
     await page.getByRole("heading", { name: "Connect Acme Cloud (self-hosted)" }).waitFor();
     const address = page.getByLabel("Server address");
-    assert.match((await page.locator("main").innerText()), new RegExp(`For example ${new URL(demo.acmeCloudUrl).host.replaceAll(".", "\\.")}`));
+    assert.match(await page.locator("main").innerText(), new RegExp(`For example ${new URL(demo.acmeCloudUrl).host.replaceAll(".", "\\.")}`));
     await chromium.screenshot(page, "forms-01-hostname");
     await address.fill("files.example.com");
     await page.getByRole("button", { name: "Continue" }).click();
@@ -119,7 +118,10 @@ describe("the demo in Chromium: the broker's hostname and API-key forms", () => 
     assert.ok(!stored.includes(alice.apiKey), "the key is stored sealed, never in clear");
 
     await page.getByRole("button", { name: "Disconnect" }).click();
-    await page.getByRole("status").filter({ hasText: `Disconnected account ${accountId}` }).waitFor();
+    await page
+      .getByRole("status")
+      .filter({ hasText: `Disconnected account ${accountId}` })
+      .waitFor();
 
     // Cancel on a form comes back to the app as access_denied.
     await openPicker(page);

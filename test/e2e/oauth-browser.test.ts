@@ -36,7 +36,13 @@ describe("the authorization server in Chromium", () => {
     appCallback = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}/callback`;
     [fixture, chromium] = await Promise.all([startAsFixture(), launchChromium()]);
     app = await registerApp(fixture, { redirectUris: [appCallback], responseTypes: ["code", "id_token"], scopes: ["openid", "email", "proxy"] });
-    tv = await registerApp(fixture, { name: "Living-room TV", isPublic: true, redirectUris: [], grantTypes: ["urn:ietf:params:oauth:grant-type:device_code"], scopes: ["proxy"] });
+    tv = await registerApp(fixture, {
+      name: "Living-room TV",
+      isPublic: true,
+      redirectUris: [],
+      grantTypes: ["urn:ietf:params:oauth:grant-type:device_code"],
+      scopes: ["proxy"],
+    });
   });
 
   after(async () => {
@@ -49,7 +55,16 @@ describe("the authorization server in Chromium", () => {
     fixture.github.setUser({ id: 12_001, login: "fp", email: "fp@example.test", name: "Form Post" });
     const received = new Promise<URLSearchParams>((resolve) => (posted = resolve));
     const url = new URL("/oauth/authorize", fixture.broker.url);
-    url.search = new URLSearchParams({ client_id: app.id, redirect_uri: appCallback, response_type: "id_token", response_mode: "form_post", scope: "openid email", nonce: "n-e2e", state: "st-e2e", connector: "gh" }).toString();
+    url.search = new URLSearchParams({
+      client_id: app.id,
+      redirect_uri: appCallback,
+      response_type: "id_token",
+      response_mode: "form_post",
+      scope: "openid email",
+      nonce: "n-e2e",
+      state: "st-e2e",
+      connector: "gh",
+    }).toString();
     const page = await chromium.newPage();
     const violations: string[] = [];
     page.on("console", (message) => {

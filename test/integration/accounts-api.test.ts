@@ -92,11 +92,18 @@ describe("accounts API for apps", () => {
     const { accountId, tokens } = await connectTestAccount(app, "gh", "accounts:read proxy");
     assert.notEqual(other.accountId, accountId);
     const list = (await (await call("/v1/accounts", tokens.access_token)).json()) as { data: { id: string }[] };
-    assert.deepEqual(list.data.map((a) => a.id), [accountId]);
+    assert.deepEqual(
+      list.data.map((a) => a.id),
+      [accountId],
+    );
     // A cursor before every id must not widen the listing to the app's other accounts.
     for (const cursor of ["0", "", "acc", accountId.slice(0, -1)]) {
       const paged = (await (await call(`/v1/accounts?cursor=${encodeURIComponent(cursor)}`, tokens.access_token)).json()) as { data: { id: string }[] };
-      assert.deepEqual(paged.data.map((a) => a.id), [accountId], `cursor=${cursor}`);
+      assert.deepEqual(
+        paged.data.map((a) => a.id),
+        [accountId],
+        `cursor=${cursor}`,
+      );
     }
   });
 
@@ -110,7 +117,11 @@ describe("accounts API for apps", () => {
     const body = (await res.json()) as { deleted: boolean; upstream_revoked: boolean };
     assert.equal(body.deleted, true);
     assert.equal(body.upstream_revoked, true);
-    assert.equal((await fetch(upstream.userUrl, { headers: { authorization: `Bearer ${upstreamTokens!.accessToken}` } })).status, 401, "the upstream token was revoked at the upstream");
+    assert.equal(
+      (await fetch(upstream.userUrl, { headers: { authorization: `Bearer ${upstreamTokens!.accessToken}` } })).status,
+      401,
+      "the upstream token was revoked at the upstream",
+    );
     assert.equal(await broker.services.db.account.count({ where: { id: accountId } }), 0);
     assert.equal(await broker.services.db.credential.count({ where: { accountId } }), 0);
     assert.equal((await call(`/v1/accounts/${accountId}`, tokens.access_token)).status, 401, "the account-bound access token is revoked");

@@ -27,9 +27,23 @@ describe("accounts CLI", () => {
     const { config } = broker.services;
     const keys = config.encryptionKeys.map((k) => `${k.kid}:${Buffer.from(k.key).toString("base64")}`).join(",");
     return new Promise((resolve) => {
-      execFile(process.execPath, ["bin/authbroker.js", ...args], {
-      env: { ...process.env, DATABASE_URL: config.databaseUrl, REDIS_URL: config.redisUrl, BROKER_ENCRYPTION_KEYS: keys, CONNECTORS_DIR: config.connectorsDir, BROKER_QUEUE_PREFIX: config.queuePrefix, BROKER_ALLOW_PRIVATE_HOSTS: "127.0.0.0/8", BROKER_ISSUER: config.issuer },
-      }, (err, stdout, stderr) => resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+      execFile(
+        process.execPath,
+        ["bin/authbroker.js", ...args],
+        {
+          env: {
+            ...process.env,
+            DATABASE_URL: config.databaseUrl,
+            REDIS_URL: config.redisUrl,
+            BROKER_ENCRYPTION_KEYS: keys,
+            CONNECTORS_DIR: config.connectorsDir,
+            BROKER_QUEUE_PREFIX: config.queuePrefix,
+            BROKER_ALLOW_PRIVATE_HOSTS: "127.0.0.0/8",
+            BROKER_ISSUER: config.issuer,
+          },
+        },
+        (err, stdout, stderr) => resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
     });
   }
 

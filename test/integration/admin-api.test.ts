@@ -20,7 +20,13 @@ describe("admin API", () => {
 
   before(async () => {
     // A GitLab-like connector too: its token endpoint is on each end user's server, registered one by one.
-    const forge = { id: "forge", name: "Forge", auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token" }, hostname: {}, identity: { url: "https://{hostname}/api/v4/user", subject: "id" } };
+    const forge = {
+      id: "forge",
+      name: "Forge",
+      auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token" },
+      hostname: {},
+      identity: { url: "https://{hostname}/api/v4/user", subject: "id" },
+    };
     setup = await startBrokerWithGitHubLike({ env: { BROKER_ADMIN_TOKEN: ADMIN_TOKEN }, otherConnectors: { "forge.json": forge } });
     ({ broker, upstream } = setup);
     app = await registerTestApp(broker, ["openid", "proxy", "offline_access", "admin"]);
@@ -31,7 +37,10 @@ describe("admin API", () => {
   });
 
   const admin = (path: string, init: RequestInit = {}, token = ADMIN_TOKEN) =>
-    fetch(`${broker.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.body ? { "content-type": "application/json" } : {}), ...(init.headers as Record<string, string>) } });
+    fetch(`${broker.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, ...(init.body ? { "content-type": "application/json" } : {}), ...(init.headers as Record<string, string>) },
+    });
 
   it("refuses requests without admin credentials, with a wrong token, or with a token lacking scope admin", async () => {
     const none = await fetch(`${broker.url}/admin/v1/apps`);
@@ -69,7 +78,11 @@ describe("admin API", () => {
   });
 
   it("a client's X-Request-Id never becomes the broker's: the response and the audit row carry a broker-made id, the log line the client's beside it", async () => {
-    const res = await admin("/admin/v1/apps", { method: "POST", body: JSON.stringify({ name: "Traced", redirect_uris: ["https://app.example/cb"] }), headers: { "x-request-id": "trace-admin-1" } });
+    const res = await admin("/admin/v1/apps", {
+      method: "POST",
+      body: JSON.stringify({ name: "Traced", redirect_uris: ["https://app.example/cb"] }),
+      headers: { "x-request-id": "trace-admin-1" },
+    });
     assert.equal(res.status, 201);
     const requestId = res.headers.get("x-request-id") ?? "";
     assert.match(requestId, /^[0-9a-f-]{36}$/);
@@ -81,7 +94,9 @@ describe("admin API", () => {
     const again = await admin("/admin/v1/apps", { headers: { "x-request-id": "trace-admin-1" } });
     assert.notEqual(again.headers.get("x-request-id"), requestId, "two requests never share an id");
     const invalid = await admin("/admin/v1/apps", { headers: { "x-request-id": "x".repeat(129) } });
-    const invalidLine = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === invalid.headers.get("x-request-id") && l.msg === "request completed");
+    const invalidLine = broker.services.logs.lines.find(
+      (l) => (l.req as { id?: string } | undefined)?.id === invalid.headers.get("x-request-id") && l.msg === "request completed",
+    );
     assert.ok(invalidLine);
     assert.equal((invalidLine.req as { clientRequestId?: string }).clientRequestId, undefined, "an id that is not well-formed is dropped");
   });
@@ -102,9 +117,15 @@ describe("admin API", () => {
 
   it("lists connectors with their configuration status and stores credentials sealed", async () => {
     const list = (await (await admin("/admin/v1/connectors")).json()) as { data: { id: string; configured: boolean; callback_url: string }[] };
-    assert.deepEqual(list.data.map((c) => c.id), ["forge", "gh"]);
+    assert.deepEqual(
+      list.data.map((c) => c.id),
+      ["forge", "gh"],
+    );
     assert.equal(list.data.find((c) => c.id === "gh")?.callback_url, `${broker.url}/connect/callback/gh`, "the redirect URI to register upstream");
-    const res = await admin("/admin/v1/connectors/gh/credentials", { method: "PUT", body: JSON.stringify({ client_id: "other", client_secret: "stored-secret-value-xyz" }) });
+    const res = await admin("/admin/v1/connectors/gh/credentials", {
+      method: "PUT",
+      body: JSON.stringify({ client_id: "other", client_secret: "stored-secret-value-xyz" }),
+    });
     assert.equal(res.status, 200);
     const dump = JSON.stringify(await broker.services.db.connectorCredential.findMany());
     assert.ok(!dump.includes("stored-secret-value-xyz"), "the secret is sealed");
@@ -113,16 +134,28 @@ describe("admin API", () => {
   });
 
   it("registers one server of a per-server connector, and lists the connector's servers and callback", async () => {
-    const listed = async () => ((await (await admin("/admin/v1/connectors")).json()) as { data: { id: string; configured: boolean; servers?: string[]; callback_url: string }[] }).data.find((c) => c.id === "forge")!;
+    const listed = async () =>
+      (
+        (await (await admin("/admin/v1/connectors")).json()) as { data: { id: string; configured: boolean; servers?: string[]; callback_url: string }[] }
+      ).data.find((c) => c.id === "forge")!;
     assert.deepEqual([(await listed()).configured, (await listed()).servers], [false, []]);
-    const res = await admin("/admin/v1/connectors/forge/credentials", { method: "PUT", body: JSON.stringify({ hostname: "Git.Example.com", client_id: "forge-at-git", client_secret: "forge-secret-value-xyz" }) });
+    const res = await admin("/admin/v1/connectors/forge/credentials", {
+      method: "PUT",
+      body: JSON.stringify({ hostname: "Git.Example.com", client_id: "forge-at-git", client_secret: "forge-secret-value-xyz" }),
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { connector: "forge", app_id: null, hostname: "git.example.com", created: true });
     const forge = await listed();
     assert.deepEqual([forge.configured, forge.servers, forge.callback_url], [true, ["git.example.com"], `${broker.url}/connect/callback/forge/{hostname}`]);
     // A connector-wide connector has no servers; a path is not a server.
-    for (const [connector, hostname] of [["gh", "git.example.com"], ["forge", "git.example.com/x"]]) {
-      const refused = await admin(`/admin/v1/connectors/${connector}/credentials`, { method: "PUT", body: JSON.stringify({ hostname, client_id: "x", client_secret: "y" }) });
+    for (const [connector, hostname] of [
+      ["gh", "git.example.com"],
+      ["forge", "git.example.com/x"],
+    ]) {
+      const refused = await admin(`/admin/v1/connectors/${connector}/credentials`, {
+        method: "PUT",
+        body: JSON.stringify({ hostname, client_id: "x", client_secret: "y" }),
+      });
       assert.equal(refused.status, 400, `${connector} ${hostname}`);
       assert.equal(((await refused.json()) as { error: string }).error, "validation_failed");
     }
@@ -146,8 +179,13 @@ describe("admin API", () => {
     const actions = events.data.map((e) => e.action);
     for (const action of ["account.connected", "account.refresh_requested", "account.revoked", "account.deleted"]) assert.ok(actions.includes(action), action);
     const paged = (await (await admin(`/admin/v1/audit-events?account_id=${accountId}&limit=2`)).json()) as { data: { id: string }[]; next_cursor: string };
-    const next = (await (await admin(`/admin/v1/audit-events?account_id=${accountId}&limit=2&cursor=${paged.next_cursor}`)).json()) as { data: { id: string }[] };
-    assert.ok(next.data.every((e) => BigInt(e.id) < BigInt(paged.next_cursor)), "the next page is older");
+    const next = (await (await admin(`/admin/v1/audit-events?account_id=${accountId}&limit=2&cursor=${paged.next_cursor}`)).json()) as {
+      data: { id: string }[];
+    };
+    assert.ok(
+      next.data.every((e) => BigInt(e.id) < BigInt(paged.next_cursor)),
+      "the next page is older",
+    );
   });
 
   it("rotates keys: a new signing key, and the previous one stays in the JWKS", async () => {
@@ -159,9 +197,22 @@ describe("admin API", () => {
   });
 
   it("serves an OpenAPI 3.1 document generated from the same schemas", async () => {
-    const doc = (await (await admin("/admin/v1/openapi.json")).json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required: string[] } }> } }>> };
+    const doc = (await (await admin("/admin/v1/openapi.json")).json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required: string[] } }> } }>
+      >;
+    };
     assert.equal(doc.openapi, "3.1.0");
-    for (const path of ["/admin/v1/apps", "/admin/v1/accounts/{id}/refresh", "/admin/v1/audit-events", "/admin/v1/keys/rotate", "/admin/v1/connectors/{id}/credentials"]) assert.ok(doc.paths[path], path);
+    for (const path of [
+      "/admin/v1/apps",
+      "/admin/v1/accounts/{id}/refresh",
+      "/admin/v1/audit-events",
+      "/admin/v1/keys/rotate",
+      "/admin/v1/connectors/{id}/credentials",
+    ])
+      assert.ok(doc.paths[path], path);
     const create = doc.paths["/admin/v1/apps"]!.post!.requestBody!.content["application/json"]!.schema;
     assert.ok(create.properties.redirect_uris && create.required.includes("name"));
   });

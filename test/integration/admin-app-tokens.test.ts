@@ -43,8 +43,16 @@ describe("an app's admin-scope token", () => {
 
   /** An app registered for admin with a day-long access-token lifetime, and its openid-client configuration. */
   async function adminApp(): Promise<{ id: string; config: client.Configuration }> {
-    const { client: app, secret } = await broker.services.clients.create({ name: "Ops tool", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["admin", "proxy"], accessTokenTtl: 86_400 });
-    const config = await client.discovery(new URL(broker.url), app.id, undefined, client.ClientSecretBasic(secret!), { execute: [client.allowInsecureRequests] });
+    const { client: app, secret } = await broker.services.clients.create({
+      name: "Ops tool",
+      redirectUris: [],
+      grantTypes: ["client_credentials"],
+      scopes: ["admin", "proxy"],
+      accessTokenTtl: 86_400,
+    });
+    const config = await client.discovery(new URL(broker.url), app.id, undefined, client.ClientSecretBasic(secret!), {
+      execute: [client.allowInsecureRequests],
+    });
     return { id: app.id, config };
   }
 
@@ -76,7 +84,10 @@ describe("an app's admin-scope token", () => {
       const list = await asAdmin(url, "/admin/v1/apps", token);
       assert.equal(list.status, 401, url);
       assert.match(list.headers.get("www-authenticate") ?? "", /^Bearer .*error="invalid_token"/);
-      const create = await asAdmin(url, "/admin/v1/apps", token, { method: "POST", body: JSON.stringify({ name: "Made by a deleted app", redirect_uris: ["https://x.example.test/cb"] }) });
+      const create = await asAdmin(url, "/admin/v1/apps", token, {
+        method: "POST",
+        body: JSON.stringify({ name: "Made by a deleted app", redirect_uris: ["https://x.example.test/cb"] }),
+      });
       assert.equal(create.status, 401, url);
     }
     assert.equal(await broker.services.db.app.count({ where: { name: "Made by a deleted app" } }), 0);

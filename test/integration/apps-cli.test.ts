@@ -39,7 +39,12 @@ describe("apps CLI", () => {
     // An empty connectors directory at the default CONNECTORS_DIR, as `init` leaves it.
     mkdirSync(join(cwd, "connectors"));
     try {
-      const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv }, encoding: "utf8", timeout: 60_000 });
+      const result = spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? "", ...env, ...extraEnv },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     } finally {
       rmSync(cwd, { recursive: true, force: true });
@@ -66,7 +71,24 @@ describe("apps CLI", () => {
     });
 
     it("--json gives the registration and the secret, the warning on stderr", async () => {
-      const result = cli("apps", "create", "--json", "--name", "Backend", "--grant-types", "client_credentials", "--scopes", "proxy,accounts:read", "--access-token-ttl", "900", "--token-endpoint-auth-method", "client_secret_post", "--connectors", "acme,gh", "--allow-upstream-tokens");
+      const result = cli(
+        "apps",
+        "create",
+        "--json",
+        "--name",
+        "Backend",
+        "--grant-types",
+        "client_credentials",
+        "--scopes",
+        "proxy,accounts:read",
+        "--access-token-ttl",
+        "900",
+        "--token-endpoint-auth-method",
+        "client_secret_post",
+        "--connectors",
+        "acme,gh",
+        "--allow-upstream-tokens",
+      );
       assert.equal(result.status, 0, result.stderr);
       const app = JSON.parse(result.stdout) as Record<string, unknown>;
       assert.equal(app.type, "confidential");
@@ -99,14 +121,23 @@ describe("apps CLI", () => {
     for (const [why, args] of [
       ["a redirect URI with http on a public host", ["--name", "X", "--redirect-uri", "http://example.test/cb"]],
       ["no redirect URI for the code flow", ["--name", "X"]],
-      ["a public app with client_credentials", ["--name", "X", "--public", "--redirect-uri", "https://x.example.test/cb", "--grant-types", "authorization_code,client_credentials"]],
+      [
+        "a public app with client_credentials",
+        ["--name", "X", "--public", "--redirect-uri", "https://x.example.test/cb", "--grant-types", "authorization_code,client_credentials"],
+      ],
       ["an unknown grant type", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--grant-types", "password"]],
       ["an unknown scope", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--scopes", "proxy,superuser"]],
       ["a lifetime that is not a number", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "1h"]],
       ["a lifetime out of range", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "5"]],
       ["an unknown authentication method", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--token-endpoint-auth-method", "tls_client_auth"]],
-      ["an access-token lifetime over a day (ACCESS_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86401"]],
-      ["a refresh-token lifetime over 90 days (REFRESH_TOKEN_MAX_TTL_SECONDS)", ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "7776001"]],
+      [
+        "an access-token lifetime over a day (ACCESS_TOKEN_MAX_TTL_SECONDS)",
+        ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86401"],
+      ],
+      [
+        "a refresh-token lifetime over 90 days (REFRESH_TOKEN_MAX_TTL_SECONDS)",
+        ["--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "7776001"],
+      ],
       ["an http://localhost redirect URI (RFC 8252 §8.3)", ["--name", "X", "--redirect-uri", "http://localhost:8080/cb"]],
       ["a public app opting out of PKCE", ["--name", "X", "--public", "--redirect-uri", "https://x.example.test/cb", "--no-require-pkce"]],
     ] as const) {
@@ -128,13 +159,33 @@ describe("apps CLI", () => {
       assert.match(access.stderr, /access token lifetime must be 60\.\.86400 seconds \(ACCESS_TOKEN_MAX_TTL_SECONDS\)/);
       const refresh = cli("apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "31536000");
       assert.match(refresh.stderr, /refresh token lifetime must be 60\.\.7776000 seconds \(REFRESH_TOKEN_MAX_TTL_SECONDS\)/);
-      assert.equal(cli("apps", "create", "--name", "At the limits", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "86400", "--refresh-token-ttl", "7776000").status, 0);
+      assert.equal(
+        cli(
+          "apps",
+          "create",
+          "--name",
+          "At the limits",
+          "--redirect-uri",
+          "https://x.example.test/cb",
+          "--access-token-ttl",
+          "86400",
+          "--refresh-token-ttl",
+          "7776000",
+        ).status,
+        0,
+      );
     });
 
     it("the limits are the operator's: ACCESS_TOKEN_MAX_TTL_SECONDS and REFRESH_TOKEN_MAX_TTL_SECONDS", () => {
       const limits = { ACCESS_TOKEN_MAX_TTL_SECONDS: "600", REFRESH_TOKEN_MAX_TTL_SECONDS: "3600" };
-      assert.match(cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "601").stderr, /60\.\.600 seconds/);
-      assert.match(cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "3601").stderr, /60\.\.3600 seconds/);
+      assert.match(
+        cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--access-token-ttl", "601").stderr,
+        /60\.\.600 seconds/,
+      );
+      assert.match(
+        cliWith(limits, "apps", "create", "--name", "X", "--redirect-uri", "https://x.example.test/cb", "--refresh-token-ttl", "3601").stderr,
+        /60\.\.3600 seconds/,
+      );
       const defaults = cliWith(limits, "apps", "create", "--json", "--name", "Defaults under low limits", "--redirect-uri", "https://x.example.test/cb");
       assert.equal(defaults.status, 0, defaults.stderr);
       const app = JSON.parse(defaults.stdout) as { access_token_ttl: number; refresh_token_ttl: number };

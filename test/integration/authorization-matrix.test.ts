@@ -51,7 +51,17 @@ const CALLERS = [
 type CallerName = (typeof CALLERS)[number];
 
 /** Callers whose credential proves nothing: no valid access token of this broker. */
-const NOT_A_VALID_TOKEN: CallerName[] = ["none", "malformed", "expired", "revokedByRevoke", "revokedByReuse", "revokedByAccountDeletion", "revokedByAppDeletion", "idToken", "refreshToken"];
+const NOT_A_VALID_TOKEN: CallerName[] = [
+  "none",
+  "malformed",
+  "expired",
+  "revokedByRevoke",
+  "revokedByReuse",
+  "revokedByAccountDeletion",
+  "revokedByAppDeletion",
+  "idToken",
+  "refreshToken",
+];
 
 /** Expected status per caller: `*` for the rest. */
 type Expect = Partial<Record<CallerName | "*", number>>;
@@ -59,9 +69,19 @@ type Expect = Partial<Record<CallerName | "*", number>>;
 /** Every caller gets `status`. */
 const everyone = (status: number): Expect => ({ "*": status });
 /** A route of the app-facing API: tokens of this broker only; the operator's static token means nothing here. */
-const appApi = (allowed: Expect, otherwise: number = 403): Expect => ({ "*": otherwise, ...Object.fromEntries(NOT_A_VALID_TOKEN.map((c) => [c, 401])), operator: 401, ...allowed });
+const appApi = (allowed: Expect, otherwise: number = 403): Expect => ({
+  "*": otherwise,
+  ...Object.fromEntries(NOT_A_VALID_TOKEN.map((c) => [c, 401])),
+  operator: 401,
+  ...allowed,
+});
 /** An operator route: the admin token, or an app's client-credentials token with scope admin. */
-const adminOnly = (allowed: number): Expect => ({ "*": 403, ...Object.fromEntries(NOT_A_VALID_TOKEN.map((c) => [c, 401])), operator: allowed, adminScope: allowed });
+const adminOnly = (allowed: number): Expect => ({
+  "*": 403,
+  ...Object.fromEntries(NOT_A_VALID_TOKEN.map((c) => [c, 401])),
+  operator: allowed,
+  adminScope: allowed,
+});
 
 interface Cell {
   caller: CallerName;
@@ -112,7 +132,14 @@ describe("the authorization matrix: every route × every caller", () => {
 
     bearer.set("none", undefined);
     bearer.set("malformed", "Bearer not-a-token");
-    const expired = await issueAccessToken(broker.services, { client: { id: appA.id, accessTokenTtl: 3600 }, subject: accountA, scope: USER_SCOPE, accountId: accountA, connectorId: "gh", ttl: -600 });
+    const expired = await issueAccessToken(broker.services, {
+      client: { id: appA.id, accessTokenTtl: 3600 },
+      subject: accountA,
+      scope: USER_SCOPE,
+      accountId: accountA,
+      connectorId: "gh",
+      ttl: -600,
+    });
     bearer.set("expired", `Bearer ${expired.accessToken}`);
 
     const revoked = await connectNew(appA);
@@ -125,13 +152,19 @@ describe("the authorization matrix: every route × every caller", () => {
     bearer.set("revokedByReuse", `Bearer ${reused.tokens.access_token}`);
 
     const deletedAccount = await connectNew(appA);
-    const deleted = await fetch(`${broker.url}/v1/accounts/${deletedAccount.accountId}`, { method: "DELETE", headers: { authorization: `Bearer ${await appToken(appA, "accounts:write")}` } });
+    const deleted = await fetch(`${broker.url}/v1/accounts/${deletedAccount.accountId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${await appToken(appA, "accounts:write")}` },
+    });
     assert.equal(deleted.status, 200);
     bearer.set("revokedByAccountDeletion", `Bearer ${deletedAccount.tokens.access_token}`);
 
     const doomed = await registerTestApp(broker, ALL_APP_SCOPES);
     const doomedToken = await appToken(doomed, "admin proxy accounts:read accounts:write");
-    assert.equal((await fetch(`${broker.url}/admin/v1/apps/${doomed.id}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status, 200);
+    assert.equal(
+      (await fetch(`${broker.url}/admin/v1/apps/${doomed.id}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status,
+      200,
+    );
     bearer.set("revokedByAppDeletion", `Bearer ${doomedToken}`);
 
     bearer.set("idToken", `Bearer ${a.tokens.id_token}`);
@@ -160,9 +193,15 @@ describe("the authorization matrix: every route × every caller", () => {
   };
   const mayChange = (row: Row, cell: Cell) => resolve(row.expect, cell.caller) < 300;
   const get = (path: string) => async () => ({ method: "GET", path });
-  const form = (method: string, path: string, body = "") => async () => ({ method, path, body, contentType: "application/x-www-form-urlencoded" });
+  const form =
+    (method: string, path: string, body = "") =>
+    async () => ({ method, path, body, contentType: "application/x-www-form-urlencoded" });
   const json = (method: string, path: string, body: unknown) => ({ method, path, body: JSON.stringify(body), contentType: "application/json" });
-  const preflight = (path: string) => async () => ({ method: "OPTIONS", path, headers: { origin: "https://spa.example", "access-control-request-method": "POST" } });
+  const preflight = (path: string) => async () => ({
+    method: "OPTIONS",
+    path,
+    headers: { origin: "https://spa.example", "access-control-request-method": "POST" },
+  });
 
   const ROWS: Row[] = [
     // Public documents and probes: the same for everyone.
@@ -209,16 +248,29 @@ describe("the authorization matrix: every route × every caller", () => {
         const ids = (JSON.parse(body) as { data: { id: string }[] }).data.map((a) => a.id);
         if (cell.caller === "userA" || cell.caller === "userAOnB") assert.deepEqual(ids, [accountA], "a user's token lists only its own account");
         if (cell.caller === "ccScoped") assert.ok(ids.includes(accountA) && ids.includes(accountB) && !ids.includes(otherAppsAccount));
-        if (cell.caller === "otherApp") assert.ok(ids.includes(otherAppsAccount) && !ids.includes(accountA) && !ids.includes(accountB), "another app's accounts are never listed");
+        if (cell.caller === "otherApp")
+          assert.ok(ids.includes(otherAppsAccount) && !ids.includes(accountA) && !ids.includes(accountB), "another app's accounts are never listed");
       },
     },
-    { route: "GET /v1/accounts/:id", expect: appApi({ userA: 200, ccScoped: 200, userAOnB: 404, otherApp: 404 }), request: async (cell) => ({ method: "GET", path: `/v1/accounts/${accountOf(cell)}` }) },
+    {
+      route: "GET /v1/accounts/:id",
+      expect: appApi({ userA: 200, ccScoped: 200, userAOnB: 404, otherApp: 404 }),
+      request: async (cell) => ({ method: "GET", path: `/v1/accounts/${accountOf(cell)}` }),
+    },
     { route: "ANY /v1/proxy/*", expect: appApi({ userA: 200, userAOnB: 200, ccScoped: 400, otherApp: 400 }), request: get("/v1/proxy/echo") },
-    { route: "ANY /v1/accounts/:id/proxy/*", expect: appApi({ userA: 200, ccScoped: 200, userAOnB: 404, otherApp: 404 }), request: async (cell) => ({ method: "GET", path: `/v1/accounts/${accountOf(cell)}/proxy/echo` }) },
+    {
+      route: "ANY /v1/accounts/:id/proxy/*",
+      expect: appApi({ userA: 200, ccScoped: 200, userAOnB: 404, otherApp: 404 }),
+      request: async (cell) => ({ method: "GET", path: `/v1/accounts/${accountOf(cell)}/proxy/echo` }),
+    },
     // Operator routes.
     { route: "GET /admin/v1/openapi.json", expect: adminOnly(200), request: get("/admin/v1/openapi.json") },
     { route: "GET /admin/v1/apps", expect: adminOnly(200), request: get("/admin/v1/apps") },
-    { route: "POST /admin/v1/apps", expect: adminOnly(201), request: async () => json("POST", "/admin/v1/apps", { name: "Matrix app", redirect_uris: [TEST_APP_REDIRECT] }) },
+    {
+      route: "POST /admin/v1/apps",
+      expect: adminOnly(201),
+      request: async () => json("POST", "/admin/v1/apps", { name: "Matrix app", redirect_uris: [TEST_APP_REDIRECT] }),
+    },
     { route: "GET /admin/v1/apps/:id", expect: adminOnly(200), request: async () => ({ method: "GET", path: `/admin/v1/apps/${appA.id}` }) },
     { route: "GET /admin/v1/connectors", expect: adminOnly(200), request: get("/admin/v1/connectors") },
     {
@@ -232,7 +284,11 @@ describe("the authorization matrix: every route × every caller", () => {
     },
     { route: "GET /admin/v1/accounts", expect: adminOnly(200), request: get("/admin/v1/accounts") },
     { route: "GET /admin/v1/accounts/:id", expect: adminOnly(200), request: async () => ({ method: "GET", path: `/admin/v1/accounts/${accountA}` }) },
-    { route: "POST /admin/v1/accounts/:id/refresh", expect: adminOnly(200), request: async () => ({ method: "POST", path: `/admin/v1/accounts/${accountA}/refresh` }) },
+    {
+      route: "POST /admin/v1/accounts/:id/refresh",
+      expect: adminOnly(200),
+      request: async () => ({ method: "POST", path: `/admin/v1/accounts/${accountA}/refresh` }),
+    },
     { route: "GET /admin/v1/audit-events", expect: adminOnly(200), request: get("/admin/v1/audit-events") },
     { route: "GET /metrics", expect: adminOnly(200), request: get("/metrics") },
     { route: "ANY /admin/queues/*", expect: adminOnly(200), request: get("/admin/queues") },
@@ -309,7 +365,8 @@ describe("the authorization matrix: every route × every caller", () => {
         const res = await fetch(`${broker.url}${spec.path}`, { method: spec.method, headers, body: spec.body, redirect: "manual" });
         const body = await res.text();
         const expected = resolve(row.expect, caller);
-        if (res.status !== expected) failures.push(`${row.route} × ${caller}: ${res.status}, expected ${expected} (${body.slice(0, 160).replace(/\s+/g, " ")})`);
+        if (res.status !== expected)
+          failures.push(`${row.route} × ${caller}: ${res.status}, expected ${expected} (${body.slice(0, 160).replace(/\s+/g, " ")})`);
         else if (res.status >= 500) failures.push(`${row.route} × ${caller}: a server error`);
         else if (row.check && res.status < 300) {
           try {

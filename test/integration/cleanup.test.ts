@@ -8,7 +8,18 @@ describe("removing expired grants", () => {
   let services: TestServices;
   before(async () => {
     services = await createTestServices();
-    await services.db.app.create({ data: { id: "app_c", name: "c", tokenEndpointAuthMethod: "client_secret_basic", redirectUris: [], grantTypes: [], responseTypes: [], scopes: [], connectors: [] } });
+    await services.db.app.create({
+      data: {
+        id: "app_c",
+        name: "c",
+        tokenEndpointAuthMethod: "client_secret_basic",
+        redirectUris: [],
+        grantTypes: [],
+        responseTypes: [],
+        scopes: [],
+        connectors: [],
+      },
+    });
   });
   after(() => services.teardown());
 
@@ -43,9 +54,22 @@ describe("removing expired grants", () => {
     });
     const removed = await removeExpiredGrants(services);
     assert.deepEqual(removed, { codes: 1, deviceCodes: 1, refreshTokens: 1, revokedClients: 1 });
-    assert.deepEqual((await services.db.revokedClient.findMany()).map((c) => c.clientId), ["app_gone_lately"], "a client revocation stays while a token it covers may be valid");
-    assert.deepEqual((await services.db.authorizationCode.findMany()).map((c) => c.codeHash), ["live"]);
-    assert.deepEqual((await services.db.deviceCode.findMany()).map((c) => c.deviceCodeHash), ["live"]);
-    assert.deepEqual((await services.db.refreshToken.findMany({ orderBy: { tokenHash: "asc" } })).map((t) => t.tokenHash), ["live", "used"]);
+    assert.deepEqual(
+      (await services.db.revokedClient.findMany()).map((c) => c.clientId),
+      ["app_gone_lately"],
+      "a client revocation stays while a token it covers may be valid",
+    );
+    assert.deepEqual(
+      (await services.db.authorizationCode.findMany()).map((c) => c.codeHash),
+      ["live"],
+    );
+    assert.deepEqual(
+      (await services.db.deviceCode.findMany()).map((c) => c.deviceCodeHash),
+      ["live"],
+    );
+    assert.deepEqual(
+      (await services.db.refreshToken.findMany({ orderBy: { tokenHash: "asc" } })).map((t) => t.tokenHash),
+      ["live", "used"],
+    );
   });
 });

@@ -73,7 +73,14 @@ describe("connect pages for typed credentials", () => {
     const browser = new TestBrowser();
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
-    const url = client.buildAuthorizationUrl(app.config, { redirect_uri: TEST_APP_REDIRECT, scope: "openid proxy", connector, state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+    const url = client.buildAuthorizationUrl(app.config, {
+      redirect_uri: TEST_APP_REDIRECT,
+      scope: "openid proxy",
+      connector,
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+    });
     const page = await browser.navigate(url, { stopAt: (u) => u.href.startsWith(TEST_APP_REDIRECT) });
     return { browser, page, verifier, state };
   }
@@ -81,7 +88,11 @@ describe("connect pages for typed credentials", () => {
   const toApp = { stopAt: (u: URL) => u.href.startsWith(TEST_APP_REDIRECT) };
 
   async function exchange(started: Started, back: URL): Promise<string> {
-    const tokens = await client.authorizationCodeGrant(app.config, back, { pkceCodeVerifier: started.verifier, expectedState: started.state, idTokenExpected: true });
+    const tokens = await client.authorizationCodeGrant(app.config, back, {
+      pkceCodeVerifier: started.verifier,
+      expectedState: started.state,
+      idTokenExpected: true,
+    });
     return String(decodeJwt(tokens.access_token).acct);
   }
 
@@ -92,7 +103,8 @@ describe("connect pages for typed credentials", () => {
   async function everyRowAsText(): Promise<string> {
     const tables = await broker.services.db.$queryRawUnsafe<{ tablename: string }[]>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`);
     let text = "";
-    for (const { tablename } of tables) text += JSON.stringify(await broker.services.db.$queryRawUnsafe(`SELECT * FROM "${tablename}"`), (_k, v) => (typeof v === "bigint" ? String(v) : v));
+    for (const { tablename } of tables)
+      text += JSON.stringify(await broker.services.db.$queryRawUnsafe(`SELECT * FROM "${tablename}"`), (_k, v) => (typeof v === "bigint" ? String(v) : v));
     return text;
   }
 
@@ -172,7 +184,10 @@ describe("connect pages for typed credentials", () => {
       const accountId = await exchange(started, back.url);
       assert.equal((await broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } })).upstreamSubject, "ada-7");
       assert.equal(upstream.requests.filter((r) => r.path === "/me").at(-1)!.authorization, `Basic ${Buffer.from("ada:basic-pass-123").toString("base64")}`);
-      assert.deepEqual((await readCredentials(broker.services.db, broker.services.keyring, accountId))?.fields, { username: "ada", password: "basic-pass-123" });
+      assert.deepEqual((await readCredentials(broker.services.db, broker.services.keyring, accountId))?.fields, {
+        username: "ada",
+        password: "basic-pass-123",
+      });
     });
 
     it("a wrong password keeps the user name on the form, never the password", async () => {
@@ -229,7 +244,11 @@ describe("connect pages for typed credentials", () => {
       const form = started.browser.forms(started.page)[0]!;
       const body = new URLSearchParams(form.fields);
       for (const [k, v] of Object.entries(fields)) body.set(k, v);
-      return started.browser.fetch(form.action, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(broker.url).origin, ...headers }, body: body.toString() });
+      return started.browser.fetch(form.action, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(broker.url).origin, ...headers },
+        body: body.toString(),
+      });
     }
 
     it("a submission without the CSRF token, or with a wrong one, is refused and connects nothing", async () => {
@@ -251,7 +270,11 @@ describe("connect pages for typed credentials", () => {
       const form = started.browser.forms(started.page)[0]!;
       const body = new URLSearchParams(form.fields);
       body.set("apiKey", API_KEY);
-      const otherBrowser = await new TestBrowser().fetch(form.action, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: body.toString() });
+      const otherBrowser = await new TestBrowser().fetch(form.action, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: body.toString(),
+      });
       assert.equal(otherBrowser.status, 403);
       assert.match(await otherBrowser.text(), /started in another browser/);
       const crossSite = await postDirect(started, { apiKey: API_KEY }, { origin: "https://evil.example" });

@@ -114,7 +114,12 @@ describe("per-server connectors", () => {
       [serverC.hostname, REGISTRATIONS.c],
       [localName(), REGISTRATIONS.local],
     ] as const) {
-      await setConnectorCredentials(broker.services, { connectorId: "server-oauth", hostname: server, clientId: registration.id, clientSecret: registration.secret });
+      await setConnectorCredentials(broker.services, {
+        connectorId: "server-oauth",
+        hostname: server,
+        clientId: registration.id,
+        clientSecret: registration.secret,
+      });
     }
     strictBroker = await startTestBroker({ connectors: connectors(serverA.hostname), env: { BROKER_ALLOW_PRIVATE_HOSTS: "" } });
     strictApp = await registerTestApp(strictBroker);
@@ -128,7 +133,14 @@ describe("per-server connectors", () => {
   async function authorize(target: TestApp, params: Record<string, string>, browser = new TestBrowser()) {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
-    const url = client.buildAuthorizationUrl(target.config, { redirect_uri: TEST_APP_REDIRECT, scope: "proxy", state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256", ...params });
+    const url = client.buildAuthorizationUrl(target.config, {
+      redirect_uri: TEST_APP_REDIRECT,
+      scope: "proxy",
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      ...params,
+    });
     const page = await browser.navigate(url, { stopAt: (u) => u.href.startsWith(TEST_APP_REDIRECT) });
     return { browser, page, verifier, state };
   }
@@ -161,7 +173,11 @@ describe("per-server connectors", () => {
     assert.equal(account.upstreamSubject, "a-1");
     const exchange = serverA.requests.find((r) => r.form?.grant_type === "authorization_code")!;
     assert.equal(exchange.localAddress, "127.0.0.2");
-    assert.equal(decodeURIComponent(Buffer.from(exchange.authorization!.slice(6), "base64").toString().split(":")[0]!), REGISTRATIONS.a.id, "A's own registration");
+    assert.equal(
+      decodeURIComponent(Buffer.from(exchange.authorization!.slice(6), "base64").toString().split(":")[0]!),
+      REGISTRATIONS.a.id,
+      "A's own registration",
+    );
     assert.equal(exchange.form!.redirect_uri, broker.callbackUrl("server-oauth", serverA.hostname), "A's own callback");
     assert.equal(serverB.grants.authorization_code ?? 0, tokenRequestsAtB, "the other server saw nothing");
   });
@@ -171,7 +187,11 @@ describe("per-server connectors", () => {
       serverA.setAuthorizeUser("alice");
       const started = await authorize(app, { connector: "server-oauth", hostname: serverA.hostname, scope });
       const back = await started.browser.submitForm(started.page, toApp);
-      const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: started.verifier, expectedState: started.state, idTokenExpected: true });
+      const tokens = await client.authorizationCodeGrant(app.config, back.url, {
+        pkceCodeVerifier: started.verifier,
+        expectedState: started.state,
+        idTokenExpected: true,
+      });
       const idToken = tokens.claims()!;
       const userinfo = await client.fetchUserInfo(app.config, tokens.access_token, idToken.sub);
       for (const [where, claims] of Object.entries({ idToken, userinfo })) {
@@ -231,7 +251,10 @@ describe("per-server connectors", () => {
     async function responseOf(connector: string, server: KindsUpstream, user: string) {
       server.setAuthorizeUser(user);
       const started = await authorize(app, { connector });
-      const atCallback = await started.browser.submitForm(started.page, { fields: { hostname: server.hostname }, stopAt: (u) => u.pathname.startsWith("/connect/callback/") });
+      const atCallback = await started.browser.submitForm(started.page, {
+        fields: { hostname: server.hostname },
+        stopAt: (u) => u.pathname.startsWith("/connect/callback/"),
+      });
       assert.ok(atCallback.stopped, `stopped at the broker's callback: ${atCallback.url.href}`);
       return { ...started, callback: atCallback.url };
     }
@@ -270,7 +293,10 @@ describe("per-server connectors", () => {
       old.pathname = "/connect/callback";
       const page = await browser.navigate(old.href, toApp);
       assert.equal(page.status, 400);
-      assert.match(problemOf(page)!, /redirect URI registered at the service to .*\/connect\/callback\/&lt;connector&gt;|redirect URI registered at the service to .*\/connect\/callback\/<connector>/);
+      assert.match(
+        problemOf(page)!,
+        /redirect URI registered at the service to .*\/connect\/callback\/&lt;connector&gt;|redirect URI registered at the service to .*\/connect\/callback\/<connector>/,
+      );
     });
   });
 
@@ -279,7 +305,11 @@ describe("per-server connectors", () => {
     const again = await started.browser.submitForm(started.page, { fields: { hostname: "gitlab.evil.example" }, ...toApp });
     assert.equal(again.url.pathname, "/connect/hostname");
     assert.match(problemOf(again)!, /gitlab\.evil\.example is not a Self-hosted Forge server this broker may connect to/);
-    assert.equal(parse(again.body).querySelector('input[name="hostname"]')?.getAttribute("value"), "gitlab.evil.example", "the typed value is there to correct");
+    assert.equal(
+      parse(again.body).querySelector('input[name="hostname"]')?.getAttribute("value"),
+      "gitlab.evil.example",
+      "the typed value is there to correct",
+    );
     const path = await started.browser.submitForm(again, { fields: { hostname: `${serverA.hostname}/evil` }, ...toApp });
     assert.match(problemOf(path)!, /without a path/);
   });

@@ -38,13 +38,28 @@ describe("the connector picker", () => {
         "initech.json": oidcConnector("initech", "Initech Files"),
       },
     });
-    appId = (await broker.services.clients.create({ name: "Files <Viewer>", redirectUris: [REDIRECT], scopes: ["openid", "email", "profile", "proxy", "offline_access", "accounts:read"] })).client.id;
+    appId = (
+      await broker.services.clients.create({
+        name: "Files <Viewer>",
+        redirectUris: [REDIRECT],
+        scopes: ["openid", "email", "profile", "proxy", "offline_access", "accounts:read"],
+      })
+    ).client.id;
     restrictedAppId = (await broker.services.clients.create({ name: "Only Globex", redirectUris: [REDIRECT], connectors: ["globex"] })).client.id;
   });
   after(() => broker?.stop());
 
   function request(extra: Record<string, string> = {}, clientId = appId): Record<string, string> {
-    return { client_id: clientId, redirect_uri: REDIRECT, response_type: "code", state: "st-1", nonce: "n-1", code_challenge: CHALLENGE, code_challenge_method: "S256", ...extra };
+    return {
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      response_type: "code",
+      state: "st-1",
+      nonce: "n-1",
+      code_challenge: CHALLENGE,
+      code_challenge_method: "S256",
+      ...extra,
+    };
   }
 
   async function picker(params: Record<string, string>): Promise<{ status: number; root: HTMLElement; headers: Headers }> {

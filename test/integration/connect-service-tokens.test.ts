@@ -38,7 +38,13 @@ describe("jwt_bearer and client_credentials connectors", () => {
   const scratch = mkdtempSync(join(tmpdir(), "authbroker-keys-"));
 
   function cli(args: string[], input?: string) {
-    const result = spawnSync(process.execPath, [BIN, ...args], { cwd: scratch, env: { PATH: process.env.PATH ?? "", ...cliEnv }, encoding: "utf8", timeout: 60_000, input });
+    const result = spawnSync(process.execPath, [BIN, ...args], {
+      cwd: scratch,
+      env: { PATH: process.env.PATH ?? "", ...cliEnv },
+      encoding: "utf8",
+      timeout: 60_000,
+      input,
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
@@ -65,12 +71,23 @@ describe("jwt_bearer and client_credentials connectors", () => {
         "gsa-like.json": {
           id: "gsa-like",
           name: "Googly service account",
-          auth: { kind: "jwt_bearer", tokenUrl: upstream.tokenUrl, scopeClaim: true, subject: { label: "User to act as", required: false }, assertionLifetimeSeconds: 300 },
+          auth: {
+            kind: "jwt_bearer",
+            tokenUrl: upstream.tokenUrl,
+            scopeClaim: true,
+            subject: { label: "User to act as", required: false },
+            assertionLifetimeSeconds: 300,
+          },
           scopes: { drive: ["drive.read"] },
           defaultScopes: ["drive"],
           api: { baseUrl: upstream.apiUrl },
         },
-        "self-es.json": { id: "self-es", name: "Self ES", auth: { kind: "jwt_bearer", tokenUrl: upstream.tokenUrl, algorithm: "ES256" }, api: { baseUrl: upstream.apiUrl } },
+        "self-es.json": {
+          id: "self-es",
+          name: "Self ES",
+          auth: { kind: "jwt_bearer", tokenUrl: upstream.tokenUrl, algorithm: "ES256" },
+          api: { baseUrl: upstream.apiUrl },
+        },
         "cc.json": {
           id: "cc",
           name: "Catalogue",
@@ -83,7 +100,12 @@ describe("jwt_bearer and client_credentials connectors", () => {
     });
     app = await registerTestApp(broker);
     otherApp = await registerTestApp(broker);
-    cliEnv = { CONNECTORS_DIR: broker.services.config.connectorsDir, DATABASE_URL: broker.services.database.url, BROKER_ENCRYPTION_KEYS: keys, REDIS_URL: TEST_REDIS_URL };
+    cliEnv = {
+      CONNECTORS_DIR: broker.services.config.connectorsDir,
+      DATABASE_URL: broker.services.database.url,
+      BROKER_ENCRYPTION_KEYS: keys,
+      REDIS_URL: TEST_REDIS_URL,
+    };
   });
 
   after(async () => {
@@ -98,7 +120,14 @@ describe("jwt_bearer and client_credentials connectors", () => {
     const browser = new TestBrowser();
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
-    const url = client.buildAuthorizationUrl(target.config, { redirect_uri: TEST_APP_REDIRECT, scope: "proxy", connector, state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+    const url = client.buildAuthorizationUrl(target.config, {
+      redirect_uri: TEST_APP_REDIRECT,
+      scope: "proxy",
+      connector,
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+    });
     const page = await browser.navigate(url, toApp);
     return { browser, page, verifier, state };
   }
@@ -117,7 +146,9 @@ describe("jwt_bearer and client_credentials connectors", () => {
       assert.equal(printed.alg, "RS256");
       assert.match(printed.publicKeyPem, /^-----BEGIN PUBLIC KEY-----\n/);
       assert.deepEqual(Object.keys(printed.publicJwk).sort(), ["alg", "e", "kid", "kty", "n", "use"]);
-      const row = await broker.services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "box-like", appKey: "*", hostname: "" } } });
+      const row = await broker.services.db.connectorCredential.findUniqueOrThrow({
+        where: { connectorId_appKey_hostname: { connectorId: "box-like", appKey: "*", hostname: "" } },
+      });
       assert.match(String(row.sealedPrivateJwk), /^v1\./);
       const privateJwk = broker.services.keyring.openJson<JWK>(row.sealedPrivateJwk!, { rowId: row.id, field: "ConnectorCredential.sealedPrivateJwk" });
       assert.equal(privateJwk.kid, printed.kid);
@@ -136,14 +167,34 @@ describe("jwt_bearer and client_credentials connectors", () => {
     it("credentials set stores the client id and secret next to the key, which is kept", () => {
       const result = cli(["credentials", "set", "box-like", "--client-id", CLIENT.id, "--client-secret-stdin", "--json"], `${CLIENT.secret}\n`);
       assert.equal(result.status, 0, result.stderr);
-      assert.deepEqual(JSON.parse(result.stdout), { connector: "box-like", app: null, appKey: "*", hostname: null, clientId: CLIENT.id, clientSecretStored: true, created: false });
-      assert.equal(cli(["credentials", "set", "self-es", "--client-id", CLIENT.id]).status, 0, "no secret needed where the assertion is the only authentication");
+      assert.deepEqual(JSON.parse(result.stdout), {
+        connector: "box-like",
+        app: null,
+        appKey: "*",
+        hostname: null,
+        clientId: CLIENT.id,
+        clientSecretStored: true,
+        created: false,
+      });
+      assert.equal(
+        cli(["credentials", "set", "self-es", "--client-id", CLIENT.id]).status,
+        0,
+        "no secret needed where the assertion is the only authentication",
+      );
     });
 
     it("credentials set --private-key-file imports a Google service-account key file, its client_email and key id", async () => {
       const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
       const file = join(scratch, "service-account.json");
-      writeFileSync(file, JSON.stringify({ type: "service_account", client_email: "robot@project.iam.gserviceaccount.test", private_key_id: "g-key-77", private_key: privateKey.export({ type: "pkcs8", format: "pem" }) }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          type: "service_account",
+          client_email: "robot@project.iam.gserviceaccount.test",
+          private_key_id: "g-key-77",
+          private_key: privateKey.export({ type: "pkcs8", format: "pem" }),
+        }),
+      );
       const result = cli(["credentials", "set", "gsa-like", "--private-key-file", file, "--json"]);
       assert.equal(result.status, 0, result.stderr);
       const printed = JSON.parse(result.stdout) as { clientId: string; kid: string; alg: string; publicJwk: JWK };

@@ -22,7 +22,13 @@ const NO_DATABASE = "postgresql://postgres@127.0.0.1:1/none";
 function runCli(args: string[], env: Record<string, string>, input?: string) {
   const cwd = mkdtempSync(join(tmpdir(), "authbroker-cli-"));
   try {
-    const result = spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 60_000, input });
+    const result = spawnSync(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? "", ...env },
+      encoding: "utf8",
+      timeout: 60_000,
+      input,
+    });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   } finally {
     rmSync(cwd, { recursive: true, force: true });
@@ -38,7 +44,13 @@ function dirWith(files: Record<string, string>): string {
 const ACME = {
   id: "acme",
   name: "Acme",
-  auth: { kind: "oauth2", authorizationUrl: "https://acme.example/authorize", tokenUrl: "https://acme.example/token", clientId: "${env:ACME_ID}", clientSecret: "${env:ACME_SECRET}" },
+  auth: {
+    kind: "oauth2",
+    authorizationUrl: "https://acme.example/authorize",
+    tokenUrl: "https://acme.example/token",
+    clientId: "${env:ACME_ID}",
+    clientSecret: "${env:ACME_SECRET}",
+  },
   scopes: { read: ["acme.read"] },
   identity: { url: "https://acme.example/me", subject: "id" },
 };
@@ -89,7 +101,10 @@ describe("authbroker connectors validate", () => {
       assert.equal(result.status, 2);
       const report = JSON.parse(result.stdout) as { valid: boolean; errors: { field: string; problem: string }[] };
       assert.equal(report.valid, false);
-      assert.deepEqual(report.errors.map((e) => [e.field, e.problem]), [["defaultScopes[0]", '"write" is not a key of scopes']]);
+      assert.deepEqual(
+        report.errors.map((e) => [e.field, e.problem]),
+        [["defaultScopes[0]", '"write" is not a key of scopes']],
+      );
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -116,13 +131,25 @@ describe("authbroker connectors list and credentials set", () => {
 
   before(async () => {
     services = await createTestServices({ BROKER_ENCRYPTION_KEYS: keys });
-    await services.db.app.create({ data: { id: "app_cli", name: "CLI app", tokenEndpointAuthMethod: "client_secret_basic", redirectUris: [], grantTypes: [], responseTypes: [], scopes: [] } });
+    await services.db.app.create({
+      data: { id: "app_cli", name: "CLI app", tokenEndpointAuthMethod: "client_secret_basic", redirectUris: [], grantTypes: [], responseTypes: [], scopes: [] },
+    });
     dir = dirWith({
       "acme.yaml": stringify(ACME),
-      "keys.yaml": stringify({ id: "keys", name: "Keys", auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] }, identity: { url: "https://keys.example/me", subject: "id" } }),
+      "keys.yaml": stringify({
+        id: "keys",
+        name: "Keys",
+        auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
+        identity: { url: "https://keys.example/me", subject: "id" },
+      }),
       "host.yaml": stringify({ ...ACME, id: "host", api: { baseUrl: "https://{hostname}/api" }, hostname: { pattern: "^[a-z.]+$" } }),
       // GitLab-like: its token endpoint is on each server, and each server registers the broker itself.
-      "forge.yaml": stringify({ ...ACME, id: "forge", auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token" }, hostname: {} }),
+      "forge.yaml": stringify({
+        ...ACME,
+        id: "forge",
+        auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token" },
+        hostname: {},
+      }),
     });
     env = { CONNECTORS_DIR: dir, DATABASE_URL: services.database.url, BROKER_ENCRYPTION_KEYS: keys, REDIS_URL: "redis://127.0.0.1:6379" };
   });
@@ -168,10 +195,24 @@ describe("authbroker connectors list and credentials set", () => {
     const result = runCli(["credentials", "set", "acme", "--client-id", "acme-client", "--client-secret-stdin", "--json"], env, `${secret}\n`);
     assert.equal(result.status, 0, result.stderr);
     assert.ok(!result.stdout.includes(secret) && !result.stderr.includes(secret), "the secret is never printed");
-    assert.deepEqual(JSON.parse(result.stdout), { connector: "acme", app: null, appKey: "*", hostname: null, clientId: "acme-client", clientSecretStored: true, created: true });
-    const row = await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "acme", appKey: "*", hostname: "" } } });
+    assert.deepEqual(JSON.parse(result.stdout), {
+      connector: "acme",
+      app: null,
+      appKey: "*",
+      hostname: null,
+      clientId: "acme-client",
+      clientSecretStored: true,
+      created: true,
+    });
+    const row = await services.db.connectorCredential.findUniqueOrThrow({
+      where: { connectorId_appKey_hostname: { connectorId: "acme", appKey: "*", hostname: "" } },
+    });
     assert.equal(row.clientId, "acme-client");
-    assert.equal(services.keyring.open(row.sealedClientSecret!, { rowId: row.id, field: "ConnectorCredential.sealedClientSecret" }), secret, "sealed exactly, without the newline");
+    assert.equal(
+      services.keyring.open(row.sealedClientSecret!, { rowId: row.id, field: "ConnectorCredential.sealedClientSecret" }),
+      secret,
+      "sealed exactly, without the newline",
+    );
     const acme = list().connectors.find((c) => c.id === "acme")!;
     assert.deepEqual([acme.configured, acme.credentials], [true, "database"]);
   });
@@ -180,7 +221,14 @@ describe("authbroker connectors list and credentials set", () => {
     const result = runCli(["credentials", "set", "host", "--app", "app_cli", "--client-id", "host-client", "--client-secret", "host-secret"], env);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /stored the client credentials of "host" for app app_cli/);
-    assert.equal((await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "host", appKey: "app_cli", hostname: "" } } })).appId, "app_cli");
+    assert.equal(
+      (
+        await services.db.connectorCredential.findUniqueOrThrow({
+          where: { connectorId_appKey_hostname: { connectorId: "host", appKey: "app_cli", hostname: "" } },
+        })
+      ).appId,
+      "app_cli",
+    );
     assert.equal(list().connectors.find((c) => c.id === "host")?.configured, "some apps");
   });
 
@@ -188,10 +236,16 @@ describe("authbroker connectors list and credentials set", () => {
     const before = list().connectors.find((c) => c.id === "forge")!;
     assert.equal(before.configured, false);
     assert.match(before.credentials, /needs servers: run `authbroker credentials set forge --hostname <server> …`/);
-    const result = runCli(["credentials", "set", "forge", "--hostname", "https://Git.Example.com/", "--client-id", "forge-client", "--client-secret-stdin", "--json"], env, "forge-secret\n");
+    const result = runCli(
+      ["credentials", "set", "forge", "--hostname", "https://Git.Example.com/", "--client-id", "forge-client", "--client-secret-stdin", "--json"],
+      env,
+      "forge-secret\n",
+    );
     assert.equal(result.status, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).hostname, "git.example.com", "stored as the connect pages store hostnames");
-    const row = await services.db.connectorCredential.findUniqueOrThrow({ where: { connectorId_appKey_hostname: { connectorId: "forge", appKey: "*", hostname: "git.example.com" } } });
+    const row = await services.db.connectorCredential.findUniqueOrThrow({
+      where: { connectorId_appKey_hostname: { connectorId: "forge", appKey: "*", hostname: "git.example.com" } },
+    });
     assert.equal(row.clientId, "forge-client");
     const after = list().connectors.find((c) => c.id === "forge")! as Listed & { servers: string[] };
     assert.deepEqual([after.configured, after.servers], [true, ["git.example.com"]]);

@@ -22,7 +22,13 @@ function connector(id: string, env: NodeJS.ProcessEnv, extra: Record<string, unk
     stringify({
       id,
       name: id,
-      auth: { kind: "oidc", issuer: "https://login.example", clientId: `\${env:${id.toUpperCase()}_ID}`, clientSecret: `\${env:${id.toUpperCase()}_SECRET}`, ...extra },
+      auth: {
+        kind: "oidc",
+        issuer: "https://login.example",
+        clientId: `\${env:${id.toUpperCase()}_ID}`,
+        clientSecret: `\${env:${id.toUpperCase()}_SECRET}`,
+        ...extra,
+      },
     }),
     env,
   );
@@ -34,7 +40,9 @@ describe("upstream client credentials", () => {
   before(async () => {
     services = await createTestServices();
     for (const id of ["app_one", "app_two"]) {
-      await services.db.app.create({ data: { id, name: id, tokenEndpointAuthMethod: "client_secret_basic", redirectUris: [], grantTypes: [], responseTypes: [], scopes: [] } });
+      await services.db.app.create({
+        data: { id, name: id, tokenEndpointAuthMethod: "client_secret_basic", redirectUris: [], grantTypes: [], responseTypes: [], scopes: [] },
+      });
     }
   });
 
@@ -52,7 +60,11 @@ describe("upstream client credentials", () => {
     await setConnectorCredentials(services, { connectorId: "layered", clientId: "default-id", clientSecret: "default-secret" });
     await setConnectorCredentials(services, { connectorId: "layered", appId: "app_one", clientId: "one-id", clientSecret: "one-secret" });
     assert.deepEqual(await resolveConnectorCredentials(services, both, "app_one"), { clientId: "one-id", clientSecret: "one-secret", source: "app" });
-    assert.deepEqual(await resolveConnectorCredentials(services, both, "app_two"), { clientId: "default-id", clientSecret: "default-secret", source: "default" });
+    assert.deepEqual(await resolveConnectorCredentials(services, both, "app_two"), {
+      clientId: "default-id",
+      clientSecret: "default-secret",
+      source: "default",
+    });
   });
 
   it("setting again replaces the stored id and secret (one row per connector and app)", async () => {
@@ -62,7 +74,11 @@ describe("upstream client credentials", () => {
     assert.equal(second.created, false);
     assert.equal(second.id, first.id);
     assert.equal(await services.db.connectorCredential.count({ where: { connectorId: "replaced" } }), 1);
-    assert.deepEqual(await resolveConnectorCredentials(services, connector("replaced", {}), "app_one"), { clientId: "id-2", clientSecret: "secret-2", source: "default" });
+    assert.deepEqual(await resolveConnectorCredentials(services, connector("replaced", {}), "app_one"), {
+      clientId: "id-2",
+      clientSecret: "secret-2",
+      source: "default",
+    });
   });
 
   it("the secret is stored sealed, and a sealed secret moved to another row does not open", async () => {
@@ -84,18 +100,27 @@ describe("upstream client credentials", () => {
       assert.ok(err instanceof ConnectorNotConfigured);
       assert.equal(err.code, "connector_not_configured");
       assert.equal(err.connectorId, "bare");
-      assert.match(err.description, /connector "bare" has no upstream client id or client secret for app "app_one": set BARE_ID and BARE_SECRET, or run `authbroker credentials set bare/);
+      assert.match(
+        err.description,
+        /connector "bare" has no upstream client id or client secret for app "app_one": set BARE_ID and BARE_SECRET, or run `authbroker credentials set bare/,
+      );
       return true;
     });
   });
 
   it("a client id without a secret is not enough for client_secret_basic", async () => {
-    await assert.rejects(resolveConnectorCredentials(services, connector("halfway", { HALFWAY_ID: "id-only" }), "app_one"), (err: unknown) => err instanceof ConnectorNotConfigured && /no upstream client secret/.test(err.description));
+    await assert.rejects(
+      resolveConnectorCredentials(services, connector("halfway", { HALFWAY_ID: "id-only" }), "app_one"),
+      (err: unknown) => err instanceof ConnectorNotConfigured && /no upstream client secret/.test(err.description),
+    );
   });
 
   it("private_key_jwt needs a stored private key, not a secret", async () => {
     const keyed = connector("keyed", { KEYED_ID: "kid-client" }, { tokenAuthMethod: "private_key_jwt" });
-    await assert.rejects(resolveConnectorCredentials(services, keyed, "app_one"), (err: unknown) => err instanceof ConnectorNotConfigured && /private key/.test(err.description) && /credentials keygen keyed/.test(err.description));
+    await assert.rejects(
+      resolveConnectorCredentials(services, keyed, "app_one"),
+      (err: unknown) => err instanceof ConnectorNotConfigured && /private key/.test(err.description) && /credentials keygen keyed/.test(err.description),
+    );
   });
 
   it("storing credentials for an app that does not exist is NotFound", async () => {
@@ -110,7 +135,13 @@ describe("upstream client credentials", () => {
         stringify({
           id,
           name: id,
-          auth: { kind: "oauth2", authorizationUrl: "https://{hostname}/oauth/authorize", tokenUrl: "https://{hostname}/oauth/token", clientId: "file-id", clientSecret: "file-secret" },
+          auth: {
+            kind: "oauth2",
+            authorizationUrl: "https://{hostname}/oauth/authorize",
+            tokenUrl: "https://{hostname}/oauth/token",
+            clientId: "file-id",
+            clientSecret: "file-secret",
+          },
           hostname: { sharedCredentialHosts },
           identity: { url: "https://{hostname}/api/v4/user", subject: "id" },
         }),
@@ -119,10 +150,31 @@ describe("upstream client credentials", () => {
 
     it("use the credentials registered for the server, the app's own first", async () => {
       const forge = perServer("forge");
-      await setConnectorCredentials(services, { connectorId: "forge", hostname: "git.one.example", clientId: "one-default", clientSecret: "one-default-secret" });
-      await setConnectorCredentials(services, { connectorId: "forge", hostname: "git.one.example", appId: "app_one", clientId: "one-app", clientSecret: "one-app-secret" });
-      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_one", "git.one.example"), { clientId: "one-app", clientSecret: "one-app-secret", source: "app", hostname: "git.one.example" });
-      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_two", "git.one.example"), { clientId: "one-default", clientSecret: "one-default-secret", source: "default", hostname: "git.one.example" });
+      await setConnectorCredentials(services, {
+        connectorId: "forge",
+        hostname: "git.one.example",
+        clientId: "one-default",
+        clientSecret: "one-default-secret",
+      });
+      await setConnectorCredentials(services, {
+        connectorId: "forge",
+        hostname: "git.one.example",
+        appId: "app_one",
+        clientId: "one-app",
+        clientSecret: "one-app-secret",
+      });
+      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_one", "git.one.example"), {
+        clientId: "one-app",
+        clientSecret: "one-app-secret",
+        source: "app",
+        hostname: "git.one.example",
+      });
+      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_two", "git.one.example"), {
+        clientId: "one-default",
+        clientSecret: "one-default-secret",
+        source: "default",
+        hostname: "git.one.example",
+      });
       assert.equal(await isRegisteredServer(services.db, "forge", "git.one.example", "app_two"), true);
       assert.equal(await isRegisteredServer(services.db, "forge", "git.two.example", "app_two"), false);
     });
@@ -130,13 +182,20 @@ describe("upstream client credentials", () => {
     it("never send the connector-wide ones (file or database) to a server the file does not list", async () => {
       const forge = perServer("forge-unlisted");
       await setConnectorCredentials(services, { connectorId: "forge-unlisted", clientId: "wide-id", clientSecret: "wide-secret" });
-      await assert.rejects(resolveConnectorCredentials(services, forge, "app_one", "attacker.example"), (err: unknown) => err instanceof ServerNotRegistered && err.hostname === "attacker.example" && /--hostname attacker\.example/.test(err.description));
+      await assert.rejects(
+        resolveConnectorCredentials(services, forge, "app_one", "attacker.example"),
+        (err: unknown) => err instanceof ServerNotRegistered && err.hostname === "attacker.example" && /--hostname attacker\.example/.test(err.description),
+      );
       await assert.rejects(resolveConnectorCredentials(services, forge, "app_one"), TypeError, "a server is required");
     });
 
     it("send the connector-wide ones to the servers the file lists (a domain wildcard covers the hosts under it)", async () => {
       const forge = perServer("forge-shared", ["shared.example", "*.my.example"]);
-      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_one", "shared.example"), { clientId: "file-id", clientSecret: "file-secret", source: "file" });
+      assert.deepEqual(await resolveConnectorCredentials(services, forge, "app_one", "shared.example"), {
+        clientId: "file-id",
+        clientSecret: "file-secret",
+        source: "file",
+      });
       assert.equal((await resolveConnectorCredentials(services, forge, "app_one", "acme.my.example")).clientId, "file-id");
       for (const host of ["my.example", "evilmy.example", "shared.example:8443", "shared.example.evil"]) {
         await assert.rejects(resolveConnectorCredentials(services, forge, "app_one", host), ServerNotRegistered, host);

@@ -15,7 +15,16 @@ import { buildKindContext, createKindContext } from "../../src/connectors/contex
 import { CidrList } from "../../src/net/cidr-list.js";
 import { setConnectorCredentials } from "../../src/connectors/credentials.js";
 import { ConnectorNotConfigured, UpstreamInvalidGrant } from "../../src/connectors/errors.js";
-import { AuthKinds, createBuiltInKinds, isIdentityFetcher, isRedirectAuthorizer, isRefresher, isRevoker, type AuthKind, type KindContext } from "../../src/connectors/kinds/index.js";
+import {
+  AuthKinds,
+  createBuiltInKinds,
+  isIdentityFetcher,
+  isRedirectAuthorizer,
+  isRefresher,
+  isRevoker,
+  type AuthKind,
+  type KindContext,
+} from "../../src/connectors/kinds/index.js";
 import { AUTH_KINDS, type ConnectorConfig } from "../../src/connectors/schema.js";
 import { AccessDenied, BrokerError, InvalidRequest, UpstreamError } from "../../src/errors.js";
 import { createTestServices, type TestServices } from "../support/services.js";
@@ -39,7 +48,12 @@ async function authorizeAt(url: URL, browser = new TestBrowser()): Promise<URL> 
 }
 
 /** Asserts a rejection is the given broker error and carries no upstream token anywhere in its text. */
-async function rejectsWith(promise: Promise<unknown>, type: new (...args: never[]) => BrokerError, message: RegExp, secrets: () => string[] = () => []): Promise<BrokerError> {
+async function rejectsWith(
+  promise: Promise<unknown>,
+  type: new (...args: never[]) => BrokerError,
+  message: RegExp,
+  secrets: () => string[] = () => [],
+): Promise<BrokerError> {
   let caught: unknown;
   await assert.rejects(promise, (err: unknown) => {
     caught = err;
@@ -62,9 +76,21 @@ describe("auth kinds against real upstreams", () => {
 
   before(async () => {
     services = await createTestServices({ BROKER_ISSUER: ISSUER });
-    await services.db.app.create({ data: { id: APP, name: "Kinds test app", tokenEndpointAuthMethod: "client_secret_basic", redirectUris: ["http://127.0.0.1:9/cb"], grantTypes: ["authorization_code"], responseTypes: ["code"], scopes: [] } });
+    await services.db.app.create({
+      data: {
+        id: APP,
+        name: "Kinds test app",
+        tokenEndpointAuthMethod: "client_secret_basic",
+        redirectUris: ["http://127.0.0.1:9/cb"],
+        grantTypes: ["authorization_code"],
+        responseTypes: ["code"],
+        scopes: [],
+      },
+    });
     github = await startOAuth2Upstream({ clients: [githubClient] });
-    oidcUpstream = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: OIDC_SECRET, redirect_uris: [`${CALLBACK}/acme-oidc`] }] });
+    oidcUpstream = await startOidcUpstream({
+      clients: [{ client_id: "broker-at-oidc", client_secret: OIDC_SECRET, redirect_uris: [`${CALLBACK}/acme-oidc`] }],
+    });
   });
 
   after(async () => {
@@ -76,7 +102,14 @@ describe("auth kinds against real upstreams", () => {
     const doc: Record<string, any> = {
       id: "gh",
       name: "GitHub-like",
-      auth: { kind: "oauth2", authorizationUrl: github.authorizationUrl, tokenUrl: github.tokenUrl, revocationUrl: github.revocationUrl, clientId: "broker-at-gh", clientSecret: "${env:GH_SECRET}" },
+      auth: {
+        kind: "oauth2",
+        authorizationUrl: github.authorizationUrl,
+        tokenUrl: github.tokenUrl,
+        revocationUrl: github.revocationUrl,
+        clientId: "broker-at-gh",
+        clientSecret: "${env:GH_SECRET}",
+      },
       scopes: { "repo.read": ["repo"], user: ["read:user", "user:email"] },
       defaultScopes: ["user"],
       api: { baseUrl: github.apiUrl, credentials: "bearer" },
@@ -90,7 +123,13 @@ describe("auth kinds against real upstreams", () => {
     const doc: Record<string, any> = {
       id: "acme-oidc",
       name: "Acme OIDC",
-      auth: { kind: "oidc", issuer: oidcUpstream.issuer, clientId: "broker-at-oidc", clientSecret: "${env:OIDC_SECRET}", authorizationParams: { prompt: "consent" } },
+      auth: {
+        kind: "oidc",
+        issuer: oidcUpstream.issuer,
+        clientId: "broker-at-oidc",
+        clientSecret: "${env:OIDC_SECRET}",
+        authorizationParams: { prompt: "consent" },
+      },
       scopes: { profile: ["openid", "email", "profile"], offline: ["offline_access"] },
       defaultScopes: ["profile", "offline"],
     };
@@ -149,7 +188,10 @@ describe("auth kinds against real upstreams", () => {
       assert.equal(grant.tokens.tokenType, "bearer");
       assert.ok(grant.tokens.expiresAt && Math.abs(grant.tokens.expiresAt.getTime() - (Date.now() + 3600_000)) < 10_000);
       assert.equal(grant.tokens.scope, "read:user user:email");
-      assert.deepEqual({ subject: grant.identity.subject, email: grant.identity.email, name: grant.identity.name }, { subject: String(OCTOCAT.id), email: OCTOCAT.email, name: OCTOCAT.name });
+      assert.deepEqual(
+        { subject: grant.identity.subject, email: grant.identity.email, name: grant.identity.name },
+        { subject: String(OCTOCAT.id), email: OCTOCAT.email, name: OCTOCAT.name },
+      );
       assert.equal(grant.identity.profile.login, OCTOCAT.login);
     });
 
@@ -164,7 +206,12 @@ describe("auth kinds against real upstreams", () => {
       assert.ok(refreshed.refreshToken && refreshed.refreshToken !== grant.tokens.refreshToken);
       const identity = await kind.fetchIdentity(ctx, refreshed);
       assert.equal(identity.subject, String(OCTOCAT.id));
-      const err = await rejectsWith(kind.refresh(ctx, grant.tokens.refreshToken!), UpstreamInvalidGrant, /GitHub-like refused the refresh token \(invalid_grant\)/, () => github.issuedRefreshTokens());
+      const err = await rejectsWith(
+        kind.refresh(ctx, grant.tokens.refreshToken!),
+        UpstreamInvalidGrant,
+        /GitHub-like refused the refresh token \(invalid_grant\)/,
+        () => github.issuedRefreshTokens(),
+      );
       assert.equal(err.code, "invalid_grant");
     });
 
@@ -223,7 +270,10 @@ describe("auth kinds against real upstreams", () => {
       const grant = await kind.exchangeCode(ctx, await authorizeAt(url), checks);
 
       github.failNextToken(500, { error: "server_error", error_description: `token ${grant.tokens.refreshToken} exploded` });
-      const failed = await rejectsWith(kind.refresh(ctx, grant.tokens.refreshToken!), UpstreamError, /GitHub-like answered HTTP 500 during the refresh/, () => [grant.tokens.refreshToken!, grant.tokens.accessToken]);
+      const failed = await rejectsWith(kind.refresh(ctx, grant.tokens.refreshToken!), UpstreamError, /GitHub-like answered HTTP 500 during the refresh/, () => [
+        grant.tokens.refreshToken!,
+        grant.tokens.accessToken,
+      ]);
       assert.equal(failed.status, 502);
 
       github.failNextToken(401, { error: "invalid_client" });
@@ -238,7 +288,9 @@ describe("auth kinds against real upstreams", () => {
       await rejectsWith(kind.fetchIdentity(ctx, grant.tokens), UpstreamError, /identity URL answered HTTP 500/, () => [grant.tokens.accessToken]);
 
       github.revokeAll();
-      await rejectsWith(kind.fetchIdentity(ctx, grant.tokens), UpstreamError, /refused the access token at its identity URL \(HTTP 401\)/, () => [grant.tokens.accessToken]);
+      await rejectsWith(kind.fetchIdentity(ctx, grant.tokens), UpstreamError, /refused the access token at its identity URL \(HTTP 401\)/, () => [
+        grant.tokens.accessToken,
+      ]);
     });
 
     it("an identity response without the subject path fails the connect", async () => {
@@ -284,7 +336,13 @@ describe("auth kinds against real upstreams", () => {
       githubClient.redirect_uris.push(`${CALLBACK}/gh/${hostname}`);
       const kind = redirectKind(connector);
       await assert.rejects(contextFor(connector), TypeError, "a per-server connector needs a hostname");
-      const ctx = await buildKindContext(services, { connector, appId: APP, upstreamScopes: ["read:user"], hostname, pinned: { address: "127.0.0.1", family: 4 } });
+      const ctx = await buildKindContext(services, {
+        connector,
+        appId: APP,
+        upstreamScopes: ["read:user"],
+        hostname,
+        pinned: { address: "127.0.0.1", family: 4 },
+      });
       const { url, checks } = await kind.authorizationRequest(ctx);
       assert.equal(url.host, hostname);
       assert.equal(url.searchParams.get("redirect_uri"), `${CALLBACK}/gh/${hostname}`, "the server's own callback");
@@ -295,8 +353,18 @@ describe("auth kinds against real upstreams", () => {
     it("plain http is refused unless BROKER_ALLOW_PRIVATE_HOSTS covers the address", () => {
       const connector = githubConnector();
       assert.throws(
-        () => createKindContext({ connector, credentials: { clientId: "x", clientSecret: "y", source: "file" }, issuer: ISSUER, upstreamScopes: [], allowPrivateHosts: new CidrList([]), fetch: services.outbound.fetch }),
-        (err: unknown) => err instanceof ConnectorNotConfigured && /uses http:\/\/127\.0\.0\.1:\d+, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS/.test(err.description),
+        () =>
+          createKindContext({
+            connector,
+            credentials: { clientId: "x", clientSecret: "y", source: "file" },
+            issuer: ISSUER,
+            upstreamScopes: [],
+            allowPrivateHosts: new CidrList([]),
+            fetch: services.outbound.fetch,
+          }),
+        (err: unknown) =>
+          err instanceof ConnectorNotConfigured &&
+          /uses http:\/\/127\.0\.0\.1:\d+, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS/.test(err.description),
       );
     });
   });
@@ -330,7 +398,10 @@ describe("auth kinds against real upstreams", () => {
       assert.ok(grant.tokens.idToken, "the ID token is kept");
       assert.ok(grant.tokens.refreshToken, "offline_access gives a refresh token");
       assert.equal(grant.tokens.tokenType, "bearer");
-      assert.deepEqual({ subject: grant.identity.subject, email: grant.identity.email, name: grant.identity.name }, { subject: ALICE.sub, email: ALICE.email, name: ALICE.name });
+      assert.deepEqual(
+        { subject: grant.identity.subject, email: grant.identity.email, name: grant.identity.name },
+        { subject: ALICE.sub, email: ALICE.email, name: ALICE.name },
+      );
       assert.equal(grant.identity.profile.nonce, undefined, "protocol claims are not profile");
       assert.equal(oidcUpstream.stats.userinfo, userinfoBefore, "the ID token had email and name: no userinfo call");
     });
@@ -348,7 +419,9 @@ describe("auth kinds against real upstreams", () => {
       const identity = await kind.fetchIdentity(ctx, refreshed);
       assert.equal(identity.subject, ALICE.sub);
       assert.equal(identity.email, ALICE.email);
-      await rejectsWith(kind.refresh(ctx, grant.tokens.refreshToken!), UpstreamInvalidGrant, /Acme OIDC refused the refresh token/, () => oidcUpstream.issuedRefreshTokens());
+      await rejectsWith(kind.refresh(ctx, grant.tokens.refreshToken!), UpstreamInvalidGrant, /Acme OIDC refused the refresh token/, () =>
+        oidcUpstream.issuedRefreshTokens(),
+      );
     });
 
     it("an ID token whose nonce is not the one sent is refused (OIDC Core §3.1.3.7)", async () => {
@@ -356,7 +429,11 @@ describe("auth kinds against real upstreams", () => {
       const kind = redirectKind(connector);
       const ctx = await contextFor(connector);
       const { url, checks } = await kind.authorizationRequest(ctx);
-      await rejectsWith(kind.exchangeCode(ctx, await authorizeAt(url), { ...checks, nonce: "another-nonce" }), InvalidRequest, /does not match this sign-in \(nonce\)/);
+      await rejectsWith(
+        kind.exchangeCode(ctx, await authorizeAt(url), { ...checks, nonce: "another-nonce" }),
+        InvalidRequest,
+        /does not match this sign-in \(nonce\)/,
+      );
     });
 
     it("a response claiming another issuer is refused (RFC 9207 mix-up defence)", async () => {
@@ -444,7 +521,12 @@ describe("auth kinds against real upstreams", () => {
       const kind = redirectKind(connector);
       const ctx = await contextFor(connector);
       const { url, checks } = await kind.authorizationRequest(ctx);
-      await rejectsWith(kind.exchangeCode(ctx, await authorizeAt(url), checks), UpstreamError, /refused the broker's client credentials \(invalid_client\)/, () => ["not-the-secret-0123456789"]);
+      await rejectsWith(
+        kind.exchangeCode(ctx, await authorizeAt(url), checks),
+        UpstreamError,
+        /refused the broker's client credentials \(invalid_client\)/,
+        () => ["not-the-secret-0123456789"],
+      );
     });
 
     it("client credentials stored with `credentials set` are used when the file has none", async () => {
@@ -465,7 +547,14 @@ describe("auth kinds against real upstreams", () => {
 
   it("every kind of the file format is implemented, and a registry without one names it as a configuration error", () => {
     for (const kind of AUTH_KINDS) assert.ok(kinds.has(kind), `${kind} is implemented`);
-    const connector = parseConnectorText("connectors/j.yaml", stringify({ id: "j", name: "J", auth: { kind: "password_grant", tokenUrl: "https://j.example/token" } }), {});
-    assert.throws(() => new AuthKinds([]).for(connector), (err: unknown) => err instanceof ConnectorNotConfigured && /auth kind "password_grant", which this broker does not implement yet/.test(err.description));
+    const connector = parseConnectorText(
+      "connectors/j.yaml",
+      stringify({ id: "j", name: "J", auth: { kind: "password_grant", tokenUrl: "https://j.example/token" } }),
+      {},
+    );
+    assert.throws(
+      () => new AuthKinds([]).for(connector),
+      (err: unknown) => err instanceof ConnectorNotConfigured && /auth kind "password_grant", which this broker does not implement yet/.test(err.description),
+    );
   });
 });

@@ -13,7 +13,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkConnectorDir } from "../../src/connectors/loader.js";
 import { isPerServer } from "../../src/connectors/template.js";
-import { createBuiltInKinds, isPasswordExchanger, isRedirectAuthorizer, isServiceTokenFetcher, isStaticCredentialChecker } from "../../src/connectors/kinds/index.js";
+import {
+  createBuiltInKinds,
+  isPasswordExchanger,
+  isRedirectAuthorizer,
+  isServiceTokenFetcher,
+  isStaticCredentialChecker,
+} from "../../src/connectors/kinds/index.js";
 
 const BIN = fileURLToPath(new URL("../../bin/authbroker.js", import.meta.url));
 const SHIPPED = fileURLToPath(new URL("../../connectors", import.meta.url));
@@ -39,7 +45,12 @@ describe("the shipped connector files", () => {
   it("are valid with no environment at all, one or more for every auth kind", () => {
     const cwd = mkdtempSync(join(tmpdir(), "authbroker-shipped-"));
     try {
-      const result = spawnSync(process.execPath, [BIN, "connectors", "validate", "--json"], { cwd, env: { PATH: process.env.PATH ?? "", CONNECTORS_DIR: SHIPPED }, encoding: "utf8", timeout: 60_000 });
+      const result = spawnSync(process.execPath, [BIN, "connectors", "validate", "--json"], {
+        cwd,
+        env: { PATH: process.env.PATH ?? "", CONNECTORS_DIR: SHIPPED },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       assert.equal(result.status, 0, result.stdout + result.stderr);
       const report = JSON.parse(result.stdout) as { valid: boolean; connectors: { id: string; kind: string }[] };
       const kinds = Object.fromEntries(report.connectors.map((c) => [c.id, c.kind]));
@@ -61,7 +72,10 @@ describe("the shipped connector files", () => {
       if (connector.auth.kind === "oauth2" || connector.auth.kind === "oidc") assert.ok(isRedirectAuthorizer(kind));
       if (connector.auth.kind === "basic" || connector.auth.kind === "api_key") {
         assert.ok(isStaticCredentialChecker(kind));
-        assert.ok(kind.credentialFields(connector).some((f) => f.secret), `${connector.id} has a secret field`);
+        assert.ok(
+          kind.credentialFields(connector).some((f) => f.secret),
+          `${connector.id} has a secret field`,
+        );
       }
       if (connector.auth.kind === "password_grant") assert.ok(isPasswordExchanger(kind));
       if (connector.auth.kind === "jwt_bearer" || connector.auth.kind === "client_credentials") assert.ok(isServiceTokenFetcher(kind));

@@ -19,7 +19,12 @@ describe("direct routes", () => {
 
   before(async () => {
     broker = await startTestBroker();
-    const created = await broker.services.clients.create({ name: "Direct", redirectUris: ["http://127.0.0.1:9/cb"], grantTypes: ["client_credentials"], scopes: ["proxy"] });
+    const created = await broker.services.clients.create({
+      name: "Direct",
+      redirectUris: ["http://127.0.0.1:9/cb"],
+      grantTypes: ["client_credentials"],
+      scopes: ["proxy"],
+    });
     authorization = basic(created.client.id, created.secret!);
   });
   after(async () => broker?.stop());
@@ -36,7 +41,10 @@ describe("direct routes", () => {
   });
 
   it("the broker's request id is echoed, and the completion line is pino-http's, with the caller's id beside it and secrets in the URL masked", async () => {
-    const res = await send(broker.url, { path: "/oauth/token?client_secret=sekrit", ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization, "x-request-id": "trace-direct-1" }) });
+    const res = await send(broker.url, {
+      path: "/oauth/token?client_secret=sekrit",
+      ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization, "x-request-id": "trace-direct-1" }),
+    });
     assert.equal(res.status, 200, res.text);
     const requestId = String(res.headers["x-request-id"]);
     assert.match(requestId, /^[0-9a-f-]{36}$/, "the broker's own id, not the caller's");
@@ -51,8 +59,13 @@ describe("direct routes", () => {
 
     // A caller's X-Request-Id that is not a well-formed id is dropped, from the log line too.
     const bad = "trace id;with<markup>";
-    const badRes = await send(broker.url, { path: "/oauth/token", ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization, "x-request-id": bad }) });
-    const badLine = broker.services.logs.lines.find((l) => (l.req as { id?: string } | undefined)?.id === badRes.headers["x-request-id"] && l.msg === "request completed");
+    const badRes = await send(broker.url, {
+      path: "/oauth/token",
+      ...form({ grant_type: "client_credentials", scope: "proxy" }, { authorization, "x-request-id": bad }),
+    });
+    const badLine = broker.services.logs.lines.find(
+      (l) => (l.req as { id?: string } | undefined)?.id === badRes.headers["x-request-id"] && l.msg === "request completed",
+    );
     assert.ok(badLine);
     assert.equal((badLine.req as { clientRequestId?: string }).clientRequestId, undefined);
     assert.ok(!broker.services.logs.text.includes(bad));
@@ -62,16 +75,22 @@ describe("direct routes", () => {
     const port = Number(new URL(broker.url).port);
     await new Promise<void>((resolve, reject) => {
       const socket = connect(port, "127.0.0.1", () => {
-        socket.write(`POST /oauth/token HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-hangup-1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\nAuthorization: ${authorization}\r\n\r\ngrant_type=`);
+        socket.write(
+          `POST /oauth/token HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-hangup-1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\nAuthorization: ${authorization}\r\n\r\ngrant_type=`,
+        );
         setTimeout(() => socket.destroy(), 100);
       });
       socket.on("close", () => resolve());
       socket.on("error", reject);
     });
-    const lines = await until("the hung-up request's log line", async () => {
-      const found = broker.services.logs.lines.filter((l) => (l.req as { clientRequestId?: string } | undefined)?.clientRequestId === "trace-hangup-1");
-      return found.length > 0 && found;
-    }, 1_000).catch(() => []);
+    const lines = await until(
+      "the hung-up request's log line",
+      async () => {
+        const found = broker.services.logs.lines.filter((l) => (l.req as { clientRequestId?: string } | undefined)?.clientRequestId === "trace-hangup-1");
+        return found.length > 0 && found;
+      },
+      1_000,
+    ).catch(() => []);
     assert.deepEqual(
       lines.map((l) => [l.msg, l.level]),
       [["request aborted", 30]],
@@ -102,6 +121,13 @@ describe("direct routes", () => {
     const before = broker.services.logs.lines.length;
     for (const path of ["/healthz", "/readyz", "/HEALTHZ"]) assert.equal((await send(broker.url, { path })).status, 200, path);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual(broker.services.logs.lines.slice(before).filter((l) => String((l.req as { url?: string } | undefined)?.url ?? "").toLowerCase().includes("z")), []);
+    assert.deepEqual(
+      broker.services.logs.lines.slice(before).filter((l) =>
+        String((l.req as { url?: string } | undefined)?.url ?? "")
+          .toLowerCase()
+          .includes("z"),
+      ),
+      [],
+    );
   });
 });

@@ -56,20 +56,35 @@ describe("discovery and JWKS", () => {
       assert.equal(body.introspection_endpoint, `${issuer}/oauth/introspect`);
       assert.equal(body.revocation_endpoint, `${issuer}/oauth/revoke`);
       assert.equal(body.device_authorization_endpoint, `${issuer}/oauth/device_authorization`);
-      assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt"], "no public client introspects");
+      assert.deepEqual(
+        body.introspection_endpoint_auth_methods_supported,
+        ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "no public client introspects",
+      );
       assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
       assert.deepEqual(body.response_types_supported, ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"]);
       assert.deepEqual(body.response_modes_supported, ["query", "fragment", "form_post"]);
-      assert.deepEqual(body.grant_types_supported, ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange"]);
+      assert.deepEqual(body.grant_types_supported, [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+      ]);
       assert.deepEqual(body.code_challenge_methods_supported, ["S256"]);
       assert.deepEqual(body.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
       assert.ok((body.token_endpoint_auth_signing_alg_values_supported as string[]).includes("ES256"));
-      assert.ok(!(body.token_endpoint_auth_signing_alg_values_supported as string[]).some((alg) => alg === "none" || alg.startsWith("HS")), "asymmetric algorithms only");
+      assert.ok(
+        !(body.token_endpoint_auth_signing_alg_values_supported as string[]).some((alg) => alg === "none" || alg.startsWith("HS")),
+        "asymmetric algorithms only",
+      );
       assert.deepEqual(body.subject_types_supported, ["public"]);
       assert.deepEqual(body.id_token_signing_alg_values_supported, ["ES256"]);
       assert.equal(body.authorization_response_iss_parameter_supported, true);
-      for (const scope of ["openid", "profile", "email", "offline_access", "proxy", "accounts:read", "accounts:write", "tokens:read"]) assert.ok((body.scopes_supported as string[]).includes(scope), scope);
-      for (const claim of ["sub", "iss", "aud", "exp", "iat", "nonce", "email", "email_verified", "name", "connector", "upstream_host"]) assert.ok((body.claims_supported as string[]).includes(claim), claim);
+      for (const scope of ["openid", "profile", "email", "offline_access", "proxy", "accounts:read", "accounts:write", "tokens:read"])
+        assert.ok((body.scopes_supported as string[]).includes(scope), scope);
+      for (const claim of ["sub", "iss", "aud", "exp", "iat", "nonce", "email", "email_verified", "name", "connector", "upstream_host"])
+        assert.ok((body.claims_supported as string[]).includes(claim), claim);
     });
 
     it("/.well-known/oauth-authorization-server is the same document (RFC 8414)", async () => {
@@ -98,7 +113,8 @@ describe("discovery and JWKS", () => {
       const keys = body.keys as JWK[];
       const current = await services.signingKeys.current();
       assert.ok(keys.some((k) => k.kid === current.kid));
-      for (const key of keys) for (const member of PRIVATE_MEMBERS) assert.equal((key as Record<string, unknown>)[member], undefined, `${member} leaked in the JWKS`);
+      for (const key of keys)
+        for (const member of PRIVATE_MEMBERS) assert.equal((key as Record<string, unknown>)[member], undefined, `${member} leaked in the JWKS`);
       const client = { id: "app_jwks", accessTokenTtl: 60, idTokenTtl: 60 };
       const { accessToken } = await issueAccessToken(services, { client, subject: "app_jwks", scope: "proxy" });
       const idToken = await issueIdToken(services, { client, account: { id: "acc_1", connectorId: "acme", hostname: "", profile: {} }, scope: "openid" });

@@ -35,13 +35,21 @@ describe("two brokers and two workers on the same databases, under load", () => 
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 5, revokeFamilyOnReuse: true, clients: [{ client_id: "m", client_secret: "m-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
+    upstream = await startOAuth2Upstream({
+      accessTokenTtl: 5,
+      revokeFamilyOnReuse: true,
+      clients: [{ client_id: "m", client_secret: "m-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }],
+    });
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
-        "gh.json": gitHubLikeConnector(upstream, { client_id: "m", client_secret: "m-secret-0123456789" }, {
-          refresh: { marginSeconds: 3 },
-        }),
+        "gh.json": gitHubLikeConnector(
+          upstream,
+          { client_id: "m", client_secret: "m-secret-0123456789" },
+          {
+            refresh: { marginSeconds: 3 },
+          },
+        ),
       },
     });
     app = await registerTestApp(broker);
@@ -60,8 +68,18 @@ describe("two brokers and two workers on the same databases, under load", () => 
   });
 
   it("never refreshes an account twice with one refresh token and loses no refresh token", async () => {
-    const env = brokerProcessEnv(broker.services, { WORKER_CONCURRENCY: "4", REFRESH_RATE_PER_CONNECTOR: "1000", RATE_LIMIT_PER_IP: "1000000", RATE_LIMIT_PER_CLIENT: "1000000" });
-    const started = await Promise.all([startBrokerProcess("serve", env), startBrokerProcess("serve", env), startBrokerProcess("worker", env), startBrokerProcess("worker", env)]);
+    const env = brokerProcessEnv(broker.services, {
+      WORKER_CONCURRENCY: "4",
+      REFRESH_RATE_PER_CONNECTOR: "1000",
+      RATE_LIMIT_PER_IP: "1000000",
+      RATE_LIMIT_PER_CLIENT: "1000000",
+    });
+    const started = await Promise.all([
+      startBrokerProcess("serve", env),
+      startBrokerProcess("serve", env),
+      startBrokerProcess("worker", env),
+      startBrokerProcess("worker", env),
+    ]);
     processes.push(...started);
     const brokers = started.slice(0, 2).map(listeningUrl);
     assert.notEqual(brokers[0], brokers[1]);
@@ -69,7 +87,12 @@ describe("two brokers and two workers on the same databases, under load", () => 
     upstream.setTokenDelay(150);
 
     const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-    const appToken = await send(brokers[0]!, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) }, body: "grant_type=client_credentials&scope=proxy" });
+    const appToken = await send(brokers[0]!, {
+      path: "/oauth/token",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) },
+      body: "grant_type=client_credentials&scope=proxy",
+    });
     assert.equal(appToken.status, 200, appToken.text);
     const token = String(appToken.json<{ access_token: string }>()!.access_token);
 
@@ -82,12 +105,24 @@ describe("two brokers and two workers on the same databases, under load", () => 
       while (Date.now() < deadline) {
         const base = brokers[(index + turn++) % 2]!;
         const account = accounts[(index + turn) % ACCOUNTS]!;
-        const res = await send(base, { path: `/v1/accounts/${account.id}/proxy/repos?n=${turn}`, headers: { authorization: `Bearer ${token}` }, agent, timeoutMs: 30_000 });
+        const res = await send(base, {
+          path: `/v1/accounts/${account.id}/proxy/repos?n=${turn}`,
+          headers: { authorization: `Bearer ${token}` },
+          agent,
+          timeoutMs: 30_000,
+        });
         count(res.status);
         // The expirer may kill a token between a refresh and the retry it was for: the upstream's 401 is then relayed as is.
-        if (res.status !== 200 && !(res.status === 401 && res.json<{ message?: string }>()?.message === "Bad credentials")) brokerRefusals.push(`${res.status} ${res.text.slice(0, 200)}`);
+        if (res.status !== 200 && !(res.status === 401 && res.json<{ message?: string }>()?.message === "Bad credentials"))
+          brokerRefusals.push(`${res.status} ${res.text.slice(0, 200)}`);
         if (index === 0 && turn % 10 === 0) {
-          const issued = await send(base, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) }, body: "grant_type=client_credentials", agent });
+          const issued = await send(base, {
+            path: "/oauth/token",
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) },
+            body: "grant_type=client_credentials",
+            agent,
+          });
           count(issued.status);
         }
       }
@@ -105,7 +140,10 @@ describe("two brokers and two workers on the same databases, under load", () => 
     await Promise.all(processes.map((p) => p.stop(10_000)));
 
     const total = [...statuses.values()].reduce((a, b) => a + b, 0);
-    const summary = [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(" ");
+    const summary = [...statuses]
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, n]) => `${s}×${n}`)
+      .join(" ");
     assert.ok(total >= 100, `load was applied (${total} requests: ${summary})`);
     assert.deepEqual(brokerRefusals.slice(0, 5), [], `every proxied call succeeded or relayed the upstream's answer (${summary})`);
 
@@ -121,7 +159,11 @@ describe("two brokers and two workers on the same databases, under load", () => 
       assert.equal(credentials.version - account.initialVersion, upstreamRefreshes, `account ${account.id}: stored versions vs upstream refreshes`);
     }
     const rows = await broker.services.db.account.findMany({ where: { id: { in: accounts.map((a) => a.id) } }, select: { status: true } });
-    assert.deepEqual(rows.map((r) => r.status), Array(ACCOUNTS).fill("active"), "every account is still active");
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      Array(ACCOUNTS).fill("active"),
+      "every account is still active",
+    );
     assert.ok(refreshes >= ACCOUNTS * 3, `accounts were refreshed over and over under load (${refreshes})`);
 
     // The stored refresh token of each account is the live one: one more refresh works, and is the only use of it.
@@ -130,6 +172,8 @@ describe("two brokers and two workers on the same databases, under load", () => 
       assert.equal(result.outcome, "refreshed");
     }
     assert.equal(upstream.stats.refreshReplays, 0);
-    console.log(`two brokers + two workers: ${total} requests (${summary}) in ${LOAD_MS / 1000} s, ${refreshes} upstream refreshes (per account ${perAccount.join(", ")}), 0 replays`);
+    console.log(
+      `two brokers + two workers: ${total} requests (${summary}) in ${LOAD_MS / 1000} s, ${refreshes} upstream refreshes (per account ${perAccount.join(", ")}), 0 replays`,
+    );
   });
 });

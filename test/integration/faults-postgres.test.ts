@@ -42,14 +42,30 @@ describe("PostgreSQL unreachable during traffic", () => {
     broker = await startTestBroker({
       env: { DATABASE_URL: proxied.href, BROKER_ADMIN_TOKEN: ADMIN_TOKEN },
       connectors: {
-        "acme.json": { id: "acme", name: "Acme", auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] }, api: { baseUrl: "http://127.0.0.1:9" }, identity: { url: "http://127.0.0.1:9/me", subject: "id" } },
+        "acme.json": {
+          id: "acme",
+          name: "Acme",
+          auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
+          api: { baseUrl: "http://127.0.0.1:9" },
+          identity: { url: "http://127.0.0.1:9/me", subject: "id" },
+        },
       },
     });
-    const created = await broker.services.clients.create({ name: "Faults", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy", "accounts:read"] });
+    const created = await broker.services.clients.create({
+      name: "Faults",
+      redirectUris: [],
+      grantTypes: ["client_credentials"],
+      scopes: ["proxy", "accounts:read"],
+    });
     app = { id: created.client.id, secret: created.secret! };
     const accountId = await storeTestAccount(broker.services, { appId: app.id, connectorId: "acme", tokens: { fields: { key: "k" } } });
     accountBoundToken = await accountToken(broker.services, { appId: app.id, accountId, connectorId: "acme", scope: "accounts:read" });
-    const issued = await send(broker.url, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) }, body: "grant_type=client_credentials&scope=accounts%3Aread" });
+    const issued = await send(broker.url, {
+      path: "/oauth/token",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) },
+      body: "grant_type=client_credentials&scope=accounts%3Aread",
+    });
     assert.equal(issued.status, 200, issued.text);
     appToken = String(issued.json<{ access_token: string }>()!.access_token);
   });
@@ -66,7 +82,14 @@ describe("PostgreSQL unreachable during traffic", () => {
     accounts: () => send(broker.url, { path: "/v1/accounts", headers: { authorization: `Bearer ${appToken}` }, timeoutMs: 15_000 }),
     account: () => send(broker.url, { path: "/v1/accounts?limit=1", headers: { authorization: `Bearer ${accountBoundToken}` }, timeoutMs: 15_000 }),
     admin: () => send(broker.url, { path: "/admin/v1/apps", headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, timeoutMs: 15_000 }),
-    token: () => send(broker.url, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) }, body: "grant_type=client_credentials", timeoutMs: 15_000 }),
+    token: () =>
+      send(broker.url, {
+        path: "/oauth/token",
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) },
+        body: "grant_type=client_credentials",
+        timeoutMs: 15_000,
+      }),
   };
   const needsDatabase = new Set(["accounts", "account", "admin"]);
 
@@ -80,7 +103,15 @@ describe("PostgreSQL unreachable during traffic", () => {
         const at = Date.now() - started;
         const requestPhase = phase;
         const res = await probes[probe]!();
-        answers.push({ probe, phase: requestPhase, at, status: res.status, elapsedMs: res.elapsedMs, retryAfter: res.headers["retry-after"] as string | undefined, error: res.json<{ error?: string }>()?.error });
+        answers.push({
+          probe,
+          phase: requestPhase,
+          at,
+          status: res.status,
+          elapsedMs: res.elapsedMs,
+          retryAfter: res.headers["retry-after"] as string | undefined,
+          error: res.json<{ error?: string }>()?.error,
+        });
         await new Promise((r) => setTimeout(r, 20));
       }
     };
@@ -97,7 +128,14 @@ describe("PostgreSQL unreachable during traffic", () => {
     await proxy.restore();
     // Keep the traffic going until every database probe has succeeded twice in a row after the restore (at most 20 s).
     const deadline = Date.now() + 20_000;
-    const recovered = () => [...needsDatabase].every((p) => answers.filter((a) => a.probe === p && a.at > restoredAt).slice(-2).every((a) => a.status === 200) && answers.some((a) => a.probe === p && a.at > restoredAt && a.status === 200));
+    const recovered = () =>
+      [...needsDatabase].every(
+        (p) =>
+          answers
+            .filter((a) => a.probe === p && a.at > restoredAt)
+            .slice(-2)
+            .every((a) => a.status === 200) && answers.some((a) => a.probe === p && a.at > restoredAt && a.status === 200),
+      );
     while (!recovered() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500));
     running = false;
@@ -108,7 +146,11 @@ describe("PostgreSQL unreachable during traffic", () => {
     const before = answers.filter((a) => a.phase === "before" && a.at + a.elapsedMs < cutAt);
     assert.ok(before.length > 8 && before.every((a) => a.status === 200), `before the cut every request succeeds: ${summary(before)}`);
 
-    assert.deepEqual(answers.filter((a) => a.status >= 500 && a.status !== 503).map((a) => `${a.probe} ${a.status} at ${a.at} ms`), [], "no 500, ever");
+    assert.deepEqual(
+      answers.filter((a) => a.status >= 500 && a.status !== 503).map((a) => `${a.probe} ${a.status} at ${a.at} ms`),
+      [],
+      "no 500, ever",
+    );
 
     // Requests sent well inside the outage (the first half second may still be served by a query already running).
     const down = answers.filter((a) => a.phase === "down" && a.at > cutAt + 500 && a.at + a.elapsedMs < restoredAt && needsDatabase.has(a.probe));
@@ -122,7 +164,10 @@ describe("PostgreSQL unreachable during traffic", () => {
       assert.ok(a.elapsedMs < 3_500, `${a.probe} failed fast (${Math.round(a.elapsedMs)} ms)`);
     }
     const tokenDown = answers.filter((a) => a.phase === "down" && a.probe === "token");
-    assert.ok(tokenDown.every((a) => a.status === 200 || a.status === 503), `client_credentials while cut: ${summary(tokenDown)}`);
+    assert.ok(
+      tokenDown.every((a) => a.status === 200 || a.status === 503),
+      `client_credentials while cut: ${summary(tokenDown)}`,
+    );
 
     assert.equal(readyDown.status, 503, "/readyz reports the outage");
     assert.equal(readyDown.json<{ checks: { postgres: string } }>()!.checks.postgres, "unreachable");
@@ -132,7 +177,9 @@ describe("PostgreSQL unreachable during traffic", () => {
     assert.ok(firstOk - restoredAt < 10_000, `recovered within 10 s (${firstOk - restoredAt} ms)`);
     assert.equal((await send(broker.url, { path: "/readyz" })).status, 200, "/readyz is 200 again");
     const durations = down.map((a) => a.elapsedMs).sort((x, y) => x - y);
-    console.log(`postgres cut: ${down.length} requests answered 503 in ${Math.round(durations[0]!)}–${Math.round(durations.at(-1)!)} ms; first success ${firstOk - restoredAt} ms after the restore`);
+    console.log(
+      `postgres cut: ${down.length} requests answered 503 in ${Math.round(durations[0]!)}–${Math.round(durations.at(-1)!)} ms; first success ${firstOk - restoredAt} ms after the restore`,
+    );
   });
 
   it("a database that goes silent (a partition: connections open, no byte through) costs a request at most the 10 s query timeout, then 503; traffic resumes when it heals", async () => {

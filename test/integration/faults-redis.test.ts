@@ -35,14 +35,21 @@ describe("Redis unreachable during traffic", () => {
     redis = await startRedisServer();
     const reserved = await reserveBrokerUrl();
     // Upstream tokens live 6 s and are refreshed 2 s before they expire: accounts refresh all through the test.
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 6, clients: [{ client_id: "r", client_secret: "r-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
+    upstream = await startOAuth2Upstream({
+      accessTokenTtl: 6,
+      clients: [{ client_id: "r", client_secret: "r-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }],
+    });
     broker = await startTestBroker({
       port: reserved.port,
       env: { REDIS_URL: redis.url, REFRESH_RATE_PER_CONNECTOR: "1000" },
       connectors: {
-        "gh.json": gitHubLikeConnector(upstream, { client_id: "r", client_secret: "r-secret-0123456789" }, {
-          refresh: { marginSeconds: 2 },
-        }),
+        "gh.json": gitHubLikeConnector(
+          upstream,
+          { client_id: "r", client_secret: "r-secret-0123456789" },
+          {
+            refresh: { marginSeconds: 2 },
+          },
+        ),
       },
     });
     // The periodic pass is far away: a rebuild within the test comes from the worker noticing Redis is back.
@@ -52,7 +59,12 @@ describe("Redis unreachable during traffic", () => {
       upstream.setUser({ id: 500 + i, login: `r${i}`, email: `r${i}@example.test`, name: `R ${i}` });
       accounts.push((await connectTestAccount(app, "gh", "proxy offline_access accounts:read")).accountId);
     }
-    const issued = await send(broker.url, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) }, body: "grant_type=client_credentials&scope=accounts%3Aread%20proxy" });
+    const issued = await send(broker.url, {
+      path: "/oauth/token",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) },
+      body: "grant_type=client_credentials&scope=accounts%3Aread%20proxy",
+    });
     assert.equal(issued.status, 200, issued.text);
     appToken = String(issued.json<{ access_token: string }>()!.access_token);
   });
@@ -66,8 +78,16 @@ describe("Redis unreachable during traffic", () => {
   });
 
   const accountsApi = () => send(broker.url, { path: "/v1/accounts", headers: { authorization: `Bearer ${appToken}` }, timeoutMs: 15_000 });
-  const proxied = () => send(broker.url, { path: `/v1/accounts/${accounts[0]}/proxy/echo`, headers: { authorization: `Bearer ${appToken}` }, timeoutMs: 15_000 });
-  const clientToken = () => send(broker.url, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) }, body: "grant_type=client_credentials", timeoutMs: 15_000 });
+  const proxied = () =>
+    send(broker.url, { path: `/v1/accounts/${accounts[0]}/proxy/echo`, headers: { authorization: `Bearer ${appToken}` }, timeoutMs: 15_000 });
+  const clientToken = () =>
+    send(broker.url, {
+      path: "/oauth/token",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) },
+      body: "grant_type=client_credentials",
+      timeoutMs: 15_000,
+    });
 
   it("requests that need Redis fail fast with 503 and Retry-After, the rest keep working; after the restart everything serves again and every refresh schedule is rebuilt", async () => {
     for (const res of [await accountsApi(), await proxied(), await clientToken()]) assert.equal(res.status, 200, res.text);
@@ -78,14 +98,23 @@ describe("Redis unreachable during traffic", () => {
     const down: { what: string; res: ReceivedResponse }[] = [];
     const until3s = Date.now() + 3_000;
     while (Date.now() < until3s) {
-      for (const [what, call] of [["accounts", accountsApi], ["proxy", proxied], ["token", clientToken]] as const) down.push({ what, res: await call() });
+      for (const [what, call] of [
+        ["accounts", accountsApi],
+        ["proxy", proxied],
+        ["token", clientToken],
+      ] as const)
+        down.push({ what, res: await call() });
       await new Promise((r) => setTimeout(r, 100));
     }
     const ready = await send(broker.url, { path: "/readyz" });
     assert.equal(ready.status, 503);
     assert.equal(ready.json<{ checks: { redis: string } }>()!.checks.redis, "unreachable");
 
-    assert.deepEqual(down.filter((d) => d.res.status >= 500 && d.res.status !== 503).map((d) => `${d.what} ${d.res.status} ${d.res.text}`), [], "no 500 while Redis is down");
+    assert.deepEqual(
+      down.filter((d) => d.res.status >= 500 && d.res.status !== 503).map((d) => `${d.what} ${d.res.status} ${d.res.text}`),
+      [],
+      "no 500 while Redis is down",
+    );
     for (const { what, res } of down.filter((d) => d.what !== "token")) {
       // Bearer tokens cannot be checked against revocations without Redis: refused, never taken as valid.
       assert.equal(res.status, 503, `${what}: ${res.text}`);
@@ -94,7 +123,10 @@ describe("Redis unreachable during traffic", () => {
       assert.ok(res.elapsedMs < 2_000, `${what} answered in ${Math.round(res.elapsedMs)} ms`);
     }
     const tokens = down.filter((d) => d.what === "token").map((d) => d.res.status);
-    assert.ok(tokens.every((s) => s === 200 || s === 503), `client_credentials while Redis is down: ${[...new Set(tokens)].join(", ")}`);
+    assert.ok(
+      tokens.every((s) => s === 200 || s === 503),
+      `client_credentials while Redis is down: ${[...new Set(tokens)].join(", ")}`,
+    );
 
     await redis.start();
     const restartedAt = Date.now();
@@ -105,15 +137,24 @@ describe("Redis unreachable during traffic", () => {
     const versions = await Promise.all(accounts.map(async (id) => (await readCredentials(broker.services.db, broker.services.keyring, id))!.version));
     await until(
       "every account to be refreshed after the restart",
-      async () => (await Promise.all(accounts.map(async (id, i) => (await readCredentials(broker.services.db, broker.services.keyring, id))!.version > versions[i]!))).every(Boolean),
+      async () =>
+        (
+          await Promise.all(accounts.map(async (id, i) => (await readCredentials(broker.services.db, broker.services.keyring, id))!.version > versions[i]!))
+        ).every(Boolean),
       15_000,
     );
     const statuses = await broker.services.db.account.findMany({ where: { id: { in: accounts } }, select: { status: true } });
-    assert.deepEqual(statuses.map((a) => a.status), ["active", "active", "active"], "no account was lost to the outage");
+    assert.deepEqual(
+      statuses.map((a) => a.status),
+      ["active", "active", "active"],
+      "no account was lost to the outage",
+    );
     assert.equal((await send(broker.url, { path: "/readyz" })).status, 200);
     const reconciled = broker.services.logs.lines.filter((l) => l.msg === "redis is back: reconciling refresh schedules");
     assert.ok(reconciled.length >= 1, "the worker noticed Redis coming back");
     const refused = down.filter((d) => d.res.status === 503).map((d) => d.res.elapsedMs);
-    console.log(`redis down: ${refused.length} requests answered 503 in ${Math.round(Math.min(...refused))}–${Math.round(Math.max(...refused))} ms, client_credentials ${[...new Set(tokens)].join("/")}; jobs rebuilt ${rebuilt} ms after the restart`);
+    console.log(
+      `redis down: ${refused.length} requests answered 503 in ${Math.round(Math.min(...refused))}–${Math.round(Math.max(...refused))} ms, client_credentials ${[...new Set(tokens)].join("/")}; jobs rebuilt ${rebuilt} ms after the restart`,
+    );
   });
 });

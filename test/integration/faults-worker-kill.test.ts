@@ -35,14 +35,22 @@ describe("a worker SIGKILLed during a refresh burst", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 20, refreshTokenReuseGraceSeconds: 60, clients: [{ client_id: "k", client_secret: "k-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
+    upstream = await startOAuth2Upstream({
+      accessTokenTtl: 20,
+      refreshTokenReuseGraceSeconds: 60,
+      clients: [{ client_id: "k", client_secret: "k-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }],
+    });
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
-        "gh.json": gitHubLikeConnector(upstream, { client_id: "k", client_secret: "k-secret-0123456789" }, {
-          // Tokens live 20 s and fall due 18 s before they expire: every account is due 2 s after it connects.
-          refresh: { marginSeconds: 18 },
-        }),
+        "gh.json": gitHubLikeConnector(
+          upstream,
+          { client_id: "k", client_secret: "k-secret-0123456789" },
+          {
+            // Tokens live 20 s and fall due 18 s before they expire: every account is due 2 s after it connects.
+            refresh: { marginSeconds: 18 },
+          },
+        ),
       },
     });
     const app = await registerTestApp(broker);
@@ -98,7 +106,11 @@ describe("a worker SIGKILLed during a refresh burst", () => {
 
     const rows = await broker.services.db.account.findMany({ where: { id: { in: accounts } } });
     assert.equal(rows.length, ACCOUNTS, "no account was lost");
-    assert.deepEqual(rows.map((a) => a.status), Array(ACCOUNTS).fill("active"), "no account is needs_reauth");
+    assert.deepEqual(
+      rows.map((a) => a.status),
+      Array(ACCOUNTS).fill("active"),
+      "no account is needs_reauth",
+    );
     for (const id of accounts) {
       const credentials = (await readCredentials(broker.services.db, broker.services.keyring, id))!;
       assert.ok(credentials.version > initialVersions.get(id)!, `${id} has new credentials`);
@@ -109,9 +121,14 @@ describe("a worker SIGKILLed during a refresh burst", () => {
       assert.ok(await broker.services.queues.refresh.getJob(refreshJobId(id)), `${id} still has its refresh job`);
     }
     assert.equal(upstream.stats.refreshReplays, 0, "no refresh token was refused as already used");
-    assert.ok(upstream.stats.refreshReusesInGrace <= inFlightAtKill, `the reuse grace was needed only by refreshes the kill cut (${upstream.stats.refreshReusesInGrace} of ${inFlightAtKill})`);
+    assert.ok(
+      upstream.stats.refreshReusesInGrace <= inFlightAtKill,
+      `the reuse grace was needed only by refreshes the kill cut (${upstream.stats.refreshReusesInGrace} of ${inFlightAtKill})`,
+    );
     const secondLog = second.logLines();
     assert.ok(!secondLog.some((l) => l.msg === "account needs reauthorization"), "the second worker marked nothing needs_reauth");
-    console.log(`worker SIGKILL: ${inFlightAtKill} refreshes in flight at the kill, ${upstream.stats.refreshReusesInGrace} used the upstream's reuse grace, all ${ACCOUNTS} accounts refreshed by the second worker`);
+    console.log(
+      `worker SIGKILL: ${inFlightAtKill} refreshes in flight at the kill, ${upstream.stats.refreshReusesInGrace} used the upstream's reuse grace, all ${ACCOUNTS} accounts refreshed by the second worker`,
+    );
   });
 });

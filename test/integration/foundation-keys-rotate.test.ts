@@ -44,7 +44,10 @@ interface SealedValue {
 /** Reads one sealed column of one row (raw SQL, like the rotation itself). */
 async function readSealed(db: Db, value: SealedValue): Promise<string> {
   const table = value.field.split(".")[0]!;
-  const [row] = await db.$queryRawUnsafe<{ sealed: string }[]>(`SELECT "${value.column.column}" AS sealed FROM "${table}" WHERE "${value.column.idColumn}" = $1`, value.rowId);
+  const [row] = await db.$queryRawUnsafe<{ sealed: string }[]>(
+    `SELECT "${value.column.column}" AS sealed FROM "${table}" WHERE "${value.column.idColumn}" = $1`,
+    value.rowId,
+  );
   assert.ok(row, `row ${value.rowId} of ${table} exists`);
   return row.sealed;
 }
@@ -81,7 +84,16 @@ describe("keys rotate", () => {
       ["app_rot_3", decoy],
     ] as const) {
       await db.app.create({
-        data: { id, name: id, tokenEndpointAuthMethod: "client_secret_basic", redirectUris: ["http://127.0.0.1/cb"], grantTypes: ["authorization_code"], responseTypes: ["code"], scopes: ["proxy"], sealedWebhookSecret: seal(keyring, col("app", "sealedWebhookSecret"), id) },
+        data: {
+          id,
+          name: id,
+          tokenEndpointAuthMethod: "client_secret_basic",
+          redirectUris: ["http://127.0.0.1/cb"],
+          grantTypes: ["authorization_code"],
+          responseTypes: ["code"],
+          scopes: ["proxy"],
+          sealedWebhookSecret: seal(keyring, col("app", "sealedWebhookSecret"), id),
+        },
       });
     }
     await db.connectorCredential.create({
@@ -110,7 +122,12 @@ describe("keys rotate", () => {
     const signingColumn = col("signingKey", "sealedPrivateJwk");
     values.push({ column: signingColumn, rowId: firstSigningKid, field: sealedField("signingKey", "sealedPrivateJwk"), plaintext: "" });
 
-    cliEnv = { DATABASE_URL: services.database.url, REDIS_URL: TEST_REDIS_URL, BROKER_ENCRYPTION_KEYS: `${newEntry},${oldEntry},${decoyEntry}`, LOG_LEVEL: "warn" };
+    cliEnv = {
+      DATABASE_URL: services.database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      BROKER_ENCRYPTION_KEYS: `${newEntry},${oldEntry},${decoyEntry}`,
+      LOG_LEVEL: "warn",
+    };
   });
   after(() => services.teardown());
 
@@ -126,7 +143,13 @@ describe("keys rotate", () => {
   it("re-seals every sealed column under the first key of BROKER_ENCRYPTION_KEYS", async () => {
     const result = runCli(["keys", "rotate", "--json"], cliEnv);
     assert.equal(result.status, 0, result.stderr);
-    const report = JSON.parse(result.stdout) as { currentKid: string; resealed: number; byColumn: Record<string, number>; signingKid: string; previousSigningKid: string };
+    const report = JSON.parse(result.stdout) as {
+      currentKid: string;
+      resealed: number;
+      byColumn: Record<string, number>;
+      signingKid: string;
+      previousSigningKid: string;
+    };
     assert.equal(report.currentKid, "new_1");
     assert.equal(report.resealed, values.length);
     for (const column of SEALED_COLUMNS) {
@@ -156,7 +179,10 @@ describe("keys rotate", () => {
   it("and the old key alone no longer opens anything", async () => {
     const value = values[0]!;
     const sealed = await readSealed(services.db, value);
-    assert.throws(() => oldKeyring.open(sealed, { rowId: value.rowId, field: value.field }), (err: unknown) => err instanceof SealError && /uses key "new_1", which is not in BROKER_ENCRYPTION_KEYS/.test(err.message));
+    assert.throws(
+      () => oldKeyring.open(sealed, { rowId: value.rowId, field: value.field }),
+      (err: unknown) => err instanceof SealError && /uses key "new_1", which is not in BROKER_ENCRYPTION_KEYS/.test(err.message),
+    );
   });
 
   it("creates a new signing key and keeps the previous public key in the JWKS while it is `previous`", async () => {
@@ -195,7 +221,10 @@ describe("keys rotate", () => {
 
   it("stops with one line when a sealed value is under a key that is not configured", async () => {
     const stranger = await keyringOf(randomKeyEntry("stranger"));
-    await services.db.app.update({ where: { id: "app_rot_2" }, data: { sealedWebhookSecret: stranger.seal("x", { rowId: "app_rot_2", field: "App.sealedWebhookSecret" }) } });
+    await services.db.app.update({
+      where: { id: "app_rot_2" },
+      data: { sealedWebhookSecret: stranger.seal("x", { rowId: "app_rot_2", field: "App.sealedWebhookSecret" }) },
+    });
     const result = runCli(["keys", "rotate"], { ...cliEnv, BROKER_ENCRYPTION_KEYS: `${randomKeyEntry("newer")},${newEntry}` });
     assert.notEqual(result.status, 0);
     assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);

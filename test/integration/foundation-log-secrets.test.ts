@@ -69,7 +69,11 @@ describe("a secret passed through a request never appears in the log", () => {
     const bearer = remember("bearer");
     const cookie = remember("cookie");
     const basic = remember("basic");
-    await fetch(`${server.url}/probe/echo`, { method: "POST", headers: { authorization: `Bearer ${bearer}`, cookie: `ab_session=${cookie}; other=1`, "content-type": "application/json" }, body: "{}" });
+    await fetch(`${server.url}/probe/echo`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bearer}`, cookie: `ab_session=${cookie}; other=1`, "content-type": "application/json" },
+      body: "{}",
+    });
     await fetch(`${server.url}/oauth/userinfo`, { headers: { authorization: `Bearer ${bearer}` } });
     await fetch(`${server.url}/oauth/token`, {
       method: "POST",
@@ -101,15 +105,30 @@ describe("a secret passed through a request never appears in the log", () => {
     const refreshToken = remember("refresh");
     const fields = { username: "ada", password, client_secret: clientSecret, refresh_token: refreshToken, nested: { credentials: { password } } };
     await fetch(`${server.url}/probe/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(fields) });
-    const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: "app_unknown", client_secret: clientSecret, password });
+    const form = new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: refreshToken,
+      client_id: "app_unknown",
+      client_secret: clientSecret,
+      password,
+    });
     await fetch(`${server.url}/probe/echo`, { method: "POST", body: form });
     await fetch(`${server.url}/oauth/token`, { method: "POST", body: form });
-    await fetch(`${server.url}/oauth/token`, { method: "POST", body: new URLSearchParams({ grant_type: "password", username: "ada", password, client_id: "app_unknown", client_secret: clientSecret }) });
+    await fetch(`${server.url}/oauth/token`, {
+      method: "POST",
+      body: new URLSearchParams({ grant_type: "password", username: "ada", password, client_id: "app_unknown", client_secret: clientSecret }),
+    });
     // A body that is not valid JSON is refused without echoing it.
     await fetch(`${server.url}/probe/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: `{"password": "${password}"` });
     assertLogClean();
     const probe = services.logs.lines.find((l) => l.msg === "probe received" && (l.body as { username?: string } | undefined)?.username === "ada");
-    assert.deepEqual(probe?.body, { username: "ada", password: "[redacted]", client_secret: "[redacted]", refresh_token: "[redacted]", nested: { credentials: "[redacted]" } });
+    assert.deepEqual(probe?.body, {
+      username: "ada",
+      password: "[redacted]",
+      client_secret: "[redacted]",
+      refresh_token: "[redacted]",
+      nested: { credentials: "[redacted]" },
+    });
   });
 
   it("a failure whose error carries the secret is logged without it", async () => {

@@ -16,7 +16,18 @@ import { applyMigrations } from "../../src/cli/commands/migrate.js";
 import { createEmptyDatabase, PG_SERVER_URL, type TestDatabase } from "../support/db.js";
 
 const BIN = fileURLToPath(new URL("../../bin/authbroker.js", import.meta.url));
-const MODELS = ["App", "ConnectorCredential", "Account", "Credential", "AuthorizationCode", "RefreshFamily", "RefreshToken", "DeviceCode", "SigningKey", "AuditEvent"];
+const MODELS = [
+  "App",
+  "ConnectorCredential",
+  "Account",
+  "Credential",
+  "AuthorizationCode",
+  "RefreshFamily",
+  "RefreshToken",
+  "DeviceCode",
+  "SigningKey",
+  "AuditEvent",
+];
 
 function runCli(args: string[], env: Record<string, string>) {
   const cwd = mkdtempSync(join(tmpdir(), "authbroker-cli-"));
@@ -58,8 +69,13 @@ describe("migrations", () => {
 
     const tables = await tablesOf(database.url);
     for (const model of MODELS) assert.ok(tables.includes(model), `table ${model} exists (have ${tables.join(", ")})`);
-    const applied = await query<{ migration_name: string; finished_at: Date | null }>(database.url, `SELECT migration_name, finished_at FROM "_prisma_migrations" ORDER BY migration_name`);
-    const committed = readdirSync("prisma/migrations").filter((e) => !e.endsWith(".toml")).sort();
+    const applied = await query<{ migration_name: string; finished_at: Date | null }>(
+      database.url,
+      `SELECT migration_name, finished_at FROM "_prisma_migrations" ORDER BY migration_name`,
+    );
+    const committed = readdirSync("prisma/migrations")
+      .filter((e) => !e.endsWith(".toml"))
+      .sort();
     assert.deepEqual(
       applied.map((m) => m.migration_name),
       committed,

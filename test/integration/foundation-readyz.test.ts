@@ -94,7 +94,7 @@ describe("/readyz follows Redis without a restart", () => {
     assert.equal(probe.headers.get("retry-after"), "5");
     assert.ok(probe.elapsedMs < 2_000, `answered in ${Math.round(probe.elapsedMs)} ms`);
     // It keeps answering 503, quickly, while Redis stays down (long enough for reconnects to fail).
-    for (const until = Date.now() + 1_500; Date.now() < until; ) {
+    for (const until = Date.now() + 1_500; Date.now() < until;) {
       const again = await readyz(server.url);
       assert.equal(again.status, 503);
       assert.ok(again.elapsedMs < 2_000, `answered in ${Math.round(again.elapsedMs)} ms`);

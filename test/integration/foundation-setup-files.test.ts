@@ -32,7 +32,8 @@ describe("docker-compose.yml", () => {
   it("runs postgres 16, redis 7, a one-shot migrate, the broker (serve) and a worker; the demo only in its profile", () => {
     const { services } = loadCompose();
     assert.deepEqual(Object.keys(services).sort(), ["broker", "demo", "migrate", "postgres", "redis", "worker"]);
-    for (const name of ["broker", "migrate", "postgres", "redis", "worker"]) assert.equal(services[name]!.profiles, undefined, `${name} starts with a plain up`);
+    for (const name of ["broker", "migrate", "postgres", "redis", "worker"])
+      assert.equal(services[name]!.profiles, undefined, `${name} starts with a plain up`);
     assert.equal(services.postgres!.image, "postgres:16");
     assert.equal(services.redis!.image, "redis:7");
     assert.deepEqual(services.migrate!.command, ["migrate"]);
@@ -79,7 +80,10 @@ describe("docker-compose.yml demo profile", () => {
     assert.equal(demo.environment!.DEMO_BIND_HOST, "0.0.0.0");
     assert.deepEqual(demo.ports, ["127.0.0.1:3000:3000", "127.0.0.1:4000:4000", "127.0.0.1:4001:4001"]);
     assert.deepEqual(demo.depends_on, { postgres: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
-    assert.ok(demo.volumes!.some((v) => v.endsWith(":/state")), "the demo's .env (its key) survives a restart");
+    assert.ok(
+      demo.volumes!.some((v) => v.endsWith(":/state")),
+      "the demo's .env (its key) survives a restart",
+    );
     const dockerfile = readFileSync("demo/Dockerfile", "utf8");
     assert.match(dockerfile, /^FROM node:20-slim$/m);
     assert.match(dockerfile, /^RUN npm ci && /m, "with dev dependencies: Acme Cloud is oidc-provider");

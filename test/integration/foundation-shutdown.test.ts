@@ -175,13 +175,19 @@ describe("the authbroker process shuts down on a signal", () => {
       if (broker.child.exitCode !== null) assert.fail(`worker exited early: ${broker.output().stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.ok(logLines(broker.output().stdout).some((l) => l.msg === "worker started"), broker.output().stdout);
+    assert.ok(
+      logLines(broker.output().stdout).some((l) => l.msg === "worker started"),
+      broker.output().stdout,
+    );
     // The worker role serves no HTTP.
     assert.ok(await portIsClosed(broker.port));
     broker.child.kill("SIGTERM");
     const { code } = await exitWithin(broker.exited, 8_000);
     assert.equal(code, 0, broker.output().stderr);
-    assert.ok(logLines(broker.output().stdout).some((l) => l.msg === "worker stopped"), broker.output().stdout);
+    assert.ok(
+      logLines(broker.output().stdout).some((l) => l.msg === "worker stopped"),
+      broker.output().stdout,
+    );
   });
 
   it("`all` still exits 0, without hanging, when Redis is down at SIGTERM", async () => {

@@ -27,7 +27,11 @@ let workDir: string;
 /** Runs `authbroker <args>` in an empty directory (no .env) with exactly this environment. */
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: workDir, env: { PATH: process.env.PATH ?? "", CONNECTORS_DIR: REPO_CONNECTORS, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: workDir,
+      env: { PATH: process.env.PATH ?? "", CONNECTORS_DIR: REPO_CONNECTORS, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -90,7 +94,12 @@ describe("a broker that cannot start says why in one line", () => {
     const port = await freePort();
     const { code, stderr } = await run(["serve"], { BROKER_ENCRYPTION_KEYS: keys, DATABASE_URL: `postgresql://postgres:hunter2@127.0.0.1:${port}/authbroker` });
     assert.equal(code, 1);
-    assertOneLine(stderr, new RegExp(`^authbroker: PostgreSQL unreachable at postgresql://127\\.0\\.0\\.1:${port}/authbroker \\(ECONNREFUSED\\): start it, or run \`docker compose up -d postgres redis\`$`));
+    assertOneLine(
+      stderr,
+      new RegExp(
+        `^authbroker: PostgreSQL unreachable at postgresql://127\\.0\\.0\\.1:${port}/authbroker \\(ECONNREFUSED\\): start it, or run \`docker compose up -d postgres redis\`$`,
+      ),
+    );
     assert.doesNotMatch(stderr, /hunter2/);
   });
 
@@ -104,7 +113,11 @@ describe("a broker that cannot start says why in one line", () => {
     const migrated = await createTestDatabase();
     try {
       const port = await freePort();
-      const { code, stderr } = await run(["worker"], { BROKER_ENCRYPTION_KEYS: keys, DATABASE_URL: migrated.url, REDIS_URL: `redis://:hunter2@127.0.0.1:${port}` });
+      const { code, stderr } = await run(["worker"], {
+        BROKER_ENCRYPTION_KEYS: keys,
+        DATABASE_URL: migrated.url,
+        REDIS_URL: `redis://:hunter2@127.0.0.1:${port}`,
+      });
       assert.equal(code, 1);
       assertOneLine(stderr, new RegExp(`^authbroker: Redis unreachable at redis://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
       assert.doesNotMatch(stderr, /hunter2/);
@@ -119,9 +132,18 @@ describe("a broker that cannot start says why in one line", () => {
     try {
       const earlier = await Keyring.create(loadConfig({ BROKER_ENCRYPTION_KEYS: randomKeyEntry("earlier") }).encryptionKeys);
       await new SigningKeys(db, earlier).ensureCurrent();
-      const { code, stderr } = await run(["serve"], { BROKER_ENCRYPTION_KEYS: randomKeyEntry("other"), DATABASE_URL: migrated.url, REDIS_URL: TEST_REDIS_URL, PORT: "0", LOG_LEVEL: "silent" });
+      const { code, stderr } = await run(["serve"], {
+        BROKER_ENCRYPTION_KEYS: randomKeyEntry("other"),
+        DATABASE_URL: migrated.url,
+        REDIS_URL: TEST_REDIS_URL,
+        PORT: "0",
+        LOG_LEVEL: "silent",
+      });
       assert.equal(code, 1);
-      assertOneLine(stderr, /^authbroker: vault_error: sealed SigningKey\.sealedPrivateJwk of sk_\S+ uses key "earlier", which is not in BROKER_ENCRYPTION_KEYS; restore the BROKER_ENCRYPTION_KEYS this database was set up with, or use a new database \(DATABASE_URL\)$/);
+      assertOneLine(
+        stderr,
+        /^authbroker: vault_error: sealed SigningKey\.sealedPrivateJwk of sk_\S+ uses key "earlier", which is not in BROKER_ENCRYPTION_KEYS; restore the BROKER_ENCRYPTION_KEYS this database was set up with, or use a new database \(DATABASE_URL\)$/,
+      );
     } finally {
       await db.$disconnect();
       await migrated.drop();
@@ -134,7 +156,13 @@ describe("a broker that cannot start says why in one line", () => {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const { port } = blocker.address() as { port: number };
     try {
-      const { code, stderr } = await run(["serve"], { BROKER_ENCRYPTION_KEYS: keys, DATABASE_URL: migrated.url, REDIS_URL: TEST_REDIS_URL, PORT: String(port), LOG_LEVEL: "silent" });
+      const { code, stderr } = await run(["serve"], {
+        BROKER_ENCRYPTION_KEYS: keys,
+        DATABASE_URL: migrated.url,
+        REDIS_URL: TEST_REDIS_URL,
+        PORT: String(port),
+        LOG_LEVEL: "silent",
+      });
       assert.equal(code, 1);
       assertOneLine(stderr, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
     } finally {

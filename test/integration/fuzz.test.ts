@@ -159,19 +159,37 @@ const CONTENT_TYPES = [
 ];
 
 /** Headers and body for `params` as a client might (mis)send them. */
-function encodeBody(r: Random, params: Param[], baseType = "application/x-www-form-urlencoded"): { headers: Record<string, string>; body: Buffer; huge?: boolean } {
+function encodeBody(
+  r: Random,
+  params: Param[],
+  baseType = "application/x-www-form-urlencoded",
+): { headers: Record<string, string>; body: Buffer; huge?: boolean } {
   const roll = r.int(20);
-  if (roll === 0) return { headers: { "content-type": r.pick(["application/json", "application/x-www-form-urlencoded"]) }, body: Buffer.from(deeplyNestedJson(2_000 + r.int(8_000), r)), huge: true };
+  if (roll === 0)
+    return {
+      headers: { "content-type": r.pick(["application/json", "application/x-www-form-urlencoded"]) },
+      body: Buffer.from(deeplyNestedJson(2_000 + r.int(8_000), r)),
+      huge: true,
+    };
   if (roll === 1 && r.chance(0.4)) {
     // 1 MB: more than any endpoint takes.
     const filler = r.chance(0.5) ? Buffer.alloc(1024 * 1024, "a") : Buffer.from(`a=${"b".repeat(1024 * 1024)}`);
     return { headers: { "content-type": baseType }, body: filler, huge: true };
   }
-  if (roll === 2) return { headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify(Object.fromEntries(params.map(([k, v]) => [k, r.chance(0.3) ? { $ne: v, nested: [v] } : v])))) };
-  if (roll === 3) return { headers: { "content-type": "application/json" }, body: Buffer.from(r.pick(['{"a":', "[1,2", "nul", '{"__proto__":{"admin":true}}', "\u0000", '"x"'])) };
+  if (roll === 2)
+    return {
+      headers: { "content-type": "application/json" },
+      body: Buffer.from(JSON.stringify(Object.fromEntries(params.map(([k, v]) => [k, r.chance(0.3) ? { $ne: v, nested: [v] } : v])))),
+    };
+  if (roll === 3)
+    return {
+      headers: { "content-type": "application/json" },
+      body: Buffer.from(r.pick(['{"a":', "[1,2", "nul", '{"__proto__":{"admin":true}}', "\u0000", '"x"'])),
+    };
   if (roll === 4) return { headers: { "content-type": baseType }, body: Buffer.from(r.bytes(1 + r.int(2048)), "latin1") };
   if (roll === 5) return { headers: { "content-type": r.pick(CONTENT_TYPES) }, body: encodeParams(params) };
-  if (roll === 6) return { headers: { "content-type": baseType, "content-encoding": r.pick(["gzip", "deflate", "br", "identity", "x-bogus"]) }, body: encodeParams(params) };
+  if (roll === 6)
+    return { headers: { "content-type": baseType, "content-encoding": r.pick(["gzip", "deflate", "br", "identity", "x-bogus"]) }, body: encodeParams(params) };
   if (roll === 7) return { headers: {}, body: encodeParams(params) };
   return { headers: { "content-type": baseType }, body: encodeParams(params) };
 }
@@ -203,7 +221,8 @@ function withAuth(headers: Record<string, string | string[]>, authorization: str
 function noiseHeaders(r: Random): Record<string, string> {
   const headers: Record<string, string> = {};
   for (let n = r.int(3); n > 0; n--) {
-    headers[r.pick(["origin", "cookie", "accept", "x-forwarded-for", "x-forwarded-proto", "x-request-id", "referer", "accept-language", "dpop", "te"])] = r.chance(0.5) ? badHeaderValue(r) : badValue(r).replace(/[^\u0020-\u007e]/g, "");
+    headers[r.pick(["origin", "cookie", "accept", "x-forwarded-for", "x-forwarded-proto", "x-request-id", "referer", "accept-language", "dpop", "te"])] =
+      r.chance(0.5) ? badHeaderValue(r) : badValue(r).replace(/[^\u0020-\u007e]/g, "");
   }
   return headers;
 }
@@ -215,12 +234,30 @@ function clientAssertion(r: Random, m: Material): string {
 // ── one generator per endpoint ──────────────────────────────────────────────
 
 function tokenRequest(r: Random, m: Material): FuzzRequest {
-  const grant = r.pick(["client_credentials", "authorization_code", "refresh_token", DEVICE_GRANT, "urn:ietf:params:oauth:grant-type:token-exchange", "password", "implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer"]);
+  const grant = r.pick([
+    "client_credentials",
+    "authorization_code",
+    "refresh_token",
+    DEVICE_GRANT,
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "password",
+    "implicit",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+  ]);
   const params: Param[] = [["grant_type", grant, false]];
-  if (grant === "authorization_code") params.push(["code", r.chance(0.5) ? r.string(43) : badValue(r), false], ["redirect_uri", TEST_APP_REDIRECT, false], ["code_verifier", r.string(43 + r.int(90)), false]);
+  if (grant === "authorization_code")
+    params.push(
+      ["code", r.chance(0.5) ? r.string(43) : badValue(r), false],
+      ["redirect_uri", TEST_APP_REDIRECT, false],
+      ["code_verifier", r.string(43 + r.int(90)), false],
+    );
   if (grant === "refresh_token") params.push(["refresh_token", r.chance(0.3) ? m.refreshToken : badValue(r), false]);
   if (grant === DEVICE_GRANT) params.push(["device_code", badValue(r), false]);
-  if (grant.endsWith("token-exchange")) params.push(["subject_token", r.pick([m.accountAccessToken, m.clientToken, badValue(r)]), false], ["subject_token_type", "urn:ietf:params:oauth:token-type:access_token", false]);
+  if (grant.endsWith("token-exchange"))
+    params.push(
+      ["subject_token", r.pick([m.accountAccessToken, m.clientToken, badValue(r)]), false],
+      ["subject_token_type", "urn:ietf:params:oauth:token-type:access_token", false],
+    );
   if (r.chance(0.5)) params.push(["scope", r.pick(["proxy", "accounts:read", "openid", badValue(r)]), false]);
   let authorization = clientAuthorization(r, m);
   if (authorization === undefined) {
@@ -234,16 +271,33 @@ function tokenRequest(r: Random, m: Material): FuzzRequest {
   } else if (r.chance(0.1)) authorization = undefined;
   const method = r.chance(0.93) ? "POST" : r.pick(METHODS);
   const body = encodeBody(r, mutateParams(r, params, m));
-  return { target: "token", kind: "api", method, path: r.chance(0.05) ? r.pick(["/oauth/token/", "/oauth//token", "/oauth/token?grant_type=client_credentials", "/oauth/%74oken"]) : "/oauth/token", headers: withAuth({ ...body.headers, ...noiseHeaders(r) }, authorization, r), body: body.body, huge: body.huge };
+  return {
+    target: "token",
+    kind: "api",
+    method,
+    path: r.chance(0.05) ? r.pick(["/oauth/token/", "/oauth//token", "/oauth/token?grant_type=client_credentials", "/oauth/%74oken"]) : "/oauth/token",
+    headers: withAuth({ ...body.headers, ...noiseHeaders(r) }, authorization, r),
+    body: body.body,
+    huge: body.huge,
+  };
 }
 
 function backChannelRequest(r: Random, m: Material, path: "/oauth/introspect" | "/oauth/revoke"): FuzzRequest {
   const params: Param[] = [["token", r.pick([m.accountAccessToken, m.clientToken, m.refreshToken, m.idToken, badValue(r)]), false]];
   if (r.chance(0.5)) params.push(["token_type_hint", r.pick(["access_token", "refresh_token", "id_token", badValue(r)]), false]);
   const authorization = r.chance(0.7) ? clientAuthorization(r, m) : undefined;
-  if (authorization === undefined && r.chance(0.6)) params.push(["client_id", m.app.id, false], ["client_secret", r.chance(0.5) ? m.app.secret : badValue(r), false]);
+  if (authorization === undefined && r.chance(0.6))
+    params.push(["client_id", m.app.id, false], ["client_secret", r.chance(0.5) ? m.app.secret : badValue(r), false]);
   const body = encodeBody(r, mutateParams(r, params, m));
-  return { target: path.slice(7), kind: "api", method: r.chance(0.9) ? "POST" : r.pick(METHODS), path, headers: withAuth({ ...body.headers, ...noiseHeaders(r) }, authorization, r), body: body.body, huge: body.huge };
+  return {
+    target: path.slice(7),
+    kind: "api",
+    method: r.chance(0.9) ? "POST" : r.pick(METHODS),
+    path,
+    headers: withAuth({ ...body.headers, ...noiseHeaders(r) }, authorization, r),
+    body: body.body,
+    huge: body.huge,
+  };
 }
 
 function userinfoRequest(r: Random, m: Material): FuzzRequest {
@@ -268,7 +322,15 @@ function deviceAuthorizationRequest(r: Random, m: Material): FuzzRequest {
   if (r.chance(0.5)) params.push(["scope", r.pick(["proxy", "gh:user", "openid offline_access", badValue(r)]), false]);
   if (r.chance(0.3)) params.push(["connector", r.pick(["gh", "keys", "hosted", badValue(r)]), false]);
   const body = encodeBody(r, mutateParams(r, params, m));
-  return { target: "device_authorization", kind: "api", method: r.chance(0.9) ? "POST" : r.pick(METHODS), path: "/oauth/device_authorization", headers: withAuth({ ...body.headers, ...noiseHeaders(r) }, r.chance(0.2) ? clientAuthorization(r, m) : undefined, r), body: body.body, huge: body.huge };
+  return {
+    target: "device_authorization",
+    kind: "api",
+    method: r.chance(0.9) ? "POST" : r.pick(METHODS),
+    path: "/oauth/device_authorization",
+    headers: withAuth({ ...body.headers, ...noiseHeaders(r) }, r.chance(0.2) ? clientAuthorization(r, m) : undefined, r),
+    body: body.body,
+    huge: body.huge,
+  };
 }
 
 function authorizeRequest(r: Random, m: Material): FuzzRequest {
@@ -279,16 +341,54 @@ function authorizeRequest(r: Random, m: Material): FuzzRequest {
     ["scope", r.pick(["openid proxy", "proxy offline_access", "gh:user", badValue(r)]), false],
     ["state", r.string(16), false],
   ];
-  if (r.chance(0.6)) params.push(["code_challenge", r.chance(0.7) ? r.string(43) : badValue(r), false], ["code_challenge_method", r.chance(0.7) ? "S256" : badValue(r), false]);
-  for (const name of ["connector", "nonce", "response_mode", "prompt", "max_age", "hostname", "login_hint", "request", "request_uri", "claims", "id_token_hint", "acr_values", "q"]) {
-    if (r.chance(0.12)) params.push([name, name === "connector" ? r.pick(["gh", "keys", "hosted", badValue(r)]) : name === "hostname" ? r.pick(["127.0.0.1", "127.0.0.5", badValue(r)]) : badValue(r), false]);
+  if (r.chance(0.6))
+    params.push(["code_challenge", r.chance(0.7) ? r.string(43) : badValue(r), false], ["code_challenge_method", r.chance(0.7) ? "S256" : badValue(r), false]);
+  for (const name of [
+    "connector",
+    "nonce",
+    "response_mode",
+    "prompt",
+    "max_age",
+    "hostname",
+    "login_hint",
+    "request",
+    "request_uri",
+    "claims",
+    "id_token_hint",
+    "acr_values",
+    "q",
+  ]) {
+    if (r.chance(0.12))
+      params.push([
+        name,
+        name === "connector"
+          ? r.pick(["gh", "keys", "hosted", badValue(r)])
+          : name === "hostname"
+            ? r.pick(["127.0.0.1", "127.0.0.5", badValue(r)])
+            : badValue(r),
+        false,
+      ]);
   }
   const mutated = mutateParams(r, params, m);
   if (r.chance(0.15)) {
     const body = encodeBody(r, mutated);
-    return { target: "authorize", kind: "browser", method: "POST", path: "/oauth/authorize", headers: { ...body.headers, ...noiseHeaders(r) }, body: body.body, huge: body.huge };
+    return {
+      target: "authorize",
+      kind: "browser",
+      method: "POST",
+      path: "/oauth/authorize",
+      headers: { ...body.headers, ...noiseHeaders(r) },
+      body: body.body,
+      huge: body.huge,
+    };
   }
-  return { target: "authorize", kind: "browser", method: r.chance(0.9) ? "GET" : r.pick(METHODS), path: `/oauth/authorize?${queryString(mutated)}`, headers: noiseHeaders(r) };
+  return {
+    target: "authorize",
+    kind: "browser",
+    method: r.chance(0.9) ? "GET" : r.pick(METHODS),
+    path: `/oauth/authorize?${queryString(mutated)}`,
+    headers: noiseHeaders(r),
+  };
 }
 
 function callbackRequest(r: Random, m: Material): FuzzRequest {
@@ -298,7 +398,13 @@ function callbackRequest(r: Random, m: Material): FuzzRequest {
   if (r.chance(0.2)) params.push(["iss", r.pick([m.upstreamUrl, badValue(r)]), false]);
   const headers = noiseHeaders(r);
   if (r.chance(0.3)) headers.cookie = `${r.pick(["ab_connect", "ab_device", "ab_session", "x"])}=${badValue(r).replace(/[^\u0021-\u007e]/g, "")}`;
-  return { target: "connect_callback", kind: "browser", method: r.chance(0.9) ? "GET" : r.pick(METHODS), path: `/connect/callback?${queryString(mutateParams(r, params, m))}`, headers };
+  return {
+    target: "connect_callback",
+    kind: "browser",
+    method: r.chance(0.9) ? "GET" : r.pick(METHODS),
+    path: `/connect/callback?${queryString(mutateParams(r, params, m))}`,
+    headers,
+  };
 }
 
 /** The hostname and credential pages, mostly inside a real session (its cookie and CSRF token), so the field checks run. */
@@ -306,7 +412,8 @@ function connectFormRequest(r: Random, m: Material): FuzzRequest {
   const session = r.pick(m.formSessions);
   const inSession = r.chance(0.7);
   const params: Param[] = [["csrf", r.chance(0.8) ? session.csrf : badValue(r), false]];
-  for (const field of session.fields) if (r.chance(0.9)) params.push([field, field === "hostname" ? r.pick(["127.0.0.1", "127.0.0.9:1", "localhost", badValue(r)]) : badValue(r), false]);
+  for (const field of session.fields)
+    if (r.chance(0.9)) params.push([field, field === "hostname" ? r.pick(["127.0.0.1", "127.0.0.9:1", "localhost", badValue(r)]) : badValue(r), false]);
   const headers: Record<string, string> = { ...noiseHeaders(r) };
   if (inSession) headers.cookie = session.cookie;
   if (r.chance(0.3)) headers.origin = r.pick([m.brokerUrl, "null", "http://evil.example", badHeaderValue(r)]);
@@ -321,7 +428,14 @@ function devicePageRequest(r: Random, m: Material): FuzzRequest {
   const headers: Record<string, string> = { ...noiseHeaders(r) };
   if (r.chance(0.7)) headers.cookie = session.cookie;
   if (r.chance(0.3)) headers.origin = r.pick([m.brokerUrl, "null", "http://evil.example"]);
-  if (r.chance(0.3)) return { target: "device_page", kind: "browser", method: r.pick(["GET", "GET", ...METHODS]), path: `/device?${queryString(mutateParams(r, [["user_code", r.chance(0.5) ? session.userCode : badValue(r), false]], m))}`, headers };
+  if (r.chance(0.3))
+    return {
+      target: "device_page",
+      kind: "browser",
+      method: r.pick(["GET", "GET", ...METHODS]),
+      path: `/device?${queryString(mutateParams(r, [["user_code", r.chance(0.5) ? session.userCode : badValue(r), false]], m))}`,
+      headers,
+    };
   const params: Param[] = [
     ["csrf", r.chance(0.8) ? session.csrf : badValue(r), false],
     ["user_code", r.chance(0.5) ? session.userCode : badValue(r), false],
@@ -329,7 +443,15 @@ function devicePageRequest(r: Random, m: Material): FuzzRequest {
   const decision = r.chance(0.4);
   if (decision) params.push(["decision", r.pick(["allow", "deny", badValue(r)]), false], ["connector", r.pick(["gh", "keys", badValue(r)]), false]);
   const body = encodeBody(r, mutateParams(r, params, m));
-  return { target: "device_page", kind: "browser", method: "POST", path: decision ? "/device/decision" : "/device", headers: { ...body.headers, ...headers }, body: body.body, huge: body.huge };
+  return {
+    target: "device_page",
+    kind: "browser",
+    method: "POST",
+    path: decision ? "/device/decision" : "/device",
+    headers: { ...body.headers, ...headers },
+    body: body.body,
+    huge: body.huge,
+  };
 }
 
 function fillAdminPath(r: Random, path: string, m: Material, safe: boolean): string {
@@ -347,17 +469,48 @@ function adminRequest(r: Random, m: Material): FuzzRequest {
   // (the method actually sent decides: a GET path sent as DELETE deletes).
   const safe = method === "GET" || method === "HEAD";
   let path = `/admin/v1${fillAdminPath(r, op.path, m, safe)}`;
-  if (r.chance(0.1)) path = `/admin/v1/${r.pick(["openapi.json", "nope", "apps/../accounts", "%2e%2e/metrics", "apps//x", "accounts?limit=-1", badValue(r).replace(/[^\u0021-\u00ff]|[?#]/gu, enc)])}`;
-  if (r.chance(0.4)) path += `${path.includes("?") ? "&" : "?"}${queryString(mutateParams(r, [["limit", r.pick(["1", "500", "-1", "x"]), false], ["cursor", badValue(r), false], ["app", badValue(r), false]], m))}`;
+  if (r.chance(0.1))
+    path = `/admin/v1/${r.pick(["openapi.json", "nope", "apps/../accounts", "%2e%2e/metrics", "apps//x", "accounts?limit=-1", badValue(r).replace(/[^\u0021-\u00ff]|[?#]/gu, enc)])}`;
+  if (r.chance(0.4))
+    path += `${path.includes("?") ? "&" : "?"}${queryString(
+      mutateParams(
+        r,
+        [
+          ["limit", r.pick(["1", "500", "-1", "x"]), false],
+          ["cursor", badValue(r), false],
+          ["app", badValue(r), false],
+        ],
+        m,
+      ),
+    )}`;
   const token = r.int(10);
-  const authorization = token < 7 ? `Bearer ${ADMIN_TOKEN}` : token === 7 ? `Bearer ${malformedJwt(r, m.clientToken)}` : token === 8 ? brokenBasic(r, "admin", ADMIN_TOKEN) : undefined;
+  const authorization =
+    token < 7
+      ? `Bearer ${ADMIN_TOKEN}`
+      : token === 7
+        ? `Bearer ${malformedJwt(r, m.clientToken)}`
+        : token === 8
+          ? brokenBasic(r, "admin", ADMIN_TOKEN)
+          : undefined;
   const headers: Record<string, string | string[]> = withAuth(noiseHeaders(r), authorization, r);
   let body: Buffer | undefined;
   let huge = false;
   if (method !== "GET" && method !== "HEAD") {
     const roll = r.int(6);
     const fields: Record<string, unknown> = {};
-    for (const name of ["name", "redirect_uris", "scopes", "grant_types", "client_id", "client_secret", "is_public", "connectors", "jwks", "webhook_url", "access_token_ttl"]) {
+    for (const name of [
+      "name",
+      "redirect_uris",
+      "scopes",
+      "grant_types",
+      "client_id",
+      "client_secret",
+      "is_public",
+      "connectors",
+      "jwks",
+      "webhook_url",
+      "access_token_ttl",
+    ]) {
       if (r.chance(0.3)) fields[name] = r.pick([badValue(r), [badValue(r)], 12, null, true, { a: badValue(r) }, Array(50).fill("x")]);
     }
     if (roll <= 2) {
@@ -383,7 +536,19 @@ function adminRequest(r: Random, m: Material): FuzzRequest {
 function accountsRequest(r: Random, m: Material): FuzzRequest {
   const id = r.pick([m.accountId, m.keyedAccountId, badValue(r).replace(/[^\u0021-\u00ff]|[/?#]/gu, enc), "x".repeat(200)]);
   let path = r.chance(0.5) ? "/v1/accounts" : `/v1/accounts/${id}`;
-  if (r.chance(0.5)) path += `?${queryString(mutateParams(r, [["limit", r.pick(["1", "200", "201", "0", "abc"]), false], ["status", r.pick(["active", "x"]), false], ["cursor", badValue(r), false], ["connector", badValue(r), false]], m))}`;
+  if (r.chance(0.5))
+    path += `?${queryString(
+      mutateParams(
+        r,
+        [
+          ["limit", r.pick(["1", "200", "201", "0", "abc"]), false],
+          ["status", r.pick(["active", "x"]), false],
+          ["cursor", badValue(r), false],
+          ["connector", badValue(r), false],
+        ],
+        m,
+      ),
+    )}`;
   const token = r.pick([m.clientToken, m.accountAccessToken, m.keyedToken, malformedJwt(r, m.clientToken)]);
   const authorization = r.chance(0.85) ? `Bearer ${token}` : clientAuthorization(r, m);
   // DELETE only with a token that may not delete (no accounts:write): the fuzz keeps its accounts.
@@ -393,7 +558,23 @@ function accountsRequest(r: Random, m: Material): FuzzRequest {
 }
 
 function proxyRequest(r: Random, m: Material): FuzzRequest {
-  const segment = () => r.pick(["echo", "x", "..", "%2e%2e", "%2F", "", ".", "%00", "a".repeat(2000), "%E0%A4%A", "ü", "~", "%252e%252e", badValue(r).replace(/[^\u0021-\u00ff]|[/?#]/gu, enc)]);
+  const segment = () =>
+    r.pick([
+      "echo",
+      "x",
+      "..",
+      "%2e%2e",
+      "%2F",
+      "",
+      ".",
+      "%00",
+      "a".repeat(2000),
+      "%E0%A4%A",
+      "ü",
+      "~",
+      "%252e%252e",
+      badValue(r).replace(/[^\u0021-\u00ff]|[/?#]/gu, enc),
+    ]);
   const rest = Array.from({ length: 1 + r.int(4) }, segment).join("/");
   const query = r.chance(0.3) ? `?${queryString(mutateParams(r, [["q", "1", false]], m))}` : "";
   const accountBound = r.chance(0.6);
@@ -401,7 +582,15 @@ function proxyRequest(r: Random, m: Material): FuzzRequest {
   const good = accountBound ? r.pick([m.keyedToken, m.accountAccessToken]) : m.clientToken;
   const authorization = r.chance(0.75) ? `Bearer ${good}` : r.chance(0.5) ? `Bearer ${malformedJwt(r, good)}` : clientAuthorization(r, m);
   const headers: Record<string, string | string[]> = withAuth(noiseHeaders(r), authorization, r);
-  if (r.chance(0.2)) headers[r.pick(["connection", "keep-alive", "upgrade", "proxy-authorization", "x-forwarded-host", "host", "expect"])] = r.pick(["close", "x-api-key", "websocket", "timeout=1", "evil.example", "100-continue"]);
+  if (r.chance(0.2))
+    headers[r.pick(["connection", "keep-alive", "upgrade", "proxy-authorization", "x-forwarded-host", "host", "expect"])] = r.pick([
+      "close",
+      "x-api-key",
+      "websocket",
+      "timeout=1",
+      "evil.example",
+      "100-continue",
+    ]);
   const method = r.pick(["GET", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PROPFIND"]);
   let body: Buffer | undefined;
   let huge = false;
@@ -466,7 +655,8 @@ function judge(req: FuzzRequest, res: ReceivedResponse, m: Material): string | u
     if (location.startsWith(m.upstreamUrl) || target.hostname === "127.0.0.5" || target.hostname === "127.0.0.1") {
       // The connect flow sent the browser to the upstream (or a per-server upstream on 127.0.0.0/8).
       // Back at the app: an error, or a code when a fuzzed form happened to be a valid submission.
-      if (location.startsWith(TEST_APP_REDIRECT)) return /[?#&](error|code)=/.test(location) ? undefined : `a redirect to the app without error or code: ${location}`;
+      if (location.startsWith(TEST_APP_REDIRECT))
+        return /[?#&](error|code)=/.test(location) ? undefined : `a redirect to the app without error or code: ${location}`;
       return undefined;
     }
     return `a redirect to a foreign origin: ${location}`;
@@ -515,7 +705,9 @@ describe(`fuzzing every endpoint (seed ${SEED})`, () => {
     // Printed before anything can fail: FUZZ_SEED=<seed> repeats this run.
     console.log(`fuzz seed ${SEED} (repeat with FUZZ_SEED=${SEED}), ${COUNT} requests`);
     const reserved = await reserveBrokerUrl();
-    upstream = await startOAuth2Upstream({ clients: [{ client_id: "fz", client_secret: "fz-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
+    upstream = await startOAuth2Upstream({
+      clients: [{ client_id: "fz", client_secret: "fz-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }],
+    });
     api = await startAnythingGoesApi();
     const oauth2 = (id: string, authorizationUrl: string, tokenUrl: string) => ({
       id,
@@ -551,11 +743,29 @@ describe(`fuzzing every endpoint (seed ${SEED})`, () => {
     });
     const app = await registerTestApp(broker, ["openid", "email", "profile", "offline_access", "proxy", "accounts:read"]);
     const connected = await connectTestAccount(app, "gh", "openid proxy offline_access accounts:read");
-    const publicApp = await broker.services.clients.create({ name: "Fuzz SPA", redirectUris: [TEST_APP_REDIRECT], isPublic: true, scopes: ["proxy", "openid"] });
-    const deviceApp = await broker.services.clients.create({ name: "Fuzz TV", redirectUris: [], isPublic: true, grantTypes: [DEVICE_GRANT, "refresh_token"], scopes: ["proxy", "offline_access"] });
+    const publicApp = await broker.services.clients.create({
+      name: "Fuzz SPA",
+      redirectUris: [TEST_APP_REDIRECT],
+      isPublic: true,
+      scopes: ["proxy", "openid"],
+    });
+    const deviceApp = await broker.services.clients.create({
+      name: "Fuzz TV",
+      redirectUris: [],
+      isPublic: true,
+      grantTypes: [DEVICE_GRANT, "refresh_token"],
+      scopes: ["proxy", "offline_access"],
+    });
     const { privateKey, publicKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "fz", alg: "ES256", use: "sig" };
-    const jwtApp = await broker.services.clients.create({ name: "Fuzz JWT", redirectUris: [], grantTypes: ["client_credentials"], tokenEndpointAuthMethod: "private_key_jwt", jwks: { keys: [jwk] }, scopes: ["proxy"] });
+    const jwtApp = await broker.services.clients.create({
+      name: "Fuzz JWT",
+      redirectUris: [],
+      grantTypes: ["client_credentials"],
+      tokenEndpointAuthMethod: "private_key_jwt",
+      jwks: { keys: [jwk] },
+      scopes: ["proxy"],
+    });
     const jwtId = jwtApp.client.id;
     const assertion = (claims: Record<string, unknown>, expSeconds = 60) =>
       new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "fz" }).setIssuedAt().setExpirationTime(`${expSeconds}s`).sign(privateKey);
@@ -568,27 +778,53 @@ describe(`fuzzing every endpoint (seed ${SEED})`, () => {
       assertion({ iss: jwtId, sub: { x: 1 }, aud: [broker.url, 1, null], jti: ["x"] }),
       assertion({ iss: app.id, sub: app.id, aud: broker.url, jti: "d" }),
     ]);
-    const cc = await send(broker.url, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) }, body: "grant_type=client_credentials&scope=proxy%20accounts%3Aread" });
+    const cc = await send(broker.url, {
+      path: "/oauth/token",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app.id, app.secret) },
+      body: "grant_type=client_credentials&scope=proxy%20accounts%3Aread",
+    });
     assert.equal(cc.status, 200, cc.text);
     const keyedAccountId = await storeTestAccount(broker.services, { appId: app.id, connectorId: "keys", tokens: { fields: { apiKey: "k-0123456789" } } });
     const keyedToken = await accountToken(broker.services, { appId: app.id, accountId: keyedAccountId, connectorId: "keys", scope: "proxy accounts:read" });
 
     // Sessions inside the connect pages and the device page, with their cookies and CSRF tokens.
     const formSessions: Material["formSessions"] = [];
-    for (const [connector, extra] of [["keys", {}], ["hosted", {}], ["keys", {}], ["hosted", {}]] as const) {
+    for (const [connector, extra] of [
+      ["keys", {}],
+      ["hosted", {}],
+      ["keys", {}],
+      ["hosted", {}],
+    ] as const) {
       const browser = new TestBrowser();
-      const url = client.buildAuthorizationUrl(app.config, { redirect_uri: TEST_APP_REDIRECT, scope: "proxy", connector, state: client.randomState(), code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: "S256", ...extra });
+      const url = client.buildAuthorizationUrl(app.config, {
+        redirect_uri: TEST_APP_REDIRECT,
+        scope: "proxy",
+        connector,
+        state: client.randomState(),
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: "S256",
+        ...extra,
+      });
       const page = await browser.navigate(url, { stopAt: (u) => u.href.startsWith(TEST_APP_REDIRECT) || u.origin !== new URL(broker.url).origin });
       assert.equal(page.status, 200, `the ${connector} form page: ${page.body.slice(0, 200)}`);
       const root = parse(page.body);
       const csrf = root.querySelector('input[name="csrf"]')?.getAttribute("value");
       assert.ok(csrf, `the ${connector} page has a CSRF token`);
-      const fields = root.querySelectorAll("input").map((i) => i.getAttribute("name")!).filter((n) => n && n !== "csrf");
+      const fields = root
+        .querySelectorAll("input")
+        .map((i) => i.getAttribute("name")!)
+        .filter((n) => n && n !== "csrf");
       formSessions.push({ path: page.url.pathname + page.url.search, cookie: browser.cookieHeader(page.url)!, csrf, fields });
     }
     const deviceSessions: Material["deviceSessions"] = [];
     for (let i = 0; i < 3; i++) {
-      const started = await send(broker.url, { path: "/oauth/device_authorization", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `client_id=${deviceApp.client.id}&scope=proxy` });
+      const started = await send(broker.url, {
+        path: "/oauth/device_authorization",
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `client_id=${deviceApp.client.id}&scope=proxy`,
+      });
       assert.equal(started.status, 200, started.text);
       const browser = new TestBrowser();
       const page = await browser.navigate(`${broker.url}/device`);
@@ -640,7 +876,15 @@ describe(`fuzzing every endpoint (seed ${SEED})`, () => {
       const req = generateRequest(index, material);
       let res: ReceivedResponse;
       try {
-        res = await send(broker.url, { method: req.method, path: req.path, headers: req.headers, body: req.body, agent: req.huge ? undefined : agent, localAddress: addresses[index % addresses.length], timeoutMs: 15_000 });
+        res = await send(broker.url, {
+          method: req.method,
+          path: req.path,
+          headers: req.headers,
+          body: req.body,
+          agent: req.huge ? undefined : agent,
+          localAddress: addresses[index % addresses.length],
+          timeoutMs: 15_000,
+        });
       } catch (err) {
         // A server may stop reading a body it refuses (the 1 MB ones) and close: that is an answer too.
         const code = (err as { code?: string }).code;
@@ -679,8 +923,16 @@ describe(`fuzzing every endpoint (seed ${SEED})`, () => {
     const elapsedMs = Date.now() - started;
     const rssAfter = process.memoryUsage().rss;
 
-    const summary = [...statuses].map(([target, byStatus]) => `${target}: ${[...byStatus].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(" ")}`);
-    t.diagnostic(`seed ${SEED}: ${sent} answers in ${(elapsedMs / 1000).toFixed(1)} s (${Math.round(sent / (elapsedMs / 1000))}/s), ${failures.length} failures, ${rateLimited} rate limited, ${transportErrors} transport errors`);
+    const summary = [...statuses].map(
+      ([target, byStatus]) =>
+        `${target}: ${[...byStatus]
+          .sort((a, b) => a[0] - b[0])
+          .map(([s, n]) => `${s}×${n}`)
+          .join(" ")}`,
+    );
+    t.diagnostic(
+      `seed ${SEED}: ${sent} answers in ${(elapsedMs / 1000).toFixed(1)} s (${Math.round(sent / (elapsedMs / 1000))}/s), ${failures.length} failures, ${rateLimited} rate limited, ${transportErrors} transport errors`,
+    );
     t.diagnostic(`RSS before ${Math.round(rssBefore / 2 ** 20)} MiB, peak ${Math.round(rssPeak / 2 ** 20)} MiB, after ${Math.round(rssAfter / 2 ** 20)} MiB`);
     for (const line of summary) t.diagnostic(line);
 
@@ -690,12 +942,20 @@ describe(`fuzzing every endpoint (seed ${SEED})`, () => {
     assert.ok(next >= COUNT, `only ${next} of ${COUNT} requests were sent within ${TIME_BUDGET_MS} ms`);
     assert.ok(sent >= COUNT * 0.98, `${sent} answers of ${COUNT}`);
     assert.ok(rateLimited < COUNT * 0.01, `${rateLimited} requests were rate limited: the fuzz must reach the handlers`);
-    const handled = [...statuses.values()].reduce((sum, byStatus) => sum + [...byStatus].filter(([s]) => s !== 404 && s !== 405).reduce((a, [, n]) => a + n, 0), 0);
+    const handled = [...statuses.values()].reduce(
+      (sum, byStatus) => sum + [...byStatus].filter(([s]) => s !== 404 && s !== 405).reduce((a, [, n]) => a + n, 0),
+      0,
+    );
     assert.ok(handled > sent * 0.7, `most requests reach a handler (${handled} of ${sent} were not 404/405)`);
 
     const ready = await send(broker.url, { path: "/readyz" });
     assert.equal(ready.status, 200, `/readyz after the fuzz: ${ready.text}`);
-    const token = await send(broker.url, { path: "/oauth/token", method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(material.app.id, material.app.secret) }, body: "grant_type=client_credentials&scope=proxy" });
+    const token = await send(broker.url, {
+      path: "/oauth/token",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(material.app.id, material.app.secret) },
+      body: "grant_type=client_credentials&scope=proxy",
+    });
     assert.equal(token.status, 200, `the broker still issues tokens: ${token.text}`);
     assert.ok(rssAfter - rssBefore < 400 * 2 ** 20, `RSS grew by ${Math.round((rssAfter - rssBefore) / 2 ** 20)} MiB`);
   });

@@ -27,7 +27,11 @@ function countingDb(db: Db): { db: Db; queries: () => number; failNext: () => vo
       };
     },
   });
-  return { db: new Proxy(db, { get: (target, property, receiver) => (property === "app" ? app : Reflect.get(target, property, receiver)) }), queries: () => queries, failNext: () => (failing = true) };
+  return {
+    db: new Proxy(db, { get: (target, property, receiver) => (property === "app" ? app : Reflect.get(target, property, receiver)) }),
+    queries: () => queries,
+    failNext: () => (failing = true),
+  };
 }
 
 describe("client lookups", () => {

@@ -53,14 +53,21 @@ describe("device authorization grant (RFC 8628)", () => {
   async function poll(app: FixtureApp, deviceCode: string): Promise<RawResponse> {
     const response = await fetch(`${fixture.broker.url}/oauth/token`, {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", ...(app.secret ? { authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString("base64")}` } : {}) },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        ...(app.secret ? { authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString("base64")}` } : {}),
+      },
       body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, ...(app.secret ? {} : { client_id: app.id }) }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
   /** The end user's part: open the verification URI, confirm the code, press a button on the confirmation page. */
-  async function actOnDevicePage(verificationUriComplete: string, button: string, browser = new TestBrowser()): Promise<{ confirmation: BrowserResponse; done: BrowserResponse }> {
+  async function actOnDevicePage(
+    verificationUriComplete: string,
+    button: string,
+    browser = new TestBrowser(),
+  ): Promise<{ confirmation: BrowserResponse; done: BrowserResponse }> {
     const entry = await browser.navigate(verificationUriComplete);
     const confirmation = await browser.submitForm(entry);
     const done = await browser.submitForm(confirmation, { button });
@@ -111,7 +118,11 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.equal(decodeJwt(String(answer.body.access_token)).connector, "acme-oidc");
       const idToken = decodeJwt(String(answer.body.id_token));
-      assert.deepEqual([idToken.connector, idToken.email, idToken.email_verified, idToken.name], ["acme-oidc", undefined, undefined, undefined], "openid alone: who, not their email or name");
+      assert.deepEqual(
+        [idToken.connector, idToken.email, idToken.email_verified, idToken.name],
+        ["acme-oidc", undefined, undefined, undefined],
+        "openid alone: who, not their email or name",
+      );
       assert.equal(answer.body.refresh_token, undefined, "no offline_access, no refresh token");
     });
 
@@ -147,12 +158,19 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal((await fixture.broker.services.db.deviceCode.findUniqueOrThrow({ where: { deviceCodeHash: hash } })).intervalSeconds, 10);
       const third = await poll(tv, started.device_code);
       assert.equal(third.body.error, "slow_down");
-      assert.equal((await fixture.broker.services.db.deviceCode.findUniqueOrThrow({ where: { deviceCodeHash: hash } })).intervalSeconds, 15, "each slow_down adds 5 s for good");
+      assert.equal(
+        (await fixture.broker.services.db.deviceCode.findUniqueOrThrow({ where: { deviceCodeHash: hash } })).intervalSeconds,
+        15,
+        "each slow_down adds 5 s for good",
+      );
     });
 
     it("an expired device code answers expired_token, and its user code no longer works", async () => {
       const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
-      await fixture.broker.services.db.deviceCode.update({ where: { deviceCodeHash: hashSecret(started.device_code) }, data: { expiresAt: new Date(Date.now() - 1000) } });
+      await fixture.broker.services.db.deviceCode.update({
+        where: { deviceCodeHash: hashSecret(started.device_code) },
+        data: { expiresAt: new Date(Date.now() - 1000) },
+      });
       const answer = await poll(tv, started.device_code);
       assert.equal(answer.status, 400);
       assert.equal(answer.body.error, "expired_token");
@@ -171,7 +189,10 @@ describe("device authorization grant (RFC 8628)", () => {
       const answer = await poll(tv, started.device_code);
       assert.equal(answer.status, 400);
       assert.equal(answer.body.error, "access_denied");
-      await assert.rejects(client.pollDeviceAuthorizationGrant(tv.config, { ...started, interval: 0 }), (err: client.ResponseBodyError) => err.error === "access_denied");
+      await assert.rejects(
+        client.pollDeviceAuthorizationGrant(tv.config, { ...started, interval: 0 }),
+        (err: client.ResponseBodyError) => err.error === "access_denied",
+      );
     });
 
     it("an end user refusing at the upstream denies the device code too", async () => {
@@ -191,7 +212,10 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal(first.status, 200);
       const again = await poll(tv, started.device_code);
       assert.equal(again.body.error, "invalid_grant");
-      await assert.rejects(client.refreshTokenGrant(tv.config, String(first.body.refresh_token)), (err: client.ResponseBodyError) => err.error === "invalid_grant");
+      await assert.rejects(
+        client.refreshTokenGrant(tv.config, String(first.body.refresh_token)),
+        (err: client.ResponseBodyError) => err.error === "invalid_grant",
+      );
       const introspection = await client.tokenIntrospection(confidential.config, String(first.body.access_token));
       assert.equal(introspection.active, false);
     });
@@ -202,7 +226,11 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending");
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       assert.equal((await poll(confidential, started.device_code)).body.error, "invalid_grant");
-      assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending", "another app's poll does not count against the device (no slow_down)");
+      assert.equal(
+        (await poll(tv, started.device_code)).body.error,
+        "authorization_pending",
+        "another app's poll does not count against the device (no slow_down)",
+      );
       await actOnDevicePage(started.verification_uri_complete!, "gh");
       assert.equal((await poll(confidential, started.device_code)).body.error, "invalid_grant");
       assert.equal((await poll(tv, started.device_code)).status, 200, "the code is still the device's");
@@ -211,15 +239,24 @@ describe("device authorization grant (RFC 8628)", () => {
 
   describe("refusals at the start", () => {
     it("an app not registered for the device grant gets unauthorized_client", async () => {
-      await assert.rejects(client.initiateDeviceAuthorization(noDevice.config, { scope: "proxy" }), (err: client.ResponseBodyError) => err.error === "unauthorized_client");
+      await assert.rejects(
+        client.initiateDeviceAuthorization(noDevice.config, { scope: "proxy" }),
+        (err: client.ResponseBodyError) => err.error === "unauthorized_client",
+      );
       const tokenRequest = await poll(noDevice, "whatever");
       assert.equal(tokenRequest.body.error, "unauthorized_client");
     });
 
     it("an unknown connector or a scope the app lacks is refused", async () => {
-      await assert.rejects(client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "nope" }), (err: client.ResponseBodyError) => err.error === "invalid_request");
+      await assert.rejects(
+        client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "nope" }),
+        (err: client.ResponseBodyError) => err.error === "invalid_request",
+      );
       await assert.rejects(client.initiateDeviceAuthorization(tv.config, { scope: "admin" }), (err: client.ResponseBodyError) => err.error === "invalid_scope");
-      await assert.rejects(client.initiateDeviceAuthorization(tv.config, { scope: "gh:nope", connector: "gh" }), (err: client.ResponseBodyError) => err.error === "invalid_scope");
+      await assert.rejects(
+        client.initiateDeviceAuthorization(tv.config, { scope: "gh:nope", connector: "gh" }),
+        (err: client.ResponseBodyError) => err.error === "invalid_scope",
+      );
     });
   });
 

@@ -52,7 +52,10 @@ describe("CORS, page security headers, 303 after POST", () => {
         assert.equal(response.headers.get("access-control-allow-credentials"), null, `${path}: never with credentials`);
       }
       for (const path of ["/oauth/token", "/oauth/revoke", "/oauth/userinfo"]) {
-        const preflight = await fetch(`${fixture.broker.url}${path}`, { method: "OPTIONS", headers: { origin: ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" } });
+        const preflight = await fetch(`${fixture.broker.url}${path}`, {
+          method: "OPTIONS",
+          headers: { origin: ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+        });
         assert.equal(preflight.status, 204, path);
         assert.equal(preflight.headers.get("access-control-allow-origin"), "*", path);
       }
@@ -97,7 +100,15 @@ describe("CORS, page security headers, 303 after POST", () => {
         return browser.navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
       };
       pages.push(["error page", await authorize({ redirect_uri: "https://evil.example/cb", response_type: "code" })]);
-      pages.push(["picker", await authorize({ response_type: "code", scope: "proxy", code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: "S256" })]);
+      pages.push([
+        "picker",
+        await authorize({
+          response_type: "code",
+          scope: "proxy",
+          code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+          code_challenge_method: "S256",
+        }),
+      ]);
       fixture.github.setUser({ id: 80_001, login: "h", email: "h@example.test", name: "H" });
       pages.push(["form_post", await authorize({ response_type: "id_token", response_mode: "form_post", scope: "openid", nonce: "n", connector: "gh" })]);
       pages.push(["callback error", await browser.navigate(`${fixture.broker.url}/connect/callback?state=nope`)]);

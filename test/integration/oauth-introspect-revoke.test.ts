@@ -32,7 +32,13 @@ describe("introspection and revocation", () => {
     const pair = await generateKeyPair("ES256", { extractable: true });
     keyApp = await registerApp(
       fixture,
-      { name: "Key app", tokenEndpointAuthMethod: "private_key_jwt", jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" }] }, scopes, grantTypes: ["client_credentials"] },
+      {
+        name: "Key app",
+        tokenEndpointAuthMethod: "private_key_jwt",
+        jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" }] },
+        scopes,
+        grantTypes: ["client_credentials"],
+      },
       { auth: () => client.PrivateKeyJwt({ key: pair.privateKey, kid: "k1" }) },
     );
   });
@@ -42,7 +48,11 @@ describe("introspection and revocation", () => {
   });
 
   async function raw(url: string, body: Record<string, string>, headers: Record<string, string> = {}) {
-    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(body) });
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+      body: new URLSearchParams(body),
+    });
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
   }
@@ -84,7 +94,12 @@ describe("introspection and revocation", () => {
     });
 
     it("unknown, malformed and expired tokens are inactive", async () => {
-      const expired = await issueAccessToken(fixture.broker.services, { client: { id: appA.id, accessTokenTtl: 3600 }, subject: appA.id, scope: "proxy", ttl: -300 });
+      const expired = await issueAccessToken(fixture.broker.services, {
+        client: { id: appA.id, accessTokenTtl: 3600 },
+        subject: appA.id,
+        scope: "proxy",
+        ttl: -300,
+      });
       for (const token of ["nope", "a.b.c", expired.accessToken, "x".repeat(600)]) {
         assert.deepEqual(await client.tokenIntrospection(appA.config, token), { active: false });
       }
@@ -118,7 +133,11 @@ describe("introspection and revocation", () => {
       const anonymous = await raw(introspectUrl, { token: tokens.access_token });
       assert.equal(anonymous.status, 401);
       assert.equal(anonymous.body?.error, "invalid_client");
-      const wrongSecret = await raw(introspectUrl, { token: tokens.access_token }, { authorization: `Basic ${Buffer.from(`${appA.id}:wrong`).toString("base64")}` });
+      const wrongSecret = await raw(
+        introspectUrl,
+        { token: tokens.access_token },
+        { authorization: `Basic ${Buffer.from(`${appA.id}:wrong`).toString("base64")}` },
+      );
       assert.equal(wrongSecret.status, 401);
       const publicClient = await raw(introspectUrl, { token: tokens.access_token, client_id: spa.id });
       assert.equal(publicClient.status, 401);
@@ -157,7 +176,10 @@ describe("introspection and revocation", () => {
       await assert.rejects(client.refreshTokenGrant(appA.config, refreshed.refresh_token!), (err: client.ResponseBodyError) => err.error === "invalid_grant");
       assert.equal((await client.tokenIntrospection(appA.config, refreshed.access_token)).active, false);
       assert.equal((await client.tokenIntrospection(appA.config, tokens.access_token)).active, false, "the first access token of the grant too");
-      const family = await fixture.broker.services.db.refreshFamily.findFirstOrThrow({ where: { accountId: tokens.accountId, appId: appA.id }, orderBy: { createdAt: "desc" } });
+      const family = await fixture.broker.services.db.refreshFamily.findFirstOrThrow({
+        where: { accountId: tokens.accountId, appId: appA.id },
+        orderBy: { createdAt: "desc" },
+      });
       assert.match(family.revokedReason ?? "", /RFC 7009/);
     });
 

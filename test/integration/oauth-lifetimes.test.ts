@@ -75,7 +75,16 @@ describe("per-client token lifetimes", () => {
   it("the front channel: access tokens capped at 300 s, ID tokens at the app's lifetime", async () => {
     fixture.github.setUser({ id: 60_002, login: "fc", email: "fc@example.test", name: "FC" });
     const url = new URL("/oauth/authorize", fixture.broker.url);
-    for (const [k, v] of Object.entries({ client_id: tuned.id, redirect_uri: APP_REDIRECT, response_type: "id_token token", scope: "openid proxy", nonce: "n", state: "s", connector: "gh" })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      client_id: tuned.id,
+      redirect_uri: APP_REDIRECT,
+      response_type: "id_token token",
+      scope: "openid proxy",
+      nonce: "n",
+      state: "s",
+      connector: "gh",
+    }))
+      url.searchParams.set(k, v);
     const back = await new TestBrowser().navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
     const response = fragmentOf(back.url);
     assert.equal(lifetime(response.get("access_token")!), 300);
@@ -90,10 +99,27 @@ describe("per-client token lifetimes", () => {
   });
 
   it("lifetimes under 60 s, or over the limits (access a day, refresh 90 days, ID token a year), are refused at registration", async () => {
-    for (const input of [{ accessTokenTtl: 59 }, { accessTokenTtl: 86_401 }, { accessTokenTtl: 31_536_000 }, { refreshTokenTtl: 7_776_001 }, { idTokenTtl: 0 }, { idTokenTtl: 31_536_001 }, { accessTokenTtl: 1.5 }]) {
-      await assert.rejects(fixture.broker.services.clients.create({ name: "Bad", redirectUris: [APP_REDIRECT], ...input }), ValidationFailed, JSON.stringify(input));
+    for (const input of [
+      { accessTokenTtl: 59 },
+      { accessTokenTtl: 86_401 },
+      { accessTokenTtl: 31_536_000 },
+      { refreshTokenTtl: 7_776_001 },
+      { idTokenTtl: 0 },
+      { idTokenTtl: 31_536_001 },
+      { accessTokenTtl: 1.5 },
+    ]) {
+      await assert.rejects(
+        fixture.broker.services.clients.create({ name: "Bad", redirectUris: [APP_REDIRECT], ...input }),
+        ValidationFailed,
+        JSON.stringify(input),
+      );
     }
-    const atTheLimits = await fixture.broker.services.clients.create({ name: "At the limits", redirectUris: [APP_REDIRECT], accessTokenTtl: 86_400, refreshTokenTtl: 7_776_000 });
+    const atTheLimits = await fixture.broker.services.clients.create({
+      name: "At the limits",
+      redirectUris: [APP_REDIRECT],
+      accessTokenTtl: 86_400,
+      refreshTokenTtl: 7_776_000,
+    });
     assert.deepEqual([atTheLimits.client.accessTokenTtl, atTheLimits.client.refreshTokenTtl], [86_400, 7_776_000]);
   });
 

@@ -38,7 +38,12 @@ describe("private_key_jwt client authentication", () => {
     otherKey = (await generateKeyPair("ES256")).privateKey;
     app = await registerApp(
       fixture,
-      { tokenEndpointAuthMethod: "private_key_jwt", jwks: { keys: [publicJwk] }, scopes: ["openid", "proxy", "offline_access"], grantTypes: ["authorization_code", "refresh_token", "client_credentials"] },
+      {
+        tokenEndpointAuthMethod: "private_key_jwt",
+        jwks: { keys: [publicJwk] },
+        scopes: ["openid", "proxy", "offline_access"],
+        grantTypes: ["authorization_code", "refresh_token", "client_credentials"],
+      },
       { auth: () => client.PrivateKeyJwt({ key: privateKey, kid: "app-key-1" }) },
     );
   });
@@ -58,7 +63,13 @@ describe("private_key_jwt client authentication", () => {
     const response = await fetch(tokenUrl, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
-      body: new URLSearchParams({ grant_type: "client_credentials", scope: "proxy", client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: signed, ...extra }),
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        scope: "proxy",
+        client_assertion_type: CLIENT_ASSERTION_TYPE,
+        client_assertion: signed,
+        ...extra,
+      }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
@@ -90,7 +101,14 @@ describe("private_key_jwt client authentication", () => {
       fixture.github.setUser({ id: 31337, login: "pkj", email: "pkj@example.test", name: "PKJ" });
       const verifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
-      const url = client.buildAuthorizationUrl(app.config, { redirect_uri: APP_REDIRECT, scope: "openid proxy offline_access", connector: "gh", state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+      const url = client.buildAuthorizationUrl(app.config, {
+        redirect_uri: APP_REDIRECT,
+        scope: "openid proxy offline_access",
+        connector: "gh",
+        state,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: "S256",
+      });
       const back = await new TestBrowser().navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
       const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: verifier, expectedState: state });
       assert.ok(tokens.refresh_token);
@@ -131,7 +149,11 @@ describe("private_key_jwt client authentication", () => {
         const response = await fetch(`${fixture.broker.url}${path}`, {
           method: "POST",
           headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ token: "x", client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: await assertion({ aud: [fixture.broker.url, "https://evil.example"] }) }),
+          body: new URLSearchParams({
+            token: "x",
+            client_assertion_type: CLIENT_ASSERTION_TYPE,
+            client_assertion: await assertion({ aud: [fixture.broker.url, "https://evil.example"] }),
+          }),
         });
         assert.equal(response.status, 401, path);
         assert.equal(((await response.json()) as { error: string }).error, "invalid_client", path);
@@ -191,7 +213,9 @@ describe("private_key_jwt client authentication", () => {
     it("a client registered for a secret cannot authenticate with an assertion, nor this one with a secret", async () => {
       const secretApp = await fixture.broker.services.clients.create({ name: "Secret app", redirectUris: [APP_REDIRECT], scopes: ["proxy"] });
       const now = Math.floor(Date.now() / 1000);
-      const foreign = await new SignJWT({ iss: secretApp.client.id, sub: secretApp.client.id, aud: fixture.broker.url, jti: randomUUID(), exp: now + 60 }).setProtectedHeader({ alg: "ES256" }).sign(privateKey);
+      const foreign = await new SignJWT({ iss: secretApp.client.id, sub: secretApp.client.id, aud: fixture.broker.url, jti: randomUUID(), exp: now + 60 })
+        .setProtectedHeader({ alg: "ES256" })
+        .sign(privateKey);
       assertInvalidClient(await tokenRequest(foreign), /registered for client_secret_basic/);
       const response = await fetch(tokenUrl, {
         method: "POST",
@@ -213,7 +237,10 @@ describe("private_key_jwt client authentication", () => {
           ValidationFailed,
         );
       }
-      await assert.rejects(fixture.broker.services.clients.create({ name: "No JWKS", redirectUris: [APP_REDIRECT], tokenEndpointAuthMethod: "private_key_jwt" }), ValidationFailed);
+      await assert.rejects(
+        fixture.broker.services.clients.create({ name: "No JWKS", redirectUris: [APP_REDIRECT], tokenEndpointAuthMethod: "private_key_jwt" }),
+        ValidationFailed,
+      );
     });
   });
 });

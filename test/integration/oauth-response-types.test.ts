@@ -51,7 +51,9 @@ describe("implicit and hybrid response types, response modes", () => {
 
   /** A Configuration of its own: openid-client's response type switches change the one they are given. */
   function configFor(app: FixtureApp, ...execute: ((config: client.Configuration) => void)[]): Promise<client.Configuration> {
-    return client.discovery(new URL(fixture.broker.url), app.id, undefined, client.ClientSecretBasic(app.secret!), { execute: [client.allowInsecureRequests, ...execute] });
+    return client.discovery(new URL(fixture.broker.url), app.id, undefined, client.ClientSecretBasic(app.secret!), {
+      execute: [client.allowInsecureRequests, ...execute],
+    });
   }
 
   /** A PKCE verifier and the parameters of its S256 challenge: every request that returns a code needs them. */
@@ -91,7 +93,10 @@ describe("implicit and hybrid response types, response modes", () => {
       const nonce = client.randomNonce();
       const state = client.randomState();
       const browser = new TestBrowser();
-      const page = await browser.navigate(client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT, scope: "openid", nonce, state, connector: "gh", response_mode: "form_post" }), toApp);
+      const page = await browser.navigate(
+        client.buildAuthorizationUrl(config, { redirect_uri: APP_REDIRECT, scope: "openid", nonce, state, connector: "gh", response_mode: "form_post" }),
+        toApp,
+      );
       assert.equal(page.status, 200);
       assert.equal(page.stopped, false, "form_post never redirects to the app");
       const csp = page.headers.get("content-security-policy") ?? "";
@@ -109,7 +114,11 @@ describe("implicit and hybrid response types, response modes", () => {
       assert.equal(posted.url.href, APP_REDIRECT);
       assert.equal(posted.submitted?.get("iss"), fixture.broker.url);
       // The app reads the POSTed body; openid-client takes it as a Request.
-      const request = new Request(APP_REDIRECT, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: posted.submitted!.toString() });
+      const request = new Request(APP_REDIRECT, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: posted.submitted!.toString(),
+      });
       const claims = await client.implicitAuthentication(config, request, nonce, { expectedState: state });
       assert.equal(claims.nonce, nonce);
     });
@@ -117,7 +126,10 @@ describe("implicit and hybrid response types, response modes", () => {
     it("id_token token: an access token limited to five minutes and the app's lifetime, at_hash binding the ID token to it, no refresh token", async () => {
       newUser();
       const nonce = client.randomNonce();
-      const back = await new TestBrowser().navigate(authorizeUrl(spa, { response_type: "id_token token", scope: "openid proxy offline_access", nonce, state: "st-1" }), toApp);
+      const back = await new TestBrowser().navigate(
+        authorizeUrl(spa, { response_type: "id_token token", scope: "openid proxy offline_access", nonce, state: "st-1" }),
+        toApp,
+      );
       const response = fragmentOf(back.url);
       assert.equal(response.get("state"), "st-1");
       assert.equal(response.get("iss"), fixture.broker.url);
@@ -160,8 +172,14 @@ describe("implicit and hybrid response types, response modes", () => {
     it("id_token token by form_post posts the tokens, never putting them in a URL", async () => {
       newUser();
       const browser = new TestBrowser();
-      const page = await browser.navigate(authorizeUrl(hybridApp, { response_type: "token id_token", response_mode: "form_post", scope: "openid", nonce: "n-3", state: "st-fp" }), toApp);
-      assert.ok(page.chain.every((u) => !u.href.includes("access_token")), "no URL on the way carries a token");
+      const page = await browser.navigate(
+        authorizeUrl(hybridApp, { response_type: "token id_token", response_mode: "form_post", scope: "openid", nonce: "n-3", state: "st-fp" }),
+        toApp,
+      );
+      assert.ok(
+        page.chain.every((u) => !u.href.includes("access_token")),
+        "no URL on the way carries a token",
+      );
       const posted = await browser.submitForm(page, toApp);
       assert.equal(posted.submitted?.get("state"), "st-fp");
       assert.ok(posted.submitted?.get("access_token"));
@@ -190,7 +208,11 @@ describe("implicit and hybrid response types, response modes", () => {
       const front = fragmentOf(back.url);
       const frontId = await verifyIdToken(front.get("id_token")!, hybridApp.id);
       assert.equal(frontId.c_hash, accessTokenHash(front.get("code")!, "ES256"));
-      assert.deepEqual([frontId.email, frontId.email_verified, frontId.name], ["hybrid@example.test", true, undefined], "scope email, not profile; verified as the upstream said");
+      assert.deepEqual(
+        [frontId.email, frontId.email_verified, frontId.name],
+        ["hybrid@example.test", true, undefined],
+        "scope email, not profile; verified as the upstream said",
+      );
       const tokens = await client.authorizationCodeGrant(config, back.url, { expectedNonce: nonce, expectedState: state, pkceCodeVerifier: verifier });
       assert.ok(tokens.refresh_token, "the back channel may issue a refresh token");
       assert.equal(tokens.claims()?.sub, frontId.sub);
@@ -203,7 +225,10 @@ describe("implicit and hybrid response types, response modes", () => {
       newUser();
       const nonce = "n-hyb";
       const { verifier, params } = await pkce();
-      const back = await new TestBrowser().navigate(authorizeUrl(hybridApp, { response_type: "code id_token token", scope: "openid proxy offline_access", nonce, state: "s", ...params }), toApp);
+      const back = await new TestBrowser().navigate(
+        authorizeUrl(hybridApp, { response_type: "code id_token token", scope: "openid proxy offline_access", nonce, state: "s", ...params }),
+        toApp,
+      );
       const response = fragmentOf(back.url);
       const code = response.get("code")!;
       const accessToken = response.get("access_token")!;
@@ -219,12 +244,18 @@ describe("implicit and hybrid response types, response modes", () => {
       const tokens = await client.authorizationCodeGrant(codeConfig, callback, { expectedNonce: nonce, idTokenExpected: true, pkceCodeVerifier: verifier });
       assert.equal(tokens.expires_in, 1800, "the code's tokens have the app's own lifetime");
       assert.equal(decodeJwt(tokens.id_token!).nonce, nonce);
-      await assert.rejects(client.authorizationCodeGrant(codeConfig, callback, { expectedNonce: nonce, pkceCodeVerifier: verifier }), (err: client.ResponseBodyError) => err.error === "invalid_grant");
+      await assert.rejects(
+        client.authorizationCodeGrant(codeConfig, callback, { expectedNonce: nonce, pkceCodeVerifier: verifier }),
+        (err: client.ResponseBodyError) => err.error === "invalid_grant",
+      );
     });
 
     it("code token: a code and an access token, no ID token in the fragment", async () => {
       newUser();
-      const back = await new TestBrowser().navigate(authorizeUrl(hybridApp, { response_type: "token code", scope: "proxy", nonce: "n", state: "s", ...(await pkce()).params }), toApp);
+      const back = await new TestBrowser().navigate(
+        authorizeUrl(hybridApp, { response_type: "token code", scope: "proxy", nonce: "n", state: "s", ...(await pkce()).params }),
+        toApp,
+      );
       const response = fragmentOf(back.url);
       assert.ok(response.get("code"));
       assert.ok(response.get("access_token"));
@@ -235,7 +266,14 @@ describe("implicit and hybrid response types, response modes", () => {
       newUser();
       const verifier = client.randomPKCECodeVerifier();
       const back = await new TestBrowser().navigate(
-        authorizeUrl(codeOnlyApp, { response_type: "code", response_mode: "fragment", scope: "proxy", state: "s", code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" }),
+        authorizeUrl(codeOnlyApp, {
+          response_type: "code",
+          response_mode: "fragment",
+          scope: "proxy",
+          state: "s",
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: "S256",
+        }),
         toApp,
       );
       assert.equal(back.url.searchParams.get("code"), null);
@@ -308,7 +346,10 @@ describe("implicit and hybrid response types, response modes", () => {
 
     it("an error of a form_post request is posted back, not redirected", async () => {
       const browser = new TestBrowser();
-      const page = await browser.navigate(authorizeUrl(hybridApp, { response_type: "id_token", response_mode: "form_post", scope: "openid", state: "st-fp" }), toApp);
+      const page = await browser.navigate(
+        authorizeUrl(hybridApp, { response_type: "id_token", response_mode: "form_post", scope: "openid", state: "st-fp" }),
+        toApp,
+      );
       assert.equal(page.status, 200);
       const posted = await browser.submitForm(page, toApp);
       assert.equal(posted.submitted?.get("error"), "invalid_request");

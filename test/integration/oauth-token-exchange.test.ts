@@ -27,7 +27,12 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
     reader = await registerApp(fixture, { name: "Reader", scopes, allowUpstreamTokens: true });
     otherReader = await registerApp(fixture, { name: "Other reader", scopes, allowUpstreamTokens: true });
     notAllowed = await registerApp(fixture, { name: "Not allowed", scopes, grantTypes: ["authorization_code", "refresh_token", TOKEN_EXCHANGE] });
-    withoutGrant = await registerApp(fixture, { name: "Without the grant", scopes, allowUpstreamTokens: true, grantTypes: ["authorization_code", "refresh_token"] });
+    withoutGrant = await registerApp(fixture, {
+      name: "Without the grant",
+      scopes,
+      allowUpstreamTokens: true,
+      grantTypes: ["authorization_code", "refresh_token"],
+    });
   });
 
   after(async () => {
@@ -114,12 +119,24 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
 
     it("other token types, audiences, delegation and scopes are refused", async () => {
       const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
-      await assert.rejects(exchange(reader, tokens.access_token, { requested_token_type: "urn:ietf:params:oauth:token-type:refresh_token" }), refusedWith("invalid_request", /requested_token_type/));
-      await assert.rejects(exchange(reader, tokens.access_token, { subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }), refusedWith("invalid_request", /subject_token_type/));
+      await assert.rejects(
+        exchange(reader, tokens.access_token, { requested_token_type: "urn:ietf:params:oauth:token-type:refresh_token" }),
+        refusedWith("invalid_request", /requested_token_type/),
+      );
+      await assert.rejects(
+        exchange(reader, tokens.access_token, { subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }),
+        refusedWith("invalid_request", /subject_token_type/),
+      );
       await assert.rejects(exchange(reader, tokens.access_token, { audience: "https://api.example" }), refusedWith("invalid_target"));
-      await assert.rejects(exchange(reader, tokens.access_token, { actor_token: "x", actor_token_type: ACCESS_TOKEN_TYPE }), refusedWith("invalid_request", /actor_token/));
+      await assert.rejects(
+        exchange(reader, tokens.access_token, { actor_token: "x", actor_token_type: ACCESS_TOKEN_TYPE }),
+        refusedWith("invalid_request", /actor_token/),
+      );
       await assert.rejects(exchange(reader, tokens.access_token, { scope: "repo" }), refusedWith("invalid_scope"));
-      await assert.rejects(client.genericGrantRequest(reader.config, TOKEN_EXCHANGE, { subject_token_type: ACCESS_TOKEN_TYPE }), refusedWith("invalid_request", /subject_token/));
+      await assert.rejects(
+        client.genericGrantRequest(reader.config, TOKEN_EXCHANGE, { subject_token_type: ACCESS_TOKEN_TYPE }),
+        refusedWith("invalid_request", /subject_token/),
+      );
     });
 
     it("an account that must be connected again is refused; an upstream refusing the refresh marks it so", async () => {

@@ -110,7 +110,10 @@ describe("userinfo", () => {
     assert.equal(response.headers.get("cache-control"), "no-store");
     assert.equal(response.headers.get("access-control-allow-origin"), "*");
     assert.equal(((await response.json()) as { sub: string }).sub, tokens.accountId);
-    const preflight = await fetch(userinfoUrl, { method: "OPTIONS", headers: { origin: "https://spa.example", "access-control-request-method": "GET", "access-control-request-headers": "authorization" } });
+    const preflight = await fetch(userinfoUrl, {
+      method: "OPTIONS",
+      headers: { origin: "https://spa.example", "access-control-request-method": "GET", "access-control-request-headers": "authorization" },
+    });
     assert.equal(preflight.status, 204);
     assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /Authorization/);
   });
@@ -135,11 +138,20 @@ describe("userinfo", () => {
     assert.equal(answer.status, 403);
     assert.equal(answer.body.error, "insufficient_scope");
     assert.match(answer.headers.get("www-authenticate") ?? "", /error="insufficient_scope".*scope="openid"/);
-    await assert.rejects(client.fetchUserInfo(app.config, tokens.access_token, client.skipSubjectCheck), (err: client.WWWAuthenticateChallengeError) => err.cause[0]?.parameters.error === "insufficient_scope");
+    await assert.rejects(
+      client.fetchUserInfo(app.config, tokens.access_token, client.skipSubjectCheck),
+      (err: client.WWWAuthenticateChallengeError) => err.cause[0]?.parameters.error === "insufficient_scope",
+    );
   });
 
   it("a bad, expired or revoked token gets 401 invalid_token with the challenge", async () => {
-    const expired = await issueAccessToken(fixture.broker.services, { client: { id: app.id, accessTokenTtl: 3600 }, subject: "acc_x", accountId: "acc_x", scope: "openid", ttl: -300 });
+    const expired = await issueAccessToken(fixture.broker.services, {
+      client: { id: app.id, accessTokenTtl: 3600 },
+      subject: "acc_x",
+      accountId: "acc_x",
+      scope: "openid",
+      ttl: -300,
+    });
     const revoked = await connectAccount(fixture, app);
     await revokeAccountGrants(fixture.broker.services, revoked.accountId, "test");
     for (const token of ["not-a-token", expired.accessToken, revoked.access_token]) {

@@ -33,7 +33,8 @@ describe("proxy audit events", () => {
     ...overrides,
   });
 
-  const stored = (requestIds: string[]) => services.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION, requestId: { in: requestIds } }, orderBy: { id: "asc" } });
+  const stored = (requestIds: string[]) =>
+    services.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION, requestId: { in: requestIds } }, orderBy: { id: "asc" } });
 
   it("recording returns at once; the batch is written within the flush interval", async () => {
     const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 100, bufferLimit: 100 });

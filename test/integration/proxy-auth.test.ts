@@ -14,7 +14,17 @@ import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
-import { accountToken, apiKeyCaller, apiKeyConnector, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream, type RawResponse } from "../support/api-upstream.js";
+import {
+  accountToken,
+  apiKeyCaller,
+  apiKeyConnector,
+  headerCheck,
+  rawRequest,
+  startApiUpstream,
+  storeTestAccount,
+  type ApiUpstream,
+  type RawResponse,
+} from "../support/api-upstream.js";
 import { revokeAccessToken, revokeFamily } from "../../src/oauth/revocation.js";
 
 const API_KEY = "sk_test_auth_0123";

@@ -12,7 +12,16 @@ import assert from "node:assert/strict";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
-import { accountToken, basicCheck, headerCheck, queryCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream } from "../support/api-upstream.js";
+import {
+  accountToken,
+  basicCheck,
+  headerCheck,
+  queryCheck,
+  rawRequest,
+  startApiUpstream,
+  storeTestAccount,
+  type ApiUpstream,
+} from "../support/api-upstream.js";
 import { flushProxyAudit } from "../../src/proxy/router.js";
 import { PROXY_AUDIT_ACTION } from "../../src/proxy/audit.js";
 
@@ -52,9 +61,27 @@ describe("the proxy forwards calls with the account's credentials", () => {
       port: reserved.port,
       connectors: {
         "gh.json": gitHubLikeConnector(github, { client_id: "b", client_secret: "b-secret-0123456789" }),
-        "acme-basic.json": { id: "acme-basic", name: "Acme Basic", auth: { kind: "basic" }, api: { baseUrl: `${basicApi.url}/echo`, credentials: "basic" }, identity: { url: `${basicApi.url}/echo/me`, subject: "path" } },
-        "acme-header.json": { id: "acme-header", name: "Acme Header", auth: { kind: "api_key", fields: keyFields }, api: { baseUrl: headerApi.url, credentials: "header:X-Api-Key" }, identity: { url: `${headerApi.url}/echo/me`, subject: "path" } },
-        "acme-query.json": { id: "acme-query", name: "Acme Query", auth: { kind: "api_key", fields: keyFields }, api: { baseUrl: `${queryApi.url}/echo/v1`, credentials: "query:api_key" }, identity: { url: `${queryApi.url}/echo/me`, subject: "path" } },
+        "acme-basic.json": {
+          id: "acme-basic",
+          name: "Acme Basic",
+          auth: { kind: "basic" },
+          api: { baseUrl: `${basicApi.url}/echo`, credentials: "basic" },
+          identity: { url: `${basicApi.url}/echo/me`, subject: "path" },
+        },
+        "acme-header.json": {
+          id: "acme-header",
+          name: "Acme Header",
+          auth: { kind: "api_key", fields: keyFields },
+          api: { baseUrl: headerApi.url, credentials: "header:X-Api-Key" },
+          identity: { url: `${headerApi.url}/echo/me`, subject: "path" },
+        },
+        "acme-query.json": {
+          id: "acme-query",
+          name: "Acme Query",
+          auth: { kind: "api_key", fields: keyFields },
+          api: { baseUrl: `${queryApi.url}/echo/v1`, credentials: "query:api_key" },
+          identity: { url: `${queryApi.url}/echo/me`, subject: "path" },
+        },
         "acme-server.json": {
           id: "acme-server",
           name: "Acme Server",
@@ -86,7 +113,12 @@ describe("the proxy forwards calls with the account's credentials", () => {
   });
 
   const call = (connector: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
-    rawRequest(broker.url, { method: init.method, path: `/v1/proxy${path}`, headers: { authorization: `Bearer ${tokens[connector]}`, ...init.headers }, body: init.body });
+    rawRequest(broker.url, {
+      method: init.method,
+      path: `/v1/proxy${path}`,
+      headers: { authorization: `Bearer ${tokens[connector]}`, ...init.headers },
+      body: init.body,
+    });
 
   describe("every credential style reaches an API that checks it", () => {
     it("bearer: an oauth2 account's upstream access token, never the broker token", async () => {
@@ -163,7 +195,8 @@ describe("the proxy forwards calls with the account's credentials", () => {
         },
       });
       const { headers } = res.json<Echo>();
-      for (const name of ["x-app-hop", "keep-alive", "te", "cookie", "x-forwarded-for", "x-forwarded-host", "forwarded", "authorization"]) assert.equal(headers[name], undefined, name);
+      for (const name of ["x-app-hop", "keep-alive", "te", "cookie", "x-forwarded-for", "x-forwarded-host", "forwarded", "authorization"])
+        assert.equal(headers[name], undefined, name);
       assert.ok(!JSON.stringify(headers).includes(tokens["acme-header"]!), "the broker token appears nowhere upstream");
       assert.equal(headers.host, `127.0.0.1:${headerApi.port}`);
       assert.equal(headers["x-end-to-end"], "kept");
@@ -258,7 +291,13 @@ describe("the proxy forwards calls with the account's credentials", () => {
   describe("per-server accounts", () => {
     it("go to the address their hostname was checked to resolve to, with that hostname as Host", async () => {
       const hostname = `localhost:${headerApi.port}`;
-      const accountId = await storeTestAccount(broker.services, { appId: app.id, connectorId: "acme-server", hostname, pinnedAddress: "127.0.0.1", tokens: { fields: { key: API_KEY } } });
+      const accountId = await storeTestAccount(broker.services, {
+        appId: app.id,
+        connectorId: "acme-server",
+        hostname,
+        pinnedAddress: "127.0.0.1",
+        tokens: { fields: { key: API_KEY } },
+      });
       const token = await accountToken(broker.services, { appId: app.id, accountId, connectorId: "acme-server" });
       const res = await rawRequest(broker.url, { path: "/v1/proxy/projects", headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 200, res.text);
@@ -269,7 +308,13 @@ describe("the proxy forwards calls with the account's credentials", () => {
 
     it("are refused (502) when their pinned address is no longer allowed, without connecting anywhere", async () => {
       const hostname = `localhost:${headerApi.port}`;
-      const accountId = await storeTestAccount(broker.services, { appId: app.id, connectorId: "acme-server", hostname, pinnedAddress: "10.20.30.40", tokens: { fields: { key: API_KEY } } });
+      const accountId = await storeTestAccount(broker.services, {
+        appId: app.id,
+        connectorId: "acme-server",
+        hostname,
+        pinnedAddress: "10.20.30.40",
+        tokens: { fields: { key: API_KEY } },
+      });
       const token = await accountToken(broker.services, { appId: app.id, accountId, connectorId: "acme-server" });
       const before = headerApi.requests.length;
       const res = await rawRequest(broker.url, { path: "/v1/proxy/projects", headers: { authorization: `Bearer ${token}` } });
@@ -287,7 +332,11 @@ describe("the proxy forwards calls with the account's credentials", () => {
       const teapots = requests.values.find((v) => v.labels.connector === "acme-header" && v.labels.status === "418");
       assert.ok(teapots && teapots.value >= 1, "a 418 at acme-header was counted");
       const upstream = await registry.getSingleMetric("authbroker_proxy_upstream_duration_seconds")!.get();
-      assert.ok(upstream.values.some((v) => v.labels.connector === "acme-header" && String((v as { metricName?: string }).metricName).endsWith("_count") && v.value > 0));
+      assert.ok(
+        upstream.values.some(
+          (v) => v.labels.connector === "acme-header" && String((v as { metricName?: string }).metricName).endsWith("_count") && v.value > 0,
+        ),
+      );
       const overhead = await registry.getSingleMetric("authbroker_proxy_overhead_seconds")!.get();
       assert.ok(overhead.values.some((v) => String((v as { metricName?: string }).metricName).endsWith("_count") && v.value > 0));
     });
@@ -303,8 +352,11 @@ describe("the proxy forwards calls with the account's credentials", () => {
       assert.equal(event.accountId, accounts["acme-query"]);
       assert.equal(event.connectorId, "acme-query");
       assert.deepEqual(event.detail, { method: "DELETE", path: "/files/{id}/content", status: 200, retried: false });
-      const stored = JSON.stringify(await broker.services.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION } }), (_key, value: unknown) => (typeof value === "bigint" ? String(value) : value));
-      for (const secret of [API_KEY, QUERY_KEY, BASIC.password, "secret-search", ...Object.values(tokens)]) assert.ok(!stored.includes(secret), "no secret in audit events");
+      const stored = JSON.stringify(await broker.services.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION } }), (_key, value: unknown) =>
+        typeof value === "bigint" ? String(value) : value,
+      );
+      for (const secret of [API_KEY, QUERY_KEY, BASIC.password, "secret-search", ...Object.values(tokens)])
+        assert.ok(!stored.includes(secret), "no secret in audit events");
     });
   });
 });

@@ -24,7 +24,9 @@ describe("upstream 401 and expired credentials", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    github = await startOAuth2Upstream({ clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh"), reserved.callbackUrl("gh-api")] }] });
+    github = await startOAuth2Upstream({
+      clients: [{ client_id: "b", client_secret: "b-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh"), reserved.callbackUrl("gh-api")] }],
+    });
     api = await startApiUpstream({ check: bearerCheck((token) => github.issuedAccessTokens().includes(token)) });
     const gh = (id: string, baseUrl: string) => ({
       id,

@@ -95,7 +95,10 @@ describe("streaming through the proxy", () => {
     return { status: res.statusCode, headers: res.headers, bytes, sha256: hash.digest("hex") };
   }
 
-  async function upload(size: number, withLength: boolean): Promise<{ status: number; echo: { bytes: number; sha256: string; contentLength: string | null; transferEncoding: string | null }; sentSha256: string }> {
+  async function upload(
+    size: number,
+    withLength: boolean,
+  ): Promise<{ status: number; echo: { bytes: number; sha256: string; contentLength: string | null; transferEncoding: string | null }; sentSha256: string }> {
     const sent = createHash("sha256");
     const body = Readable.from(
       (function* () {

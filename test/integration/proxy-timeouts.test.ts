@@ -64,7 +64,8 @@ describe("upstream timeouts and failures", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = (connector: string, path: string) => rawRequest(brokerUrl, { path: `/v1/proxy${path}`, headers: { authorization: `Bearer ${tokens[connector]}` } });
+  const call = (connector: string, path: string) =>
+    rawRequest(brokerUrl, { path: `/v1/proxy${path}`, headers: { authorization: `Bearer ${tokens[connector]}` } });
 
   it("response headers that do not come in time: 504 upstream_timeout with the request id", async () => {
     const started = Date.now();
@@ -104,7 +105,10 @@ describe("upstream timeouts and failures", () => {
   it("an app that goes away mid-download stops the upstream transfer", async () => {
     const before = api.stats.largeAborted;
     const controller = new AbortController();
-    const res = await request(`${brokerUrl}/v1/proxy/large?bytes=${500 * 1024 * 1024}`, { headers: { authorization: `Bearer ${tokens.acme}` }, signal: controller.signal });
+    const res = await request(`${brokerUrl}/v1/proxy/large?bytes=${500 * 1024 * 1024}`, {
+      headers: { authorization: `Bearer ${tokens.acme}` },
+      signal: controller.signal,
+    });
     assert.equal(res.statusCode, 200);
     let received = 0;
     await assert.rejects(async () => {

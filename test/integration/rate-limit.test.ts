@@ -39,7 +39,12 @@ describe("rate limits per address", () => {
 
   before(async () => {
     broker = await startTestBroker({ env: { RATE_LIMIT_PER_IP: "3", RATE_LIMIT_PER_CLIENT: "0", RATE_LIMIT_WINDOW_SECONDS: "2" } });
-    const created = await broker.services.clients.create({ name: "Limited", redirectUris: ["http://127.0.0.1:9/cb"], grantTypes: ["client_credentials", "authorization_code"], scopes: ["proxy"] });
+    const created = await broker.services.clients.create({
+      name: "Limited",
+      redirectUris: ["http://127.0.0.1:9/cb"],
+      grantTypes: ["client_credentials", "authorization_code"],
+      scopes: ["proxy"],
+    });
     clientId = created.client.id;
     secret = created.secret!;
   });
@@ -127,10 +132,16 @@ describe("rate limits per client", () => {
   before(async () => {
     broker = await startTestBroker({ env: { RATE_LIMIT_PER_IP: "100", RATE_LIMIT_PER_CLIENT: "3", RATE_LIMIT_WINDOW_SECONDS: "60" } });
     for (const name of ["A", "B"]) {
-      const created = await broker.services.clients.create({ name, redirectUris: ["http://127.0.0.1:9/cb"], grantTypes: ["client_credentials", "authorization_code"], scopes: ["proxy"] });
+      const created = await broker.services.clients.create({
+        name,
+        redirectUris: ["http://127.0.0.1:9/cb"],
+        grantTypes: ["client_credentials", "authorization_code"],
+        scopes: ["proxy"],
+      });
       apps.push({ id: created.client.id, secret: created.secret! });
     }
-    publicApp = (await broker.services.clients.create({ name: "Public", redirectUris: ["http://127.0.0.1:9/cb"], isPublic: true, scopes: ["proxy"] })).client.id;
+    publicApp = (await broker.services.clients.create({ name: "Public", redirectUris: ["http://127.0.0.1:9/cb"], isPublic: true, scopes: ["proxy"] })).client
+      .id;
   });
   after(async () => broker?.stop());
 
@@ -138,9 +149,21 @@ describe("rate limits per client", () => {
     const [a] = apps;
     assert.equal((await tokenRequest(broker, "127.0.1.1", basic(a!.id, a!.secret))).status, 200);
     // client_secret_post is refused (wrong method for this client), but it names the client.
-    assert.equal((await tokenRequest(broker, "127.0.1.2", undefined, { grant_type: "client_credentials", client_id: a!.id, client_secret: "wrong" })).status, 401);
+    assert.equal(
+      (await tokenRequest(broker, "127.0.1.2", undefined, { grant_type: "client_credentials", client_id: a!.id, client_secret: "wrong" })).status,
+      401,
+    );
     const assertion = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(a!.id).setIssuer(a!.id).sign(new Uint8Array(32));
-    assert.equal((await tokenRequest(broker, "127.0.1.3", undefined, { grant_type: "client_credentials", client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion })).status, 401);
+    assert.equal(
+      (
+        await tokenRequest(broker, "127.0.1.3", undefined, {
+          grant_type: "client_credentials",
+          client_assertion_type: CLIENT_ASSERTION_TYPE,
+          client_assertion: assertion,
+        })
+      ).status,
+      401,
+    );
     const refused = await tokenRequest(broker, "127.0.1.4", basic(a!.id, a!.secret));
     assertRateLimitedJson(refused, 60);
     assert.ok(Number(refused.headers["retry-after"]) > 2, "a minute-long window asks for a longer wait");
@@ -174,7 +197,12 @@ describe("rate limits behind a reverse proxy (TRUST_PROXY_HOPS=1)", () => {
   after(async () => broker?.stop());
 
   /** A request as a load balancer on 127.0.0.9 forwards it, having appended the address it saw. */
-  const viaProxy = (forwardedFor: string) => send(broker.url, { path: "/oauth/token", localAddress: "127.0.0.9", ...form({ grant_type: "client_credentials" }, { authorization: basic(clientId, secret), "x-forwarded-for": forwardedFor }) });
+  const viaProxy = (forwardedFor: string) =>
+    send(broker.url, {
+      path: "/oauth/token",
+      localAddress: "127.0.0.9",
+      ...form({ grant_type: "client_credentials" }, { authorization: basic(clientId, secret), "x-forwarded-for": forwardedFor }),
+    });
 
   it("clients behind the same proxy are counted apart, by the address the proxy appended", async () => {
     for (let i = 0; i < 2; i++) assert.equal((await viaProxy("203.0.113.10")).status, 200);
@@ -213,7 +241,10 @@ describe("requests counted together", () => {
     const shared = { key: `${key}:shared`, limit: 3 };
     // Each request is also counted on a counter of its own, which must move only for those let through.
     const decisions = await Promise.all(Array.from({ length: 5 }, (_, i) => limiter.take([shared, { key: `${key}:own${i}`, limit: 10 }])));
-    assert.deepEqual(decisions.map((d) => d.allowed), [true, true, true, false, false]);
+    assert.deepEqual(
+      decisions.map((d) => d.allowed),
+      [true, true, true, false, false],
+    );
     const refused = decisions[3]!;
     assert.ok(!refused.allowed && refused.counter.key === shared.key && refused.retryAfterSeconds >= 1);
     assert.equal(calls.length, 1, "one script call for the whole burst");

@@ -44,14 +44,23 @@ describe("background refresh worker", () => {
     await once(webhookServer, "listening");
     const reserved = await reserveBrokerUrl();
     // Tokens live 3 s; the connector refreshes 1 s before expiry.
-    upstream = await startOAuth2Upstream({ accessTokenTtl: 3, clients: [{ client_id: "w", client_secret: "w-secret-0123456789", redirect_uris: [reserved.callbackUrl("short")] }] });
+    upstream = await startOAuth2Upstream({
+      accessTokenTtl: 3,
+      clients: [{ client_id: "w", client_secret: "w-secret-0123456789", redirect_uris: [reserved.callbackUrl("short")] }],
+    });
     broker = await startTestBroker({
       port: reserved.port,
       connectors: {
         "short.json": {
           id: "short",
           name: "Short-lived tokens",
-          auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: "w", clientSecret: "w-secret-0123456789" },
+          auth: {
+            kind: "oauth2",
+            authorizationUrl: upstream.authorizationUrl,
+            tokenUrl: upstream.tokenUrl,
+            clientId: "w",
+            clientSecret: "w-secret-0123456789",
+          },
           scopes: { user: ["read:user"] },
           defaultScopes: ["user"],
           api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
@@ -66,7 +75,9 @@ describe("background refresh worker", () => {
       broker.services.keyring,
     );
     webhookSecret = created.webhookSecret!;
-    const config = await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), { execute: [client.allowInsecureRequests] });
+    const config = await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), {
+      execute: [client.allowInsecureRequests],
+    });
     app = { id: created.client.id, secret: created.secret!, config };
     worker = await startWorker(broker.services, { reconcileEveryMs: 60_000 });
   });
@@ -160,12 +171,19 @@ describe("background refresh worker", () => {
     const expiries = await broker.services.db.account.findMany({ where: { id: { in: ours } }, select: { id: true, credentialExpiresAt: true } });
     const expiryOf = new Map(expiries.map((a) => [a.id, a.credentialExpiresAt!.getTime()]));
     const inOrder = ours.map((id) => expiryOf.get(id)!);
-    assert.deepEqual(inOrder, [...inOrder].sort((a, b) => a - b), "added soonest expiry first");
+    assert.deepEqual(
+      inOrder,
+      [...inOrder].sort((a, b) => a - b),
+      "added soonest expiry first",
+    );
     for (const id of ids) {
       const job = await queue.getJob(refreshJobId(id));
       assert.equal(await job?.getState(), "delayed", `${id}'s job is pending again`);
       const target = expiryOf.get(id)! - 1_000;
-      assert.ok(job!.data.plannedAt <= target && job!.data.plannedAt >= target - 60_000, "planned the connector's margin before expiry, less at most 60 s of jitter");
+      assert.ok(
+        job!.data.plannedAt <= target && job!.data.plannedAt >= target - 60_000,
+        "planned the connector's margin before expiry, less at most 60 s of jitter",
+      );
       assert.ok(job!.timestamp + job!.delay - job!.data.plannedAt < 1_000, "delayed to its planned time");
     }
   });
@@ -175,12 +193,24 @@ describe("background refresh worker", () => {
     const queues = new Queues(broker.services.config.redisUrl, `test-order-${Date.now()}`);
     try {
       const now = Date.now();
-      for (const [id, seconds] of [["acc-b", 50], ["acc-a", 10], ["acc-d", 3_600], ["acc-c", 30]] as const) {
+      for (const [id, seconds] of [
+        ["acc-b", 50],
+        ["acc-a", 10],
+        ["acc-d", 3_600],
+        ["acc-c", 30],
+      ] as const) {
         await queues.scheduleRefresh(id, new Date(now + seconds * 1000), 300);
       }
       const ready = await queues.refresh.getPrioritized();
-      assert.deepEqual(ready.map((j) => j.data.accountId), ["acc-a", "acc-c", "acc-b"]);
-      assert.deepEqual(ready.map((j) => j.priority), [10, 30, 50], "the seconds left before expiry");
+      assert.deepEqual(
+        ready.map((j) => j.data.accountId),
+        ["acc-a", "acc-c", "acc-b"],
+      );
+      assert.deepEqual(
+        ready.map((j) => j.priority),
+        [10, 30, 50],
+        "the seconds left before expiry",
+      );
       const onTime = (await queues.refresh.getJob(refreshJobId("acc-d")))!;
       assert.equal(await onTime.getState(), "delayed");
       assert.equal(onTime.priority, 0);
@@ -254,9 +284,19 @@ describe("refresh timing and backoff", () => {
   it("plans a refresh margin seconds before expiry, minus at most 10 % of the lifetime (max 60 s) of jitter", () => {
     const now = 1_000_000;
     const expiresAt = new Date(now + 3_600_000);
-    assert.equal(plannedRefreshTime(expiresAt, 300, now, () => 0), now + 3_300_000);
-    assert.equal(plannedRefreshTime(expiresAt, 300, now, () => 0.999999), now + 3_300_000 - 59_999);
-    assert.equal(plannedRefreshTime(new Date(now + 1000), 300, now, () => 0.5), now, "already inside the margin: now");
+    assert.equal(
+      plannedRefreshTime(expiresAt, 300, now, () => 0),
+      now + 3_300_000,
+    );
+    assert.equal(
+      plannedRefreshTime(expiresAt, 300, now, () => 0.999999),
+      now + 3_300_000 - 59_999,
+    );
+    assert.equal(
+      plannedRefreshTime(new Date(now + 1000), 300, now, () => 0.5),
+      now,
+      "already inside the margin: now",
+    );
   });
 
   it("gives an overdue refresh the seconds left before expiry as its priority (at least 1), an on-time one none", () => {

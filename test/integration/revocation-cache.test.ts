@@ -24,12 +24,16 @@ function countExists(services: TestServices): { count: number } {
 /** A token's claims that nothing has revoked yet; the cache learns they are clear once its subscription is live. */
 async function clearClaims(services: TestServices, exists: { count: number }): Promise<{ jti: string; client_id: string; gid: string; exp: number }> {
   const claims = { jti: randomUUID(), client_id: `app_${randomUUID()}`, gid: randomUUID(), exp: Math.floor(Date.now() / 1000) + 600 };
-  await until("the cache answers a second check itself", async () => {
-    assert.equal(await isRevoked(services.redis, claims), false);
-    const before = exists.count;
-    assert.equal(await isRevoked(services.redis, claims), false);
-    return exists.count === before;
-  }, 2_000);
+  await until(
+    "the cache answers a second check itself",
+    async () => {
+      assert.equal(await isRevoked(services.redis, claims), false);
+      const before = exists.count;
+      assert.equal(await isRevoked(services.redis, claims), false);
+      return exists.count === before;
+    },
+    2_000,
+  );
   return claims;
 }
 
@@ -57,7 +61,15 @@ describe("revocation cache", () => {
 
   it("a grant revoked again from the database (restoreRevocations) is published too", async () => {
     const claims = await clearClaims(b, bExists);
-    const family = await a.db.refreshFamily.create({ data: { id: claims.gid, appId: (await a.clients.create({ name: "R", redirectUris: ["http://127.0.0.1:9/cb"], scopes: ["proxy"] })).client.id, scope: "proxy", revokedAt: new Date(), revokedReason: "test" } });
+    const family = await a.db.refreshFamily.create({
+      data: {
+        id: claims.gid,
+        appId: (await a.clients.create({ name: "R", redirectUris: ["http://127.0.0.1:9/cb"], scopes: ["proxy"] })).client.id,
+        scope: "proxy",
+        revokedAt: new Date(),
+        revokedReason: "test",
+      },
+    });
     assert.equal(family.id, claims.gid);
     await restoreRevocations(a);
     await until("the restored revocation reaches the cache", () => isRevoked(b.redis, claims), 2_000);

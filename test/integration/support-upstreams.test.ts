@@ -244,7 +244,11 @@ describe("OIDC upstream without refresh token rotation", () => {
   it("keeps the same refresh token across refreshes", async () => {
     const pending = await buildAuthorization(config, "openid");
     const back = await new TestBrowser().navigate(pending.url, { stopAt: atRedirectUri });
-    const tokens = await client.authorizationCodeGrant(config, back.url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce });
+    const tokens = await client.authorizationCodeGrant(config, back.url, {
+      pkceCodeVerifier: pending.verifier,
+      expectedState: pending.state,
+      expectedNonce: pending.nonce,
+    });
     const first = await client.refreshTokenGrant(config, tokens.refresh_token as string);
     const second = await client.refreshTokenGrant(config, tokens.refresh_token as string);
     assert.equal(first.refresh_token ?? tokens.refresh_token, tokens.refresh_token);
@@ -385,9 +389,7 @@ describe("GitHub-like OAuth 2.0 upstream", () => {
   it("a code is single-use: its second redemption fails and revokes the tokens of the first", async () => {
     const { back, pending } = await authorize();
     const tokens = await client.authorizationCodeGrant(config, back.url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state });
-    const replay = await oauthFailure(
-      client.authorizationCodeGrant(config, back.url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state }),
-    );
+    const replay = await oauthFailure(client.authorizationCodeGrant(config, back.url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state }));
     assert.equal(replay.error, "invalid_grant");
     assert.equal((await getUser(tokens.access_token)).status, 401);
   });
@@ -404,9 +406,7 @@ describe("GitHub-like OAuth 2.0 upstream", () => {
     const { back, pending } = await authorize();
     const impostor = new client.Configuration(config.serverMetadata(), CLIENT_ID, "not-the-secret", client.ClientSecretBasic("not-the-secret"));
     client.allowInsecureRequests(impostor);
-    const failure = await oauthFailure(
-      client.authorizationCodeGrant(impostor, back.url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state }),
-    );
+    const failure = await oauthFailure(client.authorizationCodeGrant(impostor, back.url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state }));
     assert.equal(failure.error, "invalid_client");
     assert.equal(failure.status, 401);
   });
@@ -564,7 +564,10 @@ describe("TestBrowser", () => {
     const post = received.find((r) => r.path === "/post");
     assert.deepEqual(Object.fromEntries(new URLSearchParams(post?.body)), { code: "c1", typed: "mine", pick: "p2", checked: "yes", action: "go" });
     assert.equal(landed.body, "landed GET");
-    assert.deepEqual(landed.chain.map((u) => u.pathname), ["/post", "/landing"]);
+    assert.deepEqual(
+      landed.chain.map((u) => u.pathname),
+      ["/post", "/landing"],
+    );
   });
 
   it("keeps the method and body across a 307 and stops at stopAt without fetching", async () => {

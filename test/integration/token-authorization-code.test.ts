@@ -72,7 +72,9 @@ describe("authorization_code grant", () => {
 
   async function connectAccount(target: App, status: "active" | "needs_reauth" | "revoked" = "active") {
     const id = generateId("acc", 12);
-    await services.db.account.create({ data: { id, appId: target.id, connectorId: "acme", upstreamSubject: `u-${id}`, profile: { email: `${id}@example.test`, name: "Ada Lovelace" }, status } });
+    await services.db.account.create({
+      data: { id, appId: target.id, connectorId: "acme", upstreamSubject: `u-${id}`, profile: { email: `${id}@example.test`, name: "Ada Lovelace" }, status },
+    });
     return id;
   }
 
@@ -319,7 +321,11 @@ describe("authorization_code grant", () => {
       await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
 
       await assert.rejects(oidc.refreshTokenGrant(app.config, first.refresh_token!), isInvalidGrant, "the refresh token of the first use is dead");
-      await assert.rejects(verifyAccessToken(services, first.access_token), (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description), "the access token of the first use is revoked");
+      await assert.rejects(
+        verifyAccessToken(services, first.access_token),
+        (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description),
+        "the access token of the first use is revoked",
+      );
       const gid = String(decodeJwt(first.access_token).gid);
       const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: gid } });
       assert.ok(family.revokedAt);

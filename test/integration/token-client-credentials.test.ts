@@ -28,7 +28,13 @@ describe("client_credentials grant", () => {
     services = await createTestServices({ BROKER_ISSUER: issuer });
     await services.signingKeys.ensureCurrent();
     server = await listen(createApp(services, [tokenRouter, jwksRouter, discoveryRouter]), port, "127.0.0.1");
-    const { client, secret } = await services.clients.create({ name: "Backend", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["openid", "offline_access", "proxy", "accounts:read", "acme:files.read"], accessTokenTtl: 900 });
+    const { client, secret } = await services.clients.create({
+      name: "Backend",
+      redirectUris: [],
+      grantTypes: ["client_credentials"],
+      scopes: ["openid", "offline_access", "proxy", "accounts:read", "acme:files.read"],
+      accessTokenTtl: 900,
+    });
     appId = client.id;
     config = await oidc.discovery(new URL(issuer), appId, undefined, oidc.ClientSecretBasic(secret!), { execute: [oidc.allowInsecureRequests] });
   });
@@ -68,6 +74,9 @@ describe("client_credentials grant", () => {
 
   it("end-user scopes (openid, offline_access) are invalid_scope", async () => {
     await assert.rejects(oidc.clientCredentialsGrant(config, { scope: "openid" }), (err: oidc.ResponseBodyError) => err.error === "invalid_scope");
-    await assert.rejects(oidc.clientCredentialsGrant(config, { scope: "proxy offline_access" }), (err: oidc.ResponseBodyError) => err.error === "invalid_scope");
+    await assert.rejects(
+      oidc.clientCredentialsGrant(config, { scope: "proxy offline_access" }),
+      (err: oidc.ResponseBodyError) => err.error === "invalid_scope",
+    );
   });
 });

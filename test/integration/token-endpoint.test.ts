@@ -98,7 +98,18 @@ describe("token endpoint", () => {
       // A made-up client whose id and secret need encoding: ":" and "+" and " ".
       const id = "app_enc:od+ed x";
       const secret = "s3cr:t+with space%";
-      await services.db.app.create({ data: { id, name: "Encoded", secretHash: hashSecret(secret), tokenEndpointAuthMethod: "client_secret_basic", redirectUris: [], grantTypes: ["client_credentials"], responseTypes: [], scopes: ["proxy"] } });
+      await services.db.app.create({
+        data: {
+          id,
+          name: "Encoded",
+          secretHash: hashSecret(secret),
+          tokenEndpointAuthMethod: "client_secret_basic",
+          redirectUris: [],
+          grantTypes: ["client_credentials"],
+          responseTypes: [],
+          scopes: ["proxy"],
+        },
+      });
       const form = (v: string) => new URLSearchParams({ v }).toString().slice(2);
       const header = `Basic ${Buffer.from(`${form(id)}:${form(secret)}`).toString("base64")}`;
       const ok = await post({ grant_type: "client_credentials" }, { authorization: header });
@@ -145,14 +156,27 @@ describe("token endpoint", () => {
     });
 
     it("two authentication methods in one request are invalid_request", async () => {
-      const response = await post({ grant_type: "client_credentials", client_id: confidential.id, client_secret: confidential.secret }, { authorization: basic(confidential.id, confidential.secret) });
+      const response = await post(
+        { grant_type: "client_credentials", client_id: confidential.id, client_secret: confidential.secret },
+        { authorization: basic(confidential.id, confidential.secret) },
+      );
       assertOAuthError(response, 400, "invalid_request");
-      const withAssertion = await post({ grant_type: "client_credentials", client_id: postApp.id, client_secret: postApp.secret, client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: "x.y.z" });
+      const withAssertion = await post({
+        grant_type: "client_credentials",
+        client_id: postApp.id,
+        client_secret: postApp.secret,
+        client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion: "x.y.z",
+      });
       assertOAuthError(withAssertion, 400, "invalid_request");
     });
 
     it("a client_id in the body that differs from the Basic one is invalid_request", async () => {
-      assertOAuthError(await post({ grant_type: "client_credentials", client_id: postApp.id }, { authorization: basic(confidential.id, confidential.secret) }), 400, "invalid_request");
+      assertOAuthError(
+        await post({ grant_type: "client_credentials", client_id: postApp.id }, { authorization: basic(confidential.id, confidential.secret) }),
+        400,
+        "invalid_request",
+      );
     });
 
     it("a method other than the registered one is invalid_client, even with the right secret", async () => {
@@ -163,23 +187,47 @@ describe("token endpoint", () => {
       // A confidential client cannot pass as public by sending no secret.
       assertOAuthError(await post({ grant_type: "client_credentials", client_id: confidential.id }), 401, "invalid_client");
       // A public client cannot send a secret.
-      assertOAuthError(await post({ grant_type: "refresh_token", refresh_token: "x", client_id: publicApp.id, client_secret: "anything" }), 401, "invalid_client");
+      assertOAuthError(
+        await post({ grant_type: "refresh_token", refresh_token: "x", client_id: publicApp.id, client_secret: "anything" }),
+        401,
+        "invalid_client",
+      );
     });
 
     it("a client assertion that is not a JWT fails client authentication (RFC 7521 §4.2.1)", async () => {
-      assertOAuthError(await post({ grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: "x.y.z" }), 401, "invalid_client");
+      assertOAuthError(
+        await post({
+          grant_type: "client_credentials",
+          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          client_assertion: "x.y.z",
+        }),
+        401,
+        "invalid_client",
+      );
     });
 
     it("a malformed Basic header is invalid_request", async () => {
       assertOAuthError(await post({ grant_type: "client_credentials" }, { authorization: "Basic !!!" }), 400, "invalid_request");
-      assertOAuthError(await post({ grant_type: "client_credentials" }, { authorization: `Basic ${Buffer.from("no-colon").toString("base64")}` }), 400, "invalid_request");
+      assertOAuthError(
+        await post({ grant_type: "client_credentials" }, { authorization: `Basic ${Buffer.from("no-colon").toString("base64")}` }),
+        400,
+        "invalid_request",
+      );
     });
   });
 
   describe("grants a client may use", () => {
     it("an unknown grant_type is unsupported_grant_type", async () => {
-      assertOAuthError(await post({ grant_type: "password", username: "u", password: "p" }, { authorization: basic(confidential.id, confidential.secret) }), 400, "unsupported_grant_type");
-      assertOAuthError(await post({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer" }, { authorization: basic(confidential.id, confidential.secret) }), 400, "unsupported_grant_type");
+      assertOAuthError(
+        await post({ grant_type: "password", username: "u", password: "p" }, { authorization: basic(confidential.id, confidential.secret) }),
+        400,
+        "unsupported_grant_type",
+      );
+      assertOAuthError(
+        await post({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer" }, { authorization: basic(confidential.id, confidential.secret) }),
+        400,
+        "unsupported_grant_type",
+      );
     });
 
     it("a grant the client is not registered for is unauthorized_client", async () => {
@@ -207,18 +255,42 @@ describe("token endpoint", () => {
     });
 
     it("a JSON body is invalid_request", async () => {
-      const response = await fetch(tokenUrl, { method: "POST", headers: { "content-type": "application/json", authorization: basic(confidential.id, confidential.secret) }, body: JSON.stringify({ grant_type: "client_credentials" }) });
-      assertOAuthError({ status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> }, 400, "invalid_request");
+      const response = await fetch(tokenUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: basic(confidential.id, confidential.secret) },
+        body: JSON.stringify({ grant_type: "client_credentials" }),
+      });
+      assertOAuthError(
+        { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> },
+        400,
+        "invalid_request",
+      );
     });
 
     it("a body without a content type is invalid_request", async () => {
-      const response = await fetch(tokenUrl, { method: "POST", headers: { authorization: basic(confidential.id, confidential.secret) }, body: new Blob(["grant_type=client_credentials"]) });
-      assertOAuthError({ status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> }, 400, "invalid_request");
+      const response = await fetch(tokenUrl, {
+        method: "POST",
+        headers: { authorization: basic(confidential.id, confidential.secret) },
+        body: new Blob(["grant_type=client_credentials"]),
+      });
+      assertOAuthError(
+        { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> },
+        400,
+        "invalid_request",
+      );
     });
 
     it("a repeated parameter is invalid_request", async () => {
-      assertOAuthError(await post("grant_type=client_credentials&scope=proxy&scope=accounts%3Aread", { authorization: basic(confidential.id, confidential.secret) }), 400, "invalid_request");
-      assertOAuthError(await post("grant_type=client_credentials&grant_type=client_credentials", { authorization: basic(confidential.id, confidential.secret) }), 400, "invalid_request");
+      assertOAuthError(
+        await post("grant_type=client_credentials&scope=proxy&scope=accounts%3Aread", { authorization: basic(confidential.id, confidential.secret) }),
+        400,
+        "invalid_request",
+      );
+      assertOAuthError(
+        await post("grant_type=client_credentials&grant_type=client_credentials", { authorization: basic(confidential.id, confidential.secret) }),
+        400,
+        "invalid_request",
+      );
     });
 
     it("a parameter with an empty value counts as absent (RFC 6749 §3.1)", async () => {
@@ -228,11 +300,18 @@ describe("token endpoint", () => {
     });
 
     it("an oversized body is invalid_request", async () => {
-      assertOAuthError(await post({ grant_type: "client_credentials", junk: "x".repeat(70_000) }, { authorization: basic(confidential.id, confidential.secret) }), 400, "invalid_request");
+      assertOAuthError(
+        await post({ grant_type: "client_credentials", junk: "x".repeat(70_000) }, { authorization: basic(confidential.id, confidential.secret) }),
+        400,
+        "invalid_request",
+      );
     });
 
     it("a charset parameter on the form media type is accepted", async () => {
-      const response = await post({ grant_type: "client_credentials" }, { authorization: basic(confidential.id, confidential.secret), "content-type": "application/x-www-form-urlencoded; charset=UTF-8" });
+      const response = await post(
+        { grant_type: "client_credentials" },
+        { authorization: basic(confidential.id, confidential.secret), "content-type": "application/x-www-form-urlencoded; charset=UTF-8" },
+      );
       assert.equal(response.status, 200);
     });
 
@@ -256,14 +335,24 @@ describe("token endpoint", () => {
     });
 
     it("CORS: any origin may call the token endpoint, without credentials, and preflight succeeds", async () => {
-      const preflight = await fetch(tokenUrl, { method: "OPTIONS", headers: { origin: "https://spa.example.test", "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization" } });
+      const preflight = await fetch(tokenUrl, {
+        method: "OPTIONS",
+        headers: {
+          origin: "https://spa.example.test",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type,authorization",
+        },
+      });
       assert.equal(preflight.status, 204);
       assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
       assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /POST/);
       assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /Content-Type/i);
       assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /Authorization/i);
       assert.equal(preflight.headers.get("access-control-allow-credentials"), null);
-      const ok = await post({ grant_type: "client_credentials" }, { authorization: basic(confidential.id, confidential.secret), origin: "https://spa.example.test" });
+      const ok = await post(
+        { grant_type: "client_credentials" },
+        { authorization: basic(confidential.id, confidential.secret), origin: "https://spa.example.test" },
+      );
       assert.equal(ok.headers.get("access-control-allow-origin"), "*");
       const failed = await post({ grant_type: "client_credentials" }, { origin: "https://spa.example.test" });
       assert.equal(failed.headers.get("access-control-allow-origin"), "*", "errors are readable by browser apps too");

@@ -48,7 +48,12 @@ describe("refresh_token grant", () => {
     await services.signingKeys.ensureCurrent();
     server = await listen(createApp(services, [tokenRouter, jwksRouter, discoveryRouter]), port, "127.0.0.1");
     const register = async (name: string): Promise<App> => {
-      const { client, secret } = await services.clients.create({ name, redirectUris: [REDIRECT], scopes: ["openid", "email", "offline_access", "proxy"], refreshTokenTtl: 600 });
+      const { client, secret } = await services.clients.create({
+        name,
+        redirectUris: [REDIRECT],
+        scopes: ["openid", "email", "offline_access", "proxy"],
+        refreshTokenTtl: 600,
+      });
       return { id: client.id, config: await oidc.discovery(new URL(issuer), client.id, undefined, oidc.ClientSecretBasic(secret!), insecure) };
     };
     app = await register("App");
@@ -63,11 +68,22 @@ describe("refresh_token grant", () => {
   /** A grant as an app gets it: a connected account, a code, an exchange. */
   async function grant(target: App = app, scope = SCOPE) {
     const accountId = generateId("acc", 12);
-    await services.db.account.create({ data: { id: accountId, appId: target.id, connectorId: "acme", upstreamSubject: accountId, profile: { email: "r@example.test", name: "R" } } });
+    await services.db.account.create({
+      data: { id: accountId, appId: target.id, connectorId: "acme", upstreamSubject: accountId, profile: { email: "r@example.test", name: "R" } },
+    });
     const verifier = oidc.randomPKCECodeVerifier();
     const code = generateSecret();
     await services.db.authorizationCode.create({
-      data: { codeHash: hashSecret(code), appId: target.id, accountId, redirectUri: REDIRECT, scope, codeChallenge: await oidc.calculatePKCECodeChallenge(verifier), codeChallengeMethod: "S256", expiresAt: new Date(Date.now() + 60_000) },
+      data: {
+        codeHash: hashSecret(code),
+        appId: target.id,
+        accountId,
+        redirectUri: REDIRECT,
+        scope,
+        codeChallenge: await oidc.calculatePKCECodeChallenge(verifier),
+        codeChallengeMethod: "S256",
+        expiresAt: new Date(Date.now() + 60_000),
+      },
     });
     const url = new URL(REDIRECT);
     url.searchParams.set("code", code);
@@ -107,7 +123,10 @@ describe("refresh_token grant", () => {
 
     it("refresh responses are never cached", async () => {
       const { client, secret } = await services.clients.create({ name: "Raw", redirectUris: [REDIRECT], scopes: ["proxy", "offline_access"] });
-      const { refreshToken } = await grant({ id: client.id, config: await oidc.discovery(new URL(issuer), client.id, undefined, oidc.ClientSecretBasic(secret!), insecure) }, "proxy offline_access");
+      const { refreshToken } = await grant(
+        { id: client.id, config: await oidc.discovery(new URL(issuer), client.id, undefined, oidc.ClientSecretBasic(secret!), insecure) },
+        "proxy offline_access",
+      );
       const response = await fetch(`${issuer}/oauth/token`, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", authorization: `Basic ${Buffer.from(`${client.id}:${secret}`).toString("base64")}` },
@@ -214,7 +233,10 @@ describe("refresh_token grant", () => {
 
     it("a wider scope is invalid_scope", async () => {
       const { refreshToken } = await grant(app, "proxy offline_access");
-      await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken, { scope: "proxy accounts:read" }), (err: oidc.ResponseBodyError) => err.error === "invalid_scope");
+      await assert.rejects(
+        oidc.refreshTokenGrant(app.config, refreshToken, { scope: "proxy accounts:read" }),
+        (err: oidc.ResponseBodyError) => err.error === "invalid_scope",
+      );
       assert.ok((await oidc.refreshTokenGrant(app.config, refreshToken)).access_token, "the refused request did not use the token up");
     });
   });

@@ -32,8 +32,12 @@ describe("the unified authorization-code flow", () => {
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
-    oidc = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl("acme-oidc")] }] });
-    github = await startOAuth2Upstream({ clients: [{ client_id: "broker-at-gh", client_secret: "gh-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }] });
+    oidc = await startOidcUpstream({
+      clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl("acme-oidc")] }],
+    });
+    github = await startOAuth2Upstream({
+      clients: [{ client_id: "broker-at-gh", client_secret: "gh-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }],
+    });
     broker = await startTestBroker({
       port: reserved.port,
       env: { UPSTREAM_OIDC_SECRET: "oidc-secret-0123456789" },
@@ -71,10 +75,27 @@ describe("the unified authorization-code flow", () => {
         ].join("\n"),
       },
     });
-    const created = await broker.services.clients.create({ name: "Test App", redirectUris: [APP_REDIRECT], scopes: ["openid", "email", "profile", "offline_access", "proxy"] });
-    app = { id: created.client.id, secret: created.secret, config: await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), insecure) };
-    const pub = await broker.services.clients.create({ name: "SPA", redirectUris: [APP_REDIRECT], isPublic: true, scopes: ["openid", "proxy", "offline_access"] });
-    publicApp = { id: pub.client.id, secret: undefined, config: await client.discovery(new URL(broker.url), pub.client.id, undefined, client.None(), insecure) };
+    const created = await broker.services.clients.create({
+      name: "Test App",
+      redirectUris: [APP_REDIRECT],
+      scopes: ["openid", "email", "profile", "offline_access", "proxy"],
+    });
+    app = {
+      id: created.client.id,
+      secret: created.secret,
+      config: await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), insecure),
+    };
+    const pub = await broker.services.clients.create({
+      name: "SPA",
+      redirectUris: [APP_REDIRECT],
+      isPublic: true,
+      scopes: ["openid", "proxy", "offline_access"],
+    });
+    publicApp = {
+      id: pub.client.id,
+      secret: undefined,
+      config: await client.discovery(new URL(broker.url), pub.client.id, undefined, client.None(), insecure),
+    };
   });
 
   after(async () => {
@@ -101,7 +122,12 @@ describe("the unified authorization-code flow", () => {
     const nonce = client.randomNonce();
     const back = await authorize(target, { scope, connector, state, nonce, code_challenge: challenge, code_challenge_method: "S256" });
     const openid = scope.split(" ").includes("openid");
-    const tokens = await client.authorizationCodeGrant(target.config, back, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: openid ? nonce : undefined, idTokenExpected: openid });
+    const tokens = await client.authorizationCodeGrant(target.config, back, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: openid ? nonce : undefined,
+      idTokenExpected: openid,
+    });
     return { tokens, back, verifier };
   }
 
@@ -212,7 +238,14 @@ describe("the unified authorization-code flow", () => {
 
     it("a loopback redirect URI may use another port (RFC 8252 §7.3)", async () => {
       const { challenge } = await pkce();
-      const page = await rawAuthorize({ client_id: app.id, redirect_uri: "http://127.0.0.1:9/callback", response_type: "code", state: "s", code_challenge: challenge, code_challenge_method: "S256" });
+      const page = await rawAuthorize({
+        client_id: app.id,
+        redirect_uri: "http://127.0.0.1:9/callback",
+        response_type: "code",
+        state: "s",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      });
       assert.equal(page.status, 200, "shows the picker");
     });
 
@@ -232,7 +265,11 @@ describe("the unified authorization-code flow", () => {
 
     it("a legacy confidential app registered without PKCE still completes the flow without it", async () => {
       const created = await broker.services.clients.create({ name: "Legacy", redirectUris: [APP_REDIRECT], scopes: ["proxy"], requirePkce: false });
-      const legacy: App = { id: created.client.id, secret: created.secret, config: await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), insecure) };
+      const legacy: App = {
+        id: created.client.id,
+        secret: created.secret,
+        config: await client.discovery(new URL(broker.url), created.client.id, undefined, client.ClientSecretBasic(created.secret!), insecure),
+      };
       github.setUser({ id: 102, login: "legacy", email: "legacy@example.test", name: "Legacy" });
       const state = client.randomState();
       const back = await authorize(legacy, { scope: "proxy", connector: "gh", state });
@@ -247,7 +284,14 @@ describe("the unified authorization-code flow", () => {
       await broker.services.db.app.update({ where: { id: created.client.id }, data: { redirectUris: ["http://localhost:9/cb"] } });
       broker.services.clients.invalidate(created.client.id);
       const { challenge } = await pkce();
-      const page = await rawAuthorize({ client_id: created.client.id, redirect_uri: "http://localhost:9/cb", response_type: "code", state: "s", code_challenge: challenge, code_challenge_method: "S256" });
+      const page = await rawAuthorize({
+        client_id: created.client.id,
+        redirect_uri: "http://localhost:9/cb",
+        response_type: "code",
+        state: "s",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      });
       assert.equal(page.status, 400);
       assert.equal(page.chain.length, 1, "no redirect");
       assert.match(page.body, /invalid_redirect_uri/);
@@ -256,14 +300,30 @@ describe("the unified authorization-code flow", () => {
     });
 
     it("code_challenge_method=plain is refused", async () => {
-      const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "code", state: "s", connector: "gh", code_challenge: "a".repeat(43), code_challenge_method: "plain" });
+      const page = await rawAuthorize({
+        client_id: app.id,
+        redirect_uri: APP_REDIRECT,
+        response_type: "code",
+        state: "s",
+        connector: "gh",
+        code_challenge: "a".repeat(43),
+        code_challenge_method: "plain",
+      });
       assert.equal(page.url.searchParams.get("error"), "invalid_request");
       assert.match(page.url.searchParams.get("error_description") ?? "", /S256/);
     });
 
     it("an unknown connector is refused with invalid_request", async () => {
       const { challenge } = await pkce();
-      const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "code", state: "s", connector: "nope", code_challenge: challenge, code_challenge_method: "S256" });
+      const page = await rawAuthorize({
+        client_id: app.id,
+        redirect_uri: APP_REDIRECT,
+        response_type: "code",
+        state: "s",
+        connector: "nope",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      });
       assert.equal(page.url.searchParams.get("error"), "invalid_request");
       assert.match(page.url.searchParams.get("error_description") ?? "", /unknown connector/);
     });
@@ -271,7 +331,16 @@ describe("the unified authorization-code flow", () => {
     it("a scope the app is not registered for, or the connector lacks, is refused with invalid_scope", async () => {
       const { challenge } = await pkce();
       for (const scope of ["admin", "gh:nope", "acme-oidc:profile"]) {
-        const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "code", state: "s", connector: "gh", scope, code_challenge: challenge, code_challenge_method: "S256" });
+        const page = await rawAuthorize({
+          client_id: app.id,
+          redirect_uri: APP_REDIRECT,
+          response_type: "code",
+          state: "s",
+          connector: "gh",
+          scope,
+          code_challenge: challenge,
+          code_challenge_method: "S256",
+        });
         assert.equal(page.url.searchParams.get("error"), "invalid_scope", scope);
       }
     });
@@ -283,7 +352,14 @@ describe("the unified authorization-code flow", () => {
 
     it("without a connector the end user gets a picker of the connectors the app may use", async () => {
       const { challenge } = await pkce();
-      const page = await rawAuthorize({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "code", state: "s", code_challenge: challenge, code_challenge_method: "S256" });
+      const page = await rawAuthorize({
+        client_id: app.id,
+        redirect_uri: APP_REDIRECT,
+        response_type: "code",
+        state: "s",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      });
       assert.equal(page.status, 200);
       assert.match(page.body, /Acme OIDC/);
       assert.match(page.body, /GitHub-like/);
@@ -296,7 +372,10 @@ describe("the unified authorization-code flow", () => {
       const state = client.randomState();
       const back = await authorize(app, { scope: "proxy offline_access", connector: "gh", state, code_challenge: challenge, code_challenge_method: "S256" });
       const first = await client.authorizationCodeGrant(app.config, back, { pkceCodeVerifier: verifier, expectedState: state });
-      await assert.rejects(client.authorizationCodeGrant(app.config, back, { pkceCodeVerifier: verifier, expectedState: state }), (err: client.ResponseBodyError) => err.error === "invalid_grant");
+      await assert.rejects(
+        client.authorizationCodeGrant(app.config, back, { pkceCodeVerifier: verifier, expectedState: state }),
+        (err: client.ResponseBodyError) => err.error === "invalid_grant",
+      );
       await assert.rejects(client.refreshTokenGrant(app.config, first.refresh_token!), (err: client.ResponseBodyError) => err.error === "invalid_grant");
     });
 
@@ -305,13 +384,19 @@ describe("the unified authorization-code flow", () => {
       const { challenge } = await pkce();
       const state = client.randomState();
       const back = await authorize(app, { scope: "proxy", connector: "gh", state, code_challenge: challenge, code_challenge_method: "S256" });
-      await assert.rejects(client.authorizationCodeGrant(app.config, back, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state }), (err: client.ResponseBodyError) => err.error === "invalid_grant");
+      await assert.rejects(
+        client.authorizationCodeGrant(app.config, back, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state }),
+        (err: client.ResponseBodyError) => err.error === "invalid_grant",
+      );
     });
 
     it("a bad client secret is refused with invalid_client and a Basic challenge", async () => {
       const res = await fetch(`${broker.url}/oauth/token`, {
         method: "POST",
-        headers: { authorization: `Basic ${Buffer.from(`${app.id}:abs_wrong-secret`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${app.id}:abs_wrong-secret`).toString("base64")}`,
+          "content-type": "application/x-www-form-urlencoded",
+        },
         body: "grant_type=client_credentials&scope=proxy",
       });
       assert.equal(res.status, 401);
@@ -325,14 +410,27 @@ describe("the unified authorization-code flow", () => {
       const second = await client.refreshTokenGrant(app.config, tokens.refresh_token!);
       assert.notEqual(second.refresh_token, tokens.refresh_token);
       await assert.rejects(client.refreshTokenGrant(app.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === "invalid_grant");
-      await assert.rejects(client.refreshTokenGrant(app.config, second.refresh_token!), (err: client.ResponseBodyError) => err.error === "invalid_grant", "the whole family is revoked");
+      await assert.rejects(
+        client.refreshTokenGrant(app.config, second.refresh_token!),
+        (err: client.ResponseBodyError) => err.error === "invalid_grant",
+        "the whole family is revoked",
+      );
     });
 
     it("a callback with a forged state is refused; a callback in another browser is refused", async () => {
       const browser = new TestBrowser();
       const { challenge } = await pkce();
       const start = new URL("/oauth/authorize", broker.url);
-      for (const [k, v] of Object.entries({ client_id: app.id, redirect_uri: APP_REDIRECT, response_type: "code", state: "st-x", connector: "gh", code_challenge: challenge, code_challenge_method: "S256" })) start.searchParams.set(k, v);
+      for (const [k, v] of Object.entries({
+        client_id: app.id,
+        redirect_uri: APP_REDIRECT,
+        response_type: "code",
+        state: "st-x",
+        connector: "gh",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      }))
+        start.searchParams.set(k, v);
       // Stop at the upstream: the broker has stored a session bound to `browser`.
       const atUpstream = await browser.navigate(start.href, { stopAt: (u) => u.href.startsWith(github.authorizationUrl) });
       const upstreamState = atUpstream.url.searchParams.get("state")!;

@@ -99,7 +99,7 @@ const CHUNK = 64 * 1024;
  */
 const BLOCKS: Buffer[] = Array.from({ length: 256 }, (_, i) => {
   const buf = Buffer.alloc(CHUNK, i);
-  buf.writeUInt32BE(i * 2654435761 >>> 0, 0);
+  buf.writeUInt32BE((i * 2654435761) >>> 0, 0);
   return buf;
 });
 
@@ -217,10 +217,11 @@ export async function startApiUpstream(options: ApiUpstreamOptions): Promise<Api
       sent += chunk.length;
       // Respect backpressure: a proxy that buffers would show in memory, not here.
       if (res.destroyed) break;
-      if (!res.write(chunk)) await new Promise<void>((resolve) => {
-        res.once("drain", resolve);
-        res.once("close", resolve);
-      });
+      if (!res.write(chunk))
+        await new Promise<void>((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
     }
     if (res.destroyed || sent < total) {
       stats.largeAborted += 1;
@@ -238,7 +239,12 @@ export async function startApiUpstream(options: ApiUpstreamOptions): Promise<Api
       hash.update(chunk);
       bytes += chunk.length;
     }
-    json(res, 200, { bytes, sha256: hash.digest("hex"), contentLength: req.headers["content-length"] ?? null, transferEncoding: req.headers["transfer-encoding"] ?? null });
+    json(res, 200, {
+      bytes,
+      sha256: hash.digest("hex"),
+      contentLength: req.headers["content-length"] ?? null,
+      transferEncoding: req.headers["transfer-encoding"] ?? null,
+    });
   }
 
   return {
@@ -273,7 +279,6 @@ function json(res: ServerResponse, status: number, body: object): void {
 
 // ── accounts at such an API, for proxy tests ────────────────────────────────
 
-
 /**
  * Stores an account with these credentials, as the connect flow of its kind
  * would (basic and api_key accounts hold what the end user typed in `fields`).
@@ -306,8 +311,16 @@ export function apiKeyConnector(api: Pick<ApiUpstream, "url">, options: { id?: s
 }
 
 /** A new app with one stored account holding `apiKey` at `connectorId`, and a broker token bound to that account. */
-export async function apiKeyCaller(services: Services, input: { connectorId: string; apiKey: string; appName?: string }): Promise<{ appId: string; accountId: string; token: string }> {
-  const { client } = await services.clients.create({ name: input.appName ?? "Proxy caller", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });
+export async function apiKeyCaller(
+  services: Services,
+  input: { connectorId: string; apiKey: string; appName?: string },
+): Promise<{ appId: string; accountId: string; token: string }> {
+  const { client } = await services.clients.create({
+    name: input.appName ?? "Proxy caller",
+    redirectUris: [],
+    grantTypes: ["client_credentials"],
+    scopes: ["proxy"],
+  });
   const accountId = await storeTestAccount(services, { appId: client.id, connectorId: input.connectorId, tokens: { fields: { key: input.apiKey } } });
   const token = await accountToken(services, { appId: client.id, accountId, connectorId: input.connectorId });
   return { appId: client.id, accountId, token };

@@ -30,7 +30,9 @@ export interface FixtureApp {
 
 export async function startAsFixture(options: { githubAccessTokenTtl?: number | null } = {}): Promise<AsFixture> {
   const reserved = await reserveBrokerUrl();
-  const oidc = await startOidcUpstream({ clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl("acme-oidc")] }] });
+  const oidc = await startOidcUpstream({
+    clients: [{ client_id: "broker-at-oidc", client_secret: "oidc-secret-0123456789", redirect_uris: [reserved.callbackUrl("acme-oidc")] }],
+  });
   const github = await startOAuth2Upstream({
     clients: [{ client_id: "broker-at-gh", client_secret: "gh-secret-0123456789", redirect_uris: [reserved.callbackUrl("gh")] }],
     accessTokenTtl: options.githubAccessTokenTtl,
@@ -49,7 +51,13 @@ export async function startAsFixture(options: { githubAccessTokenTtl?: number | 
       "gh.json": {
         id: "gh",
         name: "GitHub-like",
-        auth: { kind: "oauth2", authorizationUrl: github.authorizationUrl, tokenUrl: github.tokenUrl, clientId: "broker-at-gh", clientSecret: "gh-secret-0123456789" },
+        auth: {
+          kind: "oauth2",
+          authorizationUrl: github.authorizationUrl,
+          tokenUrl: github.tokenUrl,
+          clientId: "broker-at-gh",
+          clientSecret: "gh-secret-0123456789",
+        },
         scopes: { "repo.read": ["repo"], user: ["read:user", "user:email"] },
         defaultScopes: ["user"],
         api: { baseUrl: github.url, credentials: "bearer" },
@@ -77,7 +85,9 @@ export async function registerApp(
 ): Promise<FixtureApp> {
   const { client: app, secret } = await fixture.broker.services.clients.create({ name: "Test App", redirectUris: [APP_REDIRECT], ...input });
   const auth = options.auth ? options.auth(secret) : secret ? client.ClientSecretBasic(secret) : client.None();
-  const config = await client.discovery(new URL(fixture.broker.url), app.id, undefined, auth, { execute: [client.allowInsecureRequests, ...(options.execute ?? [])] });
+  const config = await client.discovery(new URL(fixture.broker.url), app.id, undefined, auth, {
+    execute: [client.allowInsecureRequests, ...(options.execute ?? [])],
+  });
   return { id: app.id, secret, config };
 }
 
@@ -110,16 +120,34 @@ export async function connectAccount(
   const user = { email: `user${nextUserId}@example.test`, name: `User ${nextUserId}` };
   const connector = options.connector ?? "gh";
   if (connector === "gh") {
-    fixture.github.setUser({ id: nextUserId, login: `user${nextUserId}`, ...user, ...(typeof options.emailVerified === "boolean" ? { email_verified: options.emailVerified } : {}) });
+    fixture.github.setUser({
+      id: nextUserId,
+      login: `user${nextUserId}`,
+      ...user,
+      ...(typeof options.emailVerified === "boolean" ? { email_verified: options.emailVerified } : {}),
+    });
   } else {
     fixture.oidc.setUser({ sub: `user${nextUserId}`, ...user, emailVerified: options.emailVerified });
   }
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(app.config, { redirect_uri: APP_REDIRECT, scope, connector, state, nonce, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+  const url = client.buildAuthorizationUrl(app.config, {
+    redirect_uri: APP_REDIRECT,
+    scope,
+    connector,
+    state,
+    nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+  });
   const back = await new TestBrowser().navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
   const openid = scope.split(" ").includes("openid");
-  const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: openid ? nonce : undefined, idTokenExpected: openid });
+  const tokens = await client.authorizationCodeGrant(app.config, back.url, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: openid ? nonce : undefined,
+    idTokenExpected: openid,
+  });
   return Object.assign(tokens, { accountId: String(decodeJwt(tokens.access_token).acct) });
 }

@@ -69,7 +69,11 @@ export interface StartOptions {
 export async function startBrokerProcess(role: "serve" | "worker" | "all", env: Record<string, string>, options: StartOptions = {}): Promise<BrokerProcess> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const cwd = mkdtempSync(join(tmpdir(), "authbroker-process-"));
-  const child = spawn(process.execPath, [BIN, role], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN, role], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   running.add(child);
   let text = "";
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
@@ -109,7 +113,10 @@ export async function startBrokerProcess(role: "serve" | "worker" | "all", env: 
   const waitForLog = (pattern: RegExp, timeoutMs = 30_000) =>
     new Promise<void>((resolve, reject) => {
       if (logLines().some((l) => typeof l.msg === "string" && pattern.test(l.msg))) return resolve();
-      const timer = setTimeout(() => reject(new Error(`${role} process: no log line matching ${pattern} within ${timeoutMs} ms; output:\n${text.slice(-3000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${role} process: no log line matching ${pattern} within ${timeoutMs} ms; output:\n${text.slice(-3000)}`)),
+        timeoutMs,
+      );
       const done = () => {
         clearTimeout(timer);
         resolve();

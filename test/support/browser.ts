@@ -108,9 +108,10 @@ export class TestBrowser {
     }
     for (const [name, value] of overrides) values.append(name, value);
 
-    const button = options.button === undefined
-      ? form.buttons[0]
-      : form.buttons.find((b) => b.name === options.button || b.value === options.button || b.text === options.button);
+    const button =
+      options.button === undefined
+        ? form.buttons[0]
+        : form.buttons.find((b) => b.name === options.button || b.value === options.button || b.text === options.button);
     if (options.button !== undefined && !button) {
       throw new Error(`no button "${options.button}" in form #${index} on ${page.url.href}; buttons: ${form.buttons.map((b) => b.text || b.value).join(", ")}`);
     }
@@ -177,11 +178,7 @@ export class TestBrowser {
     else this.#jar.delete(new URL(url).host);
   }
 
-  async #follow(
-    start: URL,
-    request: { method: string; body: string | undefined },
-    options: NavigateOptions,
-  ): Promise<BrowserResponse> {
+  async #follow(start: URL, request: { method: string; body: string | undefined }, options: NavigateOptions): Promise<BrowserResponse> {
     const maxRedirects = options.maxRedirects ?? 20;
     const chain: URL[] = [];
     let url = start;

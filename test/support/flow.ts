@@ -19,7 +19,10 @@ export interface TestApp {
   config: client.Configuration;
 }
 
-export async function registerTestApp(broker: TestBroker, scopes = ["openid", "email", "profile", "offline_access", "proxy", "accounts:read"]): Promise<TestApp> {
+export async function registerTestApp(
+  broker: TestBroker,
+  scopes = ["openid", "email", "profile", "offline_access", "proxy", "accounts:read"],
+): Promise<TestApp> {
   const { client: app, secret } = await broker.services.clients.create({ name: "Test App", redirectUris: [TEST_APP_REDIRECT], scopes });
   const config = await client.discovery(new URL(broker.url), app.id, undefined, client.ClientSecretBasic(secret!), insecure);
   return { id: app.id, secret: secret!, config };
@@ -43,8 +46,13 @@ export async function connectTestAccount(app: TestApp, connector: string, scope 
     code_challenge_method: "S256",
   });
   const back = await new TestBrowser().navigate(url.href, { stopAt: (u) => u.href.startsWith(TEST_APP_REDIRECT) });
-  if (back.url.searchParams.get("error")) throw new Error(`connect failed: ${back.url.searchParams.get("error")} ${back.url.searchParams.get("error_description")}`);
-  const tokens = await client.authorizationCodeGrant(app.config, back.url, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: scope.split(" ").includes("openid") });
+  if (back.url.searchParams.get("error"))
+    throw new Error(`connect failed: ${back.url.searchParams.get("error")} ${back.url.searchParams.get("error_description")}`);
+  const tokens = await client.authorizationCodeGrant(app.config, back.url, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    idTokenExpected: scope.split(" ").includes("openid"),
+  });
   return { accountId: String(decodeJwt(tokens.access_token).acct), tokens };
 }
 
@@ -61,11 +69,21 @@ const GH_CLIENT = { client_id: "broker-at-gh", client_secret: "gh-secret-0123456
  * The `oauth2` connector `gh` at a GitHub-like upstream (test/support/oauth2-upstream.ts):
  * identity from /user, bearer credentials to its echo API. `extra` adds or overrides fields.
  */
-export function gitHubLikeConnector(upstream: Pick<OAuth2Upstream, "authorizationUrl" | "tokenUrl" | "apiUrl" | "userUrl">, registered: { client_id: string; client_secret: string }, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function gitHubLikeConnector(
+  upstream: Pick<OAuth2Upstream, "authorizationUrl" | "tokenUrl" | "apiUrl" | "userUrl">,
+  registered: { client_id: string; client_secret: string },
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     id: "gh",
     name: "GitHub-like",
-    auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, clientId: registered.client_id, clientSecret: registered.client_secret },
+    auth: {
+      kind: "oauth2",
+      authorizationUrl: upstream.authorizationUrl,
+      tokenUrl: upstream.tokenUrl,
+      clientId: registered.client_id,
+      clientSecret: registered.client_secret,
+    },
     scopes: { user: ["read:user"] },
     defaultScopes: ["user"],
     api: { baseUrl: upstream.apiUrl, credentials: "bearer" },
@@ -75,16 +93,31 @@ export function gitHubLikeConnector(upstream: Pick<OAuth2Upstream, "authorizatio
 }
 
 export async function startBrokerWithGitHubLike(
-  options: { connector?: Record<string, unknown>; upstream?: Partial<OAuth2UpstreamOptions>; env?: Record<string, string | undefined>; otherConnectors?: Record<string, unknown> } = {},
+  options: {
+    connector?: Record<string, unknown>;
+    upstream?: Partial<OAuth2UpstreamOptions>;
+    env?: Record<string, string | undefined>;
+    otherConnectors?: Record<string, unknown>;
+  } = {},
 ): Promise<{ broker: TestBroker; upstream: OAuth2Upstream; stop(): Promise<void> }> {
   const reserved = await reserveBrokerUrl();
-  const upstream = await startOAuth2Upstream({ ...options.upstream, clients: [{ ...GH_CLIENT, redirect_uris: [reserved.callbackUrl(String(options.connector?.id ?? "gh"))] }] });
+  const upstream = await startOAuth2Upstream({
+    ...options.upstream,
+    clients: [{ ...GH_CLIENT, redirect_uris: [reserved.callbackUrl(String(options.connector?.id ?? "gh"))] }],
+  });
   const broker = await startTestBroker({
     port: reserved.port,
     env: options.env,
     connectors: {
       "gh.json": gitHubLikeConnector(upstream, GH_CLIENT, {
-        auth: { kind: "oauth2", authorizationUrl: upstream.authorizationUrl, tokenUrl: upstream.tokenUrl, revocationUrl: upstream.revocationUrl, clientId: GH_CLIENT.client_id, clientSecret: GH_CLIENT.client_secret },
+        auth: {
+          kind: "oauth2",
+          authorizationUrl: upstream.authorizationUrl,
+          tokenUrl: upstream.tokenUrl,
+          revocationUrl: upstream.revocationUrl,
+          clientId: GH_CLIENT.client_id,
+          clientSecret: GH_CLIENT.client_secret,
+        },
         ...options.connector,
       }),
       ...options.otherConnectors,

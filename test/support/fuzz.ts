@@ -65,7 +65,17 @@ export function badValue(r: Random): string {
     case 5:
       return r.pick(["ü€𝄞", "\u202e\u0000", "\ud800", "\uffff\ufffe", "😀".repeat(200), "Ω≈ç√∫"]);
     case 6:
-      return r.pick(["<script>alert(1)</script>", "' OR 1=1 --", "${jndi:ldap://127.0.0.1/x}", "../../etc/passwd", "\r\nX-Injected: 1", "{{7*7}}", "__proto__", "constructor", "toString"]);
+      return r.pick([
+        "<script>alert(1)</script>",
+        "' OR 1=1 --",
+        "${jndi:ldap://127.0.0.1/x}",
+        "../../etc/passwd",
+        "\r\nX-Injected: 1",
+        "{{7*7}}",
+        "__proto__",
+        "constructor",
+        "toString",
+      ]);
     case 7:
       return r.pick(["{}", "[]", "null", "true", "1e309", "-0", "NaN", '{"a":1}', "[[[[[[[[[[]]]]]]]]]]"]);
     case 8:
@@ -73,7 +83,16 @@ export function badValue(r: Random): string {
     case 9:
       return malformedJwt(r);
     case 10:
-      return r.pick(["http://evil.example/cb", "javascript:alert(1)", "http://127.0.0.1:9/callback/../x", "//evil.example", "http://127.0.0.1:9/callback#frag", "data:text/html,x", "http://[::1", "urn:x"]);
+      return r.pick([
+        "http://evil.example/cb",
+        "javascript:alert(1)",
+        "http://127.0.0.1:9/callback/../x",
+        "//evil.example",
+        "http://127.0.0.1:9/callback#frag",
+        "data:text/html,x",
+        "http://[::1",
+        "urn:x",
+      ]);
     case 11:
       return r.pick(["S256", "plain", "s256", "none", "RS256", ""]);
     case 12:
@@ -89,7 +108,13 @@ export function badValue(r: Random): string {
     case 17:
       return "A".repeat(1 + r.int(8)).padEnd(4096, "=");
     case 18:
-      return r.pick(["urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "urn:"]);
+      return r.pick([
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:token-type:access_token",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "urn:",
+      ]);
     case 19:
       return r.pick(["BCDF-GHJK", "bcdfghjk", "BCDF GHJK", "XXXX-XXXX-XXXX", "0000-0000"]);
     case 20:

@@ -175,7 +175,8 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
 
   async function jwtBearerGrant(req: IncomingMessage, res: ServerResponse, form: Record<string, string>): Promise<void> {
     if (!policy) return send(res, 400, { error: "unsupported_grant_type" });
-    if (policy.requireClientSecretPost && !(form.client_id === client?.id && form.client_secret === client?.secret)) return send(res, 401, { error: "invalid_client" });
+    if (policy.requireClientSecretPost && !(form.client_id === client?.id && form.client_secret === client?.secret))
+      return send(res, 401, { error: "invalid_client" });
     const assertion = form.assertion;
     if (!assertion) return send(res, 400, { error: "invalid_request", error_description: "assertion is missing" });
     let header: Record<string, unknown>;
@@ -189,18 +190,25 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
     let claims: JWTPayload;
     try {
       const key = await importJWK(jwk, jwk.alg);
-      ({ payload: claims } = await jwtVerify(assertion, key, { issuer: policy.issuer, audience: policy.audience ?? `${url}/oauth/token`, requiredClaims: ["exp", "iat", "jti"], algorithms: ["RS256", "ES256"] }));
+      ({ payload: claims } = await jwtVerify(assertion, key, {
+        issuer: policy.issuer,
+        audience: policy.audience ?? `${url}/oauth/token`,
+        requiredClaims: ["exp", "iat", "jti"],
+        algorithms: ["RS256", "ES256"],
+      }));
     } catch (err) {
       return send(res, 400, { error: "invalid_grant", error_description: `assertion refused: ${(err as { code?: string }).code ?? "invalid"}` });
     }
     // RFC 7523 §3: a short-lived, single-use assertion.
-    if (claims.exp! - claims.iat! > (policy.maxLifetimeSeconds ?? 60)) return send(res, 400, { error: "invalid_grant", error_description: "assertion lives too long" });
+    if (claims.exp! - claims.iat! > (policy.maxLifetimeSeconds ?? 60))
+      return send(res, 400, { error: "invalid_grant", error_description: "assertion lives too long" });
     if (seenJti.has(claims.jti!)) return send(res, 400, { error: "invalid_grant", error_description: "jti replayed" });
     seenJti.add(claims.jti!);
     for (const [name, value] of Object.entries(policy.requiredClaims ?? {})) {
       if (claims[name] !== value) return send(res, 400, { error: "invalid_grant", error_description: `claim ${name} is wrong` });
     }
-    if (policy.subjects && (claims.sub === undefined || !policy.subjects.includes(claims.sub))) return send(res, 400, { error: "invalid_grant", error_description: "unknown subject" });
+    if (policy.subjects && (claims.sub === undefined || !policy.subjects.includes(claims.sub)))
+      return send(res, 400, { error: "invalid_grant", error_description: "unknown subject" });
     assertions.push({ header, claims });
     const scope = typeof claims.scope === "string" ? claims.scope : form.scope;
     send(res, 200, issue(claims.sub ?? claims.iss!, JWT_BEARER, scope, false));
@@ -224,8 +232,11 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
       case "authorization_code": {
         const code = codes.get(form.code ?? "");
         codes.delete(form.code ?? "");
-        const verifierHash = createHash("sha256").update(form.code_verifier ?? "").digest("base64url");
-        if (!code || code.clientId !== client!.id || code.redirectUri !== form.redirect_uri || code.challenge !== verifierHash) return send(res, 400, { error: "invalid_grant" });
+        const verifierHash = createHash("sha256")
+          .update(form.code_verifier ?? "")
+          .digest("base64url");
+        if (!code || code.clientId !== client!.id || code.redirectUri !== form.redirect_uri || code.challenge !== verifierHash)
+          return send(res, 400, { error: "invalid_grant" });
         return send(res, 200, issue(code.subject, grantType, code.scope, true));
       }
       case "refresh_token": {
@@ -241,13 +252,21 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
 
   function authorize(res: ServerResponse, query: URLSearchParams): void {
     const redirectUri = query.get("redirect_uri") ?? "";
-    if (!client || query.get("client_id") !== client.id || !(client.redirectUris ?? []).includes(redirectUri)) return send(res, 400, { error: "invalid_request", error_description: "unknown client or redirect_uri" });
-    if (query.get("code_challenge_method") !== "S256" || !query.get("code_challenge")) return send(res, 400, { error: "invalid_request", error_description: "PKCE S256 required" });
+    if (!client || query.get("client_id") !== client.id || !(client.redirectUris ?? []).includes(redirectUri))
+      return send(res, 400, { error: "invalid_request", error_description: "unknown client or redirect_uri" });
+    if (query.get("code_challenge_method") !== "S256" || !query.get("code_challenge"))
+      return send(res, 400, { error: "invalid_request", error_description: "PKCE S256 required" });
     const username = authorizeUser ?? [...users.keys()][0];
     const entry = username === undefined ? undefined : users.get(username);
     if (!entry) return send(res, 400, { error: "access_denied" });
     const code = `c_${randomBytes(16).toString("base64url")}`;
-    codes.set(code, { subject: entry.user.id, clientId: client.id, redirectUri, challenge: query.get("code_challenge")!, scope: query.get("scope") ?? undefined });
+    codes.set(code, {
+      subject: entry.user.id,
+      clientId: client.id,
+      redirectUri,
+      challenge: query.get("code_challenge")!,
+      scope: query.get("scope") ?? undefined,
+    });
     const back = new URL(redirectUri);
     back.searchParams.set("code", code);
     back.searchParams.set("state", query.get("state") ?? "");
@@ -278,7 +297,13 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
 
   const server = createServer(async (req, res) => {
     const target = new URL(req.url ?? "/", url);
-    const record: RecordedRequest = { method: req.method ?? "GET", path: target.pathname, localAddress: req.socket.localAddress ?? "", host: req.headers.host, authorization: req.headers.authorization };
+    const record: RecordedRequest = {
+      method: req.method ?? "GET",
+      path: target.pathname,
+      localAddress: req.socket.localAddress ?? "",
+      host: req.headers.host,
+      authorization: req.headers.authorization,
+    };
     requests.push(record);
     try {
       if (req.method === "POST" && target.pathname === "/oauth/token") {
@@ -289,7 +314,11 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
       if (req.method === "GET" && (target.pathname === "/me" || target.pathname === "/api/echo")) {
         const user = whoIs(req, target.searchParams);
         if (!user) return send(res, 401, { error: "invalid_token" }, { "www-authenticate": 'Bearer error="invalid_token"' });
-        return send(res, 200, target.pathname === "/me" ? { id: user.id, email: user.email, name: user.name } : { user: user.id, authorization: req.headers.authorization ?? null });
+        return send(
+          res,
+          200,
+          target.pathname === "/me" ? { id: user.id, email: user.email, name: user.name } : { user: user.id, authorization: req.headers.authorization ?? null },
+        );
       }
       send(res, 404, { error: "not_found" });
     } catch (err) {

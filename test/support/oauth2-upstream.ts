@@ -408,7 +408,13 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
     if (failure) return sendJson(res, failure.status, failure.body);
     const tokenUser = bearerUser(req);
     if (!tokenUser) return sendBadCredentials(res);
-    sendJson(res, 200, { id: tokenUser.id, login: tokenUser.login, email: tokenUser.email, name: tokenUser.name, ...(tokenUser.email_verified === undefined ? {} : { email_verified: tokenUser.email_verified }) });
+    sendJson(res, 200, {
+      id: tokenUser.id,
+      login: tokenUser.login,
+      email: tokenUser.email,
+      name: tokenUser.name,
+      ...(tokenUser.email_verified === undefined ? {} : { email_verified: tokenUser.email_verified }),
+    });
   }
 
   /** An API that tells a proxy test exactly what arrived: method, path, query, headers, body. */

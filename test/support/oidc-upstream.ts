@@ -156,10 +156,7 @@ export async function startOidcUpstream(options: OidcUpstreamOptions): Promise<O
   const issuer = `http://127.0.0.1:${port}`;
 
   const store = createMemoryStore();
-  const provider = new Provider(
-    issuer,
-    buildConfiguration(options, { findUser: (sub) => accounts.get(sub), currentSub: () => currentUser.sub }, store),
-  );
+  const provider = new Provider(issuer, buildConfiguration(options, { findUser: (sub) => accounts.get(sub), currentSub: () => currentUser.sub }, store));
   const issued = { accessTokens: [] as string[], refreshTokens: [] as string[], lastAuthorizeParams: undefined as URLSearchParams | undefined };
   observeEndpoints(provider, stats, issued);
   const handleProtocolRequest = provider.callback();
@@ -392,7 +389,12 @@ function buildConfiguration(options: OidcUpstreamOptions, accounts: AccountSourc
       if (!user) return undefined;
       return {
         accountId: user.sub,
-        claims: () => ({ sub: user.sub, email: user.email, ...(user.emailVerified === null ? {} : { email_verified: user.emailVerified ?? true }), name: user.name }),
+        claims: () => ({
+          sub: user.sub,
+          email: user.email,
+          ...(user.emailVerified === null ? {} : { email_verified: user.emailVerified ?? true }),
+          name: user.name,
+        }),
       };
     },
     features: {
@@ -520,13 +522,11 @@ function observeEndpoints(
     if (route === "authorization") {
       stats.authorize += 1;
       const params = (ctx.method === "GET" ? ctx.query : (ctx.oidc as unknown as { body?: Record<string, unknown> }).body) as
-        | Record<string, unknown>
-        | undefined;
+        Record<string, unknown> | undefined;
       issued.lastAuthorizeParams = new URLSearchParams(
         Object.entries(params ?? {}).flatMap(([key, value]): [string, string][] => (value === undefined ? [] : [[key, String(value)]])),
       );
-    }
-    else if (route === "userinfo") stats.userinfo += 1;
+    } else if (route === "userinfo") stats.userinfo += 1;
     else if (route === "revocation") stats.revocation += 1;
     else if (route === "token") {
       const grantType = String((ctx.oidc.params as Record<string, unknown> | undefined)?.["grant_type"] ?? "(none)");

@@ -39,7 +39,8 @@ export function send(baseUrl: string, input: SentRequest): Promise<ReceivedRespo
   // Node sends a GET, DELETE or OPTIONS body without a length (the server would read it as the next request): say it.
   const headers = { ...input.headers };
   const named = Object.keys(headers).map((h) => h.toLowerCase());
-  if (input.body !== undefined && !named.includes("content-length") && !named.includes("transfer-encoding")) headers["content-length"] = String(Buffer.byteLength(input.body));
+  if (input.body !== undefined && !named.includes("content-length") && !named.includes("transfer-encoding"))
+    headers["content-length"] = String(Buffer.byteLength(input.body));
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       { host: hostname, port, method: input.method ?? "GET", path: input.path, headers, agent: input.agent ?? false, localAddress: input.localAddress },

@@ -32,7 +32,10 @@ const NOT_GLOBALLY_REACHABLE: [block: string, addresses: string[]][] = [
   ["203.0.113.0/24 TEST-NET-3", ["203.0.113.7"]],
   ["224.0.0.0/4 multicast", ["224.0.0.1", "239.255.255.250"]],
   ["240.0.0.0/4 reserved, limited broadcast", ["240.0.0.1", "255.255.255.255"]],
-  ["::ffff:0:0/96 IPv4-mapped, checked as the IPv4 address", ["::ffff:127.0.0.1", "::ffff:7f00:1", "::FFFF:169.254.169.254", "::ffff:a9fe:a9fe", "0:0:0:0:0:ffff:10.0.0.1"]],
+  [
+    "::ffff:0:0/96 IPv4-mapped, checked as the IPv4 address",
+    ["::ffff:127.0.0.1", "::ffff:7f00:1", "::FFFF:169.254.169.254", "::ffff:a9fe:a9fe", "0:0:0:0:0:ffff:10.0.0.1"],
+  ],
   ["::/128 unspecified", ["::", "0:0:0:0:0:0:0:0"]],
   ["::1/128 loopback", ["::1"]],
   ["::/96 IPv4-compatible", ["::127.0.0.1", "::7f00:1", "::10.0.0.1", "::a00:1", "::8.8.8.8"]],
@@ -64,7 +67,18 @@ describe("outbound address policy (SSRF)", () => {
   }
 
   it("allows public addresses, in either notation of IPv4", () => {
-    for (const address of ["93.184.216.34", "8.8.8.8", "172.32.0.1", "198.20.0.1", "::ffff:8.8.8.8", "::ffff:808:808", "2606:4700:4700::1111", "2001:4860:4860::8888", "2001:200::1", "2003::1"]) {
+    for (const address of [
+      "93.184.216.34",
+      "8.8.8.8",
+      "172.32.0.1",
+      "198.20.0.1",
+      "::ffff:8.8.8.8",
+      "::ffff:808:808",
+      "2606:4700:4700::1111",
+      "2001:4860:4860::8888",
+      "2001:200::1",
+      "2003::1",
+    ]) {
       assert.equal(strict.permits(address), true, address);
     }
   });
@@ -82,7 +96,8 @@ describe("outbound address policy (SSRF)", () => {
     const policy = allowing("127.0.0.0/8");
     assert.equal(policy.permits("::ffff:127.0.0.1"), true);
     assert.equal(policy.permits("::ffff:7f00:1"), true);
-    for (const address of ["::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1", "64:ff9b:1::7f00:1", "2002:7f00:1::1"]) assert.equal(policy.permits(address), false, address);
+    for (const address of ["::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b::127.0.0.1", "64:ff9b:1::7f00:1", "2002:7f00:1::1"])
+      assert.equal(policy.permits(address), false, address);
   });
 
   it("an allowed IPv4-mapped range covers the IPv4 addresses it names", () => {

@@ -40,7 +40,11 @@ describe("configuration defaults", () => {
     assert.equal(config.logLevel, "info");
     assert.equal(config.adminToken, undefined);
     assert.equal(config.shutdownGraceMs, 10_000);
-    assert.deepEqual(config.tokenLifetimeLimits, { accessTokenMaxTtl: 86_400, refreshTokenMaxTtl: 7_776_000 }, "access tokens a day at most, refresh tokens 90 days");
+    assert.deepEqual(
+      config.tokenLifetimeLimits,
+      { accessTokenMaxTtl: 86_400, refreshTokenMaxTtl: 7_776_000 },
+      "access tokens a day at most, refresh tokens 90 days",
+    );
     assert.equal(config.encryptionKeys.length, 1);
     assert.equal(config.encryptionKeys[0]!.kid, "k1");
     assert.equal(config.encryptionKeys[0]!.key.length, 32);
@@ -140,7 +144,8 @@ describe("a bad variable stops the start with one line naming it", () => {
   it("BROKER_ENCRYPTION_KEYS missing points at `authbroker init`", () => {
     assert.throws(
       () => loadConfig({}),
-      (err: unknown) => err instanceof ConfigError && err.variable === "BROKER_ENCRYPTION_KEYS" && /is not set/.test(err.problem) && /authbroker init/.test(err.problem),
+      (err: unknown) =>
+        err instanceof ConfigError && err.variable === "BROKER_ENCRYPTION_KEYS" && /is not set/.test(err.problem) && /authbroker init/.test(err.problem),
     );
   });
 
@@ -153,7 +158,11 @@ describe("a bad variable stops the start with one line naming it", () => {
   it("BROKER_ENCRYPTION_KEYS with a bad or missing key id", () => {
     rejects({ BROKER_ENCRYPTION_KEYS: `bad kid:${randomBytes(32).toString("base64")}` }, "BROKER_ENCRYPTION_KEYS", /entry 1 must be kid:base64key/);
     rejects({ BROKER_ENCRYPTION_KEYS: randomBytes(32).toString("base64") }, "BROKER_ENCRYPTION_KEYS", /entry 1 must be kid:base64key/);
-    rejects({ BROKER_ENCRYPTION_KEYS: `${KEY},${"x".repeat(33)}:${randomBytes(32).toString("base64")}` }, "BROKER_ENCRYPTION_KEYS", /entry 2 must be kid:base64key/);
+    rejects(
+      { BROKER_ENCRYPTION_KEYS: `${KEY},${"x".repeat(33)}:${randomBytes(32).toString("base64")}` },
+      "BROKER_ENCRYPTION_KEYS",
+      /entry 2 must be kid:base64key/,
+    );
   });
 
   it("BROKER_ENCRYPTION_KEYS with a key id twice", () => {

@@ -30,7 +30,10 @@ describe("upstream scopes for the connector scopes an app asked for", () => {
   });
 
   it("refuses raw:<upstream scope> where the connector does not allow raw scopes", () => {
-    assert.throws(() => upstreamScopesFor(drive, ["raw:drive.admin"]), (err: unknown) => err instanceof InvalidScope && err.code === "invalid_scope" && /does not allow raw upstream scopes/.test(err.description));
+    assert.throws(
+      () => upstreamScopesFor(drive, ["raw:drive.admin"]),
+      (err: unknown) => err instanceof InvalidScope && err.code === "invalid_scope" && /does not allow raw upstream scopes/.test(err.description),
+    );
   });
 
   it("refuses a raw scope that names nothing", () => {
@@ -38,7 +41,10 @@ describe("upstream scopes for the connector scopes an app asked for", () => {
   });
 
   it("refuses a scope name the connector does not offer, naming it", () => {
-    assert.throws(() => upstreamScopesFor(drive, ["files.read", "files.delete"]), (err: unknown) => err instanceof InvalidScope && /has no scope "files.delete"/.test(err.description));
+    assert.throws(
+      () => upstreamScopesFor(drive, ["files.read", "files.delete"]),
+      (err: unknown) => err instanceof InvalidScope && /has no scope "files.delete"/.test(err.description),
+    );
   });
 
   it("does not mistake an inherited property for a scope", () => {
@@ -48,7 +54,10 @@ describe("upstream scopes for the connector scopes an app asked for", () => {
 
 describe("filling URL templates", () => {
   it("replaces every {hostname}", () => {
-    assert.equal(fillTemplate("https://{hostname}/api/v4?h={hostname}", { hostname: "gitlab.example.com" }), "https://gitlab.example.com/api/v4?h=gitlab.example.com");
+    assert.equal(
+      fillTemplate("https://{hostname}/api/v4?h={hostname}", { hostname: "gitlab.example.com" }),
+      "https://gitlab.example.com/api/v4?h=gitlab.example.com",
+    );
   });
 
   it("accepts a host with a port and an IP literal", () => {

@@ -12,7 +12,12 @@ const ALL = "openid email profile";
 
 describe("identity claims from a stored profile", () => {
   it("a profile stored before email_verified was kept has no email_verified claim", () => {
-    assert.deepEqual(identityClaims({ ...account, profile: { email: "a@example.test", name: "A" } }, ALL), { sub: "acc_1", connector: "forge", email: "a@example.test", name: "A" });
+    assert.deepEqual(identityClaims({ ...account, profile: { email: "a@example.test", name: "A" } }, ALL), {
+      sub: "acc_1",
+      connector: "forge",
+      email: "a@example.test",
+      name: "A",
+    });
   });
 
   it("email_verified is a claim only as a boolean, and only with the email it speaks of", () => {
@@ -28,6 +33,10 @@ describe("identity claims from a stored profile", () => {
   });
 
   it("upstream_host is the stored host[:port] of a per-server account, with or without the identity scopes", () => {
-    assert.deepEqual(identityClaims({ ...account, hostname: "git.example.test:8443", profile: { email: "a@example.test" } }, "openid"), { sub: "acc_1", connector: "forge", upstream_host: "git.example.test:8443" });
+    assert.deepEqual(identityClaims({ ...account, hostname: "git.example.test:8443", profile: { email: "a@example.test" } }, "openid"), {
+      sub: "acc_1",
+      connector: "forge",
+      upstream_host: "git.example.test:8443",
+    });
   });
 });

@@ -84,12 +84,18 @@ describe("the keyring seals and opens values", () => {
 
   it("refuses a value moved to another row (wrong associated data)", () => {
     const sealed = keyring.seal("secret", AT);
-    assertSealError(() => keyring.open(sealed, { ...AT, rowId: "acct_2" }), /of acct_2 failed authentication \(tampered, moved to another row or field, or wrong key\)/);
+    assertSealError(
+      () => keyring.open(sealed, { ...AT, rowId: "acct_2" }),
+      /of acct_2 failed authentication \(tampered, moved to another row or field, or wrong key\)/,
+    );
   });
 
   it("refuses a value moved to another field of the same row", () => {
     const sealed = keyring.seal("secret", AT);
-    assertSealError(() => keyring.open(sealed, { ...AT, field: "Credential.sealedRefreshToken" }), /sealed Credential\.sealedRefreshToken of acct_1 failed authentication/);
+    assertSealError(
+      () => keyring.open(sealed, { ...AT, field: "Credential.sealedRefreshToken" }),
+      /sealed Credential\.sealedRefreshToken of acct_1 failed authentication/,
+    );
   });
 
   it("refuses a key id that is not in BROKER_ENCRYPTION_KEYS, naming it", async () => {

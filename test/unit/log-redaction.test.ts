@@ -17,7 +17,15 @@ function memoryLogger(level = "trace") {
     },
   });
   const log = createLogger(level, sink);
-  return { log, text: () => text, lines: () => text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    text: () => text,
+    lines: () =>
+      text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe("redactUrl masks secret query parameters", () => {
@@ -43,13 +51,35 @@ describe("redactUrl masks secret query parameters", () => {
   });
 
   it("keeps the names that only look secret: code_challenge_method, token_type, error", () => {
-    assert.equal(redactUrl("/a?code_challenge_method=S256&token_type=Bearer&error=access_denied"), "/a?code_challenge_method=S256&token_type=Bearer&error=access_denied");
+    assert.equal(
+      redactUrl("/a?code_challenge_method=S256&token_type=Bearer&error=access_denied"),
+      "/a?code_challenge_method=S256&token_type=Bearer&error=access_denied",
+    );
   });
 });
 
 describe("redact replaces secret fields at any depth", () => {
   it("replaces fields named like secrets, tokens, codes, passwords, cookies and keys", () => {
-    for (const key of ["client_secret", "password", "access_token", "refreshToken", "id_token", "code", "code_verifier", "authorization", "Authorization", "cookie", "set-cookie", "assertion", "private_key", "privateJwk", "apiKey", "api-key", "sealedAccessToken", "credentials"]) {
+    for (const key of [
+      "client_secret",
+      "password",
+      "access_token",
+      "refreshToken",
+      "id_token",
+      "code",
+      "code_verifier",
+      "authorization",
+      "Authorization",
+      "cookie",
+      "set-cookie",
+      "assertion",
+      "private_key",
+      "privateJwk",
+      "apiKey",
+      "api-key",
+      "sealedAccessToken",
+      "credentials",
+    ]) {
       assert.ok(isSecretKey(key), key);
     }
     for (const key of ["statusCode", "error", "token_type", "code_challenge_method", "tokenEndpointAuthMethod", "client_id", "state", "scope"]) {
@@ -65,7 +95,12 @@ describe("redact replaces secret fields at any depth", () => {
 
   it("masks the query of url and path fields, of URL objects and of URL-like strings", () => {
     const s = secret();
-    const out = redact({ url: `/cb?code=${s}`, path: `/x?token=${s}`, target: new URL(`https://up.example/cb?code=${s}&state=1`), location: `https://app.example/cb?access_token=${s}` });
+    const out = redact({
+      url: `/cb?code=${s}`,
+      path: `/x?token=${s}`,
+      target: new URL(`https://up.example/cb?code=${s}&state=1`),
+      location: `https://app.example/cb?access_token=${s}`,
+    });
     assert.deepEqual(out, {
       url: `/cb?code=${REDACTED}`,
       path: `/x?token=${REDACTED}`,
@@ -76,7 +111,11 @@ describe("redact replaces secret fields at any depth", () => {
 
   it("reduces an error under any key to its safe fields", () => {
     const s = secret();
-    const err = Object.assign(new Error("upstream refused"), { token: s, response: { body: { access_token: s } }, config: { headers: { Authorization: `Bearer ${s}` } } });
+    const err = Object.assign(new Error("upstream refused"), {
+      token: s,
+      response: { body: { access_token: s } },
+      config: { headers: { Authorization: `Bearer ${s}` } },
+    });
     const out = redact({ cause: err, nested: { failure: err } }) as Record<string, Record<string, unknown>>;
     assert.ok(!JSON.stringify(out).includes(s));
     assert.equal(out.cause!.message, "upstream refused");
@@ -95,7 +134,14 @@ describe("the logger never writes a secret", () => {
   it("redacts secret fields of a logged object", async () => {
     const s = secret();
     const { log, text, lines } = memoryLogger();
-    log.info({ upstream: { refresh_token: s, expires_in: 3600 }, headers: { authorization: `Bearer ${s}`, cookie: `sid=${s}` }, url: `/connect/callback?code=${s}&state=st` }, "exchanged");
+    log.info(
+      {
+        upstream: { refresh_token: s, expires_in: 3600 },
+        headers: { authorization: `Bearer ${s}`, cookie: `sid=${s}` },
+        url: `/connect/callback?code=${s}&state=st`,
+      },
+      "exchanged",
+    );
     log.flush();
     assert.ok(!text().includes(s), text());
     const [line] = lines();
@@ -124,7 +170,10 @@ describe("the logger never writes a secret", () => {
     log.error({ err: new BrokerError(500, "server_error", "internal error") }, "failed");
     log.flush();
     const [client, server] = lines().map((l) => l.err as Record<string, unknown>);
-    assert.deepEqual({ ...client, stack: client!.stack }, { type: "BrokerError", message: "code expired", code: "invalid_grant", status: 400, detail: "code used at 12:00", stack: undefined });
+    assert.deepEqual(
+      { ...client, stack: client!.stack },
+      { type: "BrokerError", message: "code expired", code: "invalid_grant", status: 400, detail: "code used at 12:00", stack: undefined },
+    );
     assert.equal(server!.status, 500);
     assert.match(String(server!.stack), /BrokerError: internal error/);
   });
@@ -132,7 +181,10 @@ describe("the logger never writes a secret", () => {
   it("redacts the bindings of child loggers", () => {
     const s = secret();
     const { log, text } = memoryLogger();
-    log.child({ accessToken: s, callback: `/connect/callback?code=${s}` }).child({ step: "exchange" }).info("child line");
+    log
+      .child({ accessToken: s, callback: `/connect/callback?code=${s}` })
+      .child({ step: "exchange" })
+      .info("child line");
     log.flush();
     assert.match(text(), /child line/);
     assert.ok(!text().includes(s), text());

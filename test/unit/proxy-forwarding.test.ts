@@ -16,12 +16,29 @@ import { upstreamFailure } from "../../src/proxy/upstream-failure.js";
 import { BrokerError, UpstreamError } from "../../src/errors.js";
 
 function connector(auth: object, credentials = "bearer"): ConnectorConfig {
-  const doc = { id: "acme", name: "Acme", auth, api: { baseUrl: "https://api.acme.example/v1", credentials }, identity: { url: "https://api.acme.example/v1/me", subject: "id" } };
+  const doc = {
+    id: "acme",
+    name: "Acme",
+    auth,
+    api: { baseUrl: "https://api.acme.example/v1", credentials },
+    identity: { url: "https://api.acme.example/v1/me", subject: "id" },
+  };
   return parseConnectorText("acme.yaml", stringify(doc), {});
 }
 
-const oauth2 = () => connector({ kind: "oauth2", authorizationUrl: "https://acme.example/authorize", tokenUrl: "https://acme.example/token", clientId: "c", clientSecret: "s" });
-const apiKey = (credentials = "bearer") => connector({ kind: "api_key", fields: [{ name: "account", label: "Account" }, { name: "key", label: "API key", secret: true }] }, credentials);
+const oauth2 = () =>
+  connector({ kind: "oauth2", authorizationUrl: "https://acme.example/authorize", tokenUrl: "https://acme.example/token", clientId: "c", clientSecret: "s" });
+const apiKey = (credentials = "bearer") =>
+  connector(
+    {
+      kind: "api_key",
+      fields: [
+        { name: "account", label: "Account" },
+        { name: "key", label: "API key", secret: true },
+      ],
+    },
+    credentials,
+  );
 const basic = (credentials = "basic") => connector({ kind: "basic" }, credentials);
 
 describe("request headers sent upstream", () => {
@@ -53,12 +70,25 @@ describe("request headers sent upstream", () => {
 
   it("drops hop-by-hop fields and every field named in Connection (RFC 9110 §7.6.1)", () => {
     const out = upstreamRequestHeaders(incoming, "req-1");
-    for (const name of ["connection", "x-hop", "keep-alive", "te", "transfer-encoding", "upgrade", "proxy-connection"]) assert.equal(out[name], undefined, name);
+    for (const name of ["connection", "x-hop", "keep-alive", "te", "transfer-encoding", "upgrade", "proxy-connection"])
+      assert.equal(out[name], undefined, name);
   });
 
   it("drops the broker's Authorization, cookies, client addresses and Host", () => {
     const out = upstreamRequestHeaders(incoming, "req-1");
-    for (const name of ["authorization", "proxy-authorization", "cookie", "host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded", "x-real-ip", "expect", "content-length"]) {
+    for (const name of [
+      "authorization",
+      "proxy-authorization",
+      "cookie",
+      "host",
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "x-forwarded-proto",
+      "forwarded",
+      "x-real-ip",
+      "expect",
+      "content-length",
+    ]) {
       assert.equal(out[name], undefined, name);
     }
   });
@@ -108,7 +138,8 @@ describe("response headers passed to the app", () => {
 
   it("removes hop-by-hop fields, cookies for the broker's origin and the upstream's request id", () => {
     const out = downstreamResponseHeaders(upstream);
-    for (const name of ["connection", "x-upstream-hop", "keep-alive", "transfer-encoding", "set-cookie", "x-request-id", "proxy-authenticate"]) assert.equal(out[name], undefined, name);
+    for (const name of ["connection", "x-upstream-hop", "keep-alive", "transfer-encoding", "set-cookie", "x-request-id", "proxy-authenticate"])
+      assert.equal(out[name], undefined, name);
   });
 
   it("sandboxes the body so upstream HTML cannot run script on the broker's origin", () => {
@@ -170,7 +201,10 @@ describe("credential injection as api.credentials says", () => {
   });
 
   it("an account without a usable credential is told to reconnect (409), never sent empty", () => {
-    assert.throws(() => InHeader(apiKey(), "X-Key").inject(target(), { fields: {} }), (err: unknown) => err instanceof NoUsableCredential && err.status === 409 && err.code === "account_needs_reauth");
+    assert.throws(
+      () => InHeader(apiKey(), "X-Key").inject(target(), { fields: {} }),
+      (err: unknown) => err instanceof NoUsableCredential && err.status === 409 && err.code === "account_needs_reauth",
+    );
     assert.throws(() => Bearer(oauth2()).inject(target(), {}), NoUsableCredential);
   });
 });

@@ -10,7 +10,11 @@ describe("the proxied path can never leave api.baseUrl", () => {
     assert.equal(proxyTargetUrl(`${base}/`, "/me").href, "https://api.acme.example/v2/me");
     assert.equal(proxyTargetUrl("https://api.acme.example", "me").href, "https://api.acme.example/me");
     assert.equal(proxyTargetUrl(base, "files/a%20b").href, "https://api.acme.example/v2/files/a%20b");
-    assert.equal(proxyTargetUrl(base, "files/a;v=1/..x").href, "https://api.acme.example/v2/files/a;v=1/..x", "path parameters and dotted names are not traversal");
+    assert.equal(
+      proxyTargetUrl(base, "files/a;v=1/..x").href,
+      "https://api.acme.example/v2/files/a;v=1/..x",
+      "path parameters and dotted names are not traversal",
+    );
   });
 
   for (const [path, why] of [
@@ -38,7 +42,10 @@ describe("the proxied path can never leave api.baseUrl", () => {
     ["files/..", "trailing dot-dot"],
   ]) {
     it(`refuses ${why}: ${JSON.stringify(path)}`, () => {
-      assert.throws(() => proxyTargetUrl(base, path!), (err: { code?: string }) => err.code === "invalid_request");
+      assert.throws(
+        () => proxyTargetUrl(base, path!),
+        (err: { code?: string }) => err.code === "invalid_request",
+      );
     });
   }
 });

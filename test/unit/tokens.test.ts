@@ -25,7 +25,19 @@ describe("tokens", () => {
   before(async () => {
     services = await createTestServices({ BROKER_ISSUER: "https://broker.example.test" });
     await services.signingKeys.ensureCurrent();
-    await services.db.app.create({ data: { id: client.id, name: "Unit", tokenEndpointAuthMethod: "none", isPublic: true, redirectUris: [], grantTypes: [], responseTypes: [], scopes: [], accessTokenTtl: client.accessTokenTtl } });
+    await services.db.app.create({
+      data: {
+        id: client.id,
+        name: "Unit",
+        tokenEndpointAuthMethod: "none",
+        isPublic: true,
+        redirectUris: [],
+        grantTypes: [],
+        responseTypes: [],
+        scopes: [],
+        accessTokenTtl: client.accessTokenTtl,
+      },
+    });
   });
 
   after(async () => {
@@ -34,7 +46,14 @@ describe("tokens", () => {
 
   describe("access tokens (RFC 9068)", () => {
     it("carry typ at+jwt, the current kid, and the claims of an account-bound token", async () => {
-      const { accessToken, expiresIn, claims } = await issueAccessToken(services, { client, subject: "acc_1", scope: "proxy", accountId: "acc_1", connectorId: "acme", grantId: "gr_1" });
+      const { accessToken, expiresIn, claims } = await issueAccessToken(services, {
+        client,
+        subject: "acc_1",
+        scope: "proxy",
+        accountId: "acc_1",
+        connectorId: "acme",
+        grantId: "gr_1",
+      });
       const header = decodeProtectedHeader(accessToken);
       const key = await services.signingKeys.current();
       assert.deepEqual(header, { alg: key.alg, kid: key.kid, typ: "at+jwt" });
@@ -60,7 +79,11 @@ describe("tokens", () => {
     });
 
     it("verify: an ID token is not an access token (typ)", async () => {
-      const idToken = await issueIdToken(services, { client: { id: "https://broker.example.test", idTokenTtl: 60 }, account: { id: "acc_3", connectorId: "acme", hostname: "", profile: {} }, scope: "openid" });
+      const idToken = await issueIdToken(services, {
+        client: { id: "https://broker.example.test", idTokenTtl: 60 },
+        account: { id: "acc_3", connectorId: "acme", hostname: "", profile: {} },
+        scope: "openid",
+      });
       await assert.rejects(verifyAccessToken(services, idToken), InvalidToken);
     });
 
@@ -68,10 +91,21 @@ describe("tokens", () => {
       const key = await services.signingKeys.current();
       const foreign = await generateKeyPair("ES256");
       const now = Math.floor(Date.now() / 1000);
-      const claims = { iss: "https://broker.example.test", aud: "https://broker.example.test", sub: "x", client_id: "app_unit", scope: "proxy", jti: "j", iat: now, exp: now + 60 };
+      const claims = {
+        iss: "https://broker.example.test",
+        aud: "https://broker.example.test",
+        sub: "x",
+        client_id: "app_unit",
+        scope: "proxy",
+        jti: "j",
+        iat: now,
+        exp: now + 60,
+      };
       const forged = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).sign(foreign.privateKey);
       await assert.rejects(verifyAccessToken(services, forged), InvalidToken);
-      const otherIssuer = await new SignJWT({ ...claims, iss: "https://evil.example.test" }).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).sign(key.privateKey);
+      const otherIssuer = await new SignJWT({ ...claims, iss: "https://evil.example.test" })
+        .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" })
+        .sign(key.privateKey);
       await assert.rejects(verifyAccessToken(services, otherIssuer), InvalidToken);
       const unknownKid = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "sk_unknown", typ: "at+jwt" }).sign(key.privateKey);
       await assert.rejects(verifyAccessToken(services, unknownKid), InvalidToken);
@@ -94,7 +128,14 @@ describe("tokens", () => {
     it("carry the account's identity, nonce, auth_time and at_hash", async () => {
       const authTime = new Date("2026-01-02T03:04:05Z");
       const accessToken = "an-access-token";
-      const idToken = await issueIdToken(services, { client, account: { id: "acc_5", connectorId: "acme", hostname: "", profile: { email: "e@example.test", name: "E", secret: "not a claim" } }, scope: "openid email profile", nonce: "n-1", authTime, accessToken });
+      const idToken = await issueIdToken(services, {
+        client,
+        account: { id: "acc_5", connectorId: "acme", hostname: "", profile: { email: "e@example.test", name: "E", secret: "not a claim" } },
+        scope: "openid email profile",
+        nonce: "n-1",
+        authTime,
+        accessToken,
+      });
       const claims = decodeJwt(idToken);
       assert.equal(claims.sub, "acc_5");
       assert.equal(claims.aud, "app_unit");
@@ -107,7 +148,9 @@ describe("tokens", () => {
       assert.equal(claims.exp! - claims.iat!, 300);
       assert.equal(claims.secret, undefined, "only known claims leave the profile");
       assert.equal(claims.at_hash, accessTokenHash(accessToken, "ES256"));
-      const noNonce = decodeJwt(await issueIdToken(services, { client, account: { id: "acc_5", connectorId: "acme", hostname: "", profile: {} }, scope: "openid" }));
+      const noNonce = decodeJwt(
+        await issueIdToken(services, { client, account: { id: "acc_5", connectorId: "acme", hostname: "", profile: {} }, scope: "openid" }),
+      );
       assert.equal(noNonce.nonce, undefined);
       assert.equal(noNonce.at_hash, undefined);
     });
@@ -180,10 +223,21 @@ describe("tokens", () => {
       const other = createRedis(TEST_REDIS_URL);
       try {
         await new Promise((resolve) => other.once("ready", resolve));
-        assert.ok(await verifyAccessToken({ ...services, redis: other }, accessToken), "with the key lost, the token passes: the window restoreRevocations closes");
+        assert.ok(
+          await verifyAccessToken({ ...services, redis: other }, accessToken),
+          "with the key lost, the token passes: the window restoreRevocations closes",
+        );
         assert.ok((await restoreRevocations(services)) >= 1);
         // The key is back, and published: the other process's revocation cache hears it.
-        await until("the other process to refuse the token after the restore", () => verifyAccessToken({ ...services, redis: other }, accessToken).then(() => false, (err: unknown) => err instanceof InvalidToken), 2_000);
+        await until(
+          "the other process to refuse the token after the restore",
+          () =>
+            verifyAccessToken({ ...services, redis: other }, accessToken).then(
+              () => false,
+              (err: unknown) => err instanceof InvalidToken,
+            ),
+          2_000,
+        );
       } finally {
         closeRevocationCache(other);
         other.disconnect();

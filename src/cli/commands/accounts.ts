@@ -28,12 +28,21 @@ export function registerAccounts(program: Command): void {
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliError("--limit must be an integer 1-100000", EXIT.usage);
       await withServices(async (services) => {
         const rows = await services.db.account.findMany({
-          where: { ...(options.app ? { appId: options.app } : {}), ...(options.connector ? { connectorId: options.connector } : {}), ...(options.status ? { status: options.status as never } : {}) },
+          where: {
+            ...(options.app ? { appId: options.app } : {}),
+            ...(options.connector ? { connectorId: options.connector } : {}),
+            ...(options.status ? { status: options.status as never } : {}),
+          },
           orderBy: { createdAt: "asc" },
           take: limit,
         });
         const views = rows.map(accountView);
-        printResult(options, views, () => table(views.map((v) => ({ ...v, email: (v.profile.email as string | undefined) ?? null })), ["id", "app_id", "connector", "hostname", "status", "email", "credential_expires_at"]));
+        printResult(options, views, () =>
+          table(
+            views.map((v) => ({ ...v, email: (v.profile.email as string | undefined) ?? null })),
+            ["id", "app_id", "connector", "hostname", "status", "email", "credential_expires_at"],
+          ),
+        );
       });
     });
 
@@ -47,7 +56,15 @@ export function registerAccounts(program: Command): void {
       if (!id === !options.all) throw new CliError("give an account id or --all", EXIT.usage);
       await withServices(
         async (services) => {
-          const ids = id ? [id] : (await services.db.account.findMany({ where: { status: "active", ...(options.connector ? { connectorId: options.connector } : {}) }, select: { id: true }, orderBy: { id: "asc" } })).map((a) => a.id);
+          const ids = id
+            ? [id]
+            : (
+                await services.db.account.findMany({
+                  where: { status: "active", ...(options.connector ? { connectorId: options.connector } : {}) },
+                  select: { id: true },
+                  orderBy: { id: "asc" },
+                })
+              ).map((a) => a.id);
           const results: { id: string; outcome: string; error?: string }[] = [];
           const progress = !options.json && process.stderr.isTTY && ids.length > 1;
           for (const [i, accountId] of ids.entries()) {
@@ -64,7 +81,16 @@ export function registerAccounts(program: Command): void {
           await recordAudit(services.db, { action: "accounts.refresh_requested", actorType: "operator", actorId: "cli", detail: { count: ids.length } });
           const failed = results.filter((r) => r.outcome === "failed").length;
           printResult(options, id ? results[0] : { refreshed: results.length - failed, failed, results }, () =>
-            id ? `${id}: ${results[0]!.outcome}` : `${results.length - failed} refreshed, ${failed} failed${failed ? `\n${results.filter((r) => r.error).map((r) => `${r.id}: ${r.error}`).join("\n")}` : ""}`,
+            id
+              ? `${id}: ${results[0]!.outcome}`
+              : `${results.length - failed} refreshed, ${failed} failed${
+                  failed
+                    ? `\n${results
+                        .filter((r) => r.error)
+                        .map((r) => `${r.id}: ${r.error}`)
+                        .join("\n")}`
+                    : ""
+                }`,
           );
           if (failed) process.exitCode = EXIT.failed;
         },
@@ -84,7 +110,12 @@ export function registerAccounts(program: Command): void {
         await withServices(
           async (services) => {
             const result = await endAccount(services, id, { actorType: "operator", actorId: "cli" }, { remove });
-            printResult(options, result, () => `${id}: ${remove ? "deleted" : "revoked"} (upstream tokens ${result.upstreamRevoked ? "revoked" : "not revocable upstream"}, ${result.grantsRevoked} broker grant(s) revoked)`);
+            printResult(
+              options,
+              result,
+              () =>
+                `${id}: ${remove ? "deleted" : "revoked"} (upstream tokens ${result.upstreamRevoked ? "revoked" : "not revocable upstream"}, ${result.grantsRevoked} broker grant(s) revoked)`,
+            );
           },
           { redis: true },
         );

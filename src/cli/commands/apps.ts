@@ -39,7 +39,13 @@ function list(value: string, previous: string[] = []): string[] {
 
 /** Response types contain spaces ("code id_token"), so only commas separate them. */
 function responseTypeList(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(",").map((t) => t.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...value
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean),
+  ];
 }
 
 function seconds(flag: string) {
@@ -58,14 +64,16 @@ function checkScopes(scopes: string[]): string[] {
     throw new CliError("--scopes contains a character RFC 6749 §3.3 does not allow", EXIT.usage);
   }
   for (const scope of parsed) {
-    if (!isBrokerScope(scope) && !splitConnectorScope(scope)) throw new CliError(`unknown scope "${scope}": use a broker scope or <connector>:<name>`, EXIT.usage);
+    if (!isBrokerScope(scope) && !splitConnectorScope(scope))
+      throw new CliError(`unknown scope "${scope}": use a broker scope or <connector>:<name>`, EXIT.usage);
   }
   return parsed;
 }
 
 function checkAuthMethod(method: string | undefined): ClientAuthMethod | undefined {
   if (method === undefined) return undefined;
-  if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) throw new CliError(`--token-endpoint-auth-method must be one of ${CLIENT_AUTH_METHODS.join(", ")}`, EXIT.usage);
+  if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(method))
+    throw new CliError(`--token-endpoint-auth-method must be one of ${CLIENT_AUTH_METHODS.join(", ")}`, EXIT.usage);
   return method as ClientAuthMethod;
 }
 
@@ -123,7 +131,11 @@ export function registerApps(program: Command): void {
         const { client, secret, webhookSecret } = await services.clients.create(input, services.keyring);
         const view = appView(client);
         if (options.json) {
-          printResult(options, { ...view, ...(secret ? { client_secret: secret } : {}), ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) }, () => "");
+          printResult(
+            options,
+            { ...view, ...(secret ? { client_secret: secret } : {}), ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) },
+            () => "",
+          );
           if (secret || webhookSecret) process.stderr.write(`warning: ${SECRET_WARNING}\n`);
           return;
         }

@@ -82,7 +82,12 @@ export function registerConnectors(program: Command): void {
       if (stored.unchecked && !options.json) process.stderr.write(`authbroker: credentials stored in the database not shown (${stored.unchecked})\n`);
       printResult(options, { dir: displayPath(dir), connectors: rows, databaseChecked: stored.byConnector !== undefined, errors: problemLines(errors) }, () =>
         table(
-          rows.map((r) => ({ ...r, kind: r.implemented ? r.kind : `${r.kind} (not implemented yet)`, perServer: r.perServer ? "yes" : "no", configured: r.configured === true ? "yes" : r.configured === false ? "no" : r.configured })),
+          rows.map((r) => ({
+            ...r,
+            kind: r.implemented ? r.kind : `${r.kind} (not implemented yet)`,
+            perServer: r.perServer ? "yes" : "no",
+            configured: r.configured === true ? "yes" : r.configured === false ? "no" : r.configured,
+          })),
           ["id", "name", "kind", "perServer", "configured", "credentials"],
         ),
       );
@@ -104,7 +109,9 @@ export function registerConnectors(program: Command): void {
         valid
           ? [
               `${summary.length} connector file(s) valid${summary.length ? `: ${summary.map((c) => c.id).join(", ")}` : ""}`,
-              ...summary.filter((c) => c.needsCredentials.length).map((c) => `note: ${c.id}: ${c.needsCredentials.join(", ")} not set (store credentials with \`authbroker credentials set ${c.id}\` instead)`),
+              ...summary
+                .filter((c) => c.needsCredentials.length)
+                .map((c) => `note: ${c.id}: ${c.needsCredentials.join(", ")} not set (store credentials with \`authbroker credentials set ${c.id}\` instead)`),
             ].join("\n")
           : checked.errors.map((e) => e.message).join("\n"),
       );

@@ -17,7 +17,14 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { checkedServerName, setConnectorCredentials, setConnectorPrivateKey, usesClientCredentials, usesPrivateKey } from "../../connectors/credentials.js";
 import { checkConnectorDir } from "../../connectors/loader.js";
-import { generateConnectorKey, importConnectorKey, KeyFileError, SIGNING_ALGORITHMS, type ImportedKey, type SigningAlgorithm } from "../../connectors/private-keys.js";
+import {
+  generateConnectorKey,
+  importConnectorKey,
+  KeyFileError,
+  SIGNING_ALGORITHMS,
+  type ImportedKey,
+  type SigningAlgorithm,
+} from "../../connectors/private-keys.js";
 import type { ConnectorConfig } from "../../connectors/schema.js";
 import type { Services } from "../../services.js";
 import { withServices } from "../context.js";
@@ -46,7 +53,9 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   // One trailing newline is how `echo` and editors end a line, not part of the secret.
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 /** Whether the connector's token requests carry a client secret. */
@@ -57,11 +66,13 @@ function needsSecret(connector: ConnectorConfig): boolean {
 }
 
 async function clientSecretFrom(options: SetOptions, connector: ConnectorConfig, clientIdGiven: boolean): Promise<string | undefined> {
-  if (options.clientSecret !== undefined && options.clientSecretStdin) throw new CliError("give the client secret once: --client-secret or --client-secret-stdin", EXIT.usage);
+  if (options.clientSecret !== undefined && options.clientSecretStdin)
+    throw new CliError("give the client secret once: --client-secret or --client-secret-stdin", EXIT.usage);
   const secret = options.clientSecretStdin ? await readStdin() : options.clientSecret;
   if (secret === "") throw new CliError("the client secret is empty", EXIT.usage);
   if (secret !== undefined && !clientIdGiven) throw new CliError("a client secret goes with its client id: add --client-id", EXIT.usage);
-  if (secret === undefined && clientIdGiven && needsSecret(connector)) throw new CliError(`connector "${connector.id}" needs a client secret: --client-secret-stdin (or --client-secret)`, EXIT.usage);
+  if (secret === undefined && clientIdGiven && needsSecret(connector))
+    throw new CliError(`connector "${connector.id}" needs a client secret: --client-secret-stdin (or --client-secret)`, EXIT.usage);
   return secret;
 }
 
@@ -133,16 +144,33 @@ export function registerCredentials(program: Command): void {
     .action(async (connectorId: string, options: SetOptions) => {
       await withServices(async (services) => {
         const connector = await findConnector(services, connectorId);
-        if (!usesClientCredentials(connector)) throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials: its end users enter their own`, EXIT.usage);
-        if (options.privateKeyFile !== undefined && !usesPrivateKey(connector)) throw new CliError(`connector "${connector.id}" signs nothing: a private key is for jwt_bearer or private_key_jwt connectors`, EXIT.usage);
+        if (!usesClientCredentials(connector))
+          throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials: its end users enter their own`, EXIT.usage);
+        if (options.privateKeyFile !== undefined && !usesPrivateKey(connector))
+          throw new CliError(`connector "${connector.id}" signs nothing: a private key is for jwt_bearer or private_key_jwt connectors`, EXIT.usage);
         const hostname = serverOption(connector, options.hostname);
-        const key = options.privateKeyFile === undefined ? undefined : await keyFromFile(options.privateKeyFile, { alg: connectorAlgorithm(connector), kid: options.keyId });
+        const key =
+          options.privateKeyFile === undefined
+            ? undefined
+            : await keyFromFile(options.privateKeyFile, { alg: connectorAlgorithm(connector), kid: options.keyId });
         const clientId = options.clientId ?? key?.clientId;
         if (clientId === undefined && key === undefined) throw new CliError("give --client-id (with its secret), --private-key-file, or both", EXIT.usage);
         const clientSecret = await clientSecretFrom(options, connector, options.clientId !== undefined);
         // The client id and secret first: storing them clears a secret the connector no longer uses; the key is kept.
-        const stored = options.clientId !== undefined ? await setConnectorCredentials(services, { connectorId: connector.id, appId: options.app, hostname, clientId: options.clientId, clientSecret }) : undefined;
-        const keyStored = key ? await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, hostname, privateJwk: key.privateJwk, publicJwk: key.publicJwk, clientId }) : undefined;
+        const stored =
+          options.clientId !== undefined
+            ? await setConnectorCredentials(services, { connectorId: connector.id, appId: options.app, hostname, clientId: options.clientId, clientSecret })
+            : undefined;
+        const keyStored = key
+          ? await setConnectorPrivateKey(services, {
+              connectorId: connector.id,
+              appId: options.app,
+              hostname,
+              privateJwk: key.privateJwk,
+              publicJwk: key.publicJwk,
+              clientId,
+            })
+          : undefined;
         const created = (stored ?? keyStored)!.created;
         printResult(
           options,
@@ -165,7 +193,9 @@ export function registerCredentials(program: Command): void {
   credentials
     .command("keygen")
     .argument("<connector>", "connector id (jwt_bearer, or private_key_jwt client authentication)")
-    .description("make a key pair for a connector: the private key is sealed in the database and never shown; the public key is printed (PEM and JWK) for the upstream's admin")
+    .description(
+      "make a key pair for a connector: the private key is sealed in the database and never shown; the public key is printed (PEM and JWK) for the upstream's admin",
+    )
     .option("--app <id>", "only for this app (default: every app without its own)")
     .option("--hostname <host>", "per-server connectors: only for this server (host[:port])")
     .option("--alg <alg>", `${SIGNING_ALGORITHMS.join(" or ")} (default: the connector's auth.algorithm, else RS256)`)
@@ -174,14 +204,34 @@ export function registerCredentials(program: Command): void {
     .action(async (connectorId: string, options: KeygenOptions) => {
       await withServices(async (services) => {
         const connector = await findConnector(services, connectorId);
-        if (!usesPrivateKey(connector)) throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) signs nothing: keygen is for jwt_bearer connectors and private_key_jwt client authentication`, EXIT.usage);
+        if (!usesPrivateKey(connector))
+          throw new CliError(
+            `connector "${connector.id}" (${connector.auth.kind}) signs nothing: keygen is for jwt_bearer connectors and private_key_jwt client authentication`,
+            EXIT.usage,
+          );
         const hostname = serverOption(connector, options.hostname);
         const alg = algorithmOption(options.alg) ?? connectorAlgorithm(connector) ?? "RS256";
         const key = await generateConnectorKey(alg, options.kid);
-        const stored = await setConnectorPrivateKey(services, { connectorId: connector.id, appId: options.app, hostname, privateJwk: key.privateJwk, publicJwk: key.publicJwk });
+        const stored = await setConnectorPrivateKey(services, {
+          connectorId: connector.id,
+          appId: options.app,
+          hostname,
+          privateJwk: key.privateJwk,
+          publicJwk: key.publicJwk,
+        });
         printResult(
           options,
-          { connector: connector.id, app: options.app ?? null, appKey: stored.appKey, hostname: hostname ?? null, alg: key.alg, kid: key.kid, created: stored.created, publicKeyPem: key.publicKeyPem, publicJwk: key.publicJwk },
+          {
+            connector: connector.id,
+            app: options.app ?? null,
+            appKey: stored.appKey,
+            hostname: hostname ?? null,
+            alg: key.alg,
+            kid: key.kid,
+            created: stored.created,
+            publicKeyPem: key.publicKeyPem,
+            publicJwk: key.publicJwk,
+          },
           () =>
             [
               `${stored.created ? "stored a new" : "replaced the"} ${key.alg} private key of "${connector.id}" ${whose(options.app, hostname)} (kid ${key.kid}).${stored.created ? "" : " The previous key no longer signs."}`,

@@ -9,7 +9,8 @@ import { CliError, EXIT, printResult } from "../output.js";
 /** The variables `init` writes, with the comment that explains each. */
 async function generatedSettings(kid: string, withAdminToken = true): Promise<string> {
   const lines = ["# Keyring for data at rest: kid:base64(32 bytes), first is current.", `BROKER_ENCRYPTION_KEYS=${await generateKeyEntry(kid)}`];
-  if (withAdminToken) lines.push("# Bearer token for the admin API (/admin/v1, /admin/queues, /metrics).", `BROKER_ADMIN_TOKEN=${randomBytes(32).toString("base64url")}`);
+  if (withAdminToken)
+    lines.push("# Bearer token for the admin API (/admin/v1, /admin/queues, /metrics).", `BROKER_ADMIN_TOKEN=${randomBytes(32).toString("base64url")}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -44,7 +45,9 @@ export function registerInit(program: Command): void {
         }
       }
       if (exists && !options.force) throw new CliError(`${options.file} exists; pass --force to overwrite it (its encryption keys would be lost)`, EXIT.usage);
-      writeFileSync(options.file, `# Written by \`authbroker init\` for development. Keep it secret; never commit it.\n${await generatedSettings(kid)}`, { mode: 0o600 });
+      writeFileSync(options.file, `# Written by \`authbroker init\` for development. Keep it secret; never commit it.\n${await generatedSettings(kid)}`, {
+        mode: 0o600,
+      });
       // The mode of writeFileSync applies to new files only; an overwritten one keeps its own.
       chmodSync(options.file, 0o600);
       printResult(options, { written: true, file: options.file, kid }, () => `wrote ${options.file} (encryption key "${kid}", admin token)`);

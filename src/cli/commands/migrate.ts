@@ -70,7 +70,11 @@ export function applyMigrations(databaseUrl: string): Promise<void> {
     child.once("close", (status) => {
       if (done) return;
       if (status === 0) return resolve();
-      const reason = output.split("\n").map((l) => l.trim()).find((l) => /error/i.test(l)) ?? "see `node scripts/prisma.js migrate deploy`";
+      const reason =
+        output
+          .split("\n")
+          .map((l) => l.trim())
+          .find((l) => /error/i.test(l)) ?? "see `node scripts/prisma.js migrate deploy`";
       reject(new CliError(`migrations failed on ${describeDatabaseUrl(databaseUrl)}: ${reason}`));
     });
   });
@@ -82,7 +86,10 @@ export function registerMigrate(program: Command): void {
     .description("create the database if it does not exist and apply every migration in prisma/migrations")
     .option("--json", "print the result as JSON")
     .action(async (options: { json?: boolean }) => {
-      const { databaseUrl } = loadConfig({ ...process.env, BROKER_ENCRYPTION_KEYS: process.env.BROKER_ENCRYPTION_KEYS || "unused:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" });
+      const { databaseUrl } = loadConfig({
+        ...process.env,
+        BROKER_ENCRYPTION_KEYS: process.env.BROKER_ENCRYPTION_KEYS || "unused:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+      });
       try {
         await checkPostgres(databaseUrl.replace(/\/[^/?]*(\?|$)/, "/postgres$1"));
       } catch (err) {
@@ -90,6 +97,10 @@ export function registerMigrate(program: Command): void {
       }
       const created = await ensureDatabase(databaseUrl);
       await applyMigrations(databaseUrl);
-      printResult(options, { database: describeDatabaseUrl(databaseUrl), created, migrated: true }, () => `${created ? "created and " : ""}migrated ${describeDatabaseUrl(databaseUrl)}`);
+      printResult(
+        options,
+        { database: describeDatabaseUrl(databaseUrl), created, migrated: true },
+        () => `${created ? "created and " : ""}migrated ${describeDatabaseUrl(databaseUrl)}`,
+      );
     });
 }

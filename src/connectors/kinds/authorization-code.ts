@@ -12,7 +12,17 @@ import type { UpstreamClientCredentials } from "../credentials.js";
 import { ConnectorNotConfigured } from "../errors.js";
 import { fillTemplate } from "../template.js";
 import { USER_AGENT } from "./identity.js";
-import type { AuthKind, AuthorizationChecks, IdentityFetcher, KindContext, RedirectAuthorizer, Refresher, Revoker, UpstreamIdentity, UpstreamTokens } from "./types.js";
+import type {
+  AuthKind,
+  AuthorizationChecks,
+  IdentityFetcher,
+  KindContext,
+  RedirectAuthorizer,
+  Refresher,
+  Revoker,
+  UpstreamIdentity,
+  UpstreamTokens,
+} from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
 
 export type RedirectAuth = Extract<ConnectorAuth, { kind: "oauth2" | "oidc" }>;
@@ -41,14 +51,22 @@ const CLIENT_AUTH: Record<TokenEndpointAuthMethod, (ctx: KindContext, credential
   client_secret_post: async (_ctx, credentials) => oidc.ClientSecretPost(credentials.clientSecret),
   private_key_jwt: async (ctx, credentials) => {
     const jwk = credentials.privateJwk;
-    if (!jwk?.alg) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has no private key with an alg for private_key_jwt: run \`authbroker credentials keygen ${ctx.connector.id}\``);
+    if (!jwk?.alg)
+      throw new ConnectorNotConfigured(
+        ctx.connector.id,
+        `connector "${ctx.connector.id}" has no private key with an alg for private_key_jwt: run \`authbroker credentials keygen ${ctx.connector.id}\``,
+      );
     let key: Awaited<ReturnType<typeof importJWK>>;
     try {
       key = await importJWK(jwk, jwk.alg);
     } catch (err) {
-      throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a stored private key that cannot be used (${(err as { code?: string }).code ?? "invalid key"}): run \`authbroker credentials keygen ${ctx.connector.id}\``);
+      throw new ConnectorNotConfigured(
+        ctx.connector.id,
+        `connector "${ctx.connector.id}" has a stored private key that cannot be used (${(err as { code?: string }).code ?? "invalid key"}): run \`authbroker credentials keygen ${ctx.connector.id}\``,
+      );
     }
-    if (key instanceof Uint8Array) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a symmetric key where private_key_jwt needs a private key`);
+    if (key instanceof Uint8Array)
+      throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a symmetric key where private_key_jwt needs a private key`);
     return oidc.PrivateKeyJwt({ key, kid: jwk.kid });
   },
   // RFC 7523 §2.1: the assertion authorizes the request; nothing else is sent (not even client_id, which None() would add).
@@ -60,7 +78,11 @@ const CLIENT_AUTH: Record<TokenEndpointAuthMethod, (ctx: KindContext, credential
  * the broker's client there, its client authentication, the SSRF-safe
  * fetch, and plain http only where the context allows it.
  */
-export async function clientConfiguration(ctx: KindContext, auth: { tokenAuthMethod: TokenEndpointAuthMethod }, metadata: oidc.ServerMetadata): Promise<oidc.Configuration> {
+export async function clientConfiguration(
+  ctx: KindContext,
+  auth: { tokenAuthMethod: TokenEndpointAuthMethod },
+  metadata: oidc.ServerMetadata,
+): Promise<oidc.Configuration> {
   const credentials = requireCredentials(ctx);
   const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials);
   const config = new oidc.Configuration(metadata, credentials.clientId, { token_endpoint_auth_method: auth.tokenAuthMethod }, clientAuth);
@@ -189,7 +211,9 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
     async revoke(ctx, token, tokenTypeHint) {
       const { config } = await configure(ctx);
       if (!config.serverMetadata().revocation_endpoint) return false;
-      await upstreamCall(ctx.connector, "revocation", () => oidc.tokenRevocation(config, token, tokenTypeHint ? { token_type_hint: tokenTypeHint } : undefined));
+      await upstreamCall(ctx.connector, "revocation", () =>
+        oidc.tokenRevocation(config, token, tokenTypeHint ? { token_type_hint: tokenTypeHint } : undefined),
+      );
       return true;
     },
   };

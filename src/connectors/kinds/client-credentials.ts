@@ -20,7 +20,8 @@ import type { AuthKind, IdentityFetcher, KindContext, Refresher, ServiceTokenFet
 import { upstreamCall } from "./upstream-errors.js";
 
 function clientCredentialsAuthOf(ctx: KindContext): ConnectorOfKind<"client_credentials">["auth"] {
-  if (ctx.connector.auth.kind !== "client_credentials") throw new TypeError(`connector "${ctx.connector.id}" is ${ctx.connector.auth.kind}, not client_credentials`);
+  if (ctx.connector.auth.kind !== "client_credentials")
+    throw new TypeError(`connector "${ctx.connector.id}" is ${ctx.connector.auth.kind}, not client_credentials`);
   return ctx.connector.auth;
 }
 
@@ -28,7 +29,13 @@ function clientCredentialsAuthOf(ctx: KindContext): ConnectorOfKind<"client_cred
 export function sharedTokenKey(ctx: KindContext): string {
   // The token endpoint too: two brokers (or a changed file) with the same connector id and client id at
   // different upstreams must not share a token (seen between two test files sharing one Redis).
-  const parts = [ctx.connector.id, filled(ctx, clientCredentialsAuthOf(ctx).tokenUrl), ctx.credentials?.clientId ?? "", ctx.hostname ?? "", [...ctx.upstreamScopes].sort().join(" ")];
+  const parts = [
+    ctx.connector.id,
+    filled(ctx, clientCredentialsAuthOf(ctx).tokenUrl),
+    ctx.credentials?.clientId ?? "",
+    ctx.hostname ?? "",
+    [...ctx.upstreamScopes].sort().join(" "),
+  ];
   return `${ctx.connector.id}:${createHash("sha256").update(JSON.stringify(parts)).digest("base64url")}`;
 }
 

@@ -102,7 +102,9 @@ export async function fetchIdentityDocumentWith(
     const text = await response.text();
     if (response.status === 401 || response.status === 403) throw refused(response.status);
     if (!response.ok) {
-      throw new UpstreamError(`${connector.name}'s identity URL answered HTTP ${response.status}`, { detail: `${connector.id} ${step}: ${sanitizeUpstreamText(text) ?? "(empty body)"}` });
+      throw new UpstreamError(`${connector.name}'s identity URL answered HTTP ${response.status}`, {
+        detail: `${connector.id} ${step}: ${sanitizeUpstreamText(text) ?? "(empty body)"}`,
+      });
     }
     if (text.length > MAX_IDENTITY_BYTES) throw new UpstreamError(`${connector.name}'s identity response is too large`);
     let document: unknown;
@@ -111,7 +113,8 @@ export async function fetchIdentityDocumentWith(
     } catch {
       throw new UpstreamError(`${connector.name}'s identity URL did not answer JSON`);
     }
-    if (document === null || typeof document !== "object" || Array.isArray(document)) throw new UpstreamError(`${connector.name}'s identity response is not a JSON object`);
+    if (document === null || typeof document !== "object" || Array.isArray(document))
+      throw new UpstreamError(`${connector.name}'s identity response is not a JSON object`);
     return document as Record<string, unknown>;
   });
 }

@@ -14,7 +14,17 @@ import { ConnectorNotConfigured } from "../errors.js";
 import type { ConnectorConfig, ConnectorOfKind } from "../schema.js";
 import { filled, tokenEndpointConfiguration, toUpstreamTokens } from "./authorization-code.js";
 import { identityFromUrl } from "./identity.js";
-import type { AssertionSigner, AuthKind, IdentityFetcher, KindContext, PromptField, Refresher, ServiceTokenFetcher, UpstreamIdentity, UpstreamTokens } from "./types.js";
+import type {
+  AssertionSigner,
+  AuthKind,
+  IdentityFetcher,
+  KindContext,
+  PromptField,
+  Refresher,
+  ServiceTokenFetcher,
+  UpstreamIdentity,
+  UpstreamTokens,
+} from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
 
 export const JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -30,10 +40,16 @@ function jwtBearerAuthOf(connector: ConnectorConfig): JwtBearerAuth {
 }
 
 function keyMissing(ctx: KindContext, why: string): ConnectorNotConfigured {
-  return new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" ${why}: run \`authbroker credentials keygen ${ctx.connector.id}\` (or \`credentials set --private-key-file\`)`);
+  return new ConnectorNotConfigured(
+    ctx.connector.id,
+    `connector "${ctx.connector.id}" ${why}: run \`authbroker credentials keygen ${ctx.connector.id}\` (or \`credentials set --private-key-file\`)`,
+  );
 }
 
-async function signingKey(ctx: KindContext, auth: JwtBearerAuth): Promise<{ key: Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>; jwk: JWK; alg: string }> {
+async function signingKey(
+  ctx: KindContext,
+  auth: JwtBearerAuth,
+): Promise<{ key: Exclude<Awaited<ReturnType<typeof importJWK>>, Uint8Array>; jwk: JWK; alg: string }> {
   const jwk = ctx.credentials?.privateJwk;
   if (!jwk) throw keyMissing(ctx, "has no private key");
   const alg = jwk.alg ?? auth.algorithm;
@@ -63,7 +79,11 @@ export function createJwtBearerKind(): AuthKind & AssertionSigner & ServiceToken
   async function signAssertion(ctx: KindContext, typed: string | undefined): Promise<string> {
     const auth = jwtBearerAuthOf(ctx.connector);
     const clientId = ctx.credentials?.clientId;
-    if (!clientId) throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has no client id for the assertion's iss: run \`authbroker credentials set ${ctx.connector.id} --client-id …\``);
+    if (!clientId)
+      throw new ConnectorNotConfigured(
+        ctx.connector.id,
+        `connector "${ctx.connector.id}" has no client id for the assertion's iss: run \`authbroker credentials set ${ctx.connector.id} --client-id …\``,
+      );
     const { key, jwk, alg } = await signingKey(ctx, auth);
     const claims: Record<string, unknown> = { ...auth.claims };
     if (auth.scopeClaim && ctx.upstreamScopes.length > 0) claims.scope = ctx.upstreamScopes.join(" ");
@@ -106,7 +126,17 @@ export function createJwtBearerKind(): AuthKind & AssertionSigner & ServiceToken
     subjectFields(connector): PromptField[] {
       const subject = jwtBearerAuthOf(connector).subject;
       if (!subject) return [];
-      return [{ name: SUBJECT_FIELD, label: subject.label, description: subject.description, pattern: subject.pattern, required: subject.required, secret: false, autocomplete: "off" }];
+      return [
+        {
+          name: SUBJECT_FIELD,
+          label: subject.label,
+          description: subject.description,
+          pattern: subject.pattern,
+          required: subject.required,
+          secret: false,
+          autocomplete: "off",
+        },
+      ];
     },
 
     async fetchServiceGrant(ctx, subject) {

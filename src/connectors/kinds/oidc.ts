@@ -71,7 +71,12 @@ export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCode
 
   function claimPaths(ctx: KindContext): IdentityPaths {
     const identity = ctx.connector.identity;
-    return { subject: identity?.subject ?? "sub", email: identity?.email ?? "email", emailVerified: identity?.emailVerified ?? "email_verified", name: identity?.name ?? "name" };
+    return {
+      subject: identity?.subject ?? "sub",
+      email: identity?.email ?? "email",
+      emailVerified: identity?.emailVerified ?? "email_verified",
+      name: identity?.name ?? "name",
+    };
   }
 
   async function userinfo(ctx: KindContext, config: oidc.Configuration, accessToken: string, subject: string | typeof oidc.skipSubjectCheck) {
@@ -89,7 +94,8 @@ export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCode
       let profile: Record<string, unknown> = Object.fromEntries(Object.entries(claims).filter(([name]) => !PROTOCOL_CLAIMS.includes(name)));
       const paths = claimPaths(ctx);
       let fields = profileFields(profile, paths);
-      const incomplete = pickPath(profile, paths.subject) === undefined || fields.email === undefined || fields.emailVerified === undefined || fields.name === undefined;
+      const incomplete =
+        pickPath(profile, paths.subject) === undefined || fields.email === undefined || fields.emailVerified === undefined || fields.name === undefined;
       if (incomplete && config.serverMetadata().userinfo_endpoint) {
         // OIDC Core §5.3.2: userinfo's `sub` must equal the ID token's; fetchUserInfo checks it.
         const info = { ...(await userinfo(ctx, config, response.access_token, claims.sub)) };
@@ -101,7 +107,8 @@ export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCode
     },
     async identityOf(ctx, config, tokens) {
       if (ctx.connector.identity?.url) return identityFromUrl(ctx, tokens.accessToken);
-      if (!config.serverMetadata().userinfo_endpoint) throw new UpstreamError(`${ctx.connector.name} has no userinfo endpoint to say who an access token belongs to`);
+      if (!config.serverMetadata().userinfo_endpoint)
+        throw new UpstreamError(`${ctx.connector.name} has no userinfo endpoint to say who an access token belongs to`);
       return identityFromProfile(ctx, { ...(await userinfo(ctx, config, tokens.accessToken, oidc.skipSubjectCheck)) }, claimPaths(ctx));
     },
   });

@@ -52,7 +52,8 @@ export function createPasswordGrantKind(): AuthKind & PasswordExchanger & Refres
         response = await upstreamCall(ctx.connector, "password grant", () => oidc.genericGrantRequest(config, "password", parameters));
       } catch (err) {
         // RFC 6749 §5.2: invalid_grant is "the resource owner credentials are invalid".
-        if (err instanceof UpstreamInvalidGrant) throw new FormValuesRejected(`${ctx.connector.name} did not accept this user name and password.`, "password", { detail: err.detail });
+        if (err instanceof UpstreamInvalidGrant)
+          throw new FormValuesRejected(`${ctx.connector.name} did not accept this user name and password.`, "password", { detail: err.detail });
         throw err;
       }
       const tokens = toUpstreamTokens(response);

@@ -24,6 +24,7 @@ export function checkTypedValues(fields: PromptField[], values: Record<string, s
     if (value.length > MAX_VALUE_LENGTH) throw new FormValuesRejected(`${field.label} is too long`, field.name);
     // eslint-disable-next-line no-control-regex
     if (/[\x00-\x1f\x7f]/.test(value)) throw new FormValuesRejected(`${field.label} contains characters that cannot be sent`, field.name);
-    if (field.pattern !== undefined && !new RegExp(`^(?:${field.pattern})$`).test(value)) throw new FormValuesRejected(`${field.label} does not have the expected format`, field.name);
+    if (field.pattern !== undefined && !new RegExp(`^(?:${field.pattern})$`).test(value))
+      throw new FormValuesRejected(`${field.label} does not have the expected format`, field.name);
   }
 }

@@ -31,7 +31,11 @@ export class AuthKinds {
   /** The implementation of a connector's kind; ConnectorNotConfigured when this broker has none. */
   for(connector: ConnectorConfig): AuthKind {
     const kind = this.byName.get(connector.auth.kind);
-    if (!kind) throw new ConnectorNotConfigured(connector.id, `connector "${connector.id}" uses auth kind "${connector.auth.kind}", which this broker does not implement yet`);
+    if (!kind)
+      throw new ConnectorNotConfigured(
+        connector.id,
+        `connector "${connector.id}" uses auth kind "${connector.auth.kind}", which this broker does not implement yet`,
+      );
     return kind;
   }
 

@@ -91,10 +91,19 @@ function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & Stati
         identity.url,
         authorizationFor(connector, values),
         // The field a wrong key is most likely in: the secret one (a typo in a user name reads the same upstream).
-        () => new FormValuesRejected(`${connector.name} did not accept these credentials. Check them and try again.`, fields.length === 1 ? fields[0]!.name : secretField?.name),
+        () =>
+          new FormValuesRejected(
+            `${connector.name} did not accept these credentials. Check them and try again.`,
+            fields.length === 1 ? fields[0]!.name : secretField?.name,
+          ),
         "credential check",
       );
-      return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified, name: identity.name });
+      return identityFromProfile(ctx, document, {
+        subject: identity.subject,
+        email: identity.email,
+        emailVerified: identity.emailVerified,
+        name: identity.name,
+      });
     },
   };
 }

@@ -187,7 +187,9 @@ export interface ServiceTokenFetcher {
 }
 
 /** An auth kind: its name plus whichever capabilities it has. */
-export interface AuthKind extends Partial<RedirectAuthorizer & Refresher & IdentityFetcher & Revoker & StaticCredentialChecker & PasswordExchanger & AssertionSigner & ServiceTokenFetcher> {
+export interface AuthKind extends Partial<
+  RedirectAuthorizer & Refresher & IdentityFetcher & Revoker & StaticCredentialChecker & PasswordExchanger & AssertionSigner & ServiceTokenFetcher
+> {
   readonly kind: AuthKindName;
 }
 

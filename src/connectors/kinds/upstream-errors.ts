@@ -20,7 +20,17 @@ const INVALID_GRANT_CODES = new Set(["invalid_grant", "bad_verification_code", "
 const INVALID_CLIENT_CODES = new Set(["invalid_client", "unauthorized_client", "incorrect_client_credentials"]);
 
 /** What the broker was doing when the upstream failed, for the messages. */
-export type UpstreamStep = "discovery" | "authorization" | "code exchange" | "refresh" | "identity" | "revocation" | "password grant" | "assertion grant" | "client credentials grant" | "credential check";
+export type UpstreamStep =
+  | "discovery"
+  | "authorization"
+  | "code exchange"
+  | "refresh"
+  | "identity"
+  | "revocation"
+  | "password grant"
+  | "assertion grant"
+  | "client credentials grant"
+  | "credential check";
 
 /** What an upstream's `invalid_grant` refused, by step (RFC 6749 §5.2). */
 const REFUSED_GRANT: Partial<Record<UpstreamStep, string>> = {
@@ -94,7 +104,8 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
   if (err instanceof oidc.ResponseBodyError) {
     const detail = `${connector.id} ${step}: HTTP ${err.status} ${err.error}${sanitizeUpstreamText(err.error_description) ? `: ${sanitizeUpstreamText(err.error_description)}` : ""}`;
     // RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked or was issued to another client.
-    if (INVALID_GRANT_CODES.has(err.error)) throw new UpstreamInvalidGrant(`${name} refused the ${refusedGrant(step)} (invalid_grant); the account must be connected again`, { detail });
+    if (INVALID_GRANT_CODES.has(err.error))
+      throw new UpstreamInvalidGrant(`${name} refused the ${refusedGrant(step)} (invalid_grant); the account must be connected again`, { detail });
     if (INVALID_CLIENT_CODES.has(err.error)) throw new UpstreamError(`${name} refused the broker's client credentials (${err.error})`, { detail });
     throw new UpstreamError(`${name} refused the ${step} (${sanitizeUpstreamText(err.error, 64) ?? "error"})`, { detail });
   }
@@ -110,7 +121,8 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
     const codes = err.cause.map((challenge) => challenge.parameters.error).filter((code): code is string => typeof code === "string");
     const detail = `${connector.id} ${step}: HTTP ${err.status} ${err.cause.map((c) => c.scheme).join(", ")} challenge${codes.length ? ` (${codes.join(", ")})` : ""}`;
     if (codes.includes("invalid_client")) throw new UpstreamError(`${name} refused the broker's client credentials (invalid_client)`, { detail });
-    if (codes.includes("invalid_grant")) throw new UpstreamInvalidGrant(`${name} refused the ${refusedGrant(step)} (invalid_grant); the account must be connected again`, { detail });
+    if (codes.includes("invalid_grant"))
+      throw new UpstreamInvalidGrant(`${name} refused the ${refusedGrant(step)} (invalid_grant); the account must be connected again`, { detail });
     throw new UpstreamError(`${name} refused the access token (HTTP ${err.status})`, { detail });
   }
 
@@ -131,14 +143,18 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
       throw new UpstreamError(`${name} answered ${typeof status === "number" ? `HTTP ${status}` : "unexpectedly"} during the ${step}`, { detail });
     }
     if (err.code === "OAUTH_HTTP_REQUEST_FORBIDDEN") throw new UpstreamError(`${name} must be reached over https`, { detail });
-    if (err.code === "OAUTH_INVALID_SERVER_METADATA" || err.code === "OAUTH_MISSING_SERVER_METADATA") throw new UpstreamError(`${name} has an invalid discovery document`, { detail });
-    if (err.code === "OAUTH_JWT_CLAIM_COMPARISON_FAILED" || err.code === "OAUTH_JWT_TIMESTAMP_CHECK_FAILED") throw new UpstreamError(`${name} sent an ID token that failed validation`, { detail });
+    if (err.code === "OAUTH_INVALID_SERVER_METADATA" || err.code === "OAUTH_MISSING_SERVER_METADATA")
+      throw new UpstreamError(`${name} has an invalid discovery document`, { detail });
+    if (err.code === "OAUTH_JWT_CLAIM_COMPARISON_FAILED" || err.code === "OAUTH_JWT_TIMESTAMP_CHECK_FAILED")
+      throw new UpstreamError(`${name} sent an ID token that failed validation`, { detail });
     throw new UpstreamError(`${name} sent an invalid response during the ${step}`, { detail });
   }
 
   // A TypeError that is not a failed fetch is a bad argument: a programming mistake, not the upstream's.
   if (err instanceof TypeError) throw err;
-  throw new UpstreamError(`${name} failed during the ${step}`, { detail: `${connector.id} ${step}: ${err instanceof Error ? `${err.name}: ${err.message.split("\n")[0]}` : String(err)}` });
+  throw new UpstreamError(`${name} failed during the ${step}`, {
+    detail: `${connector.id} ${step}: ${err instanceof Error ? `${err.name}: ${err.message.split("\n")[0]}` : String(err)}`,
+  });
 }
 
 /** Runs an upstream operation and maps its failure. */

@@ -20,7 +20,18 @@ import type { Services } from "../../services.js";
 import { requiresPkce, type Client } from "../clients.js";
 import { revokeFamily } from "../revocation.js";
 import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
-import { activeAccount, consumeIntoNewGrant, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type AccountRow, type GrantContext, type NewGrantRows, type TokenResponse } from "./grant.js";
+import {
+  activeAccount,
+  consumeIntoNewGrant,
+  grantsRefreshToken,
+  issueAccountTokens,
+  NOW_UTC,
+  requiredParameter,
+  type AccountRow,
+  type GrantContext,
+  type NewGrantRows,
+  type TokenResponse,
+} from "./grant.js";
 
 export const grantType = "authorization_code";
 export const parameters: ReadonlySet<string> = new Set(["code", "redirect_uri", "code_verifier"]);
@@ -44,7 +55,16 @@ interface CodeRow {
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
 async function findCode(services: Services, codeHash: string): Promise<CodeRow | undefined> {
-  const rows = await services.db.$queryRaw<(Omit<CodeRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; hostname: string | null; profile: unknown; status: string | null })[]>`
+  const rows = await services.db.$queryRaw<
+    (Omit<CodeRow, "account"> & {
+      accountId: string | null;
+      accountAppId: string | null;
+      connectorId: string | null;
+      hostname: string | null;
+      profile: unknown;
+      status: string | null;
+    })[]
+  >`
     SELECT c."appId", c."redirectUri", c."scope", c."codeChallenge", c."codeChallengeMethod", c."nonce",
            extract(epoch FROM c."authTime")::float8 AS "authTimeSeconds",
            c."expiresAt" <= ${NOW_UTC} AS "expired",
@@ -57,7 +77,10 @@ async function findCode(services: Services, codeHash: string): Promise<CodeRow |
   const row = rows[0];
   if (!row) return undefined;
   const { accountId, accountAppId, connectorId, hostname, profile, status, ...code } = row;
-  const account = accountId && accountAppId && connectorId && status ? { id: accountId, appId: accountAppId, connectorId, hostname: hostname ?? "", profile, status } : undefined;
+  const account =
+    accountId && accountAppId && connectorId && status
+      ? { id: accountId, appId: accountAppId, connectorId, hostname: hostname ?? "", profile, status }
+      : undefined;
   return { ...code, account };
 }
 
@@ -135,7 +158,12 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   // Signing needs no I/O; it runs while the grant is written.
   const [tokens, won] = await Promise.all([
     issueAccountTokens({ services, client, account, scope: code.scope, grantId: familyId, nonce: code.nonce, authTime: new Date(code.authTimeSeconds * 1000) }),
-    consumeCode(services, { codeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client) }),
+    consumeCode(services, {
+      codeHash,
+      familyId,
+      refreshTokenHash: refreshToken?.tokenHash,
+      refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client),
+    }),
   ]);
   if (!won) {
     // A concurrent exchange of the same code got there first: this is a replay of it.

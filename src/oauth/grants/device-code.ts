@@ -18,7 +18,17 @@ import type { Services } from "../../services.js";
 import { recordPoll } from "../device-codes.js";
 import { revokeFamily } from "../revocation.js";
 import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
-import { activeAccount, consumeIntoNewGrant, grantsRefreshToken, issueAccountTokens, NOW_UTC, requiredParameter, type GrantContext, type NewGrantRows, type TokenResponse } from "./grant.js";
+import {
+  activeAccount,
+  consumeIntoNewGrant,
+  grantsRefreshToken,
+  issueAccountTokens,
+  NOW_UTC,
+  requiredParameter,
+  type GrantContext,
+  type NewGrantRows,
+  type TokenResponse,
+} from "./grant.js";
 
 export const grantType = "urn:ietf:params:oauth:grant-type:device_code";
 export const parameters: ReadonlySet<string> = new Set(["device_code"]);
@@ -59,13 +69,23 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
     throw new AuthorizationPending("the end user has not connected an account yet");
   }
 
-  const row = polled.accountId ? await services.db.account.findUnique({ where: { id: polled.accountId }, select: { id: true, appId: true, connectorId: true, hostname: true, profile: true, status: true } }) : null;
+  const row = polled.accountId
+    ? await services.db.account.findUnique({
+        where: { id: polled.accountId },
+        select: { id: true, appId: true, connectorId: true, hostname: true, profile: true, status: true },
+      })
+    : null;
   const account = activeAccount(row ?? undefined, client);
   const familyId = generateId("gr", 16);
   const refreshToken = grantsRefreshToken(client, polled.scope) ? generateRefreshToken() : undefined;
   const [tokens, won] = await Promise.all([
     issueAccountTokens({ services, client, account, scope: polled.scope, grantId: familyId }),
-    consumeDeviceCode(services, { deviceCodeHash, familyId, refreshTokenHash: refreshToken?.tokenHash, refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client) }),
+    consumeDeviceCode(services, {
+      deviceCodeHash,
+      familyId,
+      refreshTokenHash: refreshToken?.tokenHash,
+      refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client),
+    }),
   ]);
   if (!won) {
     const winner = await services.db.deviceCode.findUnique({ where: { deviceCodeHash }, select: { familyId: true } });

@@ -98,7 +98,8 @@ export async function issueAccountTokens(input: AccountTokensInput): Promise<Omi
     grantId: input.grantId,
   });
   const response: Omit<TokenResponse, "refresh_token"> = { access_token: accessToken, token_type: "Bearer", expires_in: expiresIn, scope };
-  if (hasScope(scope, "openid")) response.id_token = await issueIdToken(services, { client, account, scope, nonce: input.nonce, authTime: input.authTime, accessToken });
+  if (hasScope(scope, "openid"))
+    response.id_token = await issueIdToken(services, { client, account, scope, nonce: input.nonce, authTime: input.authTime, accessToken });
   return response;
 }
 

@@ -37,7 +37,15 @@ interface RefreshTokenRow {
 }
 
 /** The statement's answer, in the shape pg returns it. */
-type RefreshQueryRow = Omit<RefreshTokenRow, "account"> & { accountId: string | null; accountAppId: string | null; connectorId: string | null; hostname: string | null; profile: unknown; status: string | null; rotated: number };
+type RefreshQueryRow = Omit<RefreshTokenRow, "account"> & {
+  accountId: string | null;
+  accountAppId: string | null;
+  connectorId: string | null;
+  hostname: string | null;
+  profile: unknown;
+  status: string | null;
+  rotated: number;
+};
 
 /**
  * One statement, one round trip: reads the presented token with its family
@@ -91,13 +99,25 @@ function requestedScopes(requested: string | undefined): string[] | null {
   }
 }
 
-async function findAndRotate(services: Services, input: { tokenHash: string; clientId: string; nextTokenHash: string; requestedScopes: string[] | null; ttl: number }): Promise<(RefreshTokenRow & { rotated: boolean }) | undefined> {
+async function findAndRotate(
+  services: Services,
+  input: { tokenHash: string; clientId: string; nextTokenHash: string; requestedScopes: string[] | null; ttl: number },
+): Promise<(RefreshTokenRow & { rotated: boolean }) | undefined> {
   // Straight through pg: the token endpoint's hottest statement (db.ts sqlRows says why).
-  const rows = await sqlRows<RefreshQueryRow>(services.db, FIND_AND_ROTATE, [input.tokenHash, input.clientId, input.nextTokenHash, input.requestedScopes, input.ttl]);
+  const rows = await sqlRows<RefreshQueryRow>(services.db, FIND_AND_ROTATE, [
+    input.tokenHash,
+    input.clientId,
+    input.nextTokenHash,
+    input.requestedScopes,
+    input.ttl,
+  ]);
   const row = rows[0];
   if (!row) return undefined;
   const { accountId, accountAppId, connectorId, hostname, profile, status, rotated, ...token } = row;
-  const account = accountId && accountAppId && connectorId && status ? { id: accountId, appId: accountAppId, connectorId, hostname: hostname ?? "", profile, status } : undefined;
+  const account =
+    accountId && accountAppId && connectorId && status
+      ? { id: accountId, appId: accountAppId, connectorId, hostname: hostname ?? "", profile, status }
+      : undefined;
   return { ...token, account, rotated: rotated === 1 };
 }
 
@@ -121,7 +141,13 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   const tokenHash = hashSecret(requiredParameter(params, "refresh_token"));
   const next = generateRefreshToken();
   // The new token stays in the family, whose scope it keeps (RFC 6749 §6), whatever this request narrowed.
-  const presented = await findAndRotate(services, { tokenHash, clientId: client.id, nextTokenHash: next.tokenHash, requestedScopes: requestedScopes(params.get("scope")), ttl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client) });
+  const presented = await findAndRotate(services, {
+    tokenHash,
+    clientId: client.id,
+    nextTokenHash: next.tokenHash,
+    requestedScopes: requestedScopes(params.get("scope")),
+    ttl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client),
+  });
   if (!presented || presented.appId !== client.id) throw new InvalidGrant("the refresh token is not valid for this client");
   if (presented.revoked) throw new InvalidGrant("the grant of this refresh token has been revoked");
   if (presented.used) return refuseReuse(context, presented.familyId);
@@ -133,6 +159,11 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
 
   const tokens = account
     ? await issueAccountTokens({ services, client, account, scope, grantId: presented.familyId })
-    : await issueAccessToken(services, { client, subject: client.id, scope, grantId: presented.familyId }).then(({ accessToken, expiresIn }) => ({ access_token: accessToken, token_type: "Bearer" as const, expires_in: expiresIn, scope }));
+    : await issueAccessToken(services, { client, subject: client.id, scope, grantId: presented.familyId }).then(({ accessToken, expiresIn }) => ({
+        access_token: accessToken,
+        token_type: "Bearer" as const,
+        expires_in: expiresIn,
+        scope,
+      }));
   return { ...tokens, refresh_token: next.refreshToken };
 }

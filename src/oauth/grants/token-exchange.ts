@@ -27,7 +27,16 @@ import { verifyAccessToken, type AccessTokenClaims } from "../tokens.js";
 import { requiredParameter, type GrantContext, type TokenResponse } from "./grant.js";
 
 export const grantType = "urn:ietf:params:oauth:grant-type:token-exchange";
-export const parameters: ReadonlySet<string> = new Set(["subject_token", "subject_token_type", "requested_token_type", "audience", "resource", "scope", "actor_token", "actor_token_type"]);
+export const parameters: ReadonlySet<string> = new Set([
+  "subject_token",
+  "subject_token_type",
+  "requested_token_type",
+  "audience",
+  "resource",
+  "scope",
+  "actor_token",
+  "actor_token_type",
+]);
 
 /** RFC 8693 §3: the token type URI of an access token. */
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -46,7 +55,8 @@ async function subjectClaims(context: GrantContext, subjectToken: string): Promi
   try {
     claims = await verifyAccessToken(context.services, subjectToken);
   } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token") throw new InvalidRequest(`subject_token is not a valid broker access token: ${err.description}`);
+    if (err instanceof BrokerError && err.code === "invalid_token")
+      throw new InvalidRequest(`subject_token is not a valid broker access token: ${err.description}`);
     throw err;
   }
   if (claims.client_id !== context.client.id) throw new InvalidRequest("subject_token was issued to another app");
@@ -67,9 +77,11 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   const subjectTokenType = requiredParameter(params, "subject_token_type");
   if (subjectTokenType !== ACCESS_TOKEN_TYPE) throw new InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE} (a broker access token)`);
   const requested = params.get("requested_token_type") ?? ACCESS_TOKEN_TYPE;
-  if (requested !== ACCESS_TOKEN_TYPE) throw new InvalidRequest(`requested_token_type must be ${ACCESS_TOKEN_TYPE}: only upstream access tokens are handed out`);
+  if (requested !== ACCESS_TOKEN_TYPE)
+    throw new InvalidRequest(`requested_token_type must be ${ACCESS_TOKEN_TYPE}: only upstream access tokens are handed out`);
   if (params.has("actor_token") || params.has("actor_token_type")) throw new InvalidRequest("delegation (actor_token) is not supported");
-  if (params.has("audience") || params.has("resource")) throw new InvalidTarget("the upstream token is issued for the account's own service; audience and resource cannot be chosen");
+  if (params.has("audience") || params.has("resource"))
+    throw new InvalidTarget("the upstream token is issued for the account's own service; audience and resource cannot be chosen");
   if (params.has("scope")) throw new InvalidScope("the upstream token carries the scopes the account was connected with; scope cannot be chosen");
 
   const claims = await subjectClaims(context, subjectToken);
@@ -87,7 +99,8 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   }
   if (!credentials.accessToken) throw new InvalidRequest(`the account's connector (${account.connectorId}) keeps no upstream access token`);
   const expiresIn = credentials.expiresAt === undefined ? undefined : Math.floor((credentials.expiresAt.getTime() - Date.now()) / 1000);
-  if (expiresIn !== undefined && expiresIn <= 0) throw new InvalidRequest("the upstream access token has expired and cannot be refreshed; the end user must connect the account again");
+  if (expiresIn !== undefined && expiresIn <= 0)
+    throw new InvalidRequest("the upstream access token has expired and cannot be refreshed; the end user must connect the account again");
 
   await recordAudit(services.db, {
     action: "upstream_token.issued",
