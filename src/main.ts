@@ -4,53 +4,25 @@
  * and passed down; SIGTERM/SIGINT stop accepting work, drain, close pools.
  */
 import { loadConfig, type Config } from "./config.js";
-import { createApp, type RouterFactory } from "./http/app.js";
+import { createApp, type RequestListener } from "./http/app.js";
 import { listen, type RunningServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
 import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices, type Services } from "./services.js";
 import { startWorker, type RunningWorker } from "./worker/run.js";
 import { SealError } from "./crypto/keyring.js";
-import { authorizeRouter } from "./oauth/authorize.js";
-import { introspectionRouter } from "./oauth/introspect.js";
-import { revocationRouter } from "./oauth/revoke.js";
-import { userinfoRouter } from "./oauth/userinfo.js";
-import { deviceAuthorizationRouter } from "./oauth/device.js";
-import { devicePageRouter } from "./connect/device.js";
-import { callbackRouter } from "./connect/callback.js";
-import { credentialFormRouter } from "./connect/credential-form.js";
-import { hostnameFormRouter } from "./connect/hostname-form.js";
-import { discoveryRouter } from "./oauth/discovery.js";
-import { jwksRouter } from "./oauth/jwks.js";
-import { tokenRouter } from "./oauth/token.js";
 import { restoreRevocations } from "./oauth/revocation.js";
-import { accountsApiRouter } from "./accounts/api.js";
-import { adminRouter } from "./admin/router.js";
-import { flushProxyAudit, proxyRouter } from "./proxy/router.js";
-import { rateLimitRouter } from "./http/rate-limit.js";
+import { flushProxyAudit } from "./proxy/router.js";
+import { RateLimits } from "./http/rate-limit.js";
+import { routeTable } from "./routes.js";
 
 export type Role = "serve" | "worker" | "all";
 
-/** The routers of the broker's parts, in mounting order. */
-export async function brokerRouters(): Promise<RouterFactory[]> {
-  return [
-    proxyRouter,
-    discoveryRouter,
-    jwksRouter,
-    rateLimitRouter,
-    authorizeRouter,
-    tokenRouter,
-    introspectionRouter,
-    revocationRouter,
-    userinfoRouter,
-    deviceAuthorizationRouter,
-    callbackRouter,
-    devicePageRouter,
-    hostnameFormRouter,
-    credentialFormRouter,
-    accountsApiRouter,
-    adminRouter,
-  ];
+/** The broker's HTTP request listener: the route table, served with the broker's logger, proxy hops and rate limits. */
+export function brokerApp(services: Services, routes = routeTable(services)): RequestListener {
+  const { config, log, redis } = services;
+  const rateLimits = new RateLimits(redis, { ...config.rateLimit, trustProxyHops: config.trustProxyHops }, config.queuePrefix, log);
+  return createApp(routes, { log, trustProxyHops: config.trustProxyHops, rateLimits });
 }
 
 /** How long closing the worker, and then the pools, may take at shutdown. */
@@ -108,7 +80,7 @@ export async function startBroker(
       });
       // Redis may have lost the revocation keys of JWT access tokens; the database has them.
       await restoreRevocations(services);
-      server = await listen(createApp(services, await brokerRouters()), config.port, config.host);
+      server = await listen(brokerApp(services), config.port, config.host);
       log.info({ url: server.url, issuer: config.issuer, role }, "authbroker listening");
     }
     if (role === "worker" || role === "all") worker = await startWorker(services);

@@ -5,10 +5,11 @@
  * Reading needs `accounts:read`, deleting `accounts:write`. Accounts of other
  * apps answer 404, so their ids cannot be probed.
  */
-import { Router, type Request } from "express";
+import type { Request } from "express";
+import { sendJson } from "../http/json.js";
+import type { ExpressExchange } from "../http/route.js";
 import { z } from "zod";
 import type { Services } from "../services.js";
-import { authenticateBearer } from "../http/bearer.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { AccessTokenClaims } from "../oauth/tokens.js";
 import { accountView, endAccount } from "./lifecycle.js";
@@ -37,11 +38,9 @@ async function findVisibleAccount(services: Services, claims: AccessTokenClaims,
   return account;
 }
 
-export function accountsApiRouter(services: Services): Router {
-  const router = Router();
-
-  router.get("/v1/accounts", async (req, res) => {
-    const claims = await authenticateBearer(services, req.headers, ["accounts:read"]);
+/** `GET /v1/accounts` (scope `accounts:read`): an app token lists the app's accounts, an account-bound token only its own. */
+export function listAccounts(services: Services): (exchange: ExpressExchange<AccessTokenClaims>) => Promise<void> {
+  return async ({ req, res, caller: claims }) => {
     const query = parseQuery(listQuery, req);
     const rows = await services.db.account.findMany({
       where: {
@@ -57,22 +56,24 @@ export function accountsApiRouter(services: Services): Router {
     });
     const page = rows.slice(0, query.limit);
     res.setHeader("Cache-Control", "no-store");
-    res.json({ data: page.map(accountView), next_cursor: rows.length > query.limit ? page[page.length - 1]!.id : null });
-  });
+    sendJson(res, 200, { data: page.map(accountView), next_cursor: rows.length > query.limit ? page[page.length - 1]!.id : null });
+  };
+}
 
-  router.get("/v1/accounts/:id", async (req, res) => {
-    const claims = await authenticateBearer(services, req.headers, ["accounts:read"]);
-    const account = await findVisibleAccount(services, claims, req.params.id);
+/** `GET /v1/accounts/<id>` (scope `accounts:read`). */
+export function getAccount(services: Services): (exchange: ExpressExchange<AccessTokenClaims>) => Promise<void> {
+  return async ({ res, params, caller: claims }) => {
+    const account = await findVisibleAccount(services, claims, params.id!);
     res.setHeader("Cache-Control", "no-store");
-    res.json(accountView(account));
-  });
+    sendJson(res, 200, accountView(account));
+  };
+}
 
-  router.delete("/v1/accounts/:id", async (req, res) => {
-    const claims = await authenticateBearer(services, req.headers, ["accounts:write"]);
-    const account = await findVisibleAccount(services, claims, req.params.id);
-    const result = await endAccount(services, account.id, { actorType: "app", actorId: claims.client_id, requestId: req.id?.toString() }, { remove: true });
-    res.json({ id: account.id, deleted: true, upstream_revoked: result.upstreamRevoked, grants_revoked: result.grantsRevoked });
-  });
-
-  return router;
+/** `DELETE /v1/accounts/<id>` (scope `accounts:write`): revokes upstream and the account's broker grants, then forgets it. */
+export function deleteAccount(services: Services): (exchange: ExpressExchange<AccessTokenClaims>) => Promise<void> {
+  return async ({ res, params, requestId, caller: claims }) => {
+    const account = await findVisibleAccount(services, claims, params.id!);
+    const result = await endAccount(services, account.id, { actorType: "app", actorId: claims.client_id, requestId }, { remove: true });
+    sendJson(res, 200, { id: account.id, deleted: true, upstream_revoked: result.upstreamRevoked, grants_revoked: result.grantsRevoked });
+  };
 }

@@ -6,9 +6,9 @@
  * compared in constant time.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { RequestHandler } from "express";
+import type { Authenticator } from "../http/route.js";
 import { Forbidden, Unauthorized } from "../errors.js";
-import { bearerTokenOf, hasScope } from "../http/bearer.js";
+import { bearerTokenOf, hasScope } from "../oauth/bearer.js";
 import { verifyAccessToken } from "../oauth/tokens.js";
 import type { Services } from "../services.js";
 
@@ -78,14 +78,10 @@ export async function authenticateAdmin(
   return { actorType: "app", actorId: claims.client_id };
 }
 
-export function requireAdmin(services: Services, challenge: AdminChallenge = "bearer"): RequestHandler {
-  return (req, res, next) => {
-    authenticateAdmin(services, req.headers.authorization, challenge).then(
-      (actor) => {
-        res.locals.adminActor = actor;
-        next();
-      },
-      (err: unknown) => next(err),
-    );
-  };
+/** The authenticator of the operator routes; `challenge` is how a refusal asks for credentials. */
+export function adminAuthentication(
+  services: Pick<Services, "config" | "signingKeys" | "redis" | "clients">,
+  challenge: AdminChallenge,
+): Authenticator<AdminActor> {
+  return { name: challenge === "basic" ? "admin (Basic)" : "admin", authenticate: (req) => authenticateAdmin(services, req.headers.authorization, challenge) };
 }

@@ -7,7 +7,9 @@
  * the upstream sends one, RFC 9207), learn who connected, store the account
  * with its sealed tokens, and send the app the broker's own single-use code.
  */
-import { Router, type Request, type Response } from "express";
+import { CALLBACK_PATH } from "../paths.js";
+import type { Request, Response } from "express";
+import type { ExpressExchange } from "../http/route.js";
 import { AccessDenied, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import { sendErrorPage } from "../http/html.js";
@@ -17,7 +19,6 @@ import { finishAuthorization, refuseAuthorization } from "../oauth/authorization
 import { sessionIdFromState, takeSession, type ConnectSession } from "./session.js";
 import { kindContext, redirectAuthorizerFor } from "./upstream.js";
 import { timingSafeEqual } from "node:crypto";
-import { CALLBACK_PATH } from "../connectors/context.js";
 
 function sameString(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -88,10 +89,14 @@ function refuseSharedCallback(services: Services, req: Request, res: Response): 
   );
 }
 
-export function callbackRouter(services: Services): Router {
-  const router = Router();
-  router.get(CALLBACK_PATH, (req, res) => refuseSharedCallback(services, req, res));
-  router.get([`${CALLBACK_PATH}/:connector`, `${CALLBACK_PATH}/:connector/:host`], async (req: Request, res: Response) => {
+/** `GET /connect/callback`: the single callback of earlier versions. */
+export function sharedCallbackEndpoint(services: Services): (exchange: ExpressExchange) => void {
+  return ({ req, res }) => refuseSharedCallback(services, req, res);
+}
+
+/** `GET /connect/callback/<connector>[/<host>]`. */
+export function callbackEndpoint(services: Services): (exchange: ExpressExchange) => Promise<void> {
+  return async ({ req, res }) => {
     const state = single(req.query.state);
     const sessionId = state === undefined ? undefined : sessionIdFromState(state);
     if (state === undefined || sessionId === undefined) {
@@ -134,6 +139,5 @@ export function callbackRouter(services: Services): Router {
       const description = oauth?.description ?? (error.expose ? error.description : "the account could not be connected");
       await refuseAuthorization(services, req, res, session, { code, description });
     }
-  });
-  return router;
+  };
 }

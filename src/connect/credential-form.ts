@@ -5,15 +5,17 @@
  * connector. Secret fields are password inputs and are never shown again;
  * the submission is checked by the kind (steps.ts) before anything is kept.
  */
-import { Router, type Request, type Response } from "express";
+import { CREDENTIALS_PAGE } from "../paths.js";
+import type { Request, Response } from "express";
+import type { ExpressExchange } from "../http/route.js";
 import { isPasswordExchanger, isServiceTokenFetcher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { html, sendErrorPage, type RawHtml } from "../http/html.js";
 import type { Services } from "../services.js";
-import { formActionSource, formBody, pageForStep, pendingForRequest, sendFormPage, submittedValues } from "./form-page.js";
+import { formActionSource, pageForStep, pendingForRequest, sendFormPage, submittedValues } from "./form-page.js";
 import type { PendingConnect } from "./pending.js";
 import { handleSubmission } from "./submission.js";
-import { connectFormFor, CREDENTIALS_PAGE, pageUrl, storeConnectedAccount, submitForm } from "./steps.js";
+import { connectFormFor, pageUrl, storeConnectedAccount, submitForm } from "./steps.js";
 
 /** What the page says happens to what is typed, by capability. */
 function footnote(services: Services, connector: ConnectorConfig): RawHtml {
@@ -60,10 +62,14 @@ async function showPage(services: Services, req: Request, res: Response): Promis
   });
 }
 
-export function credentialFormRouter(services: Services): Router {
-  const router = Router();
-  router.get(CREDENTIALS_PAGE, (req, res) => showPage(services, req, res));
-  router.post(CREDENTIALS_PAGE, formBody, (req, res) =>
+/** `GET /connect/credentials`: the page. */
+export function credentialsPage(services: Services): (exchange: ExpressExchange) => Promise<void> {
+  return ({ req, res }) => showPage(services, req, res);
+}
+
+/** `POST /connect/credentials`: what the end user typed, checked upstream, then the account is connected. */
+export function submitCredentials(services: Services): (exchange: ExpressExchange) => Promise<void> {
+  return ({ req, res }) =>
     handleSubmission(services, req, res, {
       step: "credentials",
       echoFields: (connector) =>
@@ -79,7 +85,5 @@ export function credentialFormRouter(services: Services): Router {
         const grant = await submitForm(services, connector, pending, values);
         return { kind: "connected", accountId: await storeConnectedAccount(services, req, connector, pending, grant) };
       },
-    }),
-  );
-  return router;
+    });
 }

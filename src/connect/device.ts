@@ -17,14 +17,15 @@
  *   the limit is then per proxy, which bounds guessing just the same.
  * - State changes answer 303 (a reload never re-submits).
  */
-import express, { Router, type Request, type RequestHandler, type Response } from "express";
+import { DEVICE_DECISION_PATH, DEVICE_PAGE_PATH } from "../paths.js";
+import type { Request, Response } from "express";
+import type { ExpressExchange } from "../http/route.js";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { generateSecret } from "../crypto/secrets.js";
 import { toBrokerError } from "../http/error-handler.js";
 import { html, sendErrorPage, sendPage } from "../http/html.js";
 import type { ValidatedAuthorizationRequest } from "../oauth/authorization-request.js";
 import type { Client } from "../oauth/clients.js";
-import { DEVICE_PAGE_PATH } from "../oauth/device.js";
 import { denyDeviceCode, findPendingDeviceCode, formatUserCode, normaliseUserCode, type PendingDeviceCode } from "../oauth/device-codes.js";
 import { checkRequestedScopes, clientMayUseConnector } from "../oauth/scopes.js";
 import type { Services } from "../services.js";
@@ -32,13 +33,10 @@ import { clientAddress } from "../http/client-address.js";
 import { beginConnect } from "./begin.js";
 import { readCookie } from "./session.js";
 
-const DECISION_PATH = `${DEVICE_PAGE_PATH}/decision`;
 const CSRF_COOKIE = "ab_device";
 const CSRF_PURPOSE = "authbroker device form v1";
 export const MAX_FAILED_USER_CODES = 10;
 export const FAILED_USER_CODE_WINDOW_SECONDS = 900;
-
-const formBody: RequestHandler = express.urlencoded({ extended: false, limit: "4kb", parameterLimit: 10 });
 
 /** The Redis key counting wrong user codes from one address (per issuer: brokers may share a Redis). */
 export function failedUserCodesKey(issuer: string, address: string): string {
@@ -136,7 +134,7 @@ function sendConfirmation(
     formActions,
     body: html`<h1>Connect <strong>${client.name}</strong>?</h1>
       <p>Continue only if your device shows the code <strong>${formatUserCode(code.userCode)}</strong> and you started this yourself.</p>
-      <form method="post" action="${DECISION_PATH}">
+      <form method="post" action="${DEVICE_DECISION_PATH}">
         <input type="hidden" name="csrf" value="${csrfToken(binding)}" />
         <input type="hidden" name="user_code" value="${code.userCode}" />
         ${
@@ -205,10 +203,9 @@ async function findTypedCode(
   return { code, client };
 }
 
-export function devicePageRouter(services: Services): Router {
-  const router = Router();
-
-  router.get(DEVICE_PAGE_PATH, (req: Request, res: Response) => {
+/** `GET /device`: the page that asks for the code a device shows. */
+export function devicePage(services: Services): (exchange: ExpressExchange) => void {
+  return ({ req, res }) => {
     const binding = ensureBinding(services, req, res);
     if (req.query.result === "denied") {
       sendPage(res, {
@@ -220,17 +217,23 @@ export function devicePageRouter(services: Services): Router {
     }
     const typed = typeof req.query.user_code === "string" ? req.query.user_code.slice(0, 20) : "";
     sendCodeForm(res, binding, typed);
-  });
+  };
+}
 
-  router.post(DEVICE_PAGE_PATH, formBody, async (req: Request, res: Response) => {
+/** `POST /device`: the typed code, and the confirmation page for it. */
+export function submitDeviceCode(services: Services): (exchange: ExpressExchange) => Promise<void> {
+  return async ({ req, res }) => {
     const found = await submittedCode(services, req, res);
     if (!found) return;
     const { binding, code, client } = found;
     const choices = connectorChoices(services, code, client);
     sendConfirmation(res, binding, code, client, choices, decisionFormActions(services, choices));
-  });
+  };
+}
 
-  router.post(DECISION_PATH, formBody, async (req: Request, res: Response) => {
+/** `POST /device/decision`: deny, or connect an account at the chosen service. */
+export function decideDevice(services: Services): (exchange: ExpressExchange) => Promise<void> {
+  return async ({ req, res }) => {
     const found = await submittedCode(services, req, res);
     if (!found) return;
     const { code, client } = found;
@@ -276,7 +279,5 @@ export function devicePageRouter(services: Services): Router {
         error.expose ? error.description : "The connection could not be started. Try again.",
       );
     }
-  });
-
-  return router;
+  };
 }

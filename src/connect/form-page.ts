@@ -15,9 +15,6 @@ import type { Services } from "../services.js";
 import { csrfTokenFor, csrfTokenMatches } from "./csrf.js";
 import { clearPendingCookie, isPendingId, readPending, takePending, type PendingConnect, type PendingStep } from "./pending.js";
 
-/** The form body parser of the connect pages: small, flat, no nested objects. */
-export const formBody: RequestHandler = express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 });
-
 const EXTRA_STYLE = `
 .hint{color:var(--muted);font-size:.9rem;margin:0 0 .25rem}.field-error{color:var(--err);font-weight:600;margin:0 0 .25rem}
 .invalid input{border-color:var(--err);border-width:2px}.summary{border:2px solid var(--err);border-radius:8px;padding:.5rem 1rem;margin:1rem 0}

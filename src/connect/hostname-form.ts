@@ -4,15 +4,17 @@
  * typed hostname is checked against the connector's pattern and resolved
  * to public addresses only (hostname.ts) before the connect goes on.
  */
-import { Router, type Request, type Response } from "express";
+import { HOSTNAME_PAGE } from "../paths.js";
+import type { Request, Response } from "express";
+import type { ExpressExchange } from "../http/route.js";
 import type { PromptField } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { html, sendErrorPage } from "../http/html.js";
 import type { Services } from "../services.js";
-import { formActionSource, formBody, pageForStep, pendingForRequest, sendFormPage } from "./form-page.js";
+import { formActionSource, pageForStep, pendingForRequest, sendFormPage } from "./form-page.js";
 import { checkHostname, HOSTNAME_FIELD } from "./hostname.js";
 import { handleSubmission } from "./submission.js";
-import { continueConnect, HOSTNAME_PAGE, pageUrl } from "./steps.js";
+import { continueConnect, pageUrl } from "./steps.js";
 
 function hostnameField(connector: ConnectorConfig): PromptField {
   const example = connector.hostname?.example;
@@ -67,10 +69,14 @@ async function showPage(services: Services, req: Request, res: Response): Promis
   });
 }
 
-export function hostnameFormRouter(services: Services): Router {
-  const router = Router();
-  router.get(HOSTNAME_PAGE, (req, res) => showPage(services, req, res));
-  router.post(HOSTNAME_PAGE, formBody, (req, res) =>
+/** `GET /connect/hostname`: the page. */
+export function hostnamePage(services: Services): (exchange: ExpressExchange) => Promise<void> {
+  return ({ req, res }) => showPage(services, req, res);
+}
+
+/** `POST /connect/hostname`: the typed server, checked, then the connect goes on. */
+export function submitHostname(services: Services): (exchange: ExpressExchange) => Promise<void> {
+  return ({ req, res }) =>
     handleSubmission(services, req, res, {
       step: "hostname",
       echoFields: () => [HOSTNAME_FIELD],
@@ -80,7 +86,5 @@ export function hostnameFormRouter(services: Services): Router {
         req.log.info({ connectorId: connector.id, hostname: checked.hostname }, "hostname accepted");
         return continueConnect(services, req, res, connector, { ...pending, hostname: checked.hostname, pinnedAddress: checked.pinned.address }, pending);
       },
-    }),
-  );
-  return router;
+    });
 }

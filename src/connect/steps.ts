@@ -14,6 +14,7 @@
  *
  * Which of 2–4 applies is asked of the kind through its capabilities.
  */
+import { CREDENTIALS_PAGE, HOSTNAME_PAGE } from "../paths.js";
 import type { Request, Response } from "express";
 import { connectAccount } from "../accounts/accounts.js";
 import type { StoredTokens } from "../accounts/vault.js";
@@ -39,9 +40,6 @@ import type { Services } from "../services.js";
 import { HOSTNAME_FIELD } from "./hostname.js";
 import { createPending, updatePending, type ConnectProgress, type PendingConnect } from "./pending.js";
 import { newSessionId, newUpstreamState, saveSession } from "./session.js";
-
-export const HOSTNAME_PAGE = "/connect/hostname";
-export const CREDENTIALS_PAGE = "/connect/credentials";
 
 /** What connecting an account yields before it is stored: sealed credentials and who they belong to. */
 export interface ConnectedGrant {

@@ -5,6 +5,7 @@
  * SSRF-checked, pinned to the address a per-server hostname was checked to
  * resolve to, and refuses plain http except to hosts the operator allowed.
  */
+import { CALLBACK_PATH } from "../paths.js";
 import type { Db } from "../db.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { CidrList } from "../net/cidr-list.js";
@@ -18,7 +19,6 @@ import { templateFieldValues, type ConnectorConfig } from "./schema.js";
 import { fillTemplate, isPerServer } from "./template.js";
 
 /** Where the broker's redirect URIs at upstreams start: one per connector, and per server for per-server connectors. */
-export const CALLBACK_PATH = "/connect/callback";
 
 /**
  * The path of the broker's redirect URI at a connector's upstream:

@@ -1,13 +1,15 @@
 /**
- * The one place errors become responses. OAuth endpoints get RFC 6749 §5.2
- * JSON (`error`, `error_description`); other JSON APIs add `request_id`.
+ * The one place errors become responses, in the style the route table gives
+ * each route: OAuth endpoints get RFC 6749 §5.2 JSON (`error`,
+ * `error_description`); other JSON APIs add `request_id`; pages an HTML page.
  * Anything that is not an exposed BrokerError is logged with its stack and
  * answered as `server_error` without detail.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import type { Logger } from "../log.js";
 import { sendJson } from "./json.js";
+import { sendErrorPage } from "./html.js";
+import type { ErrorStyle } from "./route.js";
 import {
   BadRequest,
   BrokerError,
@@ -75,25 +77,20 @@ export function toBrokerError(err: unknown): BrokerError {
   return http ?? new BrokerError(500, "server_error", "internal error", { cause: err });
 }
 
-/** Whether a request is on an OAuth endpoint, whose errors follow RFC 6749 exactly. */
-function isOAuthPath(req: Request): boolean {
-  return req.path.startsWith("/oauth/");
-}
-
-export function errorBody(error: BrokerError, requestId: string | undefined, oauth: boolean): Record<string, string> {
+export function errorBody(error: BrokerError, requestId: string | undefined, style: ErrorStyle): Record<string, string> {
   const code = error.expose ? error.code : "server_error";
   const description = error.expose ? error.description : "internal error";
   const body: Record<string, string> = { error: code, error_description: description };
-  if (!oauth && requestId) body.request_id = requestId;
+  if (style === "api" && requestId) body.request_id = requestId;
   return body;
 }
 
 /**
- * Writes `err` as the answer to `req`: the one renderer of express's error
- * handler and of the direct routes (src/http/direct-routes.ts). `oauth`:
- * the path is an OAuth endpoint, whose errors follow RFC 6749 exactly.
+ * Writes `err` as the answer to `req`, in the route's error style: RFC 6749
+ * §5.2 JSON for OAuth endpoints, the API JSON with `request_id`, or an HTML
+ * error page. The one renderer of every route, whichever lane answers it.
  */
-export function renderError(err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger | undefined, oauth: boolean): void {
+export function renderError(err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger | undefined, style: ErrorStyle): void {
   // The client went away (its request cut mid-body, an ECONNRESET): nobody to answer, and no
   // dependency failed, whatever the error's code says.
   if (!res.headersSent && (res.socket === null || res.socket.destroyed)) {
@@ -111,16 +108,17 @@ export function renderError(err: unknown, req: IncomingMessage, res: ServerRespo
     return;
   }
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  const body = errorBody(error, requestId, style);
+  if (style === "page") {
+    sendErrorPage(res, error.status, body.error!, body.error_description!);
+    return;
+  }
   // RFC 6749 §5.2: a failed client authentication through the Authorization header gets a challenge.
   if (error instanceof InvalidClient && req.headers.authorization?.startsWith("Basic ")) res.setHeader("WWW-Authenticate", 'Basic realm="authbroker"');
-  if (error instanceof OAuthError || oauth) res.setHeader("Cache-Control", "no-store");
-  sendJson(res, error.status, errorBody(error, requestId, oauth));
+  // RFC 6749 §5.1: OAuth answers, errors included, are never cached.
+  if (error instanceof OAuthError || style === "oauth") {
+    res.setHeader("Cache-Control", "no-store");
+    res.setHeader("Pragma", "no-cache");
+  }
+  sendJson(res, error.status, body);
 }
-
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  renderError(err, req, res, req.log, isOAuthPath(req));
-};
-
-export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new NotFound(`no route for ${req.method} ${req.path}`));
-};

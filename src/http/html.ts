@@ -4,7 +4,7 @@
  * Pages work without JavaScript; none is served.
  */
 import { createHash } from "node:crypto";
-import type { Response } from "express";
+import type { ServerResponse } from "node:http";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
@@ -70,7 +70,7 @@ export interface PageOptions {
  * no scripts, no caching of pages that carry one-time parameters, no referrer
  * leaking codes or states to other origins.
  */
-export function setPageSecurityHeaders(res: Response, formActions: string[] = [], inlineScript?: string): void {
+export function setPageSecurityHeaders(res: ServerResponse, formActions: string[] = [], inlineScript?: string): void {
   const scriptSrc = inlineScript === undefined ? "" : `; script-src 'sha256-${createHash("sha256").update(inlineScript, "utf8").digest("base64")}'`;
   res.setHeader(
     "Content-Security-Policy",
@@ -85,21 +85,23 @@ export function setPageSecurityHeaders(res: Response, formActions: string[] = []
   res.setHeader("Cache-Control", "no-store");
 }
 
-export function sendPage(res: Response, options: PageOptions): void {
+export function sendPage(res: ServerResponse, options: PageOptions): void {
   setPageSecurityHeaders(res, options.formActions, options.inlineScript);
-  res.status(options.status ?? 200).type("html");
   // The script is the caller's constant, never request data (its hash is what the CSP allows).
   if (options.inlineScript?.includes("</")) throw new TypeError('an inline script must not contain "</"');
   const script = options.inlineScript === undefined ? "" : `<script>${options.inlineScript}</script>`;
-  res.send(
+  const page =
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
-      `<meta name="referrer" content="same-origin"><title>${escapeHtml(options.title)} · authbroker</title><style>${STYLE}</style></head>` +
-      `<body><main>${options.body.value}</main>${script}</body></html>`,
-  );
+    `<meta name="referrer" content="same-origin"><title>${escapeHtml(options.title)} · authbroker</title><style>${STYLE}</style></head>` +
+    `<body><main>${options.body.value}</main>${script}</body></html>`;
+  res.statusCode = options.status ?? 200;
+  res.setHeader("Content-Type", "text/html; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(page));
+  res.end(page);
 }
 
 /** An error page for failures that must not be redirected to the app (unknown client or redirect URI, expired session). */
-export function sendErrorPage(res: Response, status: number, code: string, description: string): void {
+export function sendErrorPage(res: ServerResponse, status: number, code: string, description: string): void {
   sendPage(res, {
     title: "Something went wrong",
     status,

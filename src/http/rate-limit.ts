@@ -1,12 +1,13 @@
 /**
- * Request rate limits of the broker's front doors: the token, authorize and
- * device endpoints and the connect pages. Each request is counted per
+ * Request rate limits of the broker's front doors (the token, authorize and
+ * device endpoints and the connect pages: the route table, src/routes.ts,
+ * gives each its class). Each request is counted per
  * address (an IPv6 address counts as its /64: one host gets a whole /64) and,
  * where the request names a client, per client_id, with one Redis round trip
  * (a Lua script that checks every counter and increments them all, or none).
- * Over a limit the answer is `429` with `Retry-After`: RFC 6749 §5.2-shaped
- * JSON (`{"error":"rate_limited",…}`) on the back-channel endpoints, an error
- * page on the browser ones.
+ * Over a limit the answer is `429` with `Retry-After`, in the route's error
+ * style: RFC 6749 §5.2-shaped JSON (`{"error":"rate_limited",…}`) on the
+ * back-channel endpoints, an error page on the browser ones.
  *
  * Counters are sliding windows (the previous window's count weighted by how
  * much of it still overlaps, as Cloudflare's), so a client cannot double its
@@ -28,87 +29,22 @@
  *   limiter cannot count would turn a Redis outage into a full one. The
  *   endpoints that need Redis for themselves still answer 503.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { Router, type Request, type RequestHandler } from "express";
+import type { IncomingMessage } from "node:http";
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
-import { decodeJwt } from "jose";
 import type { RateLimitConfig } from "../config.js";
-import { TooManyRequests, type BrokerError } from "../errors.js";
+import { TooManyRequests } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Redis } from "../redis.js";
-import type { Services } from "../services.js";
-import { readForm } from "../oauth/body.js";
 import { clientAddress } from "./client-address.js";
-import { parseBasicCredentials } from "../oauth/client-auth.js";
-import { DEVICE_AUTHORIZATION_PATH, DEVICE_PAGE_PATH } from "../oauth/device.js";
-import { TOKEN_PATH } from "../oauth/token.js";
-import { sendErrorPage } from "./html.js";
-import type { HttpPart } from "./app.js";
-import type { DirectGuard } from "./direct-routes.js";
+import type { RateLimitClass } from "./route.js";
 import { withTimeout } from "./timeout.js";
 
-/** One rate-limited endpoint (or group of paths under one prefix). */
 /** The configured limits, and how many proxies' X-Forwarded-For entries name a request's address. */
-interface RateLimitSettings extends RateLimitConfig {
+export interface RateLimitSettings extends RateLimitConfig {
   trustProxyHops: number;
 }
-
-export interface RateLimitedEndpoint {
-  /** Its name in the Redis keys: each endpoint has counters of its own. */
-  name: string;
-  /** Express mount path: the path itself and everything under it. */
-  path: string;
-  /** How a refusal reaches the caller: JSON for programs, a page for browsers. */
-  answer: "json" | "page";
-  /** Browser apps call it from scripts (CORS): they must be able to read the 429 and its Retry-After. */
-  cors?: boolean;
-  /** The client_id the request claims, for endpoints that have one. */
-  claimedClientId?: (req: IncomingMessage) => Promise<string | undefined> | string | undefined;
-}
-
-/** The client a back-channel request claims to be: Basic, then `client_id`, then the assertion's `sub` (RFC 7523 §3). */
-async function clientOfBackChannelRequest(req: IncomingMessage): Promise<string | undefined> {
-  const authorization = req.headers.authorization;
-  if (authorization !== undefined && /^basic /i.test(authorization)) {
-    try {
-      return parseBasicCredentials(authorization).clientId;
-    } catch {
-      return undefined;
-    }
-  }
-  // The endpoint reads the same form afterwards (readForm reads once) and reports its errors itself.
-  const form = await readForm(req).catch(() => undefined);
-  const clientId = form?.get("client_id");
-  if (clientId !== undefined) return clientId;
-  const assertion = form?.get("client_assertion");
-  if (assertion === undefined) return undefined;
-  try {
-    const { sub } = decodeJwt(assertion);
-    return typeof sub === "string" ? sub : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function clientOfQuery(req: IncomingMessage): string | undefined {
-  const clientId = (req as Request).query.client_id;
-  return typeof clientId === "string" ? clientId : undefined;
-}
-
-/**
- * The endpoints limited, in one table. `POST /oauth/authorize` carries its
- * client_id in a body the endpoint parses later, so it is limited per
- * address only.
- */
-export const RATE_LIMITED_ENDPOINTS: readonly RateLimitedEndpoint[] = [
-  { name: "token", path: TOKEN_PATH, answer: "json", cors: true, claimedClientId: clientOfBackChannelRequest },
-  { name: "device_authorization", path: DEVICE_AUTHORIZATION_PATH, answer: "json", claimedClientId: clientOfBackChannelRequest },
-  { name: "authorize", path: "/oauth/authorize", answer: "page", claimedClientId: clientOfQuery },
-  { name: "device", path: DEVICE_PAGE_PATH, answer: "page" },
-  { name: "connect", path: "/connect", answer: "page" },
-];
 
 /** The counter an address falls in: IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 by its /64. */
 export function addressBucket(address: string | undefined): string {
@@ -278,81 +214,45 @@ export class RateLimiter {
   }
 }
 
-/** The counters a request falls in at `endpoint`: its address, and the client it claims where the endpoint has one. */
-async function countersOf(endpoint: RateLimitedEndpoint, limits: RateLimitSettings, base: string, req: IncomingMessage): Promise<RateCounter[]> {
-  const counters: RateCounter[] = [];
-  if (limits.perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(clientAddress(req, limits.trustProxyHops))}`, limit: limits.perIp });
-  if (limits.perClient > 0 && endpoint.claimedClientId) {
-    const clientId = await endpoint.claimedClientId(req);
-    if (clientId) counters.push({ key: `${base}:client:${clientBucket(clientId)}`, limit: limits.perClient });
-  }
-  return counters;
-}
-
-/** Counts the request, or answers with the refusal for a JSON endpoint (thrown, rendered like every error). */
-async function checkRequest(
-  limiter: RateLimiter,
-  endpoint: RateLimitedEndpoint,
-  limits: RateLimitSettings,
-  base: string,
-  req: IncomingMessage,
-  log: Logger | undefined,
-): Promise<RateDecision> {
-  const decision = await limiter.take(await countersOf(endpoint, limits, base, req));
-  if (decision.allowed) return decision;
-  log?.info({ rateLimit: { endpoint: endpoint.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");
-  return decision;
-}
-
-function tooManyRequests(endpoint: RateLimitedEndpoint, res: ServerResponse, retryAfterSeconds: number): BrokerError {
-  if (endpoint.cors) {
-    res.setHeader("Access-Control-Allow-Origin", "*");
-    res.setHeader("Access-Control-Expose-Headers", "Retry-After");
-  }
-  return new TooManyRequests(`too many requests; try again in ${retryAfterSeconds} seconds`, { headers: { "Retry-After": String(retryAfterSeconds) } });
-}
-
-/** The middleware of one endpoint. */
-export function limitRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitSettings, keyPrefix: string): RequestHandler {
-  const base = `${keyPrefix}:ratelimit:${endpoint.name}`;
-  return async (req, res, next) => {
-    // CORS preflights do no work and carry no credentials.
-    if (req.method === "OPTIONS") return next();
-    const decision = await checkRequest(limiter, endpoint, limits, base, req, req.log);
-    if (decision.allowed) return next();
-    if (endpoint.answer === "page") {
-      res.setHeader("Retry-After", String(decision.retryAfterSeconds));
-      sendErrorPage(res, 429, "rate_limited", `Too many requests from your network. Try again in ${decision.retryAfterSeconds} seconds.`);
-      return;
-    }
-    next(tooManyRequests(endpoint, res, decision.retryAfterSeconds));
-  };
-}
-
-/** The same limit for a direct route (src/http/direct-routes.ts) on a JSON endpoint's path. */
-function limitDirectRequests(limiter: RateLimiter, endpoint: RateLimitedEndpoint, limits: RateLimitSettings, keyPrefix: string): DirectGuard {
-  const base = `${keyPrefix}:ratelimit:${endpoint.name}`;
-  return {
-    path: endpoint.path,
-    check: async ({ req, res, log }) => {
-      const decision = await checkRequest(limiter, endpoint, limits, base, req, log);
-      if (!decision.allowed) throw tooManyRequests(endpoint, res, decision.retryAfterSeconds);
-    },
-  };
-}
-
 /**
- * Mounted before the endpoints' own routers (src/main.ts): middleware for
- * the express routes, guards for the direct ones. Keys carry
- * BROKER_QUEUE_PREFIX: brokers sharing a Redis count apart.
+ * The limits of the broker's routes: each route of the table names its
+ * class (src/routes.ts); requests of one class share its counters. Keys
+ * carry BROKER_QUEUE_PREFIX: brokers sharing a Redis count apart.
  */
-export function rateLimitRouter(services: Pick<Services, "config" | "redis" | "log">): HttpPart {
-  const router = Router();
-  const limits: RateLimitSettings = { ...services.config.rateLimit, trustProxyHops: services.config.trustProxyHops };
-  if (limits.perIp === 0 && limits.perClient === 0) return { router };
-  const limiter = new RateLimiter(services.redis, limits.windowSeconds, services.log);
-  const prefix = services.config.queuePrefix;
-  for (const endpoint of RATE_LIMITED_ENDPOINTS) router.use(endpoint.path, limitRequests(limiter, endpoint, limits, prefix));
-  const guards = RATE_LIMITED_ENDPOINTS.filter((e) => e.answer === "json").map((endpoint) => limitDirectRequests(limiter, endpoint, limits, prefix));
-  return { router, guards };
+export class RateLimits {
+  private readonly limiter: RateLimiter | undefined;
+
+  constructor(
+    redis: Redis,
+    private readonly settings: RateLimitSettings,
+    private readonly keyPrefix: string,
+    log: Logger,
+  ) {
+    // Both limits at 0: nothing is counted, and Redis is never asked.
+    this.limiter = settings.perIp > 0 || settings.perClient > 0 ? new RateLimiter(redis, settings.windowSeconds, log) : undefined;
+  }
+
+  /** Counts the request in its class; throws TooManyRequests (with Retry-After) when a counter is full. */
+  async check(limitClass: RateLimitClass, req: IncomingMessage, log: Logger): Promise<void> {
+    if (!this.limiter) return;
+    const base = `${this.keyPrefix}:ratelimit:${limitClass.name}`;
+    const decision = await this.limiter.take(await this.countersOf(limitClass, base, req));
+    if (decision.allowed) return;
+    log.info({ rateLimit: { endpoint: limitClass.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");
+    throw new TooManyRequests(`too many requests; try again in ${decision.retryAfterSeconds} seconds`, {
+      headers: { "Retry-After": String(decision.retryAfterSeconds) },
+    });
+  }
+
+  /** The counters a request falls in: its address, and the client it claims where the class reads one. */
+  private async countersOf(limitClass: RateLimitClass, base: string, req: IncomingMessage): Promise<RateCounter[]> {
+    const counters: RateCounter[] = [];
+    const { perIp, perClient, trustProxyHops } = this.settings;
+    if (perIp > 0) counters.push({ key: `${base}:ip:${addressBucket(clientAddress(req, trustProxyHops))}`, limit: perIp });
+    if (perClient > 0 && limitClass.claimedClientId) {
+      const clientId = await limitClass.claimedClientId(req);
+      if (clientId) counters.push({ key: `${base}:client:${clientBucket(clientId)}`, limit: perClient });
+    }
+    return counters;
+  }
 }

@@ -8,15 +8,13 @@
  * can still be followed from the app into the broker's log.
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** A new id for this request, set as its response's `X-Request-Id`. */
-export function requestIdOf(_req: IncomingMessage, res: ServerResponse): string {
-  const id = randomUUID();
-  res.setHeader("X-Request-Id", id);
-  return id;
+/** A new id for a request (the exchange sets it as the response's `X-Request-Id`). */
+export function newRequestId(): string {
+  return randomUUID();
 }
 
 /** The caller's `X-Request-Id` if it is a well-formed id, for the log line only; anything else is dropped. */

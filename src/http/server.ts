@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { RequestListener } from "./direct-routes.js";
+import type { RequestListener } from "./direct-lane.js";
 
 const CLIENT_ERRORS: Record<string, [status: number, reason: string, description: string]> = {
   HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "the request line and headers are too large"],

@@ -5,7 +5,9 @@
  * the connector (or show the picker), then send the end user to the upstream
  * through the connect flow.
  */
-import express, { Router, type Request, type Response } from "express";
+import type { IncomingMessage } from "node:http";
+import type { Request, Response } from "express";
+import type { ExpressExchange } from "../http/route.js";
 import { OAuthError, InvalidRequest } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import { sendErrorPage, setPageSecurityHeaders } from "../http/html.js";
@@ -41,11 +43,11 @@ function chosenConnectorId(request: ValidatedAuthorizationRequest): string | und
   return named.size === 1 ? [...named][0] : undefined;
 }
 
-export function authorizeRouter(services: Services): Router {
-  const router = Router();
+/** `GET|POST /oauth/authorize` (no CORS: RFC 9700, the authorization endpoint is for top-level navigation only). */
+export function authorizeEndpoint(services: Services): (exchange: ExpressExchange) => Promise<void> {
   const { issuer } = services.config;
 
-  const handle = async (req: Request, res: Response) => {
+  return async ({ req, res }) => {
     const { params, duplicated } = readAuthorizeParameters(req);
     let client, redirectUri;
     try {
@@ -99,9 +101,11 @@ export function authorizeRouter(services: Services): Router {
       });
     }
   };
+}
 
-  // No CORS here (RFC 9700: the authorization endpoint is for top-level navigation only).
-  router.get("/oauth/authorize", handle);
-  router.post("/oauth/authorize", express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }), handle);
-  return router;
+/** The client an authorization request names in its query, before it is checked (for the per-client rate limit). */
+export function claimedClientOfAuthorizationRequest(req: IncomingMessage): string | undefined {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return q === -1 ? undefined : (new URLSearchParams(url.slice(q + 1)).get("client_id") ?? undefined);
 }

@@ -5,13 +5,14 @@
  * checks them. The endpoint finds the one method the request uses, and that
  * must be the method the client registered. Discovery lists the map's keys.
  */
-import type { Request } from "express";
+import type { IncomingMessage } from "node:http";
 import { createHash } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
 import { secretMatches } from "../crypto/secrets.js";
 import { InvalidClient, InvalidRequest } from "../errors.js";
 import type { Services } from "../services.js";
-import type { FormParameters } from "./body.js";
+import { readForm, type FormParameters } from "./body.js";
+import type { Authenticator } from "../http/route.js";
 import type { Client, ClientAuthMethod } from "./clients.js";
 
 /** What client authentication may use. */
@@ -232,7 +233,11 @@ function presentsAssertion(request: ClientAuthRequest): boolean {
  * request (RFC 6749 §2.3: "MUST NOT use more than one authentication
  * method in each request"), and it must be the one the client registered.
  */
-export async function authenticateClient(services: ClientAuthServices, req: Pick<Request, "headers">, form: FormParameters): Promise<AuthenticatedClient> {
+export async function authenticateClient(
+  services: ClientAuthServices,
+  req: Pick<IncomingMessage, "headers">,
+  form: FormParameters,
+): Promise<AuthenticatedClient> {
   const request: ClientAuthRequest = { authorization: req.headers.authorization, form };
   const presented = [...CLIENT_AUTH_STRATEGIES].filter(([, strategy]) => strategy.presentedIn(request));
   if (presented.length > 1) throw new InvalidRequest("the request uses more than one client authentication method");
@@ -249,4 +254,52 @@ export async function authenticateClient(services: ClientAuthServices, req: Pick
     throw new InvalidClient(`client authentication failed: the client is registered for ${client.tokenEndpointAuthMethod}, not ${method}`);
   await strategy.verify(client, request, services);
   return { client, method };
+}
+
+/** A back-channel request's form and its authenticated client. */
+export interface AuthenticatedRequest extends AuthenticatedClient {
+  form: FormParameters;
+}
+
+/**
+ * The authenticator of the back-channel endpoints (token, introspection,
+ * revocation, device authorization): reads the form (once: body.ts) and
+ * authenticates the client by its registered method.
+ */
+export function clientAuthentication(services: ClientAuthServices): Authenticator<AuthenticatedRequest> {
+  return {
+    name: "client",
+    authenticate: async (req) => {
+      const form = await readForm(req);
+      return { form, ...(await authenticateClient(services, req, form)) };
+    },
+  };
+}
+
+/**
+ * The client a back-channel request claims to be, before it is
+ * authenticated (for the per-client rate limit): Basic, then `client_id`,
+ * then the assertion's `sub` (RFC 7523 §3). Never trusted for anything else.
+ */
+export async function claimedClientId(req: IncomingMessage): Promise<string | undefined> {
+  const authorization = req.headers.authorization;
+  if (hasBasicScheme(authorization)) {
+    try {
+      return parseBasicCredentials(authorization).clientId;
+    } catch {
+      return undefined;
+    }
+  }
+  // The endpoint reads the same form afterwards (readForm reads once) and reports its errors itself.
+  const form = await readForm(req).catch(() => undefined);
+  const clientId = form?.get("client_id");
+  if (clientId !== undefined) return clientId;
+  const assertion = form?.get("client_assertion");
+  if (assertion === undefined) return undefined;
+  try {
+    const { sub } = decodeJwt(assertion);
+    return typeof sub === "string" ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }

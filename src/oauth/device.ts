@@ -10,17 +10,18 @@
  *
  * No CORS: devices are native clients.
  */
-import { Router, type NextFunction, type Request, type Response } from "express";
-import { InvalidRequest, MethodNotAllowed, UnauthorizedClient } from "../errors.js";
+import { DEVICE_PAGE_PATH } from "../paths.js";
+import { InvalidRequest, UnauthorizedClient } from "../errors.js";
+import { sendJson } from "../http/json.js";
+import type { Exchange } from "../http/route.js";
 import type { Services } from "../services.js";
-import { forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
+import { forbidCaching } from "./back-channel.js";
+import type { AuthenticatedRequest } from "./client-auth.js";
 import type { Client } from "./clients.js";
 import { createDeviceCode, formatUserCode } from "./device-codes.js";
 import { checkRequestedScopes, clientMayUseConnector, parseScope, splitConnectorScope } from "./scopes.js";
 
-export const DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization";
 /** Where the end user types the user code (RFC 8628 §3.2 `verification_uri`). */
-export const DEVICE_PAGE_PATH = "/device";
 export const DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
 
 /**
@@ -49,18 +50,17 @@ export function checkDeviceScopes(
   return { scope: scopes.all.join(" "), connectorId };
 }
 
-export function deviceAuthorizationRouter(services: Services): Router {
-  const router = Router();
+/** `POST /oauth/device_authorization` (RFC 8628 §3.1, §3.2); the client is authenticated by the route's authenticator. */
+export function deviceAuthorizationEndpoint(services: Services): (exchange: Exchange<AuthenticatedRequest>) => Promise<void> {
   const verificationUri = `${services.config.issuer}${DEVICE_PAGE_PATH}`;
-  router.post(DEVICE_AUTHORIZATION_PATH, async (req: Request, res: Response) => {
+  return async ({ res, log, caller: { form, client } }) => {
     forbidCaching(res);
-    const { form, client } = await readAuthenticatedRequest(services, req);
     if (!client.grantTypes.includes(DEVICE_CODE_GRANT_TYPE)) throw new UnauthorizedClient("the client is not registered for the device_code grant");
     const { scope, connectorId } = checkDeviceScopes(services, client, form.get("scope"), form.get("connector"));
     const created = await createDeviceCode(services.db, { appId: client.id, scope, connectorId });
     const userCode = formatUserCode(created.userCode);
-    req.log.info({ clientId: client.id, connectorId }, "device authorization started");
-    res.json({
+    log.info({ clientId: client.id, connectorId }, "device authorization started");
+    sendJson(res, 200, {
       device_code: created.deviceCode,
       user_code: userCode,
       verification_uri: verificationUri,
@@ -68,9 +68,5 @@ export function deviceAuthorizationRouter(services: Services): Router {
       expires_in: created.expiresIn,
       interval: created.interval,
     });
-  });
-  router.all(DEVICE_AUTHORIZATION_PATH, (_req: Request, _res: Response, next: NextFunction) => {
-    next(new MethodNotAllowed("the device authorization endpoint accepts POST only", { headers: { Allow: "POST" } }));
-  });
-  return router;
+  };
 }

@@ -6,29 +6,20 @@
  * algorithms from the published keys. An endpoint appears only once it is
  * implemented: add its line to `ENDPOINTS`.
  */
-import { Router } from "express";
-import type { HttpPart } from "../http/app.js";
-import { sendDocument, type DirectRoute } from "../http/direct-routes.js";
+import { AUTHORIZATION_PATH, DEVICE_AUTHORIZATION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH } from "../paths.js";
+import { sendDocument } from "../http/json.js";
+import type { Exchange } from "../http/route.js";
 import type { Services } from "../services.js";
 import { CLIENT_ASSERTION_ALGORITHMS, CLIENT_AUTH_STRATEGIES } from "./client-auth.js";
 import { buildGrants } from "./grants/index.js";
 import { RESPONSE_TYPES } from "./clients.js";
 import { IDENTITY_CLAIM_NAMES } from "./identity-claims.js";
-import { JWKS_PATH } from "./jwks.js";
 import { RESPONSE_MODES } from "./response-modes.js";
 import { BROKER_SCOPES } from "./scopes.js";
-import { DEVICE_AUTHORIZATION_PATH } from "./device.js";
-import { INTROSPECTION_PATH } from "./introspect.js";
-import { REVOCATION_PATH } from "./revoke.js";
-import { TOKEN_PATH } from "./token.js";
-import { USERINFO_PATH } from "./userinfo.js";
-
-export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
-export const OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server";
 
 /** The broker's endpoints, as discovery metadata name → path. One line per implemented endpoint. */
 const ENDPOINTS: ReadonlyArray<readonly [metadata: string, path: string]> = [
-  ["authorization_endpoint", "/oauth/authorize"],
+  ["authorization_endpoint", AUTHORIZATION_PATH],
   ["token_endpoint", TOKEN_PATH],
   ["jwks_uri", JWKS_PATH],
   ["userinfo_endpoint", USERINFO_PATH],
@@ -69,16 +60,10 @@ export async function discoveryDocument(services: Services): Promise<Record<stri
   };
 }
 
-export function discoveryRouter(services: Services): HttpPart {
-  // Direct routes (src/http/direct-routes.ts): every app and resource server reads them.
-  const route = (path: string): DirectRoute => ({
-    method: "GET",
-    path,
-    handle: async ({ req, res }) => {
-      res.setHeader("Cache-Control", "public, max-age=300");
-      res.setHeader("Access-Control-Allow-Origin", "*");
-      sendDocument(req, res, JSON.stringify(await discoveryDocument(services)), "application/json; charset=utf-8");
-    },
-  });
-  return { router: Router(), direct: [route(OPENID_CONFIGURATION_PATH), route(OAUTH_METADATA_PATH)] };
+/** `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server` (direct routes: every app and resource server reads them). */
+export function discoveryEndpoint(services: Services): (exchange: Exchange) => Promise<void> {
+  return async ({ req, res }) => {
+    res.setHeader("Cache-Control", "public, max-age=300");
+    sendDocument(req, res, JSON.stringify(await discoveryDocument(services)), "application/json; charset=utf-8");
+  };
 }

@@ -13,17 +13,14 @@
  * No CORS: introspection is for servers; a browser app has no credentials
  * to authenticate with here.
  */
-import { Router, type NextFunction, type Request, type Response } from "express";
-import { InvalidClient, InvalidRequest, MethodNotAllowed } from "../errors.js";
+import { InvalidClient, InvalidRequest } from "../errors.js";
 import type { Services } from "../services.js";
-import { forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
+import { forbidCaching } from "./back-channel.js";
+import type { AuthenticatedRequest } from "./client-auth.js";
 import type { Client } from "./clients.js";
-import type { HttpPart } from "../http/app.js";
-import type { DirectRoute } from "../http/direct-routes.js";
 import { sendJson } from "../http/json.js";
+import type { Exchange } from "../http/route.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
-
-export const INTROSPECTION_PATH = "/oauth/introspect";
 
 type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
 
@@ -73,24 +70,14 @@ export async function introspect(services: Services, client: Client, token: stri
   return INACTIVE;
 }
 
-export function introspectionRouter(services: Services): HttpPart {
-  const router = Router();
-  // POST is a direct route (src/http/direct-routes.ts); every other method is refused here.
-  router.all(INTROSPECTION_PATH, (_req: Request, _res: Response, next: NextFunction) => {
-    next(new MethodNotAllowed("the introspection endpoint accepts POST only", { headers: { Allow: "POST" } }));
-  });
-  const route: DirectRoute = {
-    method: "POST",
-    path: INTROSPECTION_PATH,
-    handle: async ({ req, res }) => {
-      forbidCaching(res);
-      const { form, client } = await readAuthenticatedRequest(services, req);
-      // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
-      if (client.isPublic) throw new InvalidClient("public clients cannot introspect tokens");
-      const token = form.get("token");
-      if (token === undefined) throw new InvalidRequest("token is missing");
-      sendJson(res, 200, await introspect(services, client, token, form.get("token_type_hint")));
-    },
+/** `POST /oauth/introspect` (a direct route); the client is authenticated by the route's authenticator. */
+export function introspectionEndpoint(services: Services): (exchange: Exchange<AuthenticatedRequest>) => Promise<void> {
+  return async ({ res, caller: { form, client } }) => {
+    forbidCaching(res);
+    // RFC 7662 §2.1: the caller must be authorized; a public client proves nothing.
+    if (client.isPublic) throw new InvalidClient("public clients cannot introspect tokens");
+    const token = form.get("token");
+    if (token === undefined) throw new InvalidRequest("token is missing");
+    sendJson(res, 200, await introspect(services, client, token, form.get("token_type_hint")));
   };
-  return { router, direct: [route] };
 }

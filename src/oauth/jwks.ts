@@ -4,13 +4,10 @@
  * Discovery `jwks_uri`). Clients cache it for five minutes and re-fetch when
  * a token names an unknown `kid`, so a rotation is seen without a restart.
  */
-import { Router } from "express";
 import type { JWK } from "jose";
 import type { Services } from "../services.js";
-import type { HttpPart } from "../http/app.js";
-import { sendDocument, type DirectRoute } from "../http/direct-routes.js";
-
-export const JWKS_PATH = "/oauth/jwks";
+import { sendDocument } from "../http/json.js";
+import type { Exchange } from "../http/route.js";
 
 /** The public members of each key type (RFC 7518 §6); anything else (d, p, q, dp, dq, qi, k, oth…) never leaves. */
 const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
@@ -34,17 +31,11 @@ export function publicJwk(jwk: JWK): JWK | undefined {
   return out as JWK;
 }
 
-export function jwksRouter(services: Services): HttpPart {
-  // A direct route (src/http/direct-routes.ts): every resource server fetches it.
-  const route: DirectRoute = {
-    method: "GET",
-    path: JWKS_PATH,
-    handle: async ({ req, res }) => {
-      const { keys } = await services.signingKeys.jwks();
-      res.setHeader("Cache-Control", "public, max-age=300");
-      res.setHeader("Access-Control-Allow-Origin", "*");
-      sendDocument(req, res, JSON.stringify({ keys: keys.map(publicJwk).filter((k) => k !== undefined) }), "application/jwk-set+json; charset=utf-8");
-    },
+/** `GET /oauth/jwks` (a direct route: every resource server fetches it). */
+export function jwksEndpoint(services: Services): (exchange: Exchange) => Promise<void> {
+  return async ({ req, res }) => {
+    const { keys } = await services.signingKeys.jwks();
+    res.setHeader("Cache-Control", "public, max-age=300");
+    sendDocument(req, res, JSON.stringify({ keys: keys.map(publicJwk).filter((k) => k !== undefined) }), "application/jwk-set+json; charset=utf-8");
   };
-  return { router: Router(), direct: [route] };
 }

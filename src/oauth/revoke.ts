@@ -13,17 +13,14 @@
  *
  * CORS is open: a browser app (public client) revokes its own tokens at logout.
  */
-import { Router, type NextFunction, type Request, type Response } from "express";
-import { InvalidRequest, MethodNotAllowed } from "../errors.js";
+import { InvalidRequest } from "../errors.js";
 import type { Services } from "../services.js";
-import { allowAnyOrigin, answerPreflight, forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
+import { forbidCaching } from "./back-channel.js";
+import type { AuthenticatedRequest } from "./client-auth.js";
 import type { Client } from "./clients.js";
 import { revokeAccessToken, revokeFamily } from "./revocation.js";
-import type { HttpPart } from "../http/app.js";
-import type { DirectRoute } from "../http/direct-routes.js";
+import type { Exchange } from "../http/route.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
-
-export const REVOCATION_PATH = "/oauth/revoke";
 
 /** Revokes `token` if it is one of `client`'s; returns what it was, for the log. */
 export async function revokeToken(
@@ -51,28 +48,15 @@ export async function revokeToken(
   return "unknown";
 }
 
-export function revocationRouter(services: Services): HttpPart {
-  const router = Router();
-  router.options(REVOCATION_PATH, (_req, res) => answerPreflight(res, "POST"));
-  // POST is a direct route (src/http/direct-routes.ts); every other method is refused here.
-  router.all(REVOCATION_PATH, (_req: Request, res: Response, next: NextFunction) => {
-    allowAnyOrigin(res);
-    next(new MethodNotAllowed("the revocation endpoint accepts POST only", { headers: { Allow: "POST, OPTIONS" } }));
-  });
-  const route: DirectRoute = {
-    method: "POST",
-    path: REVOCATION_PATH,
-    handle: async ({ req, res, requestId, log }) => {
-      allowAnyOrigin(res);
-      forbidCaching(res);
-      const { form, client } = await readAuthenticatedRequest(services, req);
-      const token = form.get("token");
-      if (token === undefined) throw new InvalidRequest("token is missing");
-      const outcome = await revokeToken(services, client, token, form.get("token_type_hint"), requestId);
-      log.info({ clientId: client.id, outcome }, "token revocation");
-      res.statusCode = 200;
-      res.end();
-    },
+/** `POST /oauth/revoke` (a direct route, open to scripts); the client is authenticated by the route's authenticator. */
+export function revocationEndpoint(services: Services): (exchange: Exchange<AuthenticatedRequest>) => Promise<void> {
+  return async ({ res, requestId, log, caller: { form, client } }) => {
+    forbidCaching(res);
+    const token = form.get("token");
+    if (token === undefined) throw new InvalidRequest("token is missing");
+    const outcome = await revokeToken(services, client, token, form.get("token_type_hint"), requestId);
+    log.info({ clientId: client.id, outcome }, "token revocation");
+    res.statusCode = 200;
+    res.end();
   };
-  return { router, direct: [route] };
 }

@@ -19,7 +19,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { BadRequest, BrokerError, InsufficientScope, InvalidToken, NotFound } from "../errors.js";
 import { verifyAccessToken, type AccessTokenClaims } from "../oauth/tokens.js";
 import type { Services } from "../services.js";
-import { bearerChallenge, bearerTokenOf } from "../http/bearer.js";
+import { bearerChallenge, bearerTokenOf } from "../oauth/bearer.js";
 
 export const PROXY_SCOPE = "proxy";
 

@@ -1,19 +1,17 @@
 /**
- * The proxy's routes (DESIGN.md "Proxy"):
+ * The proxy's two routes (the route table declares them, src/routes.ts):
  *
  *   ANY /v1/proxy/<path>                         account-bound broker token, scope `proxy`
  *   ANY /v1/accounts/<accountId>/proxy/<path>    token of the owning app (client_credentials), scope `proxy`
  *
- * Answered before express (direct mounts, src/http/direct-routes.ts): the
- * proxy is a hot path, and nothing may read the body before it does: the
- * body is the app's, streamed upstream untouched. The caller is
- * authenticated before a byte of the body is read.
+ * Direct routes: the proxy is a hot path, and nothing may read the body
+ * before it does — the body is the app's, streamed upstream untouched. The
+ * caller is authenticated (the routes' authenticators, caller.ts) before a
+ * byte of the body is read.
  */
-import { Router } from "express";
 import type { Services } from "../services.js";
 import { toBrokerError } from "../http/error-handler.js";
-import type { HttpPart } from "../http/app.js";
-import type { DirectExchange, DirectMount } from "../http/direct-routes.js";
+import type { Authenticator, Exchange } from "../http/route.js";
 import { AccountCache } from "./account-cache.js";
 import { ProxyAuditLog } from "./audit.js";
 import { proxyCall, type ProxyContext } from "./call.js";
@@ -28,35 +26,43 @@ export async function flushProxyAudit(services: Services): Promise<void> {
   await auditLogs.get(services)?.flush();
 }
 
-export function proxyRouter(services: Services, overrides: Partial<ProxyOptions> = {}): HttpPart {
+export interface Proxy {
+  /** `/v1/proxy/…`: the account comes from the token. */
+  accountBound: Authenticator<ProxyCaller>;
+  /** `/v1/accounts/<id>/proxy/…`: a token of the app itself, or one bound to this very account. */
+  forAccount: Authenticator<ProxyCaller>;
+  /** Forwards the call for the authenticated caller. */
+  handle(exchange: Exchange<ProxyCaller>): Promise<void>;
+}
+
+export function createProxy(services: Services, overrides: Partial<ProxyOptions> = {}): Proxy {
   const options: ProxyOptions = { ...DEFAULT_PROXY_OPTIONS, ...overrides };
   const audit = new ProxyAuditLog(services.db, services.log, { flushMs: options.auditFlushMs, bufferLimit: options.auditBufferLimit });
   auditLogs.set(services, audit);
   const ctx: ProxyContext = { services, options, accounts: new AccountCache(services, options.accountCacheMs), audit, forcedRefreshes: new Map() };
 
-  const handle =
-    (identify: (exchange: DirectExchange, params: string[]) => Promise<ProxyCaller>) => async (exchange: DirectExchange, rest: string, params: string[]) => {
-      const startedAt = process.hrtime.bigint();
-      let caller: ProxyCaller;
+  // Refused before any account is known: counted, not audited (there is no one to attribute it to).
+  const counted = (name: string, identify: Authenticator<ProxyCaller>["authenticate"]): Authenticator<ProxyCaller> => ({
+    name,
+    authenticate: async (req, params) => {
       try {
-        caller = await identify(exchange, params);
+        return await identify(req, params);
       } catch (err) {
-        // Refused before any account is known: counted, not audited (there is no one to attribute it to).
         services.metrics.proxyRequests.inc({ connector: "none", status: String(toBrokerError(err).status) });
         throw err;
       }
-      await proxyCall(
-        ctx,
-        { req: exchange.req, res: exchange.res, requestId: exchange.requestId, log: () => exchange.log, pathAndQuery: rest },
-        caller,
-        startedAt,
-      );
-    };
+    },
+  });
 
-  // Every request under these paths is answered before express (src/http/direct-routes.ts): the proxy is a hot path.
-  const mounts: DirectMount[] = [
-    { mount: /\/v1\/proxy/, handle: handle(({ req }) => accountBoundCaller(services, req.headers)) },
-    { mount: /\/v1\/accounts\/([^/?]+)\/proxy/, handle: handle(({ req }, [accountId]) => appCaller(services, req.headers, accountId!)) },
-  ];
-  return { router: Router(), mounts };
+  return {
+    accountBound: counted("bearer proxy (account-bound)", (req) => accountBoundCaller(services, req.headers)),
+    forAccount: counted("bearer proxy (the owning app, or the account's own)", (req, params) => appCaller(services, req.headers, params.id!)),
+    handle: (exchange) =>
+      proxyCall(
+        ctx,
+        { req: exchange.req, res: exchange.res, requestId: exchange.requestId, log: () => exchange.log, pathAndQuery: exchange.rest },
+        exchange.caller,
+        exchange.startedAt,
+      ),
+  };
 }

@@ -7,10 +7,10 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import express, { Router } from "express";
-import { createApp } from "../../src/http/app.js";
+import { PUBLIC, route, type Route } from "../../src/http/route.js";
+import { routeTable } from "../../src/routes.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
-import { brokerRouters } from "../../src/main.js";
+import { brokerApp } from "../../src/main.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 
 /** A secret that cannot appear in a log by chance. */
@@ -21,23 +21,36 @@ const secret = (what: string) => `${what}-${randomBytes(16).toString("hex")}`;
  * parsed body and query, one fails with an error holding the secret in its
  * properties (as HTTP client errors hold request headers and response bodies).
  */
-const probeRouter = () => {
-  const router = Router();
-  router.use("/probe", express.json(), express.urlencoded({ extended: false }));
-  router.post("/probe/echo", (req, res) => {
-    req.log.info({ body: req.body as unknown, query: req.query, headers: req.headers }, "probe received");
-    res.json({ ok: true });
-  });
-  router.post("/probe/fail", (req) => {
-    const body = req.body as Record<string, string>;
-    throw Object.assign(new Error("upstream token endpoint refused"), {
-      request: { headers: { authorization: req.headers.authorization }, body },
-      response: { status: 400, body: { refresh_token: body.refresh_token } },
-      refreshToken: body.refresh_token,
-    });
-  });
-  return router;
-};
+const probeRoutes: Route[] = [
+  route({
+    lane: "express",
+    method: "POST",
+    path: "/probe/echo",
+    errors: "api",
+    auth: PUBLIC,
+    body: "json",
+    handle: ({ req, res }) => {
+      req.log.info({ body: req.body as unknown, query: req.query, headers: req.headers }, "probe received");
+      res.json({ ok: true });
+    },
+  }),
+  route({
+    lane: "express",
+    method: "POST",
+    path: "/probe/fail",
+    errors: "api",
+    auth: PUBLIC,
+    body: "json",
+    handle: ({ req }) => {
+      const body = req.body as Record<string, string>;
+      throw Object.assign(new Error("upstream token endpoint refused"), {
+        request: { headers: { authorization: req.headers.authorization }, body },
+        response: { status: 400, body: { refresh_token: body.refresh_token } },
+        refreshToken: body.refresh_token,
+      });
+    },
+  }),
+];
 
 describe("a secret passed through a request never appears in the log", () => {
   let services: TestServices;
@@ -52,7 +65,7 @@ describe("a secret passed through a request never appears in the log", () => {
   before(async () => {
     services = await createTestServices({ LOG_LEVEL: "trace" });
     await services.signingKeys.ensureCurrent();
-    server = await listen(createApp(services, [...(await brokerRouters()), probeRouter]), 0, "127.0.0.1");
+    server = await listen(brokerApp(services, [...routeTable(services), ...probeRoutes]), 0, "127.0.0.1");
   });
   after(async () => {
     await server.close(0);

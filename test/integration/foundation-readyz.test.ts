@@ -7,7 +7,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { createApp } from "../../src/http/app.js";
+import { brokerApp } from "../../src/main.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
 import { createLogger } from "../../src/log.js";
 import { closeServices, createServices, type Services } from "../../src/services.js";
@@ -61,7 +61,7 @@ async function silentServer(): Promise<{ url: (scheme: string) => string; close(
 }
 
 async function serve(services: Services): Promise<RunningServer> {
-  return listen(createApp(services), 0, "127.0.0.1");
+  return listen(brokerApp(services), 0, "127.0.0.1");
 }
 
 describe("/readyz follows Redis without a restart", () => {

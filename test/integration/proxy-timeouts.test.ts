@@ -14,9 +14,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
-import { createApp } from "../../src/http/app.js";
+import { brokerApp } from "../../src/main.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
-import { proxyRouter } from "../../src/proxy/router.js";
+import { routeTable } from "../../src/routes.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { freePort } from "../support/ports.js";
 import { accountToken, headerCheck, rawRequest, startApiUpstream, storeTestAccount, type ApiUpstream } from "../support/api-upstream.js";
@@ -49,7 +49,7 @@ describe("upstream timeouts and failures", () => {
     brokerUrl = `http://127.0.0.1:${port}`;
     services = await createTestServices({ BROKER_ISSUER: brokerUrl, CONNECTORS_DIR: dir });
     await services.signingKeys.ensureCurrent();
-    server = await listen(createApp(services, [(s) => proxyRouter(s, { headersTimeoutMs: TIMEOUT_MS, bodyTimeoutMs: TIMEOUT_MS })]), port, "127.0.0.1");
+    server = await listen(brokerApp(services, routeTable(services, { proxy: { headersTimeoutMs: TIMEOUT_MS, bodyTimeoutMs: TIMEOUT_MS } })), port, "127.0.0.1");
     const { client } = await services.clients.create({ name: "Timeouts", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });
     for (const connectorId of ["acme", "gone"]) {
       const accountId = await storeTestAccount(services, { appId: client.id, connectorId, tokens: { fields: { key: API_KEY } } });

@@ -9,11 +9,8 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 
 import * as oidc from "openid-client";
 import { generateId, generateSecret, hashSecret } from "../../src/crypto/secrets.js";
 import { InvalidToken } from "../../src/errors.js";
-import { createApp } from "../../src/http/app.js";
+import { brokerApp } from "../../src/main.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
-import { discoveryRouter } from "../../src/oauth/discovery.js";
-import { jwksRouter } from "../../src/oauth/jwks.js";
-import { tokenRouter } from "../../src/oauth/token.js";
 import { accessTokenHash, verifyAccessToken } from "../../src/oauth/tokens.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { freePort } from "../support/ports.js";
@@ -50,7 +47,7 @@ describe("authorization_code grant", () => {
     const [session] = await services.db.$queryRawUnsafe<{ tz: string }[]>("SELECT current_setting('TimeZone') AS tz");
     assert.equal(session?.tz, "America/New_York");
     await services.signingKeys.ensureCurrent();
-    server = await listen(createApp(services, [tokenRouter, jwksRouter, discoveryRouter]), port, "127.0.0.1");
+    server = await listen(brokerApp(services), port, "127.0.0.1");
     const register = async (input: Parameters<TestServices["clients"]["create"]>[0]): Promise<App> => {
       const { client, secret } = await services.clients.create(input);
       const auth = secret ? oidc.ClientSecretBasic(secret) : oidc.None();

@@ -6,11 +6,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import * as oidc from "openid-client";
-import { createApp } from "../../src/http/app.js";
+import { brokerApp } from "../../src/main.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
-import { discoveryRouter } from "../../src/oauth/discovery.js";
-import { jwksRouter } from "../../src/oauth/jwks.js";
-import { tokenRouter } from "../../src/oauth/token.js";
 import { verifyAccessToken } from "../../src/oauth/tokens.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { freePort } from "../support/ports.js";
@@ -27,7 +24,7 @@ describe("client_credentials grant", () => {
     issuer = `http://127.0.0.1:${port}`;
     services = await createTestServices({ BROKER_ISSUER: issuer });
     await services.signingKeys.ensureCurrent();
-    server = await listen(createApp(services, [tokenRouter, jwksRouter, discoveryRouter]), port, "127.0.0.1");
+    server = await listen(brokerApp(services), port, "127.0.0.1");
     const { client, secret } = await services.clients.create({
       name: "Backend",
       redirectUris: [],

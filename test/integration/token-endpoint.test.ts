@@ -8,11 +8,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as oidc from "openid-client";
-import { createApp } from "../../src/http/app.js";
+import { brokerApp } from "../../src/main.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
-import { discoveryRouter } from "../../src/oauth/discovery.js";
-import { jwksRouter } from "../../src/oauth/jwks.js";
-import { tokenRouter } from "../../src/oauth/token.js";
 import { hashSecret } from "../../src/crypto/secrets.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { freePort } from "../support/ports.js";
@@ -41,7 +38,7 @@ describe("token endpoint", () => {
     issuer = `http://127.0.0.1:${port}`;
     services = await createTestServices({ BROKER_ISSUER: issuer });
     await services.signingKeys.ensureCurrent();
-    server = await listen(createApp(services, [tokenRouter, jwksRouter, discoveryRouter]), port, "127.0.0.1");
+    server = await listen(brokerApp(services), port, "127.0.0.1");
     tokenUrl = `${issuer}/oauth/token`;
     const a = await services.clients.create({ name: "Basic app", redirectUris: [REDIRECT], scopes: ["openid", "proxy", "accounts:read", "offline_access"] });
     confidential = { id: a.client.id, secret: a.secret! };

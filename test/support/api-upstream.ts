@@ -219,8 +219,13 @@ export async function startApiUpstream(options: ApiUpstreamOptions): Promise<Api
       if (res.destroyed) break;
       if (!res.write(chunk))
         await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.once("drain", done);
+          res.once("close", done);
         });
     }
     if (res.destroyed || sent < total) {

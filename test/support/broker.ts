@@ -7,9 +7,8 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { callbackPathFor } from "../../src/connectors/context.js";
-import { createApp } from "../../src/http/app.js";
 import { listen, type RunningServer } from "../../src/http/server.js";
-import { brokerRouters } from "../../src/main.js";
+import { brokerApp } from "../../src/main.js";
 import { createTestServices, type TestServices } from "./services.js";
 import { freePort } from "./ports.js";
 
@@ -53,7 +52,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   let server: RunningServer;
   try {
     await services.signingKeys.ensureCurrent();
-    server = await listen(createApp(services, await brokerRouters()), port, "127.0.0.1");
+    server = await listen(brokerApp(services), port, "127.0.0.1");
   } catch (err) {
     // Its connections would keep the test process alive until the file's timeout.
     await services.teardown();

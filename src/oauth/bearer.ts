@@ -6,7 +6,8 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { BrokerError, InsufficientScope, InvalidToken } from "../errors.js";
-import { verifyAccessToken, type AccessTokenClaims } from "../oauth/tokens.js";
+import type { Authenticator } from "../http/route.js";
+import { verifyAccessToken, type AccessTokenClaims } from "./tokens.js";
 import type { Services } from "../services.js";
 
 const REALM = "authbroker";
@@ -54,4 +55,9 @@ export async function authenticateBearer(
     throw new InsufficientScope(description, { headers: bearerChallenge("insufficient_scope", description, scopes.join(" ")) });
   }
   return claims;
+}
+
+/** A route's authenticator: a broker access token with one of `scopes` (the route table declares it). */
+export function bearer(services: Pick<Services, "config" | "signingKeys" | "redis">, scopes: string[]): Authenticator<AccessTokenClaims> {
+  return { name: `bearer ${scopes.join(" or ")}`, authenticate: (req) => authenticateBearer(services, req.headers, scopes) };
 }

@@ -1,0 +1,34 @@
+/**
+ * The broker's URL space: the paths other code links to (discovery lists
+ * the endpoints, pages redirect to each other, upstreams are given the
+ * callback), named once. The route table (src/routes.ts) says what serves
+ * each path; an endpoint nothing links to needs no constant here.
+ */
+
+/** OAuth 2.0 / OpenID Connect endpoints of the broker as authorization server. */
+export const AUTHORIZATION_PATH = "/oauth/authorize";
+export const TOKEN_PATH = "/oauth/token";
+export const INTROSPECTION_PATH = "/oauth/introspect";
+export const REVOCATION_PATH = "/oauth/revoke";
+export const USERINFO_PATH = "/oauth/userinfo";
+export const JWKS_PATH = "/oauth/jwks";
+export const DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization";
+export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
+export const OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server";
+
+/** The end user's pages: the device code page (RFC 8628 `verification_uri`) and the connect pages. */
+export const DEVICE_PAGE_PATH = "/device";
+export const DEVICE_DECISION_PATH = "/device/decision";
+export const HOSTNAME_PAGE = "/connect/hostname";
+export const CREDENTIALS_PAGE = "/connect/credentials";
+/** Where upstreams send the end user back: `/connect/callback/<connector>[/<host>]` (connectors/context.ts callbackPathFor). */
+export const CALLBACK_PATH = "/connect/callback";
+
+/** The app-facing API. */
+export const ACCOUNTS_PATH = "/v1/accounts";
+export const PROXY_PATH = "/v1/proxy";
+
+/** The operator's surface. */
+export const ADMIN_PREFIX = "/admin/v1";
+export const METRICS_PATH = "/metrics";
+export const QUEUE_DASHBOARD_PATH = "/admin/queues";
