@@ -1,5 +1,5 @@
 /**
- * The proxy's routes (DESIGN.md "Proxy"):
+ * The proxy's routes (docs/proxy.md):
  *
  *   ANY /v1/proxy/<path>                         account-bound broker token, scope `proxy`
  *   ANY /v1/accounts/<accountId>/proxy/<path>    token of the owning app (client_credentials), scope `proxy`
