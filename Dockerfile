@@ -1,4 +1,4 @@
-# One image, three roles: `serve`, `worker`, `all` (see README "Docker Compose").
+# One image, three roles: `serve`, `worker`, `all` (see docs/operations.md "Docker Compose").
 # TypeScript runs through tsx (a dependency), so there is no build stage.
 FROM node:20-slim
 

@@ -1,4 +1,4 @@
-// Prisma runs here without its engine download (see README "Prisma offline"):
+// Prisma runs here without its engine download (see docs/operations.md "Prisma without network access"):
 // the Rust-free client plus the WebAssembly schema engine over a pg adapter.
 import { defineConfig } from "prisma/config";
 import { PrismaPg } from "@prisma/adapter-pg";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the Prisma CLI without its engine download: the CLI checks that engine
 // files exist before it runs, but on the Rust-free client + driver adapter path
-// it never executes them, so stand-ins are enough (see README "Prisma offline").
+// it never executes them, so stand-ins are enough (see docs/operations.md "Prisma without network access").
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";

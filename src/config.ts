@@ -208,7 +208,7 @@ export interface RateLimitConfig {
   perClient: number;
 }
 
-/** The documented variables, for the README table check. */
+/** The documented variables, for the table check of docs/operations.md. */
 export const ENV_VARS = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
 
 /**

@@ -56,7 +56,7 @@ export function redactUrl(url: string): string {
  * kept for 5xx only.
  */
 export function serializeError(err: unknown): Record<string, unknown> {
-  // pino-http hands over pino-std-serializers' copy, which names the class in `type`.
+  // pino-std-serializers' copy of an error names the class in `type`.
   const copy = err as { raw?: unknown; type?: string };
   const e = (copy.raw ?? err) as Error & { code?: unknown; detail?: string; status?: number; type?: string };
   return {

@@ -1,5 +1,5 @@
 /**
- * The connector file format (DESIGN.md "Connectors (upstream)"): a zod schema
+ * The connector file format (docs/connectors.md): a zod schema
  * discriminated on `auth.kind`, strict everywhere so a typo is an error, plus
  * the cross-checks a field-by-field schema cannot make (`{hostname}` needs
  * `hostname.pattern`, default scopes must exist, an oauth2 connector must say

@@ -1,6 +1,6 @@
 /**
  * From the connector scopes an app asked for to the upstream scope strings
- * (DESIGN.md "Scopes"): `files.read` maps through the connector's `scopes`
+ * (docs/authorization-server.md "Scopes"): `files.read` maps through the connector's `scopes`
  * table, `raw:<upstream scope>` passes through where the connector allows.
  */
 import { InvalidScope } from "../errors.js";

@@ -3,7 +3,7 @@
  * device codes. Each has 256 bits from the CSPRNG and is stored only as its
  * SHA-256. A fast hash is right here: the input has full entropy, so there is
  * nothing to brute-force, and a slow password hash would cap the token
- * endpoint at a few dozen grants per second (DESIGN.md).
+ * endpoint at a few dozen grants per second.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 

@@ -2,7 +2,7 @@
  * Scope parsing and checks (RFC 6749 §3.3). Broker scopes stand alone
  * (`proxy`, `openid`…); connector scopes nest upstream ones under the
  * connector's own names: `<connector>:<name>`, or `<connector>:raw:<upstream
- * scope>` where the connector allows raw scopes (DESIGN.md "Scopes").
+ * scope>` where the connector allows raw scopes (docs/authorization-server.md "Scopes").
  */
 import { InvalidScope } from "../errors.js";
 import type { Client } from "./clients.js";

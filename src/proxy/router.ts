@@ -1,5 +1,5 @@
 /**
- * The proxy's two routes (the route table declares them, src/routes.ts):
+ * The proxy's two routes (the route table declares them, src/routes.ts; docs/proxy.md):
  *
  *   ANY /v1/proxy/<path>                         account-bound broker token, scope `proxy`
  *   ANY /v1/accounts/<accountId>/proxy/<path>    token of the owning app (client_credentials), scope `proxy`

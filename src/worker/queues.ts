@@ -4,8 +4,8 @@
  * consumers live in refresh-processor.ts and webhook-processor.ts.
  *
  * Each account with expiring credentials has exactly one refresh job, id
- * `refresh-<accountId>`, delayed to `expiresAt − margin − jitter`. (DESIGN.md
- * says `refresh:<accountId>`; BullMQ 6 refuses ":" in custom job ids, as it
+ * `refresh-<accountId>`, delayed to `expiresAt − margin − jitter`. (Not
+ * `refresh:<accountId>`: BullMQ 6 refuses ":" in custom job ids, as it
  * separates the parts of its Redis keys.)
  */
 import { Queue, type ConnectionOptions } from "bullmq";
@@ -29,7 +29,7 @@ export interface WebhookJobData {
   event: { id: string; type: string; created_at: string; data: Record<string, string | null> };
 }
 
-/** Default refresh margin when the connector sets none (DESIGN.md: 300 s). */
+/** Default refresh margin when the connector sets none. */
 export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The proxy forwards app calls to upstream APIs with the account's
- * credentials (issue 7, DESIGN.md "Proxy"): every credential style against
+ * credentials (issue 7, docs/proxy.md): every credential style against
  * a real API that checks it, method/query/body passed through, hop-by-hop
  * headers and the broker's Authorization stripped, the broker's request id
  * sent (never the app's), upstream statuses and rate-limit headers relayed, traversal

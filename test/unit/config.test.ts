@@ -208,11 +208,11 @@ describe("a bad variable stops the start with one line naming it", () => {
   });
 });
 
-describe("README configuration table", () => {
+describe("docs/operations.md configuration table", () => {
   it("lists exactly the variables declared in src/config.ts", () => {
-    const readme = readFileSync("README.md", "utf8");
-    const section = readme.split(/^## /m).find((s) => s.startsWith("Configuration"));
-    assert.ok(section, "README.md has a ## Configuration section");
+    const operations = readFileSync("docs/operations.md", "utf8");
+    const section = operations.split(/^## /m).find((s) => s.startsWith("Configuration"));
+    assert.ok(section, "docs/operations.md has a ## Configuration section");
     const documented = [...section.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]);
     assert.deepEqual([...documented].sort(), [...ENV_VARS].sort());
   });

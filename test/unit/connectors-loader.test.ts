@@ -1,5 +1,5 @@
 /**
- * Connector files (DESIGN.md "Connectors (upstream)"): what a valid file
+ * Connector files (docs/connectors.md): what a valid file
  * loads as, and that every mistake is refused with one line naming the file
  * and the field.
  */
@@ -65,7 +65,7 @@ function edit(change: (doc: Record<string, any>) => void): Record<string, any> {
 }
 
 describe("a valid connector file", () => {
-  it("loads with the defaults DESIGN.md gives (pkce on, space-separated scopes, basic client auth, 300 s margin)", () => {
+  it("loads with the documented defaults (pkce on, space-separated scopes, basic client auth, 300 s margin)", () => {
     const connector = parse(acme());
     assert.equal(connector.id, "acme-drive");
     assert.ok(isKind(connector, "oauth2"));

@@ -1,5 +1,5 @@
 /**
- * Connector scopes nest the upstream ones (DESIGN.md "Scopes"), and URL
+ * Connector scopes nest the upstream ones (docs/authorization-server.md "Scopes"), and URL
  * templates of per-server connectors are filled or fail loudly.
  */
 import { describe, it } from "node:test";

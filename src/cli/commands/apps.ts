@@ -55,7 +55,7 @@ function seconds(flag: string) {
   };
 }
 
-/** Every scope must be a broker scope or a connector scope `<connector>:<name>` (DESIGN.md "Scopes"). */
+/** Every scope must be a broker scope or a connector scope `<connector>:<name>` (docs/authorization-server.md "Scopes"). */
 function checkScopes(scopes: string[]): string[] {
   let parsed: string[];
   try {

@@ -1,6 +1,6 @@
 /**
  * The one place where openid-client, oauth4webapi, jose and network errors
- * become the broker's errors (STYLE.md point 3). Nothing from the upstream
+ * become the broker's errors. Nothing from the upstream
  * exchange is attached as `cause`: those errors carry the callback
  * parameters (the code), token responses and ID token claims, and a logger
  * would print them. Only a sanitized summary goes to `detail` (logged, never

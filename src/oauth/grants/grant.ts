@@ -1,5 +1,5 @@
 /**
- * The shape every grant module has (STYLE.md point 1): its `grant_type`, the
+ * The shape every grant module has: its `grant_type`, the
  * parameters it reads (an allowlist: the endpoint passes it nothing else),
  * and its handler. Client authentication, the check that the client may use
  * the grant, and writing the response belong to the token endpoint, so no
