@@ -7,5 +7,5 @@ import { register } from "tsx/esm/api";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
 register();
-const { main } = await import("../src/cli/index.ts");
+const { main } = await import("../src/cli/index.js");
 process.exitCode = await main(process.argv);

@@ -195,7 +195,7 @@ export interface Config {
   tokenLifetimeLimits: TokenLifetimeLimits;
 }
 
-/** Upper bounds of token lifetimes, in seconds, for every app (src/oauth/clients.ts refuses more; src/oauth/tokens.ts cuts to them). */
+/** Upper bounds of token lifetimes, in seconds, for every app (src/apps/clients.ts refuses more; src/oauth/tokens.ts cuts to them). */
 export interface TokenLifetimeLimits {
   accessTokenMaxTtl: number;
   refreshTokenMaxTtl: number;

@@ -11,7 +11,7 @@ import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices, type Services } from "./services.js";
 import { startWorker, type RunningWorker } from "./worker/run.js";
 import { SealError } from "./crypto/keyring.js";
-import { restoreRevocations } from "./oauth/revocation.js";
+import { restoreRevocations } from "./revocation/revocation.js";
 import { flushProxyAudit } from "./proxy/router.js";
 import { RateLimits } from "./http/rate-limit.js";
 import { routeTable } from "./routes.js";

@@ -12,7 +12,7 @@
  * measured hot paths, docs/architecture.md); the rest by express.
  */
 import { adminRoutes } from "./admin/routes.js";
-import { deleteAccount, getAccount, listAccounts } from "./accounts/api.js";
+import { deleteAccount, getAccount, listAccounts } from "./api/accounts.js";
 import { callbackEndpoint, sharedCallbackEndpoint } from "./connect/callback.js";
 import { credentialsPage, submitCredentials } from "./connect/credential-form.js";
 import { decideDevice, devicePage, submitDeviceCode } from "./connect/device.js";

@@ -8,16 +8,16 @@ import { Keyring } from "./crypto/keyring.js";
 import { SigningKeys } from "./crypto/signing-keys.js";
 import { createDb, type Db } from "./db.js";
 import type { Logger } from "./log.js";
-import { Clients } from "./oauth/clients.js";
+import { Clients } from "./apps/clients.js";
 import { createRedis, type Redis } from "./redis.js";
-import { closeRevocationCache } from "./oauth/revocation-cache.js";
+import { closeRevocationCache } from "./revocation/revocation-cache.js";
 import { AddressPolicy } from "./net/address-policy.js";
 import { Outbound } from "./net/outbound.js";
 import { loadConnectors } from "./connectors/loader.js";
 import { ConnectorRegistry } from "./connectors/registry.js";
 import { existsSync } from "node:fs";
 import { createBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
-import { Queues } from "./worker/queues.js";
+import { Queues } from "./jobs/queues.js";
 import { Metrics } from "./metrics.js";
 
 export interface Services {

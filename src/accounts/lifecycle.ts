@@ -11,7 +11,7 @@ import { recordAudit, type AuditEventInput } from "../audit.js";
 import { buildKindContext } from "../connectors/context.js";
 import { isRevoker } from "../connectors/kinds/types.js";
 import { NotFound } from "../errors.js";
-import { revokeAccountGrants } from "../oauth/revocation.js";
+import { revokeAccountGrants } from "../revocation/revocation.js";
 import { readCredentials } from "./vault.js";
 
 export interface AccountView {

@@ -25,7 +25,7 @@ import { generateSecret } from "../crypto/secrets.js";
 import { toBrokerError } from "../http/error-handler.js";
 import { html, sendErrorPage, sendPage } from "../http/html.js";
 import type { ValidatedAuthorizationRequest } from "../oauth/authorization-request.js";
-import type { Client } from "../oauth/clients.js";
+import type { Client } from "../apps/clients.js";
 import { denyDeviceCode, findPendingDeviceCode, formatUserCode, normaliseUserCode, type PendingDeviceCode } from "../oauth/device-codes.js";
 import { checkRequestedScopes, clientMayUseConnector } from "../oauth/scopes.js";
 import type { Services } from "../services.js";

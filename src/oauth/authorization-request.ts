@@ -7,7 +7,7 @@
  */
 import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
-import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "./clients.js";
+import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "../apps/clients.js";
 import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
 import { checkRequestedScopes, parseScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
 

@@ -22,7 +22,7 @@ import { ServerError } from "../errors.js";
 import { html, sendErrorPage, sendPage } from "../http/html.js";
 import type { Services } from "../services.js";
 import { issueAuthorizationCode } from "./codes.js";
-import type { Client } from "./clients.js";
+import type { Client } from "../apps/clients.js";
 import { approveDeviceCode, denyDeviceCode } from "./device-codes.js";
 import { defaultResponseMode, isResponseMode, sendAuthorizationResponse, type RedirectTarget } from "./response-modes.js";
 import { issueAccessToken, issueIdToken } from "./tokens.js";

@@ -13,7 +13,7 @@ import { InvalidClient, InvalidRequest } from "../errors.js";
 import type { Services } from "../services.js";
 import { readForm, type FormParameters } from "./body.js";
 import type { Authenticator } from "../http/route.js";
-import type { Client, ClientAuthMethod } from "./clients.js";
+import type { Client, ClientAuthMethod } from "../apps/clients.js";
 
 /** What client authentication may use. */
 export type ClientAuthServices = Pick<Services, "clients" | "config" | "redis">;

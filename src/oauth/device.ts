@@ -17,7 +17,7 @@ import type { Exchange } from "../http/route.js";
 import type { Services } from "../services.js";
 import { forbidCaching } from "./back-channel.js";
 import type { AuthenticatedRequest } from "./client-auth.js";
-import type { Client } from "./clients.js";
+import type { Client } from "../apps/clients.js";
 import { createDeviceCode, formatUserCode } from "./device-codes.js";
 import { checkRequestedScopes, clientMayUseConnector, parseScope, splitConnectorScope } from "./scopes.js";
 

@@ -12,7 +12,7 @@ import type { Exchange } from "../http/route.js";
 import type { Services } from "../services.js";
 import { CLIENT_ASSERTION_ALGORITHMS, CLIENT_AUTH_STRATEGIES } from "./client-auth.js";
 import { buildGrants } from "./grants/index.js";
-import { RESPONSE_TYPES } from "./clients.js";
+import { RESPONSE_TYPES } from "../apps/clients.js";
 import { IDENTITY_CLAIM_NAMES } from "./identity-claims.js";
 import { RESPONSE_MODES } from "./response-modes.js";
 import { BROKER_SCOPES } from "./scopes.js";

@@ -17,7 +17,7 @@ import { InvalidClient, InvalidRequest } from "../errors.js";
 import type { Services } from "../services.js";
 import { forbidCaching } from "./back-channel.js";
 import type { AuthenticatedRequest } from "./client-auth.js";
-import type { Client } from "./clients.js";
+import type { Client } from "../apps/clients.js";
 import { sendJson } from "../http/json.js";
 import type { Exchange } from "../http/route.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";

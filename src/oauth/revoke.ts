@@ -17,8 +17,8 @@ import { InvalidRequest } from "../errors.js";
 import type { Services } from "../services.js";
 import { forbidCaching } from "./back-channel.js";
 import type { AuthenticatedRequest } from "./client-auth.js";
-import type { Client } from "./clients.js";
-import { revokeAccessToken, revokeFamily } from "./revocation.js";
+import type { Client } from "../apps/clients.js";
+import { revokeAccessToken, revokeFamily } from "../revocation/revocation.js";
 import type { Exchange } from "../http/route.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
 

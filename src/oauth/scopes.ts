@@ -5,7 +5,7 @@
  * scope>` where the connector allows raw scopes (docs/authorization-server.md "Scopes").
  */
 import { InvalidScope } from "../errors.js";
-import type { Client } from "./clients.js";
+import type { Client } from "../apps/clients.js";
 
 export const BROKER_SCOPES = ["openid", "profile", "email", "offline_access", "proxy", "accounts:read", "accounts:write", "tokens:read", "admin"] as const;
 

@@ -14,7 +14,7 @@ import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from "../err
 import type { Services } from "../services.js";
 import type { FormParameters } from "./body.js";
 import type { AuthenticatedRequest } from "./client-auth.js";
-import type { Client } from "./clients.js";
+import type { Client } from "../apps/clients.js";
 import { buildGrants, type Grant } from "./grants/index.js";
 import { forbidCaching } from "./back-channel.js";
 import type { Exchange } from "../http/route.js";

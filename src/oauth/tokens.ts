@@ -16,9 +16,9 @@ import type { Prisma } from "../db.js";
 import { generateSecret, hashSecret } from "../crypto/secrets.js";
 import { BrokerError, InvalidToken } from "../errors.js";
 import type { Services } from "../services.js";
-import type { Client } from "./clients.js";
+import type { Client } from "../apps/clients.js";
 import { identityClaims, type IdentityAccount } from "./identity-claims.js";
-import { isRevoked, REVOCATION_LEEWAY_SECONDS } from "./revocation.js";
+import { isRevoked, REVOCATION_LEEWAY_SECONDS } from "../revocation/revocation.js";
 import { hasScope } from "./scopes.js";
 
 /** RFC 9068 §2.1: the media type of JWT access tokens, in the `typ` header. */

@@ -3,7 +3,7 @@
  * RFC 9068 JWT access tokens verified locally: signature (checked once per
  * token and process, src/oauth/tokens.ts), issuer, audience, expiry and the
  * signing key's publication, then revocation on every call
- * (src/oauth/revocation.ts).
+ * (src/revocation/revocation.ts).
  *
  * Two ways in:
  * - `/v1/proxy/…` with an account-bound token (`acct` claim): the account is

@@ -6,7 +6,7 @@
  * no account: the next pass rebuilds every schedule.
  */
 import type { Services } from "../services.js";
-import { DEFAULT_REFRESH_MARGIN_SECONDS, REFRESH_QUEUE, overduePriority, plannedRefreshTime, refreshJobId } from "./queues.js";
+import { DEFAULT_REFRESH_MARGIN_SECONDS, REFRESH_QUEUE, overduePriority, plannedRefreshTime, refreshJobId } from "../jobs/queues.js";
 
 const BATCH = 500;
 

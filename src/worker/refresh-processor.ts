@@ -15,7 +15,7 @@ import type { Services } from "../services.js";
 import { AccountNeedsReauth, refreshAccount } from "../accounts/refresh.js";
 import { readRefreshState } from "../accounts/vault.js";
 import { BrokerError } from "../errors.js";
-import { DEFAULT_REFRESH_MARGIN_SECONDS, plannedRefreshTime, type RefreshJobData } from "./queues.js";
+import { DEFAULT_REFRESH_MARGIN_SECONDS, plannedRefreshTime, type RefreshJobData } from "../jobs/queues.js";
 
 /** Per-connector rate limit: a fixed one-second window counter shared by every worker through Redis. */
 async function takeRateSlot(services: Services, connectorId: string): Promise<boolean> {

@@ -7,11 +7,11 @@
 import { Worker, type ConnectionOptions } from "bullmq";
 import type { Services } from "../services.js";
 import { tryLock } from "../accounts/lock.js";
-import { queueConnection, REFRESH_QUEUE, WEBHOOK_QUEUE, type RefreshJobData, type WebhookJobData } from "./queues.js";
+import { queueConnection, REFRESH_QUEUE, WEBHOOK_QUEUE, type RefreshJobData, type WebhookJobData } from "../jobs/queues.js";
 import { processRefreshJob, upstreamBackoff } from "./refresh-processor.js";
 import { processWebhookJob } from "./webhooks.js";
 import { reconcileRefreshJobs } from "./reconciler.js";
-import { restoreRevocations } from "../oauth/revocation.js";
+import { restoreRevocations } from "../revocation/revocation.js";
 import { removeExpiredGrants } from "./cleanup.js";
 
 export { REFRESH_QUEUE };

@@ -4,25 +4,19 @@
  * with HMAC-SHA256 over `<timestamp>.<body>` with the app's webhook secret:
  * header `Authbroker-Signature: t=<unix seconds>,v1=<hex>`. Apps check the
  * signature and refuse old timestamps (replay). Delivery retries through the
- * `webhooks` queue with exponential backoff.
+ * `webhooks` queue with exponential backoff. This is the delivery (the
+ * worker's); events are enqueued by jobs/notify.ts.
  */
-import { createHmac, randomUUID } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { Job } from "bullmq";
 import type { Services } from "../services.js";
 import { sealedField } from "../crypto/sealed-fields.js";
-import type { WebhookJobData } from "./queues.js";
+import type { WebhookJobData } from "../jobs/queues.js";
 
 export const SIGNATURE_HEADER = "Authbroker-Signature";
 
 export function signWebhook(secret: string, timestamp: number, body: string): string {
   return `t=${timestamp},v1=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
-}
-
-/** Enqueues an event for the app, if it has a webhook URL. */
-export async function notifyApp(services: Services, appId: string, type: string, data: Record<string, string | null>): Promise<void> {
-  const app = await services.clients.find(appId);
-  if (!app?.webhookUrl) return;
-  await services.queues.enqueueWebhook({ appId, event: { id: `evt_${randomUUID()}`, type, created_at: new Date().toISOString(), data } });
 }
 
 export async function processWebhookJob(services: Services, job: Job<WebhookJobData>): Promise<string> {

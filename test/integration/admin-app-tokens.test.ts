@@ -13,7 +13,7 @@ import { decodeJwt } from "jose";
 import { startTestBroker, type TestBroker } from "../support/broker.js";
 import { brokerProcessEnv, listeningUrl, startBrokerProcess, type BrokerProcess } from "../support/broker-process.js";
 import { ADMIN_TOKEN_MAX_TTL_SECONDS } from "../../src/oauth/tokens.js";
-import { restoreRevocations, revokedClientKey } from "../../src/oauth/revocation.js";
+import { restoreRevocations, revokedClientKey } from "../../src/revocation/revocation.js";
 import { authenticateAdmin } from "../../src/admin/auth.js";
 import { Unauthorized } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";

@@ -18,7 +18,7 @@ import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upst
 import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
 import { basic, send, type ReceivedResponse } from "../support/raw-http.js";
 import { startWorker, type RunningWorker } from "../../src/worker/run.js";
-import { refreshJobId } from "../../src/worker/queues.js";
+import { refreshJobId } from "../../src/jobs/queues.js";
 import { readCredentials } from "../../src/accounts/vault.js";
 import { until } from "../support/wait.js";
 

@@ -21,7 +21,7 @@ import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upst
 import { connectTestAccount, registerTestApp, gitHubLikeConnector } from "../support/flow.js";
 import { brokerProcessEnv, startBrokerProcess, type BrokerProcess } from "../support/broker-process.js";
 import { readCredentials } from "../../src/accounts/vault.js";
-import { refreshJobId } from "../../src/worker/queues.js";
+import { refreshJobId } from "../../src/jobs/queues.js";
 import { until } from "../support/wait.js";
 
 const ACCOUNTS = 12;

@@ -1,5 +1,5 @@
 /**
- * Client lookups (src/oauth/clients.ts): the token endpoint finds an app
+ * Client lookups (src/apps/clients.ts): the token endpoint finds an app
  * without a database round trip while its entry is fresh; when the entry
  * expires under load, concurrent requests share one query; a query that
  * failed is tried again by the next request, not remembered.
@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Db } from "../../src/db.js";
-import { Clients } from "../../src/oauth/clients.js";
+import { Clients } from "../../src/apps/clients.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 
 /** The real database, with its app lookups counted and, on demand, failed. */

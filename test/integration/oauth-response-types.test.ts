@@ -13,7 +13,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import { TestBrowser } from "../support/browser.js";
 import { APP_REDIRECT, fragmentOf, registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../support/as-fixture.js";
 import { accessTokenHash, verifyAccessToken } from "../../src/oauth/tokens.js";
-import { revokeAccountGrants } from "../../src/oauth/revocation.js";
+import { revokeAccountGrants } from "../../src/revocation/revocation.js";
 import { InvalidToken } from "../../src/errors.js";
 
 const ALL_RESPONSE_TYPES = ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"];

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as client from "openid-client";
 import { connectAccount, registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../support/as-fixture.js";
 import { issueAccessToken } from "../../src/oauth/tokens.js";
-import { revokeAccountGrants } from "../../src/oauth/revocation.js";
+import { revokeAccountGrants } from "../../src/revocation/revocation.js";
 
 describe("userinfo", () => {
   let fixture: AsFixture;

@@ -25,7 +25,7 @@ import {
   type ApiUpstream,
   type RawResponse,
 } from "../support/api-upstream.js";
-import { revokeAccessToken, revokeFamily } from "../../src/oauth/revocation.js";
+import { revokeAccessToken, revokeFamily } from "../../src/revocation/revocation.js";
 
 const API_KEY = "sk_test_auth_0123";
 const insecure = { execute: [oidc.allowInsecureRequests] };

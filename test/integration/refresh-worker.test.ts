@@ -13,7 +13,7 @@ import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../support/b
 import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upstream.js";
 import { connectTestAccount, TEST_APP_REDIRECT, type TestApp } from "../support/flow.js";
 import { startWorker, type RunningWorker } from "../../src/worker/run.js";
-import { overduePriority, plannedRefreshTime, Queues, refreshJobId, type RefreshJobData } from "../../src/worker/queues.js";
+import { overduePriority, plannedRefreshTime, Queues, refreshJobId, type RefreshJobData } from "../../src/jobs/queues.js";
 import { signWebhook, SIGNATURE_HEADER } from "../../src/worker/webhooks.js";
 import { processRefreshJob, upstreamBackoff } from "../../src/worker/refresh-processor.js";
 import { DelayedError, type Job } from "bullmq";

@@ -1,5 +1,5 @@
 /**
- * The revocation cache (src/oauth/revocation-cache.ts): a token checked
+ * The revocation cache (src/revocation/revocation-cache.ts): a token checked
  * again costs no Redis round trip while this process's subscription to the
  * revocation channel is live; a revocation made by another process is seen
  * at once; when the subscription drops, nothing it could have missed is
@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { isRevoked, restoreRevocations, revokeAccessToken, revokedJtiKey } from "../../src/oauth/revocation.js";
+import { isRevoked, restoreRevocations, revokeAccessToken, revokedJtiKey } from "../../src/revocation/revocation.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { until } from "../support/wait.js";
 

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { issueAccessToken, verifyAccessToken, verifyAccessTokenSignature } from "../../src/oauth/tokens.js";
-import { revokeAccessToken } from "../../src/oauth/revocation.js";
+import { revokeAccessToken } from "../../src/revocation/revocation.js";
 import { InvalidToken } from "../../src/errors.js";
 
 describe("verified access tokens are remembered only while they stay valid", () => {

@@ -7,7 +7,7 @@
 import * as client from "openid-client";
 import { decodeJwt } from "jose";
 import { TestBrowser } from "./browser.js";
-import type { CreateClientInput } from "../../src/oauth/clients.js";
+import type { CreateClientInput } from "../../src/apps/clients.js";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "./broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "./oauth2-upstream.js";
 import { startOidcUpstream, type OidcUpstream } from "./oidc-upstream.js";

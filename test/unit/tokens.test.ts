@@ -11,11 +11,11 @@ import { InvalidToken } from "../../src/errors.js";
 import { createRedis } from "../../src/redis.js";
 import { isFormContentType } from "../../src/oauth/body.js";
 import { parseBasicCredentials } from "../../src/oauth/client-auth.js";
-import { isRevoked, restoreRevocations, revokeAccessToken, revokeAccountGrants, revokedGrantKey, revokeFamily } from "../../src/oauth/revocation.js";
+import { isRevoked, restoreRevocations, revokeAccessToken, revokeAccountGrants, revokedGrantKey, revokeFamily } from "../../src/revocation/revocation.js";
 import { accessTokenHash, issueAccessToken, issueIdToken, issueRefreshToken, verifyAccessToken } from "../../src/oauth/tokens.js";
 import { hashSecret } from "../../src/crypto/secrets.js";
 import { createTestServices, TEST_REDIS_URL, type TestServices } from "../support/services.js";
-import { closeRevocationCache } from "../../src/oauth/revocation-cache.js";
+import { closeRevocationCache } from "../../src/revocation/revocation-cache.js";
 import { until } from "../support/wait.js";
 
 describe("tokens", () => {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { appView, CLIENT_AUTH_METHODS, type ClientAuthMethod, type CreateClientInput } from "../../oauth/clients.js";
+import { appView, CLIENT_AUTH_METHODS, type ClientAuthMethod, type CreateClientInput } from "../../apps/clients.js";
 import { isBrokerScope, parseScope, splitConnectorScope } from "../../oauth/scopes.js";
 import { withServices } from "../context.js";
 import { CliError, EXIT, printResult, table } from "../output.js";

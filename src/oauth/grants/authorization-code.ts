@@ -17,8 +17,8 @@ import { Prisma } from "../../db.js";
 import { generateId, hashSecret } from "../../crypto/secrets.js";
 import { InvalidGrant } from "../../errors.js";
 import type { Services } from "../../services.js";
-import { requiresPkce, type Client } from "../clients.js";
-import { revokeFamily } from "../revocation.js";
+import { requiresPkce, type Client } from "../../apps/clients.js";
+import { revokeFamily } from "../../revocation/revocation.js";
 import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
 import {
   activeAccount,

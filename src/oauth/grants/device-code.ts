@@ -16,7 +16,7 @@ import { generateId, hashSecret } from "../../crypto/secrets.js";
 import { AuthorizationPending, ExpiredToken, InvalidGrant, OAuthError, SlowDown } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { recordPoll } from "../device-codes.js";
-import { revokeFamily } from "../revocation.js";
+import { revokeFamily } from "../../revocation/revocation.js";
 import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
 import {
   activeAccount,

@@ -8,7 +8,7 @@
 import { Prisma } from "../../db.js";
 import { InvalidGrant, InvalidRequest } from "../../errors.js";
 import type { Services } from "../../services.js";
-import type { Client, ClientAuthMethod } from "../clients.js";
+import type { Client, ClientAuthMethod } from "../../apps/clients.js";
 import type { IdentityAccount } from "../identity-claims.js";
 import { hasScope } from "../scopes.js";
 import { issueAccessToken, issueIdToken } from "../tokens.js";

@@ -14,7 +14,7 @@ import { hashSecret } from "../../crypto/secrets.js";
 import { sqlRows, type SqlStatement } from "../../db.js";
 import { InvalidGrant, InvalidScope } from "../../errors.js";
 import type { Services } from "../../services.js";
-import { revokeFamily } from "../revocation.js";
+import { revokeFamily } from "../../revocation/revocation.js";
 import { parseScope } from "../scopes.js";
 import { generateRefreshToken, issueAccessToken, refreshTokenLifetime } from "../tokens.js";
 import { activeAccount, issueAccountTokens, NOW_UTC_SQL, requiredParameter, type AccountRow, type GrantContext, type TokenResponse } from "./grant.js";

@@ -12,7 +12,7 @@ import { z } from "zod";
 import type { Services } from "../services.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { AccessTokenClaims } from "../oauth/tokens.js";
-import { accountView, endAccount } from "./lifecycle.js";
+import { accountView, endAccount } from "../accounts/lifecycle.js";
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -8,7 +8,7 @@
  * absent ("clear"), forgetting one the moment a revocation of it arrives.
  *
  * Why this is as safe as asking every time:
- * - A revocation writes its key, then publishes it (src/oauth/revocation.ts).
+ * - A revocation writes its key, then publishes it (src/revocation/revocation.ts).
  *   A key is remembered clear only from an EXISTS sent while the
  *   subscription was already live: if the revocation's write came after that
  *   EXISTS, its message comes after the subscription started, so it reaches

@@ -1,7 +1,7 @@
 /**
  * Revocation of the broker's JWT access tokens, checked on every use: in
  * Redis, or in what this process learnt from Redis and the revocations
- * published since (src/oauth/revocation-cache.ts), which saves the round
+ * published since (src/revocation/revocation-cache.ts), which saves the round
  * trip for a token checked again and again.
  *
  * An access token is self-contained, so revoking one means remembering its
