@@ -19,6 +19,8 @@ export const OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server";
 /** The end user's pages: the device code page (RFC 8628 `verification_uri`) and the connect pages. */
 export const DEVICE_PAGE_PATH = "/device";
 export const DEVICE_DECISION_PATH = "/device/decision";
+/** Where /oauth/authorize (and the /device page) hand the browser to the connect flow: the picker, or the chosen service's first step. */
+export const CONNECT_START_PATH = "/connect/start";
 export const HOSTNAME_PAGE = "/connect/hostname";
 export const CREDENTIALS_PAGE = "/connect/credentials";
 /** Where upstreams send the end user back: `/connect/callback/<connector>[/<host>]` (connectors/context.ts callbackPathFor). */

@@ -17,6 +17,7 @@ import { callbackEndpoint, sharedCallbackEndpoint } from "./connect/callback.js"
 import { credentialsPage, submitCredentials } from "./connect/credential-form.js";
 import { decideDevice, devicePage, submitDeviceCode } from "./connect/device.js";
 import { hostnamePage, submitHostname } from "./connect/hostname-form.js";
+import { connectStart } from "./connect/start.js";
 import { healthz, readyz } from "./health.js";
 import { BROWSER, PUBLIC, route, type RateLimitClass, type Route } from "./http/route.js";
 import { authorizeEndpoint, claimedClientOfAuthorizationRequest } from "./oauth/authorize.js";
@@ -33,6 +34,7 @@ import {
   ACCOUNTS_PATH,
   AUTHORIZATION_PATH,
   CALLBACK_PATH,
+  CONNECT_START_PATH,
   CREDENTIALS_PAGE,
   DEVICE_AUTHORIZATION_PATH,
   DEVICE_DECISION_PATH,
@@ -155,6 +157,7 @@ export function routeTable(services: Services, options: RouteTableOptions = {}):
       body: "form",
       handle: decideDevice(services),
     }),
+    route({ lane: "express", method: "GET", path: CONNECT_START_PATH, errors: "page", auth: BROWSER, rateLimit: connect, handle: connectStart(services) }),
     route({ lane: "express", method: "GET", path: CALLBACK_PATH, errors: "page", auth: BROWSER, rateLimit: connect, handle: sharedCallbackEndpoint(services) }),
     route({
       lane: "express",

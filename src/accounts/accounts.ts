@@ -8,6 +8,8 @@ import type { Keyring } from "../crypto/keyring.js";
 import { generateId } from "../crypto/secrets.js";
 import { recordAudit } from "../audit.js";
 import type { UpstreamIdentity } from "../connectors/kinds/types.js";
+import type { Logger } from "../log.js";
+import type { Services } from "../services.js";
 import { storeCredentials, type StoredTokens } from "./vault.js";
 
 export interface ConnectAccountInput {
@@ -105,4 +107,24 @@ export async function connectAccount(db: Db, keyring: Keyring, input: ConnectAcc
     });
     return { id, created: !existing, credentialVersion, credentialExpiresAt: fields.credentialExpiresAt };
   });
+}
+
+/**
+ * Stores a connected account with its sealed credentials and plans its
+ * refresh: the one way a connect stores an account, whichever page or
+ * callback ended it. Scheduling failures do not fail the connect: the
+ * reconciler plans every active account's refresh.
+ */
+export async function storeConnectedAccount(
+  services: Pick<Services, "db" | "keyring" | "queues">,
+  input: ConnectAccountInput & { refreshMarginSeconds: number },
+  log: Logger,
+): Promise<ConnectedAccount> {
+  const { refreshMarginSeconds, ...account } = input;
+  const stored = await connectAccount(services.db, services.keyring, account);
+  log.info({ clientId: input.appId, connectorId: input.connectorId, accountId: stored.id, created: stored.created }, "account connected");
+  await services.queues
+    .scheduleRefresh(stored.id, stored.credentialExpiresAt, refreshMarginSeconds)
+    .catch((err: Error) => log.warn({ accountId: stored.id, err: { message: err.message } }, "could not schedule the refresh; the reconciler will"));
+  return stored;
 }

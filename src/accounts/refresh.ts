@@ -20,7 +20,7 @@ import { UpstreamInvalidGrant } from "../connectors/errors.js";
 import { isRefresher } from "../connectors/kinds/types.js";
 import { BrokerError, NotFound, ServiceUnavailable, UpstreamTimeout } from "../errors.js";
 import { readCredentialsFast, readRefreshState, storeRefreshResult, type RefreshState, type StoredTokens } from "./vault.js";
-import { tryLock, waitForRelease } from "./lock.js";
+import { tryLock, waitForRelease } from "../lock.js";
 import { notifyApp } from "../jobs/notify.js";
 
 const DEFAULT_MARGIN_SECONDS = 300;

@@ -1,6 +1,6 @@
 /**
  * `GET /connect/callback/<connector>[/<host>]`: the upstream sends the end
- * user back here. Steps: take the connect session (once) and check it
+ * user back here. Steps: take the connect attempt (once) and check it
  * belongs to this browser, this state and this callback (each upstream has
  * its own: context.ts callbackPathFor), turn an upstream error into the
  * app's error, exchange the upstream code (openid-client checks `iss` where
@@ -14,10 +14,10 @@ import { AccessDenied, InvalidRequest, OAuthError, ServerError, TemporarilyUnava
 import { toBrokerError } from "../http/error-handler.js";
 import { sendErrorPage } from "../http/html.js";
 import type { Services } from "../services.js";
-import { connectAccount } from "../accounts/accounts.js";
-import { finishAuthorization, refuseAuthorization } from "../oauth/authorization-response.js";
-import { sessionIdFromState, takeSession, type ConnectSession } from "./session.js";
-import { kindContext, redirectAuthorizerFor } from "./upstream.js";
+import { isRedirectAuthorizer } from "../connectors/kinds/types.js";
+import { finishInteraction, interactionIdFromState, interactionsOf, refuseInteraction } from "../oauth/interactions.js";
+import { isReady, type ConnectAttempt, type ConnectProgress } from "./attempt.js";
+import { contextFor, storeAccountOf } from "./steps.js";
 import { timingSafeEqual } from "node:crypto";
 
 function sameString(a: string, b: string): boolean {
@@ -38,34 +38,17 @@ function upstreamError(connectorName: string, code: string): OAuthError {
 }
 
 /** Connects the account the upstream vouched for; returns its id. */
-async function completeConnect(services: Services, req: Request, session: ConnectSession): Promise<string> {
-  const connector = services.connectors.get(session.connectorId);
-  if (!connector) throw new ServerError(`connector "${session.connectorId}" is no longer configured`);
+async function completeConnect(services: Services, req: Request, attempt: ConnectAttempt, upstream: NonNullable<ConnectProgress["upstream"]>): Promise<string> {
+  const connector = services.connectors.get(attempt.authorization.connectorId);
+  if (!connector) throw new ServerError(`connector "${attempt.authorization.connectorId}" is no longer configured`);
   const error = single(req.query.error);
   if (error !== undefined) throw upstreamError(connector.name, error);
   if (single(req.query.code) === undefined) throw new InvalidRequest(`${connector.name} sent neither a code nor an error`);
-
-  const authorizer = redirectAuthorizerFor(services, connector);
-  const context = await kindContext(services, connector, session.clientId, session.upstreamScopes, session.hostname, session.pinnedAddress);
+  const kind = services.kinds.for(connector);
+  if (!isRedirectAuthorizer(kind)) throw new InvalidRequest(`connector "${connector.id}" does not connect through an upstream sign-in page`);
   const callbackUrl = new URL(req.originalUrl, services.config.issuer);
-  const grant = await authorizer.exchangeCode(context, callbackUrl, session.upstream);
-
-  const account = await connectAccount(services.db, services.keyring, {
-    appId: session.clientId,
-    connectorId: connector.id,
-    hostname: session.hostname,
-    pinnedAddress: session.pinnedAddress,
-    identity: grant.identity,
-    scopes: grant.tokens.scope ? grant.tokens.scope.split(/[\s,]+/).filter(Boolean) : session.upstreamScopes,
-    tokens: grant.tokens,
-    requestId: req.id?.toString(),
-  });
-  req.log.info({ clientId: session.clientId, connectorId: connector.id, accountId: account.id, created: account.created }, "account connected");
-  // Scheduling failures must not fail the connect: the reconciler plans every active account's refresh.
-  await services.queues
-    .scheduleRefresh(account.id, account.credentialExpiresAt, connector.refresh?.marginSeconds)
-    .catch((err: Error) => req.log.warn({ accountId: account.id, err: { message: err.message } }, "could not schedule the refresh; the reconciler will"));
-  return account.id;
+  const grant = await kind.exchangeCode(await contextFor(services, connector, attempt), callbackUrl, upstream);
+  return storeAccountOf(services, req, connector, attempt, grant);
 }
 
 /**
@@ -73,9 +56,9 @@ async function completeConnect(services: Services, req: Request, session: Connec
  * attempt went to. Anything else is an authorization response relayed from
  * another upstream's flow (the mix-up attack, RFC 9700 §4.4.1), or a stale link.
  */
-function arrivedAtItsCallback(req: Request, session: ConnectSession): boolean {
+function arrivedAtItsCallback(req: Request, attempt: ConnectAttempt): boolean {
   const { connector, host } = req.params as { connector?: string; host?: string };
-  return connector === session.connectorId && host === session.hostname;
+  return connector === attempt.authorization.connectorId && host === attempt.progress.hostname;
 }
 
 /** The callback of earlier versions, one for every upstream: its responses are refused with the way out for the operator. */
@@ -98,17 +81,18 @@ export function sharedCallbackEndpoint(services: Services): (exchange: ExpressEx
 export function callbackEndpoint(services: Services): (exchange: ExpressExchange) => Promise<void> {
   return async ({ req, res }) => {
     const state = single(req.query.state);
-    const sessionId = state === undefined ? undefined : sessionIdFromState(state);
-    if (state === undefined || sessionId === undefined) {
+    const id = state === undefined ? undefined : interactionIdFromState(state);
+    if (state === undefined || id === undefined) {
       sendErrorPage(res, 400, "invalid_request", "This sign-in response is missing its state. Start again from the app.");
       return;
     }
     let taken;
     try {
-      taken = await takeSession(services.redis, services.keyring, req, res, sessionId);
+      // Taken once: a replayed response finds nothing.
+      taken = await interactionsOf(services).take<ConnectProgress>(req, id);
     } catch (err) {
       const error = toBrokerError(err);
-      req.log.error({ err }, "connect session unreadable");
+      req.log.error({ err }, "connect attempt unreadable");
       sendErrorPage(
         res,
         error.status === 503 ? 503 : 500,
@@ -121,23 +105,24 @@ export function callbackEndpoint(services: Services): (exchange: ExpressExchange
       sendErrorPage(res, 400, "invalid_request", "This sign-in session has expired or was already used. Start again from the app.");
       return;
     }
-    const { session, boundToBrowser } = taken;
+    const { interaction: attempt, binding } = taken;
     try {
+      const upstream = attempt.progress.upstream;
       // RFC 9700 §4.7: the response must come back to the browser that started the flow, with the state we sent.
-      if (!boundToBrowser) throw new AccessDenied("the connection was started in another browser or its cookie was lost");
-      if (!sameString(state, session.upstream.state)) throw new InvalidRequest("the upstream state does not match");
-      if (!arrivedAtItsCallback(req, session))
+      if (binding === undefined) throw new AccessDenied("the connection was started in another browser or its cookie was lost");
+      if (!isReady(attempt) || upstream === undefined || !sameString(state, upstream.state)) throw new InvalidRequest("the upstream state does not match");
+      if (!arrivedAtItsCallback(req, attempt))
         throw new AccessDenied("the sign-in response arrived at another service's callback than the one the connection was started with");
-      const accountId = await completeConnect(services, req, session);
-      await finishAuthorization(services, req, res, session, accountId);
+      const accountId = await completeConnect(services, req, attempt, upstream);
+      await finishInteraction(services, req, res, attempt, accountId);
     } catch (err) {
       const error = toBrokerError(err);
       const oauth = error instanceof OAuthError && error.redirectable ? error : undefined;
-      if (!oauth) req.log.error({ err, connectorId: session.connectorId }, "connect failed");
-      else req.log.info({ err: oauth, connectorId: session.connectorId }, "connect refused");
+      if (!oauth) req.log.error({ err, connectorId: attempt.authorization.connectorId }, "connect failed");
+      else req.log.info({ err: oauth, connectorId: attempt.authorization.connectorId }, "connect refused");
       const code = oauth?.code ?? (error.status === 503 ? "temporarily_unavailable" : "server_error");
       const description = oauth?.description ?? (error.expose ? error.description : "the account could not be connected");
-      await refuseAuthorization(services, req, res, session, { code, description });
+      await refuseInteraction(services, req, res, attempt, { code, description });
     }
   };
 }

@@ -35,8 +35,8 @@ export interface ScopeDescription {
 }
 
 /**
- * The scopes an app gets when it names none: what `scopesForConnector`
- * (src/oauth/authorization-request.ts) grants, so the page says what will happen.
+ * The scopes an app gets when it names none: what `chooseConnector`
+ * (src/oauth/interactions.ts) grants, so the page says what will happen.
  */
 export function scopesShown(requested: string[], registered: string[]): string[] {
   return requested.length > 0 ? requested : registered.filter((s) => s === "proxy");

@@ -5,17 +5,17 @@
  * connector. Secret fields are password inputs and are never shown again;
  * the submission is checked by the kind (steps.ts) before anything is kept.
  */
-import { CREDENTIALS_PAGE } from "../paths.js";
+import { CONNECT_START_PATH, CREDENTIALS_PAGE } from "../paths.js";
 import type { Request, Response } from "express";
 import type { ExpressExchange } from "../http/route.js";
 import { isPasswordExchanger, isServiceTokenFetcher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { html, sendErrorPage, type RawHtml } from "../http/html.js";
 import type { Services } from "../services.js";
-import { formActionSource, pageForStep, pendingForRequest, sendFormPage, submittedValues } from "./form-page.js";
-import type { PendingConnect } from "./pending.js";
+import { attemptForRequest, formActionSource, sendFormPage, submittedValues } from "./form-page.js";
+import { isReady, type ConnectAttempt } from "./attempt.js";
 import { handleSubmission } from "./submission.js";
-import { connectFormFor, pageUrl, storeConnectedAccount, submitForm } from "./steps.js";
+import { connectFormFor, pageForStep, pageUrl, storeAccountOf, submitForm } from "./steps.js";
 
 /** What the page says happens to what is typed, by capability. */
 function footnote(services: Services, connector: ConnectorConfig): RawHtml {
@@ -29,36 +29,36 @@ function footnote(services: Services, connector: ConnectorConfig): RawHtml {
   return html``;
 }
 
-function intro(appName: string, connector: ConnectorConfig, pending: PendingConnect): RawHtml {
-  const where = pending.hostname ? html` on <strong>${pending.hostname}</strong>` : "";
+function intro(appName: string, connector: ConnectorConfig, attempt: ConnectAttempt): RawHtml {
+  const where = attempt.progress.hostname ? html` on <strong>${attempt.progress.hostname}</strong>` : "";
   return html`<p><strong>${appName}</strong> asks you to connect your ${connector.name} account${where}.</p>`;
 }
 
 async function showPage(services: Services, req: Request, res: Response): Promise<void> {
-  const found = await pendingForRequest(services, req, res);
+  const found = await attemptForRequest(services, req, res);
   if (!found) return;
-  const { pending, binding } = found;
-  if (pending.step !== "credentials") {
-    res.redirect(303, pageUrl(pageForStep(pending.step), pending.id));
+  const { attempt, binding } = found;
+  if (!isReady(attempt) || attempt.progress.step !== "credentials") {
+    res.redirect(303, attempt.progress.step ? pageUrl(pageForStep(attempt.progress.step), attempt.id) : pageUrl(CONNECT_START_PATH, attempt.id));
     return;
   }
-  const connector = services.connectors.get(pending.authorization.connectorId);
+  const connector = services.connectors.get(attempt.authorization.connectorId);
   const form = connector && connectFormFor(services.kinds.for(connector), connector);
   if (!connector || !form) {
     sendErrorPage(res, 400, "invalid_request", "This service is no longer available. Start again from the app.");
     return;
   }
-  const appName = (await services.clients.find(pending.authorization.clientId))?.name ?? "The app";
+  const appName = (await services.clients.find(attempt.authorization.clientId))?.name ?? "The app";
   sendFormPage(res, {
     title: `Connect ${connector.name}`,
-    intro: intro(appName, connector, pending),
+    intro: intro(appName, connector, attempt),
     action: CREDENTIALS_PAGE,
-    pending,
+    attempt,
     binding,
-    fields: form.fields.map((field) => ({ field, value: field.secret ? undefined : pending.values?.[field.name] })),
+    fields: form.fields.map((field) => ({ field, value: field.secret ? undefined : attempt.progress.values?.[field.name] })),
     submitLabel: "Connect",
     footnote: footnote(services, connector),
-    formActions: [formActionSource(pending.authorization.redirectUri)],
+    formActions: [formActionSource(attempt.authorization.redirectUri)],
   });
 }
 
@@ -76,14 +76,14 @@ export function submitCredentials(services: Services): (exchange: ExpressExchang
         connectFormFor(services.kinds.for(connector), connector)
           ?.fields.filter((f) => !f.secret)
           .map((f) => f.name) ?? [],
-      async run(pending, connector) {
+      async run(attempt, connector) {
         const form = connectFormFor(services.kinds.for(connector), connector)!;
         const values = submittedValues(
           req,
           form.fields.map((f) => f.name),
         );
-        const grant = await submitForm(services, connector, pending, values);
-        return { kind: "connected", accountId: await storeConnectedAccount(services, req, connector, pending, grant) };
+        const grant = await submitForm(services, connector, attempt, values);
+        return { kind: "connected", accountId: await storeAccountOf(services, req, connector, attempt, grant) };
       },
     });
 }

@@ -17,21 +17,19 @@
  *   the limit is then per proxy, which bounds guessing just the same.
  * - State changes answer 303 (a reload never re-submits).
  */
-import { DEVICE_DECISION_PATH, DEVICE_PAGE_PATH } from "../paths.js";
+import { CONNECT_START_PATH, DEVICE_DECISION_PATH, DEVICE_PAGE_PATH } from "../paths.js";
 import type { Request, Response } from "express";
 import type { ExpressExchange } from "../http/route.js";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { generateSecret } from "../crypto/secrets.js";
 import { toBrokerError } from "../http/error-handler.js";
 import { html, sendErrorPage, sendPage } from "../http/html.js";
-import type { ValidatedAuthorizationRequest } from "../oauth/authorization-request.js";
 import type { Client } from "../apps/clients.js";
 import { denyDeviceCode, findPendingDeviceCode, formatUserCode, normaliseUserCode, type PendingDeviceCode } from "../oauth/device-codes.js";
-import { checkRequestedScopes, clientMayUseConnector } from "../oauth/scopes.js";
+import { clientMayUseConnector } from "../oauth/scopes.js";
 import type { Services } from "../services.js";
 import { clientAddress } from "../http/client-address.js";
-import { beginConnect } from "./begin.js";
-import { readCookie } from "./session.js";
+import { chooseConnector, interactionsOf, readCookie } from "../oauth/interactions.js";
 
 const CSRF_COOKIE = "ab_device";
 const CSRF_PURPOSE = "authbroker device form v1";
@@ -249,26 +247,24 @@ export function decideDevice(services: Services): (exchange: ExpressExchange) =>
       sendErrorPage(res, 400, "invalid_request", "Choose one of the services offered for this device.");
       return;
     }
-    const requestedScopes = code.scope.split(" ").filter(Boolean);
-    const request: ValidatedAuthorizationRequest = {
-      client,
-      params: {},
-      // The connect ends on the broker's own page: nothing is sent to this URI (authorization-response.ts).
-      redirectUri: `${services.config.issuer}${DEVICE_PAGE_PATH}`,
-      responseType: "code",
-      responseMode: "query",
-      state: undefined,
-      nonce: undefined,
-      codeChallenge: undefined,
-      codeChallengeMethod: undefined,
-      requestedScopes,
-      deviceCodeHash: code.deviceCodeHash,
-    };
     try {
+      // An interaction like an authorization request's, ending on the broker's own page: nothing is sent to
+      // this redirect URI (authorization-response.ts); the device code is approved instead.
+      const fields = {
+        authorization: {
+          clientId: client.id,
+          redirectUri: `${services.config.issuer}${DEVICE_PAGE_PATH}`,
+          responseType: "code",
+          responseMode: "query",
+          deviceCodeHash: code.deviceCodeHash,
+        },
+        requestedScopes: code.scope.split(" ").filter(Boolean),
+        progress: {},
+      };
       // The device's scopes were checked without a connector when it named none: check them against the one chosen.
-      const scopes = checkRequestedScopes(client, requestedScopes, connector);
-      const next = await beginConnect(services, req, res, { request, connector, scopes });
-      if (next !== undefined) res.redirect(303, next);
+      await chooseConnector(services, fields, connector);
+      const interaction = await interactionsOf(services).start(res, fields);
+      res.redirect(303, `${CONNECT_START_PATH}?connect=${interaction.id}`);
     } catch (err) {
       const error = toBrokerError(err);
       if (!error.expose || error.status >= 500) req.log.error({ err, connectorId: connector.id }, "device connect could not start");

@@ -1,19 +1,19 @@
 /**
  * What the connect pages (hostname, credentials) share: finding the
- * pending connect a request belongs to — its browser cookie, and for a
+ * connect attempt a request belongs to — its browser cookie, and for a
  * POST the same-origin and CSRF checks — and rendering an accessible form
  * (every input labelled, help and errors tied to it with
  * `aria-describedby`, a summary announced with `role="alert"`), usable
  * without JavaScript. Every submission answers 303, so reloading the page
  * never submits again.
  */
-import express, { type Request, type RequestHandler, type Response } from "express";
+import type { Request, Response } from "express";
 import type { PromptField } from "../connectors/kinds/types.js";
 import { html, RawHtml, sendErrorPage, sendPage } from "../http/html.js";
-import { refuseAuthorization } from "../oauth/authorization-response.js";
+import { interactionsOf, isInteractionId, refuseInteraction } from "../oauth/interactions.js";
 import type { Services } from "../services.js";
 import { csrfTokenFor, csrfTokenMatches } from "./csrf.js";
-import { clearPendingCookie, isPendingId, readPending, takePending, type PendingConnect, type PendingStep } from "./pending.js";
+import type { ConnectInteraction, ConnectProgress } from "./attempt.js";
 
 const EXTRA_STYLE = `
 .hint{color:var(--muted);font-size:.9rem;margin:0 0 .25rem}.field-error{color:var(--err);font-weight:600;margin:0 0 .25rem}
@@ -23,24 +23,30 @@ button.secondary{background:transparent;color:var(--accent);border:1px solid var
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
 
-export interface PendingForRequest {
-  pending: PendingConnect;
+export interface AttemptForRequest {
+  attempt: ConnectInteraction;
   /** The browser's binding cookie value (it keys the CSRF token). */
   binding: string;
 }
 
-function pendingIdOf(req: Request): unknown {
+function attemptIdOf(req: Request): unknown {
   return req.method === "POST" ? (req.body as Record<string, unknown> | undefined)?.connect : req.query.connect;
 }
 
 /**
- * The pending connect of a page request, or undefined after sending an
+ * The connect attempt of a page request, or undefined after sending an
  * error page: expired or unknown, started in another browser, or — for a
  * POST — sent from another origin or without this browser's CSRF token.
+ * `take`: take it (single use: a submission), instead of reading it.
  */
-export async function pendingForRequest(services: Services, req: Request, res: Response): Promise<PendingForRequest | undefined> {
-  const id = pendingIdOf(req);
-  if (!isPendingId(id)) {
+export async function attemptForRequest(
+  services: Services,
+  req: Request,
+  res: Response,
+  options: { take?: boolean } = {},
+): Promise<AttemptForRequest | undefined> {
+  const id = attemptIdOf(req);
+  if (!isInteractionId(id)) {
     sendErrorPage(res, 400, "invalid_request", "This page is missing its connection. Start again from the app.");
     return undefined;
   }
@@ -52,7 +58,9 @@ export async function pendingForRequest(services: Services, req: Request, res: R
       return undefined;
     }
   }
-  const read = await readPending(services.redis, services.keyring, req, id);
+  const interactions = interactionsOf(services);
+  // The checks come before the attempt is taken: a refused request must not use it up.
+  const read = await interactions.read<ConnectProgress>(req, id);
   if (!read) {
     sendErrorPage(res, 400, "invalid_request", "This connection has expired or was already used. Start again from the app.");
     return undefined;
@@ -62,11 +70,16 @@ export async function pendingForRequest(services: Services, req: Request, res: R
     return undefined;
   }
   if (req.method === "POST" && !csrfTokenMatches(read.binding, id, (req.body as Record<string, unknown>).csrf)) {
-    req.log.warn({ connectorId: read.pending.authorization.connectorId }, "connect form refused: CSRF token missing or wrong");
+    req.log.warn({ connectorId: read.interaction.authorization.connectorId }, "connect form refused: CSRF token missing or wrong");
     sendErrorPage(res, 403, "access_denied", "This form has expired or did not come from this page. Go back, reload the page and try again.");
     return undefined;
   }
-  return { pending: read.pending, binding: read.binding };
+  // Single use: of two submissions racing, one goes on and the other finds the attempt gone.
+  if (options.take && !(await interactions.take(req, id))) {
+    sendErrorPage(res, 400, "invalid_request", "This connection has expired or was already used. Start again from the app.");
+    return undefined;
+  }
+  return { attempt: read.interaction, binding: read.binding };
 }
 
 /** The values of a form's fields from a POST body (a repeated or missing field reads as empty). */
@@ -80,17 +93,10 @@ export function cancelled(req: Request): boolean {
   return (req.body as Record<string, unknown> | undefined)?.action === "cancel";
 }
 
-/** The end user gave up: the app hears `access_denied` (RFC 6749 §4.1.2.1), the pending connect is gone. */
-export async function cancelConnect(services: Services, req: Request, res: Response, pending: PendingConnect): Promise<void> {
-  await takePending(services.redis, pending.id);
-  clearPendingCookie(res, pending.id);
-  req.log.info({ clientId: pending.authorization.clientId, connectorId: pending.authorization.connectorId }, "connect cancelled by the end user");
-  await refuseAuthorization(services, req, res, pending.authorization, { code: "access_denied", description: "the end user cancelled the connection" });
-}
-
-/** The page for a step that is not this one (a back button after the hostname was accepted, say). */
-export function pageForStep(step: PendingStep): string {
-  return step === "hostname" ? "/connect/hostname" : "/connect/credentials";
+/** The end user gave up: the app hears `access_denied` (RFC 6749 §4.1.2.1), the attempt is gone (the caller took it). */
+export async function cancelConnect(services: Services, req: Request, res: Response, attempt: ConnectInteraction): Promise<void> {
+  req.log.info({ clientId: attempt.authorization.clientId, connectorId: attempt.authorization.connectorId }, "connect cancelled by the end user");
+  await refuseInteraction(services, req, res, attempt, { code: "access_denied", description: "the end user cancelled the connection" });
 }
 
 export interface FieldView {
@@ -135,7 +141,7 @@ export interface FormPageOptions {
   title: string;
   intro: RawHtml;
   action: string;
-  pending: PendingConnect;
+  attempt: ConnectInteraction;
   binding: string;
   fields: FieldView[];
   submitLabel: string;
@@ -147,8 +153,8 @@ export interface FormPageOptions {
 
 /** Renders a connect form page: the problem summary, the fields, Connect and Cancel. */
 export function sendFormPage(res: Response, options: FormPageOptions): void {
-  const { pending } = options;
-  const problem = pending.problem;
+  const { attempt } = options;
+  const problem = attempt.progress.problem;
   const fieldWithError = problem?.field !== undefined ? options.fields.find((v) => v.field.name === problem.field) : undefined;
   const views = options.fields.map((view) => (view === fieldWithError ? { ...view, error: problem!.message } : view));
   const focusIndex = fieldWithError ? views.indexOf(views.find((v) => v.field.name === problem!.field)!) : 0;
@@ -170,8 +176,8 @@ export function sendFormPage(res: Response, options: FormPageOptions): void {
           : ""
       }
       <form method="post" action="${options.action}" novalidate>
-        <input type="hidden" name="connect" value="${pending.id}" />
-        <input type="hidden" name="csrf" value="${csrfTokenFor(options.binding, pending.id)}" />
+        <input type="hidden" name="connect" value="${attempt.id}" />
+        <input type="hidden" name="csrf" value="${csrfTokenFor(options.binding, attempt.id)}" />
         ${views.map((view, index) => renderField(view, index === focusIndex))}
         <div class="actions">
           <button type="submit">${options.submitLabel}</button

@@ -4,17 +4,18 @@
  * typed hostname is checked against the connector's pattern and resolved
  * to public addresses only (hostname.ts) before the connect goes on.
  */
-import { HOSTNAME_PAGE } from "../paths.js";
+import { CONNECT_START_PATH, HOSTNAME_PAGE } from "../paths.js";
 import type { Request, Response } from "express";
 import type { ExpressExchange } from "../http/route.js";
 import type { PromptField } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { html, sendErrorPage } from "../http/html.js";
 import type { Services } from "../services.js";
-import { formActionSource, pageForStep, pendingForRequest, sendFormPage } from "./form-page.js";
+import { attemptForRequest, formActionSource, sendFormPage } from "./form-page.js";
+import { isReady } from "./attempt.js";
 import { checkHostname, HOSTNAME_FIELD } from "./hostname.js";
 import { handleSubmission } from "./submission.js";
-import { continueConnect, pageUrl } from "./steps.js";
+import { continueConnect, pageForStep, pageUrl } from "./steps.js";
 
 function hostnameField(connector: ConnectorConfig): PromptField {
   const example = connector.hostname?.example;
@@ -38,34 +39,34 @@ function formActions(connector: ConnectorConfig, redirectUri: string): string[] 
 }
 
 async function showPage(services: Services, req: Request, res: Response): Promise<void> {
-  const found = await pendingForRequest(services, req, res);
+  const found = await attemptForRequest(services, req, res);
   if (!found) return;
-  const { pending, binding } = found;
-  if (pending.step !== "hostname") {
-    res.redirect(303, pageUrl(pageForStep(pending.step), pending.id));
+  const { attempt, binding } = found;
+  if (!isReady(attempt) || attempt.progress.step !== "hostname") {
+    res.redirect(303, attempt.progress.step ? pageUrl(pageForStep(attempt.progress.step), attempt.id) : pageUrl(CONNECT_START_PATH, attempt.id));
     return;
   }
-  const connector = services.connectors.get(pending.authorization.connectorId);
+  const connector = services.connectors.get(attempt.authorization.connectorId);
   if (!connector) {
     sendErrorPage(res, 400, "invalid_request", "This service is no longer available. Start again from the app.");
     return;
   }
-  const appName = (await services.clients.find(pending.authorization.clientId))?.name ?? "The app";
+  const appName = (await services.clients.find(attempt.authorization.clientId))?.name ?? "The app";
   sendFormPage(res, {
     title: `Connect ${connector.name}`,
     intro: html`<p><strong>${appName}</strong> asks you to connect your account on your ${connector.name} server. Which server is it?</p>
       ${
         // A server named by the link that started this, not by the end user: they confirm it before anything goes there.
-        pending.values?.[HOSTNAME_FIELD] !== undefined && !pending.problem
+        attempt.progress.values?.[HOSTNAME_FIELD] !== undefined && !attempt.progress.problem
           ? html`<p class="muted">The link you followed suggests the server below. Continue only if it is yours: you will sign in there.</p>`
           : ""
       }`,
     action: HOSTNAME_PAGE,
-    pending,
+    attempt,
     binding,
-    fields: [{ field: hostnameField(connector), value: pending.values?.[HOSTNAME_FIELD] }],
+    fields: [{ field: hostnameField(connector), value: attempt.progress.values?.[HOSTNAME_FIELD] }],
     submitLabel: "Continue",
-    formActions: formActions(connector, pending.authorization.redirectUri),
+    formActions: formActions(connector, attempt.authorization.redirectUri),
   });
 }
 
@@ -80,11 +81,12 @@ export function submitHostname(services: Services): (exchange: ExpressExchange) 
     handleSubmission(services, req, res, {
       step: "hostname",
       echoFields: () => [HOSTNAME_FIELD],
-      async run(pending, connector) {
+      async run(attempt, connector) {
         const typed = (req.body as Record<string, unknown>)[HOSTNAME_FIELD];
-        const checked = await checkHostname(services, connector, typeof typed === "string" ? typed : "", pending.authorization.clientId);
+        const checked = await checkHostname(services, connector, typeof typed === "string" ? typed : "", attempt.authorization.clientId);
         req.log.info({ connectorId: connector.id, hostname: checked.hostname }, "hostname accepted");
-        return continueConnect(services, req, res, connector, { ...pending, hostname: checked.hostname, pinnedAddress: checked.pinned.address }, pending);
+        attempt.progress = { ...attempt.progress, hostname: checked.hostname, pinnedAddress: checked.pinned.address };
+        return continueConnect(services, req, connector, attempt, true);
       },
     });
 }

@@ -2,10 +2,11 @@
  * The connector picker: shown when an authorization request names no
  * connector. It names the app, lists the services the app may use (logo or
  * initials, and how the end user will connect), filters them with a search
- * box that works without JavaScript (a GET form back to /oauth/authorize that
- * keeps the request's parameters), and says what the app will be able to do.
+ * box that works without JavaScript (a GET form back to /connect/start for
+ * the same connect attempt), and says what the app will be able to do.
  */
 import type { Response } from "express";
+import { CONNECT_START_PATH } from "../paths.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { isPerServer } from "../connectors/template.js";
 import { html, RawHtml, sendPage } from "../http/html.js";
@@ -21,8 +22,8 @@ export interface PickerInput {
   connectors: ConnectorConfig[];
   /** The scopes the app will get, as granted (broker and connector scopes). */
   scopes: string[];
-  /** The authorization request's parameters, carried by every link and the search form. */
-  params: Record<string, string | undefined>;
+  /** The connect attempt (its interaction id), carried by every link and the search form. */
+  attemptId: string;
   /** What the end user typed in the search box. */
   search?: string;
 }
@@ -39,12 +40,10 @@ function initials(name: string): string {
   return ((words[0]?.[0] ?? "") + (words[1]?.[0] ?? words[0]?.[1] ?? "")).toUpperCase();
 }
 
-/** `/oauth/authorize` with the request's parameters and `connector` set (or the search, for the picker itself). */
-export function pickerLink(params: Record<string, string | undefined>, extra: Record<string, string>): string {
-  const query = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && k !== "connector" && k !== SEARCH_PARAMETER) query.append(k, v);
-  for (const [k, v] of Object.entries(extra)) query.append(k, v);
-  return `/oauth/authorize?${query.toString()}`;
+/** `/connect/start` of the attempt, with a choice (`connector`) or a search. */
+export function pickerLink(attemptId: string, extra: Record<string, string>): string {
+  const query = new URLSearchParams({ connect: attemptId, ...extra });
+  return `${CONNECT_START_PATH}?${query.toString()}`;
 }
 
 /** How the end user will connect, in a few words. */
@@ -78,12 +77,12 @@ function matches(connector: ConnectorConfig, search: string): boolean {
   return connector.name.toLowerCase().includes(needle) || connector.id.includes(needle);
 }
 
-function renderChoice(connector: ConnectorConfig, params: PickerInput["params"]): RawHtml {
+function renderChoice(connector: ConnectorConfig, attemptId: string): RawHtml {
   const logo = connector.logo
     ? html`<img src="${connector.logo}" alt="" width="32" height="32" />`
     : html`<span class="initials" aria-hidden="true">${initials(connector.name)}</span>`;
   return html`<li>
-    <a href="${pickerLink(params, { connector: connector.id })}"
+    <a href="${pickerLink(attemptId, { connector: connector.id })}"
       >${logo}<span class="choice-text"
         ><span class="choice-name">${connector.name}</span><span class="choice-how">${howYouConnect(connector)}${defaultAccess(connector)}</span></span
       ></a
@@ -92,7 +91,7 @@ function renderChoice(connector: ConnectorConfig, params: PickerInput["params"])
 }
 
 export function sendPicker(res: Response, input: PickerInput): void {
-  const { appName, connectors, params } = input;
+  const { appName, connectors, attemptId } = input;
   const search = (input.search ?? "").trim().slice(0, MAX_SEARCH_LENGTH);
   const shown = search ? connectors.filter((c) => matches(c, search)) : connectors;
   const byId = new Map(connectors.map((c) => [c.id, c]));
@@ -100,8 +99,6 @@ export function sendPicker(res: Response, input: PickerInput): void {
     appName,
     describeScopes(input.scopes, (id) => byId.get(id)),
   );
-  // The search form repeats the request as hidden inputs, so submitting it is the same authorization request plus `search`.
-  const hidden = Object.entries(params).filter(([k, v]) => v !== undefined && k !== "connector" && k !== SEARCH_PARAMETER);
 
   sendPage(res, {
     title: "Connect an account",
@@ -113,8 +110,8 @@ export function sendPicker(res: Response, input: PickerInput): void {
       ${
         connectors.length === 0
           ? html`<p class="error" role="alert">This app may not use any service configured on this broker.</p>`
-          : html`<form class="search" method="get" action="/oauth/authorize" role="search">
-                ${hidden.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}" />`)}
+          : html`<form class="search" method="get" action="${CONNECT_START_PATH}" role="search">
+                <input type="hidden" name="connect" value="${attemptId}" />
                 <label for="connector-search">Search services</label>
                 <div class="search-row">
                   <input
@@ -131,14 +128,14 @@ export function sendPicker(res: Response, input: PickerInput): void {
                 search
                   ? html`<p class="muted" role="status">
                       ${shown.length === 0 ? html`No service matches “${search}”.` : html`${shown.length} of ${connectors.length} services match “${search}”.`}
-                      <a href="${pickerLink(params, {})}">Show all services</a>
+                      <a href="${pickerLink(attemptId, {})}">Show all services</a>
                     </p>`
                   : ""
               }
               ${
                 shown.length > 0
                   ? html`<ul class="choices" aria-label="Services">
-                      ${shown.map((c) => renderChoice(c, params))}
+                      ${shown.map((c) => renderChoice(c, attemptId))}
                     </ul>`
                   : ""
               }`

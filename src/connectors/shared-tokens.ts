@@ -12,7 +12,7 @@
  */
 import type { Keyring } from "../crypto/keyring.js";
 import type { Redis } from "../redis.js";
-import { tryLock, waitForRelease } from "../accounts/lock.js";
+import { tryLock, waitForRelease } from "../lock.js";
 import type { SharedTokenCache, UpstreamTokens } from "./kinds/types.js";
 
 const KEY_PREFIX = "upstream:shared-token:";

@@ -9,7 +9,7 @@ import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
 import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "../apps/clients.js";
 import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
-import { checkRequestedScopes, parseScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
+import { parseScope } from "./scopes.js";
 
 /** Parameters the authorize endpoint reads; any other is ignored (RFC 6749 §3.1). */
 export const AUTHORIZE_PARAMETERS = [
@@ -159,10 +159,4 @@ export function validateAuthorizationRequest(
     codeChallengeMethod: method,
     requestedScopes,
   };
-}
-
-/** The scopes of a request checked against the chosen connector. Without a `scope`, the app gets `proxy` (when registered for it). */
-export function scopesForConnector(request: ValidatedAuthorizationRequest, connector: ScopedConnector): RequestedScopes {
-  const requested = request.requestedScopes.length > 0 ? request.requestedScopes : request.client.scopes.filter((s) => s === "proxy");
-  return checkRequestedScopes(request.client, requested, connector);
 }

@@ -53,7 +53,7 @@ export interface PendingAuthorization {
 }
 
 /** Where the response to a pending authorization goes. */
-export function responseTargetOf(pending: PendingAuthorization): RedirectTarget {
+export function responseTargetOf(pending: Pick<PendingAuthorization, "redirectUri" | "state" | "responseMode" | "responseType">): RedirectTarget {
   const responseMode = isResponseMode(pending.responseMode) ? pending.responseMode : defaultResponseMode(pending.responseType);
   return { redirectUri: pending.redirectUri, state: pending.state, responseMode };
 }
@@ -163,7 +163,7 @@ export async function refuseAuthorization(
   services: Services,
   req: Request,
   res: Response,
-  pending: PendingAuthorization,
+  pending: Omit<PendingAuthorization, "scope" | "connectorId">,
   error: { code: string; description: string },
 ): Promise<void> {
   if (pending.deviceCodeHash !== undefined) {

@@ -1,9 +1,10 @@
 /**
  * `GET|POST /oauth/authorize`: the app's authorization request. Its steps:
  * read the parameters, find the client and its exact redirect URI (errors on
- * a page), check the rest (errors redirected with `state` and `iss`), choose
- * the connector (or show the picker), then send the end user to the upstream
- * through the connect flow.
+ * a page), check the rest (errors redirected with `state` and `iss`), check
+ * the service it names if it names one, then store the request as an
+ * interaction and hand the browser to the connect flow (/connect/start),
+ * which ends the interaction with the app's answer (interactions.ts).
  */
 import type { IncomingMessage } from "node:http";
 import type { Request, Response } from "express";
@@ -12,14 +13,12 @@ import { OAuthError, InvalidRequest } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import { sendErrorPage, setPageSecurityHeaders } from "../http/html.js";
 import type { Services } from "../services.js";
-import { beginConnect } from "../connect/begin.js";
-import { SEARCH_PARAMETER, sendPicker } from "../connect/picker.js";
-import { scopesShown } from "../connect/consent.js";
+import { CONNECT_START_PATH } from "../paths.js";
+import { chooseConnector, interactionsOf } from "./interactions.js";
 import { clientMayUseConnector, splitConnectorScope } from "./scopes.js";
 import {
   findClientAndRedirect,
   readAuthorizeParameters,
-  scopesForConnector,
   validateAuthorizationRequest,
   type RedirectTarget,
   type ValidatedAuthorizationRequest,
@@ -66,25 +65,32 @@ export function authorizeEndpoint(services: Services): (exchange: ExpressExchang
     const target: RedirectTarget = { redirectUri, state: params.state, responseMode: errorResponseMode(params.response_type, params.response_mode) };
     try {
       const request = validateAuthorizationRequest(client, redirectUri, params, duplicated);
+      const fields = {
+        authorization: {
+          clientId: client.id,
+          redirectUri: request.redirectUri,
+          responseType: request.responseType,
+          responseMode: request.responseMode,
+          state: request.state,
+          nonce: request.nonce,
+          codeChallenge: request.codeChallenge,
+          codeChallengeMethod: request.codeChallengeMethod,
+        },
+        requestedScopes: request.requestedScopes,
+        hostnameHint: params.hostname,
+        progress: {},
+      };
       const connectorId = chosenConnectorId(request);
-      if (connectorId === undefined) {
-        sendPicker(res, {
-          appName: client.name,
-          connectors: services.connectors.list().filter((c) => clientMayUseConnector(client, c.id)),
-          scopes: scopesShown(request.requestedScopes, client.scopes),
-          params,
-          search: typeof req.query[SEARCH_PARAMETER] === "string" ? req.query[SEARCH_PARAMETER] : undefined,
-        });
-        return;
+      if (connectorId !== undefined) {
+        // A named service is checked now: a request it cannot serve gets its error at once.
+        const connector = services.connectors.get(connectorId);
+        if (!connector || !clientMayUseConnector(client, connectorId)) throw new InvalidRequest(`unknown connector "${connectorId}"`);
+        await chooseConnector(services, fields, connector);
       }
-      const connector = services.connectors.get(connectorId);
-      if (!connector || !clientMayUseConnector(client, connectorId)) throw new InvalidRequest(`unknown connector "${connectorId}"`);
-      const scopes = scopesForConnector(request, connector);
-      const upstreamUrl = await beginConnect(services, req, res, { request, connector, scopes });
-      // Undefined: connected at once (client_credentials upstream), and the app's response is sent.
-      if (upstreamUrl === undefined) return;
+      const interaction = await interactionsOf(services).start(res, fields);
+      // The connect flow takes it from here (src/connect/start.ts), and ends it through interactions.ts.
       setPageSecurityHeaders(res);
-      res.redirect(req.method === "POST" ? 303 : 302, upstreamUrl);
+      res.redirect(req.method === "POST" ? 303 : 302, `${CONNECT_START_PATH}?connect=${interaction.id}`);
     } catch (err) {
       const error = toBrokerError(err);
       if (error instanceof OAuthError && error.redirectable) {

@@ -6,7 +6,7 @@
  */
 import { Worker, type ConnectionOptions } from "bullmq";
 import type { Services } from "../services.js";
-import { tryLock } from "../accounts/lock.js";
+import { tryLock } from "../lock.js";
 import { queueConnection, REFRESH_QUEUE, WEBHOOK_QUEUE, type RefreshJobData, type WebhookJobData } from "../jobs/queues.js";
 import { processRefreshJob, upstreamBackoff } from "./refresh-processor.js";
 import { processWebhookJob } from "./webhooks.js";

@@ -29,7 +29,7 @@ describe("the demo in Chromium: an end user connects Acme Cloud to the sample ap
     await page.getByRole("button", { name: "Choose a service…" }).click();
 
     // The broker's picker: the app's name, the demo's services, what the app may do.
-    await page.waitForURL((url) => url.href.startsWith(`${demo.brokerUrl}/oauth/authorize`));
+    await page.waitForURL((url) => url.href.startsWith(`${demo.brokerUrl}/connect/start`));
     await page.getByRole("heading", { name: "Connect an account" }).waitFor();
     assert.match(await page.locator("main").innerText(), /Files Viewer \(sample app\)/);
     const services = page.locator(".choice-name");
@@ -40,7 +40,7 @@ describe("the demo in Chromium: an end user connects Acme Cloud to the sample ap
     );
     await chromium.screenshot(page, "connect-02-picker");
 
-    // The search box filters without JavaScript: a GET form that keeps the authorization request.
+    // The search box filters without JavaScript: a GET form in the same connect attempt.
     await page.getByLabel("Search services").fill("self");
     await page.getByRole("button", { name: "Search" }).click();
     await page.getByRole("status").filter({ hasText: "1 of 3 services match" }).waitFor();

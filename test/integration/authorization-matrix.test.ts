@@ -216,6 +216,7 @@ describe("the authorization matrix: every route × every caller", () => {
     { route: "GET /connect/callback", expect: everyone(400), request: get("/connect/callback?state=x.y&code=z") },
     { route: "GET /connect/callback/:connector", expect: everyone(400), request: get("/connect/callback/gh?state=x.y&code=z") },
     { route: "GET /connect/callback/:connector/:host", expect: everyone(400), request: get("/connect/callback/gh/git.example.com?state=x.y&code=z") },
+    { route: "GET /connect/start", expect: everyone(400), request: get("/connect/start") },
     { route: "GET /connect/hostname", expect: everyone(400), request: get("/connect/hostname") },
     { route: "POST /connect/hostname", expect: everyone(400), request: form("POST", "/connect/hostname", "hostname=git.example.com") },
     { route: "GET /connect/credentials", expect: everyone(400), request: get("/connect/credentials") },

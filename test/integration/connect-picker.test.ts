@@ -1,13 +1,15 @@
 /**
- * The connector picker (GET /oauth/authorize without a connector): the app's
- * name, each service with its logo or initials, a search box that works
- * without JavaScript and keeps the authorization request, and what the app
- * will be able to do in plain words.
+ * The connector picker (an authorization request without a connector is
+ * handed to /connect/start, which shows it): the app's name, each service
+ * with its logo or initials, a search box that works without JavaScript and
+ * stays in the same connect attempt, and what the app will be able to do in
+ * plain words.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse, type HTMLElement } from "node-html-parser";
 import { startTestBroker, type TestBroker } from "../support/broker.js";
+import { TestBrowser } from "../support/browser.js";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
 const CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -62,11 +64,21 @@ describe("the connector picker", () => {
     };
   }
 
-  async function picker(params: Record<string, string>): Promise<{ status: number; root: HTMLElement; headers: Headers }> {
+  /** The picker of an authorization request (and, with `search`, that picker searched), in one browser. */
+  async function picker(
+    params: Record<string, string>,
+    search?: string,
+  ): Promise<{ status: number; root: HTMLElement; headers: Headers; url: URL; browser: TestBrowser }> {
+    const browser = new TestBrowser();
     const url = new URL("/oauth/authorize", broker.url);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    const res = await fetch(url, { redirect: "manual" });
-    return { status: res.status, root: parse(await res.text()), headers: res.headers };
+    let page = await browser.navigate(url.href);
+    if (search !== undefined) {
+      const searched = new URL(page.url);
+      searched.searchParams.set("search", search);
+      page = await browser.navigate(searched.href);
+    }
+    return { status: page.status, root: parse(page.body), headers: page.headers, url: page.url, browser };
   }
 
   const choices = (root: HTMLElement) => root.querySelectorAll("ul.choices li a");
@@ -88,47 +100,54 @@ describe("the connector picker", () => {
     assert.deepEqual(names(restricted.root), ["Globex Drive"]);
   });
 
-  it("each service links back to the same authorization request with its connector", async () => {
-    const { root } = await picker(request({ scope: "openid proxy" }));
-    const href = choices(root)[1]!.getAttribute("href")!;
-    const link = new URL(href, broker.url);
-    assert.equal(link.pathname, "/oauth/authorize");
-    assert.deepEqual(Object.fromEntries(link.searchParams), { ...request({ scope: "openid proxy" }), connector: "globex" });
+  it("is shown by the connect flow, for the attempt the authorization request started; each service links to that attempt with its connector", async () => {
+    const { root, url } = await picker(request({ scope: "openid proxy" }));
+    assert.equal(url.pathname, "/connect/start");
+    const attempt = url.searchParams.get("connect")!;
+    const link = new URL(choices(root)[1]!.getAttribute("href")!, broker.url);
+    assert.equal(link.pathname, "/connect/start");
+    assert.deepEqual(Object.fromEntries(link.searchParams), { connect: attempt, connector: "globex" });
   });
 
-  it("the search box is a GET form back to /oauth/authorize that carries the whole request", async () => {
-    const params = request({ scope: "openid proxy" });
-    const { root } = await picker(params);
+  it("the picker of an attempt is shown only to the browser that started it", async () => {
+    const { url } = await picker(request({ scope: "openid proxy" }));
+    const elsewhere = await new TestBrowser().navigate(url.href);
+    assert.equal(elsewhere.status, 403);
+    assert.deepEqual(names(parse(elsewhere.body)), []);
+  });
+
+  it("the search box is a GET form back to /connect/start in the same attempt", async () => {
+    const { root, url } = await picker(request({ scope: "openid proxy" }));
     const form = root.querySelector("form[role=search]")!;
     assert.equal(form.getAttribute("method"), "get");
-    assert.equal(form.getAttribute("action"), "/oauth/authorize");
+    assert.equal(form.getAttribute("action"), "/connect/start");
     const hidden = Object.fromEntries(form.querySelectorAll("input[type=hidden]").map((i) => [i.getAttribute("name"), i.getAttribute("value")]));
-    assert.deepEqual(hidden, params);
+    assert.deepEqual(hidden, { connect: url.searchParams.get("connect") });
     const input = form.querySelector("input[type=search]")!;
     assert.equal(root.querySelector(`label[for=${input.getAttribute("id")}]`)?.text, "Search services", "the box is labelled");
     assert.equal(input.getAttribute("name"), "search");
   });
 
-  it("searching filters by name, case-insensitively, and keeps the request", async () => {
-    const { root } = await picker(request({ search: "DRIVE" }));
+  it("searching filters by name, case-insensitively, and stays in the attempt", async () => {
+    const { root, url } = await picker(request(), "DRIVE");
     assert.deepEqual(names(root), ["Globex Drive"]);
     assert.match(root.querySelector("[role=status]")?.text ?? "", /1 of 3 services match “DRIVE”/);
     assert.equal(root.querySelector("input[type=search]")?.getAttribute("value"), "DRIVE");
     const link = new URL(choices(root)[0]!.getAttribute("href")!, broker.url);
     assert.equal(link.searchParams.get("connector"), "globex");
     assert.equal(link.searchParams.get("search"), null, "the search is not carried into the connect");
-    assert.equal(link.searchParams.get("state"), "st-1");
+    assert.equal(link.searchParams.get("connect"), url.searchParams.get("connect"));
   });
 
   it("a search that matches nothing says so and offers every service again", async () => {
-    const { root } = await picker(request({ search: "<script>nothing" }));
+    const { root, url } = await picker(request(), "<script>nothing");
     assert.deepEqual(names(root), []);
     const status = root.querySelector("[role=status]")!;
     assert.match(status.text, /No service matches “<script>nothing”/);
     assert.equal(root.querySelectorAll("script").length, 0, "the search text is escaped");
     const all = new URL(status.querySelector("a")!.getAttribute("href")!, broker.url);
     assert.equal(all.searchParams.get("search"), null);
-    assert.equal(all.searchParams.get("client_id"), appId);
+    assert.equal(all.searchParams.get("connect"), url.searchParams.get("connect"));
   });
 
   it("lists what the app will be able to do in plain words", async () => {

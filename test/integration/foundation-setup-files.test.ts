@@ -122,8 +122,8 @@ describe("package.json scripts", () => {
     assert.equal(scripts.start, "node bin/authbroker.js all");
   });
 
-  it("test: type check, format check, then every unit, integration and end-to-end (Chromium) test file", () => {
-    assert.match(scripts.test!, /^npm run --silent typecheck && npm run --silent format:check && node --import tsx --test /);
+  it("test: type check, format check, layer check, then every unit, integration and end-to-end (Chromium) test file", () => {
+    assert.match(scripts.test!, /^npm run --silent typecheck && npm run --silent format:check && npm run --silent check:layers && node --import tsx --test /);
     assert.match(scripts.test!, / test\/unit\/\*\.test\.ts test\/integration\/\*\.test\.ts test\/e2e\/\*\.test\.ts$/);
   });
 

@@ -5,7 +5,7 @@
  * for its result.
  */
 import { randomBytes } from "node:crypto";
-import type { Redis } from "../redis.js";
+import type { Redis } from "./redis.js";
 
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
