@@ -9,6 +9,7 @@ import { SigningKeys } from "./crypto/signing-keys.js";
 import { createDb, type Db } from "./db.js";
 import type { Logger } from "./log.js";
 import { Clients } from "./oauth/clients.js";
+import { GRANT_TYPES } from "./oauth/grants/index.js";
 import { createRedis, type Redis } from "./redis.js";
 import { closeRevocationCache } from "./oauth/revocation-cache.js";
 import { AddressPolicy } from "./net/address-policy.js";
@@ -67,7 +68,7 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     redis,
     keyring,
     signingKeys: new SigningKeys(db, keyring),
-    clients: new Clients(db, config.tokenLifetimeLimits),
+    clients: new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES),
     outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
     connectors,
     kinds: createBuiltInKinds(),

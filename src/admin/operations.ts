@@ -14,7 +14,8 @@ import { isPerServer } from "../connectors/template.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
-import { appView, CLIENT_AUTH_METHODS, GRANT_TYPES } from "../oauth/clients.js";
+import { appView, CLIENT_AUTH_METHODS } from "../oauth/clients.js";
+import { GRANT_TYPES } from "../oauth/grants/index.js";
 import { clientRevocation, markClientRevoked } from "../oauth/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
 

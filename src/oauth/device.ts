@@ -16,12 +16,12 @@ import type { Services } from "../services.js";
 import { forbidCaching, readAuthenticatedRequest } from "./back-channel.js";
 import type { Client } from "./clients.js";
 import { createDeviceCode, formatUserCode } from "./device-codes.js";
+import { grantType as DEVICE_CODE_GRANT_TYPE } from "./grants/device-code.js";
 import { checkRequestedScopes, clientMayUseConnector, parseScope, splitConnectorScope } from "./scopes.js";
 
 export const DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization";
 /** Where the end user types the user code (RFC 8628 §3.2 `verification_uri`). */
 export const DEVICE_PAGE_PATH = "/device";
-export const DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
 
 /**
  * The scopes of a device request, and its connector if it names one (else
