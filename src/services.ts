@@ -17,7 +17,7 @@ import { Outbound } from "./net/outbound.js";
 import { loadConnectors } from "./connectors/loader.js";
 import { ConnectorRegistry } from "./connectors/registry.js";
 import { existsSync } from "node:fs";
-import { createBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
+import { loadBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
 import { Queues } from "./worker/queues.js";
 import { Metrics } from "./metrics.js";
 
@@ -71,7 +71,7 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     clients: new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES),
     outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
     connectors,
-    kinds: createBuiltInKinds(),
+    kinds: await loadBuiltInKinds(),
     queues: new Queues(config.redisUrl, config.queuePrefix),
     metrics: new Metrics(),
   };

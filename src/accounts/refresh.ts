@@ -106,7 +106,7 @@ export async function refreshAccount(services: Services, accountId: string, opti
       const current = await readCredentialsFast(services.db, services.keyring, accountId);
       if (!current) throw new NotFound(`account ${accountId} has no credentials`);
       if (current.version > before.version) return { outcome: "joined", credentials: current };
-      if (!current.refreshToken && connector.auth.kind !== "client_credentials" && connector.auth.kind !== "jwt_bearer") {
+      if (!current.refreshToken && kind.needsRefreshToken) {
         return { outcome: "not_refreshable", credentials: current };
       }
       // The upstream call must end while we still hold the lock: past its TTL another caller may

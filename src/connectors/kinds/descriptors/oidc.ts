@@ -1,0 +1,24 @@
+/** `oidc`: an OpenID Connect upstream, endpoints from discovery, who connected from the ID token (implementation: ../oidc.ts). */
+import { z } from "zod";
+import { redirectFlow, upstreamUrl } from "../../schema-fields.js";
+import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
+
+const auth = z.strictObject({
+  kind: z.literal("oidc"),
+  /** Discovery (`/.well-known/openid-configuration`) gives the endpoints; the fields below override it. */
+  issuer: upstreamUrl,
+  authorizationUrl: upstreamUrl.optional(),
+  tokenUrl: upstreamUrl.optional(),
+  userinfoUrl: upstreamUrl.optional(),
+  revocationUrl: upstreamUrl.optional(),
+  ...redirectFlow,
+});
+
+export const oidc: AuthKindDescriptor<"oidc", typeof auth> = {
+  name: "oidc",
+  auth,
+  identityFromClaims: true,
+  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod),
+  describeConnect: ({ name, perServer }) => (perServer ? `Type your server's address, then sign in at ${name}` : `Sign in at ${name}`),
+  implementation: async () => (await import("../oidc.js")).createOidcKind(),
+};
