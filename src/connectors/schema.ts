@@ -30,6 +30,15 @@ export const TEMPLATE_FIELDS = [
   "identity.url",
 ] as const;
 
+/**
+ * How long before an upstream access token expires the broker refreshes it,
+ * when the connector file does not say (`refresh.marginSeconds`): room for
+ * the refresh job to wait its turn, retry a failed attempt and finish before
+ * an app's call meets an expired token. The one declaration: every parsed
+ * connector carries its margin, so no other module needs a fallback.
+ */
+export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
+
 /** Fields whose `${env:…}` may be unset: the operator may store them with `authbroker credentials set` instead. */
 export const CREDENTIAL_FIELDS = ["auth.clientId", "auth.clientSecret"] as const;
 
@@ -142,9 +151,9 @@ export const connectorFileSchema = z
     refresh: z
       .strictObject({
         /** Refresh this many seconds before the upstream access token expires. */
-        marginSeconds: z.number().int("must be a whole number").min(0, "must be >= 0").max(86_400, "must be <= 86400").default(300),
+        marginSeconds: z.number().int("must be a whole number").min(0, "must be >= 0").max(86_400, "must be <= 86400").default(DEFAULT_REFRESH_MARGIN_SECONDS),
       })
-      .default({ marginSeconds: 300 }),
+      .default({ marginSeconds: DEFAULT_REFRESH_MARGIN_SECONDS }),
   })
   .superRefine((connector, ctx) => {
     const kind = authKindOf(connector);
