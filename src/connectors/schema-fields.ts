@@ -4,6 +4,10 @@
  * share: upstream URLs, client credentials, the authorization request
  * settings of the redirect flow, the inputs of a connect form.
  *
+ * Every field's meaning is its `.describe()`: the one place it is written,
+ * from which docs/connectors.md is generated (`npm run docs:connectors`).
+ * `.meta({ format })` names what a string holds for that reference.
+ *
  * A leaf module (zod and the address policy only), so every kind's
  * descriptor can build its section from it without importing the schema
  * that lists the kinds.
@@ -58,25 +62,30 @@ function isLocalHost(hostname: string): boolean {
  * `{hostname}` (whose resolved address is checked against
  * BROKER_ALLOW_PRIVATE_HOSTS when it is used). No credentials or fragment.
  */
-export const upstreamUrl = z.string().superRefine((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value.replaceAll(HOSTNAME_PLACEHOLDER, SAMPLE_HOST));
-  } catch {
-    ctx.addIssue({ code: "custom", message: "must be an absolute https URL" });
-    return;
-  }
-  const templatedHost = url.hostname === SAMPLE_HOST;
-  if (url.protocol === "http:" && !templatedHost && !isLocalHost(url.hostname)) {
-    ctx.addIssue({ code: "custom", message: "must be an https URL (http only for loopback or private addresses)" });
-  } else if (url.protocol !== "https:" && url.protocol !== "http:") {
-    ctx.addIssue({ code: "custom", message: "must be an https URL" });
-  } else if (url.username || url.password) {
-    ctx.addIssue({ code: "custom", message: "must not carry credentials; use clientId/clientSecret or `authbroker credentials set`" });
-  } else if (url.hash || value.includes("#")) {
-    ctx.addIssue({ code: "custom", message: "must not have a fragment" });
-  }
-});
+export const upstreamUrl = z
+  .string()
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value.replaceAll(HOSTNAME_PLACEHOLDER, SAMPLE_HOST));
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be an absolute https URL" });
+      return;
+    }
+    const templatedHost = url.hostname === SAMPLE_HOST;
+    if (url.protocol === "http:" && !templatedHost && !isLocalHost(url.hostname)) {
+      ctx.addIssue({ code: "custom", message: "must be an https URL (http only for loopback or private addresses)" });
+    } else if (url.protocol !== "https:" && url.protocol !== "http:") {
+      ctx.addIssue({ code: "custom", message: "must be an https URL" });
+    } else if (url.username || url.password) {
+      ctx.addIssue({ code: "custom", message: "must not carry credentials; use clientId/clientSecret or `authbroker credentials set`" });
+    } else if (url.hash || value.includes("#")) {
+      ctx.addIssue({ code: "custom", message: "must not have a fragment" });
+    }
+  })
+  .meta({ format: "uri" });
+
+export const tokenEndpoint = upstreamUrl.describe("The upstream's token endpoint.");
 
 export const nonEmpty = z.string().min(1, "must not be empty");
 
@@ -91,10 +100,14 @@ export function regexProblem(pattern: string): string | undefined {
 }
 
 /** A regular expression an end user's typed value must match. */
-export const valuePattern = z.string().superRefine((pattern, ctx) => {
-  const problem = regexProblem(pattern);
-  if (problem) ctx.addIssue({ code: "custom", message: `is not a valid regular expression: ${problem}` });
-});
+export const valuePattern = z
+  .string()
+  .superRefine((pattern, ctx) => {
+    const problem = regexProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: `is not a valid regular expression: ${problem}` });
+  })
+  .meta({ format: "regex" })
+  .describe("A regular expression the whole typed value must match.");
 
 const authorizationParams = z
   .record(z.string(), z.string())
@@ -104,49 +117,67 @@ const authorizationParams = z
         ctx.addIssue({ code: "custom", path: [name], message: "is set by the broker and cannot be overridden" });
     }
   })
-  .default({});
+  .default({})
+  .describe(
+    "Extra authorization request parameters, e.g. `{ access_type: offline }`; the ones the broker sets itself (`state`, `scope`, `redirect_uri`, PKCE…) are refused.",
+  );
 
 /** The broker's own client at the upstream, for kinds that have one. */
 export const clientCredentials = {
-  /** Absent: stored in the database with `authbroker credentials set`. */
-  clientId: nonEmpty.optional(),
-  clientSecret: nonEmpty.optional(),
-  tokenAuthMethod: z.enum(TOKEN_AUTH_METHODS).default("client_secret_basic"),
+  clientId: nonEmpty
+    .optional()
+    .describe(
+      "The broker's client id at the upstream, usually `${env:NAME}`; when unset, stored with `authbroker credentials set`. Stored credentials win: the app's own, then the default, then the file.",
+    ),
+  clientSecret: nonEmpty
+    .optional()
+    .describe("The broker's client secret at the upstream, usually `${env:NAME}`; when unset, stored with `authbroker credentials set`."),
+  tokenAuthMethod: z
+    .enum(TOKEN_AUTH_METHODS)
+    .default("client_secret_basic")
+    .describe(
+      "How the broker authenticates at the token endpoint (RFC 6749 §2.3); `private_key_jwt` signs with the key `authbroker credentials keygen` makes.",
+    ),
 };
 
 /** The authorization code flow with a browser redirect (oauth2, oidc). */
 export const redirectFlow = {
-  /** RFC 7636 PKCE with S256 upstream; off only for upstreams that reject it. */
-  pkce: z.boolean().default(true),
-  /** How the upstream joins scopes in `scope` (a few use ","). */
-  scopeSeparator: z.string().min(1, "must not be empty").max(3, "must be at most 3 characters").default(" "),
-  /** Extra authorization request parameters, e.g. `{ access_type: offline }`. */
+  pkce: z.boolean().default(true).describe("RFC 7636 PKCE with S256 at the upstream; off only for upstreams that reject it."),
+  scopeSeparator: z
+    .string()
+    .min(1, "must not be empty")
+    .max(3, "must be at most 3 characters")
+    .default(" ")
+    .describe("How the upstream joins scopes in `scope` (a few use `,`)."),
   authorizationParams,
   ...clientCredentials,
 };
 
 /** One value the end user types into the broker's form. */
 const formField = z.strictObject({
-  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, "must be a letter followed by letters, digits or _"),
-  label: nonEmpty,
-  /** Shown as a password input, and never echoed back. */
-  secret: z.boolean().default(false),
-  /** Optional check of the typed value (a regular expression the whole value must match). */
-  pattern: z.string().optional(),
-  /** Help text under the input (where to find the key). */
-  description: z.string().optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]*$/, "must be a letter followed by letters, digits or _")
+    .describe("The value's key: a letter, then letters, digits or `_`. HTTP Basic sends `username` and `password` when there are such fields."),
+  label: nonEmpty.describe("The input's label."),
+  secret: z.boolean().default(false).describe("A password input, never shown again; the value a one-value `api.credentials` style sends."),
+  // The array's check below reports an invalid pattern with its index.
+  pattern: z.string().meta({ format: "regex" }).optional().describe("A regular expression the whole typed value must match."),
+  description: z.string().optional().describe("Help text under the input (where to find the key)."),
 });
 
 /** The values the end user types (basic, api_key): names unique, patterns valid; `defaults` when the file lists none. */
 export const formFields = (defaults?: z.input<typeof formField>[]) => {
   const list = z.array(formField).min(1, "must list at least one field");
-  return (defaults ? list.default(defaults.map((f) => formField.parse(f))) : list).superRefine((fields, ctx) => {
-    const seen = new Set<string>();
-    fields.forEach((field, index) => {
-      if (seen.has(field.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${field.name}" appears twice` });
-      seen.add(field.name);
-      if (field.pattern !== undefined && regexProblem(field.pattern))
-        ctx.addIssue({ code: "custom", path: [index, "pattern"], message: `is not a valid regular expression: ${regexProblem(field.pattern)}` });
+  return (defaults ? list.default(defaults.map((f) => formField.parse(f))) : list)
+    .describe("The values the end user types on the connect page, checked once at `identity.url` and kept sealed.")
+    .superRefine((fields, ctx) => {
+      const seen = new Set<string>();
+      fields.forEach((field, index) => {
+        if (seen.has(field.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${field.name}" appears twice` });
+        seen.add(field.name);
+        if (field.pattern !== undefined && regexProblem(field.pattern))
+          ctx.addIssue({ code: "custom", path: [index, "pattern"], message: `is not a valid regular expression: ${regexProblem(field.pattern)}` });
+      });
     });
-  });
 };

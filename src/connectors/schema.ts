@@ -42,17 +42,23 @@ export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
 /** Fields whose `${env:…}` may be unset: the operator may store them with `authbroker credentials set` instead. */
 export const CREDENTIAL_FIELDS = ["auth.clientId", "auth.clientSecret"] as const;
 
-const logoUrl = z.string().refine((value) => {
-  if (/^data:image\/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+=*$/.test(value)) return true;
-  try {
-    return new URL(value).protocol === "https:";
-  } catch {
-    return false;
-  }
-}, "must be an https URL or a data:image/…;base64 URI");
+const logoUrl = z
+  .string()
+  .refine((value) => {
+    if (/^data:image\/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+=*$/.test(value)) return true;
+    try {
+      return new URL(value).protocol === "https:";
+    } catch {
+      return false;
+    }
+  }, "must be an https URL or a data:image/…;base64 URI")
+  .meta({ format: "uri" });
 
 /** A dotted JSON path into an upstream response: `id`, `data.user.id`, `emails.0.address`. */
-const jsonPath = z.string().regex(/^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$/, "must be a dotted JSON path such as id or data.user.id");
+const jsonPath = z
+  .string()
+  .regex(/^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$/, "must be a dotted JSON path such as id or data.user.id")
+  .meta({ format: "json-path" });
 
 /** An upstream scope string, as the upstream spells it (no whitespace: it would split). */
 const upstreamScope = z.string().regex(/^\S+$/, "must be one upstream scope without spaces");
@@ -68,22 +74,27 @@ const apiCredentials = z.string().refine((value) => {
 /** The `auth` sections of a tuple of kinds, as a tuple (generic, so the mapped type maps the elements). */
 type AuthSectionsOf<Kinds extends readonly { auth: unknown }[]> = { -readonly [I in keyof Kinds]: Kinds[I]["auth"] };
 
-const auth = z.discriminatedUnion("kind", AUTH_KINDS.map((kind) => kind.auth) as AuthSectionsOf<typeof AUTH_KINDS>, {
-  error: (issue) => (issue.code === "invalid_union" ? `must be one of ${AUTH_KINDS.map((kind) => kind.name).join(", ")}` : undefined),
-});
+const auth = z
+  .discriminatedUnion("kind", AUTH_KINDS.map((kind) => kind.auth) as AuthSectionsOf<typeof AUTH_KINDS>, {
+    error: (issue) => (issue.code === "invalid_union" ? `must be one of ${AUTH_KINDS.map((kind) => kind.name).join(", ")}` : undefined),
+  })
+  .describe("How the broker connects an account at the upstream: `kind` names the auth kind, which decides the other `auth` fields.");
 
-const hostnamePattern = z.string().superRefine((pattern, ctx) => {
-  const problem = regexProblem(pattern);
-  if (problem) ctx.addIssue({ code: "custom", message: `is not a valid regular expression: ${problem}` });
-  // An unanchored pattern matches `evil.example/acme.example`-like input: the check must cover the whole host.
-  else if (!pattern.startsWith("^") || !pattern.endsWith("$") || pattern.endsWith("\\$"))
-    ctx.addIssue({ code: "custom", message: "must be anchored with ^ and $ so it matches the whole hostname" });
-});
+const hostnamePattern = z
+  .string()
+  .meta({ format: "regex" })
+  .superRefine((pattern, ctx) => {
+    const problem = regexProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: `is not a valid regular expression: ${problem}` });
+    // An unanchored pattern matches `evil.example/acme.example`-like input: the check must cover the whole host.
+    else if (!pattern.startsWith("^") || !pattern.endsWith("$") || pattern.endsWith("\\$"))
+      ctx.addIssue({ code: "custom", message: "must be anchored with ^ and $ so it matches the whole hostname" });
+  });
 
 /** A host (with an optional port) a per-server connector's shared credentials may go to, or `*.domain` for every host under a domain. */
 const sharedCredentialHost = z
   .string()
-  .transform((value) => value.toLowerCase())
+  .toLowerCase()
   .refine((value) => isHostWithPort(value.startsWith("*.") ? value.slice(2) : value), "must be a host name (with an optional :port) or *.domain");
 
 const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -93,67 +104,80 @@ export const connectorFileSchema = z
     id: z
       .string()
       .regex(/^[a-z0-9-]+$/, "must match [a-z0-9-]+")
-      .max(64, "must be at most 64 characters"),
-    name: nonEmpty.max(100, "must be at most 100 characters"),
-    logo: logoUrl.optional(),
+      .max(64, "must be at most 64 characters")
+      .describe("The connector's id, `[a-z0-9-]+`: in its scopes (`<id>:<scope>`), its callback URL and the APIs."),
+    name: nonEmpty.max(100, "must be at most 100 characters").describe("The service's name on the connect pages."),
+    logo: logoUrl.optional().describe("The logo on the picker: an https URL or a `data:image/…;base64` URI."),
     auth,
-    /**
-     * Only for per-server connectors: which servers an end user may name, and
-     * how the form asks for one. A server is admitted when it matches
-     * `pattern`, or when the operator registered the broker's credentials for
-     * it (`authbroker credentials set <connector> --hostname <host>`).
-     */
     hostname: z
       .strictObject({
-        /** Servers end users may name beyond the registered ones. Required for kinds whose end users bring their own credentials. */
-        pattern: hostnamePattern.optional(),
-        /**
-         * Where the connector-wide client credentials (clientId/clientSecret
-         * here, or `credentials set` without --hostname) may be sent: one
-         * registration that serves many servers (Salesforce's My Domains).
-         * Any other server gets only credentials registered for it.
-         */
-        sharedCredentialHosts: z.array(sharedCredentialHost).default([]),
-        /** The label of the hostname input. */
-        label: nonEmpty.default("Server address"),
-        /** Shown as the input's placeholder and help text: `gitlab.example.com`. */
-        example: z.string().optional(),
+        pattern: hostnamePattern
+          .optional()
+          .describe(
+            "Servers an end user may name beyond the registered ones: a regular expression anchored with `^` and `$`. Required for kinds whose end users bring their own credentials.",
+          ),
+        sharedCredentialHosts: z
+          .array(sharedCredentialHost)
+          .default([])
+          .describe(
+            "Where the connector-wide client credentials (the file's, or `credentials set` without `--hostname`) may be sent: `host[:port]`, or `*.domain` for every host under a domain (one registration serving many servers, as Salesforce's My Domains). Any other server gets only the credentials registered for it.",
+          ),
+        label: nonEmpty.default("Server address").describe("The label of the hostname input."),
+        example: z.string().optional().describe("The hostname input's placeholder and help text: `gitlab.example.com`."),
       })
-      .optional(),
-    /** Connector scope name → upstream scope strings. */
-    scopes: z.record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope)).default({}),
-    defaultScopes: z.array(z.string()).default([]),
-    /** Whether an app may ask for `<connector>:raw:<upstream scope>`. */
-    allowRawScopes: z.boolean().default(false),
+      .optional()
+      .describe(
+        "Per-server connectors only (a URL uses `{hostname}`): which servers an end user may name, and how the hostname page asks. A server is admitted when it matches `pattern`, or when the operator registered the broker's credentials for it (`authbroker credentials set <connector> --hostname <host>`).",
+      ),
+    scopes: z
+      .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
+      .default({})
+      .describe("Connector scope name → the upstream scopes it stands for; apps ask for `<connector>:<name>`."),
+    defaultScopes: z.array(z.string()).default([]).describe("The connector scopes asked for when an app names none; each a key of `scopes`."),
+    allowRawScopes: z.boolean().default(false).describe("Whether an app may ask for `<connector>:raw:<upstream scope>`."),
     api: z
       .strictObject({
-        baseUrl: upstreamUrl,
-        /** Default: `basic` for the basic kind, `bearer` otherwise. */
-        credentials: apiCredentials.optional(),
+        baseUrl: upstreamUrl.describe("The upstream API the proxy forwards an app's calls to."),
+        credentials: apiCredentials
+          .optional()
+          .describe(
+            "How the proxy sends the account's credential: `bearer`, `basic`, `header:<Name>` or `query:<param>`; absent, the auth kind's default (table above).",
+          ),
       })
-      .optional(),
-    /** How to learn who connected; for oidc the ID token and userinfo are used when `url` is absent. */
+      .optional()
+      .describe("Where and how the proxy forwards an app's calls."),
     identity: z
       .strictObject({
-        url: upstreamUrl.optional(),
-        /** Required with `url`; for oidc without `url` it picks from the ID token and userinfo claims (default `sub`). */
-        subject: jsonPath.optional(),
-        email: jsonPath.optional(),
-        /**
-         * Where the answer says whether the upstream verified that email (a
-         * JSON boolean); without it the ID token has no `email_verified`.
-         * oidc: `email_verified` by default.
-         */
-        emailVerified: jsonPath.optional(),
-        name: jsonPath.optional(),
+        url: upstreamUrl.optional().describe("A GET of this URL with the account's credential says who connected."),
+        subject: jsonPath
+          .optional()
+          .describe(
+            "Where the answer has the stable upstream user id; required with `url`. Without `url`, the claim to read where the kind reads claims (default `sub`).",
+          ),
+        email: jsonPath.optional().describe("Where the answer has the user's email."),
+        emailVerified: jsonPath
+          .optional()
+          .describe(
+            'Where the answer says whether the upstream verified that email (a JSON boolean; text such as `"true"` does not count); needs `email`. It becomes the ID token\'s `email_verified`; without it the broker says nothing about verification. Kinds that read claims use `email_verified` by default.',
+          ),
+        name: jsonPath.optional().describe("Where the answer has the user's display name."),
       })
-      .optional(),
+      .optional()
+      .describe(
+        "How the broker learns who connected: required for some kinds (table above); kinds that read OIDC claims use the ID token and userinfo without it.",
+      ),
     refresh: z
       .strictObject({
-        /** Refresh this many seconds before the upstream access token expires. */
-        marginSeconds: z.number().int("must be a whole number").min(0, "must be >= 0").max(86_400, "must be <= 86400").default(DEFAULT_REFRESH_MARGIN_SECONDS),
+        marginSeconds: z
+          .number()
+          .int("must be a whole number")
+          .min(0, "must be >= 0")
+          .max(86_400, "must be <= 86400")
+          .default(DEFAULT_REFRESH_MARGIN_SECONDS)
+          .describe("Renew upstream tokens this many seconds before they expire."),
       })
-      .default({ marginSeconds: DEFAULT_REFRESH_MARGIN_SECONDS }),
+      .default({ marginSeconds: DEFAULT_REFRESH_MARGIN_SECONDS })
+      .describe("When the broker renews an account's upstream tokens."),
   })
   .superRefine((connector, ctx) => {
     const kind = authKindOf(connector);

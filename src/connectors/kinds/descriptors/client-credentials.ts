@@ -1,13 +1,12 @@
 /** `client_credentials` (RFC 6749 §4.4): the connector app's own token (implementation: ../client-credentials.ts). */
 import { z } from "zod";
-import { clientCredentials as clientCredentialFields, upstreamUrl } from "../../schema-fields.js";
+import { clientCredentials as clientCredentialFields, tokenEndpoint } from "../../schema-fields.js";
 import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
 
 const auth = z.strictObject({
   kind: z.literal("client_credentials"),
-  tokenUrl: upstreamUrl,
-  /** Extra token request parameters, e.g. `{ audience: … }`. */
-  tokenParams: z.record(z.string(), z.string()).default({}),
+  tokenUrl: tokenEndpoint,
+  tokenParams: z.record(z.string(), z.string()).default({}).describe("Extra token request parameters, e.g. `{ audience: … }`."),
   ...clientCredentialFields,
 });
 

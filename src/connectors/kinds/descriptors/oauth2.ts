@@ -1,19 +1,18 @@
 /** `oauth2`: a plain OAuth 2.0 upstream, endpoints from the file, who connected from `identity.url` (implementation: ../oauth2.ts). */
 import { z } from "zod";
-import { redirectFlow, upstreamUrl } from "../../schema-fields.js";
+import { redirectFlow, tokenEndpoint, upstreamUrl } from "../../schema-fields.js";
 import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
 
 const auth = z.strictObject({
   kind: z.literal("oauth2"),
-  /**
-   * The authorization server's issuer identifier (RFC 8414 §2), where it has
-   * one. An `iss` in the authorization response is compared with it (RFC
-   * 9207, the mix-up defence); without it, with the authorization URL's origin.
-   */
-  issuer: upstreamUrl.optional(),
-  authorizationUrl: upstreamUrl,
-  tokenUrl: upstreamUrl,
-  revocationUrl: upstreamUrl.optional(),
+  issuer: upstreamUrl
+    .optional()
+    .describe(
+      "The authorization server's issuer identifier (RFC 8414 §2), where it has one: an `iss` in the authorization response must equal it (RFC 9207, the mix-up defence); without it, the authorization URL's origin.",
+    ),
+  authorizationUrl: upstreamUrl.describe("The upstream's authorization endpoint, where the end user signs in."),
+  tokenUrl: tokenEndpoint,
+  revocationUrl: upstreamUrl.optional().describe("The upstream's revocation endpoint (RFC 7009): an account's tokens are revoked there when it is removed."),
   ...redirectFlow,
 });
 

@@ -5,12 +5,13 @@ import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
 
 const auth = z.strictObject({
   kind: z.literal("oidc"),
-  /** Discovery (`/.well-known/openid-configuration`) gives the endpoints; the fields below override it. */
-  issuer: upstreamUrl,
-  authorizationUrl: upstreamUrl.optional(),
-  tokenUrl: upstreamUrl.optional(),
-  userinfoUrl: upstreamUrl.optional(),
-  revocationUrl: upstreamUrl.optional(),
+  issuer: upstreamUrl.describe(
+    "The OpenID Provider: discovery at `<issuer>/.well-known/openid-configuration` gives the endpoints, which the URLs below override.",
+  ),
+  authorizationUrl: upstreamUrl.optional().describe("Overrides the discovered authorization endpoint."),
+  tokenUrl: upstreamUrl.optional().describe("Overrides the discovered token endpoint."),
+  userinfoUrl: upstreamUrl.optional().describe("Overrides the discovered userinfo endpoint."),
+  revocationUrl: upstreamUrl.optional().describe("Overrides the discovered revocation endpoint."),
   ...redirectFlow,
 });
 

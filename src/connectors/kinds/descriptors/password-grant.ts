@@ -1,13 +1,12 @@
 /** `password_grant` (RFC 6749 §4.3): a typed name and password traded once for tokens (implementation: ../password-grant.ts). */
 import { z } from "zod";
-import { clientCredentials, nonEmpty, upstreamUrl } from "../../schema-fields.js";
+import { clientCredentials, nonEmpty, tokenEndpoint } from "../../schema-fields.js";
 import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
 
 const auth = z.strictObject({
   kind: z.literal("password_grant"),
-  tokenUrl: upstreamUrl,
-  /** The label of the user name input (`Email`, `Username`). */
-  usernameLabel: nonEmpty.default("Username"),
+  tokenUrl: tokenEndpoint,
+  usernameLabel: nonEmpty.default("Username").describe("The label of the user name input (`Email`, `Username`)."),
   ...clientCredentials,
 });
 
