@@ -97,7 +97,7 @@ interface WorkerReport {
 async function runWorker(env: Record<string, string>): Promise<void> {
   const { loadConfig } = await import("../src/config.js");
   const { createLogger } = await import("../src/log.js");
-  const { createServices, closeServices } = await import("../src/services.js");
+  const { createServices, closeServices } = await import("../src/compose.js");
   const { startWorker } = await import("../src/worker/run.js");
   const config = loadConfig(env);
   const services = await createServices(config, createLogger(config.logLevel), env);

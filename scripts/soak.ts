@@ -25,7 +25,7 @@ import { Redis } from "ioredis";
 import { loadConfig } from "../src/config.js";
 import { callbackPathFor } from "../src/connectors/context.js";
 import { createLogger } from "../src/log.js";
-import { closeServices, createServices } from "../src/services.js";
+import { closeServices, createServices } from "../src/compose.js";
 import { createTestDatabase } from "../test/support/db.js";
 import { freePort } from "../test/support/ports.js";
 import { startOAuth2Upstream } from "../test/support/oauth2-upstream.js";

@@ -1,24 +1,21 @@
 /**
- * The long-lived parts of one broker process, built once by the composition
- * root (src/main.ts) and passed to every module that needs them. Nothing here
- * is a module-level singleton, so tests build as many as they like.
+ * The long-lived parts of one broker process, built once (compose.ts) and
+ * passed to every module that needs them. Nothing here is a module-level
+ * singleton, so tests build as many as they like. This module is the type
+ * only: every layer may be handed it; only the roles build it.
  */
 import type { Config } from "./config.js";
-import { Keyring } from "./crypto/keyring.js";
-import { SigningKeys } from "./crypto/signing-keys.js";
-import { createDb, type Db } from "./db.js";
+import type { Keyring } from "./crypto/keyring.js";
+import type { SigningKeys } from "./crypto/signing-keys.js";
+import type { Db } from "./db.js";
 import type { Logger } from "./log.js";
-import { Clients } from "./apps/clients.js";
-import { createRedis, type Redis } from "./redis.js";
-import { closeRevocationCache } from "./revocation/revocation-cache.js";
-import { AddressPolicy } from "./net/address-policy.js";
-import { Outbound } from "./net/outbound.js";
-import { loadConnectors } from "./connectors/loader.js";
-import { ConnectorRegistry } from "./connectors/registry.js";
-import { existsSync } from "node:fs";
-import { createBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
-import { Queues } from "./jobs/queues.js";
-import { Metrics } from "./metrics.js";
+import type { Clients } from "./apps/clients.js";
+import type { Redis } from "./redis.js";
+import type { Outbound } from "./net/outbound.js";
+import type { ConnectorRegistry } from "./connectors/registry.js";
+import type { AuthKinds } from "./connectors/kinds/index.js";
+import type { Queues } from "./jobs/queues.js";
+import type { Metrics } from "./metrics.js";
 
 export interface Services {
   config: Config;
@@ -38,62 +35,4 @@ export interface Services {
   /** Producers of the refresh and webhook queues (connections opened on first use). */
   queues: Queues;
   metrics: Metrics;
-}
-
-export async function createServices(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Services> {
-  // Connector files first: a bad one stops the start with one line, before any connection is opened.
-  // A missing default directory means "no connectors yet"; a directory the operator named must exist.
-  const connectors =
-    env.CONNECTORS_DIR === undefined && !existsSync(config.connectorsDir) ? new ConnectorRegistry([]) : await loadConnectors(config.connectorsDir, env);
-  const keyring = await Keyring.create(config.encryptionKeys);
-  const db = createDb(config.databaseUrl);
-  const redis = createRedis(config.redisUrl);
-  // A Redis outage is reported by /readyz and by the requests that need it;
-  // the client reconnects by itself. Without a listener ioredis would print
-  // every failed attempt as an unhandled error.
-  let redisDown = false;
-  redis.on("error", (err: Error) => {
-    if (!redisDown) log.warn({ err: { message: err.message } }, "redis unreachable, reconnecting");
-    redisDown = true;
-  });
-  redis.on("ready", () => {
-    if (redisDown) log.info("redis reachable again");
-    redisDown = false;
-  });
-  return {
-    config,
-    log,
-    db,
-    redis,
-    keyring,
-    signingKeys: new SigningKeys(db, keyring),
-    clients: new Clients(db, config.tokenLifetimeLimits),
-    outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
-    connectors,
-    kinds: createBuiltInKinds(),
-    queues: new Queues(config.redisUrl, config.queuePrefix),
-    metrics: new Metrics(),
-  };
-}
-
-/** A Redis that accepts connections but never answers must not hold shutdown: QUIT gets this long, then the socket is dropped. */
-const REDIS_QUIT_TIMEOUT_MS = 2_000;
-
-async function quitRedis(redis: Redis): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), REDIS_QUIT_TIMEOUT_MS)));
-  const outcome = await Promise.race([
-    redis.quit().then(
-      () => "quit" as const,
-      () => "failed" as const,
-    ),
-    timedOut,
-  ]);
-  clearTimeout(timer);
-  if (outcome !== "quit") redis.disconnect();
-}
-
-export async function closeServices(services: Services): Promise<void> {
-  closeRevocationCache(services.redis);
-  await Promise.allSettled([services.queues.close(), services.outbound.close(), services.db.$disconnect(), quitRedis(services.redis)]);
 }

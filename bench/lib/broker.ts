@@ -16,7 +16,8 @@ import { createTestDatabase, type TestDatabase } from "../../test/support/db.js"
 import { freePort } from "../../test/support/ports.js";
 import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
-import { closeServices, createServices, type Services } from "../../src/services.js";
+import { closeServices, createServices } from "../../src/compose.js";
+import { type Services } from "../../src/services.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 

@@ -23,8 +23,6 @@ import { readCredentialsFast, readRefreshState, storeRefreshResult, type Refresh
 import { tryLock, waitForRelease } from "../lock.js";
 import { notifyApp } from "../jobs/notify.js";
 
-const DEFAULT_MARGIN_SECONDS = 300;
-
 export type RefreshOutcome =
   /** This call refreshed at the upstream. */
   | "refreshed"
@@ -79,7 +77,7 @@ export async function refreshAccount(services: Services, accountId: string, opti
   const connector = services.connectors.get(account.connectorId);
   if (!connector) throw new NotFound(`connector ${account.connectorId} of account ${accountId} is no longer configured`);
   const kind = services.kinds.for(connector);
-  const margin = connector.refresh?.marginSeconds ?? DEFAULT_MARGIN_SECONDS;
+  const margin = connector.refresh.marginSeconds;
 
   const needsRefresh = (c: StoredTokens & { version: number }) =>
     options.staleVersion !== undefined ? c.version <= options.staleVersion : options.force || isExpiring(c, margin);
@@ -106,7 +104,7 @@ export async function refreshAccount(services: Services, accountId: string, opti
       const current = await readCredentialsFast(services.db, services.keyring, accountId);
       if (!current) throw new NotFound(`account ${accountId} has no credentials`);
       if (current.version > before.version) return { outcome: "joined", credentials: current };
-      if (!current.refreshToken && connector.auth.kind !== "client_credentials" && connector.auth.kind !== "jwt_bearer") {
+      if (!current.refreshToken && kind.needsRefreshToken) {
         return { outcome: "not_refreshable", credentials: current };
       }
       // The upstream call must end while we still hold the lock: past its TTL another caller may

@@ -14,7 +14,8 @@ import { isPerServer } from "../connectors/template.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
-import { appView, CLIENT_AUTH_METHODS, GRANT_TYPES } from "../apps/clients.js";
+import { appView, CLIENT_AUTH_METHODS } from "../apps/clients.js";
+import { GRANT_TYPES } from "../oauth/grants/index.js";
 import { clientRevocation, markClientRevoked } from "../revocation/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
 

@@ -10,15 +10,7 @@ import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
 import { ValidationFailed } from "../errors.js";
-
-export const GRANT_TYPES = [
-  "authorization_code",
-  "refresh_token",
-  "client_credentials",
-  "urn:ietf:params:oauth:grant-type:device_code",
-  "urn:ietf:params:oauth:grant-type:token-exchange",
-] as const;
-export type GrantType = (typeof GRANT_TYPES)[number];
+import type { GrantType } from "../oauth/grants/index.js";
 
 export const RESPONSE_TYPES = ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"] as const;
 
@@ -81,6 +73,22 @@ const MIN_TTL = 60;
  */
 export function requiresPkce(client: Pick<Client, "isPublic" | "requirePkce">): boolean {
   return client.isPublic || client.requirePkce;
+}
+
+/** Whether the app was registered for this grant; naming a grant the broker does not implement does not compile. */
+export function isRegisteredFor(client: Pick<Client, "grantTypes">, grantType: GrantType): boolean {
+  return client.grantTypes.includes(grantType);
+}
+
+/** The grants of an app registered without a list. An app allowed to read upstream tokens reads them by token exchange (RFC 8693), so it gets that grant. */
+function defaultGrantTypes(isPublic: boolean, allowUpstreamTokens: boolean): GrantType[] {
+  if (isPublic) return ["authorization_code", "refresh_token"];
+  return [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    ...(allowUpstreamTokens ? (["urn:ietf:params:oauth:grant-type:token-exchange"] as const) : []),
+  ];
 }
 
 /** Broker scopes every app may be registered with (connector scopes are checked against the registry). */
@@ -195,9 +203,14 @@ export class Clients {
   /** Lookups by id, answered or under way: concurrent requests for one id share one query. */
   private readonly cache = new Map<string, { lookup: Promise<Client | undefined>; at: number }>();
 
+  /**
+   * `grantTypes` are the grants the token endpoint implements (grants/index.ts
+   * GRANT_TYPES), passed in because the grant modules import this one.
+   */
   constructor(
     private readonly db: Db,
     private readonly lifetimeLimits: TokenLifetimeLimits,
+    private readonly grantTypes: readonly string[],
     private readonly cacheMs = 5_000,
   ) {}
 
@@ -237,26 +250,15 @@ export class Clients {
     if (method === "private_key_jwt" && !input.jwks) throw new ValidationFailed("private_key_jwt needs the app's public JWKS");
     if (input.jwks !== undefined) checkClientJwks(input.jwks);
     if (!input.name.trim()) throw new ValidationFailed("name must not be empty");
-    // An app allowed to read upstream tokens reads them by token exchange (RFC 8693): it gets that grant unless its grants are listed.
-    const grantTypes =
-      input.grantTypes ??
-      (isPublic
-        ? ["authorization_code", "refresh_token"]
-        : [
-            "authorization_code",
-            "refresh_token",
-            "client_credentials",
-            ...(input.allowUpstreamTokens ? ["urn:ietf:params:oauth:grant-type:token-exchange"] : []),
-          ]);
-    for (const g of grantTypes)
-      if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(", ")}`);
-    if (isPublic && grantTypes.includes("client_credentials")) throw new ValidationFailed("a public app cannot use client_credentials");
+    const grantTypes = input.grantTypes ?? defaultGrantTypes(isPublic, input.allowUpstreamTokens ?? false);
+    for (const g of grantTypes) if (!this.grantTypes.includes(g)) throw new ValidationFailed(`unknown grant type "${g}"; known: ${this.grantTypes.join(", ")}`);
+    if (isPublic && isRegisteredFor({ grantTypes }, "client_credentials")) throw new ValidationFailed("a public app cannot use client_credentials");
     if (isPublic && input.requirePkce === false)
       throw new ValidationFailed("a public app cannot opt out of PKCE: only its code_verifier proves the code is its own (RFC 9700 §2.1.1)");
     const responseTypes = (input.responseTypes ?? ["code"]).map((t) => t.split(/\s+/).sort().join(" "));
     const known = RESPONSE_TYPES.map((t) => t.split(" ").sort().join(" "));
     for (const t of responseTypes) if (!known.includes(t)) throw new ValidationFailed(`unknown response type "${t}"; known: ${RESPONSE_TYPES.join(", ")}`);
-    const usesRedirect = grantTypes.includes("authorization_code") || responseTypes.some((t) => t !== "code");
+    const usesRedirect = isRegisteredFor({ grantTypes }, "authorization_code") || responseTypes.some((t) => t !== "code");
     if (usesRedirect && input.redirectUris.length === 0) throw new ValidationFailed("at least one redirect URI is needed for the authorization code flow");
     for (const uri of input.redirectUris) {
       const problem = checkRedirectUri(uri);

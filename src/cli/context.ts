@@ -2,7 +2,8 @@
 import { loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { checkPostgres, checkRedis } from "../preflight.js";
-import { closeServices, createServices, type Services } from "../services.js";
+import { closeServices, createServices } from "../compose.js";
+import { type Services } from "../services.js";
 import { whenReady } from "../redis.js";
 
 export async function withServices<T>(run: (services: Services) => Promise<T>, options: { redis?: boolean } = {}): Promise<T> {

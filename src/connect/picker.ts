@@ -7,6 +7,7 @@
  */
 import type { Response } from "express";
 import { CONNECT_START_PATH } from "../paths.js";
+import { authKindOf } from "../connectors/kinds/catalog.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { isPerServer } from "../connectors/template.js";
 import { html, RawHtml, sendPage } from "../http/html.js";
@@ -46,24 +47,9 @@ export function pickerLink(attemptId: string, extra: Record<string, string>): st
   return `${CONNECT_START_PATH}?${query.toString()}`;
 }
 
-/** How the end user will connect, in a few words. */
+/** How the end user will connect, in a few words, as the connector's kind puts it. */
 function howYouConnect(connector: ConnectorConfig): string {
-  const server = isPerServer(connector);
-  switch (connector.auth.kind) {
-    case "oauth2":
-    case "oidc":
-      return server ? `Type your server's address, then sign in at ${connector.name}` : `Sign in at ${connector.name}`;
-    case "api_key":
-      return server ? "Type your server's address and an API key" : "Paste an API key";
-    case "basic":
-      return "Type your user name and password (kept encrypted by this broker)";
-    case "password_grant":
-      return "Type your user name and password (used once, not kept)";
-    case "jwt_bearer":
-      return "Connects as a service account of the app";
-    case "client_credentials":
-      return "Connects as the app itself: nothing to sign in to";
-  }
+  return authKindOf(connector).describeConnect({ name: connector.name, perServer: isPerServer(connector) });
 }
 
 /** What a connector will be asked for when the app names no connector scope: its default scopes. */

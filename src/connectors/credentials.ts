@@ -17,7 +17,8 @@ import { sealedField } from "../crypto/sealed-fields.js";
 import { Prisma, sqlRows, type Db, type SqlStatement } from "../db.js";
 import { NotFound } from "../errors.js";
 import { ConnectorNotConfigured, ServerNotRegistered } from "./errors.js";
-import { kindUsesClientCredentials, type ConnectorConfig } from "./schema.js";
+import { brokerCredentialNeeds, usesClientCredentials } from "./kinds/catalog.js";
+import type { ConnectorConfig } from "./schema.js";
 import { isHostWithPort, normalizeHostname } from "./host.js";
 import { sendsClientCredentialsToServer, sharesConnectorCredentials } from "./template.js";
 
@@ -62,30 +63,19 @@ interface CredentialRow {
   sealedPrivateJwk: string | null;
 }
 
-/** Whether the broker needs its own client credentials at the connector's upstream. */
-export function usesClientCredentials(connector: Pick<ConnectorConfig, "auth">): boolean {
-  return kindUsesClientCredentials(connector.auth.kind);
-}
-
-/** How a connector authenticates at its upstream token endpoint, besides any assertion. */
-function tokenAuthMethodOf(connector: ConnectorConfig): string | undefined {
-  return "tokenAuthMethod" in connector.auth ? connector.auth.tokenAuthMethod : undefined;
-}
-
 /** Whether the connector signs with a private key: jwt_bearer assertions, or private_key_jwt client authentication. */
 export function usesPrivateKey(connector: ConnectorConfig): boolean {
-  return connector.auth.kind === "jwt_bearer" || tokenAuthMethodOf(connector) === "private_key_jwt";
+  return brokerCredentialNeeds(connector)?.privateKey !== undefined;
 }
 
-/** What a connector needs: a client id (the assertion's `iss` for jwt_bearer), and a secret or a private key. */
+/** What a connector needs, as its kind says: a client id (the assertion's `iss` for jwt_bearer), and a secret or a private key. */
 function missingPieces(connector: ConnectorConfig, found: { clientId?: string; clientSecret?: string; privateJwk?: JWK }): string[] {
-  const auth = connector.auth;
-  if (auth.kind === "basic" || auth.kind === "api_key") return [];
+  const needs = brokerCredentialNeeds(connector);
+  if (!needs) return [];
   const missing: string[] = [];
   if (!found.clientId) missing.push("client id");
-  if (usesPrivateKey(connector) && !found.privateJwk) missing.push("private key");
-  const method = tokenAuthMethodOf(connector);
-  if ((method === "client_secret_basic" || method === "client_secret_post") && !found.clientSecret) missing.push("client secret");
+  if (needs.privateKey && !found.privateJwk) missing.push("private key");
+  if (needs.clientSecret && !found.clientSecret) missing.push("client secret");
   return missing;
 }
 
@@ -154,7 +144,7 @@ export async function resolveConnectorCredentials(
   if (perServer) found = fromRows(store, [row(appId, hostname!), row(DEFAULT_APP_KEY, hostname!)], ["app", "default"]);
   if (!found.source && (!perServer || sharesConnectorCredentials(connector, hostname!))) {
     found = fromRows(store, [row(appId, ""), row(DEFAULT_APP_KEY, "")], ["app", "default"]);
-    if (!found.clientId && connector.auth.kind !== "basic" && connector.auth.kind !== "api_key" && connector.auth.clientId) {
+    if (!found.clientId && "clientId" in connector.auth && connector.auth.clientId) {
       found = { ...found, clientId: connector.auth.clientId, clientSecret: connector.auth.clientSecret, source: found.source ?? "file" };
     }
   }

@@ -7,9 +7,7 @@
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK } from "jose";
-
-export const SIGNING_ALGORITHMS = ["RS256", "ES256"] as const;
-export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+import type { SigningAlgorithm } from "./schema-fields.js";
 
 export interface ConnectorKeyPair {
   privateJwk: JWK;

@@ -10,7 +10,8 @@
  * - `{hostname}` stays in the value, to be filled per account; any other
  *   `{…}`, or `{hostname}` in a field that is never filled, is an error.
  */
-import { CREDENTIAL_FIELDS, HOSTNAME_PLACEHOLDER, TEMPLATE_FIELDS } from "./schema.js";
+import { CREDENTIAL_FIELDS, TEMPLATE_FIELDS } from "./schema.js";
+import { HOSTNAME_PLACEHOLDER } from "./schema-fields.js";
 
 export interface FieldProblem {
   field: string;

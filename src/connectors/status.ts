@@ -2,7 +2,8 @@
  * Whether a connector has the broker's upstream client credentials, and
  * where they come from: what `connectors list` and the admin API show.
  */
-import { DEFAULT_APP_KEY, usesClientCredentials, type StoredCredentialRows } from "./credentials.js";
+import { DEFAULT_APP_KEY, type StoredCredentialRows } from "./credentials.js";
+import { usesClientCredentials } from "./kinds/catalog.js";
 import type { ConnectorConfig } from "./schema.js";
 import { sendsClientCredentialsToServer } from "./template.js";
 

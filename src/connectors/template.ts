@@ -4,7 +4,9 @@
  * request somewhere nobody chose.
  */
 import { isHostWithPort } from "./host.js";
-import { HOSTNAME_PLACEHOLDER, kindUsesClientCredentials, type ConnectorFile } from "./schema.js";
+import { usesClientCredentials } from "./kinds/catalog.js";
+import type { ConnectorFile } from "./schema.js";
+import { HOSTNAME_PLACEHOLDER } from "./schema-fields.js";
 
 export interface TemplateValues {
   hostname?: string;
@@ -43,7 +45,7 @@ export function isPerServer(connector: Pick<ConnectorFile, "hostname">): boolean
  * a server the operator did not choose.
  */
 export function sendsClientCredentialsToServer(connector: Pick<ConnectorFile, "auth" | "hostname">): boolean {
-  if (!isPerServer(connector) || !kindUsesClientCredentials(connector.auth.kind)) return false;
+  if (!isPerServer(connector) || !usesClientCredentials(connector)) return false;
   return Object.values(connector.auth).some((value) => typeof value === "string" && value.includes(HOSTNAME_PLACEHOLDER));
 }
 

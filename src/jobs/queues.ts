@@ -29,9 +29,6 @@ export interface WebhookJobData {
   event: { id: string; type: string; created_at: string; data: Record<string, string | null> };
 }
 
-/** Default refresh margin when the connector sets none. */
-export const DEFAULT_REFRESH_MARGIN_SECONDS = 300;
-
 /**
  * When to refresh: `margin` before expiry, minus a jitter of up to 10 % of
  * the remaining lifetime (at most 60 s) so accounts connected together do
@@ -123,7 +120,7 @@ export class Queues {
    * being processed right now is left alone (its processor reschedules from
    * the credentials it ends with); a finished or missing one is replaced.
    */
-  async scheduleRefresh(accountId: string, expiresAt: Date | undefined | null, marginSeconds: number = DEFAULT_REFRESH_MARGIN_SECONDS): Promise<void> {
+  async scheduleRefresh(accountId: string, expiresAt: Date | undefined | null, marginSeconds: number): Promise<void> {
     const id = refreshJobId(accountId);
     if (!expiresAt) {
       await this.cancelRefresh(accountId);

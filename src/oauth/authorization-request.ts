@@ -7,7 +7,7 @@
  */
 import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
-import { isHttpLocalhost, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "../apps/clients.js";
+import { isHttpLocalhost, isRegisteredFor, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "../apps/clients.js";
 import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
 import { parseScope } from "./scopes.js";
 
@@ -117,8 +117,7 @@ export function validateAuthorizationRequest(
   // RFC 9700 §2.1.2: implicit and hybrid only for apps registered for them.
   if (!client.responseTypes.includes(responseType)) throw new UnauthorizedClient(`the app is not registered for response_type "${responseType}"`);
   const issuesCode = responseType.split(" ").includes("code");
-  if (issuesCode && !client.grantTypes.includes("authorization_code"))
-    throw new UnauthorizedClient("the app is not registered for the authorization_code grant");
+  if (issuesCode && !isRegisteredFor(client, "authorization_code")) throw new UnauthorizedClient("the app is not registered for the authorization_code grant");
   const responseMode = params.response_mode ?? defaultResponseMode(responseType);
   if (!isResponseMode(responseMode)) throw new InvalidRequest(`response_mode "${responseMode}" is not supported`);
   if (!responseModeAllowed(responseMode, responseType))

@@ -19,10 +19,8 @@ import { forbidCaching } from "./back-channel.js";
 import type { AuthenticatedRequest } from "./client-auth.js";
 import type { Client } from "../apps/clients.js";
 import { createDeviceCode, formatUserCode } from "./device-codes.js";
+import { grantType as DEVICE_CODE_GRANT_TYPE } from "./grants/device-code.js";
 import { checkRequestedScopes, clientMayUseConnector, parseScope, splitConnectorScope } from "./scopes.js";
-
-/** Where the end user types the user code (RFC 8628 §3.2 `verification_uri`). */
-export const DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
 
 /**
  * The scopes of a device request, and its connector if it names one (else

@@ -22,7 +22,7 @@ import { refreshAccount, AccountNeedsReauth } from "../accounts/refresh.js";
 import { readCredentials } from "../accounts/vault.js";
 import { insecureHostAllowed } from "../connectors/context.js";
 import { ConnectorNotConfigured } from "../connectors/errors.js";
-import { isRefresher } from "../connectors/kinds/types.js";
+import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
 import { BrokerError, NotFound, UpstreamError } from "../errors.js";
@@ -32,7 +32,7 @@ import type { Services } from "../services.js";
 import type { AccountCache, OpenedCredentials, ProxyAccount } from "./account-cache.js";
 import type { ProxyAuditLog } from "./audit.js";
 import type { ProxyCaller } from "./caller.js";
-import { credentialStyle, type CredentialStyle } from "./credentials.js";
+import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { ProxyOptions } from "./options.js";
 import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";
@@ -129,6 +129,12 @@ async function resolveTarget(ctx: ProxyContext, { account, connector }: Resolved
 }
 
 // ── 3. credentials that are not expired ─────────────────────────────────────
+
+/** The values the end user typed that the account keeps, as the connector's kind declares them; none for a kind that keeps tokens. */
+function typedFields(ctx: ProxyContext, connector: ConnectorConfig): FieldList {
+  const kind = ctx.services.kinds.get(connector.auth.kind);
+  return kind !== undefined && isStaticCredentialChecker(kind) ? kind.credentialFields(connector) : [];
+}
 
 function canRefresh(ctx: ProxyContext, connector: ConnectorConfig): boolean {
   const kind = ctx.services.kinds.get(connector.auth.kind);
@@ -309,7 +315,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
     const resolved = await resolveAccount(ctx, caller);
     record.connectorId = resolved.connector.id;
     const target = await resolveTarget(ctx, resolved, call.pathAndQuery);
-    const style = credentialStyle(resolved.connector);
+    const style = credentialStyle(resolved.connector, typedFields(ctx, resolved.connector));
     let credentials = await freshCredentials(ctx, resolved, requestId);
     const body = await takeRequestBody(req, ctx.options.replayableBodyBytes);
     const outgoing: Outgoing = { method: req.method ?? "GET", headers: upstreamRequestHeaders(req.headers, requestId, style.header), body, signal: appGone };

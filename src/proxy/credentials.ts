@@ -16,7 +16,7 @@
  * convention of Stripe-like APIs).
  */
 import { BrokerError } from "../errors.js";
-import type { ConnectorConfig } from "../connectors/schema.js";
+import { apiCredentialsOf, type ConnectorConfig } from "../connectors/schema.js";
 import type { StoredTokens } from "../accounts/vault.js";
 
 /** The request being built: its headers (lower-case names) and its query string (`?a=b` or ""). */
@@ -40,11 +40,8 @@ export class NoUsableCredential extends BrokerError {
   }
 }
 
-type FieldList = { name: string; secret: boolean }[];
-
-function fieldsOf(connector: ConnectorConfig): FieldList {
-  return connector.auth.kind === "basic" || connector.auth.kind === "api_key" ? connector.auth.fields : [];
-}
+/** The values the connector's end users type (basic, api_key), as its kind declares them (credentialFields): what the account keeps besides any token. */
+export type FieldList = { name: string; secret: boolean }[];
 
 /** The single secret value of an account: its access token, or its secret field. */
 export function secretValue(credentials: StoredTokens, fields: FieldList): string | undefined {
@@ -60,8 +57,7 @@ function required(value: string | undefined, connector: ConnectorConfig): string
 }
 
 /** RFC 6750 §2.1. */
-export function Bearer(connector: ConnectorConfig): CredentialStyle {
-  const fields = fieldsOf(connector);
+export function Bearer(connector: ConnectorConfig, fields: FieldList): CredentialStyle {
   return {
     header: "authorization",
     inject(target, credentials) {
@@ -71,8 +67,7 @@ export function Bearer(connector: ConnectorConfig): CredentialStyle {
 }
 
 /** RFC 7617. */
-export function Basic(connector: ConnectorConfig): CredentialStyle {
-  const fields = fieldsOf(connector);
+export function Basic(connector: ConnectorConfig, fields: FieldList): CredentialStyle {
   return {
     header: "authorization",
     inject(target, credentials) {
@@ -101,8 +96,7 @@ export function Basic(connector: ConnectorConfig): CredentialStyle {
 }
 
 /** `header:<Name>`: the secret as the value of a header of the upstream's choosing. */
-export function InHeader(connector: ConnectorConfig, name: string): CredentialStyle {
-  const fields = fieldsOf(connector);
+export function InHeader(connector: ConnectorConfig, fields: FieldList, name: string): CredentialStyle {
   const header = name.toLowerCase();
   return {
     header,
@@ -128,8 +122,7 @@ function pairName(pair: string): string {
  * that parameter are removed (it must not choose the credential); the rest
  * of the query is kept byte for byte.
  */
-export function InQuery(connector: ConnectorConfig, param: string): CredentialStyle {
-  const fields = fieldsOf(connector);
+export function InQuery(connector: ConnectorConfig, fields: FieldList, param: string): CredentialStyle {
   return {
     inject(target, credentials) {
       const value = required(secretValue(credentials, fields), connector);
@@ -143,12 +136,12 @@ export function InQuery(connector: ConnectorConfig, param: string): CredentialSt
   };
 }
 
-/** The style a connector's `api.credentials` names (the schema has checked the spelling). */
-export function credentialStyle(connector: ConnectorConfig): CredentialStyle {
-  const spec = connector.api?.credentials ?? "bearer";
-  if (spec === "bearer") return Bearer(connector);
-  if (spec === "basic") return Basic(connector);
-  if (spec.startsWith("header:")) return InHeader(connector, spec.slice("header:".length));
-  if (spec.startsWith("query:")) return InQuery(connector, spec.slice("query:".length));
+/** The style a connector's `api.credentials` names (the schema has checked the spelling), sending the account's token or its `fields`. */
+export function credentialStyle(connector: ConnectorConfig, fields: FieldList): CredentialStyle {
+  const spec = apiCredentialsOf(connector);
+  if (spec === "bearer") return Bearer(connector, fields);
+  if (spec === "basic") return Basic(connector, fields);
+  if (spec.startsWith("header:")) return InHeader(connector, fields, spec.slice("header:".length));
+  if (spec.startsWith("query:")) return InQuery(connector, fields, spec.slice("query:".length));
   throw new TypeError(`connector "${connector.id}": api.credentials "${spec}" is not a credential style`);
 }

@@ -6,7 +6,7 @@
  * no account: the next pass rebuilds every schedule.
  */
 import type { Services } from "../services.js";
-import { DEFAULT_REFRESH_MARGIN_SECONDS, REFRESH_QUEUE, overduePriority, plannedRefreshTime, refreshJobId } from "../jobs/queues.js";
+import { REFRESH_QUEUE, overduePriority, plannedRefreshTime, refreshJobId } from "../jobs/queues.js";
 
 const BATCH = 500;
 
@@ -55,7 +55,7 @@ export async function reconcileRefreshJobs(services: Services): Promise<Reconcil
       if (!connector) continue;
       // A job that finished for good still holds its id: it goes, then the new one is added.
       if (timestamp !== null) finished.push(refreshJobId(account.id));
-      const at = plannedRefreshTime(account.credentialExpiresAt!, connector.refresh?.marginSeconds ?? DEFAULT_REFRESH_MARGIN_SECONDS, now);
+      const at = plannedRefreshTime(account.credentialExpiresAt!, connector.refresh.marginSeconds, now);
       const priority = overduePriority(account.credentialExpiresAt!, at, now);
       missing.push({
         name: "refresh",

@@ -15,7 +15,7 @@ import type { Services } from "../services.js";
 import { AccountNeedsReauth, refreshAccount } from "../accounts/refresh.js";
 import { readRefreshState } from "../accounts/vault.js";
 import { BrokerError } from "../errors.js";
-import { DEFAULT_REFRESH_MARGIN_SECONDS, plannedRefreshTime, type RefreshJobData } from "../jobs/queues.js";
+import { plannedRefreshTime, type RefreshJobData } from "../jobs/queues.js";
 
 /** Per-connector rate limit: a fixed one-second window counter shared by every worker through Redis. */
 async function takeRateSlot(services: Services, connectorId: string): Promise<boolean> {
@@ -43,7 +43,7 @@ export async function processRefreshJob(services: Services, job: Job<RefreshJobD
   // Observed once per planned run, when its refresh really starts: a run put back by the rate
   // limit above is not counted at each try (that skewed the figure towards zero).
   if (job.attemptsMade === 0 && plannedAt) services.metrics.refreshLag.observe(Math.max(0, Date.now() - plannedAt) / 1000);
-  const margin = connector.refresh?.marginSeconds ?? DEFAULT_REFRESH_MARGIN_SECONDS;
+  const margin = connector.refresh.marginSeconds;
   const stopTimer = services.metrics.refreshDuration.startTimer({ connector: connector.id });
   let result;
   try {

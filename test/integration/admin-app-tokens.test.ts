@@ -17,7 +17,7 @@ import { restoreRevocations, revokedClientKey } from "../../src/revocation/revoc
 import { authenticateAdmin } from "../../src/admin/auth.js";
 import { Unauthorized } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
-import { closeServices, createServices } from "../../src/services.js";
+import { closeServices, createServices } from "../../src/compose.js";
 
 const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
 

@@ -17,7 +17,7 @@ import { setConnectorCredentials } from "../../src/connectors/credentials.js";
 import { ConnectorNotConfigured, UpstreamInvalidGrant } from "../../src/connectors/errors.js";
 import {
   AuthKinds,
-  createBuiltInKinds,
+  loadBuiltInKinds,
   isIdentityFetcher,
   isRedirectAuthorizer,
   isRefresher,
@@ -25,7 +25,8 @@ import {
   type AuthKind,
   type KindContext,
 } from "../../src/connectors/kinds/index.js";
-import { AUTH_KINDS, type ConnectorConfig } from "../../src/connectors/schema.js";
+import { AUTH_KINDS } from "../../src/connectors/kinds/catalog.js";
+import type { ConnectorConfig } from "../../src/connectors/schema.js";
 import { AccessDenied, BrokerError, InvalidRequest, UpstreamError } from "../../src/errors.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 import { startOAuth2Upstream, OCTOCAT, type OAuth2Upstream } from "../support/oauth2-upstream.js";
@@ -70,11 +71,12 @@ describe("auth kinds against real upstreams", () => {
   let services: TestServices;
   let github: OAuth2Upstream;
   let oidcUpstream: OidcUpstream;
-  const kinds = createBuiltInKinds();
+  let kinds: AuthKinds;
   /** The broker's registration at the GitHub-like upstream (a test adds the callback of a per-server connector to it). */
   const githubClient = { client_id: "broker-at-gh", client_secret: GH_SECRET, redirect_uris: [`${CALLBACK}/gh`] };
 
   before(async () => {
+    kinds = await loadBuiltInKinds();
     services = await createTestServices({ BROKER_ISSUER: ISSUER });
     await services.db.app.create({
       data: {
@@ -476,7 +478,7 @@ describe("auth kinds against real upstreams", () => {
     });
 
     it("discovery is fetched once per issuer and reused", async () => {
-      const local = createBuiltInKinds();
+      const local = await loadBuiltInKinds();
       const connector = oidcConnector();
       const kind = local.for(connector);
       assert.ok(isRedirectAuthorizer(kind));
@@ -499,7 +501,7 @@ describe("auth kinds against real upstreams", () => {
 
     it("a failed discovery is not remembered: the next request asks the issuer again", async () => {
       const connector = oidcConnector();
-      const kind = createBuiltInKinds().for(connector);
+      const kind = (await loadBuiltInKinds()).for(connector);
       assert.ok(isRedirectAuthorizer(kind));
       let attempts = 0;
       const ctx = createKindContext({
@@ -546,7 +548,7 @@ describe("auth kinds against real upstreams", () => {
   });
 
   it("every kind of the file format is implemented, and a registry without one names it as a configuration error", () => {
-    for (const kind of AUTH_KINDS) assert.ok(kinds.has(kind), `${kind} is implemented`);
+    for (const { name } of AUTH_KINDS) assert.ok(kinds.has(name), `${name} is implemented`);
     const connector = parseConnectorText(
       "connectors/j.yaml",
       stringify({ id: "j", name: "J", auth: { kind: "password_grant", tokenUrl: "https://j.example/token" } }),

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { checkConnectorDir } from "../../src/connectors/loader.js";
 import { isPerServer } from "../../src/connectors/template.js";
 import {
-  createBuiltInKinds,
+  loadBuiltInKinds,
   isPasswordExchanger,
   isRedirectAuthorizer,
   isServiceTokenFetcher,
@@ -64,7 +64,7 @@ describe("the shipped connector files", () => {
   it("each connects the way its kind says: a sign-in page, a form, or the broker's own token", async () => {
     const { connectors, errors } = await checkConnectorDir(SHIPPED, {});
     assert.deepEqual(errors, []);
-    const kinds = createBuiltInKinds();
+    const kinds = await loadBuiltInKinds();
     for (const connector of connectors) {
       const expected = EXPECTED[connector.id];
       if (expected) assert.equal(isPerServer(connector), expected[1], `${connector.id} per-server`);

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Db } from "../../src/db.js";
 import { Clients } from "../../src/apps/clients.js";
+import { GRANT_TYPES } from "../../src/oauth/grants/index.js";
 import { createTestServices, type TestServices } from "../support/services.js";
 
 /** The real database, with its app lookups counted and, on demand, failed. */
@@ -46,7 +47,7 @@ describe("client lookups", () => {
 
   it("a burst of lookups for one app, known or not, is one query; later ones inside the window are none", async () => {
     const counted = countingDb(services.db);
-    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, 60_000);
+    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, GRANT_TYPES, 60_000);
     const found = await Promise.all(Array.from({ length: 20 }, () => clients.find(clientId)));
     assert.ok(found.every((c) => c?.id === clientId));
     assert.equal(counted.queries(), 1);
@@ -59,7 +60,7 @@ describe("client lookups", () => {
 
   it("an expired entry is looked up again, once for a burst", async () => {
     const counted = countingDb(services.db);
-    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, 20);
+    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, GRANT_TYPES, 20);
     await clients.find(clientId);
     await new Promise((r) => setTimeout(r, 40));
     await Promise.all(Array.from({ length: 10 }, () => clients.find(clientId)));
@@ -68,7 +69,7 @@ describe("client lookups", () => {
 
   it("a failed query fails the requests that shared it, and the next request queries again", async () => {
     const counted = countingDb(services.db);
-    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, 60_000);
+    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, GRANT_TYPES, 60_000);
     counted.failNext();
     const burst = await Promise.allSettled(Array.from({ length: 5 }, () => clients.find(clientId)));
     assert.ok(burst.every((r) => r.status === "rejected"));

@@ -10,7 +10,8 @@ import { startOAuth2Upstream, type OAuth2Upstream } from "../support/oauth2-upst
 import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../support/flow.js";
 import { refreshAccount, AccountNeedsReauth, upstreamDeadlineMs } from "../../src/accounts/refresh.js";
 import { UpstreamTimeout } from "../../src/errors.js";
-import { createServices, closeServices, type Services } from "../../src/services.js";
+import { createServices, closeServices } from "../../src/compose.js";
+import { type Services } from "../../src/services.js";
 import { createLogger } from "../../src/log.js";
 import { readCredentials } from "../../src/accounts/vault.js";
 

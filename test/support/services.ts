@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
-import { closeServices, createServices, type Services } from "../../src/services.js";
+import { closeServices, createServices } from "../../src/compose.js";
+import { type Services } from "../../src/services.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

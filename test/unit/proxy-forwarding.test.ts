@@ -14,6 +14,15 @@ import { Basic, Bearer, credentialStyle, InHeader, InQuery, NoUsableCredential }
 import { pathTemplate } from "../../src/proxy/path-template.js";
 import { upstreamFailure } from "../../src/proxy/upstream-failure.js";
 import { BrokerError, UpstreamError } from "../../src/errors.js";
+import { isStaticCredentialChecker, loadBuiltInKinds } from "../../src/connectors/kinds/index.js";
+
+const kinds = await loadBuiltInKinds();
+
+/** The values an account of the connector keeps, as its kind declares them (what the proxy asks the kind). */
+function typed(c: ConnectorConfig) {
+  const kind = kinds.for(c);
+  return isStaticCredentialChecker(kind) ? kind.credentialFields(c) : [];
+}
 
 function connector(auth: object, credentials = "bearer"): ConnectorConfig {
   const doc = {
@@ -154,41 +163,41 @@ describe("credential injection as api.credentials says", () => {
 
   it("bearer sends the access token (RFC 6750 §2.1)", () => {
     const t = target();
-    Bearer(oauth2()).inject(t, { accessToken: "tok", refreshToken: "r" });
+    Bearer(oauth2(), typed(oauth2())).inject(t, { accessToken: "tok", refreshToken: "r" });
     assert.equal(t.headers.authorization, "Bearer tok");
   });
 
   it("bearer sends an api_key account's secret field", () => {
     const t = target();
-    credentialStyle(apiKey()).inject(t, { fields: { account: "acct-7", key: "sk_live" } });
+    credentialStyle(apiKey(), typed(apiKey())).inject(t, { fields: { account: "acct-7", key: "sk_live" } });
     assert.equal(t.headers.authorization, "Bearer sk_live");
   });
 
   it("basic sends username:password of a basic account (RFC 7617)", () => {
     const t = target();
-    credentialStyle(basic()).inject(t, { fields: { username: "ada", password: "p:ss wörd" } });
+    credentialStyle(basic(), typed(basic())).inject(t, { fields: { username: "ada", password: "p:ss wörd" } });
     assert.equal(t.headers.authorization, `Basic ${Buffer.from("ada:p:ss wörd").toString("base64")}`);
   });
 
   it("basic sends an api_key account's non-secret and secret fields as user and password", () => {
     const t = target();
-    Basic(apiKey("basic")).inject(t, { fields: { account: "acct-7", key: "sk_live" } });
+    Basic(apiKey("basic"), typed(apiKey("basic"))).inject(t, { fields: { account: "acct-7", key: "sk_live" } });
     assert.equal(t.headers.authorization, `Basic ${Buffer.from("acct-7:sk_live").toString("base64")}`);
   });
 
   it("basic sends a lone token as the user name with an empty password", () => {
     const t = target();
-    Basic(oauth2()).inject(t, { accessToken: "tok" });
+    Basic(oauth2(), typed(oauth2())).inject(t, { accessToken: "tok" });
     assert.equal(t.headers.authorization, `Basic ${Buffer.from("tok:").toString("base64")}`);
   });
 
   it("basic refuses a user name with a colon rather than shift the password", () => {
-    assert.throws(() => Basic(basic()).inject(target(), { fields: { username: "a:b", password: "p" } }), NoUsableCredential);
+    assert.throws(() => Basic(basic(), typed(basic())).inject(target(), { fields: { username: "a:b", password: "p" } }), NoUsableCredential);
   });
 
   it("header:<Name> sends the secret in that header", () => {
     const t = target();
-    const style = credentialStyle(apiKey("header:X-Api-Key"));
+    const style = credentialStyle(apiKey("header:X-Api-Key"), typed(apiKey("header:X-Api-Key")));
     assert.equal(style.header, "x-api-key");
     style.inject(t, { fields: { account: "a", key: "sk_live" } });
     assert.equal(t.headers["x-api-key"], "sk_live");
@@ -196,16 +205,16 @@ describe("credential injection as api.credentials says", () => {
 
   it("query:<param> replaces the app's own value and keeps the rest of the query byte for byte", () => {
     const t = target("?q=a%20b&api_key=mine&fields=a,b&API_KEY=other&api%5Fkey=encoded");
-    InQuery(apiKey("query:api_key"), "api_key").inject(t, { fields: { account: "a", key: "s k&=" } });
+    InQuery(apiKey("query:api_key"), typed(apiKey("query:api_key")), "api_key").inject(t, { fields: { account: "a", key: "s k&=" } });
     assert.equal(t.search, "?q=a%20b&fields=a,b&API_KEY=other&api_key=s%20k%26%3D");
   });
 
   it("an account without a usable credential is told to reconnect (409), never sent empty", () => {
     assert.throws(
-      () => InHeader(apiKey(), "X-Key").inject(target(), { fields: {} }),
+      () => InHeader(apiKey(), typed(apiKey()), "X-Key").inject(target(), { fields: {} }),
       (err: unknown) => err instanceof NoUsableCredential && err.status === 409 && err.code === "account_needs_reauth",
     );
-    assert.throws(() => Bearer(oauth2()).inject(target(), {}), NoUsableCredential);
+    assert.throws(() => Bearer(oauth2(), typed(oauth2())).inject(target(), {}), NoUsableCredential);
   });
 });
 

@@ -11,7 +11,7 @@ import { checkPostgres } from "../../preflight.js";
 import { connectorsWithStoredCredentials, type StoredCredentialRows } from "../../connectors/credentials.js";
 import { credentialStatus } from "../../connectors/status.js";
 import type { ConnectorConfigError } from "../../connectors/errors.js";
-import { createBuiltInKinds } from "../../connectors/kinds/index.js";
+import { loadBuiltInKinds } from "../../connectors/kinds/index.js";
 import { checkConnectorDir, checkConnectorFile, displayPath } from "../../connectors/loader.js";
 import type { ConnectorConfig } from "../../connectors/schema.js";
 import { isPerServer } from "../../connectors/template.js";
@@ -68,7 +68,7 @@ export function registerConnectors(program: Command): void {
       const dir = configuredConnectorsDir();
       const { connectors: loaded, errors } = await checkConnectorDir(dir, process.env);
       const stored = await storedCredentials();
-      const kinds = createBuiltInKinds();
+      const kinds = await loadBuiltInKinds();
       const rows = loaded.map((connector) => ({
         id: connector.id,
         name: connector.name,

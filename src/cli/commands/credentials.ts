@@ -15,16 +15,11 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { checkedServerName, setConnectorCredentials, setConnectorPrivateKey, usesClientCredentials, usesPrivateKey } from "../../connectors/credentials.js";
+import { checkedServerName, setConnectorCredentials, setConnectorPrivateKey, usesPrivateKey } from "../../connectors/credentials.js";
+import { brokerCredentialNeeds, usesClientCredentials } from "../../connectors/kinds/catalog.js";
 import { checkConnectorDir } from "../../connectors/loader.js";
-import {
-  generateConnectorKey,
-  importConnectorKey,
-  KeyFileError,
-  SIGNING_ALGORITHMS,
-  type ImportedKey,
-  type SigningAlgorithm,
-} from "../../connectors/private-keys.js";
+import { generateConnectorKey, importConnectorKey, KeyFileError, type ImportedKey } from "../../connectors/private-keys.js";
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../../connectors/schema-fields.js";
 import type { ConnectorConfig } from "../../connectors/schema.js";
 import type { Services } from "../../services.js";
 import { withServices } from "../context.js";
@@ -92,8 +87,9 @@ function algorithmOption(value: string | undefined): SigningAlgorithm | undefine
   return value as SigningAlgorithm;
 }
 
+/** The algorithm the connector's file asks its key to be made for (jwt_bearer `auth.algorithm`), if any. */
 function connectorAlgorithm(connector: ConnectorConfig): SigningAlgorithm | undefined {
-  return connector.auth.kind === "jwt_bearer" ? connector.auth.algorithm : undefined;
+  return brokerCredentialNeeds(connector)?.privateKey?.algorithm;
 }
 
 async function keyFromFile(path: string, options: { alg?: SigningAlgorithm; kid?: string }): Promise<ImportedKey> {

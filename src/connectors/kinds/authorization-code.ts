@@ -7,7 +7,8 @@
  */
 import { importJWK } from "jose";
 import * as oidc from "openid-client";
-import type { ConnectorAuth, TokenAuthMethod } from "../schema.js";
+import type { ConnectorAuth } from "../schema.js";
+import type { TokenAuthMethod } from "../schema-fields.js";
 import type { UpstreamClientCredentials } from "../credentials.js";
 import { ConnectorNotConfigured } from "../errors.js";
 import { fillTemplate } from "../template.js";
@@ -197,6 +198,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
       return { tokens, identity: await options.identity(ctx, config, response) };
     },
 
+    needsRefreshToken: true,
     async refresh(ctx, refreshToken) {
       const { config } = await configure(ctx);
       const response = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));

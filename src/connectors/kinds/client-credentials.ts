@@ -69,6 +69,8 @@ export function createClientCredentialsKind(): AuthKind & ServiceTokenFetcher & 
       return { tokens, identity: await identityOf(ctx, tokens) };
     },
 
+    // RFC 6749 §4.4.3: no refresh token; the next token is another grant.
+    needsRefreshToken: false,
     refresh: (ctx) => sharedToken(ctx),
     fetchIdentity: identityOf,
   };

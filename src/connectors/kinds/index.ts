@@ -1,30 +1,21 @@
 /**
- * The built-in auth kinds. This file, and the composition root that calls
- * it, are the only places that import a kind; adding a kind is one module
- * in this directory and one line here.
+ * The implementations of the auth kinds of the catalog (catalog.ts), loaded
+ * once by the composition root. Core code gets the registry passed in and
+ * never imports a kind.
  */
-import { createClientCredentialsKind } from "./client-credentials.js";
-import { createJwtBearerKind } from "./jwt-bearer.js";
-import { createOAuth2Kind } from "./oauth2.js";
-import { createPasswordGrantKind } from "./password-grant.js";
-import { createApiKeyKind, createBasicKind } from "./static-credentials.js";
-import { createOidcKind, type OidcKindOptions } from "./oidc.js";
+import { AUTH_KINDS } from "./catalog.js";
 import { AuthKinds } from "./registry.js";
 
-export interface BuiltInKindsOptions {
-  oidc?: OidcKindOptions;
-}
-
-export function createBuiltInKinds(options: BuiltInKindsOptions = {}): AuthKinds {
-  return new AuthKinds([
-    createOAuth2Kind(),
-    createOidcKind(options.oidc),
-    createJwtBearerKind(),
-    createClientCredentialsKind(),
-    createBasicKind(),
-    createApiKeyKind(),
-    createPasswordGrantKind(),
-  ]);
+/** Every kind of the catalog, implemented: its descriptor loads its capabilities (and openid-client, jose) here, once. */
+export async function loadBuiltInKinds(): Promise<AuthKinds> {
+  const implementations = await Promise.all(
+    AUTH_KINDS.map(async (descriptor) => {
+      const kind = await descriptor.implementation();
+      if (kind.kind !== descriptor.name) throw new TypeError(`the implementation of auth kind "${descriptor.name}" says it is "${kind.kind}"`);
+      return kind;
+    }),
+  );
+  return new AuthKinds(implementations);
 }
 
 export { AuthKinds } from "./registry.js";

@@ -145,7 +145,8 @@ export function createJwtBearerKind(): AuthKind & AssertionSigner & ServiceToken
       return { tokens, identity: await identityOf(ctx, tokens, typed) };
     },
 
-    // The account's subject comes from its sealed fields (ctx.fields), kept at connect.
+    // A new assertion is the refresh; the account's subject comes from its sealed fields (ctx.fields), kept at connect.
+    needsRefreshToken: false,
     refresh: (ctx) => requestToken(ctx, ctx.fields?.[SUBJECT_FIELD]),
 
     fetchIdentity: (ctx, tokens) => identityOf(ctx, tokens, ctx.fields?.[SUBJECT_FIELD]),

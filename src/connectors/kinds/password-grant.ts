@@ -60,6 +60,7 @@ export function createPasswordGrantKind(): AuthKind & PasswordExchanger & Refres
       return { tokens, identity: await identityOf(ctx, tokens, username) };
     },
 
+    needsRefreshToken: true,
     async refresh(ctx, refreshToken) {
       const auth = passwordAuthOf(ctx);
       const config = await tokenEndpointConfiguration(ctx, auth.tokenUrl, auth.tokenAuthMethod);

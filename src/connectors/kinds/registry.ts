@@ -5,7 +5,8 @@
  * the kind for a capability with the guards of types.ts.
  */
 import { ConnectorNotConfigured } from "../errors.js";
-import type { AuthKindName, ConnectorConfig } from "../schema.js";
+import type { ConnectorConfig } from "../schema.js";
+import type { AuthKindName } from "./catalog.js";
 import type { AuthKind } from "./types.js";
 
 export class AuthKinds {

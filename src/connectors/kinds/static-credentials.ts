@@ -6,7 +6,7 @@
  * upstream accepted are kept, sealed, as the account's `fields`.
  */
 import { FormValuesRejected } from "../errors.js";
-import type { ConnectorConfig } from "../schema.js";
+import { apiCredentialsOf, type ConnectorConfig } from "../schema.js";
 import { fetchIdentityDocumentWith, identityFromProfile, type IdentityAuthorization } from "./identity.js";
 import { checkTypedValues } from "./prompt-fields.js";
 import type { AuthKind, KindContext, PromptField, StaticCredentialChecker, UpstreamIdentity } from "./types.js";
@@ -23,11 +23,6 @@ function declaredFields(connector: ConnectorConfig): DeclaredField[] {
 function autocompleteFor(kind: "basic" | "api_key", field: DeclaredField): string {
   if (kind === "basic") return field.secret ? "current-password" : "username";
   return "off";
-}
-
-/** How the proxy sends these fields (`api.credentials`); the check sends them the same way. */
-function credentialStyle(connector: ConnectorConfig): string {
-  return connector.api?.credentials ?? (connector.auth.kind === "basic" ? "basic" : "bearer");
 }
 
 /** The value a one-value style (bearer, header, query) sends: the first secret field, or the only field. */
@@ -47,7 +42,8 @@ function basicPair(fields: DeclaredField[], values: Record<string, string>): [st
 /** The identity request's authorization for typed values, in the connector's style. */
 export function authorizationFor(connector: ConnectorConfig, values: Record<string, string>): IdentityAuthorization {
   const fields = declaredFields(connector);
-  const style = credentialStyle(connector);
+  // Sent the way the proxy will send them (`api.credentials`), so a check that passes means the proxy's calls will.
+  const style = apiCredentialsOf(connector);
   if (style === "basic") {
     const [user, password] = basicPair(fields, values);
     // RFC 7617 §2: a colon in the user-id would move part of it into the password.

@@ -5,7 +5,8 @@
  * refresh?") where it needs one, and a missing optional capability is a
  * deliberate no-op there, not an error.
  */
-import type { AuthKindName, ConnectorConfig } from "../schema.js";
+import type { ConnectorConfig } from "../schema.js";
+import type { AuthKindName } from "./catalog.js";
 import type { UpstreamClientCredentials } from "../credentials.js";
 import type { CheckedAddress } from "../../net/outbound.js";
 
@@ -131,8 +132,15 @@ export interface RedirectAuthorizer {
   exchangeCode(ctx: KindContext, callbackUrl: URL, checks: AuthorizationChecks): Promise<UpstreamGrant>;
 }
 
-/** Refresh tokens (RFC 6749 §6). The result may carry a new refresh token (rotation) or none (keep the old one). */
+/**
+ * New tokens for an account's expiring ones: a refresh token grant (RFC
+ * 6749 §6), whose result may carry a new refresh token (rotation) or none
+ * (keep the old one); or, for kinds without a browser (jwt_bearer,
+ * client_credentials), simply another grant.
+ */
 export interface Refresher {
+  /** false when a refresh is another grant: an account without a refresh token is still refreshable. */
+  readonly needsRefreshToken: boolean;
   refresh(ctx: KindContext, refreshToken: string): Promise<UpstreamTokens>;
 }
 

@@ -8,7 +8,7 @@
 import { Prisma } from "../../db.js";
 import { InvalidGrant, InvalidRequest } from "../../errors.js";
 import type { Services } from "../../services.js";
-import type { Client, ClientAuthMethod } from "../../apps/clients.js";
+import { isRegisteredFor, type Client, type ClientAuthMethod } from "../../apps/clients.js";
 import type { IdentityAccount } from "../identity-claims.js";
 import { hasScope } from "../scopes.js";
 import { issueAccessToken, issueIdToken } from "../tokens.js";
@@ -105,7 +105,7 @@ export async function issueAccountTokens(input: AccountTokensInput): Promise<Omi
 
 /** Whether the client gets a refresh token for this scope (RFC 6749 §1.5, OIDC Core §11). */
 export function grantsRefreshToken(client: Client, scope: string): boolean {
-  return hasScope(scope, "offline_access") && client.grantTypes.includes("refresh_token");
+  return hasScope(scope, "offline_access") && isRegisteredFor(client, "refresh_token");
 }
 
 export interface NewGrantRows {

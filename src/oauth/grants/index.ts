@@ -1,7 +1,8 @@
 /**
- * The grants of the token endpoint, one module each, in one map built at
- * start. Adding a grant is one new module and one line here; discovery lists
- * the map's keys as `grant_types_supported`.
+ * The grants of the token endpoint, one module each, in one list. Adding a
+ * grant is one new module and one line here: the token endpoint builds its
+ * map from the list, discovery lists it as `grant_types_supported`, and app
+ * registration (the CLI, the admin API) accepts exactly its grant types.
  */
 import * as authorizationCode from "./authorization-code.js";
 import * as clientCredentials from "./client-credentials.js";
@@ -12,10 +13,15 @@ import * as tokenExchange from "./token-exchange.js";
 
 export type { Grant, GrantContext, TokenResponse } from "./grant.js";
 
-const GRANTS: readonly Grant[] = [authorizationCode, refreshToken, clientCredentials, deviceCode, tokenExchange];
+const GRANTS = [authorizationCode, refreshToken, clientCredentials, deviceCode, tokenExchange] as const satisfies readonly Grant[];
+
+export type GrantType = (typeof GRANTS)[number]["grantType"];
+
+/** Every grant type the broker implements, in the list's order: what an app may be registered for. */
+export const GRANT_TYPES: readonly GrantType[] = GRANTS.map((g) => g.grantType);
 
 /** The grants by `grant_type`; `enabled` restricts them (every grant when omitted). */
 export function buildGrants(enabled?: readonly string[]): ReadonlyMap<string, Grant> {
-  const grants = enabled ? GRANTS.filter((g) => enabled.includes(g.grantType)) : GRANTS;
+  const grants: readonly Grant[] = enabled ? GRANTS.filter((g) => enabled.includes(g.grantType)) : GRANTS;
   return new Map(grants.map((g) => [g.grantType, g]));
 }

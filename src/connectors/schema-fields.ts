@@ -1,0 +1,183 @@
+/**
+ * The field types of the connector file format that the file schema
+ * (schema.ts) and the auth kinds' `auth` sections (kinds/descriptors/)
+ * share: upstream URLs, client credentials, the authorization request
+ * settings of the redirect flow, the inputs of a connect form.
+ *
+ * Every field's meaning is its `.describe()`: the one place it is written,
+ * from which docs/connectors.md is generated (`npm run docs:connectors`).
+ * `.meta({ format })` names what a string holds for that reference.
+ *
+ * A leaf module (zod and the address policy only), so every kind's
+ * descriptor can build its section from it without importing the schema
+ * that lists the kinds.
+ */
+import { isIP } from "node:net";
+import { z } from "zod";
+import { AddressPolicy } from "../net/address-policy.js";
+import { CidrList } from "../net/cidr-list.js";
+
+/** The only placeholder a connector may use; it makes the connector per-server. */
+export const HOSTNAME_PLACEHOLDER = "{hostname}";
+
+export const TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+export type TokenAuthMethod = (typeof TOKEN_AUTH_METHODS)[number];
+
+/** What the broker signs with at an upstream (jwt_bearer assertions, private_key_jwt): `credentials keygen --alg`. */
+export const SIGNING_ALGORITHMS = ["RS256", "ES256"] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/**
+ * Authorization request parameters the broker sets itself. A connector may
+ * not override them: they carry the CSRF, PKCE and mix-up defences (RFC 9700
+ * §4.5, §4.7) and the scopes the app was granted.
+ */
+const RESERVED_AUTHORIZATION_PARAMS = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "response_mode",
+  "scope",
+  "state",
+  "nonce",
+  "code_challenge",
+  "code_challenge_method",
+  "request",
+  "request_uri",
+];
+
+// A stand-in for `{hostname}` while a template is checked as a URL.
+const SAMPLE_HOST = "hostname.invalid";
+const noPrivateHosts = new AddressPolicy(new CidrList([]));
+
+/** Whether a URL's host is one where plain http is tolerable: loopback or private (development and tests). */
+function isLocalHost(hostname: string): boolean {
+  const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  if (bare === "localhost" || bare.endsWith(".localhost")) return true;
+  return isIP(bare) !== 0 && !noPrivateHosts.permits(bare);
+}
+
+/**
+ * An upstream URL: https, or http for a loopback/private address or a
+ * `{hostname}` (whose resolved address is checked against
+ * BROKER_ALLOW_PRIVATE_HOSTS when it is used). No credentials or fragment.
+ */
+export const upstreamUrl = z
+  .string()
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value.replaceAll(HOSTNAME_PLACEHOLDER, SAMPLE_HOST));
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be an absolute https URL" });
+      return;
+    }
+    const templatedHost = url.hostname === SAMPLE_HOST;
+    if (url.protocol === "http:" && !templatedHost && !isLocalHost(url.hostname)) {
+      ctx.addIssue({ code: "custom", message: "must be an https URL (http only for loopback or private addresses)" });
+    } else if (url.protocol !== "https:" && url.protocol !== "http:") {
+      ctx.addIssue({ code: "custom", message: "must be an https URL" });
+    } else if (url.username || url.password) {
+      ctx.addIssue({ code: "custom", message: "must not carry credentials; use clientId/clientSecret or `authbroker credentials set`" });
+    } else if (url.hash || value.includes("#")) {
+      ctx.addIssue({ code: "custom", message: "must not have a fragment" });
+    }
+  })
+  .meta({ format: "uri" });
+
+export const tokenEndpoint = upstreamUrl.describe("The upstream's token endpoint.");
+
+export const nonEmpty = z.string().min(1, "must not be empty");
+
+/** Why a regular expression does not compile, or undefined when it does. */
+export function regexProblem(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^Invalid regular expression: /, "");
+  }
+}
+
+/** A regular expression an end user's typed value must match. */
+export const valuePattern = z
+  .string()
+  .superRefine((pattern, ctx) => {
+    const problem = regexProblem(pattern);
+    if (problem) ctx.addIssue({ code: "custom", message: `is not a valid regular expression: ${problem}` });
+  })
+  .meta({ format: "regex" })
+  .describe("A regular expression the whole typed value must match.");
+
+const authorizationParams = z
+  .record(z.string(), z.string())
+  .superRefine((params, ctx) => {
+    for (const name of Object.keys(params)) {
+      if (RESERVED_AUTHORIZATION_PARAMS.includes(name))
+        ctx.addIssue({ code: "custom", path: [name], message: "is set by the broker and cannot be overridden" });
+    }
+  })
+  .default({})
+  .describe(
+    "Extra authorization request parameters, e.g. `{ access_type: offline }`; the ones the broker sets itself (`state`, `scope`, `redirect_uri`, PKCE…) are refused.",
+  );
+
+/** The broker's own client at the upstream, for kinds that have one. */
+export const clientCredentials = {
+  clientId: nonEmpty
+    .optional()
+    .describe(
+      "The broker's client id at the upstream, usually `${env:NAME}`; when unset, stored with `authbroker credentials set`. Stored credentials win: the app's own, then the default, then the file.",
+    ),
+  clientSecret: nonEmpty
+    .optional()
+    .describe("The broker's client secret at the upstream, usually `${env:NAME}`; when unset, stored with `authbroker credentials set`."),
+  tokenAuthMethod: z
+    .enum(TOKEN_AUTH_METHODS)
+    .default("client_secret_basic")
+    .describe(
+      "How the broker authenticates at the token endpoint (RFC 6749 §2.3); `private_key_jwt` signs with the key `authbroker credentials keygen` makes.",
+    ),
+};
+
+/** The authorization code flow with a browser redirect (oauth2, oidc). */
+export const redirectFlow = {
+  pkce: z.boolean().default(true).describe("RFC 7636 PKCE with S256 at the upstream; off only for upstreams that reject it."),
+  scopeSeparator: z
+    .string()
+    .min(1, "must not be empty")
+    .max(3, "must be at most 3 characters")
+    .default(" ")
+    .describe("How the upstream joins scopes in `scope` (a few use `,`)."),
+  authorizationParams,
+  ...clientCredentials,
+};
+
+/** One value the end user types into the broker's form. */
+const formField = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]*$/, "must be a letter followed by letters, digits or _")
+    .describe("The value's key: a letter, then letters, digits or `_`. HTTP Basic sends `username` and `password` when there are such fields."),
+  label: nonEmpty.describe("The input's label."),
+  secret: z.boolean().default(false).describe("A password input, never shown again; the value a one-value `api.credentials` style sends."),
+  // The array's check below reports an invalid pattern with its index.
+  pattern: z.string().meta({ format: "regex" }).optional().describe("A regular expression the whole typed value must match."),
+  description: z.string().optional().describe("Help text under the input (where to find the key)."),
+});
+
+/** The values the end user types (basic, api_key): names unique, patterns valid; `defaults` when the file lists none. */
+export const formFields = (defaults?: z.input<typeof formField>[]) => {
+  const list = z.array(formField).min(1, "must list at least one field");
+  return (defaults ? list.default(defaults.map((f) => formField.parse(f))) : list)
+    .describe("The values the end user types on the connect page, checked once at `identity.url` and kept sealed.")
+    .superRefine((fields, ctx) => {
+      const seen = new Set<string>();
+      fields.forEach((field, index) => {
+        if (seen.has(field.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${field.name}" appears twice` });
+        seen.add(field.name);
+        if (field.pattern !== undefined && regexProblem(field.pattern))
+          ctx.addIssue({ code: "custom", path: [index, "pattern"], message: `is not a valid regular expression: ${regexProblem(field.pattern)}` });
+      });
+    });
+};
