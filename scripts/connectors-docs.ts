@@ -4,7 +4,7 @@
  * from the zod schema (src/connectors/schema.ts and the kinds' descriptors):
  * every field with its type, default, the auth kinds it applies to and its
  * `.describe()` text, and a table of the kinds from their descriptors.
- * test/unit/connectors-docs.test.ts fails when the file is out of date.
+ * test/unit/connectors/docs.test.ts fails when the file is out of date.
  *
  * The schema is read through its JSON Schema (`z.toJSONSchema`, input side:
  * what an operator writes, defaults included).

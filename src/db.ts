@@ -18,7 +18,7 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
     // A query on a connection that went silent (a network partition, a frozen
     // server) would otherwise wait for TCP to give up, minutes later; the pool
     // drops the connection when its query times out. The broker's queries take
-    // milliseconds: 10 s is an outage, answered 503 (test/integration/faults-postgres.test.ts).
+    // milliseconds: 10 s is an outage, answered 503 (test/integration/main/faults-postgres.test.ts).
     query_timeout: 10_000,
   });
   // An idle connection that breaks (Postgres restarted) is dropped by the pool;

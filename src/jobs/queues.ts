@@ -69,7 +69,7 @@ export function queueConnection(redisUrl: string): Redis {
 /**
  * A BullMQ queue re-emits its connection's errors, and with no listener
  * prints each one to stderr: every reconnect attempt while Redis is down
- * (found by test/integration/faults-redis.test.ts). The outage is already
+ * (found by test/integration/main/faults-redis.test.ts). The outage is already
  * reported once by the services' Redis client and by /readyz, and every
  * enqueue that fails throws to its caller.
  */

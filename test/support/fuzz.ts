@@ -1,5 +1,5 @@
 /**
- * Building blocks of the fuzz test (test/integration/fuzz.test.ts): a seeded
+ * Building blocks of the fuzz test (test/integration/routes/fuzz.test.ts): a seeded
  * PRNG, so any failing request can be made again from its seed and index,
  * and generators of the kinds of bad input a broker meets — malformed and
  * oversized values, broken percent-encoding and UTF-8, malformed JWTs and

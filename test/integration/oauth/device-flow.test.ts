@@ -1,0 +1,328 @@
+/**
+ * The device authorization grant (RFC 8628) end to end: openid-client's
+ * `initiateDeviceAuthorization` and `pollDeviceAuthorizationGrant` play the
+ * device, TestBrowser the end user on the /device pages, and the account is
+ * connected at real upstreams through the same connect flow as the
+ * authorization endpoint. Then every way it must refuse: polling too fast
+ * (slow_down, with the interval kept longer), an expired code, a denied
+ * request, a code redeemed twice, another app's code, guessed user codes,
+ * a forged form.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as client from "openid-client";
+import { decodeJwt } from "jose";
+import { TestBrowser, type BrowserResponse } from "../../support/browser.js";
+import { registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../../support/as-fixture.js";
+import { hashSecret } from "../../../src/crypto/secrets.js";
+import { failedUserCodesKey, MAX_FAILED_USER_CODES } from "../../../src/connect/device.js";
+import { startTestBroker, type TestBroker } from "../../support/broker.js";
+
+const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
+
+interface RawResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+describe("device authorization grant (RFC 8628)", () => {
+  let fixture: AsFixture;
+  let tv: FixtureApp;
+  let confidential: FixtureApp;
+  let noDevice: FixtureApp;
+  let userId = 70_000;
+
+  before(async () => {
+    fixture = await startAsFixture();
+    const scopes = ["openid", "email", "profile", "offline_access", "proxy"];
+    tv = await registerApp(fixture, { name: "Living-room TV", isPublic: true, redirectUris: [], grantTypes: [DEVICE_GRANT, "refresh_token"], scopes });
+    confidential = await registerApp(fixture, { name: "CLI tool", grantTypes: [DEVICE_GRANT, "refresh_token"], scopes });
+    noDevice = await registerApp(fixture, { name: "Web app", scopes });
+  });
+
+  after(async () => {
+    await fixture?.close();
+  });
+
+  function newUser(): void {
+    userId += 1;
+    fixture.github.setUser({ id: userId, login: `tv${userId}`, email: `tv${userId}@example.test`, name: `TV ${userId}` });
+  }
+
+  async function poll(app: FixtureApp, deviceCode: string): Promise<RawResponse> {
+    const response = await fetch(`${fixture.broker.url}/oauth/token`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        ...(app.secret ? { authorization: `Basic ${Buffer.from(`${app.id}:${app.secret}`).toString("base64")}` } : {}),
+      },
+      body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, ...(app.secret ? {} : { client_id: app.id }) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  /** The end user's part: open the verification URI, confirm the code, press a button on the confirmation page. */
+  async function actOnDevicePage(
+    verificationUriComplete: string,
+    button: string,
+    browser = new TestBrowser(),
+  ): Promise<{ confirmation: BrowserResponse; done: BrowserResponse }> {
+    const entry = await browser.navigate(verificationUriComplete);
+    const confirmation = await browser.submitForm(entry);
+    const done = await browser.submitForm(confirmation, { button });
+    return { confirmation, done };
+  }
+
+  describe("the whole flow", () => {
+    it("a device polls while the end user types the code and connects an account; then it gets tokens bound to that account", async () => {
+      newUser();
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "openid email proxy offline_access", connector: "gh" });
+      assert.match(started.user_code, USER_CODE);
+      assert.equal(started.verification_uri, `${fixture.broker.url}/device`);
+      assert.equal(started.verification_uri_complete, `${fixture.broker.url}/device?user_code=${started.user_code}`);
+      assert.equal(started.interval, 5);
+      assert.equal(started.expires_in, 600);
+      const polling = client.pollDeviceAuthorizationGrant(tv.config, started);
+      // The end user is slower than the device's first poll (authorization_pending).
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      const { confirmation, done } = await actOnDevicePage(started.verification_uri_complete!, "gh");
+      assert.match(confirmation.body, /Living-room TV/, "the end user sees which app asks");
+      assert.ok(confirmation.body.includes(started.user_code), "and the code to compare with the device");
+      // CSP form-action also governs the redirect after the submission: the upstream's sign-in page must be allowed.
+      assert.ok((confirmation.headers.get("content-security-policy") ?? "").includes(`form-action 'self' https: ${fixture.github.url}`));
+      assert.equal(done.status, 200);
+      assert.match(done.body, /Return to your device/);
+      const tokens = await polling;
+      const claims = decodeJwt(tokens.access_token);
+      assert.equal(claims.client_id, tv.id);
+      assert.equal(claims.connector, "gh");
+      const account = await fixture.broker.services.db.account.findUniqueOrThrow({ where: { id: String(claims.acct) } });
+      assert.equal(account.upstreamSubject, String(userId));
+      assert.ok(tokens.refresh_token, "offline_access gives a refresh token");
+      assert.equal(tokens.claims()?.sub, claims.acct);
+      assert.equal(tokens.claims()?.email, `tv${userId}@example.test`);
+      assert.equal(tokens.claims()?.name, undefined, "no profile scope, no name (OIDC Core §5.4)");
+      const refreshed = await client.refreshTokenGrant(tv.config, tokens.refresh_token!);
+      assert.equal(decodeJwt(refreshed.access_token).acct, claims.acct);
+    });
+
+    it("without a connector in the request the end user picks one, here the OIDC upstream; a confidential client authenticates its polls", async () => {
+      fixture.oidc.setUser({ sub: `dev-${userId}`, email: "dev@example.test", name: "Dev" });
+      const started = await client.initiateDeviceAuthorization(confidential.config, { scope: "openid proxy" });
+      const { confirmation, done } = await actOnDevicePage(started.verification_uri_complete!, "acme-oidc");
+      assert.match(confirmation.body, /Acme OIDC/);
+      assert.match(confirmation.body, /GitHub-like/);
+      assert.equal(done.status, 200);
+      const answer = await poll(confidential, started.device_code);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(decodeJwt(String(answer.body.access_token)).connector, "acme-oidc");
+      const idToken = decodeJwt(String(answer.body.id_token));
+      assert.deepEqual(
+        [idToken.connector, idToken.email, idToken.email_verified, idToken.name],
+        ["acme-oidc", undefined, undefined, undefined],
+        "openid alone: who, not their email or name",
+      );
+      assert.equal(answer.body.refresh_token, undefined, "no offline_access, no refresh token");
+    });
+
+    it("the user code is read case-insensitively and without its dash", async () => {
+      newUser();
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      const browser = new TestBrowser();
+      const entry = await browser.navigate(`${fixture.broker.url}/device`);
+      const confirmation = await browser.submitForm(entry, { fields: { user_code: started.user_code.replace("-", " ").toLowerCase() } });
+      assert.equal(confirmation.status, 200);
+      await browser.submitForm(confirmation, { button: "gh" });
+      assert.equal((await poll(tv, started.device_code)).status, 200);
+    });
+
+    it("device codes are stored only as hashes", async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      const row = await fixture.broker.services.db.deviceCode.findUniqueOrThrow({ where: { deviceCodeHash: hashSecret(started.device_code) } });
+      assert.equal(row.userCode, started.user_code.replace("-", ""));
+      const dump = JSON.stringify(await fixture.broker.services.db.$queryRawUnsafe(`SELECT * FROM "DeviceCode"`));
+      assert.ok(!dump.includes(started.device_code));
+    });
+  });
+
+  describe("polling", () => {
+    it("answers authorization_pending, then slow_down when polled too fast, keeping the longer interval", async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      const first = await poll(tv, started.device_code);
+      assert.equal(first.status, 400);
+      assert.equal(first.body.error, "authorization_pending");
+      const second = await poll(tv, started.device_code);
+      assert.equal(second.body.error, "slow_down");
+      const hash = hashSecret(started.device_code);
+      assert.equal((await fixture.broker.services.db.deviceCode.findUniqueOrThrow({ where: { deviceCodeHash: hash } })).intervalSeconds, 10);
+      const third = await poll(tv, started.device_code);
+      assert.equal(third.body.error, "slow_down");
+      assert.equal(
+        (await fixture.broker.services.db.deviceCode.findUniqueOrThrow({ where: { deviceCodeHash: hash } })).intervalSeconds,
+        15,
+        "each slow_down adds 5 s for good",
+      );
+    });
+
+    it("an expired device code answers expired_token, and its user code no longer works", async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      await fixture.broker.services.db.deviceCode.update({
+        where: { deviceCodeHash: hashSecret(started.device_code) },
+        data: { expiresAt: new Date(Date.now() - 1000) },
+      });
+      const answer = await poll(tv, started.device_code);
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.error, "expired_token");
+      const browser = new TestBrowser();
+      const page = await browser.submitForm(await browser.navigate(started.verification_uri_complete!));
+      assert.equal(page.status, 400);
+      assert.match(page.body, /not valid or has expired/);
+      await fixture.broker.services.redis.del(failedUserCodesKey(fixture.broker.url, "127.0.0.1"));
+    });
+
+    it("a request the end user denies answers access_denied", async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      const { done } = await actOnDevicePage(started.verification_uri_complete!, "deny");
+      assert.equal(new URL(done.url).searchParams.get("result"), "denied");
+      assert.match(done.body, /Access denied/);
+      const answer = await poll(tv, started.device_code);
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.error, "access_denied");
+      await assert.rejects(
+        client.pollDeviceAuthorizationGrant(tv.config, { ...started, interval: 0 }),
+        (err: client.ResponseBodyError) => err.error === "access_denied",
+      );
+    });
+
+    it("an end user refusing at the upstream denies the device code too", async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      fixture.github.denyNext();
+      const { done } = await actOnDevicePage(started.verification_uri_complete!, "gh");
+      assert.equal(done.status, 400);
+      assert.match(done.body, /access_denied/);
+      assert.equal((await poll(tv, started.device_code)).body.error, "access_denied");
+    });
+
+    it("a device code redeemed twice is refused, and the tokens of its first use are revoked", async () => {
+      newUser();
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy offline_access", connector: "gh" });
+      await actOnDevicePage(started.verification_uri_complete!, "gh");
+      const first = await poll(tv, started.device_code);
+      assert.equal(first.status, 200);
+      const again = await poll(tv, started.device_code);
+      assert.equal(again.body.error, "invalid_grant");
+      await assert.rejects(
+        client.refreshTokenGrant(tv.config, String(first.body.refresh_token)),
+        (err: client.ResponseBodyError) => err.error === "invalid_grant",
+      );
+      const introspection = await client.tokenIntrospection(confidential.config, String(first.body.access_token));
+      assert.equal(introspection.active, false);
+    });
+
+    it("another app cannot redeem a device code", async () => {
+      newUser();
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending");
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      assert.equal((await poll(confidential, started.device_code)).body.error, "invalid_grant");
+      assert.equal(
+        (await poll(tv, started.device_code)).body.error,
+        "authorization_pending",
+        "another app's poll does not count against the device (no slow_down)",
+      );
+      await actOnDevicePage(started.verification_uri_complete!, "gh");
+      assert.equal((await poll(confidential, started.device_code)).body.error, "invalid_grant");
+      assert.equal((await poll(tv, started.device_code)).status, 200, "the code is still the device's");
+    });
+  });
+
+  describe("refusals at the start", () => {
+    it("an app not registered for the device grant gets unauthorized_client", async () => {
+      await assert.rejects(
+        client.initiateDeviceAuthorization(noDevice.config, { scope: "proxy" }),
+        (err: client.ResponseBodyError) => err.error === "unauthorized_client",
+      );
+      const tokenRequest = await poll(noDevice, "whatever");
+      assert.equal(tokenRequest.body.error, "unauthorized_client");
+    });
+
+    it("an unknown connector or a scope the app lacks is refused", async () => {
+      await assert.rejects(
+        client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "nope" }),
+        (err: client.ResponseBodyError) => err.error === "invalid_request",
+      );
+      await assert.rejects(client.initiateDeviceAuthorization(tv.config, { scope: "admin" }), (err: client.ResponseBodyError) => err.error === "invalid_scope");
+      await assert.rejects(
+        client.initiateDeviceAuthorization(tv.config, { scope: "gh:nope", connector: "gh" }),
+        (err: client.ResponseBodyError) => err.error === "invalid_scope",
+      );
+    });
+  });
+
+  describe("the /device pages", () => {
+    it("carry the security headers of every page", async () => {
+      const page = await new TestBrowser().navigate(`${fixture.broker.url}/device`);
+      assert.equal(page.status, 200);
+      assert.equal(page.headers.get("x-frame-options"), "DENY");
+      assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+      assert.equal(page.headers.get("cache-control"), "no-store");
+      assert.match(page.headers.get("set-cookie") ?? "", /SameSite=Strict/i);
+    });
+
+    it("refuse a form without this browser's CSRF token, or posted from another site", async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      const browser = new TestBrowser();
+      const entry = await browser.navigate(started.verification_uri_complete!);
+      const forged = await browser.submitForm(entry, { fields: { csrf: "forged" } });
+      assert.equal(forged.status, 403);
+      const otherBrowser = await new TestBrowser().submitForm(entry);
+      assert.equal(otherBrowser.status, 403, "a token without its cookie is useless");
+      const crossSite = await browser.submitForm(entry, { headers: { origin: "https://evil.example" } });
+      assert.equal(crossSite.status, 403);
+      const nullOriginForged = await browser.submitForm(entry, { headers: { origin: "null" }, fields: { csrf: "forged" } });
+      assert.equal(nullOriginForged.status, 403, "Origin: null (what a browser sends from a no-referrer page) still needs the token");
+      const nullOrigin = await browser.submitForm(entry, { headers: { origin: "null" } });
+      assert.equal(nullOrigin.status, 200, "a real browser posts our no-referrer pages with Origin: null");
+      const confirmation = await browser.submitForm(entry);
+      const forgedDecision = await browser.submitForm(confirmation, { button: "deny", fields: { csrf: "forged" } });
+      assert.equal(forgedDecision.status, 403);
+      assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending", "nothing was decided");
+    });
+
+    it(`refuse an address after ${MAX_FAILED_USER_CODES} wrong codes, even for a right one; X-Forwarded-For does not change the address`, async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      const browser = new TestBrowser();
+      const entry = await browser.navigate(`${fixture.broker.url}/device`);
+      try {
+        for (let i = 0; i < MAX_FAILED_USER_CODES; i++) {
+          // RFC 9700 §4.13: a header the client writes must not make it look like many clients.
+          const wrong = await browser.submitForm(entry, { fields: { user_code: "BBBB-BBBB" }, headers: { "x-forwarded-for": `203.0.113.${i}` } });
+          assert.equal(wrong.status, 400);
+        }
+        const right = await browser.submitForm(entry, { fields: { user_code: started.user_code }, headers: { "x-forwarded-for": "198.51.100.7" } });
+        assert.equal(right.status, 429);
+      } finally {
+        await fixture.broker.services.redis.del(failedUserCodesKey(fixture.broker.url, "127.0.0.1"));
+      }
+      assert.equal((await browser.submitForm(entry, { fields: { user_code: started.user_code } })).status, 200);
+    });
+  });
+});
+
+describe("the /device guessing limit behind a reverse proxy (TRUST_PROXY_HOPS=1)", () => {
+  let broker: TestBroker;
+  before(async () => {
+    broker = await startTestBroker({ env: { TRUST_PROXY_HOPS: "1" } });
+  });
+  after(async () => broker?.stop());
+
+  it("counts wrong codes per client address the proxy appended; entries the client wrote change nothing", async () => {
+    const browser = new TestBrowser();
+    const entry = await browser.navigate(`${broker.url}/device`);
+    const wrongFrom = (forwardedFor: string) => browser.submitForm(entry, { fields: { user_code: "BBBB-BBBB" }, headers: { "x-forwarded-for": forwardedFor } });
+    for (let i = 0; i < MAX_FAILED_USER_CODES; i++) assert.equal((await wrongFrom(`198.51.100.${i}, 203.0.113.20`)).status, 400);
+    assert.equal((await wrongFrom("198.51.100.99, 203.0.113.20")).status, 429, "the client's own entries do not make it a new client");
+    assert.equal((await wrongFrom("203.0.113.21")).status, 400, "another client behind the same proxy still gets its tries");
+  });
+});

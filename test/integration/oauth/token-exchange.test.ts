@@ -1,0 +1,152 @@
+/**
+ * Token exchange (RFC 8693) for upstream tokens, with openid-client's
+ * `genericGrantRequest` as the app: a broker access token for one of the
+ * app's accounts (scope `tokens:read`) is exchanged for the account's
+ * upstream access token — refreshed first when about to expire — only for
+ * apps allowed to read upstream tokens. And every refusal.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as client from "openid-client";
+import { connectAccount, registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../../support/as-fixture.js";
+import { readCredentials } from "../../../src/accounts/vault.js";
+
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+
+describe("token exchange for upstream access tokens (RFC 8693)", () => {
+  let fixture: AsFixture;
+  let reader: FixtureApp;
+  let otherReader: FixtureApp;
+  let notAllowed: FixtureApp;
+  let withoutGrant: FixtureApp;
+  const scopes = ["openid", "offline_access", "proxy", "tokens:read"];
+
+  before(async () => {
+    fixture = await startAsFixture();
+    reader = await registerApp(fixture, { name: "Reader", scopes, allowUpstreamTokens: true });
+    otherReader = await registerApp(fixture, { name: "Other reader", scopes, allowUpstreamTokens: true });
+    notAllowed = await registerApp(fixture, { name: "Not allowed", scopes, grantTypes: ["authorization_code", "refresh_token", TOKEN_EXCHANGE] });
+    withoutGrant = await registerApp(fixture, {
+      name: "Without the grant",
+      scopes,
+      allowUpstreamTokens: true,
+      grantTypes: ["authorization_code", "refresh_token"],
+    });
+  });
+
+  after(async () => {
+    await fixture?.close();
+  });
+
+  function exchange(app: FixtureApp, subjectToken: string, extra: Record<string, string> = {}) {
+    return client.genericGrantRequest(app.config, TOKEN_EXCHANGE, { subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE, ...extra });
+  }
+
+  function refusedWith(error: string, description?: RegExp) {
+    return (err: client.ResponseBodyError) => {
+      assert.equal(err.error, error, err.error_description);
+      if (description) assert.match(err.error_description ?? "", description);
+      return true;
+    };
+  }
+
+  describe("exchanges", () => {
+    it("gives the account's upstream access token, which works at the upstream API, and no refresh token", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read offline_access");
+      const exchanged = await exchange(reader, tokens.access_token);
+      assert.ok(fixture.github.issuedAccessTokens().includes(exchanged.access_token), "the upstream's own token");
+      assert.equal(exchanged.issued_token_type, ACCESS_TOKEN_TYPE);
+      assert.equal(exchanged.token_type, "bearer");
+      assert.ok(exchanged.expires_in! > 3000 && exchanged.expires_in! <= 3600);
+      assert.equal(exchanged.refresh_token, undefined, "the upstream refresh token never leaves the vault");
+      const api = await fetch(`${fixture.github.apiUrl}/whoami`, { headers: { authorization: `Bearer ${exchanged.access_token}` } });
+      assert.equal(api.status, 200);
+      const audit = await fixture.broker.services.db.auditEvent.findFirst({ where: { action: "upstream_token.issued", accountId: tokens.accountId } });
+      assert.equal(audit?.appId, reader.id);
+    });
+
+    it("refreshes an upstream token about to expire before handing it out, once", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      const services = fixture.broker.services;
+      const before = await readCredentials(services.db, services.keyring, tokens.accountId);
+      await services.db.credential.update({ where: { accountId: tokens.accountId }, data: { expiresAt: new Date(Date.now() + 30_000) } });
+      const refreshesBefore = fixture.github.stats.tokenByGrant.refresh_token ?? 0;
+      const exchanged = await exchange(reader, tokens.access_token);
+      assert.notEqual(exchanged.access_token, before!.accessToken, "a new upstream token");
+      assert.equal(fixture.github.stats.tokenByGrant.refresh_token, refreshesBefore + 1);
+      assert.ok(exchanged.expires_in! > 3000, "fresh");
+      const stored = await readCredentials(services.db, services.keyring, tokens.accountId);
+      assert.equal(stored!.accessToken, exchanged.access_token, "stored before it was handed out");
+      const again = await exchange(reader, tokens.access_token);
+      assert.equal(again.access_token, exchanged.access_token);
+      assert.equal(fixture.github.stats.tokenByGrant.refresh_token, refreshesBefore + 1, "no second refresh for a fresh token");
+    });
+  });
+
+  describe("refusals", () => {
+    it("an app not allowed to read upstream tokens gets unauthorized_client", async () => {
+      const tokens = await connectAccount(fixture, notAllowed, "proxy tokens:read");
+      await assert.rejects(exchange(notAllowed, tokens.access_token), refusedWith("unauthorized_client", /allow-upstream-tokens/));
+    });
+
+    it("an app not registered for the token-exchange grant gets unauthorized_client", async () => {
+      const tokens = await connectAccount(fixture, withoutGrant, "proxy tokens:read");
+      await assert.rejects(exchange(withoutGrant, tokens.access_token), refusedWith("unauthorized_client"));
+    });
+
+    it("a subject token without tokens:read is refused", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy");
+      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", /tokens:read/));
+    });
+
+    it("another app's subject token is refused", async () => {
+      const tokens = await connectAccount(fixture, otherReader, "proxy tokens:read");
+      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", /another app/));
+    });
+
+    it("a token not bound to an account (client credentials) is refused", async () => {
+      const own = await client.clientCredentialsGrant(reader.config, { scope: "tokens:read" });
+      await assert.rejects(exchange(reader, own.access_token), refusedWith("invalid_request", /not bound to an account/));
+    });
+
+    it("a revoked or malformed subject token is refused", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      await client.tokenRevocation(reader.config, tokens.access_token);
+      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", /revoked/));
+      await assert.rejects(exchange(reader, "not-a-token"), refusedWith("invalid_request"));
+    });
+
+    it("other token types, audiences, delegation and scopes are refused", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      await assert.rejects(
+        exchange(reader, tokens.access_token, { requested_token_type: "urn:ietf:params:oauth:token-type:refresh_token" }),
+        refusedWith("invalid_request", /requested_token_type/),
+      );
+      await assert.rejects(
+        exchange(reader, tokens.access_token, { subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }),
+        refusedWith("invalid_request", /subject_token_type/),
+      );
+      await assert.rejects(exchange(reader, tokens.access_token, { audience: "https://api.example" }), refusedWith("invalid_target"));
+      await assert.rejects(
+        exchange(reader, tokens.access_token, { actor_token: "x", actor_token_type: ACCESS_TOKEN_TYPE }),
+        refusedWith("invalid_request", /actor_token/),
+      );
+      await assert.rejects(exchange(reader, tokens.access_token, { scope: "repo" }), refusedWith("invalid_scope"));
+      await assert.rejects(
+        client.genericGrantRequest(reader.config, TOKEN_EXCHANGE, { subject_token_type: ACCESS_TOKEN_TYPE }),
+        refusedWith("invalid_request", /subject_token/),
+      );
+    });
+
+    it("an account that must be connected again is refused; an upstream refusing the refresh marks it so", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      const services = fixture.broker.services;
+      await services.db.credential.update({ where: { accountId: tokens.accountId }, data: { expiresAt: new Date(Date.now() + 30_000) } });
+      fixture.github.failNextToken(400, { error: "invalid_grant", error_description: "revoked" });
+      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", /connect it again/));
+      assert.equal((await services.db.account.findUniqueOrThrow({ where: { id: tokens.accountId } })).status, "needs_reauth");
+      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", /needs_reauth/));
+    });
+  });
+});

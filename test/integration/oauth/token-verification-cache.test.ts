@@ -1,0 +1,65 @@
+/**
+ * Access-token verification remembers tokens it verified (tokens.ts), so the
+ * proxy, userinfo and introspection do not check the same signature on every
+ * call. What it remembers must never outlive what made the token valid:
+ * expiry, the publication of its signing key, the issuer; and revocation is
+ * never remembered at all.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createTestServices, type TestServices } from "../../support/services.js";
+import { issueAccessToken, verifyAccessToken, verifyAccessTokenSignature } from "../../../src/oauth/tokens.js";
+import { revokeAccessToken } from "../../../src/revocation/revocation.js";
+import { InvalidToken } from "../../../src/errors.js";
+
+describe("verified access tokens are remembered only while they stay valid", () => {
+  let services: TestServices;
+
+  before(async () => {
+    services = await createTestServices({ BROKER_ISSUER: "http://127.0.0.1:1" });
+    await services.signingKeys.ensureCurrent();
+  });
+  after(() => services?.teardown());
+
+  const issue = (ttl: number) => issueAccessToken(services, { client: { id: "app_cache", accessTokenTtl: ttl }, subject: "app_cache", scope: "proxy", ttl });
+
+  it("a token verified twice gives the same claims, and a change to them does not reach the next caller", async () => {
+    const { accessToken, claims } = await issue(3600);
+    const first = await verifyAccessTokenSignature(services, accessToken);
+    (first as { scope: string }).scope = "tampered";
+    const second = await verifyAccessTokenSignature(services, accessToken);
+    assert.equal(second.scope, "proxy");
+    assert.equal(second.jti, claims.jti);
+  });
+
+  it("a remembered token is refused once it has expired (beyond the clock tolerance)", async (t) => {
+    const { accessToken } = await issue(60);
+    await verifyAccessTokenSignature(services, accessToken);
+    // 60 s of life + 60 s of tolerance later, for the cache and for jose alike.
+    t.mock.timers.enable({ apis: ["Date"], now: Date.now() + 121_000 });
+    await assert.rejects(verifyAccessTokenSignature(services, accessToken), (err: unknown) => err instanceof InvalidToken && /expired/.test(err.description));
+  });
+
+  it("a remembered token is refused once its signing key is no longer published", async () => {
+    const { accessToken } = await issue(3600);
+    await verifyAccessTokenSignature(services, accessToken);
+    // An operator pulls the key (say it leaked): rotate, then retire the old key at once.
+    await services.signingKeys.rotate(0);
+    await services.signingKeys.retireExpired(new Date(Date.now() + 3_600_000));
+    services.signingKeys.invalidate();
+    await assert.rejects(verifyAccessTokenSignature(services, accessToken), InvalidToken);
+  });
+
+  it("a remembered token is refused by a broker with another issuer sharing the keys", async () => {
+    const { accessToken } = await issue(3600);
+    await verifyAccessTokenSignature(services, accessToken);
+    await assert.rejects(verifyAccessTokenSignature({ ...services, config: { ...services.config, issuer: "http://127.0.0.1:2" } }, accessToken), InvalidToken);
+  });
+
+  it("revocation is checked on every use, remembered token or not", async () => {
+    const { accessToken, claims } = await issue(3600);
+    await verifyAccessToken(services, accessToken);
+    await revokeAccessToken(services.redis, claims);
+    await assert.rejects(verifyAccessToken(services, accessToken), (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description));
+  });
+});

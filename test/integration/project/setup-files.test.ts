@@ -1,0 +1,141 @@
+/**
+ * The set-up files stay in step with the code: docker-compose.yml is valid
+ * and wires every service (Docker itself cannot run on these machines), its
+ * variables are ones src/config.ts knows, .env.example lists every variable,
+ * and the npm scripts are the ones the README documents.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { parseDocument } from "yaml";
+import { ENV_VARS } from "../../../src/config.js";
+
+interface ComposeService {
+  image?: string;
+  build?: string | { context: string; dockerfile: string };
+  profiles?: string[];
+  volumes?: string[];
+  command?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  ports?: string[];
+}
+
+function loadCompose(): { services: Record<string, ComposeService> } {
+  const doc = parseDocument(readFileSync("docker-compose.yml", "utf8"), { merge: true });
+  assert.deepEqual(doc.errors, [], "docker-compose.yml is valid YAML");
+  return doc.toJS() as { services: Record<string, ComposeService> };
+}
+
+describe("docker-compose.yml", () => {
+  it("runs postgres 16, redis 7, a one-shot migrate, the broker (serve) and a worker; the demo only in its profile", () => {
+    const { services } = loadCompose();
+    assert.deepEqual(Object.keys(services).sort(), ["broker", "demo", "migrate", "postgres", "redis", "worker"]);
+    for (const name of ["broker", "migrate", "postgres", "redis", "worker"])
+      assert.equal(services[name]!.profiles, undefined, `${name} starts with a plain up`);
+    assert.equal(services.postgres!.image, "postgres:16");
+    assert.equal(services.redis!.image, "redis:7");
+    assert.deepEqual(services.migrate!.command, ["migrate"]);
+    assert.deepEqual(services.broker!.command, ["serve"]);
+    assert.deepEqual(services.worker!.command, ["worker"]);
+    for (const name of ["migrate", "broker", "worker"]) assert.equal(services[name]!.build, ".", `${name} is built from the Dockerfile`);
+  });
+
+  it("starts broker and worker only after the migrations succeeded and Redis is healthy", () => {
+    const { services } = loadCompose();
+    for (const name of ["broker", "worker"]) {
+      assert.deepEqual(services[name]!.depends_on, { migrate: { condition: "service_completed_successfully" }, redis: { condition: "service_healthy" } });
+    }
+    assert.deepEqual(services.migrate!.depends_on, { postgres: { condition: "service_healthy" } });
+    assert.ok(services.postgres!.healthcheck && services.redis!.healthcheck);
+    assert.match(services.broker!.healthcheck!.test.join(" "), /\/readyz/);
+  });
+
+  it("gives the broker variables src/config.ts knows, pointing at the compose services", () => {
+    const { services } = loadCompose();
+    const env = services.broker!.environment!;
+    for (const name of Object.keys(env)) assert.ok((ENV_VARS as string[]).includes(name), `${name} is a variable of src/config.ts`);
+    // The Postgres URL's credentials match the postgres service.
+    const pg = services.postgres!.environment!;
+    assert.equal(env.DATABASE_URL, `postgresql://${pg.POSTGRES_USER}:${pg.POSTGRES_PASSWORD}@postgres:5432/${pg.POSTGRES_DB}`);
+    assert.equal(env.REDIS_URL, "redis://redis:6379");
+    assert.equal(env.HOST, "0.0.0.0");
+    // Compose must not refuse `up -d postgres redis` for want of a key the broker alone needs.
+    assert.equal(env.BROKER_ENCRYPTION_KEYS, "${BROKER_ENCRYPTION_KEYS:-}");
+    // The host's `npm start` defaults reach the published ports.
+    assert.ok(services.postgres!.ports!.includes("127.0.0.1:5432:5432"));
+    assert.ok(services.redis!.ports!.includes("127.0.0.1:6379:6379"));
+  });
+});
+
+describe("docker-compose.yml demo profile", () => {
+  it("runs `npm run demo` from demo/Dockerfile against the compose postgres and redis, in a database of its own", () => {
+    const { services } = loadCompose();
+    const demo = services.demo!;
+    assert.deepEqual(demo.profiles, ["demo"]);
+    assert.deepEqual(demo.build, { context: ".", dockerfile: "demo/Dockerfile" });
+    assert.equal(demo.environment!.DATABASE_URL, "postgresql://postgres:postgres@postgres:5432/authbroker_demo");
+    assert.equal(demo.environment!.REDIS_URL, "redis://redis:6379");
+    assert.equal(demo.environment!.DEMO_BIND_HOST, "0.0.0.0");
+    assert.deepEqual(demo.ports, ["127.0.0.1:3000:3000", "127.0.0.1:4000:4000", "127.0.0.1:4001:4001"]);
+    assert.deepEqual(demo.depends_on, { postgres: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
+    assert.ok(
+      demo.volumes!.some((v) => v.endsWith(":/state")),
+      "the demo's .env (its key) survives a restart",
+    );
+    const dockerfile = readFileSync("demo/Dockerfile", "utf8");
+    assert.match(dockerfile, /^FROM node:20-slim$/m);
+    assert.match(dockerfile, /^RUN npm ci && /m, "with dev dependencies: Acme Cloud is oidc-provider");
+    assert.match(dockerfile, /^COPY test\/support\/oidc-upstream\.ts /m);
+    assert.match(dockerfile, /npm run demo/);
+  });
+});
+
+describe("Dockerfile", () => {
+  it("builds on node:20-slim with npm ci and runs the authbroker bin", () => {
+    const dockerfile = readFileSync("Dockerfile", "utf8");
+    assert.match(dockerfile, /^FROM node:20-slim$/m);
+    assert.match(dockerfile, /^RUN npm ci\b/m);
+    assert.match(dockerfile, /^ENTRYPOINT \["node", "bin\/authbroker\.js"\]$/m);
+    // postinstall (prisma generate) needs these before `npm ci`.
+    const ci = dockerfile.indexOf("RUN npm ci");
+    for (const needed of ["COPY scripts", "COPY prisma ", "prisma.config.ts"]) assert.ok(dockerfile.indexOf(needed) < ci, `${needed} before npm ci`);
+    assert.match(readFileSync(".dockerignore", "utf8"), /^\.env$/m, ".env never goes into the image");
+  });
+});
+
+describe(".env.example", () => {
+  it("lists every variable of src/config.ts", () => {
+    const example = readFileSync(".env.example", "utf8");
+    const listed = [...example.matchAll(/^#?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    assert.deepEqual([...new Set(listed)].sort(), [...ENV_VARS].sort());
+  });
+});
+
+describe("package.json scripts", () => {
+  const { scripts } = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
+
+  it("generate the Prisma client on install and run init, migrate and `all` on start", () => {
+    assert.equal(scripts.postinstall, "node scripts/prisma.js generate");
+    assert.match(scripts.prestart!, /^node bin\/authbroker\.js init --if-missing && .*node bin\/authbroker\.js migrate$/);
+    assert.equal(scripts.start, "node bin/authbroker.js all");
+  });
+
+  it("test: type check, format check, layer check, then every unit, integration and end-to-end (Chromium) test file", () => {
+    assert.match(scripts.test!, /^npm run --silent typecheck && npm run --silent format:check && npm run --silent check:layers && node --import tsx --test /);
+    assert.match(scripts.test!, / test\/unit\/\*\/\*\.test\.ts test\/integration\/\*\/\*\.test\.ts test\/e2e\/\*\.test\.ts$/);
+  });
+
+  it("demo: init, migrate, then the demo of demo/main.ts", () => {
+    assert.match(scripts.demo!, /^node bin\/authbroker\.js init --if-missing && .*node bin\/authbroker\.js migrate && node --import tsx demo\/main\.ts$/);
+  });
+
+  it(".ci/run is executable and ends with the README's test command", () => {
+    assert.ok(statSync(".ci/run").mode & 0o100, ".ci/run is executable");
+    const run = readFileSync(".ci/run", "utf8");
+    assert.match(run, /set -euo pipefail/);
+    assert.match(run.trimEnd(), /\nnpm ci\n[\s\S]*\nnpm test$/);
+    assert.match(readFileSync("README.md", "utf8"), /```sh\nnpm test\n```/);
+  });
+});

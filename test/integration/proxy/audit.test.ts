@@ -1,0 +1,76 @@
+/**
+ * The proxy's audit log (issue 7): calls are recorded without the call
+ * waiting for Postgres, written in batches shortly after, with a path
+ * template instead of the path and never the query; the queue is bounded.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ProxyAuditLog, PROXY_AUDIT_ACTION, type ProxyAuditEvent } from "../../../src/proxy/audit.js";
+import { createTestServices, type TestServices } from "../../support/services.js";
+
+describe("proxy audit events", () => {
+  let services: TestServices;
+  let appId: string;
+
+  before(async () => {
+    services = await createTestServices();
+    appId = (await services.clients.create({ name: "Audited", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] })).client.id;
+  });
+
+  after(async () => {
+    await services?.teardown();
+  });
+
+  const event = (requestId: string, overrides: Partial<ProxyAuditEvent> = {}): ProxyAuditEvent => ({
+    appId,
+    accountId: "acc_audited",
+    connectorId: "acme",
+    requestId,
+    method: "GET",
+    pathAndQuery: "/repos/42/issues?api_key=sk_secret&q=private",
+    status: 200,
+    retried: false,
+    ...overrides,
+  });
+
+  const stored = (requestIds: string[]) =>
+    services.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION, requestId: { in: requestIds } }, orderBy: { id: "asc" } });
+
+  it("recording returns at once; the batch is written within the flush interval", async () => {
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 100, bufferLimit: 100 });
+    const ids = ["batch-1", "batch-2", "batch-3"];
+    const calledAt = Date.now();
+    for (const id of ids) assert.equal(audit.record(event(id)), undefined, "record is synchronous");
+    assert.equal((await stored(ids)).length, 0, "nothing written while the call runs");
+    const deadline = Date.now() + 3000;
+    while ((await stored(ids)).length < ids.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    const rows = await stored(ids);
+    assert.equal(rows.length, 3);
+    for (const row of rows) {
+      assert.equal(row.actorType, "app");
+      assert.equal(row.actorId, appId);
+      assert.equal(row.appId, appId);
+      assert.equal(row.accountId, "acc_audited");
+      assert.equal(row.connectorId, "acme");
+      assert.deepEqual(row.detail, { method: "GET", path: "/repos/{id}/issues", status: 200, retried: false });
+      assert.ok(Math.abs(row.at.getTime() - calledAt) < 1000, "at is when the call was made");
+      assert.ok(!JSON.stringify(row.detail).includes("sk_secret"));
+    }
+  });
+
+  it("a full queue drops its oldest events and says how many", async () => {
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 60_000, bufferLimit: 2 });
+    audit.record(event("bounded-1"));
+    audit.record(event("bounded-2"));
+    audit.record(event("bounded-3", { connectorId: undefined, status: 499 }));
+    await audit.flush();
+    const rows = await stored(["bounded-1", "bounded-2", "bounded-3"]);
+    assert.deepEqual(
+      rows.map((r) => r.requestId),
+      ["bounded-2", "bounded-3"],
+    );
+    assert.equal(rows[1]!.connectorId, null);
+    assert.equal((rows[1]!.detail as { status: number }).status, 499);
+    assert.ok(services.logs.lines.some((line) => line.msg === "proxy audit events dropped: the queue was full" && line.dropped === 1));
+  });
+});

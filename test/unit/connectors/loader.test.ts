@@ -1,0 +1,559 @@
+/**
+ * Connector files (docs/connectors.md): what a valid file
+ * loads as, and that every mistake is refused with one line naming the file
+ * and the field.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { checkConnectorDir, checkConnectorText, loadConnectors, parseConnectorText } from "../../../src/connectors/loader.js";
+import { ConnectorConfigError } from "../../../src/connectors/errors.js";
+import { ConfigError } from "../../../src/config.js";
+import { isKind } from "../../../src/connectors/schema.js";
+
+const FILE = "connectors/acme.yaml";
+
+/** A valid oauth2 connector as a plain object; tests change one thing. */
+function acme(): Record<string, any> {
+  return {
+    id: "acme-drive",
+    name: "Acme Drive",
+    auth: {
+      kind: "oauth2",
+      authorizationUrl: "https://acme.example/oauth/authorize",
+      tokenUrl: "https://acme.example/oauth/token",
+      clientId: "${env:ACME_CLIENT_ID}",
+      clientSecret: "${env:ACME_CLIENT_SECRET}",
+    },
+    scopes: { "files.read": ["drive.read"], "files.write": ["drive.read", "drive.write"] },
+    defaultScopes: ["files.read"],
+    api: { baseUrl: "https://acme.example/api/v2", credentials: "bearer" },
+    identity: { url: "https://acme.example/api/v2/me", subject: "id", email: "email", name: "name" },
+  };
+}
+
+const ENV = { ACME_CLIENT_ID: "acme-id", ACME_CLIENT_SECRET: "acme-secret" };
+
+function parse(doc: unknown, env: NodeJS.ProcessEnv = ENV, file = FILE) {
+  return parseConnectorText(file, typeof doc === "string" ? doc : stringify(doc), env);
+}
+
+/** Asserts the file is refused with one line `<file>: <field>: <problem>`. */
+function refused(doc: unknown, field: string, problem: RegExp, env: NodeJS.ProcessEnv = ENV, file = FILE): void {
+  assert.throws(
+    () => parse(doc, env, file),
+    (err: unknown) => {
+      assert.ok(err instanceof ConnectorConfigError, `expected a ConnectorConfigError, got ${String(err)}`);
+      assert.ok(err instanceof ConfigError, "a connector file error is a configuration error");
+      assert.equal(err.file, file);
+      assert.equal(err.field, field, err.message);
+      assert.match(err.message, new RegExp(`^${file.replace(/[.]/g, "\\.")}: ${field.replace(/[.[\]]/g, "\\$&")}: `));
+      assert.match(err.message, problem);
+      assert.ok(!err.message.includes("\n"), `one line expected, got ${JSON.stringify(err.message)}`);
+      return true;
+    },
+  );
+}
+
+function edit(change: (doc: Record<string, any>) => void): Record<string, any> {
+  const doc = acme();
+  change(doc);
+  return doc;
+}
+
+describe("a valid connector file", () => {
+  it("loads with the documented defaults (pkce on, space-separated scopes, basic client auth, 300 s margin)", () => {
+    const connector = parse(acme());
+    assert.equal(connector.id, "acme-drive");
+    assert.ok(isKind(connector, "oauth2"));
+    assert.equal(connector.auth.pkce, true);
+    assert.equal(connector.auth.scopeSeparator, " ");
+    assert.equal(connector.auth.tokenAuthMethod, "client_secret_basic");
+    assert.deepEqual(connector.auth.authorizationParams, {});
+    assert.equal(connector.allowRawScopes, false);
+    assert.equal(connector.refresh.marginSeconds, 300);
+    assert.equal(connector.source.file, FILE);
+  });
+
+  it("loads the same connector from JSON", () => {
+    const connector = parseConnectorText("connectors/acme.json", JSON.stringify(acme()), ENV);
+    assert.equal(connector.name, "Acme Drive");
+  });
+
+  it("loads an oidc connector with only an issuer, and overrides when given", () => {
+    const connector = parse({
+      id: "corp",
+      name: "Corp SSO",
+      auth: {
+        kind: "oidc",
+        issuer: "https://login.corp.example",
+        authorizationParams: { access_type: "offline", prompt: "consent" },
+        tokenAuthMethod: "client_secret_post",
+      },
+      scopes: { profile: ["openid", "email"] },
+    });
+    assert.ok(isKind(connector, "oidc"));
+    assert.equal(connector.auth.issuer, "https://login.corp.example");
+    assert.equal(connector.auth.tokenAuthMethod, "client_secret_post");
+    assert.deepEqual(connector.auth.authorizationParams, { access_type: "offline", prompt: "consent" });
+  });
+
+  it("accepts the other kinds with their own fields", () => {
+    const base = { scopes: {} };
+    // basic and api_key check what the end user types at identity.url.
+    const identity = { url: "https://k.example/me", subject: "id" };
+    assert.equal(
+      parse({
+        ...base,
+        id: "k1",
+        name: "Key",
+        auth: { kind: "api_key", fields: [{ name: "apiKey", label: "API key", secret: true }] },
+        api: { baseUrl: "https://k.example", credentials: "header:X-Api-Key" },
+        identity,
+      }).auth.kind,
+      "api_key",
+    );
+    const basic = parse({ ...base, id: "b1", name: "Basic", auth: { kind: "basic" }, api: { baseUrl: "https://b.example", credentials: "basic" }, identity });
+    assert.ok(isKind(basic, "basic"));
+    assert.deepEqual(
+      basic.auth.fields.map((f) => [f.name, f.secret]),
+      [
+        ["username", false],
+        ["password", true],
+      ],
+    );
+    assert.equal(
+      parse({
+        ...base,
+        id: "j1",
+        name: "JWT",
+        auth: { kind: "jwt_bearer", tokenUrl: "https://j.example/token", algorithm: "ES256", subject: { label: "User id" } },
+      }).auth.kind,
+      "jwt_bearer",
+    );
+    assert.equal(
+      parse({ ...base, id: "c1", name: "CC", auth: { kind: "client_credentials", tokenUrl: "https://c.example/token", tokenParams: { audience: "api" } } }).auth
+        .kind,
+      "client_credentials",
+    );
+    assert.equal(parse({ ...base, id: "p1", name: "PW", auth: { kind: "password_grant", tokenUrl: "https://p.example/token" } }).auth.kind, "password_grant");
+  });
+
+  it("accepts http only for loopback and private addresses (development and tests)", () => {
+    const local = parse(
+      edit((d) => {
+        d.auth.tokenUrl = "http://127.0.0.1:8080/token";
+        d.auth.authorizationUrl = "http://localhost:8080/authorize";
+      }),
+    );
+    assert.ok(isKind(local, "oauth2"));
+    assert.equal(local.auth.tokenUrl, "http://127.0.0.1:8080/token");
+  });
+
+  it("is per-server when its URLs use {hostname} and it has hostname.pattern", () => {
+    const connector = parse(
+      edit((d) => {
+        d.auth.authorizationUrl = "https://{hostname}/oauth/authorize";
+        d.api.baseUrl = "https://{hostname}/api/v4";
+        d.hostname = { pattern: "^[a-z0-9.-]+\\.example$" };
+      }),
+    );
+    assert.equal(connector.hostname?.pattern, "^[a-z0-9.-]+\\.example$");
+  });
+
+  it("may leave out hostname.pattern when its servers are registered one by one, and lists servers sharing its credentials", () => {
+    const connector = parse(
+      edit((d) => {
+        d.auth.tokenUrl = "https://{hostname}/oauth/token";
+        d.hostname = { sharedCredentialHosts: ["Git.Acme.example", "*.acme.example", "git.acme.example:8443"] };
+      }),
+    );
+    assert.equal(connector.hostname?.pattern, undefined);
+    assert.deepEqual(connector.hostname?.sharedCredentialHosts, ["git.acme.example", "*.acme.example", "git.acme.example:8443"]);
+    assert.deepEqual(
+      parse(
+        edit((d) => {
+          d.auth.tokenUrl = "https://{hostname}/oauth/token";
+          d.hostname = {};
+        }),
+      ).hostname?.sharedCredentialHosts,
+      [],
+    );
+  });
+
+  it("an oauth2 connector may name its issuer identifier (RFC 9207 iss)", () => {
+    const { auth } = parse(edit((d) => (d.auth.issuer = "https://acme.example")));
+    assert.equal("issuer" in auth ? auth.issuer : undefined, "https://acme.example");
+  });
+});
+
+describe("${env:NAME} references", () => {
+  it("are replaced by the variable from the env passed in, also inside a longer string", () => {
+    const connector = parse(
+      edit((d) => (d.api.baseUrl = "https://${env:ACME_HOST}/api")),
+      { ...ENV, ACME_HOST: "eu.acme.example" },
+    );
+    assert.equal(connector.api?.baseUrl, "https://eu.acme.example/api");
+    assert.ok(isKind(connector, "oauth2"));
+    assert.equal(connector.auth.clientId, "acme-id");
+    assert.equal(connector.auth.clientSecret, "acme-secret");
+    assert.deepEqual(connector.source.missingEnv, []);
+  });
+
+  it("unset in clientId/clientSecret is not an error: the fields are left out and the variables recorded", () => {
+    const connector = parse(acme(), {});
+    assert.ok(isKind(connector, "oauth2"));
+    assert.equal(connector.auth.clientId, undefined);
+    assert.equal(connector.auth.clientSecret, undefined);
+    assert.deepEqual(connector.source.missingEnv, ["ACME_CLIENT_ID", "ACME_CLIENT_SECRET"]);
+  });
+
+  it("an empty variable counts as unset", () => {
+    const connector = parse(acme(), { ACME_CLIENT_ID: "", ACME_CLIENT_SECRET: "s" });
+    assert.deepEqual(connector.source.missingEnv, ["ACME_CLIENT_ID"]);
+  });
+
+  it("unset in a required field (a URL) is an error naming the file, the field and the variable", () => {
+    refused(
+      edit((d) => (d.auth.tokenUrl = "https://${env:ACME_HOST}/token")),
+      "auth.tokenUrl",
+      /environment variable ACME_HOST is not set/,
+    );
+  });
+
+  it("any other ${…} reference is an error", () => {
+    refused(
+      edit((d) => (d.name = "Acme ${secret:x}")),
+      "name",
+      /unknown reference \$\{secret:x\}/,
+    );
+  });
+
+  it("a value from the environment is never read as a placeholder (a secret may contain braces)", () => {
+    const connector = parse(acme(), { ACME_CLIENT_ID: "id", ACME_CLIENT_SECRET: "s{cr}t" });
+    assert.ok(isKind(connector, "oauth2"));
+    assert.equal(connector.auth.clientSecret, "s{cr}t");
+  });
+});
+
+describe("a connector file is refused, naming the file and the field", () => {
+  it("an unknown auth kind", () =>
+    refused(
+      edit((d) => (d.auth.kind = "saml")),
+      "auth.kind",
+      /must be one of oauth2, oidc, jwt_bearer, client_credentials, basic, api_key, password_grant/,
+    ));
+  it("a missing auth kind", () =>
+    refused(
+      edit((d) => delete d.auth.kind),
+      "auth.kind",
+      /must be one of/,
+    ));
+  it("an id outside [a-z0-9-]+", () =>
+    refused(
+      edit((d) => (d.id = "Acme_Drive")),
+      "id",
+      /must match \[a-z0-9-\]\+/,
+    ));
+  it("a missing name", () =>
+    refused(
+      edit((d) => delete d.name),
+      "name",
+      /is required/,
+    ));
+  it("an unknown top-level field (a typo)", () =>
+    refused(
+      edit((d) => (d.defaultScope = ["files.read"])),
+      "defaultScope",
+      /unknown field/,
+    ));
+  it("an unknown field inside auth (typos are caught per kind)", () =>
+    refused(
+      edit((d) => (d.auth.tokenURL = "https://acme.example/t")),
+      "auth.tokenURL",
+      /unknown field/,
+    ));
+  it("a field of another kind (fields on oauth2)", () =>
+    refused(
+      edit((d) => (d.auth.fields = [])),
+      "auth.fields",
+      /unknown field/,
+    ));
+  it("a missing tokenUrl for oauth2", () =>
+    refused(
+      edit((d) => delete d.auth.tokenUrl),
+      "auth.tokenUrl",
+      /is required/,
+    ));
+  it("an oidc connector without issuer", () => refused({ id: "x", name: "X", auth: { kind: "oidc" } }, "auth.issuer", /is required/));
+  it("a plain http URL to a public host", () =>
+    refused(
+      edit((d) => (d.auth.tokenUrl = "http://acme.example/token")),
+      "auth.tokenUrl",
+      /must be an https URL/,
+    ));
+  it("a URL that is not one", () =>
+    refused(
+      edit((d) => (d.identity.url = "/me")),
+      "identity.url",
+      /must be an absolute https URL/,
+    ));
+  it("a URL with credentials in it", () =>
+    refused(
+      edit((d) => (d.auth.tokenUrl = "https://u:p@acme.example/token")),
+      "auth.tokenUrl",
+      /must not carry credentials/,
+    ));
+  it("a placeholder other than {hostname}", () =>
+    refused(
+      edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")),
+      "api.baseUrl",
+      /unknown placeholder \{tenant\}: only \{hostname\} is supported/,
+    ));
+  it("{hostname} in a field that is never filled", () =>
+    refused(
+      edit((d) => {
+        d.name = "Acme at {hostname}";
+        d.api.baseUrl = "https://{hostname}/api";
+        d.hostname = { pattern: "^a$" };
+      }),
+      "name",
+      /\{hostname\} is only filled in/,
+    ));
+  it("{hostname} without a hostname section", () =>
+    refused(
+      edit((d) => (d.auth.tokenUrl = "https://{hostname}/oauth/token")),
+      "auth.tokenUrl",
+      /uses \{hostname\}, so a hostname section/,
+    ));
+  it("a basic or api_key per-server connector without hostname.pattern (its servers are never registered)", () =>
+    refused(
+      {
+        ...edit((d) => {
+          d.api.baseUrl = "https://{hostname}/api";
+          d.identity.url = "https://{hostname}/me";
+          d.hostname = {};
+        }),
+        auth: { kind: "basic" },
+      },
+      "hostname.pattern",
+      /is required for basic connectors/,
+    ));
+  it("sharedCredentialHosts on a kind without client credentials", () =>
+    refused(
+      {
+        ...edit((d) => {
+          d.api.baseUrl = "https://{hostname}/api";
+          d.identity.url = "https://{hostname}/me";
+          d.hostname = { pattern: "^a\\.example$", sharedCredentialHosts: ["a.example"] };
+        }),
+        auth: { kind: "api_key", fields: [{ name: "key", label: "Key" }] },
+      },
+      "hostname.sharedCredentialHosts",
+      /end users enter their own/,
+    ));
+  for (const entry of ["https://git.acme.example", "git.acme.example/path", "*", "*.", "user@git.acme.example", "git.acme.example:port"]) {
+    it(`a sharedCredentialHosts entry "${entry}"`, () =>
+      refused(
+        edit((d) => {
+          d.auth.tokenUrl = "https://{hostname}/oauth/token";
+          d.hostname = { sharedCredentialHosts: [entry] };
+        }),
+        "hostname.sharedCredentialHosts[0]",
+        /must be a host name/,
+      ));
+  }
+  it("hostname.pattern without any {hostname}", () =>
+    refused(
+      edit((d) => (d.hostname = { pattern: "^a\\.example$" })),
+      "hostname",
+      /no URL uses \{hostname\}/,
+    ));
+  it("an invalid hostname.pattern regex", () =>
+    refused(
+      edit((d) => {
+        d.api.baseUrl = "https://{hostname}/api";
+        d.hostname = { pattern: "^[a-z+$" };
+      }),
+      "hostname.pattern",
+      /is not a valid regular expression/,
+    ));
+  it("an unanchored hostname.pattern", () =>
+    refused(
+      edit((d) => {
+        d.api.baseUrl = "https://{hostname}/api";
+        d.hostname = { pattern: "acme\\.example" };
+      }),
+      "hostname.pattern",
+      /must be anchored/,
+    ));
+  it("a default scope that is not a key of scopes", () =>
+    refused(
+      edit((d) => (d.defaultScopes = ["files.read", "files.admin"])),
+      "defaultScopes[1]",
+      /"files.admin" is not a key of scopes/,
+    ));
+  it("an upstream scope with a space in it", () =>
+    refused(
+      edit((d) => (d.scopes["files.read"] = ["drive.read drive.write"])),
+      "scopes.files.read[0]",
+      /one upstream scope without spaces/,
+    ));
+  it("an authorization parameter the broker sets itself", () =>
+    refused(
+      edit((d) => (d.auth.authorizationParams = { state: "fixed" })),
+      "auth.authorizationParams.state",
+      /set by the broker/,
+    ));
+  it("an unknown tokenAuthMethod", () =>
+    refused(
+      edit((d) => (d.auth.tokenAuthMethod = "client_secret_jwt")),
+      "auth.tokenAuthMethod",
+      /must be one of client_secret_basic, client_secret_post, private_key_jwt/,
+    ));
+  it("an unknown api.credentials style", () =>
+    refused(
+      edit((d) => (d.api.credentials = "cookie")),
+      "api.credentials",
+      /bearer, basic, header:<Name> or query:<param>/,
+    ));
+  it("an oauth2 connector that cannot learn who connected", () =>
+    refused(
+      edit((d) => delete d.identity),
+      "identity.url",
+      /is required for oauth2/,
+    ));
+  it("identity.url without identity.subject", () =>
+    refused(
+      edit((d) => delete d.identity.subject),
+      "identity.subject",
+      /is required with identity.url/,
+    ));
+  it("identity.emailVerified that is not a dotted JSON path", () =>
+    refused(
+      edit((d) => (d.identity.emailVerified = "email verified")),
+      "identity.emailVerified",
+      /must be a dotted JSON path/,
+    ));
+  it("identity.emailVerified without identity.email to speak of", () =>
+    refused(
+      edit((d) => {
+        delete d.identity.email;
+        d.identity.emailVerified = "email_verified";
+      }),
+      "identity.emailVerified",
+      /needs identity.email/,
+    ));
+  it("a negative refresh margin", () =>
+    refused(
+      edit((d) => (d.refresh = { marginSeconds: -1 })),
+      "refresh.marginSeconds",
+      />= 0/,
+    ));
+  it("pkce that is not a boolean", () =>
+    refused(
+      edit((d) => (d.auth.pkce = "yes")),
+      "auth.pkce",
+      /must be a boolean/,
+    ));
+  it("api_key without fields", () => refused({ id: "k", name: "K", auth: { kind: "api_key" } }, "auth.fields", /is required/));
+  it("a YAML syntax error, with its line", () => refused("id: acme\nname: [Acme\nauth:\n  kind: oauth2\n", "line 3", /YAML syntax error/));
+  it("a YAML key given twice", () => refused("id: acme\nname: Acme\nname: Other\n", "line 3", /YAML syntax error: Map keys must be unique/));
+  it("JSON that does not parse", () =>
+    assert.throws(
+      () => parseConnectorText("connectors/a.json", '{ "id": ', {}),
+      (err: unknown) => err instanceof ConnectorConfigError && /^connectors\/a\.json: invalid JSON/.test(err.message),
+    ));
+  it("a file that is not a map", () =>
+    assert.throws(
+      () => parseConnectorText(FILE, "- a\n- b\n", {}),
+      (err: unknown) => err instanceof ConnectorConfigError && /must contain one connector/.test(err.message),
+    ));
+  it("a __proto__ key stays a refused field", () =>
+    refused('{"id":"a","name":"A","auth":{"kind":"basic"},"__proto__":{"x":1}}', "__proto__", /unknown field/, {}, "connectors/p.json"));
+
+  it("every problem of a file is collected for `connectors validate`", () => {
+    const { connector, errors } = checkConnectorText(
+      FILE,
+      stringify(
+        edit((d) => {
+          d.id = "Bad";
+          d.auth.tokenUrl = "http://acme.example/t";
+          d.extra = 1;
+        }),
+      ),
+      ENV,
+    );
+    assert.equal(connector, undefined);
+    assert.deepEqual(errors.map((e) => e.field).sort(), ["auth.tokenUrl", "extra", "id"]);
+  });
+});
+
+describe("a directory of connector files", () => {
+  function dirWith(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), "connectors-"));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return dir;
+  }
+
+  it("loads *.yaml, *.yml and *.json and ignores other files", async () => {
+    const dir = dirWith({
+      "a.yaml": stringify({ ...acme(), id: "a" }),
+      "b.yml": stringify({ ...acme(), id: "b" }),
+      "c.json": JSON.stringify({ ...acme(), id: "c" }),
+      "README.md": "# not a connector {x}",
+    });
+    try {
+      const registry = await loadConnectors(dir, ENV);
+      assert.deepEqual(
+        registry.list().map((c) => c.id),
+        ["a", "b", "c"],
+      );
+      assert.equal(registry.get("b")?.name, "Acme Drive");
+      assert.equal(registry.has("README"), false);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("refuses an id used by two files, naming the second file and the first", async () => {
+    const dir = dirWith({ "a.yaml": stringify(acme()), "b.json": JSON.stringify(acme()) });
+    try {
+      await assert.rejects(loadConnectors(dir, ENV), (err: unknown) => {
+        assert.ok(err instanceof ConnectorConfigError);
+        assert.equal(err.field, "id");
+        assert.match(err.file, /b\.json$/);
+        assert.match(err.message, /"acme-drive" is already used by .*a\.yaml/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("collects the problems of every file, and loadConnectors throws the first", async () => {
+    const dir = dirWith({ "a.yaml": "id: A\n", "b.yaml": stringify(acme()), "c.yaml": "name: [\n" });
+    try {
+      const { connectors, errors } = await checkConnectorDir(dir, ENV);
+      assert.deepEqual(
+        connectors.map((c) => c.id),
+        ["acme-drive"],
+      );
+      assert.ok(errors.some((e) => /a\.yaml$/.test(e.file) && e.field === "id"));
+      assert.ok(errors.some((e) => /c\.yaml$/.test(e.file) && /YAML syntax error/.test(e.message)));
+      await assert.rejects(loadConnectors(dir, ENV), (err: unknown) => err instanceof ConnectorConfigError && /a\.yaml$/.test(err.file));
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("a missing directory is one error naming it", async () => {
+    await assert.rejects(
+      loadConnectors("/nonexistent/connectors", {}),
+      (err: unknown) => err instanceof ConnectorConfigError && /^\/nonexistent\/connectors: cannot be read \(CONNECTORS_DIR\)/.test(err.message),
+    );
+  });
+});
