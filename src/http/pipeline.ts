@@ -32,7 +32,8 @@ export function beginExchange<C>(route: Pick<Route<C>, "quiet">, req: IncomingMe
 /** CORS, the rate limit and the authenticator, in that order; throws the refusal. */
 export async function admit<C>(route: Route<C>, exchange: RequestExchange<C>, deps: HttpDeps): Promise<void> {
   if (route.cors) openToScripts(exchange.res);
-  if (route.rateLimit) await deps.rateLimits.check(route.rateLimit, exchange.req, exchange.log);
+  // The logger is made only when a refusal is logged: most requests log nothing but their completion line.
+  if (route.rateLimit) await deps.rateLimits.check(route.rateLimit, exchange.req, () => exchange.log);
   exchange.caller = await route.auth.authenticate(exchange.req, exchange.params);
 }
 

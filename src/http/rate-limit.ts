@@ -233,12 +233,12 @@ export class RateLimits {
   }
 
   /** Counts the request in its class; throws TooManyRequests (with Retry-After) when a counter is full. */
-  async check(limitClass: RateLimitClass, req: IncomingMessage, log: Logger): Promise<void> {
+  async check(limitClass: RateLimitClass, req: IncomingMessage, log: () => Logger): Promise<void> {
     if (!this.limiter) return;
     const base = `${this.keyPrefix}:ratelimit:${limitClass.name}`;
     const decision = await this.limiter.take(await this.countersOf(limitClass, base, req));
     if (decision.allowed) return;
-    log.info({ rateLimit: { endpoint: limitClass.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");
+    log().info({ rateLimit: { endpoint: limitClass.name, counter: decision.counter.key.slice(base.length + 1).split(":")[0] } }, "rate limited");
     throw new TooManyRequests(`too many requests; try again in ${decision.retryAfterSeconds} seconds`, {
       headers: { "Retry-After": String(decision.retryAfterSeconds) },
     });
