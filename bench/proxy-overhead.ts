@@ -1,47 +1,52 @@
 /**
- * What the proxy costs (issue 7): the same small JSON call made
- *   - direct      to the upstream,
- *   - bare        through a bare Node pass-through proxy written with the
- *                 same HTTP client (undici `request` + keep-alive pool,
- *                 hop-by-hop headers dropped, an API key injected),
- *   - broker      through the broker's /v1/proxy (real composition root:
- *                 JWT verification, revocation check, account cache,
- *                 credential injection, metrics, batched audit),
- *   - and, for reference, the broker's `/healthz`: the floor of its HTTP
- *     server (a direct route like the proxy's, with a request id, no work),
- * in one run, each server in its own process on 127.0.0.1.
+ * What the proxy costs: the same small JSON call (GET, bearer token) made
+ *   - direct        to the upstream API,
+ *   - bare node:http through a bare pass-through written with `node:http`
+ *                   (keep-alive `http.Agent`, hop-by-hop headers dropped,
+ *                   the app's bearer swapped for a fixed upstream token,
+ *                   bodies piped),
+ *   - bare undici   the same pass-through with undici's pooled client,
+ *   - broker        through the broker's `/v1/proxy` (its real composition
+ *                   root: JWT signature and revocation, account and scope,
+ *                   header policy, path rules, 401 → refresh → retry,
+ *                   metrics, audit of every call) for an account of an
+ *                   `oauth2` connector whose upstream token is injected,
+ *   - broker /healthz the floor of the broker's HTTP server (a direct route
+ *                   like the proxy's, no upstream call), for reference,
+ * in one run, each server in its own Node process on 127.0.0.1, load from
+ * wrk (Debian package `wrk`: C, microsecond latency histograms), rounds
+ * interleaved so a burst of load elsewhere hits every target alike.
  *
- * Two measurements per target:
- *   - throughput: autocannon, N connections, D seconds (after a warm-up);
- *     autocannon's latency histogram has whole-millisecond resolution, so
- *   - latency: a probe of sequential requests on one keep-alive connection,
- *     timed with hrtime (microseconds), at no other load.
+ * The targets (issue 16) are checked against the faster of the two bare
+ * pass-throughs: broker throughput ≥ 80 % of it, p50 added ≤ 0.3 ms, p99 ≤
+ * 2× its p99, no errors, broker RSS ≤ 300 MB.
  *
- * Run: `npm run bench:proxy` (needs the local Postgres and Redis of the
- * tests). Options: BENCH_ROUNDS (3), BENCH_CONNECTIONS (10), BENCH_SECONDS (5),
- * BENCH_PROBE (3000 requests), BENCH_LOG_LEVEL (warn: the broker's
- * per-request info line is left out; set info to include it),
- * BENCH_NODE_ARGS (extra node flags for the servers, e.g. `--cpu-prof`),
- * BENCH_NO_REPORT=1 (print only). The table is printed and appended to
- * docs/benchmarks.md. The server CPU per request (from /proc, as in
- * bench/lib/load.ts) is the figure to compare between runs: requests/s
- * moves with whatever else the two cores are doing.
+ * Run: `npm run bench:proxy` (the local Postgres and Redis of the tests).
+ * Options: BENCH_ROUNDS (2), BENCH_THREADS (1), BENCH_CONNECTIONS (10),
+ * BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_LOG_LEVEL (warn: the broker's
+ * per-call info line is left out; info includes it), BENCH_NODE_ARGS (node
+ * flags for the broker, e.g. `--cpu-prof`), BENCH_ONLY (comma-separated
+ * target names), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
+ * in docs/benchmarks.md).
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { runLoad } from "./lib/load.js";
-import { Agent, request } from "undici";
+import { Agent as UndiciAgent } from "undici";
+import { publish, table } from "./lib/report.js";
+import { runWrk, wrkAvailable, type WrkResult, type WrkTarget } from "./lib/wrk.js";
+import { median, numberFromEnv } from "./lib/load.js";
 
-const API_KEY = "sk_bench_0123456789";
+/** The token the upstream API accepts; the broker holds it sealed as the account's access token. */
+const UPSTREAM_TOKEN = "gho_bench_upstream_0123456789abcdef";
 const PATH = "/items/42?fields=id,name";
 const RESPONSE = JSON.stringify({ id: 42, name: "answer", tags: ["a", "b", "c"], owner: { id: 7, login: "octocat" } });
+const RSS_LIMIT_MIB = 300;
 
-type Role = "upstream" | "bare" | "broker";
+type Role = "upstream" | "bare-http" | "bare-undici" | "broker";
 interface Ready {
   port: number;
   token?: string;
@@ -51,25 +56,35 @@ function ready(message: Ready): void {
   process.send!(message);
 }
 
-// ── the upstream: a small JSON API that checks the key ──────────────────────
+async function listen(server: ReturnType<typeof createServer>): Promise<void> {
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  ready({ port: (server.address() as { port: number }).port });
+}
+
+// ── the upstream: a small JSON API behind a bearer token, and its token endpoint ──
 
 async function runUpstream(): Promise<void> {
   const server = createServer((req, res) => {
     req.resume();
-    if (req.headers["x-api-key"] !== API_KEY) {
-      res.writeHead(401, { "content-type": "application/json" });
+    if (req.url === "/oauth/token") {
+      // A refresh answers the same token again: the bench measures calls, not refreshes.
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ access_token: UPSTREAM_TOKEN, token_type: "bearer", expires_in: 3600 }));
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${UPSTREAM_TOKEN}`) {
+      res.writeHead(401, { "content-type": "application/json", "www-authenticate": 'Bearer error="invalid_token"' });
       res.end('{"message":"Bad credentials"}');
       return;
     }
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(RESPONSE), "x-ratelimit-remaining": "4999" });
     res.end(RESPONSE);
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  ready({ port: (server.address() as { port: number }).port });
+  await listen(server);
 }
 
-// ── the bare pass-through proxy: the same HTTP client, nothing else ─────────
+// ── the bare pass-throughs: nothing but forwarding ──────────────────────────
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -84,30 +99,50 @@ const HOP_BY_HOP = new Set([
   "trailer",
 ]);
 
-async function runBare(upstreamPort: number): Promise<void> {
-  const origin = `http://127.0.0.1:${upstreamPort}`;
-  const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
+function forwardedHeaders(headers: IncomingMessage["headers"]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+function upstreamPath(url: string): string {
+  return url.startsWith("/v1/proxy") ? url.slice("/v1/proxy".length) : url;
+}
+
+async function runBareHttp(upstreamPort: number): Promise<void> {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-    headers["x-api-key"] = API_KEY;
+    const headers: OutgoingHttpHeaders = forwardedHeaders(req.headers);
+    headers.authorization = `Bearer ${UPSTREAM_TOKEN}`;
+    const upstream = httpRequest({ host: "127.0.0.1", port: upstreamPort, agent, method: req.method, path: upstreamPath(req.url!), headers }, (answer) => {
+      res.writeHead(answer.statusCode!, forwardedHeaders(answer.headers));
+      answer.pipe(res);
+    });
+    upstream.on("error", () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
+    req.pipe(upstream);
+  });
+  await listen(server);
+}
+
+async function runBareUndici(upstreamPort: number): Promise<void> {
+  const origin = `http://127.0.0.1:${upstreamPort}`;
+  const agent = new UndiciAgent({ connections: 64, keepAliveTimeout: 30_000 });
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const headers = forwardedHeaders(req.headers);
+    headers.authorization = `Bearer ${UPSTREAM_TOKEN}`;
     const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     agent
-      .request({ origin, path: req.url!.replace(/^\/v1\/proxy/, ""), method: req.method as "GET", headers, body: hasBody ? req : null })
-      .then(async (upstream) => {
-        const out: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(upstream.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-        res.writeHead(upstream.statusCode, out);
-        await pipeline(upstream.body, res);
+      .request({ origin, path: upstreamPath(req.url!), method: req.method as "GET", headers, body: hasBody ? req : null })
+      .then((answer) => {
+        res.writeHead(answer.statusCode, forwardedHeaders(answer.headers as IncomingMessage["headers"]));
+        answer.body.pipe(res);
       })
-      .catch(() => {
-        if (!res.headersSent) res.writeHead(502).end();
-        else res.destroy();
-      });
+      .catch(() => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
   });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  ready({ port: (server.address() as { port: number }).port });
+  await listen(server);
 }
 
 // ── the broker, through its real composition root ───────────────────────────
@@ -122,36 +157,50 @@ async function runBroker(upstreamPort: number): Promise<void> {
   const { connectAccount } = await import("../src/accounts/accounts.js");
   const { issueAccessToken } = await import("../src/oauth/tokens.js");
 
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
   const database = await createTestDatabase();
   const dir = mkdtempSync(join(tmpdir(), "authbroker-bench-"));
   writeFileSync(
-    join(dir, "bench.json"),
+    join(dir, "files.json"),
     JSON.stringify({
-      id: "bench",
-      name: "Bench API",
-      auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
-      api: { baseUrl: `http://127.0.0.1:${upstreamPort}`, credentials: "header:X-Api-Key" },
-      identity: { url: `http://127.0.0.1:${upstreamPort}/me`, subject: "id" },
+      id: "files",
+      name: "Files API",
+      auth: {
+        kind: "oauth2",
+        authorizationUrl: `${upstream}/oauth/authorize`,
+        tokenUrl: `${upstream}/oauth/token`,
+        clientId: "bench",
+        clientSecret: "bench-secret-0123456789",
+      },
+      scopes: { read: ["files:read"] },
+      defaultScopes: ["read"],
+      api: { baseUrl: upstream, credentials: "bearer" },
+      identity: { url: `${upstream}/me`, subject: "id" },
     }),
   );
   const port = await freePort();
   const config = loadConfig({ ...process.env, ...localBrokerEnv({ name: "bench", port, databaseUrl: database.url, connectorsDir: dir }) });
   const broker = await startBroker("serve", config, createLogger(config.logLevel));
   const { services } = broker;
-  const { client } = await services.clients.create({ name: "Bench", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] });
+  const { client } = await services.clients.create({
+    name: "Bench",
+    redirectUris: ["https://app.example/callback"],
+    grantTypes: ["authorization_code"],
+    scopes: ["proxy"],
+  });
   const { id: accountId } = await connectAccount(services.db, services.keyring, {
     appId: client.id,
-    connectorId: "bench",
+    connectorId: "files",
     identity: { subject: "bench-user" },
-    scopes: [],
-    tokens: { fields: { key: API_KEY } },
+    scopes: ["files:read"],
+    tokens: { accessToken: UPSTREAM_TOKEN, refreshToken: "bench-refresh-token", tokenType: "bearer", expiresAt: new Date(Date.now() + 24 * 3600_000) },
   });
   const { accessToken } = await issueAccessToken(services, {
     client: { id: client.id, accessTokenTtl: 3600 },
     subject: accountId,
     scope: "proxy",
     accountId,
-    connectorId: "bench",
+    connectorId: "files",
     ttl: 3600,
   });
   process.once("disconnect", () => {
@@ -163,8 +212,9 @@ async function runBroker(upstreamPort: number): Promise<void> {
 // ── the driver ──────────────────────────────────────────────────────────────
 
 function start(role: Role, upstreamPort?: number): Promise<{ child: ChildProcess; ready: Ready }> {
+  const nodeArgs = role === (process.env.BENCH_ARGS_ROLE ?? "broker") ? (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean) : [];
   const child = fork(fileURLToPath(import.meta.url), [role, String(upstreamPort ?? "")], {
-    execArgv: ["--import", "tsx", ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)],
+    execArgv: ["--import", "tsx", ...nodeArgs],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
@@ -173,102 +223,136 @@ function start(role: Role, upstreamPort?: number): Promise<{ child: ChildProcess
   });
 }
 
-interface Target {
-  name: string;
-  url: string;
-  headers: Record<string, string>;
-  /** The server process answering it (its CPU time per request is measured). */
-  pid: number;
-}
-
-interface Measured {
-  name: string;
-  rps: number;
-  acP50: number;
-  acP99: number;
-  probeP50: number;
-  probeP99: number;
-  errors: number;
-  /** Server CPU µs per request during the load: main thread, whole process. */
-  cpuMainUs: number;
-  cpuProcessUs: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Sequential requests on one keep-alive connection; durations in µs. */
-async function probe(target: Target, count: number): Promise<number[]> {
-  const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
-  const durations: number[] = [];
-  try {
-    for (let i = 0; i < count + 200; i++) {
-      const started = process.hrtime.bigint();
-      const res = await request(target.url, { headers: target.headers, dispatcher: agent });
-      await res.body.dump();
-      if (res.statusCode !== 200) throw new Error(`${target.name}: status ${res.statusCode}`);
-      if (i >= 200) durations.push(Number(process.hrtime.bigint() - started) / 1000);
-    }
-  } finally {
-    await agent.close();
-  }
-  return durations.sort((a, b) => a - b);
-}
-
-async function measure(target: Target, connections: number, seconds: number, probeCount: number): Promise<Measured> {
-  const durations = await probe(target, probeCount);
-  // 2 s of warm-up first: JIT, pools, caches.
-  const result = await runLoad({ name: target.name, url: target.url, headers: target.headers, pid: target.pid }, { connections, seconds, warmupSeconds: 2 });
+function medianOf(runs: WrkResult[]): WrkResult {
+  const pick = (key: keyof Omit<WrkResult, "name" | "errors" | "rssPeakMiB" | "max">) => median(runs.map((r) => r[key]));
   return {
-    name: target.name,
-    rps: result.rps,
-    acP50: result.p50,
-    acP99: result.p99,
-    probeP50: percentile(durations, 50),
-    probeP99: percentile(durations, 99),
-    errors: result.errors + result.non2xx,
-    cpuMainUs: result.cpuPerRequest.mainThreadUs,
-    cpuProcessUs: result.cpuPerRequest.processUs,
+    name: runs[0]!.name,
+    rps: pick("rps"),
+    p50: pick("p50"),
+    p90: pick("p90"),
+    p99: pick("p99"),
+    p999: pick("p999"),
+    max: Math.max(...runs.map((r) => r.max)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    cpuMainUs: pick("cpuMainUs"),
+    cpuProcessUs: pick("cpuProcessUs"),
+    rssPeakMiB: Math.max(...runs.map((r) => r.rssPeakMiB)),
   };
 }
 
+const ms = (us: number) => (us / 1000).toFixed(2);
+
+function render(results: WrkResult[]): { body: string; summary: string } {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const bares = ["bare node:http", "bare undici"].map((n) => byName.get(n)).filter((r): r is WrkResult => r !== undefined);
+  const reference = bares.sort((a, b) => b.rps - a.rps)[0];
+  const broker = byName.get("broker");
+  const rows = results.map((r) => [
+    r.name,
+    r.rps.toFixed(0),
+    `${ms(r.p50)} / ${ms(r.p90)} / ${ms(r.p99)} / ${ms(r.p999)}`,
+    reference && r !== reference && r.name !== "direct" ? `${((r.rps / reference.rps) * 100).toFixed(0)} %` : "—",
+    `${r.cpuMainUs.toFixed(0)} / ${r.cpuProcessUs.toFixed(0)}`,
+    `${r.rssPeakMiB.toFixed(0)} MiB`,
+    String(r.errors),
+  ]);
+  const body = [
+    table(
+      [
+        "target",
+        "req/s",
+        "latency p50 / p90 / p99 / p99.9 (ms)",
+        "req/s vs faster bare",
+        "server CPU µs/call (main thread / process)",
+        "server RSS peak",
+        "errors",
+      ],
+      rows,
+    ),
+  ];
+  let summary = "";
+  if (broker && reference) {
+    const checks = [
+      [`throughput ≥ 80 % of ${reference.name}`, `${((broker.rps / reference.rps) * 100).toFixed(0)} %`, broker.rps >= 0.8 * reference.rps],
+      ["p50 added ≤ 0.30 ms", `${ms(broker.p50 - reference.p50)} ms`, broker.p50 - reference.p50 <= 300],
+      ["p99 ≤ 2× the bare p99", `${(broker.p99 / reference.p99).toFixed(2)}×`, broker.p99 <= 2 * reference.p99],
+      ["0 errors", String(broker.errors), broker.errors === 0],
+      [`RSS ≤ ${RSS_LIMIT_MIB} MB`, `${broker.rssPeakMiB.toFixed(0)} MiB`, broker.rssPeakMiB <= RSS_LIMIT_MIB],
+    ] as const;
+    body.push(
+      "",
+      table(
+        ["target (issue 16)", "broker", "met"],
+        checks.map(([what, value, met]) => [what, value, met ? "yes" : "**no**"]),
+        ["l", "r", "l"],
+      ),
+    );
+    summary = `broker ${broker.rps.toFixed(0)} req/s = ${((broker.rps / reference.rps) * 100).toFixed(0)} % of ${reference.name}; p50 +${ms(broker.p50 - reference.p50)} ms; p99 ${(broker.p99 / reference.p99).toFixed(2)}×; ${broker.cpuMainUs.toFixed(0)} µs CPU/call`;
+  }
+  return { body: body.join("\n"), summary };
+}
+
 async function main(): Promise<void> {
-  const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-  const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-  const probeCount = Number(process.env.BENCH_PROBE ?? 3000);
-  const roundCount = Number(process.env.BENCH_ROUNDS ?? 3);
+  if (!(await wrkAvailable())) throw new Error("bench:proxy needs wrk on the PATH (Debian/Ubuntu: apt-get install wrk)");
+  const options = {
+    threads: numberFromEnv("BENCH_THREADS", 1),
+    connections: numberFromEnv("BENCH_CONNECTIONS", 10),
+    seconds: numberFromEnv("BENCH_SECONDS", 10),
+    warmupSeconds: numberFromEnv("BENCH_WARMUP", 2),
+  };
+  const roundCount = numberFromEnv("BENCH_ROUNDS", 2);
+  const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim());
 
   const upstream = await start("upstream");
-  const bare = await start("bare", upstream.ready.port);
-  const broker = await start("broker", upstream.ready.port);
-  const children = [upstream.child, bare.child, broker.child];
+  const port = upstream.ready.port;
+  const [bareHttp, bareUndici, broker] = await Promise.all([start("bare-http", port), start("bare-undici", port), start("broker", port)]);
+  const children = [upstream.child, bareHttp.child, bareUndici.child, broker.child];
   try {
-    const targets: Target[] = [
-      { name: "direct", url: `http://127.0.0.1:${upstream.ready.port}${PATH}`, headers: { "x-api-key": API_KEY }, pid: upstream.child.pid! },
-      { name: "bare proxy", url: `http://127.0.0.1:${bare.ready.port}/v1/proxy${PATH}`, headers: {}, pid: bare.child.pid! },
+    const all: WrkTarget[] = [
+      { name: "direct", url: `http://127.0.0.1:${port}${PATH}`, headers: { authorization: `Bearer ${UPSTREAM_TOKEN}` }, pid: upstream.child.pid! },
+      {
+        name: "bare node:http",
+        url: `http://127.0.0.1:${bareHttp.ready.port}/v1/proxy${PATH}`,
+        headers: { authorization: "Bearer app" },
+        pid: bareHttp.child.pid!,
+      },
+      {
+        name: "bare undici",
+        url: `http://127.0.0.1:${bareUndici.ready.port}/v1/proxy${PATH}`,
+        headers: { authorization: "Bearer app" },
+        pid: bareUndici.child.pid!,
+      },
       {
         name: "broker",
         url: `http://127.0.0.1:${broker.ready.port}/v1/proxy${PATH}`,
         headers: { authorization: `Bearer ${broker.ready.token}` },
         pid: broker.child.pid!,
       },
-      // The ceiling of the broker's HTTP server (a direct route, as the proxy is) with no proxying at all.
       { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.ready.port}/healthz`, headers: {}, pid: broker.child.pid! },
     ];
-    // Rounds interleave the targets, so a burst of load from elsewhere on the
-    // machine hits all of them alike; each figure is the median over rounds.
-    const rounds: Measured[][] = targets.map(() => []);
+    const targets = only ? all.filter((t) => only.includes(t.name)) : all;
+    for (const target of targets) {
+      const res = await fetch(target.url, { headers: target.headers });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`${target.name}: status ${res.status}`);
+    }
+    const rounds: WrkResult[][] = targets.map(() => []);
     for (let round = 1; round <= roundCount; round++) {
       for (const [index, target] of targets.entries()) {
         process.stderr.write(`round ${round}/${roundCount}: ${target.name}…\n`);
-        rounds[index]!.push(await measure(target, connections, seconds, probeCount));
+        rounds[index]!.push(await runWrk(target, options));
       }
     }
-    const results = rounds.map(medianOf);
-    const report = render(results, { connections, seconds, probeCount, roundCount });
-    process.stdout.write(`${report}\n`);
-    if (!process.env.BENCH_NO_REPORT) appendReport(report);
+    const { body, summary } = render(rounds.map(medianOf));
+    process.stderr.write(`${summary}\n`);
+    publish({
+      section: "Proxy overhead",
+      about:
+        "`npm run bench:proxy` (bench/proxy-overhead.ts): the broker's proxy against two bare pass-throughs and the upstream itself, in one run. Runs, newest last:",
+      command: "npm run bench:proxy",
+      settings: `wrk: ${options.threads} thread, ${options.connections} connections, ${options.seconds} s measured after ${options.warmupSeconds} s of warm-up per target; ${roundCount} interleaved round(s), medians shown (RSS: peak). GET of a ${RESPONSE.length}-byte JSON document with a bearer token; the broker's account is an oauth2 connector's, its upstream token injected. Broker log level: ${process.env.BENCH_LOG_LEVEL ?? "warn"}. Each server one Node process; wrk, servers, PostgreSQL and Redis share the machine. CPU: the server's own CPU time over the measured run divided by the answers.`,
+      body,
+    });
   } finally {
     for (const child of children) child.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -276,73 +360,9 @@ async function main(): Promise<void> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function medianOf(runs: Measured[]): Measured {
-  const pick = (key: keyof Omit<Measured, "name">) => median(runs.map((r) => r[key]));
-  return {
-    name: runs[0]!.name,
-    rps: pick("rps"),
-    acP50: pick("acP50"),
-    acP99: pick("acP99"),
-    probeP50: pick("probeP50"),
-    probeP99: pick("probeP99"),
-    errors: runs.reduce((n, r) => n + r.errors, 0),
-    cpuMainUs: pick("cpuMainUs"),
-    cpuProcessUs: pick("cpuProcessUs"),
-  };
-}
-
-function render(results: Measured[], run: { connections: number; seconds: number; probeCount: number; roundCount: number }): string {
-  const [direct, bare, broker, stack] = results as [Measured, Measured, Measured, Measured];
-  const us = (n: number) => `${n.toFixed(0)} µs`;
-  const rows = results.map((r) =>
-    [
-      r.name,
-      r.rps.toFixed(0),
-      `${r.acP50} / ${r.acP99} ms`,
-      `${us(r.probeP50)} / ${us(r.probeP99)}`,
-      r === direct ? "—" : `${us(r.probeP50 - direct.probeP50)} / ${us(r.probeP99 - direct.probeP99)}`,
-      r === direct ? "—" : `${((r.rps / direct.rps) * 100).toFixed(0)} %`,
-      r === broker || r === stack ? `${((r.rps / bare.rps) * 100).toFixed(0)} %` : "—",
-      `${r.cpuMainUs.toFixed(0)} / ${r.cpuProcessUs.toFixed(0)}`,
-      String(r.errors),
-    ].join(" | "),
-  );
-  const machine = `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? "cpu"}, Node ${process.version}, ${process.platform}, load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(" ")} at the end of the run`;
-  return [
-    `### Proxy overhead — ${new Date().toISOString().slice(0, 10)}`,
-    "",
-    `Machine: ${machine} (nproc ${availableParallelism()}). Load: autocannon, ${run.connections} connections, ${run.seconds} s after a 2 s warm-up. Latency probe: ${run.probeCount} sequential requests on one keep-alive connection, no other load from the bench. Medians of ${run.roundCount} interleaved rounds. Broker log level: ${process.env.BENCH_LOG_LEVEL ?? "warn"}. Each server in its own process; client, proxy and upstream share the machine.`,
-    "",
-    "| target | req/s | autocannon p50 / p99 | probe p50 / p99 | added p50 / p99 vs direct | req/s vs direct | req/s vs bare proxy | server CPU µs/request (main thread / process) | errors |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...rows.map((row) => `| ${row} |`),
-    "",
-    `Broker vs bare proxy: +${us(broker.probeP50 - bare.probeP50)} p50, +${us(broker.probeP99 - bare.probeP99)} p99, ${((broker.rps / bare.rps) * 100).toFixed(0)} % of its throughput (targets: ≤ 1 ms p50 added, ≥ 80 %). The broker's HTTP floor (/healthz: a direct route, no upstream call) serves ${stack.rps.toFixed(0)} req/s, ${((stack.rps / bare.rps) * 100).toFixed(0)} % of the bare proxy's.`,
-  ].join("\n");
-}
-
-/** Adds the run at the end of the "Proxy overhead" section of docs/benchmarks.md (created if missing). */
-function appendReport(report: string): void {
-  const file = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
-  const heading = "## Proxy overhead";
-  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  if (!text.includes(heading)) text = `${text.trimEnd()}\n\n${heading}\n\n\`npm run bench:proxy\` (bench/proxy-overhead.ts). Runs, newest last:\n`;
-  const start = text.indexOf(heading);
-  const next = text.indexOf("\n## ", start + heading.length);
-  const end = next === -1 ? text.length : next;
-  text = `${text.slice(0, end).trimEnd()}\n\n${report}\n${next === -1 ? "" : `\n${text.slice(end + 1)}`}`;
-  writeFileSync(file, text);
-}
-
 const [role, upstreamPort] = process.argv.slice(2) as [Role | undefined, string | undefined];
 if (role === "upstream") await runUpstream();
-else if (role === "bare") await runBare(Number(upstreamPort));
+else if (role === "bare-http") await runBareHttp(Number(upstreamPort));
+else if (role === "bare-undici") await runBareUndici(Number(upstreamPort));
 else if (role === "broker") await runBroker(Number(upstreamPort));
 else await main();

@@ -30,12 +30,14 @@ function prefixSegments(path: string): number {
 /** What follows the first `segments` segments of the request target, still percent-encoded, with its query; `/` when nothing does. */
 export function restOf(url: string, segments: number): string {
   const q = url.indexOf("?");
-  const path = q === -1 ? url : url.slice(0, q);
-  const rest = path
-    .split("/")
-    .slice(segments + 1)
-    .join("/");
-  return `/${rest}${q === -1 ? "" : url.slice(q)}`;
+  const end = q === -1 ? url.length : q;
+  // The slash that ends the prefix: the (segments + 1)th of the path.
+  let slash = -1;
+  for (let seen = 0; seen <= segments; seen++) {
+    slash = url.indexOf("/", slash + 1);
+    if (slash === -1 || slash >= end) return `/${q === -1 ? "" : url.slice(q)}`;
+  }
+  return `/${url.slice(slash + 1)}`;
 }
 
 function serveRoute(route: DirectRoute, deps: HttpDeps): Serve {

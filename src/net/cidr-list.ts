@@ -11,6 +11,7 @@
  * `64:ff9b::a.b.c.d`) are IPv6 addresses of their own, outside every IPv4 block.
  */
 import { BlockList, isIP } from "node:net";
+import { LRUCache } from "lru-cache";
 
 /** One block, as written and as BlockList takes it. */
 export interface Cidr {
@@ -33,8 +34,17 @@ export function parseCidr(text: string): Cidr | undefined {
   return { text, address, prefix, family: family === 4 ? "ipv4" : "ipv6" };
 }
 
+/** Addresses whose answer each list remembers (per list; the lists never change once built). */
+const REMEMBERED_ADDRESSES = 1_024;
+
 export class CidrList {
   private readonly blocks = new BlockList();
+  /**
+   * Answers already given. BlockList.check makes a SocketAddress per call (a
+   * native object, ~2 µs), and the proxy asks about the same few upstream
+   * addresses on every call (docs/architecture.md, "hand-written for speed").
+   */
+  private readonly answers = new LRUCache<string, boolean>({ max: REMEMBERED_ADDRESSES });
 
   constructor(readonly cidrs: readonly Cidr[]) {
     for (const cidr of cidrs) this.blocks.addSubnet(cidr.address, cidr.prefix, cidr.family);
@@ -53,7 +63,11 @@ export class CidrList {
 
   /** Whether an IP address lies in one of the blocks; a string that is not an IP address never does. */
   includes(address: string): boolean {
+    const known = this.answers.get(address);
+    if (known !== undefined) return known;
     const family = isIP(address);
-    return family !== 0 && this.blocks.check(address, family === 4 ? "ipv4" : "ipv6");
+    const inside = family !== 0 && this.blocks.check(address, family === 4 ? "ipv4" : "ipv6");
+    this.answers.set(address, inside);
+    return inside;
   }
 }

@@ -22,7 +22,6 @@ import { refreshAccount, AccountNeedsReauth } from "../accounts/refresh.js";
 import { readCredentials } from "../accounts/vault.js";
 import { insecureHostAllowed } from "../connectors/context.js";
 import { ConnectorNotConfigured } from "../connectors/errors.js";
-import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
 import { BrokerError, NotFound, UpstreamError } from "../errors.js";
@@ -32,7 +31,8 @@ import type { Services } from "../services.js";
 import type { AccountCache, OpenedCredentials, ProxyAccount } from "./account-cache.js";
 import type { ProxyAuditLog } from "./audit.js";
 import type { ProxyCaller } from "./caller.js";
-import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
+import { connectorPlan, type ConnectorPlan } from "./connector-plan.js";
+import type { CredentialStyle } from "./credentials.js";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { ProxyOptions } from "./options.js";
 import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";
@@ -58,6 +58,7 @@ const CLIENT_CLOSED = 499;
 interface ResolvedAccount {
   account: ProxyAccount;
   connector: ConnectorConfig;
+  plan: ConnectorPlan;
   credentials: OpenedCredentials;
 }
 
@@ -82,7 +83,8 @@ class AppGone extends EventEmitter {
 
 /** What one call did, for metrics, audit and logs. */
 interface CallRecord {
-  connectorId: string | undefined;
+  /** The connector's plan, once the account is known. */
+  plan: ConnectorPlan | undefined;
   status: number;
   retried: boolean;
   upstreamSeconds: number;
@@ -105,7 +107,7 @@ async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller): Promise<R
   if (!connector) throw new ConnectorNotConfigured(account.connectorId, `connector "${account.connectorId}" of account ${account.id} is no longer configured`);
   if (!connector.api) throw new NotFound(`${connector.name} has no API the broker can proxy to`);
   if (!credentials) throw new AccountNeedsReauth(account.id);
-  return { account, connector, credentials };
+  return { account, connector, plan: connectorPlan(ctx.services, connector), credentials };
 }
 
 // ── 2. the target ───────────────────────────────────────────────────────────
@@ -130,17 +132,6 @@ async function resolveTarget(ctx: ProxyContext, { account, connector }: Resolved
 
 // ── 3. credentials that are not expired ─────────────────────────────────────
 
-/** The values the end user typed that the account keeps, as the connector's kind declares them; none for a kind that keeps tokens. */
-function typedFields(ctx: ProxyContext, connector: ConnectorConfig): FieldList {
-  const kind = ctx.services.kinds.get(connector.auth.kind);
-  return kind !== undefined && isStaticCredentialChecker(kind) ? kind.credentialFields(connector) : [];
-}
-
-function canRefresh(ctx: ProxyContext, connector: ConnectorConfig): boolean {
-  const kind = ctx.services.kinds.get(connector.auth.kind);
-  return kind !== undefined && isRefresher(kind);
-}
-
 /** Runs the shared single-flight refresh; the cache takes the result. Non-broker failures become 502. */
 async function refreshFrom(ctx: ProxyContext, account: ProxyAccount, stale: OpenedCredentials, requestId: string): Promise<OpenedCredentials> {
   try {
@@ -155,9 +146,9 @@ async function refreshFrom(ctx: ProxyContext, account: ProxyAccount, stale: Open
 }
 
 async function freshCredentials(ctx: ProxyContext, resolved: ResolvedAccount, requestId: string): Promise<OpenedCredentials> {
-  const { credentials, connector, account } = resolved;
+  const { credentials, plan, account } = resolved;
   const expiresAt = credentials.expiresAt?.getTime();
-  if (expiresAt === undefined || expiresAt - Date.now() > ctx.options.refreshSkewSeconds * 1000 || !canRefresh(ctx, connector)) return credentials;
+  if (expiresAt === undefined || expiresAt - Date.now() > ctx.options.refreshSkewSeconds * 1000 || !plan.canRefresh) return credentials;
   return refreshFrom(ctx, account, credentials, requestId);
 }
 
@@ -198,7 +189,7 @@ async function exchange(
   } finally {
     const elapsed = seconds(started);
     record.upstreamSeconds += elapsed;
-    ctx.services.metrics.proxyUpstreamDuration.observe({ connector: record.connectorId ?? "none" }, elapsed);
+    record.plan?.observeUpstream(elapsed);
   }
 }
 
@@ -221,7 +212,7 @@ async function refreshAfter401(
   refused: OpenedCredentials,
   requestId: string,
 ): Promise<OpenedCredentials | undefined> {
-  if (!canRefresh(ctx, resolved.connector)) return undefined;
+  if (!resolved.plan.canRefresh) return undefined;
   const id = resolved.account.id;
   const last = ctx.forcedRefreshes.get(id);
   if (last && last.version === refused.version && Date.now() - last.at < FORCED_REFRESH_COOLDOWN_MS) {
@@ -304,7 +295,7 @@ export interface ProxyRequest {
  */
 export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: ProxyCaller, startedAt: bigint): Promise<void> {
   const { req, res, requestId } = call;
-  const record: CallRecord = { connectorId: undefined, status: CLIENT_CLOSED, retried: false, upstreamSeconds: 0 };
+  const record: CallRecord = { plan: undefined, status: CLIENT_CLOSED, retried: false, upstreamSeconds: 0 };
   // The app going away aborts the upstream request (and its body stream).
   const appGone = new AppGone();
   const onClose = () => {
@@ -313,9 +304,9 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
   res.once("close", onClose);
   try {
     const resolved = await resolveAccount(ctx, caller);
-    record.connectorId = resolved.connector.id;
+    record.plan = resolved.plan;
     const target = await resolveTarget(ctx, resolved, call.pathAndQuery);
-    const style = credentialStyle(resolved.connector, typedFields(ctx, resolved.connector));
+    const style = resolved.plan.style;
     let credentials = await freshCredentials(ctx, resolved, requestId);
     const body = await takeRequestBody(req, ctx.options.replayableBodyBytes);
     const outgoing: Outgoing = { method: req.method ?? "GET", headers: upstreamRequestHeaders(req.headers, requestId, style.header), body, signal: appGone };
@@ -359,11 +350,13 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
     throw err;
   } finally {
     res.off("close", onClose);
-    ctx.services.metrics.proxyRequests.inc({ connector: record.connectorId ?? "none", status: String(record.status) });
+    if (record.plan) record.plan.countCall(record.status);
+    else ctx.services.metrics.proxyRequests.inc({ connector: "none", status: String(record.status) });
     ctx.audit.record({
+      at: Date.now(),
       appId: caller.appId,
       accountId: caller.accountId,
-      connectorId: record.connectorId,
+      connectorId: record.plan?.connectorId,
       requestId,
       method: req.method ?? "GET",
       pathAndQuery: call.pathAndQuery,

@@ -50,10 +50,17 @@ export const PROXY_RESPONSE_HARDENING: Readonly<Record<string, string>> = Object
   "x-content-type-options": "nosniff",
 });
 
+const NONE: ReadonlySet<string> = new Set();
+/** `Connection: keep-alive` and `close`, on nearly every message: no set is built for them. */
+const KEEP_ALIVE: ReadonlySet<string> = new Set(["keep-alive"]);
+const CLOSE: ReadonlySet<string> = new Set(["close"]);
+
 /** The field names a `Connection` header lists (RFC 9110 §7.6.1), lower-cased. */
-export function connectionOptions(connection: string | string[] | undefined): Set<string> {
+export function connectionOptions(connection: string | string[] | undefined): ReadonlySet<string> {
+  if (connection === undefined) return NONE;
+  if (connection === "keep-alive") return KEEP_ALIVE;
+  if (connection === "close") return CLOSE;
   const names = new Set<string>();
-  if (connection === undefined) return names;
   for (const value of Array.isArray(connection) ? connection : [connection]) {
     for (const token of value.split(",")) {
       const name = token.trim().toLowerCase();
@@ -71,7 +78,8 @@ export function connectionOptions(connection: string | string[] | undefined): Se
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, requestId: string, dropped?: string): Record<string, string | string[]> {
   const named = connectionOptions(incoming.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined || HOP_BY_HOP.has(name) || NOT_FORWARDED_UP.has(name) || named.has(name) || name === dropped) continue;
     out[name] = value;
   }
@@ -88,7 +96,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, requestId:
 export function downstreamResponseHeaders(upstream: IncomingHttpHeaders | Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const named = connectionOptions(upstream.connection);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || NOT_FORWARDED_DOWN.has(name) || named.has(name)) continue;
     out[name] = value;
   }

@@ -22,6 +22,7 @@ describe("proxy audit events", () => {
   });
 
   const event = (requestId: string, overrides: Partial<ProxyAuditEvent> = {}): ProxyAuditEvent => ({
+    at: Date.now(),
     appId,
     accountId: "acc_audited",
     connectorId: "acme",

@@ -1,0 +1,57 @@
+/**
+ * What a proxied call needs of its connector that is the same on every call:
+ * the credential style, whether its kind can refresh, and its metric series.
+ * Made once per connector configuration instead of on every call (the proxy
+ * is the broker's hottest path, docs/proxy.md); a connector file that is
+ * loaded again is a new object and gets a new plan, and a plan goes with
+ * the configuration it was made for (WeakMap).
+ */
+import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
+import type { ConnectorConfig } from "../connectors/schema.js";
+import type { Services } from "../services.js";
+import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
+
+export interface ConnectorPlan {
+  connectorId: string;
+  style: CredentialStyle;
+  /** Whether the connector's kind refreshes credentials (401 → refresh → retry, refresh before an expired call). */
+  canRefresh: boolean;
+  /** Time to the upstream's response headers, per attempt (seconds). */
+  observeUpstream(seconds: number): void;
+  /** Counts a finished call with the status the app got. */
+  countCall(status: number): void;
+}
+
+const plans = new WeakMap<ConnectorConfig, ConnectorPlan>();
+
+export function connectorPlan(services: Pick<Services, "kinds" | "metrics">, connector: ConnectorConfig): ConnectorPlan {
+  let plan = plans.get(connector);
+  if (!plan) {
+    plan = makePlan(services, connector);
+    plans.set(connector, plan);
+  }
+  return plan;
+}
+
+function makePlan(services: Pick<Services, "kinds" | "metrics">, connector: ConnectorConfig): ConnectorPlan {
+  const kind = services.kinds.get(connector.auth.kind);
+  // The values the end user typed that the account keeps (basic, api_key), as the kind declares them; none for a kind that keeps tokens.
+  const fields: FieldList = kind !== undefined && isStaticCredentialChecker(kind) ? kind.credentialFields(connector) : [];
+  // prom-client hashes the labels of every observe(labels, value); a labelled child is resolved once.
+  const upstream = services.metrics.proxyUpstreamDuration.labels(connector.id);
+  const counters = new Map<number, { inc(): void }>();
+  return {
+    connectorId: connector.id,
+    style: credentialStyle(connector, fields),
+    canRefresh: kind !== undefined && isRefresher(kind),
+    observeUpstream: (seconds) => upstream.observe(seconds),
+    countCall(status) {
+      let counter = counters.get(status);
+      if (!counter) {
+        counter = services.metrics.proxyRequests.labels(connector.id, String(status));
+        counters.set(status, counter);
+      }
+      counter.inc();
+    },
+  };
+}
