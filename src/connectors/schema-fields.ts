@@ -23,6 +23,9 @@ export const HOSTNAME_PLACEHOLDER = "{hostname}";
 export const TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 export type TokenAuthMethod = (typeof TOKEN_AUTH_METHODS)[number];
 
+/** The account fields `api.credentials: aws_sigv4` signs with (aws-sigv4.ts). */
+export const AWS_KEY_FIELDS = { accessKeyId: "accessKeyId", secretAccessKey: "secretAccessKey", sessionToken: "sessionToken" } as const;
+
 /** How `client_secret_basic` encodes the client id and secret (kinds/client-secret-basic.ts says why there is a choice). */
 export const CLIENT_SECRET_BASIC_ENCODINGS = ["minimal", "full", "none"] as const;
 export type ClientSecretBasicEncoding = (typeof CLIENT_SECRET_BASIC_ENCODINGS)[number];

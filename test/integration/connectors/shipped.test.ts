@@ -36,6 +36,8 @@ const EXPECTED: Record<string, [string, boolean]> = {
   "gitlab-self-managed": ["oauth2", true],
   "jira-cloud": ["basic", true],
   sendgrid: ["api_key", false],
+  "amazon-s3": ["api_key", false],
+  "s3-compatible": ["api_key", true],
   "reddit-script": ["password_grant", false],
   "spotify-app": ["client_credentials", false],
 };
