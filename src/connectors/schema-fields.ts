@@ -23,6 +23,20 @@ export const HOSTNAME_PLACEHOLDER = "{hostname}";
 export const TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 export type TokenAuthMethod = (typeof TOKEN_AUTH_METHODS)[number];
 
+/** The account fields `api.credentials: aws_sigv4` signs with (aws-sigv4.ts). */
+export const AWS_KEY_FIELDS = { accessKeyId: "accessKeyId", secretAccessKey: "secretAccessKey", sessionToken: "sessionToken" } as const;
+
+/** How `client_secret_basic` encodes the client id and secret (kinds/client-secret-basic.ts says why there is a choice). */
+export const CLIENT_SECRET_BASIC_ENCODINGS = ["minimal", "full", "none"] as const;
+export type ClientSecretBasicEncoding = (typeof CLIENT_SECRET_BASIC_ENCODINGS)[number];
+
+export const clientSecretBasicEncoding = z
+  .enum(CLIENT_SECRET_BASIC_ENCODINGS)
+  .default("minimal")
+  .describe(
+    "With `client_secret_basic`: how the client id and secret are encoded in the header (RFC 6749 §2.3.1). `minimal` form-urlencodes only what needs it (letters, digits and `-._~!*'()` go as they are), which servers that decode and servers that compare the header as written both accept; `full` encodes every character but letters and digits (what openid-client sends); `none` sends them as written, for a server that does not decode and a secret with `+`, `/`, `=` or `%`.",
+  );
+
 /** What the broker signs with at an upstream (jwt_bearer assertions, private_key_jwt): `credentials keygen --alg`. */
 export const SIGNING_ALGORITHMS = ["RS256", "ES256"] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
@@ -138,6 +152,7 @@ export const clientCredentials = {
     .describe(
       "How the broker authenticates at the token endpoint (RFC 6749 §2.3); `private_key_jwt` signs with the key `authbroker credentials keygen` makes.",
     ),
+  clientSecretBasicEncoding,
 };
 
 /** The authorization code flow with a browser redirect (oauth2, oidc). */

@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { authKindOf, AUTH_KINDS, usesClientCredentials, type AuthKindName } from "./kinds/catalog.js";
 import { isHostWithPort } from "./host.js";
-import { HOSTNAME_PLACEHOLDER, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
+import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
 
 /**
  * The fields that are templates: filled with the end user's hostname before
@@ -65,11 +65,14 @@ const upstreamScope = z.string().regex(/^\S+$/, "must be one upstream scope with
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token
 const apiCredentials = z.string().refine((value) => {
-  if (value === "bearer" || value === "basic") return true;
+  if (value === "bearer" || value === "basic" || value === "aws_sigv4") return true;
   if (value.startsWith("header:")) return HEADER_NAME.test(value.slice(7)) && value.toLowerCase() !== "header:host";
   if (value.startsWith("query:")) return /^[A-Za-z0-9_.~-]+$/.test(value.slice(6));
   return false;
-}, "must be bearer, basic, header:<Name> or query:<param>");
+}, "must be bearer, basic, aws_sigv4, header:<Name> or query:<param>");
+
+/** The AWS region or service name of a signature's scope: lower-case letters, digits and `-`. */
+const awsScopePart = z.string().regex(/^[a-z0-9-]{1,64}$/, "must be lower-case letters, digits and -");
 
 /** The `auth` sections of a tuple of kinds, as a tuple (generic, so the mapped type maps the elements). */
 type AuthSectionsOf<Kinds extends readonly { auth: unknown }[]> = { -readonly [I in keyof Kinds]: Kinds[I]["auth"] };
@@ -141,7 +144,16 @@ export const connectorFileSchema = z
         credentials: apiCredentials
           .optional()
           .describe(
-            "How the proxy sends the account's credential: `bearer`, `basic`, `header:<Name>` or `query:<param>`; absent, the auth kind's default (table above).",
+            "How the proxy sends the account's credential: `bearer`, `basic`, `header:<Name>`, `query:<param>`, or `aws_sigv4` (every request signed with AWS Signature Version 4, see `api.signing`); absent, the auth kind's default (table above).",
+          ),
+        signing: z
+          .strictObject({
+            region: awsScopePart.describe("The region the signature is for (`us-east-1`; MinIO's default; R2 takes it for `auto`)."),
+            service: awsScopePart.default("s3").describe("The service the signature is for: `s3` for S3 and S3-compatible storage."),
+          })
+          .optional()
+          .describe(
+            "With `api.credentials: aws_sigv4` (and only then): the signature's scope. The end user's fields must include `accessKeyId` and a secret `secretAccessKey` (and may include a secret `sessionToken`); the account's subject is the access key id, and `identity.url` is only where the key is checked (a signed GET that must succeed).",
           ),
       })
       .optional()
@@ -209,17 +221,54 @@ export const connectorFileSchema = z
     connector.defaultScopes.forEach((name, index) => {
       if (!Object.hasOwn(connector.scopes, name)) ctx.addIssue({ code: "custom", path: ["defaultScopes", index], message: `"${name}" is not a key of scopes` });
     });
-    if (connector.identity?.url && !connector.identity.subject) {
+    if (connector.identity?.url && !connector.identity.subject && connector.api?.credentials !== "aws_sigv4") {
       ctx.addIssue({ code: "custom", path: ["identity", "subject"], message: "is required with identity.url: it names the stable upstream user id" });
     }
     if (connector.identity?.emailVerified && !connector.identity.email && !kind.identityFromClaims) {
       ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });
     }
+    checkAwsSigning(connector, ctx);
     if (kind.identityUrlRequired && !connector.identity?.url) {
       ctx.addIssue({ code: "custom", path: ["identity", "url"], message: `is required for ${kind.name} connectors: ${kind.identityUrlRequired}` });
     }
   })
   .transform((connector) => ({ ...connector, api: connector.api && { ...connector.api, credentials: apiCredentialsOf(connector) } }));
+
+/**
+ * `aws_sigv4` needs its scope (`api.signing`), an access key id and a
+ * secret among the end user's fields, and takes the subject from the key id
+ * (S3's answers are XML, and ListBuckets names the AWS account, which the
+ * IAM users of one account share).
+ */
+function checkAwsSigning(connector: z.input<typeof connectorFileSchema> & { auth: { kind: string } }, ctx: z.RefinementCtx): void {
+  const sigv4 = connector.api?.credentials === "aws_sigv4";
+  if (!sigv4) {
+    if (connector.api?.signing) ctx.addIssue({ code: "custom", path: ["api", "signing"], message: "is only for api.credentials: aws_sigv4" });
+    return;
+  }
+  if (!connector.api?.signing)
+    ctx.addIssue({ code: "custom", path: ["api", "signing"], message: "is required with api.credentials: aws_sigv4 (region, service)" });
+  const auth = connector.auth as { kind: string; fields?: { name: string; secret?: boolean }[] };
+  if (auth.kind !== "api_key" && auth.kind !== "basic") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["api", "credentials"],
+      message: "aws_sigv4 signs with a key the end user types: it needs an api_key or basic connector",
+    });
+    return;
+  }
+  const fields = auth.fields ?? [];
+  const keyId = fields.find((f) => f.name === AWS_KEY_FIELDS.accessKeyId);
+  const secret = fields.find((f) => f.name === AWS_KEY_FIELDS.secretAccessKey);
+  if (!keyId || keyId.secret || !secret?.secret)
+    ctx.addIssue({ code: "custom", path: ["auth", "fields"], message: "must include accessKeyId and a secret secretAccessKey for api.credentials: aws_sigv4" });
+  const token = fields.find((f) => f.name === AWS_KEY_FIELDS.sessionToken);
+  if (token && !token.secret) ctx.addIssue({ code: "custom", path: ["auth", "fields"], message: "sessionToken must be secret: true" });
+  for (const path of ["subject", "email", "emailVerified", "name"] as const) {
+    if (connector.identity?.[path])
+      ctx.addIssue({ code: "custom", path: ["identity", path], message: "is not read with api.credentials: aws_sigv4: the access key id is who connected" });
+  }
+}
 
 /** How the proxy sends an account's credential upstream: the file's `api.credentials`, else its kind's default. */
 export function apiCredentialsOf(connector: { auth: { kind: string }; api?: { credentials?: string } }): string {

@@ -170,9 +170,10 @@ async function exchange(
   record: CallRecord,
 ): Promise<Dispatcher.ResponseData> {
   const headers = { ...outgoing.headers };
-  const credentialTarget = { headers, search: target.url.search };
-  style.inject(credentialTarget, credentials);
   const { body } = outgoing;
+  const credentialTarget = { headers, search: target.url.search, method: outgoing.method, url: target.url, body };
+  const signing = style.inject(credentialTarget, credentials);
+  if (signing) await signing;
   if (body.kind === "stream" && body.length !== undefined) headers["content-length"] = String(body.length);
   const started = process.hrtime.bigint();
   try {

@@ -18,18 +18,32 @@
 import { BrokerError } from "../errors.js";
 import { apiCredentialsOf, type ConnectorConfig } from "../connectors/schema.js";
 import type { StoredTokens } from "../accounts/vault.js";
+import { signAwsRequest, type AwsSigning, type SignedPayload } from "../connectors/aws-sigv4.js";
+import { AWS_KEY_FIELDS } from "../connectors/schema-fields.js";
+import type { ProxyRequestBody } from "./request-body.js";
 
-/** The request being built: its headers (lower-case names) and its query string (`?a=b` or ""). */
+/**
+ * The request being built: its headers (lower-case names) and its query
+ * string (`?a=b` or ""), which a style may change; its method, URL and body,
+ * which only a signing style reads.
+ */
 export interface OutgoingCredentialTarget {
   headers: Record<string, string | string[]>;
   search: string;
+  readonly method: string;
+  readonly url: URL;
+  readonly body: ProxyRequestBody;
 }
 
 export interface CredentialStyle {
   /** The request header the credential goes in (an app's own value of it is dropped), if any. */
   header?: string;
-  /** Adds the credential to the request. */
-  inject(target: OutgoingCredentialTarget, credentials: StoredTokens): void;
+  /**
+   * Adds the credential to the request. Only a signing style returns a
+   * promise (the caller awaits it then): the others add a header or a
+   * parameter synchronously, so they cost the call no extra turn.
+   */
+  inject(target: OutgoingCredentialTarget, credentials: StoredTokens): void | Promise<void>;
 }
 
 /** The account has nothing this style can send: the end user must connect it again. */
@@ -136,6 +150,32 @@ export function InQuery(connector: ConnectorConfig, fields: FieldList, param: st
   };
 }
 
+const NO_PAYLOAD: SignedPayload = { kind: "none" };
+const STREAMED_PAYLOAD: SignedPayload = { kind: "stream" };
+
+/**
+ * `aws_sigv4`: every request signed with AWS Signature Version 4 with the
+ * end user's access key id and secret (and session token, for temporary
+ * credentials). What is signed: connectors/aws-sigv4.ts.
+ */
+export function AwsSigV4(connector: ConnectorConfig, signing: AwsSigning): CredentialStyle {
+  return {
+    header: "authorization",
+    inject(target, credentials) {
+      const values = credentials.fields ?? {};
+      const accessKeyId = required(values[AWS_KEY_FIELDS.accessKeyId], connector);
+      const secretAccessKey = required(values[AWS_KEY_FIELDS.secretAccessKey], connector);
+      const { body } = target;
+      const payload = body.kind === "none" ? NO_PAYLOAD : body.kind === "buffered" ? { kind: "bytes" as const, bytes: body.bytes } : STREAMED_PAYLOAD;
+      return signAwsRequest({ method: target.method, url: target.url, search: target.search, headers: target.headers, payload }, signing, {
+        accessKeyId,
+        secretAccessKey,
+        sessionToken: values[AWS_KEY_FIELDS.sessionToken] || undefined,
+      });
+    },
+  };
+}
+
 /** The style a connector's `api.credentials` names (the schema has checked the spelling), sending the account's token or its `fields`. */
 export function credentialStyle(connector: ConnectorConfig, fields: FieldList): CredentialStyle {
   const spec = apiCredentialsOf(connector);
@@ -143,5 +183,6 @@ export function credentialStyle(connector: ConnectorConfig, fields: FieldList): 
   if (spec === "basic") return Basic(connector, fields);
   if (spec.startsWith("header:")) return InHeader(connector, fields, spec.slice("header:".length));
   if (spec.startsWith("query:")) return InQuery(connector, fields, spec.slice("query:".length));
+  if (spec === "aws_sigv4" && connector.api?.signing) return AwsSigV4(connector, connector.api.signing);
   throw new TypeError(`connector "${connector.id}": api.credentials "${spec}" is not a credential style`);
 }

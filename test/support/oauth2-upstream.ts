@@ -52,6 +52,12 @@ export interface OAuth2UpstreamOptions {
   refreshTokenReuseGraceSeconds?: number;
   /** @defaultValue octocat (id 4242) */
   user?: OAuth2UpstreamUser;
+  /**
+   * How HTTP Basic client credentials are read: `decoded` as RFC 6749
+   * §2.3.1 says (form-urlencoded), or `as-written`, compared without
+   * decoding, as many deployed servers and libraries do. @defaultValue "decoded"
+   */
+  basicCredentials?: "decoded" | "as-written";
 }
 
 export interface OAuth2UpstreamStats {
@@ -275,8 +281,9 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
       if (form.has("client_secret")) throw new TokenError(400, "invalid_request", "client authenticated in two ways");
       const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
       const colon = decoded.indexOf(":");
-      clientId = colon < 0 ? null : decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
-      secret = colon < 0 ? null : decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
+      const read = options.basicCredentials === "as-written" ? (value: string) => value : (value: string) => decodeURIComponent(value.replace(/\+/g, " "));
+      clientId = colon < 0 ? null : read(decoded.slice(0, colon));
+      secret = colon < 0 ? null : read(decoded.slice(colon + 1));
       if (form.has("client_id") && form.get("client_id") !== clientId) {
         throw new TokenError(400, "invalid_request", "client_id in the body differs from the authenticated one");
       }

@@ -8,10 +8,11 @@
 import { importJWK } from "jose";
 import * as oidc from "openid-client";
 import type { ConnectorAuth } from "../schema.js";
-import type { TokenAuthMethod } from "../schema-fields.js";
+import type { ClientSecretBasicEncoding, TokenAuthMethod } from "../schema-fields.js";
 import type { UpstreamClientCredentials } from "../credentials.js";
 import { ConnectorNotConfigured } from "../errors.js";
 import { fillTemplate } from "../template.js";
+import { ClientSecretBasic } from "./client-secret-basic.js";
 import { USER_AGENT } from "./identity.js";
 import type {
   AuthKind,
@@ -46,9 +47,14 @@ function requireCredentials(ctx: KindContext): UpstreamClientCredentials {
 /** How the broker authenticates at an upstream token endpoint; `none` for jwt_bearer, whose assertion is the grant. */
 export type TokenEndpointAuthMethod = TokenAuthMethod | "none";
 
+/** The connector's `clientSecretBasicEncoding` (defaulted by the schema for every kind that can send client_secret_basic). */
+function basicEncodingOf(auth: ConnectorAuth): ClientSecretBasicEncoding {
+  return "clientSecretBasicEncoding" in auth ? auth.clientSecretBasicEncoding : "minimal";
+}
+
 /** Client authentication at the upstream token endpoint, one strategy per method (RFC 6749 §2.3, RFC 7523 §2.2). */
 const CLIENT_AUTH: Record<TokenEndpointAuthMethod, (ctx: KindContext, credentials: UpstreamClientCredentials) => Promise<oidc.ClientAuth>> = {
-  client_secret_basic: async (_ctx, credentials) => oidc.ClientSecretBasic(credentials.clientSecret),
+  client_secret_basic: async (ctx, credentials) => ClientSecretBasic(ctx.connector.id, credentials.clientSecret, basicEncodingOf(ctx.connector.auth)),
   client_secret_post: async (_ctx, credentials) => oidc.ClientSecretPost(credentials.clientSecret),
   private_key_jwt: async (ctx, credentials) => {
     const jwk = credentials.privateJwk;

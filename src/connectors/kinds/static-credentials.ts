@@ -5,9 +5,17 @@
  * way the proxy will send them (`api.credentials`) — and only values the
  * upstream accepted are kept, sealed, as the account's `fields`.
  */
+import { signAwsRequest } from "../aws-sigv4.js";
 import { FormValuesRejected } from "../errors.js";
 import { apiCredentialsOf, type ConnectorConfig } from "../schema.js";
-import { fetchIdentityDocumentWith, identityFromProfile, type IdentityAuthorization } from "./identity.js";
+import { AWS_KEY_FIELDS } from "../schema-fields.js";
+import { fillTemplate } from "../template.js";
+import { UpstreamError } from "../../errors.js";
+import { fetchIdentityDocumentWith, identityFromProfile, USER_AGENT, type IdentityAuthorization } from "./identity.js";
+import { sanitizeUpstreamText, upstreamCall } from "./upstream-errors.js";
+
+/** How long the signed key check waits for the upstream. */
+const CHECK_TIMEOUT_MS = 30_000;
 import { checkTypedValues } from "./prompt-fields.js";
 import type { AuthKind, KindContext, PromptField, StaticCredentialChecker, UpstreamIdentity } from "./types.js";
 
@@ -59,6 +67,39 @@ export function authorizationFor(connector: ConnectorConfig, values: Record<stri
   throw new TypeError(`connector "${connector.id}" has api.credentials "${style}", which the schema refuses`);
 }
 
+/**
+ * `aws_sigv4`: a GET of `identity.url` signed with the typed key must
+ * succeed. The access key id is who connected: S3 answers XML, and the
+ * owner ListBuckets names is the AWS account (or, on MinIO, the same for
+ * every user), which would merge the accounts of different people.
+ */
+async function checkSignedKey(ctx: KindContext, fields: PromptField[], values: Record<string, string>): Promise<UpstreamIdentity> {
+  const { connector } = ctx;
+  const signing = connector.api?.signing;
+  if (!connector.identity?.url || !signing) throw new TypeError(`connector "${connector.id}" has no identity.url or api.signing to check a key against`);
+  const url = new URL(fillTemplate(connector.identity.url, { hostname: ctx.hostname }));
+  const accessKeyId = values[AWS_KEY_FIELDS.accessKeyId] ?? "";
+  const headers: Record<string, string | string[]> = { accept: "application/xml", "user-agent": USER_AGENT };
+  await signAwsRequest({ method: "GET", url, search: url.search, headers, payload: { kind: "none" } }, signing, {
+    accessKeyId,
+    secretAccessKey: values[AWS_KEY_FIELDS.secretAccessKey] ?? "",
+    sessionToken: values[AWS_KEY_FIELDS.sessionToken] || undefined,
+  });
+  await upstreamCall(connector, "credential check", async () => {
+    const response = await ctx.fetch(url, { headers: headers as Record<string, string>, signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    const text = await response.text();
+    if (response.status === 401 || response.status === 403) {
+      const secretField = fields.find((f) => f.name === AWS_KEY_FIELDS.secretAccessKey);
+      throw new FormValuesRejected(`${connector.name} did not accept this key (HTTP ${response.status}). Check it and try again.`, secretField?.name);
+    }
+    if (!response.ok)
+      throw new UpstreamError(`${connector.name} answered HTTP ${response.status} to the key check`, {
+        detail: `${connector.id} credential check: ${sanitizeUpstreamText(text) ?? "(empty body)"}`,
+      });
+  });
+  return { subject: accessKeyId, name: accessKeyId, profile: {} };
+}
+
 function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & StaticCredentialChecker {
   const credentialFields = (connector: ConnectorConfig): PromptField[] =>
     declaredFields(connector).map((field) => ({
@@ -79,6 +120,7 @@ function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & Stati
       const { connector } = ctx;
       const fields = credentialFields(connector);
       checkTypedValues(fields, values);
+      if (apiCredentialsOf(connector) === "aws_sigv4") return checkSignedKey(ctx, fields, values);
       const identity = connector.identity;
       if (!identity?.url || !identity.subject) throw new TypeError(`connector "${connector.id}" has no identity.url to check credentials against`);
       const secretField = fields.find((f) => f.secret);

@@ -32,6 +32,9 @@ export type UpstreamStep =
   | "client credentials grant"
   | "credential check";
 
+/** The steps that call the upstream's token endpoint, where a 401 is about the client (RFC 6749 §5.2). */
+const TOKEN_ENDPOINT_STEPS = new Set<UpstreamStep>(["code exchange", "refresh", "password grant", "assertion grant", "client credentials grant"]);
+
 /** What an upstream's `invalid_grant` refused, by step (RFC 6749 §5.2). */
 const REFUSED_GRANT: Partial<Record<UpstreamStep, string>> = {
   refresh: "refresh token",
@@ -123,6 +126,8 @@ export function throwUpstreamError(err: unknown, connector: Pick<ConnectorConfig
     if (codes.includes("invalid_client")) throw new UpstreamError(`${name} refused the broker's client credentials (invalid_client)`, { detail });
     if (codes.includes("invalid_grant"))
       throw new UpstreamInvalidGrant(`${name} refused the ${refusedGrant(step)} (invalid_grant); the account must be connected again`, { detail });
+    // A token endpoint authenticates the client, never an access token: a bare Basic challenge there is invalid_client.
+    if (TOKEN_ENDPOINT_STEPS.has(step)) throw new UpstreamError(`${name} refused the broker's client credentials (HTTP ${err.status})`, { detail });
     throw new UpstreamError(`${name} refused the access token (HTTP ${err.status})`, { detail });
   }
 

@@ -35,8 +35,9 @@ const EXPECTED: Record<string, [string, boolean]> = {
   servicenow: ["oauth2", true],
   "gitlab-self-managed": ["oauth2", true],
   "jira-cloud": ["basic", true],
-  "backblaze-b2": ["api_key", false],
   sendgrid: ["api_key", false],
+  "amazon-s3": ["api_key", false],
+  "s3-compatible": ["api_key", true],
   "reddit-script": ["password_grant", false],
   "spotify-app": ["client_credentials", false],
 };

@@ -418,7 +418,7 @@ describe("a connector file is refused, naming the file and the field", () => {
     refused(
       edit((d) => (d.api.credentials = "cookie")),
       "api.credentials",
-      /bearer, basic, header:<Name> or query:<param>/,
+      /bearer, basic, aws_sigv4, header:<Name> or query:<param>/,
     ));
   it("an oauth2 connector that cannot learn who connected", () =>
     refused(

@@ -159,7 +159,13 @@ describe("response headers passed to the app", () => {
 });
 
 describe("credential injection as api.credentials says", () => {
-  const target = (search = "") => ({ headers: {} as Record<string, string | string[]>, search });
+  const target = (search = "") => ({
+    headers: {} as Record<string, string | string[]>,
+    search,
+    method: "GET",
+    url: new URL(`https://api.example.test/v1/items${search}`),
+    body: { kind: "none" } as const,
+  });
 
   it("bearer sends the access token (RFC 6750 §2.1)", () => {
     const t = target();

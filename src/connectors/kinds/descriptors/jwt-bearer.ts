@@ -1,6 +1,6 @@
 /** `jwt_bearer` (RFC 7523 §2.1): a signed assertion traded for a token, no browser (implementation: ../jwt-bearer.ts). */
 import { z } from "zod";
-import { clientCredentials, nonEmpty, SIGNING_ALGORITHMS, tokenEndpoint, valuePattern } from "../../schema-fields.js";
+import { clientCredentials, clientSecretBasicEncoding, nonEmpty, SIGNING_ALGORITHMS, tokenEndpoint, valuePattern } from "../../schema-fields.js";
 import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
 
 /** Claims the broker sets on every assertion (RFC 7523 §3); a connector may not override them. */
@@ -44,6 +44,7 @@ const auth = z.strictObject({
     .describe(
       "Client authentication of the token request besides the assertion (RFC 7523 §2.1 makes it optional; Box wants the client id and secret in the body).",
     ),
+  clientSecretBasicEncoding,
   assertionLifetimeSeconds: z
     .number()
     .int()
