@@ -40,8 +40,8 @@ export const PROXY_AUDIT_ACTION = "proxy.request";
  * Straight through the pg pool, prepared once (sqlRows): through Prisma's
  * raw-query layer each batch cost more CPU than the SQL. Postgres builds the
  * rows (timestamps from epoch milliseconds, the JSON detail), so the
- * broker's one thread only lays out one array per column: formatting a
- * second's worth of calls in JavaScript stalled every call for milliseconds.
+ * broker's one thread only lays out one array per column (formatting each
+ * row in JavaScript was 3 % of the proxy's main-thread time).
  * "at" is timestamp(3) without time zone, as Prisma writes DateTime: UTC.
  */
 const INSERT_BATCH: SqlStatement = {
