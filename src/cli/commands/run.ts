@@ -1,6 +1,6 @@
 /** `authbroker serve|worker|all`: run a role until SIGTERM/SIGINT. */
 import type { Command } from "commander";
-import { runUntilSignal, type Role } from "../../main.js";
+import type { Role } from "../../main.js";
 
 const ROLES: Record<Role, string> = {
   serve: "serve HTTP: the authorization server, connect pages, proxy and admin API",
@@ -14,6 +14,7 @@ export function registerRun(program: Command): void {
       .command(role)
       .description(description)
       .action(async () => {
+        const { runUntilSignal } = await import("../../main.js");
         await runUntilSignal(role);
         // Keep the process alive: the server and workers hold it open.
         await new Promise<never>(() => undefined);
