@@ -147,6 +147,8 @@ describe("package.json scripts", () => {
     assert.ok(statSync(".ci/run").mode & 0o100, ".ci/run is executable");
     const run = readFileSync(".ci/run", "utf8");
     assert.match(run, /set -euo pipefail/);
+    // A new machine has Node.js and nothing else: the servers the tests use come from Debian.
+    assert.match(run, /^APT_PACKAGES=\((?=.*\bpostgresql\b)(?=.*\bredis-server\b)(?=.*\bchromium\b).*\)$/m);
     assert.match(run.trimEnd(), /\nnpm ci\n[\s\S]*\nnpm test$/);
     assert.match(readFileSync("README.md", "utf8"), /```sh\nnpm test\n```/);
   });
