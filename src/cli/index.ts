@@ -10,6 +10,7 @@ import { Command, CommanderError } from "commander";
 import { registerAccounts } from "./commands/accounts.js";
 import { registerApps } from "./commands/apps.js";
 import { registerConnectors } from "./commands/connectors.js";
+import { registerDev } from "./commands/dev.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerInit(program);
   registerMigrate(program);
   registerRun(program);
+  registerDev(program);
   registerKeys(program);
   registerConnectors(program);
   registerApps(program);

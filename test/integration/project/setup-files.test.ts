@@ -120,15 +120,12 @@ describe(".env.example", () => {
 describe("package.json scripts", () => {
   const { scripts } = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
 
-  it("generate the Prisma client and compile dist/ on install, and run init, migrate and `all` on start", () => {
+  it("generate the Prisma client and compile dist/ on install, and run init, then `dev` (embedded defaults, migrate, `all`) on start", () => {
     assert.equal(scripts.postinstall, "node scripts/prisma.js generate");
     assert.equal(scripts.prepare, "npm run --silent build");
     assert.equal(scripts.pretest, "npm run --silent db:generate && npm run --silent build");
-    assert.match(
-      scripts.prestart!,
-      /^npm run --silent db:generate && npm run --silent build && node bin\/authbroker\.js init --if-missing && node bin\/authbroker\.js migrate$/,
-    );
-    assert.equal(scripts.start, "node bin/authbroker.js all");
+    assert.equal(scripts.prestart, "npm run --silent db:generate && npm run --silent build && node bin/authbroker.js init --if-missing");
+    assert.equal(scripts.start, "node bin/authbroker.js dev");
   });
 
   it("test: type check, format check, layer check, then every unit, integration and end-to-end (Chromium) test file", () => {
@@ -136,10 +133,10 @@ describe("package.json scripts", () => {
     assert.match(scripts.test!, / test\/unit\/\*\/\*\.test\.ts test\/integration\/\*\/\*\.test\.ts test\/e2e\/\*\.test\.ts$/);
   });
 
-  it("demo: init, migrate, then the demo of demo/main.ts", () => {
-    assert.match(
-      scripts.demo!,
-      /^npm run --silent db:generate && npm run --silent build && node bin\/authbroker\.js init --if-missing && .*node bin\/authbroker\.js migrate && node --import tsx demo\/main\.ts$/,
+  it("demo: build, init, then demo/main.ts (which embeds the defaults and migrates)", () => {
+    assert.equal(
+      scripts.demo,
+      "npm run --silent db:generate && npm run --silent build && node bin/authbroker.js init --if-missing && node --import tsx demo/main.ts",
     );
   });
 
