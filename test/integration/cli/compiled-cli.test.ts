@@ -100,7 +100,7 @@ describe("npm run build", () => {
       },
     );
     assert.equal(help.status, 0, help.stderr);
-    for (const verb of ["init", "migrate", "serve", "all", "apps", "accounts", "connectors", "credentials", "keys"])
+    for (const verb of ["init", "migrate", "serve", "all", "dev", "apps", "accounts", "connectors", "credentials", "keys"])
       assert.match(help.stdout, new RegExp(`^  ${verb}\\b`, "m"));
   });
 });
