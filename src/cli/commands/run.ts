@@ -5,7 +5,7 @@ import type { Role } from "../../main.js";
 const ROLES: Record<Role, string> = {
   serve: "serve HTTP: the authorization server, connect pages, proxy and admin API",
   worker: "run the BullMQ workers: background refresh, reconciler, webhooks",
-  all: "serve HTTP and run the workers in one process (what `npm start` runs)",
+  all: "serve HTTP and run the workers in one process (`npm start` runs it through `dev`)",
 };
 
 export function registerRun(program: Command): void {
