@@ -10,7 +10,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,14 +65,14 @@ interface Outcome {
 let dir: string;
 
 /** Runs `authbroker dev` in a fresh network namespace, from `dir`, with exactly `env` (plus the keyring). */
-function devInNamespace(env: Record<string, string>): Outcome {
-  const driver = join(dir, "driver.mjs");
+function devInNamespace(env: Record<string, string>, cwd = dir): Outcome {
+  const driver = join(cwd, "driver.mjs");
   writeFileSync(driver, DRIVER);
   const fullEnv = { PATH: process.env.PATH ?? "", BROKER_ENCRYPTION_KEYS: KEYS, CONNECTORS_DIR: join(REPO, "connectors"), PORT: "3999", ...env };
   const result = spawnSync(
     "unshare",
     ["-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', process.execPath, driver, BIN, fullEnv.PORT, JSON.stringify(fullEnv)],
-    { cwd: dir, encoding: "utf8", timeout: 180_000 },
+    { cwd, encoding: "utf8", timeout: 180_000 },
   );
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout.trim().split("\n").at(-1)!) as Outcome;
@@ -119,6 +119,24 @@ describe("authbroker dev: embedded defaults for development", { skip }, () => {
     assert.doesNotMatch(outcome.output, /embedded PostgreSQL/);
     assert.match(outcome.output, /^authbroker: PostgreSQL unreachable at postgresql:\/\/127\.0\.0\.1:5433\//m);
     assert.equal(outcome.redisAnswers, false, "the embedded Redis stopped after the failed start");
+  });
+
+  it("when the embedded PostgreSQL cannot start, says why in one line and leaves nothing running", () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "authbroker-dev-broken-"));
+    try {
+      chmodSync(elsewhere, 0o755);
+      // Where its data directory should be, a file.
+      mkdirSync(join(elsewhere, ".authbroker"));
+      writeFileSync(join(elsewhere, ".authbroker", "postgres"), "");
+      const outcome = devInNamespace({}, elsewhere);
+      assert.equal(outcome.exitCode, 1);
+      assert.match(outcome.output, /^authbroker: embedded PostgreSQL did not start in \.authbroker\/postgres: .+$/m);
+      assert.doesNotMatch(outcome.output, /development defaults: embedded/);
+      assert.equal(outcome.postgresAnswers, false);
+      assert.equal(outcome.redisAnswers, false, "Redis was not started, or was stopped again");
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it("without redis-server on the PATH, says in one line how to get it, and starts nothing", () => {
