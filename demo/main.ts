@@ -1,7 +1,9 @@
 /**
  * `npm run demo`: the broker, a sample upstream service and a sample app on
  * 127.0.0.1, ready to click through. The npm script has already written
- * `.env` (`authbroker init --if-missing`) and migrated the database.
+ * `.env` (`authbroker init --if-missing`); this embeds PostgreSQL and Redis
+ * where none is configured or running (as `npm start` does), migrates the
+ * database, and stops what it embedded when the demo stops.
  *
  *   PORT                  the broker's port (default 3000)
  *   DEMO_APP_PORT         the sample app's port (default 4000)
@@ -12,6 +14,10 @@
  * Ctrl-C stops everything.
  */
 import { existsSync } from "node:fs";
+import { startDevelopmentDefaults, type DevelopmentDefaults } from "../src/cli/development-defaults.js";
+import { migrateDatabase } from "../src/cli/migrations.js";
+import { loadConfig } from "../src/config.js";
+import { createLogger } from "../src/log.js";
 import { startDemo, type Demo } from "./start.js";
 
 if (existsSync(".env")) process.loadEnvFile(".env");
@@ -61,7 +67,10 @@ function explain(err: unknown): string {
 }
 
 let demo: Demo;
+let defaults: DevelopmentDefaults | undefined;
 try {
+  defaults = await startDevelopmentDefaults(process.env, createLogger(process.env.LOG_LEVEL || "info"));
+  await migrateDatabase(loadConfig().databaseUrl);
   demo = await startDemo({
     env: process.env,
     brokerPort: port("PORT", 3000),
@@ -72,6 +81,7 @@ try {
   });
 } catch (err) {
   console.error(`demo: could not start: ${explain(err)}`);
+  await defaults?.stop();
   process.exit(1);
 }
 console.log(banner(demo));
@@ -81,13 +91,16 @@ const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
   console.log(`\ndemo: ${signal}, stopping…`);
-  demo.stop().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(`demo: stop failed: ${explain(err)}`);
-      process.exit(1);
-    },
-  );
+  demo
+    .stop()
+    .then(() => defaults?.stop())
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`demo: stop failed: ${explain(err)}`);
+        process.exit(1);
+      },
+    );
 };
 process.once("SIGINT", () => stop("SIGINT"));
 process.once("SIGTERM", () => stop("SIGTERM"));

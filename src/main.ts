@@ -116,8 +116,16 @@ export async function startBroker(
   };
 }
 
+/** Work around a broker's life in one process: `authbroker dev` starts its embedded servers before and stops them after. */
+export interface RunHooks {
+  /** Runs before the broker starts; a signal meanwhile ends the process once it has returned. */
+  before?: (config: Config, log: Logger) => Promise<void>;
+  /** Runs once the broker has stopped, or failed to start, before the process exits. */
+  after?: () => Promise<void>;
+}
+
 /** Runs a role until SIGTERM/SIGINT, then shuts down cleanly. */
-export async function runUntilSignal(role: Role): Promise<void> {
+export async function runUntilSignal(role: Role, hooks: RunHooks = {}): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   // Handlers go in before the start: /readyz can answer while the worker is
@@ -125,24 +133,39 @@ export async function runUntilSignal(role: Role): Promise<void> {
   // up, not kill it half-started.
   let broker: RunningBroker | undefined;
   let signalled: string | undefined;
+  const exit = (code: number) => {
+    const after = hooks.after?.() ?? Promise.resolve();
+    after
+      .catch((err: unknown) => {
+        log.error({ err }, "stopping what ran beside the broker failed");
+        code = 1;
+      })
+      .finally(() => {
+        log.flush();
+        process.exit(code);
+      });
+  };
   const shutdown = (signal: string) => {
     signalled ??= signal;
     if (!broker) return;
     log.info({ signal }, "shutting down");
     broker.stop().then(
-      () => {
-        log.flush();
-        process.exit(0);
-      },
+      () => exit(0),
       (err: unknown) => {
         log.error({ err }, "shutdown failed");
-        log.flush();
-        process.exit(1);
+        exit(1);
       },
     );
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
-  broker = await startBroker(role, config, log);
+  try {
+    await hooks.before?.(config, log);
+    if (signalled) return exit(0);
+    broker = await startBroker(role, config, log);
+  } catch (err) {
+    await hooks.after?.();
+    throw err;
+  }
   if (signalled) shutdown(signalled);
 }

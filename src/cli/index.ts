@@ -1,16 +1,21 @@
 /**
  * The `authbroker` command for operators. Every verb takes `--json`; a
  * failure prints one line on stderr and exits with a code from EXIT.
+ *
+ * Registering the verbs loads nothing heavy: each verb imports what it works
+ * with (the services, the database client, the server) when it runs, so
+ * `--help` and a usage error answer at once (docs/benchmarks.md "CLI").
  */
 import { Command, CommanderError } from "commander";
 import { registerAccounts } from "./commands/accounts.js";
 import { registerApps } from "./commands/apps.js";
 import { registerConnectors } from "./commands/connectors.js";
+import { registerDev } from "./commands/dev.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerRun } from "./commands/run.js";
-import { describeFailure, EXIT } from "./output.js";
+import { EXIT } from "./output.js";
 
 export function buildProgram(): Command {
   const program = new Command("authbroker")
@@ -20,6 +25,7 @@ export function buildProgram(): Command {
   registerInit(program);
   registerMigrate(program);
   registerRun(program);
+  registerDev(program);
   registerKeys(program);
   registerConnectors(program);
   registerApps(program);
@@ -37,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are not failures; commander already printed the usage error.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    const { describeFailure } = await import("./failure.js");
     const { line, exitCode } = describeFailure(err);
     process.stderr.write(`authbroker: ${line}\n`);
     return exitCode;

@@ -1,10 +1,8 @@
 /**
  * How every CLI verb reports: a result as JSON with `--json`, as readable
- * text otherwise; a failure as one line on stderr and a documented exit code.
+ * text otherwise; a failure as one line on stderr and a documented exit code
+ * (./failure.ts words it). Imports nothing heavy: every verb loads it, also for `--help`.
  */
-import { ConfigError } from "../config.js";
-import { BrokerError } from "../errors.js";
-import { PreflightError } from "../preflight.js";
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -54,16 +52,4 @@ function formatCell(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.join(",") || "-";
   return String(value);
-}
-
-/** The one line and exit code for an error that reached the top of the CLI. */
-export function describeFailure(err: unknown): { line: string; exitCode: number } {
-  if (err instanceof CliError) return { line: err.message, exitCode: err.exitCode };
-  if (err instanceof ConfigError) return { line: `configuration error: ${err.message}`, exitCode: EXIT.usage };
-  if (err instanceof PreflightError) return { line: err.message, exitCode: EXIT.failed };
-  if (err instanceof BrokerError && err.expose)
-    return { line: `${err.code}: ${err.description}`, exitCode: err.status === 404 ? EXIT.notFound : err.status < 500 ? EXIT.usage : EXIT.failed };
-  if (err instanceof BrokerError) return { line: `${err.code}: ${err.description}${err.detail ? ` (${err.detail})` : ""}`, exitCode: EXIT.failed };
-  const e = err as { code?: string; message?: string };
-  return { line: `failed: ${e?.message?.split("\n")[0] ?? String(err)}`, exitCode: EXIT.failed };
 }

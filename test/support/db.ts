@@ -8,7 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { applyMigrations } from "../../src/cli/commands/migrate.js";
+import { applyMigrations } from "../../src/cli/migrations.js";
 
 export const PG_SERVER_URL = process.env.TEST_PG_URL ?? "postgresql://postgres:postgres@127.0.0.1:5432";
 

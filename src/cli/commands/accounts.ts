@@ -3,10 +3,6 @@
  * accounts, through the same functions as the admin API (never credentials).
  */
 import type { Command } from "commander";
-import { accountView, endAccount } from "../../accounts/lifecycle.js";
-import { refreshAccount } from "../../accounts/refresh.js";
-import { recordAudit } from "../../audit.js";
-import { withServices } from "../context.js";
 import { CliError, EXIT, printResult, table } from "../output.js";
 
 const STATUSES = ["active", "needs_reauth", "revoked", "error"];
@@ -26,6 +22,8 @@ export function registerAccounts(program: Command): void {
       if (options.status && !STATUSES.includes(options.status)) throw new CliError(`--status must be one of ${STATUSES.join(", ")}`, EXIT.usage);
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new CliError("--limit must be an integer 1-100000", EXIT.usage);
+      const { accountView } = await import("../../accounts/lifecycle.js");
+      const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const rows = await services.db.account.findMany({
           where: {
@@ -54,6 +52,9 @@ export function registerAccounts(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (id: string | undefined, options: { all?: boolean; connector?: string; json?: boolean }) => {
       if (!id === !options.all) throw new CliError("give an account id or --all", EXIT.usage);
+      const { refreshAccount } = await import("../../accounts/refresh.js");
+      const { recordAudit } = await import("../../audit.js");
+      const { withServices } = await import("../context.js");
       await withServices(
         async (services) => {
           const ids = id
@@ -107,6 +108,8 @@ export function registerAccounts(program: Command): void {
       .description(description)
       .option("--json", "print the result as JSON")
       .action(async (id: string, options: { json?: boolean }) => {
+        const { endAccount } = await import("../../accounts/lifecycle.js");
+        const { withServices } = await import("../context.js");
         await withServices(
           async (services) => {
             const result = await endAccount(services, id, { actorType: "operator", actorId: "cli" }, { remove });

@@ -7,7 +7,6 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { appView, CLIENT_AUTH_METHODS, type ClientAuthMethod, type CreateClientInput } from "../../apps/clients.js";
 import { isBrokerScope, parseScope, splitConnectorScope } from "../../oauth/scopes.js";
-import { withServices } from "../context.js";
 import { CliError, EXIT, printResult, table } from "../output.js";
 
 interface CreateOptions {
@@ -127,6 +126,7 @@ export function registerApps(program: Command): void {
         requirePkce: options.requirePkce,
         jwks,
       };
+      const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const { client, secret, webhookSecret } = await services.clients.create(input, services.keyring);
         const view = appView(client);
@@ -156,6 +156,7 @@ export function registerApps(program: Command): void {
     .description("list registered apps (secrets are never shown)")
     .option("--json", "print the result as JSON")
     .action(async (options: { json?: boolean }) => {
+      const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const views = (await services.clients.list()).map(appView);
         printResult(options, views, () => table(views, ["client_id", "name", "type", "token_endpoint_auth_method", "grant_types", "redirect_uris", "scopes"]));

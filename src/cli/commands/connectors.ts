@@ -6,15 +6,9 @@
  */
 import type { Command } from "commander";
 import { loadConfig } from "../../config.js";
-import { createDb } from "../../db.js";
-import { checkPostgres } from "../../preflight.js";
-import { connectorsWithStoredCredentials, type StoredCredentialRows } from "../../connectors/credentials.js";
-import { credentialStatus } from "../../connectors/status.js";
+import type { StoredCredentialRows } from "../../connectors/credentials.js";
 import type { ConnectorConfigError } from "../../connectors/errors.js";
-import { loadBuiltInKinds } from "../../connectors/kinds/index.js";
-import { checkConnectorDir, checkConnectorFile, displayPath } from "../../connectors/loader.js";
 import type { ConnectorConfig } from "../../connectors/schema.js";
-import { isPerServer } from "../../connectors/template.js";
 import { CliError, EXIT, printResult, table } from "../output.js";
 import { registerCredentials } from "./credentials.js";
 
@@ -38,6 +32,9 @@ async function storedCredentials(): Promise<{ byConnector?: Map<string, StoredCr
   } catch (err) {
     return { unchecked: (err as Error).message };
   }
+  const { checkPostgres } = await import("../../preflight.js");
+  const { createDb } = await import("../../db.js");
+  const { connectorsWithStoredCredentials } = await import("../../connectors/credentials.js");
   try {
     await checkPostgres(databaseUrl, { requireSchema: true });
   } catch (err) {
@@ -65,6 +62,10 @@ export function registerConnectors(program: Command): void {
     .description("list the connectors: id, name, auth kind, per-server or not, and whether their upstream credentials are configured")
     .option("--json", "print the result as JSON")
     .action(async (options: { json?: boolean }) => {
+      const { checkConnectorDir, displayPath } = await import("../../connectors/loader.js");
+      const { loadBuiltInKinds } = await import("../../connectors/kinds/index.js");
+      const { isPerServer } = await import("../../connectors/template.js");
+      const { credentialStatus } = await import("../../connectors/status.js");
       const dir = configuredConnectorsDir();
       const { connectors: loaded, errors } = await checkConnectorDir(dir, process.env);
       const stored = await storedCredentials();
@@ -100,6 +101,7 @@ export function registerConnectors(program: Command): void {
     .description("check connector files against the schema; exit 2 with one line per problem (file: field: problem)")
     .option("--json", "print the result as JSON")
     .action(async (file: string | undefined, options: { json?: boolean }) => {
+      const { checkConnectorDir, checkConnectorFile } = await import("../../connectors/loader.js");
       const checked = file
         ? await checkConnectorFile(file, process.env).then((c) => ({ connectors: c.connector ? [c.connector] : [], errors: c.errors }))
         : await checkConnectorDir(configuredConnectorsDir(), process.env);

@@ -15,14 +15,10 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { checkedServerName, setConnectorCredentials, setConnectorPrivateKey, usesPrivateKey } from "../../connectors/credentials.js";
-import { brokerCredentialNeeds, usesClientCredentials } from "../../connectors/kinds/catalog.js";
-import { checkConnectorDir } from "../../connectors/loader.js";
-import { generateConnectorKey, importConnectorKey, KeyFileError, type ImportedKey } from "../../connectors/private-keys.js";
+import type { ImportedKey } from "../../connectors/private-keys.js";
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from "../../connectors/schema-fields.js";
 import type { ConnectorConfig } from "../../connectors/schema.js";
 import type { Services } from "../../services.js";
-import { withServices } from "../context.js";
 import { CliError, EXIT, printResult } from "../output.js";
 
 interface SetOptions {
@@ -73,6 +69,7 @@ async function clientSecretFrom(options: SetOptions, connector: ConnectorConfig,
 
 /** The connector named on the command line, from CONNECTORS_DIR; a broken file is reported as itself. */
 async function findConnector(services: Services, connectorId: string): Promise<ConnectorConfig> {
+  const { checkConnectorDir } = await import("../../connectors/loader.js");
   const { connectors, errors } = await checkConnectorDir(services.config.connectorsDir, process.env);
   const connector = connectors.find((c) => c.id === connectorId);
   if (connector) return connector;
@@ -88,11 +85,13 @@ function algorithmOption(value: string | undefined): SigningAlgorithm | undefine
 }
 
 /** The algorithm the connector's file asks its key to be made for (jwt_bearer `auth.algorithm`), if any. */
-function connectorAlgorithm(connector: ConnectorConfig): SigningAlgorithm | undefined {
+async function connectorAlgorithm(connector: ConnectorConfig): Promise<SigningAlgorithm | undefined> {
+  const { brokerCredentialNeeds } = await import("../../connectors/kinds/catalog.js");
   return brokerCredentialNeeds(connector)?.privateKey?.algorithm;
 }
 
 async function keyFromFile(path: string, options: { alg?: SigningAlgorithm; kid?: string }): Promise<ImportedKey> {
+  const { importConnectorKey, KeyFileError } = await import("../../connectors/private-keys.js");
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -112,8 +111,9 @@ function whose(app: string | undefined, hostname: string | undefined): string {
 }
 
 /** The server `--hostname` names, as the connect pages store it; a usage error for a connector whose credentials never go to a typed server. */
-function serverOption(connector: ConnectorConfig, hostname: string | undefined): string | undefined {
+async function serverOption(connector: ConnectorConfig, hostname: string | undefined): Promise<string | undefined> {
   if (hostname === undefined) return undefined;
+  const { checkedServerName } = await import("../../connectors/credentials.js");
   try {
     return checkedServerName(connector, hostname);
   } catch (err) {
@@ -138,17 +138,20 @@ export function registerCredentials(program: Command): void {
     .option("--key-id <kid>", "the key id the upstream knows the key by (Box: the public key ID it shows); default: the file's, or the RFC 7638 thumbprint")
     .option("--json", "print the result as JSON")
     .action(async (connectorId: string, options: SetOptions) => {
+      const { setConnectorCredentials, setConnectorPrivateKey, usesPrivateKey } = await import("../../connectors/credentials.js");
+      const { usesClientCredentials } = await import("../../connectors/kinds/catalog.js");
+      const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const connector = await findConnector(services, connectorId);
         if (!usesClientCredentials(connector))
           throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials: its end users enter their own`, EXIT.usage);
         if (options.privateKeyFile !== undefined && !usesPrivateKey(connector))
           throw new CliError(`connector "${connector.id}" signs nothing: a private key is for jwt_bearer or private_key_jwt connectors`, EXIT.usage);
-        const hostname = serverOption(connector, options.hostname);
+        const hostname = await serverOption(connector, options.hostname);
         const key =
           options.privateKeyFile === undefined
             ? undefined
-            : await keyFromFile(options.privateKeyFile, { alg: connectorAlgorithm(connector), kid: options.keyId });
+            : await keyFromFile(options.privateKeyFile, { alg: await connectorAlgorithm(connector), kid: options.keyId });
         const clientId = options.clientId ?? key?.clientId;
         if (clientId === undefined && key === undefined) throw new CliError("give --client-id (with its secret), --private-key-file, or both", EXIT.usage);
         const clientSecret = await clientSecretFrom(options, connector, options.clientId !== undefined);
@@ -198,6 +201,9 @@ export function registerCredentials(program: Command): void {
     .option("--kid <kid>", "the key id to put in assertion headers (default: the RFC 7638 thumbprint; Box wants the ID it shows for the uploaded key)")
     .option("--json", "print the result as JSON")
     .action(async (connectorId: string, options: KeygenOptions) => {
+      const { setConnectorPrivateKey, usesPrivateKey } = await import("../../connectors/credentials.js");
+      const { generateConnectorKey } = await import("../../connectors/private-keys.js");
+      const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const connector = await findConnector(services, connectorId);
         if (!usesPrivateKey(connector))
@@ -205,8 +211,8 @@ export function registerCredentials(program: Command): void {
             `connector "${connector.id}" (${connector.auth.kind}) signs nothing: keygen is for jwt_bearer connectors and private_key_jwt client authentication`,
             EXIT.usage,
           );
-        const hostname = serverOption(connector, options.hostname);
-        const alg = algorithmOption(options.alg) ?? connectorAlgorithm(connector) ?? "RS256";
+        const hostname = await serverOption(connector, options.hostname);
+        const alg = algorithmOption(options.alg) ?? (await connectorAlgorithm(connector)) ?? "RS256";
         const key = await generateConnectorKey(alg, options.kid);
         const stored = await setConnectorPrivateKey(services, {
           connectorId: connector.id,

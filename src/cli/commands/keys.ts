@@ -1,11 +1,10 @@
 /** `authbroker keys rotate`: re-seal everything under the current key and make a new signing key. */
 import type { Command } from "commander";
-import { countStale, rotateKeys } from "../../crypto/rotate.js";
-import { withServices } from "../context.js";
+import type { Services } from "../../services.js";
 import { printResult } from "../output.js";
 
 /** Longest lifetime of a token a signing key may have signed: the largest per-app access/ID token TTL. */
-async function longestTokenLifetime(services: Parameters<Parameters<typeof withServices>[0]>[0]): Promise<number> {
+async function longestTokenLifetime(services: Services): Promise<number> {
   const [row] = await services.db.$queryRawUnsafe<{ ttl: number | null }[]>(`SELECT max(greatest("accessTokenTtl", "idTokenTtl")) AS ttl FROM "App"`);
   return Math.max(3600, Number(row?.ttl ?? 0));
 }
@@ -17,6 +16,8 @@ export function registerKeys(program: Command): void {
     .description("re-seal every sealed value under the first key of BROKER_ENCRYPTION_KEYS and create a new token-signing key")
     .option("--json", "print the result as JSON")
     .action(async (options: { json?: boolean }) => {
+      const { countStale, rotateKeys } = await import("../../crypto/rotate.js");
+      const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const stale = await countStale(services.db, services.keyring);
         const showProgress = !options.json && process.stderr.isTTY;

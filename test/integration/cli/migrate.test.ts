@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { applyMigrations } from "../../../src/cli/commands/migrate.js";
+import { applyMigrations } from "../../../src/cli/migrations.js";
 import { createEmptyDatabase, PG_SERVER_URL, type TestDatabase } from "../../support/db.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/authbroker.js", import.meta.url));

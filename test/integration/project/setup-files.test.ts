@@ -93,9 +93,13 @@ describe("docker-compose.yml demo profile", () => {
 });
 
 describe("Dockerfile", () => {
-  it("builds on node:20-slim with npm ci and runs the authbroker bin", () => {
+  it("builds on node:20-slim with npm ci and runs the authbroker bin on the compiled dist/", () => {
     const dockerfile = readFileSync("Dockerfile", "utf8");
-    assert.match(dockerfile, /^FROM node:20-slim$/m);
+    assert.match(dockerfile, /^FROM node:20-slim AS build$/m);
+    assert.match(dockerfile, /^RUN npm run build$/m);
+    assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+    assert.doesNotMatch(runtimeStage, /^COPY src /m, "the image runs dist/: src/ stays in the build stage");
     assert.match(dockerfile, /^RUN npm ci\b/m);
     assert.match(dockerfile, /^ENTRYPOINT \["node", "bin\/authbroker\.js"\]$/m);
     // postinstall (prisma generate) needs these before `npm ci`.
@@ -116,10 +120,12 @@ describe(".env.example", () => {
 describe("package.json scripts", () => {
   const { scripts } = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
 
-  it("generate the Prisma client on install and run init, migrate and `all` on start", () => {
+  it("generate the Prisma client and compile dist/ on install, and run init, then `dev` (embedded defaults, migrate, `all`) on start", () => {
     assert.equal(scripts.postinstall, "node scripts/prisma.js generate");
-    assert.match(scripts.prestart!, /^node bin\/authbroker\.js init --if-missing && .*node bin\/authbroker\.js migrate$/);
-    assert.equal(scripts.start, "node bin/authbroker.js all");
+    assert.equal(scripts.prepare, "npm run --silent build");
+    assert.equal(scripts.pretest, "npm run --silent db:generate && npm run --silent build");
+    assert.equal(scripts.prestart, "npm run --silent db:generate && npm run --silent build && node bin/authbroker.js init --if-missing");
+    assert.equal(scripts.start, "node bin/authbroker.js dev");
   });
 
   it("test: type check, format check, layer check, then every unit, integration and end-to-end (Chromium) test file", () => {
@@ -127,14 +133,19 @@ describe("package.json scripts", () => {
     assert.match(scripts.test!, / test\/unit\/\*\/\*\.test\.ts test\/integration\/\*\/\*\.test\.ts test\/e2e\/\*\.test\.ts$/);
   });
 
-  it("demo: init, migrate, then the demo of demo/main.ts", () => {
-    assert.match(scripts.demo!, /^node bin\/authbroker\.js init --if-missing && .*node bin\/authbroker\.js migrate && node --import tsx demo\/main\.ts$/);
+  it("demo: build, init, then demo/main.ts (which embeds the defaults and migrates)", () => {
+    assert.equal(
+      scripts.demo,
+      "npm run --silent db:generate && npm run --silent build && node bin/authbroker.js init --if-missing && node --import tsx demo/main.ts",
+    );
   });
 
   it(".ci/run is executable and ends with the README's test command", () => {
     assert.ok(statSync(".ci/run").mode & 0o100, ".ci/run is executable");
     const run = readFileSync(".ci/run", "utf8");
     assert.match(run, /set -euo pipefail/);
+    // A new machine has Node.js and nothing else: the servers the tests use come from Debian.
+    assert.match(run, /^APT_PACKAGES=\((?=.*\bpostgresql\b)(?=.*\bredis-server\b)(?=.*\bchromium\b).*\)$/m);
     assert.match(run.trimEnd(), /\nnpm ci\n[\s\S]*\nnpm test$/);
     assert.match(readFileSync("README.md", "utf8"), /```sh\nnpm test\n```/);
   });
