@@ -4,13 +4,14 @@
  * the route table; the CLI verbs call the same service functions.
  */
 import { z } from "zod";
-import { accountView, endAccount } from "../accounts/lifecycle.js";
+import { accountView, endAccount, expirySourceOf } from "../accounts/lifecycle.js";
 import { refreshAccount } from "../accounts/refresh.js";
 import { recordAudit } from "../audit.js";
 import { checkedServerName, setConnectorCredentials, connectorsWithStoredCredentials } from "../connectors/credentials.js";
 import { callbackUrlTemplate } from "../connectors/context.js";
 import { credentialStatus } from "../connectors/status.js";
 import { isPerServer } from "../connectors/template.js";
+import { EXPIRY_SOURCES } from "../connectors/token-expiry.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
@@ -52,6 +53,7 @@ const accountSchema = z.object({
   profile: z.record(z.string(), z.unknown()),
   scopes: z.array(z.string()),
   credential_expires_at: z.string().nullable(),
+  credential_expiry_source: z.enum(EXPIRY_SOURCES).nullable(),
   last_refreshed_at: z.string().nullable(),
   last_error: z.string().nullable(),
   created_at: z.string(),
@@ -294,11 +296,23 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     summary: "Refresh an account's upstream credentials now (through the single-flight refresh)",
     tag: "accounts",
     params: z.object({ id }),
-    response: z.object({ id: z.string(), outcome: z.string(), credential_expires_at: z.string().nullable() }),
+    response: z.object({
+      id: z.string(),
+      outcome: z.string(),
+      credential_expires_at: z.string().nullable(),
+      credential_expiry_source: z.enum(EXPIRY_SOURCES).nullable(),
+    }),
     handle: async ({ params }, { services, actor, requestId }) => {
       const result = await refreshAccount(services, params.id, { force: true, requestId });
       await recordAudit(services.db, { action: "account.refresh_requested", ...actor, accountId: params.id, requestId, detail: { outcome: result.outcome } });
-      return { id: params.id, outcome: result.outcome, credential_expires_at: result.credentials.expiresAt?.toISOString() ?? null };
+      // The source is kept on the account: a refresh that joined another or found fresh tokens did not see it.
+      const account = await services.db.account.findUnique({ where: { id: params.id }, select: { credentialExpiresAt: true, credentialExpirySource: true } });
+      return {
+        id: params.id,
+        outcome: result.outcome,
+        credential_expires_at: result.credentials.expiresAt?.toISOString() ?? null,
+        credential_expiry_source: account ? expirySourceOf(account) : null,
+      };
     },
   }),
   operation({

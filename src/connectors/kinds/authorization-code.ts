@@ -7,11 +7,12 @@
  */
 import { importJWK } from "jose";
 import * as oidc from "openid-client";
-import type { ConnectorAuth } from "../schema.js";
+import type { ConnectorAuth, ConnectorConfig } from "../schema.js";
 import type { TokenAuthMethod } from "../schema-fields.js";
 import type { UpstreamClientCredentials } from "../credentials.js";
 import { ConnectorNotConfigured } from "../errors.js";
 import { fillTemplate } from "../template.js";
+import { inferTokenExpiry } from "../token-expiry.js";
 import { USER_AGENT } from "./identity.js";
 import type {
   AuthKind,
@@ -122,14 +123,18 @@ async function errorBodyAsError(response: Response): Promise<Response> {
   return new Response(text, { status: isError ? 400 : 200, headers: new Headers([...response.headers]) });
 }
 
-export function toUpstreamTokens(response: TokenResponse): UpstreamTokens {
-  const expiresIn = response.expiresIn();
+/**
+ * A token response as the broker keeps it. Every token gets an expiry, the
+ * upstream's or an inferred one (../token-expiry.ts), so every account that
+ * can be refreshed has a refresh schedule.
+ */
+export function toUpstreamTokens(response: TokenResponse, connector: ConnectorConfig): UpstreamTokens {
   return {
     accessToken: response.access_token,
     refreshToken: response.refresh_token,
     idToken: response.id_token,
     tokenType: response.token_type.toLowerCase(),
-    expiresAt: expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000),
+    ...inferTokenExpiry(response.access_token, response.expiresIn(), connector.refresh),
     scope: response.scope,
   };
 }
@@ -194,7 +199,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
           idTokenExpected: options.openid,
         }),
       );
-      const tokens = toUpstreamTokens(response);
+      const tokens = toUpstreamTokens(response, ctx.connector);
       return { tokens, identity: await options.identity(ctx, config, response) };
     },
 
@@ -202,7 +207,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
     async refresh(ctx, refreshToken) {
       const { config } = await configure(ctx);
       const response = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));
-      return toUpstreamTokens(response);
+      return toUpstreamTokens(response, ctx.connector);
     },
 
     async fetchIdentity(ctx, tokens) {
