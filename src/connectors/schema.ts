@@ -224,6 +224,9 @@ export const connectorFileSchema = z
     if (connector.identity?.emailVerified && !connector.identity.email && !kind.identityFromClaims) {
       ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });
     }
+    if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {
+      ctx.addIssue({ code: "custom", path: ["auth", "certificate"], message: "is for tokenAuthMethod private_key_jwt: a certificate names the signing key" });
+    }
     const lifetime = connector.refresh.defaultTokenLifetimeSeconds;
     if (lifetime !== undefined && lifetime <= connector.refresh.marginSeconds) {
       ctx.addIssue({
