@@ -15,6 +15,7 @@ import { AddressPolicy } from "./net/address-policy.js";
 import { Outbound } from "./net/outbound.js";
 import { loadConnectors } from "./connectors/loader.js";
 import { ConnectorRegistry } from "./connectors/registry.js";
+import { serializedReload } from "./connectors/live.js";
 import { existsSync } from "node:fs";
 import { loadBuiltInKinds, type AuthKinds } from "./connectors/kinds/index.js";
 import { Queues } from "./jobs/queues.js";
@@ -51,6 +52,7 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     clients: new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES),
     outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
     connectors,
+    reloadConnectors: serializedReload(connectors, config.connectorsDir, env, log),
     kinds: await loadBuiltInKinds(),
     queues: new Queues(config.redisUrl, config.queuePrefix),
     metrics: new Metrics(),

@@ -11,6 +11,8 @@ import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices } from "./compose.js";
 import { type Services } from "./services.js";
 import { startWorker, type RunningWorker } from "./worker/run.js";
+import { existsSync } from "node:fs";
+import { watchConnectors } from "./connectors/live.js";
 import { SealError } from "./crypto/keyring.js";
 import { restoreRevocations } from "./revocation/revocation.js";
 import { flushProxyAudit } from "./proxy/router.js";
@@ -90,6 +92,10 @@ export async function startBroker(
     await closeServices(services);
     throw err;
   }
+  // Connector files change without a restart (connectors/live.ts); a missing default directory has nothing to watch.
+  const connectorWatch = existsSync(config.connectorsDir)
+    ? watchConnectors({ dir: config.connectorsDir, reload: services.reloadConnectors, log, redis: services.redis })
+    : undefined;
   let stopping: Promise<void> | undefined;
   return {
     services,
@@ -97,6 +103,7 @@ export async function startBroker(
     worker,
     stop: () =>
       (stopping ??= (async () => {
+        connectorWatch?.close();
         await server?.close(config.shutdownGraceMs);
         // Audit events of the last proxied calls are batched in memory: write them before the pools close.
         if (server)
@@ -159,6 +166,10 @@ export async function runUntilSignal(role: Role, hooks: RunHooks = {}): Promise<
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
+  // SIGHUP: reload the connector files (each checked before it replaces its previous version).
+  process.on("SIGHUP", () => {
+    void broker?.services.reloadConnectors("SIGHUP").catch((err: Error) => log.error({ err: { message: err.message } }, "connector reload failed"));
+  });
   try {
     await hooks.before?.(config, log);
     if (signalled) return exit(0);

@@ -13,6 +13,7 @@ import type { Clients } from "./apps/clients.js";
 import type { Redis } from "./redis.js";
 import type { Outbound } from "./net/outbound.js";
 import type { ConnectorRegistry } from "./connectors/registry.js";
+import type { ReloadConnectors } from "./connectors/live.js";
 import type { AuthKinds } from "./connectors/kinds/index.js";
 import type { Queues } from "./jobs/queues.js";
 import type { Metrics } from "./metrics.js";
@@ -28,8 +29,10 @@ export interface Services {
   clients: Clients;
   /** SSRF-safe outbound HTTP with keep-alive pools, for every upstream call. */
   outbound: Outbound;
-  /** The connectors of CONNECTORS_DIR, validated at start. */
+  /** The connectors of CONNECTORS_DIR, validated at start and replaced file by file when they change (connectors/reload.ts). */
   connectors: ConnectorRegistry;
+  /** Reloads `connectors` from CONNECTORS_DIR, each file checked before it replaces its previous version. */
+  reloadConnectors: ReloadConnectors;
   /** The auth kinds this broker implements. */
   kinds: AuthKinds;
   /** Producers of the refresh and webhook queues (connections opened on first use). */

@@ -85,6 +85,7 @@ export async function connectAccount(db: Db, keyring: Keyring, input: ConnectAcc
       scopes: input.scopes,
       pinnedAddress: input.pinnedAddress ?? null,
       credentialExpiresAt: input.tokens.expiresAt ?? null,
+      credentialExpirySource: input.tokens.expiresAt ? (input.tokens.expirySource ?? null) : null,
       lastRefreshedAt: new Date(),
       lastError: null,
     };

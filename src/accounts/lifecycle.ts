@@ -10,6 +10,7 @@ import type { Services } from "../services.js";
 import { recordAudit, type AuditEventInput } from "../audit.js";
 import { buildKindContext } from "../connectors/context.js";
 import { isRevoker } from "../connectors/kinds/types.js";
+import { EXPIRY_SOURCES, type ExpirySource } from "../connectors/token-expiry.js";
 import { NotFound } from "../errors.js";
 import { revokeAccountGrants } from "../revocation/revocation.js";
 import { readCredentials } from "./vault.js";
@@ -24,6 +25,8 @@ export interface AccountView {
   profile: Record<string, unknown>;
   scopes: string[];
   credential_expires_at: string | null;
+  /** Where `credential_expires_at` came from: `expires_in` (the upstream said), `jwt_exp`, `connector_default` or `probe` (inferred). */
+  credential_expiry_source: ExpirySource | null;
   last_refreshed_at: string | null;
   last_error: string | null;
   created_at: string;
@@ -40,6 +43,7 @@ export function accountView(a: {
   profile: unknown;
   scopes: string[];
   credentialExpiresAt: Date | null;
+  credentialExpirySource: string | null;
   lastRefreshedAt: Date | null;
   lastError: string | null;
   createdAt: Date;
@@ -55,11 +59,18 @@ export function accountView(a: {
     profile: (a.profile ?? {}) as Record<string, unknown>,
     scopes: a.scopes,
     credential_expires_at: a.credentialExpiresAt?.toISOString() ?? null,
+    credential_expiry_source: expirySourceOf(a),
     last_refreshed_at: a.lastRefreshedAt?.toISOString() ?? null,
     last_error: a.lastError,
     created_at: a.createdAt.toISOString(),
     updated_at: a.updatedAt.toISOString(),
   };
+}
+
+/** Where an account's credential expiry came from, as stored; null when it has no expiry (or a value this broker does not know). */
+export function expirySourceOf(a: { credentialExpiresAt: Date | null; credentialExpirySource: string | null }): ExpirySource | null {
+  if (!a.credentialExpiresAt) return null;
+  return (EXPIRY_SOURCES as readonly string[]).includes(a.credentialExpirySource ?? "") ? (a.credentialExpirySource as ExpirySource) : null;
 }
 
 export interface EndAccountResult {

@@ -17,11 +17,13 @@ import type { Services } from "../services.js";
 import { recordAudit } from "../audit.js";
 import { buildKindContext } from "../connectors/context.js";
 import { UpstreamInvalidGrant } from "../connectors/errors.js";
-import { isRefresher } from "../connectors/kinds/types.js";
+import { isRefresher, type AuthKind, type Refresher } from "../connectors/kinds/types.js";
+import type { ConnectorConfig } from "../connectors/schema.js";
 import { BrokerError, NotFound, ServiceUnavailable, UpstreamTimeout } from "../errors.js";
 import { readCredentialsFast, readRefreshState, storeRefreshResult, type RefreshState, type StoredTokens } from "./vault.js";
 import { tryLock, waitForRelease } from "../lock.js";
 import { notifyApp } from "../jobs/notify.js";
+import { dropPendingRefresh, keepPendingRefresh, readPendingRefresh } from "./pending-refresh.js";
 
 export type RefreshOutcome =
   /** This call refreshed at the upstream. */
@@ -87,7 +89,8 @@ export async function refreshAccount(services: Services, accountId: string, opti
     if (attempt > 0) before = await readCredentialsFast(services.db, services.keyring, accountId);
     if (!before) throw new NotFound(`account ${accountId} has no credentials`);
     if (!isRefresher(kind)) return { outcome: "not_refreshable", credentials: before };
-    if (!needsRefresh(before)) return { outcome: attempt === 0 ? "fresh" : "joined", credentials: before };
+    // An upstream answer whose write failed must be stored even if the old access token still looks fresh.
+    if (!needsRefresh(before) && !(await hasPendingRefresh(services, accountId))) return { outcome: attempt === 0 ? "fresh" : "joined", credentials: before };
 
     // Longest an upstream refresh may hold the lock (REFRESH_LOCK_TTL_MS); callers wait at most this long.
     const lockTtlMs = services.config.refreshLockTtlMs;
@@ -99,40 +102,21 @@ export async function refreshAccount(services: Services, accountId: string, opti
       if (after && after.version > before.version) return { outcome: "joined", credentials: after };
       continue;
     }
+    const lockedAt = Date.now();
     try {
       // Re-read under the lock: a refresh may have finished between our read and the lock.
       const current = await readCredentialsFast(services.db, services.keyring, accountId);
       if (!current) throw new NotFound(`account ${accountId} has no credentials`);
       if (current.version > before.version) return { outcome: "joined", credentials: current };
-      if (!current.refreshToken && kind.needsRefreshToken) {
+      // An earlier answer of the upstream that could not be stored: store it, do not ask again
+      // (its refresh token is the live one; the stored one may already be dead).
+      const pending = await unstoredRefresh(services, accountId, current.version);
+      if (!pending && !current.refreshToken && kind.needsRefreshToken) {
         return { outcome: "not_refreshable", credentials: current };
       }
-      // The upstream call must end while we still hold the lock: past its TTL another caller may
-      // take it and present the same refresh token. The per-request timeouts (src/net/) add up to more.
-      const deadline = AbortSignal.timeout(upstreamDeadlineMs(lockTtlMs));
-      let tokens;
-      try {
-        // `fields`: what the end user typed at connect that a new grant needs again (the jwt_bearer subject).
-        const context = await buildKindContext(services, {
-          connector,
-          appId: account.appId,
-          upstreamScopes: account.scopes,
-          hostname: account.hostname || undefined,
-          pinned: pinnedOf(account.pinnedAddress),
-          fields: current.fields,
-          signal: deadline,
-        });
-        tokens = await untilAborted(kind.refresh(context, current.refreshToken ?? ""), deadline, connector.name);
-      } catch (err) {
-        if (err instanceof UpstreamInvalidGrant) {
-          await markNeedsReauth(services, account, err, options.requestId);
-          throw new AccountNeedsReauth(accountId, { cause: err });
-        }
-        await services.db.account.update({ where: { id: accountId }, data: { lastError: err instanceof BrokerError ? err.description : "refresh failed" } });
-        throw err;
-      }
+      const tokens = pending ?? (await refreshAtUpstream(services, account, connector, kind, current, lockTtlMs, options.requestId));
       // The credentials and the account's mirror of them, in one statement; what it stored is what we return.
-      const stored = await storeRefreshResult(services.db, services.keyring, accountId, current, tokens);
+      const stored = await storeDurably(services, accountId, current, tokens, { fromPending: pending !== undefined, until: lockedAt + lockTtlMs });
       if (!stored) {
         // Only possible if our lock expired mid-refresh; the stored row is newer than ours.
         services.log.warn({ accountId }, "refresh result discarded: credentials changed while refreshing");
@@ -152,6 +136,108 @@ export async function refreshAccount(services: Services, accountId: string, opti
     }
   }
   throw new ServiceUnavailable(`account ${accountId} is being refreshed by another process; try again`, { headers: { "Retry-After": "2" } });
+}
+
+/**
+ * One refresh at the upstream. `invalid_grant` marks the account
+ * needs_reauth; any other failure is noted on the account and rethrown.
+ */
+async function refreshAtUpstream(
+  services: Services,
+  account: RefreshState["account"],
+  connector: ConnectorConfig,
+  kind: AuthKind & Refresher,
+  current: StoredTokens,
+  lockTtlMs: number,
+  requestId: string | undefined,
+): Promise<StoredTokens> {
+  // The upstream call must end while we still hold the lock: past its TTL another caller may
+  // take it and present the same refresh token. The per-request timeouts (src/net/) add up to more.
+  const deadline = AbortSignal.timeout(upstreamDeadlineMs(lockTtlMs));
+  try {
+    // `fields`: what the end user typed at connect that a new grant needs again (the jwt_bearer subject).
+    const context = await buildKindContext(services, {
+      connector,
+      appId: account.appId,
+      upstreamScopes: account.scopes,
+      hostname: account.hostname || undefined,
+      pinned: pinnedOf(account.pinnedAddress),
+      fields: current.fields,
+      signal: deadline,
+    });
+    return await untilAborted(kind.refresh(context, current.refreshToken ?? ""), deadline, connector.name);
+  } catch (err) {
+    if (err instanceof UpstreamInvalidGrant) {
+      await markNeedsReauth(services, account, err, requestId);
+      throw new AccountNeedsReauth(account.id, { cause: err });
+    }
+    await services.db.account.update({ where: { id: account.id }, data: { lastError: err instanceof BrokerError ? err.description : "refresh failed" } });
+    throw err;
+  }
+}
+
+/** Whether the account has an upstream answer that could not be stored; a Redis failure reads as none. */
+async function hasPendingRefresh(services: Services, accountId: string): Promise<boolean> {
+  return (await readPendingRefresh(services.redis, services.keyring, accountId).catch(() => undefined)) !== undefined;
+}
+
+/**
+ * The unstored answer to store over `version`, under the lock. One made
+ * from another version is stale (the account was reconnected or refreshed
+ * since) and is dropped.
+ */
+async function unstoredRefresh(services: Services, accountId: string, version: number): Promise<StoredTokens | undefined> {
+  const pending = await readPendingRefresh(services.redis, services.keyring, accountId).catch(() => undefined);
+  if (!pending) return undefined;
+  if (pending.baseVersion === version) return pending.tokens;
+  await dropPendingRefresh(services.redis, accountId).catch(() => undefined);
+  return undefined;
+}
+
+/** Waits between attempts to store a refresh result, while the lock lasts. */
+const STORE_RETRY_DELAYS_MS = [200, 800, 2_000];
+
+/**
+ * Stores a refresh result so that no upstream answer is lost: it is kept
+ * in Redis first (pending-refresh.ts), the write is retried a few times
+ * while the lock lasts, and it is dropped from Redis only once written (or
+ * once the row moved on). When every attempt fails it stays in Redis and the
+ * refresh fails as transient: the next refresh of the account stores it.
+ */
+async function storeDurably(
+  services: Services,
+  accountId: string,
+  current: StoredTokens & { version: number },
+  tokens: StoredTokens,
+  options: { fromPending: boolean; until: number },
+): Promise<(StoredTokens & { version: number }) | undefined> {
+  if (!options.fromPending) {
+    await keepPendingRefresh(services.redis, services.keyring, accountId, { baseVersion: current.version, tokens }).catch((err: Error) =>
+      services.log.warn({ accountId, err: { message: err.message } }, "could not keep the refresh result in Redis before storing it"),
+    );
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const stored = await storeRefreshResult(services.db, services.keyring, accountId, current, tokens);
+      await dropPendingRefresh(services.redis, accountId).catch(() => undefined);
+      if (options.fromPending && stored) services.log.info({ accountId }, "stored a refresh result kept since a failed write");
+      return stored;
+    } catch (err) {
+      const wait = STORE_RETRY_DELAYS_MS[attempt];
+      // Stop retrying in time to release the lock before its TTL: past it another caller may refresh.
+      if (wait === undefined || Date.now() + wait >= options.until - 1_000) {
+        services.log.error(
+          { accountId, err: { message: (err as Error).message } },
+          "could not store the refreshed credentials; they are kept in Redis and stored at the account's next refresh",
+        );
+        throw new ServiceUnavailable(`the refreshed credentials of account ${accountId} could not be stored yet; try again`, {
+          cause: err,
+          headers: { "Retry-After": "5" },
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
 }
 
 /**

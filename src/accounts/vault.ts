@@ -8,6 +8,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import { sqlRows, type Db, type SqlStatement } from "../db.js";
+import type { ExpirySource } from "../connectors/token-expiry.js";
 
 /** Upstream tokens as an auth kind returns them. */
 export interface StoredTokens {
@@ -16,6 +17,8 @@ export interface StoredTokens {
   idToken?: string;
   tokenType?: string;
   expiresAt?: Date;
+  /** Where `expiresAt` came from (kept on the account, not with the sealed credentials). */
+  expirySource?: ExpirySource;
   scope?: string;
   /** basic / api_key: the fields the user typed. */
   fields?: Record<string, string>;
@@ -206,6 +209,7 @@ export async function storeRefreshResult(
     tokens.expiresAt?.getTime() ?? null,
     tokens.scope ?? null,
     now,
+    tokens.expirySource ?? null,
   ]);
   if (rows.length !== 1) return undefined;
   return {
@@ -220,7 +224,7 @@ export async function storeRefreshResult(
   };
 }
 
-/** $1 account, $2 expected version, $3 token type, $4–$6 sealed tokens (NULL: keep), $7 expiry ms, $8 scope (NULL: keep), $9 now ms. */
+/** $1 account, $2 expected version, $3 token type, $4–$6 sealed tokens (NULL: keep), $7 expiry ms, $8 scope (NULL: keep), $9 now ms, $10 expiry source. */
 const STORE_REFRESH_RESULT: SqlStatement = {
   name: "vault-store-refresh-result",
   text: `
@@ -240,6 +244,7 @@ const STORE_REFRESH_RESULT: SqlStatement = {
     UPDATE "Account"
        SET "credentialVersion" = stored."version",
            "credentialExpiresAt" = to_timestamp($7::float8 / 1000) AT TIME ZONE 'UTC',
+           "credentialExpirySource" = $10,
            "lastRefreshedAt" = to_timestamp($9::float8 / 1000) AT TIME ZONE 'UTC',
            "lastError" = NULL,
            "updatedAt" = to_timestamp($9::float8 / 1000) AT TIME ZONE 'UTC'

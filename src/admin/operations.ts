@@ -4,13 +4,16 @@
  * the route table; the CLI verbs call the same service functions.
  */
 import { z } from "zod";
-import { accountView, endAccount } from "../accounts/lifecycle.js";
+import { accountView, endAccount, expirySourceOf } from "../accounts/lifecycle.js";
 import { refreshAccount } from "../accounts/refresh.js";
 import { recordAudit } from "../audit.js";
 import { checkedServerName, setConnectorCredentials, connectorsWithStoredCredentials } from "../connectors/credentials.js";
 import { callbackUrlTemplate } from "../connectors/context.js";
 import { credentialStatus } from "../connectors/status.js";
 import { isPerServer } from "../connectors/template.js";
+import { checkConnectorText } from "../connectors/loader.js";
+import { requestConnectorReload } from "../connectors/live.js";
+import { EXPIRY_SOURCES } from "../connectors/token-expiry.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
@@ -52,6 +55,7 @@ const accountSchema = z.object({
   profile: z.record(z.string(), z.unknown()),
   scopes: z.array(z.string()),
   credential_expires_at: z.string().nullable(),
+  credential_expiry_source: z.enum(EXPIRY_SOURCES).nullable(),
   last_refreshed_at: z.string().nullable(),
   last_error: z.string().nullable(),
   created_at: z.string(),
@@ -192,6 +196,10 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
           callback_url: z.string(),
           /** Per-server connectors whose credentials go to the server: the servers registered with the broker. */
           servers: z.array(z.string()).optional(),
+          /** The file the connector was loaded from. */
+          source: z.string(),
+          /** When the version that serves was loaded (at start, or by a reload). */
+          loaded_at: z.string().nullable(),
         }),
       ),
     }),
@@ -210,9 +218,102 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
             credentials: status.credentials,
             callback_url: callbackUrlTemplate(services.config.issuer, c),
             ...(status.servers ? { servers: status.servers } : {}),
+            source: c.source.file,
+            loaded_at: services.connectors.loadedAt(c.id)?.toISOString() ?? null,
           };
         }),
       };
+    },
+  }),
+  operation({
+    operationId: "listConnectorFiles",
+    method: "get",
+    path: "/connector-files",
+    summary:
+      "Every connector file of CONNECTORS_DIR at the last load: the connector it serves, and whether it loaded or was rejected (why, and whether its previous version still serves)",
+    tag: "connectors",
+    response: z.object({
+      data: z.array(
+        z.object({
+          file: z.string(),
+          connector: z.string().nullable(),
+          status: z.enum(["loaded", "rejected"]),
+          problems: z.array(z.string()),
+          kept_previous: z.boolean(),
+          loaded_at: z.string(),
+        }),
+      ),
+    }),
+    handle: async (_input, { services }) => ({
+      data: services.connectors.fileStatuses().map((f) => ({
+        file: f.file,
+        connector: f.connectorId ?? null,
+        status: f.status,
+        problems: f.problems,
+        kept_previous: f.keptPrevious,
+        loaded_at: f.loadedAt.toISOString(),
+      })),
+    }),
+  }),
+  operation({
+    operationId: "validateConnector",
+    method: "post",
+    path: "/connectors/validate",
+    summary: "Check a connector document (YAML or JSON text, or a JSON object) as a file of CONNECTORS_DIR would be checked; nothing is stored or loaded",
+    tag: "connectors",
+    body: z.object({
+      document: z.union([z.string().min(1).max(200_000), z.record(z.string(), z.unknown())]),
+      /** How a text document is written. @defaultValue yaml */
+      format: z.enum(["yaml", "json"]).default("yaml"),
+    }),
+    response: z.object({
+      valid: z.boolean(),
+      connector: z.object({ id: z.string(), name: z.string(), kind: z.string(), per_server: z.boolean(), replaces: z.boolean() }).nullable(),
+      errors: z.array(z.object({ field: z.string(), problem: z.string() })),
+    }),
+    handle: async ({ body }, { services }) => {
+      const text = typeof body.document === "string" ? body.document : JSON.stringify(body.document);
+      const format = typeof body.document === "string" ? body.format : "json";
+      const { connector, errors } = checkConnectorText(`document.${format}`, text, process.env);
+      return {
+        valid: errors.length === 0,
+        connector: connector
+          ? {
+              id: connector.id,
+              name: connector.name,
+              kind: connector.auth.kind,
+              per_server: isPerServer(connector),
+              replaces: services.connectors.has(connector.id),
+            }
+          : null,
+        errors: errors.map((e) => ({ field: e.field, problem: e.problem })),
+      };
+    },
+  }),
+  operation({
+    operationId: "reloadConnectors",
+    method: "post",
+    path: "/connectors/reload",
+    summary: "Reload CONNECTORS_DIR in this process, and ask every other broker process to: each file is checked before it replaces its previous version",
+    tag: "connectors",
+    response: z.object({
+      loaded: z.array(z.string()),
+      rejected: z.array(z.string()),
+      removed: z.array(z.string()),
+      unchanged: z.number(),
+      /** Broker processes that heard the request through Redis (this one too, when it listens); each reloads its own copy of the directory. */
+      processes_notified: z.number(),
+    }),
+    handle: async (_input, { services, actor, requestId }) => {
+      const result = await services.reloadConnectors("admin API");
+      const notified = await requestConnectorReload(services.redis, "admin API").catch(() => 0);
+      await recordAudit(services.db, {
+        action: "connectors.reloaded",
+        ...actor,
+        requestId,
+        detail: { loaded: result.loaded.length, rejected: result.rejected.length, removed: result.removed.length },
+      });
+      return { ...result, processes_notified: notified };
     },
   }),
   operation({
@@ -294,11 +395,23 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     summary: "Refresh an account's upstream credentials now (through the single-flight refresh)",
     tag: "accounts",
     params: z.object({ id }),
-    response: z.object({ id: z.string(), outcome: z.string(), credential_expires_at: z.string().nullable() }),
+    response: z.object({
+      id: z.string(),
+      outcome: z.string(),
+      credential_expires_at: z.string().nullable(),
+      credential_expiry_source: z.enum(EXPIRY_SOURCES).nullable(),
+    }),
     handle: async ({ params }, { services, actor, requestId }) => {
       const result = await refreshAccount(services, params.id, { force: true, requestId });
       await recordAudit(services.db, { action: "account.refresh_requested", ...actor, accountId: params.id, requestId, detail: { outcome: result.outcome } });
-      return { id: params.id, outcome: result.outcome, credential_expires_at: result.credentials.expiresAt?.toISOString() ?? null };
+      // The source is kept on the account: a refresh that joined another or found fresh tokens did not see it.
+      const account = await services.db.account.findUnique({ where: { id: params.id }, select: { credentialExpiresAt: true, credentialExpirySource: true } });
+      return {
+        id: params.id,
+        outcome: result.outcome,
+        credential_expires_at: result.credentials.expiresAt?.toISOString() ?? null,
+        credential_expiry_source: account ? expirySourceOf(account) : null,
+      };
     },
   }),
   operation({

@@ -17,6 +17,7 @@ import { sealedField } from "../crypto/sealed-fields.js";
 import { Prisma, sqlRows, type Db, type SqlStatement } from "../db.js";
 import { NotFound } from "../errors.js";
 import { ConnectorNotConfigured, ServerNotRegistered } from "./errors.js";
+import { CERTIFICATE_THUMBPRINT } from "./private-keys.js";
 import { brokerCredentialNeeds, usesClientCredentials } from "./kinds/catalog.js";
 import type { ConnectorConfig } from "./schema.js";
 import { isHostWithPort, normalizeHostname } from "./host.js";
@@ -75,6 +76,7 @@ function missingPieces(connector: ConnectorConfig, found: { clientId?: string; c
   const missing: string[] = [];
   if (!found.clientId) missing.push("client id");
   if (needs.privateKey && !found.privateJwk) missing.push("private key");
+  else if (needs.privateKey?.certificate && found.privateJwk && !found.privateJwk[CERTIFICATE_THUMBPRINT as keyof JWK]) missing.push("certificate");
   if (needs.clientSecret && !found.clientSecret) missing.push("client secret");
   return missing;
 }
@@ -83,7 +85,10 @@ function missingPieces(connector: ConnectorConfig, found: { clientId?: string; c
 function howToConfigure(connector: ConnectorConfig, appId: string | undefined, missing: string[], hostname?: string): string {
   const app = `${hostname ? ` --hostname ${hostname}` : ""}${appId ? ` [--app ${appId}]` : ""}`;
   const commands: string[] = [];
-  if (missing.includes("private key")) commands.push(`\`authbroker credentials keygen ${connector.id}${app}\``);
+  if (missing.includes("certificate") || (missing.includes("private key") && brokerCredentialNeeds(connector)?.privateKey?.certificate)) {
+    // The upstream registered a certificate: keygen makes no certificate, so the key comes from the operator's files.
+    commands.push(`\`authbroker credentials set ${connector.id}${app} --private-key-file key.pem --certificate-file cert.pem\``);
+  } else if (missing.includes("private key")) commands.push(`\`authbroker credentials keygen ${connector.id}${app}\``);
   if (missing.includes("client id") || missing.includes("client secret") || commands.length === 0) {
     commands.push(
       `\`authbroker credentials set ${connector.id}${app} --client-id …${missing.includes("client secret") || !usesPrivateKey(connector) ? " --client-secret-stdin" : ""}\``,

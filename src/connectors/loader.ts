@@ -124,21 +124,27 @@ export async function checkConnectorFile(path: string, env: NodeJS.ProcessEnv): 
   return checkConnectorText(file, text, env);
 }
 
-/** Checks every connector file of a directory, including ids unique across files. */
-export async function checkConnectorDir(dir: string, env: NodeJS.ProcessEnv): Promise<ConnectorDirCheck> {
-  let names: string[];
+/** The connector files of a directory (sorted names), or why it cannot be read. */
+export async function connectorFileNames(dir: string): Promise<{ names: string[]; error?: undefined } | { names?: undefined; error: ConnectorConfigError }> {
   try {
-    if (!(await stat(dir)).isDirectory())
-      return { connectors: [], errors: [new ConnectorConfigError(displayPath(dir), "", "is not a directory (CONNECTORS_DIR)")] };
-    names = (await readdir(dir)).filter((name) => CONNECTOR_FILE.test(name) && !name.startsWith(".")).sort();
+    if (!(await stat(dir)).isDirectory()) return { error: new ConnectorConfigError(displayPath(dir), "", "is not a directory (CONNECTORS_DIR)") };
+    return { names: (await readdir(dir)).filter((name) => CONNECTOR_FILE.test(name) && !name.startsWith(".")).sort() };
   } catch (err) {
     return {
-      connectors: [],
-      errors: [
-        new ConnectorConfigError(displayPath(dir), "", `cannot be read (CONNECTORS_DIR): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`),
-      ],
+      error: new ConnectorConfigError(
+        displayPath(dir),
+        "",
+        `cannot be read (CONNECTORS_DIR): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      ),
     };
   }
+}
+
+/** Checks every connector file of a directory, including ids unique across files. */
+export async function checkConnectorDir(dir: string, env: NodeJS.ProcessEnv): Promise<ConnectorDirCheck> {
+  const listing = await connectorFileNames(dir);
+  if (listing.error) return { connectors: [], errors: [listing.error] };
+  const names = listing.names;
   const connectors: ConnectorConfig[] = [];
   const errors: ConnectorConfigError[] = [];
   const byId = new Map<string, ConnectorConfig>();

@@ -5,7 +5,7 @@
  * Google service-account JSON key file. What is kept is a private JWK with
  * `alg` and `kid`; what is shown is only the public half.
  */
-import { createPrivateKey, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK } from "jose";
 import type { SigningAlgorithm } from "./schema-fields.js";
 
@@ -17,6 +17,9 @@ export interface ConnectorKeyPair {
   alg: SigningAlgorithm;
   kid: string;
 }
+
+/** The JWK member naming a key's X.509 certificate by its SHA-256 thumbprint (RFC 7517 §4.9), as Microsoft Entra wants it in the assertion header. */
+export const CERTIFICATE_THUMBPRINT = "x5t#S256";
 
 /** A key file's content the operator gave, with what it says besides the key. */
 export interface ImportedKey extends ConnectorKeyPair {
@@ -81,9 +84,48 @@ function parsePem(pem: string): JWK {
   }
 }
 
-/** Reads a key file's text: PEM, a private JWK, or a Google service-account JSON key. */
-export async function importConnectorKey(text: string, options: { alg?: SigningAlgorithm; kid?: string } = {}): Promise<ImportedKey> {
-  const trimmed = text.trim();
+const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+/**
+ * The certificate registered at the upstream for this key (Microsoft
+ * Entra's "certificate credentials"): it must hold the key's public half and
+ * be valid now. Returns its SHA-256 thumbprint, base64url (`x5t#S256`, RFC
+ * 7515 §4.1.8), which the assertion header carries.
+ */
+function certificateThumbprint(pem: string, privateParts: JWK, now = Date.now()): string {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch {
+    throw new KeyFileError("the certificate is not a PEM X.509 certificate");
+  }
+  const certified = certificate.publicKey.export({ format: "jwk" }) as JWK;
+  const key = publicHalf(privateParts);
+  if (Object.keys(key).some((member) => key[member as keyof JWK] !== certified[member as keyof JWK]))
+    throw new KeyFileError("the certificate is for another key than the private key");
+  if (Date.parse(certificate.validTo) <= now) throw new KeyFileError(`the certificate expired on ${new Date(certificate.validTo).toISOString()}`);
+  if (Date.parse(certificate.validFrom) > now) throw new KeyFileError(`the certificate is valid only from ${new Date(certificate.validFrom).toISOString()}`);
+  return createHash("sha256").update(certificate.raw).digest("base64url");
+}
+
+/**
+ * Reads a key file's text: PEM, a private JWK, or a Google service-account
+ * JSON key. A certificate for the key — in the same PEM file, or given
+ * apart (`certificatePem`) — adds its thumbprint to the key (`x5t#S256`).
+ */
+export async function importConnectorKey(text: string, options: { alg?: SigningAlgorithm; kid?: string; certificatePem?: string } = {}): Promise<ImportedKey> {
+  const certificatePem = options.certificatePem ?? CERTIFICATE_PEM.exec(text)?.[0];
+  const imported = await importKeyText(text.replace(CERTIFICATE_PEM, "").trim(), options);
+  if (certificatePem === undefined) return imported;
+  const thumbprint = certificateThumbprint(certificatePem, imported.privateJwk);
+  return {
+    ...imported,
+    privateJwk: { ...imported.privateJwk, [CERTIFICATE_THUMBPRINT]: thumbprint },
+    publicJwk: { ...imported.publicJwk, [CERTIFICATE_THUMBPRINT]: thumbprint },
+  };
+}
+
+async function importKeyText(trimmed: string, options: { alg?: SigningAlgorithm; kid?: string }): Promise<ImportedKey> {
   if (!trimmed.startsWith("{")) return completePair(parsePem(trimmed), options);
   let document: Record<string, unknown>;
   try {

@@ -7,6 +7,9 @@
  *   Unset in a credential field, it leaves the field out (the operator may
  *   store the credential with `authbroker credentials set`); unset anywhere
  *   else, it is an error naming the field and the variable.
+ *   `${env:NAME:-default}` (as in the shell) stands for `default` when the
+ *   variable is unset or empty, so a shipped file can name a setting (a
+ *   Microsoft tenant) and still load before the operator sets it.
  * - `{hostname}` stays in the value, to be filled per account; any other
  *   `{…}`, or `{hostname}` in a field that is never filled, is an error.
  */
@@ -26,7 +29,7 @@ export interface ResolvedReferences {
 }
 
 const REFERENCE = /\$\{([^}]*)\}/g;
-const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
+const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/;
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
 /** `auth.tokenUrl`, `defaultScopes[1]`, `scopes.files.read[0]`. */
@@ -63,13 +66,14 @@ export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): Re
     }
     let missing = false;
     const resolved = value.replace(REFERENCE, (whole, inner: string) => {
-      const name = ENV_REFERENCE.exec(inner)?.[1];
+      const [, name, fallback] = ENV_REFERENCE.exec(inner) ?? [];
       if (name === undefined) {
-        problems.push({ field: path, problem: `unknown reference ${whole}: only \${env:NAME} is supported` });
+        problems.push({ field: path, problem: `unknown reference ${whole}: only \${env:NAME} and \${env:NAME:-default} are supported` });
         return whole;
       }
       const envValue = env[name];
       if (envValue !== undefined && envValue !== "") return envValue;
+      if (fallback !== undefined) return fallback;
       if ((CREDENTIAL_FIELDS as readonly string[]).includes(field)) {
         if (!missingEnv.includes(name)) missingEnv.push(name);
       } else {

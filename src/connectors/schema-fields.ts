@@ -153,6 +153,12 @@ export const clientCredentials = {
       "How the broker authenticates at the token endpoint (RFC 6749 §2.3); `private_key_jwt` signs with the key `authbroker credentials keygen` makes.",
     ),
   clientSecretBasicEncoding,
+  certificate: z
+    .boolean()
+    .default(false)
+    .describe(
+      "`private_key_jwt` with a certificate the upstream registered rather than a bare key (Microsoft Entra's certificate credentials): the assertion names the certificate by its SHA-256 thumbprint (`x5t#S256` header), and the key is stored with its certificate (`authbroker credentials set --private-key-file key.pem --certificate-file cert.pem`).",
+    ),
 };
 
 /** The authorization code flow with a browser redirect (oauth2, oidc). */

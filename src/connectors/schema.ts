@@ -187,6 +187,15 @@ export const connectorFileSchema = z
           .max(86_400, "must be <= 86400")
           .default(DEFAULT_REFRESH_MARGIN_SECONDS)
           .describe("Renew upstream tokens this many seconds before they expire."),
+        defaultTokenLifetimeSeconds: z
+          .number()
+          .int("must be a whole number")
+          .min(60, "must be >= 60")
+          .max(31_536_000, "must be <= 31536000")
+          .optional()
+          .describe(
+            "How long the upstream's access tokens live when its token response has no `expires_in` and the token is not a JWT with an `exp`. Absent: such a token is renewed an hour after it was issued (`probe`). The account view says which rule gave its expiry.",
+          ),
       })
       .default({ marginSeconds: DEFAULT_REFRESH_MARGIN_SECONDS })
       .describe("When the broker renews an account's upstream tokens."),
@@ -228,6 +237,17 @@ export const connectorFileSchema = z
       ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });
     }
     checkAwsSigning(connector, ctx);
+    if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {
+      ctx.addIssue({ code: "custom", path: ["auth", "certificate"], message: "is for tokenAuthMethod private_key_jwt: a certificate names the signing key" });
+    }
+    const lifetime = connector.refresh.defaultTokenLifetimeSeconds;
+    if (lifetime !== undefined && lifetime <= connector.refresh.marginSeconds) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["refresh", "defaultTokenLifetimeSeconds"],
+        message: `must be longer than refresh.marginSeconds (${connector.refresh.marginSeconds}): the token would be renewed as soon as it is issued`,
+      });
+    }
     if (kind.identityUrlRequired && !connector.identity?.url) {
       ctx.addIssue({ code: "custom", path: ["identity", "url"], message: `is required for ${kind.name} connectors: ${kind.identityUrlRequired}` });
     }

@@ -14,6 +14,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Redis } from "../redis.js";
 import { tryLock, waitForRelease } from "../lock.js";
 import type { SharedTokenCache, UpstreamTokens } from "./kinds/types.js";
+import type { ExpirySource } from "./token-expiry.js";
 
 const KEY_PREFIX = "upstream:shared-token:";
 const SEAL_FIELD = "SharedUpstreamToken";
@@ -26,6 +27,7 @@ interface CachedTokens {
   tokenType: string;
   /** Epoch milliseconds; absent when the upstream said nothing. */
   expiresAt?: number;
+  expirySource?: ExpirySource;
   scope?: string;
 }
 
@@ -72,12 +74,19 @@ export class RedisSharedTokens implements SharedTokenCache {
       accessToken: cached.accessToken,
       tokenType: cached.tokenType,
       expiresAt: cached.expiresAt === undefined ? undefined : new Date(cached.expiresAt),
+      expirySource: cached.expirySource,
       scope: cached.scope,
     };
   }
 
   private async store(key: string, tokens: UpstreamTokens): Promise<UpstreamTokens> {
-    const cached: CachedTokens = { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresAt: tokens.expiresAt?.getTime(), scope: tokens.scope };
+    const cached: CachedTokens = {
+      accessToken: tokens.accessToken,
+      tokenType: tokens.tokenType,
+      expiresAt: tokens.expiresAt?.getTime(),
+      expirySource: tokens.expirySource,
+      scope: tokens.scope,
+    };
     const ttl = cached.expiresAt === undefined ? NO_EXPIRY_TTL_MS : cached.expiresAt - Date.now();
     if (ttl > 0) await this.redis.set(KEY_PREFIX + key, this.keyring.sealJson(cached, { rowId: key, field: SEAL_FIELD }), "PX", Math.ceil(ttl));
     return tokens;

@@ -37,6 +37,12 @@ export interface OAuth2UpstreamOptions {
   requirePkce?: boolean;
   /** Access token lifetime in seconds; `null` issues non-expiring tokens (no `expires_in`), like classic GitHub apps. @defaultValue 3600 */
   accessTokenTtl?: number | null;
+  /**
+   * Issue access tokens that are JWTs whose `exp` is this many seconds away
+   * (signed with a key nobody knows: only the upstream reads them). Absent:
+   * opaque tokens.
+   */
+  jwtAccessTokenExpSeconds?: number;
   /** @defaultValue true */
   issueRefreshTokens?: boolean;
   /** Refresh token lifetime in seconds. @defaultValue 180 days (GitHub's) */
@@ -355,7 +361,7 @@ export async function startOAuth2Upstream(options: OAuth2UpstreamOptions): Promi
 
   function issueTokens(clientId: string, tokenUser: OAuth2UpstreamUser, scope: string, family: string): IssuedTokens {
     const now = Date.now();
-    const accessToken = randomToken("gho_");
+    const accessToken = options.jwtAccessTokenExpSeconds === undefined ? randomToken("gho_") : jwtToken(tokenUser, now, options.jwtAccessTokenExpSeconds);
     accessTokens.set(accessToken, {
       clientId,
       scope,
@@ -546,6 +552,14 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
     return new URLSearchParams(Object.entries(parsed).map(([k, v]): [string, string] => [k, String(v)]));
   }
   return new URLSearchParams(body);
+}
+
+/** A JWT access token as some upstreams (Microsoft, Auth0) issue them; its signature is random bytes, as only its issuer verifies it. */
+function jwtToken(user: OAuth2UpstreamUser, now: number, expSeconds: number): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const iat = Math.floor(now / 1000);
+  const claims = { sub: String(user.id), iat, exp: iat + expSeconds, jti: randomBytes(8).toString("hex") };
+  return `${part({ alg: "RS256", typ: "at+jwt" })}.${part(claims)}.${randomBytes(256).toString("base64url")}`;
 }
 
 function randomToken(prefix: string): string {

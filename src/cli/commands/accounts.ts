@@ -38,7 +38,7 @@ export function registerAccounts(program: Command): void {
         printResult(options, views, () =>
           table(
             views.map((v) => ({ ...v, email: (v.profile.email as string | undefined) ?? null })),
-            ["id", "app_id", "connector", "hostname", "status", "email", "credential_expires_at"],
+            ["id", "app_id", "connector", "hostname", "status", "email", "credential_expires_at", "credential_expiry_source"],
           ),
         );
       });

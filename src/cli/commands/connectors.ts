@@ -119,4 +119,43 @@ export function registerConnectors(program: Command): void {
       );
       if (!valid) throw new CliError(`${checked.errors.length} problem(s) in connector files`, EXIT.usage);
     });
+
+  connectors
+    .command("reload")
+    .description(
+      "ask every running serve and worker process (through Redis) to reload CONNECTORS_DIR: each file is checked before it replaces its previous version; an invalid one keeps its previous version serving (what SIGHUP does for one process)",
+    )
+    .option("--json", "print the result as JSON")
+    .action(async (options: { json?: boolean }) => {
+      const { checkConnectorDir } = await import("../../connectors/loader.js");
+      const { createRedis, whenReady } = await import("../../redis.js");
+      const { requestConnectorReload } = await import("../../connectors/live.js");
+      // The same check the processes make, so the operator sees at once which files they will reject.
+      const { connectors: valid, errors } = await checkConnectorDir(configuredConnectorsDir(), process.env);
+      for (const error of errors) process.stderr.write(`authbroker: ${error.message} (the running version of this file keeps serving)\n`);
+      let redisUrl: string;
+      try {
+        redisUrl = loadConfig({ REDIS_URL: process.env.REDIS_URL, BROKER_ENCRYPTION_KEYS: NO_KEYS }).redisUrl;
+      } catch (err) {
+        throw new CliError((err as Error).message, EXIT.usage);
+      }
+      const redis = createRedis(redisUrl);
+      redis.on("error", () => undefined);
+      let notified: number;
+      try {
+        await whenReady(redis, 5_000);
+        notified = await requestConnectorReload(redis, "authbroker connectors reload");
+      } catch (err) {
+        throw new CliError(`cannot reach Redis to ask the broker processes (${(err as Error).message})`, EXIT.failed);
+      } finally {
+        redis.disconnect();
+      }
+      printResult(options, { notified, valid: valid.map((c) => c.id), errors: problemLines(errors) }, () =>
+        notified === 0
+          ? "no broker process is listening (none running on this Redis); nothing reloaded"
+          : `${notified} broker process(es) asked to reload; ${valid.length} connector file(s) valid${errors.length ? `, ${errors.length} problem(s) (previous versions keep serving)` : ""}`,
+      );
+      if (errors.length > 0) process.exitCode = EXIT.usage;
+      else if (notified === 0) process.exitCode = EXIT.failed;
+    });
 }

@@ -28,6 +28,7 @@ interface SetOptions {
   clientSecret?: string;
   clientSecretStdin?: boolean;
   privateKeyFile?: string;
+  certificateFile?: string;
   keyId?: string;
   json?: boolean;
 }
@@ -90,18 +91,23 @@ async function connectorAlgorithm(connector: ConnectorConfig): Promise<SigningAl
   return brokerCredentialNeeds(connector)?.privateKey?.algorithm;
 }
 
-async function keyFromFile(path: string, options: { alg?: SigningAlgorithm; kid?: string }): Promise<ImportedKey> {
-  const { importConnectorKey, KeyFileError } = await import("../../connectors/private-keys.js");
-  let text: string;
+async function readTextFile(path: string): Promise<string> {
   try {
-    text = await readFile(path, "utf8");
+    return await readFile(path, "utf8");
   } catch (err) {
     throw new CliError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT.usage);
   }
+}
+
+async function keyFromFile(path: string, options: { alg?: SigningAlgorithm; kid?: string; certificateFile?: string }): Promise<ImportedKey> {
+  const { importConnectorKey, KeyFileError } = await import("../../connectors/private-keys.js");
+  const text = await readTextFile(path);
+  const certificatePem = options.certificateFile === undefined ? undefined : await readTextFile(options.certificateFile);
   try {
-    return await importConnectorKey(text, options);
+    return await importConnectorKey(text, { alg: options.alg, kid: options.kid, certificatePem });
   } catch (err) {
-    if (err instanceof KeyFileError) throw new CliError(`${path}: ${err.message}`, EXIT.usage);
+    if (err instanceof KeyFileError)
+      throw new CliError(`${options.certificateFile && err.message.includes("certificate") ? options.certificateFile : path}: ${err.message}`, EXIT.usage);
     throw err;
   }
 }
@@ -135,11 +141,12 @@ export function registerCredentials(program: Command): void {
     .option("--client-secret <secret>", "the client secret (visible in shell history: prefer --client-secret-stdin)")
     .option("--client-secret-stdin", "read the client secret from stdin")
     .option("--private-key-file <file>", "a private key for jwt_bearer or private_key_jwt: PEM, a private JWK, or a Google service-account JSON key")
+    .option("--certificate-file <file>", "the X.509 certificate (PEM) the upstream registered for the key (Microsoft Entra); a PEM key file may hold it too")
     .option("--key-id <kid>", "the key id the upstream knows the key by (Box: the public key ID it shows); default: the file's, or the RFC 7638 thumbprint")
     .option("--json", "print the result as JSON")
     .action(async (connectorId: string, options: SetOptions) => {
       const { setConnectorCredentials, setConnectorPrivateKey, usesPrivateKey } = await import("../../connectors/credentials.js");
-      const { usesClientCredentials } = await import("../../connectors/kinds/catalog.js");
+      const { brokerCredentialNeeds, usesClientCredentials } = await import("../../connectors/kinds/catalog.js");
       const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const connector = await findConnector(services, connectorId);
@@ -147,11 +154,23 @@ export function registerCredentials(program: Command): void {
           throw new CliError(`connector "${connector.id}" (${connector.auth.kind}) has no client credentials: its end users enter their own`, EXIT.usage);
         if (options.privateKeyFile !== undefined && !usesPrivateKey(connector))
           throw new CliError(`connector "${connector.id}" signs nothing: a private key is for jwt_bearer or private_key_jwt connectors`, EXIT.usage);
+        if (options.certificateFile !== undefined && options.privateKeyFile === undefined)
+          throw new CliError("a certificate goes with its private key: add --private-key-file", EXIT.usage);
         const hostname = await serverOption(connector, options.hostname);
         const key =
           options.privateKeyFile === undefined
             ? undefined
-            : await keyFromFile(options.privateKeyFile, { alg: await connectorAlgorithm(connector), kid: options.keyId });
+            : await keyFromFile(options.privateKeyFile, {
+                alg: await connectorAlgorithm(connector),
+                kid: options.keyId,
+                certificateFile: options.certificateFile,
+              });
+        const { CERTIFICATE_THUMBPRINT } = await import("../../connectors/private-keys.js");
+        if (key && brokerCredentialNeeds(connector)?.privateKey?.certificate && !key.privateJwk[CERTIFICATE_THUMBPRINT as keyof typeof key.privateJwk])
+          throw new CliError(
+            `connector "${connector.id}" names its key by certificate: add --certificate-file (or a PEM file with the key and its certificate)`,
+            EXIT.usage,
+          );
         const clientId = options.clientId ?? key?.clientId;
         if (clientId === undefined && key === undefined) throw new CliError("give --client-id (with its secret), --private-key-file, or both", EXIT.usage);
         const clientSecret = await clientSecretFrom(options, connector, options.clientId !== undefined);
@@ -181,6 +200,9 @@ export function registerCredentials(program: Command): void {
             clientId: clientId ?? null,
             clientSecretStored: clientSecret !== undefined,
             ...(key ? { privateKeyStored: true, alg: key.alg, kid: key.kid, publicJwk: key.publicJwk } : {}),
+            ...(key?.publicJwk[CERTIFICATE_THUMBPRINT as keyof typeof key.publicJwk]
+              ? { certificateThumbprint: key.publicJwk[CERTIFICATE_THUMBPRINT as keyof typeof key.publicJwk] }
+              : {}),
             created,
           },
           () =>
@@ -203,12 +225,18 @@ export function registerCredentials(program: Command): void {
     .action(async (connectorId: string, options: KeygenOptions) => {
       const { setConnectorPrivateKey, usesPrivateKey } = await import("../../connectors/credentials.js");
       const { generateConnectorKey } = await import("../../connectors/private-keys.js");
+      const { brokerCredentialNeeds } = await import("../../connectors/kinds/catalog.js");
       const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const connector = await findConnector(services, connectorId);
         if (!usesPrivateKey(connector))
           throw new CliError(
             `connector "${connector.id}" (${connector.auth.kind}) signs nothing: keygen is for jwt_bearer connectors and private_key_jwt client authentication`,
+            EXIT.usage,
+          );
+        if (brokerCredentialNeeds(connector)?.privateKey?.certificate)
+          throw new CliError(
+            `connector "${connector.id}" names its key by the certificate the upstream registered, and keygen makes no certificate: make both (openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 365 -subj /CN=authbroker), upload cert.pem to the upstream, then run \`authbroker credentials set ${connector.id} --private-key-file key.pem --certificate-file cert.pem\``,
             EXIT.usage,
           );
         const hostname = await serverOption(connector, options.hostname);

@@ -5,14 +5,16 @@
  * discovery) and how they learn who connected; both are this engine with
  * those two functions plugged in.
  */
-import { importJWK } from "jose";
+import { importJWK, type JWK } from "jose";
 import * as oidc from "openid-client";
-import type { ConnectorAuth } from "../schema.js";
+import type { ConnectorAuth, ConnectorConfig } from "../schema.js";
 import type { ClientSecretBasicEncoding, TokenAuthMethod } from "../schema-fields.js";
 import type { UpstreamClientCredentials } from "../credentials.js";
 import { ConnectorNotConfigured } from "../errors.js";
+import { CERTIFICATE_THUMBPRINT } from "../private-keys.js";
 import { fillTemplate } from "../template.js";
 import { ClientSecretBasic } from "./client-secret-basic.js";
+import { inferTokenExpiry } from "../token-expiry.js";
 import { USER_AGENT } from "./identity.js";
 import type {
   AuthKind,
@@ -53,10 +55,13 @@ function basicEncodingOf(auth: ConnectorAuth): ClientSecretBasicEncoding {
 }
 
 /** Client authentication at the upstream token endpoint, one strategy per method (RFC 6749 §2.3, RFC 7523 §2.2). */
-const CLIENT_AUTH: Record<TokenEndpointAuthMethod, (ctx: KindContext, credentials: UpstreamClientCredentials) => Promise<oidc.ClientAuth>> = {
+const CLIENT_AUTH: Record<
+  TokenEndpointAuthMethod,
+  (ctx: KindContext, credentials: UpstreamClientCredentials, assertionAudience: string | undefined) => Promise<oidc.ClientAuth>
+> = {
   client_secret_basic: async (ctx, credentials) => ClientSecretBasic(ctx.connector.id, credentials.clientSecret, basicEncodingOf(ctx.connector.auth)),
   client_secret_post: async (_ctx, credentials) => oidc.ClientSecretPost(credentials.clientSecret),
-  private_key_jwt: async (ctx, credentials) => {
+  private_key_jwt: async (ctx, credentials, assertionAudience) => {
     const jwk = credentials.privateJwk;
     if (!jwk?.alg)
       throw new ConnectorNotConfigured(
@@ -74,11 +79,36 @@ const CLIENT_AUTH: Record<TokenEndpointAuthMethod, (ctx: KindContext, credential
     }
     if (key instanceof Uint8Array)
       throw new ConnectorNotConfigured(ctx.connector.id, `connector "${ctx.connector.id}" has a symmetric key where private_key_jwt needs a private key`);
-    return oidc.PrivateKeyJwt({ key, kid: jwk.kid });
+    const thumbprint = certificateThumbprintOf(ctx, jwk);
+    return oidc.PrivateKeyJwt(
+      { key, kid: jwk.kid },
+      {
+        [oidc.modifyAssertion]: (header, payload) => {
+          // openid-client puts the issuer (draft-ietf-oauth-rfc7523bis); where the broker knows no issuer, only a
+          // token endpoint, that endpoint is the audience (RFC 7523 §3, OIDC Core §9; what Microsoft Entra checks).
+          if (assertionAudience) payload.aud = assertionAudience;
+          // RFC 7515 §4.1.8: the certificate the upstream registered, by its SHA-256 thumbprint.
+          if (thumbprint) header[CERTIFICATE_THUMBPRINT] = thumbprint;
+        },
+      },
+    );
   },
   // RFC 7523 §2.1: the assertion authorizes the request; nothing else is sent (not even client_id, which None() would add).
   none: async () => () => undefined,
 };
+
+/** The `x5t#S256` of the connector's key, when the connector names its key by certificate; none otherwise. */
+function certificateThumbprintOf(ctx: KindContext, jwk: JWK): string | undefined {
+  const auth = ctx.connector.auth;
+  if (!("certificate" in auth) || !auth.certificate) return undefined;
+  const thumbprint = jwk[CERTIFICATE_THUMBPRINT as keyof JWK];
+  if (typeof thumbprint !== "string")
+    throw new ConnectorNotConfigured(
+      ctx.connector.id,
+      `connector "${ctx.connector.id}" needs its key's certificate: run \`authbroker credentials set ${ctx.connector.id} --private-key-file key.pem --certificate-file cert.pem\``,
+    );
+  return thumbprint;
+}
 
 /**
  * An openid-client Configuration for this context: the server metadata,
@@ -89,9 +119,10 @@ export async function clientConfiguration(
   ctx: KindContext,
   auth: { tokenAuthMethod: TokenEndpointAuthMethod },
   metadata: oidc.ServerMetadata,
+  options: { assertionAudience?: string } = {},
 ): Promise<oidc.Configuration> {
   const credentials = requireCredentials(ctx);
-  const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials);
+  const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials, options.assertionAudience);
   const config = new oidc.Configuration(metadata, credentials.clientId, { token_endpoint_auth_method: auth.tokenAuthMethod }, clientAuth);
   config[oidc.customFetch] = async (url, options) => {
     const response = await ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT } });
@@ -105,8 +136,14 @@ export async function clientConfiguration(
 /** A Configuration for a kind that only talks to a token endpoint (no authorization server metadata beyond it). */
 export function tokenEndpointConfiguration(ctx: KindContext, tokenUrl: string, tokenAuthMethod: TokenEndpointAuthMethod): Promise<oidc.Configuration> {
   const tokenEndpoint = filled(ctx, tokenUrl);
-  // openid-client needs an issuer identifier; a token endpoint alone has none, so its origin stands in (never compared).
-  return clientConfiguration(ctx, { tokenAuthMethod }, { issuer: new URL(tokenEndpoint).origin, token_endpoint: tokenEndpoint });
+  // openid-client needs an issuer identifier; a token endpoint alone has none, so its origin stands in (never compared,
+  // and never a client assertion's audience: that is the token endpoint).
+  return clientConfiguration(
+    ctx,
+    { tokenAuthMethod },
+    { issuer: new URL(tokenEndpoint).origin, token_endpoint: tokenEndpoint },
+    { assertionAudience: tokenEndpoint },
+  );
 }
 
 /**
@@ -128,14 +165,18 @@ async function errorBodyAsError(response: Response): Promise<Response> {
   return new Response(text, { status: isError ? 400 : 200, headers: new Headers([...response.headers]) });
 }
 
-export function toUpstreamTokens(response: TokenResponse): UpstreamTokens {
-  const expiresIn = response.expiresIn();
+/**
+ * A token response as the broker keeps it. Every token gets an expiry, the
+ * upstream's or an inferred one (../token-expiry.ts), so every account that
+ * can be refreshed has a refresh schedule.
+ */
+export function toUpstreamTokens(response: TokenResponse, connector: ConnectorConfig): UpstreamTokens {
   return {
     accessToken: response.access_token,
     refreshToken: response.refresh_token,
     idToken: response.id_token,
     tokenType: response.token_type.toLowerCase(),
-    expiresAt: expiresIn === undefined ? undefined : new Date(Date.now() + expiresIn * 1000),
+    ...inferTokenExpiry(response.access_token, response.expiresIn(), connector.refresh),
     scope: response.scope,
   };
 }
@@ -200,7 +241,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
           idTokenExpected: options.openid,
         }),
       );
-      const tokens = toUpstreamTokens(response);
+      const tokens = toUpstreamTokens(response, ctx.connector);
       return { tokens, identity: await options.identity(ctx, config, response) };
     },
 
@@ -208,7 +249,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
     async refresh(ctx, refreshToken) {
       const { config } = await configure(ctx);
       const response = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));
-      return toUpstreamTokens(response);
+      return toUpstreamTokens(response, ctx.connector);
     },
 
     async fetchIdentity(ctx, tokens) {

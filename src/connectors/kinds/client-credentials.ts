@@ -47,7 +47,7 @@ export function createClientCredentialsKind(): AuthKind & ServiceTokenFetcher & 
     if (ctx.upstreamScopes.length > 0) parameters.scope = ctx.upstreamScopes.join(" ");
     const response = await upstreamCall(ctx.connector, "client credentials grant", () => oidc.clientCredentialsGrant(config, parameters));
     // RFC 6749 §4.4.3: no refresh token here; the next token is another grant.
-    return { ...toUpstreamTokens(response), refreshToken: undefined };
+    return { ...toUpstreamTokens(response, ctx.connector), refreshToken: undefined };
   }
 
   function sharedToken(ctx: KindContext): Promise<UpstreamTokens> {

@@ -17,8 +17,11 @@ import type { AuthKind } from "./types.js";
 export interface BrokerCredentialNeeds {
   /** A client secret: client_secret_basic or client_secret_post authentication at the token endpoint. */
   clientSecret: boolean;
-  /** A private key to sign with, and the algorithm `authbroker credentials keygen` makes it for when the file names one. */
-  privateKey?: { algorithm?: SigningAlgorithm };
+  /**
+   * A private key to sign with, the algorithm `authbroker credentials keygen` makes it for when the file names one,
+   * and whether it must come with the certificate the upstream registered (its thumbprint goes in the assertion header).
+   */
+  privateKey?: { algorithm?: SigningAlgorithm; certificate?: boolean };
 }
 
 /** The `auth` section of a connector of one kind: a strict object whose `kind` is the kind's name. */
@@ -48,7 +51,7 @@ export interface AuthKindDescriptor<Name extends string = string, Auth extends A
 }
 
 /** What a client authentication method at the token endpoint needs besides the client id (RFC 6749 §2.3, RFC 7523 §2.2). */
-export function credentialNeedsOf(method: TokenAuthMethod | "none"): BrokerCredentialNeeds {
-  if (method === "private_key_jwt") return { clientSecret: false, privateKey: {} };
+export function credentialNeedsOf(method: TokenAuthMethod | "none", options: { certificate?: boolean } = {}): BrokerCredentialNeeds {
+  if (method === "private_key_jwt") return { clientSecret: false, privateKey: options.certificate ? { certificate: true } : {} };
   return { clientSecret: method !== "none" };
 }

@@ -110,7 +110,7 @@ export function createJwtBearerKind(): AuthKind & AssertionSigner & ServiceToken
     if (!auth.scopeClaim && ctx.upstreamScopes.length > 0) parameters.scope = ctx.upstreamScopes.join(" ");
     const response = await upstreamCall(ctx.connector, "assertion grant", () => oidc.genericGrantRequest(config, JWT_BEARER_GRANT_TYPE, parameters));
     // A refresh token would be pointless (the key makes new assertions) and is not kept.
-    return { ...toUpstreamTokens(response), refreshToken: undefined, fields: subject ? { [SUBJECT_FIELD]: subject } : undefined };
+    return { ...toUpstreamTokens(response, ctx.connector), refreshToken: undefined, fields: subject ? { [SUBJECT_FIELD]: subject } : undefined };
   }
 
   async function identityOf(ctx: KindContext, tokens: UpstreamTokens, subject: string | undefined): Promise<UpstreamIdentity> {

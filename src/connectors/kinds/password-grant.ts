@@ -56,7 +56,7 @@ export function createPasswordGrantKind(): AuthKind & PasswordExchanger & Refres
           throw new FormValuesRejected(`${ctx.connector.name} did not accept this user name and password.`, "password", { detail: err.detail });
         throw err;
       }
-      const tokens = toUpstreamTokens(response);
+      const tokens = toUpstreamTokens(response, ctx.connector);
       return { tokens, identity: await identityOf(ctx, tokens, username) };
     },
 
@@ -64,7 +64,7 @@ export function createPasswordGrantKind(): AuthKind & PasswordExchanger & Refres
     async refresh(ctx, refreshToken) {
       const auth = passwordAuthOf(ctx);
       const config = await tokenEndpointConfiguration(ctx, auth.tokenUrl, auth.tokenAuthMethod);
-      return toUpstreamTokens(await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken)));
+      return toUpstreamTokens(await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken)), ctx.connector);
     },
 
     fetchIdentity: (ctx, tokens) => identityOf(ctx, tokens),

@@ -9,6 +9,7 @@ import type { ConnectorConfig } from "../schema.js";
 import type { AuthKindName } from "./catalog.js";
 import type { UpstreamClientCredentials } from "../credentials.js";
 import type { CheckedAddress } from "../../net/outbound.js";
+import type { ExpirySource } from "../token-expiry.js";
 
 /** Upstream tokens as a kind returns them; the vault seals them. */
 export interface UpstreamTokens {
@@ -18,6 +19,8 @@ export interface UpstreamTokens {
   /** As the upstream spelled it, lower-cased (`bearer`). */
   tokenType: string;
   expiresAt?: Date;
+  /** Where `expiresAt` came from: the upstream's `expires_in`, or an inference (../token-expiry.ts). */
+  expirySource?: ExpirySource;
   /** The upstream's `scope` of the response, as sent (some upstreams separate with ","). */
   scope?: string;
   /**

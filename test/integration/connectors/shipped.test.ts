@@ -28,6 +28,7 @@ const SHIPPED = fileURLToPath(new URL("../../../connectors", import.meta.url));
 const EXPECTED: Record<string, [string, boolean]> = {
   "google-drive": ["oidc", false],
   "microsoft-graph": ["oauth2", false],
+  "microsoft-graph-app": ["client_credentials", false],
   github: ["oauth2", false],
   salesforce: ["oauth2", true],
   box: ["jwt_bearer", false],

@@ -263,6 +263,14 @@ describe("the authorization matrix: every route × every caller", () => {
     },
     { route: "GET /admin/v1/apps/:id", expect: adminOnly(200), request: async () => ({ method: "GET", path: `/admin/v1/apps/${appA.id}` }) },
     { route: "GET /admin/v1/connectors", expect: adminOnly(200), request: get("/admin/v1/connectors") },
+    { route: "GET /admin/v1/connector-files", expect: adminOnly(200), request: get("/admin/v1/connector-files") },
+    {
+      route: "POST /admin/v1/connectors/validate",
+      expect: adminOnly(200),
+      request: async () => json("POST", "/admin/v1/connectors/validate", { document: "id: matrix\nname: Matrix\nauth:\n  kind: api_key\n" }),
+    },
+    // A reload of unchanged files changes nothing another cell could see.
+    { route: "POST /admin/v1/connectors/reload", expect: adminOnly(200), request: async () => ({ method: "POST", path: "/admin/v1/connectors/reload" }) },
     {
       route: "PUT /admin/v1/connectors/:id/credentials",
       expect: adminOnly(200),

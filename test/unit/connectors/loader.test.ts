@@ -224,6 +224,26 @@ describe("${env:NAME} references", () => {
     );
   });
 
+  it("${env:NAME:-default} stands for the default when the variable is unset or empty, and for the variable when set", () => {
+    const withDefault = edit((d) => (d.auth.tokenUrl = "https://login.example/${env:ACME_TENANT:-organizations}/token"));
+    for (const env of [{}, { ACME_TENANT: "" }]) {
+      const connector = parse(withDefault, { ACME_CLIENT_ID: "id", ACME_CLIENT_SECRET: "s", ...env });
+      assert.ok(isKind(connector, "oauth2"));
+      assert.equal(connector.auth.tokenUrl, "https://login.example/organizations/token");
+    }
+    const set = parse(withDefault, { ACME_CLIENT_ID: "id", ACME_CLIENT_SECRET: "s", ACME_TENANT: "contoso" });
+    assert.ok(isKind(set, "oauth2"));
+    assert.equal(set.auth.tokenUrl, "https://login.example/contoso/token");
+  });
+
+  it("auth.certificate is refused without private_key_jwt: a certificate names a signing key", () => {
+    refused(
+      edit((d) => (d.auth.certificate = true)),
+      "auth.certificate",
+      /is for tokenAuthMethod private_key_jwt/,
+    );
+  });
+
   it("any other ${…} reference is an error", () => {
     refused(
       edit((d) => (d.name = "Acme ${secret:x}")),

@@ -13,7 +13,7 @@ const auth = z.strictObject({
 export const clientCredentials: AuthKindDescriptor<"client_credentials", typeof auth> = {
   name: "client_credentials",
   auth,
-  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod),
+  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod, auth),
   describeConnect: () => "Connects as the app itself: nothing to sign in to",
   implementation: async () => (await import("../client-credentials.js")).createClientCredentialsKind(),
 };

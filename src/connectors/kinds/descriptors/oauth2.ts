@@ -20,7 +20,7 @@ export const oauth2: AuthKindDescriptor<"oauth2", typeof auth> = {
   name: "oauth2",
   auth,
   identityUrlRequired: "it is how the broker learns who connected",
-  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod),
+  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod, auth),
   describeConnect: ({ name, perServer }) => (perServer ? `Type your server's address, then sign in at ${name}` : `Sign in at ${name}`),
   implementation: async () => (await import("../oauth2.js")).createOAuth2Kind(),
 };

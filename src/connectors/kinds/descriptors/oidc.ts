@@ -19,7 +19,7 @@ export const oidc: AuthKindDescriptor<"oidc", typeof auth> = {
   name: "oidc",
   auth,
   identityFromClaims: true,
-  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod),
+  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod, auth),
   describeConnect: ({ name, perServer }) => (perServer ? `Type your server's address, then sign in at ${name}` : `Sign in at ${name}`),
   implementation: async () => (await import("../oidc.js")).createOidcKind(),
 };

@@ -13,7 +13,7 @@ const auth = z.strictObject({
 export const passwordGrant: AuthKindDescriptor<"password_grant", typeof auth> = {
   name: "password_grant",
   auth,
-  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod),
+  brokerCredentials: (auth) => credentialNeedsOf(auth.tokenAuthMethod, auth),
   describeConnect: () => "Type your user name and password (used once, not kept)",
   implementation: async () => (await import("../password-grant.js")).createPasswordGrantKind(),
 };
