@@ -6,8 +6,9 @@
  *                   the app's bearer swapped for a fixed upstream token,
  *                   bodies piped),
  *   - bare undici   the same pass-through with undici's pooled client,
- *   - broker        through the broker's `/v1/proxy` (its real composition
- *                   root: JWT signature and revocation, account and scope,
+ *   - broker        through the broker's `/v1/proxy`, run as an operator
+ *                   runs it (`node bin/authbroker.js serve`, the compiled
+ *                   dist/, NODE_ENV=production): JWT signature and revocation, account and scope,
  *                   header policy, path rules, 401 → refresh → retry,
  *                   metrics, audit of every call) for an account of an
  *                   `oauth2` connector whose upstream token is injected,
@@ -30,14 +31,14 @@
  * in docs/benchmarks.md).
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Agent as UndiciAgent } from "undici";
 import { publish, table } from "./lib/report.js";
 import { runWrk, wrkAvailable, type WrkResult, type WrkTarget } from "./lib/wrk.js";
+import { closeSeeding, prepareBroker, startBrokerProcess, type BrokerProcess } from "./lib/broker.js";
+import { connectAccount } from "../src/accounts/accounts.js";
+import { issueAccessToken } from "../src/oauth/tokens.js";
 import { median, numberFromEnv } from "./lib/load.js";
 
 /** The token the upstream API accepts; the broker holds it sealed as the account's access token. */
@@ -46,10 +47,9 @@ const PATH = "/items/42?fields=id,name";
 const RESPONSE = JSON.stringify({ id: 42, name: "answer", tags: ["a", "b", "c"], owner: { id: 7, login: "octocat" } });
 const RSS_LIMIT_MIB = 300;
 
-type Role = "upstream" | "bare-http" | "bare-undici" | "broker";
+type Role = "upstream" | "bare-http" | "bare-undici";
 interface Ready {
   port: number;
-  token?: string;
 }
 
 function ready(message: Ready): void {
@@ -145,76 +145,72 @@ async function runBareUndici(upstreamPort: number): Promise<void> {
   await listen(server);
 }
 
-// ── the broker, through its real composition root ───────────────────────────
+// ── the broker, as an operator runs it ──────────────────────────────────────
 
-async function runBroker(upstreamPort: number): Promise<void> {
-  const { createTestDatabase } = await import("../test/support/db.js");
-  const { freePort } = await import("../test/support/ports.js");
-  const { localBrokerEnv } = await import("./lib/broker.js");
-  const { loadConfig } = await import("../src/config.js");
-  const { createLogger } = await import("../src/log.js");
-  const { startBroker } = await import("../src/main.js");
-  const { connectAccount } = await import("../src/accounts/accounts.js");
-  const { issueAccessToken } = await import("../src/oauth/tokens.js");
+/** The connector of the benched account: an oauth2 upstream whose access token the proxy injects. */
+function filesConnector(upstream: string) {
+  return {
+    id: "files",
+    name: "Files API",
+    auth: {
+      kind: "oauth2",
+      authorizationUrl: `${upstream}/oauth/authorize`,
+      tokenUrl: `${upstream}/oauth/token`,
+      clientId: "bench",
+      clientSecret: "bench-secret-0123456789",
+    },
+    scopes: { read: ["files:read"] },
+    defaultScopes: ["read"],
+    api: { baseUrl: upstream, credentials: "bearer" },
+    identity: { url: `${upstream}/me`, subject: "id" },
+  };
+}
 
+/**
+ * `node bin/authbroker.js serve` (the compiled dist/ when it is current, as
+ * in production) on a fresh database, seeded first through the broker's own
+ * modules: an app, an account connected with upstream tokens, and an
+ * account-bound access token for it.
+ */
+async function startBroker(upstreamPort: number): Promise<{ process: BrokerProcess; port: number; token: string; cleanup(): Promise<void> }> {
   const upstream = `http://127.0.0.1:${upstreamPort}`;
-  const database = await createTestDatabase();
-  const dir = mkdtempSync(join(tmpdir(), "authbroker-bench-"));
-  writeFileSync(
-    join(dir, "files.json"),
-    JSON.stringify({
-      id: "files",
-      name: "Files API",
-      auth: {
-        kind: "oauth2",
-        authorizationUrl: `${upstream}/oauth/authorize`,
-        tokenUrl: `${upstream}/oauth/token`,
-        clientId: "bench",
-        clientSecret: "bench-secret-0123456789",
-      },
-      scopes: { read: ["files:read"] },
-      defaultScopes: ["read"],
-      api: { baseUrl: upstream, credentials: "bearer" },
-      identity: { url: `${upstream}/me`, subject: "id" },
-    }),
-  );
-  const port = await freePort();
-  const config = loadConfig({ ...process.env, ...localBrokerEnv({ name: "bench", port, databaseUrl: database.url, connectorsDir: dir }) });
-  const broker = await startBroker("serve", config, createLogger(config.logLevel));
-  const { services } = broker;
-  const { client } = await services.clients.create({
-    name: "Bench",
-    redirectUris: ["https://app.example/callback"],
-    grantTypes: ["authorization_code"],
-    scopes: ["proxy"],
-  });
-  const { id: accountId } = await connectAccount(services.db, services.keyring, {
-    appId: client.id,
-    connectorId: "files",
-    identity: { subject: "bench-user" },
-    scopes: ["files:read"],
-    tokens: { accessToken: UPSTREAM_TOKEN, refreshToken: "bench-refresh-token", tokenType: "bearer", expiresAt: new Date(Date.now() + 24 * 3600_000) },
-  });
-  const { accessToken } = await issueAccessToken(services, {
-    client: { id: client.id, accessTokenTtl: 3600 },
-    subject: accountId,
-    scope: "proxy",
-    accountId,
-    connectorId: "files",
-    ttl: 3600,
-  });
-  process.once("disconnect", () => {
-    void broker.stop().finally(() => database.drop().finally(() => process.exit(0)));
-  });
-  ready({ port, token: accessToken });
+  const setup = await prepareBroker({ connectors: { "files.json": filesConnector(upstream) } });
+  const services = await setup.openServices();
+  let token: string;
+  try {
+    const { client } = await services.clients.create({
+      name: "Bench",
+      redirectUris: ["https://app.example/callback"],
+      grantTypes: ["authorization_code"],
+      scopes: ["proxy"],
+    });
+    const { id: accountId } = await connectAccount(services.db, services.keyring, {
+      appId: client.id,
+      connectorId: "files",
+      identity: { subject: "bench-user" },
+      scopes: ["files:read"],
+      tokens: { accessToken: UPSTREAM_TOKEN, refreshToken: "bench-refresh-token", tokenType: "bearer", expiresAt: new Date(Date.now() + 24 * 3600_000) },
+    });
+    ({ accessToken: token } = await issueAccessToken(services, {
+      client: { id: client.id, accessTokenTtl: 3600 },
+      subject: accountId,
+      scope: "proxy",
+      accountId,
+      connectorId: "files",
+      ttl: 3600,
+    }));
+  } finally {
+    await closeSeeding(services);
+  }
+  const broker = await startBrokerProcess(setup);
+  return { process: broker, port: setup.port, token, cleanup: () => broker.stop().then(() => setup.cleanup()) };
 }
 
 // ── the driver ──────────────────────────────────────────────────────────────
 
 function start(role: Role, upstreamPort?: number): Promise<{ child: ChildProcess; ready: Ready }> {
-  const nodeArgs = role === (process.env.BENCH_ARGS_ROLE ?? "broker") ? (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean) : [];
   const child = fork(fileURLToPath(import.meta.url), [role, String(upstreamPort ?? "")], {
-    execArgv: ["--import", "tsx", ...nodeArgs],
+    execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
@@ -305,8 +301,8 @@ async function main(): Promise<void> {
 
   const upstream = await start("upstream");
   const port = upstream.ready.port;
-  const [bareHttp, bareUndici, broker] = await Promise.all([start("bare-http", port), start("bare-undici", port), start("broker", port)]);
-  const children = [upstream.child, bareHttp.child, bareUndici.child, broker.child];
+  const [bareHttp, bareUndici, broker] = await Promise.all([start("bare-http", port), start("bare-undici", port), startBroker(port)]);
+  const children = [upstream.child, bareHttp.child, bareUndici.child];
   try {
     const all: WrkTarget[] = [
       { name: "direct", url: `http://127.0.0.1:${port}${PATH}`, headers: { authorization: `Bearer ${UPSTREAM_TOKEN}` }, pid: upstream.child.pid! },
@@ -324,11 +320,11 @@ async function main(): Promise<void> {
       },
       {
         name: "broker",
-        url: `http://127.0.0.1:${broker.ready.port}/v1/proxy${PATH}`,
-        headers: { authorization: `Bearer ${broker.ready.token}` },
-        pid: broker.child.pid!,
+        url: `http://127.0.0.1:${broker.port}/v1/proxy${PATH}`,
+        headers: { authorization: `Bearer ${broker.token}` },
+        pid: broker.process.pid,
       },
-      { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.ready.port}/healthz`, headers: {}, pid: broker.child.pid! },
+      { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.port}/healthz`, headers: {}, pid: broker.process.pid },
     ];
     const targets = only ? all.filter((t) => only.includes(t.name)) : all;
     for (const target of targets) {
@@ -354,6 +350,7 @@ async function main(): Promise<void> {
       body,
     });
   } finally {
+    await broker.cleanup();
     for (const child of children) child.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 500));
     for (const child of children) if (child.exitCode === null) child.kill();
@@ -364,5 +361,4 @@ const [role, upstreamPort] = process.argv.slice(2) as [Role | undefined, string 
 if (role === "upstream") await runUpstream();
 else if (role === "bare-http") await runBareHttp(Number(upstreamPort));
 else if (role === "bare-undici") await runBareUndici(Number(upstreamPort));
-else if (role === "broker") await runBroker(Number(upstreamPort));
 else await main();
