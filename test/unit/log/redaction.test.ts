@@ -63,6 +63,8 @@ describe("redact replaces secret fields at any depth", () => {
     for (const key of [
       "client_secret",
       "password",
+      "passwd",
+      "db_passwd",
       "access_token",
       "refreshToken",
       "id_token",
