@@ -11,7 +11,10 @@
 /** Group name → the modules mutated and the test files that exercise them. */
 export const groups = {
   log: { mutate: ["src/log.ts"], tests: ["test/unit/log/redaction.test.ts"] },
-  "address-policy": { mutate: ["src/net/address-policy.ts", "src/net/cidr-list.ts"], tests: ["test/unit/net/address-policy.test.ts"] },
+  "address-policy": {
+    mutate: ["src/net/address-policy.ts", "src/net/cidr-list.ts"],
+    tests: ["test/unit/net/address-policy.test.ts", "test/unit/config/config.test.ts"],
+  },
   keyring: { mutate: ["src/crypto/keyring.ts"], tests: ["test/unit/crypto/keyring.test.ts"] },
   "accounts-api": { mutate: ["src/api/accounts.ts"], tests: ["test/integration/api/accounts-api.test.ts"] },
   "proxy-caller": { mutate: ["src/proxy/caller.ts"], tests: ["test/integration/proxy/auth.test.ts"] },
