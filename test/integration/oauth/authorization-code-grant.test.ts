@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import * as oidc from "openid-client";
+import pg from "pg";
 import { generateId, generateSecret, hashSecret } from "../../../src/crypto/secrets.js";
 import { InvalidToken } from "../../../src/errors.js";
 import { brokerApp } from "../../../src/main.js";
@@ -15,6 +16,7 @@ import { accessTokenHash, verifyAccessToken } from "../../../src/oauth/tokens.js
 import { createTestServices, type TestServices } from "../../support/services.js";
 import { freePort } from "../../support/ports.js";
 import { setSessionTimeZone } from "../../support/db.js";
+import { until } from "../../support/wait.js";
 
 const REDIRECT = "https://app.example.test/callback";
 const OTHER_REDIRECT = "https://app.example.test/other";
@@ -348,6 +350,39 @@ describe("authorization_code grant", () => {
       await assert.rejects(oidc.refreshTokenGrant(app.config, won[0]!.value.refresh_token!), isInvalidGrant);
       const families = await services.db.refreshFamily.findMany({ where: { id: String(decodeJwt(won[0]!.value.access_token).gid) } });
       assert.ok(families[0]?.revokedAt);
+    });
+
+    it("of two exchanges that overlap, both past the lookup before either writes, exactly one wins", async () => {
+      // A real overlap, not timing luck: a second connection holds the code
+      // row's lock while both exchanges start, so both read the code unused
+      // and both reach the consuming UPDATE; only then is the lock released.
+      // Only the UPDATE's own `consumedAt IS NULL` re-check can stop the second.
+      const { code, verifier, accountId } = await issueCode();
+      const holder = new pg.Client({ connectionString: services.database.url });
+      await holder.connect();
+      try {
+        await holder.query("BEGIN");
+        await holder.query(`SELECT 1 FROM "AuthorizationCode" WHERE "codeHash" = $1 FOR UPDATE`, [hashSecret(code)]);
+        const results = Promise.allSettled([exchange(app, code, verifier), exchange(app, code, verifier)]);
+        await until("both exchanges to wait on the code row's lock", async () => {
+          // Asked outside the holder's transaction, whose view of pg_stat_activity is a snapshot.
+          const [row] = await services.db.$queryRawUnsafe<{ waiting: number }[]>(
+            `SELECT count(*)::int AS waiting FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE "AuthorizationCode"%'`,
+          );
+          return row!.waiting === 2;
+        });
+        await holder.query("COMMIT");
+        const settled = await results;
+        const won = settled.filter((r) => r.status === "fulfilled");
+        assert.equal(won.length, 1, "exactly one exchange succeeds");
+        const lost = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        assert.equal((lost!.reason as oidc.ResponseBodyError).error, "invalid_grant");
+        const families = await services.db.refreshFamily.findMany({ where: { accountId } });
+        assert.equal(families.length, 1, "one grant recorded for one code");
+      } finally {
+        await holder.end();
+      }
     });
   });
 });

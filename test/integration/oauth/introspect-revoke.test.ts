@@ -8,9 +8,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as client from "openid-client";
-import { exportJWK, generateKeyPair } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { connectAccount, registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../../support/as-fixture.js";
 import { issueAccessToken } from "../../../src/oauth/tokens.js";
+import { revokedGrantKey } from "../../../src/revocation/revocation.js";
 
 describe("introspection and revocation", () => {
   let fixture: AsFixture;
@@ -118,6 +119,13 @@ describe("introspection and revocation", () => {
       await assert.rejects(client.refreshTokenGrant(appA.config, second.refresh_token!), (err: client.ResponseBodyError) => err.error === "invalid_grant");
       assert.equal((await client.tokenIntrospection(appA.config, rotated.access_token)).active, false, "an access token of the revoked family");
       assert.equal((await client.tokenIntrospection(appA.config, rotated.refresh_token!)).active, false, "the family's live refresh token");
+    });
+
+    it("a grant revoked only in the Redis store (its message never reached this process) makes its tokens inactive", async () => {
+      // As when another broker process revoked it before this one subscribed, or the message was lost.
+      const tokens = await connectAccount(fixture, appA);
+      await fixture.broker.services.redis.set(revokedGrantKey(String(decodeJwt(tokens.access_token).gid)), "1", "EX", 600);
+      assert.deepEqual(await client.tokenIntrospection(appA.config, tokens.access_token), { active: false });
     });
 
     it("a client-credentials token is introspected by its app, sub being the app", async () => {

@@ -452,5 +452,33 @@ describe("the unified authorization-code flow", () => {
       const replay = await browser.navigate(stolen.href, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
       assert.equal(replay.status, 400, "a used session is gone");
     });
+
+    it("an error response with a forged state is refused as such, never passed on as the end user's answer", async () => {
+      // openid-client checks the state of a code response only; an error
+      // response never reaches it, so the broker's own check is all that
+      // stops a forged `error=access_denied` from ending the app's flow as a denial.
+      const browser = new TestBrowser();
+      const { challenge } = await pkce();
+      const start = new URL("/oauth/authorize", broker.url);
+      for (const [k, v] of Object.entries({
+        client_id: app.id,
+        redirect_uri: APP_REDIRECT,
+        response_type: "code",
+        state: "st-err",
+        connector: "gh",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      }))
+        start.searchParams.set(k, v);
+      const atUpstream = await browser.navigate(start.href, { stopAt: (u) => u.href.startsWith(github.authorizationUrl) });
+      const upstreamState = atUpstream.url.searchParams.get("state")!;
+      const forged = new URL(broker.callbackUrl("gh"));
+      forged.searchParams.set("state", `${upstreamState.split(".")[0]}.forged`);
+      forged.searchParams.set("error", "access_denied");
+      const back = await browser.navigate(forged.href, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
+      assert.equal(back.url.searchParams.get("error"), "invalid_request");
+      assert.equal(back.url.searchParams.get("error_description"), "the upstream state does not match");
+      assert.equal(back.url.searchParams.get("state"), "st-err");
+    });
   });
 });

@@ -25,7 +25,7 @@ import {
   type ApiUpstream,
   type RawResponse,
 } from "../../support/api-upstream.js";
-import { revokeAccessToken, revokeFamily } from "../../../src/revocation/revocation.js";
+import { revokeAccessToken, revokedJtiKey, revokeFamily } from "../../../src/revocation/revocation.js";
 
 const API_KEY = "sk_test_auth_0123";
 const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -154,6 +154,15 @@ describe("who may call the proxy", () => {
       const token = await accountToken(broker.services, { appId: backend.id, accountId: backendAccount, connectorId: "acme" });
       assert.equal((await proxy(token)).status, 200, "valid before");
       await revokeAccessToken(broker.services.redis, decodeJwt(token) as { jti: string; exp: number });
+      const body = assertRefused(await upstreamUntouched(() => proxy(token)), 401, "invalid_token");
+      assert.match(body.error_description, /revoked/);
+    });
+
+    it("a revocation only the Redis store holds (its message never reached this process): 401 invalid_token", async () => {
+      // Another broker process revoked the token before this one subscribed, or the
+      // message was lost: the key in Redis is all there is, and it must suffice.
+      const token = await accountToken(broker.services, { appId: backend.id, accountId: backendAccount, connectorId: "acme" });
+      await broker.services.redis.set(revokedJtiKey(String(decodeJwt(token).jti)), "1", "EX", 600);
       const body = assertRefused(await upstreamUntouched(() => proxy(token)), 401, "invalid_token");
       assert.match(body.error_description, /revoked/);
     });

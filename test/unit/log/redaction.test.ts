@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import { createLogger, isSecretKey, redact, redactUrl, REDACTED } from "../../../src/log.js";
+import { createLogger, isSecretKey, redact, redactUrl, REDACTED, serializeError } from "../../../src/log.js";
 import { BrokerError } from "../../../src/errors.js";
 
 const secret = () => `S3CRET-${randomBytes(12).toString("hex")}`;
@@ -63,6 +63,8 @@ describe("redact replaces secret fields at any depth", () => {
     for (const key of [
       "client_secret",
       "password",
+      "passwd",
+      "db_passwd",
       "access_token",
       "refreshToken",
       "id_token",
@@ -127,6 +129,46 @@ describe("redact replaces secret fields at any depth", () => {
     let deep: Record<string, unknown> = { password: s, note: s };
     for (let i = 0; i < 20; i++) deep = { n: deep };
     assert.ok(!JSON.stringify(redact({ deep })).includes(s));
+  });
+});
+
+describe("what the mutation run showed untested (docs/security.md, Mutation testing)", () => {
+  it("every name that only looks secret is kept, so status and error codes stay readable", () => {
+    for (const key of [
+      "statusCode",
+      "status_code",
+      "errorCode",
+      "code_challenge_method",
+      "tokenType",
+      "token_type",
+      "tokenEndpointAuthMethod",
+      "token_endpoint_auth_method",
+    ])
+      assert.ok(!isSecretKey(key), key);
+    assert.equal(REDACTED, "[redacted]");
+  });
+
+  it("a secret parameter without a value is left as it is; an http:// URL string is masked like an https:// one", () => {
+    assert.equal(redactUrl("/x?code&state=1"), "/x?code&state=1");
+    const s = secret();
+    assert.equal(redact(`http://up.example/cb?code=${s}`), `http://up.example/cb?code=${REDACTED}`);
+    assert.equal(redact(`see /cb?code=${s}`), `see /cb?code=${s}`, "only a string that is a path or URL is parsed");
+  });
+
+  it("url and path fields are masked even when relative without a leading slash", () => {
+    const s = secret();
+    assert.deepEqual(redact({ url: `cb?code=${s}`, path: `cb?token=${s}`, note: `cb?code=${s}` }), {
+      url: `cb?code=${REDACTED}`,
+      path: `cb?token=${REDACTED}`,
+      note: `cb?code=${s}`,
+    });
+  });
+
+  it("an error's code is kept only when it is a string or a number", () => {
+    const s = secret();
+    assert.equal(serializeError(Object.assign(new Error("x"), { code: { token: s } })).code, undefined);
+    assert.equal(serializeError(Object.assign(new Error("x"), { code: 42 })).code, 42);
+    assert.equal(serializeError(Object.assign(new Error("x"), { code: "ECONNRESET" })).code, "ECONNRESET");
   });
 });
 

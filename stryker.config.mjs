@@ -1,0 +1,80 @@
+// Mutation testing of the security-critical modules (docs/security.md, "Mutation testing").
+// One Stryker run per module group, each against only its related test files, so a
+// run fits a 2-core machine: `npm run test:mutation` (scripts/mutation.js) runs them
+// in turn; MUTATION_GROUP=<name> picks the group for one run of this config.
+//
+// Runner: the tap runner. The tests are node:test files loaded through tsx (strict ESM);
+// node:test prints TAP when its output is a pipe, and the tap runner starts one node
+// process per test file with Stryker's hook preloaded, which also gives coverage per
+// file: a mutant runs only the files that reach it.
+
+/** Group name → the modules mutated and the test files that exercise them. */
+export const groups = {
+  log: { mutate: ["src/log.ts"], tests: ["test/unit/log/redaction.test.ts"] },
+  "address-policy": {
+    mutate: ["src/net/address-policy.ts", "src/net/cidr-list.ts"],
+    tests: ["test/unit/net/address-policy.test.ts", "test/unit/config/config.test.ts"],
+  },
+  keyring: { mutate: ["src/crypto/keyring.ts"], tests: ["test/unit/crypto/keyring.test.ts"] },
+  "accounts-api": { mutate: ["src/api/accounts.ts"], tests: ["test/integration/api/accounts-api.test.ts"] },
+  "proxy-caller": { mutate: ["src/proxy/caller.ts"], tests: ["test/integration/proxy/auth.test.ts"] },
+  "client-auth": {
+    mutate: ["src/oauth/client-auth.ts"],
+    tests: [
+      "test/integration/oauth/token-endpoint.test.ts",
+      "test/integration/oauth/private-key-jwt.test.ts",
+      "test/integration/oauth/introspect-revoke.test.ts",
+    ],
+  },
+  "client-checks": {
+    mutate: ["src/apps/clients.ts", "src/oauth/authorization-request.ts"],
+    tests: ["test/integration/apps/client-lookups.test.ts", "test/integration/oauth/unified-flow.test.ts", "test/integration/oauth/response-types.test.ts"],
+  },
+  "authorization-response": {
+    mutate: ["src/oauth/authorization-response.ts", "src/oauth/response-modes.ts"],
+    tests: ["test/integration/oauth/response-types.test.ts", "test/integration/oauth/unified-flow.test.ts"],
+  },
+  connect: {
+    mutate: ["src/connect/callback.ts", "src/connect/csrf.ts"],
+    tests: ["test/integration/oauth/unified-flow.test.ts", "test/integration/connect/forms.test.ts", "test/unit/connect/inputs.test.ts"],
+  },
+  grants: {
+    mutate: ["src/oauth/grants/*.ts"],
+    tests: [
+      "test/integration/oauth/authorization-code-grant.test.ts",
+      "test/integration/oauth/refresh-token-grant.test.ts",
+      "test/integration/oauth/client-credentials-grant.test.ts",
+      "test/integration/oauth/device-flow.test.ts",
+      "test/integration/oauth/token-exchange.test.ts",
+    ],
+  },
+};
+
+const name = process.env.MUTATION_GROUP ?? "log";
+const group = groups[name];
+if (!group) throw new Error(`MUTATION_GROUP "${name}" is not one of: ${Object.keys(groups).join(", ")}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: "tap",
+  tap: {
+    testFiles: group.tests,
+    // {{hookFile}} is Stryker's coverage and active-mutant hook; tsx loads the TypeScript.
+    nodeArgs: ["--require", "{{hookFile}}", "--import", "tsx", "--test-reporter=tap", "--test-timeout=120000"],
+    forceBail: true,
+  },
+  mutate: group.mutate,
+  checkers: process.env.MUTATION_TYPECHECK === "0" ? [] : ["typescript"],
+  tsconfigFile: "tsconfig.json",
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  coverageAnalysis: "perTest",
+  concurrency: 1,
+  // Integration tests start a broker and real upstreams: a mutant that hangs one is a timeout (counted as killed).
+  timeoutMS: 60_000,
+  reporters: ["clear-text", "json", "progress"],
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: true,
+  // Only what the tests need goes into the sandbox.
+  ignorePatterns: ["bench", "demo", "docs", "dist", "dist.*", "reports", ".authbroker", "test-results"],
+};
