@@ -29,7 +29,7 @@ export function findRedisServer(path = process.env.PATH ?? ""): string | undefin
 }
 
 /** Sends PING over a raw socket; true when the server answers +PONG. */
-function answersPing(port: number): Promise<boolean> {
+export function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1" });
     const done = (ok: boolean) => {
