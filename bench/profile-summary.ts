@@ -30,6 +30,13 @@ const selfMs = new Map<number, number>();
 profile.samples.forEach((id, i) => selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
 const total = [...selfMs.values()].reduce((a, b) => a + b, 0);
 
+/** The broker's own file of a frame (`src/…`, or `dist/…` for the compiled CLI), undefined for anything else. */
+function ownPath(url: string): string | undefined {
+  if (url.includes("node_modules/")) return undefined;
+  const at = Math.max(url.lastIndexOf("/src/"), url.lastIndexOf("/dist/"));
+  return at === -1 ? undefined : url.slice(at + 1);
+}
+
 function where(url: string): string {
   if (!url) return "(native/builtin)";
   const nm = url.lastIndexOf("node_modules/");
@@ -38,8 +45,8 @@ function where(url: string): string {
     return rest[0]!.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   if (url.startsWith("node:")) return url;
-  const src = url.indexOf("/src/");
-  return src !== -1 ? url.slice(src + 1) : url.replace(/^file:\/\//, "");
+  const own = ownPath(url);
+  return own ?? url.replace(/^file:\/\//, "");
 }
 const label = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 
@@ -70,7 +77,7 @@ profile.samples.forEach((id, i) => {
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const n = byId.get(cur)!;
-    if (!n.callFrame.url.includes("/src/")) continue;
+    if (ownPath(n.callFrame.url) === undefined) continue;
     const k = label(n);
     if (seen.has(k)) continue;
     seen.add(k);
@@ -78,6 +85,6 @@ profile.samples.forEach((id, i) => {
   }
 });
 print(
-  "inclusive time of broker functions (src/)",
+  "inclusive time of broker functions (src/ or dist/)",
   [...inclusive].sort((a, b) => b[1] - a[1]),
 );

@@ -26,8 +26,11 @@
  * Options: BENCH_ROUNDS (2), BENCH_THREADS (1), BENCH_CONNECTIONS (10),
  * BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_LOG_LEVEL (warn: the broker's
  * per-call info line is left out; info includes it), BENCH_NODE_ARGS (node
- * flags for the broker, e.g. `--cpu-prof`), BENCH_ONLY (comma-separated
- * target names), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
+ * flags for the broker, e.g. `--cpu-prof`), BENCH_BARE_NODE_ARGS (the same for
+ * the upstream and the bare pass-throughs), BENCH_ONLY (comma-separated
+ * target names), BENCH_BASELINE (the path of another built checkout, e.g. a
+ * worktree of main: its broker is benched beside this one in the same run,
+ * as "broker (BENCH_BASELINE)"), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
  * in docs/benchmarks.md).
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -40,6 +43,7 @@ import { closeSeeding, prepareBroker, startBrokerProcess, type BrokerProcess } f
 import { connectAccount } from "../src/accounts/accounts.js";
 import { issueAccessToken } from "../src/oauth/tokens.js";
 import { median, numberFromEnv } from "./lib/load.js";
+import { freePort } from "../test/support/ports.js";
 
 /** The token the upstream API accepts; the broker holds it sealed as the account's access token. */
 const UPSTREAM_TOKEN = "gho_bench_upstream_0123456789abcdef";
@@ -172,7 +176,9 @@ function filesConnector(upstream: string) {
  * modules: an app, an account connected with upstream tokens, and an
  * account-bound access token for it.
  */
-async function startBroker(upstreamPort: number): Promise<{ process: BrokerProcess; port: number; token: string; cleanup(): Promise<void> }> {
+async function startBroker(
+  upstreamPort: number,
+): Promise<{ process: BrokerProcess; port: number; token: string; baseline?: { process: BrokerProcess; port: number }; cleanup(): Promise<void> }> {
   const upstream = `http://127.0.0.1:${upstreamPort}`;
   const setup = await prepareBroker({ connectors: { "files.json": filesConnector(upstream) } });
   const services = await setup.openServices();
@@ -203,14 +209,24 @@ async function startBroker(upstreamPort: number): Promise<{ process: BrokerProce
     await closeSeeding(services);
   }
   const broker = await startBrokerProcess(setup);
-  return { process: broker, port: setup.port, token, cleanup: () => broker.stop().then(() => setup.cleanup()) };
+  // BENCH_BASELINE: another checkout (built) served beside this one, on the same database and issuer, to compare a change in one run.
+  const checkout = process.env.BENCH_BASELINE;
+  const baselinePort = checkout ? await freePort() : undefined;
+  const baseline = checkout ? await startBrokerProcess(setup, "serve", { checkout, port: baselinePort }) : undefined;
+  return {
+    process: broker,
+    port: setup.port,
+    token,
+    baseline: baseline && { process: baseline, port: baselinePort! },
+    cleanup: () => Promise.all([broker.stop(), baseline?.stop()]).then(() => setup.cleanup()),
+  };
 }
 
 // ── the driver ──────────────────────────────────────────────────────────────
 
 function start(role: Role, upstreamPort?: number): Promise<{ child: ChildProcess; ready: Ready }> {
   const child = fork(fileURLToPath(import.meta.url), [role, String(upstreamPort ?? "")], {
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "tsx", ...(process.env.BENCH_BARE_NODE_ARGS ?? "").split(" ").filter(Boolean)],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
@@ -325,6 +341,16 @@ async function main(): Promise<void> {
         pid: broker.process.pid,
       },
       { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.port}/healthz`, headers: {}, pid: broker.process.pid },
+      ...(broker.baseline
+        ? [
+            {
+              name: "broker (BENCH_BASELINE)",
+              url: `http://127.0.0.1:${broker.baseline.port}/v1/proxy${PATH}`,
+              headers: { authorization: `Bearer ${broker.token}` },
+              pid: broker.baseline.process.pid,
+            },
+          ]
+        : []),
     ];
     const targets = only ? all.filter((t) => only.includes(t.name)) : all;
     for (const target of targets) {
@@ -358,6 +384,8 @@ async function main(): Promise<void> {
 }
 
 const [role, upstreamPort] = process.argv.slice(2) as [Role | undefined, string | undefined];
+// A server role ends when the driver lets go of it (a normal exit: `--cpu-prof` writes its profile).
+if (role !== undefined) process.once("disconnect", () => process.exit(0));
 if (role === "upstream") await runUpstream();
 else if (role === "bare-http") await runBareHttp(Number(upstreamPort));
 else if (role === "bare-undici") await runBareUndici(Number(upstreamPort));
