@@ -1,21 +1,24 @@
 # One image, three roles: `serve`, `worker`, `all` (see docs/operations.md "Docker Compose").
 # It runs the compiled JavaScript in dist/ (no TypeScript at run time): a build
 # stage compiles src/, the image holds dist/ and the production dependencies.
-FROM node:20-slim AS build
+# Node.js 24, the current LTS (the broker also runs on 20.12+).
+FROM node:24-slim AS build
 
 WORKDIR /app
-# Dependencies first, so code changes do not reinstall them. postinstall runs
-# `prisma generate` (through scripts/prisma.js), which needs the schema.
+# Dependencies first, so code changes do not reinstall them. No install
+# scripts here: this project's own (postinstall: prisma generate; prepare:
+# the build) need src/, which comes later, and no dependency's is needed.
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts ./scripts
 COPY prisma ./prisma
-RUN npm ci
+RUN npm ci --ignore-scripts
 COPY src ./src
 COPY tsconfig.json ./
-# dist/, with the generated Prisma client compiled in.
+# The Prisma client (generated into src/generated), then dist/ with it compiled in.
+RUN node scripts/prisma.js generate
 RUN npm run build
 
-FROM node:20-slim
+FROM node:24-slim
 
 WORKDIR /app
 ENV NODE_ENV=production \

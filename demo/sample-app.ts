@@ -324,7 +324,7 @@ function renderFiles(status: number, body: unknown): RawHtml {
   }
   return html`<table data-testid="files">
     <caption class="muted">
-      ${body.files.length} file(s)${body.owner ? ` of ${body.owner}` : ""}
+      ${body.files.length} ${body.files.length === 1 ? "file" : "files"}${body.owner ? ` of ${body.owner}` : ""}
     </caption>
     <thead>
       <tr>

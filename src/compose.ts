@@ -9,7 +9,7 @@ import { createDb, type Db } from "./db.js";
 import type { Logger } from "./log.js";
 import { Clients } from "./apps/clients.js";
 import { GRANT_TYPES } from "./oauth/grants/index.js";
-import { createRedis, type Redis } from "./redis.js";
+import { createRedis, whenReady, type Redis } from "./redis.js";
 import { closeRevocationCache } from "./revocation/revocation-cache.js";
 import { AddressPolicy } from "./net/address-policy.js";
 import { Outbound } from "./net/outbound.js";
@@ -61,8 +61,14 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
 
 /** A Redis that accepts connections but never answers must not hold shutdown: QUIT gets this long, then the socket is dropped. */
 const REDIS_QUIT_TIMEOUT_MS = 2_000;
+/** How long closing waits for a connected client's ready check (a round trip to Redis). */
+const READY_CHECK_WAIT_MS = 500;
 
 async function quitRedis(redis: Redis): Promise<void> {
+  // A client still in its ready check (a CLI verb that never used Redis) would
+  // fail that check on QUIT, and ioredis would then hold the process for its
+  // 2 s disconnect timer: let the check finish first (one round trip).
+  if (redis.status === "connect") await whenReady(redis, READY_CHECK_WAIT_MS).catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), REDIS_QUIT_TIMEOUT_MS)));
   const outcome = await Promise.race([

@@ -94,14 +94,14 @@ const envSchema = z.object({
     .string()
     .refine((value) => isIP(value) !== 0 || HOSTNAME.test(value), "must be an IP address or a host name, such as 127.0.0.1 or 0.0.0.0")
     .default("127.0.0.1"),
-  /** Public base URL of the broker; the `iss` of every token. No trailing slash, query or fragment. */
+  /** Public base URL of the broker; the `iss` of every token. No trailing slash, query or fragment. Unset: `http://localhost:<PORT>`. */
   BROKER_ISSUER: url(["http:", "https:"])
     .refine((value) => {
       const u = new URL(value);
       // An empty "?" or "#" leaves u.search/u.hash empty, so look at the text too.
       return !u.search && !u.hash && !/[?#]/.test(value) && !value.endsWith("/");
     }, "must have no trailing slash, query or fragment")
-    .default("http://localhost:3000"),
+    .optional(),
   /** Keyring for data at rest: comma-separated `kid:base64(32 bytes)`; the first is current. */
   BROKER_ENCRYPTION_KEYS: z
     .string({ error: "is not set: run `npx authbroker init` to generate a development key into .env, or set it (kid:base64 of 32 random bytes)" })
@@ -233,7 +233,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     port: e.PORT,
     host: e.HOST,
-    issuer: e.BROKER_ISSUER,
+    // Unset, the issuer is this process on the port it listens on: a newcomer's PORT=4000 just works.
+    issuer: e.BROKER_ISSUER ?? `http://localhost:${e.PORT}`,
     encryptionKeys: e.BROKER_ENCRYPTION_KEYS,
     connectorsDir: e.CONNECTORS_DIR,
     allowPrivateHosts: e.BROKER_ALLOW_PRIVATE_HOSTS,
@@ -249,4 +250,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxyHops: e.TRUST_PROXY_HOPS,
     tokenLifetimeLimits: { accessTokenMaxTtl: e.ACCESS_TOKEN_MAX_TTL_SECONDS, refreshTokenMaxTtl: e.REFRESH_TOKEN_MAX_TTL_SECONDS },
   };
+}
+
+/** Host names that mean "this machine": an issuer there is this process itself, not a proxy in front of it. */
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Why the issuer probably names no port this broker listens on, or undefined:
+ * an issuer on this machine (localhost, 127.x, ::1) whose port is not `PORT`.
+ * Tokens would name an `iss` and endpoints nobody answers on. An issuer on
+ * any other host is a reverse proxy's address, whose port may differ freely;
+ * `PORT=0` (a free port, picked at listen) cannot be compared.
+ */
+export function issuerPortMismatch(config: Pick<Config, "issuer" | "port">): string | undefined {
+  const issuer = new URL(config.issuer);
+  if (!LOOPBACK_HOST.test(issuer.hostname) || config.port === 0) return undefined;
+  const issuerPort = Number(issuer.port || (issuer.protocol === "https:" ? 443 : 80));
+  if (issuerPort === config.port) return undefined;
+  return `BROKER_ISSUER (${config.issuer}) names port ${issuerPort} on this machine, but the broker listens on PORT ${config.port}: set one to match the other, or unset BROKER_ISSUER to follow PORT`;
 }

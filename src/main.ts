@@ -3,7 +3,7 @@
  * `worker` (BullMQ consumers) or `all` (both). Every dependency is built here
  * and passed down; SIGTERM/SIGINT stop accepting work, drain, close pools.
  */
-import { loadConfig, type Config } from "./config.js";
+import { issuerPortMismatch, loadConfig, type Config } from "./config.js";
 import { createApp, type RequestListener } from "./http/app.js";
 import { listen, type RunningServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
@@ -85,6 +85,8 @@ export async function startBroker(
       await restoreRevocations(services);
       server = await listen(brokerApp(services), config.port, config.host);
       log.info({ url: server.url, issuer: config.issuer, role }, "authbroker listening");
+      const mismatch = issuerPortMismatch(config);
+      if (mismatch) log.warn({ issuer: config.issuer, port: config.port }, mismatch);
     }
     if (role === "worker" || role === "all") worker = await startWorker(services);
   } catch (err) {

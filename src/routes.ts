@@ -18,6 +18,7 @@ import { credentialsPage, submitCredentials } from "./connect/credential-form.js
 import { decideDevice, devicePage, submitDeviceCode } from "./connect/device.js";
 import { hostnamePage, submitHostname } from "./connect/hostname-form.js";
 import { connectStart } from "./connect/start.js";
+import { frontPage } from "./front-page.js";
 import { healthz, readyz } from "./health.js";
 import { BROWSER, PUBLIC, route, type RateLimitClass, type Route } from "./http/route.js";
 import { authorizeEndpoint, claimedClientOfAuthorizationRequest } from "./oauth/authorize.js";
@@ -77,7 +78,8 @@ export function routeTable(services: Services, options: RouteTableOptions = {}):
   const proxy = createProxy(services, options.proxy);
   const { token, deviceAuthorization, authorize, device, connect } = LIMITS;
   return [
-    // Probes and public documents.
+    // Probes and public documents. `/`: links to the rest, for whoever opens the broker's address.
+    route({ lane: "direct", method: "GET", path: "/", errors: "api", auth: PUBLIC, handle: frontPage(services) }),
     route({ lane: "direct", method: "GET", path: "/healthz", errors: "api", auth: PUBLIC, quiet: true, handle: healthz() }),
     route({ lane: "direct", method: "GET", path: "/readyz", errors: "api", auth: PUBLIC, quiet: true, handle: readyz(services) }),
     route({ lane: "direct", method: "GET", path: OPENID_CONFIGURATION_PATH, errors: "oauth", auth: PUBLIC, cors: true, handle: discoveryEndpoint(services) }),

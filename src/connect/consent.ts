@@ -1,8 +1,9 @@
 /**
  * What an app will be able to do, in plain words, for the connect pages: the
  * end user reads it before choosing and signing in. Broker scopes have fixed
- * descriptions; a connector scope is shown by its name and the upstream
- * scopes it maps to (connector files carry no description of their own).
+ * descriptions; a connector scope has the words its connector file gives it
+ * (`scopeDescriptions`), or else is shown by its name and the upstream
+ * scopes it maps to.
  */
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { html, type RawHtml } from "../http/html.js";
@@ -54,9 +55,16 @@ export function describeScopes(scopes: string[], findConnector: (id: string) => 
   });
 }
 
+/** What a connector scope lets an app do, in its connector file's words, if the file gives them. */
+export function connectorScopeWords(connector: Pick<ConnectorConfig, "scopeDescriptions">, name: string): string | undefined {
+  return Object.hasOwn(connector.scopeDescriptions, name) ? connector.scopeDescriptions[name] : undefined;
+}
+
 /** A connector-local scope (`files.read`, `raw:drive.admin`) of one connector. */
 export function describeConnectorScope(connector: ConnectorConfig, name: string, scope = `${connector.id}:${name}`): ScopeDescription {
   if (name.startsWith("raw:")) return { scope, text: `${connector.name} permission “${name.slice(4)}”`, upstream: [name.slice(4)] };
+  const words = connectorScopeWords(connector, name);
+  if (words) return { scope, text: `${connector.name}: ${words}` };
   return { scope, text: `${connector.name}: ${name}`, upstream: connector.scopes[name] ?? [] };
 }
 

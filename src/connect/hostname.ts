@@ -33,6 +33,15 @@ import { ForbiddenHostError, type CheckedAddress } from "../net/outbound.js";
 
 export const HOSTNAME_FIELD = "hostname";
 
+/**
+ * "a GitLab", "an Acme Cloud": the article by the name's first letter. A
+ * vowel letter is the rule of thumb; names read out as letters ("an S3") are
+ * rare enough in connector names not to guess at.
+ */
+export function withArticle(name: string): string {
+  return `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}`;
+}
+
 export interface CheckedHostname {
   /** As it fills `{hostname}`: lower-case, with the port if one was typed. */
   hostname: string;
@@ -56,7 +65,7 @@ export async function checkHostname(services: HostnameCheckServices, connector: 
   const registered = await isRegisteredServer(services.db, connector.id, hostname, appId);
   const shared = sharesConnectorCredentials(connector, hostname);
   if (!registered && !shared && !hostnameAllowed(connector, hostname))
-    throw new FormValuesRejected(`${hostname} is not a ${connector.name} server this broker may connect to`, HOSTNAME_FIELD);
+    throw new FormValuesRejected(`${hostname} is not ${withArticle(connector.name)} server this broker may connect to`, HOSTNAME_FIELD);
   if (!registered && !shared && sendsClientCredentialsToServer(connector)) {
     throw new FormValuesRejected(
       `${hostname} has not registered this broker yet. Its administrator can register it as an OAuth application with the redirect URI ${services.config.issuer}${callbackPathFor(connector.id, hostname)}, then this broker's operator adds the credentials it gets.`,

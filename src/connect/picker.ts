@@ -11,7 +11,7 @@ import { authKindOf } from "../connectors/kinds/catalog.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { isPerServer } from "../connectors/template.js";
 import { html, RawHtml, sendPage } from "../http/html.js";
-import { describeConnectorScope, describeScopes, renderConsent } from "./consent.js";
+import { connectorScopeWords, describeConnectorScope, describeScopes, renderConsent } from "./consent.js";
 
 /** The picker's search parameter: not an OAuth parameter (RFC 6749 §3.1: unknown ones are ignored). */
 export const SEARCH_PARAMETER = "search";
@@ -52,8 +52,14 @@ function howYouConnect(connector: ConnectorConfig): string {
   return authKindOf(connector).describeConnect({ name: connector.name, perServer: isPerServer(connector) });
 }
 
-/** What a connector will be asked for when the app names no connector scope: its default scopes. */
+/**
+ * What a connector will be asked for when the app names no connector scope
+ * (its default scopes): in the words of its file's `scopeDescriptions` when
+ * every default scope has them, else the upstream scope strings.
+ */
 function defaultAccess(connector: ConnectorConfig): string {
+  const words = connector.defaultScopes.map((name) => connectorScopeWords(connector, name));
+  if (words.length > 0 && words.every((w) => w !== undefined)) return ` · ${words.join("; ")}`;
   const upstream = [...new Set(connector.defaultScopes.flatMap((name) => describeConnectorScope(connector, name).upstream ?? []))];
   return upstream.length > 0 ? ` · asks for ${upstream.join(", ")}` : "";
 }

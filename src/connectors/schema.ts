@@ -136,6 +136,15 @@ export const connectorFileSchema = z
       .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
       .default({})
       .describe("Connector scope name → the upstream scopes it stands for; apps ask for `<connector>:<name>`."),
+    scopeDescriptions: z
+      .record(
+        z.string(),
+        nonEmpty.max(200, "must be at most 200 characters").refine((text) => !/[\r\n]/.test(text), "must be one line"),
+      )
+      .default({})
+      .describe(
+        "Connector scope name → what it lets an app do, in the end user's words (`See your files`), for the connect pages instead of the upstream scope strings; each a key of `scopes`. A scope without one is shown by its name and upstream scopes.",
+      ),
     defaultScopes: z.array(z.string()).default([]).describe("The connector scopes asked for when an app names none; each a key of `scopes`."),
     allowRawScopes: z.boolean().default(false).describe("Whether an app may ask for `<connector>:raw:<upstream scope>`."),
     api: z
@@ -226,6 +235,10 @@ export const connectorFileSchema = z
     }
     if (templated.length === 0 && connector.hostname) {
       ctx.addIssue({ code: "custom", path: ["hostname"], message: "is set but no URL uses {hostname}" });
+    }
+    for (const name of Object.keys(connector.scopeDescriptions)) {
+      if (!Object.hasOwn(connector.scopes, name))
+        ctx.addIssue({ code: "custom", path: ["scopeDescriptions", name], message: `"${name}" is not a key of scopes` });
     }
     connector.defaultScopes.forEach((name, index) => {
       if (!Object.hasOwn(connector.scopes, name)) ctx.addIssue({ code: "custom", path: ["defaultScopes", index], message: `"${name}" is not a key of scopes` });

@@ -9,6 +9,7 @@
  * another process is picked up within that window. `publishUntil` of a
  * rotated-out key includes that window.
  */
+import { createPrivateKey, type JsonWebKey, type KeyObject } from "node:crypto";
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey } from "jose";
 import type { Db } from "../db.js";
 import type { Keyring } from "./keyring.js";
@@ -20,7 +21,13 @@ const PRIVATE_JWK_FIELD = "SigningKey.sealedPrivateJwk";
 export interface ActiveSigningKey {
   kid: string;
   alg: string;
+  /** For jose (algorithms node:crypto does not sign directly). */
   privateKey: CryptoKey;
+  /**
+   * The same key for node:crypto's `sign`, made from the JWK: a KeyObject made
+   * from the non-extractable CryptoKey is deprecated from Node.js 24 (DEP0204).
+   */
+  privateKeyObject: KeyObject;
 }
 
 interface Snapshot {
@@ -134,7 +141,12 @@ export class SigningKeys {
     for (const row of rows) publicKeys.set(row.kid, (await importJWK(row.publicJwk as JWK, row.alg)) as CryptoKey);
     return {
       loadedAt: Date.now(),
-      current: { kid: currentRow.kid, alg: currentRow.alg, privateKey: (await importJWK(privateJwk, currentRow.alg)) as CryptoKey },
+      current: {
+        kid: currentRow.kid,
+        alg: currentRow.alg,
+        privateKey: (await importJWK(privateJwk, currentRow.alg)) as CryptoKey,
+        privateKeyObject: createPrivateKey({ key: privateJwk as JsonWebKey, format: "jwk" }),
+      },
       publicJwks: rows.map((r) => r.publicJwk as JWK),
       publicKeys,
     };

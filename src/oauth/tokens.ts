@@ -9,7 +9,7 @@
  * Signing is async (node:crypto on the libuv pool; jose verifies); the key comes from the in-memory
  * cache of SigningKeys, so issuing a token costs no database round trip.
  */
-import { createHash, KeyObject, randomUUID, sign as signBytes } from "node:crypto";
+import { createHash, randomUUID, sign as signBytes } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey, type JWTHeaderParameters, type JWTPayload } from "jose";
 import type { TokenLifetimeLimits } from "../config.js";
 import type { Prisma } from "../db.js";
@@ -105,15 +105,6 @@ const NODE_SIGNERS: Record<string, { digest: string | null; dsaEncoding?: "ieee-
   EdDSA: { digest: null },
 };
 
-/** node:crypto's KeyObject for each signing key, made once (jose hands out CryptoKeys). */
-const keyObjects = new WeakMap<CryptoKey, KeyObject>();
-
-function keyObjectOf(key: CryptoKey): KeyObject {
-  let keyObject = keyObjects.get(key);
-  if (!keyObject) keyObjects.set(key, (keyObject = KeyObject.from(key)));
-  return keyObject;
-}
-
 /**
  * A compact JWS (RFC 7515 §7.1) of `payload`. Signed with node:crypto's
  * one-shot `sign` on the libuv pool (async, like jose, but a third of its
@@ -131,7 +122,7 @@ async function sign(services: SigningServices, payload: JWTPayload, typ: string)
     signBytes(
       signer.digest,
       Buffer.from(signingInput),
-      { key: keyObjectOf(key.privateKey), ...(signer.dsaEncoding ? { dsaEncoding: signer.dsaEncoding } : {}) },
+      { key: key.privateKeyObject, ...(signer.dsaEncoding ? { dsaEncoding: signer.dsaEncoding } : {}) },
       (err, bytes) => (err ? reject(err) : resolve(bytes)),
     ),
   );

@@ -68,7 +68,7 @@ describe("the demo in Chromium: an end user connects Acme Cloud to the sample ap
     const files = page.getByTestId("files");
     await files.waitFor();
     assert.match(await files.innerText(), /Quarterly report\.pdf/);
-    assert.match(await files.innerText(), /alice@acme\.test/);
+    assert.match(await files.innerText(), /\b3 files of alice@acme\.test/);
     const accountId = (await page.getByTestId("account-id").innerText()).trim();
     await chromium.screenshot(page, "connect-05-files-through-proxy");
 

@@ -51,7 +51,7 @@ describe("the demo in Chromium: the broker's hostname and API-key forms", () => 
     await page.getByRole("button", { name: "Continue" }).click();
     const problem = page.getByRole("alert");
     await problem.waitFor();
-    assert.match(await problem.innerText(), /files\.example\.com is not a Acme Cloud \(self-hosted\) server/);
+    assert.match(await problem.innerText(), /files\.example\.com is not an Acme Cloud \(self-hosted\) server/);
     assert.equal(await address.getAttribute("aria-invalid"), "true");
     assert.equal(await address.inputValue(), "files.example.com", "the value is shown again to be corrected");
     await chromium.screenshot(page, "forms-02-hostname-error");
@@ -64,7 +64,7 @@ describe("the demo in Chromium: the broker's hostname and API-key forms", () => 
 
     const files = await filesShown(page);
     assert.match(files, /Site plan\.dwg/);
-    assert.match(files, /bob@acme\.test/);
+    assert.match(files, /\b1 file of bob@acme\.test/, "one file, not “1 file(s)”");
     await chromium.screenshot(page, "forms-03-hostname-connected");
     const accountId = (await page.getByTestId("account-id").innerText()).trim();
     const account = await demo.broker.services.db.account.findUniqueOrThrow({ where: { id: accountId } });

@@ -117,7 +117,7 @@ export function registerAccounts(program: Command): void {
               options,
               result,
               () =>
-                `${id}: ${remove ? "deleted" : "revoked"} (upstream tokens ${result.upstreamRevoked ? "revoked" : "not revocable upstream"}, ${result.grantsRevoked} broker grant(s) revoked)`,
+                `${id}: ${remove ? "deleted" : "revoked"} (upstream tokens ${result.upstreamRevoked ? "revoked" : "not revocable upstream"}, ${result.grantsRevoked} broker ${result.grantsRevoked === 1 ? "grant" : "grants"} revoked)`,
             );
           },
           { redis: true },

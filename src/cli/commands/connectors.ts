@@ -92,7 +92,11 @@ export function registerConnectors(program: Command): void {
           ["id", "name", "kind", "perServer", "configured", "credentials"],
         ),
       );
-      if (errors.length > 0) throw new CliError(`${errors.length} problem(s) in connector files: run \`authbroker connectors validate\``, EXIT.usage);
+      if (errors.length > 0)
+        throw new CliError(
+          `${errors.length} ${errors.length === 1 ? "problem" : "problems"} in connector files: run \`authbroker connectors validate\``,
+          EXIT.usage,
+        );
     });
 
   connectors
@@ -110,14 +114,14 @@ export function registerConnectors(program: Command): void {
       printResult(options, { valid, connectors: summary, errors: problemLines(checked.errors) }, () =>
         valid
           ? [
-              `${summary.length} connector file(s) valid${summary.length ? `: ${summary.map((c) => c.id).join(", ")}` : ""}`,
+              `${summary.length} connector ${summary.length === 1 ? "file" : "files"} valid${summary.length ? `: ${summary.map((c) => c.id).join(", ")}` : ""}`,
               ...summary
                 .filter((c) => c.needsCredentials.length)
                 .map((c) => `note: ${c.id}: ${c.needsCredentials.join(", ")} not set (store credentials with \`authbroker credentials set ${c.id}\` instead)`),
             ].join("\n")
           : checked.errors.map((e) => e.message).join("\n"),
       );
-      if (!valid) throw new CliError(`${checked.errors.length} problem(s) in connector files`, EXIT.usage);
+      if (!valid) throw new CliError(`${checked.errors.length} ${checked.errors.length === 1 ? "problem" : "problems"} in connector files`, EXIT.usage);
     });
 
   connectors

@@ -88,7 +88,7 @@ describe("authbroker connectors validate", () => {
           `<dir>/copy.json: id: "acme" is already used by <dir>/acme.yaml`,
         ].sort(),
       );
-      assert.match(result.stderr, /4 problem\(s\) in connector files/);
+      assert.match(result.stderr, /4 problems in connector files/);
     } finally {
       rmSync(dir, { recursive: true });
     }

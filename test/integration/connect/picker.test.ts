@@ -37,7 +37,8 @@ describe("the connector picker", () => {
       connectors: {
         "acme.json": oidcConnector("acme-cloud", "Acme Cloud", { logo: LOGO }),
         "globex.json": oidcConnector("globex", "Globex Drive"),
-        "initech.json": oidcConnector("initech", "Initech Files"),
+        // Words for one scope of two: the other falls back to its name and upstream scopes.
+        "initech.json": oidcConnector("initech", "Initech Files", { scopeDescriptions: { "files.read": "See your files and folders" } }),
       },
     });
     appId = (
@@ -180,5 +181,12 @@ describe("the connector picker", () => {
   it("each service says how the end user connects and what it will ask the service for", async () => {
     const { root } = await picker(request());
     assert.equal(root.querySelector(".choice-how")?.text, "Sign in at Acme Cloud · asks for files:read, openid");
+  });
+
+  it("a service whose connector file describes its scopes says what they allow in words, not upstream scope strings", async () => {
+    // (What the consent list says for a connector scope the app names: test/unit/connect/consent.test.ts.)
+    const { root } = await picker(request());
+    const initech = choices(root).find((c) => c.querySelector(".choice-name")?.text === "Initech Files")!;
+    assert.equal(initech.querySelector(".choice-how")?.text, "Sign in at Initech Files · See your files and folders");
   });
 });

@@ -85,26 +85,33 @@ describe("docker-compose.yml demo profile", () => {
       "the demo's .env (its key) survives a restart",
     );
     const dockerfile = readFileSync("demo/Dockerfile", "utf8");
-    assert.match(dockerfile, /^FROM node:20-slim$/m);
-    assert.match(dockerfile, /^RUN npm ci && /m, "with dev dependencies: Acme Cloud is oidc-provider");
+    assert.match(dockerfile, /^FROM node:24-slim$/m);
+    // `npm ci` runs the project's prepare (the build), which needs src/: copied later.
+    assert.match(dockerfile, /^RUN npm ci --ignore-scripts && /m, "with dev dependencies: Acme Cloud is oidc-provider");
     assert.match(dockerfile, /^COPY test\/support\/oidc-upstream\.ts /m);
     assert.match(dockerfile, /npm run demo/);
   });
 });
 
 describe("Dockerfile", () => {
-  it("builds on node:20-slim with npm ci and runs the authbroker bin on the compiled dist/", () => {
+  it("builds on node:24-slim with npm ci and runs the authbroker bin on the compiled dist/", () => {
     const dockerfile = readFileSync("Dockerfile", "utf8");
-    assert.match(dockerfile, /^FROM node:20-slim AS build$/m);
-    assert.match(dockerfile, /^RUN npm run build$/m);
+    assert.match(dockerfile, /^FROM node:24-slim AS build$/m);
+    assert.match(dockerfile, /^FROM node:24-slim$/m);
+    // `npm ci` would run the project's postinstall and prepare (the build), which need src/:
+    // the build stage installs without scripts, then generates the client and builds once src/ is in.
+    assert.match(dockerfile, /^RUN npm ci --ignore-scripts$/m);
+    const copySrc = dockerfile.indexOf("COPY src ");
+    const generate = dockerfile.indexOf("RUN node scripts/prisma.js generate");
+    const build = dockerfile.indexOf("RUN npm run build");
+    assert.ok(copySrc > 0 && copySrc < generate && generate < build, "src/, then prisma generate, then the build");
     assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
     const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
     assert.doesNotMatch(runtimeStage, /^COPY src /m, "the image runs dist/: src/ stays in the build stage");
     assert.match(dockerfile, /^RUN npm ci\b/m);
     assert.match(dockerfile, /^ENTRYPOINT \["node", "bin\/authbroker\.js"\]$/m);
-    // postinstall (prisma generate) needs these before `npm ci`.
-    const ci = dockerfile.indexOf("RUN npm ci");
-    for (const needed of ["COPY scripts", "COPY prisma ", "prisma.config.ts"]) assert.ok(dockerfile.indexOf(needed) < ci, `${needed} before npm ci`);
+    // The runtime stage's `authbroker migrate` runs the Prisma CLI through scripts/prisma.js.
+    for (const needed of ["COPY scripts", "COPY prisma ", "prisma.config.ts"]) assert.ok(runtimeStage.includes(needed), `${needed} in the image`);
     assert.match(readFileSync(".dockerignore", "utf8"), /^\.env$/m, ".env never goes into the image");
   });
 });
@@ -147,6 +154,11 @@ describe("package.json scripts", () => {
     // A new machine has Node.js and nothing else: the servers the tests use come from Debian.
     assert.match(run, /^APT_PACKAGES=\((?=.*\bpostgresql\b)(?=.*\bredis-server\b)(?=.*\bchromium\b).*\)$/m);
     assert.match(run.trimEnd(), /\nnpm ci\n[\s\S]*\nnpm test$/);
+    // Once on the machine's Node.js, once on Node.js 24 from the npm registry, first on the PATH.
+    assert.equal(run.match(/^npm test$/gm)?.length, 2, "the README's test command, once per Node.js");
+    const node24 = run.slice(run.indexOf("node24_dir=$(mktemp -d)"));
+    assert.match(node24, /&& npm pack --silent "node-linux-\$node_arch@24" /);
+    assert.match(node24, /^export PATH="\$node24_dir\/package\/bin:\$PATH"\n[\s\S]*\nnpm test$/m);
     assert.match(readFileSync("README.md", "utf8"), /```sh\nnpm test\n```/);
   });
 });

@@ -202,6 +202,7 @@ describe("the authorization matrix: every route × every caller", () => {
 
   const ROWS: Row[] = [
     // Public documents and probes: the same for everyone.
+    { route: "GET /", expect: everyone(200), request: get("/") },
     { route: "GET /healthz", expect: everyone(200), request: get("/healthz") },
     { route: "GET /readyz", expect: everyone(200), request: get("/readyz") },
     { route: "GET /.well-known/openid-configuration", expect: everyone(200), request: get("/.well-known/openid-configuration") },

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ConfigError, ENV_VARS, loadConfig } from "../../../src/config.js";
+import { ConfigError, ENV_VARS, issuerPortMismatch, loadConfig } from "../../../src/config.js";
 
 const KEY = `k1:${randomBytes(32).toString("base64")}`;
 const OTHER_KEY = `k2:${randomBytes(32).toString("base64")}`;
@@ -104,6 +104,32 @@ describe("configuration defaults", () => {
   it("accepts IPv6 and host names for HOST", () => {
     assert.equal(load({ HOST: "::" }).host, "::");
     assert.equal(load({ HOST: "localhost" }).host, "localhost");
+  });
+});
+
+describe("the issuer and PORT", () => {
+  it("with BROKER_ISSUER unset, the issuer follows PORT", () => {
+    assert.equal(load({ PORT: "4000" }).issuer, "http://localhost:4000");
+    assert.equal(load({ PORT: "4000", BROKER_ISSUER: "" }).issuer, "http://localhost:4000", "empty counts as unset");
+  });
+
+  it("an explicit BROKER_ISSUER wins over PORT", () => {
+    assert.equal(load({ PORT: "4000", BROKER_ISSUER: "https://auth.example.com" }).issuer, "https://auth.example.com");
+  });
+
+  it("warns when an issuer on this machine names another port than PORT", () => {
+    const warning = issuerPortMismatch(load({ PORT: "4000", BROKER_ISSUER: "http://localhost:3000" }));
+    assert.match(warning ?? "", /^BROKER_ISSUER \(http:\/\/localhost:3000\) names port 3000 on this machine, but the broker listens on PORT 4000: /);
+    assert.ok(issuerPortMismatch(load({ PORT: "3000", BROKER_ISSUER: "http://127.0.0.1:4000" })));
+    assert.ok(issuerPortMismatch(load({ PORT: "3000", BROKER_ISSUER: "http://[::1]:4000" })));
+    assert.match(issuerPortMismatch(load({ PORT: "3000", BROKER_ISSUER: "http://localhost" })) ?? "", /names port 80 /, "no port: the scheme's");
+  });
+
+  it("stays quiet when they agree, behind a proxy (another host), and for PORT=0", () => {
+    assert.equal(issuerPortMismatch(load({ PORT: "4000" })), undefined, "the default follows PORT");
+    assert.equal(issuerPortMismatch(load({ PORT: "4000", BROKER_ISSUER: "http://127.0.0.1:4000" })), undefined);
+    assert.equal(issuerPortMismatch(load({ PORT: "3000", BROKER_ISSUER: "https://auth.example.com" })), undefined, "a reverse proxy's address");
+    assert.equal(issuerPortMismatch(load({ PORT: "0", BROKER_ISSUER: "http://localhost:3000" })), undefined, "a free port, picked at listen");
   });
 });
 

@@ -416,6 +416,24 @@ describe("a connector file is refused, naming the file and the field", () => {
       "defaultScopes[1]",
       /"files.admin" is not a key of scopes/,
     ));
+  it("a scope description for a scope the connector does not have", () =>
+    refused(
+      edit((d) => (d.scopeDescriptions = { "files.read": "See your files", "files.admin": "Manage your files" })),
+      "scopeDescriptions.files.admin",
+      /"files.admin" is not a key of scopes/,
+    ));
+  it("a scope description that is empty, or more than one line", () => {
+    refused(
+      edit((d) => (d.scopeDescriptions = { "files.read": "" })),
+      "scopeDescriptions.files.read",
+      /must not be empty/,
+    );
+    refused(
+      edit((d) => (d.scopeDescriptions = { "files.read": "See your files\nand delete them" })),
+      "scopeDescriptions.files.read",
+      /must be one line/,
+    );
+  });
   it("an upstream scope with a space in it", () =>
     refused(
       edit((d) => (d.scopes["files.read"] = ["drive.read drive.write"])),
