@@ -17,7 +17,7 @@ import { EXPIRY_SOURCES } from "../connectors/token-expiry.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
-import { appView, CLIENT_AUTH_METHODS } from "../apps/clients.js";
+import { appView, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from "../apps/clients.js";
 import { GRANT_TYPES } from "../oauth/grants/index.js";
 import { clientRevocation, markClientRevoked } from "../revocation/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
@@ -32,6 +32,10 @@ const appSchema = z.object({
   name: z.string(),
   type: z.enum(["public", "confidential"]),
   token_endpoint_auth_method: z.string(),
+  /** The methods accepted: both secret methods for an app registered with defaults. */
+  token_endpoint_auth_methods: z.array(z.string()),
+  /** When the previous client secret of the last rotation stops (or stopped) being accepted; null when none was kept. */
+  previous_secret_expires_at: z.string().nullable(),
   redirect_uris: z.array(z.string()),
   grant_types: z.array(z.string()),
   response_types: z.array(z.string()),
@@ -147,6 +151,33 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       const client = await services.clients.find(params.id);
       if (!client) throw new NotFound(`app ${params.id} does not exist`);
       return appView(client);
+    },
+  }),
+  operation({
+    operationId: "rotateAppSecret",
+    method: "post",
+    path: "/apps/{id}/rotate-secret",
+    summary:
+      "Give a confidential app a new client secret, returned once; the previous one keeps working for overlap_seconds (default a day, 0 ends it now), and one rotated before it ends at once",
+    tag: "apps",
+    params: z.object({ id }),
+    body: z
+      .object({
+        /** @defaultValue 86400 */
+        overlap_seconds: z.number().int().min(0).max(MAX_SECRET_OVERLAP_SECONDS).default(DEFAULT_SECRET_OVERLAP_SECONDS),
+      })
+      .default({ overlap_seconds: DEFAULT_SECRET_OVERLAP_SECONDS }),
+    response: appSchema.extend({ client_secret: z.string() }),
+    handle: async ({ params, body }, { services, actor, requestId }) => {
+      const { client, secret } = await services.clients.rotateSecret(params.id, body.overlap_seconds);
+      await recordAudit(services.db, {
+        action: "app.secret_rotated",
+        ...actor,
+        appId: client.id,
+        requestId,
+        detail: { overlapSeconds: body.overlap_seconds, previousSecretExpiresAt: client.previousSecretExpiresAt?.toISOString() ?? null },
+      });
+      return { ...appView(client), client_secret: secret };
     },
   }),
   operation({

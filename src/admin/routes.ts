@@ -33,7 +33,9 @@ function validate<T extends z.ZodType>(schema: T | undefined, value: unknown, wh
 /** An admin operation's handler: its input validated by its schemas, its answer as JSON. */
 function operationHandler(services: Services, op: AdminOperation): (exchange: ExpressExchange<AdminActor>) => Promise<void> {
   return async ({ req, res, requestId, caller }) => {
-    if (op.body && !req.is("application/json")) throw new ValidationFailed("the body must be application/json");
+    // An operation whose body fields all have defaults may be called with none (an empty POST: Content-Length 0).
+    const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+    if (op.body && hasBody && !req.is("application/json")) throw new ValidationFailed("the body must be application/json");
     const input = {
       params: validate(op.params, req.params, "path"),
       query: validate(op.query, req.query, "query"),

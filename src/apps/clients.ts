@@ -9,7 +9,7 @@ import type { Db } from "../db.js";
 import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
-import { ValidationFailed } from "../errors.js";
+import { Conflict, NotFound, ValidationFailed } from "../errors.js";
 import type { GrantType } from "../oauth/grants/index.js";
 
 export const RESPONSE_TYPES = ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"] as const;
@@ -17,13 +17,37 @@ export const RESPONSE_TYPES = ["code", "token", "id_token", "id_token token", "c
 export const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
+/** The methods that present the client secret itself: in the Authorization header or in the form body (RFC 6749 §2.3.1). */
+const SECRET_METHODS: readonly ClientAuthMethod[] = ["client_secret_basic", "client_secret_post"];
+
+/**
+ * The methods a client may authenticate with. A secret app registered
+ * without a method takes the secret either way, as most clients and most
+ * documentation send it in the body while RFC 6749 §2.3.1 prefers Basic; an
+ * app registered with one of them explicitly (`narrowed`) only that one.
+ */
+export function acceptedAuthMethods(registered: ClientAuthMethod, narrowed: boolean): readonly ClientAuthMethod[] {
+  return SECRET_METHODS.includes(registered) && !narrowed ? SECRET_METHODS : [registered];
+}
+
+/** The longest overlap of a secret rotation: a year (a previous secret is meant to end). */
+export const MAX_SECRET_OVERLAP_SECONDS = 31_536_000;
+/** How long the previous secret keeps working after a rotation unless told otherwise: a day. */
+export const DEFAULT_SECRET_OVERLAP_SECONDS = 86_400;
+
 export interface Client {
   id: string;
   name: string;
   isPublic: boolean;
   /** SHA-256 of the secret; null for public clients and private_key_jwt clients. */
   secretHash: string | null;
+  /** After a rotation, SHA-256 of the previous secret, accepted until `previousSecretExpiresAt`; null otherwise. */
+  previousSecretHash: string | null;
+  previousSecretExpiresAt: Date | null;
+  /** The method registered (RFC 7591 `token_endpoint_auth_method`). */
   tokenEndpointAuthMethod: ClientAuthMethod;
+  /** The methods accepted at the back-channel endpoints (acceptedAuthMethods). */
+  tokenEndpointAuthMethods: readonly ClientAuthMethod[];
   redirectUris: string[];
   grantTypes: string[];
   responseTypes: string[];
@@ -186,8 +210,9 @@ export function checkClientJwks(jwks: unknown): void {
   }
 }
 
-type AppRow = Omit<Client, "tokenEndpointAuthMethod"> & {
+type AppRow = Omit<Client, "tokenEndpointAuthMethod" | "tokenEndpointAuthMethods"> & {
   tokenEndpointAuthMethod: string;
+  authMethodNarrowed: boolean;
   sealedWebhookSecret?: string | null;
   createdAt?: Date;
   updatedAt?: Date;
@@ -195,8 +220,9 @@ type AppRow = Omit<Client, "tokenEndpointAuthMethod"> & {
 
 /** The app as the rest of the broker sees it: never the sealed webhook secret. */
 function toClient(row: AppRow): Client {
-  const { sealedWebhookSecret: _sealed, createdAt: _created, updatedAt: _updated, ...client } = row;
-  return { ...client, tokenEndpointAuthMethod: row.tokenEndpointAuthMethod as ClientAuthMethod };
+  const { sealedWebhookSecret: _sealed, createdAt: _created, updatedAt: _updated, authMethodNarrowed, ...client } = row;
+  const method = row.tokenEndpointAuthMethod as ClientAuthMethod;
+  return { ...client, tokenEndpointAuthMethod: method, tokenEndpointAuthMethods: acceptedAuthMethods(method, authMethodNarrowed) };
 }
 
 export class Clients {
@@ -294,6 +320,7 @@ export class Clients {
         isPublic,
         secretHash: secret ? hashSecret(secret) : null,
         tokenEndpointAuthMethod: method,
+        authMethodNarrowed: input.tokenEndpointAuthMethod !== undefined,
         redirectUris: input.redirectUris,
         grantTypes,
         responseTypes,
@@ -311,6 +338,39 @@ export class Clients {
     return { client: toClient(row), secret, webhookSecret };
   }
 
+  /**
+   * Gives a confidential app a new client secret, returned once (only its
+   * hash is stored). The current secret becomes the previous one and keeps
+   * working for `overlapSeconds` (0: it ends now), so the app's deployments
+   * can move to the new one without an outage. There is one previous secret:
+   * a secret that was already previous when the app is rotated again ends at
+   * once. Two rotations at the same moment: one wins, the other is a
+   * Conflict, so no secret is handed out that was overwritten unseen.
+   */
+  async rotateSecret(id: string, overlapSeconds: number = DEFAULT_SECRET_OVERLAP_SECONDS): Promise<{ client: Client; secret: string }> {
+    if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_SECRET_OVERLAP_SECONDS)
+      throw new ValidationFailed(`the overlap must be a whole number of seconds from 0 to ${MAX_SECRET_OVERLAP_SECONDS}`);
+    const row = await this.db.app.findUnique({ where: { id } });
+    if (!row) throw new NotFound(`app ${id} does not exist`);
+    if (row.isPublic) throw new ValidationFailed(`app ${id} is a public client: it has no client secret to rotate`);
+    if (!row.secretHash) throw new ValidationFailed(`app ${id} authenticates with ${row.tokenEndpointAuthMethod}: it has no client secret to rotate`);
+    const secret = generateSecret("abs_");
+    const keepsPrevious = overlapSeconds > 0;
+    // Compare-and-set on the current hash: a concurrent rotation makes this one fail rather than both succeed and one secret be lost.
+    const { count } = await this.db.app.updateMany({
+      where: { id, secretHash: row.secretHash },
+      data: {
+        secretHash: hashSecret(secret),
+        previousSecretHash: keepsPrevious ? row.secretHash : null,
+        previousSecretExpiresAt: keepsPrevious ? new Date(Date.now() + overlapSeconds * 1000) : null,
+      },
+    });
+    if (count === 0) throw new Conflict(`the secret of app ${id} was rotated at the same moment by another request; rotate again`);
+    this.invalidate(id);
+    const updated = await this.db.app.findUniqueOrThrow({ where: { id } });
+    return { client: toClient(updated), secret };
+  }
+
   async list(): Promise<Client[]> {
     return (await this.db.app.findMany({ orderBy: { createdAt: "asc" } })).map(toClient);
   }
@@ -323,6 +383,8 @@ export function appView(client: Client) {
     name: client.name,
     type: client.isPublic ? ("public" as const) : ("confidential" as const),
     token_endpoint_auth_method: client.tokenEndpointAuthMethod as string,
+    token_endpoint_auth_methods: [...client.tokenEndpointAuthMethods] as string[],
+    previous_secret_expires_at: client.previousSecretExpiresAt?.toISOString() ?? null,
     redirect_uris: client.redirectUris,
     grant_types: client.grantTypes,
     response_types: client.responseTypes,

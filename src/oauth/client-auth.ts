@@ -3,7 +3,9 @@
  * endpoints (RFC 6749 §2.3, OIDC Core §9, RFC 7523 §2.2). Each method is a
  * strategy: it says whether a request carries its kind of credentials and
  * checks them. The endpoint finds the one method the request uses, and that
- * must be the method the client registered. Discovery lists the map's keys.
+ * must be a method the client accepts. Discovery lists the map's keys.
+ * `client_secret_jwt` is not among them: an HMAC key must be kept in a form
+ * the broker can compute with, while client secrets are stored only as hashes.
  */
 import type { IncomingMessage } from "node:http";
 import { createHash } from "node:crypto";
@@ -65,9 +67,17 @@ export function parseBasicCredentials(authorization: string): { clientId: string
   }
 }
 
+/**
+ * The client's current secret, or its previous one until the end of the
+ * overlap of a rotation (Clients.rotateSecret). The expiry is compared here,
+ * on every request, so a cached app never stretches the overlap.
+ */
 function checkSecret(client: Client, secret: string): void {
   // secretMatches compares SHA-256 digests in constant time.
-  if (!client.secretHash || !secretMatches(secret, client.secretHash)) throw new InvalidClient("client authentication failed: wrong client secret");
+  if (client.secretHash && secretMatches(secret, client.secretHash)) return;
+  const previousValid = client.previousSecretHash !== null && client.previousSecretExpiresAt !== null && client.previousSecretExpiresAt.getTime() > Date.now();
+  if (previousValid && secretMatches(secret, client.previousSecretHash!)) return;
+  throw new InvalidClient("client authentication failed: wrong client secret");
 }
 
 const clientSecretBasic: ClientAuthStrategy = {
@@ -231,7 +241,9 @@ function presentsAssertion(request: ClientAuthRequest): boolean {
 /**
  * Authenticates the client of a token request. Exactly one method per
  * request (RFC 6749 §2.3: "MUST NOT use more than one authentication
- * method in each request"), and it must be the one the client registered.
+ * method in each request"), and it must be one the client accepts: its
+ * registered method, or either secret method for an app registered with
+ * defaults (clients.ts acceptedAuthMethods).
  */
 export async function authenticateClient(
   services: ClientAuthServices,
@@ -250,8 +262,8 @@ export async function authenticateClient(
   if (!client) throw new InvalidClient("client authentication failed: unknown client");
   // Checked before the credentials: a public client must not be let in by
   // sending a secret, nor a confidential one by sending none.
-  if (client.tokenEndpointAuthMethod !== method)
-    throw new InvalidClient(`client authentication failed: the client is registered for ${client.tokenEndpointAuthMethod}, not ${method}`);
+  if (!client.tokenEndpointAuthMethods.includes(method))
+    throw new InvalidClient(`client authentication failed: the client is registered for ${client.tokenEndpointAuthMethods.join(" or ")}, not ${method}`);
   await strategy.verify(client, request, services);
   return { client, method };
 }

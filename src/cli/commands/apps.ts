@@ -1,11 +1,12 @@
 /**
- * `authbroker apps create|list`: register developer apps (OAuth clients of
- * the broker) and list them. A confidential app's secret is printed once, at
- * creation; only its SHA-256 is stored, and no listing ever shows it.
+ * `authbroker apps create|list|rotate-secret`: register developer apps
+ * (OAuth clients of the broker), list them, rotate their secrets. A
+ * confidential app's secret is printed once, at creation or rotation; only
+ * its SHA-256 is stored, and no listing ever shows it.
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { appView, CLIENT_AUTH_METHODS, type ClientAuthMethod, type CreateClientInput } from "../../apps/clients.js";
+import { appView, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, type ClientAuthMethod, type CreateClientInput } from "../../apps/clients.js";
 import { isBrokerScope, parseScope, splitConnectorScope } from "../../oauth/scopes.js";
 import { CliError, EXIT, printResult, table } from "../output.js";
 
@@ -91,7 +92,10 @@ export function registerApps(program: Command): void {
     .option("--response-types <list>", "comma-separated response types", responseTypeList)
     .option("--scopes <list>", "scopes the app may request (comma or space separated)", list)
     .option("--connectors <list>", "connector ids the app may use (default: all)", list)
-    .option("--token-endpoint-auth-method <method>", `client authentication: ${CLIENT_AUTH_METHODS.join(", ")}`)
+    .option(
+      "--token-endpoint-auth-method <method>",
+      `client authentication: ${CLIENT_AUTH_METHODS.join(", ")} (default: client_secret_basic and client_secret_post both; naming one narrows it to that one)`,
+    )
     .option("--allow-upstream-tokens", "the app may read raw upstream tokens (token exchange, scope tokens:read)")
     .option("--access-token-ttl <seconds>", "access token lifetime (at most ACCESS_TOKEN_MAX_TTL_SECONDS, default 1 day)", seconds("--access-token-ttl"))
     .option("--refresh-token-ttl <seconds>", "refresh token lifetime (at most REFRESH_TOKEN_MAX_TTL_SECONDS, default 90 days)", seconds("--refresh-token-ttl"))
@@ -152,6 +156,48 @@ export function registerApps(program: Command): void {
     });
 
   apps
+    .command("rotate-secret <client_id>")
+    .description("give a confidential app a new client secret (printed once); the previous one keeps working for the overlap, then stops")
+    .option(
+      "--overlap <seconds>",
+      `how long the previous secret keeps working (0: it stops now; default ${DEFAULT_SECRET_OVERLAP_SECONDS}, a day)`,
+      seconds("--overlap"),
+    )
+    .option("--json", "print the result as JSON")
+    .action(async (clientId: string, options: { overlap?: number; json?: boolean }) => {
+      const overlapSeconds = options.overlap ?? DEFAULT_SECRET_OVERLAP_SECONDS;
+      const { withServices } = await import("../context.js");
+      const { recordAudit } = await import("../../audit.js");
+      await withServices(async (services) => {
+        const { client, secret } = await services.clients.rotateSecret(clientId, overlapSeconds);
+        const previousUntil = client.previousSecretExpiresAt?.toISOString() ?? null;
+        await recordAudit(services.db, {
+          action: "app.secret_rotated",
+          actorType: "operator",
+          actorId: "cli",
+          appId: client.id,
+          detail: { overlapSeconds, previousSecretExpiresAt: previousUntil },
+        });
+        const view = appView(client);
+        if (options.json) {
+          printResult(options, { ...view, client_secret: secret }, () => "");
+          process.stderr.write(`warning: ${SECRET_WARNING}\n`);
+          return;
+        }
+        printResult(options, view, () =>
+          [
+            `rotated the client secret of app "${client.name}"`,
+            `client_id:     ${client.id}`,
+            `client_secret: ${secret}`,
+            previousUntil ? `the previous secret works until ${previousUntil}` : "the previous secret no longer works",
+            "",
+            `warning: ${SECRET_WARNING}`,
+          ].join("\n"),
+        );
+      });
+    });
+
+  apps
     .command("list")
     .description("list registered apps (secrets are never shown)")
     .option("--json", "print the result as JSON")
@@ -159,7 +205,7 @@ export function registerApps(program: Command): void {
       const { withServices } = await import("../context.js");
       await withServices(async (services) => {
         const views = (await services.clients.list()).map(appView);
-        printResult(options, views, () => table(views, ["client_id", "name", "type", "token_endpoint_auth_method", "grant_types", "redirect_uris", "scopes"]));
+        printResult(options, views, () => table(views, ["client_id", "name", "type", "token_endpoint_auth_methods", "grant_types", "redirect_uris", "scopes"]));
       });
     });
 }

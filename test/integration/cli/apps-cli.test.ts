@@ -2,6 +2,7 @@
  * `authbroker apps create|list`, run as the real CLI against a real database:
  * a confidential app's secret is printed once and stored only as its hash;
  * listings never show a secret or a hash; bad input is one line, exit 2.
+ * (`apps rotate-secret`: apps-rotate-secret-cli.test.ts.)
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -64,6 +65,7 @@ describe("apps CLI", () => {
       assert.deepEqual(row.redirectUris, ["https://acme.example.test/cb", "http://127.0.0.1/cb"]);
       assert.equal(row.isPublic, false);
       assert.equal(row.tokenEndpointAuthMethod, "client_secret_basic");
+      assert.equal(row.authMethodNarrowed, false, "registered with defaults: the secret in the header or in the body");
       assert.equal(row.secretHash, hashSecret(secret));
       assert.ok(secretMatches(secret, row.secretHash!));
       const dump = JSON.stringify(await services.db.app.findMany());
@@ -99,6 +101,7 @@ describe("apps CLI", () => {
       assert.equal(app.allow_upstream_tokens, true);
       assert.equal(app.require_pkce, true, "PKCE is required unless the app opts out");
       assert.equal(app.token_endpoint_auth_method, "client_secret_post");
+      assert.deepEqual(app.token_endpoint_auth_methods, ["client_secret_post"], "naming a method narrows the app to it");
       assert.equal(typeof app.client_secret, "string");
       assert.equal(app.secret_hash, undefined);
       assert.match(result.stderr, /shown only now/);

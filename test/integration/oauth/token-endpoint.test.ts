@@ -30,6 +30,7 @@ describe("token endpoint", () => {
   const insecure = { execute: [oidc.allowInsecureRequests] };
   let confidential: { id: string; secret: string };
   let postApp: { id: string; secret: string };
+  let basicOnlyApp: { id: string; secret: string };
   let publicApp: { id: string };
   let noCredentialsApp: { id: string; secret: string };
 
@@ -44,6 +45,13 @@ describe("token endpoint", () => {
     confidential = { id: a.client.id, secret: a.secret! };
     const b = await services.clients.create({ name: "Post app", redirectUris: [REDIRECT], tokenEndpointAuthMethod: "client_secret_post", scopes: ["proxy"] });
     postApp = { id: b.client.id, secret: b.secret! };
+    const narrowed = await services.clients.create({
+      name: "Basic only",
+      redirectUris: [REDIRECT],
+      tokenEndpointAuthMethod: "client_secret_basic",
+      scopes: ["proxy"],
+    });
+    basicOnlyApp = { id: narrowed.client.id, secret: narrowed.secret! };
     const c = await services.clients.create({ name: "SPA", redirectUris: [REDIRECT], isPublic: true, scopes: ["openid", "proxy"] });
     publicApp = { id: c.client.id };
     const d = await services.clients.create({ name: "Code only", redirectUris: [REDIRECT], grantTypes: ["authorization_code"], scopes: ["proxy"] });
@@ -121,6 +129,19 @@ describe("token endpoint", () => {
       assert.equal(tokens.scope, "proxy");
     });
 
+    it("an app registered with defaults takes its secret in the Authorization header or in the form body", async () => {
+      const viaBasic = await oidc.clientCredentialsGrant(await configFor(confidential.id, oidc.ClientSecretBasic(confidential.secret)), { scope: "proxy" });
+      const viaPost = await oidc.clientCredentialsGrant(await configFor(confidential.id, oidc.ClientSecretPost(confidential.secret)), { scope: "proxy" });
+      assert.equal(viaBasic.scope, "proxy");
+      assert.equal(viaPost.scope, "proxy");
+      const raw = await post({ grant_type: "client_credentials", client_id: confidential.id, client_secret: confidential.secret, scope: "proxy" });
+      assert.equal(raw.status, 200, JSON.stringify(raw.body));
+      // A wrong secret in the body is refused like one in the header, without a Basic challenge.
+      const wrong = await post({ grant_type: "client_credentials", client_id: confidential.id, client_secret: "abs_wrong" });
+      assertOAuthError(wrong, 401, "invalid_client");
+      assert.equal(wrong.headers.get("www-authenticate"), null);
+    });
+
     it("a wrong secret is invalid_client (401) with a Basic challenge when Basic was used", async () => {
       const response = await post({ grant_type: "client_credentials" }, { authorization: basic(confidential.id, "abs_wrong") });
       assertOAuthError(response, 401, "invalid_client");
@@ -177,10 +198,16 @@ describe("token endpoint", () => {
     });
 
     it("a method other than the registered one is invalid_client, even with the right secret", async () => {
-      // Registered for client_secret_basic, sends client_secret_post.
-      assertOAuthError(await post({ grant_type: "client_credentials", client_id: confidential.id, client_secret: confidential.secret }), 401, "invalid_client");
-      // Registered for client_secret_post, sends Basic.
-      assertOAuthError(await post({ grant_type: "client_credentials" }, { authorization: basic(postApp.id, postApp.secret) }), 401, "invalid_client");
+      // Registered explicitly for client_secret_basic, sends client_secret_post: no Basic challenge, Basic was not tried.
+      const postToBasicOnly = await post({ grant_type: "client_credentials", client_id: basicOnlyApp.id, client_secret: basicOnlyApp.secret });
+      assertOAuthError(postToBasicOnly, 401, "invalid_client");
+      assert.equal(postToBasicOnly.headers.get("www-authenticate"), null);
+      assert.match(String(postToBasicOnly.body.error_description), /registered for client_secret_basic, not client_secret_post/);
+      assert.equal((await post({ grant_type: "client_credentials" }, { authorization: basic(basicOnlyApp.id, basicOnlyApp.secret) })).status, 200);
+      // Registered explicitly for client_secret_post, sends Basic: 401 with a Basic challenge (RFC 6749 §5.2).
+      const basicToPostOnly = await post({ grant_type: "client_credentials" }, { authorization: basic(postApp.id, postApp.secret) });
+      assertOAuthError(basicToPostOnly, 401, "invalid_client");
+      assert.match(basicToPostOnly.headers.get("www-authenticate") ?? "", /^Basic realm=/);
       // A confidential client cannot pass as public by sending no secret.
       assertOAuthError(await post({ grant_type: "client_credentials", client_id: confidential.id }), 401, "invalid_client");
       // A public client cannot send a secret.

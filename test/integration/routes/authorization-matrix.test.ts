@@ -314,6 +314,16 @@ describe("the authorization matrix: every route × every caller", () => {
       },
     },
     {
+      route: "POST /admin/v1/apps/:id/rotate-secret",
+      expect: adminOnly(200),
+      // Allowed cells rotate a throwaway app's secret; refused ones try appB's, which must still work at the end.
+      request: async function (this: Row, cell) {
+        const appId = mayChange(this, cell) ? (await registerTestApp(broker)).id : appB.id;
+        return json("POST", `/admin/v1/apps/${appId}/rotate-secret`, { overlap_seconds: 0 });
+      },
+      check: (_cell, body) => assert.match((JSON.parse(body) as { client_secret: string }).client_secret, /^abs_/),
+    },
+    {
       route: "DELETE /admin/v1/apps/:id",
       expect: adminOnly(200),
       request: async function (this: Row, cell) {
@@ -381,5 +391,7 @@ describe("the authorization matrix: every route × every caller", () => {
     const intact = await broker.services.db.account.findMany({ where: { id: { in: [accountA, accountB] } }, select: { id: true, status: true } });
     assert.deepEqual(intact.map((a) => a.status).sort(), ["active", "active"]);
     assert.ok(await broker.services.db.app.findUnique({ where: { id: appB.id } }), "another app survives every refused delete");
+    broker.services.clients.invalidate(appB.id);
+    assert.ok((await client.clientCredentialsGrant(appB.config, { scope: "proxy" })).access_token, "no refused rotation changed another app's secret");
   });
 });
