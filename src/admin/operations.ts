@@ -21,6 +21,8 @@ import { appView, CLIENT_AUTH_METHODS } from "../apps/clients.js";
 import { GRANT_TYPES } from "../oauth/grants/index.js";
 import { clientRevocation, markClientRevoked } from "../revocation/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
+import { DELIVERY_STATUSES, getDelivery, listDeliveries, redeliver } from "../jobs/webhook-deliveries.js";
+import { ACCOUNT_EVENT_TYPES } from "../jobs/account-events.js";
 
 const id = z.string().min(1).max(128);
 const cursor = z.string().max(128).optional();
@@ -60,6 +62,22 @@ const accountSchema = z.object({
   last_error: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
+});
+
+const deliverySchema = z.object({
+  id: z.string(),
+  client_id: z.string(),
+  event_type: z.string(),
+  account_id: z.string().nullable(),
+  status: z.enum(DELIVERY_STATUSES),
+  attempts: z.number(),
+  redeliveries: z.number(),
+  last_attempt_at: z.string().nullable(),
+  last_response_status: z.number().nullable(),
+  last_error: z.string().nullable(),
+  delivered_at: z.string().nullable(),
+  created_at: z.string(),
+  payload: z.unknown(),
 });
 
 /** A per-server connector's server named in a request, as the connect pages store it; a validation error otherwise. */
@@ -457,6 +475,48 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
         signing_kid: result.signingKid,
         previous_signing_kid: result.previousSigningKid ?? null,
       };
+    },
+  }),
+  operation({
+    operationId: "listWebhookDeliveries",
+    method: "get",
+    path: "/webhooks/deliveries",
+    summary: "The webhook delivery log, newest first, filtered and paged (cursor = the last id of the previous page)",
+    tag: "webhooks",
+    query: z.object({
+      app_id: z.string().max(128).optional(),
+      status: z.enum(DELIVERY_STATUSES).optional(),
+      event_type: z.enum(ACCOUNT_EVENT_TYPES).optional(),
+      limit,
+      cursor,
+    }),
+    response: page(deliverySchema),
+    handle: async ({ query }, { services }) =>
+      listDeliveries(services.db, { appId: query.app_id, status: query.status, eventType: query.event_type, limit: query.limit, cursor: query.cursor }),
+  }),
+  operation({
+    operationId: "getWebhookDelivery",
+    method: "get",
+    path: "/webhooks/deliveries/{id}",
+    summary: "One webhook delivery: the message and how its attempts went",
+    tag: "webhooks",
+    params: z.object({ id: z.string().max(128) }),
+    response: deliverySchema,
+    handle: async ({ params }, { services }) => getDelivery(services.db, params.id),
+  }),
+  operation({
+    operationId: "redeliverWebhook",
+    method: "post",
+    path: "/webhooks/deliveries/{id}/redeliver",
+    status: 202,
+    summary: "Send a delivered or failed webhook again (same webhook-id, new signature, new retries); 409 while it is still being attempted",
+    tag: "webhooks",
+    params: z.object({ id: z.string().max(128) }),
+    response: deliverySchema,
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const view = await redeliver(services, params.id);
+      await recordAudit(services.db, { action: "webhook.redelivered", ...actor, appId: view.client_id, requestId, detail: { deliveryId: view.id } });
+      return view;
     },
   }),
   operation({

@@ -7,6 +7,9 @@
 import type { TokenLifetimeLimits } from "../config.js";
 import type { Db } from "../db.js";
 import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
+import { generateWebhookSecret } from "../crypto/webhook-signature.js";
+import { CidrList } from "../net/cidr-list.js";
+import { checkWebhookUrl } from "./webhook-url.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
 import { ValidationFailed } from "../errors.js";
@@ -212,6 +215,8 @@ export class Clients {
     private readonly lifetimeLimits: TokenLifetimeLimits,
     private readonly grantTypes: readonly string[],
     private readonly cacheMs = 5_000,
+    /** BROKER_ALLOW_PRIVATE_HOSTS: the only addresses a webhook URL may name by http or by a private address. */
+    private readonly allowPrivateHosts: CidrList = new CidrList([]),
   ) {}
 
   /**
@@ -274,18 +279,14 @@ export class Clients {
         throw new ValidationFailed(`${name} lifetime must be ${MIN_TTL}..${max} seconds${variable}`);
     }
     if (input.webhookUrl !== undefined) {
-      let url: URL | undefined;
-      try {
-        url = new URL(input.webhookUrl);
-      } catch {
-        url = undefined;
-      }
-      if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) throw new ValidationFailed("webhook URL must be an absolute http(s) URL");
+      const problem = checkWebhookUrl(input.webhookUrl, this.allowPrivateHosts);
+      if (problem) throw new ValidationFailed(`webhook URL ${problem}`);
       if (!keyring) throw new TypeError("a keyring is needed to seal the webhook secret");
     }
     const secret = method === "client_secret_basic" || method === "client_secret_post" ? generateSecret("abs_") : undefined;
     const id = generateId("app", 12);
-    const webhookSecret = input.webhookUrl !== undefined ? generateSecret("whsec_") : undefined;
+    // Standard Webhooks' form (whsec_<base64>), so the app's library reads it as it is.
+    const webhookSecret = input.webhookUrl !== undefined ? generateWebhookSecret() : undefined;
     const row = await this.db.app.create({
       data: {
         id,
