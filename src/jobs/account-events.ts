@@ -121,14 +121,14 @@ export async function emitAccountEvent(
   event: AccountEventInput & { onceKey?: string },
   log: Logger,
 ): Promise<void> {
+  const onceKey = event.onceKey && `${services.config.queuePrefix}:account-event-once:${event.accountId}:${event.type}:${event.onceKey}`;
   try {
-    if (event.onceKey) {
-      const key = `${services.config.queuePrefix}:account-event-once:${event.accountId}:${event.type}:${event.onceKey}`;
-      if ((await services.redis.set(key, "1", "EX", ONCE_FOR_SECONDS, "NX")) !== "OK") return;
-    }
+    if (onceKey && (await services.redis.set(onceKey, "1", "EX", ONCE_FOR_SECONDS, "NX")) !== "OK") return;
     const delivery = await recordAccountEvent(services.db, event);
     await enqueueDeliveries(services, [delivery], log);
   } catch (err) {
     log.warn({ accountId: event.accountId, event: event.type, err: { message: (err as Error).message } }, "could not record an account event");
+    // Not recorded: whoever notices the same state next may try again.
+    if (onceKey) await services.redis.del(onceKey).catch(() => undefined);
   }
 }

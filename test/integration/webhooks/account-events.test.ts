@@ -263,4 +263,11 @@ describe("webhooks: account events in the Standard Webhooks format", () => {
     const ok = await admin("POST", "/admin/v1/apps", { name: "Good hook", redirect_uris: [TEST_APP_REDIRECT], webhook_url: "https://hooks.example.com/x" });
     assert.equal(ok.status, 201);
   });
+
+  it("writes no secret and no signature in any log line", () => {
+    const logs = broker.services.logs.text;
+    assert.ok(logs.length > 0);
+    assert.ok(!logs.includes(webhookSecret.slice(6)), "the webhook secret");
+    for (const hook of receiver.received) assert.ok(!logs.includes(String(hook.headers["webhook-signature"]).slice(3)), "a signature");
+  });
 });
