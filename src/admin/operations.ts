@@ -168,6 +168,27 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     },
   }),
   operation({
+    operationId: "setAppWebhook",
+    method: "put",
+    path: "/apps/{id}/webhook",
+    summary: "Set, change or remove (url null) an app's webhook URL; a new webhook secret is returned once when the app had none or rotate_secret is true",
+    tag: "apps",
+    params: z.object({ id }),
+    body: z.object({ url: z.string().max(2000).nullable(), rotate_secret: z.boolean().default(false) }),
+    response: z.object({ client_id: z.string(), webhook_url: z.string().nullable(), webhook_secret: z.string().optional() }),
+    handle: async ({ params, body }, { services, actor, requestId }) => {
+      const { client, webhookSecret } = await services.clients.setWebhook(params.id, { url: body.url, rotateSecret: body.rotate_secret }, services.keyring);
+      await recordAudit(services.db, {
+        action: "app.webhook_set",
+        ...actor,
+        appId: client.id,
+        requestId,
+        detail: { removed: body.url === null, secretRotated: webhookSecret !== undefined },
+      });
+      return { client_id: client.id, webhook_url: client.webhookUrl, ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) };
+    },
+  }),
+  operation({
     operationId: "deleteApp",
     method: "delete",
     path: "/apps/{id}",

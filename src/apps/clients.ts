@@ -12,7 +12,7 @@ import { CidrList } from "../net/cidr-list.js";
 import { checkWebhookUrl } from "./webhook-url.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
-import { ValidationFailed } from "../errors.js";
+import { NotFound, ValidationFailed } from "../errors.js";
 import type { GrantType } from "../oauth/grants/index.js";
 
 export const RESPONSE_TYPES = ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"] as const;
@@ -310,6 +310,37 @@ export class Clients {
       },
     });
     return { client: toClient(row), secret, webhookSecret };
+  }
+
+  /**
+   * Sets, changes or removes (`url` null) an app's webhook URL. A new
+   * signing secret is made, and returned once, when the app had none or
+   * `rotateSecret` asks; otherwise the app keeps its secret. Removing the
+   * URL removes the secret too.
+   */
+  async setWebhook(
+    id: string,
+    change: { url: string | null; rotateSecret?: boolean },
+    keyring: Keyring,
+  ): Promise<{ client: Client; webhookSecret: string | undefined }> {
+    const current = await this.db.app.findUnique({ where: { id }, select: { sealedWebhookSecret: true } });
+    if (!current) throw new NotFound(`app ${id} does not exist`);
+    if (change.url === null && change.rotateSecret) throw new ValidationFailed("a webhook secret cannot be rotated while removing the webhook URL");
+    if (change.url !== null) {
+      const problem = checkWebhookUrl(change.url, this.allowPrivateHosts);
+      if (problem) throw new ValidationFailed(`webhook URL ${problem}`);
+    }
+    const webhookSecret = change.url !== null && (change.rotateSecret || !current.sealedWebhookSecret) ? generateWebhookSecret() : undefined;
+    const row = await this.db.app.update({
+      where: { id },
+      data: {
+        webhookUrl: change.url,
+        ...(change.url === null ? { sealedWebhookSecret: null } : {}),
+        ...(webhookSecret ? { sealedWebhookSecret: keyring.seal(webhookSecret, { rowId: id, field: sealedField("app", "sealedWebhookSecret") }) } : {}),
+      },
+    });
+    this.invalidate(id);
+    return { client: toClient(row), webhookSecret };
   }
 
   async list(): Promise<Client[]> {

@@ -74,6 +74,34 @@ describe("webhooks CLI", () => {
     }
   });
 
+  it("apps set-webhook changes the URL (keeping the secret), rotates the secret, removes both", () => {
+    const { client_id: id } = JSON.parse(create("--json").stdout) as { client_id: string };
+    const first = cli("apps", "set-webhook", id, "--url", "https://hooks.example.com/one", "--json");
+    assert.equal(first.status, 0, first.stderr);
+    const set = JSON.parse(first.stdout) as { webhook_url: string; webhook_secret?: string };
+    assert.equal(set.webhook_url, "https://hooks.example.com/one");
+    assert.match(set.webhook_secret!, /^whsec_/, "an app without a secret gets one, shown once");
+    const moved = JSON.parse(cli("apps", "set-webhook", id, "--url", "https://hooks.example.com/two", "--json").stdout) as Record<string, unknown>;
+    assert.deepEqual(moved, { client_id: id, webhook_url: "https://hooks.example.com/two" }, "the secret stays");
+    const rotated = JSON.parse(cli("apps", "set-webhook", id, "--url", "https://hooks.example.com/two", "--rotate-secret", "--json").stdout) as {
+      webhook_secret: string;
+    };
+    assert.match(rotated.webhook_secret, /^whsec_/);
+    assert.notEqual(rotated.webhook_secret, set.webhook_secret);
+    const removed = JSON.parse(cli("apps", "set-webhook", id, "--remove", "--json").stdout) as Record<string, unknown>;
+    assert.deepEqual(removed, { client_id: id, webhook_url: null });
+
+    const neither = cli("apps", "set-webhook", id);
+    assert.equal(neither.status, 2);
+    assert.match(neither.stderr, /give --url <url> or --remove/);
+    const insecure = cli("apps", "set-webhook", id, "--url", "http://hooks.example.com/x");
+    assert.equal(insecure.status, 2);
+    assert.match(insecure.stderr, /must use https/);
+    const unknown = cli("apps", "set-webhook", "app_nothing", "--url", "https://hooks.example.com/x");
+    assert.equal(unknown.status, 3);
+    assert.match(unknown.stderr, /app app_nothing does not exist/);
+  });
+
   it("webhooks deliveries lists the log of an app, newest first; redeliver queues the same message again", async () => {
     const at = Date.now();
     for (const [i, status] of (["delivered", "failed", "pending"] as const).entries()) {

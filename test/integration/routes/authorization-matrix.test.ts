@@ -274,6 +274,15 @@ describe("the authorization matrix: every route × every caller", () => {
       request: async () => json("POST", "/admin/v1/apps", { name: "Matrix app", redirect_uris: [TEST_APP_REDIRECT] }),
     },
     { route: "GET /admin/v1/apps/:id", expect: adminOnly(200), request: async () => ({ method: "GET", path: `/admin/v1/apps/${appA.id}` }) },
+    {
+      route: "PUT /admin/v1/apps/:id/webhook",
+      expect: adminOnly(200),
+      // Allowed cells change an app of their own.
+      request: async function (this: Row, cell) {
+        const target = mayChange(this, cell) ? (await registerTestApp(broker)).id : appA.id;
+        return json("PUT", `/admin/v1/apps/${target}/webhook`, { url: "https://hooks.example.com/matrix" });
+      },
+    },
     { route: "GET /admin/v1/connectors", expect: adminOnly(200), request: get("/admin/v1/connectors") },
     { route: "GET /admin/v1/connector-files", expect: adminOnly(200), request: get("/admin/v1/connector-files") },
     {

@@ -262,6 +262,15 @@ describe("webhooks: account events in the Standard Webhooks format", () => {
     }
     const ok = await admin("POST", "/admin/v1/apps", { name: "Good hook", redirect_uris: [TEST_APP_REDIRECT], webhook_url: "https://hooks.example.com/x" });
     assert.equal(ok.status, 201);
+    // Later, through PUT /admin/v1/apps/{id}/webhook: the same rules.
+    const { client_id: id } = (await ok.json()) as { client_id: string };
+    const bad = await admin("PUT", `/admin/v1/apps/${id}/webhook`, { url: "http://hooks.example.com/x" });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error_description: string }).error_description, /must use https/);
+    assert.equal((await admin("PUT", "/admin/v1/apps/app_nothing/webhook", { url: "https://hooks.example.com/x" })).status, 404);
+    const moved = await admin("PUT", `/admin/v1/apps/${id}/webhook`, { url: "https://hooks.example.com/y" });
+    assert.equal(moved.status, 200);
+    assert.deepEqual(await moved.json(), { client_id: id, webhook_url: "https://hooks.example.com/y" });
   });
 
   it("writes no secret and no signature in any log line", () => {
