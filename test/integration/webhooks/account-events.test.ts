@@ -17,6 +17,7 @@ import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from
 import { until } from "../../support/wait.js";
 import { startWorker, type RunningWorker } from "../../../src/worker/run.js";
 import { AccountNeedsReauth, refreshAccount } from "../../../src/accounts/refresh.js";
+import { enqueueLostDeliveries } from "../../../src/jobs/webhook-deliveries.js";
 
 const ADMIN_TOKEN = "webhooks-admin-token-0123456789abcdef";
 const SCOPES = ["openid", "offline_access", "proxy", "accounts:read", "accounts:write"];
@@ -225,6 +226,23 @@ describe("webhooks: account events in the Standard Webhooks format", () => {
     const logged = await until("delivered", async () => (await list()).find((d) => d.id === failed.id && d.status === "delivered"));
     assert.equal(logged.redeliveries, 1);
     assert.equal(logged.attempts, 5);
+  });
+
+  it("a delivery whose job never reached Redis is sent by the reconciler, once", async () => {
+    const body = JSON.stringify({ type: "account.connected", timestamp: new Date().toISOString(), data: { account_id: "acc_lost" } });
+    const old = new Date(Date.now() - 5 * 60_000);
+    // As after a crash between the commit and the enqueue.
+    await broker.services.db.webhookDelivery.create({
+      data: { id: "msg_lost", appId: app.id, eventType: "account.connected", accountId: "acc_lost", body, createdAt: old, updatedAt: old },
+    });
+    assert.equal(await enqueueLostDeliveries(broker.services), 1);
+    const sent = await until("the lost delivery", async () => receiver.received.find((h) => h.headers["webhook-id"] === "msg_lost"));
+    assert.deepEqual(new Webhook(webhookSecret).verify(sent.body, sent.headers as Record<string, string>), JSON.parse(body));
+    await until(
+      "logged delivered",
+      async () => (await broker.services.db.webhookDelivery.findUniqueOrThrow({ where: { id: "msg_lost" } })).status === "delivered",
+    );
+    assert.equal(await enqueueLostDeliveries(broker.services), 0, "nothing twice");
   });
 
   it("refuses what it cannot do, with a clear error", async () => {
