@@ -11,6 +11,7 @@
  */
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Services } from "../services.js";
+import { checkWebhookUrl } from "../apps/webhook-url.js";
 import { sealedField } from "../crypto/sealed-fields.js";
 import { webhookHeaders } from "../crypto/webhook-signature.js";
 import type { WebhookJobData } from "../jobs/queues.js";
@@ -47,6 +48,12 @@ export async function processWebhookJob(services: Services, job: Job<WebhookJobD
   if (!delivery.app.webhookUrl || !delivery.app.sealedWebhookSecret) {
     await services.db.webhookDelivery.update({ where: { id: deliveryId }, data: { status: "failed", lastError: "the app has no webhook URL" } });
     throw new UnrecoverableError("the app has no webhook URL");
+  }
+  // An app registered before the rules (apps/webhook-url.ts) may hold a URL they refuse: plain http to the internet.
+  const problem = checkWebhookUrl(delivery.app.webhookUrl, services.config.allowPrivateHosts);
+  if (problem) {
+    await services.db.webhookDelivery.update({ where: { id: deliveryId }, data: { status: "failed", lastError: `webhook URL ${problem}` } });
+    throw new UnrecoverableError("the app's webhook URL is refused");
   }
   const secret = services.keyring.open(delivery.app.sealedWebhookSecret, { rowId: delivery.appId, field: sealedField("app", "sealedWebhookSecret") });
   const now = new Date();

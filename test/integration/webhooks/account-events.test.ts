@@ -291,6 +291,22 @@ describe("webhooks: account events in the Standard Webhooks format", () => {
     assert.deepEqual(await moved.json(), { client_id: id, webhook_url: "https://hooks.example.com/y" });
   });
 
+  it("does not send to a URL registered before the rules refused it (plain http to the internet)", async () => {
+    const { client: legacy } = await broker.services.clients.create(
+      { name: "Legacy hook", redirectUris: [TEST_APP_REDIRECT], webhookUrl: "https://hooks.example.com/x" },
+      broker.services.keyring,
+    );
+    await broker.services.db.app.update({ where: { id: legacy.id }, data: { webhookUrl: "http://hooks.example.com/x" } });
+    await broker.services.db.webhookDelivery.create({ data: { id: "msg_legacy", appId: legacy.id, eventType: "account.connected", body: "{}" } });
+    await broker.services.queues.enqueueWebhook("msg_legacy");
+    const row = await until("refused", async () => {
+      const d = await broker.services.db.webhookDelivery.findUniqueOrThrow({ where: { id: "msg_legacy" } });
+      return d.status === "failed" ? d : undefined;
+    });
+    assert.equal(row.attempts, 0, "nothing was sent");
+    assert.match(row.lastError!, /must use https/);
+  });
+
   it("writes no secret and no signature in any log line", () => {
     const logs = broker.services.logs.text;
     assert.ok(logs.length > 0);
