@@ -49,12 +49,12 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     redis,
     keyring,
     signingKeys: new SigningKeys(db, keyring),
-    clients: new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES),
+    clients: new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES, undefined, config.allowPrivateHosts),
     outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
     connectors,
     reloadConnectors: serializedReload(connectors, config.connectorsDir, env, log),
     kinds: await loadBuiltInKinds(),
-    queues: new Queues(config.redisUrl, config.queuePrefix),
+    queues: new Queues(config.redisUrl, config.queuePrefix, config.webhookRetry),
     metrics: new Metrics(),
   };
 }

@@ -152,6 +152,10 @@ const envSchema = z.object({
   REFRESH_LOCK_TTL_MS: integer(1_000, 600_000, "must be 1000-600000").default(45_000),
   /** BullMQ job lock of the refresh worker (ms): a job of a worker that died goes back to the queue after about twice this. */
   WORKER_JOB_LOCK_MS: integer(1_000, 600_000, "must be 1000-600000").default(30_000),
+  /** Attempts of one webhook delivery before it is logged `failed` (redeliver it with `authbroker webhooks redeliver`). */
+  WEBHOOK_MAX_ATTEMPTS: integer(1, 50, "must be 1-50").default(10),
+  /** Delay before a webhook delivery's first retry (ms); each next retry waits twice as long. */
+  WEBHOOK_RETRY_DELAY_MS: integer(100, 3_600_000, "must be 100-3600000").default(5_000),
   /** Length of the rate-limit window in seconds (the limits below count requests per window). */
   RATE_LIMIT_WINDOW_SECONDS: integer(1, 3_600, "must be 1-3600").default(60),
   /** Requests per window from one IP address (IPv6: one /64) to each of the token, authorize, device and connect endpoints; 0 turns the limit off. */
@@ -190,6 +194,7 @@ export interface Config {
   refreshRatePerConnector: number;
   refreshLockTtlMs: number;
   workerJobLockMs: number;
+  webhookRetry: { attempts: number; delayMs: number };
   rateLimit: RateLimitConfig;
   trustProxyHops: number;
   tokenLifetimeLimits: TokenLifetimeLimits;
@@ -246,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshRatePerConnector: e.REFRESH_RATE_PER_CONNECTOR,
     refreshLockTtlMs: e.REFRESH_LOCK_TTL_MS,
     workerJobLockMs: e.WORKER_JOB_LOCK_MS,
+    webhookRetry: { attempts: e.WEBHOOK_MAX_ATTEMPTS, delayMs: e.WEBHOOK_RETRY_DELAY_MS },
     rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, perIp: e.RATE_LIMIT_PER_IP, perClient: e.RATE_LIMIT_PER_CLIENT },
     trustProxyHops: e.TRUST_PROXY_HOPS,
     tokenLifetimeLimits: { accessTokenMaxTtl: e.ACCESS_TOKEN_MAX_TTL_SECONDS, refreshTokenMaxTtl: e.REFRESH_TOKEN_MAX_TTL_SECONDS },

@@ -6,7 +6,7 @@
 import type { Db } from "../db.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { generateId } from "../crypto/secrets.js";
-import { recordAudit } from "../audit.js";
+import { enqueueDeliveries, recordAccountEvent, type PendingDelivery } from "../jobs/account-events.js";
 import type { UpstreamIdentity } from "../connectors/kinds/types.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
@@ -29,6 +29,8 @@ export interface ConnectedAccount {
   created: boolean;
   credentialVersion: number;
   credentialExpiresAt: Date | null;
+  /** The app's webhook of `account.connected` / `account.reconnected`, written with the account, to enqueue once committed. */
+  delivery: PendingDelivery | undefined;
 }
 
 /**
@@ -98,15 +100,13 @@ export async function connectAccount(db: Db, keyring: Keyring, input: ConnectAcc
     });
     const credentialVersion = await storeCredentials(tx, keyring, id, input.tokens);
     await tx.account.update({ where: { id }, data: { credentialVersion } });
-    await recordAudit(tx, {
-      action: existing ? "account.reconnected" : "account.connected",
-      actorType: "end_user",
-      appId: input.appId,
+    const delivery = await recordAccountEvent(tx, {
+      type: existing ? "account.reconnected" : "account.connected",
       accountId: id,
-      connectorId: input.connectorId,
+      actorType: "end_user",
       requestId: input.requestId,
     });
-    return { id, created: !existing, credentialVersion, credentialExpiresAt: fields.credentialExpiresAt };
+    return { id, created: !existing, credentialVersion, credentialExpiresAt: fields.credentialExpiresAt, delivery };
   });
 }
 
@@ -124,6 +124,7 @@ export async function storeConnectedAccount(
   const { refreshMarginSeconds, ...account } = input;
   const stored = await connectAccount(services.db, services.keyring, account);
   log.info({ clientId: input.appId, connectorId: input.connectorId, accountId: stored.id, created: stored.created }, "account connected");
+  await enqueueDeliveries(services, [stored.delivery], log);
   await services.queues
     .scheduleRefresh(stored.id, stored.credentialExpiresAt, refreshMarginSeconds)
     .catch((err: Error) => log.warn({ accountId: stored.id, err: { message: err.message } }, "could not schedule the refresh; the reconciler will"));

@@ -4,10 +4,12 @@
  * tokens where the upstream supports revocation (RFC 7009), remove the sealed
  * credentials, revoke every broker grant bound to the account (so its access
  * and refresh tokens stop working at once), stop its refresh schedule, and
- * leave an audit event.
+ * leave an audit event (a deleted account's is an `account.deleted` event,
+ * which its app's webhook hears of).
  */
 import type { Services } from "../services.js";
 import { recordAudit, type AuditEventInput } from "../audit.js";
+import { enqueueDeliveries, recordAccountEvent } from "../jobs/account-events.js";
 import { buildKindContext } from "../connectors/context.js";
 import { isRevoker } from "../connectors/kinds/types.js";
 import { EXPIRY_SOURCES, type ExpirySource } from "../connectors/token-expiry.js";
@@ -92,19 +94,26 @@ export async function endAccount(services: Services, accountId: string, actor: A
   });
   const grantsRevoked = await revokeAccountGrants(services, accountId, options.remove ? "account_deleted" : "account_revoked", { requestId: actor.requestId });
   await services.queues.cancelRefresh(accountId).catch(() => undefined);
-  await services.db.$transaction(async (tx) => {
+  const delivery = await services.db.$transaction(async (tx) => {
     await tx.credential.deleteMany({ where: { accountId } });
-    if (options.remove) await tx.account.delete({ where: { id: accountId } });
-    else await tx.account.update({ where: { id: accountId }, data: { status: "revoked", credentialExpiresAt: null } });
+    if (options.remove) {
+      // The event reads the account: made before the row goes, in the same transaction.
+      const deleted = await recordAccountEvent(tx, { ...actor, type: "account.deleted", accountId, detail: { upstream_revoked: upstreamRevoked } });
+      await tx.account.delete({ where: { id: accountId } });
+      return deleted;
+    }
+    await tx.account.update({ where: { id: accountId }, data: { status: "revoked", credentialExpiresAt: null } });
     await recordAudit(tx, {
       ...actor,
-      action: options.remove ? "account.deleted" : "account.revoked",
+      action: "account.revoked",
       appId: account.appId,
       accountId,
       connectorId: account.connectorId,
       detail: { upstreamRevoked, grantsRevoked },
     });
+    return undefined;
   });
+  await enqueueDeliveries(services, [delivery], services.log);
   return { accountId, upstreamRevoked, grantsRevoked };
 }
 

@@ -14,7 +14,6 @@
  *     anything else is transient and left to the caller's retry policy.
  */
 import type { Services } from "../services.js";
-import { recordAudit } from "../audit.js";
 import { buildKindContext } from "../connectors/context.js";
 import { UpstreamInvalidGrant } from "../connectors/errors.js";
 import { isRefresher, type AuthKind, type Refresher } from "../connectors/kinds/types.js";
@@ -22,7 +21,7 @@ import type { ConnectorConfig } from "../connectors/schema.js";
 import { BrokerError, NotFound, ServiceUnavailable, UpstreamTimeout } from "../errors.js";
 import { readCredentialsFast, readRefreshState, storeRefreshResult, type RefreshState, type StoredTokens } from "./vault.js";
 import { tryLock, waitForRelease } from "../lock.js";
-import { notifyApp } from "../jobs/notify.js";
+import { emitAccountEvent, enqueueDeliveries, recordAccountEvent } from "../jobs/account-events.js";
 import { dropPendingRefresh, keepPendingRefresh, readPendingRefresh } from "./pending-refresh.js";
 
 export type RefreshOutcome =
@@ -116,8 +115,8 @@ export async function refreshAccount(services: Services, accountId: string, opti
       }
       const tokens = pending ?? (await refreshAtUpstream(services, account, connector, kind, current, lockTtlMs, options.requestId));
       // The credentials and the account's mirror of them, in one statement; what it stored is what we return.
-      const stored = await storeDurably(services, accountId, current, tokens, { fromPending: pending !== undefined, until: lockedAt + lockTtlMs });
-      if (!stored) {
+      const write = await storeDurably(services, accountId, current, tokens, { fromPending: pending !== undefined, until: lockedAt + lockTtlMs });
+      if (!write) {
         // Only possible if our lock expired mid-refresh; the stored row is newer than ours.
         services.log.warn({ accountId }, "refresh result discarded: credentials changed while refreshing");
         const latest = await readCredentialsFast(services.db, services.keyring, accountId);
@@ -130,7 +129,10 @@ export async function refreshAccount(services: Services, accountId: string, opti
           .scheduleRefresh(accountId, tokens.expiresAt, margin)
           .catch((err: Error) => services.log.warn({ accountId, err: { message: err.message } }, "could not schedule the next refresh; the reconciler will"));
       }
-      return { outcome: "refreshed", credentials: stored };
+      if (write.recovered) {
+        await emitAccountEvent(services, { type: "account.recovered", accountId, actorType: "system", requestId: options.requestId }, services.log);
+      }
+      return { outcome: "refreshed", credentials: write.credentials };
     } finally {
       await lock.release().catch(() => undefined);
     }
@@ -210,7 +212,7 @@ async function storeDurably(
   current: StoredTokens & { version: number },
   tokens: StoredTokens,
   options: { fromPending: boolean; until: number },
-): Promise<(StoredTokens & { version: number }) | undefined> {
+): Promise<Awaited<ReturnType<typeof storeRefreshResult>>> {
   if (!options.fromPending) {
     await keepPendingRefresh(services.redis, services.keyring, accountId, { baseVersion: current.version, tokens }).catch((err: Error) =>
       services.log.warn({ accountId, err: { message: err.message } }, "could not keep the refresh result in Redis before storing it"),
@@ -274,21 +276,16 @@ async function markNeedsReauth(
   err: UpstreamInvalidGrant,
   requestId?: string,
 ): Promise<void> {
-  await services.db.$transaction(async (tx) => {
-    await tx.account.update({ where: { id: account.id }, data: { status: "needs_reauth", lastError: err.description } });
-    await recordAudit(tx, {
-      action: "account.needs_reauth",
-      actorType: "system",
-      appId: account.appId,
-      accountId: account.id,
-      connectorId: account.connectorId,
-      requestId,
-      detail: { reason: "invalid_grant" },
+  // Only the caller that changes the status reports it: the app hears of it once.
+  const delivery = await services.db.$transaction(async (tx) => {
+    const { count } = await tx.account.updateMany({
+      where: { id: account.id, status: { not: "needs_reauth" } },
+      data: { status: "needs_reauth", lastError: err.description },
     });
+    if (count === 0) return undefined;
+    return recordAccountEvent(tx, { type: "account.needs_reauth", accountId: account.id, actorType: "system", requestId, detail: { reason: "invalid_grant" } });
   });
   services.log.warn({ accountId: account.id, connectorId: account.connectorId }, "account needs reauthorization");
   await services.queues.cancelRefresh(account.id).catch(() => undefined);
-  await notifyApp(services, account.appId, "account.needs_reauth", { account_id: account.id, connector: account.connectorId, reason: "invalid_grant" }).catch(
-    (e: Error) => services.log.warn({ accountId: account.id, err: { message: e.message } }, "could not enqueue the needs_reauth webhook"),
-  );
+  await enqueueDeliveries(services, [delivery], services.log);
 }

@@ -188,6 +188,8 @@ export async function readCredentialsFast(db: Db, keyring: Keyring, accountId: s
  * (the caller must re-read, not overwrite). A refresh response without a
  * refresh token (or ID token, or scope) keeps the old one (RFC 6749 §6).
  * Times go in as epoch milliseconds, written as UTC like Prisma writes them.
+ * `recovered`: the account had a refresh error before this write cleared it
+ * (the one statement reads it as it was), so it works again.
  */
 export async function storeRefreshResult(
   db: Db,
@@ -196,10 +198,10 @@ export async function storeRefreshResult(
   current: StoredTokens & { version: number },
   tokens: StoredTokens,
   now = Date.now(),
-): Promise<(StoredTokens & { version: number }) | undefined> {
+): Promise<{ credentials: StoredTokens & { version: number }; recovered: boolean } | undefined> {
   const seal = (column: string, value: string | undefined) => (value === undefined ? null : keyring.seal(value, { rowId: accountId, field: field(column) }));
   const version = current.version + 1;
-  const rows = await sqlRows<{ version: number }>(db, STORE_REFRESH_RESULT, [
+  const rows = await sqlRows<{ version: number; recovered: boolean | null }>(db, STORE_REFRESH_RESULT, [
     accountId,
     current.version,
     tokens.tokenType ?? null,
@@ -212,7 +214,7 @@ export async function storeRefreshResult(
     tokens.expirySource ?? null,
   ]);
   if (rows.length !== 1) return undefined;
-  return {
+  const credentials = {
     version,
     accessToken: tokens.accessToken ?? current.accessToken,
     refreshToken: tokens.refreshToken ?? current.refreshToken,
@@ -222,13 +224,16 @@ export async function storeRefreshResult(
     expiresAt: tokens.expiresAt,
     scope: tokens.scope ?? current.scope,
   };
+  return { credentials, recovered: rows[0]!.recovered === true };
 }
 
 /** $1 account, $2 expected version, $3 token type, $4–$6 sealed tokens (NULL: keep), $7 expiry ms, $8 scope (NULL: keep), $9 now ms, $10 expiry source. */
 const STORE_REFRESH_RESULT: SqlStatement = {
   name: "vault-store-refresh-result",
   text: `
-  WITH stored AS (
+  WITH previous AS (
+    SELECT "lastError" FROM "Account" WHERE "id" = $1
+  ), stored AS (
     UPDATE "Credential"
        SET "tokenType" = $3,
            "sealedAccessToken" = COALESCE($4, "sealedAccessToken"),
@@ -251,5 +256,5 @@ const STORE_REFRESH_RESULT: SqlStatement = {
       FROM stored
      WHERE "Account"."id" = $1
   )
-  SELECT "version" FROM stored`,
+  SELECT stored."version", (SELECT "lastError" IS NOT NULL FROM previous) AS "recovered" FROM stored`,
 };

@@ -21,6 +21,8 @@ import { appView, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRE
 import { GRANT_TYPES } from "../oauth/grants/index.js";
 import { clientRevocation, markClientRevoked } from "../revocation/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
+import { DELIVERY_STATUSES, getDelivery, listDeliveries, redeliver } from "../jobs/webhook-deliveries.js";
+import { ACCOUNT_EVENT_TYPES } from "../jobs/account-events.js";
 
 const id = z.string().min(1).max(128);
 const cursor = z.string().max(128).optional();
@@ -64,6 +66,22 @@ const accountSchema = z.object({
   last_error: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
+});
+
+const deliverySchema = z.object({
+  id: z.string(),
+  client_id: z.string(),
+  event_type: z.string(),
+  account_id: z.string().nullable(),
+  status: z.enum(DELIVERY_STATUSES),
+  attempts: z.number(),
+  redeliveries: z.number(),
+  last_attempt_at: z.string().nullable(),
+  last_response_status: z.number().nullable(),
+  last_error: z.string().nullable(),
+  delivered_at: z.string().nullable(),
+  created_at: z.string(),
+  payload: z.unknown(),
 });
 
 /** A per-server connector's server named in a request, as the connect pages store it; a validation error otherwise. */
@@ -178,6 +196,27 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
         detail: { overlapSeconds: body.overlap_seconds, previousSecretExpiresAt: client.previousSecretExpiresAt?.toISOString() ?? null },
       });
       return { ...appView(client), client_secret: secret };
+    },
+  }),
+  operation({
+    operationId: "setAppWebhook",
+    method: "put",
+    path: "/apps/{id}/webhook",
+    summary: "Set, change or remove (url null) an app's webhook URL; a new webhook secret is returned once when the app had none or rotate_secret is true",
+    tag: "apps",
+    params: z.object({ id }),
+    body: z.object({ url: z.string().max(2000).nullable(), rotate_secret: z.boolean().default(false) }),
+    response: z.object({ client_id: z.string(), webhook_url: z.string().nullable(), webhook_secret: z.string().optional() }),
+    handle: async ({ params, body }, { services, actor, requestId }) => {
+      const { client, webhookSecret } = await services.clients.setWebhook(params.id, { url: body.url, rotateSecret: body.rotate_secret }, services.keyring);
+      await recordAudit(services.db, {
+        action: "app.webhook_set",
+        ...actor,
+        appId: client.id,
+        requestId,
+        detail: { removed: body.url === null, secretRotated: webhookSecret !== undefined },
+      });
+      return { client_id: client.id, webhook_url: client.webhookUrl, ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) };
     },
   }),
   operation({
@@ -488,6 +527,48 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
         signing_kid: result.signingKid,
         previous_signing_kid: result.previousSigningKid ?? null,
       };
+    },
+  }),
+  operation({
+    operationId: "listWebhookDeliveries",
+    method: "get",
+    path: "/webhooks/deliveries",
+    summary: "The webhook delivery log, newest first, filtered and paged (cursor = the last id of the previous page)",
+    tag: "webhooks",
+    query: z.object({
+      app_id: z.string().max(128).optional(),
+      status: z.enum(DELIVERY_STATUSES).optional(),
+      event_type: z.enum(ACCOUNT_EVENT_TYPES).optional(),
+      limit,
+      cursor,
+    }),
+    response: page(deliverySchema),
+    handle: async ({ query }, { services }) =>
+      listDeliveries(services.db, { appId: query.app_id, status: query.status, eventType: query.event_type, limit: query.limit, cursor: query.cursor }),
+  }),
+  operation({
+    operationId: "getWebhookDelivery",
+    method: "get",
+    path: "/webhooks/deliveries/{id}",
+    summary: "One webhook delivery: the message and how its attempts went",
+    tag: "webhooks",
+    params: z.object({ id: z.string().max(128) }),
+    response: deliverySchema,
+    handle: async ({ params }, { services }) => getDelivery(services.db, params.id),
+  }),
+  operation({
+    operationId: "redeliverWebhook",
+    method: "post",
+    path: "/webhooks/deliveries/{id}/redeliver",
+    status: 202,
+    summary: "Send a delivered or failed webhook again (same webhook-id, new signature, new retries); 409 while it is still being attempted",
+    tag: "webhooks",
+    params: z.object({ id: z.string().max(128) }),
+    response: deliverySchema,
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const view = await redeliver(services, params.id);
+      await recordAudit(services.db, { action: "webhook.redelivered", ...actor, appId: view.client_id, requestId, detail: { deliveryId: view.id } });
+      return view;
     },
   }),
   operation({

@@ -7,6 +7,9 @@
 import type { TokenLifetimeLimits } from "../config.js";
 import type { Db } from "../db.js";
 import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
+import { generateWebhookSecret } from "../crypto/webhook-signature.js";
+import { CidrList } from "../net/cidr-list.js";
+import { checkWebhookUrl } from "./webhook-url.js";
 import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
 import { Conflict, NotFound, ValidationFailed } from "../errors.js";
@@ -238,6 +241,8 @@ export class Clients {
     private readonly lifetimeLimits: TokenLifetimeLimits,
     private readonly grantTypes: readonly string[],
     private readonly cacheMs = 5_000,
+    /** BROKER_ALLOW_PRIVATE_HOSTS: the only addresses a webhook URL may name by http or by a private address. */
+    private readonly allowPrivateHosts: CidrList = new CidrList([]),
   ) {}
 
   /**
@@ -300,18 +305,14 @@ export class Clients {
         throw new ValidationFailed(`${name} lifetime must be ${MIN_TTL}..${max} seconds${variable}`);
     }
     if (input.webhookUrl !== undefined) {
-      let url: URL | undefined;
-      try {
-        url = new URL(input.webhookUrl);
-      } catch {
-        url = undefined;
-      }
-      if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) throw new ValidationFailed("webhook URL must be an absolute http(s) URL");
+      const problem = checkWebhookUrl(input.webhookUrl, this.allowPrivateHosts);
+      if (problem) throw new ValidationFailed(`webhook URL ${problem}`);
       if (!keyring) throw new TypeError("a keyring is needed to seal the webhook secret");
     }
     const secret = method === "client_secret_basic" || method === "client_secret_post" ? generateSecret("abs_") : undefined;
     const id = generateId("app", 12);
-    const webhookSecret = input.webhookUrl !== undefined ? generateSecret("whsec_") : undefined;
+    // Standard Webhooks' form (whsec_<base64>), so the app's library reads it as it is.
+    const webhookSecret = input.webhookUrl !== undefined ? generateWebhookSecret() : undefined;
     const row = await this.db.app.create({
       data: {
         id,
@@ -369,6 +370,37 @@ export class Clients {
     this.invalidate(id);
     const updated = await this.db.app.findUniqueOrThrow({ where: { id } });
     return { client: toClient(updated), secret };
+  }
+
+  /**
+   * Sets, changes or removes (`url` null) an app's webhook URL. A new
+   * signing secret is made, and returned once, when the app had none or
+   * `rotateSecret` asks; otherwise the app keeps its secret. Removing the
+   * URL removes the secret too.
+   */
+  async setWebhook(
+    id: string,
+    change: { url: string | null; rotateSecret?: boolean },
+    keyring: Keyring,
+  ): Promise<{ client: Client; webhookSecret: string | undefined }> {
+    const current = await this.db.app.findUnique({ where: { id }, select: { sealedWebhookSecret: true } });
+    if (!current) throw new NotFound(`app ${id} does not exist`);
+    if (change.url === null && change.rotateSecret) throw new ValidationFailed("a webhook secret cannot be rotated while removing the webhook URL");
+    if (change.url !== null) {
+      const problem = checkWebhookUrl(change.url, this.allowPrivateHosts);
+      if (problem) throw new ValidationFailed(`webhook URL ${problem}`);
+    }
+    const webhookSecret = change.url !== null && (change.rotateSecret || !current.sealedWebhookSecret) ? generateWebhookSecret() : undefined;
+    const row = await this.db.app.update({
+      where: { id },
+      data: {
+        webhookUrl: change.url,
+        ...(change.url === null ? { sealedWebhookSecret: null } : {}),
+        ...(webhookSecret ? { sealedWebhookSecret: keyring.seal(webhookSecret, { rowId: id, field: sealedField("app", "sealedWebhookSecret") }) } : {}),
+      },
+    });
+    this.invalidate(id);
+    return { client: toClient(row), webhookSecret };
   }
 
   async list(): Promise<Client[]> {

@@ -15,6 +15,7 @@ import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerRun } from "./commands/run.js";
+import { registerWebhooks } from "./commands/webhooks.js";
 import { EXIT } from "./output.js";
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerConnectors(program);
   registerApps(program);
   registerAccounts(program);
+  registerWebhooks(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The producer side of the broker's queues: scheduling refresh jobs and
  * enqueuing webhooks. Every `serve` and `worker` process has one; the
- * consumers live in refresh-processor.ts and webhook-processor.ts.
+ * consumers live in worker/refresh-processor.ts and worker/webhooks.ts.
  *
  * Each account with expiring credentials has exactly one refresh job, id
  * `refresh-<accountId>`, delayed to `expiresAt − margin − jitter`. (Not
@@ -24,9 +24,21 @@ export interface RefreshJobData {
   plannedAt: number;
 }
 
+/** A delivery of the webhook log (jobs/account-events.ts): the row holds the message, the job only names it. */
 export interface WebhookJobData {
-  appId: string;
-  event: { id: string; type: string; created_at: string; data: Record<string, string | null> };
+  deliveryId: string;
+}
+
+/** The job of a delivery's first sending is named after it; each redelivery is a job of its own (BullMQ keeps finished ids). */
+export function webhookJobId(deliveryId: string, redelivery = 0): string {
+  return redelivery === 0 ? deliveryId : `${deliveryId}-r${redelivery}`;
+}
+
+export interface WebhookRetryOptions {
+  /** Attempts of one delivery before it is `failed` (WEBHOOK_MAX_ATTEMPTS). @defaultValue 10 */
+  attempts: number;
+  /** The first retry's delay; each next one doubles (WEBHOOK_RETRY_DELAY_MS). @defaultValue 5 000 ms */
+  delayMs: number;
 }
 
 /**
@@ -86,6 +98,7 @@ export class Queues {
   constructor(
     private readonly redisUrl: string,
     readonly prefix: string,
+    private readonly webhookRetry: WebhookRetryOptions = { attempts: 10, delayMs: 5_000 },
   ) {}
 
   private conn(): ConnectionOptions {
@@ -109,7 +122,12 @@ export class Queues {
       new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
         connection: this.conn(),
         prefix: this.prefix,
-        defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000, attempts: 10, backoff: { type: "exponential", delay: 5_000 } },
+        defaultJobOptions: {
+          removeOnComplete: 1000,
+          removeOnFail: 5000,
+          attempts: this.webhookRetry.attempts,
+          backoff: { type: "exponential", delay: this.webhookRetry.delayMs },
+        },
       }),
     );
     return this.webhookQueue;
@@ -148,8 +166,9 @@ export class Queues {
     if (job && (await job.getState()) !== "active") await job.remove().catch(() => undefined);
   }
 
-  async enqueueWebhook(data: WebhookJobData): Promise<void> {
-    await this.webhooks.add(data.event.type, data, { jobId: data.event.id });
+  /** Enqueues a delivery (again, for a redelivery); an id already queued is left as it is. */
+  async enqueueWebhook(deliveryId: string, redelivery = 0): Promise<void> {
+    await this.webhooks.add("deliver", { deliveryId }, { jobId: webhookJobId(deliveryId, redelivery) });
   }
 
   async close(): Promise<void> {

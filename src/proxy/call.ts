@@ -6,6 +6,7 @@
  *  3. `freshCredentials` credentials that are expired are refreshed first (single-flight);
  *  4. `exchange`         the request goes upstream through undici, bodies streamed;
  *  5. `refreshAfter401`  on 401: one single-flight refresh, then one retry if the body can be sent again;
+ *     a 401 with nothing newer to try is reported to the app (`reportRevokedUpstream`);
  *  6. `relay`            status, end-to-end headers and body stream back to the app.
  *
  * Errors before the response starts are thrown as BrokerErrors and rendered
@@ -20,6 +21,7 @@ import type { Logger } from "../log.js";
 import type { Dispatcher } from "undici";
 import { refreshAccount, AccountNeedsReauth } from "../accounts/refresh.js";
 import { readCredentials } from "../accounts/vault.js";
+import { emitAccountEvent } from "../jobs/account-events.js";
 import { insecureHostAllowed } from "../connectors/context.js";
 import { ConnectorNotConfigured } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
@@ -229,6 +231,20 @@ async function refreshAfter401(
   return fresh;
 }
 
+/**
+ * A 401 with nothing newer to try (the refreshed credentials refused too, or
+ * none to refresh) means the upstream no longer takes the account's
+ * credentials: the app is told (`account.revoked_upstream`), once per set of
+ * credentials, without holding the response.
+ */
+function reportRevokedUpstream(ctx: ProxyContext, resolved: ResolvedAccount, refused: OpenedCredentials, requestId: string): void {
+  void emitAccountEvent(
+    ctx.services,
+    { type: "account.revoked_upstream", accountId: resolved.account.id, actorType: "system", requestId, onceKey: String(refused.version) },
+    ctx.services.log,
+  );
+}
+
 // ── 6. the relay ────────────────────────────────────────────────────────────
 
 /**
@@ -330,6 +346,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
         });
       }
       // Otherwise the app gets the upstream's 401; a refresh made meanwhile serves its next call.
+      if (upstream.statusCode === 401 && (!fresh || record.retried)) reportRevokedUpstream(ctx, resolved, credentials, requestId);
     }
     record.status = upstream.statusCode;
     ctx.services.metrics.proxyOverhead.observe(seconds(startedAt) - record.upstreamSeconds);

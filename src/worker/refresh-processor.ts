@@ -5,6 +5,9 @@
  * (so each account keeps exactly one job), or ends it when there is nothing
  * left to refresh.
  *
+ * Credentials that expire with nothing to refresh them (no refresh token)
+ * end the job with an `account.expiring` event, once per set of credentials.
+ *
  * Failures: `invalid_grant` is unrecoverable (the account is needs_reauth and
  * the app was notified); anything else throws an ordinary error, and BullMQ
  * retries with the `upstream` backoff (exponential, jittered, honouring
@@ -16,6 +19,7 @@ import { AccountNeedsReauth, refreshAccount } from "../accounts/refresh.js";
 import { readRefreshState } from "../accounts/vault.js";
 import { BrokerError } from "../errors.js";
 import { plannedRefreshTime, type RefreshJobData } from "../jobs/queues.js";
+import { emitAccountEvent } from "../jobs/account-events.js";
 
 /** Per-connector rate limit: a fixed one-second window counter shared by every worker through Redis. */
 async function takeRateSlot(services: Services, connectorId: string): Promise<boolean> {
@@ -60,6 +64,21 @@ export async function processRefreshJob(services: Services, job: Job<RefreshJobD
   services.metrics.refreshes.inc({ connector: connector.id, result: result.outcome });
 
   const expiresAt = result.credentials.expiresAt;
+  if (expiresAt && result.outcome === "not_refreshable") {
+    // The job runs a margin before expiry, and nothing can renew these credentials: the app hears it once per set.
+    await emitAccountEvent(
+      services,
+      {
+        type: "account.expiring",
+        accountId,
+        actorType: "system",
+        requestId: `job:${job.id}`,
+        detail: { expires_at: expiresAt.toISOString() },
+        onceKey: String(result.credentials.version),
+      },
+      services.log,
+    );
+  }
   if (!expiresAt || result.outcome === "not_refreshable") return result.outcome;
   const next = plannedRefreshTime(expiresAt, margin);
   await job.updateData({ accountId, plannedAt: next });

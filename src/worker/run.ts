@@ -1,7 +1,8 @@
 /**
  * The worker role's bootstrap: BullMQ consumers for the `refresh` and
- * `webhooks` queues, and the reconciler (at start, then periodically, one
- * worker at a time through a Redis lock). Any number of worker processes may
+ * `webhooks` queues, and the reconciler (refresh schedules, revocations,
+ * lost webhook deliveries; at start, then periodically, one worker at a
+ * time through a Redis lock). Any number of worker processes may
  * run; BullMQ hands each job to one of them.
  */
 import { Worker, type ConnectionOptions } from "bullmq";
@@ -13,6 +14,7 @@ import { processWebhookJob } from "./webhooks.js";
 import { reconcileRefreshJobs } from "./reconciler.js";
 import { restoreRevocations } from "../revocation/revocation.js";
 import { removeExpiredGrants } from "./cleanup.js";
+import { enqueueLostDeliveries } from "../jobs/webhook-deliveries.js";
 
 export { REFRESH_QUEUE };
 
@@ -66,6 +68,8 @@ export async function startWorker(services: Services, options: WorkerOptions = {
     try {
       const result = await reconcileRefreshJobs(services);
       await restoreRevocations(services);
+      const requeued = await enqueueLostDeliveries(services);
+      if (requeued > 0) log.info({ requeued }, "enqueued webhook deliveries whose job was lost");
       const removed = await removeExpiredGrants(services);
       if (removed.codes + removed.deviceCodes + removed.refreshTokens + removed.revokedClients > 0)
         log.info(removed, "removed expired codes, refresh tokens and client revocations");

@@ -198,6 +198,41 @@ export function registerApps(program: Command): void {
     });
 
   apps
+    .command("set-webhook <client_id>")
+    .description("set, change or remove an app's webhook URL; a new webhook secret is printed once when the app had none or with --rotate-secret")
+    .option("--url <url>", "where account events are POSTed (https)")
+    .option("--remove", "remove the webhook URL and its secret")
+    .option("--rotate-secret", "make a new webhook secret (the old one stops at once)")
+    .option("--json", "print the result as JSON")
+    .action(async (clientId: string, options: { url?: string; remove?: boolean; rotateSecret?: boolean; json?: boolean }) => {
+      if ((options.url === undefined) === !options.remove) throw new CliError("give --url <url> or --remove", EXIT.usage);
+      const { withServices } = await import("../context.js");
+      await withServices(async (services) => {
+        const { client, webhookSecret } = await services.clients.setWebhook(
+          clientId,
+          { url: options.url ?? null, rotateSecret: options.rotateSecret ?? false },
+          services.keyring,
+        );
+        const { recordAudit } = await import("../../audit.js");
+        await recordAudit(services.db, {
+          action: "app.webhook_set",
+          actorType: "operator",
+          actorId: "cli",
+          appId: client.id,
+          detail: { removed: options.remove === true, secretRotated: webhookSecret !== undefined },
+        });
+        const result = { client_id: client.id, webhook_url: client.webhookUrl, ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) };
+        printResult(options, result, () =>
+          [
+            client.webhookUrl ? `webhook of ${client.id}: ${client.webhookUrl}` : `webhook of ${client.id} removed`,
+            ...(webhookSecret ? [`webhook_secret: ${webhookSecret}`, "", `warning: ${SECRET_WARNING}`] : []),
+          ].join("\n"),
+        );
+        if (options.json && webhookSecret) process.stderr.write(`warning: ${SECRET_WARNING}\n`);
+      });
+    });
+
+  apps
     .command("list")
     .description("list registered apps (secrets are never shown)")
     .option("--json", "print the result as JSON")

@@ -194,6 +194,18 @@ describe("the authorization matrix: every route × every caller", () => {
     return made.accountId;
   };
   const mayChange = (row: Row, cell: Cell) => resolve(row.expect, cell.caller) < 300;
+  /** A failed webhook delivery to an app with a webhook URL (nothing listens there; no worker runs here). */
+  const failedDelivery = async () => {
+    const { client: hooked } = await broker.services.clients.create(
+      { name: "Hooked", redirectUris: [TEST_APP_REDIRECT], webhookUrl: "http://127.0.0.1:9/hooks" },
+      broker.services.keyring,
+    );
+    const id = `msg_matrix${nextUser++}`;
+    await broker.services.db.webhookDelivery.create({
+      data: { id, appId: hooked.id, eventType: "account.connected", body: "{}", status: "failed", attempts: 1 },
+    });
+    return id;
+  };
   const get = (path: string) => async () => ({ method: "GET", path });
   const form =
     (method: string, path: string, body = "") =>
@@ -263,6 +275,15 @@ describe("the authorization matrix: every route × every caller", () => {
       request: async () => json("POST", "/admin/v1/apps", { name: "Matrix app", redirect_uris: [TEST_APP_REDIRECT] }),
     },
     { route: "GET /admin/v1/apps/:id", expect: adminOnly(200), request: async () => ({ method: "GET", path: `/admin/v1/apps/${appA.id}` }) },
+    {
+      route: "PUT /admin/v1/apps/:id/webhook",
+      expect: adminOnly(200),
+      // Allowed cells change an app of their own.
+      request: async function (this: Row, cell) {
+        const target = mayChange(this, cell) ? (await registerTestApp(broker)).id : appA.id;
+        return json("PUT", `/admin/v1/apps/${target}/webhook`, { url: "https://hooks.example.com/matrix" });
+      },
+    },
     { route: "GET /admin/v1/connectors", expect: adminOnly(200), request: get("/admin/v1/connectors") },
     { route: "GET /admin/v1/connector-files", expect: adminOnly(200), request: get("/admin/v1/connector-files") },
     {
@@ -289,6 +310,17 @@ describe("the authorization matrix: every route × every caller", () => {
       request: async () => ({ method: "POST", path: `/admin/v1/accounts/${accountA}/refresh` }),
     },
     { route: "GET /admin/v1/audit-events", expect: adminOnly(200), request: get("/admin/v1/audit-events") },
+    { route: "GET /admin/v1/webhooks/deliveries", expect: adminOnly(200), request: get("/admin/v1/webhooks/deliveries") },
+    {
+      route: "GET /admin/v1/webhooks/deliveries/:id",
+      expect: adminOnly(200),
+      request: async () => ({ method: "GET", path: `/admin/v1/webhooks/deliveries/${await failedDelivery()}` }),
+    },
+    {
+      route: "POST /admin/v1/webhooks/deliveries/:id/redeliver",
+      expect: adminOnly(202),
+      request: async () => ({ method: "POST", path: `/admin/v1/webhooks/deliveries/${await failedDelivery()}/redeliver` }),
+    },
     { route: "GET /metrics", expect: adminOnly(200), request: get("/metrics") },
     { route: "ANY /admin/queues/*", expect: adminOnly(200), request: get("/admin/queues") },
     // Rows that change or delete: allowed cells act on throwaways, refused ones on the real resources.
