@@ -5,15 +5,16 @@
  *
  * The hot path must not wait for Postgres, so events are queued in memory
  * and written in batches at most `auditFlushMs` after the call, each batch
- * one INSERT … SELECT FROM unnest(…) with one array per column: a statement
- * of constant size whatever the batch, so writing it costs the broker next
- * to nothing (a Prisma `createMany` of a thousand rows costs milliseconds
- * of main-thread CPU to build). `at` is the time of the call, not of the
+ * one INSERT … SELECT FROM jsonb_to_recordset(…) of one JSON text: a
+ * statement of constant size whatever the batch, so writing it costs the
+ * broker next to nothing (a Prisma `createMany` of a thousand rows costs
+ * milliseconds of main-thread CPU to build). `at` is the time of the call, not of the
  * write. The queue is bounded: while Postgres is down, the oldest events
  * are dropped and counted (a warning says how many), and a crash loses at
  * most the last batch window. `flush()` writes what is queued (shutdown,
  * tests).
  */
+import { LRUCache } from "lru-cache";
 import { sqlRows, type Db, type SqlStatement } from "../db.js";
 import type { Logger } from "../log.js";
 import { pathTemplate } from "./path-template.js";
@@ -38,23 +39,48 @@ export const PROXY_AUDIT_ACTION = "proxy.request";
 
 /**
  * Straight through the pg pool, prepared once (sqlRows): through Prisma's
- * raw-query layer each batch cost more CPU than the SQL. Postgres builds the
- * rows (timestamps from epoch milliseconds, the JSON detail), so the
- * broker's one thread only lays out one array per column (formatting each
- * row in JavaScript was 3 % of the proxy's main-thread time).
+ * raw-query layer each batch cost more CPU than the SQL. The batch is one
+ * JSON text (JSON.stringify, native) that Postgres turns into rows
+ * (jsonb_to_recordset), timestamps and the JSON detail included: pg's
+ * JavaScript array encoding of one array per column cost the broker's one
+ * thread ~2.5 KB of garbage and a few µs per event, in a burst at every
+ * flush (a stall for the calls in flight; docs/benchmarks.md).
  * "at" is timestamp(3) without time zone, as Prisma writes DateTime: UTC.
  */
 const INSERT_BATCH: SqlStatement = {
-  name: "proxy-audit-insert-batch",
+  name: "proxy-audit-insert-batch-json",
   text: `INSERT INTO "AuditEvent" ("at", "action", "actorType", "actorId", "appId", "accountId", "connectorId", "requestId", "detail")
 SELECT to_timestamp(at / 1000.0) AT TIME ZONE 'UTC', '${PROXY_AUDIT_ACTION}', 'app', app, app, account, connector, request,
        jsonb_build_object('method', method, 'path', path, 'status', status, 'retried', retried)
-FROM unnest($1::float8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bool[])
-  AS t(at, app, account, connector, request, method, path, status, retried)`,
+FROM jsonb_to_recordset($1::jsonb)
+  AS t(at float8, app text, account text, connector text, request text, method text, path text, status int, retried bool)`,
 };
 
+/** One queued row: short names, as the JSON the statement reads. Every string but `request` is shared with other calls. */
+interface QueuedEvent {
+  at: number;
+  app: string;
+  account: string;
+  connector: string | null;
+  request: string;
+  method: string;
+  path: string;
+  status: number;
+  retried: boolean;
+}
+
+/** Distinct paths whose template is remembered (an app calls the same few paths over and over). */
+const TEMPLATES_REMEMBERED = 1_000;
+
 export class ProxyAuditLog {
-  private queue: ProxyAuditEvent[] = [];
+  private queue: QueuedEvent[] = [];
+  /**
+   * The template of each recent path, made when the call is recorded: a queued
+   * event then holds the one shared template string, not the call's own path
+   * (an event waits up to a flush interval, long enough to be copied by the
+   * young-generation GC and promoted; less that survives, shorter pauses).
+   */
+  private readonly templates = new LRUCache<string, string>({ max: TEMPLATES_REMEMBERED });
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private dropped = 0;
@@ -70,9 +96,25 @@ export class ProxyAuditLog {
       this.queue.shift();
       this.dropped += 1;
     }
-    this.queue.push(event);
+    this.queue.push({
+      at: event.at,
+      app: event.appId,
+      account: event.accountId,
+      connector: event.connectorId ?? null,
+      request: event.requestId,
+      method: event.method,
+      path: this.templateOf(event.pathAndQuery),
+      status: event.status,
+      retried: event.retried,
+    });
     // A timer only while something waits, unref'd: an idle proxy keeps no process alive.
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs).unref();
+  }
+
+  private templateOf(pathAndQuery: string): string {
+    let template = this.templates.get(pathAndQuery);
+    if (template === undefined) this.templates.set(pathAndQuery, (template = pathTemplate(pathAndQuery)));
+    return template;
   }
 
   /** Writes every queued event; resolves when they are stored (or the write failed and was logged). */
@@ -87,30 +129,13 @@ export class ProxyAuditLog {
     await this.writing;
   }
 
-  private async write(batch: ProxyAuditEvent[]): Promise<void> {
+  private async write(batch: QueuedEvent[]): Promise<void> {
     if (this.dropped > 0) {
       this.log.warn({ dropped: this.dropped }, "proxy audit events dropped: the queue was full");
       this.dropped = 0;
     }
     try {
-      // An app calls the same few paths over and over: each template is made once per batch.
-      const templates = new Map<string, string>();
-      const templateOf = (pathAndQuery: string) => {
-        let template = templates.get(pathAndQuery);
-        if (template === undefined) templates.set(pathAndQuery, (template = pathTemplate(pathAndQuery)));
-        return template;
-      };
-      await sqlRows(this.db, INSERT_BATCH, [
-        batch.map((r) => r.at),
-        batch.map((r) => r.appId),
-        batch.map((r) => r.accountId),
-        batch.map((r) => r.connectorId ?? null),
-        batch.map((r) => r.requestId),
-        batch.map((r) => r.method),
-        batch.map((r) => templateOf(r.pathAndQuery)),
-        batch.map((r) => r.status),
-        batch.map((r) => r.retried),
-      ]);
+      await sqlRows(this.db, INSERT_BATCH, [JSON.stringify(batch)]);
     } catch (err) {
       // Put the batch back in front (within the bound) and try again later.
       const room = Math.max(0, this.options.bufferLimit - this.queue.length);
