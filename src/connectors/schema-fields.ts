@@ -161,8 +161,36 @@ export const clientCredentials = {
     ),
 };
 
+/** In `auth.idTokenIssuer`: the ID token's own `tid` claim (Microsoft Entra's tenant id). */
+export const TENANT_PLACEHOLDER = "{tid}";
+
+/** `auth.idTokenIssuer: none`: the upstream's ID token is not the broker's to read. */
+export const NO_ID_TOKEN = "none";
+
+// A stand-in for `{tid}` while the issuer template is checked as a URL.
+const SAMPLE_TENANT = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * The expected `iss` of the upstream's ID tokens when it is not the
+ * server's issuer identifier: a URL where `{tid}` stands for the ID token's
+ * own `tid` claim (Entra's multi-tenant endpoints), or `none`.
+ */
+const idTokenIssuer = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (value === NO_ID_TOKEN) return;
+    const checked = upstreamUrl.safeParse(value.replaceAll(TENANT_PLACEHOLDER, SAMPLE_TENANT));
+    if (!checked.success) ctx.addIssue({ code: "custom", message: `${checked.error.issues[0]!.message}, or none` });
+  })
+  .meta({ format: "uri" })
+  .optional()
+  .describe(
+    "The `iss` the upstream's ID tokens carry, where it differs from the server's issuer: a URL in which `{tid}` stands for the ID token's own `tid` claim (Microsoft Entra's multi-tenant `common` endpoint: `https://login.microsoftonline.com/{tid}/v2.0`). The broker then checks the ID token itself: that issuer, `aud` its client id, `exp`, and the nonce for `oidc`. `none` (`oauth2` only): an ID token the upstream adds (because a scope asked for `openid`) is dropped unread, as `identity.url` says who connected.",
+  );
+
 /** The authorization code flow with a browser redirect (oauth2, oidc). */
 export const redirectFlow = {
+  idTokenIssuer,
   pkce: z.boolean().default(true).describe("RFC 7636 PKCE with S256 at the upstream; off only for upstreams that reject it."),
   scopeSeparator: z
     .string()

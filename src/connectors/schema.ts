@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { authKindOf, AUTH_KINDS, usesClientCredentials, type AuthKindName } from "./kinds/catalog.js";
 import { isHostWithPort } from "./host.js";
-import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
+import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
 
 /**
  * The fields that are templates: filled with the end user's hostname before
@@ -59,6 +59,11 @@ const jsonPath = z
   .string()
   .regex(/^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$/, "must be a dotted JSON path such as id or data.user.id")
   .meta({ format: "json-path" });
+
+/** One dotted JSON path, or several tried in order: the first that holds a non-empty text wins (Graph's `mail`, else `userPrincipalName`). */
+const jsonPathWithFallbacks = z.union([jsonPath, z.array(jsonPath).min(1, "must list at least one path").max(5, "must list at most 5 paths")], {
+  error: "must be a dotted JSON path, or a list of them tried in order",
+});
 
 /** An upstream scope string, as the upstream spells it (no whitespace: it would split). */
 const upstreamScope = z.string().regex(/^\S+$/, "must be one upstream scope without spaces");
@@ -166,13 +171,17 @@ export const connectorFileSchema = z
           .describe(
             "Where the answer has the stable upstream user id; required with `url`. Without `url`, the claim to read where the kind reads claims (default `sub`).",
           ),
-        email: jsonPath.optional().describe("Where the answer has the user's email."),
+        email: jsonPathWithFallbacks
+          .optional()
+          .describe(
+            "Where the answer has the user's email; a list is tried in order, the first non-empty text wins (`[mail, userPrincipalName]`: Graph's `mail` is null for personal accounts and users without a mailbox).",
+          ),
         emailVerified: jsonPath
           .optional()
           .describe(
             'Where the answer says whether the upstream verified that email (a JSON boolean; text such as `"true"` does not count); needs `email`. It becomes the ID token\'s `email_verified`; without it the broker says nothing about verification. Kinds that read claims use `email_verified` by default.',
           ),
-        name: jsonPath.optional().describe("Where the answer has the user's display name."),
+        name: jsonPathWithFallbacks.optional().describe("Where the answer has the user's display name; a list is tried in order, as for `email`."),
       })
       .optional()
       .describe(
@@ -235,6 +244,9 @@ export const connectorFileSchema = z
     }
     if (connector.identity?.emailVerified && !connector.identity.email && !kind.identityFromClaims) {
       ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });
+    }
+    if (connector.auth.kind === "oidc" && connector.auth.idTokenIssuer === NO_ID_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["auth", "idTokenIssuer"], message: "cannot be none for oidc connectors: the ID token says who connected" });
     }
     checkAwsSigning(connector, ctx);
     if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {

@@ -32,12 +32,23 @@ function asText(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The first of `paths` (one path, or fallbacks in order) that holds a non-empty text. */
+function firstText(profile: Record<string, unknown>, paths: string | readonly string[] | undefined): string | undefined {
+  for (const path of typeof paths === "string" ? [paths] : (paths ?? [])) {
+    const text = asText(pickPath(profile, path));
+    if (text !== undefined) return text;
+  }
+  return undefined;
+}
+
 /** Where the identity is in an upstream profile: dotted JSON paths (the connector's `identity` section). */
 export interface IdentityPaths {
   subject: string;
-  email?: string;
+  /** One path, or fallbacks tried in order. */
+  email?: string | readonly string[];
   emailVerified?: string;
-  name?: string;
+  /** One path, or fallbacks tried in order. */
+  name?: string | readonly string[];
 }
 
 /** What the broker keeps of who connected, besides the subject. */
@@ -51,12 +62,12 @@ export type ProfileFields = Pick<UpstreamIdentity, "email" | "emailVerified" | "
  * nobody verified).
  */
 export function profileFields(profile: Record<string, unknown>, paths: Omit<IdentityPaths, "subject">): ProfileFields {
-  const email = paths.email ? asText(pickPath(profile, paths.email)) : undefined;
+  const email = firstText(profile, paths.email);
   const verified = email && paths.emailVerified ? pickPath(profile, paths.emailVerified) : undefined;
   return {
     email,
     emailVerified: typeof verified === "boolean" ? verified : undefined,
-    name: paths.name ? asText(pickPath(profile, paths.name)) : undefined,
+    name: firstText(profile, paths.name),
   };
 }
 

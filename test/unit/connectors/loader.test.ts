@@ -331,7 +331,7 @@ describe("a connector file is refused, naming the file and the field", () => {
     refused(
       edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")),
       "api.baseUrl",
-      /unknown placeholder \{tenant\}: only \{hostname\} is supported/,
+      /unknown placeholder \{tenant\}: only \{hostname\} \(and \{tid\} in auth.idTokenIssuer\) is supported/,
     ));
   it("{hostname} in a field that is never filled", () =>
     refused(
@@ -576,4 +576,45 @@ describe("a directory of connector files", () => {
       (err: unknown) => err instanceof ConnectorConfigError && /^\/nonexistent\/connectors: cannot be read \(CONNECTORS_DIR\)/.test(err.message),
     );
   });
+});
+
+describe("what real providers need: the format fields of issue 20", () => {
+  const oidcFile = (auth: Record<string, unknown>) => ({ id: "x", name: "X", auth: { kind: "oidc", issuer: "https://idp.example", ...auth } });
+
+  it("auth.idTokenIssuer: a URL with {tid}, or none, loads", () => {
+    const templated = parse(edit((d) => (d.auth.idTokenIssuer = "https://login.example/{tid}/v2.0")));
+    assert.equal(templated.auth.kind === "oauth2" && templated.auth.idTokenIssuer, "https://login.example/{tid}/v2.0");
+    assert.equal(parse(edit((d) => (d.auth.idTokenIssuer = "none"))).auth.kind, "oauth2");
+  });
+  it("auth.idTokenIssuer that is neither a URL nor none", () =>
+    refused(
+      edit((d) => (d.auth.idTokenIssuer = "login.example/{tid}")),
+      "auth.idTokenIssuer",
+      /must be an absolute https URL, or none/,
+    ));
+  it("auth.idTokenIssuer: none for an oidc connector", () =>
+    refused(oidcFile({ idTokenIssuer: "none" }), "auth.idTokenIssuer", /cannot be none for oidc connectors/));
+  it("{tid} anywhere but auth.idTokenIssuer", () =>
+    refused(
+      edit((d) => (d.auth.tokenUrl = "https://login.example/{tid}/token")),
+      "auth.tokenUrl",
+      /\{tid\} is only filled in auth.idTokenIssuer/,
+    ));
+
+  it("identity.email and identity.name take fallbacks, tried in order", () => {
+    const connector = parse(edit((d) => (d.identity.email = ["mail", "userPrincipalName"])));
+    assert.deepEqual(connector.identity?.email, ["mail", "userPrincipalName"]);
+  });
+  it("an empty list of identity fallbacks", () =>
+    refused(
+      edit((d) => (d.identity.email = [])),
+      "identity.email",
+      /must list at least one path/,
+    ));
+  it("an identity fallback that is not a JSON path", () =>
+    refused(
+      edit((d) => (d.identity.name = ["displayName", "a b"])),
+      "identity.name[1]",
+      /dotted JSON path/,
+    ));
 });
