@@ -76,6 +76,45 @@ const apiCredentials = z.string().refine((value) => {
   return false;
 }, "must be bearer, basic, aws_sigv4, header:<Name> or query:<param>");
 
+/**
+ * Headers the broker may not be told to set: what carries credentials, the
+ * message's framing, and what the broker sets itself.
+ */
+const RESERVED_HEADERS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "upgrade",
+  "te",
+  "keep-alive",
+  "x-request-id",
+]);
+
+const connectorHeaders = z
+  .record(
+    z.string(),
+    // RFC 9110 §5.5: visible characters and spaces, no line breaks (header injection).
+    z.string().regex(/^[\x20-\x7e]{1,1024}$/, "header values must be 1-1024 visible ASCII characters"),
+  )
+  // Names checked here rather than by the record's key schema, whose message would only say "Invalid key".
+  .superRefine((headers, ctx) => {
+    for (const name of Object.keys(headers)) {
+      if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "header names must be HTTP tokens (RFC 9110 §5.6.2)" });
+      else if (RESERVED_HEADERS.has(name.toLowerCase()))
+        ctx.addIssue({ code: "custom", path: [name], message: "is set by the broker and cannot be configured" });
+    }
+  })
+  // Lower-cased once: the broker's own defaults (user-agent) and an app's headers are keyed that way.
+  .transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])))
+  .default({})
+  .describe(
+    "Headers sent with every request to the upstream: token, identity and revocation requests and proxied calls (Reddit's descriptive `User-Agent`, GitHub's `X-GitHub-Api-Version`). They replace an app's header of the same name, and the broker's own `User-Agent`. `Authorization`, `Cookie`, `Host` and the framing headers are refused.",
+  );
+
 /** The AWS region or service name of a signature's scope: lower-case letters, digits and `-`. */
 const awsScopePart = z.string().regex(/^[a-z0-9-]{1,64}$/, "must be lower-case letters, digits and -");
 
@@ -137,6 +176,7 @@ export const connectorFileSchema = z
       .describe(
         "Per-server connectors only (a URL uses `{hostname}`): which servers an end user may name, and how the hostname page asks. A server is admitted when it matches `pattern`, or when the operator registered the broker's credentials for it (`authbroker credentials set <connector> --hostname <host>`).",
       ),
+    headers: connectorHeaders,
     scopes: z
       .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
       .default({})

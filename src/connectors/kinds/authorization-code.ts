@@ -126,7 +126,7 @@ export async function clientConfiguration(
   const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials, extra.assertionAudience);
   const config = new oidc.Configuration(metadata, credentials.clientId, { token_endpoint_auth_method: auth.tokenAuthMethod }, clientAuth);
   config[oidc.customFetch] = async (url, options) => {
-    const response = await ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT } });
+    const response = await ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT, ...ctx.connector.headers } });
     if (url !== metadata.token_endpoint) return response;
     const checked = await errorBodyAsError(response);
     // `auth.idTokenIssuer`: the ID token is checked by id-token-issuer.ts, not by openid-client.

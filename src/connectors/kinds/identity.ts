@@ -107,7 +107,7 @@ export async function fetchIdentityDocumentWith(
   for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
   return upstreamCall(connector, step, async () => {
     const response = await ctx.fetch(target, {
-      headers: { ...authorization.headers, accept: "application/json", "user-agent": USER_AGENT },
+      headers: { accept: "application/json", "user-agent": USER_AGENT, ...connector.headers, ...authorization.headers },
       signal: AbortSignal.timeout(IDENTITY_TIMEOUT_MS),
     });
     const text = await response.text();

@@ -83,6 +83,8 @@ export interface FakeProviderProfile {
   requirePkce?: boolean;
   /** Refresh tokens are issued only when one of these scopes was asked for (Microsoft's `offline_access`). Absent: always. */
   refreshTokenScopes?: string[];
+  /** Whether a code's authorization request earns a refresh token (Reddit's `duration=permanent`). Absent: yes. */
+  refreshTokenFor?(authorizeParams: URLSearchParams): boolean;
   /** Issue refresh tokens at all. @defaultValue true */
   issueRefreshTokens?: boolean;
   /** A refresh answers with a new refresh token and the old one stops working. @defaultValue true */
@@ -154,6 +156,7 @@ interface Code {
   nonce?: string;
   user: FakeUser;
   used: boolean;
+  params: URLSearchParams;
 }
 
 interface Token {
@@ -258,7 +261,7 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
       return back({ error: "invalid_request", error_description: "code_challenge_method must be S256" });
     if (challenge === undefined && profile.requirePkce) return back({ error: "invalid_request", error_description: "code_challenge is required" });
     const code = `code-${randomBytes(16).toString("hex")}`;
-    codes.set(code, { clientId, redirectUri, challenge, scope: params.get("scope") ?? "", nonce: params.get("nonce") ?? undefined, user, used: false });
+    codes.set(code, { clientId, redirectUri, challenge, scope: params.get("scope") ?? "", nonce: params.get("nonce") ?? undefined, user, used: false, params });
     back({ code });
   }
 
@@ -286,8 +289,10 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
       const form = request.form ?? new URLSearchParams();
       const grant = form.get("grant_type");
       let issued: { user: FakeUser; scope: string; nonce?: string; rotate: boolean };
-      if (grant === "authorization_code") issued = { ...redeem(form), rotate: true };
-      else if (grant === "refresh_token") issued = refresh(form);
+      if (grant === "authorization_code") {
+        const code = redeem(form);
+        issued = { ...code, rotate: profile.refreshTokenFor?.(code.params) ?? true };
+      } else if (grant === "refresh_token") issued = refresh(form);
       else throw new ProviderFailure("unsupported_grant_type", `grant_type ${grant} is not supported`);
       grants[grant] = (grants[grant] ?? 0) + 1;
       const accessToken = `at-${randomBytes(24).toString("base64url")}`;
@@ -317,7 +322,7 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     }
   }
 
-  function redeem(form: URLSearchParams): { user: FakeUser; scope: string; nonce?: string } {
+  function redeem(form: URLSearchParams): { user: FakeUser; scope: string; nonce?: string; params: URLSearchParams } {
     const code = codes.get(form.get("code") ?? "");
     if (!code || code.used) throw new ProviderFailure("invalid_grant", "the code is invalid or was already used");
     code.used = true;
@@ -326,7 +331,7 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
       const verifier = form.get("code_verifier") ?? "";
       if (createHash("sha256").update(verifier).digest("base64url") !== code.challenge) throw new ProviderFailure("invalid_grant", "code_verifier mismatch");
     }
-    return { user: code.user, scope: code.scope, nonce: code.nonce };
+    return { user: code.user, scope: code.scope, nonce: code.nonce, params: code.params };
   }
 
   function refresh(form: URLSearchParams): { user: FakeUser; scope: string; rotate: boolean } {

@@ -617,4 +617,27 @@ describe("what real providers need: the format fields of issue 20", () => {
       "identity.name[1]",
       /dotted JSON path/,
     ));
+
+  it("headers: sent names are lower-cased", () => {
+    const connector = parse(edit((d) => (d.headers = { "User-Agent": "web:acme:v1 (by /u/acme)", "X-GitHub-Api-Version": "2022-11-28" })));
+    assert.deepEqual(connector.headers, { "user-agent": "web:acme:v1 (by /u/acme)", "x-github-api-version": "2022-11-28" });
+  });
+  it("a header the broker sets itself", () =>
+    refused(
+      edit((d) => (d.headers = { Authorization: "Bearer x" })),
+      "headers.Authorization",
+      /is set by the broker/,
+    ));
+  it("a header name that is not an HTTP token", () =>
+    refused(
+      edit((d) => (d.headers = { "User Agent": "x" })),
+      "headers.User Agent",
+      /HTTP tokens/,
+    ));
+  it("a header value with a line break", () =>
+    refused(
+      edit((d) => (d.headers = { "User-Agent": "a\r\nX-Injected: 1" })),
+      "headers.User-Agent",
+      /visible ASCII characters/,
+    ));
 });
