@@ -1,0 +1,55 @@
+/**
+ * A fake GitHub (https://docs.github.com/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps,
+ * https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens):
+ *
+ * - `github.com/login/oauth/authorize` and `/login/oauth/access_token`
+ *   (client id and secret in the body);
+ * - an OAuth app's token never expires: no `expires_in`, no refresh token;
+ *   a GitHub App's user token (`githubApp: true`) lives 8 hours, with a
+ *   refresh token of 6 months that rotates;
+ * - a failed token request is HTTP 200 with `{ error, error_description, error_uri }`;
+ * - `api.github.com/user`: `id` (a number), `login`, `name`, and `email`,
+ *   which is null unless the user made it public.
+ */
+import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
+
+export interface GitHubUser extends FakeUser {
+  login: string;
+  name: string;
+  email: string | null;
+}
+
+export const gitHubUser = (n = 1): GitHubUser => ({ id: String(580 + n), login: `octo${n}`, name: `Octo ${n}`, email: null });
+
+export function gitHubProfile(options: { githubApp?: boolean } = {}): FakeProviderProfile {
+  return {
+    name: "GitHub",
+    paths: { authorize: "/login/oauth/authorize", token: "/login/oauth/access_token" },
+    client: { id: "Iv1.0123456789abcdef", secret: "github-client-secret-0123456789abcdef" },
+    clientAuth: "client_secret_post",
+    issueRefreshTokens: options.githubApp ?? false,
+    refreshRotates: true,
+    accessTokenLifetimeSeconds: options.githubApp ? 28_800 : 10 * 365 * 86_400,
+    tokenResponse: (issued) => ({
+      token_type: "bearer",
+      scope: issued.scope.split(" ").join(","),
+      ...(options.githubApp ? { expires_in: 28_800, refresh_token_expires_in: 15_811_200 } : {}),
+    }),
+    tokenError: (error, description) => ({
+      status: 200,
+      body: {
+        error,
+        error_description: description,
+        error_uri: "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors",
+      },
+    }),
+    resources: {
+      "GET /user": (user) => {
+        const u = user as GitHubUser;
+        return { body: { id: Number(u.id), login: u.login, name: u.name, email: u.email } };
+      },
+    },
+    unauthorized: () => ({ status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" } }),
+    apiPrefixes: ["/repos/", "/user/"],
+  };
+}
