@@ -221,6 +221,20 @@ export const connectorFileSchema = z
           .describe(
             'Where the answer says whether the upstream verified that email (a JSON boolean; text such as `"true"` does not count); needs `email`. It becomes the ID token\'s `email_verified`; without it the broker says nothing about verification. Kinds that read claims use `email_verified` by default.',
           ),
+        emailLookup: z
+          .strictObject({
+            url: upstreamUrl.describe("Where the second call goes (GET, with the account's access token)."),
+            select: z
+              .record(jsonPath, z.union([z.string(), z.number(), z.boolean()]))
+              .default({})
+              .describe("When the answer is a list: the entry whose fields have these values (`{ primary: true }`); the first entry when empty."),
+            email: jsonPath.describe("Where that entry has the email."),
+            emailVerified: jsonPath.optional().describe("Where that entry says whether the email is verified (a JSON boolean)."),
+          })
+          .optional()
+          .describe(
+            "A second identity call, made only when the `identity.url` answer has no email (GitHub's `/user` shows only a public email; `/user/emails` lists them all). Needs `identity.url`; `{hostname}` is not filled here.",
+          ),
         name: jsonPathWithFallbacks.optional().describe("Where the answer has the user's display name; a list is tried in order, as for `email`."),
       })
       .optional()
@@ -281,6 +295,9 @@ export const connectorFileSchema = z
     });
     if (connector.identity?.url && !connector.identity.subject && connector.api?.credentials !== "aws_sigv4") {
       ctx.addIssue({ code: "custom", path: ["identity", "subject"], message: "is required with identity.url: it names the stable upstream user id" });
+    }
+    if (connector.identity?.emailLookup && !connector.identity.url) {
+      ctx.addIssue({ code: "custom", path: ["identity", "emailLookup"], message: "needs identity.url: it is a second call after that one" });
     }
     if (connector.identity?.emailVerified && !connector.identity.email && !kind.identityFromClaims) {
       ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });

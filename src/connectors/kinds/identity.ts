@@ -102,6 +102,20 @@ export async function fetchIdentityDocumentWith(
   refused: (status: number) => Error = (status) => new UpstreamError(`${ctx.connector.name} refused the access token at its identity URL (HTTP ${status})`),
   step: "identity" | "credential check" = "identity",
 ): Promise<Record<string, unknown>> {
+  const document = await fetchIdentityJson(ctx, url, authorization, refused, step);
+  if (document === null || typeof document !== "object" || Array.isArray(document))
+    throw new UpstreamError(`${ctx.connector.name}'s identity response is not a JSON object`);
+  return document as Record<string, unknown>;
+}
+
+/** GETs an identity URL of the connector and returns the JSON it answers, whatever its shape. */
+async function fetchIdentityJson(
+  ctx: KindContext,
+  url: string,
+  authorization: IdentityAuthorization,
+  refused: (status: number) => Error,
+  step: "identity" | "credential check",
+): Promise<unknown> {
   const { connector } = ctx;
   const target = new URL(fillTemplate(url, { hostname: ctx.hostname }));
   for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
@@ -118,15 +132,11 @@ export async function fetchIdentityDocumentWith(
       });
     }
     if (text.length > MAX_IDENTITY_BYTES) throw new UpstreamError(`${connector.name}'s identity response is too large`);
-    let document: unknown;
     try {
-      document = JSON.parse(text);
+      return JSON.parse(text) as unknown;
     } catch {
       throw new UpstreamError(`${connector.name}'s identity URL did not answer JSON`);
     }
-    if (document === null || typeof document !== "object" || Array.isArray(document))
-      throw new UpstreamError(`${connector.name}'s identity response is not a JSON object`);
-    return document as Record<string, unknown>;
   });
 }
 
@@ -140,5 +150,35 @@ export async function identityFromUrl(ctx: KindContext, accessToken: string): Pr
   const identity = ctx.connector.identity;
   if (!identity?.url || !identity.subject) throw new TypeError(`connector "${ctx.connector.id}" has no identity.url`);
   const document = await fetchIdentityDocument(ctx, identity.url, accessToken);
-  return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified, name: identity.name });
+  const found = identityFromProfile(ctx, document, {
+    subject: identity.subject,
+    email: identity.email,
+    emailVerified: identity.emailVerified,
+    name: identity.name,
+  });
+  if (found.email !== undefined || !identity.emailLookup) return found;
+  return { ...found, ...(await emailFromLookup(ctx, identity.emailLookup, accessToken)) };
+}
+
+/**
+ * `identity.emailLookup`: a second call for the email, when the first answer
+ * has none (GitHub's `/user` shows only a public email; `/user/emails` lists
+ * them all). A list answer is searched for the entry whose fields equal
+ * `select` (`{ primary: true }`); no such entry leaves the email unknown.
+ */
+async function emailFromLookup(
+  ctx: KindContext,
+  lookup: NonNullable<NonNullable<KindContext["connector"]["identity"]>["emailLookup"]>,
+  accessToken: string,
+): Promise<Pick<UpstreamIdentity, "email" | "emailVerified">> {
+  const refused = (status: number) => new UpstreamError(`${ctx.connector.name} refused the access token at its email lookup URL (HTTP ${status})`);
+  const document = await fetchIdentityJson(ctx, lookup.url, { headers: { authorization: `Bearer ${accessToken}` } }, refused, "identity");
+  const candidates = Array.isArray(document) ? document : [document];
+  const entry = candidates.find(
+    (item): item is Record<string, unknown> =>
+      item !== null && typeof item === "object" && Object.entries(lookup.select).every(([path, value]) => pickPath(item, path) === value),
+  );
+  if (!entry) return {};
+  const { email, emailVerified } = profileFields(entry, { email: lookup.email, emailVerified: lookup.emailVerified });
+  return { email, emailVerified };
 }

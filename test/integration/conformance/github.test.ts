@@ -19,12 +19,20 @@ describe("github.yaml against an OAuth app", () => {
   });
   after(() => run?.stop());
 
-  it("connects; the numeric id is the subject and a null email is left out", async () => {
+  it("connects; the numeric id is the subject, and a null public email is completed by the primary one of /user/emails", async () => {
     const account = await run.connect();
     const row = await run.account(account.accountId);
     assert.equal(row.upstreamSubject, gitHubUser(1).id);
-    assert.deepEqual(row.profile, { name: "Octo 1" });
+    assert.deepEqual(row.profile, { email: "octo1@example.com", email_verified: true, name: "Octo 1" });
     assert.equal((await run.credentials(account.accountId))?.refreshToken, undefined);
+  });
+
+  it("a public email is taken from /user, without the second call", async () => {
+    run.provider.setUser({ ...gitHubUser(4), email: "octo4@public.example" });
+    const lookups = run.provider.requestsTo("GET", "/user/emails").length;
+    const account = await run.connect();
+    assert.equal(((await run.account(account.accountId)).profile as { email?: string }).email, "octo4@public.example");
+    assert.equal(run.provider.requestsTo("GET", "/user/emails").length, lookups);
   });
 
   it("sends X-GitHub-Api-Version to /user and on proxied calls", async () => {

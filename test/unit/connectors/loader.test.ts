@@ -640,4 +640,21 @@ describe("what real providers need: the format fields of issue 20", () => {
       "headers.User-Agent",
       /visible ASCII characters/,
     ));
+
+  it("identity.emailLookup loads, with select defaulted", () => {
+    const connector = parse(edit((d) => (d.identity.emailLookup = { url: "https://acme.example/api/v2/me/emails", email: "address" })));
+    assert.deepEqual(connector.identity?.emailLookup, { url: "https://acme.example/api/v2/me/emails", select: {}, email: "address" });
+  });
+  it("identity.emailLookup without identity.url", () =>
+    refused(
+      edit((d) => (d.identity = { subject: "sub", emailLookup: { url: "https://acme.example/emails", email: "email" } })),
+      "identity.emailLookup",
+      /needs identity.url/,
+    ));
+  it("identity.emailLookup without the path of its email", () =>
+    refused(
+      edit((d) => (d.identity.emailLookup = { url: "https://acme.example/emails" })),
+      "identity.emailLookup.email",
+      /is required/,
+    ));
 });

@@ -9,17 +9,30 @@
  *   refresh token of 6 months that rotates;
  * - a failed token request is HTTP 200 with `{ error, error_description, error_uri }`;
  * - `api.github.com/user`: `id` (a number), `login`, `name`, and `email`,
- *   which is null unless the user made it public.
+ *   which is null unless the user made it public; `/user/emails` (scope
+ *   `user:email`) lists every address with `primary` and `verified`.
  */
 import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
 
 export interface GitHubUser extends FakeUser {
   login: string;
   name: string;
+  /** The public email: what /user shows. */
   email: string | null;
+  /** Every address, as /user/emails lists them. */
+  emails: { email: string; primary: boolean; verified: boolean; visibility: "public" | "private" | null }[];
 }
 
-export const gitHubUser = (n = 1): GitHubUser => ({ id: String(580 + n), login: `octo${n}`, name: `Octo ${n}`, email: null });
+export const gitHubUser = (n = 1): GitHubUser => ({
+  id: String(580 + n),
+  login: `octo${n}`,
+  name: `Octo ${n}`,
+  email: null,
+  emails: [
+    { email: `octo${n}@old.example`, primary: false, verified: false, visibility: null },
+    { email: `octo${n}@example.com`, primary: true, verified: true, visibility: "private" },
+  ],
+});
 
 export function gitHubProfile(options: { githubApp?: boolean } = {}): FakeProviderProfile {
   return {
@@ -48,6 +61,7 @@ export function gitHubProfile(options: { githubApp?: boolean } = {}): FakeProvid
         const u = user as GitHubUser;
         return { body: { id: Number(u.id), login: u.login, name: u.name, email: u.email } };
       },
+      "GET /user/emails": (user) => ({ body: (user as GitHubUser).emails }),
     },
     unauthorized: () => ({ status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" } }),
     apiPrefixes: ["/repos/", "/user/"],
