@@ -302,6 +302,9 @@ export const connectorFileSchema = z
     if (connector.identity?.emailVerified && !connector.identity.email && !kind.identityFromClaims) {
       ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });
     }
+    if (connector.auth.kind === "oauth2" && connector.auth.revocation && connector.auth.revocationUrl) {
+      ctx.addIssue({ code: "custom", path: ["auth", "revocation"], message: "and auth.revocationUrl both say how to revoke: keep one" });
+    }
     if (connector.auth.kind === "oidc" && connector.auth.idTokenIssuer === NO_ID_TOKEN) {
       ctx.addIssue({ code: "custom", path: ["auth", "idTokenIssuer"], message: "cannot be none for oidc connectors: the ID token says who connected" });
     }

@@ -16,6 +16,7 @@ import { fillTemplate } from "../template.js";
 import { ClientSecretBasic } from "./client-secret-basic.js";
 import { inferTokenExpiry } from "../token-expiry.js";
 import { USER_AGENT } from "./identity.js";
+import { revokeAsDescribed } from "./custom-revocation.js";
 import { checkHeldIdToken, holdIdToken, type HeldIdToken } from "./id-token-issuer.js";
 import type {
   AuthKind,
@@ -287,6 +288,9 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
     },
 
     async revoke(ctx, token, tokenTypeHint) {
+      // `auth.revocation` (oauth2): an upstream that revokes its own way (custom-revocation.ts).
+      const auth: RedirectAuth = redirectAuthOf(ctx, options.kind);
+      if (auth.kind === "oauth2" && auth.revocation) return revokeAsDescribed(ctx, auth.revocation, requireCredentials(ctx), token, tokenTypeHint);
       const { config } = await configure(ctx);
       if (!config.serverMetadata().revocation_endpoint) return false;
       await upstreamCall(ctx.connector, "revocation", () =>

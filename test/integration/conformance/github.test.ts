@@ -44,6 +44,16 @@ describe("github.yaml against an OAuth app", () => {
     assert.ok(run.provider.requestsTo("GET", "/user").every((r) => r.headers["x-github-api-version"] === "2022-11-28"));
   });
 
+  it("removing the account deletes the grant at /applications/{client_id}/grant, as GitHub documents", async () => {
+    run.provider.setUser(gitHubUser(5));
+    const account = await run.connect();
+    const accessToken = (await run.credentials(account.accountId))!.accessToken!;
+    const res = await run.removeAccount(account);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json<{ upstream_revoked: boolean }>().upstream_revoked, true);
+    assert.ok(run.provider.isRevoked(accessToken));
+  });
+
   it("a code GitHub refuses with HTTP 200 and an error body fails the connect with that error", async () => {
     run.provider.failNextToken("bad_verification_code", "The code passed is incorrect or expired.");
     await assert.rejects(run.connect(), /connect failed/);

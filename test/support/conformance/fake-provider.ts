@@ -118,6 +118,8 @@ export interface FakeProviderProfile {
     tokenOf(request: RecordedRequest): string | undefined;
     /** The request must authenticate the client (RFC 7009 §2.1, GitHub's Basic auth). @defaultValue true */
     authenticated?: boolean;
+    /** How this endpoint reads client credentials, where it differs from the token endpoint (GitHub: Basic). */
+    clientAuth?: FakeProviderProfile["clientAuth"];
     /** The status of a successful revocation. @defaultValue 200 */
     status?: number;
   };
@@ -265,20 +267,20 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     back({ code });
   }
 
-  function authenticateClient(request: RecordedRequest): void {
+  function authenticateClient(request: RecordedRequest, clientAuth = profile.clientAuth): void {
     const form = request.form ?? new URLSearchParams();
     const header = request.headers.authorization;
     const basic = header?.toLowerCase().startsWith("basic ") ? Buffer.from(header.slice(6), "base64").toString("utf8") : undefined;
     if (basic !== undefined && form.has("client_secret")) throw new ProviderFailure("invalid_request", "client authenticated in two ways");
     let presented: [string, string] | undefined;
-    if (basic !== undefined && profile.clientAuth !== "client_secret_post") {
+    if (basic !== undefined && clientAuth !== "client_secret_post") {
       const colon = basic.indexOf(":");
       presented = [decodeURIComponent(basic.slice(0, colon)), decodeURIComponent(basic.slice(colon + 1))];
-    } else if (form.has("client_secret") && profile.clientAuth !== "client_secret_basic") {
+    } else if (form.has("client_secret") && clientAuth !== "client_secret_basic") {
       presented = [form.get("client_id") ?? "", form.get("client_secret") ?? ""];
     }
     if (!presented || presented[0] !== profile.client.id || presented[1] !== profile.client.secret)
-      throw new ProviderFailure("invalid_client", `client authentication failed (${profile.name} takes ${profile.clientAuth})`);
+      throw new ProviderFailure("invalid_client", `client authentication failed (${profile.name} takes ${clientAuth})`);
   }
 
   async function token(request: RecordedRequest, res: ServerResponse): Promise<void> {
@@ -346,7 +348,7 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     const revocation = profile.revocation!;
     if (revocation.authenticated ?? true) {
       try {
-        authenticateClient(request);
+        authenticateClient(request, revocation.clientAuth);
       } catch (err) {
         return send(res, rfc6749Error((err as ProviderFailure).error, (err as ProviderFailure).description));
       }

@@ -331,7 +331,7 @@ describe("a connector file is refused, naming the file and the field", () => {
     refused(
       edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")),
       "api.baseUrl",
-      /unknown placeholder \{tenant\}: only \{hostname\} \(and \{tid\} in auth.idTokenIssuer\) is supported/,
+      /unknown placeholder \{tenant\}: only \{hostname\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url\) is supported/,
     ));
   it("{hostname} in a field that is never filled", () =>
     refused(
@@ -656,5 +656,41 @@ describe("what real providers need: the format fields of issue 20", () => {
       edit((d) => (d.identity.emailLookup = { url: "https://acme.example/emails" })),
       "identity.emailLookup.email",
       /is required/,
+    ));
+
+  it("auth.revocation: GitHub's grant deletion loads, with its defaults", () => {
+    const connector = parse(
+      edit((d) => (d.auth.revocation = { method: "DELETE", url: "https://api.acme.example/applications/{clientId}/grant", body: "json" })),
+    );
+    assert.ok(connector.auth.kind === "oauth2");
+    assert.deepEqual(connector.auth.revocation, {
+      method: "DELETE",
+      url: "https://api.acme.example/applications/{clientId}/grant",
+      body: "json",
+      tokenParameter: "token",
+      token: "any",
+      clientAuth: "client_secret_basic",
+    });
+  });
+  it("auth.revocation beside auth.revocationUrl", () =>
+    refused(
+      edit((d) => {
+        d.auth.revocationUrl = "https://acme.example/oauth/revoke";
+        d.auth.revocation = { url: "https://acme.example/revoke" };
+      }),
+      "auth.revocation",
+      /keep one/,
+    ));
+  it("auth.revocation with a method other than POST or DELETE", () =>
+    refused(
+      edit((d) => (d.auth.revocation = { method: "PUT", url: "https://acme.example/revoke" })),
+      "auth.revocation.method",
+      /must be one of POST, DELETE/,
+    ));
+  it("auth.revocation.url over plain http to a public host", () =>
+    refused(
+      edit((d) => (d.auth.revocation = { url: "http://acme.example/revoke" })),
+      "auth.revocation.url",
+      /must be an https URL/,
     ));
 });

@@ -10,7 +10,10 @@
  * - a failed token request is HTTP 200 with `{ error, error_description, error_uri }`;
  * - `api.github.com/user`: `id` (a number), `login`, `name`, and `email`,
  *   which is null unless the user made it public; `/user/emails` (scope
- *   `user:email`) lists every address with `primary` and `verified`.
+ *   `user:email`) lists every address with `primary` and `verified`;
+ * - no RFC 7009 endpoint: `DELETE api.github.com/applications/{client_id}/grant`
+ *   with HTTP Basic client authentication and `{ "access_token": … }` ends
+ *   the grant (https://docs.github.com/rest/apps/oauth-applications#delete-an-app-authorization), 204.
  */
 import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
 
@@ -35,10 +38,11 @@ export const gitHubUser = (n = 1): GitHubUser => ({
 });
 
 export function gitHubProfile(options: { githubApp?: boolean } = {}): FakeProviderProfile {
+  const clientId = "Iv1.0123456789abcdef";
   return {
     name: "GitHub",
     paths: { authorize: "/login/oauth/authorize", token: "/login/oauth/access_token" },
-    client: { id: "Iv1.0123456789abcdef", secret: "github-client-secret-0123456789abcdef" },
+    client: { id: clientId, secret: "github-client-secret-0123456789abcdef" },
     clientAuth: "client_secret_post",
     issueRefreshTokens: options.githubApp ?? false,
     refreshRotates: true,
@@ -65,5 +69,16 @@ export function gitHubProfile(options: { githubApp?: boolean } = {}): FakeProvid
     },
     unauthorized: () => ({ status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" } }),
     apiPrefixes: ["/repos/", "/user/"],
+    revocation: {
+      method: "DELETE",
+      path: `/applications/${clientId}/grant`,
+      clientAuth: "client_secret_basic",
+      status: 204,
+      tokenOf: (request) => {
+        if (!(request.headers["content-type"] ?? "").includes("application/json")) return undefined;
+        const body = JSON.parse(request.body) as { access_token?: unknown };
+        return typeof body.access_token === "string" ? body.access_token : undefined;
+      },
+    },
   };
 }
