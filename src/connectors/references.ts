@@ -14,7 +14,10 @@
  *   `{…}`, or `{hostname}` in a field that is never filled, is an error.
  */
 import { CREDENTIAL_FIELDS, TEMPLATE_FIELDS } from "./schema.js";
-import { HOSTNAME_PLACEHOLDER } from "./schema-fields.js";
+import { CLIENT_ID_PLACEHOLDER, HOSTNAME_PLACEHOLDER, TENANT_PLACEHOLDER } from "./schema-fields.js";
+
+/** Placeholders filled elsewhere than TEMPLATE_FIELDS, and the one field each may appear in. */
+const OTHER_PLACEHOLDERS: Record<string, string> = { [TENANT_PLACEHOLDER]: "auth.idTokenIssuer", [CLIENT_ID_PLACEHOLDER]: "auth.revocation.url" };
 
 export interface FieldProblem {
   field: string;
@@ -57,8 +60,14 @@ export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): Re
     const field = fieldOf(path);
     if (!isRegexField(path)) {
       for (const [, inner] of value.replace(REFERENCE, "").matchAll(PLACEHOLDER)) {
-        if (`{${inner}}` !== HOSTNAME_PLACEHOLDER) {
-          problems.push({ field: path, problem: `unknown placeholder {${inner}}: only {hostname} is supported` });
+        const only = OTHER_PLACEHOLDERS[`{${inner}}`];
+        if (only !== undefined) {
+          if (field !== only) problems.push({ field: path, problem: `{${inner}} is only filled in ${only}` });
+        } else if (`{${inner}}` !== HOSTNAME_PLACEHOLDER) {
+          problems.push({
+            field: path,
+            problem: `unknown placeholder {${inner}}: only {hostname} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url) is supported`,
+          });
         } else if (!(TEMPLATE_FIELDS as readonly string[]).includes(field)) {
           problems.push({ field: path, problem: `{hostname} is only filled in ${TEMPLATE_FIELDS.join(", ")}` });
         }

@@ -161,8 +161,72 @@ export const clientCredentials = {
     ),
 };
 
+/** In `auth.idTokenIssuer`: the ID token's own `tid` claim (Microsoft Entra's tenant id). */
+export const TENANT_PLACEHOLDER = "{tid}";
+
+/** `auth.idTokenIssuer: none`: the upstream's ID token is not the broker's to read. */
+export const NO_ID_TOKEN = "none";
+
+// A stand-in for `{tid}` while the issuer template is checked as a URL.
+const SAMPLE_TENANT = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * The expected `iss` of the upstream's ID tokens when it is not the
+ * server's issuer identifier: a URL where `{tid}` stands for the ID token's
+ * own `tid` claim (Entra's multi-tenant endpoints), or `none`.
+ */
+const idTokenIssuer = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (value === NO_ID_TOKEN) return;
+    const checked = upstreamUrl.safeParse(value.replaceAll(TENANT_PLACEHOLDER, SAMPLE_TENANT));
+    if (!checked.success) ctx.addIssue({ code: "custom", message: `${checked.error.issues[0]!.message}, or none` });
+  })
+  .meta({ format: "uri" })
+  .optional()
+  .describe(
+    "The `iss` the upstream's ID tokens carry, where it differs from the server's issuer: a URL in which `{tid}` stands for the ID token's own `tid` claim (Microsoft Entra's multi-tenant `common` endpoint: `https://login.microsoftonline.com/{tid}/v2.0`). The broker then checks the ID token itself: that issuer, `aud` its client id, `exp`, and the nonce for `oidc`. `none` (`oauth2` only): an ID token the upstream adds (because a scope asked for `openid`) is dropped unread, as `identity.url` says who connected.",
+  );
+
+/** In `auth.revocation.url`: the broker's client id at the upstream (GitHub's `/applications/{clientId}/grant`). */
+export const CLIENT_ID_PLACEHOLDER = "{clientId}";
+
+/** Revocation as an upstream does it when it does not follow RFC 7009 (kinds/custom-revocation.ts). */
+export const customRevocation = z
+  .strictObject({
+    method: z.enum(["POST", "DELETE"]).default("POST").describe("The HTTP method (GitHub: `DELETE`)."),
+    url: z
+      .string()
+      .superRefine((value, ctx) => {
+        const checked = upstreamUrl.safeParse(value.replaceAll(CLIENT_ID_PLACEHOLDER, "client-id"));
+        if (!checked.success) ctx.addIssue({ code: "custom", message: checked.error.issues[0]!.message });
+      })
+      .meta({ format: "uri" })
+      .describe("Where it goes; `{clientId}` is the broker's client id there."),
+    body: z.enum(["form", "json"]).default("form").describe("How the token (and client credentials in the body) are sent."),
+    tokenParameter: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be a parameter name")
+      .default("token")
+      .describe("The name the token is sent under (GitHub: `access_token`)."),
+    token: z
+      .enum(["any", "access_token", "refresh_token"])
+      .default("any")
+      .describe("Which of an account's tokens it takes; the other is not sent (GitHub revokes the grant by its access token)."),
+    clientAuth: z
+      .enum(["client_secret_basic", "client_secret_post", "none"])
+      .default("client_secret_basic")
+      .describe("How the broker authenticates: HTTP Basic, in the body, or not at all."),
+  })
+  .optional()
+  .describe(
+    "Revocation where the upstream does not follow RFC 7009 (instead of `revocationUrl`): GitHub's `DELETE /applications/{clientId}/grant` with Basic authentication and a JSON body `{ access_token }`. A 2xx or 404 (already gone) counts as revoked.",
+  );
+export type CustomRevocation = NonNullable<z.output<typeof customRevocation>>;
+
 /** The authorization code flow with a browser redirect (oauth2, oidc). */
 export const redirectFlow = {
+  idTokenIssuer,
   pkce: z.boolean().default(true).describe("RFC 7636 PKCE with S256 at the upstream; off only for upstreams that reject it."),
   scopeSeparator: z
     .string()

@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { authKindOf, AUTH_KINDS, usesClientCredentials, type AuthKindName } from "./kinds/catalog.js";
 import { isHostWithPort } from "./host.js";
-import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
+import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
 
 /**
  * The fields that are templates: filled with the end user's hostname before
@@ -60,6 +60,11 @@ const jsonPath = z
   .regex(/^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$/, "must be a dotted JSON path such as id or data.user.id")
   .meta({ format: "json-path" });
 
+/** One dotted JSON path, or several tried in order: the first that holds a non-empty text wins (Graph's `mail`, else `userPrincipalName`). */
+const jsonPathWithFallbacks = z.union([jsonPath, z.array(jsonPath).min(1, "must list at least one path").max(5, "must list at most 5 paths")], {
+  error: "must be a dotted JSON path, or a list of them tried in order",
+});
+
 /** An upstream scope string, as the upstream spells it (no whitespace: it would split). */
 const upstreamScope = z.string().regex(/^\S+$/, "must be one upstream scope without spaces");
 
@@ -70,6 +75,45 @@ const apiCredentials = z.string().refine((value) => {
   if (value.startsWith("query:")) return /^[A-Za-z0-9_.~-]+$/.test(value.slice(6));
   return false;
 }, "must be bearer, basic, aws_sigv4, header:<Name> or query:<param>");
+
+/**
+ * Headers the broker may not be told to set: what carries credentials, the
+ * message's framing, and what the broker sets itself.
+ */
+const RESERVED_HEADERS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "upgrade",
+  "te",
+  "keep-alive",
+  "x-request-id",
+]);
+
+const connectorHeaders = z
+  .record(
+    z.string(),
+    // RFC 9110 §5.5: visible characters and spaces, no line breaks (header injection).
+    z.string().regex(/^[\x20-\x7e]{1,1024}$/, "header values must be 1-1024 visible ASCII characters"),
+  )
+  // Names checked here rather than by the record's key schema, whose message would only say "Invalid key".
+  .superRefine((headers, ctx) => {
+    for (const name of Object.keys(headers)) {
+      if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "header names must be HTTP tokens (RFC 9110 §5.6.2)" });
+      else if (RESERVED_HEADERS.has(name.toLowerCase()))
+        ctx.addIssue({ code: "custom", path: [name], message: "is set by the broker and cannot be configured" });
+    }
+  })
+  // Lower-cased once: the broker's own defaults (user-agent) and an app's headers are keyed that way.
+  .transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])))
+  .default({})
+  .describe(
+    "Headers sent with every request to the upstream: token, identity and revocation requests and proxied calls (Reddit's descriptive `User-Agent`, GitHub's `X-GitHub-Api-Version`). They replace an app's header of the same name, and the broker's own `User-Agent`. `Authorization`, `Cookie`, `Host` and the framing headers are refused.",
+  );
 
 /** The AWS region or service name of a signature's scope: lower-case letters, digits and `-`. */
 const awsScopePart = z.string().regex(/^[a-z0-9-]{1,64}$/, "must be lower-case letters, digits and -");
@@ -132,6 +176,7 @@ export const connectorFileSchema = z
       .describe(
         "Per-server connectors only (a URL uses `{hostname}`): which servers an end user may name, and how the hostname page asks. A server is admitted when it matches `pattern`, or when the operator registered the broker's credentials for it (`authbroker credentials set <connector> --hostname <host>`).",
       ),
+    headers: connectorHeaders,
     scopes: z
       .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
       .default({})
@@ -175,13 +220,31 @@ export const connectorFileSchema = z
           .describe(
             "Where the answer has the stable upstream user id; required with `url`. Without `url`, the claim to read where the kind reads claims (default `sub`).",
           ),
-        email: jsonPath.optional().describe("Where the answer has the user's email."),
+        email: jsonPathWithFallbacks
+          .optional()
+          .describe(
+            "Where the answer has the user's email; a list is tried in order, the first non-empty text wins (`[mail, userPrincipalName]`: Graph's `mail` is null for personal accounts and users without a mailbox).",
+          ),
         emailVerified: jsonPath
           .optional()
           .describe(
             'Where the answer says whether the upstream verified that email (a JSON boolean; text such as `"true"` does not count); needs `email`. It becomes the ID token\'s `email_verified`; without it the broker says nothing about verification. Kinds that read claims use `email_verified` by default.',
           ),
-        name: jsonPath.optional().describe("Where the answer has the user's display name."),
+        emailLookup: z
+          .strictObject({
+            url: upstreamUrl.describe("Where the second call goes (GET, with the account's access token)."),
+            select: z
+              .record(jsonPath, z.union([z.string(), z.number(), z.boolean()]))
+              .default({})
+              .describe("When the answer is a list: the entry whose fields have these values (`{ primary: true }`); the first entry when empty."),
+            email: jsonPath.describe("Where that entry has the email."),
+            emailVerified: jsonPath.optional().describe("Where that entry says whether the email is verified (a JSON boolean)."),
+          })
+          .optional()
+          .describe(
+            "A second identity call, made only when the `identity.url` answer has no email (GitHub's `/user` shows only a public email; `/user/emails` lists them all). Needs `identity.url`; `{hostname}` is not filled here.",
+          ),
+        name: jsonPathWithFallbacks.optional().describe("Where the answer has the user's display name; a list is tried in order, as for `email`."),
       })
       .optional()
       .describe(
@@ -246,8 +309,17 @@ export const connectorFileSchema = z
     if (connector.identity?.url && !connector.identity.subject && connector.api?.credentials !== "aws_sigv4") {
       ctx.addIssue({ code: "custom", path: ["identity", "subject"], message: "is required with identity.url: it names the stable upstream user id" });
     }
+    if (connector.identity?.emailLookup && !connector.identity.url) {
+      ctx.addIssue({ code: "custom", path: ["identity", "emailLookup"], message: "needs identity.url: it is a second call after that one" });
+    }
     if (connector.identity?.emailVerified && !connector.identity.email && !kind.identityFromClaims) {
       ctx.addIssue({ code: "custom", path: ["identity", "emailVerified"], message: "needs identity.email: it says whether that email is verified" });
+    }
+    if (connector.auth.kind === "oauth2" && connector.auth.revocation && connector.auth.revocationUrl) {
+      ctx.addIssue({ code: "custom", path: ["auth", "revocation"], message: "and auth.revocationUrl both say how to revoke: keep one" });
+    }
+    if (connector.auth.kind === "oidc" && connector.auth.idTokenIssuer === NO_ID_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["auth", "idTokenIssuer"], message: "cannot be none for oidc connectors: the ID token says who connected" });
     }
     checkAwsSigning(connector, ctx);
     if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {

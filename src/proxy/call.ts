@@ -154,6 +154,15 @@ async function freshCredentials(ctx: ProxyContext, resolved: ResolvedAccount, re
   return refreshFrom(ctx, account, credentials, requestId);
 }
 
+/**
+ * The connector's `headers` (lower-cased by the schema, as node gives an app's) replace the app's
+ * of the same name: they are what the provider requires of every client (Reddit's User-Agent).
+ */
+function withConnectorHeaders(connector: ConnectorConfig, headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  for (const [name, value] of Object.entries(connector.headers)) headers[name] = value;
+  return headers;
+}
+
 // ── 4. the exchange ─────────────────────────────────────────────────────────
 
 interface Outgoing {
@@ -326,7 +335,12 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
     const style = resolved.plan.style;
     let credentials = await freshCredentials(ctx, resolved, requestId);
     const body = await takeRequestBody(req, ctx.options.replayableBodyBytes);
-    const outgoing: Outgoing = { method: req.method ?? "GET", headers: upstreamRequestHeaders(req.headers, requestId, style.header), body, signal: appGone };
+    const outgoing: Outgoing = {
+      method: req.method ?? "GET",
+      headers: withConnectorHeaders(resolved.connector, upstreamRequestHeaders(req.headers, requestId, style.header)),
+      body,
+      signal: appGone,
+    };
 
     let upstream = await exchange(ctx, target, style, credentials, outgoing, record).catch((err: unknown) => {
       throw appGone.aborted ? err : upstreamFailure(err, resolved.connector.name);

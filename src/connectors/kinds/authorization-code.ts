@@ -16,6 +16,8 @@ import { fillTemplate } from "../template.js";
 import { ClientSecretBasic } from "./client-secret-basic.js";
 import { inferTokenExpiry } from "../token-expiry.js";
 import { USER_AGENT } from "./identity.js";
+import { revokeAsDescribed } from "./custom-revocation.js";
+import { checkHeldIdToken, holdIdToken, type HeldIdToken } from "./id-token-issuer.js";
 import type {
   AuthKind,
   AuthorizationChecks,
@@ -119,14 +121,17 @@ export async function clientConfiguration(
   ctx: KindContext,
   auth: { tokenAuthMethod: TokenEndpointAuthMethod },
   metadata: oidc.ServerMetadata,
-  options: { assertionAudience?: string } = {},
+  extra: { assertionAudience?: string; heldIdToken?: HeldIdToken } = {},
 ): Promise<oidc.Configuration> {
   const credentials = requireCredentials(ctx);
-  const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials, options.assertionAudience);
+  const clientAuth = await CLIENT_AUTH[auth.tokenAuthMethod](ctx, credentials, extra.assertionAudience);
   const config = new oidc.Configuration(metadata, credentials.clientId, { token_endpoint_auth_method: auth.tokenAuthMethod }, clientAuth);
   config[oidc.customFetch] = async (url, options) => {
-    const response = await ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT } });
-    return url === metadata.token_endpoint ? errorBodyAsError(response) : response;
+    const response = await ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT, ...ctx.connector.headers } });
+    if (url !== metadata.token_endpoint) return response;
+    const checked = await errorBodyAsError(response);
+    // `auth.idTokenIssuer`: the ID token is checked by id-token-issuer.ts, not by openid-client.
+    return extra.heldIdToken ? holdIdToken(checked, extra.heldIdToken) : checked;
   };
   config.timeout = UPSTREAM_TIMEOUT_SECONDS;
   if (ctx.allowInsecure) oidc.allowInsecureRequests(config);
@@ -198,7 +203,27 @@ export type AuthorizationCodeKind = AuthKind & RedirectAuthorizer & Refresher & 
 export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(options: AuthorizationCodeKindOptions<K>): AuthorizationCodeKind {
   const configure = async (ctx: KindContext) => {
     const auth = redirectAuthOf(ctx, options.kind);
-    return { auth, config: await clientConfiguration(ctx, auth, await options.serverMetadata(ctx, auth)) };
+    const held: HeldIdToken | undefined = auth.idTokenIssuer === undefined ? undefined : {};
+    return { auth, held, config: await clientConfiguration(ctx, auth, await options.serverMetadata(ctx, auth), { heldIdToken: held }) };
+  };
+  /** The response as the kind reads it: with the held ID token back, once checked (id-token-issuer.ts). */
+  const withHeldIdToken = (
+    ctx: KindContext,
+    auth: RedirectAuth,
+    config: oidc.Configuration,
+    held: HeldIdToken | undefined,
+    response: TokenResponse,
+    checks: { nonce?: string; required: boolean },
+  ): TokenResponse => {
+    if (!held || auth.idTokenIssuer === undefined) return response;
+    const claims = checkHeldIdToken(ctx.connector.name, auth.idTokenIssuer, held, { clientId: config.clientMetadata().client_id, ...checks });
+    if (!claims) return response;
+    return {
+      ...response,
+      id_token: held.idToken,
+      claims: () => claims as oidc.IDToken,
+      expiresIn: () => response.expiresIn(),
+    } as TokenResponse;
   };
 
   return {
@@ -225,7 +250,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
     },
 
     async exchangeCode(ctx, callbackUrl, checks) {
-      const { config } = await configure(ctx);
+      const { auth, config, held } = await configure(ctx);
       // The redirect_uri of the token request must be the one of the authorization request
       // (RFC 6749 §4.1.3), whatever host or proxy the callback arrived through.
       // Every parameter goes to openid-client, `iss` included: where the upstream sends one, it must be
@@ -233,22 +258,27 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
       // always sends one is refused without it.
       const current = new URL(ctx.callbackUrl);
       for (const [name, value] of callbackUrl.searchParams) current.searchParams.append(name, value);
-      const response = await upstreamCall(ctx.connector, "code exchange", () =>
+      // A held ID token (auth.idTokenIssuer) is checked below, nonce included, instead of by openid-client.
+      const ownCheck = held !== undefined;
+      const granted = await upstreamCall(ctx.connector, "code exchange", () =>
         oidc.authorizationCodeGrant(config, current, {
           pkceCodeVerifier: checks.codeVerifier,
           expectedState: checks.state,
-          expectedNonce: options.openid ? checks.nonce : undefined,
-          idTokenExpected: options.openid,
+          expectedNonce: options.openid && !ownCheck ? checks.nonce : undefined,
+          idTokenExpected: options.openid && !ownCheck,
         }),
       );
+      const response = withHeldIdToken(ctx, auth, config, held, granted, { nonce: options.openid ? checks.nonce : undefined, required: options.openid });
       const tokens = toUpstreamTokens(response, ctx.connector);
       return { tokens, identity: await options.identity(ctx, config, response) };
     },
 
     needsRefreshToken: true,
     async refresh(ctx, refreshToken) {
-      const { config } = await configure(ctx);
-      const response = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));
+      const { auth, config, held } = await configure(ctx);
+      const refreshed = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));
+      // OIDC Core §12.2: a refreshed ID token has no nonce, and may be absent.
+      const response = withHeldIdToken(ctx, auth, config, held, refreshed, { required: false });
       return toUpstreamTokens(response, ctx.connector);
     },
 
@@ -258,6 +288,9 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
     },
 
     async revoke(ctx, token, tokenTypeHint) {
+      // `auth.revocation` (oauth2): an upstream that revokes its own way (custom-revocation.ts).
+      const auth: RedirectAuth = redirectAuthOf(ctx, options.kind);
+      if (auth.kind === "oauth2" && auth.revocation) return revokeAsDescribed(ctx, auth.revocation, requireCredentials(ctx), token, tokenTypeHint);
       const { config } = await configure(ctx);
       if (!config.serverMetadata().revocation_endpoint) return false;
       await upstreamCall(ctx.connector, "revocation", () =>

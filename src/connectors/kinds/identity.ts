@@ -32,12 +32,23 @@ function asText(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The first of `paths` (one path, or fallbacks in order) that holds a non-empty text. */
+function firstText(profile: Record<string, unknown>, paths: string | readonly string[] | undefined): string | undefined {
+  for (const path of typeof paths === "string" ? [paths] : (paths ?? [])) {
+    const text = asText(pickPath(profile, path));
+    if (text !== undefined) return text;
+  }
+  return undefined;
+}
+
 /** Where the identity is in an upstream profile: dotted JSON paths (the connector's `identity` section). */
 export interface IdentityPaths {
   subject: string;
-  email?: string;
+  /** One path, or fallbacks tried in order. */
+  email?: string | readonly string[];
   emailVerified?: string;
-  name?: string;
+  /** One path, or fallbacks tried in order. */
+  name?: string | readonly string[];
 }
 
 /** What the broker keeps of who connected, besides the subject. */
@@ -51,12 +62,12 @@ export type ProfileFields = Pick<UpstreamIdentity, "email" | "emailVerified" | "
  * nobody verified).
  */
 export function profileFields(profile: Record<string, unknown>, paths: Omit<IdentityPaths, "subject">): ProfileFields {
-  const email = paths.email ? asText(pickPath(profile, paths.email)) : undefined;
+  const email = firstText(profile, paths.email);
   const verified = email && paths.emailVerified ? pickPath(profile, paths.emailVerified) : undefined;
   return {
     email,
     emailVerified: typeof verified === "boolean" ? verified : undefined,
-    name: paths.name ? asText(pickPath(profile, paths.name)) : undefined,
+    name: firstText(profile, paths.name),
   };
 }
 
@@ -91,12 +102,26 @@ export async function fetchIdentityDocumentWith(
   refused: (status: number) => Error = (status) => new UpstreamError(`${ctx.connector.name} refused the access token at its identity URL (HTTP ${status})`),
   step: "identity" | "credential check" = "identity",
 ): Promise<Record<string, unknown>> {
+  const document = await fetchIdentityJson(ctx, url, authorization, refused, step);
+  if (document === null || typeof document !== "object" || Array.isArray(document))
+    throw new UpstreamError(`${ctx.connector.name}'s identity response is not a JSON object`);
+  return document as Record<string, unknown>;
+}
+
+/** GETs an identity URL of the connector and returns the JSON it answers, whatever its shape. */
+async function fetchIdentityJson(
+  ctx: KindContext,
+  url: string,
+  authorization: IdentityAuthorization,
+  refused: (status: number) => Error,
+  step: "identity" | "credential check",
+): Promise<unknown> {
   const { connector } = ctx;
   const target = new URL(fillTemplate(url, { hostname: ctx.hostname }));
   for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
   return upstreamCall(connector, step, async () => {
     const response = await ctx.fetch(target, {
-      headers: { ...authorization.headers, accept: "application/json", "user-agent": USER_AGENT },
+      headers: { accept: "application/json", "user-agent": USER_AGENT, ...connector.headers, ...authorization.headers },
       signal: AbortSignal.timeout(IDENTITY_TIMEOUT_MS),
     });
     const text = await response.text();
@@ -107,15 +132,11 @@ export async function fetchIdentityDocumentWith(
       });
     }
     if (text.length > MAX_IDENTITY_BYTES) throw new UpstreamError(`${connector.name}'s identity response is too large`);
-    let document: unknown;
     try {
-      document = JSON.parse(text);
+      return JSON.parse(text) as unknown;
     } catch {
       throw new UpstreamError(`${connector.name}'s identity URL did not answer JSON`);
     }
-    if (document === null || typeof document !== "object" || Array.isArray(document))
-      throw new UpstreamError(`${connector.name}'s identity response is not a JSON object`);
-    return document as Record<string, unknown>;
   });
 }
 
@@ -129,5 +150,35 @@ export async function identityFromUrl(ctx: KindContext, accessToken: string): Pr
   const identity = ctx.connector.identity;
   if (!identity?.url || !identity.subject) throw new TypeError(`connector "${ctx.connector.id}" has no identity.url`);
   const document = await fetchIdentityDocument(ctx, identity.url, accessToken);
-  return identityFromProfile(ctx, document, { subject: identity.subject, email: identity.email, emailVerified: identity.emailVerified, name: identity.name });
+  const found = identityFromProfile(ctx, document, {
+    subject: identity.subject,
+    email: identity.email,
+    emailVerified: identity.emailVerified,
+    name: identity.name,
+  });
+  if (found.email !== undefined || !identity.emailLookup) return found;
+  return { ...found, ...(await emailFromLookup(ctx, identity.emailLookup, accessToken)) };
+}
+
+/**
+ * `identity.emailLookup`: a second call for the email, when the first answer
+ * has none (GitHub's `/user` shows only a public email; `/user/emails` lists
+ * them all). A list answer is searched for the entry whose fields equal
+ * `select` (`{ primary: true }`); no such entry leaves the email unknown.
+ */
+async function emailFromLookup(
+  ctx: KindContext,
+  lookup: NonNullable<NonNullable<KindContext["connector"]["identity"]>["emailLookup"]>,
+  accessToken: string,
+): Promise<Pick<UpstreamIdentity, "email" | "emailVerified">> {
+  const refused = (status: number) => new UpstreamError(`${ctx.connector.name} refused the access token at its email lookup URL (HTTP ${status})`);
+  const document = await fetchIdentityJson(ctx, lookup.url, { headers: { authorization: `Bearer ${accessToken}` } }, refused, "identity");
+  const candidates = Array.isArray(document) ? document : [document];
+  const entry = candidates.find(
+    (item): item is Record<string, unknown> =>
+      item !== null && typeof item === "object" && Object.entries(lookup.select).every(([path, value]) => pickPath(item, path) === value),
+  );
+  if (!entry) return {};
+  const { email, emailVerified } = profileFields(entry, { email: lookup.email, emailVerified: lookup.emailVerified });
+  return { email, emailVerified };
 }

@@ -331,7 +331,7 @@ describe("a connector file is refused, naming the file and the field", () => {
     refused(
       edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")),
       "api.baseUrl",
-      /unknown placeholder \{tenant\}: only \{hostname\} is supported/,
+      /unknown placeholder \{tenant\}: only \{hostname\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url\) is supported/,
     ));
   it("{hostname} in a field that is never filled", () =>
     refused(
@@ -594,4 +594,121 @@ describe("a directory of connector files", () => {
       (err: unknown) => err instanceof ConnectorConfigError && /^\/nonexistent\/connectors: cannot be read \(CONNECTORS_DIR\)/.test(err.message),
     );
   });
+});
+
+describe("what real providers need: the format fields of issue 20", () => {
+  const oidcFile = (auth: Record<string, unknown>) => ({ id: "x", name: "X", auth: { kind: "oidc", issuer: "https://idp.example", ...auth } });
+
+  it("auth.idTokenIssuer: a URL with {tid}, or none, loads", () => {
+    const templated = parse(edit((d) => (d.auth.idTokenIssuer = "https://login.example/{tid}/v2.0")));
+    assert.equal(templated.auth.kind === "oauth2" && templated.auth.idTokenIssuer, "https://login.example/{tid}/v2.0");
+    assert.equal(parse(edit((d) => (d.auth.idTokenIssuer = "none"))).auth.kind, "oauth2");
+  });
+  it("auth.idTokenIssuer that is neither a URL nor none", () =>
+    refused(
+      edit((d) => (d.auth.idTokenIssuer = "login.example/{tid}")),
+      "auth.idTokenIssuer",
+      /must be an absolute https URL, or none/,
+    ));
+  it("auth.idTokenIssuer: none for an oidc connector", () =>
+    refused(oidcFile({ idTokenIssuer: "none" }), "auth.idTokenIssuer", /cannot be none for oidc connectors/));
+  it("{tid} anywhere but auth.idTokenIssuer", () =>
+    refused(
+      edit((d) => (d.auth.tokenUrl = "https://login.example/{tid}/token")),
+      "auth.tokenUrl",
+      /\{tid\} is only filled in auth.idTokenIssuer/,
+    ));
+
+  it("identity.email and identity.name take fallbacks, tried in order", () => {
+    const connector = parse(edit((d) => (d.identity.email = ["mail", "userPrincipalName"])));
+    assert.deepEqual(connector.identity?.email, ["mail", "userPrincipalName"]);
+  });
+  it("an empty list of identity fallbacks", () =>
+    refused(
+      edit((d) => (d.identity.email = [])),
+      "identity.email",
+      /must list at least one path/,
+    ));
+  it("an identity fallback that is not a JSON path", () =>
+    refused(
+      edit((d) => (d.identity.name = ["displayName", "a b"])),
+      "identity.name[1]",
+      /dotted JSON path/,
+    ));
+
+  it("headers: sent names are lower-cased", () => {
+    const connector = parse(edit((d) => (d.headers = { "User-Agent": "web:acme:v1 (by /u/acme)", "X-GitHub-Api-Version": "2022-11-28" })));
+    assert.deepEqual(connector.headers, { "user-agent": "web:acme:v1 (by /u/acme)", "x-github-api-version": "2022-11-28" });
+  });
+  it("a header the broker sets itself", () =>
+    refused(
+      edit((d) => (d.headers = { Authorization: "Bearer x" })),
+      "headers.Authorization",
+      /is set by the broker/,
+    ));
+  it("a header name that is not an HTTP token", () =>
+    refused(
+      edit((d) => (d.headers = { "User Agent": "x" })),
+      "headers.User Agent",
+      /HTTP tokens/,
+    ));
+  it("a header value with a line break", () =>
+    refused(
+      edit((d) => (d.headers = { "User-Agent": "a\r\nX-Injected: 1" })),
+      "headers.User-Agent",
+      /visible ASCII characters/,
+    ));
+
+  it("identity.emailLookup loads, with select defaulted", () => {
+    const connector = parse(edit((d) => (d.identity.emailLookup = { url: "https://acme.example/api/v2/me/emails", email: "address" })));
+    assert.deepEqual(connector.identity?.emailLookup, { url: "https://acme.example/api/v2/me/emails", select: {}, email: "address" });
+  });
+  it("identity.emailLookup without identity.url", () =>
+    refused(
+      edit((d) => (d.identity = { subject: "sub", emailLookup: { url: "https://acme.example/emails", email: "email" } })),
+      "identity.emailLookup",
+      /needs identity.url/,
+    ));
+  it("identity.emailLookup without the path of its email", () =>
+    refused(
+      edit((d) => (d.identity.emailLookup = { url: "https://acme.example/emails" })),
+      "identity.emailLookup.email",
+      /is required/,
+    ));
+
+  it("auth.revocation: GitHub's grant deletion loads, with its defaults", () => {
+    const connector = parse(
+      edit((d) => (d.auth.revocation = { method: "DELETE", url: "https://api.acme.example/applications/{clientId}/grant", body: "json" })),
+    );
+    assert.ok(connector.auth.kind === "oauth2");
+    assert.deepEqual(connector.auth.revocation, {
+      method: "DELETE",
+      url: "https://api.acme.example/applications/{clientId}/grant",
+      body: "json",
+      tokenParameter: "token",
+      token: "any",
+      clientAuth: "client_secret_basic",
+    });
+  });
+  it("auth.revocation beside auth.revocationUrl", () =>
+    refused(
+      edit((d) => {
+        d.auth.revocationUrl = "https://acme.example/oauth/revoke";
+        d.auth.revocation = { url: "https://acme.example/revoke" };
+      }),
+      "auth.revocation",
+      /keep one/,
+    ));
+  it("auth.revocation with a method other than POST or DELETE", () =>
+    refused(
+      edit((d) => (d.auth.revocation = { method: "PUT", url: "https://acme.example/revoke" })),
+      "auth.revocation.method",
+      /must be one of POST, DELETE/,
+    ));
+  it("auth.revocation.url over plain http to a public host", () =>
+    refused(
+      edit((d) => (d.auth.revocation = { url: "http://acme.example/revoke" })),
+      "auth.revocation.url",
+      /must be an https URL/,
+    ));
 });

@@ -1,0 +1,100 @@
+/**
+ * connectors/microsoft-graph.yaml against a fake Entra ID and Graph that
+ * behave as Microsoft documents (test/support/conformance/providers/entra.ts):
+ * the multi-tenant `common` endpoint's ID tokens name the user's own tenant
+ * as issuer, on the code exchange and on every refresh; Graph's `mail` is
+ * null for personal accounts.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startConformance, type ConformanceRun } from "../../support/conformance/harness.js";
+import { entraPersonalUser, entraProfile, entraWorkUser, type EntraUser } from "../../support/conformance/providers/entra.js";
+
+const ORIGINS = ["https://login.microsoftonline.com", "https://graph.microsoft.com"];
+
+describe("microsoft-graph.yaml against Entra's documented behaviour", () => {
+  let run: ConformanceRun;
+  const work = entraWorkUser();
+
+  before(async () => {
+    run = await startConformance({ connector: "microsoft-graph", origins: ORIGINS, provider: entraProfile(), user: work });
+  });
+  after(() => run?.stop());
+
+  it("a work account connects although the ID token's issuer names the user's tenant, not the common endpoint", async () => {
+    run.provider.setUser(work);
+    const account = await run.connect();
+    const row = await run.account(account.accountId);
+    assert.equal(row.upstreamSubject, work.id, "Graph's object id");
+    assert.equal((row.profile as { email?: string }).email, work.mail);
+    assert.equal((row.profile as { name?: string }).name, work.displayName);
+    const code = run.provider.requestsTo("POST", "/common/oauth2/v2.0/token")[0]!;
+    assert.match(code.form!.get("scope") ?? code.form!.toString(), /./);
+  });
+
+  it("a personal account, whose Graph mail is null, gets its userPrincipalName as email", async () => {
+    const personal: EntraUser = entraPersonalUser();
+    run.provider.setUser(personal);
+    const account = await run.connect();
+    const row = await run.account(account.accountId);
+    assert.equal(row.upstreamSubject, personal.id);
+    assert.equal((row.profile as { email?: string }).email, personal.userPrincipalName);
+  });
+
+  it("every refresh, which brings a new ID token and a new refresh token, succeeds", async () => {
+    run.provider.setUser(entraWorkUser());
+    const account = await run.connect();
+    const before = (await run.credentials(account.accountId))!;
+    const first = await run.refresh(account.accountId);
+    assert.equal(first.outcome, "refreshed");
+    const second = await run.refresh(account.accountId);
+    assert.equal(second.outcome, "refreshed");
+    assert.notEqual(second.credentials.refreshToken, before.refreshToken, "the rotated refresh token is kept");
+    assert.equal((await run.account(account.accountId)).credentialExpirySource, "expires_in");
+  });
+
+  it("the proxy reaches Graph v1.0 with the account's token, and a token Graph refuses is refreshed once", async () => {
+    run.provider.setUser(entraWorkUser());
+    const account = await run.connect();
+    const res = await run.proxy(account, "/me/drive/root/children?$top=1");
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json<{ path: string }>().path, "/v1.0/me/drive/root/children");
+    run.provider.expireAccessTokens();
+    const refreshes = run.provider.grants.refresh_token ?? 0;
+    const again = await run.proxy(account, "/me");
+    assert.equal(again.status, 200, again.text);
+    assert.equal((run.provider.grants.refresh_token ?? 0) - refreshes, 1);
+  });
+});
+
+describe("microsoft-graph.yaml's idTokenIssuer is what makes it work", () => {
+  it("without auth.idTokenIssuer the code exchange fails, as it does against Entra", async () => {
+    const run = await startConformance({
+      connector: "microsoft-graph",
+      origins: ORIGINS,
+      provider: entraProfile(),
+      user: entraWorkUser(),
+      edit: (text) => text.replace(/^\s*idTokenIssuer:.*$/m, ""),
+    });
+    try {
+      await assert.rejects(run.connect(), /connect failed/);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it("an ID token from another issuer than the user's tenant is refused", async () => {
+    const run = await startConformance({
+      connector: "microsoft-graph",
+      origins: ORIGINS,
+      provider: entraProfile({ idTokenIssuer: (origin) => `${origin}/common/v2.0` }),
+      user: entraWorkUser(),
+    });
+    try {
+      await assert.rejects(run.connect(), /connect failed/);
+      assert.equal(await run.broker.services.db.account.count(), 0);
+    } finally {
+      await run.stop();
+    }
+  });
+});
