@@ -28,9 +28,7 @@
  * per-call info line is left out; info includes it), BENCH_NODE_ARGS (node
  * flags for the broker, e.g. `--cpu-prof`), BENCH_BARE_NODE_ARGS (the same for
  * the upstream and the bare pass-throughs), BENCH_ONLY (comma-separated
- * target names), BENCH_BASELINE (the path of another built checkout, e.g. a
- * worktree of main: its broker is benched beside this one in the same run,
- * as "broker (BENCH_BASELINE)"), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
+ * target names), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
  * in docs/benchmarks.md).
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -43,7 +41,6 @@ import { closeSeeding, prepareBroker, startBrokerProcess, type BrokerProcess } f
 import { connectAccount } from "../src/accounts/accounts.js";
 import { issueAccessToken } from "../src/oauth/tokens.js";
 import { median, numberFromEnv } from "./lib/load.js";
-import { freePort } from "../test/support/ports.js";
 
 /** The token the upstream API accepts; the broker holds it sealed as the account's access token. */
 const UPSTREAM_TOKEN = "gho_bench_upstream_0123456789abcdef";
@@ -176,9 +173,7 @@ function filesConnector(upstream: string) {
  * modules: an app, an account connected with upstream tokens, and an
  * account-bound access token for it.
  */
-async function startBroker(
-  upstreamPort: number,
-): Promise<{ process: BrokerProcess; port: number; token: string; baseline?: { process: BrokerProcess; port: number }; cleanup(): Promise<void> }> {
+async function startBroker(upstreamPort: number): Promise<{ process: BrokerProcess; port: number; token: string; cleanup(): Promise<void> }> {
   const upstream = `http://127.0.0.1:${upstreamPort}`;
   const setup = await prepareBroker({ connectors: { "files.json": filesConnector(upstream) } });
   const services = await setup.openServices();
@@ -209,17 +204,7 @@ async function startBroker(
     await closeSeeding(services);
   }
   const broker = await startBrokerProcess(setup);
-  // BENCH_BASELINE: another checkout (built) served beside this one, on the same database and issuer, to compare a change in one run.
-  const checkout = process.env.BENCH_BASELINE;
-  const baselinePort = checkout ? await freePort() : undefined;
-  const baseline = checkout ? await startBrokerProcess(setup, "serve", { checkout, port: baselinePort }) : undefined;
-  return {
-    process: broker,
-    port: setup.port,
-    token,
-    baseline: baseline && { process: baseline, port: baselinePort! },
-    cleanup: () => Promise.all([broker.stop(), baseline?.stop()]).then(() => setup.cleanup()),
-  };
+  return { process: broker, port: setup.port, token, cleanup: () => broker.stop().then(() => setup.cleanup()) };
 }
 
 // ── the driver ──────────────────────────────────────────────────────────────
@@ -341,16 +326,6 @@ async function main(): Promise<void> {
         pid: broker.process.pid,
       },
       { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.port}/healthz`, headers: {}, pid: broker.process.pid },
-      ...(broker.baseline
-        ? [
-            {
-              name: "broker (BENCH_BASELINE)",
-              url: `http://127.0.0.1:${broker.baseline.port}/v1/proxy${PATH}`,
-              headers: { authorization: `Bearer ${broker.token}` },
-              pid: broker.baseline.process.pid,
-            },
-          ]
-        : []),
     ];
     const targets = only ? all.filter((t) => only.includes(t.name)) : all;
     for (const target of targets) {

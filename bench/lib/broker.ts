@@ -120,26 +120,17 @@ export function nodeArgsFromEnv(): string[] {
 export async function startBrokerProcess(
   setup: BrokerSetup,
   role: "serve" | "worker" | "all" = "serve",
-  options: {
-    nodeArgs?: string[];
-    ready?: () => Promise<boolean>;
-    /** Another checkout of the broker to run (its built dist/), e.g. the commit a change is compared with. @defaultValue this one */
-    checkout?: string;
-    /** Listen on this port instead of the setup's (the issuer stays the setup's: its tokens are accepted). */
-    port?: number;
-  } = {},
+  options: { nodeArgs?: string[]; ready?: () => Promise<boolean> } = {},
 ): Promise<BrokerProcess> {
-  const env = { ...setup.env, ...(options.port !== undefined ? { PORT: String(options.port) } : {}) };
   const child = spawn(process.execPath, [...(options.nodeArgs ?? nodeArgsFromEnv()), "bin/authbroker.js", role], {
-    cwd: options.checkout ?? REPO,
+    cwd: REPO,
     // Only what the broker needs: PATH for tsx, HOME for caches; never this shell's other variables.
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "production", ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "production", ...setup.env },
     stdio: ["ignore", "inherit", "inherit"],
   });
-  const url = options.port !== undefined ? `http://127.0.0.1:${options.port}` : setup.url;
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
-  const ready = options.ready ?? (async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
+  const ready = options.ready ?? (async () => (await fetch(`${setup.url}/healthz`).catch(() => undefined))?.ok === true);
   const deadline = Date.now() + 60_000;
   while (!(await ready())) {
     if (exited) throw new Error(`the broker (${role}) exited during start (code ${child.exitCode})`);
