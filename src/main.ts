@@ -9,6 +9,7 @@ import { listen, type RunningServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
 import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices } from "./compose.js";
+import { whenReady } from "./redis.js";
 import { type Services } from "./services.js";
 import { startWorker, type RunningWorker } from "./worker/run.js";
 import { existsSync } from "node:fs";
@@ -27,6 +28,9 @@ export function brokerApp(services: Services, routes = routeTable(services)): Re
   const rateLimits = new RateLimits(redis, { ...config.rateLimit, trustProxyHops: config.trustProxyHops }, config.queuePrefix, log);
   return createApp(routes, { log, trustProxyHops: config.trustProxyHops, rateLimits });
 }
+
+/** How long a start waits for the services' Redis client once Redis has answered the preflight. */
+const REDIS_READY_TIMEOUT_MS = 15_000;
 
 /** How long closing the worker, and then the pools, may take at shutdown. */
 const CLOSE_TIMEOUT_MS = 3_000;
@@ -77,6 +81,10 @@ export async function startBroker(
   let server: RunningServer | undefined;
   let worker: RunningWorker | undefined;
   try {
+    // Redis answered the preflight, but the services' client fails commands
+    // until its own connection is ready (no offline queue): the revocation
+    // restore and the reconciler's lock come next, so wait for it.
+    await whenReady(services.redis, REDIS_READY_TIMEOUT_MS);
     if (role === "serve" || role === "all") {
       await services.signingKeys.ensureCurrent().catch((err: unknown) => {
         throw err instanceof SealError ? withKeyringHint(err) : err;

@@ -59,13 +59,12 @@ export async function startWorker(services: Services, options: WorkerOptions = {
       log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: { message: err.message } }, "job failed"),
     );
   }
-  await Promise.all([refreshWorker.waitUntilReady(), webhookWorker.waitUntilReady()]);
-
   const reconcile = async () => {
-    // One reconciler at a time across workers; a pass takes well under the lock's life.
-    const lock = await tryLock(services.redis, `${config.queuePrefix}:lock:reconciler`, 120_000);
-    if (!lock) return;
+    let lock: Awaited<ReturnType<typeof tryLock>> | undefined;
     try {
+      // One reconciler at a time across workers; a pass takes well under the lock's life.
+      lock = await tryLock(services.redis, `${config.queuePrefix}:lock:reconciler`, 120_000);
+      if (!lock) return;
       const result = await reconcileRefreshJobs(services);
       await restoreRevocations(services);
       const requeued = await enqueueLostDeliveries(services);
@@ -77,10 +76,19 @@ export async function startWorker(services: Services, options: WorkerOptions = {
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, "reconciler pass failed");
     } finally {
-      await lock.release().catch(() => undefined);
+      await lock?.release().catch(() => undefined);
     }
   };
-  await reconcile();
+  try {
+    await Promise.all([refreshWorker.waitUntilReady(), webhookWorker.waitUntilReady()]);
+    await reconcile();
+  } catch (err) {
+    // The consumers already take jobs: a start that fails must stop them, or
+    // they would run on with the services' connections closed under them.
+    await Promise.allSettled([refreshWorker.close(true), webhookWorker.close(true)]);
+    (connection as unknown as { disconnect(): void }).disconnect();
+    throw err;
+  }
   const timer = setInterval(() => void reconcile(), options.reconcileEveryMs ?? 5 * 60_000);
   timer.unref();
   // A Redis that comes back may have lost every schedule (a restart without

@@ -147,8 +147,15 @@ export async function startBrokerProcess(role: "serve" | "worker" | "all", env: 
       clearTimeout(timer);
     },
   };
-  if (options.readyUrl) await waitForReady(options.readyUrl, readyTimeoutMs, exited, () => text);
-  else await waitForLog(role === "worker" ? /^worker started$/ : /^authbroker listening$/, readyTimeoutMs);
+  try {
+    if (options.readyUrl) await waitForReady(options.readyUrl, readyTimeoutMs, exited, () => text);
+    else await waitForLog(role === "worker" ? /^worker started$/ : /^authbroker listening$/, readyTimeoutMs);
+  } catch (err) {
+    // The caller never gets this process to stop: a child left running keeps
+    // the test file's process alive after its tests end (a CI run once hung 77 min so).
+    await kill("SIGKILL");
+    throw err;
+  }
   return process_;
 }
 
