@@ -153,12 +153,15 @@ describe("package.json scripts", () => {
     assert.match(run, /set -euo pipefail/);
     // A new machine has Node.js and nothing else: the servers the tests use come from Debian.
     assert.match(run, /^APT_PACKAGES=\((?=.*\bpostgresql\b)(?=.*\bredis-server\b)(?=.*\bchromium\b).*\)$/m);
-    assert.match(run.trimEnd(), /\nnpm ci\n[\s\S]*\nnpm test$/);
+    // The README's test command, each run under a time limit so a hang fails rather than outlasting CI.
+    const testRun = /^timeout --kill-after=30s "\$RUN_LIMIT" npm test$/gm;
+    assert.match(run.trimEnd(), /\nnpm ci\n[\s\S]*\ntimeout --kill-after=30s "\$RUN_LIMIT" npm test$/);
+    assert.match(run, /^RUN_LIMIT=\d+m$/m);
     // Once on the machine's Node.js, once on Node.js 24 from the npm registry, first on the PATH.
-    assert.equal(run.match(/^npm test$/gm)?.length, 2, "the README's test command, once per Node.js");
+    assert.equal(run.match(testRun)?.length, 2, "the README's test command, once per Node.js");
     const node24 = run.slice(run.indexOf("node24_dir=$(mktemp -d)"));
     assert.match(node24, /&& npm pack --silent "node-linux-\$node_arch@24" /);
-    assert.match(node24, /^export PATH="\$node24_dir\/package\/bin:\$PATH"\n[\s\S]*\nnpm test$/m);
+    assert.match(node24, /^export PATH="\$node24_dir\/package\/bin:\$PATH"\n[\s\S]*\ntimeout --kill-after=30s "\$RUN_LIMIT" npm test$/m);
     assert.match(readFileSync("README.md", "utf8"), /```sh\nnpm test\n```/);
   });
 });
