@@ -42,7 +42,7 @@ export interface RecordedRequest {
 
 /** What a token response is made from: the grant, the user, and helpers to sign an ID token. */
 export interface IssueContext {
-  grant: "authorization_code" | "refresh_token";
+  grant: "authorization_code" | "refresh_token" | "client_credentials";
   user: FakeUser;
   scope: string;
   clientId: string;
@@ -87,6 +87,11 @@ export interface FakeProviderProfile {
   refreshTokenScopes?: string[];
   /** Whether a code's authorization request earns a refresh token (Reddit's `duration=permanent`). Absent: yes. */
   refreshTokenFor?(authorizeParams: URLSearchParams): boolean;
+  /**
+   * The client credentials grant (RFC 6749 §4.4): the app's own token, issued for the fake's
+   * current user (standing for the app), never with a refresh token. @defaultValue false
+   */
+  clientCredentialsGrant?: boolean;
   /** Issue refresh tokens at all. @defaultValue true */
   issueRefreshTokens?: boolean;
   /** A refresh answers with a new refresh token and the old one stops working. @defaultValue true */
@@ -304,6 +309,7 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
         const code = redeem(form);
         issued = { ...code, rotate: profile.refreshTokenFor?.(code.params) ?? true };
       } else if (grant === "refresh_token") issued = refresh(form);
+      else if (grant === "client_credentials" && profile.clientCredentialsGrant) issued = { user, scope: form.get("scope") ?? "", rotate: false };
       else throw new ProviderFailure("unsupported_grant_type", `grant_type ${grant} is not supported`);
       grants[grant] = (grants[grant] ?? 0) + 1;
       const accessToken = `at-${randomBytes(24).toString("base64url")}`;
