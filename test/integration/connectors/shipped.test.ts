@@ -52,6 +52,7 @@ const EXPECTED: Record<string, [string, boolean]> = {
   asana: ["oauth2", false],
   shopify: ["oauth2", true],
   stripe: ["api_key", false],
+  "box-user": ["oauth2", false],
 };
 
 describe("the shipped connector files", () => {
