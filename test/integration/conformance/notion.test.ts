@@ -1,7 +1,7 @@
 /**
  * connectors/notion.yaml against a fake Notion that behaves as Notion
  * documents (test/support/conformance/providers/notion.ts): HTTP Basic at the
- * token endpoint, no expiry and no refresh token, the bot user at
+ * token endpoint, no expires_in and rotating refresh tokens, the bot user at
  * /v1/users/me, and a Notion-Version header required on every API call.
  */
 import { after, before, describe, it } from "node:test";
@@ -30,15 +30,20 @@ describe("notion.yaml against Notion's documented behaviour", () => {
     assert.ok(token.headers.authorization?.startsWith("Basic "));
   });
 
-  it("keeps the token without a refresh token, for the file's year rather than an hourly probe", async () => {
+  it("without expires_in, the token is renewed after the probe hour, with each rotated refresh token", async () => {
     run.provider.setUser(notionConnection(2));
     const account = await run.connect();
-    const credentials = (await run.credentials(account.accountId))!;
-    assert.equal(credentials.refreshToken, undefined);
     const row = await run.account(account.accountId);
-    assert.equal(row.credentialExpirySource, "connector_default");
-    assert.ok(row.credentialExpiresAt!.getTime() - Date.now() > 300 * 86_400_000);
-    assert.equal((await run.refresh(account.accountId)).outcome, "not_refreshable");
+    assert.equal(row.credentialExpirySource, "probe");
+    const lifetime = row.credentialExpiresAt!.getTime() - Date.now();
+    assert.ok(lifetime > 3000_000 && lifetime <= 3900_000, `about an hour and the margin, got ${lifetime} ms`);
+    const first = (await run.credentials(account.accountId))!.refreshToken;
+    assert.ok(first);
+    assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
+    assert.notEqual((await run.credentials(account.accountId))!.refreshToken, first);
+    assert.equal((await run.refresh(account.accountId)).outcome, "refreshed", "the rotated one works");
+    const refresh = run.provider.requestsTo("POST", "/v1/oauth/token").filter((r) => r.form?.get("grant_type") === "refresh_token");
+    assert.ok(refresh.every((r) => r.headers.authorization?.startsWith("Basic ")));
   });
 
   it("one person's connections to two workspaces are two accounts", async () => {

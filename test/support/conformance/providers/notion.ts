@@ -6,7 +6,9 @@
  *   with HTTP Basic client authentication only;
  * - the token response: `{ access_token, token_type: "bearer", bot_id,
  *   workspace_id, workspace_name, workspace_icon, owner: { type: "user", user },
- *   duplicated_template_id }`: no `expires_in`, no refresh token;
+ *   duplicated_template_id, refresh_token }`: no `expires_in`; a refresh
+ *   (grant_type=refresh_token, https://developers.notion.com/reference/refresh-a-token)
+ *   answers a new access token and a new refresh token, and the old one stops working;
  * - every API call without `Notion-Version` is 400 `missing_version`;
  * - `GET /v1/users/me`: the bot user, `{ object: "user", id: <bot id>, type: "bot",
  *   bot: { owner: { type: "user", user: { id, name, person: { email } } }, workspace_name } }`;
@@ -42,7 +44,7 @@ export function notionProfile(): FakeProviderProfile {
     paths: { authorize: "/v1/oauth/authorize", token: "/v1/oauth/token" },
     client: { id: "1a2b3c4d-0000-4000-8000-notionclient", secret: "secret_notion0123456789" },
     clientAuth: "client_secret_basic",
-    issueRefreshTokens: false,
+    refreshRotates: true,
     accessTokenLifetimeSeconds: 10 * 365 * 86_400,
     tokenResponse: (issued) => {
       const c = issued.user as NotionConnection;
