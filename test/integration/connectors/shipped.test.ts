@@ -26,6 +26,7 @@ const SHIPPED = fileURLToPath(new URL("../../../connectors", import.meta.url));
 
 /** id → [kind, per-server]. */
 const EXPECTED: Record<string, [string, boolean]> = {
+  google: ["oidc", false],
   "google-drive": ["oidc", false],
   "microsoft-graph": ["oauth2", false],
   "microsoft-graph-app": ["client_credentials", false],
@@ -41,6 +42,17 @@ const EXPECTED: Record<string, [string, boolean]> = {
   "s3-compatible": ["api_key", true],
   reddit: ["oauth2", false],
   "spotify-app": ["client_credentials", false],
+  slack: ["oauth2", false],
+  notion: ["oauth2", false],
+  hubspot: ["oauth2", false],
+  dropbox: ["oauth2", false],
+  zoom: ["oauth2", false],
+  "confluence-cloud": ["oauth2", false],
+  linear: ["oauth2", false],
+  asana: ["oauth2", false],
+  shopify: ["oauth2", true],
+  stripe: ["api_key", false],
+  "box-user": ["oauth2", false],
 };
 
 describe("the shipped connector files", () => {

@@ -42,7 +42,7 @@ export interface RecordedRequest {
 
 /** What a token response is made from: the grant, the user, and helpers to sign an ID token. */
 export interface IssueContext {
-  grant: "authorization_code" | "refresh_token";
+  grant: "authorization_code" | "refresh_token" | "client_credentials";
   user: FakeUser;
   scope: string;
   clientId: string;
@@ -53,6 +53,8 @@ export interface IssueContext {
   accessToken: string;
   /** The refresh token this response carries (absent when the profile issues none, or does not rotate on refresh). */
   refreshToken?: string;
+  /** On a refresh: the refresh token the client presented (a provider that answers the same one again, as HubSpot does). */
+  presentedRefreshToken?: string;
   /** Signs an ID token with the fake's key (header `kid`, RS256); `iat`/`exp` are added when absent. */
   signIdToken(claims: Record<string, unknown>): Promise<string>;
 }
@@ -85,6 +87,11 @@ export interface FakeProviderProfile {
   refreshTokenScopes?: string[];
   /** Whether a code's authorization request earns a refresh token (Reddit's `duration=permanent`). Absent: yes. */
   refreshTokenFor?(authorizeParams: URLSearchParams): boolean;
+  /**
+   * The client credentials grant (RFC 6749 §4.4): the app's own token, issued for the fake's
+   * current user (standing for the app), never with a refresh token. @defaultValue false
+   */
+  clientCredentialsGrant?: boolean;
   /** Issue refresh tokens at all. @defaultValue true */
   issueRefreshTokens?: boolean;
   /** A refresh answers with a new refresh token and the old one stops working. @defaultValue true */
@@ -103,6 +110,11 @@ export interface FakeProviderProfile {
    * `METHOD /path`; the handler gets the token's user and the request.
    */
   resources?: Record<string, (user: FakeUser, request: RecordedRequest, origin: string) => ProviderError | { status?: number; body: unknown }>;
+  /**
+   * Where resources and the API read the access token (Shopify's `X-Shopify-Access-Token`).
+   * @defaultValue the `Authorization: Bearer` header
+   */
+  accessTokenOf?(request: RecordedRequest): string | undefined;
   /** How a resource refuses a missing, expired or revoked token. @defaultValue 401 `{ error: "invalid_token" }` */
   unauthorized?(): ProviderError;
   /**
@@ -144,6 +156,8 @@ export interface FakeProvider {
   /** Whether a token (access or refresh) was revoked. */
   isRevoked(token: string): boolean;
   issuedAccessTokens(): string[];
+  /** A credential the provider accepts for `user` without any grant, and that never expires (an API key). */
+  addStaticToken(token: string, user: FakeUser): void;
   issuedRefreshTokens(): string[];
   /** The key ID tokens are signed with, public part. */
   readonly jwk: JWK;
@@ -228,13 +242,13 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     if (profile.revocation && route === `${profile.revocation.method} ${profile.revocation.path}`) return revoke(request, res);
     const resource = profile.resources?.[route];
     if (resource) {
-      const owner = bearerUser(req);
+      const owner = bearerUser(request);
       if (!owner) return send(res, profile.unauthorized?.() ?? { status: 401, body: { error: "invalid_token" } });
       const answer = resource(owner, request, origin);
       return send(res, { status: answer.status ?? 200, body: answer.body, headers: "headers" in answer ? answer.headers : undefined });
     }
     if (profile.apiPrefixes?.some((prefix) => url.pathname.startsWith(prefix))) {
-      const owner = bearerUser(req);
+      const owner = bearerUser(request);
       if (!owner) return send(res, profile.unauthorized?.() ?? { status: 401, body: { error: "invalid_token" } });
       return send(res, {
         status: 200,
@@ -290,11 +304,12 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
       authenticateClient(request);
       const form = request.form ?? new URLSearchParams();
       const grant = form.get("grant_type");
-      let issued: { user: FakeUser; scope: string; nonce?: string; rotate: boolean };
+      let issued: { user: FakeUser; scope: string; nonce?: string; rotate: boolean; presented?: string };
       if (grant === "authorization_code") {
         const code = redeem(form);
         issued = { ...code, rotate: profile.refreshTokenFor?.(code.params) ?? true };
       } else if (grant === "refresh_token") issued = refresh(form);
+      else if (grant === "client_credentials" && profile.clientCredentialsGrant) issued = { user, scope: form.get("scope") ?? "", rotate: false };
       else throw new ProviderFailure("unsupported_grant_type", `grant_type ${grant} is not supported`);
       grants[grant] = (grants[grant] ?? 0) + 1;
       const accessToken = `at-${randomBytes(24).toString("base64url")}`;
@@ -314,6 +329,7 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
         origin,
         accessToken,
         refreshToken,
+        presentedRefreshToken: issued.presented,
         signIdToken: (claims) => signIdToken(claims),
       };
       const fields = await profile.tokenResponse(context);
@@ -336,12 +352,13 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     return { user: code.user, scope: code.scope, nonce: code.nonce, params: code.params };
   }
 
-  function refresh(form: URLSearchParams): { user: FakeUser; scope: string; rotate: boolean } {
-    const presented = refreshTokens.get(form.get("refresh_token") ?? "");
+  function refresh(form: URLSearchParams): { user: FakeUser; scope: string; rotate: boolean; presented: string } {
+    const value = form.get("refresh_token") ?? "";
+    const presented = refreshTokens.get(value);
     if (!presented || presented.revoked || presented.used) throw new ProviderFailure("invalid_grant", "the refresh token is invalid, used or revoked");
     const rotate = profile.refreshRotates ?? true;
     if (rotate) presented.used = true;
-    return { user: presented.user, scope: presented.scope, rotate };
+    return { user: presented.user, scope: presented.scope, rotate, presented: value };
   }
 
   function revoke(request: RecordedRequest, res: ServerResponse): void {
@@ -364,9 +381,9 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     res.end();
   }
 
-  function bearerUser(req: IncomingMessage): FakeUser | undefined {
-    const match = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
-    const found = match ? accessTokens.get(match[1]!) : undefined;
+  function bearerUser(request: RecordedRequest): FakeUser | undefined {
+    const presented = profile.accessTokenOf ? profile.accessTokenOf(request) : /^bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    const found = presented ? accessTokens.get(presented) : undefined;
     if (!found || found.revoked || found.expiresAt <= Date.now()) return undefined;
     return found.user;
   }
@@ -396,6 +413,9 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     },
     isRevoked: (token) => (accessTokens.get(token) ?? refreshTokens.get(token))?.revoked === true,
     issuedAccessTokens: () => [...accessTokens.keys()],
+    addStaticToken(token, owner) {
+      accessTokens.set(token, { user: owner, scope: "", expiresAt: Infinity, revoked: false, used: false });
+    },
     issuedRefreshTokens: () => [...refreshTokens.keys()],
     jwk,
     close: () =>

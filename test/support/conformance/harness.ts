@@ -83,6 +83,11 @@ export interface ConformanceOptions {
    * shows what a field is for (the file without it must fail against the fake).
    */
   edit?: (text: string) => string;
+  /**
+   * Whether the broker has client credentials at the provider (the profile's `client`).
+   * False for kinds whose end users bring their own (`api_key`, `basic`). @defaultValue true
+   */
+  clientCredentials?: boolean;
 }
 
 export interface ConformanceAccount {
@@ -97,8 +102,11 @@ export interface ConformanceRun {
   app: TestApp;
   /** What `{hostname}` was filled with (per-server files). */
   hostname?: string;
-  /** Connects the fake's current user through the unified flow; throws with the error the app got. */
-  connect(scope?: string): Promise<ConformanceAccount>;
+  /**
+   * Connects the fake's current user through the unified flow; throws with the error the app got.
+   * `fields` are typed on the credentials page (`api_key` and `basic` connectors).
+   */
+  connect(scope?: string, options?: { fields?: Record<string, string> }): Promise<ConformanceAccount>;
   /** The broker's stored account row. */
   account(accountId: string): ReturnType<TestBroker["services"]["db"]["account"]["findUniqueOrThrow"]>;
   /** The account's opened credentials (expiry, expiry source, kept values). */
@@ -129,15 +137,19 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
     await provider.close();
     throw err;
   }
-  await setConnectorCredentials(broker.services, {
-    connectorId: options.connector,
-    hostname,
-    clientId: options.provider.client.id,
-    clientSecret: options.provider.client.secret,
-  });
+  if (options.clientCredentials !== false)
+    await setConnectorCredentials(broker.services, {
+      connectorId: options.connector,
+      hostname,
+      clientId: options.provider.client.id,
+      clientSecret: options.provider.client.secret,
+    });
   const app = await registerTestApp(broker, ["openid", "email", "profile", "offline_access", "proxy", "accounts:read", "accounts:write"]);
 
-  async function connect(scope = "proxy offline_access accounts:read accounts:write"): Promise<ConformanceAccount> {
+  async function connect(
+    scope = "proxy offline_access accounts:read accounts:write",
+    connectOptions: { fields?: Record<string, string> } = {},
+  ): Promise<ConformanceAccount> {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const url = client.buildAuthorizationUrl(app.config, {
@@ -154,6 +166,9 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
     let page = await browser.navigate(url.href, toApp);
     // A per-server connector confirms the suggested hostname on its page first.
     if (!page.url.href.startsWith(TEST_APP_REDIRECT) && page.url.pathname === "/connect/hostname") page = await browser.submitForm(page, toApp);
+    // Connectors whose end users type a key or a password: the broker's form, checked at the (fake) provider.
+    if (!page.url.href.startsWith(TEST_APP_REDIRECT) && page.url.pathname === "/connect/credentials" && connectOptions.fields)
+      page = await browser.submitForm(page, { fields: connectOptions.fields, ...toApp });
     if (!page.url.href.startsWith(TEST_APP_REDIRECT)) throw new Error(`connect stopped at ${page.url.href} (HTTP ${page.status}): ${page.body.slice(0, 2000)}`);
     const error = page.url.searchParams.get("error");
     if (error) throw new Error(`connect failed: ${error}: ${page.url.searchParams.get("error_description")}`);

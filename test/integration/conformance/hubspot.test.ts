@@ -1,0 +1,53 @@
+/**
+ * connectors/hubspot.yaml against a fake HubSpot that behaves as HubSpot
+ * documents (test/support/conformance/providers/hubspot.ts): client
+ * credentials in the body, 30-minute tokens, a refresh token answered again
+ * unchanged, the portal at /account-info/v3/details.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startConformance, type ConformanceRun } from "../../support/conformance/harness.js";
+import { hubSpotPortal, hubSpotProfile } from "../../support/conformance/providers/hubspot.js";
+
+const ORIGINS = ["https://app.hubspot.com", "https://api.hubapi.com"];
+
+describe("hubspot.yaml against HubSpot's documented behaviour", () => {
+  let run: ConformanceRun;
+  before(async () => {
+    run = await startConformance({ connector: "hubspot", origins: ORIGINS, provider: hubSpotProfile(), user: hubSpotPortal(1) });
+  });
+  after(() => run?.stop());
+
+  it("connects with the oauth scope, the client secret in the body, and the portal as the account", async () => {
+    const account = await run.connect();
+    const row = await run.account(account.accountId);
+    assert.equal(row.upstreamSubject, hubSpotPortal(1).id);
+    assert.equal(row.credentialExpirySource, "expires_in");
+    const lifetime = row.credentialExpiresAt!.getTime() - Date.now();
+    assert.ok(lifetime > 0 && lifetime <= 1800_000, `30 minutes, got ${lifetime} ms`);
+    const scope = run.provider.requestsTo("GET", "/oauth/authorize")[0]!.query.get("scope")!.split(" ");
+    assert.ok(scope.includes("oauth") && scope.includes("crm.objects.contacts.read"), scope.join(" "));
+    const token = run.provider.requestsTo("POST", "/oauth/v1/token")[0]!;
+    assert.equal(token.form?.get("client_secret"), hubSpotProfile().client.secret);
+    assert.equal(token.headers.authorization, undefined);
+  });
+
+  it("refreshes again and again with the unrotated refresh token", async () => {
+    run.provider.setUser(hubSpotPortal(2));
+    const account = await run.connect();
+    const first = (await run.credentials(account.accountId))!.refreshToken;
+    assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
+    assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
+    assert.equal((await run.credentials(account.accountId))!.refreshToken, first);
+  });
+
+  it("the proxy reaches the CRM API, and a refresh token HubSpot refuses needs the user again", async () => {
+    run.provider.setUser(hubSpotPortal(3));
+    const account = await run.connect();
+    const res = await run.proxy(account, "/crm/v3/objects/contacts?limit=1");
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json<{ path: string }>().path, "/crm/v3/objects/contacts");
+    run.provider.failNextToken("invalid_grant", "missing or unknown refresh token");
+    await assert.rejects(run.refresh(account.accountId));
+  });
+});
