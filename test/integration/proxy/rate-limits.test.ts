@@ -187,5 +187,15 @@ describe("upstream rate limits declared by connectors, across broker processes",
     assert.equal(heldAgain.status, 429);
     assert.equal(heldAgain.json<{ error: string }>()!.error, "upstream_rate_limited");
     assert.equal(feeding.arrivals.length, afterThrottle, "held off without reaching the upstream");
+
+    // A wait longer than the operator allows (PROXY_RATE_LIMIT_MAX_WAIT_MS, 10 s here) is refused at once, whatever the app prefers.
+    await call(first, callers["fed-b"]!, "/exhaust?seconds=30", { prefer: "wait=10" });
+    const startedLong = Date.now();
+    const tooLong = await call(second, callers["fed-b"]!, "/items", { prefer: "wait=60" });
+    assert.equal(tooLong.status, 429, tooLong.text);
+    assert.ok(Date.now() - startedLong < 5_000, "refused without waiting");
+    const retryLong = Number(tooLong.headers["retry-after"]);
+    assert.ok(retryLong >= 20 && retryLong <= 31, `Retry-After ${tooLong.headers["retry-after"]}: until the upstream's reset`);
+    assert.equal(tooLong.headers["preference-applied"], undefined);
   });
 });
