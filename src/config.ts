@@ -162,6 +162,13 @@ const envSchema = z.object({
   RATE_LIMIT_PER_IP: integer(0, 1_000_000_000, "must be 0-1000000000").default(1_200),
   /** Requests per window naming one client_id at the token, device authorization and authorize endpoints; 0 turns the limit off. */
   RATE_LIMIT_PER_CLIENT: integer(0, 1_000_000_000, "must be 0-1000000000").default(1_200),
+  /**
+   * The longest a proxied call waits for a free slot of its connector's
+   * declared upstream rate limits (ms), when the app allows it with
+   * `Prefer: wait=<seconds>`; a longer wait is answered 429 with Retry-After.
+   * 0: never wait.
+   */
+  PROXY_RATE_LIMIT_MAX_WAIT_MS: integer(0, 60_000, "must be 0-60000").default(5_000),
   /** Reverse proxies in front of the broker whose X-Forwarded-For entries are believed (src/http/client-address.ts); 0 ignores the header. */
   TRUST_PROXY_HOPS: integer(0, 10, "must be 0-10").default(0),
   /**
@@ -196,6 +203,7 @@ export interface Config {
   workerJobLockMs: number;
   webhookRetry: { attempts: number; delayMs: number };
   rateLimit: RateLimitConfig;
+  proxyRateLimitMaxWaitMs: number;
   trustProxyHops: number;
   tokenLifetimeLimits: TokenLifetimeLimits;
 }
@@ -253,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerJobLockMs: e.WORKER_JOB_LOCK_MS,
     webhookRetry: { attempts: e.WEBHOOK_MAX_ATTEMPTS, delayMs: e.WEBHOOK_RETRY_DELAY_MS },
     rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, perIp: e.RATE_LIMIT_PER_IP, perClient: e.RATE_LIMIT_PER_CLIENT },
+    proxyRateLimitMaxWaitMs: e.PROXY_RATE_LIMIT_MAX_WAIT_MS,
     trustProxyHops: e.TRUST_PROXY_HOPS,
     tokenLifetimeLimits: { accessTokenMaxTtl: e.ACCESS_TOKEN_MAX_TTL_SECONDS, refreshTokenMaxTtl: e.REFRESH_TOKEN_MAX_TTL_SECONDS },
   };

@@ -94,6 +94,8 @@ export const Conflict = apiError(409, "conflict");
 export const PayloadTooLarge = apiError(413, "payload_too_large");
 export const UnsupportedMediaType = apiError(415, "unsupported_media_type");
 export const TooManyRequests = apiError(429, "rate_limited");
+/** A proxied call over its connector's declared upstream rate limits (src/proxy/rate-limit.ts). */
+export const UpstreamRateLimited = apiError(429, "upstream_rate_limited");
 export const UpstreamError = apiError(502, "upstream_error");
 export const ServiceUnavailable = apiError(503, "service_unavailable");
 export const UpstreamTimeout = apiError(504, "upstream_timeout");

@@ -50,6 +50,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly proxyRateLimited = new Counter({
+    name: "authbroker_proxy_rate_limited_total",
+    help: "Proxied calls held by a connector's declared upstream rate limits (outcome waited: sent after a wait the app allowed; refused: answered 429), and upstream answers that asked for a hold (upstream_hold)",
+    labelNames: ["connector", "outcome"] as const,
+    registers: [this.registry],
+  });
+
   readonly proxyUpstreamDuration = new Histogram({
     name: "authbroker_proxy_upstream_duration_seconds",
     help: "Time from sending a proxied request upstream to its response headers, per attempt",

@@ -57,6 +57,9 @@ function formatPath(path: PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "");
 }
 
+/** What zod's expected types are called in a one-line problem (`int`: a fraction where a whole number belongs). */
+const EXPECTED: Record<string, string> = { array: "a list", object: "a map", record: "a map", int: "a whole number" };
+
 /** One operator-readable problem per zod issue (one per unknown key). */
 function issueProblems(issue: z.core.$ZodIssue): { field: string; problem: string }[] {
   const field = formatPath(issue.path);
@@ -67,10 +70,7 @@ function issueProblems(issue: z.core.$ZodIssue): { field: string; problem: strin
       return [
         {
           field,
-          problem:
-            issue.input === undefined
-              ? "is required"
-              : `must be ${issue.expected === "array" ? "a list" : issue.expected === "object" || issue.expected === "record" ? "a map" : `a ${issue.expected}`}`,
+          problem: issue.input === undefined ? "is required" : `must be ${EXPECTED[issue.expected] ?? `a ${issue.expected}`}`,
         },
       ];
     case "invalid_value":

@@ -115,6 +115,45 @@ const connectorHeaders = z
     "Headers sent with every request to the upstream: token, identity and revocation requests and proxied calls (Reddit's descriptive `User-Agent`, GitHub's `X-GitHub-Api-Version`). They replace an app's header of the same name, and the broker's own `User-Agent`. `Authorization`, `Cookie`, `Host` and the framing headers are refused.",
   );
 
+/** Bounds of a declared upstream rate limit; `requests` also bounds the broker's log of calls per limit (src/proxy/rate-limit.ts). */
+const MAX_LIMIT_REQUESTS = 10_000;
+const MAX_LIMIT_INTERVAL_SECONDS = 86_400;
+
+const rateLimits = z
+  .array(
+    z.strictObject({
+      per: z
+        .enum(["connector", "account"])
+        .describe("What the limit counts: every call of the connector (`connector`), or each account's calls apart (`account`)."),
+      requests: z
+        .number({ error: "must be a number" })
+        .int("must be a whole number")
+        .min(1, "must be >= 1")
+        .max(MAX_LIMIT_REQUESTS, `must be <= ${MAX_LIMIT_REQUESTS}`)
+        .describe("Calls allowed in any interval."),
+      intervalSeconds: z
+        .number({ error: "must be a number" })
+        .int("must be a whole number")
+        .min(1, "must be >= 1")
+        .max(MAX_LIMIT_INTERVAL_SECONDS, `must be <= ${MAX_LIMIT_INTERVAL_SECONDS}`)
+        .describe("The interval's length in seconds."),
+    }),
+  )
+  .max(4, "must list at most 4 limits")
+  .superRefine((limits, ctx) => {
+    const seen = new Set<string>();
+    limits.forEach((limit, index) => {
+      const key = `${limit.per}:${limit.intervalSeconds}`;
+      if (seen.has(key))
+        ctx.addIssue({ code: "custom", path: [index], message: `repeats a ${limit.per} limit over ${limit.intervalSeconds} s: keep the stricter one` });
+      seen.add(key);
+    });
+  })
+  .default([])
+  .describe(
+    "The upstream's rate limits, which the proxy keeps across every broker process (Redis): `[{ per: account, requests: 5000, intervalSeconds: 3600 }]`. A call over a limit waits for a free slot when the app sent `Prefer: wait=<seconds>` and the wait fits (PROXY_RATE_LIMIT_MAX_WAIT_MS), and is answered `429 upstream_rate_limited` with `Retry-After` otherwise; the upstream's own `Retry-After` and `RateLimit-*`/`X-RateLimit-*` answers hold further calls off ([proxy.md](proxy.md#upstream-rate-limits)). Absent: nothing is counted.",
+  );
+
 /** The AWS region or service name of a signature's scope: lower-case letters, digits and `-`. */
 const awsScopePart = z.string().regex(/^[a-z0-9-]{1,64}$/, "must be lower-case letters, digits and -");
 
@@ -209,6 +248,7 @@ export const connectorFileSchema = z
           .describe(
             "With `api.credentials: aws_sigv4` (and only then): the signature's scope. The end user's fields must include `accessKeyId` and a secret `secretAccessKey` (and may include a secret `sessionToken`); the account's subject is the access key id, and `identity.url` is only where the key is checked (a signed GET that must succeed).",
           ),
+        rateLimits: rateLimits,
       })
       .optional()
       .describe("Where and how the proxy forwards an app's calls."),

@@ -4,7 +4,10 @@
  *  1. `resolveAccount`   the account the caller may act for, its connector and credentials;
  *  2. `resolveTarget`    the upstream URL (never outside `api.baseUrl`) and the checked address;
  *  3. `freshCredentials` credentials that are expired are refreshed first (single-flight);
- *  4. `exchange`         the request goes upstream through undici, bodies streamed;
+ *  4. `takeSlot`         a slot of the connector's declared upstream rate limits, if any, waited for
+ *                        when the app allows (`Prefer: wait`), else 429 (rate-limit.ts);
+ *     `exchange`         the request goes upstream through undici, bodies streamed; an answer that
+ *                        asks for a pause holds off every process (`noteUpstreamHold`);
  *  5. `refreshAfter401`  on 401: one single-flight refresh, then one retry if the body can be sent again;
  *     a 401 with nothing newer to try is reported to the app (`reportRevokedUpstream`);
  *  6. `relay`            status, end-to-end headers and body stream back to the app.
@@ -26,7 +29,7 @@ import { insecureHostAllowed } from "../connectors/context.js";
 import { ConnectorNotConfigured } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
-import { BrokerError, NotFound, UpstreamError } from "../errors.js";
+import { BrokerError, NotFound, UpstreamError, UpstreamRateLimited } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import type { CheckedAddress } from "../net/outbound.js";
 import type { Services } from "../services.js";
@@ -38,6 +41,8 @@ import type { CredentialStyle } from "./credentials.js";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { ProxyOptions } from "./options.js";
 import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";
+import { preferredWaitSeconds, upstreamHoldMs } from "./rate-headers.js";
+import type { OutboundRateLimiter } from "./rate-limit.js";
 import { proxyTargetUrl } from "./target-url.js";
 import { upstreamFailure } from "./upstream-failure.js";
 
@@ -47,6 +52,10 @@ export interface ProxyContext {
   options: ProxyOptions;
   accounts: AccountCache;
   audit: ProxyAuditLog;
+  /** The connectors' declared upstream rate limits, shared through Redis. */
+  limiter: OutboundRateLimiter;
+  /** The longest a call waits for a rate-limit slot when its app allows (PROXY_RATE_LIMIT_MAX_WAIT_MS). */
+  rateLimitMaxWaitMs: number;
   /** Per account: the credential version a 401 made us refresh to, and when (see `refreshAfter401`). */
   forcedRefreshes: Map<string, { version: number; at: number }>;
 }
@@ -90,6 +99,10 @@ interface CallRecord {
   status: number;
   retried: boolean;
   upstreamSeconds: number;
+  /** Time spent waiting for rate-limit slots: the app's choice, not the broker's overhead. */
+  waitedSeconds: number;
+  /** `Preference-Applied` for the app, when its `Prefer: wait` was used. */
+  preferenceApplied: string | undefined;
 }
 
 function seconds(since: bigint): number {
@@ -163,7 +176,72 @@ function withConnectorHeaders(connector: ConnectorConfig, headers: Record<string
   return headers;
 }
 
-// ── 4. the exchange ─────────────────────────────────────────────────────────
+// ── 4. the upstream's rate limits, and the exchange ─────────────────────────
+
+/** Resolves after `ms`, or rejects as soon as the app goes away (its slot is then left unused). */
+function pause(ms: number, appGone: AppGone): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (appGone.aborted) return reject(new Error("the app went away"));
+    const gone = () => {
+      clearTimeout(timer);
+      reject(new Error("the app went away"));
+    };
+    const timer = setTimeout(() => {
+      appGone.off("abort", gone);
+      resolve();
+    }, ms);
+    appGone.once("abort", gone);
+  });
+}
+
+/**
+ * Takes a slot of the connector's declared limits (none declared: nothing
+ * to do, and Redis is not asked). The app may allow a wait with RFC 7240
+ * `Prefer: wait=<seconds>`, bounded by the operator; a call that would wait
+ * longer, or whose app allowed none, is refused with the wait as Retry-After.
+ */
+async function takeSlot(
+  ctx: ProxyContext,
+  resolved: ResolvedAccount,
+  prefer: string | string[] | undefined,
+  record: CallRecord,
+  appGone: AppGone,
+): Promise<void> {
+  const { plan } = resolved;
+  if (!plan.rateRules) return;
+  const preferred = preferredWaitSeconds(prefer);
+  const maxWaitMs = preferred === undefined ? 0 : Math.min(preferred * 1000, ctx.rateLimitMaxWaitMs);
+  const decision = await ctx.limiter.take(plan.rateRules, resolved.account.id, maxWaitMs);
+  if (!decision.go) {
+    plan.countRateLimited("refused");
+    const retryAfter = Math.max(1, Math.ceil(decision.waitMs / 1000));
+    throw new UpstreamRateLimited(`${resolved.connector.name} takes no more calls for now: try again in ${retryAfter} seconds`, {
+      headers: { "Retry-After": String(retryAfter) },
+      detail: `a slot frees in ${decision.waitMs} ms; the app allowed a wait of ${maxWaitMs} ms`,
+    });
+  }
+  if (decision.waitMs <= 0) return;
+  plan.countRateLimited("waited");
+  record.waitedSeconds += decision.waitMs / 1000;
+  record.preferenceApplied = `wait=${preferred}`;
+  await pause(decision.waitMs, appGone);
+}
+
+/**
+ * An upstream answer that asks for no calls for a while (Retry-After on a
+ * 429 or 503, a rate-limit header with nothing remaining) holds off every
+ * process's calls of the connector (or the account, when a limit is per
+ * account). Only for connectors that declare limits: the others never ask
+ * Redis. Waited for, so the app's next call already sees it.
+ */
+async function noteUpstreamHold(ctx: ProxyContext, resolved: ResolvedAccount, upstream: Dispatcher.ResponseData): Promise<void> {
+  const { plan } = resolved;
+  if (!plan.rateRules) return;
+  const holdMs = upstreamHoldMs(upstream.statusCode, upstream.headers, Date.now());
+  if (holdMs <= 0) return;
+  plan.countRateLimited("upstream_hold");
+  await ctx.limiter.hold(plan.rateRules, resolved.account.id, holdMs);
+}
 
 interface Outgoing {
   method: string;
@@ -277,8 +355,12 @@ function discard(body: Dispatcher.ResponseData["body"]): Promise<void> {
  * AbortController and a DOMException per call, a measurable share of a
  * small proxied call.
  */
-function relay(res: ServerResponse, upstream: Dispatcher.ResponseData): Promise<void> {
-  res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers));
+function relay(res: ServerResponse, upstream: Dispatcher.ResponseData, preferenceApplied: string | undefined): Promise<void> {
+  const headers = downstreamResponseHeaders(upstream.headers);
+  // The upstream's own Preference-Applied (for preferences the app sent it) is kept beside the broker's.
+  if (preferenceApplied)
+    headers["preference-applied"] = headers["preference-applied"] ? `${String(headers["preference-applied"])}, ${preferenceApplied}` : preferenceApplied;
+  res.writeHead(upstream.statusCode, headers);
   const body = upstream.body;
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -321,7 +403,7 @@ export interface ProxyRequest {
  */
 export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: ProxyCaller, startedAt: bigint): Promise<void> {
   const { req, res, requestId } = call;
-  const record: CallRecord = { plan: undefined, status: CLIENT_CLOSED, retried: false, upstreamSeconds: 0 };
+  const record: CallRecord = { plan: undefined, status: CLIENT_CLOSED, retried: false, upstreamSeconds: 0, waitedSeconds: 0, preferenceApplied: undefined };
   // The app going away aborts the upstream request (and its body stream).
   const appGone = new AppGone();
   const onClose = () => {
@@ -342,9 +424,11 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
       signal: appGone,
     };
 
+    await takeSlot(ctx, resolved, req.headers.prefer, record, appGone);
     let upstream = await exchange(ctx, target, style, credentials, outgoing, record).catch((err: unknown) => {
       throw appGone.aborted ? err : upstreamFailure(err, resolved.connector.name);
     });
+    await noteUpstreamHold(ctx, resolved, upstream);
     if (upstream.statusCode === 401) {
       // The 401's body waits unread in the socket while the refresh runs.
       const fresh = await refreshAfter401(ctx, resolved, credentials, requestId).catch((err: unknown) => {
@@ -355,17 +439,20 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
         await discard(upstream.body);
         credentials = fresh;
         record.retried = true;
+        // The retry is a call like any other to the upstream's limits.
+        await takeSlot(ctx, resolved, req.headers.prefer, record, appGone);
         upstream = await exchange(ctx, target, style, credentials, outgoing, record).catch((err: unknown) => {
           throw appGone.aborted ? err : upstreamFailure(err, resolved.connector.name);
         });
+        await noteUpstreamHold(ctx, resolved, upstream);
       }
       // Otherwise the app gets the upstream's 401; a refresh made meanwhile serves its next call.
       if (upstream.statusCode === 401 && (!fresh || record.retried)) reportRevokedUpstream(ctx, resolved, credentials, requestId);
     }
     record.status = upstream.statusCode;
-    ctx.services.metrics.proxyOverhead.observe(seconds(startedAt) - record.upstreamSeconds);
+    ctx.services.metrics.proxyOverhead.observe(seconds(startedAt) - record.upstreamSeconds - record.waitedSeconds);
     try {
-      await relay(res, upstream);
+      await relay(res, upstream, record.preferenceApplied);
     } catch (err) {
       // The status line is out: the cut connection tells the app. An app
       // that went away (premature close of its response) is no upstream failure.

@@ -10,6 +10,7 @@ import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/type
 import type { ConnectorConfig } from "../connectors/schema.js";
 import type { Services } from "../services.js";
 import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
+import { rateRules, type RateRules } from "./rate-limit.js";
 
 export interface ConnectorPlan {
   connectorId: string;
@@ -20,11 +21,15 @@ export interface ConnectorPlan {
   observeUpstream(seconds: number): void;
   /** Counts a finished call with the status the app got. */
   countCall(status: number): void;
+  /** The connector's declared upstream rate limits; undefined when it declares none (then Redis is never asked). */
+  rateRules: RateRules | undefined;
+  /** Counts a call held by the rate limits, or an upstream answer that asked for a hold. */
+  countRateLimited(outcome: "waited" | "refused" | "upstream_hold"): void;
 }
 
 const plans = new WeakMap<ConnectorConfig, ConnectorPlan>();
 
-export function connectorPlan(services: Pick<Services, "kinds" | "metrics">, connector: ConnectorConfig): ConnectorPlan {
+export function connectorPlan(services: Pick<Services, "kinds" | "metrics" | "config">, connector: ConnectorConfig): ConnectorPlan {
   let plan = plans.get(connector);
   if (!plan) {
     plan = makePlan(services, connector);
@@ -33,13 +38,14 @@ export function connectorPlan(services: Pick<Services, "kinds" | "metrics">, con
   return plan;
 }
 
-function makePlan(services: Pick<Services, "kinds" | "metrics">, connector: ConnectorConfig): ConnectorPlan {
+function makePlan(services: Pick<Services, "kinds" | "metrics" | "config">, connector: ConnectorConfig): ConnectorPlan {
   const kind = services.kinds.get(connector.auth.kind);
   // The values the end user typed that the account keeps (basic, api_key), as the kind declares them; none for a kind that keeps tokens.
   const fields: FieldList = kind !== undefined && isStaticCredentialChecker(kind) ? kind.credentialFields(connector) : [];
   // prom-client hashes the labels of every observe(labels, value); a labelled child is resolved once.
   const upstream = services.metrics.proxyUpstreamDuration.labels(connector.id);
   const counters = new Map<number, { inc(): void }>();
+  const limited = services.metrics.proxyRateLimited;
   return {
     connectorId: connector.id,
     style: credentialStyle(connector, fields),
@@ -53,5 +59,7 @@ function makePlan(services: Pick<Services, "kinds" | "metrics">, connector: Conn
       }
       counter.inc();
     },
+    rateRules: rateRules(services.config.queuePrefix, connector.id, connector.api?.rateLimits ?? []),
+    countRateLimited: (outcome) => limited.inc({ connector: connector.id, outcome }),
   };
 }

@@ -17,6 +17,7 @@ import { ProxyAuditLog } from "./audit.js";
 import { proxyCall, type ProxyContext } from "./call.js";
 import { accountBoundCaller, appCaller, type ProxyCaller } from "./caller.js";
 import { DEFAULT_PROXY_OPTIONS, type ProxyOptions } from "./options.js";
+import { OutboundRateLimiter } from "./rate-limit.js";
 
 /** The audit logs of the proxies of a Services bag, so shutdown (and tests) can flush them. */
 const auditLogs = new WeakMap<Services, ProxyAuditLog>();
@@ -39,7 +40,15 @@ export function createProxy(services: Services, overrides: Partial<ProxyOptions>
   const options: ProxyOptions = { ...DEFAULT_PROXY_OPTIONS, ...overrides };
   const audit = new ProxyAuditLog(services.db, services.log, { flushMs: options.auditFlushMs, bufferLimit: options.auditBufferLimit });
   auditLogs.set(services, audit);
-  const ctx: ProxyContext = { services, options, accounts: new AccountCache(services, options.accountCacheMs), audit, forcedRefreshes: new Map() };
+  const ctx: ProxyContext = {
+    services,
+    options,
+    accounts: new AccountCache(services, options.accountCacheMs),
+    audit,
+    limiter: new OutboundRateLimiter(services.redis, services.log),
+    rateLimitMaxWaitMs: services.config.proxyRateLimitMaxWaitMs,
+    forcedRefreshes: new Map(),
+  };
 
   // Refused before any account is known: counted, not audited (there is no one to attribute it to).
   const counted = (name: string, identify: Authenticator<ProxyCaller>["authenticate"]): Authenticator<ProxyCaller> => ({

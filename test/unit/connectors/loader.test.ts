@@ -712,3 +712,49 @@ describe("what real providers need: the format fields of issue 20", () => {
       /must be an https URL/,
     ));
 });
+
+describe("api.rateLimits: the upstream's rate limits", () => {
+  const withLimits = (rateLimits: unknown) => edit((d) => (d.api.rateLimits = rateLimits));
+
+  it("loads per-connector and per-account limits, and none by default", () => {
+    const limits = [
+      { per: "connector", requests: 100, intervalSeconds: 1 },
+      { per: "account", requests: 5000, intervalSeconds: 3600 },
+    ];
+    assert.deepEqual(parse(withLimits(limits)).api?.rateLimits, limits);
+    assert.deepEqual(parse(acme()).api?.rateLimits, []);
+  });
+
+  it("a limit per something else", () =>
+    refused(withLimits([{ per: "app", requests: 1, intervalSeconds: 1 }]), "api.rateLimits[0].per", /must be one of connector, account/));
+  it("no requests", () => refused(withLimits([{ per: "account", intervalSeconds: 1 }]), "api.rateLimits[0].requests", /is required/));
+  it("requests of text", () =>
+    refused(withLimits([{ per: "account", requests: "ten", intervalSeconds: 1 }]), "api.rateLimits[0].requests", /must be a number/));
+  it("zero requests", () => refused(withLimits([{ per: "account", requests: 0, intervalSeconds: 1 }]), "api.rateLimits[0].requests", /must be >= 1/));
+  it("a fraction of a request", () =>
+    refused(withLimits([{ per: "account", requests: 1.5, intervalSeconds: 1 }]), "api.rateLimits[0].requests", /whole number/));
+  it("more requests than the broker logs", () =>
+    refused(withLimits([{ per: "account", requests: 10_001, intervalSeconds: 1 }]), "api.rateLimits[0].requests", /must be <= 10000/));
+  it("no interval", () => refused(withLimits([{ per: "account", requests: 1 }]), "api.rateLimits[0].intervalSeconds", /is required/));
+  it("an interval of zero", () =>
+    refused(withLimits([{ per: "account", requests: 1, intervalSeconds: 0 }]), "api.rateLimits[0].intervalSeconds", /must be >= 1/));
+  it("an interval over a day", () =>
+    refused(withLimits([{ per: "account", requests: 1, intervalSeconds: 86_401 }]), "api.rateLimits[0].intervalSeconds", /must be <= 86400/));
+  it("an interval in fractions", () =>
+    refused(withLimits([{ per: "account", requests: 1, intervalSeconds: 0.5 }]), "api.rateLimits[0].intervalSeconds", /whole number/));
+  it("an unknown field of a limit", () =>
+    refused(withLimits([{ per: "account", requests: 1, intervalSeconds: 1, burst: 2 }]), "api.rateLimits[0].burst", /unknown field/));
+  it("a limit that is not a map", () => refused(withLimits(["100/min"]), "api.rateLimits[0]", /.+/));
+  it("limits that are not a list", () => refused(withLimits({ per: "account", requests: 1, intervalSeconds: 1 }), "api.rateLimits", /.+/));
+  it("two limits of the same kind over the same interval", () =>
+    refused(
+      withLimits([
+        { per: "account", requests: 1, intervalSeconds: 60 },
+        { per: "account", requests: 2, intervalSeconds: 60 },
+      ]),
+      "api.rateLimits[1]",
+      /repeats a account limit over 60 s/,
+    ));
+  it("more than four limits", () =>
+    refused(withLimits([1, 2, 3, 4, 5].map((intervalSeconds) => ({ per: "account", requests: 1, intervalSeconds }))), "api.rateLimits", /at most 4 limits/));
+});
