@@ -104,6 +104,10 @@ describe("the connect widget in Chromium: the sample app's /widget page connects
     await page.goto(`${demo.appUrl}/widget`);
     const [popup] = await Promise.all([page.waitForEvent("popup"), page.getByRole("button", { name: "Connect Acme Cloud in a popup" }).click()]);
     await popup.waitForURL((url) => url.href.startsWith(demo.acmeCloudUrl));
+    // A message that is not the broker's (here: the app's own origin, not from the popup) is ignored, whatever it says:
+    // had the widget taken it, the page would say the exchange failed, never popup_closed.
+    const state = await page.locator("#widget-request").getAttribute("data-state");
+    await page.evaluate(`window.postMessage({ type: "authorization_response", response: { code: "forged", state: ${JSON.stringify(state)} } }, "*")`);
     await popup.close();
     await widgetStatus(page)
       .filter({ hasText: /did not complete: popup_closed/ })
