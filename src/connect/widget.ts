@@ -46,6 +46,14 @@ const SCRIPT = `/* authbroker connect widget: docs/connect-widget.md */
     return err;
   }
 
+  function originOf(url) {
+    try {
+      return new URL(url).origin;
+    } catch (e) {
+      return null;
+    }
+  }
+
   function authorizeUrl(options, responseMode) {
     var url = new URL(AUTHORIZE);
     url.searchParams.set("response_type", "code");
@@ -72,6 +80,9 @@ const SCRIPT = `/* authbroker connect widget: docs/connect-widget.md */
   function connect(options) {
     options = options || {};
     if (!options.clientId || !options.redirectUri) return Promise.reject(failure("invalid_request", "clientId and redirectUri are required"));
+    // The broker addresses the response to the redirect URI's origin: on any other page it would never arrive.
+    if (originOf(options.redirectUri) !== window.location.origin)
+      return Promise.reject(failure("invalid_request", "redirectUri must be an absolute URL on this page's origin (" + window.location.origin + "): the response is posted to it"));
     if (current) current.cancel(failure("cancelled", "another connect was started"));
     var popup = window.open(authorizeUrl(options, "web_message"), "authbroker_connect", popupFeatures(options.width || 520, options.height || 680));
     if (!popup) {

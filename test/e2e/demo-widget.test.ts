@@ -117,6 +117,19 @@ describe("the connect widget in Chromium: the sample app's /widget page connects
     await page.close();
   });
 
+  it("a redirect URI on another origin than the page's is refused at once, with no popup (the response could never arrive)", async () => {
+    const page = await chromium.newPage();
+    await page.goto(`${demo.appUrl}/widget`);
+    let popups = 0;
+    page.on("popup", () => (popups += 1));
+    const error = await page.evaluate(
+      `authbroker.connect({ clientId: "app_x", redirectUri: "https://elsewhere.example/callback" }).then(() => "resolved", (e) => e.error + ": " + e.error_description)`,
+    );
+    assert.match(String(error), /^invalid_request: redirectUri must be an absolute URL on this page's origin/);
+    assert.equal(popups, 0);
+    await page.close();
+  });
+
   it("a blocked popup falls back to a full-page redirect, which still completes at the app", async () => {
     const page = await chromium.newPage();
     // What a popup blocker does: window.open returns null.
