@@ -50,6 +50,7 @@ function banner(demo: Demo): string {
     ...(demo.broker.services.connectors.has("acme-cloud-keys")
       ? [`     and Acme Cloud (API key): ${alice.username}'s key is ${alice.apiKey}, ${bob.username}'s ${bob.apiKey}`]
       : []),
+    `  The same in a popup (the connect widget, ${demo.brokerUrl}/connect.js): ${demo.appUrl}/widget`,
     "",
     `  Broker:       ${demo.brokerUrl}   (discovery: ${demo.brokerUrl}/.well-known/openid-configuration)`,
     `  Acme Cloud:   ${demo.acmeCloudUrl}   (the sample upstream: OpenID provider and files API)`,

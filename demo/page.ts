@@ -21,13 +21,30 @@ table{width:100%;border-collapse:collapse;margin-top:.5rem}caption{text-align:le
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #e1ece7}th{font-size:.85rem;color:#4d6359}
 `;
 
-export function sendPage(res: Response, page: { title: string; body: RawHtml; status?: number }): void {
+export interface Page {
+  title: string;
+  body: RawHtml;
+  status?: number;
+  /**
+   * Scripts the page loads, by URL (the widget page: the broker's /connect.js
+   * and the app's own). The CSP allows exactly their origins, and fetch to
+   * the app itself. Other pages run no script.
+   */
+  scripts?: string[];
+}
+
+export function sendPage(res: Response, page: Page): void {
   res.status(page.status ?? 200).type("html");
   res.setHeader("Cache-Control", "no-store");
+  const scripts = page.scripts ?? [];
+  const scriptSources = [...new Set(scripts.map((src) => (src.startsWith("/") ? "'self'" : new URL(src).origin)))];
+  const scriptPolicy = scripts.length === 0 ? "" : `; script-src ${scriptSources.join(" ")}; connect-src 'self'`;
   // No form-action: the Connect form's answer redirects to the broker, and Chromium applies form-action to that redirect too.
-  res.setHeader("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
+  res.setHeader("Content-Security-Policy", `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'${scriptPolicy}`);
   res.send(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
-      `<title>${escapeHtml(page.title)}</title><style>${STYLE}</style></head><body><main>${page.body.value}</main></body></html>`,
+      `<title>${escapeHtml(page.title)}</title><style>${STYLE}</style></head><body><main>${page.body.value}</main>` +
+      scripts.map((src) => `<script src="${escapeHtml(src)}"></script>`).join("") +
+      `</body></html>`,
   );
 }

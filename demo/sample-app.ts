@@ -8,6 +8,8 @@
  *   GET  /             shows the connected account and the user's files, fetched
  *                      through the broker's proxy (GET <broker>/v1/proxy/files)
  *   POST /disconnect   DELETE <broker>/v1/accounts/<id> with an app token (client_credentials)
+ *   GET  /widget       the same connect in a popup, through the broker's /connect.js (docs/connect-widget.md);
+ *                      the page hands the code to POST /widget/exchange, which exchanges it like /callback
  *
  * It never sees an upstream password or token: only broker tokens.
  */
@@ -56,9 +58,18 @@ interface Connection {
   expiresAt: number;
 }
 
+/** An authorization request in flight: checked when its response comes back. */
+interface Pending {
+  state: string;
+  nonce: string;
+  verifier: string;
+  /** Where the redirect-based response lands the user afterwards. @defaultValue "/" */
+  returnTo?: string;
+}
+
 interface Session {
-  /** The authorization request in flight: checked at the callback. */
-  pending?: { state: string; nonce: string; verifier: string };
+  /** The authorization request in flight: checked at the callback (or by the widget page's exchange). */
+  pending?: Pending;
   connection?: Connection;
   /** A one-time message for the next page. */
   flash?: { kind: "ok" | "error"; text: string };
@@ -154,7 +165,10 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
         <form method="post" action="/connect">
           <input type="hidden" name="csrf" value="${session.csrf}" />
           <button type="submit" class="secondary">Choose a service…</button>
-        </form>`;
+        </form>
+        <p class="muted">
+          Or connect without leaving the page: <a href="/widget">the connect widget</a> (a popup, through the broker's <code>/connect.js</code>).
+        </p>`;
     } else {
       let files: RawHtml;
       try {
@@ -203,7 +217,7 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
       res.status(403).send("bad form token: reload the page");
       return;
     }
-    const pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
+    const pending: Pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
     session.pending = pending;
     const parameters: Record<string, string> = {
       redirect_uri: redirectUri,
@@ -217,6 +231,35 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
     if (typeof req.body?.connector === "string" && /^[a-z0-9-]{1,64}$/.test(req.body.connector)) parameters["connector"] = req.body.connector;
     res.redirect(303, oidc.buildAuthorizationUrl(await broker(), parameters).href);
   });
+
+  /**
+   * Exchanges the code of an authorization response (PKCE verifier, state
+   * and nonce checked by openid-client) and keeps the connection in the
+   * session. `response` is the redirect URI with the response's parameters,
+   * as the broker redirected to it or as the widget handed them over.
+   */
+  async function completeConnection(session: Session, pending: Pending, response: URL): Promise<Connection> {
+    const tokens = await oidc.authorizationCodeGrant(await broker(), response, {
+      pkceCodeVerifier: pending.verifier,
+      expectedState: pending.state,
+      expectedNonce: pending.nonce,
+      idTokenExpected: true,
+    });
+    const access = decodeJwt(tokens.access_token);
+    const identity = tokens.claims();
+    const connection: Connection = {
+      accountId: String(access["acct"]),
+      connector: String(access["connector"]),
+      name: typeof identity?.["name"] === "string" ? identity["name"] : undefined,
+      email: typeof identity?.["email"] === "string" ? identity["email"] : undefined,
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      expiresAt: Date.now() + (tokens.expires_in ?? 3600) * 1000,
+    };
+    session.connection = connection;
+    log(`connected account ${connection.accountId} (${connection.connector})`);
+    return connection;
+  }
 
   app.get("/callback", async (req, res) => {
     const session = sessionOf(req, res);
@@ -233,30 +276,92 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
       log(`connect refused: ${currentUrl.searchParams.get("error")}`);
     } else {
       try {
-        const tokens = await oidc.authorizationCodeGrant(await broker(), currentUrl, {
-          pkceCodeVerifier: pending.verifier,
-          expectedState: pending.state,
-          expectedNonce: pending.nonce,
-          idTokenExpected: true,
-        });
-        const access = decodeJwt(tokens.access_token);
-        const identity = tokens.claims();
-        session.connection = {
-          accountId: String(access["acct"]),
-          connector: String(access["connector"]),
-          name: typeof identity?.["name"] === "string" ? identity["name"] : undefined,
-          email: typeof identity?.["email"] === "string" ? identity["email"] : undefined,
-          accessToken: tokens.access_token,
-          refreshToken: tokens.refresh_token,
-          expiresAt: Date.now() + (tokens.expires_in ?? 3600) * 1000,
-        };
-        session.flash = { kind: "ok", text: `Connected your ${session.connection.connector} account.` };
-        log(`connected account ${session.connection.accountId} (${session.connection.connector})`);
+        const connection = await completeConnection(session, pending, currentUrl);
+        session.flash = { kind: "ok", text: `Connected your ${connection.connector} account.` };
       } catch (err) {
         session.flash = { kind: "error", text: `The code exchange failed: ${(err as Error).message}` };
       }
     }
-    res.redirect(303, "/");
+    // The widget page's request comes back here too when the popup was blocked (the widget's redirect fallback).
+    res.redirect(303, pending?.returnTo ?? "/");
+  });
+
+  /**
+   * The widget page: the same connect, in a popup, through the broker's
+   * /connect.js. The authorization request is prepared here (state, nonce,
+   * PKCE, kept in the session like the redirect's) and written into the
+   * page, because the popup must open in the click itself: a browser blocks
+   * a popup opened after an await.
+   */
+  app.get("/widget", async (req, res) => {
+    const session = sessionOf(req, res);
+    const flash = session.flash;
+    session.flash = undefined;
+    const pending: Pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier(), returnTo: "/widget" };
+    session.pending = pending;
+    const codeChallenge = await oidc.calculatePKCECodeChallenge(pending.verifier);
+    const connection = session.connection;
+    sendPage(res, {
+      title: "Files Viewer · connect widget",
+      scripts: [`${options.brokerUrl}/connect.js`, "/widget.js"],
+      body: html`<h1>Files Viewer <span class="badge">connect widget</span></h1>
+        ${flash ? html`<p class="flash ${flash.kind}" role="${flash.kind === "error" ? "alert" : "status"}">${flash.text}</p>` : ""}
+        <p>
+          The same connect as on the <a href="/">main page</a>, in a popup: this page includes the broker's <code>/connect.js</code>, which opens the broker's
+          connect flow in a window of its own and hands the authorization code back to this page. Where popups are blocked it redirects instead.
+        </p>
+        <div
+          id="widget-request"
+          data-client-id="${options.clientId}"
+          data-redirect-uri="${redirectUri}"
+          data-scope="${SAMPLE_APP_SCOPES.join(" ")}"
+          data-state="${pending.state}"
+          data-nonce="${pending.nonce}"
+          data-code-challenge="${codeChallenge}"
+          data-csrf="${session.csrf}"
+        ></div>
+        <button type="button" class="connect-popup" data-connector="acme-cloud">Connect Acme Cloud in a popup</button>
+        <button type="button" class="connect-popup secondary" data-connector="">Choose a service in a popup…</button>
+        <p data-testid="widget-status" class="flash" role="status" aria-live="polite"></p>
+        ${
+          connection
+            ? html`<p>
+                Connected: <code data-testid="widget-account-id">${connection.accountId}</code> (${connection.connector}). <a href="/">See your files</a>.
+              </p>`
+            : ""
+        }`,
+    });
+  });
+
+  app.get("/widget.js", (_req, res) => {
+    res.type("text/javascript").setHeader("Cache-Control", "no-cache");
+    res.send(WIDGET_PAGE_SCRIPT);
+  });
+
+  /** The widget page hands over the authorization response it received; the app exchanges the code on its server, as at /callback. */
+  app.post("/widget/exchange", async (req, res) => {
+    const session = sessionOf(req, res);
+    if (!checkCsrf(req, session)) {
+      res.status(403).json({ error: "bad_csrf", error_description: "bad form token: reload the page" });
+      return;
+    }
+    const pending = session.pending;
+    session.pending = undefined;
+    if (!pending) {
+      res.status(400).json({ error: "unexpected_response", error_description: "no connect was in progress: reload the page" });
+      return;
+    }
+    const response = new URL(redirectUri);
+    for (const name of ["code", "state", "iss"]) {
+      const value = req.body?.[name];
+      if (typeof value === "string" && value !== "") response.searchParams.set(name, value);
+    }
+    try {
+      const connection = await completeConnection(session, pending, response);
+      res.json({ account_id: connection.accountId, connector: connection.connector });
+    } catch (err) {
+      res.status(400).json({ error: "exchange_failed", error_description: (err as Error).message });
+    }
   });
 
   app.post("/disconnect", async (req, res) => {
@@ -351,3 +456,48 @@ function formatSize(bytes: number): string {
   if (bytes >= 1_000) return `${Math.round(bytes / 1_000)} kB`;
   return `${bytes} B`;
 }
+
+/**
+ * The widget page's own script (served at /widget.js: the page's CSP runs no
+ * inline script). What an app writes around `authbroker.connect`: the
+ * request prepared by the server, the code handed back to the server.
+ */
+const WIDGET_PAGE_SCRIPT = `(function () {
+  "use strict";
+  var request = document.getElementById("widget-request").dataset;
+  var status = document.querySelector("[data-testid=widget-status]");
+  function show(kind, text) {
+    status.className = "flash " + kind;
+    status.textContent = text;
+  }
+  document.querySelectorAll("button.connect-popup").forEach(function (button) {
+    button.addEventListener("click", function () {
+      show("", "Waiting for the connect window…");
+      window.authbroker
+        .connect({
+          clientId: request.clientId,
+          redirectUri: request.redirectUri,
+          scope: request.scope,
+          state: request.state,
+          nonce: request.nonce,
+          codeChallenge: request.codeChallenge,
+          codeChallengeMethod: "S256",
+          connector: button.dataset.connector || undefined,
+        })
+        .then(function (response) {
+          show("", "Exchanging the code…");
+          var body = new URLSearchParams({ csrf: request.csrf, code: response.code, state: response.state, iss: response.iss || "" });
+          return fetch("/widget/exchange", { method: "POST", body: body }).then(function (answer) {
+            return answer.json().then(function (result) {
+              if (!answer.ok) throw result;
+              show("ok", "Connected your " + result.connector + " account " + result.account_id + ".");
+            });
+          });
+        })
+        .catch(function (err) {
+          show("error", "The connection did not complete: " + (err.error || "error") + " (" + (err.error_description || err.message || "no description") + ").");
+        });
+    });
+  });
+})();
+`;

@@ -9,7 +9,7 @@ import type { IncomingMessage } from "node:http";
 import { sendJson } from "./http/json.js";
 import { html, sendPage } from "./http/html.js";
 import type { Exchange } from "./http/route.js";
-import { JWKS_PATH, OAUTH_METADATA_PATH, OPENID_CONFIGURATION_PATH } from "./paths.js";
+import { CONNECT_WIDGET_PATH, JWKS_PATH, OAUTH_METADATA_PATH, OPENID_CONFIGURATION_PATH } from "./paths.js";
 import type { Services } from "./services.js";
 
 interface Link {
@@ -24,6 +24,7 @@ const LINKS: Link[] = [
   { rel: "openid_configuration", path: OPENID_CONFIGURATION_PATH, text: "OpenID Connect discovery: every endpoint, grant and algorithm of this broker" },
   { rel: "oauth_authorization_server", path: OAUTH_METADATA_PATH, text: "The same metadata as RFC 8414 names it" },
   { rel: "jwks", path: JWKS_PATH, text: "The public keys that verify the broker's tokens" },
+  { rel: "connect_widget", path: CONNECT_WIDGET_PATH, text: "The connect widget: the script an app's page includes to connect an account in a popup" },
   { rel: "healthz", path: "/healthz", text: "Liveness: 200 while the process runs" },
   { rel: "readyz", path: "/readyz", text: "Readiness: 200 when PostgreSQL and Redis answer" },
   { rel: "openapi", path: "/admin/v1/openapi.json", text: "The operator API's OpenAPI document (needs the admin token, BROKER_ADMIN_TOKEN)" },
@@ -33,6 +34,7 @@ const LINKS: Link[] = [
 const DOCS = [
   { path: "README.md", text: "start here" },
   { path: "docs/authorization-server.md", text: "for app developers: the one OAuth 2.0 / OpenID Connect flow" },
+  { path: "docs/connect-widget.md", text: "for app developers: connecting an account in a popup from the app's page" },
   { path: "docs/proxy.md", text: "calling upstream APIs through the broker" },
   { path: "docs/operations.md", text: "for operators: settings, the CLI, the operator API" },
 ];

@@ -26,6 +26,9 @@ export const CREDENTIALS_PAGE = "/connect/credentials";
 /** Where upstreams send the end user back: `/connect/callback/<connector>[/<host>]` (connectors/context.ts callbackPathFor). */
 export const CALLBACK_PATH = "/connect/callback";
 
+/** The connect widget: the script an app's page includes to run the connect flow in a popup (connect/widget.ts). */
+export const CONNECT_WIDGET_PATH = "/connect.js";
+
 /** The app-facing API. */
 export const ACCOUNTS_PATH = "/v1/accounts";
 export const PROXY_PATH = "/v1/proxy";

@@ -18,6 +18,7 @@ import { credentialsPage, submitCredentials } from "./connect/credential-form.js
 import { decideDevice, devicePage, submitDeviceCode } from "./connect/device.js";
 import { hostnamePage, submitHostname } from "./connect/hostname-form.js";
 import { connectStart } from "./connect/start.js";
+import { widgetEndpoint } from "./connect/widget.js";
 import { frontPage } from "./front-page.js";
 import { healthz, readyz } from "./health.js";
 import { BROWSER, PUBLIC, route, type RateLimitClass, type Route } from "./http/route.js";
@@ -36,6 +37,7 @@ import {
   AUTHORIZATION_PATH,
   CALLBACK_PATH,
   CONNECT_START_PATH,
+  CONNECT_WIDGET_PATH,
   CREDENTIALS_PAGE,
   DEVICE_AUTHORIZATION_PATH,
   DEVICE_DECISION_PATH,
@@ -84,6 +86,8 @@ export function routeTable(services: Services, options: RouteTableOptions = {}):
     route({ lane: "direct", method: "GET", path: "/readyz", errors: "api", auth: PUBLIC, quiet: true, handle: readyz(services) }),
     route({ lane: "direct", method: "GET", path: OPENID_CONFIGURATION_PATH, errors: "oauth", auth: PUBLIC, cors: true, handle: discoveryEndpoint(services) }),
     route({ lane: "direct", method: "GET", path: OAUTH_METADATA_PATH, errors: "oauth", auth: PUBLIC, cors: true, handle: discoveryEndpoint(services) }),
+    // The connect widget: a static script apps' pages include, cached by browsers (connect/widget.ts).
+    route({ lane: "direct", method: "GET", path: CONNECT_WIDGET_PATH, errors: "api", auth: PUBLIC, handle: widgetEndpoint(services) }),
     route({ lane: "direct", method: "GET", path: JWKS_PATH, errors: "oauth", auth: PUBLIC, cors: true, handle: jwksEndpoint(services) }),
 
     // The authorization server's back channel: the client authenticates itself.

@@ -8,7 +8,14 @@
 import type { Request } from "express";
 import { InvalidClient, InvalidRedirectUri, InvalidRequest, LoginRequired, UnauthorizedClient, UnsupportedResponseType } from "../errors.js";
 import { isHttpLocalhost, isRegisteredFor, loopbackInsteadOf, redirectUriMatches, requiresPkce, RESPONSE_TYPES, type Client } from "../apps/clients.js";
-import { defaultResponseMode, isResponseMode, issuesFrontChannelTokens, responseModeAllowed, type ResponseMode } from "./response-modes.js";
+import {
+  defaultResponseMode,
+  isResponseMode,
+  issuesFrontChannelTokens,
+  responseModeAllowed,
+  responseModeReaches,
+  type ResponseMode,
+} from "./response-modes.js";
 import { parseScope } from "./scopes.js";
 
 /** Parameters the authorize endpoint reads; any other is ignored (RFC 6749 §3.1). */
@@ -122,6 +129,8 @@ export function validateAuthorizationRequest(
   if (!isResponseMode(responseMode)) throw new InvalidRequest(`response_mode "${responseMode}" is not supported`);
   if (!responseModeAllowed(responseMode, responseType))
     throw new InvalidRequest(`response_mode "query" may not carry tokens: use fragment or form_post with response_type "${responseType}"`);
+  if (!responseModeReaches(responseMode, redirectUri))
+    throw new InvalidRequest('response_mode "web_message" needs an http or https redirect_uri: a custom scheme has no origin to post to');
   const requestedScopes = parseScope(params.scope);
   if (issuesFrontChannelTokens(responseType)) {
     // OIDC Core §3.2.2.1, §3.3.2.11: the nonce binds the ID token to this

@@ -62,7 +62,11 @@ export function authorizeEndpoint(services: Services): (exchange: ExpressExchang
       );
       return;
     }
-    const target: RedirectTarget = { redirectUri, state: params.state, responseMode: errorResponseMode(params.response_type, params.response_mode) };
+    const target: RedirectTarget = {
+      redirectUri,
+      state: params.state,
+      responseMode: errorResponseMode(params.response_type, params.response_mode, redirectUri),
+    };
     try {
       const request = validateAuthorizationRequest(client, redirectUri, params, duplicated);
       const fields = {

@@ -10,6 +10,12 @@
  *   a server; the default for every response type that issues a token.
  * - `form_post`: an auto-submitting HTML form POSTs the parameters to the
  *   redirect URI, so they are in neither the URL nor the history.
+ * - `web_message` (OAuth 2.0 Web Message Response Mode, as Auth0 and Apple
+ *   use it): the broker's page, open in a popup, hands the parameters to the
+ *   window that opened it with `postMessage`, addressed to the origin of the
+ *   registered redirect URI the request named (never `*`), so no other
+ *   origin can read them. The connect widget (`/connect.js`) listens for it.
+ *   Only for http(s) redirect URIs: a custom scheme has no origin to address.
  *
  * Every response carries `state` and `iss` (RFC 9207) and is sent with
  * `Cache-Control: no-store` and `Referrer-Policy: same-origin`.
@@ -17,7 +23,7 @@
 import type { Request, Response } from "express";
 import { html, sendPage, setPageSecurityHeaders } from "../http/html.js";
 
-export const RESPONSE_MODES = ["query", "fragment", "form_post"] as const;
+export const RESPONSE_MODES = ["query", "fragment", "form_post", "web_message"] as const;
 export type ResponseMode = (typeof RESPONSE_MODES)[number];
 
 /** Where an authorization response or error is sent. */
@@ -68,15 +74,28 @@ export function responseModeAllowed(mode: ResponseMode, responseType: string): b
   return mode !== "query" || !issuesFrontChannelTokens(responseType);
 }
 
+/** The origin a web_message response is addressed to: the redirect URI's, when it has one (http and https do; a custom scheme does not). */
+export function webMessageOrigin(redirectUri: string): string | undefined {
+  const url = new URL(redirectUri);
+  return url.protocol === "http:" || url.protocol === "https:" ? url.origin : undefined;
+}
+
+/** Whether a mode can reach this redirect URI at all: web_message needs an origin to post to. */
+export function responseModeReaches(mode: ResponseMode, redirectUri: string): boolean {
+  return mode !== "web_message" || webMessageOrigin(redirectUri) !== undefined;
+}
+
 /**
  * The mode an error of an authorization request goes back with, chosen
  * before the request is validated: the requested mode when it is a known
- * one the response type may use, else the response type's default. A
- * request that asked for `form_post` gets its error by `form_post`.
+ * one the response type may use and that can reach the redirect URI, else
+ * the response type's default. A request that asked for `form_post` gets
+ * its error by `form_post`, one that asked for `web_message` by message.
  */
-export function errorResponseMode(rawResponseType: string | undefined, rawResponseMode: string | undefined): ResponseMode {
+export function errorResponseMode(rawResponseType: string | undefined, rawResponseMode: string | undefined, redirectUri: string): ResponseMode {
   const responseType = (rawResponseType ?? "").split(" ").filter(Boolean).sort().join(" ");
-  if (isResponseMode(rawResponseMode) && responseModeAllowed(rawResponseMode, responseType)) return rawResponseMode;
+  if (isResponseMode(rawResponseMode) && responseModeAllowed(rawResponseMode, responseType) && responseModeReaches(rawResponseMode, redirectUri))
+    return rawResponseMode;
   return defaultResponseMode(responseType);
 }
 
@@ -104,6 +123,31 @@ function sendFormPost(res: Response, redirectUri: string, parameters: [string, s
 }
 
 /**
+ * The web_message page posts its one message to the window that opened it
+ * and tells the end user to return to the app. The script is a constant,
+ * allowed by its hash; the message and its target origin are read from the
+ * page's data attributes (HTML-escaped like every value on a page), so no
+ * request data is ever inside a script. The widget closes the popup once it
+ * has the message; a page with no opener (opened by hand, or an upstream's
+ * Cross-Origin-Opener-Policy severed it) says so instead.
+ */
+const POST_MESSAGE_SCRIPT =
+  '(function(){var d=document.getElementById("authorization-response");' +
+  'if(!window.opener){document.getElementById("no-opener").hidden=false;return;}' +
+  'window.opener.postMessage({type:"authorization_response",response:JSON.parse(d.getAttribute("data-response"))},d.getAttribute("data-origin"));})();';
+
+function sendWebMessage(res: Response, origin: string, parameters: Record<string, string>): void {
+  sendPage(res, {
+    title: "Returning to the app",
+    inlineScript: POST_MESSAGE_SCRIPT,
+    body: html`<h1>Returning to the app…</h1>
+      <div id="authorization-response" data-origin="${origin}" data-response="${JSON.stringify(parameters)}"></div>
+      <p class="muted">This window closes by itself.</p>
+      <p id="no-opener" class="error" role="alert" hidden>This window lost its link to the app. Close it and start again from the app.</p>`,
+  });
+}
+
+/**
  * Sends an authorization response or error to the app in the target's mode.
  * Redirects are 303 after a POST (the browser must not re-post the request)
  * and 302 otherwise.
@@ -115,14 +159,14 @@ export function sendAuthorizationResponse(
   target: RedirectTarget,
   parameters: Record<string, string | undefined>,
 ): void {
-  if (target.responseMode === "form_post") {
+  if (target.responseMode === "form_post" || target.responseMode === "web_message") {
     const all: Record<string, string | undefined> = { ...parameters, state: target.state, iss: issuer };
-    sendFormPost(
-      res,
-      target.redirectUri,
-      Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined),
-    );
-    return;
+    const defined = Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined);
+    if (target.responseMode === "form_post") return sendFormPost(res, target.redirectUri, defined);
+    const origin = webMessageOrigin(target.redirectUri);
+    // Checked with the request (authorization-request.ts); never post to an origin that is not the redirect URI's.
+    if (origin === undefined) throw new TypeError("web_message needs an http(s) redirect URI");
+    return sendWebMessage(res, origin, Object.fromEntries(defined));
   }
   setPageSecurityHeaders(res);
   res.redirect(req.method === "POST" ? 303 : 302, redirectWithParameters({ ...target, responseMode: target.responseMode }, issuer, parameters));

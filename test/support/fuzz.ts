@@ -100,7 +100,7 @@ export function badValue(r: Random): string {
     case 13:
       return r.pick(["openid", "openid proxy offline_access", "admin", "gh:user", "gh:raw:repo", "x:y:z:w", " ", "openid\topenid", "a".repeat(300)]);
     case 14:
-      return r.pick(["query", "fragment", "form_post", "jwt", "query.jwt"]);
+      return r.pick(["query", "fragment", "form_post", "web_message", "jwt", "query.jwt"]);
     case 15:
       return r.string(200 + r.int(2000));
     case 16:

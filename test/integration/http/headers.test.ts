@@ -111,6 +111,7 @@ describe("CORS, page security headers, 303 after POST", () => {
       ]);
       fixture.github.setUser({ id: 80_001, login: "h", email: "h@example.test", name: "H" });
       pages.push(["form_post", await authorize({ response_type: "id_token", response_mode: "form_post", scope: "openid", nonce: "n", connector: "gh" })]);
+      pages.push(["web_message", await authorize({ response_type: "id_token", response_mode: "web_message", scope: "openid", nonce: "n", connector: "gh" })]);
       pages.push(["callback error", await browser.navigate(`${fixture.broker.url}/connect/callback?state=nope`)]);
       const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
       const entry = await browser.navigate(started.verification_uri_complete!);
@@ -130,6 +131,7 @@ describe("CORS, page security headers, 303 after POST", () => {
           ["error page", 400],
           ["picker", 200],
           ["form_post", 200],
+          ["web_message", 200],
           ["callback error", 400],
           ["device code entry", 200],
           ["device confirmation", 200],

@@ -61,7 +61,7 @@ describe("discovery and JWKS", () => {
       );
       assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]);
       assert.deepEqual(body.response_types_supported, ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"]);
-      assert.deepEqual(body.response_modes_supported, ["query", "fragment", "form_post"]);
+      assert.deepEqual(body.response_modes_supported, ["query", "fragment", "form_post", "web_message"]);
       assert.deepEqual(body.grant_types_supported, [
         "authorization_code",
         "refresh_token",

@@ -334,7 +334,7 @@ describe("implicit and hybrid response types, response modes", () => {
     });
 
     it("an unknown response_mode is refused", async () => {
-      const back = await refused(codeOnlyApp, { response_type: "code", response_mode: "web_message", scope: "proxy" });
+      const back = await refused(codeOnlyApp, { response_type: "code", response_mode: "jwt", scope: "proxy" });
       assert.equal(back.url.searchParams.get("error"), "invalid_request");
     });
 

@@ -220,6 +220,7 @@ describe("the authorization matrix: every route × every caller", () => {
     { route: "GET /.well-known/openid-configuration", expect: everyone(200), request: get("/.well-known/openid-configuration") },
     { route: "GET /.well-known/oauth-authorization-server", expect: everyone(200), request: get("/.well-known/oauth-authorization-server") },
     { route: "GET /oauth/jwks", expect: everyone(200), request: get("/oauth/jwks") },
+    { route: "GET /connect.js", expect: everyone(200), request: get("/connect.js") },
     // Browser pages: a bearer token changes nothing (no state, no connect id: an error page).
     { route: "GET /oauth/authorize", expect: everyone(400), request: get("/oauth/authorize") },
     { route: "POST /oauth/authorize", expect: everyone(400), request: form("POST", "/oauth/authorize") },

@@ -35,7 +35,8 @@ describe("GET /", () => {
     assert.match(res.headers.get("content-security-policy")!, /default-src 'none'/, "the pages' security headers");
     const page = parse(await res.text());
     const links = page.querySelectorAll("a").map((a) => a.getAttribute("href"));
-    for (const path of ["/.well-known/openid-configuration", "/healthz", "/readyz", "/admin/v1/openapi.json"]) assert.ok(links.includes(path), `links ${path}`);
+    for (const path of ["/.well-known/openid-configuration", "/healthz", "/readyz", "/admin/v1/openapi.json", "/connect.js"])
+      assert.ok(links.includes(path), `links ${path}`);
     assert.match(page.textContent, /admin token/);
     assert.match(page.textContent, /docs\/authorization-server\.md/);
     assert.match(page.textContent, /Issuer: http:\/\/localhost:4100/);
@@ -52,6 +53,7 @@ describe("GET /", () => {
     assert.equal(body.links.healthz, `${ISSUER}/healthz`);
     assert.equal(body.links.readyz, `${ISSUER}/readyz`);
     assert.equal(body.links.openapi, `${ISSUER}/admin/v1/openapi.json`);
+    assert.equal(body.links.connect_widget, `${ISSUER}/connect.js`);
     assert.ok(body.docs.includes("docs/operations.md"));
   });
 });
