@@ -20,24 +20,44 @@ function exposedGc(): () => void {
   return runInNewContext("gc") as () => void;
 }
 
+/**
+ * The collector may take at most this share of the time: each sample waits
+ * for (1 / share - 1) times what its collections took. Two full collections
+ * of a test process's heap (the broker, Prisma, s3rver…) take 50–100 ms on
+ * a quiet machine and several times that on a loaded one; sampled at a
+ * fixed 100 ms, a loaded run did nothing but collect, and a 50 MB upload
+ * outlasted the server's 120 s request timeout.
+ */
+const MAX_GC_SHARE = 0.25;
+/** Never more often than this. */
+const MIN_SAMPLE_INTERVAL_MS = 100;
+
 /** Samples memory while `work` runs; returns its result and the largest growth over the baseline. */
 export async function measuringMemory<T>(work: () => Promise<T>): Promise<{ result: T; rssGrowth: number; arrayBuffersGrowth: number }> {
   const gc = exposedGc();
   gc();
   const baseline = process.memoryUsage();
   let peak = { rss: baseline.rss, arrayBuffers: baseline.arrayBuffers };
-  const sample = () => {
+  /** Samples once; returns how long its collections took. */
+  const sample = (): number => {
+    const started = performance.now();
     gc();
     gc();
+    const collected = performance.now() - started;
     const now = process.memoryUsage();
     peak = { rss: Math.max(peak.rss, now.rss), arrayBuffers: Math.max(peak.arrayBuffers, now.arrayBuffers) };
+    return collected;
   };
-  const timer = setInterval(sample, 100);
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (afterMs: number) => {
+    timer = setTimeout(() => schedule(Math.max(MIN_SAMPLE_INTERVAL_MS, sample() * (1 / MAX_GC_SHARE - 1))), afterMs);
+  };
+  schedule(MIN_SAMPLE_INTERVAL_MS);
   try {
     const result = await work();
     sample();
     return { result, rssGrowth: peak.rss - baseline.rss, arrayBuffersGrowth: peak.arrayBuffers - baseline.arrayBuffers };
   } finally {
-    clearInterval(timer);
+    clearTimeout(timer);
   }
 }
