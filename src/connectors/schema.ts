@@ -13,7 +13,8 @@
 import { z } from "zod";
 import { authKindOf, AUTH_KINDS, usesClientCredentials, type AuthKindName } from "./kinds/catalog.js";
 import { isHostWithPort } from "./host.js";
-import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
+import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl, VALUE_PLACEHOLDER } from "./schema-fields.js";
+import { upstreamValues } from "./schema-values.js";
 
 /**
  * The fields that are templates: filled with the end user's hostname before
@@ -29,6 +30,9 @@ export const TEMPLATE_FIELDS = [
   "api.baseUrl",
   "identity.url",
 ] as const;
+
+/** The fields `{values.<name>}` may be filled in (schema-values.ts): where the account's own API is. */
+export const VALUE_TEMPLATE_FIELDS = ["api.baseUrl", "identity.url"] as const;
 
 /**
  * How long before an upstream access token expires the broker refreshes it,
@@ -177,6 +181,7 @@ export const connectorFileSchema = z
         "Per-server connectors only (a URL uses `{hostname}`): which servers an end user may name, and how the hostname page asks. A server is admitted when it matches `pattern`, or when the operator registered the broker's credentials for it (`authbroker credentials set <connector> --hostname <host>`).",
       ),
     headers: connectorHeaders,
+    values: upstreamValues,
     scopes: z
       .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
       .default({})
@@ -322,6 +327,7 @@ export const connectorFileSchema = z
       ctx.addIssue({ code: "custom", path: ["auth", "idTokenIssuer"], message: "cannot be none for oidc connectors: the ID token says who connected" });
     }
     checkAwsSigning(connector, ctx);
+    checkValueUses(connector, ctx);
     if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {
       ctx.addIssue({ code: "custom", path: ["auth", "certificate"], message: "is for tokenAuthMethod private_key_jwt: a certificate names the signing key" });
     }
@@ -375,6 +381,33 @@ function checkAwsSigning(connector: z.input<typeof connectorFileSchema> & { auth
   }
 }
 
+/**
+ * Every `{values.<name>}` names a value of the file, an `origin` value only
+ * starts a template (it is the scheme and host) and a `segment` value never
+ * does; a value read by a call may not use another value.
+ */
+function checkValueUses(connector: z.input<typeof connectorFileSchema>, ctx: z.RefinementCtx): void {
+  const values = connector.values ?? {};
+  const uses: [string, string][] = [];
+  if (connector.api?.baseUrl) uses.push(["api.baseUrl", connector.api.baseUrl]);
+  if (connector.identity?.url) uses.push(["identity.url", connector.identity.url]);
+  for (const [path, template] of uses) {
+    for (const match of template.matchAll(VALUE_PLACEHOLDER)) {
+      const name = match[1]!;
+      const spec = values[name];
+      if (!spec) ctx.addIssue({ code: "custom", path: path.split("."), message: `{values.${name}} is not a key of values` });
+      else if (spec.as === "origin" && match.index !== 0)
+        ctx.addIssue({ code: "custom", path: path.split("."), message: `{values.${name}} is an origin: it may only start the URL` });
+      else if (spec.as === "segment" && match.index === 0)
+        ctx.addIssue({ code: "custom", path: path.split("."), message: `{values.${name}} is a path segment: the URL must start with its scheme and host` });
+    }
+  }
+  for (const [name, spec] of Object.entries(values)) {
+    if (spec.url && spec.url.match(VALUE_PLACEHOLDER))
+      ctx.addIssue({ code: "custom", path: ["values", name, "url"], message: "cannot use {values.…}: it is read before them" });
+  }
+}
+
 /** How the proxy sends an account's credential upstream: the file's `api.credentials`, else its kind's default. */
 export function apiCredentialsOf(connector: { auth: { kind: string }; api?: { credentials?: string } }): string {
   return connector.api?.credentials ?? authKindOf(connector).defaultApiCredentials ?? "bearer";
@@ -403,12 +436,15 @@ export function isKind<K extends AuthKindName>(connector: ConnectorConfig, kind:
 }
 
 /** The template fields a connector has, as [path, value] pairs. */
-export function templateFieldValues(connector: Pick<ConnectorFile, "auth" | "identity"> & { api?: { baseUrl: string } }): [string, string][] {
+export function templateFieldValues(
+  connector: Pick<ConnectorFile, "auth" | "identity"> & { api?: { baseUrl: string }; values?: Record<string, { url?: string }> },
+): [string, string][] {
   const pairs: [string, string][] = [];
   for (const path of TEMPLATE_FIELDS) {
     const [section, key] = path.split(".") as ["auth" | "api" | "identity", string];
     const value = (connector[section] as Record<string, unknown> | undefined)?.[key];
     if (typeof value === "string") pairs.push([path, value]);
   }
+  for (const [name, spec] of Object.entries(connector.values ?? {})) if (spec.url) pairs.push([`values.${name}.url`, spec.url]);
   return pairs;
 }

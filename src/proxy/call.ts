@@ -26,6 +26,7 @@ import { insecureHostAllowed } from "../connectors/context.js";
 import { ConnectorNotConfigured } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
+import { checkedValueOrigin } from "../connectors/kinds/upstream-values.js";
 import { BrokerError, NotFound, UpstreamError } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import type { CheckedAddress } from "../net/outbound.js";
@@ -114,9 +115,9 @@ async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller): Promise<R
 
 // ── 2. the target ───────────────────────────────────────────────────────────
 
-async function resolveTarget(ctx: ProxyContext, { account, connector }: ResolvedAccount, pathAndQuery: string): Promise<Target> {
+async function resolveTarget(ctx: ProxyContext, { account, connector, plan, credentials }: ResolvedAccount, pathAndQuery: string): Promise<Target> {
   const perServer = isPerServer(connector);
-  const baseUrl = perServer ? fillTemplate(connector.api!.baseUrl, { hostname: account.hostname }) : connector.api!.baseUrl;
+  const baseUrl = plan.templatedBase ? accountBaseUrl(connector, account, credentials) : connector.api!.baseUrl;
   const url = proxyTargetUrl(baseUrl, pathAndQuery);
   // Credentials in clear text only to hosts the operator allowed (development and tests), as for every upstream call.
   if (url.protocol === "http:" && !insecureHostAllowed(url.hostname, ctx.services.config.allowPrivateHosts)) {
@@ -127,9 +128,32 @@ async function resolveTarget(ctx: ProxyContext, { account, connector }: Resolved
   }
   // Per-server accounts go to the address their hostname was checked to resolve to
   // when it was connected (no DNS rebinding); the check against the current policy is repeated.
-  const checked =
-    perServer && account.pinnedAddress ? await ctx.services.outbound.resolve(account.pinnedAddress) : await ctx.services.outbound.resolve(url.hostname);
+  // A base on another host (an origin value, Salesforce's instance URL) is resolved under the policy on each call.
+  const pinned = perServer && account.pinnedAddress && url.host === account.hostname;
+  const checked = pinned ? await ctx.services.outbound.resolve(account.pinnedAddress!) : await ctx.services.outbound.resolve(url.hostname);
   return { url, checked };
+}
+
+/**
+ * The account's own base URL: `{hostname}` and `{values.…}` filled. An origin
+ * value is checked again against the file's `hosts` (they may have been
+ * narrowed since the account connected).
+ */
+function accountBaseUrl(connector: ConnectorConfig, account: ProxyAccount, credentials: OpenedCredentials): string {
+  const template = connector.api!.baseUrl;
+  const values = credentials.values;
+  for (const [name, spec] of Object.entries(connector.values)) {
+    const value = values?.[name];
+    if (spec.as !== "origin" || value === undefined) continue;
+    const checked = checkedValueOrigin(spec.hosts, value, true);
+    if ("problem" in checked) throw new UpstreamError(`the account's ${name} ${checked.problem}: connect the account again`);
+  }
+  try {
+    return fillTemplate(template, { hostname: account.hostname || undefined, values });
+  } catch {
+    // An account connected before the file named this value: it must connect again to get it.
+    throw new AccountNeedsReauth(account.id);
+  }
 }
 
 // ── 3. credentials that are not expired ─────────────────────────────────────

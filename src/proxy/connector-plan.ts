@@ -8,12 +8,16 @@
  */
 import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
+import { isPerServer } from "../connectors/template.js";
+import { hasValues } from "../connectors/kinds/upstream-values.js";
 import type { Services } from "../services.js";
 import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
 
 export interface ConnectorPlan {
   connectorId: string;
   style: CredentialStyle;
+  /** Whether `api.baseUrl` is filled per account (`{hostname}`, `{values.…}`); the others' base is used as written. */
+  templatedBase: boolean;
   /** Whether the connector's kind refreshes credentials (401 → refresh → retry, refresh before an expired call). */
   canRefresh: boolean;
   /** Time to the upstream's response headers, per attempt (seconds). */
@@ -43,6 +47,7 @@ function makePlan(services: Pick<Services, "kinds" | "metrics">, connector: Conn
   return {
     connectorId: connector.id,
     style: credentialStyle(connector, fields),
+    templatedBase: isPerServer(connector) || hasValues(connector),
     canRefresh: kind !== undefined && isRefresher(kind),
     observeUpstream: (seconds) => upstream.observe(seconds),
     countCall(status) {

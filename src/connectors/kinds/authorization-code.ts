@@ -30,6 +30,7 @@ import type {
   UpstreamTokens,
 } from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
+import { hasValues, valuesFromCalls, valuesFromTokenResponse } from "./upstream-values.js";
 
 export type RedirectAuth = Extract<ConnectorAuth, { kind: "oauth2" | "oidc" }>;
 type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
@@ -270,7 +271,10 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
       );
       const response = withHeldIdToken(ctx, auth, config, held, granted, { nonce: options.openid ? checks.nonce : undefined, required: options.openid });
       const tokens = toUpstreamTokens(response, ctx.connector);
-      return { tokens, identity: await options.identity(ctx, config, response) };
+      if (!hasValues(ctx.connector)) return { tokens, identity: await options.identity(ctx, config, response) };
+      // The connector's `values`: from this response, then from their calls; identity.url may use them.
+      const values = { ...valuesFromTokenResponse(ctx, response as Record<string, unknown>, true), ...(await valuesFromCalls(ctx, tokens.accessToken)) };
+      return { tokens: { ...tokens, values }, identity: await options.identity({ ...ctx, values }, config, response) };
     },
 
     needsRefreshToken: true,
@@ -279,7 +283,10 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
       const refreshed = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));
       // OIDC Core §12.2: a refreshed ID token has no nonce, and may be absent.
       const response = withHeldIdToken(ctx, auth, config, held, refreshed, { required: false });
-      return toUpstreamTokens(response, ctx.connector);
+      const tokens = toUpstreamTokens(response, ctx.connector);
+      // A value a refresh response carries again (Salesforce's instance_url) replaces the kept one; one it leaves out is kept.
+      const values = hasValues(ctx.connector) ? valuesFromTokenResponse(ctx, response as Record<string, unknown>, false) : undefined;
+      return values ? { ...tokens, values } : tokens;
     },
 
     async fetchIdentity(ctx, tokens) {
@@ -305,5 +312,5 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
 export function filled(ctx: KindContext, template: string): string;
 export function filled(ctx: KindContext, template: string | undefined): string | undefined;
 export function filled(ctx: KindContext, template: string | undefined): string | undefined {
-  return template === undefined ? undefined : fillTemplate(template, { hostname: ctx.hostname });
+  return template === undefined ? undefined : fillTemplate(template, { hostname: ctx.hostname, values: ctx.values });
 }

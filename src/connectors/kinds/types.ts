@@ -29,6 +29,8 @@ export interface UpstreamTokens {
    * a password of the password grant.
    */
   fields?: Record<string, string>;
+  /** The connector's `values` the upstream handed out (upstream-values.ts), kept with the tokens. */
+  values?: Record<string, string>;
 }
 
 /** Who connected, as the upstream says. `subject` is the stable upstream user id. */
@@ -77,6 +79,8 @@ export interface KindContext {
   fetch: UpstreamFetch;
   /** For an existing account: the fields kept in its vault (the jwt_bearer subject a new assertion is made for). */
   fields?: Record<string, string>;
+  /** The account's `values` (schema-values.ts), once read: they fill `{values.<name>}` in `identity.url`. */
+  values?: Record<string, string>;
   /**
    * Aborts every upstream request of the operation (`fetch` honours it):
    * a total deadline on top of the per-request timeouts, e.g. a refresh that

@@ -76,6 +76,12 @@ export interface ConformanceOptions {
    * that server (`credentials set --hostname`). Put `https://{hostname}` in `origins`.
    */
   perServer?: boolean;
+  /**
+   * Host patterns of the file's `values` (`*.my.salesforce.com`) rewritten to
+   * the fake's `127.0.0.1:PORT`, as `origins` are: the upstream's answers
+   * name the fake. A pattern the file does not list fails.
+   */
+  valueHosts?: string[];
   /** Extra broker environment. */
   env?: Record<string, string | undefined>;
   /**
@@ -120,7 +126,13 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
   const provider = await startFakeProvider(options.provider, { user: options.user, redirectUris });
   const hostname = options.perServer ? `127.0.0.1:${provider.port}` : undefined;
   redirectUris.push(reserved.callbackUrl(options.connector, hostname));
-  const pointed = pointShippedConnectorAt(options.connector, options.origins, provider.origin);
+  let pointed = pointShippedConnectorAt(options.connector, options.origins, provider.origin);
+  for (const pattern of options.valueHosts ?? []) {
+    const quoted = `"${pattern}"`;
+    if (!pointed.includes(quoted))
+      throw new Error(`connectors/${options.connector}.yaml does not list the host ${quoted}: the conformance test is out of date`);
+    pointed = pointed.replaceAll(quoted, `"127.0.0.1:${provider.port}"`);
+  }
   const text = options.edit ? options.edit(pointed) : pointed;
   let broker: TestBroker;
   try {

@@ -331,7 +331,7 @@ describe("a connector file is refused, naming the file and the field", () => {
     refused(
       edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")),
       "api.baseUrl",
-      /unknown placeholder \{tenant\}: only \{hostname\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url\) is supported/,
+      /unknown placeholder \{tenant\}: only \{hostname\}, \{values.<name>\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url\) are supported/,
     ));
   it("{hostname} in a field that is never filled", () =>
     refused(
@@ -710,5 +710,79 @@ describe("what real providers need: the format fields of issue 20", () => {
       edit((d) => (d.auth.revocation = { url: "http://acme.example/revoke" })),
       "auth.revocation.url",
       /must be an https URL/,
+    ));
+});
+
+describe("values: what the upstream hands out at connect, filled as {values.<name>}", () => {
+  const instance = { from: "token", path: "instance_url", as: "origin", hosts: ["*.my.acme.example"] };
+  const cloud = { from: "call", url: "https://api.acme.example/accessible-resources", path: "0.id", as: "segment" };
+
+  it("an origin from the token response and a segment from a call load, and fill api.baseUrl", () => {
+    const connector = parse(
+      edit((d) => {
+        d.values = { instanceUrl: instance, cloudId: cloud };
+        d.api.baseUrl = "{values.instanceUrl}/ex/{values.cloudId}/api";
+      }),
+    );
+    assert.deepEqual(connector.values.instanceUrl, instance);
+    assert.equal(connector.api?.baseUrl, "{values.instanceUrl}/ex/{values.cloudId}/api");
+  });
+  it("a connector without values has an empty map", () => assert.deepEqual(parse(acme()).values, {}));
+  it("{values.<name>} that is not declared", () =>
+    refused(
+      edit((d) => (d.api.baseUrl = "{values.instanceUrl}/api")),
+      "api.baseUrl",
+      /\{values.instanceUrl\} is not a key of values/,
+    ));
+  it("an origin value in the middle of a URL", () =>
+    refused(
+      edit((d) => {
+        d.values = { instanceUrl: instance };
+        d.api.baseUrl = "https://acme.example/{values.instanceUrl}";
+      }),
+      "api.baseUrl",
+      /is an origin: it may only start the URL/,
+    ));
+  it("a segment value in place of the origin", () =>
+    refused(
+      edit((d) => {
+        d.values = { cloudId: cloud };
+        d.api.baseUrl = "{values.cloudId}/api";
+      }),
+      "api.baseUrl",
+      /is a path segment/,
+    ));
+  it("an origin value without hosts", () =>
+    refused(
+      edit((d) => (d.values = { instanceUrl: { ...instance, hosts: [] } })),
+      "values.instanceUrl.hosts",
+      /must list at least one host/,
+    ));
+  it("a host that is not a host", () =>
+    refused(
+      edit((d) => (d.values = { instanceUrl: { ...instance, hosts: ["acme.example/path"] } })),
+      "values.instanceUrl.hosts[0]",
+      /must be a host name/,
+    ));
+  it("a call value without its URL", () =>
+    refused(
+      edit((d) => (d.values = { cloudId: { ...cloud, url: undefined } })),
+      "values.cloudId.url",
+      /is required with from: call/,
+    ));
+  it("{values.<name>} in a field that is never filled with them", () =>
+    refused(
+      edit((d) => {
+        d.values = { instanceUrl: instance };
+        d.auth.tokenUrl = "{values.instanceUrl}/oauth/token";
+      }),
+      "auth.tokenUrl",
+      /is only filled in api.baseUrl/,
+    ));
+  it("a value name that is not a name", () =>
+    refused(
+      edit((d) => (d.values = { "instance-url": instance })),
+      "values.instance-url",
+      /value names must be/,
     ));
 });
