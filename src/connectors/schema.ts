@@ -32,7 +32,10 @@ export const TEMPLATE_FIELDS = [
 ] as const;
 
 /** The fields `{values.<name>}` may be filled in (schema-values.ts): where the account's own API is. */
-export const VALUE_TEMPLATE_FIELDS = ["api.baseUrl", "identity.url"] as const;
+export const VALUE_TEMPLATE_FIELDS = ["api.baseUrl", "api.bases", "identity.url"] as const;
+
+/** An `api.bases` name, as an app writes it after `@` in the proxy path. */
+const BASE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /**
  * How long before an upstream access token expires the broker refreshes it,
@@ -199,7 +202,18 @@ export const connectorFileSchema = z
     allowRawScopes: z.boolean().default(false).describe("Whether an app may ask for `<connector>:raw:<upstream scope>`."),
     api: z
       .strictObject({
-        baseUrl: upstreamUrl.describe("The upstream API the proxy forwards an app's calls to."),
+        baseUrl: upstreamUrl.describe("The upstream API the proxy forwards an app's calls to: `/v1/proxy/<path>` goes to `<baseUrl>/<path>`."),
+        bases: z
+          .record(z.string(), upstreamUrl)
+          // Names checked here rather than by the record's key schema, whose message would only say "Invalid key".
+          .superRefine((bases, ctx) => {
+            for (const name of Object.keys(bases))
+              if (!BASE_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "base names must match [a-z][a-z0-9-]{0,31}" });
+          })
+          .default({})
+          .describe(
+            "More APIs of the same upstream, by name, each with the account's same credentials: an app calls `/v1/proxy/@<name>/<path>` for `<base>/<path>` (Google Drive's `upload: https://www.googleapis.com/upload/drive/v3`, Microsoft Graph's `beta`). Each takes `{hostname}` and `{values.<name>}` as `baseUrl` does, and no path can leave it.",
+          ),
         credentials: apiCredentials
           .optional()
           .describe(
@@ -390,22 +404,30 @@ function checkValueUses(connector: z.input<typeof connectorFileSchema>, ctx: z.R
   const values = connector.values ?? {};
   const uses: [string, string][] = [];
   if (connector.api?.baseUrl) uses.push(["api.baseUrl", connector.api.baseUrl]);
+  for (const [name, url] of Object.entries(connector.api?.bases ?? {})) uses.push([`api.bases.${name}`, url]);
   if (connector.identity?.url) uses.push(["identity.url", connector.identity.url]);
   for (const [path, template] of uses) {
     for (const match of template.matchAll(VALUE_PLACEHOLDER)) {
       const name = match[1]!;
       const spec = values[name];
-      if (!spec) ctx.addIssue({ code: "custom", path: path.split("."), message: `{values.${name}} is not a key of values` });
+      const at = fieldPath(path);
+      if (!spec) ctx.addIssue({ code: "custom", path: at, message: `{values.${name}} is not a key of values` });
       else if (spec.as === "origin" && match.index !== 0)
-        ctx.addIssue({ code: "custom", path: path.split("."), message: `{values.${name}} is an origin: it may only start the URL` });
+        ctx.addIssue({ code: "custom", path: at, message: `{values.${name}} is an origin: it may only start the URL` });
       else if (spec.as === "segment" && match.index === 0)
-        ctx.addIssue({ code: "custom", path: path.split("."), message: `{values.${name}} is a path segment: the URL must start with its scheme and host` });
+        ctx.addIssue({ code: "custom", path: at, message: `{values.${name}} is a path segment: the URL must start with its scheme and host` });
     }
   }
   for (const [name, spec] of Object.entries(values)) {
     if (spec.url && spec.url.match(VALUE_PLACEHOLDER))
       ctx.addIssue({ code: "custom", path: ["values", name, "url"], message: "cannot use {values.…}: it is read before them" });
   }
+}
+
+/** `api.bases.upload` as zod's issue path: a base's name is one key even if it held a dot. */
+function fieldPath(path: string): string[] {
+  const [section, key, ...rest] = path.split(".");
+  return rest.length > 0 ? [section!, key!, rest.join(".")] : [section!, key!];
 }
 
 /** How the proxy sends an account's credential upstream: the file's `api.credentials`, else its kind's default. */
@@ -437,7 +459,10 @@ export function isKind<K extends AuthKindName>(connector: ConnectorConfig, kind:
 
 /** The template fields a connector has, as [path, value] pairs. */
 export function templateFieldValues(
-  connector: Pick<ConnectorFile, "auth" | "identity"> & { api?: { baseUrl: string }; values?: Record<string, { url?: string }> },
+  connector: Pick<ConnectorFile, "auth" | "identity"> & {
+    api?: { baseUrl: string; bases?: Record<string, string> };
+    values?: Record<string, { url?: string }>;
+  },
 ): [string, string][] {
   const pairs: [string, string][] = [];
   for (const path of TEMPLATE_FIELDS) {
@@ -445,6 +470,7 @@ export function templateFieldValues(
     const value = (connector[section] as Record<string, unknown> | undefined)?.[key];
     if (typeof value === "string") pairs.push([path, value]);
   }
+  for (const [name, url] of Object.entries(connector.api?.bases ?? {})) pairs.push([`api.bases.${name}`, url]);
   for (const [name, spec] of Object.entries(connector.values ?? {})) if (spec.url) pairs.push([`values.${name}.url`, spec.url]);
   return pairs;
 }

@@ -27,7 +27,7 @@ import { ConnectorNotConfigured } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
 import { checkedValueOrigin } from "../connectors/kinds/upstream-values.js";
-import { BrokerError, NotFound, UpstreamError } from "../errors.js";
+import { BadRequest, BrokerError, NotFound, UpstreamError } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import type { CheckedAddress } from "../net/outbound.js";
 import type { Services } from "../services.js";
@@ -39,7 +39,7 @@ import type { CredentialStyle } from "./credentials.js";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { ProxyOptions } from "./options.js";
 import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";
-import { proxyTargetUrl } from "./target-url.js";
+import { namedBaseOf, proxyTargetUrl } from "./target-url.js";
 import { upstreamFailure } from "./upstream-failure.js";
 
 /** What the proxy keeps for the life of the process. */
@@ -117,8 +117,15 @@ async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller): Promise<R
 
 async function resolveTarget(ctx: ProxyContext, { account, connector, plan, credentials }: ResolvedAccount, pathAndQuery: string): Promise<Target> {
   const perServer = isPerServer(connector);
-  const baseUrl = plan.templatedBase ? accountBaseUrl(connector, account, credentials) : connector.api!.baseUrl;
-  const url = proxyTargetUrl(baseUrl, pathAndQuery);
+  let url: URL;
+  // `@<name>` first: one of the connector's other bases (api.bases); anything else is under api.baseUrl.
+  const named = namedBaseOf(pathAndQuery);
+  if (named) {
+    url = proxyTargetUrl(accountBaseUrl(connector, namedBaseTemplate(connector, named.name), account, credentials), named.rest);
+  } else {
+    const baseUrl = plan.templatedBase ? accountBaseUrl(connector, connector.api!.baseUrl, account, credentials) : connector.api!.baseUrl;
+    url = proxyTargetUrl(baseUrl, pathAndQuery);
+  }
   // Credentials in clear text only to hosts the operator allowed (development and tests), as for every upstream call.
   if (url.protocol === "http:" && !insecureHostAllowed(url.hostname, ctx.services.config.allowPrivateHosts)) {
     throw new ConnectorNotConfigured(
@@ -134,13 +141,23 @@ async function resolveTarget(ctx: ProxyContext, { account, connector, plan, cred
   return { url, checked };
 }
 
+/** One of the connector's other bases (api.bases), or a clear refusal naming the ones it has. */
+function namedBaseTemplate(connector: ConnectorConfig, name: string): string {
+  const bases = connector.api!.bases;
+  if (Object.hasOwn(bases, name)) return bases[name]!;
+  const known = Object.keys(bases);
+  throw new BadRequest(
+    `${connector.name} has no API base "@${name.slice(0, 64)}"` + (known.length > 0 ? `; its bases are ${known.map((b) => `@${b}`).join(", ")}` : ""),
+  );
+}
+
 /**
  * The account's own base URL: `{hostname}` and `{values.…}` filled. An origin
  * value is checked again against the file's `hosts` (they may have been
  * narrowed since the account connected).
  */
-function accountBaseUrl(connector: ConnectorConfig, account: ProxyAccount, credentials: OpenedCredentials): string {
-  const template = connector.api!.baseUrl;
+function accountBaseUrl(connector: ConnectorConfig, template: string, account: ProxyAccount, credentials: OpenedCredentials): string {
+  if (!template.includes("{")) return template;
   const values = credentials.values;
   for (const [name, spec] of Object.entries(connector.values)) {
     const value = values?.[name];

@@ -65,6 +65,22 @@ describe("microsoft-graph.yaml against Entra's documented behaviour", () => {
     assert.equal(again.status, 200, again.text);
     assert.equal((run.provider.grants.refresh_token ?? 0) - refreshes, 1);
   });
+
+  it("@beta reaches Graph's /beta with the same token; an unknown base is refused before anything is sent", async () => {
+    run.provider.setUser(entraWorkUser());
+    const account = await run.connect();
+    const res = await run.proxy(account, "/@beta/me/profile?$select=names");
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json<{ path: string }>().path, "/beta/me/profile");
+    const sent = run.provider.requests.length;
+    const unknown = await run.proxy(account, "/@preview/me");
+    assert.equal(unknown.status, 400, unknown.text);
+    assert.equal(unknown.json<{ error: string }>().error, "invalid_request");
+    assert.match(unknown.json<{ error_description: string }>().error_description, /no API base "@preview"; its bases are @beta/);
+    const escape = await run.proxy(account, "/@beta/../v1.0/me");
+    assert.equal(escape.status, 400, "a named base keeps the path rules");
+    assert.equal(run.provider.requests.length, sent, "nothing was sent upstream");
+  });
 });
 
 describe("microsoft-graph.yaml's idTokenIssuer is what makes it work", () => {

@@ -70,6 +70,9 @@ describe("salesforce.yaml against Salesforce's documented behaviour", () => {
     const res = await run.proxy(account, "/v62.0/sobjects/Account?limit=1");
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json<{ path: string }>().path, "/services/data/v62.0/sobjects/Account");
+    const apex = await run.proxy(account, "/@apexrest/orders/42", { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    assert.equal(apex.status, 200, apex.text);
+    assert.equal(apex.json<{ path: string }>().path, "/services/apexrest/orders/42", "@apexrest is the org's Apex REST services");
   });
 
   it("removing the account revokes its token at /services/oauth2/revoke", async () => {
@@ -120,6 +123,8 @@ describe("salesforce.yaml calls the REST API at the token response's instance_ur
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(res.json(), { served: "instance", path: "/services/data/v62.0/sobjects/Account?limit=1" });
       assert.match(instance.requests[0]?.authorization ?? "", /^Bearer /);
+      const apex = await run.proxy(account, "/@apexrest/orders/42");
+      assert.deepEqual(apex.json(), { served: "instance", path: "/services/apexrest/orders/42" }, "@apexrest is on the instance too");
       assert.equal(run.provider.requests.filter((r) => r.path.startsWith("/services/data/")).length, 0, "nothing went to the My Domain's API");
       assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
       assert.deepEqual((await run.credentials(account.accountId))?.values, { instanceUrl: instance.origin }, "the refresh response's instance_url is kept");

@@ -786,3 +786,40 @@ describe("values: what the upstream hands out at connect, filled as {values.<nam
       /value names must be/,
     ));
 });
+
+describe("api.bases: more APIs of the same upstream, by name", () => {
+  it("loads, with {hostname} and {values.<name>} like api.baseUrl", () => {
+    const connector = parse(
+      edit((d) => {
+        d.values = { instanceUrl: { from: "token", path: "instance_url", as: "origin", hosts: ["*.acme.example"] } };
+        d.api.bases = { upload: "https://acme.example/upload/v2", apex: "{values.instanceUrl}/apexrest" };
+      }),
+    );
+    assert.deepEqual(connector.api?.bases, { upload: "https://acme.example/upload/v2", apex: "{values.instanceUrl}/apexrest" });
+    assert.deepEqual(parse(acme()).api?.bases, {});
+  });
+  it("a base name that is not a name", () =>
+    refused(
+      edit((d) => (d.api.bases = { "Up load": "https://acme.example/upload" })),
+      "api.bases.Up load",
+      /base names must match/,
+    ));
+  it("a base that is not an https URL", () =>
+    refused(
+      edit((d) => (d.api.bases = { upload: "http://acme.example/upload" })),
+      "api.bases.upload",
+      /must be an https URL/,
+    ));
+  it("a base with {hostname} needs the hostname section", () =>
+    refused(
+      edit((d) => (d.api.bases = { upload: "https://{hostname}/upload" })),
+      "api.bases.upload",
+      /uses \{hostname\}, so a hostname section/,
+    ));
+  it("a base with an undeclared value", () =>
+    refused(
+      edit((d) => (d.api.bases = { apex: "{values.instanceUrl}/apexrest" })),
+      "api.bases.apex",
+      /is not a key of values/,
+    ));
+});
