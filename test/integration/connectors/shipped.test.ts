@@ -27,7 +27,7 @@ const SHIPPED = fileURLToPath(new URL("../../../connectors", import.meta.url));
 /** id → [kind, per-server]. */
 const EXPECTED: Record<string, [string, boolean]> = {
   "google-drive": ["oidc", false],
-  "microsoft-graph": ["oauth2", false],
+  "microsoft-graph": ["oidc", false],
   "microsoft-graph-app": ["client_credentials", false],
   github: ["oauth2", false],
   salesforce: ["oauth2", true],
