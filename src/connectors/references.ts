@@ -46,9 +46,18 @@ function fieldOf(path: string): string {
   return path.replace(/\[\d+\]/g, "");
 }
 
-/** The fields `{hostname}` is filled in: TEMPLATE_FIELDS, each of `api.bases`, and the URL of each value read by a call (`values.<name>.url`). */
+/**
+ * The fields `{hostname}` is filled in: TEMPLATE_FIELDS, `auth.revocation.url`
+ * (custom-revocation.ts fills it), each of `api.bases`, and the URL of each
+ * value read by a call (`values.<name>.url`).
+ */
 function isTemplateField(field: string): boolean {
-  return (TEMPLATE_FIELDS as readonly string[]).includes(field) || /^values\.[^.]+\.url$/.test(field) || /^api\.bases\.[^.]+$/.test(field);
+  return (
+    (TEMPLATE_FIELDS as readonly string[]).includes(field) ||
+    field === "auth.revocation.url" ||
+    /^values\.[^.]+\.url$/.test(field) ||
+    /^api\.bases\.[^.]+$/.test(field)
+  );
 }
 
 /** Regular expressions use `{n,m}` quantifiers; they are never templates. */
@@ -78,7 +87,10 @@ export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): Re
             problem: `unknown placeholder {${inner}}: only {hostname}, {values.<name>} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url) are supported`,
           });
         } else if (!isTemplateField(field)) {
-          problems.push({ field: path, problem: `{hostname} is only filled in ${TEMPLATE_FIELDS.join(", ")}, api.bases and values.<name>.url` });
+          problems.push({
+            field: path,
+            problem: `{hostname} is only filled in ${TEMPLATE_FIELDS.join(", ")}, auth.revocation.url, api.bases and values.<name>.url`,
+          });
         }
       }
     }

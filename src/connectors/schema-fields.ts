@@ -214,7 +214,7 @@ export const customRevocation = z
         if (!checked.success) ctx.addIssue({ code: "custom", message: checked.error.issues[0]!.message });
       })
       .meta({ format: "uri" })
-      .describe("Where it goes; `{clientId}` is the broker's client id there."),
+      .describe("Where it goes; `{clientId}` is the broker's client id there, `{hostname}` the end user's server (per-server connectors)."),
     body: z.enum(["form", "json"]).default("form").describe("How the token (and client credentials in the body) are sent."),
     tokenParameter: z
       .string()
