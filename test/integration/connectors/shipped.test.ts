@@ -36,6 +36,7 @@ const EXPECTED: Record<string, [string, boolean]> = {
   servicenow: ["oauth2", true],
   "gitlab-self-managed": ["oauth2", true],
   "jira-cloud": ["basic", true],
+  "jira-cloud-oauth": ["oauth2", false],
   sendgrid: ["api_key", false],
   "amazon-s3": ["api_key", false],
   "s3-compatible": ["api_key", true],
