@@ -55,6 +55,7 @@ function isTemplateField(field: string): boolean {
   return (
     (TEMPLATE_FIELDS as readonly string[]).includes(field) ||
     field === "auth.revocation.url" ||
+    field === "auth.session.url" ||
     /^values\.[^.]+\.url$/.test(field) ||
     /^api\.bases\.[^.]+$/.test(field)
   );

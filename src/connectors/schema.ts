@@ -353,7 +353,11 @@ export const connectorFileSchema = z
         message: `must be longer than refresh.marginSeconds (${connector.refresh.marginSeconds}): the token would be renewed as soon as it is issued`,
       });
     }
-    if (kind.identityUrlRequired && !connector.identity?.url) {
+    const session = "session" in connector.auth ? connector.auth.session : undefined;
+    if (session && !connector.identity?.url && !connector.identity?.subject) {
+      ctx.addIssue({ code: "custom", path: ["identity", "subject"], message: "is required with auth.session: where the login answer names who connected" });
+    }
+    if (kind.identityUrlRequired && !connector.identity?.url && !session) {
       ctx.addIssue({ code: "custom", path: ["identity", "url"], message: `is required for ${kind.name} connectors: ${kind.identityUrlRequired}` });
     }
   })
@@ -470,6 +474,8 @@ export function templateFieldValues(
     const value = (connector[section] as Record<string, unknown> | undefined)?.[key];
     if (typeof value === "string") pairs.push([path, value]);
   }
+  const session = (connector.auth as { session?: { url: string } }).session;
+  if (session) pairs.push(["auth.session.url", session.url]);
   for (const [name, url] of Object.entries(connector.api?.bases ?? {})) pairs.push([`api.bases.${name}`, url]);
   for (const [name, spec] of Object.entries(connector.values ?? {})) if (spec.url) pairs.push([`values.${name}.url`, spec.url]);
   return pairs;

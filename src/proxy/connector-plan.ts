@@ -6,7 +6,7 @@
  * loaded again is a new object and gets a new plan, and a plan goes with
  * the configuration it was made for (WeakMap).
  */
-import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
+import { isStaticCredentialChecker, refreshesFor } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { isPerServer } from "../connectors/template.js";
 import { hasValues } from "../connectors/kinds/upstream-values.js";
@@ -48,7 +48,7 @@ function makePlan(services: Pick<Services, "kinds" | "metrics">, connector: Conn
     connectorId: connector.id,
     style: credentialStyle(connector, fields),
     templatedBase: isPerServer(connector) || hasValues(connector),
-    canRefresh: kind !== undefined && isRefresher(kind),
+    canRefresh: kind !== undefined && refreshesFor(kind, connector),
     observeUpstream: (seconds) => upstream.observe(seconds),
     countCall(status) {
       let counter = counters.get(status);

@@ -148,6 +148,8 @@ export interface RedirectAuthorizer {
 export interface Refresher {
   /** false when a refresh is another grant: an account without a refresh token is still refreshable. */
   readonly needsRefreshToken: boolean;
+  /** Whether this connector's accounts are refreshed: absent, all of them (api_key: only those with `auth.session`). */
+  refreshes?(connector: ConnectorConfig): boolean;
   refresh(ctx: KindContext, refreshToken: string): Promise<UpstreamTokens>;
 }
 
@@ -171,6 +173,12 @@ export interface StaticCredentialChecker {
   credentialFields(connector: ConnectorConfig): PromptField[];
   /** Throws FormValuesRejected (connectors/errors.ts) when the upstream refuses them. */
   checkCredentials(ctx: KindContext, values: Record<string, string>): Promise<UpstreamIdentity>;
+  /**
+   * A connector whose key is exchanged for a session token (`auth.session`):
+   * the login with the typed values, its token and who it belongs to; the
+   * values are kept to log in again. Undefined for a connector without one.
+   */
+  startSession?(ctx: KindContext, values: Record<string, string>): Promise<UpstreamGrant | undefined>;
 }
 
 /**
@@ -214,6 +222,11 @@ export function isRedirectAuthorizer(kind: AuthKind): kind is AuthKind & Redirec
 
 export function isRefresher(kind: AuthKind): kind is AuthKind & Refresher {
   return typeof kind.refresh === "function";
+}
+
+/** Whether accounts of this connector are refreshed by its kind (the kind can, and does for this connector). */
+export function refreshesFor(kind: AuthKind, connector: ConnectorConfig): kind is AuthKind & Refresher {
+  return isRefresher(kind) && (kind.refreshes?.(connector) ?? true);
 }
 
 export function isIdentityFetcher(kind: AuthKind): kind is AuthKind & IdentityFetcher {

@@ -38,6 +38,7 @@ const EXPECTED: Record<string, [string, boolean]> = {
   "jira-cloud": ["basic", true],
   "jira-cloud-oauth": ["oauth2", false],
   sendgrid: ["api_key", false],
+  "backblaze-b2": ["api_key", false],
   "amazon-s3": ["api_key", false],
   "s3-compatible": ["api_key", true],
   reddit: ["oauth2", false],

@@ -34,6 +34,7 @@ import { startFakeProvider, type FakeProvider, type FakeProviderProfile, type Fa
 import { setConnectorCredentials } from "../../../src/connectors/credentials.js";
 import { refreshAccount, type RefreshResult } from "../../../src/accounts/refresh.js";
 import { readCredentials } from "../../../src/accounts/vault.js";
+import { usesClientCredentials } from "../../../src/connectors/kinds/catalog.js";
 
 const SHIPPED_DIR = fileURLToPath(new URL("../../../connectors/", import.meta.url));
 
@@ -84,6 +85,8 @@ export interface ConformanceOptions {
   valueHosts?: string[];
   /** Extra broker environment. */
   env?: Record<string, string | undefined>;
+  /** Connectors whose end user types values (api_key, basic): what the connect form is filled with. */
+  formValues?: () => Record<string, string>;
   /**
    * Edits the pointed file's text before the broker loads it: for a test that
    * shows what a field is for (the file without it must fail against the fake).
@@ -141,12 +144,14 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
     await provider.close();
     throw err;
   }
-  await setConnectorCredentials(broker.services, {
-    connectorId: options.connector,
-    hostname,
-    clientId: options.provider.client.id,
-    clientSecret: options.provider.client.secret,
-  });
+  // Kinds whose end users bring their own credentials have no client of the broker's to register.
+  if (usesClientCredentials(broker.services.connectors.get(options.connector)!))
+    await setConnectorCredentials(broker.services, {
+      connectorId: options.connector,
+      hostname,
+      clientId: options.provider.client.id,
+      clientSecret: options.provider.client.secret,
+    });
   const app = await registerTestApp(broker, ["openid", "email", "profile", "offline_access", "proxy", "accounts:read", "accounts:write"]);
 
   async function connect(scope = "proxy offline_access accounts:read accounts:write"): Promise<ConformanceAccount> {
@@ -166,6 +171,8 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
     let page = await browser.navigate(url.href, toApp);
     // A per-server connector confirms the suggested hostname on its page first.
     if (!page.url.href.startsWith(TEST_APP_REDIRECT) && page.url.pathname === "/connect/hostname") page = await browser.submitForm(page, toApp);
+    // A connector whose end user types a key: the connect form, filled as the test says.
+    if (!page.url.href.startsWith(TEST_APP_REDIRECT) && options.formValues) page = await browser.submitForm(page, { ...toApp, fields: options.formValues() });
     if (!page.url.href.startsWith(TEST_APP_REDIRECT)) throw new Error(`connect stopped at ${page.url.href} (HTTP ${page.status}): ${page.body.slice(0, 2000)}`);
     const error = page.url.searchParams.get("error");
     if (error) throw new Error(`connect failed: ${error}: ${page.url.searchParams.get("error_description")}`);

@@ -823,3 +823,48 @@ describe("api.bases: more APIs of the same upstream, by name", () => {
       /is not a key of values/,
     ));
 });
+
+describe("auth.session: a key exchanged for a session token (api_key)", () => {
+  const b2 = () => ({
+    id: "b2",
+    name: "B2",
+    auth: {
+      kind: "api_key",
+      fields: [
+        { name: "keyId", label: "keyID" },
+        { name: "applicationKey", label: "applicationKey", secret: true },
+      ],
+      session: { url: "https://api.b2.example/b2api/v3/b2_authorize_account", token: "authorizationToken", lifetimeSeconds: 86400 },
+    },
+    api: { baseUrl: "https://api.b2.example/b2api/v3", credentials: "header:Authorization" },
+    identity: { subject: "accountId" },
+  });
+  it("loads with its defaults, and needs no identity.url", () => {
+    const connector = parse(b2());
+    assert.ok(connector.auth.kind === "api_key");
+    assert.deepEqual(connector.auth.session, {
+      url: "https://api.b2.example/b2api/v3/b2_authorize_account",
+      method: "GET",
+      credentials: "basic",
+      token: "authorizationToken",
+      lifetimeSeconds: 86400,
+    });
+  });
+  it("without identity.subject", () => refused({ ...b2(), identity: undefined }, "identity.subject", /is required with auth.session/));
+  it("without its lifetime", () => {
+    const doc = b2();
+    delete (doc.auth.session as { lifetimeSeconds?: number }).lifetimeSeconds;
+    refused(doc, "auth.session.lifetimeSeconds", /expected number|Invalid input|required/i);
+  });
+  it("a lifetime under a minute", () => {
+    const doc = b2();
+    doc.auth.session.lifetimeSeconds = 10;
+    refused(doc, "auth.session.lifetimeSeconds", /must be >= 60/);
+  });
+  it("a token path that is not a JSON path", () => {
+    const doc = b2();
+    doc.auth.session.token = "a b";
+    refused(doc, "auth.session.token", /dotted JSON path/);
+  });
+  it("on a basic connector", () => refused({ ...b2(), auth: { kind: "basic", session: b2().auth.session } }, "auth.session", /unknown field/));
+});
