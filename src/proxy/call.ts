@@ -27,6 +27,7 @@ import { ConnectorNotConfigured } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
 import { checkedValueOrigin } from "../connectors/kinds/upstream-values.js";
+import { valueNamesIn } from "../connectors/schema-values.js";
 import { BadRequest, BrokerError, NotFound, UpstreamError } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import type { CheckedAddress } from "../net/outbound.js";
@@ -62,6 +63,7 @@ interface ResolvedAccount {
   account: ProxyAccount;
   connector: ConnectorConfig;
   plan: ConnectorPlan;
+  /** Replaced when a refresh brings a value the account lacked (resolveTarget's caller). */
   credentials: OpenedCredentials;
 }
 
@@ -165,13 +167,12 @@ function accountBaseUrl(connector: ConnectorConfig, template: string, account: P
     const checked = checkedValueOrigin(spec.hosts, value, true);
     if ("problem" in checked) throw new UpstreamError(`the account's ${name} ${checked.problem}: connect the account again`);
   }
-  try {
-    return fillTemplate(template, { hostname: account.hostname || undefined, values });
-  } catch {
-    // An account connected before the file named this value: it must connect again to get it.
-    throw new AccountNeedsReauth(account.id);
-  }
+  for (const name of valueNamesIn(template)) if (values?.[name] === undefined) throw new MissingValue();
+  return fillTemplate(template, { hostname: account.hostname || undefined, values });
 }
+
+/** The account has no value the base needs: it was connected before its file named it. */
+class MissingValue extends Error {}
 
 // ── 3. credentials that are not expired ─────────────────────────────────────
 
@@ -372,7 +373,15 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
   try {
     const resolved = await resolveAccount(ctx, caller);
     record.plan = resolved.plan;
-    const target = await resolveTarget(ctx, resolved, call.pathAndQuery);
+    const target = await resolveTarget(ctx, resolved, call.pathAndQuery).catch(async (err: unknown) => {
+      // An account stored before its file named a value (Salesforce's instance_url): a refresh
+      // whose response carries it again stores it; without one, the account must connect again.
+      if (!(err instanceof MissingValue) || !resolved.plan.canRefresh) throw err instanceof MissingValue ? new AccountNeedsReauth(resolved.account.id) : err;
+      resolved.credentials = await refreshFrom(ctx, resolved.account, resolved.credentials, requestId);
+      return resolveTarget(ctx, resolved, call.pathAndQuery).catch((again: unknown) => {
+        throw again instanceof MissingValue ? new AccountNeedsReauth(resolved.account.id) : again;
+      });
+    });
     const style = resolved.plan.style;
     let credentials = await freshCredentials(ctx, resolved, requestId);
     const body = await takeRequestBody(req, ctx.options.replayableBodyBytes);

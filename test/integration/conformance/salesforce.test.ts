@@ -7,6 +7,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { Prisma } from "../../../src/generated/prisma/client.js";
 import assert from "node:assert/strict";
 import { startConformance, type ConformanceRun } from "../../support/conformance/harness.js";
 import { salesforceProfile, salesforceUser } from "../../support/conformance/providers/salesforce.js";
@@ -128,6 +129,16 @@ describe("salesforce.yaml calls the REST API at the token response's instance_ur
       assert.equal(run.provider.requests.filter((r) => r.path.startsWith("/services/data/")).length, 0, "nothing went to the My Domain's API");
       assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
       assert.deepEqual((await run.credentials(account.accountId))?.values, { instanceUrl: instance.origin }, "the refresh response's instance_url is kept");
+
+      // An account stored before the file named instance_url: its first call refreshes, which brings it.
+      await run.broker.services.db.credential.update({ where: { accountId: account.accountId }, data: { upstreamValues: Prisma.DbNull } });
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // the proxy's account cache (1 s)
+      const refreshes = run.provider.grants.refresh_token ?? 0;
+      const upgraded = await run.proxy(account, "/v62.0/limits");
+      assert.equal(upgraded.status, 200, upgraded.text);
+      assert.deepEqual(upgraded.json(), { served: "instance", path: "/services/data/v62.0/limits" });
+      assert.equal((run.provider.grants.refresh_token ?? 0) - refreshes, 1);
+      assert.deepEqual((await run.credentials(account.accountId))?.values, { instanceUrl: instance.origin });
     } finally {
       await run.stop();
       await instance.close();
