@@ -16,7 +16,7 @@
 import type { Services } from "../services.js";
 import { buildKindContext } from "../connectors/context.js";
 import { UpstreamInvalidGrant } from "../connectors/errors.js";
-import { isRefresher, type AuthKind, type Refresher } from "../connectors/kinds/types.js";
+import { refreshesFor, type AuthKind, type Refresher } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { BrokerError, NotFound, ServiceUnavailable, UpstreamTimeout } from "../errors.js";
 import { readCredentialsFast, readRefreshState, storeRefreshResult, type RefreshState, type StoredTokens } from "./vault.js";
@@ -87,7 +87,7 @@ export async function refreshAccount(services: Services, accountId: string, opti
   for (let attempt = 0; attempt < 3; attempt++) {
     if (attempt > 0) before = await readCredentialsFast(services.db, services.keyring, accountId);
     if (!before) throw new NotFound(`account ${accountId} has no credentials`);
-    if (!isRefresher(kind)) return { outcome: "not_refreshable", credentials: before };
+    if (!refreshesFor(kind, connector)) return { outcome: "not_refreshable", credentials: before };
     // An upstream answer whose write failed must be stored even if the old access token still looks fresh.
     if (!needsRefresh(before) && !(await hasPendingRefresh(services, accountId))) return { outcome: attempt === 0 ? "fresh" : "joined", credentials: before };
 

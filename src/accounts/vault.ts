@@ -6,7 +6,7 @@
  */
 import type { Keyring } from "../crypto/keyring.js";
 import { sealedField } from "../crypto/sealed-fields.js";
-import type { Prisma } from "../generated/prisma/client.js";
+import { Prisma } from "../generated/prisma/client.js";
 import { sqlRows, type Db, type SqlStatement } from "../db.js";
 import type { ExpirySource } from "../connectors/token-expiry.js";
 
@@ -22,9 +22,13 @@ export interface StoredTokens {
   scope?: string;
   /** basic / api_key: the fields the user typed. */
   fields?: Record<string, string>;
+  /** The connector's `values` the upstream handed out (Salesforce's instance URL): not secret, kept in clear beside the sealed tokens. */
+  values?: Record<string, string>;
 }
 
 type CredentialWriter = Pick<Db, "credential"> | Prisma.TransactionClient;
+
+const DbNull = Prisma.DbNull;
 
 const field = (column: string) => sealedField("credential", column);
 
@@ -48,6 +52,7 @@ export async function storeCredentials(
     sealedFields: tokens.fields ? keyring.sealJson(tokens.fields, { rowId: accountId, field: field("sealedFields") }) : null,
     expiresAt: tokens.expiresAt ?? null,
     scope: tokens.scope ?? null,
+    upstreamValues: tokens.values ?? DbNull,
     ...(tokens.refreshToken !== undefined || !options.keepRefreshToken ? { sealedRefreshToken: seal("sealedRefreshToken", tokens.refreshToken) } : {}),
   };
   const row = await db.credential.upsert({
@@ -107,6 +112,7 @@ export async function readCredentials(
     tokenType: row.tokenType ?? undefined,
     expiresAt: row.expiresAt ?? undefined,
     scope: row.scope ?? undefined,
+    ...(row.upstreamValues !== null ? { values: row.upstreamValues as Record<string, string> } : {}),
   };
 }
 
@@ -126,11 +132,12 @@ interface CredentialRow {
   sealedFields: string | null;
   expiresAtMs: number | null;
   scope: string | null;
+  upstreamValues: Record<string, string> | null;
 }
 
 /** The credential columns as sqlRows reads them: times as epoch milliseconds (db.ts sqlRows says why). */
 const CREDENTIAL_COLUMNS = `c."version", c."tokenType", c."sealedAccessToken", c."sealedRefreshToken", c."sealedIdToken", c."sealedFields",
-       (extract(epoch FROM c."expiresAt") * 1000)::float8 AS "expiresAtMs", c."scope"`;
+       (extract(epoch FROM c."expiresAt") * 1000)::float8 AS "expiresAtMs", c."scope", c."upstreamValues"`;
 
 const READ_REFRESH_STATE: SqlStatement = {
   name: "vault-read-refresh-state",
@@ -155,6 +162,7 @@ function openRow(keyring: Keyring, accountId: string, row: CredentialRow): Store
     tokenType: row.tokenType ?? undefined,
     expiresAt: row.expiresAtMs === null ? undefined : new Date(row.expiresAtMs),
     scope: row.scope ?? undefined,
+    ...(row.upstreamValues !== null ? { values: row.upstreamValues } : {}),
   };
 }
 
@@ -212,6 +220,7 @@ export async function storeRefreshResult(
     tokens.scope ?? null,
     now,
     tokens.expirySource ?? null,
+    tokens.values ? JSON.stringify(tokens.values) : null,
   ]);
   if (rows.length !== 1) return undefined;
   const credentials = {
@@ -223,11 +232,15 @@ export async function storeRefreshResult(
     tokenType: tokens.tokenType,
     expiresAt: tokens.expiresAt,
     scope: tokens.scope ?? current.scope,
+    ...(current.values || tokens.values ? { values: { ...current.values, ...tokens.values } } : {}),
   };
   return { credentials, recovered: rows[0]!.recovered === true };
 }
 
-/** $1 account, $2 expected version, $3 token type, $4–$6 sealed tokens (NULL: keep), $7 expiry ms, $8 scope (NULL: keep), $9 now ms, $10 expiry source. */
+/**
+ * $1 account, $2 expected version, $3 token type, $4–$6 sealed tokens (NULL: keep), $7 expiry ms, $8 scope (NULL: keep),
+ * $9 now ms, $10 expiry source, $11 values read again (merged over the kept ones; NULL: keep).
+ */
 const STORE_REFRESH_RESULT: SqlStatement = {
   name: "vault-store-refresh-result",
   text: `
@@ -241,6 +254,7 @@ const STORE_REFRESH_RESULT: SqlStatement = {
            "sealedIdToken" = COALESCE($6, "sealedIdToken"),
            "expiresAt" = to_timestamp($7::float8 / 1000) AT TIME ZONE 'UTC',
            "scope" = COALESCE($8, "scope"),
+           "upstreamValues" = CASE WHEN $11::jsonb IS NULL THEN "upstreamValues" ELSE COALESCE("upstreamValues", '{}'::jsonb) || $11::jsonb END,
            "version" = $2::int + 1,
            "updatedAt" = to_timestamp($9::float8 / 1000) AT TIME ZONE 'UTC'
      WHERE "accountId" = $1 AND "version" = $2::int

@@ -60,7 +60,12 @@ export function connectFormFor(kind: AuthKind, connector: ConnectorConfig): Conn
     return {
       fields: kind.credentialFields(connector),
       // What the upstream accepted is what the account keeps (sealed); the check's answer says whose it is.
-      submit: async (ctx, values) => ({ tokens: { fields: values }, identity: await kind.checkCredentials(ctx, values) }),
+      submit: async (ctx, values) => {
+        // A key exchanged for a session token (auth.session): the login is the check, and its token is kept beside the key.
+        const session = await kind.startSession?.(ctx, values);
+        if (session) return { tokens: { ...session.tokens, fields: values }, identity: session.identity };
+        return { tokens: { fields: values }, identity: await kind.checkCredentials(ctx, values) };
+      },
     };
   }
   if (isPasswordExchanger(kind)) {

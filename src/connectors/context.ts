@@ -18,6 +18,7 @@ import type { Redis } from "../redis.js";
 import { RedisSharedTokens } from "./shared-tokens.js";
 import { templateFieldValues, type ConnectorConfig } from "./schema.js";
 import { fillTemplate, isPerServer } from "./template.js";
+import { withSampleValues } from "./schema-fields.js";
 
 /** Where the broker's redirect URIs at upstreams start: one per connector, and per server for per-server connectors. */
 
@@ -83,7 +84,8 @@ export function createKindContext(input: KindContextInput): KindContext {
   const { connector, hostname, allowPrivateHosts } = input;
   if (isPerServer(connector) && hostname === undefined) throw new TypeError(`connector "${connector.id}" is per-server: a hostname is required`);
   const httpUrls = templateFieldValues(connector)
-    .map(([, template]) => new URL(fillTemplate(template, { hostname })))
+    // `{values.…}` are the upstream's answers: an origin value is checked when it is read (upstream-values.ts).
+    .map(([, template]) => new URL(fillTemplate(withSampleValues(template), { hostname })))
     .filter((url) => url.protocol === "http:");
   const refused = httpUrls.find((url) => !insecureHostAllowed(url.hostname, allowPrivateHosts));
   if (refused) {

@@ -10,10 +10,10 @@
  *   `${env:NAME:-default}` (as in the shell) stands for `default` when the
  *   variable is unset or empty, so a shipped file can name a setting (a
  *   Microsoft tenant) and still load before the operator sets it.
- * - `{hostname}` stays in the value, to be filled per account; any other
- *   `{…}`, or `{hostname}` in a field that is never filled, is an error.
+ * - `{hostname}` and `{values.<name>}` stay in the value, to be filled per
+ *   account; any other `{…}`, or one in a field that is never filled, is an error.
  */
-import { CREDENTIAL_FIELDS, TEMPLATE_FIELDS } from "./schema.js";
+import { CREDENTIAL_FIELDS, TEMPLATE_FIELDS, VALUE_TEMPLATE_FIELDS } from "./schema.js";
 import { CLIENT_ID_PLACEHOLDER, HOSTNAME_PLACEHOLDER, TENANT_PLACEHOLDER } from "./schema-fields.js";
 
 /** Placeholders filled elsewhere than TEMPLATE_FIELDS, and the one field each may appear in. */
@@ -46,6 +46,21 @@ function fieldOf(path: string): string {
   return path.replace(/\[\d+\]/g, "");
 }
 
+/**
+ * The fields `{hostname}` is filled in: TEMPLATE_FIELDS, `auth.revocation.url`
+ * (custom-revocation.ts fills it), each of `api.bases`, and the URL of each
+ * value read by a call (`values.<name>.url`).
+ */
+function isTemplateField(field: string): boolean {
+  return (
+    (TEMPLATE_FIELDS as readonly string[]).includes(field) ||
+    field === "auth.revocation.url" ||
+    field === "auth.session.url" ||
+    /^values\.[^.]+\.url$/.test(field) ||
+    /^api\.bases\.[^.]+$/.test(field)
+  );
+}
+
 /** Regular expressions use `{n,m}` quantifiers; they are never templates. */
 function isRegexField(path: string): boolean {
   return /(^|\.)pattern$/.test(fieldOf(path));
@@ -61,15 +76,22 @@ export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): Re
     if (!isRegexField(path)) {
       for (const [, inner] of value.replace(REFERENCE, "").matchAll(PLACEHOLDER)) {
         const only = OTHER_PLACEHOLDERS[`{${inner}}`];
-        if (only !== undefined) {
+        if (inner?.startsWith("values.")) {
+          // Which names exist, and where in the URL each may stand, is the schema's check (it knows the values section).
+          if (!(VALUE_TEMPLATE_FIELDS as readonly string[]).includes(field.replace(/^api\.bases\..*$/, "api.bases")))
+            problems.push({ field: path, problem: `{${inner}} is only filled in ${VALUE_TEMPLATE_FIELDS.join(", ")}` });
+        } else if (only !== undefined) {
           if (field !== only) problems.push({ field: path, problem: `{${inner}} is only filled in ${only}` });
         } else if (`{${inner}}` !== HOSTNAME_PLACEHOLDER) {
           problems.push({
             field: path,
-            problem: `unknown placeholder {${inner}}: only {hostname} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url) is supported`,
+            problem: `unknown placeholder {${inner}}: only {hostname}, {values.<name>} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url) are supported`,
           });
-        } else if (!(TEMPLATE_FIELDS as readonly string[]).includes(field)) {
-          problems.push({ field: path, problem: `{hostname} is only filled in ${TEMPLATE_FIELDS.join(", ")}` });
+        } else if (!isTemplateField(field)) {
+          problems.push({
+            field: path,
+            problem: `{hostname} is only filled in ${TEMPLATE_FIELDS.join(", ")}, auth.revocation.url, api.bases and values.<name>.url`,
+          });
         }
       }
     }

@@ -17,8 +17,20 @@ import { z } from "zod";
 import { AddressPolicy } from "../net/address-policy.js";
 import { CidrList } from "../net/cidr-list.js";
 
-/** The only placeholder a connector may use; it makes the connector per-server. */
+/** The placeholder that makes a connector per-server: the end user's hostname. */
 export const HOSTNAME_PLACEHOLDER = "{hostname}";
+
+/** `{values.instanceUrl}`: a value the upstream handed out at connect (schema-values.ts); the name is group 1. */
+export const VALUE_PLACEHOLDER = /\{values\.([A-Za-z][A-Za-z0-9_]*)\}/g;
+
+/**
+ * A template with each `{values.…}` replaced by a stand-in, so it can be
+ * checked as a URL: an origin where it starts the template, a path segment
+ * elsewhere (the connector schema checks each value is used as its `as` says).
+ */
+export function withSampleValues(template: string): string {
+  return template.replace(VALUE_PLACEHOLDER, (_whole, _name, offset: number) => (offset === 0 ? "https://value.invalid" : "value"));
+}
 
 export const TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
 export type TokenAuthMethod = (typeof TOKEN_AUTH_METHODS)[number];
@@ -81,7 +93,7 @@ export const upstreamUrl = z
   .superRefine((value, ctx) => {
     let url: URL;
     try {
-      url = new URL(value.replaceAll(HOSTNAME_PLACEHOLDER, SAMPLE_HOST));
+      url = new URL(withSampleValues(value).replaceAll(HOSTNAME_PLACEHOLDER, SAMPLE_HOST));
     } catch {
       ctx.addIssue({ code: "custom", message: "must be an absolute https URL" });
       return;
@@ -202,7 +214,7 @@ export const customRevocation = z
         if (!checked.success) ctx.addIssue({ code: "custom", message: checked.error.issues[0]!.message });
       })
       .meta({ format: "uri" })
-      .describe("Where it goes; `{clientId}` is the broker's client id there."),
+      .describe("Where it goes; `{clientId}` is the broker's client id there, `{hostname}` the end user's server (per-server connectors)."),
     body: z.enum(["form", "json"]).default("form").describe("How the token (and client credentials in the body) are sent."),
     tokenParameter: z
       .string()

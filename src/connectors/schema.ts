@@ -13,7 +13,8 @@
 import { z } from "zod";
 import { authKindOf, AUTH_KINDS, usesClientCredentials, type AuthKindName } from "./kinds/catalog.js";
 import { isHostWithPort } from "./host.js";
-import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
+import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl, VALUE_PLACEHOLDER } from "./schema-fields.js";
+import { upstreamValues } from "./schema-values.js";
 
 /**
  * The fields that are templates: filled with the end user's hostname before
@@ -29,6 +30,12 @@ export const TEMPLATE_FIELDS = [
   "api.baseUrl",
   "identity.url",
 ] as const;
+
+/** The fields `{values.<name>}` may be filled in (schema-values.ts): where the account's own API is. */
+export const VALUE_TEMPLATE_FIELDS = ["api.baseUrl", "api.bases", "identity.url"] as const;
+
+/** An `api.bases` name, as an app writes it after `@` in the proxy path. */
+const BASE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /**
  * How long before an upstream access token expires the broker refreshes it,
@@ -216,6 +223,7 @@ export const connectorFileSchema = z
         "Per-server connectors only (a URL uses `{hostname}`): which servers an end user may name, and how the hostname page asks. A server is admitted when it matches `pattern`, or when the operator registered the broker's credentials for it (`authbroker credentials set <connector> --hostname <host>`).",
       ),
     headers: connectorHeaders,
+    values: upstreamValues,
     scopes: z
       .record(z.string().regex(SCOPE_NAME, "scope names must match [A-Za-z0-9][A-Za-z0-9._-]*"), z.array(upstreamScope))
       .default({})
@@ -233,7 +241,18 @@ export const connectorFileSchema = z
     allowRawScopes: z.boolean().default(false).describe("Whether an app may ask for `<connector>:raw:<upstream scope>`."),
     api: z
       .strictObject({
-        baseUrl: upstreamUrl.describe("The upstream API the proxy forwards an app's calls to."),
+        baseUrl: upstreamUrl.describe("The upstream API the proxy forwards an app's calls to: `/v1/proxy/<path>` goes to `<baseUrl>/<path>`."),
+        bases: z
+          .record(z.string(), upstreamUrl)
+          // Names checked here rather than by the record's key schema, whose message would only say "Invalid key".
+          .superRefine((bases, ctx) => {
+            for (const name of Object.keys(bases))
+              if (!BASE_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "base names must match [a-z][a-z0-9-]{0,31}" });
+          })
+          .default({})
+          .describe(
+            "More APIs of the same upstream, by name, each with the account's same credentials: an app calls `/v1/proxy/@<name>/<path>` for `<base>/<path>` (Google Drive's `upload: https://www.googleapis.com/upload/drive/v3`, Microsoft Graph's `beta`). Each takes `{hostname}` and `{values.<name>}` as `baseUrl` does, and no path can leave it.",
+          ),
         credentials: apiCredentials
           .optional()
           .describe(
@@ -362,6 +381,7 @@ export const connectorFileSchema = z
       ctx.addIssue({ code: "custom", path: ["auth", "idTokenIssuer"], message: "cannot be none for oidc connectors: the ID token says who connected" });
     }
     checkAwsSigning(connector, ctx);
+    checkValueUses(connector, ctx);
     if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {
       ctx.addIssue({ code: "custom", path: ["auth", "certificate"], message: "is for tokenAuthMethod private_key_jwt: a certificate names the signing key" });
     }
@@ -373,7 +393,11 @@ export const connectorFileSchema = z
         message: `must be longer than refresh.marginSeconds (${connector.refresh.marginSeconds}): the token would be renewed as soon as it is issued`,
       });
     }
-    if (kind.identityUrlRequired && !connector.identity?.url) {
+    const session = "session" in connector.auth ? connector.auth.session : undefined;
+    if (session && !connector.identity?.url && !connector.identity?.subject) {
+      ctx.addIssue({ code: "custom", path: ["identity", "subject"], message: "is required with auth.session: where the login answer names who connected" });
+    }
+    if (kind.identityUrlRequired && !connector.identity?.url && !session) {
       ctx.addIssue({ code: "custom", path: ["identity", "url"], message: `is required for ${kind.name} connectors: ${kind.identityUrlRequired}` });
     }
   })
@@ -415,6 +439,41 @@ function checkAwsSigning(connector: z.input<typeof connectorFileSchema> & { auth
   }
 }
 
+/**
+ * Every `{values.<name>}` names a value of the file, an `origin` value only
+ * starts a template (it is the scheme and host) and a `segment` value never
+ * does; a value read by a call may not use another value.
+ */
+function checkValueUses(connector: z.input<typeof connectorFileSchema>, ctx: z.RefinementCtx): void {
+  const values = connector.values ?? {};
+  const uses: [string, string][] = [];
+  if (connector.api?.baseUrl) uses.push(["api.baseUrl", connector.api.baseUrl]);
+  for (const [name, url] of Object.entries(connector.api?.bases ?? {})) uses.push([`api.bases.${name}`, url]);
+  if (connector.identity?.url) uses.push(["identity.url", connector.identity.url]);
+  for (const [path, template] of uses) {
+    for (const match of template.matchAll(VALUE_PLACEHOLDER)) {
+      const name = match[1]!;
+      const spec = values[name];
+      const at = fieldPath(path);
+      if (!spec) ctx.addIssue({ code: "custom", path: at, message: `{values.${name}} is not a key of values` });
+      else if (spec.as === "origin" && match.index !== 0)
+        ctx.addIssue({ code: "custom", path: at, message: `{values.${name}} is an origin: it may only start the URL` });
+      else if (spec.as === "segment" && match.index === 0)
+        ctx.addIssue({ code: "custom", path: at, message: `{values.${name}} is a path segment: the URL must start with its scheme and host` });
+    }
+  }
+  for (const [name, spec] of Object.entries(values)) {
+    if (spec.url && spec.url.match(VALUE_PLACEHOLDER))
+      ctx.addIssue({ code: "custom", path: ["values", name, "url"], message: "cannot use {values.…}: it is read before them" });
+  }
+}
+
+/** `api.bases.upload` as zod's issue path: a base's name is one key even if it held a dot. */
+function fieldPath(path: string): string[] {
+  const [section, key, ...rest] = path.split(".");
+  return rest.length > 0 ? [section!, key!, rest.join(".")] : [section!, key!];
+}
+
 /** How the proxy sends an account's credential upstream: the file's `api.credentials`, else its kind's default. */
 export function apiCredentialsOf(connector: { auth: { kind: string }; api?: { credentials?: string } }): string {
   return connector.api?.credentials ?? authKindOf(connector).defaultApiCredentials ?? "bearer";
@@ -443,12 +502,21 @@ export function isKind<K extends AuthKindName>(connector: ConnectorConfig, kind:
 }
 
 /** The template fields a connector has, as [path, value] pairs. */
-export function templateFieldValues(connector: Pick<ConnectorFile, "auth" | "identity"> & { api?: { baseUrl: string } }): [string, string][] {
+export function templateFieldValues(
+  connector: Pick<ConnectorFile, "auth" | "identity"> & {
+    api?: { baseUrl: string; bases?: Record<string, string> };
+    values?: Record<string, { url?: string }>;
+  },
+): [string, string][] {
   const pairs: [string, string][] = [];
   for (const path of TEMPLATE_FIELDS) {
     const [section, key] = path.split(".") as ["auth" | "api" | "identity", string];
     const value = (connector[section] as Record<string, unknown> | undefined)?.[key];
     if (typeof value === "string") pairs.push([path, value]);
   }
+  const session = (connector.auth as { session?: { url: string } }).session;
+  if (session) pairs.push(["auth.session.url", session.url]);
+  for (const [name, url] of Object.entries(connector.api?.bases ?? {})) pairs.push([`api.bases.${name}`, url]);
+  for (const [name, spec] of Object.entries(connector.values ?? {})) if (spec.url) pairs.push([`values.${name}.url`, spec.url]);
   return pairs;
 }

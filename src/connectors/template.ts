@@ -6,14 +6,18 @@
 import { isHostWithPort } from "./host.js";
 import { usesClientCredentials } from "./kinds/catalog.js";
 import type { ConnectorFile } from "./schema.js";
-import { HOSTNAME_PLACEHOLDER } from "./schema-fields.js";
+import { HOSTNAME_PLACEHOLDER, VALUE_PLACEHOLDER } from "./schema-fields.js";
+
+const VALUES_PREFIX = "{values.";
 
 export interface TemplateValues {
   hostname?: string;
+  /** The account's kept `values` (schema-values.ts), already checked against their `as` and `hosts` (upstream-values.ts). */
+  values?: Readonly<Record<string, string>>;
 }
 
 /**
- * Replaces `{hostname}` in a template. Throws TypeError when a placeholder
+ * Replaces `{hostname}` and `{values.<name>}` in a template. Throws TypeError when a placeholder
  * is left unfilled, or when the hostname is not a bare host (the hostname
  * must already have passed the connector's `hostname.pattern`; this is the
  * last line against `evil.example/` or `user@host` reaching a URL).
@@ -24,6 +28,13 @@ export function fillTemplate(template: string, values: TemplateValues): string {
     if (values.hostname === undefined) throw new TypeError(`template "${template}" needs a hostname`);
     if (!isHostWithPort(values.hostname)) throw new TypeError(`"${values.hostname}" is not a host name`);
     filled = template.replaceAll(HOSTNAME_PLACEHOLDER, values.hostname);
+  }
+  if (filled.includes(VALUES_PREFIX)) {
+    filled = filled.replace(VALUE_PLACEHOLDER, (whole, name: string) => {
+      const value = values.values?.[name];
+      if (value === undefined) throw new TypeError(`template "${template}" needs the account's value ${name}`);
+      return value;
+    });
   }
   const left = /\{[^{}]*\}/.exec(filled);
   if (left) throw new TypeError(`template "${template}" has placeholder ${left[0]} left unfilled`);

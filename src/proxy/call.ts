@@ -29,7 +29,9 @@ import { insecureHostAllowed } from "../connectors/context.js";
 import { ConnectorNotConfigured } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
-import { BrokerError, NotFound, UpstreamError, UpstreamRateLimited } from "../errors.js";
+import { checkedValueOrigin } from "../connectors/kinds/upstream-values.js";
+import { valueNamesIn } from "../connectors/schema-values.js";
+import { BadRequest, BrokerError, NotFound, UpstreamError, UpstreamRateLimited } from "../errors.js";
 import { toBrokerError } from "../http/error-handler.js";
 import type { CheckedAddress } from "../net/outbound.js";
 import type { Services } from "../services.js";
@@ -43,7 +45,7 @@ import type { ProxyOptions } from "./options.js";
 import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";
 import { preferredWaitSeconds, upstreamHoldMs } from "./rate-headers.js";
 import type { OutboundRateLimiter } from "./rate-limit.js";
-import { proxyTargetUrl } from "./target-url.js";
+import { namedBaseOf, proxyTargetUrl } from "./target-url.js";
 import { upstreamFailure } from "./upstream-failure.js";
 
 /** What the proxy keeps for the life of the process. */
@@ -70,6 +72,7 @@ interface ResolvedAccount {
   account: ProxyAccount;
   connector: ConnectorConfig;
   plan: ConnectorPlan;
+  /** Replaced when a refresh brings a value the account lacked (resolveTarget's caller). */
   credentials: OpenedCredentials;
 }
 
@@ -127,10 +130,17 @@ async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller): Promise<R
 
 // ── 2. the target ───────────────────────────────────────────────────────────
 
-async function resolveTarget(ctx: ProxyContext, { account, connector }: ResolvedAccount, pathAndQuery: string): Promise<Target> {
+async function resolveTarget(ctx: ProxyContext, { account, connector, plan, credentials }: ResolvedAccount, pathAndQuery: string): Promise<Target> {
   const perServer = isPerServer(connector);
-  const baseUrl = perServer ? fillTemplate(connector.api!.baseUrl, { hostname: account.hostname }) : connector.api!.baseUrl;
-  const url = proxyTargetUrl(baseUrl, pathAndQuery);
+  let url: URL;
+  // `@<name>` first: one of the connector's other bases (api.bases); anything else is under api.baseUrl.
+  const named = namedBaseOf(pathAndQuery);
+  if (named) {
+    url = proxyTargetUrl(accountBaseUrl(connector, namedBaseTemplate(connector, named.name), account, credentials), named.rest);
+  } else {
+    const baseUrl = plan.templatedBase ? accountBaseUrl(connector, connector.api!.baseUrl, account, credentials) : connector.api!.baseUrl;
+    url = proxyTargetUrl(baseUrl, pathAndQuery);
+  }
   // Credentials in clear text only to hosts the operator allowed (development and tests), as for every upstream call.
   if (url.protocol === "http:" && !insecureHostAllowed(url.hostname, ctx.services.config.allowPrivateHosts)) {
     throw new ConnectorNotConfigured(
@@ -140,10 +150,42 @@ async function resolveTarget(ctx: ProxyContext, { account, connector }: Resolved
   }
   // Per-server accounts go to the address their hostname was checked to resolve to
   // when it was connected (no DNS rebinding); the check against the current policy is repeated.
-  const checked =
-    perServer && account.pinnedAddress ? await ctx.services.outbound.resolve(account.pinnedAddress) : await ctx.services.outbound.resolve(url.hostname);
+  // A base on another host (an origin value, Salesforce's instance URL) is resolved under the policy on each call.
+  const pinned = perServer && account.pinnedAddress && url.host === account.hostname;
+  const checked = pinned ? await ctx.services.outbound.resolve(account.pinnedAddress!) : await ctx.services.outbound.resolve(url.hostname);
   return { url, checked };
 }
+
+/** One of the connector's other bases (api.bases), or a clear refusal naming the ones it has. */
+function namedBaseTemplate(connector: ConnectorConfig, name: string): string {
+  const bases = connector.api!.bases;
+  if (Object.hasOwn(bases, name)) return bases[name]!;
+  const known = Object.keys(bases);
+  throw new BadRequest(
+    `${connector.name} has no API base "@${name.slice(0, 64)}"` + (known.length > 0 ? `; its bases are ${known.map((b) => `@${b}`).join(", ")}` : ""),
+  );
+}
+
+/**
+ * The account's own base URL: `{hostname}` and `{values.…}` filled. An origin
+ * value is checked again against the file's `hosts` (they may have been
+ * narrowed since the account connected).
+ */
+function accountBaseUrl(connector: ConnectorConfig, template: string, account: ProxyAccount, credentials: OpenedCredentials): string {
+  if (!template.includes("{")) return template;
+  const values = credentials.values;
+  for (const [name, spec] of Object.entries(connector.values)) {
+    const value = values?.[name];
+    if (spec.as !== "origin" || value === undefined) continue;
+    const checked = checkedValueOrigin(spec.hosts, value, true);
+    if ("problem" in checked) throw new UpstreamError(`the account's ${name} ${checked.problem}: connect the account again`);
+  }
+  for (const name of valueNamesIn(template)) if (values?.[name] === undefined) throw new MissingValue();
+  return fillTemplate(template, { hostname: account.hostname || undefined, values });
+}
+
+/** The account has no value the base needs: it was connected before its file named it. */
+class MissingValue extends Error {}
 
 // ── 3. credentials that are not expired ─────────────────────────────────────
 
@@ -413,7 +455,15 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
   try {
     const resolved = await resolveAccount(ctx, caller);
     record.plan = resolved.plan;
-    const target = await resolveTarget(ctx, resolved, call.pathAndQuery);
+    const target = await resolveTarget(ctx, resolved, call.pathAndQuery).catch(async (err: unknown) => {
+      // An account stored before its file named a value (Salesforce's instance_url): a refresh
+      // whose response carries it again stores it; without one, the account must connect again.
+      if (!(err instanceof MissingValue) || !resolved.plan.canRefresh) throw err instanceof MissingValue ? new AccountNeedsReauth(resolved.account.id) : err;
+      resolved.credentials = await refreshFrom(ctx, resolved.account, resolved.credentials, requestId);
+      return resolveTarget(ctx, resolved, call.pathAndQuery).catch((again: unknown) => {
+        throw again instanceof MissingValue ? new AccountNeedsReauth(resolved.account.id) : again;
+      });
+    });
     const style = resolved.plan.style;
     let credentials = await freshCredentials(ctx, resolved, requestId);
     const body = await takeRequestBody(req, ctx.options.replayableBodyBytes);

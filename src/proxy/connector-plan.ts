@@ -6,8 +6,10 @@
  * loaded again is a new object and gets a new plan, and a plan goes with
  * the configuration it was made for (WeakMap).
  */
-import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
+import { isStaticCredentialChecker, refreshesFor } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
+import { isPerServer } from "../connectors/template.js";
+import { hasValues } from "../connectors/kinds/upstream-values.js";
 import type { Services } from "../services.js";
 import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
 import { rateRules, type RateRules } from "./rate-limit.js";
@@ -15,6 +17,8 @@ import { rateRules, type RateRules } from "./rate-limit.js";
 export interface ConnectorPlan {
   connectorId: string;
   style: CredentialStyle;
+  /** Whether `api.baseUrl` is filled per account (`{hostname}`, `{values.…}`); the others' base is used as written. */
+  templatedBase: boolean;
   /** Whether the connector's kind refreshes credentials (401 → refresh → retry, refresh before an expired call). */
   canRefresh: boolean;
   /** Time to the upstream's response headers, per attempt (seconds). */
@@ -49,7 +53,8 @@ function makePlan(services: Pick<Services, "kinds" | "metrics" | "config">, conn
   return {
     connectorId: connector.id,
     style: credentialStyle(connector, fields),
-    canRefresh: kind !== undefined && isRefresher(kind),
+    templatedBase: isPerServer(connector) || hasValues(connector),
+    canRefresh: kind !== undefined && refreshesFor(kind, connector),
     observeUpstream: (seconds) => upstream.observe(seconds),
     countCall(status) {
       let counter = counters.get(status);

@@ -43,6 +43,25 @@ function parseBase(baseUrl: string): ParsedBase {
   return parsed;
 }
 
+const SLASH = 0x2f;
+const AT_SIGN = 0x40;
+
+/**
+ * `/@upload/files?x` → the base named `upload` (api.bases) and `/files?x`
+ * to join under it; undefined for a path under `api.baseUrl`. A first
+ * segment starting with `@` was never a path an app could send (`@` is
+ * refused below), so naming a base this way shadows no upstream path, and
+ * an SDK's base URL can be `…/v1/proxy/@upload`. Costs one character test
+ * for every other call.
+ */
+export function namedBaseOf(pathAndQuery: string): { name: string; rest: string } | undefined {
+  const at = pathAndQuery.charCodeAt(0) === SLASH ? 1 : 0;
+  if (pathAndQuery.charCodeAt(at) !== AT_SIGN) return undefined;
+  let end = at + 1;
+  while (end < pathAndQuery.length && pathAndQuery[end] !== "/" && pathAndQuery[end] !== "?") end++;
+  return { name: pathAndQuery.slice(at + 1, end), rest: pathAndQuery.slice(end) };
+}
+
 /**
  * Joins `baseUrl` and a request path + query. `pathAndQuery` is the part
  * after the proxy prefix, as received (still percent-encoded), with or

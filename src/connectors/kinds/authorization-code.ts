@@ -30,6 +30,7 @@ import type {
   UpstreamTokens,
 } from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
+import { hasValues, valuesFromCalls, valuesFromTokenResponse } from "./upstream-values.js";
 
 export type RedirectAuth = Extract<ConnectorAuth, { kind: "oauth2" | "oidc" }>;
 type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
@@ -192,6 +193,12 @@ export interface AuthorizationCodeKindOptions<K extends RedirectAuth["kind"]> {
   openid: boolean;
   /** The upstream's server metadata (authorization, token, revocation endpoints…). */
   serverMetadata(ctx: KindContext, auth: Extract<RedirectAuth, { kind: K }>): Promise<oidc.ServerMetadata>;
+  /**
+   * The ID tokens' issuer template where the file gives none but the server's
+   * metadata implies one (oidc: a discovered `{tenantid}` issuer); then the
+   * kind checks ID tokens itself (id-token-issuer.ts), as for `auth.idTokenIssuer`.
+   */
+  impliedIdTokenIssuer?(metadata: oidc.ServerMetadata): string | undefined;
   /** Who connected, from the token response (and its validated ID token claims, for OIDC). */
   identity(ctx: KindContext, config: oidc.Configuration, response: TokenResponse): Promise<UpstreamIdentity>;
   /** Who an access token belongs to, later (no token response at hand). */
@@ -203,20 +210,23 @@ export type AuthorizationCodeKind = AuthKind & RedirectAuthorizer & Refresher & 
 export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(options: AuthorizationCodeKindOptions<K>): AuthorizationCodeKind {
   const configure = async (ctx: KindContext) => {
     const auth = redirectAuthOf(ctx, options.kind);
-    const held: HeldIdToken | undefined = auth.idTokenIssuer === undefined ? undefined : {};
-    return { auth, held, config: await clientConfiguration(ctx, auth, await options.serverMetadata(ctx, auth), { heldIdToken: held }) };
+    const metadata = await options.serverMetadata(ctx, auth);
+    // The file's, else the one the server's own metadata implies (Entra's `{tenantid}` issuer, oidc.ts).
+    const idTokenIssuer = auth.idTokenIssuer ?? options.impliedIdTokenIssuer?.(metadata);
+    const held: HeldIdToken | undefined = idTokenIssuer === undefined ? undefined : {};
+    return { auth, held, idTokenIssuer, config: await clientConfiguration(ctx, auth, metadata, { heldIdToken: held }) };
   };
   /** The response as the kind reads it: with the held ID token back, once checked (id-token-issuer.ts). */
   const withHeldIdToken = (
     ctx: KindContext,
-    auth: RedirectAuth,
+    idTokenIssuer: string | undefined,
     config: oidc.Configuration,
     held: HeldIdToken | undefined,
     response: TokenResponse,
     checks: { nonce?: string; required: boolean },
   ): TokenResponse => {
-    if (!held || auth.idTokenIssuer === undefined) return response;
-    const claims = checkHeldIdToken(ctx.connector.name, auth.idTokenIssuer, held, { clientId: config.clientMetadata().client_id, ...checks });
+    if (!held || idTokenIssuer === undefined) return response;
+    const claims = checkHeldIdToken(ctx.connector.name, idTokenIssuer, held, { clientId: config.clientMetadata().client_id, ...checks });
     if (!claims) return response;
     return {
       ...response,
@@ -250,7 +260,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
     },
 
     async exchangeCode(ctx, callbackUrl, checks) {
-      const { auth, config, held } = await configure(ctx);
+      const { idTokenIssuer, config, held } = await configure(ctx);
       // The redirect_uri of the token request must be the one of the authorization request
       // (RFC 6749 §4.1.3), whatever host or proxy the callback arrived through.
       // Every parameter goes to openid-client, `iss` included: where the upstream sends one, it must be
@@ -268,18 +278,27 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
           idTokenExpected: options.openid && !ownCheck,
         }),
       );
-      const response = withHeldIdToken(ctx, auth, config, held, granted, { nonce: options.openid ? checks.nonce : undefined, required: options.openid });
+      const response = withHeldIdToken(ctx, idTokenIssuer, config, held, granted, {
+        nonce: options.openid ? checks.nonce : undefined,
+        required: options.openid,
+      });
       const tokens = toUpstreamTokens(response, ctx.connector);
-      return { tokens, identity: await options.identity(ctx, config, response) };
+      if (!hasValues(ctx.connector)) return { tokens, identity: await options.identity(ctx, config, response) };
+      // The connector's `values`: from this response, then from their calls; identity.url may use them.
+      const values = { ...valuesFromTokenResponse(ctx, response as Record<string, unknown>, true), ...(await valuesFromCalls(ctx, tokens.accessToken)) };
+      return { tokens: { ...tokens, values }, identity: await options.identity({ ...ctx, values }, config, response) };
     },
 
     needsRefreshToken: true,
     async refresh(ctx, refreshToken) {
-      const { auth, config, held } = await configure(ctx);
+      const { idTokenIssuer, config, held } = await configure(ctx);
       const refreshed = await upstreamCall(ctx.connector, "refresh", () => oidc.refreshTokenGrant(config, refreshToken));
       // OIDC Core §12.2: a refreshed ID token has no nonce, and may be absent.
-      const response = withHeldIdToken(ctx, auth, config, held, refreshed, { required: false });
-      return toUpstreamTokens(response, ctx.connector);
+      const response = withHeldIdToken(ctx, idTokenIssuer, config, held, refreshed, { required: false });
+      const tokens = toUpstreamTokens(response, ctx.connector);
+      // A value a refresh response carries again (Salesforce's instance_url) replaces the kept one; one it leaves out is kept.
+      const values = hasValues(ctx.connector) ? valuesFromTokenResponse(ctx, response as Record<string, unknown>, false) : undefined;
+      return values ? { ...tokens, values } : tokens;
     },
 
     async fetchIdentity(ctx, tokens) {
@@ -305,5 +324,5 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
 export function filled(ctx: KindContext, template: string): string;
 export function filled(ctx: KindContext, template: string | undefined): string | undefined;
 export function filled(ctx: KindContext, template: string | undefined): string | undefined {
-  return template === undefined ? undefined : fillTemplate(template, { hostname: ctx.hostname });
+  return template === undefined ? undefined : fillTemplate(template, { hostname: ctx.hostname, values: ctx.values });
 }

@@ -108,8 +108,8 @@ export async function fetchIdentityDocumentWith(
   return document as Record<string, unknown>;
 }
 
-/** GETs an identity URL of the connector and returns the JSON it answers, whatever its shape. */
-async function fetchIdentityJson(
+/** GETs an identity URL of the connector (or a `values` call URL) and returns the JSON it answers, whatever its shape. */
+export async function fetchIdentityJson(
   ctx: KindContext,
   url: string,
   authorization: IdentityAuthorization,
@@ -117,7 +117,7 @@ async function fetchIdentityJson(
   step: "identity" | "credential check",
 ): Promise<unknown> {
   const { connector } = ctx;
-  const target = new URL(fillTemplate(url, { hostname: ctx.hostname }));
+  const target = new URL(fillTemplate(url, { hostname: ctx.hostname, values: ctx.values }));
   for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
   return upstreamCall(connector, step, async () => {
     const response = await ctx.fetch(target, {

@@ -12,6 +12,7 @@ import { createAuthorizationCodeKind, filled, type AuthorizationCodeKind, type R
 import { identityFromProfile, identityFromUrl, pickPath, profileFields, type IdentityPaths, type ProfileFields } from "./identity.js";
 import type { KindContext, UpstreamIdentity } from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
+import { TENANT_PLACEHOLDER } from "../schema-fields.js";
 
 /** ID token claims about the token itself, not the user: kept out of the account's profile. */
 const PROTOCOL_CLAIMS = ["iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "s_hash", "auth_time", "azp", "sid", "jti", "acr", "amr"];
@@ -32,6 +33,41 @@ function completedByUserinfo(fromIdToken: ProfileFields, fromUserinfo: ProfileFi
   };
 }
 
+/** Microsoft's placeholder for the tenant in a multi-tenant discovery document's issuer. */
+const TENANT_ID_TEMPLATE = "{tenantid}";
+
+/** OIDC Discovery §4: the issuer with `/.well-known/openid-configuration` appended to its path. */
+function wellKnownUrl(issuer: string): URL {
+  const url = new URL(issuer);
+  url.pathname = `${url.pathname.replace(/\/$/, "")}/.well-known/openid-configuration`;
+  return url;
+}
+
+/**
+ * OIDC Discovery §4.3: the document's `issuer` must be the one asked for.
+ * Entra's multi-tenant endpoints (`common`, `organizations`, `consumers`)
+ * answer one document for every tenant, whose issuer is
+ * `https://login.microsoftonline.com/{tenantid}/v2.0`: it matches the
+ * issuer asked for when one path segment in place of `{tenantid}` makes them
+ * equal. Its ID tokens are then checked against the template, with each
+ * token's own `tid` (impliedIdTokenIssuer below).
+ */
+export function issuerMatches(requested: string, discovered: string): boolean {
+  const normal = (value: string) => {
+    try {
+      return new URL(value).href;
+    } catch {
+      return undefined;
+    }
+  };
+  if (normal(requested) !== undefined && normal(requested) === normal(discovered)) return true;
+  const parts = discovered.split(TENANT_ID_TEMPLATE);
+  if (parts.length !== 2) return false;
+  const [before, after] = parts as [string, string];
+  if (!requested.startsWith(before) || !requested.endsWith(after) || requested.length <= before.length + after.length) return false;
+  return /^[A-Za-z0-9.-]{1,64}$/.test(requested.slice(before.length, requested.length - after.length));
+}
+
 export interface OidcKindOptions {
   /** How long discovered metadata is reused before the issuer is asked again. @defaultValue 10 minutes */
   discoveryTtlMs?: number;
@@ -46,13 +82,18 @@ export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCode
     ttl: options.discoveryTtlMs ?? 600_000,
     fetchMethod: (issuer, _stale, { context: ctx }) =>
       upstreamCall(ctx.connector, "discovery", async () => {
-        // openid-client checks the document's `issuer` equals the one asked for (OIDC Discovery §4.3).
-        const config = await oidc.discovery(new URL(issuer), ctx.connector.id, undefined, undefined, {
+        // The document itself is asked for, so the issuer check below is ours: openid-client's
+        // tolerance of Entra's template holds only for its own host and only inside the
+        // Configuration it builds (a marker that copying the metadata drops).
+        const config = await oidc.discovery(wellKnownUrl(issuer), ctx.connector.id, undefined, undefined, {
           [oidc.customFetch]: (url, init) => ctx.fetch(url, init as RequestInit),
           execute: ctx.allowInsecure ? [oidc.allowInsecureRequests] : [],
           timeout: 30,
         });
-        return config.serverMetadata();
+        const metadata = config.serverMetadata();
+        if (!issuerMatches(issuer, metadata.issuer))
+          throw new UpstreamError(`${ctx.connector.name}'s discovery document names the issuer ${metadata.issuer}, not ${issuer}`);
+        return metadata;
       }),
   });
 
@@ -87,6 +128,9 @@ export function createOidcKind(options: OidcKindOptions = {}): AuthorizationCode
     kind: "oidc",
     openid: true,
     serverMetadata,
+    // Entra's multi-tenant issuer: each ID token names its user's tenant, `{tid}` of id-token-issuer.ts.
+    impliedIdTokenIssuer: (metadata) =>
+      metadata.issuer.includes(TENANT_ID_TEMPLATE) ? metadata.issuer.replace(TENANT_ID_TEMPLATE, TENANT_PLACEHOLDER) : undefined,
     async identity(ctx, config, response): Promise<UpstreamIdentity> {
       if (ctx.connector.identity?.url) return identityFromUrl(ctx, response.access_token);
       const claims = response.claims();

@@ -6,18 +6,19 @@
  * upstream accepted are kept, sealed, as the account's `fields`.
  */
 import { signAwsRequest } from "../aws-sigv4.js";
-import { FormValuesRejected } from "../errors.js";
+import { FormValuesRejected, UpstreamInvalidGrant } from "../errors.js";
 import { apiCredentialsOf, type ConnectorConfig } from "../schema.js";
 import { AWS_KEY_FIELDS } from "../schema-fields.js";
 import { fillTemplate } from "../template.js";
 import { UpstreamError } from "../../errors.js";
-import { fetchIdentityDocumentWith, identityFromProfile, USER_AGENT, type IdentityAuthorization } from "./identity.js";
+import { fetchIdentityDocumentWith, identityFromProfile, pickPath, USER_AGENT, type IdentityAuthorization } from "./identity.js";
+import { hasValues, valuesFromTokenResponse } from "./upstream-values.js";
 import { sanitizeUpstreamText, upstreamCall } from "./upstream-errors.js";
 
 /** How long the signed key check waits for the upstream. */
 const CHECK_TIMEOUT_MS = 30_000;
 import { checkTypedValues } from "./prompt-fields.js";
-import type { AuthKind, KindContext, PromptField, StaticCredentialChecker, UpstreamIdentity } from "./types.js";
+import type { AuthKind, KindContext, PromptField, Refresher, StaticCredentialChecker, UpstreamIdentity, UpstreamTokens } from "./types.js";
 
 type DeclaredField = Extract<ConnectorConfig["auth"], { kind: "basic" | "api_key" }>["fields"][number];
 
@@ -100,7 +101,46 @@ async function checkSignedKey(ctx: KindContext, fields: PromptField[], values: R
   return { subject: accessKeyId, name: accessKeyId, profile: {} };
 }
 
-function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & StaticCredentialChecker {
+type Session = NonNullable<Extract<ConnectorConfig["auth"], { kind: "api_key" }>["session"]>;
+
+function sessionOf(connector: ConnectorConfig): Session | undefined {
+  return connector.auth.kind === "api_key" ? connector.auth.session : undefined;
+}
+
+/**
+ * `auth.session`: the typed key is exchanged for a session token (Backblaze
+ * B2's `b2_authorize_account`). The login's JSON answer has the token (at
+ * `session.token`), who connected (the `identity` paths) and the
+ * connector's `from: token` values (B2's `apiUrl`). A 401 or 403 is the key
+ * refused: on the connect form, a FormValuesRejected; at a later login, an
+ * UpstreamInvalidGrant (the account must be connected again).
+ */
+async function logIn(
+  ctx: KindContext,
+  session: Session,
+  fields: DeclaredField[],
+  values: Record<string, string>,
+  refused: () => Error,
+): Promise<{ tokens: UpstreamTokens; document: Record<string, unknown> }> {
+  const { connector } = ctx;
+  const [user, password] = basicPair(fields, values);
+  if (user.includes(":")) throw refused();
+  const authorization = `Basic ${Buffer.from(`${user}:${password}`, "utf8").toString("base64")}`;
+  const document = await fetchIdentityDocumentWith(ctx, session.url, { headers: { authorization } }, refused, "credential check");
+  const token = pickPath(document, session.token);
+  if (typeof token !== "string" || token === "") throw new UpstreamError(`${connector.name}'s login answer has no ${session.token}`);
+  const issuedAt = Date.now();
+  const tokens: UpstreamTokens = {
+    accessToken: token,
+    tokenType: "session",
+    expiresAt: new Date(issuedAt + session.lifetimeSeconds * 1000),
+    expirySource: "connector_default",
+  };
+  if (hasValues(connector)) tokens.values = valuesFromTokenResponse(ctx, document, true);
+  return { tokens, document };
+}
+
+function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & StaticCredentialChecker & Refresher {
   const credentialFields = (connector: ConnectorConfig): PromptField[] =>
     declaredFields(connector).map((field) => ({
       name: field.name,
@@ -115,6 +155,36 @@ function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & Stati
   return {
     kind,
     credentialFields,
+
+    needsRefreshToken: false,
+    refreshes: (connector) => sessionOf(connector) !== undefined,
+    async refresh(ctx) {
+      const session = sessionOf(ctx.connector);
+      if (!session) throw new TypeError(`connector "${ctx.connector.id}" has no auth.session to log in again with`);
+      const refused = () => new UpstreamInvalidGrant(`${ctx.connector.name} no longer accepts the account's key`);
+      return (await logIn(ctx, session, declaredFields(ctx.connector), ctx.fields ?? {}, refused)).tokens;
+    },
+
+    async startSession(ctx, values) {
+      const { connector } = ctx;
+      const session = sessionOf(connector);
+      if (!session) return undefined;
+      const fields = credentialFields(connector);
+      checkTypedValues(fields, values);
+      const secretField = fields.find((f) => f.secret);
+      const refused = () => new FormValuesRejected(`${connector.name} did not accept this key. Check it and try again.`, secretField?.name);
+      const { tokens, document } = await logIn(ctx, session, declaredFields(connector), values, refused);
+      const identity = connector.identity!;
+      return {
+        tokens,
+        identity: identityFromProfile(ctx, document, {
+          subject: identity.subject!,
+          email: identity.email,
+          emailVerified: identity.emailVerified,
+          name: identity.name,
+        }),
+      };
+    },
 
     async checkCredentials(ctx: KindContext, values): Promise<UpstreamIdentity> {
       const { connector } = ctx;
@@ -146,10 +216,10 @@ function createStaticCredentialKind(kind: "basic" | "api_key"): AuthKind & Stati
   };
 }
 
-export function createBasicKind(): AuthKind & StaticCredentialChecker {
+export function createBasicKind(): AuthKind & StaticCredentialChecker & Refresher {
   return createStaticCredentialKind("basic");
 }
 
-export function createApiKeyKind(): AuthKind & StaticCredentialChecker {
+export function createApiKeyKind(): AuthKind & StaticCredentialChecker & Refresher {
   return createStaticCredentialKind("api_key");
 }

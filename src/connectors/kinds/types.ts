@@ -29,6 +29,8 @@ export interface UpstreamTokens {
    * a password of the password grant.
    */
   fields?: Record<string, string>;
+  /** The connector's `values` the upstream handed out (upstream-values.ts), kept with the tokens. */
+  values?: Record<string, string>;
 }
 
 /** Who connected, as the upstream says. `subject` is the stable upstream user id. */
@@ -77,6 +79,8 @@ export interface KindContext {
   fetch: UpstreamFetch;
   /** For an existing account: the fields kept in its vault (the jwt_bearer subject a new assertion is made for). */
   fields?: Record<string, string>;
+  /** The account's `values` (schema-values.ts), once read: they fill `{values.<name>}` in `identity.url`. */
+  values?: Record<string, string>;
   /**
    * Aborts every upstream request of the operation (`fetch` honours it):
    * a total deadline on top of the per-request timeouts, e.g. a refresh that
@@ -144,6 +148,8 @@ export interface RedirectAuthorizer {
 export interface Refresher {
   /** false when a refresh is another grant: an account without a refresh token is still refreshable. */
   readonly needsRefreshToken: boolean;
+  /** Whether this connector's accounts are refreshed: absent, all of them (api_key: only those with `auth.session`). */
+  refreshes?(connector: ConnectorConfig): boolean;
   refresh(ctx: KindContext, refreshToken: string): Promise<UpstreamTokens>;
 }
 
@@ -167,6 +173,12 @@ export interface StaticCredentialChecker {
   credentialFields(connector: ConnectorConfig): PromptField[];
   /** Throws FormValuesRejected (connectors/errors.ts) when the upstream refuses them. */
   checkCredentials(ctx: KindContext, values: Record<string, string>): Promise<UpstreamIdentity>;
+  /**
+   * A connector whose key is exchanged for a session token (`auth.session`):
+   * the login with the typed values, its token and who it belongs to; the
+   * values are kept to log in again. Undefined for a connector without one.
+   */
+  startSession?(ctx: KindContext, values: Record<string, string>): Promise<UpstreamGrant | undefined>;
 }
 
 /**
@@ -210,6 +222,11 @@ export function isRedirectAuthorizer(kind: AuthKind): kind is AuthKind & Redirec
 
 export function isRefresher(kind: AuthKind): kind is AuthKind & Refresher {
   return typeof kind.refresh === "function";
+}
+
+/** Whether accounts of this connector are refreshed by its kind (the kind can, and does for this connector). */
+export function refreshesFor(kind: AuthKind, connector: ConnectorConfig): kind is AuthKind & Refresher {
+  return isRefresher(kind) && (kind.refreshes?.(connector) ?? true);
 }
 
 export function isIdentityFetcher(kind: AuthKind): kind is AuthKind & IdentityFetcher {

@@ -24,7 +24,7 @@ describe("confluence-cloud.yaml against Atlassian's documented behaviour", () =>
     const account = await run.connect();
     const row = await run.account(account.accountId);
     assert.equal(row.upstreamSubject, atlassianUser(1).id);
-    assert.equal((row.profile as { email?: string }).email, "atlas1@acme.example");
+    assert.equal((row.profile as { email?: string }).email, atlassianUser(1).email);
     const authorize = run.provider.requestsTo("GET", "/authorize")[0]!;
     assert.equal(authorize.query.get("audience"), "api.atlassian.com");
     assert.ok(authorize.query.get("scope")!.split(" ").includes("offline_access"));
@@ -46,7 +46,7 @@ describe("confluence-cloud.yaml against Atlassian's documented behaviour", () =>
     const sites = await run.proxy(account, "/oauth/token/accessible-resources");
     assert.equal(sites.status, 200, sites.text);
     const cloudId = sites.json<{ id: string }[]>()[0]!.id;
-    assert.equal(cloudId, atlassianUser(3).cloudId);
+    assert.equal(cloudId, atlassianUser(3).sites[0]!.id);
     const res = await run.proxy(account, `/ex/confluence/${cloudId}/wiki/rest/api/space?limit=1`);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json<{ path: string }>().path, `/ex/confluence/${cloudId}/wiki/rest/api/space`);

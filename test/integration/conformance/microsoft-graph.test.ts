@@ -3,7 +3,8 @@
  * behave as Microsoft documents (test/support/conformance/providers/entra.ts):
  * the multi-tenant `common` endpoint's ID tokens name the user's own tenant
  * as issuer, on the code exchange and on every refresh; Graph's `mail` is
- * null for personal accounts.
+ * null for personal accounts. The file is `oidc` at `common`: discovery
+ * answers an issuer template, `…/{tenantid}/v2.0`.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -28,8 +29,16 @@ describe("microsoft-graph.yaml against Entra's documented behaviour", () => {
     assert.equal(row.upstreamSubject, work.id, "Graph's object id");
     assert.equal((row.profile as { email?: string }).email, work.mail);
     assert.equal((row.profile as { name?: string }).name, work.displayName);
-    const code = run.provider.requestsTo("POST", "/common/oauth2/v2.0/token")[0]!;
-    assert.match(code.form!.get("scope") ?? code.form!.toString(), /./);
+    assert.equal(run.provider.requestsTo("GET", "/common/v2.0/.well-known/openid-configuration").length, 1, "the common issuer was discovered");
+    const authorize = run.provider.requestsTo("GET", "/common/oauth2/v2.0/authorize").at(-1)!;
+    assert.match(authorize.query.get("scope") ?? "", /\bopenid\b/);
+    assert.ok(authorize.query.get("nonce"), "an OpenID Connect sign-in, with a nonce");
+    const idToken = JSON.parse(Buffer.from((await run.credentials(account.accountId))!.idToken!.split(".")[1]!, "base64url").toString()) as {
+      iss: string;
+      tid: string;
+    };
+    assert.equal(idToken.tid, work.tid);
+    assert.match(idToken.iss, new RegExp(`/${work.tid}/v2\\.0$`), "the ID token's iss names the user's tenant");
   });
 
   it("a personal account, whose Graph mail is null, gets its userPrincipalName as email", async () => {
@@ -65,19 +74,66 @@ describe("microsoft-graph.yaml against Entra's documented behaviour", () => {
     assert.equal(again.status, 200, again.text);
     assert.equal((run.provider.grants.refresh_token ?? 0) - refreshes, 1);
   });
+
+  it("@beta reaches Graph's /beta with the same token; an unknown base is refused before anything is sent", async () => {
+    run.provider.setUser(entraWorkUser());
+    const account = await run.connect();
+    const res = await run.proxy(account, "/@beta/me/profile?$select=names");
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json<{ path: string }>().path, "/beta/me/profile");
+    const sent = run.provider.requests.length;
+    const unknown = await run.proxy(account, "/@preview/me");
+    assert.equal(unknown.status, 400, unknown.text);
+    assert.equal(unknown.json<{ error: string }>().error, "invalid_request");
+    assert.match(unknown.json<{ error_description: string }>().error_description, /no API base "@preview"; its bases are @beta/);
+    const escape = await run.proxy(account, "/@beta/../v1.0/me");
+    assert.equal(escape.status, 400, "a named base keeps the path rules");
+    assert.equal(run.provider.requests.length, sent, "nothing was sent upstream");
+  });
 });
 
-describe("microsoft-graph.yaml's idTokenIssuer is what makes it work", () => {
-  it("without auth.idTokenIssuer the code exchange fails, as it does against Entra", async () => {
+describe("microsoft-graph.yaml (oidc at common): the discovered {tenantid} issuer is what makes it work", () => {
+  it("read as a fixed issuer (openid-client's Entra handling lost with its Configuration), the tenant's ID token is refused", async () => {
     const run = await startConformance({
       connector: "microsoft-graph",
       origins: ORIGINS,
-      provider: entraProfile(),
+      provider: entraProfile({ discoveryIssuer: (origin) => `${origin}/common/v2.0` }),
       user: entraWorkUser(),
-      edit: (text) => text.replace(/^\s*idTokenIssuer:.*$/m, ""),
     });
     try {
       await assert.rejects(run.connect(), /connect failed/);
+      assert.equal(await run.broker.services.db.account.count(), 0);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it("a discovery document naming another issuer is refused (OIDC Discovery §4.3)", async () => {
+    const run = await startConformance({
+      connector: "microsoft-graph",
+      origins: ORIGINS,
+      provider: entraProfile({ discoveryIssuer: (origin) => `${origin}/other-tenant/v2.0` }),
+      user: entraWorkUser(),
+    });
+    try {
+      await assert.rejects(run.connect(), /connect failed/);
+      assert.equal(run.provider.requestsTo("GET", "/common/oauth2/v2.0/authorize").length, 0, "the sign-in never started");
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it("the organizations endpoint works the same way", async () => {
+    const run = await startConformance({
+      connector: "microsoft-graph",
+      origins: ORIGINS,
+      provider: entraProfile({ tenant: "organizations" }),
+      user: entraWorkUser(),
+      edit: (text) => text.replace("/common/v2.0", "/organizations/v2.0"),
+    });
+    try {
+      const account = await run.connect();
+      assert.equal((await run.account(account.accountId)).status, "active");
     } finally {
       await run.stop();
     }

@@ -4,18 +4,42 @@
  * no `expires_in`, an ID token issued by login.salesforce.com rather than
  * the My Domain, refresh tokens that do not rotate.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { Prisma } from "../../../src/generated/prisma/client.js";
 import assert from "node:assert/strict";
 import { startConformance, type ConformanceRun } from "../../support/conformance/harness.js";
 import { salesforceProfile, salesforceUser } from "../../support/conformance/providers/salesforce.js";
 
 const ORIGINS = ["https://{hostname}"];
+/** The file's allowed hosts for instance_url, served by the fake. */
+const VALUE_HOSTS = ["*.my.salesforce.com"];
+
+/** A second Salesforce instance host: a real local server that records what reaches it. */
+async function startInstanceHost(): Promise<{ origin: string; host: string; requests: { path: string; authorization?: string }[]; close(): Promise<void> }> {
+  const requests: { path: string; authorization?: string }[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ path: req.url ?? "", authorization: req.headers.authorization });
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ served: "instance", path: req.url }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { origin: `http://${host}`, host, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 describe("salesforce.yaml against Salesforce's documented behaviour", () => {
   let run: ConformanceRun;
 
   before(async () => {
-    run = await startConformance({ connector: "salesforce", origins: ORIGINS, perServer: true, provider: salesforceProfile(), user: salesforceUser(1) });
+    run = await startConformance({
+      connector: "salesforce",
+      origins: ORIGINS,
+      valueHosts: VALUE_HOSTS,
+      perServer: true,
+      provider: salesforceProfile(),
+      user: salesforceUser(1),
+    });
   });
   after(() => run?.stop());
 
@@ -47,6 +71,9 @@ describe("salesforce.yaml against Salesforce's documented behaviour", () => {
     const res = await run.proxy(account, "/v62.0/sobjects/Account?limit=1");
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json<{ path: string }>().path, "/services/data/v62.0/sobjects/Account");
+    const apex = await run.proxy(account, "/@apexrest/orders/42", { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    assert.equal(apex.status, 200, apex.text);
+    assert.equal(apex.json<{ path: string }>().path, "/services/apexrest/orders/42", "@apexrest is the org's Apex REST services");
   });
 
   it("removing the account revokes its token at /services/oauth2/revoke", async () => {
@@ -63,6 +90,7 @@ describe("salesforce.yaml's idTokenIssuer is what makes it work", () => {
     const run = await startConformance({
       connector: "salesforce",
       origins: ORIGINS,
+      valueHosts: VALUE_HOSTS,
       perServer: true,
       provider: salesforceProfile(),
       user: salesforceUser(9),
@@ -74,4 +102,73 @@ describe("salesforce.yaml's idTokenIssuer is what makes it work", () => {
       await run.stop();
     }
   });
+});
+
+describe("salesforce.yaml calls the REST API at the token response's instance_url", () => {
+  it("the API base is the instance_url, kept with the account and read again at refresh; identity stays on the My Domain", async () => {
+    const instance = await startInstanceHost();
+    const run = await startConformance({
+      connector: "salesforce",
+      origins: ORIGINS,
+      valueHosts: VALUE_HOSTS,
+      perServer: true,
+      provider: salesforceProfile({ instanceUrl: instance.origin }),
+      user: salesforceUser(10),
+      // The instance is another host than the My Domain typed: the file's own pattern plus this one.
+      edit: (text) => text.replace(/hosts: \["127\.0\.0\.1:\d+"\]/, (list) => list.replace("]", `, "${instance.host}"]`)),
+    });
+    try {
+      const account = await run.connect();
+      assert.deepEqual((await run.credentials(account.accountId))?.values, { instanceUrl: instance.origin });
+      const res = await run.proxy(account, "/v62.0/sobjects/Account?limit=1");
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.json(), { served: "instance", path: "/services/data/v62.0/sobjects/Account?limit=1" });
+      assert.match(instance.requests[0]?.authorization ?? "", /^Bearer /);
+      const apex = await run.proxy(account, "/@apexrest/orders/42");
+      assert.deepEqual(apex.json(), { served: "instance", path: "/services/apexrest/orders/42" }, "@apexrest is on the instance too");
+      assert.equal(run.provider.requests.filter((r) => r.path.startsWith("/services/data/")).length, 0, "nothing went to the My Domain's API");
+      assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
+      assert.deepEqual((await run.credentials(account.accountId))?.values, { instanceUrl: instance.origin }, "the refresh response's instance_url is kept");
+
+      // An account stored before the file named instance_url: its first call refreshes, which brings it.
+      await run.broker.services.db.credential.update({ where: { accountId: account.accountId }, data: { upstreamValues: Prisma.DbNull } });
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // the proxy's account cache (1 s)
+      const refreshes = run.provider.grants.refresh_token ?? 0;
+      const upgraded = await run.proxy(account, "/v62.0/limits");
+      assert.equal(upgraded.status, 200, upgraded.text);
+      assert.deepEqual(upgraded.json(), { served: "instance", path: "/services/data/v62.0/limits" });
+      assert.equal((run.provider.grants.refresh_token ?? 0) - refreshes, 1);
+      assert.deepEqual((await run.credentials(account.accountId))?.values, { instanceUrl: instance.origin });
+    } finally {
+      await run.stop();
+      await instance.close();
+    }
+  });
+
+  for (const [what, instanceUrl, problem] of [
+    ["on a host the file does not allow", "https://evil.example", /evil\.example, which is not one of the connector's hosts/],
+    ["with a path", "https://acme.my.salesforce.com/services", /is not an origin/],
+    ["with credentials in it", "https://user@acme.my.salesforce.com", /is not an origin/],
+  ] as const) {
+    it(`an instance_url ${what} fails the connect`, async () => {
+      const run = await startConformance({
+        connector: "salesforce",
+        origins: ORIGINS,
+        valueHosts: VALUE_HOSTS,
+        perServer: true,
+        provider: salesforceProfile({ instanceUrl }),
+        user: salesforceUser(11),
+      });
+      try {
+        await assert.rejects(run.connect(), (err: Error) => {
+          assert.match(err.message, /connect failed/);
+          assert.match(err.message, problem, "the app is told why");
+          return true;
+        });
+        assert.equal(await run.broker.services.db.account.count(), 0, "no account is stored");
+      } finally {
+        await run.stop();
+      }
+    });
+  }
 });

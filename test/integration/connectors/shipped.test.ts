@@ -28,7 +28,7 @@ const SHIPPED = fileURLToPath(new URL("../../../connectors", import.meta.url));
 const EXPECTED: Record<string, [string, boolean]> = {
   google: ["oidc", false],
   "google-drive": ["oidc", false],
-  "microsoft-graph": ["oauth2", false],
+  "microsoft-graph": ["oidc", false],
   "microsoft-graph-app": ["client_credentials", false],
   github: ["oauth2", false],
   salesforce: ["oauth2", true],
@@ -37,7 +37,9 @@ const EXPECTED: Record<string, [string, boolean]> = {
   servicenow: ["oauth2", true],
   "gitlab-self-managed": ["oauth2", true],
   "jira-cloud": ["basic", true],
+  "jira-cloud-oauth": ["oauth2", false],
   sendgrid: ["api_key", false],
+  "backblaze-b2": ["api_key", false],
   "amazon-s3": ["api_key", false],
   "s3-compatible": ["api_key", true],
   reddit: ["oauth2", false],

@@ -122,6 +122,20 @@ export interface FakeProviderProfile {
    * JSON (method, path, query, headers, body, user) when its bearer token is valid.
    */
   apiPrefixes?: string[];
+  /**
+   * A key login that answers a session token (Backblaze B2's `b2_authorize_account`):
+   * HTTP Basic of the user's `keyId:applicationKey`; the answer is `response`
+   * with the issued token, which then opens the resources and the API like an access token.
+   */
+  keyLogin?: {
+    method: "GET" | "POST";
+    path: string;
+    response(issued: { user: FakeUser; origin: string; accessToken: string }): Record<string, unknown>;
+    /** How a refused key is answered. @defaultValue 401 `{ error: "invalid_key" }` */
+    refused?(): ProviderError;
+  };
+  /** How resources take the token: `Authorization: Bearer <token>`, or the token alone (B2). @defaultValue bearer */
+  tokenScheme?: "bearer" | "raw";
   /** Revocation, where the provider has it: method, path, and how it finds the token in the request. */
   revocation?: {
     method: "POST" | "DELETE";
@@ -153,6 +167,8 @@ export interface FakeProvider {
   failNextToken(error: string, description?: string): void;
   /** Every access token issued so far stops working (as after its lifetime). */
   expireAccessTokens(): void;
+  /** The key with this id is deleted: its logins are refused (keyLogin). */
+  revokeKey(keyId: string): void;
   /** Whether a token (access or refresh) was revoked. */
   isRevoked(token: string): boolean;
   issuedAccessTokens(): string[];
@@ -205,6 +221,8 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
   let user = options.user;
   const codes = new Map<string, Code>();
   const accessTokens = new Map<string, Token>();
+  /** Key ids whose key was deleted (keyLogin refuses them). */
+  const keysRevoked = new Set<string>();
   const refreshTokens = new Map<string, Token>();
   const requests: RecordedRequest[] = [];
   const grants: Record<string, number> = {};
@@ -234,6 +252,7 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     };
     requests.push(request);
     const route = `${request.method} ${url.pathname}`;
+    if (profile.keyLogin && route === `${profile.keyLogin.method} ${profile.keyLogin.path}`) return keyLogin(req, res);
     if (route === `GET ${profile.paths.authorize}`) return authorize(url.searchParams, res);
     if (route === `POST ${profile.paths.token}`) return token(request, res);
     if (profile.paths.jwks && route === `GET ${profile.paths.jwks}`) return send(res, { status: 200, body: { keys: [jwk] } });
@@ -381,8 +400,27 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     res.end();
   }
 
+  function keyLogin(req: IncomingMessage, res: ServerResponse): void {
+    const login = profile.keyLogin!;
+    const [scheme, encoded] = (req.headers.authorization ?? "").split(" ");
+    const [keyId, key] = scheme?.toLowerCase() === "basic" && encoded ? Buffer.from(encoded, "base64").toString("utf8").split(":") : [];
+    const keys = user as FakeUser & { keyId?: string; applicationKey?: string };
+    if (!keyId || keyId !== keys.keyId || key !== keys.applicationKey || keysRevoked.has(keyId))
+      return send(res, login.refused?.() ?? { status: 401, body: { error: "invalid_key" } });
+    const accessToken = `fake-session-${randomBytes(12).toString("hex")}`;
+    const lifetime = profile.accessTokenLifetimeSeconds ?? 3600;
+    accessTokens.set(accessToken, { user, scope: "", expiresAt: Date.now() + lifetime * 1000, revoked: false, used: false });
+    grants.key_login = (grants.key_login ?? 0) + 1;
+    send(res, { status: 200, body: login.response({ user, origin, accessToken }) });
+  }
+
   function bearerUser(request: RecordedRequest): FakeUser | undefined {
-    const presented = profile.accessTokenOf ? profile.accessTokenOf(request) : /^bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    const authorization = request.headers.authorization ?? "";
+    const presented = profile.accessTokenOf
+      ? profile.accessTokenOf(request)
+      : profile.tokenScheme === "raw"
+        ? /^(\S+)$/.exec(authorization)?.[1]
+        : /^bearer\s+(\S+)$/i.exec(authorization)?.[1];
     const found = presented ? accessTokens.get(presented) : undefined;
     if (!found || found.revoked || found.expiresAt <= Date.now()) return undefined;
     return found.user;
@@ -410,6 +448,9 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     },
     expireAccessTokens() {
       for (const token of accessTokens.values()) token.expiresAt = Math.min(token.expiresAt, Date.now() - 1);
+    },
+    revokeKey(keyId) {
+      keysRevoked.add(keyId);
     },
     isRevoked: (token) => (accessTokens.get(token) ?? refreshTokens.get(token))?.revoked === true,
     issuedAccessTokens: () => [...accessTokens.keys()],

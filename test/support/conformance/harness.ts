@@ -34,6 +34,7 @@ import { startFakeProvider, type FakeProvider, type FakeProviderProfile, type Fa
 import { setConnectorCredentials } from "../../../src/connectors/credentials.js";
 import { refreshAccount, type RefreshResult } from "../../../src/accounts/refresh.js";
 import { readCredentials } from "../../../src/accounts/vault.js";
+import { usesClientCredentials } from "../../../src/connectors/kinds/catalog.js";
 
 const SHIPPED_DIR = fileURLToPath(new URL("../../../connectors/", import.meta.url));
 
@@ -76,8 +77,16 @@ export interface ConformanceOptions {
    * that server (`credentials set --hostname`). Put `https://{hostname}` in `origins`.
    */
   perServer?: boolean;
+  /**
+   * Host patterns of the file's `values` (`*.my.salesforce.com`) rewritten to
+   * the fake's `127.0.0.1:PORT`, as `origins` are: the upstream's answers
+   * name the fake. A pattern the file does not list fails.
+   */
+  valueHosts?: string[];
   /** Extra broker environment. */
   env?: Record<string, string | undefined>;
+  /** Connectors whose end user types values (api_key, basic): what the connect form is filled with. */
+  formValues?: () => Record<string, string>;
   /**
    * Edits the pointed file's text before the broker loads it: for a test that
    * shows what a field is for (the file without it must fail against the fake).
@@ -128,7 +137,13 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
   const provider = await startFakeProvider(options.provider, { user: options.user, redirectUris });
   const hostname = options.perServer ? `127.0.0.1:${provider.port}` : undefined;
   redirectUris.push(reserved.callbackUrl(options.connector, hostname));
-  const pointed = pointShippedConnectorAt(options.connector, options.origins, provider.origin);
+  let pointed = pointShippedConnectorAt(options.connector, options.origins, provider.origin);
+  for (const pattern of options.valueHosts ?? []) {
+    const quoted = `"${pattern}"`;
+    if (!pointed.includes(quoted))
+      throw new Error(`connectors/${options.connector}.yaml does not list the host ${quoted}: the conformance test is out of date`);
+    pointed = pointed.replaceAll(quoted, `"127.0.0.1:${provider.port}"`);
+  }
   const text = options.edit ? options.edit(pointed) : pointed;
   let broker: TestBroker;
   try {
@@ -137,7 +152,8 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
     await provider.close();
     throw err;
   }
-  if (options.clientCredentials !== false)
+  // Kinds whose end users bring their own credentials have no client of the broker's to register.
+  if (options.clientCredentials !== false && usesClientCredentials(broker.services.connectors.get(options.connector)!))
     await setConnectorCredentials(broker.services, {
       connectorId: options.connector,
       hostname,
@@ -166,9 +182,9 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
     let page = await browser.navigate(url.href, toApp);
     // A per-server connector confirms the suggested hostname on its page first.
     if (!page.url.href.startsWith(TEST_APP_REDIRECT) && page.url.pathname === "/connect/hostname") page = await browser.submitForm(page, toApp);
-    // Connectors whose end users type a key or a password: the broker's form, checked at the (fake) provider.
-    if (!page.url.href.startsWith(TEST_APP_REDIRECT) && page.url.pathname === "/connect/credentials" && connectOptions.fields)
-      page = await browser.submitForm(page, { fields: connectOptions.fields, ...toApp });
+    // Connectors whose end users type a key or a password: the broker's form, filled as the test says, checked at the (fake) provider.
+    const fields = connectOptions.fields ?? options.formValues?.();
+    if (!page.url.href.startsWith(TEST_APP_REDIRECT) && fields) page = await browser.submitForm(page, { ...toApp, fields });
     if (!page.url.href.startsWith(TEST_APP_REDIRECT)) throw new Error(`connect stopped at ${page.url.href} (HTTP ${page.status}): ${page.body.slice(0, 2000)}`);
     const error = page.url.searchParams.get("error");
     if (error) throw new Error(`connect failed: ${error}: ${page.url.searchParams.get("error_description")}`);

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { UnsecuredJWT } from "jose";
 import { checkHeldIdToken, holdIdToken } from "../../../src/connectors/kinds/id-token-issuer.js";
+import { issuerMatches } from "../../../src/connectors/kinds/oidc.js";
 
 const TEMPLATE = "https://login.example/{tid}/v2.0";
 const TID = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -76,4 +77,24 @@ describe("an ID token checked against auth.idTokenIssuer", () => {
     assert.deepEqual(await out.json(), { access_token: "at", expires_in: 60 });
     assert.equal(held.idToken, "x.y.z");
   });
+});
+
+describe("an oidc discovery document's issuer (OIDC Discovery §4.3, and Entra's {tenantid} template)", () => {
+  const template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+  it("matches the issuer asked for, or the template with one segment in place of {tenantid}", () => {
+    assert.ok(issuerMatches("https://accounts.google.com", "https://accounts.google.com"));
+    assert.ok(issuerMatches("https://accounts.google.com", "https://accounts.google.com/"));
+    assert.ok(issuerMatches("https://login.microsoftonline.com/common/v2.0", template));
+    assert.ok(issuerMatches("https://login.microsoftonline.com/organizations/v2.0", template));
+  });
+  for (const [requested, discovered, why] of [
+    ["https://accounts.google.com", "https://evil.example", "another issuer"],
+    ["https://login.microsoftonline.com/common/v2.0", "https://login.microsoftonline.com/other/v2.0", "another tenant, without a template"],
+    ["https://evil.example/common/v2.0", template, "another host under the template"],
+    ["https://login.microsoftonline.com/a/b/v2.0", template, "two segments in place of {tenantid}"],
+    ["https://login.microsoftonline.com//v2.0", template, "an empty segment"],
+    ["https://login.microsoftonline.com/common/v2.0", "https://login.microsoftonline.com/{tenantid}/{tenantid}", "two templates"],
+  ] as const) {
+    it(`refuses ${why}`, () => assert.equal(issuerMatches(requested, discovered), false));
+  }
 });

@@ -331,7 +331,7 @@ describe("a connector file is refused, naming the file and the field", () => {
     refused(
       edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")),
       "api.baseUrl",
-      /unknown placeholder \{tenant\}: only \{hostname\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url\) is supported/,
+      /unknown placeholder \{tenant\}: only \{hostname\}, \{values.<name>\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url\) are supported/,
     ));
   it("{hostname} in a field that is never filled", () =>
     refused(
@@ -757,4 +757,160 @@ describe("api.rateLimits: the upstream's rate limits", () => {
     ));
   it("more than four limits", () =>
     refused(withLimits([1, 2, 3, 4, 5].map((intervalSeconds) => ({ per: "account", requests: 1, intervalSeconds }))), "api.rateLimits", /at most 4 limits/));
+});
+
+describe("values: what the upstream hands out at connect, filled as {values.<name>}", () => {
+  const instance = { from: "token", path: "instance_url", as: "origin", hosts: ["*.my.acme.example"] };
+  const cloud = { from: "call", url: "https://api.acme.example/accessible-resources", path: "0.id", as: "segment" };
+
+  it("an origin from the token response and a segment from a call load, and fill api.baseUrl", () => {
+    const connector = parse(
+      edit((d) => {
+        d.values = { instanceUrl: instance, cloudId: cloud };
+        d.api.baseUrl = "{values.instanceUrl}/ex/{values.cloudId}/api";
+      }),
+    );
+    assert.deepEqual(connector.values.instanceUrl, instance);
+    assert.equal(connector.api?.baseUrl, "{values.instanceUrl}/ex/{values.cloudId}/api");
+  });
+  it("a connector without values has an empty map", () => assert.deepEqual(parse(acme()).values, {}));
+  it("{values.<name>} that is not declared", () =>
+    refused(
+      edit((d) => (d.api.baseUrl = "{values.instanceUrl}/api")),
+      "api.baseUrl",
+      /\{values.instanceUrl\} is not a key of values/,
+    ));
+  it("an origin value in the middle of a URL", () =>
+    refused(
+      edit((d) => {
+        d.values = { instanceUrl: instance };
+        d.api.baseUrl = "https://acme.example/{values.instanceUrl}";
+      }),
+      "api.baseUrl",
+      /is an origin: it may only start the URL/,
+    ));
+  it("a segment value in place of the origin", () =>
+    refused(
+      edit((d) => {
+        d.values = { cloudId: cloud };
+        d.api.baseUrl = "{values.cloudId}/api";
+      }),
+      "api.baseUrl",
+      /is a path segment/,
+    ));
+  it("an origin value without hosts", () =>
+    refused(
+      edit((d) => (d.values = { instanceUrl: { ...instance, hosts: [] } })),
+      "values.instanceUrl.hosts",
+      /must list at least one host/,
+    ));
+  it("a host that is not a host", () =>
+    refused(
+      edit((d) => (d.values = { instanceUrl: { ...instance, hosts: ["acme.example/path"] } })),
+      "values.instanceUrl.hosts[0]",
+      /must be a host name/,
+    ));
+  it("a call value without its URL", () =>
+    refused(
+      edit((d) => (d.values = { cloudId: { ...cloud, url: undefined } })),
+      "values.cloudId.url",
+      /is required with from: call/,
+    ));
+  it("{values.<name>} in a field that is never filled with them", () =>
+    refused(
+      edit((d) => {
+        d.values = { instanceUrl: instance };
+        d.auth.tokenUrl = "{values.instanceUrl}/oauth/token";
+      }),
+      "auth.tokenUrl",
+      /is only filled in api.baseUrl/,
+    ));
+  it("a value name that is not a name", () =>
+    refused(
+      edit((d) => (d.values = { "instance-url": instance })),
+      "values.instance-url",
+      /value names must be/,
+    ));
+});
+
+describe("api.bases: more APIs of the same upstream, by name", () => {
+  it("loads, with {hostname} and {values.<name>} like api.baseUrl", () => {
+    const connector = parse(
+      edit((d) => {
+        d.values = { instanceUrl: { from: "token", path: "instance_url", as: "origin", hosts: ["*.acme.example"] } };
+        d.api.bases = { upload: "https://acme.example/upload/v2", apex: "{values.instanceUrl}/apexrest" };
+      }),
+    );
+    assert.deepEqual(connector.api?.bases, { upload: "https://acme.example/upload/v2", apex: "{values.instanceUrl}/apexrest" });
+    assert.deepEqual(parse(acme()).api?.bases, {});
+  });
+  it("a base name that is not a name", () =>
+    refused(
+      edit((d) => (d.api.bases = { "Up load": "https://acme.example/upload" })),
+      "api.bases.Up load",
+      /base names must match/,
+    ));
+  it("a base that is not an https URL", () =>
+    refused(
+      edit((d) => (d.api.bases = { upload: "http://acme.example/upload" })),
+      "api.bases.upload",
+      /must be an https URL/,
+    ));
+  it("a base with {hostname} needs the hostname section", () =>
+    refused(
+      edit((d) => (d.api.bases = { upload: "https://{hostname}/upload" })),
+      "api.bases.upload",
+      /uses \{hostname\}, so a hostname section/,
+    ));
+  it("a base with an undeclared value", () =>
+    refused(
+      edit((d) => (d.api.bases = { apex: "{values.instanceUrl}/apexrest" })),
+      "api.bases.apex",
+      /is not a key of values/,
+    ));
+});
+
+describe("auth.session: a key exchanged for a session token (api_key)", () => {
+  const b2 = () => ({
+    id: "b2",
+    name: "B2",
+    auth: {
+      kind: "api_key",
+      fields: [
+        { name: "keyId", label: "keyID" },
+        { name: "applicationKey", label: "applicationKey", secret: true },
+      ],
+      session: { url: "https://api.b2.example/b2api/v3/b2_authorize_account", token: "authorizationToken", lifetimeSeconds: 86400 },
+    },
+    api: { baseUrl: "https://api.b2.example/b2api/v3", credentials: "header:Authorization" },
+    identity: { subject: "accountId" },
+  });
+  it("loads with its defaults, and needs no identity.url", () => {
+    const connector = parse(b2());
+    assert.ok(connector.auth.kind === "api_key");
+    assert.deepEqual(connector.auth.session, {
+      url: "https://api.b2.example/b2api/v3/b2_authorize_account",
+      method: "GET",
+      credentials: "basic",
+      token: "authorizationToken",
+      lifetimeSeconds: 86400,
+    });
+  });
+  it("without identity.subject", () => refused({ ...b2(), identity: undefined }, "identity.subject", /is required with auth.session/));
+  it("without its lifetime", () => {
+    const doc = b2();
+    delete (doc.auth.session as { lifetimeSeconds?: number }).lifetimeSeconds;
+    refused(doc, "auth.session.lifetimeSeconds", /expected number|Invalid input|required/i);
+  });
+  it("a lifetime under a minute", () => {
+    const doc = b2();
+    doc.auth.session.lifetimeSeconds = 10;
+    refused(doc, "auth.session.lifetimeSeconds", /must be >= 60/);
+  });
+  it("a token path that is not a JSON path", () => {
+    const doc = b2();
+    doc.auth.session.token = "a b";
+    refused(doc, "auth.session.token", /dotted JSON path/);
+  });
+  it("on a basic connector", () => refused({ ...b2(), auth: { kind: "basic", session: b2().auth.session } }, "auth.session", /unknown field/));
 });

@@ -6,7 +6,7 @@ import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
 const auth = z.strictObject({
   kind: z.literal("oidc"),
   issuer: upstreamUrl.describe(
-    "The OpenID Provider: discovery at `<issuer>/.well-known/openid-configuration` gives the endpoints, which the URLs below override.",
+    "The OpenID Provider: discovery at `<issuer>/.well-known/openid-configuration` gives the endpoints, which the URLs below override. The document's `issuer` must be this one, or Microsoft Entra's multi-tenant template (`https://login.microsoftonline.com/{tenantid}/v2.0` for `…/common/v2.0` or `…/organizations/v2.0`), whose ID tokens are then checked with `{tenantid}` taken from each token's `tid`.",
   ),
   authorizationUrl: upstreamUrl.optional().describe("Overrides the discovered authorization endpoint."),
   tokenUrl: upstreamUrl.optional().describe("Overrides the discovered token endpoint."),

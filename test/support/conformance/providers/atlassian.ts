@@ -1,57 +1,62 @@
 /**
- * A fake Atlassian identity (OAuth 2.0 3LO, https://developer.atlassian.com/cloud/confluence/oauth-2-3lo-apps/):
+ * A fake Atlassian (OAuth 2.0 3LO, https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/):
  *
- * - `auth.atlassian.com/authorize` (with `audience=api.atlassian.com`),
- *   `auth.atlassian.com/oauth/token` with the client id and secret in the body;
- * - a refresh token only with `offline_access`; refresh tokens rotate (the
- *   old one stops working);
- * - `{ access_token, token_type: "Bearer", expires_in: 3600, scope, refresh_token }`;
+ * - `auth.atlassian.com/authorize` (with `audience=api.atlassian.com`) and
+ *   `/oauth/token` (client id and secret in the body); `expires_in` 3600;
+ *   a refresh token only with `offline_access`, rotating on every refresh;
  * - errors `{ error, error_description }`, 403 for invalid_grant as Atlassian answers it;
+ * - `api.atlassian.com/oauth/token/accessible-resources`: the sites the
+ *   token may reach, `[{ id, url, name, scopes, avatarUrl }]`;
  * - `api.atlassian.com/me`: `account_id`, `email`, `name`;
- *   `/oauth/token/accessible-resources`: the sites, `[{ id: <cloudId>, url, name, scopes }]`;
- * - the Confluence API under `/ex/confluence/{cloudId}/`.
+ * - the Jira API at `api.atlassian.com/ex/jira/<cloud id>/rest/…`, Confluence's
+ *   at `/ex/confluence/<cloud id>/wiki/…`.
  */
 import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
 
 export interface AtlassianUser extends FakeUser {
-  /** The Atlassian account id. */
-  id: string;
   email: string;
   name: string;
-  cloudId: string;
+  /** The sites the user granted, as accessible-resources lists them. */
+  sites: { id: string; url: string; name: string }[];
 }
 
-export const atlassianUser = (n = 1): AtlassianUser => ({
-  id: `5b10a2844c20165700ede2${n}`,
-  email: `atlas${n}@acme.example`,
-  name: `Atlas User ${n}`,
-  cloudId: `1324a887-45db-1bf4-1e99-ef0ff456d42${n}`,
-});
+export function atlassianUser(n = 1): AtlassianUser {
+  return {
+    id: `5b10ac8d82e05b22cc7d4e${String(n).padStart(2, "0")}`,
+    email: `user${n}@acme.example`,
+    name: `Jira User ${n}`,
+    sites: [{ id: `11223344-a1b2-3b33-c444-def0000000${String(n).padStart(2, "0")}`, url: "https://acme.atlassian.net", name: "acme" }],
+  };
+}
 
 export function atlassianProfile(): FakeProviderProfile {
   return {
     name: "Atlassian",
     paths: { authorize: "/authorize", token: "/oauth/token" },
-    client: { id: "AtlassianClientId0123", secret: "atlassian-client-secret-0123" },
+    client: { id: "Zx9Atlassian3LOclientId0123", secret: "atlassian-client-secret-0123456789" },
     clientAuth: "client_secret_post",
     refreshTokenScopes: ["offline_access"],
     refreshRotates: true,
     accessTokenLifetimeSeconds: 3600,
-    tokenResponse: (issued) => ({ token_type: "Bearer", expires_in: 3600, scope: issued.scope }),
+    tokenResponse: (issued) => ({ token_type: "Bearer", scope: issued.scope, expires_in: 3600 }),
     tokenError: (error, description) => ({
       status: error === "invalid_grant" ? 403 : error === "invalid_client" ? 401 : 400,
       body: { error, error_description: description },
     }),
     resources: {
+      "GET /oauth/token/accessible-resources": (user) => ({
+        body: (user as AtlassianUser).sites.map((site) => ({
+          ...site,
+          scopes: ["read:jira-work", "read:jira-user"],
+          avatarUrl: "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png",
+        })),
+      }),
       "GET /me": (user) => {
         const u = user as AtlassianUser;
-        return { body: { account_id: u.id, email: u.email, name: u.name, account_type: "atlassian", account_status: "active" } };
+        return { body: { account_type: "atlassian", account_id: u.id, email: u.email, name: u.name, account_status: "active" } };
       },
-      "GET /oauth/token/accessible-resources": (user) => ({
-        body: [{ id: (user as AtlassianUser).cloudId, url: "https://acme.atlassian.net", name: "acme", scopes: ["read:confluence-content.all"] }],
-      }),
     },
-    unauthorized: () => ({ status: 401, body: { code: 401, message: "Unauthorized" } }),
-    apiPrefixes: ["/ex/confluence/"],
+    unauthorized: () => ({ status: 401, body: { code: 401, message: "Unauthorized; scope does not match" } }),
+    apiPrefixes: ["/ex/jira/", "/ex/confluence/"],
   };
 }

@@ -48,6 +48,8 @@ export interface EntraOptions {
   tenant?: string;
   /** Overrides the ID token's issuer (to show what a wrong one does). */
   idTokenIssuer?: (origin: string, user: EntraUser) => string;
+  /** Overrides the discovery document's issuer. @defaultValue `<origin>/{tenantid}/v2.0`, as Microsoft publishes it */
+  discoveryIssuer?: (origin: string) => string;
 }
 
 export function entraProfile(options: EntraOptions = {}): FakeProviderProfile {
@@ -100,7 +102,7 @@ export function entraProfile(options: EntraOptions = {}): FakeProviderProfile {
     }),
     discovery: (origin) => ({
       // The multi-tenant document's issuer is a template, as Microsoft publishes it.
-      issuer: `${origin}/{tenantid}/v2.0`,
+      issuer: options.discoveryIssuer?.(origin) ?? `${origin}/{tenantid}/v2.0`,
       authorization_endpoint: `${origin}${base}/authorize`,
       token_endpoint: `${origin}${base}/token`,
       jwks_uri: `${origin}/${tenant}/discovery/v2.0/keys`,

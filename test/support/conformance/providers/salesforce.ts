@@ -30,7 +30,7 @@ export function salesforceUser(n = 1): SalesforceUser {
   return { id: `005Hs00000Abc${String(n).padStart(5, "0")}`, orgId: "00DHs000000Xyz1AAA", email: `user${n}@acme.example`, name: `Sales User ${n}` };
 }
 
-export function salesforceProfile(options: { loginHost?: string } = {}): FakeProviderProfile {
+export function salesforceProfile(options: { loginHost?: string; instanceUrl?: string } = {}): FakeProviderProfile {
   const loginIssuer = `https://${options.loginHost ?? "login.salesforce.com"}`;
   return {
     name: "Salesforce",
@@ -45,7 +45,8 @@ export function salesforceProfile(options: { loginHost?: string } = {}): FakePro
       const response: Record<string, unknown> = {
         token_type: "Bearer",
         scope: issued.scope,
-        instance_url: issued.origin,
+        // The org's API host: its My Domain (here the fake itself), unless the test names another server.
+        instance_url: options.instanceUrl ?? issued.origin,
         id: `${loginIssuer}/id/${user.orgId}/${user.id}`,
         issued_at: String(Date.now()),
         signature: "c2lnbmF0dXJl",

@@ -1,53 +1,62 @@
 /**
- * A fake ServiceNow instance (https://www.servicenow.com/docs — OAuth
- * authorization code grant; Table API):
+ * A fake ServiceNow instance, from ServiceNow's documentation (Platform
+ * security → OAuth; https://www.servicenow.com/docs, "Revoke an OAuth token"):
  *
- * - `/oauth_auth.do`, `/oauth_token.do` with the client id and secret in the body;
- * - `{ access_token, refresh_token, scope: "useraccount", token_type: "Bearer",
- *   expires_in: 1799 }`: access tokens live 30 minutes by default; a refresh
- *   answers no new refresh token (the old one lives its 100 days);
- * - `GET /api/now/table/sys_user?sysparm_query=sys_id=javascript:gs.getUserID()…`:
- *   `{ result: [{ sys_id, user_name, email, name }] }`;
- * - a refused token is 401 `{ error: { message: "User Not Authenticated" }, status: "failure" }`.
+ * - `/oauth_auth.do` and `/oauth_token.do`; the client id and secret in the
+ *   body; refresh tokens that do not rotate (the old one stays valid);
+ * - `expires_in` 1799 (access tokens live 30 minutes by default);
+ * - `/oauth_revoke_token.do` with `token`: "This endpoint access does not
+ *   require authentication. The token in this request is marked as
+ *   expired." — an access or a refresh token, one at a time; the fake reads
+ *   the parameter from the query (as the docs' example) or the form body
+ *   (as a `.do` processor reads request parameters);
+ * - the Table API under `/api/now/`, scripted REST APIs of scoped apps
+ *   under `/api/<scope>/`; the signed-in user's `sys_user` record.
  */
 import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
 
 export interface ServiceNowUser extends FakeUser {
-  /** The sys_id: 32 hex characters. */
-  id: string;
+  sysId: string;
   userName: string;
   email: string;
   name: string;
 }
 
-export const serviceNowUser = (n = 1): ServiceNowUser => ({
-  id: `6816f79cc0a8016401c5a33be04be44${n}`,
-  userName: `abel.tuter${n}`,
-  email: `abel${n}@acme.example`,
-  name: `Abel Tuter ${n}`,
-});
+export function serviceNowUser(n = 1): ServiceNowUser {
+  return {
+    id: `6816f79cc0a8016401c5a33be04be44${n}`,
+    sysId: `6816f79cc0a8016401c5a33be04be44${n}`,
+    userName: `abel.tuter${n}`,
+    email: `abel${n}@acme.example`,
+    name: `Abel Tuter ${n}`,
+  };
+}
 
 export function serviceNowProfile(): FakeProviderProfile {
   return {
     name: "ServiceNow",
     paths: { authorize: "/oauth_auth.do", token: "/oauth_token.do" },
-    client: { id: "ac0dd3408c1031006907010c2cc6ef6d", secret: "servicenow-secret-0123" },
+    client: { id: "ac0dd3408c1031006907010c2cc6ef6d", secret: "servicenow-client-secret" },
     clientAuth: "client_secret_post",
     refreshRotates: false,
     accessTokenLifetimeSeconds: 1799,
-    tokenResponse: () => ({ token_type: "Bearer", expires_in: 1799, scope: "useraccount" }),
+    tokenResponse: (issued) => ({ token_type: "Bearer", scope: issued.scope, expires_in: 1799 }),
     resources: {
-      "GET /api/now/table/sys_user": (user, request) => {
+      "GET /api/now/table/sys_user": (user) => {
         const u = user as ServiceNowUser;
-        // Only the signed-in user's own record answers the file's query.
-        if (request.query.get("sysparm_query") !== "sys_id=javascript:gs.getUserID()") return { body: { result: [] } };
-        return { body: { result: [{ sys_id: u.id, user_name: u.userName, email: u.email, name: u.name }] } };
+        return { body: { result: [{ sys_id: u.sysId, user_name: u.userName, email: u.email, name: u.name }] } };
       },
     },
     unauthorized: () => ({
       status: 401,
       body: { error: { message: "User Not Authenticated", detail: "Required to provide Auth information" }, status: "failure" },
     }),
-    apiPrefixes: ["/api/now/table/incident"],
+    apiPrefixes: ["/api/now/", "/api/x_acme_app/"],
+    revocation: {
+      method: "POST",
+      path: "/oauth_revoke_token.do",
+      tokenOf: (request) => request.query.get("token") ?? request.form?.get("token") ?? undefined,
+      authenticated: false,
+    },
   };
 }
