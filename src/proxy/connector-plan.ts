@@ -9,7 +9,7 @@
 import { isRefresher, isStaticCredentialChecker } from "../connectors/kinds/types.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import type { Services } from "../services.js";
-import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
+import { credentialStyle, type CredentialStyle, type FieldList } from "../connectors/credential-styles.js";
 
 export interface ConnectorPlan {
   connectorId: string;

@@ -5,6 +5,7 @@
  * has an access token.
  */
 import { UpstreamError } from "../../errors.js";
+import { credentialStyle } from "../credential-styles.js";
 import { fillTemplate } from "../template.js";
 import type { KindContext, UpstreamIdentity } from "./types.js";
 import { sanitizeUpstreamText, upstreamCall } from "./upstream-errors.js";
@@ -140,9 +141,23 @@ async function fetchIdentityJson(
   });
 }
 
-/** GETs the connector's identity URL with a bearer access token and returns the JSON object it answers. */
-export function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
-  return fetchIdentityDocumentWith(ctx, url, { headers: { authorization: `Bearer ${accessToken}` } });
+/**
+ * How an identity request carries an access token: the way the proxy sends
+ * it (`api.credentials`: Shopify's `X-Shopify-Access-Token`, a query
+ * parameter…), by the proxy's own credential styles, so an identity call that
+ * passes means the proxy's calls will.
+ */
+export async function accessTokenAuthorization(ctx: KindContext, url: string, accessToken: string): Promise<IdentityAuthorization> {
+  const target = { headers: {} as Record<string, string | string[]>, search: "", method: "GET", url: new URL(url), body: { kind: "none" as const } };
+  await credentialStyle(ctx.connector, []).inject(target, { accessToken });
+  const headers = Object.fromEntries(Object.entries(target.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(", ") : value]));
+  const query = Object.fromEntries(new URLSearchParams(target.search));
+  return { headers, query };
+}
+
+/** GETs the connector's identity URL with an access token (sent as `api.credentials` says) and returns the JSON object it answers. */
+export async function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
+  return fetchIdentityDocumentWith(ctx, url, await accessTokenAuthorization(ctx, fillTemplate(url, { hostname: ctx.hostname }), accessToken));
 }
 
 /** The identity at `identity.url` for an access token (connectors whose file has one). */
@@ -172,7 +187,8 @@ async function emailFromLookup(
   accessToken: string,
 ): Promise<Pick<UpstreamIdentity, "email" | "emailVerified">> {
   const refused = (status: number) => new UpstreamError(`${ctx.connector.name} refused the access token at its email lookup URL (HTTP ${status})`);
-  const document = await fetchIdentityJson(ctx, lookup.url, { headers: { authorization: `Bearer ${accessToken}` } }, refused, "identity");
+  const authorization = await accessTokenAuthorization(ctx, fillTemplate(lookup.url, {}), accessToken);
+  const document = await fetchIdentityJson(ctx, lookup.url, authorization, refused, "identity");
   const candidates = Array.isArray(document) ? document : [document];
   const entry = candidates.find(
     (item): item is Record<string, unknown> =>
