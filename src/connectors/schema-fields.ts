@@ -266,3 +266,40 @@ export const formFields = (defaults?: z.input<typeof formField>[]) => {
       });
     });
 };
+
+/** `token_type` values that are never read as a bearer credential: RFC 6750's own, and DPoP's, which is bound to a key (RFC 9449). */
+const SPECIFIED_TOKEN_TYPES = ["bearer", "dpop"];
+
+/**
+ * `auth.tokenResponse`: what a token response may say beyond RFC 6749 §5.1
+ * and still be taken (kinds/token-response.ts). Each leniency is named by
+ * the connector that needs it; every other connector keeps the checks.
+ */
+export const tokenResponseLeniency = z
+  .strictObject({
+    bearerTokenTypes: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be a token_type value such as bot")
+          .toLowerCase()
+          .refine((type) => !SPECIFIED_TOKEN_TYPES.includes(type), "bearer and DPoP are not leniencies: bearer is always taken, DPoP never"),
+      )
+      .default([])
+      .describe(
+        "`token_type` values (any case) taken as a token sent the way `api.credentials` says, as a bearer token is: Slack's `bot` and `user`. A `DPoP` token, bound to a key the broker does not hold, is never taken.",
+      ),
+    tokenTypeOptional: z
+      .boolean()
+      .default(false)
+      .describe("A response without `token_type` is taken, its token sent the way `api.credentials` says (Shopify's offline tokens)."),
+    scopeList: z
+      .boolean()
+      .default(false)
+      .describe('A `scope` that is a JSON list of strings is taken, and kept space-separated (Linear\'s `["read", "write"]`).'),
+  })
+  .optional()
+  .describe(
+    "Token responses that do not follow RFC 6749 §5.1 but that the upstream really sends: without the upstream's quirk declared here, the code exchange and refresh refuse them.",
+  );
+export type TokenResponseLeniency = NonNullable<z.output<typeof tokenResponseLeniency>>;
