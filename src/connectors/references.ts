@@ -51,6 +51,12 @@ function isRegexField(path: string): boolean {
   return /(^|\.)pattern$/.test(fieldOf(path));
 }
 
+/** `identity.body` is JSON sent as it is written (a GraphQL query's braces): never a template. */
+function isLiteralField(path: string): boolean {
+  const field = fieldOf(path);
+  return field === "identity.body" || field.startsWith("identity.body.");
+}
+
 export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): ResolvedReferences {
   const missingEnv: string[] = [];
   const problems: FieldProblem[] = [];
@@ -58,7 +64,7 @@ export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): Re
 
   function resolveString(value: string, path: string): string | typeof DROP {
     const field = fieldOf(path);
-    if (!isRegexField(path)) {
+    if (!isRegexField(path) && !isLiteralField(path)) {
       for (const [, inner] of value.replace(REFERENCE, "").matchAll(PLACEHOLDER)) {
         const only = OTHER_PLACEHOLDERS[`{${inner}}`];
         if (only !== undefined) {

@@ -103,26 +103,51 @@ export async function fetchIdentityDocumentWith(
   refused: (status: number) => Error = (status) => new UpstreamError(`${ctx.connector.name} refused the access token at its identity URL (HTTP ${status})`),
   step: "identity" | "credential check" = "identity",
 ): Promise<Record<string, unknown>> {
-  const document = await fetchIdentityJson(ctx, url, authorization, refused, step);
+  const document = await fetchIdentityJson(ctx, url, authorization, refused, step, identityRequestOf(ctx));
   if (document === null || typeof document !== "object" || Array.isArray(document))
     throw new UpstreamError(`${ctx.connector.name}'s identity response is not a JSON object`);
   return document as Record<string, unknown>;
 }
 
-/** GETs an identity URL of the connector and returns the JSON it answers, whatever its shape. */
+/** How an identity call is made: a GET, or a POST with or without a JSON body (`identity.method`, `identity.body`). */
+export interface IdentityRequest {
+  method: "GET" | "POST";
+  /** The JSON body of a POST (`null` is a body); undefined: none. */
+  body?: unknown;
+}
+
+const GET: IdentityRequest = { method: "GET" };
+
+/** The connector's identity call as its file describes it. */
+function identityRequestOf(ctx: KindContext): IdentityRequest {
+  const identity = ctx.connector.identity;
+  return identity ? { method: identity.method, body: identity.body } : GET;
+}
+
+/** Calls an identity URL of the connector and returns the JSON it answers, whatever its shape. */
 async function fetchIdentityJson(
   ctx: KindContext,
   url: string,
   authorization: IdentityAuthorization,
   refused: (status: number) => Error,
   step: "identity" | "credential check",
+  request: IdentityRequest = GET,
 ): Promise<unknown> {
   const { connector } = ctx;
   const target = new URL(fillTemplate(url, { hostname: ctx.hostname }));
   for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
+  const withBody = request.body !== undefined;
   return upstreamCall(connector, step, async () => {
     const response = await ctx.fetch(target, {
-      headers: { accept: "application/json", "user-agent": USER_AGENT, ...connector.headers, ...authorization.headers },
+      method: request.method,
+      headers: {
+        accept: "application/json",
+        "user-agent": USER_AGENT,
+        ...(withBody ? { "content-type": "application/json" } : {}),
+        ...connector.headers,
+        ...authorization.headers,
+      },
+      body: withBody ? JSON.stringify(request.body) : undefined,
       signal: AbortSignal.timeout(IDENTITY_TIMEOUT_MS),
     });
     const text = await response.text();

@@ -105,3 +105,44 @@ describe("withDeclaredLeniency rewrites only what the connector declares", () =>
     assert.equal((await withDeclaredLeniency(answer({ error: "x" }, 400), leniency)).status, 400);
   });
 });
+
+describe("identity.method and identity.body", () => {
+  it("GET by default; a POST with a GraphQL body (braces are not placeholders), with null, or with none", () => {
+    assert.equal(parse(acme()).identity?.method, "GET");
+    const graphql = parse(acme((d) => Object.assign(d.identity, { method: "POST", body: { query: "{ viewer { id } }" } })));
+    assert.deepEqual(graphql.identity?.body, { query: "{ viewer { id } }" });
+    assert.equal(parse(acme((d) => Object.assign(d.identity, { method: "POST", body: null }))).identity?.body, null);
+    const bare = parse(acme((d) => (d.identity.method = "POST")));
+    assert.equal(bare.identity?.body, undefined);
+  });
+  it("refuses a body without POST", () =>
+    refused(
+      acme((d) => (d.identity.body = { query: "{ viewer { id } }" })),
+      "identity.body",
+      /only with identity.method: POST/,
+    ));
+  it("refuses a method other than GET or POST", () =>
+    refused(
+      acme((d) => (d.identity.method = "PUT")),
+      "identity.method",
+      /GET, POST/,
+    ));
+  it("refuses a method without identity.url", () =>
+    refused(
+      acme((d) => {
+        d.auth.kind = "oidc";
+        d.auth.issuer = "https://acme.example";
+        delete d.auth.authorizationUrl;
+        delete d.auth.tokenUrl;
+        d.identity = { method: "POST" };
+      }),
+      "identity.method",
+      /needs identity.url/,
+    ));
+  it("placeholders are still refused elsewhere", () =>
+    refused(
+      acme((d) => (d.identity.url = "https://api.acme.example/{viewer}")),
+      "identity.url",
+      /unknown placeholder \{viewer\}/,
+    ));
+});
