@@ -14,10 +14,13 @@
  *   `{…}`, or `{hostname}` in a field that is never filled, is an error.
  */
 import { CREDENTIAL_FIELDS, TEMPLATE_FIELDS } from "./schema.js";
-import { CLIENT_ID_PLACEHOLDER, HOSTNAME_PLACEHOLDER, TENANT_PLACEHOLDER } from "./schema-fields.js";
+import { CLIENT_ID_PLACEHOLDER, HOSTNAME_PLACEHOLDER, TENANT_PLACEHOLDER, TOKEN_PLACEHOLDER } from "./schema-fields.js";
 
 /** Placeholders filled elsewhere than TEMPLATE_FIELDS, and the one field each may appear in. */
 const OTHER_PLACEHOLDERS: Record<string, string> = { [TENANT_PLACEHOLDER]: "auth.idTokenIssuer", [CLIENT_ID_PLACEHOLDER]: "auth.revocation.url" };
+
+/** `{token}`: the account's token, in the URLs of the calls that take it in the path. */
+const TOKEN_FIELDS = ["identity.url", "auth.revocation.url"];
 
 export interface FieldProblem {
   field: string;
@@ -67,12 +70,14 @@ export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): Re
     if (!isRegexField(path) && !isLiteralField(path)) {
       for (const [, inner] of value.replace(REFERENCE, "").matchAll(PLACEHOLDER)) {
         const only = OTHER_PLACEHOLDERS[`{${inner}}`];
-        if (only !== undefined) {
+        if (`{${inner}}` === TOKEN_PLACEHOLDER) {
+          if (!TOKEN_FIELDS.includes(field)) problems.push({ field: path, problem: `{token} is only filled in ${TOKEN_FIELDS.join(" and ")}` });
+        } else if (only !== undefined) {
           if (field !== only) problems.push({ field: path, problem: `{${inner}} is only filled in ${only}` });
         } else if (`{${inner}}` !== HOSTNAME_PLACEHOLDER) {
           problems.push({
             field: path,
-            problem: `unknown placeholder {${inner}}: only {hostname} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url) is supported`,
+            problem: `unknown placeholder {${inner}}: only {hostname} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url, {token} in identity.url and auth.revocation.url) is supported`,
           });
         } else if (!(TEMPLATE_FIELDS as readonly string[]).includes(field)) {
           problems.push({ field: path, problem: `{hostname} is only filled in ${TEMPLATE_FIELDS.join(", ")}` });

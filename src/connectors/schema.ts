@@ -13,7 +13,7 @@
 import { z } from "zod";
 import { authKindOf, AUTH_KINDS, usesClientCredentials, type AuthKindName } from "./kinds/catalog.js";
 import { isHostWithPort } from "./host.js";
-import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl } from "./schema-fields.js";
+import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, TOKEN_PLACEHOLDER, upstreamUrl } from "./schema-fields.js";
 
 /**
  * The fields that are templates: filled with the end user's hostname before
@@ -171,6 +171,16 @@ function checkIdentityRequest(identity: { url?: string; method: string; body?: u
     ctx.addIssue({ code: "custom", path: ["identity", "method"], message: "needs identity.url: it is that call's method" });
 }
 
+/** `{token}` in `identity.url` is the account's access token: kinds whose end users type their credentials have none. */
+function checkIdentityToken(connector: Pick<ConnectorFile, "auth" | "identity">, ctx: z.RefinementCtx): void {
+  if (connector.identity?.url?.includes(TOKEN_PLACEHOLDER) && !usesClientCredentials(connector))
+    ctx.addIssue({
+      code: "custom",
+      path: ["identity", "url"],
+      message: `uses {token}, the account's access token: ${connector.auth.kind} accounts have none`,
+    });
+}
+
 const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export const connectorFileSchema = z
@@ -241,7 +251,11 @@ export const connectorFileSchema = z
       .describe("Where and how the proxy forwards an app's calls."),
     identity: z
       .strictObject({
-        url: upstreamUrl.optional().describe("A GET (or `identity.method`) of this URL with the account's credential says who connected."),
+        url: upstreamUrl
+          .optional()
+          .describe(
+            "A GET (or `identity.method`) of this URL with the account's credential says who connected; `{token}` in it is the account's access token (HubSpot's `/oauth/v1/access-tokens/{token}`), for kinds that have one.",
+          ),
         ...identityRequest,
         subject: jsonPath
           .optional()
@@ -351,6 +365,7 @@ export const connectorFileSchema = z
     }
     checkAwsSigning(connector, ctx);
     checkIdentityRequest(connector.identity, ctx);
+    checkIdentityToken(connector, ctx);
     if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {
       ctx.addIssue({ code: "custom", path: ["auth", "certificate"], message: "is for tokenAuthMethod private_key_jwt: a certificate names the signing key" });
     }

@@ -6,7 +6,7 @@
  */
 import { UpstreamError } from "../../errors.js";
 import { credentialStyle } from "../credential-styles.js";
-import { fillTemplate } from "../template.js";
+import { fillTemplate, fillWithToken } from "../template.js";
 import type { KindContext, UpstreamIdentity } from "./types.js";
 import { sanitizeUpstreamText, upstreamCall } from "./upstream-errors.js";
 
@@ -182,7 +182,9 @@ export async function accessTokenAuthorization(ctx: KindContext, url: string, ac
 
 /** GETs the connector's identity URL with an access token (sent as `api.credentials` says) and returns the JSON object it answers. */
 export async function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
-  return fetchIdentityDocumentWith(ctx, url, await accessTokenAuthorization(ctx, fillTemplate(url, { hostname: ctx.hostname }), accessToken));
+  // `{token}`: an upstream that names the token in the path (HubSpot's /oauth/v1/access-tokens/{token}).
+  const filled = fillWithToken(url, accessToken, (template) => fillTemplate(template, { hostname: ctx.hostname }));
+  return fetchIdentityDocumentWith(ctx, filled, await accessTokenAuthorization(ctx, filled, accessToken));
 }
 
 /** The identity at `identity.url` for an access token (connectors whose file has one). */

@@ -47,6 +47,20 @@ describe("dropbox.yaml against Dropbox's documented behaviour", () => {
     });
   });
 
+  it("removing the account revokes the access token as the bearer of a POST without a body", async () => {
+    await withRun(dropboxProfile(), async (run) => {
+      const account = await run.connect();
+      const accessToken = (await run.credentials(account.accountId))!.accessToken!;
+      const removed = await run.removeAccount(account);
+      assert.equal(removed.status, 200, removed.text);
+      const revoke = run.provider.requestsTo("POST", "/2/auth/token/revoke");
+      assert.equal(revoke.length, 1, "the access token only: a refresh token is no bearer credential");
+      assert.equal(revoke[0]!.headers.authorization, `Bearer ${accessToken}`);
+      assert.equal(revoke[0]!.body, "");
+      assert.ok(run.provider.isRevoked(accessToken));
+    });
+  });
+
   it("as a GET (identity.method removed), the identity call is refused and nothing is kept", async () => {
     const run = await startConformance({
       connector: "dropbox",

@@ -48,6 +48,19 @@ describe("linear.yaml against Linear's documented behaviour", () => {
     });
   });
 
+  it("removing the account revokes the access token as bearer at /oauth/revoke", async () => {
+    await withRun(async (run) => {
+      const account = await run.connect();
+      const accessToken = (await run.credentials(account.accountId))!.accessToken!;
+      const removed = await run.removeAccount(account);
+      assert.equal(removed.status, 200, removed.text);
+      const revoke = run.provider.requestsTo("POST", "/oauth/revoke");
+      assert.equal(revoke.length, 1);
+      assert.equal(revoke[0]!.headers.authorization, `Bearer ${accessToken}`);
+      assert.ok(run.provider.isRevoked(accessToken));
+    });
+  });
+
   it("a scope list with two scopes is kept space-separated", async () => {
     await withRun(async (run) => {
       const account = await run.connect("proxy offline_access accounts:read accounts:write linear:write");

@@ -146,3 +146,47 @@ describe("identity.method and identity.body", () => {
       /unknown placeholder \{viewer\}/,
     ));
 });
+
+describe("auth.revocation.tokenIn and {token}", () => {
+  const revocation = (fields: Record<string, unknown>) => acme((d) => (d.auth.revocation = { url: "https://acme.example/revoke", ...fields }));
+
+  it("body by default; query, bearer and url load", () => {
+    const tokenIn = (doc: unknown) => {
+      const connector = parse(doc);
+      return connector.auth.kind === "oauth2" ? connector.auth.revocation?.tokenIn : undefined;
+    };
+    assert.equal(tokenIn(revocation({})), "body");
+    assert.equal(tokenIn(revocation({ tokenIn: "query" })), "query");
+    assert.equal(tokenIn(revocation({ tokenIn: "bearer", token: "access_token", clientAuth: "none" })), "bearer");
+    assert.equal(tokenIn(revocation({ method: "DELETE", url: "https://acme.example/tokens/{token}", tokenIn: "url" })), "url");
+  });
+  it("refuses a bearer token with Basic client authentication, or one that may be a refresh token", () => {
+    refused(revocation({ tokenIn: "bearer", token: "access_token" }), "auth.revocation.clientAuth", /both use the Authorization header/);
+    refused(revocation({ tokenIn: "bearer", clientAuth: "none" }), "auth.revocation.token", /must be access_token/);
+  });
+  it("refuses tokenIn url without {token}, and {token} without tokenIn url", () => {
+    refused(revocation({ tokenIn: "url" }), "auth.revocation.url", /needs \{token\}/);
+    refused(revocation({ url: "https://acme.example/tokens/{token}" }), "auth.revocation.tokenIn", /must be url/);
+  });
+  it("refuses an unknown tokenIn", () => refused(revocation({ tokenIn: "header" }), "auth.revocation.tokenIn", /body, query, bearer, url/));
+  it("{token} loads in identity.url, and is refused elsewhere", () => {
+    assert.equal(parse(acme((d) => (d.identity.url = "https://api.acme.example/tokens/{token}"))).identity?.url, "https://api.acme.example/tokens/{token}");
+    refused(
+      acme((d) => (d.api.baseUrl = "https://api.acme.example/{token}")),
+      "api.baseUrl",
+      /\{token\} is only filled in identity.url and auth.revocation.url/,
+    );
+  });
+  it("refuses {token} in identity.url for a kind whose accounts have no access token", () =>
+    refused(
+      {
+        id: "acme",
+        name: "Acme",
+        auth: { kind: "api_key", fields: [{ name: "key", label: "Key", secret: true }] },
+        api: { baseUrl: "https://api.acme.example" },
+        identity: { url: "https://api.acme.example/keys/{token}", subject: "id" },
+      },
+      "identity.url",
+      /api_key accounts have none/,
+    ));
+});
