@@ -51,6 +51,8 @@ const FORMATS: Record<string, string> = { uri: "URL", regex: "regular expression
 const code = (value: string) => `\`${value}\``;
 
 function typeOf(schema: JsonSchema): string {
+  // Any JSON value (`identity.body`): zod describes it by a recursive reference.
+  if (schema.format === "json") return "any JSON value";
   if (schema.const !== undefined) return code(String(schema.const));
   if (schema.enum) return `one of ${schema.enum.map((v) => code(String(v))).join(", ")}`;
   const union = schema.anyOf ?? schema.oneOf;

@@ -17,7 +17,7 @@ import type { KindContext, SharedTokenCache, UpstreamFetch } from "./kinds/types
 import type { Redis } from "../redis.js";
 import { RedisSharedTokens } from "./shared-tokens.js";
 import { templateFieldValues, type ConnectorConfig } from "./schema.js";
-import { fillTemplate, isPerServer } from "./template.js";
+import { fillTemplate, fillWithToken, isPerServer } from "./template.js";
 import { withSampleValues } from "./schema-fields.js";
 
 /** Where the broker's redirect URIs at upstreams start: one per connector, and per server for per-server connectors. */
@@ -84,8 +84,9 @@ export function createKindContext(input: KindContextInput): KindContext {
   const { connector, hostname, allowPrivateHosts } = input;
   if (isPerServer(connector) && hostname === undefined) throw new TypeError(`connector "${connector.id}" is per-server: a hostname is required`);
   const httpUrls = templateFieldValues(connector)
-    // `{values.…}` are the upstream's answers: an origin value is checked when it is read (upstream-values.ts).
-    .map(([, template]) => new URL(fillTemplate(withSampleValues(template), { hostname })))
+    // Only the host is looked at: `{values.…}` are the upstream's answers, an origin value checked when it
+    // is read (upstream-values.ts); a `{token}` (identity.url) stands for any token.
+    .map(([, template]) => new URL(fillWithToken(withSampleValues(template), "token", (t) => fillTemplate(t, { hostname }))))
     .filter((url) => url.protocol === "http:");
   const refused = httpUrls.find((url) => !insecureHostAllowed(url.hostname, allowPrivateHosts));
   if (refused) {

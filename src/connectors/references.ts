@@ -14,10 +14,13 @@
  *   account; any other `{…}`, or one in a field that is never filled, is an error.
  */
 import { CREDENTIAL_FIELDS, TEMPLATE_FIELDS, VALUE_TEMPLATE_FIELDS } from "./schema.js";
-import { CLIENT_ID_PLACEHOLDER, HOSTNAME_PLACEHOLDER, TENANT_PLACEHOLDER } from "./schema-fields.js";
+import { CLIENT_ID_PLACEHOLDER, HOSTNAME_PLACEHOLDER, TENANT_PLACEHOLDER, TOKEN_PLACEHOLDER } from "./schema-fields.js";
 
 /** Placeholders filled elsewhere than TEMPLATE_FIELDS, and the one field each may appear in. */
 const OTHER_PLACEHOLDERS: Record<string, string> = { [TENANT_PLACEHOLDER]: "auth.idTokenIssuer", [CLIENT_ID_PLACEHOLDER]: "auth.revocation.url" };
+
+/** `{token}`: the account's token, in the URLs of the calls that take it in the path. */
+const TOKEN_FIELDS = ["identity.url", "auth.revocation.url"];
 
 export interface FieldProblem {
   field: string;
@@ -66,6 +69,12 @@ function isRegexField(path: string): boolean {
   return /(^|\.)pattern$/.test(fieldOf(path));
 }
 
+/** `identity.body` is JSON sent as it is written (a GraphQL query's braces): never a template. */
+function isLiteralField(path: string): boolean {
+  const field = fieldOf(path);
+  return field === "identity.body" || field.startsWith("identity.body.");
+}
+
 export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): ResolvedReferences {
   const missingEnv: string[] = [];
   const problems: FieldProblem[] = [];
@@ -73,19 +82,21 @@ export function resolveReferences(document: unknown, env: NodeJS.ProcessEnv): Re
 
   function resolveString(value: string, path: string): string | typeof DROP {
     const field = fieldOf(path);
-    if (!isRegexField(path)) {
+    if (!isRegexField(path) && !isLiteralField(path)) {
       for (const [, inner] of value.replace(REFERENCE, "").matchAll(PLACEHOLDER)) {
         const only = OTHER_PLACEHOLDERS[`{${inner}}`];
         if (inner?.startsWith("values.")) {
           // Which names exist, and where in the URL each may stand, is the schema's check (it knows the values section).
           if (!(VALUE_TEMPLATE_FIELDS as readonly string[]).includes(field.replace(/^api\.bases\..*$/, "api.bases")))
             problems.push({ field: path, problem: `{${inner}} is only filled in ${VALUE_TEMPLATE_FIELDS.join(", ")}` });
+        } else if (`{${inner}}` === TOKEN_PLACEHOLDER) {
+          if (!TOKEN_FIELDS.includes(field)) problems.push({ field: path, problem: `{token} is only filled in ${TOKEN_FIELDS.join(" and ")}` });
         } else if (only !== undefined) {
           if (field !== only) problems.push({ field: path, problem: `{${inner}} is only filled in ${only}` });
         } else if (`{${inner}}` !== HOSTNAME_PLACEHOLDER) {
           problems.push({
             field: path,
-            problem: `unknown placeholder {${inner}}: only {hostname}, {values.<name>} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url) are supported`,
+            problem: `unknown placeholder {${inner}}: only {hostname}, {values.<name>} (and {tid} in auth.idTokenIssuer, {clientId} in auth.revocation.url, {token} in identity.url and auth.revocation.url) are supported`,
           });
         } else if (!isTemplateField(field)) {
           problems.push({

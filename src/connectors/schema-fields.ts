@@ -203,6 +203,34 @@ const idTokenIssuer = z
 /** In `auth.revocation.url`: the broker's client id at the upstream (GitHub's `/applications/{clientId}/grant`). */
 export const CLIENT_ID_PLACEHOLDER = "{clientId}";
 
+/**
+ * In `identity.url` and `auth.revocation.url`: the account's token, for an
+ * upstream that takes it in the path (HubSpot's `/oauth/v1/access-tokens/{token}`).
+ * Filled last, percent-encoded (template.ts `fillWithToken`).
+ */
+export const TOKEN_PLACEHOLDER = "{token}";
+
+/** Where `auth.revocation` puts the token (kinds/custom-revocation.ts). */
+const revocationTokenIn = z
+  .enum(["body", "query", "bearer", "url"])
+  .default("body")
+  .describe(
+    "Where the token goes: `body` (under `tokenParameter`, as `body` says), `query` (a query parameter named `tokenParameter`: Zoom's `?token=`), `bearer` (`Authorization: Bearer`, with `token: access_token` and no client authentication: Dropbox, Linear), or `url` (the URL's `{token}`: HubSpot's `/oauth/v1/refresh-tokens/{token}`). Only a `body` token or body client authentication makes a body.",
+  );
+
+/** The combinations of `auth.revocation` fields that cannot be sent. */
+function checkRevocationToken(revocation: { url: string; tokenIn: string; token: string; clientAuth: string }, ctx: z.RefinementCtx): void {
+  const inUrl = revocation.url.includes(TOKEN_PLACEHOLDER);
+  if (revocation.tokenIn === "url" && !inUrl) ctx.addIssue({ code: "custom", path: ["url"], message: "needs {token} with tokenIn: url" });
+  if (revocation.tokenIn !== "url" && inUrl) ctx.addIssue({ code: "custom", path: ["tokenIn"], message: "must be url when the url has {token}" });
+  if (revocation.tokenIn === "bearer") {
+    if (revocation.clientAuth === "client_secret_basic")
+      ctx.addIssue({ code: "custom", path: ["clientAuth"], message: "cannot be client_secret_basic with tokenIn: bearer: both use the Authorization header" });
+    if (revocation.token !== "access_token")
+      ctx.addIssue({ code: "custom", path: ["token"], message: "must be access_token with tokenIn: bearer: a refresh token is no bearer credential" });
+  }
+}
+
 /** Revocation as an upstream does it when it does not follow RFC 7009 (kinds/custom-revocation.ts). */
 export const customRevocation = z
   .strictObject({
@@ -214,7 +242,9 @@ export const customRevocation = z
         if (!checked.success) ctx.addIssue({ code: "custom", message: checked.error.issues[0]!.message });
       })
       .meta({ format: "uri" })
-      .describe("Where it goes; `{clientId}` is the broker's client id there, `{hostname}` the end user's server (per-server connectors)."),
+      .describe(
+        "Where it goes; `{clientId}` is the broker's client id there, `{hostname}` the end user's server (per-server connectors), `{token}` the token (with `tokenIn: url`).",
+      ),
     body: z.enum(["form", "json"]).default("form").describe("How the token (and client credentials in the body) are sent."),
     tokenParameter: z
       .string()
@@ -229,7 +259,9 @@ export const customRevocation = z
       .enum(["client_secret_basic", "client_secret_post", "none"])
       .default("client_secret_basic")
       .describe("How the broker authenticates: HTTP Basic, in the body, or not at all."),
+    tokenIn: revocationTokenIn,
   })
+  .superRefine(checkRevocationToken)
   .optional()
   .describe(
     "Revocation where the upstream does not follow RFC 7009 (instead of `revocationUrl`): GitHub's `DELETE /applications/{clientId}/grant` with Basic authentication and a JSON body `{ access_token }`. A 2xx or 404 (already gone) counts as revoked.",
@@ -278,3 +310,40 @@ export const formFields = (defaults?: z.input<typeof formField>[]) => {
       });
     });
 };
+
+/** `token_type` values that are never read as a bearer credential: RFC 6750's own, and DPoP's, which is bound to a key (RFC 9449). */
+const SPECIFIED_TOKEN_TYPES = ["bearer", "dpop"];
+
+/**
+ * `auth.tokenResponse`: what a token response may say beyond RFC 6749 §5.1
+ * and still be taken (kinds/token-response.ts). Each leniency is named by
+ * the connector that needs it; every other connector keeps the checks.
+ */
+export const tokenResponseLeniency = z
+  .strictObject({
+    bearerTokenTypes: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be a token_type value such as bot")
+          .toLowerCase()
+          .refine((type) => !SPECIFIED_TOKEN_TYPES.includes(type), "bearer and DPoP are not leniencies: bearer is always taken, DPoP never"),
+      )
+      .default([])
+      .describe(
+        "`token_type` values (any case) taken as a token sent the way `api.credentials` says, as a bearer token is: Slack's `bot` and `user`. A `DPoP` token, bound to a key the broker does not hold, is never taken.",
+      ),
+    tokenTypeOptional: z
+      .boolean()
+      .default(false)
+      .describe("A response without `token_type` is taken, its token sent the way `api.credentials` says (Shopify's offline tokens)."),
+    scopeList: z
+      .boolean()
+      .default(false)
+      .describe('A `scope` that is a JSON list of strings is taken, and kept space-separated (Linear\'s `["read", "write"]`).'),
+  })
+  .optional()
+  .describe(
+    "Token responses that do not follow RFC 6749 §5.1 but that the upstream really sends: without the upstream's quirk declared here, the code exchange and refresh refuse them.",
+  );
+export type TokenResponseLeniency = NonNullable<z.output<typeof tokenResponseLeniency>>;

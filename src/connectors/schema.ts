@@ -13,7 +13,16 @@
 import { z } from "zod";
 import { authKindOf, AUTH_KINDS, usesClientCredentials, type AuthKindName } from "./kinds/catalog.js";
 import { isHostWithPort } from "./host.js";
-import { AWS_KEY_FIELDS, HOSTNAME_PLACEHOLDER, NO_ID_TOKEN, nonEmpty, regexProblem, upstreamUrl, VALUE_PLACEHOLDER } from "./schema-fields.js";
+import {
+  AWS_KEY_FIELDS,
+  HOSTNAME_PLACEHOLDER,
+  NO_ID_TOKEN,
+  nonEmpty,
+  regexProblem,
+  TOKEN_PLACEHOLDER,
+  upstreamUrl,
+  VALUE_PLACEHOLDER,
+} from "./schema-fields.js";
 import { upstreamValues } from "./schema-values.js";
 
 /**
@@ -190,6 +199,43 @@ const sharedCredentialHost = z
   .toLowerCase()
   .refine((value) => isHostWithPort(value.startsWith("*.") ? value.slice(2) : value), "must be a host name (with an optional :port) or *.domain");
 
+/**
+ * How the identity call is made, where a GET is not what the upstream takes:
+ * Dropbox's RPC API answers only POST, Linear's GraphQL API a POSTed query.
+ */
+const identityRequest = {
+  method: z
+    .enum(["GET", "POST"])
+    .default("GET")
+    .describe("The identity call's method: `POST` for an upstream that takes no GET there (Dropbox's `users/get_current_account`, a GraphQL endpoint)."),
+  body: z
+    .json()
+    .meta({ format: "json" })
+    .optional()
+    .describe(
+      'With `method: POST`: a JSON body sent as it is written (`application/json`), `null` included; absent, the POST has no body. Linear: `{ query: "{ viewer { id name email } }" }`, with paths such as `data.viewer.id`.',
+    ),
+};
+
+/** `identity.body` is for a POST, and a POST is for `identity.url`. */
+function checkIdentityRequest(identity: { url?: string; method: string; body?: unknown } | undefined, ctx: z.RefinementCtx): void {
+  if (!identity) return;
+  if (identity.body !== undefined && identity.method !== "POST")
+    ctx.addIssue({ code: "custom", path: ["identity", "body"], message: "is sent only with identity.method: POST" });
+  if (identity.method !== "GET" && !identity.url)
+    ctx.addIssue({ code: "custom", path: ["identity", "method"], message: "needs identity.url: it is that call's method" });
+}
+
+/** `{token}` in `identity.url` is the account's access token: kinds whose end users type their credentials have none. */
+function checkIdentityToken(connector: Pick<ConnectorFile, "auth" | "identity">, ctx: z.RefinementCtx): void {
+  if (connector.identity?.url?.includes(TOKEN_PLACEHOLDER) && !usesClientCredentials(connector))
+    ctx.addIssue({
+      code: "custom",
+      path: ["identity", "url"],
+      message: `uses {token}, the account's access token: ${connector.auth.kind} accounts have none`,
+    });
+}
+
 const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export const connectorFileSchema = z
@@ -273,7 +319,12 @@ export const connectorFileSchema = z
       .describe("Where and how the proxy forwards an app's calls."),
     identity: z
       .strictObject({
-        url: upstreamUrl.optional().describe("A GET of this URL with the account's credential says who connected."),
+        url: upstreamUrl
+          .optional()
+          .describe(
+            "A GET (or `identity.method`) of this URL with the account's credential says who connected; `{token}` in it is the account's access token (HubSpot's `/oauth/v1/access-tokens/{token}`), for kinds that have one.",
+          ),
+        ...identityRequest,
         subject: jsonPath
           .optional()
           .describe(
@@ -382,6 +433,8 @@ export const connectorFileSchema = z
     }
     checkAwsSigning(connector, ctx);
     checkValueUses(connector, ctx);
+    checkIdentityRequest(connector.identity, ctx);
+    checkIdentityToken(connector, ctx);
     if ("certificate" in connector.auth && connector.auth.certificate && connector.auth.tokenAuthMethod !== "private_key_jwt") {
       ctx.addIssue({ code: "custom", path: ["auth", "certificate"], message: "is for tokenAuthMethod private_key_jwt: a certificate names the signing key" });
     }

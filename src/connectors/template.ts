@@ -6,7 +6,7 @@
 import { isHostWithPort } from "./host.js";
 import { usesClientCredentials } from "./kinds/catalog.js";
 import type { ConnectorFile } from "./schema.js";
-import { HOSTNAME_PLACEHOLDER, VALUE_PLACEHOLDER } from "./schema-fields.js";
+import { HOSTNAME_PLACEHOLDER, TOKEN_PLACEHOLDER, VALUE_PLACEHOLDER } from "./schema-fields.js";
 
 const VALUES_PREFIX = "{values.";
 
@@ -70,4 +70,17 @@ export function sharesConnectorCredentials(connector: Pick<ConnectorFile, "hostn
 export function hostnameAllowed(connector: Pick<ConnectorFile, "hostname">, hostname: string): boolean {
   if (!connector.hostname?.pattern) return false;
   return new RegExp(connector.hostname.pattern).test(hostname.toLowerCase());
+}
+
+/** What `{token}` stands for while the rest of a template is filled: no braces, so fillTemplate leaves it. */
+const HELD_TOKEN = "%7Btoken%7D";
+
+/**
+ * Fills `{token}` (identity.url, auth.revocation.url) with a token,
+ * percent-encoded, after `fill` has filled the rest: an error about the
+ * template (which quotes it) is thrown before the token is in it, so no
+ * message can carry the token. The URL itself is never logged.
+ */
+export function fillWithToken(template: string, token: string, fill: (template: string) => string): string {
+  return fill(template.replaceAll(TOKEN_PLACEHOLDER, HELD_TOKEN)).replaceAll(HELD_TOKEN, encodeURIComponent(token));
 }

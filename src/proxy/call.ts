@@ -39,7 +39,7 @@ import type { AccountCache, OpenedCredentials, ProxyAccount } from "./account-ca
 import type { ProxyAuditLog } from "./audit.js";
 import type { ProxyCaller } from "./caller.js";
 import { connectorPlan, type ConnectorPlan } from "./connector-plan.js";
-import type { CredentialStyle } from "./credentials.js";
+import type { CredentialStyle } from "../connectors/credential-styles.js";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { ProxyOptions } from "./options.js";
 import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";

@@ -11,7 +11,7 @@ import type { ConnectorConfig } from "../connectors/schema.js";
 import { isPerServer } from "../connectors/template.js";
 import { hasValues } from "../connectors/kinds/upstream-values.js";
 import type { Services } from "../services.js";
-import { credentialStyle, type CredentialStyle, type FieldList } from "./credentials.js";
+import { credentialStyle, type CredentialStyle, type FieldList } from "../connectors/credential-styles.js";
 import { rateRules, type RateRules } from "./rate-limit.js";
 
 export interface ConnectorPlan {

@@ -31,6 +31,7 @@ import type {
 } from "./types.js";
 import { upstreamCall } from "./upstream-errors.js";
 import { hasValues, valuesFromCalls, valuesFromTokenResponse } from "./upstream-values.js";
+import { tokenResponseLeniencyOf, withDeclaredLeniency } from "./token-response.js";
 
 export type RedirectAuth = Extract<ConnectorAuth, { kind: "oauth2" | "oidc" }>;
 type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers;
@@ -130,7 +131,7 @@ export async function clientConfiguration(
   config[oidc.customFetch] = async (url, options) => {
     const response = await ctx.fetch(url, { ...(options as RequestInit), headers: { ...options.headers, "user-agent": USER_AGENT, ...ctx.connector.headers } });
     if (url !== metadata.token_endpoint) return response;
-    const checked = await errorBodyAsError(response);
+    const checked = await withDeclaredLeniency(await errorBodyAsError(response), tokenResponseLeniencyOf(ctx.connector.auth));
     // `auth.idTokenIssuer`: the ID token is checked by id-token-issuer.ts, not by openid-client.
     return extra.heldIdToken ? holdIdToken(checked, extra.heldIdToken) : checked;
   };

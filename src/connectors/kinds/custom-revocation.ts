@@ -9,7 +9,7 @@
 import { UpstreamError } from "../../errors.js";
 import type { UpstreamClientCredentials } from "../credentials.js";
 import { CLIENT_ID_PLACEHOLDER, type CustomRevocation } from "../schema-fields.js";
-import { fillTemplate } from "../template.js";
+import { fillTemplate, fillWithToken } from "../template.js";
 import { clientSecretBasicHeader } from "./client-secret-basic.js";
 import { USER_AGENT } from "./identity.js";
 import type { KindContext } from "./types.js";
@@ -26,9 +26,16 @@ export async function revokeAsDescribed(
   tokenTypeHint: "access_token" | "refresh_token" | undefined,
 ): Promise<boolean> {
   if (revocation.token !== "any" && tokenTypeHint !== undefined && tokenTypeHint !== revocation.token) return false;
-  const url = fillTemplate(revocation.url.replaceAll(CLIENT_ID_PLACEHOLDER, encodeURIComponent(credentials.clientId)), { hostname: ctx.hostname });
+  const url = new URL(
+    fillWithToken(revocation.url.replaceAll(CLIENT_ID_PLACEHOLDER, encodeURIComponent(credentials.clientId)), token, (template) =>
+      fillTemplate(template, { hostname: ctx.hostname }),
+    ),
+  );
   const headers: Record<string, string> = { accept: "application/json", "user-agent": USER_AGENT, ...ctx.connector.headers };
-  const fields: Record<string, string> = { [revocation.tokenParameter]: token };
+  // `tokenIn`: the form or JSON body (RFC 7009's place), the query (Zoom), a bearer header (Dropbox), or the URL's {token} (HubSpot).
+  const fields: Record<string, string> = revocation.tokenIn === "body" ? { [revocation.tokenParameter]: token } : {};
+  if (revocation.tokenIn === "query") url.searchParams.set(revocation.tokenParameter, token);
+  if (revocation.tokenIn === "bearer") headers.authorization = `Bearer ${token}`;
   if (revocation.clientAuth === "client_secret_basic") {
     if (credentials.clientSecret === undefined) throw new TypeError(`connector "${ctx.connector.id}" has no client secret for its revocation`);
     headers.authorization = clientSecretBasicHeader(credentials.clientId, credentials.clientSecret, "minimal");
@@ -36,8 +43,9 @@ export async function revokeAsDescribed(
     fields.client_id = credentials.clientId;
     if (credentials.clientSecret !== undefined) fields.client_secret = credentials.clientSecret;
   }
-  let body: string;
-  if (revocation.body === "json") {
+  let body: string | undefined;
+  if (Object.keys(fields).length === 0) body = undefined;
+  else if (revocation.body === "json") {
     headers["content-type"] = "application/json";
     body = JSON.stringify(fields);
   } else {

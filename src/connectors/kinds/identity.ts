@@ -5,7 +5,8 @@
  * has an access token.
  */
 import { UpstreamError } from "../../errors.js";
-import { fillTemplate } from "../template.js";
+import { credentialStyle } from "../credential-styles.js";
+import { fillTemplate, fillWithToken } from "../template.js";
 import type { KindContext, UpstreamIdentity } from "./types.js";
 import { sanitizeUpstreamText, upstreamCall } from "./upstream-errors.js";
 
@@ -102,26 +103,51 @@ export async function fetchIdentityDocumentWith(
   refused: (status: number) => Error = (status) => new UpstreamError(`${ctx.connector.name} refused the access token at its identity URL (HTTP ${status})`),
   step: "identity" | "credential check" = "identity",
 ): Promise<Record<string, unknown>> {
-  const document = await fetchIdentityJson(ctx, url, authorization, refused, step);
+  const document = await fetchIdentityJson(ctx, url, authorization, refused, step, identityRequestOf(ctx));
   if (document === null || typeof document !== "object" || Array.isArray(document))
     throw new UpstreamError(`${ctx.connector.name}'s identity response is not a JSON object`);
   return document as Record<string, unknown>;
 }
 
-/** GETs an identity URL of the connector (or a `values` call URL) and returns the JSON it answers, whatever its shape. */
+/** How an identity call is made: a GET, or a POST with or without a JSON body (`identity.method`, `identity.body`). */
+export interface IdentityRequest {
+  method: "GET" | "POST";
+  /** The JSON body of a POST (`null` is a body); undefined: none. */
+  body?: unknown;
+}
+
+const GET: IdentityRequest = { method: "GET" };
+
+/** The connector's identity call as its file describes it. */
+function identityRequestOf(ctx: KindContext): IdentityRequest {
+  const identity = ctx.connector.identity;
+  return identity ? { method: identity.method, body: identity.body } : GET;
+}
+
+/** Calls an identity URL of the connector (or a `values` call URL, a GET) and returns the JSON it answers, whatever its shape. */
 export async function fetchIdentityJson(
   ctx: KindContext,
   url: string,
   authorization: IdentityAuthorization,
   refused: (status: number) => Error,
   step: "identity" | "credential check",
+  request: IdentityRequest = GET,
 ): Promise<unknown> {
   const { connector } = ctx;
   const target = new URL(fillTemplate(url, { hostname: ctx.hostname, values: ctx.values }));
   for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
+  const withBody = request.body !== undefined;
   return upstreamCall(connector, step, async () => {
     const response = await ctx.fetch(target, {
-      headers: { accept: "application/json", "user-agent": USER_AGENT, ...connector.headers, ...authorization.headers },
+      method: request.method,
+      headers: {
+        accept: "application/json",
+        "user-agent": USER_AGENT,
+        ...(withBody ? { "content-type": "application/json" } : {}),
+        ...connector.headers,
+        ...authorization.headers,
+      },
+      body: withBody ? JSON.stringify(request.body) : undefined,
       signal: AbortSignal.timeout(IDENTITY_TIMEOUT_MS),
     });
     const text = await response.text();
@@ -140,9 +166,25 @@ export async function fetchIdentityJson(
   });
 }
 
-/** GETs the connector's identity URL with a bearer access token and returns the JSON object it answers. */
-export function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
-  return fetchIdentityDocumentWith(ctx, url, { headers: { authorization: `Bearer ${accessToken}` } });
+/**
+ * How an identity request carries an access token: the way the proxy sends
+ * it (`api.credentials`: Shopify's `X-Shopify-Access-Token`, a query
+ * parameter…), by the proxy's own credential styles, so an identity call that
+ * passes means the proxy's calls will.
+ */
+export async function accessTokenAuthorization(ctx: KindContext, url: string, accessToken: string): Promise<IdentityAuthorization> {
+  const target = { headers: {} as Record<string, string | string[]>, search: "", method: "GET", url: new URL(url), body: { kind: "none" as const } };
+  await credentialStyle(ctx.connector, []).inject(target, { accessToken });
+  const headers = Object.fromEntries(Object.entries(target.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(", ") : value]));
+  const query = Object.fromEntries(new URLSearchParams(target.search));
+  return { headers, query };
+}
+
+/** GETs the connector's identity URL with an access token (sent as `api.credentials` says) and returns the JSON object it answers. */
+export async function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
+  // `{token}`: an upstream that names the token in the path (HubSpot's /oauth/v1/access-tokens/{token}).
+  const filled = fillWithToken(url, accessToken, (template) => fillTemplate(template, { hostname: ctx.hostname }));
+  return fetchIdentityDocumentWith(ctx, filled, await accessTokenAuthorization(ctx, filled, accessToken));
 }
 
 /** The identity at `identity.url` for an access token (connectors whose file has one). */
@@ -172,7 +214,8 @@ async function emailFromLookup(
   accessToken: string,
 ): Promise<Pick<UpstreamIdentity, "email" | "emailVerified">> {
   const refused = (status: number) => new UpstreamError(`${ctx.connector.name} refused the access token at its email lookup URL (HTTP ${status})`);
-  const document = await fetchIdentityJson(ctx, lookup.url, { headers: { authorization: `Bearer ${accessToken}` } }, refused, "identity");
+  const authorization = await accessTokenAuthorization(ctx, fillTemplate(lookup.url, {}), accessToken);
+  const document = await fetchIdentityJson(ctx, lookup.url, authorization, refused, "identity");
   const candidates = Array.isArray(document) ? document : [document];
   const entry = candidates.find(
     (item): item is Record<string, unknown> =>

@@ -276,3 +276,39 @@ describe("authbroker connectors list and credentials set", () => {
     assert.match(userKeys.stderr, /has no client credentials: its end users enter their own/);
   });
 });
+
+describe("authbroker connectors validate: the fields for real providers' formats", () => {
+  it("reports each misuse of auth.tokenResponse, identity.method/body, auth.revocation.tokenIn and {token} on one line", () => {
+    const dir = dirWith({
+      "quirks.yaml": stringify({
+        ...ACME,
+        auth: {
+          ...ACME.auth,
+          tokenResponse: { bearerTokenTypes: ["dpop"] },
+          revocation: { url: "https://acme.example/revoke", tokenIn: "bearer", token: "access_token" },
+        },
+        api: { baseUrl: "https://acme.example/api/{token}" },
+        identity: { ...ACME.identity, body: { query: "{ viewer { id } }" } },
+      }),
+    });
+    try {
+      const result = runCli(["connectors", "validate"], { CONNECTORS_DIR: dir });
+      assert.equal(result.status, 2);
+      const lines = result.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.replaceAll(dir, "<dir>"));
+      assert.deepEqual(
+        lines.sort(),
+        [
+          "<dir>/quirks.yaml: api.baseUrl: {token} is only filled in identity.url and auth.revocation.url",
+          "<dir>/quirks.yaml: auth.revocation.clientAuth: cannot be client_secret_basic with tokenIn: bearer: both use the Authorization header",
+          "<dir>/quirks.yaml: auth.tokenResponse.bearerTokenTypes[0]: bearer and DPoP are not leniencies: bearer is always taken, DPoP never",
+          "<dir>/quirks.yaml: identity.body: is sent only with identity.method: POST",
+        ].sort(),
+      );
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});

@@ -4,10 +4,8 @@
  * comma-separated scopes, an offline token answered as `{ access_token,
  * scope }` only, and the Admin API taking X-Shopify-Access-Token.
  *
- * The broker cannot connect Shopify yet (shopify.yaml's `# needs:`): it
- * refuses a token response without token_type, and its identity call
- * always sends Bearer. The first two tests pin both down and fail when they
- * change; the `todo` test is what must then pass.
+ * shopify.yaml declares the missing token_type (auth.tokenResponse), and the
+ * identity call is sent as api.credentials says, as the proxy's calls are.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -27,46 +25,47 @@ async function withRun(provider: FakeProviderProfile, body: (run: ConformanceRun
 }
 
 describe("shopify.yaml against Shopify's documented behaviour", () => {
-  it("today: the install at the shop asks for comma-separated scopes, and the token response without token_type is refused", async () => {
+  it("connects the shop (comma-separated scopes, no token_type), and identity and proxy send X-Shopify-Access-Token", async () => {
     await withRun(shopifyProfile(), async (run) => {
-      await assert.rejects(run.connect(), /connect failed: .*invalid response during the code exchange/);
+      const account = await run.connect();
+      assert.equal((await run.account(account.accountId)).upstreamSubject, shopifyShop(1).id);
       assert.equal(run.provider.requestsTo("GET", "/admin/oauth/authorize")[0]!.query.get("scope"), "read_products");
-      const token = run.provider.requestsTo("POST", "/admin/oauth/access_token");
-      assert.equal(token.length, 1);
-      assert.equal(token[0]!.form?.get("client_secret"), shopifyProfile().client.secret);
-      assert.equal(run.provider.requestsTo("GET", "/admin/api/2025-01/shop.json").length, 0);
-    });
-  });
-
-  it("today: with a token_type, the identity call is refused, as it sends Bearer rather than X-Shopify-Access-Token", async () => {
-    const shopify = shopifyProfile();
-    const typed = {
-      ...shopify,
-      tokenResponse: async (issued: Parameters<FakeProviderProfile["tokenResponse"]>[0]) => ({
-        ...(await shopify.tokenResponse(issued)),
-        token_type: "bearer",
-      }),
-    };
-    await withRun(typed, async (run) => {
-      await assert.rejects(run.connect(), /connect failed: .*refused the access token at its identity URL \(HTTP 401\)/);
+      assert.equal(run.provider.requestsTo("POST", "/admin/oauth/access_token")[0]!.form?.get("client_secret"), shopifyProfile().client.secret);
       const identity = run.provider.requestsTo("GET", "/admin/api/2025-01/shop.json");
       assert.equal(identity.length, 1);
-      assert.match(identity[0]!.headers.authorization ?? "", /^Bearer /);
-      assert.equal(identity[0]!.headers["x-shopify-access-token"], undefined);
+      assert.equal(identity[0]!.headers.authorization, undefined, "no Bearer header beside it");
+      assert.ok(identity[0]!.headers["x-shopify-access-token"]);
+      const res = await run.proxy(account, "/products.json?limit=1");
+      assert.equal(res.status, 200, res.text);
+      assert.ok(res.json<{ headers: Record<string, string> }>().headers["x-shopify-access-token"]);
     });
   });
 
-  it(
-    "connects the shop, and the proxy sends X-Shopify-Access-Token",
-    { todo: "needs: token responses without token_type; identity sent as api.credentials says" },
-    async () => {
-      await withRun(shopifyProfile(), async (run) => {
-        const account = await run.connect();
-        assert.equal((await run.account(account.accountId)).upstreamSubject, shopifyShop(1).id);
-        const res = await run.proxy(account, "/products.json?limit=1");
-        assert.equal(res.status, 200, res.text);
-        assert.ok(res.json<{ headers: Record<string, string> }>().headers["x-shopify-access-token"]);
-      });
-    },
-  );
+  it("without auth.tokenResponse.tokenTypeOptional, the token response without token_type is refused", async () => {
+    const run = await startConformance({
+      connector: "shopify",
+      origins: ORIGINS,
+      perServer: true,
+      provider: shopifyProfile(),
+      user: shopifyShop(1),
+      edit: (text) => text.replace(/  tokenResponse:\n    tokenTypeOptional: true\n/, ""),
+    });
+    try {
+      await assert.rejects(run.connect(), /connect failed: .*invalid response during the code exchange/);
+      assert.equal(run.provider.requestsTo("GET", "/admin/api/2025-01/shop.json").length, 0);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it("a shop that refuses the token at the identity URL fails the connect", async () => {
+    const shopify = shopifyProfile();
+    await withRun(
+      { ...shopify, resources: { "GET /admin/api/2025-01/shop.json": () => ({ status: 401, body: { errors: "[API] Invalid API key" } }) } },
+      async (run) => {
+        await assert.rejects(run.connect(), /connect failed: .*refused the access token at its identity URL \(HTTP 401\)/);
+        assert.equal(await run.broker.services.db.account.count(), 0);
+      },
+    );
+  });
 });

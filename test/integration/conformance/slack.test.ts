@@ -3,11 +3,8 @@
  * (test/support/conformance/providers/slack.ts): OAuth v2's bot token with
  * `token_type: "bot"`, comma-separated scopes, HTTP 200 errors, auth.test.
  *
- * The broker cannot connect Slack yet: openid-client accepts only bearer
- * (and DPoP) token types, and Slack's is `bot` (slack.yaml's `# needs:`).
- * The first test says so and fails when that changes; the `todo` test is
- * what must then pass; the last shows the rest of the file is right, with
- * the token type set aside.
+ * openid-client accepts only bearer (and DPoP) token types; slack.yaml
+ * declares Slack's `bot` and `user` (auth.tokenResponse.bearerTokenTypes).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -26,33 +23,59 @@ async function withRun(provider: FakeProviderProfile, body: (run: ConformanceRun
   }
 }
 
-/** Slack's answer with `token_type: "bearer"`: what the broker would need Slack to say. */
-function bearerSlack(options: { rotation?: boolean } = {}): FakeProviderProfile {
+/** Slack's answer with another `token_type`. */
+function typedSlack(tokenType: string, options: { rotation?: boolean } = {}): FakeProviderProfile {
   const slack = slackProfile(options);
-  return { ...slack, tokenResponse: async (issued) => ({ ...(await slack.tokenResponse(issued)), token_type: "bearer" }) };
+  return { ...slack, tokenResponse: async (issued) => ({ ...(await slack.tokenResponse(issued)), token_type: tokenType }) };
 }
 
 describe("slack.yaml against Slack's documented behaviour", () => {
-  it("today: the broker asks for the bot scopes comma-separated, but refuses Slack's token_type bot", async () => {
+  it("connects the workspace with the bot token, asked for with comma-separated bot scopes", async () => {
     await withRun(slackProfile(), async (run) => {
-      await assert.rejects(run.connect(), /connect failed: .*invalid response during the code exchange/);
+      const account = await run.connect();
+      assert.equal((await run.account(account.accountId)).upstreamSubject, slackWorkspace(1).id);
       assert.equal(run.provider.requestsTo("GET", "/oauth/v2/authorize")[0]!.query.get("scope"), "channels:read,team:read");
       const token = run.provider.requestsTo("POST", "/api/oauth.v2.access");
-      assert.equal(token.length, 1, "the code was exchanged: the refusal is the broker's, after Slack's answer");
       assert.equal(token[0]!.form?.get("client_secret"), slackProfile().client.secret);
-      assert.equal(run.provider.requestsTo("GET", "/api/auth.test").length, 0);
+      assert.equal((await run.credentials(account.accountId))!.tokenType, "bearer", "kept as it is used");
+      const res = await run.proxy(account, "/conversations.list?limit=1");
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.json<{ headers: Record<string, string> }>().headers.authorization ?? "", /^Bearer at-/);
     });
   });
 
-  it("connects the workspace with the bot token", { todo: "needs: the broker to accept token_type bot" }, async () => {
-    await withRun(slackProfile(), async (run) => {
+  it("a user token (token_type user) is taken as well", async () => {
+    await withRun(typedSlack("user"), async (run) => {
       const account = await run.connect();
       assert.equal((await run.account(account.accountId)).upstreamSubject, slackWorkspace(1).id);
     });
   });
 
-  it("with the token type set aside, the rest of the file works: team id, no expiry, auth.revoke", async () => {
-    await withRun(bearerSlack(), async (run) => {
+  it("a token_type the file does not declare is still refused (mac)", async () => {
+    await withRun(typedSlack("mac"), async (run) => {
+      await assert.rejects(run.connect(), /connect failed: .*invalid response during the code exchange/);
+      assert.equal(run.provider.requestsTo("GET", "/api/auth.test").length, 0);
+      assert.equal(await run.broker.services.db.account.count(), 0);
+    });
+  });
+
+  it("without auth.tokenResponse, Slack's token_type bot is refused", async () => {
+    const run = await startConformance({
+      connector: "slack",
+      origins: ORIGINS,
+      provider: slackProfile(),
+      user: slackWorkspace(1),
+      edit: (text) => text.replace(/  tokenResponse:\n    bearerTokenTypes: \[bot, user\]\n/, ""),
+    });
+    try {
+      await assert.rejects(run.connect(), /connect failed: .*invalid response during the code exchange/);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it("the rest of the file works: team id, no expiry, auth.revoke", async () => {
+    await withRun(slackProfile(), async (run) => {
       const account = await run.connect();
       const row = await run.account(account.accountId);
       assert.equal(row.upstreamSubject, slackWorkspace(1).id);
@@ -68,8 +91,8 @@ describe("slack.yaml against Slack's documented behaviour", () => {
     });
   });
 
-  it("with token rotation on (and the token type set aside), the 12-hour token refreshes", async () => {
-    await withRun(bearerSlack({ rotation: true }), async (run) => {
+  it("with token rotation on, the 12-hour token refreshes (token_type bot again)", async () => {
+    await withRun(slackProfile({ rotation: true }), async (run) => {
       const account = await run.connect();
       assert.equal((await run.account(account.accountId)).credentialExpirySource, "expires_in");
       assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
@@ -78,7 +101,7 @@ describe("slack.yaml against Slack's documented behaviour", () => {
   });
 
   it("a code Slack refuses (HTTP 200, ok: false) fails the connect", async () => {
-    await withRun(bearerSlack(), async (run) => {
+    await withRun(slackProfile(), async (run) => {
       run.provider.failNextToken("invalid_code");
       await assert.rejects(run.connect(), /connect failed/);
       assert.equal(await run.broker.services.db.account.count(), 0);

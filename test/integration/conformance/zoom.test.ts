@@ -40,6 +40,20 @@ describe("zoom.yaml against Zoom's documented behaviour", () => {
     assert.equal((await run.account(account.accountId)).credentialExpirySource, "expires_in");
   });
 
+  it("removing the account revokes its tokens with ?token= and Basic client authentication, no body", async () => {
+    run.provider.setUser(zoomUser(4));
+    const account = await run.connect();
+    const refreshToken = (await run.credentials(account.accountId))!.refreshToken!;
+    const before = run.provider.requestsTo("POST", "/oauth/revoke").length;
+    const removed = await run.removeAccount(account);
+    assert.equal(removed.status, 200, removed.text);
+    const revoke = run.provider.requestsTo("POST", "/oauth/revoke").slice(before);
+    assert.equal(revoke[0]!.query.get("token"), refreshToken);
+    assert.ok(revoke[0]!.headers.authorization?.startsWith("Basic "));
+    assert.equal(revoke[0]!.body, "");
+    assert.ok(run.provider.isRevoked(refreshToken));
+  });
+
   it("the proxy reaches /v2, and a token Zoom refuses is refreshed once", async () => {
     run.provider.setUser(zoomUser(3));
     const account = await run.connect();

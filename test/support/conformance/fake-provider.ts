@@ -107,7 +107,7 @@ export interface FakeProviderProfile {
   /**
    * Resources that take the access token (`Authorization: Bearer`): identity
    * endpoints, second identity calls, post-connect lookups. Keyed by
-   * `METHOD /path`; the handler gets the token's user and the request.
+   * `METHOD /path` (`{token}` stands for one path segment); the handler gets the token's user and the request.
    */
   resources?: Record<string, (user: FakeUser, request: RecordedRequest, origin: string) => ProviderError | { status?: number; body: unknown }>;
   /**
@@ -139,6 +139,7 @@ export interface FakeProviderProfile {
   /** Revocation, where the provider has it: method, path, and how it finds the token in the request. */
   revocation?: {
     method: "POST" | "DELETE";
+    /** `{token}` stands for one path segment (HubSpot's `/oauth/v1/refresh-tokens/{token}`). */
     path: string;
     /** The token to revoke, read from the request (RFC 7009: the form's `token`). Undefined: a malformed request (400). */
     tokenOf(request: RecordedRequest): string | undefined;
@@ -258,8 +259,8 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
     if (profile.paths.jwks && route === `GET ${profile.paths.jwks}`) return send(res, { status: 200, body: { keys: [jwk] } });
     if (profile.paths.discovery && profile.discovery && route === `GET ${profile.paths.discovery}`)
       return send(res, { status: 200, body: profile.discovery(origin) });
-    if (profile.revocation && route === `${profile.revocation.method} ${profile.revocation.path}`) return revoke(request, res);
-    const resource = profile.resources?.[route];
+    if (profile.revocation && routeMatches(`${profile.revocation.method} ${profile.revocation.path}`, route)) return revoke(request, res);
+    const resource = profile.resources?.[route] ?? Object.entries(profile.resources ?? {}).find(([key]) => routeMatches(key, route))?.[1];
     if (resource) {
       const owner = bearerUser(request);
       if (!owner) return send(res, profile.unauthorized?.() ?? { status: 401, body: { error: "invalid_token" } });
@@ -415,12 +416,11 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
   }
 
   function bearerUser(request: RecordedRequest): FakeUser | undefined {
-    const authorization = request.headers.authorization ?? "";
     const presented = profile.accessTokenOf
       ? profile.accessTokenOf(request)
       : profile.tokenScheme === "raw"
-        ? /^(\S+)$/.exec(authorization)?.[1]
-        : /^bearer\s+(\S+)$/i.exec(authorization)?.[1];
+        ? /^(\S+)$/.exec(request.headers.authorization ?? "")?.[1]
+        : bearerToken(request);
     const found = presented ? accessTokens.get(presented) : undefined;
     if (!found || found.revoked || found.expiresAt <= Date.now()) return undefined;
     return found.user;
@@ -465,6 +465,28 @@ export async function startFakeProvider(profile: FakeProviderProfile, options: {
         server.closeAllConnections();
       }),
   };
+}
+
+/** Whether `METHOD /path` matches a route key, where `{token}` in the key stands for one path segment (HubSpot's token paths). */
+function routeMatches(key: string, route: string): boolean {
+  if (!key.includes("{token}")) return key === route;
+  const pattern = key
+    .split("{token}")
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+    .join("[^/]+");
+  return new RegExp(`^${pattern}$`).test(route);
+}
+
+/** The token of a path made from a route key with `{token}` (percent-decoded), or undefined. */
+export function tokenInPath(template: string, path: string): string | undefined {
+  const [before, after = ""] = template.split("{token}");
+  if (!path.startsWith(before!) || !path.endsWith(after) || path.length <= before!.length + after.length) return undefined;
+  return decodeURIComponent(path.slice(before!.length, path.length - after.length));
+}
+
+/** The token of an `Authorization: Bearer` header. */
+export function bearerToken(request: RecordedRequest): string | undefined {
+  return /^bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
 }
 
 /** A fresh id in the provider's format: Entra's object and tenant ids are GUIDs. */

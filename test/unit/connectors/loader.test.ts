@@ -331,7 +331,7 @@ describe("a connector file is refused, naming the file and the field", () => {
     refused(
       edit((d) => (d.api.baseUrl = "https://{tenant}.acme.example/api")),
       "api.baseUrl",
-      /unknown placeholder \{tenant\}: only \{hostname\}, \{values.<name>\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url\) are supported/,
+      /unknown placeholder \{tenant\}: only \{hostname\}, \{values.<name>\} \(and \{tid\} in auth.idTokenIssuer, \{clientId\} in auth.revocation.url, \{token\} in identity.url and auth.revocation.url\) are supported/,
     ));
   it("{hostname} in a field that is never filled", () =>
     refused(
@@ -688,6 +688,7 @@ describe("what real providers need: the format fields of issue 20", () => {
       tokenParameter: "token",
       token: "any",
       clientAuth: "client_secret_basic",
+      tokenIn: "body",
     });
   });
   it("auth.revocation beside auth.revocationUrl", () =>

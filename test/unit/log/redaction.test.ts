@@ -232,3 +232,14 @@ describe("the logger never writes a secret", () => {
     assert.ok(!text().includes(s), text());
   });
 });
+
+// A token in a URL path (`{token}`: HubSpot) has no name redaction could find: such URLs are never
+// logged, which test/integration/conformance/hubspot.test.ts checks against the broker's log.
+describe("tokens the broker puts in upstream URLs", () => {
+  it("a revocation URL with ?token= (Zoom) is masked wherever a URL is logged", () => {
+    const s = secret();
+    assert.equal(redactUrl(`https://zoom.us/oauth/revoke?token=${s}`), `https://zoom.us/oauth/revoke?token=${REDACTED}`);
+    const logged = JSON.stringify(redact({ upstream: `https://zoom.us/oauth/revoke?token=${s}`, url: `https://zoom.us/oauth/revoke?token=${s}` }));
+    assert.ok(!logged.includes(s), logged);
+  });
+});

@@ -10,7 +10,7 @@ import { stringify } from "yaml";
 import { parseConnectorText } from "../../../src/connectors/loader.js";
 import type { ConnectorConfig } from "../../../src/connectors/schema.js";
 import { connectionOptions, downstreamResponseHeaders, upstreamRequestHeaders } from "../../../src/proxy/headers.js";
-import { Basic, Bearer, credentialStyle, InHeader, InQuery, NoUsableCredential } from "../../../src/proxy/credentials.js";
+import { Basic, Bearer, credentialStyle, InHeader, InQuery, NoUsableCredential } from "../../../src/connectors/credential-styles.js";
 import { pathTemplate } from "../../../src/proxy/path-template.js";
 import { upstreamFailure } from "../../../src/proxy/upstream-failure.js";
 import { BrokerError, UpstreamError } from "../../../src/errors.js";

@@ -1,6 +1,6 @@
 /** `oauth2`: a plain OAuth 2.0 upstream, endpoints from the file, who connected from `identity.url` (implementation: ../oauth2.ts). */
 import { z } from "zod";
-import { customRevocation, redirectFlow, tokenEndpoint, upstreamUrl } from "../../schema-fields.js";
+import { customRevocation, redirectFlow, tokenEndpoint, tokenResponseLeniency, upstreamUrl } from "../../schema-fields.js";
 import { credentialNeedsOf, type AuthKindDescriptor } from "../descriptor.js";
 
 const auth = z.strictObject({
@@ -14,6 +14,7 @@ const auth = z.strictObject({
   tokenUrl: tokenEndpoint,
   revocationUrl: upstreamUrl.optional().describe("The upstream's revocation endpoint (RFC 7009): an account's tokens are revoked there when it is removed."),
   revocation: customRevocation,
+  tokenResponse: tokenResponseLeniency,
   ...redirectFlow,
 });
 

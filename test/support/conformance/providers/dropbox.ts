@@ -11,9 +11,10 @@
  * - the API is RPC: `POST /2/users/get_current_account` answers `account_id`,
  *   `email`, `email_verified`, `name.display_name`; a GET is refused with
  *   400 and a text error, as Dropbox's RPC endpoints do;
- * - a refused token is 401 `{ error_summary: "invalid_access_token/…", error: { ".tag": "invalid_access_token" } }`.
+ * - a refused token is 401 `{ error_summary: "invalid_access_token/…", error: { ".tag": "invalid_access_token" } }`;
+ * - `POST /2/auth/token/revoke` revokes the bearer token of the call (and its grant), no body, `null` answered.
  */
-import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
+import { bearerToken, type FakeProviderProfile, type FakeUser } from "../fake-provider.js";
 
 export interface DropboxUser extends FakeUser {
   /** `dbid:…` */
@@ -59,5 +60,6 @@ export function dropboxProfile(): FakeProviderProfile {
     },
     unauthorized: () => ({ status: 401, body: { error_summary: "invalid_access_token/..", error: { ".tag": "invalid_access_token" } } }),
     apiPrefixes: ["/2/files/", "/2/sharing/"],
+    revocation: { method: "POST", path: "/2/auth/token/revoke", authenticated: false, tokenOf: bearerToken },
   };
 }

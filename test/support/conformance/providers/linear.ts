@@ -9,9 +9,10 @@
  * - the API is GraphQL, `POST /graphql` with a JSON body `{ query }`:
  *   `{ viewer { id name email } }` → `{ data: { viewer: { id, name, email } } }`;
  *   a GET is refused (400), the way the fake reads Linear's documentation, which documents only POST;
- * - a refused token is 401 `{ errors: [{ message: "Authentication required", extensions: { code: "AUTHENTICATION_ERROR" } }] }`.
+ * - a refused token is 401 `{ errors: [{ message: "Authentication required", extensions: { code: "AUTHENTICATION_ERROR" } }] }`;
+ * - `POST /oauth/revoke` with the token as bearer revokes it (and its grant).
  */
-import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
+import { bearerToken, type FakeProviderProfile, type FakeUser } from "../fake-provider.js";
 
 export interface LinearUser extends FakeUser {
   id: string;
@@ -40,5 +41,6 @@ export function linearProfile(): FakeProviderProfile {
       "GET /graphql": () => ({ status: 400, body: { errors: [{ message: "GET requests are not supported: POST a JSON body" }] } }),
     },
     unauthorized: () => ({ status: 401, body: { errors: [{ message: "Authentication required", extensions: { code: "AUTHENTICATION_ERROR" } }] } }),
+    revocation: { method: "POST", path: "/oauth/revoke", authenticated: false, tokenOf: bearerToken },
   };
 }

@@ -9,7 +9,8 @@
  *   old one stops working;
  * - errors `{ reason, error }`, 400;
  * - `api.zoom.us/v2/users/me`: `id`, `email`, `display_name`, `first_name`,
- *   `last_name`; a refused token is 401 `{ code: 124, message: "Invalid access token." }`.
+ *   `last_name`; a refused token is 401 `{ code: 124, message: "Invalid access token." }`;
+ * - `POST zoom.us/oauth/revoke?token=…` with HTTP Basic client authentication.
  */
 import type { FakeProviderProfile, FakeUser } from "../fake-provider.js";
 
@@ -39,5 +40,6 @@ export function zoomProfile(): FakeProviderProfile {
     },
     unauthorized: () => ({ status: 401, body: { code: 124, message: "Invalid access token." } }),
     apiPrefixes: ["/v2/users/me/meetings", "/v2/meetings/"],
+    revocation: { method: "POST", path: "/oauth/revoke", clientAuth: "client_secret_basic", tokenOf: (request) => request.query.get("token") ?? undefined },
   };
 }

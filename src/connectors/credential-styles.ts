@@ -1,6 +1,8 @@
 /**
- * Putting an account's upstream credential into a proxied request, the way
- * the connector's `api.credentials` says. Each style is a small function
+ * Putting an account's upstream credential into a request, the way the
+ * connector's `api.credentials` says: the proxy's calls, and the identity
+ * calls of the token kinds (kinds/identity.ts), so that what says who
+ * connected is sent as the proxy will send it. Each style is a small function
  * (after openid-client's `ClientSecretBasic()`-style strategies), chosen
  * once per call by `credentialStyle`.
  *
@@ -16,11 +18,11 @@
  * convention of Stripe-like APIs).
  */
 import { BrokerError } from "../errors.js";
-import { apiCredentialsOf, type ConnectorConfig } from "../connectors/schema.js";
+import { apiCredentialsOf, type ConnectorConfig } from "./schema.js";
 import type { StoredTokens } from "../accounts/vault.js";
-import { signAwsRequest, type AwsSigning, type SignedPayload } from "../connectors/aws-sigv4.js";
-import { AWS_KEY_FIELDS } from "../connectors/schema-fields.js";
-import type { ProxyRequestBody } from "./request-body.js";
+import { signAwsRequest, type AwsSigning, type SignedPayload } from "./aws-sigv4.js";
+import { AWS_KEY_FIELDS } from "./schema-fields.js";
+import type { ProxyRequestBody } from "../proxy/request-body.js";
 
 /**
  * The request being built: its headers (lower-case names) and its query
