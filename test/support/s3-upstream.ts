@@ -136,7 +136,18 @@ function xmlError(code: string, message: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
 }
 
-export async function startS3Upstream(options: { buckets?: string[] } = {}): Promise<S3Upstream> {
+export interface S3UpstreamOptions {
+  buckets?: string[];
+  /**
+   * More access keys (id → secret) beside s3rver's own: real ones have the
+   * shape AWS gives them (a 20-character id), which a shipped connector file
+   * checks. s3rver knows only its built-in account, so a request whose
+   * signature matched is handed to it under that account's id.
+   */
+  accessKeys?: Record<string, string>;
+}
+
+export async function startS3Upstream(options: S3UpstreamOptions = {}): Promise<S3Upstream> {
   const directory = mkdtempSync(join(tmpdir(), "authbroker-s3-"));
   const server = new S3rver({
     address: "127.0.0.1",
@@ -145,7 +156,7 @@ export async function startS3Upstream(options: { buckets?: string[] } = {}): Pro
     directory,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name, configs: [] })),
   });
-  const secrets = new Map([[S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]]);
+  const secrets = new Map([[S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY], ...Object.entries(options.accessKeys ?? {})]);
   const signed = { unsigned: 0, hashed: 0 };
   let refused = 0;
   // First in the chain, before any of s3rver's own handling.
@@ -158,6 +169,7 @@ export async function startS3Upstream(options: { buckets?: string[] } = {}): Pro
       ctx.body = xmlError(problem.code, problem.message);
       return;
     }
+    ctx.headers.authorization = String(ctx.headers.authorization).replace(/Credential=[^/]+\//, `Credential=${S3_ACCESS_KEY_ID}/`);
     await next();
   });
   const address = (await server.run()) as AddressInfo;

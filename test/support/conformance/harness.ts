@@ -162,35 +162,8 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
     });
   const app = await registerTestApp(broker, ["openid", "email", "profile", "offline_access", "proxy", "accounts:read", "accounts:write"]);
 
-  async function connect(
-    scope = "proxy offline_access accounts:read accounts:write",
-    connectOptions: { fields?: Record<string, string> } = {},
-  ): Promise<ConformanceAccount> {
-    const verifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const url = client.buildAuthorizationUrl(app.config, {
-      redirect_uri: TEST_APP_REDIRECT,
-      scope,
-      connector: options.connector,
-      ...(hostname ? { hostname } : {}),
-      state,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: "S256",
-    });
-    const browser = new TestBrowser();
-    const toApp = { stopAt: (u: URL) => u.href.startsWith(TEST_APP_REDIRECT) };
-    let page = await browser.navigate(url.href, toApp);
-    // A per-server connector confirms the suggested hostname on its page first.
-    if (!page.url.href.startsWith(TEST_APP_REDIRECT) && page.url.pathname === "/connect/hostname") page = await browser.submitForm(page, toApp);
-    // Connectors whose end users type a key or a password: the broker's form, filled as the test says, checked at the (fake) provider.
-    const fields = connectOptions.fields ?? options.formValues?.();
-    if (!page.url.href.startsWith(TEST_APP_REDIRECT) && fields) page = await browser.submitForm(page, { ...toApp, fields });
-    if (!page.url.href.startsWith(TEST_APP_REDIRECT)) throw new Error(`connect stopped at ${page.url.href} (HTTP ${page.status}): ${page.body.slice(0, 2000)}`);
-    const error = page.url.searchParams.get("error");
-    if (error) throw new Error(`connect failed: ${error}: ${page.url.searchParams.get("error_description")}`);
-    const tokens = await client.authorizationCodeGrant(app.config, page.url, { pkceCodeVerifier: verifier, expectedState: state });
-    return { accountId: String(decodeJwt(tokens.access_token).acct), tokens };
-  }
+  const connect = (scope?: string, connectOptions: { fields?: Record<string, string> } = {}) =>
+    connectThroughBroker(app, options.connector, { scope, hostname, fields: connectOptions.fields ?? options.formValues?.() });
 
   return {
     broker,
@@ -219,4 +192,40 @@ export async function startConformance(options: ConformanceOptions): Promise<Con
       await provider.close();
     },
   };
+}
+
+/**
+ * Connects an account through the broker's unified flow as an end user
+ * would (the app's authorization request, the hostname page of a per-server
+ * connector, the key or password form, the upstream's sign-in), then
+ * redeems the code as the app; throws with the error the app got.
+ */
+export async function connectThroughBroker(
+  app: TestApp,
+  connector: string,
+  options: { scope?: string; hostname?: string; fields?: Record<string, string> } = {},
+): Promise<ConformanceAccount> {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(app.config, {
+    redirect_uri: TEST_APP_REDIRECT,
+    scope: options.scope ?? "proxy offline_access accounts:read accounts:write",
+    connector,
+    ...(options.hostname ? { hostname: options.hostname } : {}),
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+  });
+  const browser = new TestBrowser();
+  const toApp = { stopAt: (u: URL) => u.href.startsWith(TEST_APP_REDIRECT) };
+  let page = await browser.navigate(url.href, toApp);
+  // A per-server connector confirms the suggested hostname on its page first.
+  if (!page.url.href.startsWith(TEST_APP_REDIRECT) && page.url.pathname === "/connect/hostname") page = await browser.submitForm(page, toApp);
+  // Connectors whose end users type a key or a password: the broker's form, filled as the test says, checked at the (fake) provider.
+  if (!page.url.href.startsWith(TEST_APP_REDIRECT) && options.fields) page = await browser.submitForm(page, { ...toApp, fields: options.fields });
+  if (!page.url.href.startsWith(TEST_APP_REDIRECT)) throw new Error(`connect stopped at ${page.url.href} (HTTP ${page.status}): ${page.body.slice(0, 2000)}`);
+  const error = page.url.searchParams.get("error");
+  if (error) throw new Error(`connect failed: ${error}: ${page.url.searchParams.get("error_description")}`);
+  const tokens = await client.authorizationCodeGrant(app.config, page.url, { pkceCodeVerifier: verifier, expectedState: state });
+  return { accountId: String(decodeJwt(tokens.access_token).acct), tokens };
 }
