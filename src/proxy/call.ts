@@ -190,9 +190,16 @@ class MissingValue extends Error {}
 // ── 3. credentials that are not expired ─────────────────────────────────────
 
 /** Runs the shared single-flight refresh; the cache takes the result. Non-broker failures become 502. */
-async function refreshFrom(ctx: ProxyContext, account: ProxyAccount, stale: OpenedCredentials, requestId: string): Promise<OpenedCredentials> {
+async function refreshFrom(
+  ctx: ProxyContext,
+  account: ProxyAccount,
+  stale: OpenedCredentials,
+  requestId: string,
+  options: { refused?: boolean } = {},
+): Promise<OpenedCredentials> {
   try {
-    const result = await refreshAccount(ctx.services, account.id, { staleVersion: stale.version, requestId });
+    const refusedAccessToken = options.refused ? stale.accessToken : undefined;
+    const result = await refreshAccount(ctx.services, account.id, { staleVersion: stale.version, refusedAccessToken, requestId });
     ctx.accounts.updateCredentials(account.id, result.credentials);
     return result.credentials;
   } catch (err) {
@@ -353,8 +360,9 @@ async function refreshAfter401(
     ctx.accounts.updateCredentials(id, stored);
     return stored;
   }
-  const fresh = await refreshFrom(ctx, resolved.account, refused, requestId);
-  if (fresh.version <= refused.version) return undefined;
+  const fresh = await refreshFrom(ctx, resolved.account, refused, requestId, { refused: true });
+  // The same token under a newer version (a reconnect stored the shared token again) is nothing newer to try.
+  if (fresh.version <= refused.version || (fresh.accessToken !== undefined && fresh.accessToken === refused.accessToken)) return undefined;
   ctx.forcedRefreshes.set(id, { version: fresh.version, at: Date.now() });
   if (ctx.forcedRefreshes.size > 10_000) ctx.forcedRefreshes.delete(ctx.forcedRefreshes.keys().next().value!);
   return fresh;
