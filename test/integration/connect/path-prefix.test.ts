@@ -21,6 +21,7 @@ import { startKindsUpstream, type KindsUpstream } from "../../support/kinds-upst
 import { rawRequest } from "../../support/api-upstream.js";
 import { freePort } from "../../support/ports.js";
 import { checkedServerName, setConnectorCredentials } from "../../../src/connectors/credentials.js";
+import { refreshAccount } from "../../../src/accounts/refresh.js";
 
 const REGISTRATION = { id: "broker-at-forge", secret: "secret-of-the-forge-0123456789" };
 
@@ -37,32 +38,27 @@ const CONNECTOR = {
 
 describe("per-server connectors with hostname.pathPrefix", () => {
   let forge: KindsUpstream;
+  /** Another server on the same port at 127.0.0.3, under the same prefix: where a pinned address could send requests. */
+  let other: KindsUpstream;
   let broker: TestBroker;
   let app: TestApp;
 
   before(async () => {
     const reserved = await reserveBrokerUrl();
     const port = await freePort();
-    const server = `127.0.0.1:${port}/forge`;
-    forge = await startKindsUpstream({
-      port,
-      pathPrefix: "/forge",
-      client: { ...REGISTRATION, redirectUris: [reserved.callbackUrl(CONNECTOR.id, server)] },
-    });
+    const redirectUris = [`127.0.0.1:${port}/forge`, `localhost:${port}/forge`].map((server) => reserved.callbackUrl(CONNECTOR.id, server));
+    forge = await startKindsUpstream({ port, pathPrefix: "/forge", client: { ...REGISTRATION, redirectUris } });
+    other = await startKindsUpstream({ host: "127.0.0.3", port, pathPrefix: "/forge", client: { ...REGISTRATION, redirectUris } });
     forge.addUser("alice", "pw", { id: "f-1", email: "alice@forge.test", name: "Alice" });
     broker = await startTestBroker({ port: reserved.port, connectors: { "prefixed-forge.json": CONNECTOR } });
     app = await registerTestApp(broker);
-    await setConnectorCredentials(broker.services, {
-      connectorId: CONNECTOR.id,
-      hostname: forge.hostname,
-      clientId: REGISTRATION.id,
-      clientSecret: REGISTRATION.secret,
-    });
+    for (const hostname of [forge.hostname, `localhost:${port}/forge`])
+      await setConnectorCredentials(broker.services, { connectorId: CONNECTOR.id, hostname, clientId: REGISTRATION.id, clientSecret: REGISTRATION.secret });
   });
 
   after(async () => {
     await Promise.allSettled([broker?.stop()]);
-    await Promise.allSettled([forge?.close()]);
+    await Promise.allSettled([forge?.close(), other?.close()]);
   });
 
   const toApp = { stopAt: (u: URL) => u.href.startsWith(TEST_APP_REDIRECT) };
@@ -117,6 +113,25 @@ describe("per-server connectors with hostname.pathPrefix", () => {
       assert.equal(res.status, 400, `${path}: ${res.status} ${res.text}`);
     }
     assert.deepEqual(outsidePrefix(), [], "nothing reached the server outside its prefix");
+  });
+
+  it("a name under a path is resolved and pinned by its host: later requests go to the pinned address (no DNS rebinding)", async () => {
+    const server = `localhost:${forge.port}/forge`;
+    const { account, accessToken } = await connect(server);
+    assert.deepEqual([account.hostname, account.pinnedAddress], [server, "127.0.0.1"]);
+    // Had localhost answered 127.0.0.3 at connect, the proxy and the refresh would go there, whatever DNS says now.
+    await broker.services.db.account.update({ where: { id: account.id }, data: { pinnedAddress: "127.0.0.3" } });
+    const atForge = forge.requests.length;
+    // The proxy first (a refused refresh makes the account needs_reauth).
+    await rawRequest(broker.url, { path: "/v1/proxy/echo", headers: { authorization: `Bearer ${accessToken}` } });
+    const proxied = other.requests.find((r) => r.path === "/forge/api/echo");
+    assert.ok(proxied, "the proxied call reached the pinned address");
+    assert.equal(proxied.localAddress, "127.0.0.3");
+    await assert.rejects(refreshAccount(broker.services, account.id, { force: true }), "the other server does not know this refresh token");
+    const sent = other.requests.find((r) => r.form?.grant_type === "refresh_token");
+    assert.ok(sent, "the refresh reached the pinned address");
+    assert.deepEqual([sent.localAddress, sent.host, sent.path], ["127.0.0.3", `localhost:${forge.port}`, "/forge/oauth/token"]);
+    assert.equal(forge.requests.length, atForge, "nothing went where the name resolves today");
   });
 
   for (const [what, typed, problem] of [
