@@ -43,6 +43,12 @@ export interface RefreshOptions {
   force?: boolean;
   /** The version the caller saw fail: if the stored one is newer, it is used instead of refreshing again. */
   staleVersion?: number;
+  /**
+   * The access token the upstream refused (a 401 at the proxy): stored credentials that still hold
+   * it are refreshed even if newer than `staleVersion` (a reconnect can store the same shared
+   * token again), and a kind that caches tokens across accounts (client_credentials) drops it.
+   */
+  refusedAccessToken?: string;
   requestId?: string;
   /** The account and credentials as the caller just read them (readRefreshState), so they are not read twice. */
   state?: RefreshState;
@@ -81,7 +87,9 @@ export async function refreshAccount(services: Services, accountId: string, opti
   const margin = connector.refresh.marginSeconds;
 
   const needsRefresh = (c: StoredTokens & { version: number }) =>
-    options.staleVersion !== undefined ? c.version <= options.staleVersion : options.force || isExpiring(c, margin);
+    options.staleVersion !== undefined
+      ? c.version <= options.staleVersion || (options.refusedAccessToken !== undefined && c.accessToken === options.refusedAccessToken)
+      : options.force || isExpiring(c, margin);
 
   let before = state.credentials;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -113,7 +121,11 @@ export async function refreshAccount(services: Services, accountId: string, opti
       if (!pending && !current.refreshToken && kind.needsRefreshToken) {
         return { outcome: "not_refreshable", credentials: current };
       }
-      const tokens = pending ?? (await refreshAtUpstream(services, account, connector, kind, current, lockTtlMs, options.requestId));
+      // Only when the stored token is the one refused: a different one was never tried.
+      const refusedAccessToken =
+        options.refusedAccessToken !== undefined && current.accessToken === options.refusedAccessToken ? current.accessToken : undefined;
+      const tokens =
+        pending ?? (await refreshAtUpstream(services, account, connector, kind, current, lockTtlMs, { requestId: options.requestId, refusedAccessToken }));
       // The credentials and the account's mirror of them, in one statement; what it stored is what we return.
       const write = await storeDurably(services, accountId, current, tokens, { fromPending: pending !== undefined, until: lockedAt + lockTtlMs });
       if (!write) {
@@ -151,7 +163,7 @@ async function refreshAtUpstream(
   kind: AuthKind & Refresher,
   current: StoredTokens,
   lockTtlMs: number,
-  requestId: string | undefined,
+  { requestId, refusedAccessToken }: { requestId: string | undefined; refusedAccessToken: string | undefined },
 ): Promise<StoredTokens> {
   // The upstream call must end while we still hold the lock: past its TTL another caller may
   // take it and present the same refresh token. The per-request timeouts (src/net/) add up to more.
@@ -167,7 +179,7 @@ async function refreshAtUpstream(
       fields: current.fields,
       signal: deadline,
     });
-    return await untilAborted(kind.refresh(context, current.refreshToken ?? ""), deadline, connector.name);
+    return await untilAborted(kind.refresh(context, current.refreshToken ?? "", { refusedAccessToken }), deadline, connector.name);
   } catch (err) {
     if (err instanceof UpstreamInvalidGrant) {
       await markNeedsReauth(services, account, err, requestId);

@@ -2,7 +2,8 @@
  * The hostname an end user types for a per-server connector (their GitLab,
  * Jira or ServiceNow), checked before the broker sends anything there:
  *
- * 1. it is a bare host (and optional port) the operator admits: it matches
+ * 1. it is a bare host (and optional port; with `hostname.pathPrefix`, a
+ *    path prefix too: connectors/host.ts) the operator admits: it matches
  *    the connector's `hostname.pattern`, or the broker's credentials were
  *    registered for it (`credentials set --hostname`), or the file lists it
  *    as sharing the connector-wide ones;
@@ -23,7 +24,7 @@
  */
 import { FormValuesRejected } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
-import { hostWithoutPort, isHostWithPort, normalizeHostname } from "../connectors/host.js";
+import { hostWithoutPort, normalizeHostname, serverHost, serverProblem } from "../connectors/host.js";
 import { hostnameAllowed, sendsClientCredentialsToServer, sharesConnectorCredentials } from "../connectors/template.js";
 import { callbackPathFor } from "../connectors/context.js";
 import { isRegisteredServer } from "../connectors/credentials.js";
@@ -60,8 +61,9 @@ export async function checkHostname(services: HostnameCheckServices, connector: 
   const hostname = normalizeHostname(typed);
   const label = connector.hostname?.label ?? "Server address";
   if (hostname === "") throw new FormValuesRejected(`${label} is required`, HOSTNAME_FIELD);
-  if (hostname.length > 253 || !isHostWithPort(hostname))
-    throw new FormValuesRejected(`Enter a host name such as ${connector.hostname?.example ?? "server.example.com"}, without a path`, HOSTNAME_FIELD);
+  const problem = hostname.length > 253 ? "it is too long" : serverProblem(hostname, connector.hostname?.pathPrefix ?? false);
+  if (problem !== undefined)
+    throw new FormValuesRejected(`Enter your server's address such as ${connector.hostname?.example ?? "server.example.com"}: ${problem}`, HOSTNAME_FIELD);
   const registered = await isRegisteredServer(services.db, connector.id, hostname, appId);
   const shared = sharesConnectorCredentials(connector, hostname);
   if (!registered && !shared && !hostnameAllowed(connector, hostname))
@@ -73,7 +75,8 @@ export async function checkHostname(services: HostnameCheckServices, connector: 
     );
   }
   try {
-    return { hostname, pinned: await services.outbound.resolve(hostWithoutPort(hostname)) };
+    // Only the host is resolved and pinned: a path prefix is no part of where the broker connects.
+    return { hostname, pinned: await services.outbound.resolve(hostWithoutPort(serverHost(hostname))) };
   } catch (err) {
     if (err instanceof ForbiddenHostError)
       throw new FormValuesRejected(`${hostname} points to a private or reserved network address, which the broker may not connect to`, HOSTNAME_FIELD, {

@@ -18,6 +18,7 @@ import type { Redis } from "../redis.js";
 import { RedisSharedTokens } from "./shared-tokens.js";
 import { templateFieldValues, type ConnectorConfig } from "./schema.js";
 import { fillTemplate, fillWithToken, isPerServer } from "./template.js";
+import { serverHost } from "./host.js";
 import { withSampleValues } from "./schema-fields.js";
 
 /** Where the broker's redirect URIs at upstreams start: one per connector, and per server for per-server connectors. */
@@ -55,7 +56,8 @@ export function insecureHostAllowed(hostname: string, allowPrivateHosts: CidrLis
 }
 
 function sameHost(url: URL, hostname: string): boolean {
-  const wanted = hostname.toLowerCase();
+  // A server under a path prefix (hostname.pathPrefix) is pinned by its host alone.
+  const wanted = serverHost(hostname).toLowerCase();
   return url.host === wanted || url.hostname === wanted;
 }
 
@@ -86,7 +88,10 @@ export function createKindContext(input: KindContextInput): KindContext {
   const httpUrls = templateFieldValues(connector)
     // Only the host is looked at: `{values.…}` are the upstream's answers, an origin value checked when it
     // is read (upstream-values.ts); a `{token}` (identity.url) stands for any token.
-    .map(([, template]) => new URL(fillWithToken(withSampleValues(template), "token", (t) => fillTemplate(t, { hostname }))))
+    .map(
+      ([, template]) =>
+        new URL(fillWithToken(withSampleValues(template), "token", (t) => fillTemplate(t, { hostname, pathPrefix: connector.hostname?.pathPrefix }))),
+    )
     .filter((url) => url.protocol === "http:");
   const refused = httpUrls.find((url) => !insecureHostAllowed(url.hostname, allowPrivateHosts));
   if (refused) {

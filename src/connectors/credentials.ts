@@ -20,7 +20,7 @@ import { ConnectorNotConfigured, ServerNotRegistered } from "./errors.js";
 import { CERTIFICATE_THUMBPRINT } from "./private-keys.js";
 import { brokerCredentialNeeds, usesClientCredentials } from "./kinds/catalog.js";
 import type { ConnectorConfig } from "./schema.js";
-import { isHostWithPort, normalizeHostname } from "./host.js";
+import { normalizeHostname, serverProblem } from "./host.js";
 import { sendsClientCredentialsToServer, sharesConnectorCredentials } from "./template.js";
 
 /** The key of the connector-wide default row. */
@@ -175,7 +175,8 @@ export function checkedServerName(connector: ConnectorConfig, typed: string): st
   if (!sendsClientCredentialsToServer(connector))
     throw new TypeError(`connector "${connector.id}" does not send its credentials to the end user's server; its credentials are connector-wide`);
   const hostname = normalizeHostname(typed);
-  if (!isHostWithPort(hostname) || hostname.length > 253) throw new TypeError(`"${typed}" is not a host name (host or host:port, without a path)`);
+  const problem = hostname.length > 253 ? "it is too long" : serverProblem(hostname, connector.hostname?.pathPrefix ?? false);
+  if (problem !== undefined) throw new TypeError(`"${typed}" is not a server address of ${connector.id}: ${problem}`);
   return hostname;
 }
 

@@ -263,6 +263,12 @@ export const connectorFileSchema = z
           ),
         label: nonEmpty.default("Server address").describe("The label of the hostname input."),
         example: z.string().optional().describe("The hostname input's placeholder and help text: `gitlab.example.com`."),
+        pathPrefix: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Whether a server may be installed under a path (`example.com/gitlab`, Jira Data Center at `example.com/jira`): the end user's server is then `host[:port]/path/prefix` (segments of letters, digits and `-._~`, no `.` or `..`, no `%`, query or fragment), filled where `{hostname}` is. Only the host is resolved, checked and pinned. Every `{hostname}` must then follow `https://` and be followed by `/` or the end.",
+          ),
       })
       .optional()
       .describe(
@@ -405,6 +411,21 @@ export const connectorFileSchema = z
         path: ["hostname", "sharedCredentialHosts"],
         message: `is for connectors with client credentials; ${kind.name} end users enter their own`,
       });
+    }
+    if (connector.hostname?.pathPrefix) {
+      // The prefix is a path: it may only stand where the URL's authority starts and a path follows.
+      for (const [field, value] of templated) {
+        if (
+          value
+            .split(HOSTNAME_PLACEHOLDER)
+            .some((part, i, parts) => (i > 0 && part !== "" && !part.startsWith("/")) || (i < parts.length - 1 && !/^https?:\/\/$/.test(part)))
+        )
+          ctx.addIssue({
+            code: "custom",
+            path: field.split("."),
+            message: "with hostname.pathPrefix, {hostname} must come right after https:// and be followed by / or the end",
+          });
+      }
     }
     if (templated.length === 0 && connector.hostname) {
       ctx.addIssue({ code: "custom", path: ["hostname"], message: "is set but no URL uses {hostname}" });

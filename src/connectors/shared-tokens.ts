@@ -9,6 +9,10 @@
  * A token is reused while it stays valid for more than the connector's
  * refresh margin; an account whose own copy is about to expire therefore
  * adopts a newer cached one rather than asking the upstream again.
+ *
+ * A token the upstream refused before its expiry (a 401 at the proxy) is
+ * dropped with `drop`, only while it is still the cached one: another
+ * process may already have stored its successor, which must stay.
  */
 import type { Keyring } from "../crypto/keyring.js";
 import type { Redis } from "../redis.js";
@@ -21,6 +25,8 @@ const SEAL_FIELD = "SharedUpstreamToken";
 const LOCK_TTL_MS = 45_000;
 /** How long a token the upstream gave no lifetime is reused before another is fetched. */
 const NO_EXPIRY_TTL_MS = 3_600_000;
+/** Deletes the entry only if it still holds the sealed value that was read (another process may have replaced it). */
+const DELETE_IF_UNCHANGED = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
 
 interface CachedTokens {
   accessToken: string;
@@ -54,21 +60,31 @@ export class RedisSharedTokens implements SharedTokenCache {
     }
   }
 
-  /** Forgets the token of `key` (its client credentials changed, or the upstream refused it). */
-  async forget(key: string): Promise<void> {
-    await this.redis.del(KEY_PREFIX + key);
+  async drop(key: string, refusedAccessToken: string): Promise<boolean> {
+    const sealed = await this.redis.get(KEY_PREFIX + key);
+    if (!sealed) return false;
+    const cached = this.open(key, sealed);
+    // A token that cannot be opened is never served (read() skips it): nothing to drop.
+    if (!cached || cached.accessToken !== refusedAccessToken) return false;
+    // Sealing is randomised, so the sealed text names this very store: a newer token differs from it.
+    return (await this.redis.eval(DELETE_IF_UNCHANGED, 1, KEY_PREFIX + key, sealed)) === 1;
+  }
+
+  private open(key: string, sealed: string): CachedTokens | undefined {
+    try {
+      return this.keyring.openJson<CachedTokens>(sealed, { rowId: key, field: SEAL_FIELD });
+    } catch {
+      // Sealed under a key this broker no longer has (BROKER_ENCRYPTION_KEYS replaced).
+      return undefined;
+    }
   }
 
   private async read(key: string, marginSeconds: number): Promise<UpstreamTokens | undefined> {
     const sealed = await this.redis.get(KEY_PREFIX + key);
     if (!sealed) return undefined;
-    let cached: CachedTokens;
-    try {
-      cached = this.keyring.openJson<CachedTokens>(sealed, { rowId: key, field: SEAL_FIELD });
-    } catch {
-      // Sealed under a key this broker no longer has (BROKER_ENCRYPTION_KEYS replaced): fetch a new one.
-      return undefined;
-    }
+    const cached = this.open(key, sealed);
+    // Unreadable (sealed under a key this broker no longer has): fetch a new one.
+    if (!cached) return undefined;
     if (cached.expiresAt !== undefined && cached.expiresAt - Date.now() <= marginSeconds * 1000) return undefined;
     return {
       accessToken: cached.accessToken,

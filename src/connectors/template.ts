@@ -3,7 +3,7 @@
  * hostname. Filling fails loudly: a placeholder left in a URL would send a
  * request somewhere nobody chose.
  */
-import { isHostWithPort } from "./host.js";
+import { serverProblem } from "./host.js";
 import { usesClientCredentials } from "./kinds/catalog.js";
 import type { ConnectorFile } from "./schema.js";
 import { HOSTNAME_PLACEHOLDER, TOKEN_PLACEHOLDER, VALUE_PLACEHOLDER } from "./schema-fields.js";
@@ -14,6 +14,8 @@ export interface TemplateValues {
   hostname?: string;
   /** The account's kept `values` (schema-values.ts), already checked against their `as` and `hosts` (upstream-values.ts). */
   values?: Readonly<Record<string, string>>;
+  /** The connector's `hostname.pathPrefix`: the hostname may carry a path prefix (connectors/host.ts). */
+  pathPrefix?: boolean;
 }
 
 /**
@@ -26,7 +28,8 @@ export function fillTemplate(template: string, values: TemplateValues): string {
   let filled = template;
   if (template.includes(HOSTNAME_PLACEHOLDER)) {
     if (values.hostname === undefined) throw new TypeError(`template "${template}" needs a hostname`);
-    if (!isHostWithPort(values.hostname)) throw new TypeError(`"${values.hostname}" is not a host name`);
+    const problem = serverProblem(values.hostname, values.pathPrefix ?? false);
+    if (problem !== undefined) throw new TypeError(`"${values.hostname}" is not a server address: ${problem}`);
     filled = template.replaceAll(HOSTNAME_PLACEHOLDER, values.hostname);
   }
   if (filled.includes(VALUES_PREFIX)) {

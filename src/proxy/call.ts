@@ -29,6 +29,7 @@ import { insecureHostAllowed } from "../connectors/context.js";
 import { ConnectorNotConfigured } from "../connectors/errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { fillTemplate, isPerServer } from "../connectors/template.js";
+import { serverHost } from "../connectors/host.js";
 import { checkedValueOrigin } from "../connectors/kinds/upstream-values.js";
 import { valueNamesIn } from "../connectors/schema-values.js";
 import { BadRequest, BrokerError, NotFound, UpstreamError, UpstreamRateLimited } from "../errors.js";
@@ -151,7 +152,7 @@ async function resolveTarget(ctx: ProxyContext, { account, connector, plan, cred
   // Per-server accounts go to the address their hostname was checked to resolve to
   // when it was connected (no DNS rebinding); the check against the current policy is repeated.
   // A base on another host (an origin value, Salesforce's instance URL) is resolved under the policy on each call.
-  const pinned = perServer && account.pinnedAddress && url.host === account.hostname;
+  const pinned = perServer && account.pinnedAddress && url.host === serverHost(account.hostname);
   const checked = pinned ? await ctx.services.outbound.resolve(account.pinnedAddress!) : await ctx.services.outbound.resolve(url.hostname);
   return { url, checked };
 }
@@ -181,7 +182,7 @@ function accountBaseUrl(connector: ConnectorConfig, template: string, account: P
     if ("problem" in checked) throw new UpstreamError(`the account's ${name} ${checked.problem}: connect the account again`);
   }
   for (const name of valueNamesIn(template)) if (values?.[name] === undefined) throw new MissingValue();
-  return fillTemplate(template, { hostname: account.hostname || undefined, values });
+  return fillTemplate(template, { hostname: account.hostname || undefined, values, pathPrefix: connector.hostname?.pathPrefix });
 }
 
 /** The account has no value the base needs: it was connected before its file named it. */
@@ -190,9 +191,16 @@ class MissingValue extends Error {}
 // ── 3. credentials that are not expired ─────────────────────────────────────
 
 /** Runs the shared single-flight refresh; the cache takes the result. Non-broker failures become 502. */
-async function refreshFrom(ctx: ProxyContext, account: ProxyAccount, stale: OpenedCredentials, requestId: string): Promise<OpenedCredentials> {
+async function refreshFrom(
+  ctx: ProxyContext,
+  account: ProxyAccount,
+  stale: OpenedCredentials,
+  requestId: string,
+  options: { refused?: boolean } = {},
+): Promise<OpenedCredentials> {
   try {
-    const result = await refreshAccount(ctx.services, account.id, { staleVersion: stale.version, requestId });
+    const refusedAccessToken = options.refused ? stale.accessToken : undefined;
+    const result = await refreshAccount(ctx.services, account.id, { staleVersion: stale.version, refusedAccessToken, requestId });
     ctx.accounts.updateCredentials(account.id, result.credentials);
     return result.credentials;
   } catch (err) {
@@ -353,8 +361,9 @@ async function refreshAfter401(
     ctx.accounts.updateCredentials(id, stored);
     return stored;
   }
-  const fresh = await refreshFrom(ctx, resolved.account, refused, requestId);
-  if (fresh.version <= refused.version) return undefined;
+  const fresh = await refreshFrom(ctx, resolved.account, refused, requestId, { refused: true });
+  // The same token under a newer version (a reconnect stored the shared token again) is nothing newer to try.
+  if (fresh.version <= refused.version || (fresh.accessToken !== undefined && fresh.accessToken === refused.accessToken)) return undefined;
   ctx.forcedRefreshes.set(id, { version: fresh.version, at: Date.now() });
   if (ctx.forcedRefreshes.size > 10_000) ctx.forcedRefreshes.delete(ctx.forcedRefreshes.keys().next().value!);
   return fresh;

@@ -45,6 +45,11 @@ export interface KindsUpstreamOptions {
   accessTokenTtl?: number;
   /** Send this `iss` with every authorization response (RFC 9207), as servers that implement it do. @defaultValue none sent */
   authorizationResponseIssuer?: string;
+  /**
+   * Serve under this path (`/forge`), as a server installed under a path does (GitLab's relative URL
+   * root): every route is below it, and a request outside it is 404 `outside_prefix` (still recorded). @defaultValue none
+   */
+  pathPrefix?: string;
 }
 
 export interface JwtBearerPolicy {
@@ -295,8 +300,9 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
     return queryKey === null ? undefined : apiKeys.get(queryKey);
   }
 
+  const prefix = options.pathPrefix ?? "";
   const server = createServer(async (req, res) => {
-    const target = new URL(req.url ?? "/", url);
+    const target = new URL(req.url ?? "/", `http://${host}`);
     const record: RecordedRequest = {
       method: req.method ?? "GET",
       path: target.pathname,
@@ -306,6 +312,10 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
     };
     requests.push(record);
     try {
+      if (prefix) {
+        if (!target.pathname.startsWith(`${prefix}/`)) return send(res, 404, { error: "outside_prefix" });
+        target.pathname = target.pathname.slice(prefix.length);
+      }
       if (req.method === "POST" && target.pathname === "/oauth/token") {
         record.form = await readForm(req);
         return await token(req, res, record.form);
@@ -327,13 +337,13 @@ export async function startKindsUpstream(options: KindsUpstreamOptions = {}): Pr
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const port = (server.address() as AddressInfo).port;
-  url = `http://${host}:${port}`;
+  url = `http://${host}:${port}${prefix}`;
 
   return {
     url,
     host,
     port,
-    hostname: `${host}:${port}`,
+    hostname: `${host}:${port}${prefix}`,
     tokenUrl: `${url}/oauth/token`,
     authorizationUrl: `${url}/oauth/authorize`,
     meUrl: `${url}/me`,

@@ -325,5 +325,7 @@ export function createAuthorizationCodeKind<K extends RedirectAuth["kind"]>(opti
 export function filled(ctx: KindContext, template: string): string;
 export function filled(ctx: KindContext, template: string | undefined): string | undefined;
 export function filled(ctx: KindContext, template: string | undefined): string | undefined {
-  return template === undefined ? undefined : fillTemplate(template, { hostname: ctx.hostname, values: ctx.values });
+  return template === undefined
+    ? undefined
+    : fillTemplate(template, { hostname: ctx.hostname, values: ctx.values, pathPrefix: ctx.connector.hostname?.pathPrefix });
 }

@@ -9,7 +9,9 @@
  * connector, token endpoint, client id, hostname and scopes is fetched and reused by every
  * account — connecting and each account's scheduled "refresh" take it from
  * the cache while it is valid for longer than `refresh.marginSeconds`, and
- * one caller fetches the next one when it is not.
+ * one caller fetches the next one when it is not. A refresh after the
+ * upstream refused the cached token (a 401 at the proxy) drops it from the
+ * cache first, if no other process has replaced it yet.
  */
 import { createHash } from "node:crypto";
 import * as oidc from "openid-client";
@@ -50,8 +52,10 @@ export function createClientCredentialsKind(): AuthKind & ServiceTokenFetcher & 
     return { ...toUpstreamTokens(response, ctx.connector), refreshToken: undefined };
   }
 
-  function sharedToken(ctx: KindContext): Promise<UpstreamTokens> {
+  async function sharedToken(ctx: KindContext, refusedAccessToken?: string): Promise<UpstreamTokens> {
     if (!ctx.sharedTokens) return requestToken(ctx);
+    // A token the upstream refused before its expiry would otherwise be served until then.
+    if (refusedAccessToken !== undefined) await ctx.sharedTokens.drop(sharedTokenKey(ctx), refusedAccessToken);
     return ctx.sharedTokens.getOrFetch(sharedTokenKey(ctx), ctx.connector.refresh.marginSeconds, () => requestToken(ctx));
   }
 
@@ -71,7 +75,7 @@ export function createClientCredentialsKind(): AuthKind & ServiceTokenFetcher & 
 
     // RFC 6749 §4.4.3: no refresh token; the next token is another grant.
     needsRefreshToken: false,
-    refresh: (ctx) => sharedToken(ctx),
+    refresh: (ctx, _refreshToken, options) => sharedToken(ctx, options?.refusedAccessToken),
     fetchIdentity: identityOf,
   };
 }

@@ -28,7 +28,7 @@ export async function revokeAsDescribed(
   if (revocation.token !== "any" && tokenTypeHint !== undefined && tokenTypeHint !== revocation.token) return false;
   const url = new URL(
     fillWithToken(revocation.url.replaceAll(CLIENT_ID_PLACEHOLDER, encodeURIComponent(credentials.clientId)), token, (template) =>
-      fillTemplate(template, { hostname: ctx.hostname }),
+      fillTemplate(template, { hostname: ctx.hostname, pathPrefix: ctx.connector.hostname?.pathPrefix }),
     ),
   );
   const headers: Record<string, string> = { accept: "application/json", "user-agent": USER_AGENT, ...ctx.connector.headers };

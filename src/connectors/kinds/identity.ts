@@ -134,7 +134,7 @@ export async function fetchIdentityJson(
   request: IdentityRequest = GET,
 ): Promise<unknown> {
   const { connector } = ctx;
-  const target = new URL(fillTemplate(url, { hostname: ctx.hostname, values: ctx.values }));
+  const target = new URL(fillTemplate(url, { hostname: ctx.hostname, values: ctx.values, pathPrefix: ctx.connector.hostname?.pathPrefix }));
   for (const [name, value] of Object.entries(authorization.query ?? {})) target.searchParams.set(name, value);
   const withBody = request.body !== undefined;
   return upstreamCall(connector, step, async () => {
@@ -183,7 +183,9 @@ export async function accessTokenAuthorization(ctx: KindContext, url: string, ac
 /** GETs the connector's identity URL with an access token (sent as `api.credentials` says) and returns the JSON object it answers. */
 export async function fetchIdentityDocument(ctx: KindContext, url: string, accessToken: string): Promise<Record<string, unknown>> {
   // `{token}`: an upstream that names the token in the path (HubSpot's /oauth/v1/access-tokens/{token}).
-  const filled = fillWithToken(url, accessToken, (template) => fillTemplate(template, { hostname: ctx.hostname }));
+  const filled = fillWithToken(url, accessToken, (template) =>
+    fillTemplate(template, { hostname: ctx.hostname, pathPrefix: ctx.connector.hostname?.pathPrefix }),
+  );
   return fetchIdentityDocumentWith(ctx, filled, await accessTokenAuthorization(ctx, filled, accessToken));
 }
 

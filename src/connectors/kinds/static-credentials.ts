@@ -78,7 +78,7 @@ async function checkSignedKey(ctx: KindContext, fields: PromptField[], values: R
   const { connector } = ctx;
   const signing = connector.api?.signing;
   if (!connector.identity?.url || !signing) throw new TypeError(`connector "${connector.id}" has no identity.url or api.signing to check a key against`);
-  const url = new URL(fillTemplate(connector.identity.url, { hostname: ctx.hostname }));
+  const url = new URL(fillTemplate(connector.identity.url, { hostname: ctx.hostname, pathPrefix: connector.hostname?.pathPrefix }));
   const accessKeyId = values[AWS_KEY_FIELDS.accessKeyId] ?? "";
   const headers: Record<string, string | string[]> = { accept: "application/xml", "user-agent": USER_AGENT };
   await signAwsRequest({ method: "GET", url, search: url.search, headers, payload: { kind: "none" } }, signing, {

@@ -103,6 +103,11 @@ export interface SharedTokenCache {
    * its result cached until it expires.
    */
   getOrFetch(key: string, marginSeconds: number, fetch: () => Promise<UpstreamTokens>): Promise<UpstreamTokens>;
+  /**
+   * Drops the cached tokens of `key` if their access token is `refusedAccessToken`
+   * (compare-and-delete: a newer token another process stored stays). Returns whether it dropped them.
+   */
+  drop(key: string, refusedAccessToken: string): Promise<boolean>;
 }
 
 /** One input of a connect page form. */
@@ -150,7 +155,13 @@ export interface Refresher {
   readonly needsRefreshToken: boolean;
   /** Whether this connector's accounts are refreshed: absent, all of them (api_key: only those with `auth.session`). */
   refreshes?(connector: ConnectorConfig): boolean;
-  refresh(ctx: KindContext, refreshToken: string): Promise<UpstreamTokens>;
+  refresh(ctx: KindContext, refreshToken: string, options?: RefreshRequest): Promise<UpstreamTokens>;
+}
+
+/** Why a refresh is asked for, when it is not just the coming expiry. */
+export interface RefreshRequest {
+  /** The access token the upstream refused (a 401 at the proxy): a kind that caches tokens must not hand it out again. */
+  refusedAccessToken?: string;
 }
 
 /** Learns who an access token belongs to. */

@@ -257,7 +257,7 @@ describe("authbroker connectors list and credentials set", () => {
     assert.match(wide.stderr, /--hostname: connector "acme" does not send its credentials to the end user's server/);
     const path = runCli(["credentials", "set", "forge", "--hostname", "git.example.com/admin", "--client-id", "x", "--client-secret", "y"], env);
     assert.equal(path.status, 2);
-    assert.match(path.stderr, /is not a host name/);
+    assert.match(path.stderr, /"git.example.com\/admin" is not a server address of forge: a server address here is a host name, without a path/);
     assert.equal(path.stderr.trim().split("\n").length, 1, "one line");
   });
 

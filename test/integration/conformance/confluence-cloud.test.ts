@@ -3,13 +3,13 @@
  * that behave as Atlassian documents (test/support/conformance/providers/atlassian.ts):
  * audience=api.atlassian.com, offline_access for a refresh token, rotating
  * refresh tokens, /me for who connected, and each site's API under
- * /ex/confluence/{cloudId} (which the file's base leaves to the app until
- * the format can put the cloud id in api.baseUrl).
+ * /ex/confluence/{cloudId}, the cloud id taken from accessible-resources
+ * after the sign-in and kept with the account.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startConformance, type ConformanceRun } from "../../support/conformance/harness.js";
-import { atlassianProfile, atlassianUser } from "../../support/conformance/providers/atlassian.js";
+import { atlassianProfile, atlassianUser, type AtlassianUser } from "../../support/conformance/providers/atlassian.js";
 
 const ORIGINS = ["https://auth.atlassian.com", "https://api.atlassian.com"];
 
@@ -40,15 +40,37 @@ describe("confluence-cloud.yaml against Atlassian's documented behaviour", () =>
     assert.equal((await run.refresh(account.accountId)).outcome, "refreshed", "the rotated one works");
   });
 
-  it("an app finds the cloud id through the proxy, then reaches that site's Confluence API", async () => {
-    run.provider.setUser(atlassianUser(3));
+  it("keeps the granted site's cloud id, and the proxy reaches that site's Confluence REST API v1 and v2", async () => {
+    const user = atlassianUser(3);
+    run.provider.setUser(user);
+    const calls = run.provider.requestsTo("GET", "/oauth/token/accessible-resources").length;
     const account = await run.connect();
-    const sites = await run.proxy(account, "/oauth/token/accessible-resources");
-    assert.equal(sites.status, 200, sites.text);
-    const cloudId = sites.json<{ id: string }[]>()[0]!.id;
-    assert.equal(cloudId, atlassianUser(3).sites[0]!.id);
-    const res = await run.proxy(account, `/ex/confluence/${cloudId}/wiki/rest/api/space?limit=1`);
-    assert.equal(res.status, 200, res.text);
-    assert.equal(res.json<{ path: string }>().path, `/ex/confluence/${cloudId}/wiki/rest/api/space`);
+    assert.equal(run.provider.requestsTo("GET", "/oauth/token/accessible-resources").length, calls + 1);
+    const cloudId = user.sites[0]!.id;
+    assert.deepEqual((await run.credentials(account.accountId))?.values, { cloudId });
+    const v1 = await run.proxy(account, "/wiki/rest/api/space?limit=1");
+    assert.equal(v1.status, 200, v1.text);
+    assert.equal(v1.json<{ path: string }>().path, `/ex/confluence/${cloudId}/wiki/rest/api/space`);
+    const v2 = await run.proxy(account, "/wiki/api/v2/pages?limit=1");
+    assert.equal(v2.status, 200, v2.text);
+    assert.equal(v2.json<{ path: string }>().path, `/ex/confluence/${cloudId}/wiki/api/v2/pages`);
+    assert.equal((await run.refresh(account.accountId)).outcome, "refreshed");
+    const again = await run.proxy(account, "/wiki/api/v2/spaces");
+    assert.equal(again.json<{ path: string }>().path, `/ex/confluence/${cloudId}/wiki/api/v2/spaces`, "the cloud id is kept across refreshes");
+  });
+
+  it("the proxy cannot leave the site's base for another site or api.atlassian.com itself", async () => {
+    run.provider.setUser(atlassianUser(4));
+    const account = await run.connect();
+    for (const path of ["/../other-cloud-id/wiki/rest/api/space", "/%2e%2e/%2e%2e/oauth/token/accessible-resources"]) {
+      const res = await run.proxy(account, path);
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+    }
+  });
+
+  it("an accessible-resources answer with no site fails the connect", async () => {
+    const user: AtlassianUser = { ...atlassianUser(5), sites: [] };
+    run.provider.setUser(user);
+    await assert.rejects(run.connect(), /0\.id \(the connector's value cloudId\) is missing/);
   });
 });

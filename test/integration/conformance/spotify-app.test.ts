@@ -38,16 +38,16 @@ describe("spotify-app.yaml against Spotify's documented behaviour", () => {
     assert.match(echoed.headers.authorization ?? "", /^Bearer at-/);
   });
 
-  it(
-    "a token Spotify refuses before its expiry is replaced by a new grant",
-    { todo: "needs: the shared app token cache (src/connectors/shared-tokens.ts) to drop a token the upstream refused; it keeps serving it until its expiry" },
-    async () => {
-      const account = await run.connect();
-      run.provider.expireAccessTokens();
-      const grants = run.provider.grants.client_credentials ?? 0;
-      const again = await run.proxy(account, "/artists/0LcJLqbBmaGUft1e9Mm8HV");
-      assert.equal(again.status, 200, again.text);
-      assert.ok((run.provider.grants.client_credentials ?? 0) > grants, "a new client credentials grant");
-    },
-  );
+  it("a token Spotify refuses before its expiry is dropped from the shared cache and replaced by a new grant", async () => {
+    const account = await run.connect();
+    run.provider.expireAccessTokens();
+    const grants = run.provider.grants.client_credentials ?? 0;
+    const again = await run.proxy(account, "/artists/0LcJLqbBmaGUft1e9Mm8HV");
+    assert.equal(again.status, 200, again.text);
+    assert.equal(run.provider.grants.client_credentials ?? 0, grants + 1, "one new client credentials grant");
+    // Another account of the app takes the new token from the cache: no grant of its own.
+    const other = await run.connect();
+    assert.equal((await run.proxy(other, "/artists/0LcJLqbBmaGUft1e9Mm8HV")).status, 200);
+    assert.equal(run.provider.grants.client_credentials ?? 0, grants + 1, "the new token is shared");
+  });
 });

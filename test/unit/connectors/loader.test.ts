@@ -184,6 +184,19 @@ describe("a valid connector file", () => {
     );
   });
 
+  it("admits servers under a path only with hostname.pathPrefix (off by default)", () => {
+    const perServer = (pathPrefix?: boolean) =>
+      parse(
+        edit((d) => {
+          d.auth.tokenUrl = "https://{hostname}/oauth/token";
+          d.api.baseUrl = "https://{hostname}/api/v4";
+          d.hostname = pathPrefix === undefined ? {} : { pathPrefix };
+        }),
+      ).hostname?.pathPrefix;
+    assert.equal(perServer(), false);
+    assert.equal(perServer(true), true);
+  });
+
   it("an oauth2 connector may name its issuer identifier (RFC 9207 iss)", () => {
     const { auth } = parse(edit((d) => (d.auth.issuer = "https://acme.example")));
     assert.equal("issuer" in auth ? auth.issuer : undefined, "https://acme.example");
@@ -343,6 +356,22 @@ describe("a connector file is refused, naming the file and the field", () => {
       "name",
       /\{hostname\} is only filled in/,
     ));
+  for (const [where, url] of [
+    ["inside a host name", "https://api.{hostname}/v4"],
+    ["after a path", "https://gateway.example/{hostname}/api"],
+    ["followed by a port", "https://{hostname}:8443/api"],
+  ] as const) {
+    it(`{hostname} ${where} with hostname.pathPrefix (a path prefix there would change the host)`, () =>
+      refused(
+        edit((d) => {
+          d.auth.tokenUrl = "https://{hostname}/oauth/token";
+          d.api.baseUrl = url;
+          d.hostname = { pathPrefix: true };
+        }),
+        "api.baseUrl",
+        /with hostname.pathPrefix, \{hostname\} must come right after https:\/\/ and be followed by \/ or the end/,
+      ));
+  }
   it("{hostname} without a hostname section", () =>
     refused(
       edit((d) => (d.auth.tokenUrl = "https://{hostname}/oauth/token")),
