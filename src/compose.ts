@@ -50,7 +50,7 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     keyring,
     signingKeys: new SigningKeys(db, keyring),
     clients: new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES, undefined, config.allowPrivateHosts),
-    outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts)),
+    outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts), { extraCa: config.outboundCa }),
     connectors,
     reloadConnectors: serializedReload(connectors, config.connectorsDir, env, log),
     kinds: await loadBuiltInKinds(),
