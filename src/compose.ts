@@ -44,7 +44,7 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     redisDown = false;
   });
   const clients = new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES, undefined, config.allowPrivateHosts);
-  const outbound = new Outbound(new AddressPolicy(config.allowPrivateHosts));
+  const outbound = new Outbound(new AddressPolicy(config.allowPrivateHosts), { extraCa: config.outboundCa });
   return {
     config,
     log,
@@ -53,7 +53,7 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     keyring,
     signingKeys: new SigningKeys(db, keyring),
     clients,
-    clientMetadataDocuments: new ClientMetadataDocuments(db, outbound, clients, config.allowPrivateHosts),
+    clientMetadataDocuments: new ClientMetadataDocuments(db, outbound, clients),
     outbound,
     connectors,
     reloadConnectors: serializedReload(connectors, config.connectorsDir, env, log),

@@ -4,6 +4,7 @@
  * with one line naming the variable (see `ConfigError`).
  */
 import { z } from "zod";
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { CidrList, parseCidr, type Cidr } from "./net/cidr-list.js";
 
@@ -132,6 +133,28 @@ const envSchema = z.object({
       }
       return new CidrList(blocks);
     }),
+  /**
+   * A PEM file of certificate authorities the broker trusts for its outbound TLS, beside Node's
+   * built-in roots (a self-hosted upstream or a client metadata document served under a private CA).
+   */
+  BROKER_OUTBOUND_CA_FILE: z
+    .string()
+    .optional()
+    .transform((path, ctx) => {
+      if (path === undefined || path === "") return undefined;
+      let pem: string;
+      try {
+        pem = readFileSync(path, "utf8");
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}): ${path}` });
+        return z.NEVER;
+      }
+      if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+        ctx.addIssue({ code: "custom", message: `holds no PEM certificate: ${path}` });
+        return z.NEVER;
+      }
+      return pem;
+    }),
   /** pino log level. */
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
   /** Admin API bearer token; unset disables token auth for the admin API. */
@@ -206,6 +229,8 @@ export interface Config {
   encryptionKeys: EncryptionKeySpec[];
   connectorsDir: string;
   allowPrivateHosts: CidrList;
+  /** Extra certificate authorities (PEM) for outbound TLS, from BROKER_OUTBOUND_CA_FILE. */
+  outboundCa: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   adminToken: string | undefined;
   shutdownGraceMs: number;
@@ -265,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     encryptionKeys: e.BROKER_ENCRYPTION_KEYS,
     connectorsDir: e.CONNECTORS_DIR,
     allowPrivateHosts: e.BROKER_ALLOW_PRIVATE_HOSTS,
+    outboundCa: e.BROKER_OUTBOUND_CA_FILE,
     logLevel: e.LOG_LEVEL,
     adminToken: e.BROKER_ADMIN_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -16,14 +16,12 @@
  * document that cannot be fetched or is invalid fails closed: the client is
  * refused (invalid_client), even if an earlier copy was valid.
  */
-import { isIP } from "node:net";
 import CachePolicy from "http-cache-semantics";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db.js";
 import { recordAudit } from "../audit.js";
 import { InvalidClient } from "../errors.js";
-import type { CidrList } from "../net/cidr-list.js";
-import type { Outbound } from "../net/outbound.js";
+import { ForbiddenHostError, type Outbound } from "../net/outbound.js";
 import type { Services } from "../services.js";
 import { checkRedirectUri, DEFAULT_CLIENT_SCOPES, MAX_CLIENT_ID_LENGTH, toClient, type Client, type Clients } from "./clients.js";
 
@@ -56,10 +54,11 @@ export function isMetadataDocumentClientId(clientId: string): boolean {
  * The problem with a client_id as a metadata document URL, or undefined:
  * https with a path, no credentials or fragment, and written in its
  * normalised form (no dot segments, lower-case host, no default port), since
- * the document must repeat it exactly. Plain http only to an address literal
- * inside BROKER_ALLOW_PRIVATE_HOSTS (development and tests), as for webhook URLs.
+ * the document must repeat it exactly. Never plain http, not even in
+ * development: a document on a private CA's server is reached with
+ * BROKER_OUTBOUND_CA_FILE (and BROKER_ALLOW_PRIVATE_HOSTS for its address).
  */
-export function checkMetadataDocumentUrl(clientId: string, allowPrivateHosts: CidrList): string | undefined {
+export function checkMetadataDocumentUrl(clientId: string): string | undefined {
   if (clientId.length > MAX_CLIENT_ID_LENGTH) return `is longer than ${MAX_CLIENT_ID_LENGTH} characters`;
   let url: URL;
   try {
@@ -67,9 +66,7 @@ export function checkMetadataDocumentUrl(clientId: string, allowPrivateHosts: Ci
   } catch {
     return "is not a URL";
   }
-  const bare = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const allowedHttp = url.protocol === "http:" && isIP(bare) !== 0 && allowPrivateHosts.includes(bare);
-  if (url.protocol !== "https:" && !allowedHttp) return "must be an https URL";
+  if (url.protocol !== "https:") return "must be an https URL";
   if (url.username || url.password) return "must not contain a user name or password";
   if (url.hash || clientId.includes("#")) return "must not contain a fragment";
   if (url.pathname === "/") return "must have a path (https://host/path/to/client.json)";
@@ -154,12 +151,11 @@ export class ClientMetadataDocuments {
     private readonly db: Db,
     private readonly outbound: Pick<Outbound, "fetch">,
     private readonly clients: Pick<Clients, "invalidate">,
-    private readonly allowPrivateHosts: CidrList,
   ) {}
 
   /** The client a metadata document URL names, fetched and checked unless a fresh copy is cached; throws `InvalidClient`. */
   client(clientId: string): Promise<Client> {
-    const problem = checkMetadataDocumentUrl(clientId, this.allowPrivateHosts);
+    const problem = checkMetadataDocumentUrl(clientId);
     if (problem) return Promise.reject(new InvalidClient(`a client_id that is a URL names a client metadata document, and this one ${problem}`));
     const hit = this.cached.get(clientId);
     if (hit) return Promise.resolve(hit);
@@ -204,8 +200,10 @@ export class ClientMetadataDocuments {
       body = await readCapped(res.body, MAX_DOCUMENT_BYTES);
     } catch (err) {
       if (err instanceof InvalidClient) throw err;
-      const timedOut = (err as Error).name === "TimeoutError";
-      throw refused(clientId, timedOut ? `could not be fetched within ${FETCH_TIMEOUT_MS / 1000} s` : `could not be fetched: ${(err as Error).message}`, err);
+      if (err instanceof ForbiddenHostError) throw refused(clientId, `is on a host the broker may not connect to (${err.description})`, err);
+      // The connection's own error (refused, reset, TLS) stays in the cause: it would tell a prober about the network beyond.
+      const why = (err as Error).name === "TimeoutError" ? `within ${FETCH_TIMEOUT_MS / 1000} s` : "(the connection or the TLS handshake failed)";
+      throw refused(clientId, `could not be fetched ${why}`, err);
     }
     if (body === undefined) throw refused(clientId, `is larger than ${MAX_DOCUMENT_BYTES} bytes`);
     let document: unknown;

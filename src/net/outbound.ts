@@ -13,6 +13,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { rootCertificates } from "node:tls";
 import { LRUCache } from "lru-cache";
 import { Agent, fetch as undiciFetch, type Dispatcher } from "undici";
 import { UpstreamError } from "../errors.js";
@@ -46,6 +47,8 @@ export interface OutboundOptions {
   maxAgents?: number;
   /** How hostnames are resolved. @defaultValue node:dns lookup, every address, in the resolver's order */
   lookup?: LookupAll;
+  /** Certificate authorities (PEM) trusted beside Node's built-in roots (BROKER_OUTBOUND_CA_FILE). */
+  extraCa?: string;
 }
 
 const systemLookup: LookupAll = (hostname) => lookup(hostname, { all: true, verbatim: true });
@@ -54,6 +57,8 @@ export class Outbound {
   private readonly agents: LRUCache<string, Agent>;
   private readonly resolved: LRUCache<string, CheckedAddress>;
   private readonly lookup: LookupAll;
+  /** Node's roots plus the operator's, when there are any: `ca` replaces the roots, so both are given. */
+  private readonly ca: string[] | undefined;
 
   constructor(
     private readonly policy: AddressPolicy,
@@ -67,6 +72,7 @@ export class Outbound {
       dispose: (agent) => void agent.close().catch(() => undefined),
     });
     this.lookup = options.lookup ?? systemLookup;
+    this.ca = options.extraCa ? [...rootCertificates, options.extraCa] : undefined;
   }
 
   /** Resolves a hostname and checks every address; returns the one to connect to. */
@@ -101,6 +107,7 @@ export class Outbound {
       agent = new Agent({
         connect: {
           timeout: this.options.connectTimeoutMs ?? 10_000,
+          ...(this.ca ? { ca: this.ca } : {}),
           // Node asks for every address (`all`) when it may race IPv4/IPv6 (autoSelectFamily).
           lookup: (_hostname, opts, callback) =>
             (opts as { all?: boolean }).all

@@ -1,23 +1,27 @@
 /**
  * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document,
- * MCP authorization 2025-11-25): a client_id that is a URL, whose document a
- * real HTTP server on 127.0.0.1 serves (the tests' BROKER_ALLOW_PRIVATE_HOSTS
- * lets the outbound client reach loopback, and lets plain http name an
- * address literal there, as for webhook URLs). Covers the whole flow with
+ * MCP authorization 2025-11-25): a client_id that is an https URL, whose
+ * document a real HTTPS server on 127.0.0.1 serves under a CA of the test's
+ * own (BROKER_OUTBOUND_CA_FILE; the tests' BROKER_ALLOW_PRIVATE_HOSTS lets
+ * the outbound client reach loopback). Covers the whole flow with
  * PKCE, every way a document is refused (at the authorization endpoint: an
  * error page, never a redirect; at the token endpoint: invalid_client), and
  * caching by the document's headers, counted at the server.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server } from "node:https";
+import { createServer as createPlainServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as client from "openid-client";
 import { connectTestAccount, startBrokerWithGitHubLike, TEST_APP_REDIRECT } from "../../support/flow.js";
 import type { TestBroker } from "../../support/broker.js";
 import type { OAuth2Upstream } from "../../support/oauth2-upstream.js";
 import { TestBrowser } from "../../support/browser.js";
-import { MAX_DOCUMENT_BYTES } from "../../../src/apps/metadata-documents.js";
+import { makeTestCertificates, type TestCertificates } from "../../support/tls.js";
+import { ClientMetadataDocuments, MAX_DOCUMENT_BYTES } from "../../../src/apps/metadata-documents.js";
+import { AddressPolicy } from "../../../src/net/address-policy.js";
+import { Outbound } from "../../../src/net/outbound.js";
 
 const insecure = { execute: [client.allowInsecureRequests] };
 
@@ -34,6 +38,7 @@ describe("client ID metadata documents", () => {
   let broker: TestBroker;
   let upstream: OAuth2Upstream;
   let documents: Server;
+  let certificates: TestCertificates;
   let origin: string;
   const served = new Map<string, Served>();
   const fetches = new Map<string, number>();
@@ -89,7 +94,8 @@ describe("client ID metadata documents", () => {
   }
 
   before(async () => {
-    documents = createServer((req, res) => {
+    certificates = makeTestCertificates();
+    documents = createServer({ key: certificates.key, cert: certificates.cert }, (req, res) => {
       const path = req.url ?? "/";
       fetches.set(path, (fetches.get(path) ?? 0) + 1);
       const doc = served.get(path);
@@ -107,14 +113,15 @@ describe("client ID metadata documents", () => {
       res.writeHead(doc.status ?? 200, { ...doc.headers, "content-length": Buffer.byteLength(body) }).end(body);
     });
     await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
-    origin = `http://127.0.0.1:${(documents.address() as AddressInfo).port}`;
-    setup = await startBrokerWithGitHubLike();
+    origin = `https://127.0.0.1:${(documents.address() as AddressInfo).port}`;
+    setup = await startBrokerWithGitHubLike({ env: { BROKER_OUTBOUND_CA_FILE: certificates.caFile } });
     ({ broker, upstream } = setup);
   });
 
   after(async () => {
     await setup?.stop();
     await new Promise((resolve) => documents?.close(resolve));
+    certificates?.remove();
   });
 
   it("runs the code flow with PKCE for a client known only by its document, and keeps an App row for it", async () => {
@@ -184,6 +191,8 @@ describe("client ID metadata documents", () => {
   it("refuses a client_id URL that is not https, without fetching anything", async () => {
     const before = [...fetches.values()].reduce((a, b) => a + b, 0);
     await assertRefusedOnPage(await authorize("http://agent.example.com/client.json"), "invalid_client", /must be an https URL/);
+    // Not even to an address BROKER_ALLOW_PRIVATE_HOSTS opens: the document server answers http there too.
+    await assertRefusedOnPage(await authorize(origin.replace("https:", "http:") + "/clients/happy.json"), "invalid_client", /must be an https URL/);
     await assertRefusedOnPage(await authorize("https://agent.example.com/"), "invalid_client", /must have a path/);
     await assertRefusedOnPage(await authorize("https://agent.example.com/a/../client.json"), "invalid_client", /normalised form/);
     assert.equal(
@@ -214,11 +223,26 @@ describe("client ID metadata documents", () => {
 
   it("refuses the client when its document cannot be fetched", async () => {
     await assertRefusedOnPage(await authorize(`${origin}/clients/missing.json`), "invalid_client", /answered HTTP 404/);
-    const closed = createServer();
+    const closed = createPlainServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    await assertRefusedOnPage(await authorize(`http://127.0.0.1:${port}/client.json`), "invalid_client", /could not be fetched/);
+    await assertRefusedOnPage(await authorize(`https://127.0.0.1:${port}/client.json`), "invalid_client", /could not be fetched \(the connection/);
+  });
+
+  it("never fetches from an address the outbound policy refuses", async () => {
+    await assertRefusedOnPage(await authorize("https://10.1.2.3/client.json"), "invalid_client", /may not connect to .*private or reserved address/);
+    await assertRefusedOnPage(await authorize("https://169.254.169.254/latest/meta-data.json"), "invalid_client", /may not connect to/);
+  });
+
+  it("trusts a document's certificate only through the broker's trust store (BROKER_OUTBOUND_CA_FILE)", async () => {
+    const outbound = new Outbound(new AddressPolicy(broker.services.config.allowPrivateHosts));
+    try {
+      const withoutCa = new ClientMetadataDocuments(broker.services.db, outbound, broker.services.clients);
+      await assert.rejects(withoutCa.client(serve("untrusted")), /could not be fetched \(the connection or the TLS handshake failed\)/);
+    } finally {
+      await outbound.close();
+    }
   });
 
   it("refuses a document that asks for a shared-secret method or private_key_jwt, or carries a secret", async () => {

@@ -1,7 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, ENV_VARS, issuerPortMismatch, loadConfig } from "../../../src/config.js";
 
 const KEY = `k1:${randomBytes(32).toString("base64")}`;
@@ -200,6 +202,21 @@ describe("a bad variable stops the start with one line naming it", () => {
     rejects({ BROKER_ALLOW_PRIVATE_HOSTS: "localhost" }, "BROKER_ALLOW_PRIVATE_HOSTS", /"localhost" is not a CIDR/);
     rejects({ BROKER_ALLOW_PRIVATE_HOSTS: "::1/129" }, "BROKER_ALLOW_PRIVATE_HOSTS", /is not a CIDR/);
     rejects({ BROKER_ALLOW_PRIVATE_HOSTS: "10.0.0.0/8x" }, "BROKER_ALLOW_PRIVATE_HOSTS", /is not a CIDR/);
+  });
+
+  it("BROKER_OUTBOUND_CA_FILE that cannot be read or holds no certificate", () => {
+    rejects({ BROKER_OUTBOUND_CA_FILE: "/nonexistent/ca.pem" }, "BROKER_OUTBOUND_CA_FILE", /cannot be read \(ENOENT\): \/nonexistent\/ca\.pem/);
+    const notPem = join(mkdtempSync(join(tmpdir(), "authbroker-config-")), "ca.pem");
+    writeFileSync(notPem, "not a certificate");
+    rejects({ BROKER_OUTBOUND_CA_FILE: notPem }, "BROKER_OUTBOUND_CA_FILE", /holds no PEM certificate/);
+  });
+
+  it("BROKER_OUTBOUND_CA_FILE's certificates are read at start", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "authbroker-config-")), "ca.pem");
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    writeFileSync(file, pem);
+    assert.equal(loadConfig({ BROKER_ENCRYPTION_KEYS: KEY, BROKER_OUTBOUND_CA_FILE: file }).outboundCa, pem);
+    assert.equal(loadConfig({ BROKER_ENCRYPTION_KEYS: KEY }).outboundCa, undefined);
   });
 
   it("LOG_LEVEL that pino does not know", () => {
