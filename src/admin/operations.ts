@@ -17,7 +17,7 @@ import { EXPIRY_SOURCES } from "../connectors/token-expiry.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
-import { appView, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from "../apps/clients.js";
+import { appView, MAX_CLIENT_ID_LENGTH, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from "../apps/clients.js";
 import { GRANT_TYPES } from "../oauth/grants/index.js";
 import { clientRevocation, markClientRevoked } from "../revocation/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
@@ -31,7 +31,8 @@ import {
   revokeRegistrationToken,
 } from "../apps/registration-tokens.js";
 
-const id = z.string().min(1).max(128);
+/** Ids in paths: the broker's own are short; a metadata-document app's is its URL (MAX_CLIENT_ID_LENGTH). */
+const id = z.string().min(1).max(MAX_CLIENT_ID_LENGTH);
 const cursor = z.string().max(128).optional();
 const limit = z.coerce.number().int().min(1).max(500).default(50);
 const isoDate = z.string().datetime({ offset: true });

@@ -24,6 +24,7 @@ import { AddressPolicy } from "../../../src/net/address-policy.js";
 import { Outbound } from "../../../src/net/outbound.js";
 
 const insecure = { execute: [client.allowInsecureRequests] };
+const ADMIN_TOKEN = "operator-admin-token-0123456789abcdef";
 
 interface Served {
   status?: number;
@@ -114,7 +115,7 @@ describe("client ID metadata documents", () => {
     });
     await new Promise<void>((resolve) => documents.listen(0, "127.0.0.1", resolve));
     origin = `https://127.0.0.1:${(documents.address() as AddressInfo).port}`;
-    setup = await startBrokerWithGitHubLike({ env: { BROKER_OUTBOUND_CA_FILE: certificates.caFile } });
+    setup = await startBrokerWithGitHubLike({ env: { BROKER_OUTBOUND_CA_FILE: certificates.caFile, BROKER_ADMIN_TOKEN: ADMIN_TOKEN } });
     ({ broker, upstream } = setup);
   });
 
@@ -302,6 +303,17 @@ describe("client ID metadata documents", () => {
     assert.deepEqual(app.redirectUris, [redirect]);
     assert.equal(app.name, `Agent at ${redirect}`);
     await assertRefusedOnPage(await authorize(clientId), "invalid_redirect_uri", /not registered/);
+  });
+
+  it("lets the operator see the app by its URL, registration metadata_document, also for a long URL", async () => {
+    const clientId = serve(`long-${"x".repeat(200)}`);
+    assert.equal((await authorize(clientId)).status, 302);
+    const res = await fetch(`${broker.url}/admin/v1/apps/${encodeURIComponent(clientId)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const view = (await res.json()) as Record<string, unknown>;
+    assert.equal(res.status, 200, JSON.stringify(view));
+    assert.equal(view.client_id, clientId);
+    assert.equal(view.registration, "metadata_document");
+    assert.equal(view.type, "public");
   });
 
   it("says so in discovery", async () => {
