@@ -8,6 +8,7 @@ import { SigningKeys } from "./crypto/signing-keys.js";
 import { createDb, type Db } from "./db.js";
 import type { Logger } from "./log.js";
 import { Clients } from "./apps/clients.js";
+import { ClientMetadataDocuments } from "./apps/metadata-documents.js";
 import { GRANT_TYPES } from "./oauth/grants/index.js";
 import { createRedis, whenReady, type Redis } from "./redis.js";
 import { closeRevocationCache } from "./revocation/revocation-cache.js";
@@ -42,6 +43,8 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     if (redisDown) log.info("redis reachable again");
     redisDown = false;
   });
+  const clients = new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES, undefined, config.allowPrivateHosts);
+  const outbound = new Outbound(new AddressPolicy(config.allowPrivateHosts), { extraCa: config.outboundCa });
   return {
     config,
     log,
@@ -49,8 +52,9 @@ export async function createServices(config: Config, log: Logger, env: NodeJS.Pr
     redis,
     keyring,
     signingKeys: new SigningKeys(db, keyring),
-    clients: new Clients(db, config.tokenLifetimeLimits, GRANT_TYPES, undefined, config.allowPrivateHosts),
-    outbound: new Outbound(new AddressPolicy(config.allowPrivateHosts), { extraCa: config.outboundCa }),
+    clients,
+    clientMetadataDocuments: new ClientMetadataDocuments(db, outbound, clients),
+    outbound,
     connectors,
     reloadConnectors: serializedReload(connectors, config.connectorsDir, env, log),
     kinds: await loadBuiltInKinds(),

@@ -54,6 +54,10 @@ function parseEncryptionKeys(raw: string, ctx: z.RefinementCtx): EncryptionKeySp
   return specs;
 }
 
+/** BROKER_DYNAMIC_REGISTRATION: who may register a client at POST /oauth/register. */
+export const DYNAMIC_REGISTRATION_MODES = ["off", "token", "open"] as const;
+export type DynamicRegistrationMode = (typeof DYNAMIC_REGISTRATION_MODES)[number];
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /** A whole number written in decimal: "abc", "1.5" and "  " are refused (z.coerce would read "  " as 0). */
@@ -203,6 +207,15 @@ const envSchema = z.object({
   ACCESS_TOKEN_MAX_TTL_SECONDS: integer(60, 31_536_000, "must be 60-31536000").default(86_400),
   /** The longest any refresh token lives (seconds); registration refuses longer, and stored apps are cut to it at issue. */
   REFRESH_TOKEN_MAX_TTL_SECONDS: integer(60, 31_536_000, "must be 60-31536000").default(7_776_000),
+  /**
+   * RFC 7591 dynamic client registration at POST /oauth/register: `off` (the
+   * endpoint answers 404 and discovery does not list it), `token` (an initial
+   * access token the operator made with `authbroker registration-tokens create`),
+   * or `open` (anyone may register; rate limited per address).
+   */
+  BROKER_DYNAMIC_REGISTRATION: z.enum(DYNAMIC_REGISTRATION_MODES, { error: `must be one of ${DYNAMIC_REGISTRATION_MODES.join(", ")}` }).default("off"),
+  /** Seconds after which a dynamically registered app that never got an account or a grant is deleted by the worker. */
+  BROKER_DYNAMIC_REGISTRATION_REAP_AFTER: integer(3_600, 31_536_000, "must be 3600-31536000 seconds").default(2_592_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -231,6 +244,7 @@ export interface Config {
   proxyRateLimitMaxWaitMs: number;
   trustProxyHops: number;
   tokenLifetimeLimits: TokenLifetimeLimits;
+  dynamicRegistration: { mode: DynamicRegistrationMode; reapAfterSeconds: number };
 }
 
 /** Upper bounds of token lifetimes, in seconds, for every app (src/apps/clients.ts refuses more; src/oauth/tokens.ts cuts to them). */
@@ -290,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     proxyRateLimitMaxWaitMs: e.PROXY_RATE_LIMIT_MAX_WAIT_MS,
     trustProxyHops: e.TRUST_PROXY_HOPS,
     tokenLifetimeLimits: { accessTokenMaxTtl: e.ACCESS_TOKEN_MAX_TTL_SECONDS, refreshTokenMaxTtl: e.REFRESH_TOKEN_MAX_TTL_SECONDS },
+    dynamicRegistration: { mode: e.BROKER_DYNAMIC_REGISTRATION, reapAfterSeconds: e.BROKER_DYNAMIC_REGISTRATION_REAP_AFTER },
   };
 }
 

@@ -13,6 +13,8 @@ export const REVOCATION_PATH = "/oauth/revoke";
 export const USERINFO_PATH = "/oauth/userinfo";
 export const JWKS_PATH = "/oauth/jwks";
 export const DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization";
+/** RFC 7591 dynamic client registration (BROKER_DYNAMIC_REGISTRATION). */
+export const REGISTRATION_PATH = "/oauth/register";
 export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
 export const OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server";
 

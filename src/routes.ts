@@ -29,6 +29,7 @@ import { deviceAuthorizationEndpoint } from "./oauth/device.js";
 import { discoveryEndpoint } from "./oauth/discovery.js";
 import { introspectionEndpoint } from "./oauth/introspect.js";
 import { jwksEndpoint } from "./oauth/jwks.js";
+import { registrationEndpoint } from "./oauth/registration.js";
 import { revocationEndpoint } from "./oauth/revoke.js";
 import { tokenEndpoint } from "./oauth/token.js";
 import { userinfoEndpoint } from "./oauth/userinfo.js";
@@ -42,6 +43,7 @@ import {
   DEVICE_AUTHORIZATION_PATH,
   DEVICE_DECISION_PATH,
   DEVICE_PAGE_PATH,
+  REGISTRATION_PATH,
   HOSTNAME_PAGE,
   INTROSPECTION_PATH,
   JWKS_PATH,
@@ -68,6 +70,8 @@ const LIMITS = {
   authorize: { name: "authorize", claimedClientId: claimedClientOfAuthorizationRequest },
   device: { name: "device" },
   connect: { name: "connect" },
+  // Per address only: a registering client has no client_id yet.
+  registration: { name: "registration" },
 } satisfies Record<string, RateLimitClass>;
 
 export interface RouteTableOptions {
@@ -78,7 +82,7 @@ export interface RouteTableOptions {
 export function routeTable(services: Services, options: RouteTableOptions = {}): Route[] {
   const client = clientAuthentication(services);
   const proxy = createProxy(services, options.proxy);
-  const { token, deviceAuthorization, authorize, device, connect } = LIMITS;
+  const { token, deviceAuthorization, authorize, device, connect, registration } = LIMITS;
   return [
     // Probes and public documents. `/`: links to the rest, for whoever opens the broker's address.
     route({ lane: "direct", method: "GET", path: "/", errors: "api", auth: PUBLIC, handle: frontPage(services) }),
@@ -102,6 +106,18 @@ export function routeTable(services: Services, options: RouteTableOptions = {}):
       auth: client,
       rateLimit: deviceAuthorization,
       handle: deviceAuthorizationEndpoint(services),
+    }),
+    // RFC 7591: a client registers itself (BROKER_DYNAMIC_REGISTRATION; 404 when off). Open to scripts: browser-based agents register too.
+    route({
+      lane: "express",
+      method: "POST",
+      path: REGISTRATION_PATH,
+      errors: "oauth",
+      auth: PUBLIC,
+      rateLimit: registration,
+      cors: true,
+      body: "json",
+      handle: registrationEndpoint(services),
     }),
     route({
       lane: "express",

@@ -10,6 +10,7 @@ import type { SigningKeys } from "./crypto/signing-keys.js";
 import type { Db } from "./db.js";
 import type { Logger } from "./log.js";
 import type { Clients } from "./apps/clients.js";
+import type { ClientMetadataDocuments } from "./apps/metadata-documents.js";
 import type { Redis } from "./redis.js";
 import type { Outbound } from "./net/outbound.js";
 import type { ConnectorRegistry } from "./connectors/registry.js";
@@ -27,6 +28,8 @@ export interface Services {
   signingKeys: SigningKeys;
   /** Broker OAuth clients (apps), cached for the hot paths. */
   clients: Clients;
+  /** Clients whose client_id is the URL of their metadata document: fetched, checked and cached (apps/metadata-documents.ts). */
+  clientMetadataDocuments: ClientMetadataDocuments;
   /** SSRF-safe outbound HTTP with keep-alive pools, for every upstream call. */
   outbound: Outbound;
   /** The connectors of CONNECTORS_DIR, validated at start and replaced file by file when they change (connectors/reload.ts). */

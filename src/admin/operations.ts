@@ -17,14 +17,22 @@ import { EXPIRY_SOURCES } from "../connectors/token-expiry.js";
 import { rotateKeys } from "../crypto/rotate.js";
 import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
-import { appView, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from "../apps/clients.js";
+import { appView, MAX_CLIENT_ID_LENGTH, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from "../apps/clients.js";
 import { GRANT_TYPES } from "../oauth/grants/index.js";
 import { clientRevocation, markClientRevoked } from "../revocation/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
 import { DELIVERY_STATUSES, getDelivery, listDeliveries, redeliver } from "../jobs/webhook-deliveries.js";
 import { ACCOUNT_EVENT_TYPES } from "../jobs/account-events.js";
+import {
+  createRegistrationToken,
+  listRegistrationTokens,
+  MAX_REGISTRATION_TOKEN_SECONDS,
+  MAX_REGISTRATION_TOKEN_USES,
+  revokeRegistrationToken,
+} from "../apps/registration-tokens.js";
 
-const id = z.string().min(1).max(128);
+/** Ids in paths: the broker's own are short; a metadata-document app's is its URL (MAX_CLIENT_ID_LENGTH). */
+const id = z.string().min(1).max(MAX_CLIENT_ID_LENGTH);
 const cursor = z.string().max(128).optional();
 const limit = z.coerce.number().int().min(1).max(500).default(50);
 const isoDate = z.string().datetime({ offset: true });
@@ -49,6 +57,18 @@ const appSchema = z.object({
   allow_upstream_tokens: z.boolean(),
   webhook_url: z.string().nullable(),
   require_pkce: z.boolean(),
+  /** cli (the operator), dynamic (RFC 7591) or metadata_document (its client_id is its metadata document's URL). */
+  registration: z.string(),
+});
+
+const registrationTokenSchema = z.object({
+  id: z.string(),
+  uses: z.number(),
+  /** Registrations it may make in all; null: any number until it expires or is revoked. */
+  max_uses: z.number().nullable(),
+  expires_at: z.string().nullable(),
+  revoked_at: z.string().nullable(),
+  created_at: z.string(),
 });
 
 const accountSchema = z.object({
@@ -244,6 +264,52 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
       await markClientRevoked(services.redis, revocation);
       await recordAudit(services.db, { action: "app.deleted", ...actor, appId: params.id, requestId, detail: { accounts: accounts.length } });
       return { id: params.id, deleted: true as const, accounts_deleted: accounts.length };
+    },
+  }),
+  operation({
+    operationId: "listRegistrationTokens",
+    method: "get",
+    path: "/registration-tokens",
+    summary: "Initial access tokens for dynamic client registration (BROKER_DYNAMIC_REGISTRATION=token), never the tokens themselves",
+    tag: "apps",
+    response: z.object({ data: z.array(registrationTokenSchema) }),
+    handle: async (_input, { services }) => ({ data: await listRegistrationTokens(services.db) }),
+  }),
+  operation({
+    operationId: "createRegistrationToken",
+    method: "post",
+    path: "/registration-tokens",
+    status: 201,
+    summary: "Make an initial access token for dynamic client registration; the token is returned once",
+    tag: "apps",
+    body: z.object({
+      expires_in: z.number().int().min(1).max(MAX_REGISTRATION_TOKEN_SECONDS).optional(),
+      max_uses: z.number().int().min(1).max(MAX_REGISTRATION_TOKEN_USES).optional(),
+    }),
+    response: registrationTokenSchema.extend({ token: z.string() }),
+    handle: async ({ body }, { services, actor, requestId }) => {
+      const { token, view } = await createRegistrationToken(services.db, { expiresInSeconds: body.expires_in, maxUses: body.max_uses });
+      await recordAudit(services.db, {
+        action: "registration_token.created",
+        ...actor,
+        requestId,
+        detail: { id: view.id, maxUses: view.max_uses, expiresAt: view.expires_at },
+      });
+      return { ...view, token };
+    },
+  }),
+  operation({
+    operationId: "revokeRegistrationToken",
+    method: "delete",
+    path: "/registration-tokens/{id}",
+    summary: "Revoke an initial access token: no registration is accepted with it from now on",
+    tag: "apps",
+    params: z.object({ id }),
+    response: registrationTokenSchema,
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const view = await revokeRegistrationToken(services.db, params.id);
+      await recordAudit(services.db, { action: "registration_token.revoked", ...actor, requestId, detail: { id: view.id } });
+      return view;
     },
   }),
   operation({

@@ -65,6 +65,31 @@ export interface Client {
   webhookUrl: string | null;
   /** Whether the code flow needs PKCE; false only for a legacy confidential app registered with the opt-out (see `requiresPkce`). */
   requirePkce: boolean;
+  /** How the app came to be (REGISTRATIONS). */
+  registration: string;
+  /** Dynamic public registrations: the dedupe key of their metadata; null otherwise. */
+  registrationHash: string | null;
+}
+
+/**
+ * How an app came to be: registered by the operator (`cli`: the CLI or the
+ * admin API), by itself through RFC 7591 (`dynamic`), or on first use of a
+ * client_id that is the URL of its Client ID Metadata Document
+ * (`metadata_document`, apps/metadata-documents.ts).
+ */
+export const REGISTRATIONS = ["cli", "dynamic", "metadata_document"] as const;
+export type Registration = (typeof REGISTRATIONS)[number];
+
+/**
+ * The app's name as the end user's pages show it. A metadata-document
+ * client names itself (client_name is self-asserted, anyone can write any
+ * name in a document they host), so the host that serves the document —
+ * the one thing about it that is proven — is shown beside the name.
+ */
+export function appDisplayName(client: Pick<Client, "name" | "registration" | "id">): string {
+  if (client.registration !== "metadata_document") return client.name;
+  const host = new URL(client.id).host;
+  return client.name === host ? host : `${client.name} (${host})`;
 }
 
 export interface CreateClientInput {
@@ -84,6 +109,10 @@ export interface CreateClientInput {
   webhookUrl?: string;
   /** @defaultValue true; only a confidential app may set false */
   requirePkce?: boolean;
+  /** @defaultValue "cli"; metadata-document apps are made by apps/metadata-documents.ts, not here */
+  registration?: Exclude<Registration, "metadata_document">;
+  /** Dynamic public registrations: the dedupe key of their metadata (unique). */
+  registrationHash?: string;
 }
 
 /** Lifetimes (seconds) of an app registered without its own, each cut to its limit (TokenLifetimeLimits). */
@@ -161,6 +190,24 @@ export function checkRedirectUri(uri: string): string | undefined {
   return undefined;
 }
 
+/** OIDC Dynamic Client Registration §2 `application_type`. */
+export type ApplicationType = "web" | "native";
+
+/**
+ * A redirect URI of a self-registered client, by its application type: the
+ * rules of every app (checkRedirectUri), and for a web application https
+ * only (OIDC Registration §2: loopback and custom schemes are a native
+ * app's). A native app may use a custom scheme, a loopback IP literal over
+ * http, or a claimed https URL (RFC 8252 §7).
+ */
+export function checkRedirectUriFor(applicationType: ApplicationType, uri: string): string | undefined {
+  const problem = checkRedirectUri(uri);
+  if (problem) return problem;
+  if (applicationType === "web" && new URL(uri).protocol !== "https:")
+    return `"${uri}" must use https for a web application; loopback and custom-scheme redirect URIs need application_type "native"`;
+  return undefined;
+}
+
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === "127.0.0.1" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
@@ -213,7 +260,7 @@ export function checkClientJwks(jwks: unknown): void {
   }
 }
 
-type AppRow = Omit<Client, "tokenEndpointAuthMethod" | "tokenEndpointAuthMethods"> & {
+export type AppRow = Omit<Client, "tokenEndpointAuthMethod" | "tokenEndpointAuthMethods"> & {
   tokenEndpointAuthMethod: string;
   authMethodNarrowed: boolean;
   sealedWebhookSecret?: string | null;
@@ -222,11 +269,14 @@ type AppRow = Omit<Client, "tokenEndpointAuthMethod" | "tokenEndpointAuthMethods
 };
 
 /** The app as the rest of the broker sees it: never the sealed webhook secret. */
-function toClient(row: AppRow): Client {
+export function toClient(row: AppRow): Client {
   const { sealedWebhookSecret: _sealed, createdAt: _created, updatedAt: _updated, authMethodNarrowed, ...client } = row;
   const method = row.tokenEndpointAuthMethod as ClientAuthMethod;
   return { ...client, tokenEndpointAuthMethod: method, tokenEndpointAuthMethods: acceptedAuthMethods(method, authMethodNarrowed) };
 }
+
+/** The longest client_id looked up: the broker's own ids are short; a metadata document's URL may be longer (metadata-documents.ts). */
+export const MAX_CLIENT_ID_LENGTH = 512;
 
 export class Clients {
   /** Lookups by id, answered or under way: concurrent requests for one id share one query. */
@@ -254,7 +304,7 @@ export class Clients {
   find(id: string): Promise<Client | undefined> {
     const hit = this.cache.get(id);
     if (hit && Date.now() - hit.at < this.cacheMs) return hit.lookup;
-    if (id.length > 128) return Promise.resolve(undefined);
+    if (id.length > MAX_CLIENT_ID_LENGTH) return Promise.resolve(undefined);
     const lookup = this.db.app.findUnique({ where: { id } }).then((row) => (row ? toClient(row) : undefined));
     if (this.cache.size > 10_000) this.cache.clear();
     const entry = { lookup, at: Date.now() };
@@ -334,6 +384,8 @@ export class Clients {
         allowUpstreamTokens: input.allowUpstreamTokens ?? false,
         webhookUrl: input.webhookUrl ?? null,
         requirePkce: input.requirePkce ?? true,
+        registration: input.registration ?? "cli",
+        registrationHash: input.registrationHash ?? null,
       },
     });
     return { client: toClient(row), secret, webhookSecret };
@@ -428,5 +480,6 @@ export function appView(client: Client) {
     allow_upstream_tokens: client.allowUpstreamTokens,
     webhook_url: client.webhookUrl,
     require_pkce: requiresPkce(client),
+    registration: client.registration,
   };
 }

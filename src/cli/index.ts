@@ -14,6 +14,7 @@ import { registerDev } from "./commands/dev.js";
 import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
+import { registerRegistrationTokens } from "./commands/registration-tokens.js";
 import { registerRun } from "./commands/run.js";
 import { registerWebhooks } from "./commands/webhooks.js";
 import { EXIT } from "./output.js";
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerConnectors(program);
   registerApps(program);
+  registerRegistrationTokens(program);
   registerAccounts(program);
   registerWebhooks(program);
   return program;

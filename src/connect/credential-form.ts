@@ -5,6 +5,7 @@
  * connector. Secret fields are password inputs and are never shown again;
  * the submission is checked by the kind (steps.ts) before anything is kept.
  */
+import { appDisplayName } from "../apps/clients.js";
 import { CONNECT_START_PATH, CREDENTIALS_PAGE } from "../paths.js";
 import type { Request, Response } from "express";
 import type { ExpressExchange } from "../http/route.js";
@@ -48,7 +49,8 @@ async function showPage(services: Services, req: Request, res: Response): Promis
     sendErrorPage(res, 400, "invalid_request", "This service is no longer available. Start again from the app.");
     return;
   }
-  const appName = (await services.clients.find(attempt.authorization.clientId))?.name ?? "The app";
+  const app = await services.clients.find(attempt.authorization.clientId);
+  const appName = app ? appDisplayName(app) : "The app";
   sendFormPage(res, {
     title: `Connect ${connector.name}`,
     intro: intro(appName, connector, attempt),

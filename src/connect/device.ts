@@ -24,7 +24,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { generateSecret } from "../crypto/secrets.js";
 import { toBrokerError } from "../http/error-handler.js";
 import { html, sendErrorPage, sendPage } from "../http/html.js";
-import type { Client } from "../apps/clients.js";
+import { appDisplayName, type Client } from "../apps/clients.js";
 import { denyDeviceCode, findPendingDeviceCode, formatUserCode, normaliseUserCode, type PendingDeviceCode } from "../oauth/device-codes.js";
 import { clientMayUseConnector } from "../oauth/scopes.js";
 import type { Services } from "../services.js";
@@ -130,7 +130,7 @@ function sendConfirmation(
   sendPage(res, {
     title: "Connect a device",
     formActions,
-    body: html`<h1>Connect <strong>${client.name}</strong>?</h1>
+    body: html`<h1>Connect <strong>${appDisplayName(client)}</strong>?</h1>
       <p>Continue only if your device shows the code <strong>${formatUserCode(code.userCode)}</strong> and you started this yourself.</p>
       <form method="post" action="${DEVICE_DECISION_PATH}">
         <input type="hidden" name="csrf" value="${csrfToken(binding)}" />

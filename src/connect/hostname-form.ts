@@ -4,6 +4,7 @@
  * typed hostname is checked against the connector's pattern and resolved
  * to public addresses only (hostname.ts) before the connect goes on.
  */
+import { appDisplayName } from "../apps/clients.js";
 import { CONNECT_START_PATH, HOSTNAME_PAGE } from "../paths.js";
 import type { Request, Response } from "express";
 import type { ExpressExchange } from "../http/route.js";
@@ -51,7 +52,8 @@ async function showPage(services: Services, req: Request, res: Response): Promis
     sendErrorPage(res, 400, "invalid_request", "This service is no longer available. Start again from the app.");
     return;
   }
-  const appName = (await services.clients.find(attempt.authorization.clientId))?.name ?? "The app";
+  const app = await services.clients.find(attempt.authorization.clientId);
+  const appName = app ? appDisplayName(app) : "The app";
   sendFormPage(res, {
     title: `Connect ${connector.name}`,
     intro: html`<p><strong>${appName}</strong> asks you to connect your account on your ${connector.name} server. Which server is it?</p>

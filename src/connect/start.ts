@@ -9,6 +9,7 @@
  * account connected at once and the app answered. A failure the app must
  * hear about ends the interaction with an error for it.
  */
+import { appDisplayName } from "../apps/clients.js";
 import type { Request, Response } from "express";
 import { upstreamScopesFor } from "../connectors/scopes.js";
 import { InvalidRequest, OAuthError } from "../errors.js";
@@ -33,7 +34,7 @@ async function showPicker(services: Services, req: Request, res: Response, attem
   const client = await services.clients.find(attempt.authorization.clientId);
   if (!client) throw new InvalidRequest("the app was deleted during the authorization");
   sendPicker(res, {
-    appName: client.name,
+    appName: appDisplayName(client),
     connectors: services.connectors.list().filter((c) => clientMayUseConnector(client, c.id)),
     scopes: scopesShown(attempt.requestedScopes, client.scopes),
     attemptId: attempt.id,

@@ -22,7 +22,7 @@ import { ServerError } from "../errors.js";
 import { html, sendErrorPage, sendPage } from "../http/html.js";
 import type { Services } from "../services.js";
 import { issueAuthorizationCode } from "./codes.js";
-import type { Client } from "../apps/clients.js";
+import { appDisplayName, type Client } from "../apps/clients.js";
 import { approveDeviceCode, denyDeviceCode } from "./device-codes.js";
 import { defaultResponseMode, isResponseMode, sendAuthorizationResponse, type RedirectTarget } from "./response-modes.js";
 import { issueAccessToken, issueIdToken } from "./tokens.js";
@@ -146,7 +146,8 @@ export async function finishAuthorization(services: Services, req: Request, res:
       return;
     }
     req.log.info({ clientId: pending.clientId, accountId }, "device code approved");
-    sendDeviceApproved(res, (await services.clients.find(pending.clientId))?.name ?? "the app");
+    const approvedApp = await services.clients.find(pending.clientId);
+    sendDeviceApproved(res, approvedApp ? appDisplayName(approvedApp) : "the app");
     return;
   }
   const parameters = await issueAuthorizationResponse(services, pending, accountId);

@@ -14,6 +14,7 @@ import { toBrokerError } from "../http/error-handler.js";
 import { sendErrorPage, setPageSecurityHeaders } from "../http/html.js";
 import type { Services } from "../services.js";
 import { CONNECT_START_PATH } from "../paths.js";
+import { resolveClient } from "../apps/metadata-documents.js";
 import { chooseConnector, interactionsOf } from "./interactions.js";
 import { clientMayUseConnector, splitConnectorScope } from "./scopes.js";
 import {
@@ -50,7 +51,7 @@ export function authorizeEndpoint(services: Services): (exchange: ExpressExchang
     const { params, duplicated } = readAuthorizeParameters(req);
     let client, redirectUri;
     try {
-      ({ client, redirectUri } = await findClientAndRedirect((id) => services.clients.find(id), params, duplicated));
+      ({ client, redirectUri } = await findClientAndRedirect((id) => resolveClient(services, id), params, duplicated));
     } catch (err) {
       const error = toBrokerError(err);
       if (error.status >= 500) req.log.error({ err }, "authorization request failed");

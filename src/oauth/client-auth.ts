@@ -16,9 +16,10 @@ import type { Services } from "../services.js";
 import { readForm, type FormParameters } from "./body.js";
 import type { Authenticator } from "../http/route.js";
 import type { Client, ClientAuthMethod } from "../apps/clients.js";
+import { resolveClient } from "../apps/metadata-documents.js";
 
 /** What client authentication may use. */
-export type ClientAuthServices = Pick<Services, "clients" | "config" | "redis">;
+export type ClientAuthServices = Pick<Services, "clients" | "clientMetadataDocuments" | "config" | "redis">;
 
 /** What a strategy looks at: the Authorization header and the form parameters. */
 export interface ClientAuthRequest {
@@ -258,7 +259,8 @@ export async function authenticateClient(
   const [method, strategy] = entry;
   const clientId = strategy.claimedClientId(request);
   if (!clientId) throw new InvalidClient("client authentication failed: no client_id");
-  const client = await services.clients.find(clientId);
+  // A metadata-document client is fetched here too when its cached copy is stale: an invalid document refuses it (invalid_client).
+  const client = await resolveClient(services, clientId);
   if (!client) throw new InvalidClient("client authentication failed: unknown client");
   // Checked before the credentials: a public client must not be let in by
   // sending a secret, nor a confidential one by sending none.

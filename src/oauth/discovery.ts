@@ -6,7 +6,16 @@
  * algorithms from the published keys. An endpoint appears only once it is
  * implemented: add its line to `ENDPOINTS`.
  */
-import { AUTHORIZATION_PATH, DEVICE_AUTHORIZATION_PATH, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH } from "../paths.js";
+import {
+  AUTHORIZATION_PATH,
+  DEVICE_AUTHORIZATION_PATH,
+  INTROSPECTION_PATH,
+  JWKS_PATH,
+  REGISTRATION_PATH,
+  REVOCATION_PATH,
+  TOKEN_PATH,
+  USERINFO_PATH,
+} from "../paths.js";
 import { sendDocument } from "../http/json.js";
 import type { Exchange } from "../http/route.js";
 import type { Services } from "../services.js";
@@ -38,6 +47,8 @@ export async function discoveryDocument(services: Services): Promise<Record<stri
   return {
     issuer,
     ...Object.fromEntries(ENDPOINTS.map(([name, path]) => [name, `${issuer}${path}`])),
+    // RFC 8414 §2: listed only when a client may use it (BROKER_DYNAMIC_REGISTRATION not off).
+    ...(services.config.dynamicRegistration.mode === "off" ? {} : { registration_endpoint: `${issuer}${REGISTRATION_PATH}` }),
     // Implicit and hybrid types are listed because the broker supports them;
     // each app may use only those it was registered with (RFC 9700 §2.1.2).
     response_types_supported: [...RESPONSE_TYPES],
@@ -57,6 +68,8 @@ export async function discoveryDocument(services: Services): Promise<Record<stri
     id_token_signing_alg_values_supported: algorithms,
     // RFC 9207: authorization responses carry `iss`.
     authorization_response_iss_parameter_supported: true,
+    // draft-ietf-oauth-client-id-metadata-document: an https client_id names the client's metadata document (apps/metadata-documents.ts).
+    client_id_metadata_document_supported: true,
   };
 }
 

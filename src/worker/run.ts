@@ -1,7 +1,7 @@
 /**
  * The worker role's bootstrap: BullMQ consumers for the `refresh` and
  * `webhooks` queues, and the reconciler (refresh schedules, revocations,
- * lost webhook deliveries; at start, then periodically, one worker at a
+ * lost webhook deliveries, unused dynamic registrations; at start, then periodically, one worker at a
  * time through a Redis lock). Any number of worker processes may
  * run; BullMQ hands each job to one of them.
  */
@@ -14,6 +14,7 @@ import { processWebhookJob } from "./webhooks.js";
 import { reconcileRefreshJobs } from "./reconciler.js";
 import { restoreRevocations } from "../revocation/revocation.js";
 import { removeExpiredGrants } from "./cleanup.js";
+import { reapUnusedRegistrations } from "./reap-registrations.js";
 import { enqueueLostDeliveries } from "../jobs/webhook-deliveries.js";
 
 export { REFRESH_QUEUE };
@@ -72,6 +73,8 @@ export async function startWorker(services: Services, options: WorkerOptions = {
       const removed = await removeExpiredGrants(services);
       if (removed.codes + removed.deviceCodes + removed.refreshTokens + removed.revokedClients > 0)
         log.info(removed, "removed expired codes, refresh tokens and client revocations");
+      const reaped = await reapUnusedRegistrations(services);
+      if (reaped > 0) log.info({ reaped }, "deleted dynamic registrations that were never used");
       if (result.scheduled > 0) log.info(result, "reconciler scheduled missing refresh jobs");
     } catch (err) {
       log.warn({ err: { message: (err as Error).message } }, "reconciler pass failed");

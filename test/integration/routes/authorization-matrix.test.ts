@@ -27,6 +27,7 @@ import type { OAuth2Upstream } from "../../support/oauth2-upstream.js";
 import { routeKey } from "../../../src/http/route.js";
 import { routeTable } from "../../../src/routes.js";
 import { issueAccessToken } from "../../../src/oauth/tokens.js";
+import { createRegistrationToken } from "../../../src/apps/registration-tokens.js";
 
 const ADMIN_TOKEN = "operator-admin-token-0123456789abcdef";
 const USER_SCOPE = "openid email profile offline_access proxy accounts:read accounts:write";
@@ -238,6 +239,12 @@ describe("the authorization matrix: every route × every caller", () => {
     // Back-channel OAuth endpoints authenticate the client, never a bearer token.
     { route: "POST /oauth/token", expect: everyone(401), request: form("POST", "/oauth/token", "grant_type=client_credentials") },
     { route: "POST /oauth/introspect", expect: everyone(401), request: form("POST", "/oauth/introspect", "token=x") },
+    // RFC 7591 registration: off by default (BROKER_DYNAMIC_REGISTRATION), whoever asks; a bearer token is never an initial access token here.
+    {
+      route: "POST /oauth/register",
+      expect: everyone(404),
+      request: async () => json("POST", "/oauth/register", { redirect_uris: ["https://agent.example.com/cb"], token_endpoint_auth_method: "none" }),
+    },
     { route: "POST /oauth/revoke", expect: everyone(401), request: form("POST", "/oauth/revoke", "token=x") },
     { route: "POST /oauth/device_authorization", expect: everyone(401), request: form("POST", "/oauth/device_authorization", "scope=proxy") },
     // Userinfo: an account-bound token with openid.
@@ -362,6 +369,19 @@ describe("the authorization matrix: every route × every caller", () => {
       request: async function (this: Row, cell) {
         return { method: "DELETE", path: `/admin/v1/apps/${mayChange(this, cell) ? (await registerTestApp(broker)).id : appB.id}` };
       },
+    },
+    { route: "GET /admin/v1/registration-tokens", expect: adminOnly(200), request: get("/admin/v1/registration-tokens") },
+    {
+      route: "POST /admin/v1/registration-tokens",
+      expect: adminOnly(201),
+      request: async () => json("POST", "/admin/v1/registration-tokens", { max_uses: 1 }),
+      check: (_cell, body) => assert.match((JSON.parse(body) as { token: string }).token, /^abr_/),
+    },
+    {
+      route: "DELETE /admin/v1/registration-tokens/:id",
+      expect: adminOnly(200),
+      // Every cell names a token of its own; refused cells leave theirs unrevoked (checked by the status alone: 403/401 change nothing).
+      request: async () => ({ method: "DELETE", path: `/admin/v1/registration-tokens/${(await createRegistrationToken(broker.services.db)).view.id}` }),
     },
     // Last: a new signing key (the previous one still verifies the callers' tokens).
     { route: "POST /admin/v1/keys/rotate", expect: adminOnly(200), request: async () => ({ method: "POST", path: "/admin/v1/keys/rotate" }) },
