@@ -57,6 +57,18 @@ function stringList(value: unknown, name: string): string[] | undefined {
 }
 
 /**
+ * The application type of a request that names none. OpenID Connect
+ * Registration says "web", but RFC 7591 has no such member and MCP clients
+ * (desktop agents, CLIs) send none while registering loopback redirect
+ * URIs: a request whose every redirect URI is not https is taken for a
+ * native app, and is then held to the native rules (loopback IP or a
+ * private-use scheme); any https redirect URI makes it a web app.
+ */
+function impliedApplicationType(redirectUris: string[]): ApplicationType {
+  return redirectUris.every((uri) => !uri.startsWith("https:")) ? "native" : "web";
+}
+
+/**
  * Reads an RFC 7591 §2 registration request: redirect URIs by the rules of
  * every app and of their application type (`invalid_redirect_uri`), the rest
  * `invalid_client_metadata`. Unknown members are ignored (RFC 7591 §2).
@@ -65,11 +77,11 @@ export function readRegistrationRequest(body: unknown): RegistrationMetadata {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new InvalidClientMetadata("the registration request must be a JSON object");
   const m = body as Record<string, unknown>;
 
-  const applicationType = m.application_type ?? "web";
-  if (applicationType !== "web" && applicationType !== "native") throw new InvalidClientMetadata('application_type must be "web" or "native"');
-
   const redirectUris = stringList(m.redirect_uris, "redirect_uris");
   if (!redirectUris || redirectUris.length === 0) throw new InvalidRedirectUri("redirect_uris is required: the code flow sends its answer there");
+
+  const applicationType = m.application_type ?? impliedApplicationType(redirectUris);
+  if (applicationType !== "web" && applicationType !== "native") throw new InvalidClientMetadata('application_type must be "web" or "native"');
   if (redirectUris.length > MAX_REDIRECT_URIS) throw new InvalidRedirectUri(`at most ${MAX_REDIRECT_URIS} redirect_uris`);
   for (const uri of redirectUris) {
     if (uri.length > MAX_URI_LENGTH) throw new InvalidRedirectUri(`a redirect URI is longer than ${MAX_URI_LENGTH} characters`);

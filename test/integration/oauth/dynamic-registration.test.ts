@@ -165,7 +165,8 @@ describe("dynamic client registration, open", () => {
       [{ redirect_uris: ["javascript:alert(1)"] }, /forbidden scheme/],
       [{ redirect_uris: ["not a uri"] }, /not an absolute URI/],
       [{ application_type: "web", redirect_uris: [TEST_APP_REDIRECT] }, /must use https for a web application/],
-      [{ application_type: undefined, redirect_uris: ["com.example.agent:/cb"] }, /must use https for a web application/],
+      // No application_type and an https redirect URI: a web app, so its loopback one is refused.
+      [{ application_type: undefined, redirect_uris: ["https://agent.example.com/cb", "com.example.agent:/cb"] }, /must use https for a web application/],
     ];
     for (const [extra, words] of cases) {
       const answer = await register(broker, nativePublic(extra));
@@ -184,6 +185,18 @@ describe("dynamic client registration, open", () => {
     ]) {
       const answer = await register(broker, nativePublic(extra));
       assert.equal(answer.status, 201, `${JSON.stringify(extra)}: ${JSON.stringify(answer.body)}`);
+    }
+  });
+
+  it("takes a request without application_type whose redirect URIs are all loopback or custom-scheme for a native app (as MCP clients register)", async () => {
+    for (const [uris, type] of [
+      [["http://127.0.0.1:33418/callback"], "native"],
+      [["com.example.agent:/cb", "http://[::1]/cb"], "native"],
+      [["https://agent.example.com/cb"], "web"],
+    ] as const) {
+      const answer = await register(broker, nativePublic({ application_type: undefined, redirect_uris: uris }));
+      assert.equal(answer.status, 201, `${JSON.stringify(uris)}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.application_type, type);
     }
   });
 
