@@ -64,7 +64,7 @@ export async function authenticateAdmin(
   if (bearer.split(".").length !== 3) throw unauthorized("invalid admin credentials", challenge, "invalid_token");
   let claims;
   try {
-    claims = await verifyAccessToken(services, bearer);
+    claims = await verifyAccessToken(services, bearer, "broker");
   } catch {
     throw unauthorized("invalid admin credentials", challenge, "invalid_token");
   }

@@ -44,7 +44,7 @@ export async function authenticateBearer(
   }
   let claims: AccessTokenClaims;
   try {
-    claims = await verifyAccessToken(services, token);
+    claims = await verifyAccessToken(services, token, "broker");
   } catch (err) {
     if (err instanceof BrokerError && err.code === "invalid_token")
       throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description) });

@@ -79,7 +79,7 @@ export async function readAccessToken(
 ): Promise<AccessTokenClaims | undefined> {
   if (!mayBeJwt(token)) return undefined;
   try {
-    return options.checkRevocation ? await verifyAccessToken(services, token) : await verifyAccessTokenSignature(services, token);
+    return options.checkRevocation ? await verifyAccessToken(services, token, "any") : await verifyAccessTokenSignature(services, token);
   } catch (err) {
     if (err instanceof BrokerError && err.code === "invalid_token") return undefined;
     throw err;

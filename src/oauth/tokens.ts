@@ -20,6 +20,7 @@ import type { Client } from "../apps/clients.js";
 import { identityClaims, type IdentityAccount } from "./identity-claims.js";
 import { isRevoked, REVOCATION_LEEWAY_SECONDS } from "../revocation/revocation.js";
 import { hasScope } from "./scopes.js";
+import { proxyResourceUri } from "./resources.js";
 
 /** RFC 9068 §2.1: the media type of JWT access tokens, in the `typ` header. */
 export const ACCESS_TOKEN_TYP = "at+jwt";
@@ -32,6 +33,11 @@ export interface AccessTokenClaims extends JWTPayload {
   iss: string;
   /** The account id for account-bound tokens, the client id for client-credentials tokens. */
   sub: string;
+  /**
+   * The resource the token is for (RFC 8707, RFC 9068 §3): the issuer for the
+   * broker's own APIs (and every token issued without `resource`), the
+   * proxy's resource URI (resources.ts) or a registered resource server's URI.
+   */
   aud: string;
   client_id: string;
   /** Space-separated scopes granted. */
@@ -45,7 +51,28 @@ export interface AccessTokenClaims extends JWTPayload {
   connector?: string;
   /** The grant (refresh family) the token was issued under; revoking the grant revokes the token. */
   gid?: string;
+  /** RFC 8693 §4.1: who acts for the subject (token exchange with delegation), the latest actor outermost. */
+  act?: ActorClaim;
 }
+
+/** RFC 8693 §4.1 `act`: an actor, and the actor it acted for in turn (a delegation chain). */
+export interface ActorClaim {
+  sub: string;
+  client_id?: string;
+  act?: ActorClaim;
+}
+
+/**
+ * Which audiences a verifier accepts (RFC 8707: a token for one resource is
+ * refused by every other):
+ * - "broker": the broker's own APIs (accounts API, userinfo, admin) — only
+ *   tokens for the issuer, i.e. issued without `resource`;
+ * - "proxy": the proxy — tokens for the issuer (issued without `resource`,
+ *   today's behaviour) or for the proxy's resource URI;
+ * - "any": endpoints that read tokens of every audience (introspection,
+ *   revocation, the subject token of a token exchange).
+ */
+export type AcceptedAudience = "broker" | "proxy" | "any";
 
 type SigningServices = Pick<Services, "config" | "signingKeys">;
 
@@ -57,6 +84,10 @@ export interface IssueAccessTokenInput {
   accountId?: string;
   connectorId?: string;
   grantId?: string;
+  /** `aud`: the resource the token is for (RFC 8707); the issuer when absent. */
+  audience?: string;
+  /** `act`: the delegation chain (token exchange). */
+  actor?: ActorClaim;
   /** Lifetime in seconds; defaults to the client's access-token lifetime. Cut by `accessTokenLifetime` either way. */
   ttl?: number;
 }
@@ -135,8 +166,8 @@ export async function issueAccessToken(services: SigningServices, input: IssueAc
   const claims: AccessTokenClaims = {
     iss: services.config.issuer,
     sub: input.subject,
-    // The broker is the resource server of its own proxy and APIs.
-    aud: services.config.issuer,
+    // Without a resource indicator the broker is the resource server: its own proxy and APIs.
+    aud: input.audience ?? services.config.issuer,
     client_id: input.client.id,
     scope: input.scope,
     iat,
@@ -147,6 +178,7 @@ export async function issueAccessToken(services: SigningServices, input: IssueAc
   if (input.accountId !== undefined) claims.acct = input.accountId;
   if (input.connectorId !== undefined) claims.connector = input.connectorId;
   if (input.grantId !== undefined) claims.gid = input.grantId;
+  if (input.actor !== undefined) claims.act = input.actor;
   return { accessToken: await sign(services, claims, ACCESS_TOKEN_TYP), expiresIn: ttl, claims };
 }
 
@@ -228,17 +260,27 @@ export async function issueRefreshToken(db: RefreshTokenWriter, input: { familyI
 /**
  * Verifies a broker access token: signature by a published broker key, `typ`
  * at+jwt (RFC 9068 §4: no ID token or other JWT passes as an access token),
- * issuer, audience, expiry, then revocation (Redis, or the revocation cache).
- * Throws `InvalidToken` for any token that must not be accepted.
+ * issuer, expiry, the audience the caller accepts, then revocation (Redis, or
+ * the revocation cache). Throws `InvalidToken` for any token that must not be accepted.
  */
-export async function verifyAccessToken(services: Pick<Services, "config" | "signingKeys" | "redis">, jwt: string): Promise<AccessTokenClaims> {
+export async function verifyAccessToken(
+  services: Pick<Services, "config" | "signingKeys" | "redis">,
+  jwt: string,
+  audience: AcceptedAudience,
+): Promise<AccessTokenClaims> {
   const claims = await verifyAccessTokenSignature(services, jwt);
+  if (!audienceAccepted(services.config.issuer, claims.aud, audience)) throw new InvalidToken("the access token is for another resource");
   if (await isRevoked(services.redis, claims)) throw new InvalidToken("the access token has been revoked");
   return claims;
 }
 
+function audienceAccepted(issuer: string, aud: string, audience: AcceptedAudience): boolean {
+  if (audience === "any") return true;
+  return aud === issuer || (audience === "proxy" && aud === proxyResourceUri(issuer));
+}
+
 /**
- * Everything `verifyAccessToken` checks but revocation: for the revocation
+ * Everything `verifyAccessToken` checks but audience and revocation: for the revocation
  * endpoint, which must recognise a token of this broker (to revoke it) even
  * when it is revoked already. Throws `InvalidToken`.
  */
@@ -264,10 +306,9 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
       },
       {
         issuer: services.config.issuer,
-        audience: services.config.issuer,
         typ: ACCESS_TOKEN_TYP,
         algorithms: ACCEPTED_ALGORITHMS,
-        requiredClaims: ["exp", "iat", "jti", "sub", "client_id"],
+        requiredClaims: ["exp", "iat", "jti", "sub", "client_id", "aud"],
         clockTolerance: REVOCATION_LEEWAY_SECONDS,
       },
     ));
@@ -281,7 +322,8 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
     throw err;
   }
   const claims = payload as AccessTokenClaims;
-  if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string")
+  // The broker issues one audience per token (a string); an array is none of its tokens.
+  if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string" || typeof claims.aud !== "string")
     throw new InvalidToken("the access token is not valid");
   if (jwt.length <= MAX_CACHED_TOKEN_LENGTH) {
     if (cache.size >= VERIFIED_TOKENS_CACHED) cache.delete(cache.keys().next().value!);

@@ -45,7 +45,7 @@ async function verifiedClaims(services: CallerServices, headers: IncomingHttpHea
     throw new InvalidToken(description, { headers: headers.authorization === undefined ? challenge() : challenge("invalid_token", description) });
   }
   try {
-    return await verifyAccessToken(services, token);
+    return await verifyAccessToken(services, token, "proxy");
   } catch (err) {
     if (err instanceof BrokerError && err.code === "invalid_token")
       throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge("invalid_token", err.description) });

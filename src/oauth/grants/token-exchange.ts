@@ -53,7 +53,7 @@ class InvalidTarget extends OAuthError {
 async function subjectClaims(context: GrantContext, subjectToken: string): Promise<AccessTokenClaims & { acct: string }> {
   let claims: AccessTokenClaims;
   try {
-    claims = await verifyAccessToken(context.services, subjectToken);
+    claims = await verifyAccessToken(context.services, subjectToken, "any");
   } catch (err) {
     if (err instanceof BrokerError && err.code === "invalid_token")
       throw new InvalidRequest(`subject_token is not a valid broker access token: ${err.description}`);

@@ -192,7 +192,7 @@ describe("authorization_code grant", () => {
       const codeRow = await services.db.authorizationCode.findUniqueOrThrow({ where: { codeHash: hashSecret(code) } });
       assert.ok(codeRow.consumedAt, "the code is consumed");
       assert.equal(codeRow.familyId, family.id);
-      assert.equal((await verifyAccessToken(services, tokens.access_token)).sub, accountId);
+      assert.equal((await verifyAccessToken(services, tokens.access_token, "broker")).sub, accountId);
     });
 
     it("the token response is never cached", async () => {
@@ -315,13 +315,13 @@ describe("authorization_code grant", () => {
     it("a second use of a code fails and revokes the tokens the first use issued", async () => {
       const { code, verifier } = await issueCode();
       const first = await exchange(app, code, verifier, { idTokenExpected: true });
-      assert.equal((await verifyAccessToken(services, first.access_token)).client_id, app.id);
+      assert.equal((await verifyAccessToken(services, first.access_token, "broker")).client_id, app.id);
 
       await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
 
       await assert.rejects(oidc.refreshTokenGrant(app.config, first.refresh_token!), isInvalidGrant, "the refresh token of the first use is dead");
       await assert.rejects(
-        verifyAccessToken(services, first.access_token),
+        verifyAccessToken(services, first.access_token, "broker"),
         (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description),
         "the access token of the first use is revoked",
       );
@@ -337,7 +337,7 @@ describe("authorization_code grant", () => {
       const { code, verifier } = await issueCode({ scope: "proxy" });
       const first = await exchange(app, code, verifier);
       await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
-      await assert.rejects(verifyAccessToken(services, first.access_token), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
     });
 
     it("of two concurrent uses exactly one wins, and the grant it got is revoked", async () => {
@@ -346,7 +346,7 @@ describe("authorization_code grant", () => {
       const won = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof exchange>>> => r.status === "fulfilled");
       assert.equal(won.length, 1, "exactly one exchange succeeds");
       for (const r of results) if (r.status === "rejected") assert.equal((r.reason as oidc.ResponseBodyError).error, "invalid_grant");
-      await assert.rejects(verifyAccessToken(services, won[0]!.value.access_token), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, won[0]!.value.access_token, "broker"), InvalidToken);
       await assert.rejects(oidc.refreshTokenGrant(app.config, won[0]!.value.refresh_token!), isInvalidGrant);
       const families = await services.db.refreshFamily.findMany({ where: { id: String(decodeJwt(won[0]!.value.access_token).gid) } });
       assert.ok(families[0]?.revokedAt);

@@ -57,7 +57,7 @@ describe("client_credentials grant", () => {
     assert.equal(tokens.expires_in, 900);
     assert.equal(tokens.refresh_token, undefined);
     assert.equal(tokens.id_token, undefined);
-    assert.equal((await verifyAccessToken(services, tokens.access_token)).sub, appId);
+    assert.equal((await verifyAccessToken(services, tokens.access_token, "broker")).sub, appId);
   });
 
   it("without scope, grants the client's registered scopes that need no end user", async () => {

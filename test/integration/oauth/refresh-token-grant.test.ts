@@ -142,8 +142,8 @@ describe("refresh_token grant", () => {
       const second = await oidc.refreshTokenGrant(app.config, refreshToken);
       await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken), isInvalidGrant, "the used token is refused");
       await assert.rejects(oidc.refreshTokenGrant(app.config, second.refresh_token!), isInvalidGrant, "and the family is revoked: the current token too");
-      await assert.rejects(verifyAccessToken(services, second.access_token), InvalidToken, "access tokens of the family are revoked");
-      await assert.rejects(verifyAccessToken(services, tokens.access_token), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, second.access_token, "broker"), InvalidToken, "access tokens of the family are revoked");
+      await assert.rejects(verifyAccessToken(services, tokens.access_token, "broker"), InvalidToken);
       const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: familyId } });
       assert.ok(family.revokedAt);
       assert.equal(family.revokedReason, "refresh token reused");
@@ -165,7 +165,7 @@ describe("refresh_token grant", () => {
       await assert.rejects(oidc.refreshTokenGrant(app.config, a.refreshToken), isInvalidGrant);
       const stillFine = await oidc.refreshTokenGrant(app.config, b.refreshToken);
       assert.ok(stillFine.access_token);
-      assert.equal((await verifyAccessToken(services, stillFine.access_token)).gid, b.familyId);
+      assert.equal((await verifyAccessToken(services, stillFine.access_token, "broker")).gid, b.familyId);
     });
   });
 

@@ -137,7 +137,7 @@ describe("implicit and hybrid response types, response modes", () => {
       assert.equal(response.get("expires_in"), "120", "the app's lifetime, being below five minutes");
       assert.equal(response.get("refresh_token"), null);
       const accessToken = response.get("access_token")!;
-      const claims = await verifyAccessToken(fixture.broker.services, accessToken);
+      const claims = await verifyAccessToken(fixture.broker.services, accessToken, "broker");
       assert.equal(claims.exp - claims.iat, 120);
       assert.equal(claims.client_id, spa.id);
       assert.deepEqual(claims.scope.split(" ").sort(), ["openid", "proxy"], "offline_access is never granted through the front channel");
@@ -163,10 +163,10 @@ describe("implicit and hybrid response types, response modes", () => {
       newUser();
       const back = await new TestBrowser().navigate(authorizeUrl(hybridApp, { response_type: "token", scope: "proxy", nonce: "n-2", state: "s" }), toApp);
       const accessToken = fragmentOf(back.url).get("access_token")!;
-      const claims = await verifyAccessToken(fixture.broker.services, accessToken);
+      const claims = await verifyAccessToken(fixture.broker.services, accessToken, "broker");
       assert.ok(claims.gid, "issued under a grant of its own");
       await revokeAccountGrants(fixture.broker.services, claims.acct!, "test");
-      await assert.rejects(verifyAccessToken(fixture.broker.services, accessToken), InvalidToken);
+      await assert.rejects(verifyAccessToken(fixture.broker.services, accessToken, "broker"), InvalidToken);
     });
 
     it("id_token token by form_post posts the tokens, never putting them in a URL", async () => {

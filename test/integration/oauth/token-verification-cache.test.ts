@@ -58,8 +58,8 @@ describe("verified access tokens are remembered only while they stay valid", () 
 
   it("revocation is checked on every use, remembered token or not", async () => {
     const { accessToken, claims } = await issue(3600);
-    await verifyAccessToken(services, accessToken);
+    await verifyAccessToken(services, accessToken, "broker");
     await revokeAccessToken(services.redis, claims);
-    await assert.rejects(verifyAccessToken(services, accessToken), (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description));
+    await assert.rejects(verifyAccessToken(services, accessToken, "broker"), (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description));
   });
 });

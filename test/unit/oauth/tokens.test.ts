@@ -73,9 +73,33 @@ describe("tokens", () => {
       assert.equal(other.claims.acct, undefined);
     });
 
+    it("verify: each verifier accepts only its audiences (RFC 8707: a token for one resource is refused by every other)", async () => {
+      const issue = (audience?: string) => issueAccessToken(services, { client, subject: "acc_9", scope: "proxy", accountId: "acc_9", audience });
+      const plain = await issue();
+      const proxy = await issue("https://broker.example.test/v1/proxy");
+      const mcp = await issue("https://mcp.example.test/mcp");
+      assert.equal(proxy.claims.aud, "https://broker.example.test/v1/proxy");
+      assert.ok(await verifyAccessToken(services, plain.accessToken, "broker"), "a token without resource is for the broker's APIs");
+      assert.ok(await verifyAccessToken(services, plain.accessToken, "proxy"), "and for its proxy, as before resource indicators");
+      assert.ok(await verifyAccessToken(services, proxy.accessToken, "proxy"));
+      await assert.rejects(
+        verifyAccessToken(services, proxy.accessToken, "broker"),
+        (err: unknown) => err instanceof InvalidToken && /another resource/.test(err.description),
+      );
+      await assert.rejects(verifyAccessToken(services, mcp.accessToken, "proxy"), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, mcp.accessToken, "broker"), InvalidToken);
+      assert.equal((await verifyAccessToken(services, mcp.accessToken, "any")).aud, "https://mcp.example.test/mcp", "introspection reads every audience");
+    });
+
+    it("issue: an actor chain is carried as act (RFC 8693 §4.1)", async () => {
+      const actor = { sub: "mcp-server", client_id: "mcp-server", act: { sub: "agent", client_id: "agent" } };
+      const { accessToken } = await issueAccessToken(services, { client, subject: "acc_9", scope: "proxy", accountId: "acc_9", actor });
+      assert.deepEqual((await verifyAccessToken(services, accessToken, "proxy")).act, actor);
+    });
+
     it("verify: a valid token passes and returns its claims", async () => {
       const { accessToken, claims } = await issueAccessToken(services, { client, subject: "acc_2", scope: "proxy", accountId: "acc_2", connectorId: "acme" });
-      assert.deepEqual(await verifyAccessToken(services, accessToken), claims);
+      assert.deepEqual(await verifyAccessToken(services, accessToken, "broker"), claims);
     });
 
     it("verify: an ID token is not an access token (typ)", async () => {
@@ -84,7 +108,7 @@ describe("tokens", () => {
         account: { id: "acc_3", connectorId: "acme", hostname: "", profile: {} },
         scope: "openid",
       });
-      await assert.rejects(verifyAccessToken(services, idToken), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, idToken, "broker"), InvalidToken);
     });
 
     it("verify: a token of another issuer, or signed by a foreign key under a broker kid, is refused", async () => {
@@ -102,25 +126,32 @@ describe("tokens", () => {
         exp: now + 60,
       };
       const forged = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).sign(foreign.privateKey);
-      await assert.rejects(verifyAccessToken(services, forged), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, forged, "broker"), InvalidToken);
       const otherIssuer = await new SignJWT({ ...claims, iss: "https://evil.example.test" })
         .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" })
         .sign(key.privateKey);
-      await assert.rejects(verifyAccessToken(services, otherIssuer), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, otherIssuer, "broker"), InvalidToken);
       const unknownKid = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "sk_unknown", typ: "at+jwt" }).sign(key.privateKey);
-      await assert.rejects(verifyAccessToken(services, unknownKid), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, unknownKid, "broker"), InvalidToken);
       const ok = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).sign(key.privateKey);
-      assert.equal((await verifyAccessToken(services, ok)).sub, "x", "the same claims signed right pass: the refusals above are for the reasons named");
+      assert.equal(
+        (await verifyAccessToken(services, ok, "broker")).sub,
+        "x",
+        "the same claims signed right pass: the refusals above are for the reasons named",
+      );
     });
 
     it("verify: an expired or tampered token is refused", async () => {
       const expired = await issueAccessToken(services, { client, subject: "acc_4", scope: "proxy", ttl: -120 });
-      await assert.rejects(verifyAccessToken(services, expired.accessToken), (err: unknown) => err instanceof InvalidToken && /expired/.test(err.description));
+      await assert.rejects(
+        verifyAccessToken(services, expired.accessToken, "broker"),
+        (err: unknown) => err instanceof InvalidToken && /expired/.test(err.description),
+      );
       const { accessToken } = await issueAccessToken(services, { client, subject: "acc_4", scope: "proxy" });
       const [h, , s] = accessToken.split(".");
       const payload = Buffer.from(JSON.stringify({ ...decodeJwt(accessToken), scope: "proxy admin" })).toString("base64url");
-      await assert.rejects(verifyAccessToken(services, `${h}.${payload}.${s}`), InvalidToken);
-      await assert.rejects(verifyAccessToken(services, "not-a-jwt"), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, `${h}.${payload}.${s}`, "broker"), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, "not-a-jwt", "broker"), InvalidToken);
     });
   });
 
@@ -180,7 +211,10 @@ describe("tokens", () => {
     it("a revoked jti is refused until it would have expired", async () => {
       const { accessToken, claims } = await issueAccessToken(services, { client, subject: "acc_6", scope: "proxy" });
       await revokeAccessToken(services.redis, claims);
-      await assert.rejects(verifyAccessToken(services, accessToken), (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description));
+      await assert.rejects(
+        verifyAccessToken(services, accessToken, "broker"),
+        (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description),
+      );
       const ttl = await services.redis.ttl(`revoked:jti:${claims.jti}`);
       assert.ok(ttl > 600 && ttl <= 660, `ttl ${ttl}: the token's remaining life plus leeway`);
     });
@@ -192,8 +226,8 @@ describe("tokens", () => {
       const sibling = await issueAccessToken(services, { client, subject: "acc_7", scope: "proxy", grantId: familyId });
       assert.equal(await isRevoked(services.redis, claims), false);
       await revokeFamily(services, familyId, "test");
-      await assert.rejects(verifyAccessToken(services, accessToken), InvalidToken);
-      await assert.rejects(verifyAccessToken(services, sibling.accessToken), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, accessToken, "broker"), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, sibling.accessToken, "broker"), InvalidToken);
       const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: familyId } });
       assert.equal(family.revokedReason, "test");
       await revokeFamily(services, familyId, "second reason");
@@ -207,9 +241,9 @@ describe("tokens", () => {
       await services.db.refreshFamily.create({ data: { id: other, appId: client.id, accountId: "acc_kept", scope: "proxy" } });
       const tokens = await Promise.all([...mine, other].map((grantId) => issueAccessToken(services, { client, subject: "s", scope: "proxy", grantId })));
       assert.equal(await revokeAccountGrants(services, "acc_gone", "account revoked"), 2);
-      await assert.rejects(verifyAccessToken(services, tokens[0]!.accessToken), InvalidToken);
-      await assert.rejects(verifyAccessToken(services, tokens[1]!.accessToken), InvalidToken);
-      assert.ok(await verifyAccessToken(services, tokens[2]!.accessToken));
+      await assert.rejects(verifyAccessToken(services, tokens[0]!.accessToken, "broker"), InvalidToken);
+      await assert.rejects(verifyAccessToken(services, tokens[1]!.accessToken, "broker"), InvalidToken);
+      assert.ok(await verifyAccessToken(services, tokens[2]!.accessToken, "broker"));
       assert.equal((await services.db.refreshFamily.findUniqueOrThrow({ where: { id: other } })).revokedAt, null);
     });
 
@@ -224,7 +258,7 @@ describe("tokens", () => {
       try {
         await new Promise((resolve) => other.once("ready", resolve));
         assert.ok(
-          await verifyAccessToken({ ...services, redis: other }, accessToken),
+          await verifyAccessToken({ ...services, redis: other }, accessToken, "broker"),
           "with the key lost, the token passes: the window restoreRevocations closes",
         );
         assert.ok((await restoreRevocations(services)) >= 1);
@@ -232,7 +266,7 @@ describe("tokens", () => {
         await until(
           "the other process to refuse the token after the restore",
           () =>
-            verifyAccessToken({ ...services, redis: other }, accessToken).then(
+            verifyAccessToken({ ...services, redis: other }, accessToken, "broker").then(
               () => false,
               (err: unknown) => err instanceof InvalidToken,
             ),
@@ -249,7 +283,7 @@ describe("tokens", () => {
       deadRedis.on("error", () => undefined);
       try {
         const { accessToken } = await issueAccessToken(services, { client, subject: "acc_9", scope: "proxy" });
-        await assert.rejects(verifyAccessToken({ ...services, redis: deadRedis }, accessToken), (err: unknown) => !(err instanceof InvalidToken));
+        await assert.rejects(verifyAccessToken({ ...services, redis: deadRedis }, accessToken, "broker"), (err: unknown) => !(err instanceof InvalidToken));
       } finally {
         closeRevocationCache(deadRedis);
         deadRedis.disconnect();
