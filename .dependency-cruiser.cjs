@@ -63,6 +63,14 @@ module.exports = {
       to: { path: "^src/(connect|proxy|api|admin)/", pathNot: "^src/$1/" },
     },
     {
+      name: "resource-server-standalone",
+      severity: "error",
+      comment:
+        "src/resource-server/ is for resource servers outside the broker (an MCP server): it imports nothing of the broker, so it runs without the broker's database, Redis or configuration.",
+      from: { path: "^src/resource-server/" },
+      to: { path: "^src/", pathNot: "^src/resource-server/" },
+    },
+    {
       name: "services-is-a-type",
       severity: "error",
       comment: "services.ts is the type every layer is handed; building it (compose.ts) is the roles' business.",
