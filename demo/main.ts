@@ -51,6 +51,7 @@ function banner(demo: Demo): string {
       ? [`     and Acme Cloud (API key): ${alice.username}'s key is ${alice.apiKey}, ${bob.username}'s ${bob.apiKey}`]
       : []),
     `  The same in a popup (the connect widget, ${demo.brokerUrl}/connect.js): ${demo.appUrl}/widget`,
+    `  An AI agent? Point an MCP client at ${demo.mcpServerUrl} ("Acme Files": the broker is its authorization server; docs/agents.md)`,
     "",
     `  Broker:       ${demo.brokerUrl}   (discovery: ${demo.brokerUrl}/.well-known/openid-configuration)`,
     `  Acme Cloud:   ${demo.acmeCloudUrl}   (the sample upstream: OpenID provider and files API)`,
@@ -63,7 +64,8 @@ function banner(demo: Demo): string {
 
 function explain(err: unknown): string {
   const error = err as NodeJS.ErrnoException & { port?: number };
-  if (error.code === "EADDRINUSE") return `a port is in use (${error.message}): stop what uses it, or set PORT / DEMO_APP_PORT / DEMO_ACME_CLOUD_PORT`;
+  if (error.code === "EADDRINUSE")
+    return `a port is in use (${error.message}): stop what uses it, or set PORT / DEMO_APP_PORT / DEMO_ACME_CLOUD_PORT / DEMO_MCP_PORT`;
   return error.message ?? String(err);
 }
 
@@ -77,6 +79,7 @@ try {
     brokerPort: port("PORT", 3000),
     appPort: port("DEMO_APP_PORT", 4000),
     acmeCloudPort: port("DEMO_ACME_CLOUD_PORT", 4001),
+    mcpPort: port("DEMO_MCP_PORT", 4002),
     bindHost: process.env.DEMO_BIND_HOST || "127.0.0.1",
     say: (line) => console.log(`sample app: ${line}`),
   });

@@ -2,7 +2,8 @@
  * The whole demo in one process, on 127.0.0.1: Acme Cloud (a sample upstream
  * service), the broker (`serve` and the worker, as `npm start` runs them)
  * with the connectors of demo/connectors/, the demo app registered with the
- * broker, and the sample app. `npm run demo` (demo/main.ts) and the
+ * broker, the sample app, and "Acme Files", an MCP server registered as a
+ * protected resource with the broker in front of it (demo/mcp-server.ts). `npm run demo` (demo/main.ts) and the
  * end-to-end tests (test/e2e/) both start it through `startDemo`.
  */
 import { createServer } from "node:net";
@@ -14,6 +15,7 @@ import { startBroker, type RunningBroker } from "../src/main.js";
 import { hashSecret, generateSecret } from "../src/crypto/secrets.js";
 import type { Services } from "../src/services.js";
 import { ACME_CLOUD_CLIENT_ID, DEMO_USERS, startAcmeCloud, type AcmeCloud, type DemoUser } from "./acme-cloud.js";
+import { MCP_FILES_SCOPE, startDemoMcpServer, type DemoMcpServer } from "./mcp-server.js";
 import { SAMPLE_APP_EXTRA_SCOPES, SAMPLE_APP_SCOPES, startSampleApp, type SampleApp } from "./sample-app.js";
 
 /** The demo's connector files. */
@@ -30,6 +32,8 @@ export interface DemoOptions {
   appPort?: number;
   /** @defaultValue 4001 */
   acmeCloudPort?: number;
+  /** The demo MCP server's port. @defaultValue 4002 */
+  mcpPort?: number;
   /** Where the servers listen; the URLs stay http://127.0.0.1:PORT (0.0.0.0 in a container with published ports). @defaultValue 127.0.0.1 */
   bindHost?: string;
   /** The broker's logger. @defaultValue pino at LOG_LEVEL, else warn */
@@ -42,12 +46,15 @@ export interface Demo {
   brokerUrl: string;
   appUrl: string;
   acmeCloudUrl: string;
+  /** The demo MCP server's endpoint, also its resource URI at the broker. */
+  mcpServerUrl: string;
   users: DemoUser[];
   /** The demo app's registration at the broker. */
   appClientId: string;
   broker: RunningBroker;
   acmeCloud: AcmeCloud;
   app: SampleApp;
+  mcpServer: DemoMcpServer;
   stop(): Promise<void>;
 }
 
@@ -91,6 +98,35 @@ export async function registerDemoApp(services: Services, redirectUri: string): 
   });
   services.clients.invalidate(existing.id);
   return { clientId: existing.id, clientSecret };
+}
+
+/** The demo MCP server's registration: a confidential app that exchanges its users' tokens (RFC 8693) and acts as itself. */
+export const DEMO_MCP_APP_NAME = "Acme Files (MCP server)";
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/**
+ * Registers the MCP server's app (or gives the one of a previous start a
+ * fresh secret) and its resource: the URI agents ask tokens for, its scope,
+ * and the app that runs it, which may then exchange those tokens.
+ */
+export async function registerDemoMcpServer(services: Services, resourceUri: string): Promise<{ clientId: string; clientSecret: string }> {
+  const existing = await services.db.app.findFirst({ where: { name: DEMO_MCP_APP_NAME }, orderBy: { createdAt: "asc" } });
+  let clientId: string;
+  let clientSecret: string;
+  if (!existing) {
+    const { client, secret } = await services.clients.create({ name: DEMO_MCP_APP_NAME, redirectUris: [], grantTypes: ["client_credentials", TOKEN_EXCHANGE] });
+    [clientId, clientSecret] = [client.id, secret!];
+  } else {
+    [clientId, clientSecret] = [existing.id, generateSecret("abs_")];
+    await services.db.app.update({
+      where: { id: existing.id },
+      data: { secretHash: hashSecret(clientSecret), grantTypes: ["client_credentials", TOKEN_EXCHANGE] },
+    });
+    services.clients.invalidate(existing.id);
+  }
+  const resource = { name: "Acme Files (demo MCP server)", scopes: [MCP_FILES_SCOPE], appId: clientId };
+  await services.db.resource.upsert({ where: { uri: resourceUri }, create: { uri: resourceUri, ...resource }, update: resource });
+  return { clientId, clientSecret };
 }
 
 export async function startDemo(options: DemoOptions): Promise<Demo> {
@@ -138,7 +174,31 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const app = await startSampleApp({ brokerUrl, clientId, clientSecret, port: appPort, host: bindHost, log: options.say });
     stops.push(() => app.close());
 
-    return { brokerUrl, appUrl: app.url, acmeCloudUrl: acmeCloud.url, users: DEMO_USERS, appClientId: clientId, broker, acmeCloud, app, stop };
+    // The MCP server's URI is its resource URI, so its port is fixed before it registers.
+    const mcpPort = options.mcpPort === 0 ? await freePort(bindHost) : (options.mcpPort ?? 4002);
+    const mcp = await registerDemoMcpServer(broker.services, `http://127.0.0.1:${mcpPort}/mcp`);
+    const mcpServer = await startDemoMcpServer({
+      brokerUrl,
+      ...mcp,
+      port: mcpPort,
+      host: bindHost,
+      connectors: { files: "acme-cloud", keyFiles: "acme-cloud-keys" },
+    });
+    stops.push(() => mcpServer.close());
+
+    return {
+      brokerUrl,
+      appUrl: app.url,
+      acmeCloudUrl: acmeCloud.url,
+      mcpServerUrl: mcpServer.url,
+      users: DEMO_USERS,
+      appClientId: clientId,
+      broker,
+      acmeCloud,
+      app,
+      mcpServer,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

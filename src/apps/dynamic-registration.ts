@@ -72,8 +72,10 @@ function impliedApplicationType(redirectUris: string[]): ApplicationType {
  * Reads an RFC 7591 §2 registration request: redirect URIs by the rules of
  * every app and of their application type (`invalid_redirect_uri`), the rest
  * `invalid_client_metadata`. Unknown members are ignored (RFC 7591 §2).
+ * `scope` may name the scopes a public app gets and those of registered
+ * resources (an MCP client registers with its server's scopes_supported).
  */
-export function readRegistrationRequest(body: unknown): RegistrationMetadata {
+export function readRegistrationRequest(body: unknown, resourceScopes: ReadonlySet<string> = new Set()): RegistrationMetadata {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new InvalidClientMetadata("the registration request must be a JSON object");
   const m = body as Record<string, unknown>;
 
@@ -105,8 +107,11 @@ export function readRegistrationRequest(body: unknown): RegistrationMetadata {
 
   if (m.scope !== undefined && typeof m.scope !== "string") throw new InvalidClientMetadata("scope must be a space-separated string");
   const scopes = m.scope === undefined ? DEFAULT_CLIENT_SCOPES : m.scope.split(" ").filter(Boolean);
-  const beyond = scopes.find((s) => !DEFAULT_CLIENT_SCOPES.includes(s));
-  if (beyond !== undefined) throw new InvalidClientMetadata(`scope "${beyond}" cannot be registered dynamically; allowed: ${DEFAULT_CLIENT_SCOPES.join(" ")}`);
+  const beyond = scopes.find((s) => !DEFAULT_CLIENT_SCOPES.includes(s) && !resourceScopes.has(s));
+  if (beyond !== undefined)
+    throw new InvalidClientMetadata(
+      `scope "${beyond}" cannot be registered dynamically; allowed: ${DEFAULT_CLIENT_SCOPES.join(" ")} and the scopes of registered resources`,
+    );
 
   return {
     application_type: applicationType,
@@ -167,7 +172,8 @@ export async function registerDynamicClient(clients: Clients, db: Db, metadata: 
       ...(isPublic ? {} : { tokenEndpointAuthMethod: metadata.token_endpoint_auth_method }),
       grantTypes: metadata.grant_types,
       responseTypes: metadata.response_types,
-      scopes: metadata.scope.split(" ").filter(Boolean),
+      // The broker's own scopes; a resource's are asked for with its resource indicator, by any app.
+      scopes: metadata.scope.split(" ").filter((s) => DEFAULT_CLIENT_SCOPES.includes(s)),
       registration: "dynamic",
       ...(hash ? { registrationHash: hash } : {}),
     });

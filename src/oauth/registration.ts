@@ -19,7 +19,8 @@ export function registrationEndpoint(services: Services): (exchange: ExpressExch
   const { mode } = services.config.dynamicRegistration;
   return async ({ req, res, requestId }) => {
     if (mode === "off") throw new NotFound("dynamic client registration is not enabled on this broker (BROKER_DYNAMIC_REGISTRATION=off)");
-    const metadata = readRegistrationRequest(req.body);
+    const resources = await services.db.resource.findMany({ select: { scopes: true } });
+    const metadata = readRegistrationRequest(req.body, new Set(resources.flatMap((r) => r.scopes)));
     const tokenId = mode === "token" ? await spendRegistrationToken(services.db, req.headers.authorization) : null;
     const { client, response, deduplicated } = await registerDynamicClient(services.clients, services.db, metadata);
     await recordAudit(services.db, {

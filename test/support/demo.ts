@@ -18,7 +18,12 @@ export interface TestDemo extends Demo {
   teardown(): Promise<void>;
 }
 
-export async function startTestDemo(): Promise<TestDemo> {
+export interface TestDemoOptions {
+  /** Settings added to the broker's environment. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startTestDemo(options: TestDemoOptions = {}): Promise<TestDemo> {
   const database = await createTestDatabase();
   const logs = new LogCapture();
   const appEvents: string[] = [];
@@ -29,9 +34,18 @@ export async function startTestDemo(): Promise<TestDemo> {
     BROKER_ENCRYPTION_KEYS: randomKeyEntry(),
     BROKER_QUEUE_PREFIX: `e2e_${randomBytes(4).toString("hex")}`,
     LOG_LEVEL: "info",
+    ...options.env,
   };
   try {
-    const demo = await startDemo({ env, brokerPort: 0, appPort: 0, acmeCloudPort: 0, logger: createLogger("info", logs), say: (line) => appEvents.push(line) });
+    const demo = await startDemo({
+      env,
+      brokerPort: 0,
+      appPort: 0,
+      acmeCloudPort: 0,
+      mcpPort: 0,
+      logger: createLogger("info", logs),
+      say: (line) => appEvents.push(line),
+    });
     return {
       ...demo,
       database,

@@ -200,6 +200,23 @@ describe("dynamic client registration, open", () => {
     }
   });
 
+  it("registers the scopes of a registered resource (an MCP client sends its server's scopes_supported), which are not broker scopes of the app", async () => {
+    const uri = "https://mcp.example.test/files";
+    await broker.services.db.resource.create({ data: { uri, name: "Files", scopes: ["files:read"] } });
+    try {
+      const answer = await register(broker, nativePublic({ client_name: "Resource Agent", scope: "files:read openid" }));
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+      assert.equal(answer.body.scope, "files:read openid");
+      const app = await broker.services.db.app.findUniqueOrThrow({ where: { id: answer.body.client_id as string } });
+      assert.deepEqual(app.scopes, ["openid"], "a resource's scopes are asked for with its resource indicator, by any app");
+      const unknown = await register(broker, nativePublic({ scope: "files:write" }));
+      assert.equal(unknown.status, 400);
+      assert.match(String(unknown.body.error_description), /scope "files:write" cannot be registered dynamically/);
+    } finally {
+      await broker.services.db.resource.delete({ where: { uri } });
+    }
+  });
+
   it("refuses other bad metadata (invalid_client_metadata)", async () => {
     const cases: [unknown, RegExp][] = [
       [[nativePublic()], /must be a JSON object/],
