@@ -20,7 +20,7 @@ import type { Request, Response } from "express";
 import { appDisplayName } from "../apps/clients.js";
 import { generateSecret } from "../crypto/secrets.js";
 import { toBrokerError } from "../http/error-handler.js";
-import { html, sendErrorPage, sendPage } from "../http/html.js";
+import { html, RawHtml, sendErrorPage, sendPage } from "../http/html.js";
 import type { ExpressExchange } from "../http/route.js";
 import { readConnectTicket, takeConnectTicket, type ConnectTicket } from "../oauth/connect-tickets.js";
 import { chooseConnector, interactionsOf, readCookie } from "../oauth/interactions.js";
@@ -31,6 +31,10 @@ import { csrfTokenFor, csrfTokenMatches } from "./csrf.js";
 /** The browser's cookie keying the page's CSRF token: sent to these pages only. */
 const BINDING_COOKIE = "ab_on_demand";
 const BINDING_MAX_AGE_SECONDS = 900;
+
+/** The connect forms' buttons (form-page.ts): Connect, and Cancel beside it. */
+const PAGE_STYLE = `.actions{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
+button.secondary{background:transparent;color:var(--accent);border:1px solid var(--line)}button:focus{outline:2px solid var(--accent);outline-offset:2px}`;
 
 const EXPIRED = "This link has expired or was already used. Return to your agent and ask it to try again; it will give you a new link.";
 
@@ -80,10 +84,12 @@ export function onDemandPage(services: Services): (exchange: ExpressExchange) =>
           continue${view.requesterName ? html`, for <strong>${view.requesterName}</strong> acting on its behalf` : ""}.
         </p>
         <p>You will sign in at ${view.connectorName}; the broker keeps the account's credentials and ${view.appName} uses it through the broker.</p>
+        <style>
+          ${new RawHtml(PAGE_STYLE)}
+        </style>
         <form method="post" action="${ON_DEMAND_CONNECT_PATH}/${id}">
           <input type="hidden" name="csrf" value="${csrfTokenFor(binding, id)}" />
-          <button type="submit">Connect</button>
-          <button type="submit" name="action" value="cancel" style="background:transparent;color:var(--accent);border:1px solid var(--line)">Cancel</button>
+          <div class="actions"><button type="submit">Connect</button><button type="submit" class="secondary" name="action" value="cancel">Cancel</button></div>
         </form>
         <p class="muted">If you did not ask your agent for this, cancel.</p>`,
     });
