@@ -11,6 +11,12 @@ export interface BrokerErrorOptions {
   cause?: unknown;
   /** Extra response headers (e.g. Retry-After, WWW-Authenticate). */
   headers?: Record<string, string>;
+  /**
+   * Extra fields of a JSON error response, beside `error` and
+   * `error_description` (e.g. `elicitations`: what the end user can do
+   * about it). Sent only with an exposed error, never on an HTML page.
+   */
+  body?: Record<string, unknown>;
 }
 
 export class BrokerError extends Error {
@@ -19,6 +25,7 @@ export class BrokerError extends Error {
   readonly expose: boolean;
   readonly detail: string | undefined;
   readonly headers: Record<string, string>;
+  readonly body: Record<string, unknown> | undefined;
 
   constructor(
     readonly status: number,
@@ -30,6 +37,7 @@ export class BrokerError extends Error {
     this.expose = status < 500 || status === 502 || status === 503 || status === 504;
     this.detail = options.detail;
     this.headers = options.headers ?? {};
+    this.body = options.body;
   }
 }
 
@@ -75,6 +83,14 @@ export const ExpiredToken = oauthError(400, "expired_token");
 export const LoginRequired = oauthError(400, "login_required");
 // RFC 7591 §3.2.2: dynamic client registration.
 export const InvalidClientMetadata = oauthError(400, "invalid_client_metadata", false);
+// RFC 8693 §2.2.2: the requested resource or audience is not one the broker issues for.
+export const InvalidTarget = oauthError(400, "invalid_target");
+/**
+ * The broker's own token-endpoint error (docs/authorization-server.md): the
+ * end user must connect (or reconnect) an account first; the body's
+ * `elicitations` say where (MCP URL-mode elicitations).
+ */
+export const ConnectionRequired = oauthError(400, "connection_required");
 
 function apiError(status: number, code: string) {
   return class ApiError extends BrokerError {

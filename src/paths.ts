@@ -25,6 +25,8 @@ export const DEVICE_DECISION_PATH = "/device/decision";
 export const CONNECT_START_PATH = "/connect/start";
 export const HOSTNAME_PAGE = "/connect/hostname";
 export const CREDENTIALS_PAGE = "/connect/credentials";
+/** Connect on demand: `/connect/on-demand/<ticket>`, the page an elicitation sends the end user to (connect/on-demand.ts). */
+export const ON_DEMAND_CONNECT_PATH = "/connect/on-demand";
 /** Where upstreams send the end user back: `/connect/callback/<connector>[/<host>]` (connectors/context.ts callbackPathFor). */
 export const CALLBACK_PATH = "/connect/callback";
 

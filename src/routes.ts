@@ -17,6 +17,7 @@ import { callbackEndpoint, sharedCallbackEndpoint } from "./connect/callback.js"
 import { credentialsPage, submitCredentials } from "./connect/credential-form.js";
 import { decideDevice, devicePage, submitDeviceCode } from "./connect/device.js";
 import { hostnamePage, submitHostname } from "./connect/hostname-form.js";
+import { confirmOnDemand, onDemandPage } from "./connect/on-demand.js";
 import { connectStart } from "./connect/start.js";
 import { widgetEndpoint } from "./connect/widget.js";
 import { frontPage } from "./front-page.js";
@@ -46,6 +47,7 @@ import {
   REGISTRATION_PATH,
   HOSTNAME_PAGE,
   INTROSPECTION_PATH,
+  ON_DEMAND_CONNECT_PATH,
   JWKS_PATH,
   OAUTH_METADATA_PATH,
   OPENID_CONFIGURATION_PATH,
@@ -198,6 +200,25 @@ export function routeTable(services: Services, options: RouteTableOptions = {}):
       auth: BROWSER,
       rateLimit: connect,
       handle: callbackEndpoint(services),
+    }),
+    route({
+      lane: "express",
+      method: "GET",
+      path: `${ON_DEMAND_CONNECT_PATH}/:ticket`,
+      errors: "page",
+      auth: BROWSER,
+      rateLimit: connect,
+      handle: onDemandPage(services),
+    }),
+    route({
+      lane: "express",
+      method: "POST",
+      path: `${ON_DEMAND_CONNECT_PATH}/:ticket`,
+      errors: "page",
+      auth: BROWSER,
+      rateLimit: connect,
+      body: "form",
+      handle: confirmOnDemand(services),
     }),
     route({ lane: "express", method: "GET", path: HOSTNAME_PAGE, errors: "page", auth: BROWSER, rateLimit: connect, handle: hostnamePage(services) }),
     route({

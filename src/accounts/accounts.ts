@@ -10,6 +10,8 @@ import { enqueueDeliveries, recordAccountEvent, type PendingDelivery } from "../
 import type { UpstreamIdentity } from "../connectors/kinds/types.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
+import { AccessDenied } from "../errors.js";
+import { userOf } from "./users.js";
 import { storeCredentials, type StoredTokens } from "./vault.js";
 
 export interface ConnectAccountInput {
@@ -22,6 +24,12 @@ export interface ConnectAccountInput {
   scopes: string[];
   tokens: StoredTokens;
   requestId?: string;
+  /**
+   * Connect on demand: the user the new account joins (users.ts). An
+   * existing account for the same upstream subject keeps its user, and must
+   * be this user's: it is never moved to another.
+   */
+  userId?: string;
 }
 
 export interface ConnectedAccount {
@@ -72,6 +80,17 @@ export function readAccountProfile(stored: unknown): AccountProfile {
 }
 
 /**
+ * Connect on demand found the upstream account already connected under the
+ * app for another user. `access_denied` (redirectable): the connect flow
+ * shows it to the end user.
+ */
+export class AccountOfAnotherUser extends AccessDenied {
+  constructor() {
+    super("this account is already connected for another user of the app; sign in at the service with your own account");
+  }
+}
+
+/**
  * Creates or updates the account for (app, connector, hostname, subject) and
  * stores its sealed credentials, in one transaction.
  */
@@ -79,7 +98,9 @@ export async function connectAccount(db: Db, keyring: Keyring, input: ConnectAcc
   const hostname = input.hostname ?? "";
   return db.$transaction(async (tx) => {
     const key = { appId: input.appId, connectorId: input.connectorId, hostname, upstreamSubject: input.identity.subject };
-    const existing = await tx.account.findUnique({ where: { appId_connectorId_hostname_upstreamSubject: key }, select: { id: true } });
+    const existing = await tx.account.findUnique({ where: { appId_connectorId_hostname_upstreamSubject: key }, select: { id: true, userId: true } });
+    // One upstream account is one user's: linking it to another user would hand that user's agents its credentials.
+    if (existing && input.userId !== undefined && userOf(existing) !== input.userId) throw new AccountOfAnotherUser();
     const id = existing?.id ?? generateId("acc", 12);
     const fields = {
       profile: profileOf(input.identity),
@@ -95,7 +116,7 @@ export async function connectAccount(db: Db, keyring: Keyring, input: ConnectAcc
     // connect of the same user loses the unique race cleanly (P2002) and retries.
     await tx.account.upsert({
       where: { appId_connectorId_hostname_upstreamSubject: key },
-      create: { id, ...key, ...fields },
+      create: { id, ...key, ...fields, userId: input.userId ?? null },
       update: { ...fields, credentialVersion: { increment: 1 } },
     });
     const credentialVersion = await storeCredentials(tx, keyring, id, input.tokens);

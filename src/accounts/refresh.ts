@@ -62,7 +62,7 @@ export interface RefreshOptions {
 /** An account that must be connected again: its refresh token was refused. */
 export class AccountNeedsReauth extends BrokerError {
   override name = "AccountNeedsReauth";
-  constructor(accountId: string, options?: { cause?: unknown }) {
+  constructor(accountId: string, options?: { cause?: unknown; body?: Record<string, unknown> }) {
     super(409, "account_needs_reauth", `account ${accountId} must be connected again: the upstream refused its refresh token`, options);
   }
 }

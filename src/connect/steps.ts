@@ -155,6 +155,8 @@ export async function storeAccountOf(
       tokens: grant.tokens,
       requestId: req.id,
       refreshMarginSeconds: connector.refresh.marginSeconds,
+      // Connect on demand: the account joins the ticket's user (never moved from another: accounts.ts).
+      ...(attempt.authorization.onDemand ? { userId: attempt.authorization.onDemand.userId } : {}),
     },
     req.log,
   );

@@ -77,10 +77,19 @@ export function toBrokerError(err: unknown): BrokerError {
   return http ?? new BrokerError(500, "server_error", "internal error", { cause: err });
 }
 
-export function errorBody(error: BrokerError, requestId: string | undefined, style: ErrorStyle): Record<string, string> {
+export function errorBody(
+  error: BrokerError,
+  requestId: string | undefined,
+  style: ErrorStyle,
+): { error: string; error_description: string } & Record<string, unknown> {
   const code = error.expose ? error.code : "server_error";
   const description = error.expose ? error.description : "internal error";
-  const body: Record<string, string> = { error: code, error_description: description };
+  // The error's own extra fields first: they never replace the standard ones.
+  const body: { error: string; error_description: string } & Record<string, unknown> = {
+    ...(error.expose && style !== "page" ? error.body : undefined),
+    error: code,
+    error_description: description,
+  };
   if (style === "api" && requestId) body.request_id = requestId;
   return body;
 }
@@ -110,7 +119,7 @@ export function renderError(err: unknown, req: IncomingMessage, res: ServerRespo
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   const body = errorBody(error, requestId, style);
   if (style === "page") {
-    sendErrorPage(res, error.status, body.error!, body.error_description!);
+    sendErrorPage(res, error.status, body.error, body.error_description);
     return;
   }
   // RFC 6749 §5.2: a failed client authentication through the Authorization header gets a challenge.

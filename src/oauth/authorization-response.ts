@@ -15,6 +15,9 @@
  *   Core §3.3.2.11), so neither can be swapped in the front channel.
  * - a device flow (RFC 8628) ends on a broker page, not at the app: the
  *   device code is approved (or denied) and the device's polling does the rest.
+ * - a connect on demand ends on a broker page too: the account is stored
+ *   for the ticket's user, and the end user returns to their agent, whose
+ *   next token exchange finds it.
  */
 import type { Request, Response } from "express";
 import { generateId } from "../crypto/secrets.js";
@@ -50,6 +53,11 @@ export interface PendingAuthorization {
   connectorId: string;
   /** Device flow: the code this connect approves; there is no redirect to the app. */
   deviceCodeHash?: string;
+  /**
+   * Connect on demand (connect/on-demand.ts): the account joins this user
+   * and the connect ends on a broker page; nothing is sent to the app.
+   */
+  onDemand?: { userId: string; requestedBy: string };
 }
 
 /** Where the response to a pending authorization goes. */
@@ -133,6 +141,15 @@ function sendDeviceApproved(res: Response, appName: string): void {
   });
 }
 
+function sendConnectedOnDemand(res: Response, connectorName: string, appName: string): void {
+  sendPage(res, {
+    title: "Account connected",
+    body: html`<h1>Your ${connectorName} account is connected</h1>
+      <p><strong>${appName}</strong> can now use it for you. You can return to your agent; it continues by itself.</p>
+      <p class="muted">You can close this window.</p>`,
+  });
+}
+
 /**
  * Sends the app its answer now that `accountId` is connected: the response
  * in the request's response mode, or — in a device flow — approves the
@@ -148,6 +165,15 @@ export async function finishAuthorization(services: Services, req: Request, res:
     req.log.info({ clientId: pending.clientId, accountId }, "device code approved");
     const approvedApp = await services.clients.find(pending.clientId);
     sendDeviceApproved(res, approvedApp ? appDisplayName(approvedApp) : "the app");
+    return;
+  }
+  if (pending.onDemand !== undefined) {
+    req.log.info(
+      { clientId: pending.clientId, accountId, connectorId: pending.connectorId, requestedBy: pending.onDemand.requestedBy },
+      "account connected on demand",
+    );
+    const app = await services.clients.find(pending.clientId);
+    sendConnectedOnDemand(res, services.connectors.get(pending.connectorId)?.name ?? pending.connectorId, app ? appDisplayName(app) : "The app");
     return;
   }
   const parameters = await issueAuthorizationResponse(services, pending, accountId);
@@ -174,6 +200,15 @@ export async function refuseAuthorization(
       error.code === "server_error" ? 500 : error.code === "temporarily_unavailable" ? 503 : 400,
       error.code,
       `${error.description}. Return to your device.`,
+    );
+    return;
+  }
+  if (pending.onDemand !== undefined) {
+    sendErrorPage(
+      res,
+      error.code === "server_error" ? 500 : error.code === "temporarily_unavailable" ? 503 : error.code === "access_denied" ? 403 : 400,
+      error.code,
+      `Nothing was connected: ${error.description}. Return to your agent and try again.`,
     );
     return;
   }

@@ -29,6 +29,8 @@ export interface ProxyAccount {
   hostname: string;
   pinnedAddress: string | null;
   status: AccountStatus;
+  /** The user it belongs to when connected on demand (accounts/users.ts: the user is userId ?? id). */
+  userId: string | null;
 }
 
 export type OpenedCredentials = StoredTokens & { version: number };
@@ -79,7 +81,7 @@ export class AccountCache {
     const [account, credentials] = await Promise.all([
       this.services.db.account.findUnique({
         where: { id: accountId },
-        select: { id: true, appId: true, connectorId: true, hostname: true, pinnedAddress: true, status: true },
+        select: { id: true, appId: true, connectorId: true, hostname: true, pinnedAddress: true, status: true, userId: true },
       }),
       readCredentials(this.services.db, this.services.keyring, accountId),
     ]);

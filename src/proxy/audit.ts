@@ -17,6 +17,7 @@
 import { LRUCache } from "lru-cache";
 import { sqlRows, type Db, type SqlStatement } from "../db.js";
 import type { Logger } from "../log.js";
+import type { ActorClaim } from "../oauth/tokens.js";
 import { pathTemplate } from "./path-template.js";
 
 export interface ProxyAuditEvent {
@@ -33,6 +34,12 @@ export interface ProxyAuditEvent {
   status: number;
   /** Whether the call was retried after an upstream 401 and a refresh. */
   retried: boolean;
+  /**
+   * A delegated token (one with `act`): the user it acts for and the chain
+   * of actors, so the record reads user → agent (`act`) → app (`appId`) →
+   * connection (`accountId`).
+   */
+  delegation?: { user: string | undefined; act: ActorClaim };
 }
 
 export const PROXY_AUDIT_ACTION = "proxy.request";
@@ -48,12 +55,13 @@ export const PROXY_AUDIT_ACTION = "proxy.request";
  * "at" is timestamp(3) without time zone, as Prisma writes DateTime: UTC.
  */
 const INSERT_BATCH: SqlStatement = {
-  name: "proxy-audit-insert-batch-json",
+  name: "proxy-audit-insert-batch-json-v2",
   text: `INSERT INTO "AuditEvent" ("at", "action", "actorType", "actorId", "appId", "accountId", "connectorId", "requestId", "detail")
 SELECT to_timestamp(at / 1000.0) AT TIME ZONE 'UTC', '${PROXY_AUDIT_ACTION}', 'app', app, app, account, connector, request,
        jsonb_build_object('method', method, 'path', path, 'status', status, 'retried', retried)
+         || CASE WHEN act IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('user', usr, 'act', act) END
 FROM jsonb_to_recordset($1::jsonb)
-  AS t(at float8, app text, account text, connector text, request text, method text, path text, status int, retried bool)`,
+  AS t(at float8, app text, account text, connector text, request text, method text, path text, status int, retried bool, usr text, act jsonb)`,
 };
 
 /** One queued row: short names, as the JSON the statement reads. Every string but `request` is shared with other calls. */
@@ -67,6 +75,9 @@ interface QueuedEvent {
   path: string;
   status: number;
   retried: boolean;
+  /** Delegated tokens only (absent keys read as NULL). */
+  usr?: string;
+  act?: ActorClaim;
 }
 
 /** Distinct paths whose template is remembered (an app calls the same few paths over and over). */
@@ -106,6 +117,7 @@ export class ProxyAuditLog {
       path: this.templateOf(event.pathAndQuery),
       status: event.status,
       retried: event.retried,
+      ...(event.delegation ? { usr: event.delegation.user, act: event.delegation.act } : {}),
     });
     // A timer only while something waits, unref'd: an idle proxy keeps no process alive.
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs).unref();

@@ -23,6 +23,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
 import type { Dispatcher } from "undici";
 import { refreshAccount, AccountNeedsReauth } from "../accounts/refresh.js";
+import { userOf } from "../accounts/users.js";
+import { connectElicitation } from "../oauth/connect-tickets.js";
 import { readCredentials } from "../accounts/vault.js";
 import { emitAccountEvent } from "../jobs/account-events.js";
 import { insecureHostAllowed } from "../connectors/context.js";
@@ -107,6 +109,8 @@ interface CallRecord {
   waitedSeconds: number;
   /** `Preference-Applied` for the app, when its `Prefer: wait` was used. */
   preferenceApplied: string | undefined;
+  /** The user of the account, once it is known (accounts/users.ts). */
+  userId: string | undefined;
 }
 
 function seconds(since: bigint): number {
@@ -115,11 +119,12 @@ function seconds(since: bigint): number {
 
 // ── 1. the account ──────────────────────────────────────────────────────────
 
-async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller): Promise<ResolvedAccount> {
+async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller, record: CallRecord): Promise<ResolvedAccount> {
   const found = await ctx.accounts.get(caller.accountId);
   // An account of another app is answered exactly like one that does not exist: ids are not confirmed to strangers.
   if (!found || found.account.appId !== caller.appId) throw new NotFound(`no account ${caller.accountId}`);
   const { account, credentials } = found;
+  record.userId = userOf(account);
   if (caller.claims.connector !== undefined && caller.claims.connector !== account.connectorId) throw new NotFound(`no account ${caller.accountId}`);
   if (account.status === "needs_reauth" || account.status === "revoked") throw new AccountNeedsReauth(account.id);
   const connector = ctx.services.connectors.get(account.connectorId);
@@ -437,6 +442,32 @@ function relay(res: ServerResponse, upstream: Dispatcher.ResponseData, preferenc
 
 // ── the call ────────────────────────────────────────────────────────────────
 
+/**
+ * An account-bound caller whose account must be connected again also gets
+ * where its end user can do it: an MCP URL-mode elicitation to the broker's
+ * connect-on-demand page for that account's connector and user
+ * (oauth/connect-tickets.ts). An app token (`/v1/accounts/<id>/proxy`) acts
+ * for no end user at hand, and gets the bare error.
+ */
+async function withReconnectElicitation(ctx: ProxyContext, caller: ProxyCaller, userId: string, err: AccountNeedsReauth): Promise<AccountNeedsReauth> {
+  const found = await ctx.accounts.get(caller.accountId);
+  const connector = found && ctx.services.connectors.get(found.account.connectorId);
+  if (!found || !connector) return err;
+  const elicitation = await connectElicitation(
+    ctx.services,
+    {
+      appId: caller.appId,
+      userId,
+      connectorId: connector.id,
+      // The client in front of the end user: the latest actor of a delegated token, else the app.
+      requestedBy: caller.claims.act?.client_id ?? caller.appId,
+      ...(found.account.hostname ? { hostname: found.account.hostname } : {}),
+    },
+    `Reconnect your ${connector.name} account to continue.`,
+  );
+  return new AccountNeedsReauth(caller.accountId, { cause: err, body: { elicitations: [elicitation] } });
+}
+
 export interface ProxyRequest {
   req: IncomingMessage;
   res: ServerResponse;
@@ -454,7 +485,15 @@ export interface ProxyRequest {
  */
 export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: ProxyCaller, startedAt: bigint): Promise<void> {
   const { req, res, requestId } = call;
-  const record: CallRecord = { plan: undefined, status: CLIENT_CLOSED, retried: false, upstreamSeconds: 0, waitedSeconds: 0, preferenceApplied: undefined };
+  const record: CallRecord = {
+    plan: undefined,
+    status: CLIENT_CLOSED,
+    retried: false,
+    upstreamSeconds: 0,
+    waitedSeconds: 0,
+    preferenceApplied: undefined,
+    userId: undefined,
+  };
   // The app going away aborts the upstream request (and its body stream).
   const appGone = new AppGone();
   const onClose = () => {
@@ -462,7 +501,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
   };
   res.once("close", onClose);
   try {
-    const resolved = await resolveAccount(ctx, caller);
+    const resolved = await resolveAccount(ctx, caller, record);
     record.plan = resolved.plan;
     const target = await resolveTarget(ctx, resolved, call.pathAndQuery).catch(async (err: unknown) => {
       // An account stored before its file named a value (Salesforce's instance_url): a refresh
@@ -525,6 +564,8 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
       return;
     }
     record.status = toBrokerError(err).status;
+    if (err instanceof AccountNeedsReauth && caller.claims.acct !== undefined && record.userId !== undefined)
+      throw await withReconnectElicitation(ctx, caller, record.userId, err);
     throw err;
   } finally {
     res.off("close", onClose);
@@ -540,6 +581,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
       pathAndQuery: call.pathAndQuery,
       status: record.status,
       retried: record.retried,
+      ...(caller.claims.act ? { delegation: { user: record.userId, act: caller.claims.act } } : {}),
     });
   }
 }

@@ -16,15 +16,19 @@
  *
  * Only `requested_token_type` access_token is offered (the default): the
  * upstream refresh token never leaves the vault — the broker must stay the
- * one party that rotates it. No `audience`/`resource` (`invalid_target`),
- * no delegation (`actor_token`), no scope choice. Every exchange is audited.
+ * one party that rotates it. No `audience` (`invalid_target`), no
+ * `actor_token`, no scope choice. Every exchange is audited.
+ *
+ * With `resource` the exchange is another one: a broker token for the proxy,
+ * acting for the subject's user (delegation, ./token-exchange-delegation.ts).
  */
 import { recordAudit } from "../../audit.js";
 import { AccountNeedsReauth, refreshAccount } from "../../accounts/refresh.js";
-import { BrokerError, InvalidRequest, InvalidScope, OAuthError, UnauthorizedClient } from "../../errors.js";
+import { BrokerError, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient } from "../../errors.js";
 import { hasScope } from "../scopes.js";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens.js";
 import { requiredParameter, type GrantContext, type TokenResponse } from "./grant.js";
+import { handleDelegation } from "./token-exchange-delegation.js";
 
 export const grantType = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const parameters: ReadonlySet<string> = new Set([
@@ -42,13 +46,6 @@ export const parameters: ReadonlySet<string> = new Set([
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 /** The scope a subject token must carry for its account's upstream token to be handed out. */
 export const UPSTREAM_TOKENS_SCOPE = "tokens:read";
-
-/** RFC 8693 §2.2.2 invalid_target: the broker issues tokens for no other audience or resource. */
-class InvalidTarget extends OAuthError {
-  constructor(description: string) {
-    super(400, "invalid_target", description);
-  }
-}
 
 async function subjectClaims(context: GrantContext, subjectToken: string): Promise<AccessTokenClaims & { acct: string }> {
   let claims: AccessTokenClaims;
@@ -72,6 +69,8 @@ function tokenTypeOf(upstreamType: string | undefined): string {
 
 export async function handle(context: GrantContext): Promise<TokenResponse> {
   const { services, client, params } = context;
+  // With a resource: a token for the proxy, acting for the user (delegation); without: the upstream token below.
+  if (params.has("resource")) return handleDelegation(context);
   if (!client.allowUpstreamTokens) throw new UnauthorizedClient("the app may not read upstream tokens (it must be registered with --allow-upstream-tokens)");
   const subjectToken = requiredParameter(params, "subject_token");
   const subjectTokenType = requiredParameter(params, "subject_token_type");

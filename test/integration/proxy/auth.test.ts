@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as oidc from "openid-client";
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
+import { ElicitRequestURLParamsSchema } from "@modelcontextprotocol/sdk/types.js";
 import { reserveBrokerUrl, startTestBroker, type TestBroker } from "../../support/broker.js";
 import { startOAuth2Upstream, type OAuth2Upstream } from "../../support/oauth2-upstream.js";
 import { connectTestAccount, registerTestApp, type TestApp, gitHubLikeConnector } from "../../support/flow.js";
@@ -202,11 +203,21 @@ describe("who may call the proxy", () => {
       assert.match(body.error_description, /\/v1\/accounts\/\{accountId\}\/proxy/);
     });
 
-    it("an account that must be reconnected: 409 account_needs_reauth", async () => {
+    it("an account that must be reconnected: 409 account_needs_reauth, with the elicitation to reconnect it for an account-bound token", async () => {
       const accountId = await storeTestAccount(broker.services, { appId: backend.id, connectorId: "acme", tokens: { fields: { key: API_KEY } } });
       await broker.services.db.account.update({ where: { id: accountId }, data: { status: "needs_reauth" } });
       const token = await accountToken(broker.services, { appId: backend.id, accountId, connectorId: "acme" });
-      assertRefused(await upstreamUntouched(() => proxy(token)), 409, "account_needs_reauth");
+      const body = assertRefused(await upstreamUntouched(() => proxy(token)), 409, "account_needs_reauth") as ErrorBody & { elicitations?: unknown[] };
+      assert.equal(body.elicitations?.length, 1);
+      const elicitation = ElicitRequestURLParamsSchema.parse(body.elicitations[0]);
+      assert.ok(elicitation.url.startsWith(`${broker.url}/connect/on-demand/`), elicitation.url);
+      assert.match(elicitation.message, /Reconnect/);
+      const page = await fetch(elicitation.url);
+      assert.equal(page.status, 200, "the link opens the confirmation page");
+      // The app's own token acts for no end user at hand: the bare error.
+      const { access_token } = await oidc.clientCredentialsGrant(backend.config, { scope: "proxy" });
+      const appBody = assertRefused(await upstreamUntouched(() => proxy(access_token, `/v1/accounts/${accountId}/proxy/things`)), 409, "account_needs_reauth");
+      assert.equal((appBody as ErrorBody & { elicitations?: unknown }).elicitations, undefined);
     });
 
     it("a token for an account that was deleted: 404", async () => {

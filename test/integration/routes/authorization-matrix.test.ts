@@ -232,6 +232,9 @@ describe("the authorization matrix: every route × every caller", () => {
     { route: "GET /connect/callback/:connector", expect: everyone(400), request: get("/connect/callback/gh?state=x.y&code=z") },
     { route: "GET /connect/callback/:connector/:host", expect: everyone(400), request: get("/connect/callback/gh/git.example.com?state=x.y&code=z") },
     { route: "GET /connect/start", expect: everyone(400), request: get("/connect/start") },
+    // Connect on demand: the ticket in the path is the only key; bearer tokens and cookies of other pages prove nothing.
+    { route: "GET /connect/on-demand/:ticket", expect: everyone(400), request: get(`/connect/on-demand/${"t".repeat(43)}`) },
+    { route: "POST /connect/on-demand/:ticket", expect: everyone(403), request: form("POST", `/connect/on-demand/${"t".repeat(43)}`, "csrf=x") },
     { route: "GET /connect/hostname", expect: everyone(400), request: get("/connect/hostname") },
     { route: "POST /connect/hostname", expect: everyone(400), request: form("POST", "/connect/hostname", "hostname=git.example.com") },
     { route: "GET /connect/credentials", expect: everyone(400), request: get("/connect/credentials") },
