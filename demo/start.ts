@@ -48,6 +48,8 @@ export interface Demo {
   acmeCloudUrl: string;
   /** The demo MCP server's endpoint, also its resource URI at the broker. */
   mcpServerUrl: string;
+  /** The demo MCP server's own registration at the broker. */
+  mcpClientId: string;
   users: DemoUser[];
   /** The demo app's registration at the broker. */
   appClientId: string;
@@ -191,6 +193,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       appUrl: app.url,
       acmeCloudUrl: acmeCloud.url,
       mcpServerUrl: mcpServer.url,
+      mcpClientId: mcp.clientId,
       users: DEMO_USERS,
       appClientId: clientId,
       broker,

@@ -212,13 +212,16 @@ describe("an MCP agent (official SDK) authorizes at the broker, calls a tool, an
       assert.ok(elicitation.url.startsWith(`${demo.brokerUrl}/`), elicitation.url);
       assert.match(elicitation.message, /Acme Cloud/);
 
-      // The user opens it and connects.
+      // The user opens it: the broker names the service (and who asks), and connects on the user's click.
       await page.goto(elicitation.url);
+      await page.getByRole("heading", { name: "Connect your Acme Cloud account" }).waitFor();
+      await chromium.screenshot(page, `${shot}-03-on-demand`);
+      await page.getByRole("button", { name: "Connect", exact: true }).click();
       await page.waitForURL((url) => url.href.startsWith(demo.acmeCloudUrl));
       await signInAtAcmeCloud(page, "alice", "wonderland");
       await page.getByRole("button", { name: "Allow" }).click();
       await page.getByText(/return to your agent/i).waitFor();
-      await chromium.screenshot(page, `${shot}-03-connected`);
+      await chromium.screenshot(page, `${shot}-04-connected`);
 
       // The same call now succeeds, with the same files the key showed.
       const viaOAuth = filesOf(await client.callTool({ name: "list_files" }));
@@ -227,10 +230,15 @@ describe("an MCP agent (official SDK) authorizes at the broker, calls a tool, an
         withKey.map((f) => f.name),
       );
 
-      // The audit says who acted for whom: the user's account, through the agent and the MCP server.
+      // The audit says who acted for whom: the user's connection, used by the agent's app, through the MCP server.
       const audited = await demo.broker.services.db.auditEvent.findMany({ where: { action: "proxy.request" }, orderBy: { at: "desc" }, take: 1 });
       assert.equal(audited.length, 1);
-      assert.match(JSON.stringify(audited[0]), new RegExp(String(auth.client?.client_id).replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")));
+      const last = audited[0]!;
+      assert.equal(last.appId, auth.client?.client_id, "the agent's app");
+      assert.equal(last.connectorId, "acme-cloud", "the connection made on demand");
+      const detail = last.detail as { user?: string; act?: { client_id?: string } };
+      assert.equal(detail.act?.client_id, demo.mcpClientId, "acting through the MCP server");
+      assert.ok(detail.user, "for the user");
       await client.close();
       await page.close();
     });
