@@ -300,6 +300,13 @@ describe("resource indicators (RFC 8707)", () => {
       assert.equal((await call("/oauth/userinfo", accessToken)).status, 401);
     });
 
+    it("the proxy resource takes connector scopes as without a resource", async () => {
+      const answer = await tokensFor({ resource: proxyResourceUri(issuer), scope: "proxy gh:repo.read" });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.scope, "proxy gh:repo.read");
+      assert.equal(decodeJwt(answer.body.access_token!).aud, proxyResourceUri(issuer));
+    });
+
     it("the proxy resource refuses broker scopes the proxy does not read", async () => {
       assertRefused((await authorize(app, { resource: proxyResourceUri(issuer), scope: "proxy accounts:read" })).answer, "invalid_scope", /"accounts:read"/);
     });
