@@ -81,10 +81,10 @@ export const AuthorizationPending = oauthError(400, "authorization_pending");
 export const SlowDown = oauthError(400, "slow_down");
 export const ExpiredToken = oauthError(400, "expired_token");
 export const LoginRequired = oauthError(400, "login_required");
+// RFC 8707 §2, RFC 8693 §2.2.2: a resource or audience the broker does not issue tokens for (unknown, malformed, several, another than the grant's).
+export const InvalidTarget = oauthError(400, "invalid_target");
 // RFC 7591 §3.2.2: dynamic client registration.
 export const InvalidClientMetadata = oauthError(400, "invalid_client_metadata", false);
-// RFC 8693 §2.2.2: the requested resource or audience is not one the broker issues for.
-export const InvalidTarget = oauthError(400, "invalid_target");
 /**
  * The broker's own token-endpoint error (docs/authorization-server.md): the
  * end user must connect (or reconnect) an account first; the body's

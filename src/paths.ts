@@ -17,6 +17,8 @@ export const DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization";
 export const REGISTRATION_PATH = "/oauth/register";
 export const OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration";
 export const OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server";
+/** RFC 9728 protected resource metadata: the broker's APIs here, the proxy at this path + PROXY_PATH. */
+export const PROTECTED_RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
 
 /** The end user's pages: the device code page (RFC 8628 `verification_uri`) and the connect pages. */
 export const DEVICE_PAGE_PATH = "/device";

@@ -30,6 +30,7 @@ import { deviceAuthorizationEndpoint } from "./oauth/device.js";
 import { discoveryEndpoint } from "./oauth/discovery.js";
 import { introspectionEndpoint } from "./oauth/introspect.js";
 import { jwksEndpoint } from "./oauth/jwks.js";
+import { brokerResourceMetadataEndpoint, proxyResourceMetadataEndpoint } from "./oauth/protected-resource-metadata.js";
 import { registrationEndpoint } from "./oauth/registration.js";
 import { revocationEndpoint } from "./oauth/revoke.js";
 import { tokenEndpoint } from "./oauth/token.js";
@@ -51,6 +52,7 @@ import {
   JWKS_PATH,
   OAUTH_METADATA_PATH,
   OPENID_CONFIGURATION_PATH,
+  PROTECTED_RESOURCE_METADATA_PATH,
   PROXY_PATH,
   REVOCATION_PATH,
   TOKEN_PATH,
@@ -92,6 +94,25 @@ export function routeTable(services: Services, options: RouteTableOptions = {}):
     route({ lane: "direct", method: "GET", path: "/readyz", errors: "api", auth: PUBLIC, quiet: true, handle: readyz(services) }),
     route({ lane: "direct", method: "GET", path: OPENID_CONFIGURATION_PATH, errors: "oauth", auth: PUBLIC, cors: true, handle: discoveryEndpoint(services) }),
     route({ lane: "direct", method: "GET", path: OAUTH_METADATA_PATH, errors: "oauth", auth: PUBLIC, cors: true, handle: discoveryEndpoint(services) }),
+    // RFC 9728: what a client learns of the broker's APIs and of the proxy as protected resources (the challenges' resource_metadata).
+    route({
+      lane: "direct",
+      method: "GET",
+      path: PROTECTED_RESOURCE_METADATA_PATH,
+      errors: "oauth",
+      auth: PUBLIC,
+      cors: true,
+      handle: brokerResourceMetadataEndpoint(services),
+    }),
+    route({
+      lane: "direct",
+      method: "GET",
+      path: `${PROTECTED_RESOURCE_METADATA_PATH}${PROXY_PATH}`,
+      errors: "oauth",
+      auth: PUBLIC,
+      cors: true,
+      handle: proxyResourceMetadataEndpoint(services),
+    }),
     // The connect widget: a static script apps' pages include, cached by browsers (connect/widget.ts).
     route({ lane: "direct", method: "GET", path: CONNECT_WIDGET_PATH, errors: "api", auth: PUBLIC, handle: widgetEndpoint(services) }),
     route({ lane: "direct", method: "GET", path: JWKS_PATH, errors: "oauth", auth: PUBLIC, cors: true, handle: jwksEndpoint(services) }),

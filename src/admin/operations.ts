@@ -1,6 +1,6 @@
 /**
- * The operations of the admin API (/admin/v1): apps, connectors and their
- * upstream credentials, accounts, keys, audit events. Each is one entry of
+ * The operations of the admin API (/admin/v1): apps, protected resources,
+ * connectors and their upstream credentials, accounts, keys, audit events. Each is one entry of
  * the route table; the CLI verbs call the same service functions.
  */
 import { z } from "zod";
@@ -19,6 +19,7 @@ import { NotFound, ValidationFailed } from "../errors.js";
 import type { ConnectorConfig } from "../connectors/schema.js";
 import { appView, MAX_CLIENT_ID_LENGTH, CLIENT_AUTH_METHODS, DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from "../apps/clients.js";
 import { GRANT_TYPES } from "../oauth/grants/index.js";
+import { createResource, deleteResource, listResources, MAX_RESOURCE_URI_LENGTH } from "../oauth/resources.js";
 import { clientRevocation, markClientRevoked } from "../revocation/revocation.js";
 import { operation, type AdminOperation } from "./route-table.js";
 import { DELIVERY_STATUSES, getDelivery, listDeliveries, redeliver } from "../jobs/webhook-deliveries.js";
@@ -68,6 +69,15 @@ const registrationTokenSchema = z.object({
   max_uses: z.number().nullable(),
   expires_at: z.string().nullable(),
   revoked_at: z.string().nullable(),
+  created_at: z.string(),
+});
+
+const resourceSchema = z.object({
+  uri: z.string(),
+  name: z.string(),
+  scopes: z.array(z.string()),
+  /** The client id of the app that runs it (it may introspect the resource's tokens); null when none. */
+  app_id: z.string().nullable(),
   created_at: z.string(),
 });
 
@@ -309,6 +319,49 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     handle: async ({ params }, { services, actor, requestId }) => {
       const view = await revokeRegistrationToken(services.db, params.id);
       await recordAudit(services.db, { action: "registration_token.revoked", ...actor, requestId, detail: { id: view.id } });
+      return view;
+    },
+  }),
+  operation({
+    operationId: "listResources",
+    method: "get",
+    path: "/resources",
+    summary: "Protected resources (RFC 8707) apps may ask tokens for, besides the built-in proxy",
+    tag: "resources",
+    response: z.object({ data: z.array(resourceSchema) }),
+    handle: async (_input, { services }) => ({ data: await listResources(services.db) }),
+  }),
+  operation({
+    operationId: "createResource",
+    method: "post",
+    path: "/resources",
+    status: 201,
+    summary: "Register a protected resource (an MCP server, an API): its URI (the tokens' aud), name, scopes and the app that runs it",
+    tag: "resources",
+    body: z.object({
+      uri: z.string().min(1).max(MAX_RESOURCE_URI_LENGTH),
+      name: z.string().min(1).max(200).optional(),
+      scopes: z.array(z.string().min(1).max(200)).min(1).max(100),
+      app_id: id.optional(),
+    }),
+    response: resourceSchema,
+    handle: async ({ body }, { services, actor, requestId }) => {
+      const view = await createResource(services.db, services.config.issuer, { uri: body.uri, name: body.name, scopes: body.scopes, appId: body.app_id });
+      await recordAudit(services.db, { action: "resource.created", ...actor, requestId, detail: { uri: view.uri, appId: view.app_id } });
+      return view;
+    },
+  }),
+  operation({
+    operationId: "deleteResource",
+    method: "delete",
+    path: "/resources/{uri}",
+    summary: "Delete a protected resource (its URI percent-encoded in the path): no token is issued for it from now on, its grants refresh no more",
+    tag: "resources",
+    params: z.object({ uri: z.string().min(1).max(MAX_RESOURCE_URI_LENGTH) }),
+    response: resourceSchema,
+    handle: async ({ params }, { services, actor, requestId }) => {
+      const view = await deleteResource(services.db, params.uri);
+      await recordAudit(services.db, { action: "resource.deleted", ...actor, requestId, detail: { uri: view.uri } });
       return view;
     },
   }),

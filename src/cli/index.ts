@@ -15,6 +15,7 @@ import { registerInit } from "./commands/init.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerRegistrationTokens } from "./commands/registration-tokens.js";
+import { registerResources } from "./commands/resources.js";
 import { registerRun } from "./commands/run.js";
 import { registerWebhooks } from "./commands/webhooks.js";
 import { EXIT } from "./output.js";
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerConnectors(program);
   registerApps(program);
   registerRegistrationTokens(program);
+  registerResources(program);
   registerAccounts(program);
   registerWebhooks(program);
   return program;

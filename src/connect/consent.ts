@@ -84,11 +84,14 @@ export function renderScopeList(descriptions: ScopeDescription[]): RawHtml {
   </ul>`;
 }
 
-/** A "what <app> will be able to do" section (empty when the app asked for nothing). */
-export function renderConsent(appName: string, descriptions: ScopeDescription[], headingId = "consent-heading"): RawHtml {
+/**
+ * A "what <app> will be able to do" section (empty when the app asked for
+ * nothing); with a resource (RFC 8707), where: the tokens work there and nowhere else.
+ */
+export function renderConsent(appName: string, descriptions: ScopeDescription[], headingId = "consent-heading", resourceName?: string): RawHtml {
   if (descriptions.length === 0) return html``;
   return html`<section aria-labelledby="${headingId}">
-    <h2 id="${headingId}">${appName} will be able to</h2>
+    <h2 id="${headingId}">${appName} will be able to${resourceName === undefined ? "" : html`, at <strong>${resourceName}</strong>`}</h2>
     ${renderScopeList(descriptions)}
   </section>`;
 }

@@ -21,8 +21,10 @@ export interface PickerInput {
   appName: string;
   /** The connectors the app may use. */
   connectors: ConnectorConfig[];
-  /** The scopes the app will get, as granted (broker and connector scopes). */
+  /** The scopes the app will get, as granted (broker and connector scopes, or a resource's). */
   scopes: string[];
+  /** RFC 8707: the name of the resource the tokens are for, if the app named one. */
+  resourceName?: string;
   /** The connect attempt (its interaction id), carried by every link and the search form. */
   attemptId: string;
   /** What the end user typed in the search box. */
@@ -90,6 +92,8 @@ export function sendPicker(res: Response, input: PickerInput): void {
   const consent = renderConsent(
     appName,
     describeScopes(input.scopes, (id) => byId.get(id)),
+    undefined,
+    input.resourceName,
   );
 
   sendPage(res, {

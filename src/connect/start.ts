@@ -37,6 +37,7 @@ async function showPicker(services: Services, req: Request, res: Response, attem
     appName: appDisplayName(client),
     connectors: services.connectors.list().filter((c) => clientMayUseConnector(client, c.id)),
     scopes: scopesShown(attempt.requestedScopes, client.scopes),
+    resourceName: attempt.resourceName,
     attemptId: attempt.id,
     search: single(req.query[SEARCH_PARAMETER]),
   });

@@ -17,6 +17,7 @@ import {
   type ResponseMode,
 } from "./response-modes.js";
 import { parseScope } from "./scopes.js";
+import { severalResources } from "./resource-indicators.js";
 
 /** Parameters the authorize endpoint reads; any other is ignored (RFC 6749 §3.1). */
 export const AUTHORIZE_PARAMETERS = [
@@ -33,6 +34,8 @@ export const AUTHORIZE_PARAMETERS = [
   "connector",
   "hostname",
   "login_hint",
+  // RFC 8707: the resource the tokens are for (resource-indicators.ts).
+  "resource",
 ] as const;
 export type AuthorizeParameter = (typeof AUTHORIZE_PARAMETERS)[number];
 export type AuthorizeParameters = Partial<Record<AuthorizeParameter, string>>;
@@ -115,6 +118,7 @@ export function validateAuthorizationRequest(
   params: AuthorizeParameters,
   duplicated: AuthorizeParameter[],
 ): ValidatedAuthorizationRequest {
+  if (duplicated.includes("resource")) throw severalResources();
   if (duplicated.length > 0) throw new InvalidRequest(`parameter ${duplicated[0]} is repeated`);
   for (const [name, value] of Object.entries(params)) if (value.length > MAX_PARAMETER_LENGTH) throw new InvalidRequest(`parameter ${name} is too long`);
 

@@ -50,6 +50,8 @@ export interface PendingAuthorization {
   codeChallengeMethod?: string;
   /** Scope granted to the app's tokens. */
   scope: string;
+  /** RFC 8707: the resource the tokens are for (their `aud`); absent: the broker itself. */
+  resource?: string;
   connectorId: string;
   /** Device flow: the code this connect approves; there is no redirect to the app. */
   deviceCodeHash?: string;
@@ -96,13 +98,14 @@ export async function issueAuthorizationResponse(services: Services, pending: Pe
       codeChallenge: pending.codeChallenge,
       codeChallengeMethod: pending.codeChallengeMethod,
       nonce: pending.nonce,
+      resource: pending.resource,
     });
   }
   if (types.has("token")) {
     const scope = frontChannelScope(pending.scope);
     // A grant of its own, so revoking the account (or this grant) revokes this token too.
     const grantId = generateId("gr", 16);
-    await services.db.refreshFamily.create({ data: { id: grantId, appId: client.id, accountId, scope } });
+    await services.db.refreshFamily.create({ data: { id: grantId, appId: client.id, accountId, scope, resource: pending.resource ?? null } });
     const { accessToken, expiresIn } = await issueAccessToken(services, {
       client,
       subject: accountId,
@@ -110,6 +113,7 @@ export async function issueAuthorizationResponse(services: Services, pending: Pe
       accountId,
       connectorId: pending.connectorId,
       grantId,
+      audience: pending.resource,
       ttl: frontChannelAccessTokenTtl(client),
     });
     Object.assign(response, { access_token: accessToken, token_type: "Bearer", expires_in: String(expiresIn), scope });

@@ -25,15 +25,21 @@ import {
   type ValidatedAuthorizationRequest,
 } from "./authorization-request.js";
 import { errorResponseMode, sendAuthorizationResponse } from "./response-modes.js";
+import { resourceScopes, targetResource, type ProtectedResource } from "./resource-indicators.js";
 
 /** Sends an error to the app's redirect URI in the request's response mode (303 after a POST, so the browser does not re-post). */
 export function redirectError(req: Request, res: Response, issuer: string, target: RedirectTarget, error: OAuthError): void {
   sendAuthorizationResponse(req, res, issuer, target, { error: error.code, error_description: error.description });
 }
 
-/** The connector this request is for: the `connector` parameter, or the one its nested scopes name. */
-function chosenConnectorId(request: ValidatedAuthorizationRequest): string | undefined {
+/**
+ * The connector this request is for: the `connector` parameter, or the one
+ * its nested scopes name (not a registered resource's scopes, which name
+ * none, whatever they look like).
+ */
+function chosenConnectorId(request: ValidatedAuthorizationRequest, resource: ProtectedResource | undefined): string | undefined {
   if (request.params.connector) return request.params.connector;
+  if (resource && !resource.builtIn) return undefined;
   const named = new Set(
     request.requestedScopes
       .map(splitConnectorScope)
@@ -70,6 +76,9 @@ export function authorizeEndpoint(services: Services): (exchange: ExpressExchang
     };
     try {
       const request = validateAuthorizationRequest(client, redirectUri, params, duplicated);
+      // RFC 8707: the resource and its scopes are checked before the end user sees anything.
+      const resource = await targetResource(services, params.resource);
+      const requestedScopes = resource ? resourceScopes(client, resource, request.requestedScopes) : request.requestedScopes;
       const fields = {
         authorization: {
           clientId: client.id,
@@ -80,12 +89,14 @@ export function authorizeEndpoint(services: Services): (exchange: ExpressExchang
           nonce: request.nonce,
           codeChallenge: request.codeChallenge,
           codeChallengeMethod: request.codeChallengeMethod,
+          ...(resource ? { resource: resource.uri } : {}),
         },
-        requestedScopes: request.requestedScopes,
+        requestedScopes,
+        ...(resource ? { resourceName: resource.name } : {}),
         hostnameHint: params.hostname,
         progress: {},
       };
-      const connectorId = chosenConnectorId(request);
+      const connectorId = chosenConnectorId(request, resource);
       if (connectorId !== undefined) {
         // A named service is checked now: a request it cannot serve gets its error at once.
         const connector = services.connectors.get(connectorId);

@@ -9,14 +9,26 @@ import { BrokerError, InsufficientScope, InvalidToken } from "../errors.js";
 import type { Authenticator } from "../http/route.js";
 import { verifyAccessToken, type AccessTokenClaims } from "./tokens.js";
 import type { Services } from "../services.js";
+import { brokerResourceMetadataUrl } from "./protected-resource-metadata.js";
 
 const REALM = "authbroker";
 
-export function bearerChallenge(error?: "invalid_token" | "insufficient_scope", description?: string, scope?: string): Record<string, string> {
+/**
+ * The RFC 6750 §3 challenge. `resourceMetadata`: the RFC 9728 §5.1 URL of
+ * the resource's metadata, so a client without a token learns which
+ * authorization server to ask (MCP clients start there).
+ */
+export function bearerChallenge(
+  error?: "invalid_token" | "insufficient_scope",
+  description?: string,
+  scope?: string,
+  resourceMetadata?: string,
+): Record<string, string> {
   const params = [`realm="${REALM}"`];
   if (error) params.push(`error="${error}"`);
   if (description) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
   if (scope) params.push(`scope="${scope}"`);
+  if (resourceMetadata) params.push(`resource_metadata="${resourceMetadata}"`);
   return { "WWW-Authenticate": `Bearer ${params.join(", ")}` };
 }
 
@@ -35,24 +47,29 @@ export async function authenticateBearer(
   headers: IncomingHttpHeaders,
   scopes: string[],
 ): Promise<AccessTokenClaims> {
+  const metadata = brokerResourceMetadataUrl(services.config.issuer);
   const token = bearerTokenOf(headers);
   if (token === undefined) {
     const description = headers.authorization === undefined ? "a bearer access token is required" : "the Authorization header is not a bearer token";
     // RFC 6750 §3.1: a request without any authentication gets a bare challenge, no error details.
-    const challenge = headers.authorization === undefined ? bearerChallenge() : bearerChallenge("invalid_token", description);
+    const challenge =
+      headers.authorization === undefined
+        ? bearerChallenge(undefined, undefined, undefined, metadata)
+        : bearerChallenge("invalid_token", description, undefined, metadata);
     throw new InvalidToken(description, { headers: challenge });
   }
   let claims: AccessTokenClaims;
   try {
+    // The broker's APIs accept tokens for the issuer only (RFC 8707): a token for the proxy or a resource server is refused.
     claims = await verifyAccessToken(services, token, "broker");
   } catch (err) {
     if (err instanceof BrokerError && err.code === "invalid_token")
-      throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description) });
+      throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description, undefined, metadata) });
     throw err;
   }
   if (!scopes.some((s) => hasScope(claims, s))) {
     const description = `the token needs scope ${scopes.join(" or ")}`;
-    throw new InsufficientScope(description, { headers: bearerChallenge("insufficient_scope", description, scopes.join(" ")) });
+    throw new InsufficientScope(description, { headers: bearerChallenge("insufficient_scope", description, scopes.join(" "), metadata) });
   }
   return claims;
 }

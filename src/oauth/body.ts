@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { InvalidRequest } from "../errors.js";
+import { severalResources } from "./resource-indicators.js";
 
 /** Token requests are a handful of short parameters; anything larger is not one. */
 const MAX_FORM_BYTES = 64 * 1024;
@@ -68,7 +69,8 @@ async function parseForm(req: IncomingMessage, limit: number): Promise<FormParam
   const parameters = new Map<string, string>();
   const seen = new Set<string>();
   for (const [name, value] of new URLSearchParams(text)) {
-    if (seen.has(name)) throw new InvalidRequest(`parameter "${name}" is repeated`);
+    // RFC 8707 §2 lets `resource` repeat; the broker issues each token for one, and says so as invalid_target.
+    if (seen.has(name)) throw name === "resource" ? severalResources() : new InvalidRequest(`parameter "${name}" is repeated`);
     seen.add(name);
     if (value !== "") parameters.set(name, value);
   }

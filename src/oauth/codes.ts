@@ -2,7 +2,7 @@
  * The broker's authorization codes: 256-bit, single use, short-lived (RFC
  * 6749 §4.1.2: at most ten minutes; one minute here), stored as SHA-256 with
  * everything the token endpoint must check (client, redirect URI, PKCE
- * challenge, nonce, scope).
+ * challenge, nonce, scope, resource).
  */
 import type { Db } from "../db.js";
 import { generateSecret, hashSecret } from "../crypto/secrets.js";
@@ -17,6 +17,8 @@ export interface AuthorizationCodeInput {
   codeChallenge?: string;
   codeChallengeMethod?: string;
   nonce?: string;
+  /** RFC 8707: the resource its tokens are for; absent: the broker itself. */
+  resource?: string;
   authTime?: Date;
 }
 
@@ -33,6 +35,7 @@ export async function issueAuthorizationCode(db: Pick<Db, "authorizationCode">, 
       codeChallenge: input.codeChallenge ?? null,
       codeChallengeMethod: input.codeChallengeMethod ?? null,
       nonce: input.nonce ?? null,
+      resource: input.resource ?? null,
       authTime: input.authTime ?? new Date(),
       expiresAt: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
     },

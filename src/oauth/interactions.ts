@@ -22,7 +22,8 @@ import { generateSecret, hashSecret, secretMatches } from "../crypto/secrets.js"
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 import { finishAuthorization, refuseAuthorization, type PendingAuthorization } from "./authorization-response.js";
-import { checkRequestedScopes, type RequestedScopes, type ScopedConnector } from "./scopes.js";
+import { checkRequestedScopes, isBrokerScope, type RequestedScopes, type ScopedConnector } from "./scopes.js";
+import { proxyResourceUri } from "./resources.js";
 
 /** How long the end user has to choose a service and connect, from the authorization request. */
 export const INTERACTION_TTL_SECONDS = 900;
@@ -37,8 +38,10 @@ export interface Interaction<P extends object = object> {
   id: string;
   /** The app's request; `connectorId` and `scope` are set once a service is chosen (chooseConnector). */
   authorization: InteractionRequest;
-  /** The scopes as the app asked for them, checked again when a service is chosen. */
+  /** The scopes as the app asked for them, checked again when a service is chosen (with a resource: as resource-indicators.ts granted them). */
   requestedScopes: string[];
+  /** RFC 8707: the name of the resource the tokens are for, shown to the end user with the scopes. */
+  resourceName?: string;
   /** A `hostname=` parameter: only fills in the connect flow's hostname page. */
   hostnameHint?: string;
   /** The connect flow's own state (its type is the connect flow's). */
@@ -117,7 +120,7 @@ export class Interactions {
   /** Starts an interaction: stores it and gives this browser its binding cookie. */
   async start<P extends object>(
     res: ServerResponse,
-    fields: Pick<Interaction<P>, "authorization" | "requestedScopes" | "hostnameHint" | "progress">,
+    fields: Pick<Interaction<P>, "authorization" | "requestedScopes" | "resourceName" | "hostnameHint" | "progress">,
   ): Promise<Interaction<P>> {
     const id = generateSecret().slice(0, 22);
     const binding = generateSecret();
@@ -173,14 +176,23 @@ export function interactionsOf(services: Pick<Services, "redis" | "keyring" | "c
  * Chooses the service of an interaction: checks the app may use it and the
  * scopes it asked for against what it offers (RFC 6749 §3.3), and records
  * the scope its tokens will carry. Throws the redirectable OAuth error.
+ * With a registered resource (RFC 8707) the scopes are the resource's,
+ * checked by the authorization endpoint (resource-indicators.ts): none is
+ * the connector's, so the connector is asked for its default scopes.
  */
 export async function chooseConnector(
-  services: Pick<Services, "clients">,
+  services: Pick<Services, "clients" | "config">,
   interaction: Pick<Interaction, "authorization" | "requestedScopes">,
   connector: ScopedConnector,
 ): Promise<RequestedScopes> {
   const client = await services.clients.find(interaction.authorization.clientId);
   if (!client) throw new TypeError("the app of an interaction no longer exists");
+  const { resource } = interaction.authorization;
+  if (resource !== undefined && resource !== proxyResourceUri(services.config.issuer)) {
+    const all = [...interaction.requestedScopes];
+    interaction.authorization = { ...interaction.authorization, connectorId: connector.id, scope: all.join(" ") };
+    return { all, broker: all.filter(isBrokerScope), connectorLocal: [] };
+  }
   const requested = interaction.requestedScopes.length > 0 ? interaction.requestedScopes : client.scopes.filter((s) => s === "proxy");
   const scopes = checkRequestedScopes(client, requested, connector);
   interaction.authorization = { ...interaction.authorization, connectorId: connector.id, scope: scopes.all.join(" ") };

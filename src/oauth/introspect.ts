@@ -4,7 +4,9 @@
  * (confidential clients only), find the token — an access token (signature,
  * expiry, and revocation of the token or its grant) or a refresh token (by
  * its hash: unused, unexpired, grant not revoked) — and answer with its
- * claims only if it is the asking app's own token.
+ * claims only if it is the asking app's own token, or an access token for a
+ * resource (RFC 8707, its `aud`) that the asking app runs (the resource's
+ * `appId`): a resource server learns about the tokens presented to it.
  *
  * Anything else — unknown, expired, revoked, another app's — is
  * `{"active": false}` and nothing more (RFC 7662 §2.2), so the endpoint
@@ -21,15 +23,22 @@ import type { Client } from "../apps/clients.js";
 import { sendJson } from "../http/json.js";
 import type { Exchange } from "../http/route.js";
 import { findRefreshTokenState, lookupOrder, readAccessToken } from "./token-lookup.js";
+import { lookupResource } from "./resources.js";
 
 type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
 
 const INACTIVE: IntrospectionResponse = { active: false };
 
+/** Whether `client` is the app registered as running the resource `aud` names. */
+async function runsResource(services: Services, client: Client, aud: string): Promise<boolean> {
+  if (aud === services.config.issuer) return false;
+  return (await lookupResource(services, aud))?.appId === client.id;
+}
+
 async function introspectAccessToken(services: Services, client: Client, token: string): Promise<IntrospectionResponse | undefined> {
   const claims = await readAccessToken(services, token, { checkRevocation: true });
   if (!claims) return undefined;
-  if (claims.client_id !== client.id) return INACTIVE;
+  if (claims.client_id !== client.id && !(await runsResource(services, client, claims.aud))) return INACTIVE;
   return {
     active: true,
     token_type: "Bearer",

@@ -20,6 +20,7 @@ import { BadRequest, BrokerError, InsufficientScope, InvalidToken, NotFound } fr
 import { verifyAccessToken, type AccessTokenClaims } from "../oauth/tokens.js";
 import type { Services } from "../services.js";
 import { bearerChallenge, bearerTokenOf } from "../oauth/bearer.js";
+import { proxyResourceMetadataUrl } from "../oauth/protected-resource-metadata.js";
 
 export const PROXY_SCOPE = "proxy";
 
@@ -31,8 +32,9 @@ export interface ProxyCaller {
   accountId: string;
 }
 
-const challenge = (error?: "invalid_token" | "insufficient_scope", description?: string) =>
-  bearerChallenge(error, description, error === "insufficient_scope" ? PROXY_SCOPE : undefined);
+/** The proxy's challenges point at its RFC 9728 metadata (§5.1): a client learns there which authorization server to ask, and for which resource. */
+const challenge = (services: CallerServices, error?: "invalid_token" | "insufficient_scope", description?: string) =>
+  bearerChallenge(error, description, error === "insufficient_scope" ? PROXY_SCOPE : undefined, proxyResourceMetadataUrl(services.config.issuer));
 
 /** What verifying a caller's token needs. */
 export type CallerServices = Pick<Services, "config" | "signingKeys" | "redis">;
@@ -42,21 +44,23 @@ async function verifiedClaims(services: CallerServices, headers: IncomingHttpHea
   if (token === undefined) {
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
     const description = headers.authorization === undefined ? "a bearer access token is required" : "the Authorization header is not a bearer token";
-    throw new InvalidToken(description, { headers: headers.authorization === undefined ? challenge() : challenge("invalid_token", description) });
+    throw new InvalidToken(description, {
+      headers: headers.authorization === undefined ? challenge(services) : challenge(services, "invalid_token", description),
+    });
   }
   try {
     return await verifyAccessToken(services, token, "proxy");
   } catch (err) {
     if (err instanceof BrokerError && err.code === "invalid_token")
-      throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge("invalid_token", err.description) });
+      throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge(services, "invalid_token", err.description) });
     throw err;
   }
 }
 
-function requireProxyScope(claims: AccessTokenClaims): void {
+function requireProxyScope(services: CallerServices, claims: AccessTokenClaims): void {
   if (!claims.scope.split(" ").includes(PROXY_SCOPE)) {
     throw new InsufficientScope(`the access token lacks the "${PROXY_SCOPE}" scope`, {
-      headers: challenge("insufficient_scope", `the access token lacks the ${PROXY_SCOPE} scope`),
+      headers: challenge(services, "insufficient_scope", `the access token lacks the ${PROXY_SCOPE} scope`),
     });
   }
 }
@@ -64,7 +68,7 @@ function requireProxyScope(claims: AccessTokenClaims): void {
 /** `/v1/proxy/…`: the account comes from the token. */
 export async function accountBoundCaller(services: CallerServices, headers: IncomingHttpHeaders): Promise<ProxyCaller> {
   const claims = await verifiedClaims(services, headers);
-  requireProxyScope(claims);
+  requireProxyScope(services, claims);
   if (typeof claims.acct !== "string" || claims.acct === "") {
     throw new BadRequest("the access token is not bound to an account: an app token proxies through /v1/accounts/{accountId}/proxy/");
   }
@@ -74,7 +78,7 @@ export async function accountBoundCaller(services: CallerServices, headers: Inco
 /** `/v1/accounts/<id>/proxy/…`: a token of the app itself, or one bound to this very account. */
 export async function appCaller(services: CallerServices, headers: IncomingHttpHeaders, accountId: string): Promise<ProxyCaller> {
   const claims = await verifiedClaims(services, headers);
-  requireProxyScope(claims);
+  requireProxyScope(services, claims);
   const appToken = claims.acct === undefined && claims.sub === claims.client_id;
   // A token bound to another account learns nothing: the same answer as an account of another app.
   if (!appToken && claims.acct !== accountId) throw new NotFound(`no account ${accountId}`);

@@ -108,22 +108,35 @@ export function brokerTokenVerifier(options: BrokerTokenVerifierOptions): { veri
   };
 }
 
+/** The path RFC 9728 §3.1 registers for protected resource metadata (src/paths.ts has it too; repeated here to stay standalone). */
+const METADATA_PATH = "/.well-known/oauth-protected-resource";
+
 /**
- * RFC 9728 §3.1: where a resource's metadata lives — `/.well-known/oauth-protected-resource`
- * inserted between the host and the resource's path.
+ * RFC 9728 §3.1: where a resource's metadata lives — the well-known segment
+ * inserted between the host and the resource's path (none for a URI without
+ * a path); a query string is kept, as §3.1 says.
  */
 export function protectedResourceMetadataUrl(resource: string): string {
   const url = new URL(resource);
   const path = url.pathname === "/" ? "" : url.pathname;
-  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
+  return `${url.origin}${METADATA_PATH}${path}${url.search}`;
 }
 
-/** RFC 9728 §2: the metadata naming the broker as the resource's authorization server. */
-export function protectedResourceMetadata(options: { issuer: string; resource: string; scopes: string[]; name?: string }): Record<string, unknown> {
+/** RFC 9728 §2: the metadata of a protected resource (the fields the broker fills). */
+export interface ProtectedResourceMetadata {
+  resource: string;
+  authorization_servers: string[];
+  scopes_supported: string[];
+  bearer_methods_supported: string[];
+  resource_name?: string;
+}
+
+/** The metadata naming `issuer` (the broker) as the resource's authorization server; bearer tokens in the Authorization header only (RFC 6750 §2.1). */
+export function protectedResourceMetadata(options: { issuer: string; resource: string; scopes: readonly string[]; name?: string }): ProtectedResourceMetadata {
   return {
     resource: options.resource,
     authorization_servers: [options.issuer],
-    scopes_supported: options.scopes,
+    scopes_supported: [...options.scopes],
     bearer_methods_supported: ["header"],
     ...(options.name ? { resource_name: options.name } : {}),
   };

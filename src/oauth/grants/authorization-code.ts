@@ -2,7 +2,7 @@
  * `authorization_code` (RFC 6749 §4.1.3, PKCE RFC 7636, OIDC Core §3.1.3).
  * The code row was written by the connect flow when the end user finished
  * connecting an account: it names the client, account, redirect URI, scope,
- * PKCE challenge and nonce.
+ * PKCE challenge, nonce and resource (RFC 8707).
  *
  * Steps: find the code (with its account, one query), check it belongs to
  * this client, is unused and fresh, that redirect_uri and the PKCE verifier
@@ -20,6 +20,7 @@ import type { Services } from "../../services.js";
 import { requiresPkce, type Client } from "../../apps/clients.js";
 import { revokeFamily } from "../../revocation/revocation.js";
 import { generateRefreshToken, refreshTokenLifetime } from "../tokens.js";
+import { checkSameResource, requireStillRegistered } from "../resource-indicators.js";
 import {
   activeAccount,
   consumeIntoNewGrant,
@@ -34,7 +35,7 @@ import {
 } from "./grant.js";
 
 export const grantType = "authorization_code";
-export const parameters: ReadonlySet<string> = new Set(["code", "redirect_uri", "code_verifier"]);
+export const parameters: ReadonlySet<string> = new Set(["code", "redirect_uri", "code_verifier", "resource"]);
 
 /** A code row with its account, as `findCode` reads it; times are compared in SQL. */
 interface CodeRow {
@@ -44,6 +45,8 @@ interface CodeRow {
   codeChallenge: string | null;
   codeChallengeMethod: string | null;
   nonce: string | null;
+  /** RFC 8707: the resource its tokens are for; null: the broker itself. */
+  resource: string | null;
   authTimeSeconds: number;
   expired: boolean;
   consumed: boolean;
@@ -65,7 +68,7 @@ async function findCode(services: Services, codeHash: string): Promise<CodeRow |
       status: string | null;
     })[]
   >`
-    SELECT c."appId", c."redirectUri", c."scope", c."codeChallenge", c."codeChallengeMethod", c."nonce",
+    SELECT c."appId", c."redirectUri", c."scope", c."codeChallenge", c."codeChallengeMethod", c."nonce", c."resource",
            extract(epoch FROM c."authTime")::float8 AS "authTimeSeconds",
            c."expiresAt" <= ${NOW_UTC} AS "expired",
            c."consumedAt" IS NOT NULL AS "consumed",
@@ -149,7 +152,9 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   if (code.expired) throw new InvalidGrant("the authorization code has expired");
   checkRedirectUri(code, client, params.get("redirect_uri"));
   checkPkce(code, client, params.get("code_verifier"));
+  checkSameResource(code.resource, params.get("resource"), "authorization code");
   const account = activeAccount(code.account, client);
+  await requireStillRegistered(services, code.resource);
 
   // Every exchange records a grant, so a replay can revoke the access tokens
   // of the first use even when no refresh token was issued.
@@ -157,10 +162,20 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
   const refreshToken = grantsRefreshToken(client, code.scope) ? generateRefreshToken() : undefined;
   // Signing needs no I/O; it runs while the grant is written.
   const [tokens, won] = await Promise.all([
-    issueAccountTokens({ services, client, account, scope: code.scope, grantId: familyId, nonce: code.nonce, authTime: new Date(code.authTimeSeconds * 1000) }),
+    issueAccountTokens({
+      services,
+      client,
+      account,
+      scope: code.scope,
+      grantId: familyId,
+      audience: code.resource ?? undefined,
+      nonce: code.nonce,
+      authTime: new Date(code.authTimeSeconds * 1000),
+    }),
     consumeCode(services, {
       codeHash,
       familyId,
+      resource: code.resource,
       refreshTokenHash: refreshToken?.tokenHash,
       refreshTokenTtl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client),
     }),

@@ -81,6 +81,8 @@ export interface AccountTokensInput {
   account: GrantAccount;
   scope: string;
   grantId: string;
+  /** RFC 8707: the resource the access token is for (`aud`); the issuer when absent. */
+  audience?: string;
   /** For the ID token: the nonce of the authorization request, when there was one. */
   nonce?: string | null;
   authTime?: Date;
@@ -96,6 +98,7 @@ export async function issueAccountTokens(input: AccountTokensInput): Promise<Omi
     accountId: account.id,
     connectorId: account.connectorId,
     grantId: input.grantId,
+    audience: input.audience,
   });
   const response: Omit<TokenResponse, "refresh_token"> = { access_token: accessToken, token_type: "Bearer", expires_in: expiresIn, scope };
   if (hasScope(scope, "openid"))
@@ -113,6 +116,8 @@ export interface NewGrantRows {
   /** SHA-256 of the first refresh token, when the grant gets one. */
   refreshTokenHash: string | undefined;
   refreshTokenTtl: number;
+  /** RFC 8707: the resource of the grant's access tokens; absent: the broker itself. */
+  resource?: string | null;
 }
 
 /**
@@ -132,8 +137,8 @@ export async function consumeIntoNewGrant(services: Services, consume: Prisma.Sq
     : Prisma.empty;
   const rows = await services.db.$queryRaw<{ won: number }[]>`
     WITH consumed AS (${consume}), family AS (
-      INSERT INTO "RefreshFamily" ("id", "appId", "accountId", "scope", "createdAt")
-      SELECT ${grant.familyId}, "appId", "accountId", "scope", ${NOW_UTC} FROM consumed
+      INSERT INTO "RefreshFamily" ("id", "appId", "accountId", "scope", "resource", "createdAt")
+      SELECT ${grant.familyId}, "appId", "accountId", "scope", ${grant.resource ?? null}::text, ${NOW_UTC} FROM consumed
       RETURNING "id"
     )${refreshToken}
     SELECT count(*)::int AS "won" FROM family`;

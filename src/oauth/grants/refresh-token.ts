@@ -16,11 +16,12 @@ import { InvalidGrant, InvalidScope } from "../../errors.js";
 import type { Services } from "../../services.js";
 import { revokeFamily } from "../../revocation/revocation.js";
 import { parseScope } from "../scopes.js";
+import { checkSameResource, requireStillRegistered } from "../resource-indicators.js";
 import { generateRefreshToken, issueAccessToken, refreshTokenLifetime } from "../tokens.js";
 import { activeAccount, issueAccountTokens, NOW_UTC_SQL, requiredParameter, type AccountRow, type GrantContext, type TokenResponse } from "./grant.js";
 
 export const grantType = "refresh_token";
-export const parameters: ReadonlySet<string> = new Set(["refresh_token", "scope"]);
+export const parameters: ReadonlySet<string> = new Set(["refresh_token", "scope", "resource"]);
 
 /** A refresh token with its family and account, as `findAndRotate` reads it; times are compared in SQL. */
 interface RefreshTokenRow {
@@ -30,6 +31,8 @@ interface RefreshTokenRow {
   appId: string;
   /** The family's scope: what the grant was given. */
   scope: string;
+  /** RFC 8707: the resource of the family's access tokens; null: the broker itself. */
+  resource: string | null;
   revoked: boolean;
   /** Null for a grant without an end user; set but unmatched when the account is gone. */
   familyAccountId: string | null;
@@ -57,7 +60,8 @@ type RefreshQueryRow = Omit<RefreshTokenRow, "account"> & {
  * nothing (`rotated` 0): `handle` treats that as reuse. Times are compared in
  * SQL, so no timestamp column is read (sqlRows returns pg's own conversions).
  * $1 token hash, $2 client id, $3 successor's hash, $4 requested scopes (NULL:
- * unreadable, so nothing is written), $5 successor's lifetime in seconds.
+ * unreadable, so nothing is written), $5 successor's lifetime in seconds, $6
+ * the resource the request names (NULL: none; another than the family's: nothing is written).
  */
 const FIND_AND_ROTATE: SqlStatement = {
   name: "refresh-token-find-and-rotate",
@@ -66,7 +70,7 @@ const FIND_AND_ROTATE: SqlStatement = {
       SELECT t."familyId",
              t."usedAt" IS NOT NULL AS "used",
              t."expiresAt" <= ${NOW_UTC_SQL} AS "expired",
-             f."appId", f."scope", f."revokedAt" IS NOT NULL AS "revoked", f."accountId" AS "familyAccountId",
+             f."appId", f."scope", f."resource", f."revokedAt" IS NOT NULL AS "revoked", f."accountId" AS "familyAccountId",
              a."id" AS "accountId", a."appId" AS "accountAppId", a."connectorId", a."hostname", a."profile", a."status"::text AS "status"
         FROM "RefreshToken" t
         JOIN "RefreshFamily" f ON f."id" = t."familyId"
@@ -79,6 +83,7 @@ const FIND_AND_ROTATE: SqlStatement = {
            SELECT 1 FROM found
             WHERE found."appId" = $2 AND NOT found."revoked" AND NOT found."expired"
               AND $4::text[] IS NOT NULL AND string_to_array(found."scope", ' ') @> $4::text[]
+              AND ($6::text IS NULL OR found."resource" IS NOT DISTINCT FROM $6::text)
               AND (found."familyAccountId" IS NULL OR (found."accountAppId" = $2 AND found."connectorId" IS NOT NULL AND found."status" = 'active')))
       RETURNING "familyId"
     ), successor AS (
@@ -101,7 +106,7 @@ function requestedScopes(requested: string | undefined): string[] | null {
 
 async function findAndRotate(
   services: Services,
-  input: { tokenHash: string; clientId: string; nextTokenHash: string; requestedScopes: string[] | null; ttl: number },
+  input: { tokenHash: string; clientId: string; nextTokenHash: string; requestedScopes: string[] | null; ttl: number; resource: string | undefined },
 ): Promise<(RefreshTokenRow & { rotated: boolean }) | undefined> {
   // Straight through pg: the token endpoint's hottest statement (db.ts sqlRows says why).
   const rows = await sqlRows<RefreshQueryRow>(services.db, FIND_AND_ROTATE, [
@@ -110,6 +115,7 @@ async function findAndRotate(
     input.nextTokenHash,
     input.requestedScopes,
     input.ttl,
+    input.resource ?? null,
   ]);
   const row = rows[0];
   if (!row) return undefined;
@@ -147,19 +153,23 @@ export async function handle(context: GrantContext): Promise<TokenResponse> {
     nextTokenHash: next.tokenHash,
     requestedScopes: requestedScopes(params.get("scope")),
     ttl: refreshTokenLifetime(services.config.tokenLifetimeLimits, client),
+    resource: params.get("resource"),
   });
   if (!presented || presented.appId !== client.id) throw new InvalidGrant("the refresh token is not valid for this client");
   if (presented.revoked) throw new InvalidGrant("the grant of this refresh token has been revoked");
   if (presented.used) return refuseReuse(context, presented.familyId);
   if (presented.expired) throw new InvalidGrant("the refresh token has expired");
+  checkSameResource(presented.resource, params.get("resource"), "refresh token");
   const scope = narrowScope(presented.scope, params.get("scope"));
   const account = presented.familyAccountId ? activeAccount(presented.account, client) : undefined;
   // Every check passed, yet nothing was written: a concurrent use of the same token won the row. That is reuse too.
   if (!presented.rotated) return refuseReuse(context, presented.familyId);
+  await requireStillRegistered(services, presented.resource);
+  const audience = presented.resource ?? undefined;
 
   const tokens = account
-    ? await issueAccountTokens({ services, client, account, scope, grantId: presented.familyId })
-    : await issueAccessToken(services, { client, subject: client.id, scope, grantId: presented.familyId }).then(({ accessToken, expiresIn }) => ({
+    ? await issueAccountTokens({ services, client, account, scope, grantId: presented.familyId, audience })
+    : await issueAccessToken(services, { client, subject: client.id, scope, grantId: presented.familyId, audience }).then(({ accessToken, expiresIn }) => ({
         access_token: accessToken,
         token_type: "Bearer" as const,
         expires_in: expiresIn,

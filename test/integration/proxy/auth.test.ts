@@ -98,10 +98,13 @@ describe("who may call the proxy", () => {
   }
 
   describe("the broker token is checked before anything is forwarded", () => {
-    it("no token: 401 with a bare Bearer challenge (RFC 6750 §3.1)", async () => {
+    it("no token: 401 with a bare Bearer challenge (RFC 6750 §3.1) naming the proxy's metadata (RFC 9728 §5.1)", async () => {
       const res = await upstreamUntouched(() => proxy(undefined));
       assertRefused(res, 401, "invalid_token");
-      assert.equal(res.headers["www-authenticate"], 'Bearer realm="authbroker"');
+      assert.equal(
+        res.headers["www-authenticate"],
+        `Bearer realm="authbroker", resource_metadata="${broker.services.config.issuer}/.well-known/oauth-protected-resource/v1/proxy"`,
+      );
     });
 
     it("another scheme than Bearer: 401 invalid_token", async () => {

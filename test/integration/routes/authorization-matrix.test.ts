@@ -28,6 +28,7 @@ import { routeKey } from "../../../src/http/route.js";
 import { routeTable } from "../../../src/routes.js";
 import { issueAccessToken } from "../../../src/oauth/tokens.js";
 import { createRegistrationToken } from "../../../src/apps/registration-tokens.js";
+import { createResource } from "../../../src/oauth/resources.js";
 
 const ADMIN_TOKEN = "operator-admin-token-0123456789abcdef";
 const USER_SCOPE = "openid email profile offline_access proxy accounts:read accounts:write";
@@ -221,6 +222,13 @@ describe("the authorization matrix: every route × every caller", () => {
     { route: "GET /.well-known/openid-configuration", expect: everyone(200), request: get("/.well-known/openid-configuration") },
     { route: "GET /.well-known/oauth-authorization-server", expect: everyone(200), request: get("/.well-known/oauth-authorization-server") },
     { route: "GET /oauth/jwks", expect: everyone(200), request: get("/oauth/jwks") },
+    // RFC 9728 protected resource metadata: public documents.
+    { route: "GET /.well-known/oauth-protected-resource", expect: everyone(200), request: get("/.well-known/oauth-protected-resource") },
+    {
+      route: "GET /.well-known/oauth-protected-resource/v1/proxy",
+      expect: everyone(200),
+      request: get("/.well-known/oauth-protected-resource/v1/proxy"),
+    },
     { route: "GET /connect.js", expect: everyone(200), request: get("/connect.js") },
     // Browser pages: a bearer token changes nothing (no state, no connect id: an error page).
     { route: "GET /oauth/authorize", expect: everyone(400), request: get("/oauth/authorize") },
@@ -385,6 +393,24 @@ describe("the authorization matrix: every route × every caller", () => {
       expect: adminOnly(200),
       // Every cell names a token of its own; refused cells leave theirs unrevoked (checked by the status alone: 403/401 change nothing).
       request: async () => ({ method: "DELETE", path: `/admin/v1/registration-tokens/${(await createRegistrationToken(broker.services.db)).view.id}` }),
+    },
+    { route: "GET /admin/v1/resources", expect: adminOnly(200), request: get("/admin/v1/resources") },
+    {
+      route: "POST /admin/v1/resources",
+      expect: adminOnly(201),
+      // Every cell names a URI of its own, so an allowed cell's resource never conflicts with another's.
+      request: async () => json("POST", "/admin/v1/resources", { uri: `https://mcp${nextUser++}.example.com/mcp`, scopes: ["tools:read"] }),
+      check: (_cell, body) => assert.deepEqual((JSON.parse(body) as { scopes: string[] }).scopes, ["tools:read"]),
+    },
+    {
+      route: "DELETE /admin/v1/resources/:uri",
+      expect: adminOnly(200),
+      // Every cell names a resource of its own; refused cells leave theirs (checked by the status alone: 403/401 change nothing).
+      request: async () => {
+        const uri = `https://mcp${nextUser++}.example.com/mcp`;
+        await createResource(broker.services.db, broker.services.config.issuer, { uri, scopes: ["tools:read"] });
+        return { method: "DELETE", path: `/admin/v1/resources/${encodeURIComponent(uri)}` };
+      },
     },
     // Last: a new signing key (the previous one still verifies the callers' tokens).
     { route: "POST /admin/v1/keys/rotate", expect: adminOnly(200), request: async () => ({ method: "POST", path: "/admin/v1/keys/rotate" }) },
