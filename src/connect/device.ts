@@ -17,6 +17,7 @@
  *   the limit is then per proxy, which bounds guessing just the same.
  * - State changes answer 303 (a reload never re-submits).
  */
+import { signInFormActions } from "./sign-in-form-actions.js";
 import { CONNECT_START_PATH, DEVICE_DECISION_PATH, DEVICE_PAGE_PATH } from "../paths.js";
 import type { Request, Response } from "express";
 import type { ExpressExchange } from "../http/route.js";
@@ -98,25 +99,6 @@ function sendCodeForm(res: Response, binding: string, typed: string, problem?: s
         <button type="submit">Continue</button>
       </form>`,
   });
-}
-
-/**
- * Where a decision may lead (CSP `form-action` also governs the redirects
- * after a submission): this broker's pages, and the sign-in page of the
- * connector chosen — any https host (an OIDC connector's authorization
- * endpoint is only known from its discovery), or a plain-http connector's
- * own origin (development and tests).
- */
-function decisionFormActions(services: Services, connectors: { id: string }[]): string[] {
-  const sources = new Set<string>(["https:"]);
-  for (const { id } of connectors) {
-    const connector = services.connectors.get(id);
-    for (const value of Object.values(connector?.auth ?? {})) {
-      if (typeof value !== "string" || !value.startsWith("http:")) continue;
-      sources.add(value.includes("{hostname}") ? "http:" : new URL(value).origin);
-    }
-  }
-  return [...sources];
 }
 
 function sendConfirmation(
@@ -225,7 +207,7 @@ export function submitDeviceCode(services: Services): (exchange: ExpressExchange
     if (!found) return;
     const { binding, code, client } = found;
     const choices = connectorChoices(services, code, client);
-    sendConfirmation(res, binding, code, client, choices, decisionFormActions(services, choices));
+    sendConfirmation(res, binding, code, client, choices, signInFormActions(services, choices));
   };
 }
 

@@ -16,6 +16,7 @@
  * redirect to the app (oauth/authorization-response.ts), with the account
  * stored for the ticket's user.
  */
+import { signInFormActions } from "./sign-in-form-actions.js";
 import type { Request, Response } from "express";
 import { appDisplayName } from "../apps/clients.js";
 import { generateSecret } from "../crypto/secrets.js";
@@ -78,6 +79,8 @@ export function onDemandPage(services: Services): (exchange: ExpressExchange) =>
     const binding = bindingFor(services, req, res);
     sendPage(res, {
       title: `Connect ${view.connectorName}`,
+      // The POST redirects on to the connector's sign-in page.
+      formActions: signInFormActions(services, [{ id: ticket.connectorId }]),
       body: html`<h1>Connect your ${view.connectorName} account</h1>
         <p>
           <strong>${view.appName}</strong> needs your ${view.connectorName} account to

@@ -20,6 +20,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { McpError, ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import { flushProxyAudit } from "../../src/proxy/router.js";
 import { launchChromium, type TestChromium } from "../support/chromium.js";
 import { chooseService, signInAtAcmeCloud, startTestDemo, type TestDemo } from "../support/demo.js";
 import { makeTestCertificates, type TestCertificates } from "../support/tls.js";
@@ -231,11 +232,13 @@ describe("an MCP agent (official SDK) authorizes at the broker, calls a tool, an
       );
 
       // The audit says who acted for whom: the user's connection, used by the agent's app, through the MCP server.
-      const audited = await demo.broker.services.db.auditEvent.findMany({ where: { action: "proxy.request" }, orderBy: { at: "desc" }, take: 1 });
-      assert.equal(audited.length, 1);
+      await flushProxyAudit(demo.broker.services);
+      const audited = await demo.broker.services.db.auditEvent.findMany({
+        where: { action: "proxy.request", appId: String(auth.client?.client_id), connectorId: "acme-cloud" },
+        orderBy: { at: "desc" },
+      });
+      assert.equal(audited.length, 1, "the one call through the connection made on demand");
       const last = audited[0]!;
-      assert.equal(last.appId, auth.client?.client_id, "the agent's app");
-      assert.equal(last.connectorId, "acme-cloud", "the connection made on demand");
       const detail = last.detail as { user?: string; act?: { client_id?: string } };
       assert.equal(detail.act?.client_id, demo.mcpClientId, "acting through the MCP server");
       assert.ok(detail.user, "for the user");
