@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../src/log.js";
 import { startBroker, type RunningBroker } from "../src/main.js";
 import { hashSecret, generateSecret } from "../src/crypto/secrets.js";
 import type { Services } from "../src/services.js";
+import { createResource, findResource } from "../src/oauth/resources.js";
 import { ACME_CLOUD_CLIENT_ID, DEMO_USERS, startAcmeCloud, type AcmeCloud, type DemoUser } from "./acme-cloud.js";
 import { MCP_FILES_SCOPE, startDemoMcpServer, type DemoMcpServer } from "./mcp-server.js";
 import { SAMPLE_APP_EXTRA_SCOPES, SAMPLE_APP_SCOPES, startSampleApp, type SampleApp } from "./sample-app.js";
@@ -127,7 +128,8 @@ export async function registerDemoMcpServer(services: Services, resourceUri: str
     services.clients.invalidate(existing.id);
   }
   const resource = { name: "Acme Files (demo MCP server)", scopes: [MCP_FILES_SCOPE], appId: clientId };
-  await services.db.resource.upsert({ where: { uri: resourceUri }, create: { uri: resourceUri, ...resource }, update: resource });
+  if (await findResource(services.db, resourceUri)) await services.db.resource.update({ where: { uri: resourceUri }, data: resource });
+  else await createResource(services.db, services.config.issuer, { uri: resourceUri, ...resource });
   return { clientId, clientSecret };
 }
 
