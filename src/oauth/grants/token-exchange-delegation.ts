@@ -29,7 +29,7 @@ import { accountOfUser, userOf } from "../../accounts/users.js";
 import type { Client } from "../../apps/clients.js";
 import { BrokerError, ConnectionRequired, InvalidRequest, InvalidScope, InvalidTarget } from "../../errors.js";
 import { connectElicitation } from "../connect-tickets.js";
-import { findResource, proxyResourceUri } from "../resources.js";
+import { lookupResource, proxyResourceUri } from "../resources.js";
 import { clientMayUseConnector, hasScope } from "../scopes.js";
 import { issueAccessToken, verifyAccessToken, type AccessTokenClaims, type ActorClaim } from "../tokens.js";
 import { requiredParameter, type GrantContext, type TokenResponse } from "./grant.js";
@@ -86,7 +86,8 @@ async function subjectOf(context: GrantContext): Promise<Subject> {
  */
 async function mayExchange(context: GrantContext, subject: Subject): Promise<{ asResource: boolean }> {
   if (subject.client_id === context.client.id) return { asResource: false };
-  const resource = subject.aud === context.services.config.issuer ? null : await findResource(context.services.db, subject.aud);
+  // The resource lookup every token endpoint uses (cached 5 s): an MCP server exchanges on each tool call.
+  const resource = subject.aud === context.services.config.issuer ? undefined : await lookupResource(context.services, subject.aud);
   if (resource?.appId === context.client.id) return { asResource: true };
   throw new InvalidRequest("the client may not exchange subject_token: it was issued to another app, for a resource the client does not run");
 }
