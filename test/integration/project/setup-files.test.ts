@@ -78,7 +78,7 @@ describe("docker-compose.yml demo profile", () => {
     assert.equal(demo.environment!.DATABASE_URL, "postgresql://postgres:postgres@postgres:5432/authbroker_demo");
     assert.equal(demo.environment!.REDIS_URL, "redis://redis:6379");
     assert.equal(demo.environment!.DEMO_BIND_HOST, "0.0.0.0");
-    assert.deepEqual(demo.ports, ["127.0.0.1:3000:3000", "127.0.0.1:4000:4000", "127.0.0.1:4001:4001"]);
+    assert.deepEqual(demo.ports, ["127.0.0.1:3000:3000", "127.0.0.1:4000:4000", "127.0.0.1:4001:4001", "127.0.0.1:4002:4002"]);
     assert.deepEqual(demo.depends_on, { postgres: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
     assert.ok(
       demo.volumes!.some((v) => v.endsWith(":/state")),
