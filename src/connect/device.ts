@@ -30,7 +30,8 @@ import { denyDeviceCode, findPendingDeviceCode, formatUserCode, normaliseUserCod
 import { clientMayUseConnector } from "../oauth/scopes.js";
 import type { Services } from "../services.js";
 import { clientAddress } from "../http/client-address.js";
-import { chooseConnector, interactionsOf, readCookie } from "../oauth/interactions.js";
+import { chooseConnector, interactionsOf } from "../oauth/interactions.js";
+import { readCookie } from "../http/cookies.js";
 
 const CSRF_COOKIE = "ab_device";
 const CSRF_PURPOSE = "authbroker device form v1";

@@ -15,6 +15,13 @@
  * broker's "account connected — return to your agent" page instead of a
  * redirect to the app (oauth/authorization-response.ts), with the account
  * stored for the ticket's user.
+ *
+ * Both go on only in the browser of the ticket's user: the one whose user
+ * cookie (oauth/user-cookie.ts) for the ticket's app names the ticket's
+ * user, left there when that user connected an account. The link alone
+ * is not enough — one sent to somebody else (phishing) must not connect
+ * their account for the sender's user. Another browser gets a 403 page and
+ * the ticket stays unused.
  */
 import { signInFormActions } from "./sign-in-form-actions.js";
 import type { Request, Response } from "express";
@@ -24,7 +31,9 @@ import { toBrokerError } from "../http/error-handler.js";
 import { html, RawHtml, sendErrorPage, sendPage } from "../http/html.js";
 import type { ExpressExchange } from "../http/route.js";
 import { readConnectTicket, takeConnectTicket, type ConnectTicket } from "../oauth/connect-tickets.js";
-import { chooseConnector, interactionsOf, readCookie } from "../oauth/interactions.js";
+import { browserUserOf } from "../oauth/user-cookie.js";
+import { chooseConnector, interactionsOf } from "../oauth/interactions.js";
+import { addSetCookie, readCookie } from "../http/cookies.js";
 import { CONNECT_START_PATH, ON_DEMAND_CONNECT_PATH } from "../paths.js";
 import type { Services } from "../services.js";
 import { csrfTokenFor, csrfTokenMatches } from "./csrf.js";
@@ -50,8 +59,24 @@ function bindingFor(services: Services, req: Request, res: Response): string {
   const binding = generateSecret();
   const attributes = [`${BINDING_COOKIE}=${binding}`, `Path=${ON_DEMAND_CONNECT_PATH}`, "HttpOnly", "SameSite=Lax", `Max-Age=${BINDING_MAX_AGE_SECONDS}`];
   if (services.config.issuer.startsWith("https:")) attributes.push("Secure");
-  res.setHeader("Set-Cookie", attributes.join("; "));
+  addSetCookie(res, attributes.join("; "));
   return binding;
+}
+
+/**
+ * Whether this browser is the ticket's user's (user-cookie.ts); if not,
+ * sends the 403 page and says so. Nothing of the ticket is used.
+ */
+function refusedForAnotherBrowser(services: Services, req: Request, res: Response, ticket: ConnectTicket, agentName: string): boolean {
+  if (browserUserOf(services.keyring, req, ticket.appId) === ticket.userId) return false;
+  req.log.warn({ clientId: ticket.appId, connectorId: ticket.connectorId }, "on-demand connect refused: this browser is not the ticket's user's");
+  sendErrorPage(
+    res,
+    403,
+    "access_denied",
+    `This link was made for another sign-in. Open it in the browser where you signed in to ${agentName}, or sign in again through your agent and ask it to retry.`,
+  );
+  return true;
 }
 
 interface TicketView {
@@ -76,6 +101,7 @@ export function onDemandPage(services: Services): (exchange: ExpressExchange) =>
     const ticket = await readConnectTicket(services.redis, id);
     const view = ticket && (await viewOf(services, ticket));
     if (!view) return sendErrorPage(res, 400, "invalid_request", EXPIRED);
+    if (refusedForAnotherBrowser(services, req, res, ticket, view.appName)) return;
     const binding = bindingFor(services, req, res);
     sendPage(res, {
       title: `Connect ${view.connectorName}`,
@@ -113,6 +139,11 @@ export function confirmOnDemand(services: Services): (exchange: ExpressExchange)
       req.log.warn("on-demand connect refused: CSRF token missing or wrong");
       return sendErrorPage(res, 403, "access_denied", "This form has expired or did not come from this page. Open the link your agent gave you again.");
     }
+    // Read first: another browser's confirmation (or cancel) must leave the ticket unused.
+    const unused = await readConnectTicket(services.redis, id);
+    const view = unused && (await viewOf(services, unused));
+    if (!view) return sendErrorPage(res, 400, "invalid_request", EXPIRED);
+    if (refusedForAnotherBrowser(services, req, res, unused, view.appName)) return;
     // Single use: of two confirmations, one goes on and the other finds nothing.
     const ticket = await takeConnectTicket(services.redis, id);
     const connector = ticket && services.connectors.get(ticket.connectorId);

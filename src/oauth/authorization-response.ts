@@ -29,6 +29,8 @@ import { appDisplayName, type Client } from "../apps/clients.js";
 import { approveDeviceCode, denyDeviceCode } from "./device-codes.js";
 import { defaultResponseMode, isResponseMode, sendAuthorizationResponse, type RedirectTarget } from "./response-modes.js";
 import { issueAccessToken, issueIdToken } from "./tokens.js";
+import { setUserCookie } from "./user-cookie.js";
+import { userOf } from "../accounts/users.js";
 
 /**
  * Access tokens sent through the browser live at most this long (or the
@@ -155,6 +157,16 @@ function sendConnectedOnDemand(res: Response, connectorName: string, appName: st
 }
 
 /**
+ * Leaves in this browser the cookie naming the connected account's user
+ * (user-cookie.ts): the browser that connects an account for a user is
+ * the one a connect-on-demand link for that user may be completed in.
+ */
+async function rememberBrowserUser(services: Services, res: Response, accountId: string): Promise<void> {
+  const account = await services.db.account.findUnique({ where: { id: accountId }, select: { id: true, userId: true, appId: true } });
+  if (account) setUserCookie(services, res, account.appId, userOf(account));
+}
+
+/**
  * Sends the app its answer now that `accountId` is connected: the response
  * in the request's response mode, or — in a device flow — approves the
  * device code and tells the end user to return to the device.
@@ -167,6 +179,7 @@ export async function finishAuthorization(services: Services, req: Request, res:
       return;
     }
     req.log.info({ clientId: pending.clientId, accountId }, "device code approved");
+    await rememberBrowserUser(services, res, accountId);
     const approvedApp = await services.clients.find(pending.clientId);
     sendDeviceApproved(res, approvedApp ? appDisplayName(approvedApp) : "the app");
     return;
@@ -176,11 +189,13 @@ export async function finishAuthorization(services: Services, req: Request, res:
       { clientId: pending.clientId, accountId, connectorId: pending.connectorId, requestedBy: pending.onDemand.requestedBy },
       "account connected on demand",
     );
+    await rememberBrowserUser(services, res, accountId);
     const app = await services.clients.find(pending.clientId);
     sendConnectedOnDemand(res, services.connectors.get(pending.connectorId)?.name ?? pending.connectorId, app ? appDisplayName(app) : "The app");
     return;
   }
   const parameters = await issueAuthorizationResponse(services, pending, accountId);
+  await rememberBrowserUser(services, res, accountId);
   sendAuthorizationResponse(req, res, services.config.issuer, responseTargetOf(pending), parameters);
 }
 

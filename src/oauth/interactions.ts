@@ -19,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request, Response } from "express";
 import type { Keyring } from "../crypto/keyring.js";
 import { generateSecret, hashSecret, secretMatches } from "../crypto/secrets.js";
+import { addSetCookie, readCookie } from "../http/cookies.js";
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 import { finishAuthorization, refuseAuthorization, type PendingAuthorization } from "./authorization-response.js";
@@ -80,30 +81,11 @@ function remainingMs(interaction: Pick<Interaction, "createdAt">): number {
   return interaction.createdAt + INTERACTION_TTL_SECONDS * 1000 - Date.now();
 }
 
-/** One cookie's value from the Cookie header (no cookie parser needed for one lookup). */
-export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq !== -1 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
-
 function setBindingCookie(res: ServerResponse, id: string, value: string, secure: boolean, maxAgeSeconds: number): void {
   const attributes = [`${cookieName(id)}=${encodeURIComponent(value)}`, `Path=${COOKIE_PATH}`, "HttpOnly", "SameSite=Lax", `Max-Age=${maxAgeSeconds}`];
   // Lax: sent with the top-level GET back from the upstream and with the connect pages; a cross-site POST goes without it.
   if (secure) attributes.push("Secure");
-  const previous = res.getHeader("Set-Cookie");
-  const cookies = previous === undefined ? [] : Array.isArray(previous) ? previous : [String(previous)];
-  res.setHeader("Set-Cookie", [...cookies, attributes.join("; ")]);
+  addSetCookie(res, attributes.join("; "));
 }
 
 export type ReadInteraction<P extends object> = { interaction: Interaction<P>; binding: string | undefined } | undefined;

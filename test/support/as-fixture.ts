@@ -103,6 +103,8 @@ export interface ConnectAccountOptions {
   connector?: "gh" | "acme-oidc";
   /** What the upstream says of the new user's email: verified, not, or `null` for nothing. @defaultValue the upstream's own (oidc-provider: true; GitHub-like: nothing) */
   emailVerified?: boolean | null;
+  /** The browser to connect in (it keeps the broker's cookies, e.g. the user cookie of oauth/user-cookie.ts). @defaultValue a new one */
+  browser?: TestBrowser;
 }
 
 /**
@@ -141,7 +143,7 @@ export async function connectAccount(
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: "S256",
   });
-  const back = await new TestBrowser().navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
+  const back = await (options.browser ?? new TestBrowser()).navigate(url, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
   const openid = scope.split(" ").includes("openid");
   const tokens = await client.authorizationCodeGrant(app.config, back.url, {
     pkceCodeVerifier: verifier,

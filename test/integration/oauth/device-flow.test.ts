@@ -8,6 +8,7 @@
  * request, a code redeemed twice, another app's code, guessed user codes,
  * a forged form.
  */
+import type { IncomingMessage } from "node:http";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as client from "openid-client";
@@ -15,6 +16,7 @@ import { decodeJwt } from "jose";
 import { TestBrowser, type BrowserResponse } from "../../support/browser.js";
 import { registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../../support/as-fixture.js";
 import { hashSecret } from "../../../src/crypto/secrets.js";
+import { browserUserOf } from "../../../src/oauth/user-cookie.js";
 import { failedUserCodesKey, MAX_FAILED_USER_CODES } from "../../../src/connect/device.js";
 import { startTestBroker, type TestBroker } from "../../support/broker.js";
 
@@ -86,7 +88,8 @@ describe("device authorization grant (RFC 8628)", () => {
       const polling = client.pollDeviceAuthorizationGrant(tv.config, started);
       // The end user is slower than the device's first poll (authorization_pending).
       await new Promise((resolve) => setTimeout(resolve, 5_500));
-      const { confirmation, done } = await actOnDevicePage(started.verification_uri_complete!, "gh");
+      const browser = new TestBrowser();
+      const { confirmation, done } = await actOnDevicePage(started.verification_uri_complete!, "gh", browser);
       assert.match(confirmation.body, /Living-room TV/, "the end user sees which app asks");
       assert.ok(confirmation.body.includes(started.user_code), "and the code to compare with the device");
       // CSP form-action also governs the redirect after the submission: the upstream's sign-in page must be allowed.
@@ -99,6 +102,10 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal(claims.connector, "gh");
       const account = await fixture.broker.services.db.account.findUniqueOrThrow({ where: { id: String(claims.acct) } });
       assert.equal(account.upstreamSubject, String(userId));
+      // The browser that approved is now known as the account's user (connect-on-demand links for it open there).
+      const onDemandUrl = `${fixture.broker.url}/connect/on-demand/x`;
+      const cookieHeader = { headers: { cookie: browser.cookieHeader(new URL(onDemandUrl)) } } as IncomingMessage;
+      assert.equal(browserUserOf(fixture.broker.services.keyring, cookieHeader, tv.id), account.id);
       assert.ok(tokens.refresh_token, "offline_access gives a refresh token");
       assert.equal(tokens.claims()?.sub, claims.acct);
       assert.equal(tokens.claims()?.email, `tv${userId}@example.test`);

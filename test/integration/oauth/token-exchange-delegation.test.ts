@@ -17,6 +17,8 @@ import { TestBrowser } from "../../support/browser.js";
 import { issueAccessToken, type ActorClaim } from "../../../src/oauth/tokens.js";
 import { flushProxyAudit } from "../../../src/proxy/router.js";
 import { createConnectTicket } from "../../../src/oauth/connect-tickets.js";
+import { csrfTokenFor } from "../../../src/connect/csrf.js";
+import { sealUserCookie, userCookieName } from "../../../src/oauth/user-cookie.js";
 import { revokeFamily } from "../../../src/revocation/revocation.js";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -60,12 +62,18 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
     await fixture?.close();
   });
 
-  /** A new end user of the agent with a gh account, and the token the agent got for the MCP server (aud = the resource). */
+  /**
+   * A new end user of the agent with a gh account, connected in `browser`
+   * (which so carries the broker's cookie naming the user: on-demand links
+   * for the user open there), and the token the agent got for the MCP
+   * server (aud = the resource).
+   */
   async function agentTokenForMcp(
     app: FixtureApp = agent,
     options: { scope?: string; act?: ActorClaim } = {},
-  ): Promise<{ token: string; accountId: string; gid: string; exp: number }> {
-    const connected = await connectAccount(fixture, app, "offline_access proxy");
+  ): Promise<{ token: string; accountId: string; gid: string; exp: number; browser: TestBrowser }> {
+    const browser = new TestBrowser();
+    const connected = await connectAccount(fixture, app, "offline_access proxy", { browser });
     const claims = decodeJwt(connected.access_token);
     const appClient = (await fixture.broker.services.clients.find(app.id))!;
     const issued = await issueAccessToken(fixture.broker.services, {
@@ -78,7 +86,7 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       audience: RESOURCE,
       ...(options.act ? { actor: options.act } : {}),
     });
-    return { token: issued.accessToken, accountId: connected.accountId, gid: String(claims.gid), exp: issued.claims.exp };
+    return { token: issued.accessToken, accountId: connected.accountId, gid: String(claims.gid), exp: issued.claims.exp, browser };
   }
 
   async function exchange(app: FixtureApp, params: Record<string, string>): Promise<ExchangeAnswer> {
@@ -105,10 +113,9 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
     if (description) assert.match(String(answer.body.error_description), description);
   }
 
-  /** Opens an elicitation's URL, confirms, and signs in at the OIDC upstream as `sub`; returns the last page. */
-  async function connectOnDemand(url: string, sub: string) {
+  /** Opens an elicitation's URL in the user's `browser`, confirms, and signs in at the OIDC upstream as `sub`; returns the last page. */
+  async function connectOnDemand(url: string, sub: string, browser: TestBrowser) {
     fixture.oidc.setUser({ sub, email: `${sub}@example.test`, name: sub });
-    const browser = new TestBrowser();
     const page = await browser.navigate(url);
     assert.equal(page.status, 200);
     return { page, done: await browser.submitForm(page, { button: "Connect" }) };
@@ -126,7 +133,7 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       assert.ok(elicitation.url.startsWith(`${fixture.broker.url}/connect/on-demand/`), elicitation.url);
       assert.match(elicitation.message, /Acme OIDC/);
 
-      const { page, done } = await connectOnDemand(elicitation.url, `od-${++nextSub}`);
+      const { page, done } = await connectOnDemand(elicitation.url, `od-${++nextSub}`, subject.browser);
       assert.match(page.body, /Research Agent/);
       assert.match(page.body, /Files MCP/);
       assert.match(page.body, /Acme OIDC/);
@@ -287,22 +294,23 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       const subject = await agentTokenForMcp();
       const answer = await exchange(mcp, { subject_token: subject.token, audience: "acme-oidc" });
       const { url } = ElicitRequestURLParamsSchema.parse((answer.body.elicitations as unknown[])[0]);
-      const page = await browser.navigate(url);
-      const cancelled = await browser.submitForm(page, { button: "cancel" });
+      const page = await subject.browser.navigate(url);
+      const cancelled = await subject.browser.submitForm(page, { button: "cancel" });
       assert.match(cancelled.body, /Nothing was connected/);
-      const used = await browser.submitForm(page, { button: "Connect" });
+      const used = await subject.browser.submitForm(page, { button: "Connect" });
       assert.equal(used.status, 400);
       assert.match(used.body, /expired or was already used/);
     });
 
     it("a POST without this browser's CSRF token is refused, and leaves the ticket usable", async () => {
+      const subject = await agentTokenForMcp();
       const { id } = await createConnectTicket(fixture.broker.services.redis, {
         appId: agent.id,
-        userId: "acc_x",
+        userId: subject.accountId,
         connectorId: "acme-oidc",
         requestedBy: mcp.id,
       });
-      const browser = new TestBrowser();
+      const browser = subject.browser;
       const page = await browser.navigate(`${fixture.broker.url}/connect/on-demand/${id}`);
       const forged = await browser.submitForm(page, { fields: { csrf: "forged" } });
       assert.equal(forged.status, 403);
@@ -317,18 +325,72 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       // User 1 connects the upstream account on demand first.
       const first = await agentTokenForMcp();
       const firstAnswer = await exchange(mcp, { subject_token: first.token, audience: "acme-oidc" });
-      const { done } = await connectOnDemand(ElicitRequestURLParamsSchema.parse((firstAnswer.body.elicitations as unknown[])[0]).url, sharedSub);
+      const { done } = await connectOnDemand(ElicitRequestURLParamsSchema.parse((firstAnswer.body.elicitations as unknown[])[0]).url, sharedSub, first.browser);
       assert.equal(done.status, 200, done.body);
       // User 2 signs in at the upstream as the same person: refused, user 1's account untouched.
       const second = await agentTokenForMcp();
       const secondAnswer = await exchange(mcp, { subject_token: second.token, audience: "acme-oidc" });
-      const refusedPage = await connectOnDemand(ElicitRequestURLParamsSchema.parse((secondAnswer.body.elicitations as unknown[])[0]).url, sharedSub);
+      const refusedPage = await connectOnDemand(
+        ElicitRequestURLParamsSchema.parse((secondAnswer.body.elicitations as unknown[])[0]).url,
+        sharedSub,
+        second.browser,
+      );
       assert.equal(refusedPage.done.status, 403, refusedPage.done.body);
       assert.match(refusedPage.done.body, /already connected for another user/);
       const accounts = await fixture.broker.services.db.account.findMany({ where: { appId: agent.id, connectorId: "acme-oidc", upstreamSubject: sharedSub } });
       assert.equal(accounts.length, 1);
       assert.equal(accounts[0]!.userId, first.accountId);
       refused(await exchange(mcp, { subject_token: second.token, audience: "acme-oidc" }), "connection_required");
+    });
+
+    it("goes on only in the browser where the ticket's user signed in; anywhere else a 403 page, and the ticket stays unused", async () => {
+      const subject = await agentTokenForMcp();
+      const answer = await exchange(mcp, { subject_token: subject.token, audience: "acme-oidc" });
+      const { url } = ElicitRequestURLParamsSchema.parse((answer.body.elicitations as unknown[])[0]);
+      const id = new URL(url).pathname.split("/").pop()!;
+      const cookieName = userCookieName(agent.id);
+      const ownCookie = subject.browser.cookies(url)[cookieName];
+      assert.ok(ownCookie, "the authorization left the user cookie in the browser");
+      const { keyring } = fixture.broker.services;
+      const withCookie = (value: string) => {
+        const browser = new TestBrowser();
+        browser.setCookie(url, `${cookieName}=${value}; Path=/connect/on-demand`);
+        return browser;
+      };
+      const assertRefused = (page: { status: number; body: string }, why: string) => {
+        assert.equal(page.status, 403, `${why}: ${page.body}`);
+        assert.match(page.body, /This link was made for another sign-in/, why);
+        assert.match(page.body, /where you signed in to Research Agent/, why);
+      };
+
+      assertRefused(await new TestBrowser().navigate(url), "no cookie");
+      const otherUser = await agentTokenForMcp();
+      assertRefused(await otherUser.browser.navigate(url), "another user of the same app");
+      const last = ownCookie.at(-2) === "A" ? "B" : "A";
+      assertRefused(await withCookie(`${ownCookie.slice(0, -2)}${last}${ownCookie.at(-1)}`).navigate(url), "a tampered cookie");
+      assertRefused(await withCookie("v1.k1.forged.forged").navigate(url), "a forged cookie");
+      const otherAppsCookie = sealUserCookie(keyring, mcp.id, subject.accountId, Date.now() + 60_000);
+      assertRefused(await withCookie(otherAppsCookie).navigate(url), "another app's cookie under this app's name");
+      assertRefused(await withCookie(sealUserCookie(keyring, agent.id, subject.accountId, Date.now() - 1000)).navigate(url), "an expired cookie");
+      // The same cookie, unexpired, is accepted: the expiry was the reason.
+      assert.equal((await withCookie(sealUserCookie(keyring, agent.id, subject.accountId, Date.now() + 60_000)).navigate(url)).status, 200);
+
+      // A POST from another user's browser, with a valid CSRF token of its own: refused before the ticket is taken.
+      // (Its binding cookie, which keys its CSRF tokens, comes from opening a link of its own user.)
+      const othersAnswer = await exchange(mcp, { subject_token: otherUser.token, audience: "acme-oidc" });
+      const othersPage = await otherUser.browser.navigate(ElicitRequestURLParamsSchema.parse((othersAnswer.body.elicitations as unknown[])[0]).url);
+      assert.equal(othersPage.status, 200, othersPage.body);
+      const otherBinding = otherUser.browser.cookies(url).ab_on_demand!;
+      assert.ok(otherBinding);
+      const page = await subject.browser.navigate(url);
+      for (const button of ["Connect", "cancel"]) {
+        const posted = await otherUser.browser.submitForm(page, { button, fields: { csrf: csrfTokenFor(otherBinding, id) } });
+        assertRefused(posted, `a POST (${button}) from another user's browser`);
+      }
+
+      const { done } = await connectOnDemand(url, `od-${++nextSub}`, subject.browser);
+      assert.equal(done.status, 200, done.body);
+      assert.match(done.body, /Your Acme OIDC account is connected/);
     });
   });
 });

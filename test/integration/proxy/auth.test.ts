@@ -27,6 +27,7 @@ import {
   type RawResponse,
 } from "../../support/api-upstream.js";
 import { revokeAccessToken, revokedJtiKey, revokeFamily } from "../../../src/revocation/revocation.js";
+import { sealUserCookie, userCookieName } from "../../../src/oauth/user-cookie.js";
 
 const API_KEY = "sk_test_auth_0123";
 const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -215,8 +216,11 @@ describe("who may call the proxy", () => {
       const elicitation = ElicitRequestURLParamsSchema.parse(body.elicitations[0]);
       assert.ok(elicitation.url.startsWith(`${broker.url}/connect/on-demand/`), elicitation.url);
       assert.match(elicitation.message, /Reconnect/);
-      const page = await fetch(elicitation.url);
-      assert.equal(page.status, 200, "the link opens the confirmation page");
+      // The account was stored without a browser flow, so the cookie naming its user (user-cookie.ts) is made here.
+      assert.equal((await fetch(elicitation.url)).status, 403, "not in a browser of the account's user");
+      const userCookie = `${userCookieName(backend.id)}=${sealUserCookie(broker.services.keyring, backend.id, accountId, Date.now() + 60_000)}`;
+      const page = await fetch(elicitation.url, { headers: { cookie: userCookie } });
+      assert.equal(page.status, 200, "the link opens the confirmation page in the user's browser");
       // The app's own token acts for no end user at hand: the bare error.
       const { access_token } = await oidc.clientCredentialsGrant(backend.config, { scope: "proxy" });
       const appBody = assertRefused(await upstreamUntouched(() => proxy(access_token, `/v1/accounts/${accountId}/proxy/things`)), 409, "account_needs_reauth");
