@@ -38,12 +38,12 @@ describe("proxy audit events", () => {
     services.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION, requestId: { in: requestIds } }, orderBy: { id: "asc" } });
 
   it("recording returns at once; the batch is written within the flush interval", async () => {
-    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 100, bufferLimit: 100 });
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 1_500, bufferLimit: 100 });
     const ids = ["batch-1", "batch-2", "batch-3"];
     const calledAt = Date.now();
     for (const id of ids) assert.equal(audit.record(event(id)), undefined, "record is synchronous");
     assert.equal((await stored(ids)).length, 0, "nothing written while the call runs");
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 8000;
     while ((await stored(ids)).length < ids.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
     const rows = await stored(ids);
     assert.equal(rows.length, 3);
