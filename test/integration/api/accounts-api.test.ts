@@ -146,6 +146,9 @@ describe("accounts API for apps", () => {
         ids.push(await storeTestAccount(broker.services, { appId: lister.id, connectorId, tokens: { accessToken: "t" } }));
       await broker.services.db.account.update({ where: { id: ids[2]! }, data: { status: "needs_reauth" } });
       ids.sort();
+      // Stored, and dated, in descending id order: a listing that is not ordered by id would come back reversed.
+      for (const [i, id] of [...ids].reverse().entries())
+        await broker.services.db.account.update({ where: { id }, data: { createdAt: new Date(Date.UTC(2020, 0, 1 + i)) } });
     });
 
     type Listing = { data: { id: string; status: string }[]; next_cursor: string | null };
@@ -181,6 +184,7 @@ describe("accounts API for apps", () => {
       assert.equal(reauth.data.length, 1);
       assert.equal(reauth.data[0]!.status, "needs_reauth");
       assert.equal((await list("?status=active")).data.length, 2);
+      for (const status of ["revoked", "error"]) assert.equal((await list(`?status=${status}`)).data.length, 0, status);
     });
 
     it("a bad query names the parameter it is about", async () => {
@@ -204,7 +208,11 @@ describe("accounts API for apps", () => {
       assert.equal(read.status, 200);
       assert.equal(read.headers.get("cache-control"), "no-store");
       assert.equal(((await read.json()) as { id: string }).id, own);
-      assert.equal((await call(`/v1/accounts/${sibling}`, bound)).status, 404);
+      const hidden = await call(`/v1/accounts/${sibling}`, bound);
+      assert.equal(hidden.status, 404);
+      assert.equal(((await hidden.json()) as { error_description: string }).error_description, `account ${sibling} does not exist`);
+      const foreign = await call(`/v1/accounts/${sibling}`, appToken);
+      assert.equal(((await foreign.json()) as { error_description: string }).error_description, `account ${sibling} does not exist`, "another app's");
       assert.equal((await call(`/v1/accounts/${sibling}`, bound, "DELETE")).status, 404);
       assert.equal(await broker.services.db.account.count({ where: { id: sibling } }), 1, "the sibling is still there");
       assert.equal((await call(`/v1/accounts/${"a".repeat(65)}`, listerToken)).status, 404);
