@@ -282,6 +282,18 @@ describe("who may call the proxy", () => {
       });
       assertRefused(await upstreamUntouched(() => proxy(accessToken, `/v1/accounts/${backendAccount}/proxy/projects`)), 404, "not_found");
     });
+
+    it("a token bound to an account reaches no other, even with the app as its subject; the answer is an unknown account's", async () => {
+      const sibling = await storeTestAccount(broker.services, { appId: backend.id, connectorId: "acme", tokens: { fields: { key: API_KEY } } });
+      const { accessToken } = await issueAccessToken(broker.services, {
+        client: { id: backend.id, accessTokenTtl: 3600 },
+        subject: backend.id,
+        accountId: backendAccount,
+        scope: "proxy",
+      });
+      const body = assertRefused(await upstreamUntouched(() => proxy(accessToken, `/v1/accounts/${sibling}/proxy/projects`)), 404, "not_found");
+      assert.equal(body.error_description, `no account ${sibling}`);
+    });
   });
 });
 
