@@ -32,7 +32,8 @@ export const groups = {
   },
   "authorization-response": {
     mutate: ["src/oauth/authorization-response.ts", "src/oauth/response-modes.ts"],
-    tests: ["test/integration/oauth/response-types.test.ts", "test/integration/oauth/unified-flow.test.ts"],
+    // The device flow ends in finishAuthorization and refuseAuthorization too (approve or deny the device code).
+    tests: ["test/integration/oauth/response-types.test.ts", "test/integration/oauth/unified-flow.test.ts", "test/integration/oauth/device-flow.test.ts"],
   },
   connect: {
     mutate: ["src/connect/callback.ts", "src/connect/csrf.ts"],
