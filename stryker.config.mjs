@@ -37,7 +37,13 @@ export const groups = {
   },
   connect: {
     mutate: ["src/connect/callback.ts", "src/connect/csrf.ts"],
-    tests: ["test/integration/oauth/unified-flow.test.ts", "test/integration/connect/forms.test.ts", "test/unit/connect/inputs.test.ts"],
+    // per-server: the callbacks of per-server connectors (with a host) and the shared callback of earlier versions.
+    tests: [
+      "test/integration/oauth/unified-flow.test.ts",
+      "test/integration/connect/forms.test.ts",
+      "test/integration/connect/per-server.test.ts",
+      "test/unit/connect/inputs.test.ts",
+    ],
   },
   grants: {
     mutate: ["src/oauth/grants/*.ts"],
