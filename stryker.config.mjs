@@ -32,8 +32,14 @@ export const groups = {
   },
   "authorization-response": {
     mutate: ["src/oauth/authorization-response.ts", "src/oauth/response-modes.ts"],
-    // The device flow ends in finishAuthorization and refuseAuthorization too (approve or deny the device code).
-    tests: ["test/integration/oauth/response-types.test.ts", "test/integration/oauth/unified-flow.test.ts", "test/integration/oauth/device-flow.test.ts"],
+    // The device flow ends in finishAuthorization and refuseAuthorization too (approve or deny the device code);
+    // web-message: the web_message response mode.
+    tests: [
+      "test/integration/oauth/response-types.test.ts",
+      "test/integration/oauth/unified-flow.test.ts",
+      "test/integration/oauth/device-flow.test.ts",
+      "test/integration/oauth/web-message.test.ts",
+    ],
   },
   connect: {
     mutate: ["src/connect/callback.ts", "src/connect/csrf.ts"],
