@@ -32,11 +32,24 @@ export const groups = {
   },
   "authorization-response": {
     mutate: ["src/oauth/authorization-response.ts", "src/oauth/response-modes.ts"],
-    tests: ["test/integration/oauth/response-types.test.ts", "test/integration/oauth/unified-flow.test.ts"],
+    // The device flow ends in finishAuthorization and refuseAuthorization too (approve or deny the device code);
+    // web-message: the web_message response mode.
+    tests: [
+      "test/integration/oauth/response-types.test.ts",
+      "test/integration/oauth/unified-flow.test.ts",
+      "test/integration/oauth/device-flow.test.ts",
+      "test/integration/oauth/web-message.test.ts",
+    ],
   },
   connect: {
     mutate: ["src/connect/callback.ts", "src/connect/csrf.ts"],
-    tests: ["test/integration/oauth/unified-flow.test.ts", "test/integration/connect/forms.test.ts", "test/unit/connect/inputs.test.ts"],
+    // per-server: the callbacks of per-server connectors (with a host) and the shared callback of earlier versions.
+    tests: [
+      "test/integration/oauth/unified-flow.test.ts",
+      "test/integration/connect/forms.test.ts",
+      "test/integration/connect/per-server.test.ts",
+      "test/unit/connect/inputs.test.ts",
+    ],
   },
   grants: {
     mutate: ["src/oauth/grants/*.ts"],

@@ -10,6 +10,7 @@ import type { TestBroker } from "../../support/broker.js";
 import type { OAuth2Upstream } from "../../support/oauth2-upstream.js";
 import { connectTestAccount, registerTestApp, type TestApp, startBrokerWithGitHubLike } from "../../support/flow.js";
 import { readCredentials } from "../../../src/accounts/vault.js";
+import { accountToken, storeTestAccount } from "../../support/api-upstream.js";
 
 describe("accounts API for apps", () => {
   let setup: Awaited<ReturnType<typeof startBrokerWithGitHubLike>>;
@@ -114,8 +115,9 @@ describe("accounts API for apps", () => {
     assert.equal((await fetch(upstream.userUrl, { headers: { authorization: `Bearer ${upstreamTokens!.accessToken}` } })).status, 200);
     const res = await call(`/v1/accounts/${accountId}`, appToken, "DELETE");
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { deleted: boolean; upstream_revoked: boolean };
+    const body = (await res.json()) as { deleted: boolean; upstream_revoked: boolean; grants_revoked: number };
     assert.equal(body.deleted, true);
+    assert.equal(body.grants_revoked, 1, "the grant the end user gave the app");
     assert.equal(body.upstream_revoked, true);
     assert.equal(
       (await fetch(upstream.userUrl, { headers: { authorization: `Bearer ${upstreamTokens!.accessToken}` } })).status,
@@ -128,5 +130,103 @@ describe("accounts API for apps", () => {
     await assert.rejects(client.refreshTokenGrant(app.config, tokens.refresh_token!), (e: client.ResponseBodyError) => e.error === "invalid_grant");
     const audit = await broker.services.db.auditEvent.findMany({ where: { accountId, action: "account.deleted" } });
     assert.equal(audit.length, 1);
+  });
+
+  describe("what the mutation run showed untested (docs/security.md, Mutation testing)", () => {
+    /** A new app of its own, so its listing holds exactly the accounts stored here. */
+    let lister: TestApp;
+    let listerToken: string;
+    let ids: string[];
+
+    before(async () => {
+      lister = await registerTestApp(broker, ["accounts:read", "accounts:write"]);
+      listerToken = (await client.clientCredentialsGrant(lister.config, { scope: "accounts:read accounts:write" })).access_token;
+      ids = [];
+      for (const connectorId of ["gh", "gh", "gh"])
+        ids.push(await storeTestAccount(broker.services, { appId: lister.id, connectorId, tokens: { accessToken: "t" } }));
+      await broker.services.db.account.update({ where: { id: ids[2]! }, data: { status: "needs_reauth" } });
+      ids.sort();
+      // Stored, and dated, in descending id order: a listing that is not ordered by id would come back reversed.
+      for (const [i, id] of [...ids].reverse().entries())
+        await broker.services.db.account.update({ where: { id }, data: { createdAt: new Date(Date.UTC(2020, 0, 1 + i)) } });
+    });
+
+    type Listing = { data: { id: string; status: string }[]; next_cursor: string | null };
+    const list = async (query: string, token = listerToken) => {
+      const res = await call(`/v1/accounts${query}`, token);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("cache-control"), "no-store");
+      return (await res.json()) as Listing;
+    };
+
+    it("pages in id order, with next_cursor the last id of a full page and null on the last page", async () => {
+      const first = await list("?limit=2");
+      assert.deepEqual(
+        first.data.map((a) => a.id),
+        ids.slice(0, 2),
+      );
+      assert.equal(first.next_cursor, ids[1]);
+      const last = await list(`?limit=2&cursor=${first.next_cursor}`);
+      assert.deepEqual(
+        last.data.map((a) => a.id),
+        ids.slice(2),
+      );
+      assert.equal(last.next_cursor, null);
+      const exact = await list("?limit=3");
+      assert.equal(exact.data.length, 3);
+      assert.equal(exact.next_cursor, null, "a page that holds the rest exactly is the last");
+    });
+
+    it("filters by connector and by status", async () => {
+      assert.equal((await list("?connector=gh")).data.length, 3);
+      assert.equal((await list("?connector=other")).data.length, 0);
+      const reauth = await list("?status=needs_reauth");
+      assert.equal(reauth.data.length, 1);
+      assert.equal(reauth.data[0]!.status, "needs_reauth");
+      assert.equal((await list("?status=active")).data.length, 2);
+      for (const status of ["revoked", "error"]) assert.equal((await list(`?status=${status}`)).data.length, 0, status);
+    });
+
+    it("a bad query names the parameter it is about", async () => {
+      for (const [query, param] of [
+        ["?limit=0", "limit"],
+        ["?status=gone", "status"],
+        [`?cursor=${"x".repeat(65)}`, "cursor"],
+      ]) {
+        const res = await call(`/v1/accounts${query}`, listerToken);
+        assert.equal(res.status, 400);
+        const body = (await res.json()) as { error: string; error_description: string };
+        assert.equal(body.error, "validation_failed");
+        assert.ok(body.error_description.startsWith(`${param}: `), body.error_description);
+      }
+    });
+
+    it("an account-bound token reads and deletes only its own account; an over-long id is 404", async () => {
+      const [own, sibling] = [ids[0]!, ids[1]!];
+      const bound = await accountToken(broker.services, { appId: lister.id, accountId: own, connectorId: "gh", scope: "accounts:read accounts:write" });
+      const read = await call(`/v1/accounts/${own}`, bound);
+      assert.equal(read.status, 200);
+      assert.equal(read.headers.get("cache-control"), "no-store");
+      assert.equal(((await read.json()) as { id: string }).id, own);
+      const hidden = await call(`/v1/accounts/${sibling}`, bound);
+      assert.equal(hidden.status, 404);
+      assert.equal(((await hidden.json()) as { error_description: string }).error_description, `account ${sibling} does not exist`);
+      const foreign = await call(`/v1/accounts/${sibling}`, appToken);
+      assert.equal(((await foreign.json()) as { error_description: string }).error_description, `account ${sibling} does not exist`, "another app's");
+      assert.equal((await call(`/v1/accounts/${sibling}`, bound, "DELETE")).status, 404);
+      assert.equal(await broker.services.db.account.count({ where: { id: sibling } }), 1, "the sibling is still there");
+      assert.equal((await call(`/v1/accounts/${"a".repeat(65)}`, listerToken)).status, 404);
+    });
+
+    it("a deletion says what it revoked and is recorded as the app's act", async () => {
+      const accountId = await storeTestAccount(broker.services, { appId: lister.id, connectorId: "gh", tokens: { accessToken: "t" } });
+      const res = await call(`/v1/accounts/${accountId}`, listerToken, "DELETE");
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { id: accountId, deleted: true, upstream_revoked: true, grants_revoked: 0 });
+      const [event] = await broker.services.db.auditEvent.findMany({ where: { accountId, action: "account.deleted" } });
+      assert.equal(event?.actorType, "app");
+      assert.equal(event?.actorId, lister.id);
+      assert.equal(typeof event?.requestId, "string");
+    });
   });
 });

@@ -293,6 +293,7 @@ describe("per-server connectors", () => {
       old.pathname = "/connect/callback";
       const page = await browser.navigate(old.href, toApp);
       assert.equal(page.status, 400);
+      assert.match(page.body, /invalid_request/, "the page names the error");
       assert.match(
         problemOf(page)!,
         /redirect URI registered at the service to .*\/connect\/callback\/&lt;connector&gt;|redirect URI registered at the service to .*\/connect\/callback\/<connector>/,

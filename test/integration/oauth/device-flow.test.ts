@@ -96,6 +96,9 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.ok((confirmation.headers.get("content-security-policy") ?? "").includes(`form-action 'self' https: ${fixture.github.url}`));
       assert.equal(done.status, 200);
       assert.match(done.body, /Return to your device/);
+      assert.match(done.body, /<title>Device connected/);
+      assert.match(done.body, /You're all set/);
+      assert.match(done.body, /connected to <strong>Living-room TV<\/strong>/, "the page names the app");
       const tokens = await polling;
       const claims = decodeJwt(tokens.access_token);
       assert.equal(claims.client_id, tv.id);
@@ -208,7 +211,19 @@ describe("device authorization grant (RFC 8628)", () => {
       const { done } = await actOnDevicePage(started.verification_uri_complete!, "gh");
       assert.equal(done.status, 400);
       assert.match(done.body, /access_denied/);
+      assert.match(done.body, /the end user denied access at GitHub-like\. Return to your device\./);
       assert.equal((await poll(tv, started.device_code)).body.error, "access_denied");
+    });
+
+    it("an upstream failure during a device connect is shown to the end user as one (500), and the device keeps waiting", async () => {
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      newUser();
+      fixture.github.failNextToken(500, { error: "server_error" });
+      const { done } = await actOnDevicePage(started.verification_uri_complete!, "gh");
+      assert.equal(done.status, 500);
+      assert.match(done.body, /server_error/);
+      assert.match(done.body, /GitHub-like answered HTTP 500 during the code exchange\. Return to your device\./);
+      assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending", "only the end user's refusal denies the code");
     });
 
     it("a device code redeemed twice is refused, and the tokens of its first use are revoked", async () => {

@@ -98,6 +98,7 @@ describe("implicit and hybrid response types, response modes", () => {
         toApp,
       );
       assert.equal(page.status, 200);
+      assert.match(page.body, /<title>Returning to the app/);
       assert.equal(page.stopped, false, "form_post never redirects to the app");
       const csp = page.headers.get("content-security-policy") ?? "";
       assert.match(csp, /form-action 'self' http:\/\/127\.0\.0\.1:9;/);
@@ -156,6 +157,7 @@ describe("implicit and hybrid response types, response modes", () => {
       assert.equal(response.get("expires_in"), "300");
       const claims = decodeJwt(response.get("access_token")!);
       assert.equal(Number(claims.exp) - Number(claims.iat), 300);
+      assert.match(String(claims.gid), /^gr_[A-Za-z0-9_-]{22}$/, "a grant of its own, with a grant id like every other");
       assert.equal(response.get("id_token"), null);
     });
 

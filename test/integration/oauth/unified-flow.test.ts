@@ -481,4 +481,104 @@ describe("the unified authorization-code flow", () => {
       assert.equal(back.url.searchParams.get("state"), "st-err");
     });
   });
+
+  describe("the connect callback's own answers (what the mutation run showed untested, docs/security.md)", () => {
+    /** Starts a flow of `app` with `connector` in `browser` and stops at the upstream; returns the state the broker sent it. */
+    async function atUpstream(browser: TestBrowser, state: string, connector = "gh"): Promise<string> {
+      const { challenge } = await pkce();
+      const start = new URL("/oauth/authorize", broker.url);
+      for (const [k, v] of Object.entries({
+        client_id: app.id,
+        redirect_uri: APP_REDIRECT,
+        response_type: "code",
+        state,
+        connector,
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      }))
+        start.searchParams.set(k, v);
+      const page = await browser.navigate(start.href, { stopAt: (u) => u.href.startsWith(github.authorizationUrl) || u.href.startsWith(oidc.issuer) });
+      return page.url.searchParams.get("state")!;
+    }
+
+    /** Sends the browser to the callback with `params` (the upstream state added) and returns the app's error and description. */
+    async function answer(params: Record<string, string>, connector = "gh") {
+      const browser = new TestBrowser();
+      const upstreamState = await atUpstream(browser, "st-cb", connector);
+      const back = new URL(broker.callbackUrl(connector));
+      back.searchParams.set("state", upstreamState);
+      for (const [k, v] of Object.entries(params)) back.searchParams.set(k, v);
+      const page = await browser.navigate(back.href, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
+      assert.equal(page.url.searchParams.get("state"), "st-cb");
+      return { error: page.url.searchParams.get("error"), description: page.url.searchParams.get("error_description") };
+    }
+
+    it("an upstream's error is told to the app by name when it is the end user's or a pause, and as the upstream's failure otherwise", async () => {
+      assert.deepEqual(await answer({ error: "access_denied" }), { error: "access_denied", description: "the end user denied access at GitHub-like" });
+      assert.deepEqual(await answer({ error: "temporarily_unavailable" }), {
+        error: "temporarily_unavailable",
+        description: "GitHub-like is temporarily unavailable",
+      });
+      assert.deepEqual(await answer({ error: `invalid_scope${"x".repeat(80)}` }), {
+        error: "server_error",
+        description: `GitHub-like refused the authorization request (invalid_scope${"x".repeat(51)})`,
+      });
+    });
+
+    it("a response with neither a code nor an error is refused", async () => {
+      assert.deepEqual(await answer({}), { error: "invalid_request", description: "GitHub-like sent neither a code nor an error" });
+    });
+
+    it("a response that arrives at another upstream's callback is refused (mix-up)", async () => {
+      const browser = new TestBrowser();
+      const upstreamState = await atUpstream(browser, "st-mix", "gh");
+      const elsewhere = new URL(broker.callbackUrl("acme-oidc"));
+      elsewhere.searchParams.set("state", upstreamState);
+      elsewhere.searchParams.set("code", "whatever");
+      const page = await browser.navigate(elsewhere.href, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
+      assert.equal(page.url.searchParams.get("error"), "access_denied");
+      assert.equal(
+        page.url.searchParams.get("error_description"),
+        "the sign-in response arrived at another service's callback than the one the connection was started with",
+      );
+    });
+
+    it("a failed code exchange at the upstream is the upstream's failure, described without its details", async () => {
+      github.failNextToken(500, { error: "server_error", error_description: "upstream internals" });
+      assert.deepEqual(await answer({ code: "whatever" }), { error: "server_error", description: "GitHub-like answered HTTP 500 during the code exchange" });
+    });
+
+    it("a response in another browser is refused, saying why", async () => {
+      const browser = new TestBrowser();
+      const upstreamState = await atUpstream(browser, "st-other");
+      const back = new URL(broker.callbackUrl("gh"));
+      back.searchParams.set("state", upstreamState);
+      back.searchParams.set("code", "whatever");
+      const page = await new TestBrowser().navigate(back.href, { stopAt: (u) => u.href.startsWith(APP_REDIRECT) });
+      assert.equal(page.url.searchParams.get("error"), "access_denied");
+      assert.equal(page.url.searchParams.get("error_description"), "the connection was started in another browser or its cookie was lost");
+    });
+
+    it("without a state, with a state of no session, a used one or a corrupted one, the end user gets a page saying so", async () => {
+      const page = (query: string) => new TestBrowser().navigate(`${broker.callbackUrl("gh")}?${query}`);
+      for (const query of ["code=x", "state=nodot&code=x", "state=short.x&code=x"]) {
+        const missing = await page(query);
+        assert.equal(missing.status, 400, query);
+        assert.match(missing.body, /invalid_request/);
+        assert.match(missing.body, /This sign-in response is missing its state\. Start again from the app\./, query);
+      }
+      const gone = await page(`state=${"A".repeat(22)}.x&code=x`);
+      assert.equal(gone.status, 400);
+      assert.match(gone.body, /invalid_request/);
+      assert.match(gone.body, /This sign-in session has expired or was already used\. Start again from the app\./);
+
+      const browser = new TestBrowser();
+      const upstreamState = await atUpstream(browser, "st-corrupt");
+      await broker.services.redis.set(`interaction:${upstreamState.split(".")[0]}`, "not a sealed value", "EX", 60);
+      const corrupted = await browser.navigate(`${broker.callbackUrl("gh")}?state=${encodeURIComponent(upstreamState)}&code=x`);
+      assert.equal(corrupted.status, 500);
+      assert.match(corrupted.body, /server_error/);
+      assert.match(corrupted.body, /The broker could not read this sign-in session\. Start again from the app\./);
+    });
+  });
 });

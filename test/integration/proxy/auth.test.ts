@@ -28,6 +28,7 @@ import {
 } from "../../support/api-upstream.js";
 import { revokeAccessToken, revokedJtiKey, revokeFamily } from "../../../src/revocation/revocation.js";
 import { sealUserCookie, userCookieName } from "../../../src/oauth/user-cookie.js";
+import { issueAccessToken } from "../../../src/oauth/tokens.js";
 
 const API_KEY = "sk_test_auth_0123";
 const insecure = { execute: [oidc.allowInsecureRequests] };
@@ -262,6 +263,54 @@ describe("who may call the proxy", () => {
       assert.equal((await proxy(token, `/v1/accounts/${backendAccount}/proxy/projects`)).status, 200);
       const sibling = await storeTestAccount(broker.services, { appId: backend.id, connectorId: "acme", tokens: { fields: { key: API_KEY } } });
       assertRefused(await upstreamUntouched(() => proxy(token, `/v1/accounts/${sibling}/proxy/projects`)), 404, "not_found");
+    });
+  });
+
+  describe("what the mutation run showed untested (docs/security.md, Mutation testing)", () => {
+    it("the refusal says what was wrong with the Authorization header", async () => {
+      assert.equal(assertRefused(await proxy(undefined), 401, "invalid_token").error_description, "a bearer access token is required");
+      const basic = await proxy(undefined, "/v1/proxy/things", { authorization: "Basic YTpi" });
+      assert.equal(assertRefused(basic, 401, "invalid_token").error_description, "the Authorization header is not a bearer token");
+      assert.equal(
+        basic.headers["www-authenticate"],
+        'Bearer realm="authbroker", error="invalid_token", error_description="the Authorization header is not a bearer token"',
+      );
+    });
+
+    it("a token without the proxy scope is told which scope it lacks, in the body and the challenge", async () => {
+      const token = await accountToken(broker.services, { appId: backend.id, accountId: backendAccount, connectorId: "acme", scope: "accounts:read proxy:x" });
+      const res = await upstreamUntouched(() => proxy(token));
+      assert.equal(assertRefused(res, 403, "insufficient_scope").error_description, 'the access token lacks the "proxy" scope');
+      assert.equal(
+        res.headers["www-authenticate"],
+        'Bearer realm="authbroker", error="insufficient_scope", error_description="the access token lacks the proxy scope", scope="proxy"',
+      );
+    });
+
+    it("a token whose account claim is empty names no account on /v1/proxy", async () => {
+      const token = await accountToken(broker.services, { appId: backend.id, accountId: "", connectorId: "acme" });
+      assertRefused(await upstreamUntouched(() => proxy(token)), 400, "invalid_request");
+    });
+
+    it("a token without an account that is not the app's own (sub is not the client) reaches no account", async () => {
+      const { accessToken } = await issueAccessToken(broker.services, {
+        client: { id: backend.id, accessTokenTtl: 3600 },
+        subject: "someone-else",
+        scope: "proxy",
+      });
+      assertRefused(await upstreamUntouched(() => proxy(accessToken, `/v1/accounts/${backendAccount}/proxy/projects`)), 404, "not_found");
+    });
+
+    it("a token bound to an account reaches no other, even with the app as its subject; the answer is an unknown account's", async () => {
+      const sibling = await storeTestAccount(broker.services, { appId: backend.id, connectorId: "acme", tokens: { fields: { key: API_KEY } } });
+      const { accessToken } = await issueAccessToken(broker.services, {
+        client: { id: backend.id, accessTokenTtl: 3600 },
+        subject: backend.id,
+        accountId: backendAccount,
+        scope: "proxy",
+      });
+      const body = assertRefused(await upstreamUntouched(() => proxy(accessToken, `/v1/accounts/${sibling}/proxy/projects`)), 404, "not_found");
+      assert.equal(body.error_description, `no account ${sibling}`);
     });
   });
 });

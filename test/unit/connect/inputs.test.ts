@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
 import { csrfTokenFor, csrfTokenMatches } from "../../../src/connect/csrf.js";
 import { isHostWithPort, normalizeHostname } from "../../../src/connectors/host.js";
 import { importConnectorKey, KeyFileError } from "../../../src/connectors/private-keys.js";
@@ -36,6 +36,18 @@ describe("the CSRF token of a connect form", () => {
     assert.equal(csrfTokenMatches("cookie-a", "connect-1", ""), false);
     assert.equal(csrfTokenMatches("cookie-a", "connect-1", undefined), false);
     assert.equal(csrfTokenMatches("cookie-a", "connect-1", [token]), false, "a repeated field is not a token");
+  });
+
+  it("is refused, not an error, when it has another length than a real token", () => {
+    const token = csrfTokenFor("cookie-a", "connect-1");
+    assert.equal(csrfTokenMatches("cookie-a", "connect-1", token.slice(0, -1)), false);
+    assert.equal(csrfTokenMatches("cookie-a", "connect-1", `${token}A`), false);
+  });
+
+  it("is the HMAC-SHA256 of the connect's id under a purpose of its own, keyed by the cookie", () => {
+    // The purpose keeps the cookie's key from producing this token in any other use of an HMAC under it.
+    const expected = createHmac("sha256", "cookie-a").update("authbroker connect form v1\nconnect-1").digest("base64url");
+    assert.equal(csrfTokenFor("cookie-a", "connect-1"), expected);
   });
 });
 

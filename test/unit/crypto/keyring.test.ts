@@ -140,6 +140,33 @@ describe("generateKeyEntry", () => {
 
 describe("a keyring needs a key", () => {
   it("throws a TypeError for an empty list (a programming mistake)", async () => {
-    await assert.rejects(Keyring.create([]), TypeError);
+    await assert.rejects(Keyring.create([]), { name: "TypeError", message: "a keyring needs at least one key" });
+  });
+});
+
+describe("what the mutation run showed untested (docs/security.md, Mutation testing)", () => {
+  let keyring: Keyring;
+  before(async () => {
+    keyring = await keyringOf(entry("k1"));
+  });
+
+  it("a value with too few or too many parts is not in the format, whatever it starts with", () => {
+    assertSealError(() => keyring.open("v1.k1.abc", AT), /is not in the v1 format/);
+    const sealed = keyring.seal("secret", AT);
+    assertSealError(() => keyring.open(`${sealed}.extra`, AT), /is not in the v1 format/);
+  });
+
+  it("a failed authentication keeps libsodium's error as its cause, and names itself SealError", () => {
+    const sealed = keyring.seal("secret", AT);
+    assert.throws(
+      () => keyring.open(flipBit(sealed, 3), AT),
+      (err: unknown) => err instanceof SealError && err.name === "SealError" && err.cause instanceof Error,
+    );
+  });
+
+  it("kidOf names a key only for a value of four parts", () => {
+    assert.equal(Keyring.kidOf("v1.k1.abc"), undefined);
+    assert.equal(Keyring.kidOf("v1.k1.a.b.c"), undefined);
+    assert.equal(keyring.isCurrent("v1.k1.abc"), false);
   });
 });

@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import { pino } from "pino";
 import { createLogger, isSecretKey, redact, redactUrl, REDACTED, serializeError } from "../../../src/log.js";
 import { BrokerError } from "../../../src/errors.js";
 
@@ -169,6 +170,61 @@ describe("what the mutation run showed untested (docs/security.md, Mutation test
     assert.equal(serializeError(Object.assign(new Error("x"), { code: { token: s } })).code, undefined);
     assert.equal(serializeError(Object.assign(new Error("x"), { code: 42 })).code, 42);
     assert.equal(serializeError(Object.assign(new Error("x"), { code: "ECONNRESET" })).code, "ECONNRESET");
+  });
+});
+
+describe("where redaction stops walking (the second mutation run)", () => {
+  /** `leaf` under `levels` objects ({ n: … }) or arrays ([…]): redact sees it at depth `levels`. */
+  const underObjects = (leaf: unknown, levels: number): unknown => (levels === 0 ? leaf : { n: underObjects(leaf, levels - 1) });
+  const underArrays = (leaf: unknown, levels: number): unknown => (levels === 0 ? leaf : [underArrays(leaf, levels - 1)]);
+
+  it("walks objects down to depth 8 and writes [too deep] for an object at depth 9", () => {
+    const s = secret();
+    assert.deepEqual(redact(underObjects({ password: s, keep: 1 }, 8)), underObjects({ password: REDACTED, keep: 1 }, 8));
+    assert.deepEqual(redact(underObjects({ password: s, keep: 1 }, 9)), underObjects("[too deep]", 9));
+  });
+
+  it("counts each array as a level too", () => {
+    const s = secret();
+    assert.deepEqual(redact(underArrays({ password: s }, 8)), underArrays({ password: REDACTED }, 8));
+    assert.deepEqual(redact(underArrays({ password: s }, 9)), underArrays("[too deep]", 9));
+  });
+
+  it("leaves a class instance as it is, and walks an object without a prototype", () => {
+    const s = secret();
+    class Session {
+      token = s;
+    }
+    const session = new Session();
+    const out = redact({ session }) as { session: unknown };
+    assert.equal(out.session, session, "a class instance is left to the serializers that know it");
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { password: s, keep: 1 });
+    assert.deepEqual({ ...(redact(bare) as object) }, { password: REDACTED, keep: 1 });
+  });
+});
+
+describe("what the third mutation run showed untested", () => {
+  it("a parameter name is what comes before its first '=': a one-letter name is not its whole pair", () => {
+    assert.equal(redactUrl("/x?q=my_token_here&s=1"), "/x?q=my_token_here&s=1");
+  });
+
+  it("url and path fields that are not strings are walked like any other field", () => {
+    const s = secret();
+    assert.deepEqual(redact({ url: 42, path: { code: s, keep: 1 } }), { url: 42, path: { code: REDACTED, keep: 1 } });
+  });
+
+  it("every line names the service", () => {
+    const { log, lines } = memoryLogger();
+    log.info("hello");
+    log.flush();
+    assert.equal(lines()[0]!.service, "authbroker");
+  });
+
+  it("without a destination, lines go to stdout asynchronously (a slow stdout never blocks a request)", () => {
+    const log = createLogger("silent");
+    const stream = (log as unknown as Record<symbol, { fd: number; sync: boolean }>)[pino.symbols.streamSym]!;
+    assert.equal(stream.fd, 1);
+    assert.equal(stream.sync, false);
   });
 });
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { once } from "node:events";
 import { AddressPolicy } from "../../../src/net/address-policy.js";
-import { CidrList } from "../../../src/net/cidr-list.js";
+import { CidrList, parseCidr } from "../../../src/net/cidr-list.js";
 import { Outbound, ForbiddenHostError } from "../../../src/net/outbound.js";
 
 const strict = new AddressPolicy(new CidrList([]));
@@ -117,6 +117,51 @@ describe("outbound address policy (SSRF)", () => {
 
   it("refuses anything that is not an IP address", () => {
     for (const text of ["localhost", "", "[::1]", "127.1", "0x7f000001", "2130706433"]) assert.equal(strict.permits(text), false, JSON.stringify(text));
+  });
+});
+
+describe("CIDR blocks as written in BROKER_ALLOW_PRIVATE_HOSTS (parseCidr)", () => {
+  it("reads a block, and a bare address as a block of one", () => {
+    assert.deepEqual(parseCidr("10.0.0.0/8"), { text: "10.0.0.0/8", address: "10.0.0.0", prefix: 8, family: "ipv4" });
+    assert.deepEqual(parseCidr("10.1.2.3"), { text: "10.1.2.3", address: "10.1.2.3", prefix: 32, family: "ipv4" });
+    assert.deepEqual(parseCidr("::1"), { text: "::1", address: "::1", prefix: 128, family: "ipv6" });
+    assert.deepEqual(parseCidr("fd00::/8"), { text: "fd00::/8", address: "fd00::", prefix: 8, family: "ipv6" });
+  });
+
+  it("takes every prefix from 0 up to the family's length, and none beyond", () => {
+    for (const [text, prefix] of [
+      ["0.0.0.0/0", 0],
+      ["10.1.2.3/32", 32],
+      ["::/0", 0],
+      ["::1/128", 128],
+      ["2001:db8::/100", 100],
+    ] as const)
+      assert.equal(parseCidr(text)?.prefix, prefix, text);
+    for (const text of ["10.0.0.0/33", "::/129", "10.0.0.0/100"]) assert.equal(parseCidr(text), undefined, text);
+  });
+
+  it("refuses a prefix that is not one to three digits, and a second slash", () => {
+    for (const text of ["10.0.0.0/", "10.0.0.0/a8", "10.0.0.0/8a", "10.0.0.0/ 8", "10.0.0.0/-8", "::/0128", "10.0.0.0/0032", "10.0.0.0/8/8", "10.0.0.0//8"])
+      assert.equal(parseCidr(text), undefined, text);
+  });
+
+  it("refuses what is not an IP address before the slash", () => {
+    for (const text of ["", "/8", "localhost/8", "10.0.0/8", "[::1]/128"]) assert.equal(parseCidr(text), undefined, JSON.stringify(text));
+  });
+
+  it("a block in the code that does not parse is a programming mistake", () => {
+    assert.throws(() => CidrList.of(["10.0.0.0/8", "10.0.0.0/33"]), { name: "TypeError", message: '"10.0.0.0/33" is not a CIDR block' });
+  });
+
+  it("answers the same for an address asked twice (the remembered answer)", () => {
+    const list = CidrList.of(["10.0.0.0/8", "fd00::/8"]);
+    for (let round = 0; round < 2; round++) {
+      assert.equal(list.includes("10.9.9.9"), true);
+      assert.equal(list.includes("11.0.0.1"), false);
+      assert.equal(list.includes("fd00::1"), true);
+      assert.equal(list.includes("fe80::1"), false);
+      assert.equal(list.includes("not an address"), false);
+    }
   });
 });
 
