@@ -273,7 +273,7 @@ describe("who may call the proxy", () => {
       assert.equal(assertRefused(basic, 401, "invalid_token").error_description, "the Authorization header is not a bearer token");
       assert.equal(
         basic.headers["www-authenticate"],
-        'Bearer realm="authbroker", error="invalid_token", error_description="the Authorization header is not a bearer token"',
+        `Bearer realm="authbroker", error="invalid_token", error_description="the Authorization header is not a bearer token", resource_metadata="${broker.url}/.well-known/oauth-protected-resource/v1/proxy"`,
       );
     });
 
@@ -283,7 +283,7 @@ describe("who may call the proxy", () => {
       assert.equal(assertRefused(res, 403, "insufficient_scope").error_description, 'the access token lacks the "proxy" scope');
       assert.equal(
         res.headers["www-authenticate"],
-        'Bearer realm="authbroker", error="insufficient_scope", error_description="the access token lacks the proxy scope", scope="proxy"',
+        `Bearer realm="authbroker", error="insufficient_scope", error_description="the access token lacks the proxy scope", scope="proxy", resource_metadata="${broker.url}/.well-known/oauth-protected-resource/v1/proxy"`,
       );
     });
 
