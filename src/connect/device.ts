@@ -18,19 +18,18 @@
  * - State changes answer 303 (a reload never re-submits).
  */
 import { signInFormActions } from "./sign-in-form-actions.js";
-import { CONNECT_START_PATH, DEVICE_DECISION_PATH, DEVICE_PAGE_PATH } from "../paths.js";
+import { startBrokerEndedConnect } from "./broker-ended-connect.js";
+import { DEVICE_DECISION_PATH, DEVICE_PAGE_PATH } from "../paths.js";
 import type { Request, Response } from "express";
 import type { ExpressExchange } from "../http/route.js";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { generateSecret } from "../crypto/secrets.js";
-import { toBrokerError } from "../http/error-handler.js";
 import { html, sendErrorPage, sendPage } from "../http/html.js";
 import { appDisplayName, type Client } from "../apps/clients.js";
 import { denyDeviceCode, findPendingDeviceCode, formatUserCode, normaliseUserCode, type PendingDeviceCode } from "../oauth/device-codes.js";
 import { clientMayUseConnector } from "../oauth/scopes.js";
 import type { Services } from "../services.js";
 import { clientAddress } from "../http/client-address.js";
-import { chooseConnector, interactionsOf } from "../oauth/interactions.js";
 import { readCookie } from "../http/cookies.js";
 
 const CSRF_COOKIE = "ab_device";
@@ -230,33 +229,15 @@ export function decideDevice(services: Services): (exchange: ExpressExchange) =>
       sendErrorPage(res, 400, "invalid_request", "Choose one of the services offered for this device.");
       return;
     }
-    try {
-      // An interaction like an authorization request's, ending on the broker's own page: nothing is sent to
-      // this redirect URI (authorization-response.ts); the device code is approved instead.
-      const fields = {
-        authorization: {
-          clientId: client.id,
-          redirectUri: `${services.config.issuer}${DEVICE_PAGE_PATH}`,
-          responseType: "code",
-          responseMode: "query",
-          deviceCodeHash: code.deviceCodeHash,
-        },
-        requestedScopes: code.scope.split(" ").filter(Boolean),
-        progress: {},
-      };
-      // The device's scopes were checked without a connector when it named none: check them against the one chosen.
-      await chooseConnector(services, fields, connector);
-      const interaction = await interactionsOf(services).start(res, fields);
-      res.redirect(303, `${CONNECT_START_PATH}?connect=${interaction.id}`);
-    } catch (err) {
-      const error = toBrokerError(err);
-      if (!error.expose || error.status >= 500) req.log.error({ err, connectorId: connector.id }, "device connect could not start");
-      sendErrorPage(
-        res,
-        error.expose ? error.status : 500,
-        error.expose ? error.code : "server_error",
-        error.expose ? error.description : "The connection could not be started. Try again.",
-      );
-    }
+    // The device's scopes were checked without a connector when it named none: they are checked against the one chosen.
+    await startBrokerEndedConnect(services, req, res, {
+      clientId: client.id,
+      pagePath: DEVICE_PAGE_PATH,
+      marker: { deviceCodeHash: code.deviceCodeHash },
+      requestedScopes: code.scope.split(" ").filter(Boolean),
+      connector,
+      flow: "device connect",
+      failureDescription: "The connection could not be started. Try again.",
+    });
   };
 }

@@ -24,17 +24,16 @@
  * the ticket stays unused.
  */
 import { signInFormActions } from "./sign-in-form-actions.js";
+import { startBrokerEndedConnect } from "./broker-ended-connect.js";
 import type { Request, Response } from "express";
 import { appDisplayName } from "../apps/clients.js";
 import { generateSecret } from "../crypto/secrets.js";
-import { toBrokerError } from "../http/error-handler.js";
 import { html, RawHtml, sendErrorPage, sendPage } from "../http/html.js";
 import type { ExpressExchange } from "../http/route.js";
 import { readConnectTicket, takeConnectTicket, type ConnectTicket } from "../oauth/connect-tickets.js";
 import { browserUserOf } from "../oauth/user-cookie.js";
-import { chooseConnector, interactionsOf } from "../oauth/interactions.js";
 import { addSetCookie, readCookie } from "../http/cookies.js";
-import { CONNECT_START_PATH, ON_DEMAND_CONNECT_PATH } from "../paths.js";
+import { ON_DEMAND_CONNECT_PATH } from "../paths.js";
 import type { Services } from "../services.js";
 import { csrfTokenFor, csrfTokenMatches } from "./csrf.js";
 
@@ -157,34 +156,16 @@ export function confirmOnDemand(services: Services): (exchange: ExpressExchange)
           <p class="muted">You can close this window.</p>`,
       });
     }
-    try {
-      // An interaction like an authorization request's, ending on the broker's own page (authorization-response.ts):
-      // nothing is ever sent to this redirect URI.
-      const fields = {
-        authorization: {
-          clientId: ticket.appId,
-          redirectUri: `${services.config.issuer}${ON_DEMAND_CONNECT_PATH}`,
-          responseType: "code",
-          responseMode: "query",
-          onDemand: { userId: ticket.userId, requestedBy: ticket.requestedBy },
-        },
-        requestedScopes: [],
-        ...(ticket.hostname ? { hostnameHint: ticket.hostname } : {}),
-        progress: {},
-      };
-      await chooseConnector(services, fields, connector);
-      const interaction = await interactionsOf(services).start(res, fields);
-      req.log.info({ clientId: ticket.appId, connectorId: ticket.connectorId, requestedBy: ticket.requestedBy }, "on-demand connect started");
-      res.redirect(303, `${CONNECT_START_PATH}?connect=${interaction.id}`);
-    } catch (err) {
-      const error = toBrokerError(err);
-      if (!error.expose || error.status >= 500) req.log.error({ err, connectorId: connector.id }, "on-demand connect could not start");
-      sendErrorPage(
-        res,
-        error.expose ? error.status : 500,
-        error.expose ? error.code : "server_error",
-        error.expose ? error.description : "The connection could not be started. Return to your agent and try again.",
-      );
-    }
+    const started = await startBrokerEndedConnect(services, req, res, {
+      clientId: ticket.appId,
+      pagePath: ON_DEMAND_CONNECT_PATH,
+      marker: { onDemand: { userId: ticket.userId, requestedBy: ticket.requestedBy } },
+      requestedScopes: [],
+      hostnameHint: ticket.hostname,
+      connector,
+      flow: "on-demand connect",
+      failureDescription: "The connection could not be started. Return to your agent and try again.",
+    });
+    if (started) req.log.info({ clientId: ticket.appId, connectorId: ticket.connectorId, requestedBy: ticket.requestedBy }, "on-demand connect started");
   };
 }
