@@ -5,6 +5,7 @@
  * `/connect/callback?code=…` or a failed upstream call never leaks one.
  */
 import { pino, type DestinationStream, type Logger } from "pino";
+import { ON_DEMAND_CONNECT_PATH } from "./paths.js";
 
 export type { Logger };
 
@@ -28,8 +29,16 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key) && !NOT_SECRET.has(key);
 }
 
-/** Mask secret query parameters of a URL or path ("/cb?code=x" → "/cb?code=[redacted]"). */
-export function redactUrl(url: string): string {
+/**
+ * Paths whose last segment is a capability: a connect-on-demand link's
+ * ticket is the only key to it (oauth/connect-tickets.ts), so request log
+ * lines show `/connect/on-demand/[redacted]`.
+ */
+const CAPABILITY_PATH = new RegExp(`(${ON_DEMAND_CONNECT_PATH}/)[^/?#]+`);
+
+/** Mask secret query parameters of a URL or path ("/cb?code=x" → "/cb?code=[redacted]") and capability path segments. */
+export function redactUrl(raw: string): string {
+  const url = raw.replace(CAPABILITY_PATH, `$1${REDACTED}`);
   const q = url.indexOf("?");
   if (q === -1) return url;
   const params = url

@@ -30,6 +30,13 @@ function memoryLogger(level = "trace") {
 }
 
 describe("redactUrl masks secret query parameters", () => {
+  it("masks the ticket of a connect-on-demand link, the link's only key, in the path", () => {
+    const ticket = randomBytes(32).toString("base64url");
+    assert.equal(redactUrl(`/connect/on-demand/${ticket}`), `/connect/on-demand/${REDACTED}`);
+    assert.equal(redactUrl(`http://127.0.0.1:3000/connect/on-demand/${ticket}?x=1`), `http://127.0.0.1:3000/connect/on-demand/${REDACTED}?x=1`);
+    assert.equal(redactUrl("/connect/start?connect=abc"), "/connect/start?connect=abc", "other paths are left as they are");
+  });
+
   it("masks code, client_secret, tokens and passwords and keeps the rest", () => {
     const s = secret();
     assert.equal(redactUrl(`/connect/callback?code=${s}&state=abc`), `/connect/callback?code=${REDACTED}&state=abc`);
