@@ -39,6 +39,14 @@ describe("the proxied path can never leave api.baseUrl", () => {
     );
   });
 
+  it("encodes what a URL path cannot hold as a URL's path setter does: a # stays in the path, never starts a fragment", () => {
+    assert.equal(proxyTargetUrl(base, "files/a#b?x=1").href, "https://api.acme.example/v2/files/a%23b?x=1");
+    assert.equal(proxyTargetUrl(base, "files/a#b").hash, "");
+    assert.equal(proxyTargetUrl(base, 'files/a b"c<d>?q=a b').href, "https://api.acme.example/v2/files/a%20b%22c%3Cd%3E?q=a%20b");
+    assert.equal(proxyTargetUrl(base, "files/caf\u00e9?n=\u00e9").href, "https://api.acme.example/v2/files/caf%C3%A9?n=%C3%A9");
+    assert.equal(proxyTargetUrl(base, "files?").href, "https://api.acme.example/v2/files");
+  });
+
   for (const [path, why] of [
     ["../admin", "dot-dot segment"],
     ["files/../../admin", "nested dot-dot"],
