@@ -4,7 +4,9 @@
  * to follow it in the logs. Never bodies, headers or query strings.
  *
  * The hot path must not wait for Postgres, so events are queued in memory
- * and written in batches at most `auditFlushMs` after the call, each batch
+ * and written in batches at most `auditFlushMs` after the call, or as soon
+ * as `batchEvents` wait (under load: many small writes rather than one
+ * large one that stalls the calls in flight while its text is built), each batch
  * one INSERT … SELECT FROM jsonb_to_recordset(…) of one JSON text: a
  * statement of constant size whatever the batch, so writing it costs the
  * broker next to nothing (a Prisma `createMany` of a thousand rows costs
@@ -95,11 +97,13 @@ export class ProxyAuditLog {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private dropped = 0;
+  /** After a failed write: no early batch until the retry, so a Postgres that is down is not asked on every call. */
+  private backingOff = false;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
-    private readonly options: { flushMs: number; bufferLimit: number },
+    private readonly options: { flushMs: number; batchEvents: number; bufferLimit: number },
   ) {}
 
   record(event: ProxyAuditEvent): void {
@@ -119,6 +123,10 @@ export class ProxyAuditLog {
       retried: event.retried,
       ...(event.delegation ? { usr: event.delegation.user, act: event.delegation.act } : {}),
     });
+    if (this.queue.length >= this.options.batchEvents && !this.writing && !this.backingOff) {
+      void this.flush();
+      return;
+    }
     // A timer only while something waits, unref'd: an idle proxy keeps no process alive.
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs).unref();
   }
@@ -148,7 +156,9 @@ export class ProxyAuditLog {
     }
     try {
       await sqlRows(this.db, INSERT_BATCH, [JSON.stringify(batch)]);
+      this.backingOff = false;
     } catch (err) {
+      this.backingOff = true;
       // Put the batch back in front (within the bound) and try again later.
       const room = Math.max(0, this.options.bufferLimit - this.queue.length);
       this.dropped += batch.length - Math.min(room, batch.length);

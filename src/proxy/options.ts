@@ -48,6 +48,14 @@ export interface ProxyOptions {
    */
   auditFlushMs: number;
   /**
+   * A batch is written as soon as this many events wait, before `auditFlushMs`
+   * is up: under load a write of a whole second of calls (thousands of events,
+   * one JSON text built on the main thread) stalls the calls in flight; small
+   * batches spread that work.
+   * @defaultValue 256
+   */
+  auditBatchEvents: number;
+  /**
    * Audit events held in memory while Postgres is slow or down; older ones
    * are dropped (and counted) beyond it.
    * @defaultValue 10000
@@ -62,5 +70,6 @@ export const DEFAULT_PROXY_OPTIONS: Readonly<ProxyOptions> = Object.freeze({
   accountCacheMs: 1_000,
   refreshSkewSeconds: 5,
   auditFlushMs: 1_000,
+  auditBatchEvents: 256,
   auditBufferLimit: 10_000,
 });

@@ -38,7 +38,11 @@ export interface Proxy {
 
 export function createProxy(services: Services, overrides: Partial<ProxyOptions> = {}): Proxy {
   const options: ProxyOptions = { ...DEFAULT_PROXY_OPTIONS, ...overrides };
-  const audit = new ProxyAuditLog(services.db, services.log, { flushMs: options.auditFlushMs, bufferLimit: options.auditBufferLimit });
+  const audit = new ProxyAuditLog(services.db, services.log, {
+    flushMs: options.auditFlushMs,
+    batchEvents: options.auditBatchEvents,
+    bufferLimit: options.auditBufferLimit,
+  });
   auditLogs.set(services, audit);
   const ctx: ProxyContext = {
     services,

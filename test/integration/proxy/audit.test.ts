@@ -38,7 +38,7 @@ describe("proxy audit events", () => {
     services.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION, requestId: { in: requestIds } }, orderBy: { id: "asc" } });
 
   it("recording returns at once; the batch is written within the flush interval", async () => {
-    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 1_500, bufferLimit: 100 });
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 1_500, batchEvents: 100, bufferLimit: 100 });
     const ids = ["batch-1", "batch-2", "batch-3"];
     const calledAt = Date.now();
     for (const id of ids) assert.equal(audit.record(event(id)), undefined, "record is synchronous");
@@ -59,8 +59,50 @@ describe("proxy audit events", () => {
     }
   });
 
+  const waitFor = async (what: string, done: () => Promise<boolean> | boolean) => {
+    const deadline = Date.now() + 8000;
+    while (!(await done())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+
+  it("a batch is written as soon as batchEvents wait, long before the flush interval", async () => {
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 60_000, batchEvents: 3, bufferLimit: 100 });
+    const ids = ["early-1", "early-2", "early-3"];
+    audit.record(event(ids[0]!));
+    audit.record(event(ids[1]!));
+    assert.equal((await stored(ids)).length, 0, "two events wait for a third or for the interval");
+    audit.record(event(ids[2]!));
+    await waitFor("the batch of three", async () => (await stored(ids)).length === 3);
+  });
+
+  it("after a failed write, full batches wait for the retry instead of asking Postgres on every call", async () => {
+    const own = await createTestServices();
+    try {
+      const ownApp = (await own.clients.create({ name: "Down", redirectUris: [], grantTypes: ["client_credentials"], scopes: ["proxy"] })).client.id;
+      const audit = new ProxyAuditLog(own.db, own.log, { flushMs: 60_000, batchEvents: 2, bufferLimit: 100 });
+      const failures = () => own.logs.lines.filter((line) => line.msg === "proxy audit events not written yet").length;
+      // Every INSERT fails while the table is away: a real failure of Postgres, not a stand-in.
+      await own.db.$executeRawUnsafe(`ALTER TABLE "AuditEvent" RENAME TO "AuditEventAway"`);
+      const ids = Array.from({ length: 12 }, (_, i) => `backoff-${i}`);
+      audit.record(event(ids[0]!, { appId: ownApp }));
+      audit.record(event(ids[1]!, { appId: ownApp }));
+      await waitFor("the first failed write", () => failures() === 1);
+      for (const id of ids.slice(2)) audit.record(event(id, { appId: ownApp }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(failures(), 1, "ten more events, five full batches: no write until the retry");
+      await own.db.$executeRawUnsafe(`ALTER TABLE "AuditEventAway" RENAME TO "AuditEvent"`);
+      await audit.flush();
+      const rows = await own.db.auditEvent.findMany({ where: { action: PROXY_AUDIT_ACTION, requestId: { in: ids } } });
+      assert.equal(rows.length, ids.length, "nothing lost: the failed batch went back in the queue");
+    } finally {
+      await own.teardown();
+    }
+  });
+
   it("a full queue drops its oldest events and says how many", async () => {
-    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 60_000, bufferLimit: 2 });
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 60_000, batchEvents: 100, bufferLimit: 2 });
     audit.record(event("bounded-1"));
     audit.record(event("bounded-2"));
     audit.record(event("bounded-3", { connectorId: undefined, status: 499 }));
