@@ -75,16 +75,25 @@ export class Outbound {
     this.ca = options.extraCa ? [...rootCertificates, options.extraCa] : undefined;
   }
 
-  /** Resolves a hostname and checks every address; returns the one to connect to. */
-  async resolve(hostname: string): Promise<CheckedAddress> {
+  /**
+   * The address to connect to when it is known without a lookup: an allowed
+   * address literal, or a checked answer still cached. Undefined otherwise
+   * (`resolve` looks it up, or refuses it). The proxy asks this first so that
+   * its common call needs no turn of the event loop here.
+   */
+  checkedNow(hostname: string): CheckedAddress | undefined {
     const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
     const literal = isIP(bare);
-    if (literal === 4 || literal === 6) {
-      if (!this.policy.permits(bare)) throw new ForbiddenHostError(`${hostname} is a private or reserved address`);
-      return { address: bare, family: literal };
-    }
-    const cached = this.resolved.get(bare);
-    if (cached) return cached;
+    if (literal === 4 || literal === 6) return this.policy.permits(bare) ? { address: bare, family: literal } : undefined;
+    return this.resolved.get(bare);
+  }
+
+  /** Resolves a hostname and checks every address; returns the one to connect to. */
+  async resolve(hostname: string): Promise<CheckedAddress> {
+    const known = this.checkedNow(hostname);
+    if (known) return known;
+    const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+    if (isIP(bare) !== 0) throw new ForbiddenHostError(`${hostname} is a private or reserved address`);
     let answers: { address: string; family: number }[];
     try {
       answers = await this.lookup(bare);

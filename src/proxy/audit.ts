@@ -41,7 +41,7 @@ export interface ProxyAuditEvent {
    * of actors, so the record reads user → agent (`act`) → app (`appId`) →
    * connection (`accountId`).
    */
-  delegation?: { user: string | undefined; act: ActorClaim };
+  delegation?: { user: string | undefined; act: ActorClaim } | undefined;
 }
 
 export const PROXY_AUDIT_ACTION = "proxy.request";
@@ -111,7 +111,7 @@ export class ProxyAuditLog {
       this.queue.shift();
       this.dropped += 1;
     }
-    this.queue.push({
+    const queued: QueuedEvent = {
       at: event.at,
       app: event.appId,
       account: event.accountId,
@@ -121,8 +121,12 @@ export class ProxyAuditLog {
       path: this.templateOf(event.pathAndQuery),
       status: event.status,
       retried: event.retried,
-      ...(event.delegation ? { usr: event.delegation.user, act: event.delegation.act } : {}),
-    });
+    };
+    if (event.delegation) {
+      queued.usr = event.delegation.user;
+      queued.act = event.delegation.act;
+    }
+    this.queue.push(queued);
     if (this.queue.length >= this.options.batchEvents && !this.writing && !this.backingOff) {
       void this.flush();
       return;

@@ -2,8 +2,8 @@
  * One proxied call, as a list of named steps:
  *
  *  1. `resolveAccount`   the account the caller may act for, its connector and credentials;
- *  2. `resolveTarget`    the upstream URL (never outside `api.baseUrl`) and the checked address;
- *  3. `freshCredentials` credentials that are expired are refreshed first (single-flight);
+ *  2. `targetUrl`        the upstream URL (never outside `api.baseUrl`), then its checked address;
+ *  3. `needsRefresh`     credentials that are expired are refreshed first (single-flight);
  *  4. `takeSlot`         a slot of the connector's declared upstream rate limits, if any, waited for
  *                        when the app allows (`Prefer: wait`), else 429 (rate-limit.ts);
  *     `exchange`         the request goes upstream through undici, bodies streamed; an answer that
@@ -11,6 +11,10 @@
  *  5. `refreshAfter401`  on 401: one single-flight refresh, then one retry if the body can be sent again;
  *     a 401 with nothing newer to try is reported to the app (`reportRevokedUpstream`);
  *  6. `relay`            status, end-to-end headers and body stream back to the app.
+ *
+ * The common call (account cached, address known, credentials valid, no
+ * body to read, no declared rate limits) runs steps 1–4 without a turn of
+ * the event loop: each step that may wait is awaited only when it must.
  *
  * Errors before the response starts are thrown as BrokerErrors and rendered
  * by the one error handler (`{ error, error_description, request_id }`).
@@ -38,16 +42,16 @@ import { BadRequest, BrokerError, NotFound, UpstreamError, UpstreamRateLimited }
 import { toBrokerError } from "../http/error-handler.js";
 import type { CheckedAddress } from "../net/outbound.js";
 import type { Services } from "../services.js";
-import type { AccountCache, OpenedCredentials, ProxyAccount } from "./account-cache.js";
+import type { AccountCache, CachedAccount, OpenedCredentials, ProxyAccount } from "./account-cache.js";
 import type { ProxyAuditLog } from "./audit.js";
 import type { ProxyCaller } from "./caller.js";
 import { connectorPlan, type ConnectorPlan } from "./connector-plan.js";
 import type { CredentialStyle } from "../connectors/credential-styles.js";
 import { downstreamResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import type { ProxyOptions } from "./options.js";
-import { isReplayable, takeRequestBody, type ProxyRequestBody } from "./request-body.js";
+import { isReplayable, readRequestBody, requestBodyAtHand, type ProxyRequestBody } from "./request-body.js";
 import { preferredWaitSeconds, upstreamHoldMs } from "./rate-headers.js";
-import type { OutboundRateLimiter } from "./rate-limit.js";
+import type { OutboundRateLimiter, RateRules } from "./rate-limit.js";
 import { namedBaseOf, proxyTargetUrl } from "./target-url.js";
 import { upstreamFailure } from "./upstream-failure.js";
 
@@ -75,7 +79,7 @@ interface ResolvedAccount {
   account: ProxyAccount;
   connector: ConnectorConfig;
   plan: ConnectorPlan;
-  /** Replaced when a refresh brings a value the account lacked (resolveTarget's caller). */
+  /** Replaced when a refresh brings a value the account lacked (targetAfterRefresh). */
   credentials: OpenedCredentials;
 }
 
@@ -119,8 +123,7 @@ function seconds(since: bigint): number {
 
 // ── 1. the account ──────────────────────────────────────────────────────────
 
-async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller, record: CallRecord): Promise<ResolvedAccount> {
-  const found = await ctx.accounts.get(caller.accountId);
+function resolveAccount(ctx: ProxyContext, caller: ProxyCaller, record: CallRecord, found: CachedAccount | undefined): ResolvedAccount {
   // An account of another app is answered exactly like one that does not exist: ids are not confirmed to strangers.
   if (!found || found.account.appId !== caller.appId) throw new NotFound(`no account ${caller.accountId}`);
   const { account, credentials } = found;
@@ -136,16 +139,24 @@ async function resolveAccount(ctx: ProxyContext, caller: ProxyCaller, record: Ca
 
 // ── 2. the target ───────────────────────────────────────────────────────────
 
-async function resolveTarget(ctx: ProxyContext, { account, connector, plan, credentials }: ResolvedAccount, pathAndQuery: string): Promise<Target> {
-  const perServer = isPerServer(connector);
+/**
+ * The upstream URL of the call; undefined when the account lacks a value its
+ * base needs (it was connected before its file named it: targetAfterRefresh).
+ */
+function targetUrl(ctx: ProxyContext, { account, connector, plan, credentials }: ResolvedAccount, pathAndQuery: string): URL | undefined {
   let url: URL;
-  // `@<name>` first: one of the connector's other bases (api.bases); anything else is under api.baseUrl.
-  const named = namedBaseOf(pathAndQuery);
-  if (named) {
-    url = proxyTargetUrl(accountBaseUrl(connector, namedBaseTemplate(connector, named.name), account, credentials), named.rest);
-  } else {
-    const baseUrl = plan.templatedBase ? accountBaseUrl(connector, connector.api!.baseUrl, account, credentials) : connector.api!.baseUrl;
-    url = proxyTargetUrl(baseUrl, pathAndQuery);
+  try {
+    // `@<name>` first: one of the connector's other bases (api.bases); anything else is under api.baseUrl.
+    const named = namedBaseOf(pathAndQuery);
+    if (named) {
+      url = proxyTargetUrl(accountBaseUrl(connector, namedBaseTemplate(connector, named.name), account, credentials), named.rest);
+    } else {
+      const baseUrl = plan.templatedBase ? accountBaseUrl(connector, connector.api!.baseUrl, account, credentials) : connector.api!.baseUrl;
+      url = proxyTargetUrl(baseUrl, pathAndQuery);
+    }
+  } catch (err) {
+    if (err instanceof MissingValue) return undefined;
+    throw err;
   }
   // Credentials in clear text only to hosts the operator allowed (development and tests), as for every upstream call.
   if (url.protocol === "http:" && !insecureHostAllowed(url.hostname, ctx.services.config.allowPrivateHosts)) {
@@ -154,12 +165,31 @@ async function resolveTarget(ctx: ProxyContext, { account, connector, plan, cred
       `connector "${connector.id}" uses http://${url.host}, which is allowed only for addresses in BROKER_ALLOW_PRIVATE_HOSTS`,
     );
   }
-  // Per-server accounts go to the address their hostname was checked to resolve to
-  // when it was connected (no DNS rebinding); the check against the current policy is repeated.
-  // A base on another host (an origin value, Salesforce's instance URL) is resolved under the policy on each call.
-  const pinned = perServer && account.pinnedAddress && url.host === serverHost(account.hostname);
-  const checked = pinned ? await ctx.services.outbound.resolve(account.pinnedAddress!) : await ctx.services.outbound.resolve(url.hostname);
-  return { url, checked };
+  return url;
+}
+
+/**
+ * An account stored before its file named a value (Salesforce's instance_url):
+ * a refresh whose response carries it again stores it; without one, the
+ * account must connect again.
+ */
+async function targetAfterRefresh(ctx: ProxyContext, resolved: ResolvedAccount, pathAndQuery: string, requestId: string): Promise<URL> {
+  if (!resolved.plan.canRefresh) throw new AccountNeedsReauth(resolved.account.id);
+  resolved.credentials = await refreshFrom(ctx, resolved.account, resolved.credentials, requestId);
+  const url = targetUrl(ctx, resolved, pathAndQuery);
+  if (!url) throw new AccountNeedsReauth(resolved.account.id);
+  return url;
+}
+
+/**
+ * What the URL's host is checked as: per-server accounts go to the address
+ * their hostname was checked to resolve to when it was connected (no DNS
+ * rebinding), checked again against the current policy. A base on another
+ * host (an origin value, Salesforce's instance URL) is resolved under the
+ * policy on each call.
+ */
+function hostToCheck({ account, connector }: ResolvedAccount, url: URL): string {
+  return isPerServer(connector) && account.pinnedAddress && url.host === serverHost(account.hostname) ? account.pinnedAddress : url.hostname;
 }
 
 /** One of the connector's other bases (api.bases), or a clear refusal naming the ones it has. */
@@ -215,11 +245,10 @@ async function refreshFrom(
   }
 }
 
-async function freshCredentials(ctx: ProxyContext, resolved: ResolvedAccount, requestId: string): Promise<OpenedCredentials> {
-  const { credentials, plan, account } = resolved;
+/** Whether the credentials expire within the skew and the connector's kind can refresh them. */
+function needsRefresh(ctx: ProxyContext, { credentials, plan }: ResolvedAccount): boolean {
   const expiresAt = credentials.expiresAt?.getTime();
-  if (expiresAt === undefined || expiresAt - Date.now() > ctx.options.refreshSkewSeconds * 1000 || !plan.canRefresh) return credentials;
-  return refreshFrom(ctx, account, credentials, requestId);
+  return expiresAt !== undefined && expiresAt - Date.now() <= ctx.options.refreshSkewSeconds * 1000 && plan.canRefresh;
 }
 
 /**
@@ -227,7 +256,7 @@ async function freshCredentials(ctx: ProxyContext, resolved: ResolvedAccount, re
  * of the same name: they are what the provider requires of every client (Reddit's User-Agent).
  */
 function withConnectorHeaders(connector: ConnectorConfig, headers: Record<string, string | string[]>): Record<string, string | string[]> {
-  for (const [name, value] of Object.entries(connector.headers)) headers[name] = value;
+  for (const name in connector.headers) headers[name] = connector.headers[name]!;
   return headers;
 }
 
@@ -250,23 +279,23 @@ function pause(ms: number, appGone: AppGone): Promise<void> {
 }
 
 /**
- * Takes a slot of the connector's declared limits (none declared: nothing
- * to do, and Redis is not asked). The app may allow a wait with RFC 7240
+ * Takes a slot of the connector's declared limits (called only when it
+ * declares some: the others never ask Redis). The app may allow a wait with RFC 7240
  * `Prefer: wait=<seconds>`, bounded by the operator; a call that would wait
  * longer, or whose app allowed none, is refused with the wait as Retry-After.
  */
 async function takeSlot(
   ctx: ProxyContext,
   resolved: ResolvedAccount,
+  rules: RateRules,
   prefer: string | string[] | undefined,
   record: CallRecord,
   appGone: AppGone,
 ): Promise<void> {
   const { plan } = resolved;
-  if (!plan.rateRules) return;
   const preferred = preferredWaitSeconds(prefer);
   const maxWaitMs = preferred === undefined ? 0 : Math.min(preferred * 1000, ctx.rateLimitMaxWaitMs);
-  const decision = await ctx.limiter.take(plan.rateRules, resolved.account.id, maxWaitMs);
+  const decision = await ctx.limiter.take(rules, resolved.account.id, maxWaitMs);
   if (!decision.go) {
     plan.countRateLimited("refused");
     const retryAfter = Math.max(1, Math.ceil(decision.waitMs / 1000));
@@ -286,25 +315,31 @@ async function takeSlot(
  * An upstream answer that asks for no calls for a while (Retry-After on a
  * 429 or 503, a rate-limit header with nothing remaining) holds off every
  * process's calls of the connector (or the account, when a limit is per
- * account). Only for connectors that declare limits: the others never ask
+ * account). Called only for connectors that declare limits: the others never ask
  * Redis. Waited for, so the app's next call already sees it.
  */
-async function noteUpstreamHold(ctx: ProxyContext, resolved: ResolvedAccount, upstream: Dispatcher.ResponseData): Promise<void> {
+async function noteUpstreamHold(ctx: ProxyContext, resolved: ResolvedAccount, rules: RateRules, upstream: Dispatcher.ResponseData): Promise<void> {
   const { plan } = resolved;
-  if (!plan.rateRules) return;
   const holdMs = upstreamHoldMs(upstream.statusCode, upstream.headers, Date.now());
   if (holdMs <= 0) return;
   plan.countRateLimited("upstream_hold");
-  await ctx.limiter.hold(plan.rateRules, resolved.account.id, holdMs);
+  await ctx.limiter.hold(rules, resolved.account.id, holdMs);
 }
 
 interface Outgoing {
+  /** The connector's name, for the app's error when the upstream fails. */
+  connectorName: string;
   method: string;
   headers: Record<string, string | string[]>;
   body: ProxyRequestBody;
   signal: AppGone;
 }
 
+/**
+ * Puts the credential in and sends the request upstream. A failure is the
+ * upstream's (502/504, upstream-failure.ts), unless the app went away first;
+ * a BrokerError (no usable credential) passes as it is.
+ */
 async function exchange(
   ctx: ProxyContext,
   target: Target,
@@ -313,14 +348,15 @@ async function exchange(
   outgoing: Outgoing,
   record: CallRecord,
 ): Promise<Dispatcher.ResponseData> {
-  const headers = { ...outgoing.headers };
-  const { body } = outgoing;
-  const credentialTarget = { headers, search: target.url.search, method: outgoing.method, url: target.url, body };
-  const signing = style.inject(credentialTarget, credentials);
-  if (signing) await signing;
-  if (body.kind === "stream" && body.length !== undefined) headers["content-length"] = String(body.length);
-  const started = process.hrtime.bigint();
+  let started: bigint | undefined;
   try {
+    const headers = { ...outgoing.headers };
+    const { body } = outgoing;
+    const credentialTarget = { headers, search: target.url.search, method: outgoing.method, url: target.url, body };
+    const signing = style.inject(credentialTarget, credentials);
+    if (signing) await signing;
+    if (body.kind === "stream" && body.length !== undefined) headers["content-length"] = String(body.length);
+    started = process.hrtime.bigint();
     return await ctx.services.outbound.dispatcherFor(target.url.origin, target.checked).request({
       origin: target.url.origin,
       path: `${target.url.pathname}${credentialTarget.search}`,
@@ -331,10 +367,14 @@ async function exchange(
       bodyTimeout: ctx.options.bodyTimeoutMs,
       signal: outgoing.signal,
     });
+  } catch (err) {
+    throw outgoing.signal.aborted ? err : upstreamFailure(err, outgoing.connectorName);
   } finally {
-    const elapsed = seconds(started);
-    record.upstreamSeconds += elapsed;
-    record.plan?.observeUpstream(elapsed);
+    if (started !== undefined) {
+      const elapsed = seconds(started);
+      record.upstreamSeconds += elapsed;
+      record.plan?.observeUpstream(elapsed);
+    }
   }
 }
 
@@ -501,32 +541,25 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
   };
   res.once("close", onClose);
   try {
-    const resolved = await resolveAccount(ctx, caller, record);
+    const resolved = resolveAccount(ctx, caller, record, ctx.accounts.cached(caller.accountId) ?? (await ctx.accounts.get(caller.accountId)));
     record.plan = resolved.plan;
-    const target = await resolveTarget(ctx, resolved, call.pathAndQuery).catch(async (err: unknown) => {
-      // An account stored before its file named a value (Salesforce's instance_url): a refresh
-      // whose response carries it again stores it; without one, the account must connect again.
-      if (!(err instanceof MissingValue) || !resolved.plan.canRefresh) throw err instanceof MissingValue ? new AccountNeedsReauth(resolved.account.id) : err;
-      resolved.credentials = await refreshFrom(ctx, resolved.account, resolved.credentials, requestId);
-      return resolveTarget(ctx, resolved, call.pathAndQuery).catch((again: unknown) => {
-        throw again instanceof MissingValue ? new AccountNeedsReauth(resolved.account.id) : again;
-      });
-    });
-    const style = resolved.plan.style;
-    let credentials = await freshCredentials(ctx, resolved, requestId);
-    const body = await takeRequestBody(req, ctx.options.replayableBodyBytes);
+    const url = targetUrl(ctx, resolved, call.pathAndQuery) ?? (await targetAfterRefresh(ctx, resolved, call.pathAndQuery, requestId));
+    const host = hostToCheck(resolved, url);
+    const target: Target = { url, checked: ctx.services.outbound.checkedNow(host) ?? (await ctx.services.outbound.resolve(host)) };
+    const { style, rateRules } = resolved.plan;
+    let credentials = needsRefresh(ctx, resolved) ? await refreshFrom(ctx, resolved.account, resolved.credentials, requestId) : resolved.credentials;
+    const body = requestBodyAtHand(req, ctx.options.replayableBodyBytes) ?? (await readRequestBody(req));
     const outgoing: Outgoing = {
+      connectorName: resolved.connector.name,
       method: req.method ?? "GET",
       headers: withConnectorHeaders(resolved.connector, upstreamRequestHeaders(req.headers, requestId, style.header)),
       body,
       signal: appGone,
     };
 
-    await takeSlot(ctx, resolved, req.headers.prefer, record, appGone);
-    let upstream = await exchange(ctx, target, style, credentials, outgoing, record).catch((err: unknown) => {
-      throw appGone.aborted ? err : upstreamFailure(err, resolved.connector.name);
-    });
-    await noteUpstreamHold(ctx, resolved, upstream);
+    if (rateRules) await takeSlot(ctx, resolved, rateRules, req.headers.prefer, record, appGone);
+    let upstream = await exchange(ctx, target, style, credentials, outgoing, record);
+    if (rateRules) await noteUpstreamHold(ctx, resolved, rateRules, upstream);
     if (upstream.statusCode === 401) {
       // The 401's body waits unread in the socket while the refresh runs.
       const fresh = await refreshAfter401(ctx, resolved, credentials, requestId).catch((err: unknown) => {
@@ -538,11 +571,9 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
         credentials = fresh;
         record.retried = true;
         // The retry is a call like any other to the upstream's limits.
-        await takeSlot(ctx, resolved, req.headers.prefer, record, appGone);
-        upstream = await exchange(ctx, target, style, credentials, outgoing, record).catch((err: unknown) => {
-          throw appGone.aborted ? err : upstreamFailure(err, resolved.connector.name);
-        });
-        await noteUpstreamHold(ctx, resolved, upstream);
+        if (rateRules) await takeSlot(ctx, resolved, rateRules, req.headers.prefer, record, appGone);
+        upstream = await exchange(ctx, target, style, credentials, outgoing, record);
+        if (rateRules) await noteUpstreamHold(ctx, resolved, rateRules, upstream);
       }
       // Otherwise the app gets the upstream's 401; a refresh made meanwhile serves its next call.
       if (upstream.statusCode === 401 && (!fresh || record.retried)) reportRevokedUpstream(ctx, resolved, credentials, requestId);
@@ -581,7 +612,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
       pathAndQuery: call.pathAndQuery,
       status: record.status,
       retried: record.retried,
-      ...(caller.claims.act ? { delegation: { user: record.userId, act: caller.claims.act } } : {}),
+      delegation: caller.claims.act ? { user: record.userId, act: caller.claims.act } : undefined,
     });
   }
 }

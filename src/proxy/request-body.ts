@@ -20,13 +20,25 @@ export function isReplayable(body: ProxyRequestBody): boolean {
   return body.kind !== "stream";
 }
 
-/** Reads or wraps the body of `req`. Bodies up to `replayableBytes` with a Content-Length are read now. */
-export async function takeRequestBody(req: IncomingMessage, replayableBytes: number): Promise<ProxyRequestBody> {
+/**
+ * The body when nothing must be read first: none, or a stream (chunked, or
+ * longer than `replayableBytes`). Undefined for a body of known length up
+ * to `replayableBytes`: `readRequestBody` reads it.
+ */
+export function requestBodyAtHand(req: IncomingMessage, replayableBytes: number): ProxyRequestBody | undefined {
   const declared = req.headers["content-length"];
   const length = declared === undefined ? undefined : Number(declared);
   const chunked = req.headers["transfer-encoding"] !== undefined;
-  if (!chunked && (length === undefined || length === 0)) return { kind: "none" };
+  if (!chunked && (length === undefined || length === 0)) return NO_BODY;
   if (chunked || length === undefined || length > replayableBytes) return { kind: "stream", stream: req, length: chunked ? undefined : length };
+  return undefined;
+}
+
+const NO_BODY: ProxyRequestBody = Object.freeze({ kind: "none" });
+
+/** Reads a body of known length (Content-Length) into memory, so the call can be sent again. */
+export async function readRequestBody(req: IncomingMessage): Promise<ProxyRequestBody> {
+  const length = Number(req.headers["content-length"]);
   const bytes = Buffer.allocUnsafe(length);
   let filled = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

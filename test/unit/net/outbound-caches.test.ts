@@ -45,6 +45,24 @@ describe("outbound DNS cache", () => {
     }
   });
 
+  it("checkedNow answers without a lookup only what is known: an allowed literal or a cached answer", async () => {
+    const lookup = countingLookup();
+    const outbound = new Outbound(new AddressPolicy(new CidrList([])), { lookup });
+    try {
+      assert.deepEqual(outbound.checkedNow("93.184.216.34"), { address: "93.184.216.34", family: 4 });
+      assert.deepEqual(outbound.checkedNow("[2606:2800:220:1::]"), { address: "2606:2800:220:1::", family: 6 });
+      assert.equal(outbound.checkedNow("127.0.0.1"), undefined, "a refused literal is left to resolve, which says why");
+      await assert.rejects(outbound.resolve("127.0.0.1"), { name: "ForbiddenHostError", message: "127.0.0.1 is a private or reserved address" });
+      assert.equal(outbound.checkedNow("api.example"), undefined, "a name not resolved yet");
+      assert.equal(lookup.asked.length, 0, "checkedNow never looks up");
+      await outbound.resolve("api.example");
+      assert.deepEqual(outbound.checkedNow("api.example"), { address: "93.184.216.1", family: 4 });
+      assert.equal(lookup.asked.length, 1);
+    } finally {
+      await outbound.close();
+    }
+  });
+
   it("a cached answer is used within its time to live and asked for again after it", async () => {
     const lookup = countingLookup();
     const outbound = new Outbound(new AddressPolicy(new CidrList([])), { lookup, resolveCacheMs: 200 });
