@@ -110,6 +110,17 @@ export class SigningKeys {
     return (await this.load()).publicKeys.get(kid);
   }
 
+  /**
+   * Whether `kid` is published, answered from the loaded keys while they are
+   * fresh, without a turn of the event loop (the proxy asks on every call);
+   * undefined when the keys must be read again first (`publicKey` does).
+   */
+  publishedNow(kid: string): boolean | undefined {
+    const cached = this.snapshot;
+    if (!cached || Date.now() - cached.loadedAt >= this.cacheMs) return undefined;
+    return cached.publicKeys.has(kid);
+  }
+
   /** Drop the cache (after a rotation in this process). */
   invalidate(): void {
     this.snapshot = undefined;

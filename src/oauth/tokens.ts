@@ -18,7 +18,7 @@ import { BrokerError, InvalidToken } from "../errors.js";
 import type { Services } from "../services.js";
 import type { Client } from "../apps/clients.js";
 import { identityClaims, type IdentityAccount } from "./identity-claims.js";
-import { isRevoked, REVOCATION_LEEWAY_SECONDS } from "../revocation/revocation.js";
+import { isRevoked, REVOCATION_LEEWAY_SECONDS, revokedNow } from "../revocation/revocation.js";
 import { hasScope } from "./scopes.js";
 import { proxyResourceUri } from "./resources.js";
 
@@ -270,7 +270,7 @@ export async function verifyAccessToken(
 ): Promise<AccessTokenClaims> {
   const claims = await verifyAccessTokenSignature(services, jwt);
   if (!audienceAccepted(services.config.issuer, claims.aud, audience)) throw new InvalidToken("the access token is for another resource");
-  if (await isRevoked(services.redis, claims)) throw new InvalidToken("the access token has been revoked");
+  if (revokedNow(services.redis, claims) ?? (await isRevoked(services.redis, claims))) throw new InvalidToken("the access token has been revoked");
   return claims;
 }
 
@@ -289,7 +289,11 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
   const hit = cache.get(jwt);
   if (hit) {
     // Same token text, same issuer, not expired (jose's test, same tolerance), its key still published.
-    if (hit.issuer === services.config.issuer && hit.claims.exp > nowSeconds() - REVOCATION_LEEWAY_SECONDS && (await services.signingKeys.publicKey(hit.kid)))
+    if (
+      hit.issuer === services.config.issuer &&
+      hit.claims.exp > nowSeconds() - REVOCATION_LEEWAY_SECONDS &&
+      (services.signingKeys.publishedNow(hit.kid) ?? (await services.signingKeys.publicKey(hit.kid)) !== undefined)
+    )
       return { ...hit.claims };
     cache.delete(jwt);
   }

@@ -62,10 +62,17 @@ class RevocationCache {
     this.subscriber.connect().catch(() => this.drop());
   }
 
-  async isRevoked(keys: readonly string[]): Promise<boolean> {
+  /** What this process knows without asking Redis: revoked, clear, or undefined (ask). */
+  knownNow(keys: readonly string[]): boolean | undefined {
     const now = Date.now();
     if (keys.some((key) => (this.revoked.get(key) ?? 0) > now)) return true;
     if (this.live && keys.every((key) => (this.clear.get(key) ?? 0) > now)) return false;
+    return undefined;
+  }
+
+  async isRevoked(keys: readonly string[]): Promise<boolean> {
+    const known = this.knownNow(keys);
+    if (known !== undefined) return known;
     const session = this.live ? this.session : -1;
     const found = (await this.redis.exists(...keys)) > 0;
     if (found) return true;
@@ -114,11 +121,20 @@ class RevocationCache {
 /** One cache per command connection (as the verified-token cache is per set of signing keys). */
 const caches = new WeakMap<Redis, RevocationCache>();
 
-/** Whether any of the revocation keys exists, answered from this process's knowledge when it can be trusted. */
-export function revocationKeysExist(redis: Redis, keys: readonly string[]): Promise<boolean> {
+function cacheOf(redis: Redis): RevocationCache {
   let cache = caches.get(redis);
   if (!cache) caches.set(redis, (cache = new RevocationCache(redis)));
-  return cache.isRevoked(keys);
+  return cache;
+}
+
+/** Whether any of the revocation keys exists, answered from this process's knowledge when it can be trusted. */
+export function revocationKeysExist(redis: Redis, keys: readonly string[]): Promise<boolean> {
+  return cacheOf(redis).isRevoked(keys);
+}
+
+/** This process's answer for the keys when it can be trusted without Redis; undefined when Redis must be asked. */
+export function revocationKnownNow(redis: Redis, keys: readonly string[]): boolean | undefined {
+  return cacheOf(redis).knownNow(keys);
 }
 
 /** Closes the subscription of `redis`'s cache, if one was made (at shutdown, with the connection). */

@@ -40,7 +40,7 @@
 import type { Redis } from "../redis.js";
 import type { Services } from "../services.js";
 import { recordAudit } from "../audit.js";
-import { REVOCATIONS_CHANNEL, revocationKeysExist } from "./revocation-cache.js";
+import { REVOCATIONS_CHANNEL, revocationKeysExist, revocationKnownNow } from "./revocation-cache.js";
 
 /** Clock skew allowed when verifying tokens; a revocation outlives the token by this much. */
 export const REVOCATION_LEEWAY_SECONDS = 60;
@@ -72,11 +72,25 @@ export interface RevocableClaims {
   gid?: string | undefined;
 }
 
-/** Whether the token, its client or its grant is revoked: one EXISTS over their keys, or the revocation cache's answer. */
-export async function isRevoked(redis: Redis, claims: RevocableClaims): Promise<boolean> {
+function revocationKeysOf(claims: RevocableClaims): string[] {
   const keys = [revokedJtiKey(claims.jti), revokedClientKey(claims.client_id)];
   if (claims.gid) keys.push(revokedGrantKey(claims.gid));
-  return revocationKeysExist(redis, keys);
+  return keys;
+}
+
+/** Whether the token, its client or its grant is revoked: one EXISTS over their keys, or the revocation cache's answer. */
+export async function isRevoked(redis: Redis, claims: RevocableClaims): Promise<boolean> {
+  return revocationKeysExist(redis, revocationKeysOf(claims));
+}
+
+/**
+ * The revocation cache's answer when it has one without asking Redis (a
+ * revocation it was told of, or keys it knows clear while its subscription
+ * is live), so a token checked again and again costs no turn of the event
+ * loop; undefined when only Redis can answer (`isRevoked` asks it).
+ */
+export function revokedNow(redis: Redis, claims: RevocableClaims): boolean | undefined {
+  return revocationKnownNow(redis, revocationKeysOf(claims));
 }
 
 /**
