@@ -99,6 +99,7 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.match(done.body, /<title>Device connected/);
       assert.match(done.body, /You're all set/);
       assert.match(done.body, /connected to <strong>Living-room TV<\/strong>/, "the page names the app");
+      assert.match(done.body, /You can close this window\./);
       const tokens = await polling;
       const claims = decodeJwt(tokens.access_token);
       const approvedLine = fixture.broker.services.logs.lines.find((l) => l.msg === "device code approved" && l.accountId === claims.acct);
