@@ -33,12 +33,15 @@ export const groups = {
   "authorization-response": {
     mutate: ["src/oauth/authorization-response.ts", "src/oauth/response-modes.ts"],
     // The device flow ends in finishAuthorization and refuseAuthorization too (approve or deny the device code);
-    // web-message: the web_message response mode.
+    // web-message: the web_message response mode; token-exchange-delegation: a connect on demand, which ends there as well;
+    // resource-indicators: the resource of a front-channel token's grant.
     tests: [
       "test/integration/oauth/response-types.test.ts",
       "test/integration/oauth/unified-flow.test.ts",
       "test/integration/oauth/device-flow.test.ts",
       "test/integration/oauth/web-message.test.ts",
+      "test/integration/oauth/token-exchange-delegation.test.ts",
+      "test/integration/oauth/resource-indicators.test.ts",
     ],
   },
   connect: {

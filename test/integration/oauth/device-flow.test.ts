@@ -99,8 +99,13 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.match(done.body, /<title>Device connected/);
       assert.match(done.body, /You're all set/);
       assert.match(done.body, /connected to <strong>Living-room TV<\/strong>/, "the page names the app");
+      assert.match(done.body, /You can close this window\./);
       const tokens = await polling;
       const claims = decodeJwt(tokens.access_token);
+      const approvedLine = fixture.broker.services.logs.lines.find((l) => l.msg === "device code approved" && l.accountId === claims.acct);
+      assert.ok(approvedLine, "the approval is logged");
+      assert.equal(approvedLine.clientId, tv.id);
+      assert.equal(approvedLine.level, 30, "at info");
       assert.equal(claims.client_id, tv.id);
       assert.equal(claims.connector, "gh");
       const account = await fixture.broker.services.db.account.findUniqueOrThrow({ where: { id: String(claims.acct) } });
@@ -224,6 +229,50 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.match(done.body, /server_error/);
       assert.match(done.body, /GitHub-like answered HTTP 500 during the code exchange\. Return to your device\./);
       assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending", "only the end user's refusal denies the code");
+    });
+
+    /** Opens the device page, confirms the code, presses `gh` and stops at the upstream's sign-in page (which would send the browser back at once). */
+    async function toUpstream(verificationUriComplete: string, browser: TestBrowser): Promise<URL> {
+      const confirmation = await browser.submitForm(await browser.navigate(verificationUriComplete));
+      const atUpstream = await browser.submitForm(confirmation, { button: "gh", stopAt: (u) => u.href.startsWith(fixture.github.authorizationUrl) });
+      assert.equal(atUpstream.stopped, true, atUpstream.body);
+      return atUpstream.url;
+    }
+
+    it("a device code that expires while the end user connects: the page says so (400 expired_token), and the device is told the same", async () => {
+      newUser();
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+      const browser = new TestBrowser();
+      const upstream = await toUpstream(started.verification_uri_complete!, browser);
+      await fixture.broker.services.db.deviceCode.update({
+        where: { deviceCodeHash: hashSecret(started.device_code) },
+        data: { expiresAt: new Date(Date.now() - 1000) },
+      });
+      const done = await browser.navigate(upstream);
+      assert.equal(done.status, 400);
+      assert.match(done.body, /<code>expired_token<\/code>/);
+      assert.match(done.body, /The code from your device expired before the account was connected\. Start again on the device\./);
+      assert.doesNotMatch(done.body, /You're all set/);
+      assert.equal((await poll(tv, started.device_code)).body.error, "expired_token");
+    });
+
+    it("an upstream that is temporarily unavailable, or an answer that is not one, is shown as such (503, 400); the device keeps waiting", async () => {
+      for (const [params, status, code, description] of [
+        [{ error: "temporarily_unavailable" }, 503, "temporarily_unavailable", "GitHub-like is temporarily unavailable"],
+        [{}, 400, "invalid_request", "GitHub-like sent neither a code nor an error"],
+      ] as const) {
+        const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
+        const browser = new TestBrowser();
+        const upstream = await toUpstream(started.verification_uri_complete!, browser);
+        const back = new URL(fixture.broker.callbackUrl("gh"));
+        back.searchParams.set("state", upstream.searchParams.get("state")!);
+        for (const [k, v] of Object.entries(params)) back.searchParams.set(k, v);
+        const page = await browser.navigate(back);
+        assert.equal(page.status, status, code);
+        assert.match(page.body, new RegExp(`<code>${code}</code>`));
+        assert.ok(page.body.includes(`${description}. Return to your device.`), page.body);
+        assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending", `${code} leaves the device code pending`);
+      }
     });
 
     it("a device code redeemed twice is refused, and the tokens of its first use are revoked", async () => {

@@ -260,8 +260,13 @@ describe("resource indicators (RFC 8707)", () => {
     it("response_type token: the access token in the fragment is for the resource", async () => {
       const { answer } = await authorize(implicitApp, { resource: MCP, scope: "tools:read" }, "token");
       assert.equal(answer.get("error"), null, answer.get("error_description") ?? "");
-      assert.equal(decodeJwt(answer.get("access_token")!).aud, MCP);
+      const claims = decodeJwt(answer.get("access_token")!);
+      assert.equal(claims.aud, MCP);
       assert.equal(answer.get("scope"), "tools:read");
+      // Its grant (a grant of its own, as for every front-channel token) is recorded for the resource too.
+      const grant = await fixture.broker.services.db.refreshFamily.findUniqueOrThrow({ where: { id: String(claims.gid) } });
+      assert.equal(grant.resource, MCP);
+      assert.equal(grant.scope, "tools:read");
     });
 
     it("response_type code id_token: the code keeps the resource", async () => {

@@ -359,6 +359,19 @@ describe("implicit and hybrid response types, response modes", () => {
       assert.equal(posted.submitted?.get("iss"), fixture.broker.url);
     });
 
+    it("a form_post response without a state posts no state field at all", async () => {
+      const browser = new TestBrowser();
+      const url = authorizeUrl(hybridApp, { response_type: "id_token", response_mode: "form_post", scope: "openid" });
+      url.searchParams.delete("state");
+      const page = await browser.navigate(url, toApp);
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.body, /name="state"/);
+      const posted = await browser.submitForm(page, toApp);
+      assert.equal(posted.submitted?.get("error"), "invalid_request");
+      assert.equal(posted.submitted?.has("state"), false);
+      assert.equal(posted.submitted?.get("iss"), fixture.broker.url);
+    });
+
     it("prompt=none is answered login_required, never by signing the end user in silently", async () => {
       const upstreamVisits = fixture.github.stats.authorize;
       const back = await refused(hybridApp, { response_type: "id_token", scope: "openid", nonce: "n", prompt: "none" });
@@ -381,6 +394,13 @@ describe("implicit and hybrid response types, response modes", () => {
       assert.equal(get.headers.get("access-control-allow-origin"), null);
       const preflight = await fetch(url, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
       assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+    });
+
+    it("a GET authorization request is answered with 302 (a redirect the browser may follow with GET as well)", async () => {
+      const url = authorizeUrl(codeOnlyApp, { response_type: "token", nonce: "n", state: "s" });
+      const res = await fetch(url, { redirect: "manual" });
+      assert.equal(res.status, 302);
+      assert.equal(fragmentOf(new URL(res.headers.get("location")!)).get("error"), "unauthorized_client");
     });
 
     it("a POSTed authorization request is answered with 303", async () => {

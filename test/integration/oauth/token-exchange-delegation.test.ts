@@ -138,13 +138,26 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       assert.match(page.body, /Files MCP/);
       assert.match(page.body, /Acme OIDC/);
       assert.equal(done.status, 200, done.body);
+      assert.match(done.body, /<title>Account connected/);
       assert.match(done.body, /Your Acme OIDC account is connected/);
-      assert.match(done.body, /return to your agent/);
+      assert.match(done.body, /<strong>Research Agent<\/strong> can now use it for you\. You can return to your agent; it continues by itself\./);
+      assert.match(done.body, /You can close this window/);
 
       const linked = await fixture.broker.services.db.account.findFirstOrThrow({
         where: { appId: agent.id, connectorId: "acme-oidc", userId: subject.accountId },
       });
       assert.equal(linked.status, "active");
+      // The connecting browser is (still) known as the user: the page renews the cookie that names it.
+      assert.ok(
+        (done.headers.get("set-cookie") ?? "").includes(`${userCookieName(agent.id)}=`),
+        `the user cookie is set again: ${done.headers.get("set-cookie")}`,
+      );
+      const connectedLine = fixture.broker.services.logs.lines.find((l) => l.msg === "account connected on demand" && l.accountId === linked.id);
+      assert.ok(connectedLine, "the on-demand connect is logged");
+      assert.deepEqual(
+        [connectedLine.level, connectedLine.clientId, connectedLine.connectorId, connectedLine.requestedBy],
+        [30, agent.id, "acme-oidc", mcp.id],
+      );
 
       const second = await exchange(mcp, { subject_token: subject.token, audience: "acme-oidc" });
       assert.equal(second.status, 200, JSON.stringify(second.body));
@@ -318,6 +331,37 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       assert.equal(otherBrowser.status, 403, "another browser's cookie does not match");
       const again = await browser.navigate(`${fixture.broker.url}/connect/on-demand/${id}`);
       assert.equal(again.status, 200);
+    });
+
+    it("an upstream's refusal or failure ends on an error page with its status and a way back to the agent; nothing is linked", async () => {
+      const subject = await agentTokenForMcp();
+      const cases = [
+        [{ error: "access_denied" }, 403, "access_denied", "the end user denied access at GitHub-like"],
+        [{ error: "temporarily_unavailable" }, 503, "temporarily_unavailable", "GitHub-like is temporarily unavailable"],
+        [{ error: "invalid_scope" }, 500, "server_error", "GitHub-like refused the authorization request (invalid_scope)"],
+        [{}, 400, "invalid_request", "GitHub-like sent neither a code nor an error"],
+      ] as const;
+      for (const [params, status, code, description] of cases) {
+        // A ticket for the connector the user already has an account at: the flow stops at the upstream anyway.
+        const { id } = await createConnectTicket(fixture.broker.services.redis, {
+          appId: agent.id,
+          userId: subject.accountId,
+          connectorId: "gh",
+          requestedBy: mcp.id,
+        });
+        const page = await subject.browser.navigate(`${fixture.broker.url}/connect/on-demand/${id}`);
+        const atUpstream = await subject.browser.submitForm(page, { button: "Connect", stopAt: (u) => u.href.startsWith(fixture.github.authorizationUrl) });
+        assert.equal(atUpstream.stopped, true, atUpstream.body);
+        const back = new URL(fixture.broker.callbackUrl("gh"));
+        back.searchParams.set("state", atUpstream.url.searchParams.get("state")!);
+        for (const [k, v] of Object.entries(params)) back.searchParams.set(k, v);
+        const refusedPage = await subject.browser.navigate(back);
+        assert.equal(refusedPage.status, status, code);
+        assert.ok(refusedPage.body.includes(`<code>${code}</code>`), refusedPage.body);
+        assert.ok(refusedPage.body.includes(`Nothing was connected: ${description}. Return to your agent and try again.`), refusedPage.body);
+      }
+      const linked = await fixture.broker.services.db.account.count({ where: { appId: agent.id, userId: subject.accountId } });
+      assert.equal(linked, 0, "no account was linked to the user");
     });
 
     it("never links an upstream account that belongs to another user: a clear refusal page", async () => {

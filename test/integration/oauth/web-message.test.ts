@@ -80,6 +80,7 @@ describe("response_mode=web_message and the connect widget's script", () => {
     const page = await new TestBrowser().navigate(authorizeUrl({ response_mode: "web_message", nonce, ...params }), toApp);
     assert.equal(page.stopped, false, "web_message never redirects to the app");
     assert.equal(page.status, 200);
+    assert.match(page.body, /<title>Returning to the app/);
     const message = messageOf(page);
     assert.equal(message.origin, APP_ORIGIN, "addressed to the registered redirect URI's origin, never *");
     assert.equal(message.response.state, "st-wm");
@@ -153,6 +154,26 @@ describe("response_mode=web_message and the connect widget's script", () => {
     assert.equal(back.url.searchParams.get("error"), "invalid_request");
     assert.match(back.url.searchParams.get("error_description") ?? "", /web_message/);
     assert.equal(back.url.searchParams.get("state"), "st-wm");
+  });
+
+  it("form_post to a custom-scheme redirect URI: the page's CSP allows that scheme as the form's action (it has no origin)", async () => {
+    const { params } = await pkce();
+    const browser = new TestBrowser();
+    // PKCE with the plain method: refused, the error posted to the native app.
+    const page = await browser.navigate(
+      authorizeUrl(
+        { response_mode: "form_post", response_type: "code", redirect_uri: NATIVE_REDIRECT, state: "st-native", ...params, code_challenge_method: "plain" },
+        nativeApp,
+      ),
+      toApp,
+    );
+    assert.equal(page.status, 200, page.body);
+    const csp = page.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /form-action 'self' com\.example\.files:;/);
+    const posted = await browser.submitForm(page, toApp);
+    assert.ok(posted.url.href.startsWith(NATIVE_REDIRECT), posted.url.href);
+    assert.equal(posted.submitted?.get("error"), "invalid_request");
+    assert.equal(posted.submitted?.get("state"), "st-native");
   });
 
   it("an unknown response_mode is refused with invalid_request at the redirect URI", async () => {
