@@ -86,6 +86,8 @@ describe("authorization_code grant", () => {
     redirectUri?: string;
     expiresAt?: Date;
     authTime?: Date;
+    /** The stored challenge and method as given, instead of the S256 challenge of the verifier. */
+    challenge?: { codeChallenge: string; codeChallengeMethod: string };
   }
 
   /** Writes a code row as the connect flow does and returns the code and its PKCE verifier. */
@@ -101,8 +103,8 @@ describe("authorization_code grant", () => {
         accountId,
         redirectUri: options.redirectUri ?? REDIRECT,
         scope: options.scope ?? "openid email proxy offline_access",
-        codeChallenge: verifier === null ? null : await oidc.calculatePKCECodeChallenge(verifier),
-        codeChallengeMethod: verifier === null ? null : "S256",
+        codeChallenge: options.challenge?.codeChallenge ?? (verifier === null ? null : await oidc.calculatePKCECodeChallenge(verifier)),
+        codeChallengeMethod: options.challenge?.codeChallengeMethod ?? (verifier === null ? null : "S256"),
         nonce: options.nonce ?? null,
         authTime: options.authTime ?? new Date(Date.now() - 5_000),
         expiresAt: options.expiresAt ?? new Date(Date.now() + 60_000),
@@ -263,6 +265,40 @@ describe("authorization_code grant", () => {
       await assert.rejects(exchange(app, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
     });
 
+    it("a code_verifier of other than 43-128 unreserved characters, even when its S256 challenge matches (RFC 7636 §4.1)", async () => {
+      const unreserved = "A".repeat(40) + "z9._~-";
+      for (const verifier of ["A".repeat(42), "A".repeat(129), `${"A".repeat(43)}!`, `!${"A".repeat(43)}`, `${"A".repeat(21)} ${"A".repeat(21)}`]) {
+        const { code } = await issueCode({ verifier, scope: "proxy" });
+        const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+        assert.equal(response.body.error, "invalid_grant", `verifier of ${verifier.length} characters: ${JSON.stringify(response.body)}`);
+        assert.match(String(response.body.error_description), /43-128 unreserved/);
+      }
+      // The bounds themselves and every unreserved character are accepted.
+      for (const verifier of ["A".repeat(43), "A".repeat(128), unreserved]) {
+        const { code } = await issueCode({ verifier, scope: "proxy" });
+        const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+        assert.equal(response.status, 200, `verifier of ${verifier.length} characters: ${JSON.stringify(response.body)}`);
+      }
+    });
+
+    it("a code whose challenge method is not S256, even when the verifier is the challenge (no plain)", async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { code } = await issueCode({ verifier, scope: "proxy", challenge: { codeChallenge: verifier, codeChallengeMethod: "plain" } });
+      const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.error, "invalid_grant");
+      assert.match(String(response.body.error_description), /challenge method is not supported/);
+    });
+
+    it("a stored challenge of another length than a SHA-256 is a mismatch, not a server error", async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { code } = await issueCode({ verifier, scope: "proxy", challenge: { codeChallenge: "short", codeChallengeMethod: "S256" } });
+      const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.error, "invalid_grant");
+      assert.match(String(response.body.error_description), /does not match/);
+    });
+
     it("a public client's code without a challenge", async () => {
       const { code } = await issueCode({ target: spa, verifier: null, scope: "proxy" });
       await assert.rejects(exchange(spa, code, null), isInvalidGrant);
@@ -287,6 +323,14 @@ describe("authorization_code grant", () => {
       await assert.rejects(exchange(twoRedirectsApp, code, verifier, {}, OTHER_REDIRECT), isInvalidGrant);
       const missing = await rawExchange(twoRedirectsApp, { code, code_verifier: verifier! });
       assert.equal(missing.body.error, "invalid_grant", "with several registered URIs, redirect_uri cannot be implied");
+    });
+
+    it("a left-out redirect_uri is implied only when the one registered URI is the code's", async () => {
+      // The app has one registered URI, but the code was issued for another (registered when the code was).
+      const { code, verifier } = await issueCode({ redirectUri: OTHER_REDIRECT, scope: "proxy" });
+      const response = await rawExchange(app, { code, code_verifier: verifier! });
+      assert.equal(response.body.error, "invalid_grant");
+      assert.match(String(response.body.error_description), /redirect_uri is required/);
     });
 
     it("an expired code", async () => {
