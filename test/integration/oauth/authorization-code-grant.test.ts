@@ -139,6 +139,12 @@ describe("authorization_code grant", () => {
   }
 
   const isInvalidGrant = (err: oidc.ResponseBodyError) => err.error === "invalid_grant" && err.status === 400;
+  /** invalid_grant with exactly this description: each refusal says which check failed. */
+  const invalidGrant = (description: string) => (err: oidc.ResponseBodyError) => {
+    assert.equal(err.status, 400);
+    assert.deepEqual({ error: err.error, error_description: err.error_description }, { error: "invalid_grant", error_description: description });
+    return true;
+  };
 
   describe("a valid code", () => {
     it("is exchanged for an account-bound RFC 9068 access token, a refresh token and an ID token", async () => {
@@ -241,7 +247,7 @@ describe("authorization_code grant", () => {
 
     it("a legacy confidential client that sends PKCE anyway gets it checked", async () => {
       const { code, verifier } = await issueCode({ target: legacyApp, scope: "proxy" });
-      await assert.rejects(exchange(legacyApp, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(exchange(legacyApp, code, oidc.randomPKCECodeVerifier()), invalidGrant("code_verifier does not match the code_challenge"));
       const tokens = await exchange(legacyApp, code, verifier);
       assert.equal(tokens.scope, "proxy");
     });
@@ -250,19 +256,22 @@ describe("authorization_code grant", () => {
   describe("codes that are refused with invalid_grant", () => {
     it("a missing code_verifier when the code has a challenge", async () => {
       const { code } = await issueCode();
-      await assert.rejects(exchange(app, code, null), isInvalidGrant);
+      await assert.rejects(exchange(app, code, null), invalidGrant("code_verifier is required: the code was issued with a code_challenge"));
     });
 
     it("a wrong code_verifier", async () => {
       const { code } = await issueCode();
-      await assert.rejects(exchange(app, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(exchange(app, code, oidc.randomPKCECodeVerifier()), invalidGrant("code_verifier does not match the code_challenge"));
       const short = await rawExchange(app, { code, code_verifier: "too-short", redirect_uri: REDIRECT });
       assert.equal(short.body.error, "invalid_grant");
     });
 
     it("a code_verifier for a code issued without a challenge (RFC 9700 §2.1.1 downgrade)", async () => {
       const { code } = await issueCode({ verifier: null });
-      await assert.rejects(exchange(app, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(
+        exchange(app, code, oidc.randomPKCECodeVerifier()),
+        invalidGrant("code_verifier was sent, but the code was issued without a code_challenge"),
+      );
     });
 
     it("a code_verifier of other than 43-128 unreserved characters, even when its S256 challenge matches (RFC 7636 §4.1)", async () => {
@@ -301,7 +310,7 @@ describe("authorization_code grant", () => {
 
     it("a public client's code without a challenge", async () => {
       const { code } = await issueCode({ target: spa, verifier: null, scope: "proxy" });
-      await assert.rejects(exchange(spa, code, null), isInvalidGrant);
+      await assert.rejects(exchange(spa, code, null), invalidGrant("codes of this client must be bound to a PKCE challenge"));
     });
 
     it("a confidential client's code without a challenge (OAuth 2.1: PKCE for every client)", async () => {
@@ -313,16 +322,20 @@ describe("authorization_code grant", () => {
 
     it("a code issued to another client, which stays usable by its own client", async () => {
       const { code, verifier } = await issueCode({ scope: "proxy" });
-      await assert.rejects(exchange(otherApp, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(otherApp, code, verifier), invalidGrant("the authorization code is not valid for this client"));
       const tokens = await exchange(app, code, verifier);
       assert.equal(decodeJwt(tokens.access_token).client_id, app.id);
     });
 
     it("a redirect_uri other than the one of the authorization request", async () => {
       const { code, verifier } = await issueCode({ target: twoRedirectsApp });
-      await assert.rejects(exchange(twoRedirectsApp, code, verifier, {}, OTHER_REDIRECT), isInvalidGrant);
+      await assert.rejects(
+        exchange(twoRedirectsApp, code, verifier, {}, OTHER_REDIRECT),
+        invalidGrant("redirect_uri differs from the one of the authorization request"),
+      );
       const missing = await rawExchange(twoRedirectsApp, { code, code_verifier: verifier! });
       assert.equal(missing.body.error, "invalid_grant", "with several registered URIs, redirect_uri cannot be implied");
+      assert.equal(missing.body.error_description, "redirect_uri is required and must be the one of the authorization request");
     });
 
     it("a left-out redirect_uri is implied only when the one registered URI is the code's", async () => {
@@ -335,17 +348,17 @@ describe("authorization_code grant", () => {
 
     it("an expired code", async () => {
       const { code, verifier } = await issueCode({ expiresAt: new Date(Date.now() - 1_000) });
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has expired"));
     });
 
     it("an unknown code", async () => {
-      await assert.rejects(exchange(app, generateSecret(), oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(exchange(app, generateSecret(), oidc.randomPKCECodeVerifier()), invalidGrant("the authorization code is not valid for this client"));
     });
 
     it("a code of an account that needs re-authorization", async () => {
       const accountId = await connectAccount(app, "needs_reauth");
       const { code, verifier } = await issueCode({ accountId });
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the account of this grant is needs_reauth; the end user must connect it again"));
     });
 
     it("a missing code is invalid_request", async () => {
@@ -361,7 +374,7 @@ describe("authorization_code grant", () => {
       const first = await exchange(app, code, verifier, { idTokenExpected: true });
       assert.equal((await verifyAccessToken(services, first.access_token, "broker")).client_id, app.id);
 
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has already been used"));
 
       await assert.rejects(oidc.refreshTokenGrant(app.config, first.refresh_token!), isInvalidGrant, "the refresh token of the first use is dead");
       await assert.rejects(
@@ -380,7 +393,7 @@ describe("authorization_code grant", () => {
     it("a replay also revokes a grant that issued no refresh token", async () => {
       const { code, verifier } = await issueCode({ scope: "proxy" });
       const first = await exchange(app, code, verifier);
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has already been used"));
       await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
     });
 
@@ -421,7 +434,7 @@ describe("authorization_code grant", () => {
         const won = settled.filter((r) => r.status === "fulfilled");
         assert.equal(won.length, 1, "exactly one exchange succeeds");
         const lost = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-        assert.equal((lost!.reason as oidc.ResponseBodyError).error, "invalid_grant");
+        invalidGrant("the authorization code has already been used")(lost!.reason as oidc.ResponseBodyError);
         const families = await services.db.refreshFamily.findMany({ where: { accountId } });
         assert.equal(families.length, 1, "one grant recorded for one code");
       } finally {
