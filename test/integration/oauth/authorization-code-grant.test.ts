@@ -346,6 +346,12 @@ describe("authorization_code grant", () => {
       assert.match(String(response.body.error_description), /redirect_uri is required/);
     });
 
+    it("a redirect_uri sent is compared even when the app has one registered URI", async () => {
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      const response = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: OTHER_REDIRECT });
+      assert.deepEqual(response.body, { error: "invalid_grant", error_description: "redirect_uri differs from the one of the authorization request" });
+    });
+
     it("an expired code", async () => {
       const { code, verifier } = await issueCode({ expiresAt: new Date(Date.now() - 1_000) });
       await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has expired"));
@@ -395,6 +401,35 @@ describe("authorization_code grant", () => {
       const first = await exchange(app, code, verifier);
       await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has already been used"));
       await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
+    });
+
+    it("a replay is refused as one before any other check: without the verifier it still revokes the first use's grant", async () => {
+      // Whoever replays a code may lack its verifier (a stolen code): the replay, not the verifier, is the finding.
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      const first = await exchange(app, code, verifier);
+      const replay = await rawExchange(app, { code, code_verifier: oidc.randomPKCECodeVerifier(), redirect_uri: REDIRECT });
+      assert.deepEqual(replay.body, { error: "invalid_grant", error_description: "the authorization code has already been used" });
+      await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
+    });
+
+    it("the revocation a replay causes is audited with the replaying request's id", async () => {
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      const first = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: REDIRECT });
+      assert.equal(first.status, 200);
+      const replay = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: REDIRECT });
+      assert.equal(replay.body.error, "invalid_grant");
+      const gid = String(decodeJwt(first.body.access_token!).gid);
+      const audit = await services.db.auditEvent.findFirst({ where: { action: "grant.revoked", appId: app.id, detail: { path: ["familyId"], equals: gid } } });
+      assert.ok(replay.headers.get("x-request-id"));
+      assert.equal(audit?.requestId, replay.headers.get("x-request-id"));
+    });
+
+    it("a replay of a code consumed with no grant recorded (as before every exchange recorded one) is refused, not a server error", async () => {
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      await services.db.authorizationCode.update({ where: { codeHash: hashSecret(code) }, data: { consumedAt: new Date() } });
+      const response = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: REDIRECT });
+      assert.equal(response.status, 400);
+      assert.deepEqual(response.body, { error: "invalid_grant", error_description: "the authorization code has already been used" });
     });
 
     it("of two concurrent uses exactly one wins, and the grant it got is revoked", async () => {
