@@ -258,6 +258,25 @@ describe("refresh_token grant", () => {
     });
   });
 
+  describe("a grant recorded without an account", () => {
+    it("refreshes to tokens for the app itself: its id the subject, no account, no ID token", async () => {
+      const familyId = generateId("gr", 16);
+      const refreshToken = generateSecret();
+      await services.db.refreshFamily.create({ data: { id: familyId, appId: app.id, accountId: null, scope: "openid proxy offline_access" } });
+      await services.db.refreshToken.create({ data: { tokenHash: hashSecret(refreshToken), familyId, expiresAt: new Date(Date.now() + 60_000) } });
+      const tokens = await oidc.refreshTokenGrant(app.config, refreshToken);
+      const claims = decodeJwt(tokens.access_token);
+      assert.equal(claims.sub, app.id);
+      assert.equal(claims.acct, undefined);
+      assert.equal(claims.gid, familyId);
+      assert.equal(tokens.scope, "openid proxy offline_access");
+      assert.equal(tokens.token_type.toLowerCase(), "bearer");
+      assert.equal(tokens.expires_in, 3600);
+      assert.equal(tokens.id_token, undefined, "no end user, no ID token");
+      assert.ok(tokens.refresh_token);
+    });
+  });
+
   describe("scope (RFC 6749 §6)", () => {
     it("a narrower scope is granted to the access token, and the family keeps its scope", async () => {
       const { refreshToken } = await grant();
@@ -283,6 +302,15 @@ describe("refresh_token grant", () => {
       assert.equal(full.email, "r@example.test", "email is back with the full scope");
       assert.equal(full.email_verified, undefined, "the stored profile says nothing of verification");
       assert.equal(full.upstream_host, "git.example.test:8443");
+    });
+
+    it("a malformed scope is invalid_scope, and the refused request does not use the token up", async () => {
+      const { refreshToken } = await grant();
+      await assert.rejects(
+        oidc.refreshTokenGrant(app.config, refreshToken, { scope: 'proxy "quoted"' }),
+        (err: oidc.ResponseBodyError) => err.error === "invalid_scope" && /does not allow/.test(String(err.error_description)),
+      );
+      assert.ok((await oidc.refreshTokenGrant(app.config, refreshToken)).access_token);
     });
 
     it("a wider scope is invalid_scope", async () => {
