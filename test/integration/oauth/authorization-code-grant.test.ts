@@ -308,6 +308,15 @@ describe("authorization_code grant", () => {
       assert.match(String(response.body.error_description), /does not match/);
     });
 
+    it("a code_verifier for a legacy client's code issued without a challenge: the downgrade is refused for it too", async () => {
+      // The client need not use PKCE, but a verifier shows it sent a challenge that did not reach the code.
+      const { code } = await issueCode({ target: legacyApp, verifier: null, scope: "proxy" });
+      await assert.rejects(
+        exchange(legacyApp, code, oidc.randomPKCECodeVerifier()),
+        invalidGrant("code_verifier was sent, but the code was issued without a code_challenge"),
+      );
+    });
+
     it("a public client's code without a challenge", async () => {
       const { code } = await issueCode({ target: spa, verifier: null, scope: "proxy" });
       await assert.rejects(exchange(spa, code, null), invalidGrant("codes of this client must be bound to a PKCE challenge"));
