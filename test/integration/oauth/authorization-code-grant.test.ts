@@ -86,6 +86,8 @@ describe("authorization_code grant", () => {
     redirectUri?: string;
     expiresAt?: Date;
     authTime?: Date;
+    /** The stored challenge and method as given, instead of the S256 challenge of the verifier. */
+    challenge?: { codeChallenge: string; codeChallengeMethod: string };
   }
 
   /** Writes a code row as the connect flow does and returns the code and its PKCE verifier. */
@@ -101,8 +103,8 @@ describe("authorization_code grant", () => {
         accountId,
         redirectUri: options.redirectUri ?? REDIRECT,
         scope: options.scope ?? "openid email proxy offline_access",
-        codeChallenge: verifier === null ? null : await oidc.calculatePKCECodeChallenge(verifier),
-        codeChallengeMethod: verifier === null ? null : "S256",
+        codeChallenge: options.challenge?.codeChallenge ?? (verifier === null ? null : await oidc.calculatePKCECodeChallenge(verifier)),
+        codeChallengeMethod: options.challenge?.codeChallengeMethod ?? (verifier === null ? null : "S256"),
         nonce: options.nonce ?? null,
         authTime: options.authTime ?? new Date(Date.now() - 5_000),
         expiresAt: options.expiresAt ?? new Date(Date.now() + 60_000),
@@ -137,6 +139,12 @@ describe("authorization_code grant", () => {
   }
 
   const isInvalidGrant = (err: oidc.ResponseBodyError) => err.error === "invalid_grant" && err.status === 400;
+  /** invalid_grant with exactly this description: each refusal says which check failed. */
+  const invalidGrant = (description: string) => (err: oidc.ResponseBodyError) => {
+    assert.equal(err.status, 400);
+    assert.deepEqual({ error: err.error, error_description: err.error_description }, { error: "invalid_grant", error_description: description });
+    return true;
+  };
 
   describe("a valid code", () => {
     it("is exchanged for an account-bound RFC 9068 access token, a refresh token and an ID token", async () => {
@@ -239,7 +247,7 @@ describe("authorization_code grant", () => {
 
     it("a legacy confidential client that sends PKCE anyway gets it checked", async () => {
       const { code, verifier } = await issueCode({ target: legacyApp, scope: "proxy" });
-      await assert.rejects(exchange(legacyApp, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(exchange(legacyApp, code, oidc.randomPKCECodeVerifier()), invalidGrant("code_verifier does not match the code_challenge"));
       const tokens = await exchange(legacyApp, code, verifier);
       assert.equal(tokens.scope, "proxy");
     });
@@ -248,24 +256,70 @@ describe("authorization_code grant", () => {
   describe("codes that are refused with invalid_grant", () => {
     it("a missing code_verifier when the code has a challenge", async () => {
       const { code } = await issueCode();
-      await assert.rejects(exchange(app, code, null), isInvalidGrant);
+      await assert.rejects(exchange(app, code, null), invalidGrant("code_verifier is required: the code was issued with a code_challenge"));
     });
 
     it("a wrong code_verifier", async () => {
       const { code } = await issueCode();
-      await assert.rejects(exchange(app, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(exchange(app, code, oidc.randomPKCECodeVerifier()), invalidGrant("code_verifier does not match the code_challenge"));
       const short = await rawExchange(app, { code, code_verifier: "too-short", redirect_uri: REDIRECT });
       assert.equal(short.body.error, "invalid_grant");
     });
 
     it("a code_verifier for a code issued without a challenge (RFC 9700 §2.1.1 downgrade)", async () => {
       const { code } = await issueCode({ verifier: null });
-      await assert.rejects(exchange(app, code, oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(
+        exchange(app, code, oidc.randomPKCECodeVerifier()),
+        invalidGrant("code_verifier was sent, but the code was issued without a code_challenge"),
+      );
+    });
+
+    it("a code_verifier of other than 43-128 unreserved characters, even when its S256 challenge matches (RFC 7636 §4.1)", async () => {
+      const unreserved = "A".repeat(40) + "z9._~-";
+      for (const verifier of ["A".repeat(42), "A".repeat(129), `${"A".repeat(43)}!`, `!${"A".repeat(43)}`, `${"A".repeat(21)} ${"A".repeat(21)}`]) {
+        const { code } = await issueCode({ verifier, scope: "proxy" });
+        const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+        assert.equal(response.body.error, "invalid_grant", `verifier of ${verifier.length} characters: ${JSON.stringify(response.body)}`);
+        assert.match(String(response.body.error_description), /43-128 unreserved/);
+      }
+      // The bounds themselves and every unreserved character are accepted.
+      for (const verifier of ["A".repeat(43), "A".repeat(128), unreserved]) {
+        const { code } = await issueCode({ verifier, scope: "proxy" });
+        const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+        assert.equal(response.status, 200, `verifier of ${verifier.length} characters: ${JSON.stringify(response.body)}`);
+      }
+    });
+
+    it("a code whose challenge method is not S256, even when the verifier is the challenge (no plain)", async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { code } = await issueCode({ verifier, scope: "proxy", challenge: { codeChallenge: verifier, codeChallengeMethod: "plain" } });
+      const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.error, "invalid_grant");
+      assert.match(String(response.body.error_description), /challenge method is not supported/);
+    });
+
+    it("a stored challenge of another length than a SHA-256 is a mismatch, not a server error", async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { code } = await issueCode({ verifier, scope: "proxy", challenge: { codeChallenge: "short", codeChallengeMethod: "S256" } });
+      const response = await rawExchange(app, { code, code_verifier: verifier, redirect_uri: REDIRECT });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.error, "invalid_grant");
+      assert.match(String(response.body.error_description), /does not match/);
+    });
+
+    it("a code_verifier for a legacy client's code issued without a challenge: the downgrade is refused for it too", async () => {
+      // The client need not use PKCE, but a verifier shows it sent a challenge that did not reach the code.
+      const { code } = await issueCode({ target: legacyApp, verifier: null, scope: "proxy" });
+      await assert.rejects(
+        exchange(legacyApp, code, oidc.randomPKCECodeVerifier()),
+        invalidGrant("code_verifier was sent, but the code was issued without a code_challenge"),
+      );
     });
 
     it("a public client's code without a challenge", async () => {
       const { code } = await issueCode({ target: spa, verifier: null, scope: "proxy" });
-      await assert.rejects(exchange(spa, code, null), isInvalidGrant);
+      await assert.rejects(exchange(spa, code, null), invalidGrant("codes of this client must be bound to a PKCE challenge"));
     });
 
     it("a confidential client's code without a challenge (OAuth 2.1: PKCE for every client)", async () => {
@@ -277,31 +331,49 @@ describe("authorization_code grant", () => {
 
     it("a code issued to another client, which stays usable by its own client", async () => {
       const { code, verifier } = await issueCode({ scope: "proxy" });
-      await assert.rejects(exchange(otherApp, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(otherApp, code, verifier), invalidGrant("the authorization code is not valid for this client"));
       const tokens = await exchange(app, code, verifier);
       assert.equal(decodeJwt(tokens.access_token).client_id, app.id);
     });
 
     it("a redirect_uri other than the one of the authorization request", async () => {
       const { code, verifier } = await issueCode({ target: twoRedirectsApp });
-      await assert.rejects(exchange(twoRedirectsApp, code, verifier, {}, OTHER_REDIRECT), isInvalidGrant);
+      await assert.rejects(
+        exchange(twoRedirectsApp, code, verifier, {}, OTHER_REDIRECT),
+        invalidGrant("redirect_uri differs from the one of the authorization request"),
+      );
       const missing = await rawExchange(twoRedirectsApp, { code, code_verifier: verifier! });
       assert.equal(missing.body.error, "invalid_grant", "with several registered URIs, redirect_uri cannot be implied");
+      assert.equal(missing.body.error_description, "redirect_uri is required and must be the one of the authorization request");
+    });
+
+    it("a left-out redirect_uri is implied only when the one registered URI is the code's", async () => {
+      // The app has one registered URI, but the code was issued for another (registered when the code was).
+      const { code, verifier } = await issueCode({ redirectUri: OTHER_REDIRECT, scope: "proxy" });
+      const response = await rawExchange(app, { code, code_verifier: verifier! });
+      assert.equal(response.body.error, "invalid_grant");
+      assert.match(String(response.body.error_description), /redirect_uri is required/);
+    });
+
+    it("a redirect_uri sent is compared even when the app has one registered URI", async () => {
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      const response = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: OTHER_REDIRECT });
+      assert.deepEqual(response.body, { error: "invalid_grant", error_description: "redirect_uri differs from the one of the authorization request" });
     });
 
     it("an expired code", async () => {
       const { code, verifier } = await issueCode({ expiresAt: new Date(Date.now() - 1_000) });
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has expired"));
     });
 
     it("an unknown code", async () => {
-      await assert.rejects(exchange(app, generateSecret(), oidc.randomPKCECodeVerifier()), isInvalidGrant);
+      await assert.rejects(exchange(app, generateSecret(), oidc.randomPKCECodeVerifier()), invalidGrant("the authorization code is not valid for this client"));
     });
 
     it("a code of an account that needs re-authorization", async () => {
       const accountId = await connectAccount(app, "needs_reauth");
       const { code, verifier } = await issueCode({ accountId });
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the account of this grant is needs_reauth; the end user must connect it again"));
     });
 
     it("a missing code is invalid_request", async () => {
@@ -317,7 +389,7 @@ describe("authorization_code grant", () => {
       const first = await exchange(app, code, verifier, { idTokenExpected: true });
       assert.equal((await verifyAccessToken(services, first.access_token, "broker")).client_id, app.id);
 
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has already been used"));
 
       await assert.rejects(oidc.refreshTokenGrant(app.config, first.refresh_token!), isInvalidGrant, "the refresh token of the first use is dead");
       await assert.rejects(
@@ -336,8 +408,37 @@ describe("authorization_code grant", () => {
     it("a replay also revokes a grant that issued no refresh token", async () => {
       const { code, verifier } = await issueCode({ scope: "proxy" });
       const first = await exchange(app, code, verifier);
-      await assert.rejects(exchange(app, code, verifier), isInvalidGrant);
+      await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has already been used"));
       await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
+    });
+
+    it("a replay is refused as one before any other check: without the verifier it still revokes the first use's grant", async () => {
+      // Whoever replays a code may lack its verifier (a stolen code): the replay, not the verifier, is the finding.
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      const first = await exchange(app, code, verifier);
+      const replay = await rawExchange(app, { code, code_verifier: oidc.randomPKCECodeVerifier(), redirect_uri: REDIRECT });
+      assert.deepEqual(replay.body, { error: "invalid_grant", error_description: "the authorization code has already been used" });
+      await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
+    });
+
+    it("the revocation a replay causes is audited with the replaying request's id", async () => {
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      const first = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: REDIRECT });
+      assert.equal(first.status, 200);
+      const replay = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: REDIRECT });
+      assert.equal(replay.body.error, "invalid_grant");
+      const gid = String(decodeJwt(first.body.access_token!).gid);
+      const audit = await services.db.auditEvent.findFirst({ where: { action: "grant.revoked", appId: app.id, detail: { path: ["familyId"], equals: gid } } });
+      assert.ok(replay.headers.get("x-request-id"));
+      assert.equal(audit?.requestId, replay.headers.get("x-request-id"));
+    });
+
+    it("a replay of a code consumed with no grant recorded (as before every exchange recorded one) is refused, not a server error", async () => {
+      const { code, verifier } = await issueCode({ scope: "proxy" });
+      await services.db.authorizationCode.update({ where: { codeHash: hashSecret(code) }, data: { consumedAt: new Date() } });
+      const response = await rawExchange(app, { code, code_verifier: verifier!, redirect_uri: REDIRECT });
+      assert.equal(response.status, 400);
+      assert.deepEqual(response.body, { error: "invalid_grant", error_description: "the authorization code has already been used" });
     });
 
     it("of two concurrent uses exactly one wins, and the grant it got is revoked", async () => {
@@ -377,7 +478,7 @@ describe("authorization_code grant", () => {
         const won = settled.filter((r) => r.status === "fulfilled");
         assert.equal(won.length, 1, "exactly one exchange succeeds");
         const lost = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-        assert.equal((lost!.reason as oidc.ResponseBodyError).error, "invalid_grant");
+        invalidGrant("the authorization code has already been used")(lost!.reason as oidc.ResponseBodyError);
         const families = await services.db.refreshFamily.findMany({ where: { accountId } });
         assert.equal(families.length, 1, "one grant recorded for one code");
       } finally {

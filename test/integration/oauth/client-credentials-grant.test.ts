@@ -66,7 +66,29 @@ describe("client_credentials grant", () => {
   });
 
   it("a scope the client is not registered for is invalid_scope", async () => {
-    await assert.rejects(oidc.clientCredentialsGrant(config, { scope: "proxy tokens:read" }), (err: oidc.ResponseBodyError) => err.error === "invalid_scope");
+    await assert.rejects(
+      oidc.clientCredentialsGrant(config, { scope: "proxy tokens:read" }),
+      (err: oidc.ResponseBodyError) => err.error === "invalid_scope" && err.error_description === 'the app is not registered for scope "tokens:read"',
+    );
+  });
+
+  it("every end-user scope (openid, profile, email, offline_access) is left out by default and refused when asked for", async () => {
+    const { client, secret } = await services.clients.create({
+      name: "Backend with identity scopes",
+      redirectUris: [],
+      grantTypes: ["client_credentials"],
+      scopes: ["openid", "profile", "email", "offline_access", "proxy"],
+    });
+    const identity = await oidc.discovery(new URL(issuer), client.id, undefined, oidc.ClientSecretBasic(secret!), { execute: [oidc.allowInsecureRequests] });
+    assert.equal((await oidc.clientCredentialsGrant(identity)).scope, "proxy");
+    for (const scope of ["openid", "profile", "email", "offline_access"]) {
+      await assert.rejects(
+        oidc.clientCredentialsGrant(identity, { scope: `proxy ${scope}` }),
+        (err: oidc.ResponseBodyError) =>
+          err.error === "invalid_scope" && err.error_description === `scope "${scope}" needs an end user and cannot be granted to the app itself`,
+        scope,
+      );
+    }
   });
 
   it("end-user scopes (openid, offline_access) are invalid_scope", async () => {

@@ -166,9 +166,9 @@ describe("device authorization grant (RFC 8628)", () => {
       const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
       const first = await poll(tv, started.device_code);
       assert.equal(first.status, 400);
-      assert.equal(first.body.error, "authorization_pending");
+      assert.deepEqual(first.body, { error: "authorization_pending", error_description: "the end user has not connected an account yet" });
       const second = await poll(tv, started.device_code);
-      assert.equal(second.body.error, "slow_down");
+      assert.deepEqual(second.body, { error: "slow_down", error_description: "polling too often: wait 5 seconds longer between requests from now on" });
       const hash = hashSecret(started.device_code);
       assert.equal((await fixture.broker.services.db.deviceCode.findUniqueOrThrow({ where: { deviceCodeHash: hash } })).intervalSeconds, 10);
       const third = await poll(tv, started.device_code);
@@ -188,7 +188,7 @@ describe("device authorization grant (RFC 8628)", () => {
       });
       const answer = await poll(tv, started.device_code);
       assert.equal(answer.status, 400);
-      assert.equal(answer.body.error, "expired_token");
+      assert.deepEqual(answer.body, { error: "expired_token", error_description: "the device code has expired; start the device flow again" });
       const browser = new TestBrowser();
       const page = await browser.submitForm(await browser.navigate(started.verification_uri_complete!));
       assert.equal(page.status, 400);
@@ -203,7 +203,7 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.match(done.body, /Access denied/);
       const answer = await poll(tv, started.device_code);
       assert.equal(answer.status, 400);
-      assert.equal(answer.body.error, "access_denied");
+      assert.deepEqual(answer.body, { error: "access_denied", error_description: "the end user denied the authorization request" });
       await assert.rejects(
         client.pollDeviceAuthorizationGrant(tv.config, { ...started, interval: 0 }),
         (err: client.ResponseBodyError) => err.error === "access_denied",
@@ -282,7 +282,11 @@ describe("device authorization grant (RFC 8628)", () => {
       const first = await poll(tv, started.device_code);
       assert.equal(first.status, 200);
       const again = await poll(tv, started.device_code);
-      assert.equal(again.body.error, "invalid_grant");
+      assert.deepEqual(again.body, { error: "invalid_grant", error_description: "the device code has already been used" });
+      const family = await fixture.broker.services.db.refreshFamily.findUniqueOrThrow({
+        where: { id: String(decodeJwt(String(first.body.access_token)).gid) },
+      });
+      assert.equal(family.revokedReason, "device code replayed");
       await assert.rejects(
         client.refreshTokenGrant(tv.config, String(first.body.refresh_token)),
         (err: client.ResponseBodyError) => err.error === "invalid_grant",
@@ -296,7 +300,10 @@ describe("device authorization grant (RFC 8628)", () => {
       const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy", connector: "gh" });
       assert.equal((await poll(tv, started.device_code)).body.error, "authorization_pending");
       await new Promise((resolve) => setTimeout(resolve, 5_000));
-      assert.equal((await poll(confidential, started.device_code)).body.error, "invalid_grant");
+      assert.deepEqual((await poll(confidential, started.device_code)).body, {
+        error: "invalid_grant",
+        error_description: "the device code is not valid for this client",
+      });
       assert.equal(
         (await poll(tv, started.device_code)).body.error,
         "authorization_pending",

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { decodeJwt } from "jose";
 import * as oidc from "openid-client";
+import pg from "pg";
 import { generateId, generateSecret, hashSecret } from "../../../src/crypto/secrets.js";
 import { InvalidToken } from "../../../src/errors.js";
 import { brokerApp } from "../../../src/main.js";
@@ -16,6 +17,7 @@ import { verifyAccessToken } from "../../../src/oauth/tokens.js";
 import { createTestServices, type TestServices } from "../../support/services.js";
 import { freePort } from "../../support/ports.js";
 import { setSessionTimeZone } from "../../support/db.js";
+import { until } from "../../support/wait.js";
 
 const REDIRECT = "https://app.example.test/callback";
 const SCOPE = "openid email proxy offline_access";
@@ -90,6 +92,12 @@ describe("refresh_token grant", () => {
   }
 
   const isInvalidGrant = (err: oidc.ResponseBodyError) => err.error === "invalid_grant" && err.status === 400;
+  /** invalid_grant with exactly this description: each refusal says which check failed. */
+  const invalidGrant = (description: string) => (err: oidc.ResponseBodyError) => {
+    assert.equal(err.status, 400);
+    assert.deepEqual({ error: err.error, error_description: err.error_description }, { error: "invalid_grant", error_description: description });
+    return true;
+  };
 
   describe("rotation", () => {
     it("a refresh token is exchanged for new tokens and a new refresh token in the same family", async () => {
@@ -140,8 +148,16 @@ describe("refresh_token grant", () => {
     it("reuse of a used refresh token revokes the whole family and its access tokens", async () => {
       const { refreshToken, familyId, tokens } = await grant();
       const second = await oidc.refreshTokenGrant(app.config, refreshToken);
-      await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken), isInvalidGrant, "the used token is refused");
-      await assert.rejects(oidc.refreshTokenGrant(app.config, second.refresh_token!), isInvalidGrant, "and the family is revoked: the current token too");
+      await assert.rejects(
+        oidc.refreshTokenGrant(app.config, refreshToken),
+        invalidGrant("the refresh token has already been used; the grant is revoked"),
+        "the used token is refused",
+      );
+      await assert.rejects(
+        oidc.refreshTokenGrant(app.config, second.refresh_token!),
+        invalidGrant("the grant of this refresh token has been revoked"),
+        "and the family is revoked: the current token too",
+      );
       await assert.rejects(verifyAccessToken(services, second.access_token, "broker"), InvalidToken, "access tokens of the family are revoked");
       await assert.rejects(verifyAccessToken(services, tokens.access_token, "broker"), InvalidToken);
       const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: familyId } });
@@ -158,11 +174,49 @@ describe("refresh_token grant", () => {
       assert.ok(family.revokedAt, "concurrent use is reuse");
     });
 
+    it("of two uses that overlap, both past the lookup before either writes, exactly one wins and the family is revoked", async () => {
+      // A real overlap, not timing luck: a second connection holds the token
+      // row's lock while both requests start, so both read the token unused
+      // and both reach the rotating UPDATE; only then is the lock released.
+      // Only the UPDATE's own `usedAt IS NULL` re-check, and the handler's
+      // refusal of a use that rotated nothing, can stop the second.
+      const { refreshToken, familyId } = await grant();
+      const holder = new pg.Client({ connectionString: services.database.url });
+      await holder.connect();
+      try {
+        await holder.query("BEGIN");
+        await holder.query(`SELECT 1 FROM "RefreshToken" WHERE "tokenHash" = $1 FOR UPDATE`, [hashSecret(refreshToken)]);
+        const results = Promise.allSettled([oidc.refreshTokenGrant(app.config, refreshToken), oidc.refreshTokenGrant(app.config, refreshToken)]);
+        await until(
+          "both refreshes to wait on the token row's lock",
+          async () => {
+            // Asked outside the holder's transaction, whose view of pg_stat_activity is a snapshot.
+            const [row] = await services.db.$queryRawUnsafe<{ waiting: number }[]>(
+              `SELECT count(*)::int AS waiting FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE "RefreshToken" SET "usedAt"%'`,
+            );
+            return row!.waiting === 2;
+          },
+          60_000,
+        );
+        await holder.query("COMMIT");
+        const settled = await results;
+        assert.equal(settled.filter((r) => r.status === "fulfilled").length, 1, "exactly one refresh succeeds");
+        const lost = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        invalidGrant("the refresh token has already been used; the grant is revoked")(lost!.reason as oidc.ResponseBodyError);
+        const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: familyId } });
+        assert.equal(family.revokedReason, "refresh token reused", "the lost use is reuse: the family is revoked");
+        assert.equal(await services.db.refreshToken.count({ where: { familyId } }), 2, "one successor written, not two");
+      } finally {
+        await holder.end();
+      }
+    });
+
     it("other families of the same account are untouched", async () => {
       const a = await grant();
       const b = await grant();
       await oidc.refreshTokenGrant(app.config, a.refreshToken);
-      await assert.rejects(oidc.refreshTokenGrant(app.config, a.refreshToken), isInvalidGrant);
+      await assert.rejects(oidc.refreshTokenGrant(app.config, a.refreshToken), invalidGrant("the refresh token has already been used; the grant is revoked"));
       const stillFine = await oidc.refreshTokenGrant(app.config, b.refreshToken);
       assert.ok(stillFine.access_token);
       assert.equal((await verifyAccessToken(services, stillFine.access_token, "broker")).gid, b.familyId);
@@ -173,31 +227,53 @@ describe("refresh_token grant", () => {
     it("a token of a revoked family", async () => {
       const { refreshToken, familyId } = await grant();
       await services.db.refreshFamily.update({ where: { id: familyId }, data: { revokedAt: new Date(), revokedReason: "test" } });
-      await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken), isInvalidGrant);
+      await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken), invalidGrant("the grant of this refresh token has been revoked"));
     });
 
     it("an expired token", async () => {
       const { refreshToken } = await grant();
       await services.db.refreshToken.update({ where: { tokenHash: hashSecret(refreshToken) }, data: { expiresAt: new Date(Date.now() - 1_000) } });
-      await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken), isInvalidGrant);
+      await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken), invalidGrant("the refresh token has expired"));
     });
 
     it("another client's token, which is not revoked by the attempt", async () => {
       const { refreshToken } = await grant();
-      await assert.rejects(oidc.refreshTokenGrant(otherApp.config, refreshToken), isInvalidGrant);
+      await assert.rejects(oidc.refreshTokenGrant(otherApp.config, refreshToken), invalidGrant("the refresh token is not valid for this client"));
       assert.ok((await oidc.refreshTokenGrant(app.config, refreshToken)).access_token);
     });
 
     it("an unknown token", async () => {
-      await assert.rejects(oidc.refreshTokenGrant(app.config, generateSecret()), isInvalidGrant);
+      await assert.rejects(oidc.refreshTokenGrant(app.config, generateSecret()), invalidGrant("the refresh token is not valid for this client"));
     });
 
     it("a token whose account is no longer active", async () => {
       const { refreshToken, accountId } = await grant();
       await services.db.account.update({ where: { id: accountId }, data: { status: "revoked" } });
-      await assert.rejects(oidc.refreshTokenGrant(app.config, refreshToken), isInvalidGrant);
+      await assert.rejects(
+        oidc.refreshTokenGrant(app.config, refreshToken),
+        invalidGrant("the account of this grant is revoked; the end user must connect it again"),
+      );
       await services.db.account.update({ where: { id: accountId }, data: { status: "active" } });
       assert.ok((await oidc.refreshTokenGrant(app.config, refreshToken)).access_token, "refusing did not use the token up");
+    });
+  });
+
+  describe("a grant recorded without an account", () => {
+    it("refreshes to tokens for the app itself: its id the subject, no account, no ID token", async () => {
+      const familyId = generateId("gr", 16);
+      const refreshToken = generateSecret();
+      await services.db.refreshFamily.create({ data: { id: familyId, appId: app.id, accountId: null, scope: "openid proxy offline_access" } });
+      await services.db.refreshToken.create({ data: { tokenHash: hashSecret(refreshToken), familyId, expiresAt: new Date(Date.now() + 60_000) } });
+      const tokens = await oidc.refreshTokenGrant(app.config, refreshToken);
+      const claims = decodeJwt(tokens.access_token);
+      assert.equal(claims.sub, app.id);
+      assert.equal(claims.acct, undefined);
+      assert.equal(claims.gid, familyId);
+      assert.equal(tokens.scope, "openid proxy offline_access");
+      assert.equal(tokens.token_type.toLowerCase(), "bearer");
+      assert.equal(tokens.expires_in, 3600);
+      assert.equal(tokens.id_token, undefined, "no end user, no ID token");
+      assert.ok(tokens.refresh_token);
     });
   });
 
@@ -228,11 +304,20 @@ describe("refresh_token grant", () => {
       assert.equal(full.upstream_host, "git.example.test:8443");
     });
 
+    it("a malformed scope is invalid_scope, and the refused request does not use the token up", async () => {
+      const { refreshToken } = await grant();
+      await assert.rejects(
+        oidc.refreshTokenGrant(app.config, refreshToken, { scope: 'proxy "quoted"' }),
+        (err: oidc.ResponseBodyError) => err.error === "invalid_scope" && /does not allow/.test(String(err.error_description)),
+      );
+      assert.ok((await oidc.refreshTokenGrant(app.config, refreshToken)).access_token);
+    });
+
     it("a wider scope is invalid_scope", async () => {
       const { refreshToken } = await grant(app, "proxy offline_access");
       await assert.rejects(
         oidc.refreshTokenGrant(app.config, refreshToken, { scope: "proxy accounts:read" }),
-        (err: oidc.ResponseBodyError) => err.error === "invalid_scope",
+        (err: oidc.ResponseBodyError) => err.error === "invalid_scope" && err.error_description === "scope exceeds the original grant: accounts:read",
       );
       assert.ok((await oidc.refreshTokenGrant(app.config, refreshToken)).access_token, "the refused request did not use the token up");
     });

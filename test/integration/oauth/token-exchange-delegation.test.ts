@@ -258,9 +258,16 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       );
     });
 
-    it("a chain deeper than 5 actors: invalid_request", async () => {
+    it("a chain deeper than 5 actors: invalid_request; exactly 5 is issued", async () => {
       let act: ActorClaim | undefined;
-      for (let i = 0; i < 5; i++) act = { sub: `hop-${i}`, client_id: `hop-${i}`, ...(act ? { act } : {}) };
+      for (let i = 0; i < 4; i++) act = { sub: `hop-${i}`, client_id: `hop-${i}`, ...(act ? { act } : {}) };
+      // Four hops in the subject and the MCP server as the fifth: the longest chain allowed.
+      const longest = await exchange(mcp, { subject_token: (await agentTokenForMcp(agent, { act })).token });
+      assert.equal(longest.status, 200, JSON.stringify(longest.body));
+      let depth = 0;
+      for (let a = decodeJwt(String(longest.body.access_token)).act as ActorClaim | undefined; a; a = a.act) depth += 1;
+      assert.equal(depth, 5);
+      act = { sub: "hop-4", client_id: "hop-4", act };
       const subject = await agentTokenForMcp(agent, { act });
       refused(await exchange(mcp, { subject_token: subject.token }), "invalid_request", /longer than 5/);
     });

@@ -64,6 +64,12 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       assert.equal(api.status, 200);
       const audit = await fixture.broker.services.db.auditEvent.findFirst({ where: { action: "upstream_token.issued", accountId: tokens.accountId } });
       assert.equal(audit?.appId, reader.id);
+      // Who took an upstream token, for which account and connector, in which request: the audit says all of it.
+      const account = await fixture.broker.services.db.account.findUniqueOrThrow({ where: { id: tokens.accountId } });
+      assert.deepEqual(
+        { actorType: audit?.actorType, actorId: audit?.actorId, connectorId: audit?.connectorId, hasRequestId: typeof audit?.requestId === "string" },
+        { actorType: "app", actorId: reader.id, connectorId: account.connectorId, hasRequestId: true },
+      );
     });
 
     it("refreshes an upstream token about to expire before handing it out, once", async () => {
@@ -137,6 +143,12 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
         client.genericGrantRequest(reader.config, TOKEN_EXCHANGE, { subject_token_type: ACCESS_TOKEN_TYPE }),
         refusedWith("invalid_request", /subject_token/),
       );
+    });
+
+    it("an actor_token_type without an actor_token is refused as delegation too", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      await assert.rejects(exchange(reader, tokens.access_token, { actor_token_type: ACCESS_TOKEN_TYPE }), refusedWith("invalid_request", /actor_token/));
+      await assert.rejects(exchange(reader, tokens.access_token, { actor_token: tokens.access_token }), refusedWith("invalid_request", /actor_token/));
     });
 
     it("an account that must be connected again is refused; an upstream refusing the refresh marks it so", async () => {
