@@ -3,7 +3,7 @@
  * upstream sends the end user back: Redis (the connect attempt cannot be
  * read), PostgreSQL (the account cannot be stored), or the connector itself
  * (removed, or changed to a kind without an upstream sign-in page, by a
- * reload during the connect). Each answer says what the end user or the app
+ * reload during the connect), or the app (deleted during the connect). Each answer says what the end user or the app
  * can do — a pause is `temporarily_unavailable`, never `server_error` — and
  * each is logged at the level an operator needs: a broker failure as an
  * error, a refusal as info.
@@ -81,10 +81,10 @@ describe("the connect callback when a dependency is gone", () => {
   });
 
   /** Starts the app's flow in a fresh browser and stops where the upstream sends it back to the broker's callback. */
-  async function atCallback(state: string): Promise<{ browser: TestBrowser; callback: URL }> {
+  async function atCallback(state: string, of = app): Promise<{ browser: TestBrowser; callback: URL }> {
     const browser = new TestBrowser();
     const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(app.config, {
+    const url = client.buildAuthorizationUrl(of.config, {
       redirect_uri: TEST_APP_REDIRECT,
       scope: "proxy",
       connector: "gh",
@@ -138,6 +138,18 @@ describe("the connect callback when a dependency is gone", () => {
       await proxy.restore();
     }
     assert.equal(await broker.services.db.account.count(), 0, "nothing was connected");
+  });
+
+  it("a failure the broker does not explain (the app deleted during the connect) reaches the app as server_error without its details", async () => {
+    const doomed = await registerTestApp(broker);
+    const { browser, callback } = await atCallback("st-deleted", doomed);
+    await broker.services.db.app.delete({ where: { id: doomed.id } });
+    const { result: back, lines } = await loggedDuring("connect failed", () => browser.navigate(callback, toApp));
+    assert.equal(back.url.searchParams.get("error"), "server_error", back.url.href);
+    assert.equal(back.url.searchParams.get("error_description"), "the account could not be connected");
+    assert.equal(back.url.searchParams.get("state"), "st-deleted");
+    assert.equal(lines.length, 1, "one line");
+    assert.equal(lines[0]!.level, ERROR);
   });
 
   it("a connector removed during the connect: the app gets server_error naming it, and the broker logs the refusal", async () => {
