@@ -46,11 +46,13 @@ export const groups = {
   },
   connect: {
     mutate: ["src/connect/callback.ts", "src/connect/csrf.ts"],
-    // per-server: the callbacks of per-server connectors (with a host) and the shared callback of earlier versions.
+    // per-server: the callbacks of per-server connectors (with a host) and the shared callback of earlier versions;
+    // callback-faults: Redis, PostgreSQL or the connector gone when the upstream sends the end user back.
     tests: [
       "test/integration/oauth/unified-flow.test.ts",
       "test/integration/connect/forms.test.ts",
       "test/integration/connect/per-server.test.ts",
+      "test/integration/connect/callback-faults.test.ts",
       "test/unit/connect/inputs.test.ts",
     ],
   },

@@ -291,7 +291,16 @@ describe("per-server connectors", () => {
       const { browser, callback } = await responseOf("server-oauth", serverA, "alice");
       const old = new URL(callback);
       old.pathname = "/connect/callback";
+      const logged = broker.services.logs.lines.length;
       const page = await browser.navigate(old.href, toApp);
+      assert.deepEqual(
+        broker.services.logs.lines
+          .slice(logged)
+          .filter((l) => l.level === 40)
+          .map((l) => l.msg),
+        ["an upstream sent the end user to /connect/callback: its registered redirect URI must be updated to /connect/callback/<connector>"],
+        "one warning tells the operator what to update",
+      );
       assert.equal(page.status, 400);
       assert.match(page.body, /invalid_request/, "the page names the error");
       assert.match(

@@ -513,6 +513,29 @@ describe("the unified authorization-code flow", () => {
       return { error: page.url.searchParams.get("error"), description: page.url.searchParams.get("error_description") };
     }
 
+    /** The log lines with message `msg` written while `run` ran (the broker writes them before it answers). */
+    async function loggedDuring<T>(msg: string, run: () => Promise<T>): Promise<{ result: T; lines: Record<string, unknown>[] }> {
+      const before = broker.services.logs.lines.length;
+      const result = await run();
+      return { result, lines: broker.services.logs.lines.slice(before).filter((line) => line.msg === msg) };
+    }
+
+    it("a refusal the app is told about is logged as info, a failure of the broker or the upstream as an error, each with its connector", async () => {
+      const refused = await loggedDuring("connect refused", () => answer({ error: "access_denied" }));
+      assert.equal(refused.result.error, "access_denied");
+      assert.deepEqual(
+        refused.lines.map((l) => [l.level, l.connectorId, (l.err as { type?: string }).type]),
+        [[30, "gh", "access_denied"]],
+      );
+      github.failNextToken(500, { error: "server_error" });
+      const failed = await loggedDuring("connect failed", () => answer({ code: "whatever" }));
+      assert.equal(failed.result.error, "server_error");
+      assert.deepEqual(
+        failed.lines.map((l) => [l.level, l.connectorId, typeof (l.err as { message?: string }).message]),
+        [[50, "gh", "string"]],
+      );
+    });
+
     it("an upstream's error is told to the app by name when it is the end user's or a pause, and as the upstream's failure otherwise", async () => {
       assert.deepEqual(await answer({ error: "access_denied" }), { error: "access_denied", description: "the end user denied access at GitHub-like" });
       assert.deepEqual(await answer({ error: "temporarily_unavailable" }), {
@@ -575,7 +598,15 @@ describe("the unified authorization-code flow", () => {
       const browser = new TestBrowser();
       const upstreamState = await atUpstream(browser, "st-corrupt");
       await broker.services.redis.set(`interaction:${upstreamState.split(".")[0]}`, "not a sealed value", "EX", 60);
-      const corrupted = await browser.navigate(`${broker.callbackUrl("gh")}?state=${encodeURIComponent(upstreamState)}&code=x`);
+      const { result: corrupted, lines } = await loggedDuring("connect attempt unreadable", () =>
+        browser.navigate(`${broker.callbackUrl("gh")}?state=${encodeURIComponent(upstreamState)}&code=x`),
+      );
+      assert.deepEqual(
+        lines.map((l) => l.level),
+        [50],
+        "logged once, as an error",
+      );
+      assert.ok((lines[0]!.err as { message?: string }).message, "with the error");
       assert.equal(corrupted.status, 500);
       assert.match(corrupted.body, /server_error/);
       assert.match(corrupted.body, /The broker could not read this sign-in session\. Start again from the app\./);
