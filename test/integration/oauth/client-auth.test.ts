@@ -21,6 +21,7 @@ import {
   type AuthenticatedClient,
 } from "../../../src/oauth/client-auth.js";
 import { BrokerError } from "../../../src/errors.js";
+import { hashSecret } from "../../../src/crypto/secrets.js";
 import { createTestServices, type TestServices } from "../../support/services.js";
 
 function basic(id: string, secret: string, scheme = "Basic"): string {
@@ -135,6 +136,29 @@ describe("client authentication, called directly", () => {
       assert.equal(defaults.description, "client authentication failed: the client is registered for client_secret_basic or client_secret_post, not none");
     });
 
+    it("after a rotation the previous secret works until its stored expiry, never without one", async () => {
+      const { client, secret: first } = await services.clients.create({ name: "Rotated", redirectUris: [], grantTypes: ["client_credentials"] });
+      const { secret: second } = await services.clients.rotateSecret(client.id, 3600);
+      for (const secret of [first!, second]) assert.equal((await authenticate({}, basic(client.id, secret))).client.id, client.id);
+      const wrong = "client authentication failed: wrong client secret";
+      // The row as the overlap's end leaves it (set directly: no waiting).
+      await services.db.app.update({ where: { id: client.id }, data: { previousSecretExpiresAt: new Date(Date.now() - 1000) } });
+      services.clients.invalidate(client.id);
+      assert.equal((await refusal(authenticate({}, basic(client.id, first!)))).description, wrong);
+      assert.equal((await authenticate({}, basic(client.id, second))).client.id, client.id);
+      // A previous secret's end without the previous secret (never written by the broker) accepts nothing more.
+      await services.db.app.update({ where: { id: client.id }, data: { previousSecretHash: null, previousSecretExpiresAt: new Date(Date.now() + 3_600_000) } });
+      services.clients.invalidate(client.id);
+      assert.equal((await refusal(authenticate({}, basic(client.id, first!)))).description, wrong);
+      await services.db.app.update({ where: { id: client.id }, data: { previousSecretHash: hashSecret(first!), previousSecretExpiresAt: null } });
+      services.clients.invalidate(client.id);
+      assert.equal((await refusal(authenticate({}, basic(client.id, first!)))).description, wrong, "a previous secret without an expiry is not accepted");
+      // A secret app whose row lost its hash (never written by the broker) refuses every secret rather than failing.
+      await services.db.app.update({ where: { id: client.id }, data: { secretHash: null, previousSecretHash: null } });
+      services.clients.invalidate(client.id);
+      assert.equal((await refusal(authenticate({}, basic(client.id, second)))).description, wrong);
+    });
+
     it("Basic credentials are form-urlencoded: '+' is a space and %XX a byte, wherever either appears alone", () => {
       const parse = (id: string, secret: string) => parseBasicCredentials(basic(id, secret));
       assert.deepEqual(parse("a+b+c", "s"), { clientId: "a b c", clientSecret: "s" });
@@ -151,6 +175,9 @@ describe("client authentication, called directly", () => {
         "Basic !!!!",
         `Basic ${Buffer.from("no-colon").toString("base64")}`,
         `Basic x${Buffer.from("a:b").toString("base64")}!`,
+        // Base64 of "id:secret" with something before or after it.
+        `Basic ${Buffer.from("id:secret").toString("base64")}!`,
+        `Basic !${Buffer.from("id:secret").toString("base64")}`,
       ]) {
         assert.throws(
           () => parseBasicCredentials(header),
@@ -238,9 +265,15 @@ describe("client authentication, called directly", () => {
       );
     });
 
-    it("an empty jti, an empty or missing sub, a client_id other than sub", async () => {
-      const emptyJti = await refusal(present(await assertion({ jti: "" })));
-      assert.equal(emptyJti.description, "client authentication failed: the client assertion has no jti");
+    it("a missing, empty or non-string jti, an empty or missing sub, a client_id other than sub", async () => {
+      assert.equal(
+        (await refusal(present(await assertion({ jti: undefined })))).description,
+        "client authentication failed: the client assertion's jti claim is missing or invalid",
+      );
+      for (const jti of ["", 42]) {
+        const refused = await refusal(present(await assertion({ jti })));
+        assert.deepEqual([refused.code, refused.description], ["invalid_client", "client authentication failed: the client assertion has no jti"], String(jti));
+      }
       for (const sub of ["", undefined, 42]) {
         const refused = await refusal(present(await assertion({ sub })));
         assert.deepEqual([refused.code, refused.description], ["invalid_client", "client authentication failed: the client assertion has no sub"], String(sub));
@@ -302,6 +335,26 @@ describe("client authentication, called directly", () => {
       assert.equal(await describe(hmac), "client authentication failed: the client assertion's algorithm is not allowed");
       const [header, payload] = (await assertion({})).split(".");
       assert.equal(await describe(`${header}.${payload}.%%%`), "client authentication failed: the client assertion is not valid");
+    });
+
+    it("every asymmetric algorithm of the list is accepted", async () => {
+      const algorithms = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+      const pairs = await Promise.all(algorithms.map((alg) => generateKeyPair(alg, { extractable: true })));
+      const keys = await Promise.all(pairs.map(async ({ publicKey }, i) => ({ ...(await exportJWK(publicKey)), kid: algorithms[i], alg: algorithms[i] })));
+      const { client } = await services.clients.create({
+        name: "Every algorithm",
+        redirectUris: [],
+        grantTypes: ["client_credentials"],
+        tokenEndpointAuthMethod: "private_key_jwt",
+        jwks: { keys },
+      });
+      const now = Math.floor(Date.now() / 1000);
+      for (const [i, alg] of algorithms.entries()) {
+        const signed = await new SignJWT({ iss: client.id, sub: client.id, aud: services.config.issuer, jti: randomUUID(), exp: now + 60 })
+          .setProtectedHeader({ alg, kid: alg })
+          .sign(pairs[i]!.privateKey);
+        assert.equal((await present(signed)).client.id, client.id, alg);
+      }
     });
 
     it("an app whose stored JWKS is not a JWK Set refuses every assertion", async () => {
