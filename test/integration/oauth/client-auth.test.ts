@@ -119,6 +119,8 @@ describe("client authentication, called directly", () => {
     it("a wrong secret, and a secret sent with an empty client id", async () => {
       const wrong = await refusal(authenticate({}, basic(secretApp.id, "abs_wrong")));
       assert.deepEqual([wrong.code, wrong.description], ["invalid_client", "client authentication failed: wrong client secret"]);
+      const wrongInBody = await refusal(authenticate({ client_id: secretApp.id, client_secret: "abs_wrong" }));
+      assert.deepEqual([wrongInBody.code, wrongInBody.description], ["invalid_client", "client authentication failed: wrong client secret"]);
       const noId = await refusal(authenticate({}, basic("", secretApp.secret)));
       assert.deepEqual([noId.code, noId.description], ["invalid_client", "client authentication failed: no client_id"]);
       const noIdInBody = await refusal(authenticate({ client_secret: secretApp.secret }));
