@@ -20,7 +20,9 @@ export const groups = {
   "proxy-caller": { mutate: ["src/proxy/caller.ts"], tests: ["test/integration/proxy/auth.test.ts"] },
   "client-auth": {
     mutate: ["src/oauth/client-auth.ts"],
+    // client-auth: the module called directly (every refusal's exact answer, secret rotation, claimedClientId).
     tests: [
+      "test/integration/oauth/client-auth.test.ts",
       "test/integration/oauth/token-endpoint.test.ts",
       "test/integration/oauth/private-key-jwt.test.ts",
       "test/integration/oauth/introspect-revoke.test.ts",
@@ -28,7 +30,15 @@ export const groups = {
   },
   "client-checks": {
     mutate: ["src/apps/clients.ts", "src/oauth/authorization-request.ts"],
-    tests: ["test/integration/apps/client-lookups.test.ts", "test/integration/oauth/unified-flow.test.ts", "test/integration/oauth/response-types.test.ts"],
+    // The modules called directly (every refusal's exact answer; apps registered and changed against the real database), then the endpoints.
+    tests: [
+      "test/unit/oauth/authorization-request.test.ts",
+      "test/unit/apps/clients.test.ts",
+      "test/integration/apps/client-registration.test.ts",
+      "test/integration/apps/client-lookups.test.ts",
+      "test/integration/oauth/unified-flow.test.ts",
+      "test/integration/oauth/response-types.test.ts",
+    ],
   },
   "authorization-response": {
     mutate: ["src/oauth/authorization-response.ts", "src/oauth/response-modes.ts"],

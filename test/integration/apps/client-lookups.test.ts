@@ -67,6 +67,24 @@ describe("client lookups", () => {
     assert.equal(counted.queries(), 2);
   });
 
+  it("the cache holds at most 10,001 ids: the next new id empties it, so guessed ids cannot fill the memory", async () => {
+    const counted = countingDb(services.db);
+    const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, GRANT_TYPES, 3_600_000);
+    const lookUp = async (ids: string[]) => {
+      for (let i = 0; i < ids.length; i += 500) await Promise.all(ids.slice(i, i + 500).map((id) => clients.find(id)));
+    };
+    await clients.find(clientId);
+    // 10,000 guessed ids: with the app's entry, 10,001 entries, none dropped.
+    await lookUp(Array.from({ length: 10_000 }, (_, i) => `app_guess_${i}`));
+    const before = counted.queries();
+    await clients.find(clientId);
+    assert.equal(counted.queries(), before, "still cached at 10,001 entries");
+    // One more new id: the cache is emptied before it is added, so the app is looked up again.
+    await clients.find("app_guess_one_more");
+    await clients.find(clientId);
+    assert.equal(counted.queries(), before + 2);
+  });
+
   it("a failed query fails the requests that shared it, and the next request queries again", async () => {
     const counted = countingDb(services.db);
     const clients = new Clients(counted.db, services.config.tokenLifetimeLimits, GRANT_TYPES, 60_000);
