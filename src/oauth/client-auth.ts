@@ -189,7 +189,12 @@ const privateKeyJwt: ClientAuthStrategy = {
     } catch (err) {
       if (err instanceof joseErrors.JOSEError)
         throw new InvalidClient(`client authentication failed: ${assertionProblem(err)}`, { detail: err.code, cause: err });
-      throw err;
+      // Anything else jwtVerify throws comes from importing the app's key (WebCrypto's DataError for a
+      // JWK of the right shape whose values make no key): the app's registration, not the broker, is at fault.
+      throw new InvalidClient("client authentication failed: the app has no usable JWKS", {
+        detail: "a key of the app's registered jwks cannot be imported",
+        cause: err,
+      });
     }
     checkAssertionAudience(payload.aud, services.config.issuer);
     const now = Math.floor(Date.now() / 1000);

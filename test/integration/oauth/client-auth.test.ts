@@ -359,6 +359,20 @@ describe("client authentication, called directly", () => {
       }
     });
 
+    it("an app whose registered key cannot be imported refuses every assertion as invalid_client, never a 500", async () => {
+      const jwk = { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)), kid: "k1", alg: "ES256" };
+      // A P-256 point whose x coordinate is a byte short: a JWK of the right shape that no key can be made of.
+      const { client } = await services.clients.create({
+        name: "Damaged key app",
+        redirectUris: [],
+        grantTypes: ["client_credentials"],
+        tokenEndpointAuthMethod: "private_key_jwt",
+        jwks: { keys: [{ ...jwk, x: jwk.x!.slice(0, -2) }] },
+      });
+      const refused = await refusal(present(await assertion({ iss: client.id, sub: client.id })));
+      assert.deepEqual([refused.code, refused.description], ["invalid_client", "client authentication failed: the app has no usable JWKS"]);
+    });
+
     it("an app whose stored JWKS is not a JWK Set refuses every assertion", async () => {
       const jwk = { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)), kid: "k1" };
       const { client } = await services.clients.create({
