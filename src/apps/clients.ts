@@ -4,6 +4,7 @@
  * without a database round trip; a changed or deleted app is seen by every
  * process within that window (and at once by the one that changed it).
  */
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import type { TokenLifetimeLimits } from "../config.js";
 import type { Db } from "../db.js";
 import { generateId, generateSecret, hashSecret } from "../crypto/secrets.js";
@@ -257,6 +258,15 @@ export function checkClientJwks(jwks: unknown): void {
       throw new ValidationFailed(`jwks key ${index + 1}: kty must be RSA, EC or OKP (public keys only)`);
     const secretMember = PRIVATE_JWK_MEMBERS.find((m) => m in jwk);
     if (secretMember) throw new ValidationFailed(`jwks key ${index + 1} contains private key material ("${secretMember}"): register the public key only`);
+    // A JWK of the right shape whose values make no key would refuse every assertion of the app later.
+    let made;
+    try {
+      made = createPublicKey({ key: jwk as JsonWebKey, format: "jwk" });
+    } catch {
+      throw new ValidationFailed(`jwks key ${index + 1} is not a usable public key: its crv, x, y, n or e do not make one`);
+    }
+    // RFC 7518 §3.3; jose refuses shorter RSA keys when it verifies.
+    if ((made.asymmetricKeyDetails?.modulusLength ?? 2048) < 2048) throw new ValidationFailed(`jwks key ${index + 1}: an RSA key must be 2048 bits or longer`);
   }
 }
 

@@ -359,18 +359,24 @@ describe("client authentication, called directly", () => {
       }
     });
 
-    it("an app whose registered key cannot be imported refuses every assertion as invalid_client, never a 500", async () => {
+    it("an app whose stored key cannot be imported refuses every assertion as invalid_client, never a 500", async () => {
       const jwk = { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)), kid: "k1", alg: "ES256" };
-      // A P-256 point whose x coordinate is a byte short: a JWK of the right shape that no key can be made of.
       const { client } = await services.clients.create({
         name: "Damaged key app",
         redirectUris: [],
         grantTypes: ["client_credentials"],
         tokenEndpointAuthMethod: "private_key_jwt",
-        jwks: { keys: [{ ...jwk, x: jwk.x!.slice(0, -2) }] },
+        jwks: { keys: [jwk] },
       });
+      // As a row written before registration tried to make a key of each JWK would hold it: a P-256
+      // point whose x coordinate is a byte short, a JWK of the right shape that no key can be made of.
+      await services.db.app.update({ where: { id: client.id }, data: { jwks: { keys: [{ ...jwk, x: jwk.x!.slice(0, -2) }] } } });
+      services.clients.invalidate(client.id);
       const refused = await refusal(present(await assertion({ iss: client.id, sub: client.id })));
-      assert.deepEqual([refused.code, refused.description], ["invalid_client", "client authentication failed: the app has no usable JWKS"]);
+      assert.deepEqual(
+        [refused.code, refused.description, refused.detail],
+        ["invalid_client", "client authentication failed: the app has no usable JWKS", "a key of the app's registered jwks cannot be imported"],
+      );
     });
 
     it("an app whose stored JWKS is not a JWK Set refuses every assertion", async () => {

@@ -6,6 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import {
   acceptedAuthMethods,
   appDisplayName,
@@ -139,23 +140,33 @@ describe("checkClientJwks", () => {
     return undefined;
   };
 
+  const publicJwk = (type: "rsa" | "ec" | "ed25519") =>
+    generateKeyPairSync(
+      type as "ec",
+      type === "ec" ? { namedCurve: "P-256" } : type === "rsa" ? ({ modulusLength: 2048 } as never) : ({} as never),
+    ).publicKey.export({
+      format: "jwk",
+    });
+
   it("a JWK Set of public RSA, EC and OKP keys", () => {
-    assert.equal(
-      refusedWith({
-        keys: [
-          { kty: "RSA", n: "x", e: "AQAB" },
-          { kty: "EC", crv: "P-256", x: "x", y: "y" },
-          { kty: "OKP", crv: "Ed25519", x: "x" },
-        ],
-      }),
-      undefined,
-    );
+    assert.equal(refusedWith({ keys: [publicJwk("rsa"), publicJwk("ec"), publicJwk("ed25519")] }), undefined);
+  });
+
+  it("refuses a key of the right shape whose values make no key, naming it", () => {
+    const ec = publicJwk("ec");
+    const usable = "is not a usable public key: its crv, x, y, n or e do not make one";
+    assert.equal(refusedWith({ keys: [ec, { ...ec, x: ec.x!.slice(0, -2) }] }), `jwks key 2 ${usable}`);
+    assert.equal(refusedWith({ keys: [{ kty: "EC", crv: "P-256", x: "x", y: "y" }] }), `jwks key 1 ${usable}`);
+    assert.equal(refusedWith({ keys: [{ ...ec, crv: "P-999" }] }), `jwks key 1 ${usable}`);
+    assert.equal(refusedWith({ keys: [{ kty: "RSA", n: "x", e: "AQAB" }] }), "jwks key 1: an RSA key must be 2048 bits or longer");
+    const short = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" });
+    assert.equal(refusedWith({ keys: [publicJwk("rsa"), short] }), "jwks key 2: an RSA key must be 2048 bits or longer");
   });
 
   it("refuses what is not a set of keys, a key that is not an object or not asymmetric, and every private member, naming the key", () => {
     const notASet = 'jwks must be a JWK Set: { "keys": [ ... ] } with at least one key';
     for (const jwks of [null, "keys", [{ kty: "EC" }], {}, { keys: {} }, { keys: [] }]) assert.equal(refusedWith(jwks), notASet, JSON.stringify(jwks));
-    const ec = { kty: "EC", crv: "P-256", x: "x", y: "y" };
+    const ec = publicJwk("ec");
     assert.equal(refusedWith({ keys: [ec, null] }), "jwks key 2 is not a JWK");
     assert.equal(refusedWith({ keys: ["EC"] }), "jwks key 1 is not a JWK");
     assert.equal(refusedWith({ keys: [ec, { kty: "oct", k: "c2VjcmV0" }] }), "jwks key 2: kty must be RSA, EC or OKP (public keys only)");
