@@ -34,6 +34,8 @@ const MIN_SAMPLE_INTERVAL_MS = 100;
 
 /**
  * Samples memory while `work` runs; returns its result and the largest growth over the baseline.
+ * `arrayBuffers` (Buffers) and `heapGrowth` (the V8 heap: a body turned into strings) are exact,
+ * each sampled after two collections; RSS also counts the allocator's slack.
  *
  * `warmUp` runs once before the baseline is taken: a transfer like the
  * measured one. RSS counts what the C allocator keeps after freeing, and
@@ -48,13 +50,13 @@ const MIN_SAMPLE_INTERVAL_MS = 100;
 export async function measuringMemory<T>(
   work: () => Promise<T>,
   options: { warmUp?: () => Promise<unknown> } = {},
-): Promise<{ result: T; rssGrowth: number; arrayBuffersGrowth: number }> {
+): Promise<{ result: T; rssGrowth: number; arrayBuffersGrowth: number; heapGrowth: number }> {
   const gc = exposedGc();
   if (options.warmUp) await options.warmUp();
   gc();
   gc();
   const baseline = process.memoryUsage();
-  let peak = { rss: baseline.rss, arrayBuffers: baseline.arrayBuffers };
+  let peak = { rss: baseline.rss, arrayBuffers: baseline.arrayBuffers, heapUsed: baseline.heapUsed };
   /** Samples once; returns how long its collections took. */
   const sample = (): number => {
     const started = performance.now();
@@ -62,7 +64,11 @@ export async function measuringMemory<T>(
     gc();
     const collected = performance.now() - started;
     const now = process.memoryUsage();
-    peak = { rss: Math.max(peak.rss, now.rss), arrayBuffers: Math.max(peak.arrayBuffers, now.arrayBuffers) };
+    peak = {
+      rss: Math.max(peak.rss, now.rss),
+      arrayBuffers: Math.max(peak.arrayBuffers, now.arrayBuffers),
+      heapUsed: Math.max(peak.heapUsed, now.heapUsed),
+    };
     return collected;
   };
   let timer: NodeJS.Timeout | undefined;
@@ -73,7 +79,12 @@ export async function measuringMemory<T>(
   try {
     const result = await work();
     sample();
-    return { result, rssGrowth: peak.rss - baseline.rss, arrayBuffersGrowth: peak.arrayBuffers - baseline.arrayBuffers };
+    return {
+      result,
+      rssGrowth: peak.rss - baseline.rss,
+      arrayBuffersGrowth: peak.arrayBuffers - baseline.arrayBuffers,
+      heapGrowth: peak.heapUsed - baseline.heapUsed,
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -22,6 +22,7 @@ import { readCredentials } from "../../../src/accounts/vault.js";
 import { connectAccount } from "../../../src/accounts/accounts.js";
 import { reconcileRefreshJobs } from "../../../src/worker/reconciler.js";
 import { until } from "../../support/wait.js";
+import { Metrics } from "../../../src/metrics.js";
 
 describe("background refresh worker", () => {
   let broker: TestBroker;
@@ -223,7 +224,13 @@ describe("background refresh worker", () => {
   it("records a job's scheduling lag once, when its refresh starts, not at each try the rate limit puts back", async () => {
     upstream.setUser({ id: 5, login: "e", email: "e@example.test", name: "E" });
     const { accountId } = await connectTestAccount(app, "short");
-    const services = { ...broker.services, config: { ...broker.services.config, refreshRatePerConnector: 1 } };
+    // Its own rate-limit keys and metrics: the running worker refreshes "short" accounts in the same seconds, and would
+    // both take this connector's one slot and observe lags of its own (seen in CI under load).
+    const services = {
+      ...broker.services,
+      metrics: new Metrics({ defaultMetrics: false }),
+      config: { ...broker.services.config, refreshRatePerConnector: 1, queuePrefix: `lag-test-${Date.now()}` },
+    };
     const lagCount = async () => (await services.metrics.refreshLag.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
     const moves: number[] = [];
     const job = {
