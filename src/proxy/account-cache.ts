@@ -80,6 +80,16 @@ export class AccountCache {
     return this.cached(accountId) ?? this.read(accountId);
   }
 
+  /** The account read from the database (for a caller that just found it not `cached`), sharing a read in flight. */
+  read(accountId: string): Promise<CachedAccount | undefined> {
+    let pending = this.loading.get(accountId);
+    if (!pending) {
+      pending = this.load(accountId).finally(() => this.loading.delete(accountId));
+      this.loading.set(accountId, pending);
+    }
+    return pending;
+  }
+
   /** Replaces the credentials after a refresh (only with a newer version than the cached one). */
   updateCredentials(accountId: string, credentials: OpenedCredentials): void {
     const entry = this.entries?.get(accountId);
@@ -89,16 +99,6 @@ export class AccountCache {
   /** Forgets an account (after an upstream refused its credentials, or its status changed). */
   invalidate(accountId: string): void {
     this.entries?.delete(accountId);
-  }
-
-  /** One read at a time per account, shared by every call that waits for it. */
-  private read(accountId: string): Promise<CachedAccount | undefined> {
-    let pending = this.loading.get(accountId);
-    if (!pending) {
-      pending = this.load(accountId).finally(() => this.loading.delete(accountId));
-      this.loading.set(accountId, pending);
-    }
-    return pending;
   }
 
   private async load(accountId: string): Promise<CachedAccount | undefined> {

@@ -541,7 +541,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
   };
   res.once("close", onClose);
   try {
-    const resolved = resolveAccount(ctx, caller, record, ctx.accounts.cached(caller.accountId) ?? (await ctx.accounts.get(caller.accountId)));
+    const resolved = resolveAccount(ctx, caller, record, ctx.accounts.cached(caller.accountId) ?? (await ctx.accounts.read(caller.accountId)));
     record.plan = resolved.plan;
     const url = targetUrl(ctx, resolved, call.pathAndQuery) ?? (await targetAfterRefresh(ctx, resolved, call.pathAndQuery, requestId));
     const host = hostToCheck(resolved, url);
