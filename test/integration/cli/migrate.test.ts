@@ -1,5 +1,7 @@
 /**
- * Migrations: the committed ones apply to an empty database, and
+ * Migrations: the committed ones apply to an empty database and build the
+ * schema prisma/schema.prisma describes (the migrations are written by hand:
+ * nothing else would notice a model changed without its migration), and
  * `authbroker migrate` creates the database when the server has none of
  * that name, from any working directory.
  */
@@ -16,6 +18,7 @@ import { applyMigrations } from "../../../src/cli/migrations.js";
 import { createEmptyDatabase, PG_SERVER_URL, type TestDatabase } from "../../support/db.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/authbroker.js", import.meta.url));
+const PRISMA = fileURLToPath(new URL("../../../scripts/prisma.js", import.meta.url));
 const MODELS = [
   "App",
   "ConnectorCredential",
@@ -54,6 +57,30 @@ async function tablesOf(url: string): Promise<string[]> {
   return rows.map((r) => r.table_name);
 }
 
+/**
+ * What a schema is made of, one line each, independent of the order columns
+ * were added in: columns with type, nullability and default; indexes;
+ * constraints; enum types with their values in order. Prisma's own table of
+ * applied migrations is left out.
+ */
+async function catalogOf(url: string): Promise<string[]> {
+  const rows = await query<{ line: string }>(
+    url,
+    `SELECT 'column ' || table_name || '.' || column_name || ' ' || udt_name || ' nullable=' || is_nullable || ' default=' || coalesce(column_default, '') AS line
+       FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'
+     UNION ALL
+     SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'
+     UNION ALL
+     SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+       FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> '_prisma_migrations'
+     UNION ALL
+     SELECT 'enum ' || t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+       FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname
+     ORDER BY 1`,
+  );
+  return rows.map((r) => r.line);
+}
+
 describe("migrations", () => {
   const cleanup: (() => Promise<unknown>)[] = [];
   after(async () => {
@@ -85,6 +112,34 @@ describe("migrations", () => {
     // Applying again is a no-op (what every `npm start` does).
     await applyMigrations(database.url);
     assert.equal((await query(database.url, `SELECT 1 FROM "_prisma_migrations"`)).length, committed.length);
+  });
+
+  it("build exactly the schema of prisma/schema.prisma (the SQL Prisma derives from the data model, applied to another empty database)", async () => {
+    const migrated = await createEmptyDatabase();
+    cleanup.push(migrated.drop);
+    await applyMigrations(migrated.url);
+
+    const fromModel = await createEmptyDatabase();
+    cleanup.push(fromModel.drop);
+    // `migrate diff --from-empty` reads only the schema file; the adapter in prisma.config.ts still wants a database that exists.
+    const diff = spawnSync(process.execPath, [PRISMA, "migrate", "diff", "--from-empty", "--to-schema-datamodel", "prisma/schema.prisma", "--script"], {
+      env: { ...process.env, DATABASE_URL: fromModel.url },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(diff.status, 0, diff.stderr);
+    assert.match(diff.stdout, /CREATE TABLE "App"/);
+    const client = new pg.Client({ connectionString: fromModel.url });
+    await client.connect();
+    try {
+      await client.query(diff.stdout);
+    } finally {
+      await client.end();
+    }
+
+    const expected = await catalogOf(fromModel.url);
+    assert.ok(expected.length > 100, `the catalog query sees the schema (${expected.length} lines)`);
+    assert.deepEqual(await catalogOf(migrated.url), expected, "a model field without its migration, or a migration the model does not have");
   });
 
   it("`authbroker migrate` creates a missing database, migrates it, and is a no-op the second time", async () => {
