@@ -152,37 +152,42 @@ describe("the connect callback when a dependency is gone", () => {
     assert.equal(lines[0]!.level, ERROR);
   });
 
-  it("a connector removed during the connect: the app gets server_error naming it, and the broker logs the refusal", async () => {
-    const { browser, callback } = await atCallback("st-removed");
-    await reconfigure(undefined);
-    assert.equal(broker.services.connectors.has("gh"), false);
+  /**
+   * Reconfigures "gh" (undefined removes it) while the end user is at the upstream, then follows the callback:
+   * the app gets `error` with `description` and its state, the upstream's code is never redeemed, and the broker
+   * logs one info line of the refusal.
+   */
+  async function connectorChangedDuringConnect(state: string, connector: Parameters<typeof reconfigure>[0], error: string, description: string) {
+    const { browser, callback } = await atCallback(state);
+    await reconfigure(connector);
     const redeemed = upstream.stats.tokenByGrant.authorization_code ?? 0;
     const { result: back, lines } = await loggedDuring("connect refused", () => browser.navigate(callback, toApp));
-    assert.equal(back.url.searchParams.get("error"), "server_error", back.url.href);
-    assert.equal(back.url.searchParams.get("error_description"), 'connector "gh" is no longer configured');
-    assert.equal(back.url.searchParams.get("state"), "st-removed");
+    assert.equal(back.url.searchParams.get("error"), error, back.url.href);
+    assert.equal(back.url.searchParams.get("error_description"), description);
+    assert.equal(back.url.searchParams.get("state"), state);
     assert.equal(upstream.stats.tokenByGrant.authorization_code ?? 0, redeemed, "the code is never redeemed");
     assert.equal(lines.length, 1, "one line");
     assert.equal(lines[0]!.level, INFO);
     assert.equal(lines[0]!.connectorId, "gh");
+  }
+
+  it("a connector removed during the connect: the app gets server_error naming it, and the broker logs the refusal", async () => {
+    await connectorChangedDuringConnect("st-removed", undefined, "server_error", 'connector "gh" is no longer configured');
+    assert.equal(broker.services.connectors.has("gh"), false);
   });
 
   it("a connector changed to a kind without an upstream sign-in page during the connect: invalid_request, and the code is never redeemed", async () => {
-    const { browser, callback } = await atCallback("st-kind");
-    await reconfigure({
-      id: "gh",
-      name: "GitHub-like",
-      auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
-      api: { baseUrl: upstream.apiUrl },
-      identity: { url: upstream.userUrl, subject: "id" },
-    });
-    const redeemed = upstream.stats.tokenByGrant.authorization_code ?? 0;
-    const { result: back, lines } = await loggedDuring("connect refused", () => browser.navigate(callback, toApp));
-    assert.equal(back.url.searchParams.get("error"), "invalid_request", back.url.href);
-    assert.equal(back.url.searchParams.get("error_description"), 'connector "gh" does not connect through an upstream sign-in page');
-    assert.equal(back.url.searchParams.get("state"), "st-kind");
-    assert.equal(upstream.stats.tokenByGrant.authorization_code ?? 0, redeemed, "the code is never redeemed");
-    assert.equal(lines.length, 1, "one line");
-    assert.equal(lines[0]!.level, INFO);
+    await connectorChangedDuringConnect(
+      "st-kind",
+      {
+        id: "gh",
+        name: "GitHub-like",
+        auth: { kind: "api_key", fields: [{ name: "key", label: "API key", secret: true }] },
+        api: { baseUrl: upstream.apiUrl },
+        identity: { url: upstream.userUrl, subject: "id" },
+      },
+      "invalid_request",
+      'connector "gh" does not connect through an upstream sign-in page',
+    );
   });
 });
