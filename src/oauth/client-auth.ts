@@ -215,7 +215,8 @@ function assertionProblem(err: InstanceType<typeof joseErrors.JOSEError>): strin
   if (err instanceof joseErrors.JWTExpired) return "the client assertion has expired";
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     if (err.claim === "aud") return "the client assertion's aud must be the issuer identifier, as a single string";
-    if (err.claim === "iss" || err.claim === "sub") return "the client assertion's iss and sub must be the client_id";
+    // Not `sub`: the app is the one the assertion's sub names (claimedClientId), so jose never finds sub different.
+    if (err.claim === "iss") return "the client assertion's iss and sub must be the client_id";
     return `the client assertion's ${err.claim} claim is missing or invalid`;
   }
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return "the client assertion's algorithm is not allowed";

@@ -288,6 +288,9 @@ describe("client authentication, called directly", () => {
     it("the wrong assertion type, and an assertion that is not a JWT", async () => {
       const type = await refusal(authenticate({ client_assertion_type: "urn:other", client_assertion: await assertion({}) }));
       assert.deepEqual([type.code, type.description], ["invalid_request", `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`]);
+      // client_assertion alone is an assertion method too (not none, though client_id names the app): its type is missing.
+      const untyped = await refusal(authenticate({ client_id: jwtAppId, client_assertion: await assertion({}) }));
+      assert.deepEqual([untyped.code, untyped.description], ["invalid_request", `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`]);
       const notJwt = await refusal(present("not-a-jwt"));
       assert.deepEqual([notJwt.code, notJwt.description], ["invalid_client", "client authentication failed: client_assertion is not a JWT"]);
     });
