@@ -161,6 +161,18 @@ describe("client authentication, called directly", () => {
       assert.equal((await refusal(authenticate({}, basic(client.id, second)))).description, wrong);
     });
 
+    it("the previous secret is refused from its expiry's very millisecond", async (t) => {
+      const { client, secret: first } = await services.clients.create({ name: "Rotated at the edge", redirectUris: [], grantTypes: ["client_credentials"] });
+      await services.clients.rotateSecret(client.id, 3600);
+      const end = Date.now() + 60_000;
+      await services.db.app.update({ where: { id: client.id }, data: { previousSecretExpiresAt: new Date(end) } });
+      services.clients.invalidate(client.id);
+      const now = t.mock.method(Date, "now", () => end - 1);
+      assert.equal((await authenticate({}, basic(client.id, first!))).client.id, client.id, "one millisecond before its end");
+      now.mock.mockImplementation(() => end);
+      assert.equal((await refusal(authenticate({}, basic(client.id, first!)))).description, "client authentication failed: wrong client secret");
+    });
+
     it("Basic credentials are form-urlencoded: '+' is a space and %XX a byte, wherever either appears alone", () => {
       const parse = (id: string, secret: string) => parseBasicCredentials(basic(id, secret));
       assert.deepEqual(parse("a+b+c", "s"), { clientId: "a b c", clientSecret: "s" });
