@@ -10,6 +10,8 @@ import { brokerApp } from "../../../src/main.js";
 import { listen, type RunningServer } from "../../../src/http/server.js";
 import { verifyAccessToken } from "../../../src/oauth/tokens.js";
 import { createTestServices, type TestServices } from "../../support/services.js";
+import { handle as clientCredentials } from "../../../src/oauth/grants/client-credentials.js";
+import { UnauthorizedClient } from "../../../src/errors.js";
 import { freePort } from "../../support/ports.js";
 
 describe("client_credentials grant", () => {
@@ -96,6 +98,14 @@ describe("client_credentials grant", () => {
     await assert.rejects(
       oidc.clientCredentialsGrant(config, { scope: "proxy offline_access" }),
       (err: oidc.ResponseBodyError) => err.error === "invalid_scope",
+    );
+  });
+  it("a public client never gets a token of its own, even from a row that lists the grant (registration never writes one)", async () => {
+    const { client } = await services.clients.create({ name: "Public", redirectUris: ["https://app.example/cb"], isPublic: true });
+    const listed = { ...client, grantTypes: [...client.grantTypes, "client_credentials"] };
+    await assert.rejects(
+      clientCredentials({ services, client: listed, authMethod: "none", params: new Map(), requestId: undefined }),
+      (err: Error) => err instanceof UnauthorizedClient && err.message === "public clients cannot use client_credentials",
     );
   });
 });

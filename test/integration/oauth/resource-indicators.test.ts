@@ -240,6 +240,7 @@ describe("resource indicators (RFC 8707)", () => {
       assert.match(foreign.body.error_description!, /"b:read"/);
       const identity = await token(app, { grant_type: "client_credentials", resource: MCP, scope: "openid" });
       assert.equal(identity.body.error, "invalid_scope");
+      assert.equal(identity.body.error_description, 'scope "openid" needs an end user and cannot be granted to the app itself');
       const several = await token(app, { grant_type: "client_credentials", resource: [MCP, LOCAL] });
       assert.equal(several.body.error, "invalid_target");
     });
