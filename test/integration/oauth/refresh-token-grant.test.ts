@@ -148,9 +148,13 @@ describe("refresh_token grant", () => {
     it("reuse of a used refresh token revokes the whole family and its access tokens", async () => {
       const { refreshToken, familyId, tokens } = await grant();
       const second = await oidc.refreshTokenGrant(app.config, refreshToken);
+      let reuseRequestId: string | null = null;
       await assert.rejects(
         oidc.refreshTokenGrant(app.config, refreshToken),
-        invalidGrant("the refresh token has already been used; the grant is revoked"),
+        (err: oidc.ResponseBodyError) => {
+          reuseRequestId = err.response.headers.get("x-request-id");
+          return invalidGrant("the refresh token has already been used; the grant is revoked")(err);
+        },
         "the used token is refused",
       );
       await assert.rejects(
@@ -163,6 +167,11 @@ describe("refresh_token grant", () => {
       const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: familyId } });
       assert.ok(family.revokedAt);
       assert.equal(family.revokedReason, "refresh token reused");
+      const audit = await services.db.auditEvent.findMany({ where: { action: "grant.revoked", appId: app.id } });
+      const revoked = audit.filter((e) => (e.detail as { familyId?: string }).familyId === familyId);
+      assert.equal(revoked.length, 1);
+      assert.ok(reuseRequestId, "the refusal carries its request id");
+      assert.equal(revoked[0]!.requestId, reuseRequestId, "the revocation's audit row names the request that reused the token");
     });
 
     it("of two concurrent uses of one refresh token at most one wins, and the family is revoked", async () => {
@@ -318,6 +327,11 @@ describe("refresh_token grant", () => {
       await assert.rejects(
         oidc.refreshTokenGrant(app.config, refreshToken, { scope: "proxy accounts:read" }),
         (err: oidc.ResponseBodyError) => err.error === "invalid_scope" && err.error_description === "scope exceeds the original grant: accounts:read",
+      );
+      await assert.rejects(
+        oidc.refreshTokenGrant(app.config, refreshToken, { scope: "proxy accounts:read email" }),
+        (err: oidc.ResponseBodyError) => err.error === "invalid_scope" && err.error_description === "scope exceeds the original grant: accounts:read email",
+        "every scope beyond the grant is named",
       );
       assert.ok((await oidc.refreshTokenGrant(app.config, refreshToken)).access_token, "the refused request did not use the token up");
     });
