@@ -13,12 +13,14 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as client from "openid-client";
 import { decodeJwt } from "jose";
+import pg from "pg";
 import { TestBrowser, type BrowserResponse } from "../../support/browser.js";
 import { registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../../support/as-fixture.js";
 import { hashSecret } from "../../../src/crypto/secrets.js";
 import { browserUserOf } from "../../../src/oauth/user-cookie.js";
 import { failedUserCodesKey, MAX_FAILED_USER_CODES } from "../../../src/connect/device.js";
 import { startTestBroker, type TestBroker } from "../../support/broker.js";
+import { until } from "../../support/wait.js";
 
 const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
@@ -26,6 +28,8 @@ const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 interface RawResponse {
   status: number;
   body: Record<string, unknown>;
+  /** The broker's X-Request-Id of the answer. */
+  requestId: string | null;
 }
 
 describe("device authorization grant (RFC 8628)", () => {
@@ -61,7 +65,7 @@ describe("device authorization grant (RFC 8628)", () => {
       },
       body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, ...(app.secret ? {} : { client_id: app.id }) }),
     });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    return { status: response.status, body: (await response.json()) as Record<string, unknown>, requestId: response.headers.get("x-request-id") };
   }
 
   /** The end user's part: open the verification URI, confirm the code, press a button on the confirmation page. */
@@ -108,6 +112,7 @@ describe("device authorization grant (RFC 8628)", () => {
       assert.equal(approvedLine.level, 30, "at info");
       assert.equal(claims.client_id, tv.id);
       assert.equal(claims.connector, "gh");
+      assert.match(String(claims.gid), /^gr_[A-Za-z0-9_-]{22}$/, "the grant's id, of the kind every grant id is");
       const account = await fixture.broker.services.db.account.findUniqueOrThrow({ where: { id: String(claims.acct) } });
       assert.equal(account.upstreamSubject, String(userId));
       // The browser that approved is now known as the account's user (connect-on-demand links for it open there).
@@ -287,12 +292,51 @@ describe("device authorization grant (RFC 8628)", () => {
         where: { id: String(decodeJwt(String(first.body.access_token)).gid) },
       });
       assert.equal(family.revokedReason, "device code replayed");
+      const [revoked] = await fixture.broker.services.db.auditEvent.findMany({
+        where: { action: "grant.revoked", detail: { path: ["familyId"], equals: family.id } },
+      });
+      assert.ok(again.requestId);
+      assert.equal(revoked?.requestId, again.requestId, "the revocation's audit row names the poll that replayed the code");
       await assert.rejects(
         client.refreshTokenGrant(tv.config, String(first.body.refresh_token)),
         (err: client.ResponseBodyError) => err.error === "invalid_grant",
       );
       const introspection = await client.tokenIntrospection(confidential.config, String(first.body.access_token));
       assert.equal(introspection.active, false);
+    });
+
+    it("of two polls that overlap, both past the poll's record before either consumes the code, exactly one gets tokens", async () => {
+      // A real overlap: a second connection holds a lock on the grants' table that the consuming statement needs
+      // (it inserts the grant), so both polls find the code approved and wait at that statement; then it is released.
+      // Only the statement's own "status = 'approved'" re-check can stop the second.
+      newUser();
+      const started = await client.initiateDeviceAuthorization(tv.config, { scope: "proxy offline_access", connector: "gh" });
+      await actOnDevicePage(started.verification_uri_complete!, "gh");
+      const holder = new pg.Client({ connectionString: fixture.broker.services.config.databaseUrl });
+      await holder.connect();
+      try {
+        await holder.query("BEGIN");
+        await holder.query('LOCK TABLE "RefreshFamily" IN SHARE MODE');
+        const polls = Promise.all([poll(tv, started.device_code), poll(tv, started.device_code)]);
+        await until("both polls to wait at the consuming statement", async () => {
+          const [row] = await fixture.broker.services.db.$queryRawUnsafe<{ waiting: number }[]>(
+            `SELECT count(*)::int AS waiting FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE "DeviceCode" SET "status" = ''consumed''%'`,
+          );
+          return row!.waiting === 2;
+        });
+        await holder.query("COMMIT");
+        const answers = await polls;
+        assert.deepEqual(answers.map((a) => a.status).sort(), [200, 400], "exactly one poll gets tokens");
+        assert.deepEqual(answers.find((a) => a.status === 400)!.body, { error: "invalid_grant", error_description: "the device code has already been used" });
+        const winner = answers.find((a) => a.status === 200)!;
+        const family = await fixture.broker.services.db.refreshFamily.findUniqueOrThrow({
+          where: { id: String(decodeJwt(String(winner.body.access_token)).gid) },
+        });
+        assert.equal(family.revokedReason, "device code replayed", "the losing poll is a replay: the grant it lost to is revoked");
+      } finally {
+        await holder.end();
+      }
     });
 
     it("another app cannot redeem a device code", async () => {
