@@ -43,10 +43,12 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
     return client.genericGrantRequest(app.config, TOKEN_EXCHANGE, { subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE, ...extra });
   }
 
-  function refusedWith(error: string, description?: RegExp) {
+  /** The error, and its description: matched by a pattern, or equal to a string (each refusal says which check failed). */
+  function refusedWith(error: string, description?: RegExp | string) {
     return (err: client.ResponseBodyError) => {
       assert.equal(err.error, error, err.error_description);
-      if (description) assert.match(err.error_description ?? "", description);
+      if (typeof description === "string") assert.equal(err.error_description, description);
+      else if (description) assert.match(err.error_description ?? "", description);
       return true;
     };
   }
@@ -127,18 +129,22 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
       await assert.rejects(
         exchange(reader, tokens.access_token, { requested_token_type: "urn:ietf:params:oauth:token-type:refresh_token" }),
-        refusedWith("invalid_request", /requested_token_type/),
+        refusedWith("invalid_request", `requested_token_type must be ${ACCESS_TOKEN_TYPE}: only upstream access tokens are handed out`),
       );
       await assert.rejects(
         exchange(reader, tokens.access_token, { subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }),
-        refusedWith("invalid_request", /subject_token_type/),
+        refusedWith("invalid_request", `subject_token_type must be ${ACCESS_TOKEN_TYPE} (a broker access token)`),
       );
-      await assert.rejects(exchange(reader, tokens.access_token, { audience: "https://api.example" }), refusedWith("invalid_target"));
+      const noTarget = "the upstream token is issued for the account's own service; audience and resource cannot be chosen";
+      await assert.rejects(exchange(reader, tokens.access_token, { audience: "https://api.example" }), refusedWith("invalid_target", noTarget));
       await assert.rejects(
         exchange(reader, tokens.access_token, { actor_token: "x", actor_token_type: ACCESS_TOKEN_TYPE }),
-        refusedWith("invalid_request", /actor_token/),
+        refusedWith("invalid_request", "delegation (actor_token) is not supported"),
       );
-      await assert.rejects(exchange(reader, tokens.access_token, { scope: "repo" }), refusedWith("invalid_scope"));
+      await assert.rejects(
+        exchange(reader, tokens.access_token, { scope: "repo" }),
+        refusedWith("invalid_scope", "the upstream token carries the scopes the account was connected with; scope cannot be chosen"),
+      );
       await assert.rejects(
         client.genericGrantRequest(reader.config, TOKEN_EXCHANGE, { subject_token_type: ACCESS_TOKEN_TYPE }),
         refusedWith("invalid_request", /subject_token/),
@@ -156,9 +162,15 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       const services = fixture.broker.services;
       await services.db.credential.update({ where: { accountId: tokens.accountId }, data: { expiresAt: new Date(Date.now() + 30_000) } });
       fixture.github.failNextToken(400, { error: "invalid_grant", error_description: "revoked" });
-      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", /connect it again/));
+      await assert.rejects(
+        exchange(reader, tokens.access_token),
+        refusedWith("invalid_request", "the upstream refused the account's refresh token; the end user must connect it again"),
+      );
       assert.equal((await services.db.account.findUniqueOrThrow({ where: { id: tokens.accountId } })).status, "needs_reauth");
-      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", /needs_reauth/));
+      await assert.rejects(
+        exchange(reader, tokens.access_token),
+        refusedWith("invalid_request", "the account of subject_token is needs_reauth; the end user must connect it again"),
+      );
     });
   });
 });
