@@ -157,6 +157,22 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       await assert.rejects(exchange(reader, tokens.access_token, { actor_token: tokens.access_token }), refusedWith("invalid_request", /actor_token/));
     });
 
+    it("an upstream failing the refresh for another reason is told as such, and the account stays active", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      const services = fixture.broker.services;
+      await services.db.credential.update({ where: { accountId: tokens.accountId }, data: { expiresAt: new Date(Date.now() + 30_000) } });
+      fixture.github.failNextToken(500, { error: "server_error" });
+      // openid-client takes a 5xx for no OAuth answer and hands over the response itself.
+      const failure = await exchange(reader, tokens.access_token).then(
+        () => assert.fail("the exchange succeeded"),
+        (err: Error & { cause?: Response }) => err,
+      );
+      const answer = failure.cause!;
+      assert.equal(answer.status, 502);
+      assert.deepEqual(await answer.json(), { error: "upstream_error", error_description: "GitHub-like answered HTTP 500 during the refresh" });
+      assert.equal((await services.db.account.findUniqueOrThrow({ where: { id: tokens.accountId } })).status, "active");
+    });
+
     it("an account that must be connected again is refused; an upstream refusing the refresh marks it so", async () => {
       const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
       const services = fixture.broker.services;
