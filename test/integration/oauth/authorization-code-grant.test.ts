@@ -167,7 +167,7 @@ describe("authorization_code grant", () => {
       assert.equal(claims.acct, accountId);
       assert.equal(claims.connector, "acme");
       assert.equal(typeof claims.jti, "string");
-      assert.equal(typeof claims.gid, "string");
+      assert.match(String(claims.gid), /^gr_[A-Za-z0-9_-]{22}$/, "the grant's id, of the kind every grant id is");
       assert.equal(claims.exp! - claims.iat!, 3600);
       assert.equal(tokens.expires_in, 3600);
       assert.equal(tokens.scope, "openid email proxy offline_access");
