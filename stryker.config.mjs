@@ -94,6 +94,8 @@ export const groups = {
       "test/integration/oauth/refresh-token-grant.test.ts",
       "test/integration/oauth/device-flow.test.ts",
       "test/integration/oauth/discovery.test.ts",
+      // The resource a grant is recorded with (consumeIntoNewGrant), which its refreshed tokens keep.
+      "test/integration/oauth/resource-indicators.test.ts",
     ],
   },
 };

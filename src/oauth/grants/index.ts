@@ -20,8 +20,7 @@ export type GrantType = (typeof GRANTS)[number]["grantType"];
 /** Every grant type the broker implements, in the list's order: what an app may be registered for. */
 export const GRANT_TYPES: readonly GrantType[] = GRANTS.map((g) => g.grantType);
 
-/** The grants by `grant_type`; `enabled` restricts them (every grant when omitted). */
-export function buildGrants(enabled?: readonly string[]): ReadonlyMap<string, Grant> {
-  const grants: readonly Grant[] = enabled ? GRANTS.filter((g) => enabled.includes(g.grantType)) : GRANTS;
-  return new Map(grants.map((g) => [g.grantType, g]));
+/** The grants by `grant_type`. */
+export function buildGrants(): ReadonlyMap<string, Grant> {
+  return new Map(GRANTS.map((g) => [g.grantType, g]));
 }
