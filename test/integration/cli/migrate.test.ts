@@ -129,13 +129,7 @@ describe("migrations", () => {
     });
     assert.equal(diff.status, 0, diff.stderr);
     assert.match(diff.stdout, /CREATE TABLE "App"/);
-    const client = new pg.Client({ connectionString: fromModel.url });
-    await client.connect();
-    try {
-      await client.query(diff.stdout);
-    } finally {
-      await client.end();
-    }
+    await query(fromModel.url, diff.stdout);
 
     const expected = await catalogOf(fromModel.url);
     assert.ok(expected.length > 100, `the catalog query sees the schema (${expected.length} lines)`);

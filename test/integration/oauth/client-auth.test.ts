@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { IncomingMessage } from "node:http";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import {
   authenticateClient,
   claimedClientId,
@@ -374,15 +374,21 @@ describe("client authentication, called directly", () => {
       }
     });
 
-    it("an app whose stored key cannot be imported refuses every assertion as invalid_client, never a 500", async () => {
-      const jwk = { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)), kid: "k1", alg: "ES256" };
+    /** A private_key_jwt app registered with this one key (whose stored row a test then damages). */
+    async function keyApp(name: string, jwk: JWK) {
       const { client } = await services.clients.create({
-        name: "Damaged key app",
+        name,
         redirectUris: [],
         grantTypes: ["client_credentials"],
         tokenEndpointAuthMethod: "private_key_jwt",
         jwks: { keys: [jwk] },
       });
+      return client;
+    }
+
+    it("an app whose stored key cannot be imported refuses every assertion as invalid_client, never a 500", async () => {
+      const jwk = { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)), kid: "k1", alg: "ES256" };
+      const client = await keyApp("Damaged key app", jwk);
       // As a row written before registration tried to make a key of each JWK would hold it: a P-256
       // point whose x coordinate is a byte short, a JWK of the right shape that no key can be made of.
       await services.db.app.update({ where: { id: client.id }, data: { jwks: { keys: [{ ...jwk, x: jwk.x!.slice(0, -2) }] } } });
@@ -396,13 +402,7 @@ describe("client authentication, called directly", () => {
 
     it("an app whose stored JWKS is not a JWK Set refuses every assertion", async () => {
       const jwk = { ...(await exportJWK((await generateKeyPair("ES256")).publicKey)), kid: "k1" };
-      const { client } = await services.clients.create({
-        name: "Broken JWKS app",
-        redirectUris: [],
-        grantTypes: ["client_credentials"],
-        tokenEndpointAuthMethod: "private_key_jwt",
-        jwks: { keys: [jwk] },
-      });
+      const client = await keyApp("Broken JWKS app", jwk);
       // As a row written before registration checked JWK Sets would hold it.
       await services.db.app.update({ where: { id: client.id }, data: { jwks: { not: "a jwks" } } });
       services.clients.invalidate(client.id);
