@@ -21,6 +21,10 @@ import { startWorker, type RunningWorker } from "../../../src/worker/run.js";
 import { refreshJobId } from "../../../src/jobs/queues.js";
 import { readCredentials } from "../../../src/accounts/vault.js";
 import { until } from "../../support/wait.js";
+import { issueAccessToken } from "../../../src/oauth/tokens.js";
+
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 describe("Redis unreachable during traffic", () => {
   let redis: TestRedisServer;
@@ -29,6 +33,9 @@ describe("Redis unreachable during traffic", () => {
   let worker: RunningWorker;
   let app: TestApp;
   let appToken: string;
+  /** An app allowed to exchange tokens (for upstream tokens and for the proxy), and a subject token for it. */
+  let exchanger: { id: string; secret: string };
+  let subjectToken: string;
   const accounts: string[] = [];
 
   before(async () => {
@@ -67,6 +74,23 @@ describe("Redis unreachable during traffic", () => {
     });
     assert.equal(issued.status, 200, issued.text);
     appToken = String(issued.json<{ access_token: string }>()!.access_token);
+    const created = await broker.services.clients.create({
+      name: "Exchanger",
+      redirectUris: ["http://127.0.0.1:9/cb"],
+      scopes: ["proxy", "tokens:read"],
+      grantTypes: ["authorization_code", TOKEN_EXCHANGE],
+      allowUpstreamTokens: true,
+    });
+    exchanger = { id: created.client.id, secret: created.secret! };
+    // Only its signature and revocation are checked before Redis is needed: whose account it names does not matter here.
+    const issuedSubject = await issueAccessToken(broker.services, {
+      client: created.client,
+      subject: accounts[0]!,
+      scope: "proxy tokens:read",
+      accountId: accounts[0]!,
+      connectorId: "gh",
+    });
+    subjectToken = issuedSubject.accessToken;
   });
 
   after(async () => {
@@ -89,6 +113,21 @@ describe("Redis unreachable during traffic", () => {
       timeoutMs: 15_000,
     });
 
+  /** A token exchange of `subjectToken`: for the account's upstream token, or (`forProxy`) for a proxy token. */
+  const exchanged = (forProxy: boolean) =>
+    send(broker.url, {
+      path: "/oauth/token",
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(exchanger.id, exchanger.secret) },
+      body: new URLSearchParams({
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: subjectToken,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        ...(forProxy ? { resource: `${broker.url}/v1/proxy` } : {}),
+      }).toString(),
+      timeoutMs: 15_000,
+    });
+
   it("requests that need Redis fail fast with 503 and Retry-After, the rest keep working; after the restart everything serves again and every refresh schedule is rebuilt", async () => {
     for (const res of [await accountsApi(), await proxied(), await clientToken()]) assert.equal(res.status, 200, res.text);
     const jobs = async () => Promise.all(accounts.map(async (id) => Boolean(await broker.services.queues.refresh.getJob(refreshJobId(id)))));
@@ -102,6 +141,9 @@ describe("Redis unreachable during traffic", () => {
         ["accounts", accountsApi],
         ["proxy", proxied],
         ["token", clientToken],
+        // A subject token cannot be checked against revocations either: not taken for an invalid one (400), a 503 like the rest.
+        ["upstream token exchange", () => exchanged(false)],
+        ["proxy token exchange", () => exchanged(true)],
       ] as const)
         down.push({ what, res: await call() });
       await new Promise((r) => setTimeout(r, 100));

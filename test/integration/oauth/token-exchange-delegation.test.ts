@@ -16,7 +16,7 @@ import { connectAccount, registerApp, startAsFixture, type AsFixture, type Fixtu
 import { TestBrowser } from "../../support/browser.js";
 import { issueAccessToken, type ActorClaim } from "../../../src/oauth/tokens.js";
 import { flushProxyAudit } from "../../../src/proxy/router.js";
-import { createConnectTicket } from "../../../src/oauth/connect-tickets.js";
+import { createConnectTicket, readConnectTicket } from "../../../src/oauth/connect-tickets.js";
 import { csrfTokenFor } from "../../../src/connect/csrf.js";
 import { sealUserCookie, userCookieName } from "../../../src/oauth/user-cookie.js";
 import { revokeFamily } from "../../../src/revocation/revocation.js";
@@ -70,7 +70,7 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
    */
   async function agentTokenForMcp(
     app: FixtureApp = agent,
-    options: { scope?: string; act?: ActorClaim } = {},
+    options: { scope?: string; act?: ActorClaim; ttl?: number } = {},
   ): Promise<{ token: string; accountId: string; gid: string; exp: number; browser: TestBrowser }> {
     const browser = new TestBrowser();
     const connected = await connectAccount(fixture, app, "offline_access proxy", { browser });
@@ -85,6 +85,7 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       grantId: String(claims.gid),
       audience: RESOURCE,
       ...(options.act ? { actor: options.act } : {}),
+      ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
     });
     return { token: issued.accessToken, accountId: connected.accountId, gid: String(claims.gid), exp: issued.claims.exp, browser };
   }
@@ -219,11 +220,22 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
 
     it("the subject's own app exchanges its token (with proxy) for the proxy: no act", async () => {
       const connected = await connectAccount(fixture, agent, "offline_access proxy");
+      const logged = fixture.broker.services.logs.lines.length;
       const answer = await exchange(agent, { subject_token: connected.access_token });
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       const claims = decodeJwt(String(answer.body.access_token));
       assert.equal(claims.act, undefined);
       assert.equal(claims.aud, proxyUri);
+      const lines = fixture.broker.services.logs.lines.slice(logged).filter((line) => line.msg === "token exchanged for the proxy (delegation)");
+      assert.deepEqual(
+        lines.map(({ clientId, appId, accountId, connectorId }) => ({ clientId, appId, accountId, connectorId })),
+        [{ clientId: agent.id, appId: agent.id, accountId: connected.accountId, connectorId: "gh" }],
+        "one line naming who exchanged, for which app, account and connector (never a token)",
+      );
+      // Scope is a space-delimited list (RFC 6749 §3.3): empty entries between spaces name no scope.
+      const spaced = await exchange(agent, { subject_token: connected.access_token, scope: "proxy  proxy" });
+      assert.equal(spaced.status, 200, JSON.stringify(spaced.body));
+      assert.equal(spaced.body.scope, "proxy");
     });
 
     it("an account that needs re-authorization: connection_required, to reconnect", async () => {
@@ -233,6 +245,26 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
       refused(answer, "connection_required", /connected again/);
       const elicitation = ElicitRequestURLParamsSchema.parse((answer.body.elicitations as unknown[])[0]);
       assert.match(elicitation.message, /Reconnect your GitHub-like account/);
+    });
+
+    it("a reconnect keeps the account's host; the subject's account is never swapped for another of the user's", async () => {
+      const subject = await agentTokenForMcp();
+      const db = fixture.broker.services.db;
+      // The host a per-server account was connected at travels with its reconnect ticket (the end user does not type it again).
+      const own = await db.account.update({ where: { id: subject.accountId }, data: { status: "needs_reauth", hostname: "git.example.test" } });
+      const answer = await exchange(mcp, { subject_token: subject.token });
+      refused(answer, "connection_required", /connected again/);
+      const ticketId = new URL(ElicitRequestURLParamsSchema.parse((answer.body.elicitations as unknown[])[0]).url).pathname.split("/").pop()!;
+      const ticket = await readConnectTicket(fixture.broker.services.redis, ticketId);
+      assert.deepEqual(
+        { userId: ticket?.userId, connectorId: ticket?.connectorId, hostname: ticket?.hostname, requestedBy: ticket?.requestedBy },
+        { userId: subject.accountId, connectorId: "gh", hostname: "git.example.test", requestedBy: mcp.id },
+      );
+      // The same user also holds an active gh account: without audience the token still acts for the subject's own, which must be reconnected.
+      await db.account.create({
+        data: { id: `${own.id}-second`, appId: own.appId, connectorId: "gh", upstreamSubject: `${own.upstreamSubject}-second`, userId: own.id, scopes: [] },
+      });
+      refused(await exchange(mcp, { subject_token: subject.token }), "connection_required", /connected again/);
     });
   });
 
@@ -287,18 +319,62 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
 
     it("any scope but proxy, or a subject without proxy exchanged by its own app: invalid_scope", async () => {
       const subject = await agentTokenForMcp();
-      refused(await exchange(mcp, { subject_token: subject.token, scope: "proxy files:read" }), "invalid_scope");
+      refused(
+        await exchange(mcp, { subject_token: subject.token, scope: "proxy files:read" }),
+        "invalid_scope",
+        /^a token for the proxy carries scope "proxy" only$/,
+      );
       const own = await agentTokenForMcp();
       refused(await exchange(agent, { subject_token: own.token }), "invalid_scope", /lacks scope "proxy"/);
     });
 
     it("bad subject tokens: invalid_request", async () => {
-      refused(await exchange(mcp, { subject_token: "not-a-token" }), "invalid_request", /subject_token/);
+      refused(
+        await exchange(mcp, { subject_token: "not-a-token" }),
+        "invalid_request",
+        /^subject_token is not a valid broker access token: the access token is not valid$/,
+      );
       const appToken = (await client.clientCredentialsGrant(mcp.config, { scope: "proxy" })).access_token;
       refused(await exchange(mcp, { subject_token: appToken }), "invalid_request", /not bound to an account/);
       const subject = await agentTokenForMcp();
-      refused(await exchange(mcp, { subject_token: subject.token, subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }), "invalid_request");
-      refused(await exchange(mcp, { subject_token: subject.token, requested_token_type: "urn:ietf:params:oauth:token-type:refresh_token" }), "invalid_request");
+      refused(
+        await exchange(mcp, { subject_token: subject.token, subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }),
+        "invalid_request",
+        /^subject_token_type must be urn:ietf:params:oauth:token-type:access_token \(a broker access token\)$/,
+      );
+      refused(
+        await exchange(mcp, { subject_token: subject.token, requested_token_type: "urn:ietf:params:oauth:token-type:refresh_token" }),
+        "invalid_request",
+        /^requested_token_type must be urn:ietf:params:oauth:token-type:access_token$/,
+      );
+      refused(
+        await exchange(mcp, { subject_token: subject.token, actor_token: "not-a-token", actor_token_type: ACCESS_TOKEN_TYPE }),
+        "invalid_request",
+        /^actor_token is not a valid broker access token: the access token is not valid$/,
+      );
+    });
+
+    it("a subject token at its last second, an account or an app gone since it was issued: invalid_request", async () => {
+      // A token expired within the clock tolerance still verifies; with no second left it cannot be exchanged (the new one would live 0 s).
+      const last = await agentTokenForMcp(agent, { ttl: 0 });
+      refused(await exchange(mcp, { subject_token: last.token }), "invalid_request", /^subject_token has expired$/);
+
+      const orphan = await agentTokenForMcp();
+      // Removed behind the broker's back: the subject token itself still verifies.
+      await fixture.broker.services.db.account.delete({ where: { id: orphan.accountId } });
+      refused(await exchange(mcp, { subject_token: orphan.token }), "invalid_request", /^the account of subject_token no longer exists$/);
+
+      const shortLived = await registerApp(fixture, {
+        name: "Short-lived agent",
+        scopes: ["offline_access", "proxy"],
+        grantTypes: ["authorization_code", "refresh_token"],
+      });
+      const fromGoneApp = await agentTokenForMcp(shortLived);
+      // Deleted behind the broker's back (the admin API revokes its tokens first), as a race with that revocation would see it.
+      await fixture.broker.services.db.app.delete({ where: { id: shortLived.id } });
+      // What any process sees once its 5 s client cache has let go of the app.
+      fixture.broker.services.clients.invalidate(shortLived.id);
+      refused(await exchange(mcp, { subject_token: fromGoneApp.token }), "invalid_request", /^subject_token was issued to an app that no longer exists$/);
     });
   });
 

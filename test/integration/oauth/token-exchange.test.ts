@@ -9,7 +9,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as client from "openid-client";
 import { connectAccount, registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../../support/as-fixture.js";
-import { readCredentials } from "../../../src/accounts/vault.js";
+import { readCredentials, storeCredentials, type StoredTokens } from "../../../src/accounts/vault.js";
+import { basic, form, send } from "../../support/raw-http.js";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
@@ -53,11 +54,36 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
     };
   }
 
+  /** The exchange as it travels, for what openid-client would normalise (it lowercases `token_type`). */
+  async function rawExchange(app: FixtureApp, subjectToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await send(fixture.broker.url, {
+      path: "/oauth/token",
+      ...form(
+        { grant_type: TOKEN_EXCHANGE, subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE },
+        { authorization: basic(app.id, app.secret!) },
+      ),
+    });
+    return { status: res.status, body: res.json<Record<string, unknown>>()! };
+  }
+
+  /** Replaces an account's stored upstream credentials, as a connector of another kind or upstream would have left them. */
+  async function storedAs(accountId: string, tokens: StoredTokens): Promise<void> {
+    const services = fixture.broker.services;
+    await storeCredentials(services.db, services.keyring, accountId, tokens);
+  }
+
   describe("exchanges", () => {
     it("gives the account's upstream access token, which works at the upstream API, and no refresh token", async () => {
       const tokens = await connectAccount(fixture, reader, "proxy tokens:read offline_access");
+      const logged = fixture.broker.services.logs.lines.length;
       const exchanged = await exchange(reader, tokens.access_token);
       assert.ok(fixture.github.issuedAccessTokens().includes(exchanged.access_token), "the upstream's own token");
+      const lines = fixture.broker.services.logs.lines.slice(logged).filter((line) => line.msg === "upstream access token handed out (token exchange)");
+      assert.deepEqual(
+        lines.map(({ clientId, accountId, connectorId }) => ({ clientId, accountId, connectorId })),
+        [{ clientId: reader.id, accountId: tokens.accountId, connectorId: "gh" }],
+        "one line naming the app, the account and the connector (never the token)",
+      );
       assert.equal(exchanged.issued_token_type, ACCESS_TOKEN_TYPE);
       assert.equal(exchanged.token_type, "bearer");
       assert.ok(exchanged.expires_in! > 3000 && exchanged.expires_in! <= 3600);
@@ -89,6 +115,25 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       const again = await exchange(reader, tokens.access_token);
       assert.equal(again.access_token, exchanged.access_token);
       assert.equal(fixture.github.stats.tokenByGrant.refresh_token, refreshesBefore + 1, "no second refresh for a fresh token");
+    });
+
+    it("hands out what the vault holds: token_type as RFC 8693 wants it, expires_in only with an expiry, the stored scope", async () => {
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      // No expiry, no refresh token: nothing to refresh, the token as it is.
+      await storedAs(tokens.accountId, { accessToken: "up-1", tokenType: "BEARER", scope: "repo read:user" });
+      const shouted = await rawExchange(reader, tokens.access_token);
+      assert.deepEqual(shouted, {
+        status: 200,
+        body: { access_token: "up-1", issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", scope: "repo read:user" },
+      });
+      await storedAs(tokens.accountId, { accessToken: "up-2", expiresAt: new Date(Date.now() + 600_000), scope: "" });
+      const untyped = await rawExchange(reader, tokens.access_token);
+      assert.equal(untyped.status, 200, JSON.stringify(untyped.body));
+      assert.equal(untyped.body.token_type, "Bearer", "no type from the upstream: bearer (RFC 6750)");
+      assert.ok(Number(untyped.body.expires_in) > 590 && Number(untyped.body.expires_in) <= 600, String(untyped.body.expires_in));
+      assert.equal("scope" in untyped.body, false, "an empty scope is no scope: none answered");
+      await storedAs(tokens.accountId, { accessToken: "up-3", tokenType: "DPoP" });
+      assert.equal((await rawExchange(reader, tokens.access_token)).body.token_type, "DPoP", "another type is told as the upstream said it");
     });
   });
 
@@ -171,6 +216,28 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       assert.equal(answer.status, 502);
       assert.deepEqual(await answer.json(), { error: "upstream_error", error_description: "GitHub-like answered HTTP 500 during the refresh" });
       assert.equal((await services.db.account.findUniqueOrThrow({ where: { id: tokens.accountId } })).status, "active");
+    });
+
+    it("an account gone since the subject token, one without an upstream access token, and an expired unrefreshable token are refused", async () => {
+      const gone = await connectAccount(fixture, reader, "proxy tokens:read");
+      // Removed behind the broker's back: the subject token itself still verifies.
+      await fixture.broker.services.db.account.delete({ where: { id: gone.accountId } });
+      await assert.rejects(exchange(reader, gone.access_token), refusedWith("invalid_request", "the account of subject_token no longer exists"));
+
+      const tokens = await connectAccount(fixture, reader, "proxy tokens:read");
+      // What an api_key connector keeps: the fields the user typed, no access token.
+      await storedAs(tokens.accountId, { fields: { apiKey: "k-123" } });
+      await assert.rejects(
+        exchange(reader, tokens.access_token),
+        refusedWith("invalid_request", "the account's connector (gh) keeps no upstream access token"),
+      );
+
+      const expired = "the upstream access token has expired and cannot be refreshed; the end user must connect the account again";
+      await storedAs(tokens.accountId, { accessToken: "up-old", expiresAt: new Date(Date.now() - 5_000) });
+      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", expired));
+      // Less than a second left is no time at all: expires_in would be 0.
+      await storedAs(tokens.accountId, { accessToken: "up-last", expiresAt: new Date(Date.now() + 900) });
+      await assert.rejects(exchange(reader, tokens.access_token), refusedWith("invalid_request", expired));
     });
 
     it("an account that must be connected again is refused; an upstream refusing the refresh marks it so", async () => {
