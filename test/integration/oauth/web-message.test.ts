@@ -16,9 +16,11 @@ import * as client from "openid-client";
 import { parse } from "node-html-parser";
 import { TestBrowser, type BrowserResponse } from "../../support/browser.js";
 import { APP_REDIRECT, registerApp, startAsFixture, type AsFixture, type FixtureApp } from "../../support/as-fixture.js";
+import { launchChromium, type TestChromium } from "../../support/chromium.js";
 
 const APP_ORIGIN = new URL(APP_REDIRECT).origin;
 const NATIVE_REDIRECT = "com.example.files:/oauth/callback";
+const HTTPS_REDIRECT = "https://files.example.test/oauth/callback";
 const toApp = { stopAt: (u: URL) => u.href.startsWith(APP_REDIRECT) || u.href.startsWith(NATIVE_REDIRECT) };
 
 interface MessagePage {
@@ -43,6 +45,7 @@ describe("response_mode=web_message and the connect widget's script", () => {
   let fixture: AsFixture;
   let app: FixtureApp;
   let nativeApp: FixtureApp;
+  let httpsApp: FixtureApp;
   let userId = 7000;
 
   before(async () => {
@@ -50,6 +53,7 @@ describe("response_mode=web_message and the connect widget's script", () => {
     const scopes = ["openid", "email", "profile", "offline_access", "proxy"];
     app = await registerApp(fixture, { scopes });
     nativeApp = await registerApp(fixture, { scopes, isPublic: true, redirectUris: [NATIVE_REDIRECT] });
+    httpsApp = await registerApp(fixture, { scopes, redirectUris: [HTTPS_REDIRECT] });
   });
 
   after(async () => {
@@ -174,6 +178,60 @@ describe("response_mode=web_message and the connect widget's script", () => {
     assert.ok(posted.url.href.startsWith(NATIVE_REDIRECT), posted.url.href);
     assert.equal(posted.submitted?.get("error"), "invalid_request");
     assert.equal(posted.submitted?.get("state"), "st-native");
+  });
+
+  it("an https redirect URI: the message is addressed to its origin, and a form_post page may submit to it", async () => {
+    // No PKCE: the error comes back at once, by the mode asked for.
+    const message = messageOf(
+      await new TestBrowser().navigate(authorizeUrl({ response_mode: "web_message", redirect_uri: HTTPS_REDIRECT, state: "st-https" }, httpsApp), toApp),
+    );
+    assert.equal(message.origin, "https://files.example.test");
+    assert.equal(message.response.error, "invalid_request");
+    assert.equal(message.response.state, "st-https");
+    const page = await new TestBrowser().navigate(authorizeUrl({ response_mode: "form_post", redirect_uri: HTTPS_REDIRECT }, httpsApp), toApp);
+    assert.equal(page.status, 200, page.body);
+    assert.match(page.headers.get("content-security-policy") ?? "", /form-action 'self' https:\/\/files\.example\.test;/);
+  });
+
+  describe("the page's script in Chromium", () => {
+    let chromium: TestChromium;
+    before(async () => {
+      chromium = await launchChromium();
+      // The app's page, at the redirect URI's origin (nothing listens there: Chromium is answered here): opens the popup and keeps what is posted to it.
+      await chromium.context.route(`${APP_ORIGIN}/**`, (route) =>
+        route.fulfill({
+          contentType: "text/html",
+          body: '<!doctype html><title>App</title><script>window.received=[];addEventListener("message",function(e){window.received.push({origin:e.origin,data:e.data})});</script>',
+        }),
+      );
+    });
+    after(async () => {
+      await chromium?.close();
+    });
+
+    it("posts the response to the window that opened it, from the broker's origin", async () => {
+      const opener = await chromium.newPage();
+      await opener.goto(`${APP_ORIGIN}/app`);
+      // No PKCE: the broker answers at once with the error's message page.
+      // Strings, not functions: the tests compile without the DOM's types.
+      await opener.evaluate(`window.open(${JSON.stringify(authorizeUrl({ response_mode: "web_message", state: "st-popup" }).href)}, "broker"); undefined`);
+      await opener.waitForFunction("window.received.length > 0");
+      const received = (await opener.evaluate("window.received")) as { origin: string; data: { type: string; response: Record<string, string> } }[];
+      assert.equal(received.length, 1);
+      assert.equal(received[0]!.origin, new URL(fixture.broker.url).origin);
+      assert.equal(received[0]!.data.type, "authorization_response");
+      assert.deepEqual(
+        { error: received[0]!.data.response.error, state: received[0]!.data.response.state, iss: received[0]!.data.response.iss },
+        { error: "invalid_request", state: "st-popup", iss: fixture.broker.url },
+      );
+    });
+
+    it("without an opener (opened by hand), tells the end user to go back to the app instead", async () => {
+      const page = await chromium.newPage();
+      await page.goto(authorizeUrl({ response_mode: "web_message", state: "st-alone" }).href);
+      await page.locator("#no-opener").waitFor({ state: "visible" });
+      assert.equal(await page.locator("#no-opener").innerText(), "This window lost its link to the app. Close it and start again from the app.");
+    });
   });
 
   it("an unknown response_mode is refused with invalid_request at the redirect URI", async () => {
