@@ -248,9 +248,9 @@ const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
  * registry: refused, so it is never stored.
  */
 export function checkClientJwks(jwks: unknown): void {
-  const keys = (jwks as { keys?: unknown } | null)?.keys;
-  if (typeof jwks !== "object" || jwks === null || !Array.isArray(keys) || keys.length === 0)
-    throw new ValidationFailed('jwks must be a JWK Set: { "keys": [ ... ] } with at least one key');
+  // Anything but an object with a `keys` array (null, a string, an array, `{}`) has no array here.
+  const keys = (jwks as { keys?: unknown } | null | undefined)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) throw new ValidationFailed('jwks must be a JWK Set: { "keys": [ ... ] } with at least one key');
   for (const [index, key] of keys.entries()) {
     if (typeof key !== "object" || key === null) throw new ValidationFailed(`jwks key ${index + 1} is not a JWK`);
     const jwk = key as Record<string, unknown>;

@@ -13,6 +13,7 @@ import { hashSecret } from "../../../src/crypto/secrets.js";
 import { BrokerError } from "../../../src/errors.js";
 import { GRANT_TYPES } from "../../../src/oauth/grants/index.js";
 import { createTestServices, type TestServices } from "../../support/services.js";
+import { sealedField } from "../../../src/crypto/sealed-fields.js";
 
 const REDIRECT = "https://app.example/cb";
 const EC_KEY = { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" };
@@ -32,6 +33,13 @@ describe("app registration and changes", () => {
   let clients: Clients;
   const create = (input: Partial<CreateClientInput>) => clients.create({ name: "App", redirectUris: [REDIRECT], ...input }, services.keyring);
   const refused = async (input: Partial<CreateClientInput>) => (await refusal(create(input))).description;
+  /** The app's stored webhook secret, opened as the webhook sender opens it (bound to the app's row and column). */
+  const openedWebhookSecret = async (id: string) => {
+    const row = await services.db.app.findUniqueOrThrow({ where: { id } });
+    return row.sealedWebhookSecret === null
+      ? null
+      : services.keyring.open(row.sealedWebhookSecret, { rowId: id, field: sealedField("app", "sealedWebhookSecret") });
+  };
 
   before(async () => {
     services = await createTestServices({ ACCESS_TOKEN_MAX_TTL_SECONDS: "7200", REFRESH_TOKEN_MAX_TTL_SECONDS: "864000" });
@@ -43,6 +51,7 @@ describe("app registration and changes", () => {
     it("a confidential app by default: client_secret_basic with either secret method, a secret shown once and stored hashed, the defaults", async () => {
       const { client, secret, webhookSecret } = await create({ name: "  Padded  " });
       assert.match(secret!, /^abs_[A-Za-z0-9_-]{43}$/);
+      assert.match(client.id, /^app_[A-Za-z0-9_-]+$/, "an app id says what it is");
       assert.equal(webhookSecret, undefined);
       assert.equal(client.secretHash, hashSecret(secret!));
       assert.deepEqual(
@@ -138,6 +147,7 @@ describe("app registration and changes", () => {
       );
       const row = await services.db.app.findUniqueOrThrow({ where: { id: client.id } });
       assert.ok(row.sealedWebhookSecret && !row.sealedWebhookSecret.includes(webhookSecret!), "the webhook secret is stored sealed");
+      assert.equal(await openedWebhookSecret(client.id), webhookSecret, "and opens as the app's webhook secret");
       assert.equal("sealedWebhookSecret" in client, false);
     });
 
@@ -172,6 +182,11 @@ describe("app registration and changes", () => {
       const needed = "at least one redirect URI is needed for the authorization code flow";
       assert.equal(await refused({ redirectUris: [] }), needed);
       assert.equal(await refused({ redirectUris: [], grantTypes: ["client_credentials"], responseTypes: ["token"] }), needed);
+      assert.equal(
+        await refused({ redirectUris: [], grantTypes: ["client_credentials"], responseTypes: ["code", "token"] }),
+        needed,
+        "one of several is enough",
+      );
       assert.deepEqual((await create({ redirectUris: [], grantTypes: ["client_credentials"] })).client.redirectUris, []);
       assert.equal(
         await refused({ redirectUris: [REDIRECT, "http://app.example/cb"] }),
@@ -293,14 +308,20 @@ describe("app registration and changes", () => {
       const sealed = async () => (await services.db.app.findUniqueOrThrow({ where: { id: client.id } })).sealedWebhookSecret;
       const firstSealed = await sealed();
       assert.ok(firstSealed);
+      assert.equal(await openedWebhookSecret(client.id), set.webhookSecret);
       const moved = await clients.setWebhook(client.id, { url: "https://app.example/hook2" }, services.keyring);
       assert.equal(moved.webhookSecret, undefined);
       assert.equal(await sealed(), firstSealed);
       const rotated = await clients.setWebhook(client.id, { url: "https://app.example/hook2", rotateSecret: true }, services.keyring);
       assert.match(rotated.webhookSecret!, /^whsec_/);
       assert.notEqual(await sealed(), firstSealed);
+      assert.equal(await openedWebhookSecret(client.id), rotated.webhookSecret);
       const removed = await clients.setWebhook(client.id, { url: null }, services.keyring);
       assert.deepEqual([removed.client.webhookUrl, removed.webhookSecret, await sealed()], [null, undefined, null]);
+      // Removing a webhook the app never had makes no secret either.
+      const never = await create({});
+      const none = await clients.setWebhook(never.client.id, { url: null }, services.keyring);
+      assert.deepEqual([none.webhookSecret, await openedWebhookSecret(never.client.id)], [undefined, null]);
     });
 
     it("refuses an unknown app, rotating while removing, a URL the webhook rules refuse", async () => {
@@ -325,8 +346,12 @@ describe("app registration and changes", () => {
       const listed = new Clients(services.db, services.config.tokenLifetimeLimits, GRANT_TYPES);
       const first = await listed.create({ name: "Listed first", redirectUris: [REDIRECT] });
       const second = await listed.create({ name: "Listed second", redirectUris: [REDIRECT] });
+      // A changed row is written anew at the end of the table: without its ORDER BY the list would follow that.
+      await services.db.app.update({ where: { id: first.client.id }, data: { name: "Listed first, renamed" } });
+      let ids = (await listed.list()).map((c) => c.id);
+      assert.ok(ids.indexOf(first.client.id) < ids.indexOf(second.client.id));
       await services.db.app.update({ where: { id: first.client.id }, data: { createdAt: new Date(Date.now() + 60_000) } });
-      const ids = (await listed.list()).map((c) => c.id);
+      ids = (await listed.list()).map((c) => c.id);
       assert.ok(ids.indexOf(second.client.id) < ids.indexOf(first.client.id));
       assert.equal(ids.at(-1), first.client.id);
     });

@@ -72,7 +72,7 @@ describe("redirect URIs", () => {
   });
 
   it("isLoopbackHost: 127.0.0.0/8 and [::1] as URL hosts, nothing that only starts or ends like one", () => {
-    for (const host of ["127.0.0.1", "127.1.22.255", "[::1]"]) assert.equal(isLoopbackHost(host), true, host);
+    for (const host of ["127.0.0.1", "127.1.22.255", "127.10.200.3", "[::1]"]) assert.equal(isLoopbackHost(host), true, host);
     for (const host of ["localhost", "::1", "127.0.0.1.example.com", "x127.0.0.1", "127.0.0", "128.0.0.1", "127.a.0.1"])
       assert.equal(isLoopbackHost(host), false, host);
   });
