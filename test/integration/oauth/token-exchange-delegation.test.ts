@@ -233,6 +233,9 @@ describe("token exchange for the proxy: delegation and connect on demand", () =>
         "one line naming who exchanged, for which app, account and connector (never a token)",
       );
       // Scope is a space-delimited list (RFC 6749 §3.3): empty entries between spaces name no scope.
+      // requested_token_type may name the one type issued.
+      const typed = await exchange(agent, { subject_token: connected.access_token, requested_token_type: ACCESS_TOKEN_TYPE });
+      assert.equal(typed.status, 200, JSON.stringify(typed.body));
       const spaced = await exchange(agent, { subject_token: connected.access_token, scope: "proxy  proxy" });
       assert.equal(spaced.status, 200, JSON.stringify(spaced.body));
       assert.equal(spaced.body.scope, "proxy");

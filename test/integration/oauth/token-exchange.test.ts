@@ -55,7 +55,7 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
   }
 
   /** The exchange as it travels, for what openid-client would normalise (it lowercases `token_type`). */
-  async function rawExchange(app: FixtureApp, subjectToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function rawExchange(app: FixtureApp, subjectToken: string): Promise<{ status: number; body: Record<string, unknown>; requestId: string }> {
     const res = await send(fixture.broker.url, {
       path: "/oauth/token",
       ...form(
@@ -63,7 +63,7 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
         { authorization: basic(app.id, app.secret!) },
       ),
     });
-    return { status: res.status, body: res.json<Record<string, unknown>>()! };
+    return { status: res.status, body: res.json<Record<string, unknown>>()!, requestId: String(res.headers["x-request-id"]) };
   }
 
   /** Replaces an account's stored upstream credentials, as a connector of another kind or upstream would have left them. */
@@ -122,10 +122,13 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       // No expiry, no refresh token: nothing to refresh, the token as it is.
       await storedAs(tokens.accountId, { accessToken: "up-1", tokenType: "BEARER", scope: "repo read:user" });
       const shouted = await rawExchange(reader, tokens.access_token);
-      assert.deepEqual(shouted, {
-        status: 200,
-        body: { access_token: "up-1", issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", scope: "repo read:user" },
-      });
+      assert.deepEqual(
+        { status: shouted.status, body: shouted.body },
+        {
+          status: 200,
+          body: { access_token: "up-1", issued_token_type: ACCESS_TOKEN_TYPE, token_type: "Bearer", scope: "repo read:user" },
+        },
+      );
       await storedAs(tokens.accountId, { accessToken: "up-2", expiresAt: new Date(Date.now() + 600_000), scope: "" });
       const untyped = await rawExchange(reader, tokens.access_token);
       assert.equal(untyped.status, 200, JSON.stringify(untyped.body));
@@ -245,11 +248,15 @@ describe("token exchange for upstream access tokens (RFC 8693)", () => {
       const services = fixture.broker.services;
       await services.db.credential.update({ where: { accountId: tokens.accountId }, data: { expiresAt: new Date(Date.now() + 30_000) } });
       fixture.github.failNextToken(400, { error: "invalid_grant", error_description: "revoked" });
-      await assert.rejects(
-        exchange(reader, tokens.access_token),
-        refusedWith("invalid_request", "the upstream refused the account's refresh token; the end user must connect it again"),
-      );
+      const { requestId, ...refused } = await rawExchange(reader, tokens.access_token);
+      assert.deepEqual(refused, {
+        status: 400,
+        body: { error: "invalid_request", error_description: "the upstream refused the account's refresh token; the end user must connect it again" },
+      });
       assert.equal((await services.db.account.findUniqueOrThrow({ where: { id: tokens.accountId } })).status, "needs_reauth");
+      // The refresh made for the exchange is part of its request: the account's event names it.
+      const marked = await services.db.auditEvent.findFirst({ where: { action: "account.needs_reauth", accountId: tokens.accountId } });
+      assert.equal(marked?.requestId, requestId);
       await assert.rejects(
         exchange(reader, tokens.access_token),
         refusedWith("invalid_request", "the account of subject_token is needs_reauth; the end user must connect it again"),
