@@ -44,9 +44,10 @@ export const groups = {
     mutate: ["src/oauth/authorization-response.ts", "src/oauth/response-modes.ts"],
     // The device flow ends in finishAuthorization and refuseAuthorization too (approve or deny the device code);
     // web-message: the web_message response mode; token-exchange-delegation: a connect on demand, which ends there as well;
-    // resource-indicators: the resource of a front-channel token's grant.
+    // resource-indicators: the resource of a front-channel token's grant; app-deleted-mid-authorization: the fallbacks of a race.
     tests: [
       "test/integration/oauth/response-types.test.ts",
+      "test/integration/oauth/app-deleted-mid-authorization.test.ts",
       "test/integration/oauth/unified-flow.test.ts",
       "test/integration/oauth/device-flow.test.ts",
       "test/integration/oauth/web-message.test.ts",
