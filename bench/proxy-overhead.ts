@@ -28,8 +28,13 @@
  * per-call info line is left out; info includes it), BENCH_NODE_ARGS (node
  * flags for the broker, e.g. `--cpu-prof`), BENCH_BARE_NODE_ARGS (the same for
  * the upstream and the bare pass-throughs), BENCH_ONLY (comma-separated
- * target names), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
- * in docs/benchmarks.md).
+ * target names; `broker` takes the BENCH_BASE one too), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
+ * in docs/benchmarks.md), BENCH_BASE (a git ref: the broker at that commit
+ * as one more target, built in a worktree, on the same database and token:
+ * an A/B of a change in one run, its rounds interleaved with the others';
+ * printed, not filed). On a shared 2-core machine, many short rounds
+ * (BENCH_SECONDS=3 BENCH_ROUNDS=8) make the medians of an A/B steadier than
+ * two long ones: the machine's speed drifts within minutes.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
@@ -37,7 +42,8 @@ import { fileURLToPath } from "node:url";
 import { Agent as UndiciAgent } from "undici";
 import { publish, table } from "./lib/report.js";
 import { runWrk, wrkAvailable, type WrkResult, type WrkTarget } from "./lib/wrk.js";
-import { closeSeeding, prepareBroker, startBrokerProcess, type BrokerProcess } from "./lib/broker.js";
+import { checkoutAt, closeSeeding, prepareBroker, startBrokerProcess, type BrokerProcess } from "./lib/broker.js";
+import { freePort } from "../test/support/ports.js";
 import { connectAccount } from "../src/accounts/accounts.js";
 import { issueAccessToken } from "../src/oauth/tokens.js";
 import { median, numberFromEnv } from "./lib/load.js";
@@ -173,7 +179,14 @@ function filesConnector(upstream: string) {
  * modules: an app, an account connected with upstream tokens, and an
  * account-bound access token for it.
  */
-async function startBroker(upstreamPort: number): Promise<{ process: BrokerProcess; port: number; token: string; cleanup(): Promise<void> }> {
+async function startBroker(upstreamPort: number): Promise<{
+  process: BrokerProcess;
+  port: number;
+  token: string;
+  /** The broker at BENCH_BASE, when it is set. */
+  base?: { process: BrokerProcess; port: number; commit: string };
+  cleanup(): Promise<void>;
+}> {
   const upstream = `http://127.0.0.1:${upstreamPort}`;
   const setup = await prepareBroker({ connectors: { "files.json": filesConnector(upstream) } });
   const services = await setup.openServices();
@@ -204,7 +217,27 @@ async function startBroker(upstreamPort: number): Promise<{ process: BrokerProce
     await closeSeeding(services);
   }
   const broker = await startBrokerProcess(setup);
-  return { process: broker, port: setup.port, token, cleanup: () => broker.stop().then(() => setup.cleanup()) };
+  // BENCH_BASE: the same broker at another commit, on the same database, keys and token (the issuer is a name, not its port).
+  const baseRef = process.env.BENCH_BASE;
+  if (!baseRef) return { process: broker, port: setup.port, token, cleanup: () => broker.stop().then(() => setup.cleanup()) };
+  const checkout = checkoutAt(baseRef);
+  const basePort = await freePort();
+  const baseBroker = await startBrokerProcess(setup, "serve", {
+    repo: checkout.repo,
+    env: { PORT: String(basePort) },
+    ready: async () => (await fetch(`http://127.0.0.1:${basePort}/healthz`).catch(() => undefined))?.ok === true,
+  });
+  return {
+    process: broker,
+    port: setup.port,
+    token,
+    base: { process: baseBroker, port: basePort, commit: checkout.commit },
+    cleanup: async () => {
+      await Promise.all([broker.stop(), baseBroker.stop()]);
+      checkout.remove();
+      await setup.cleanup();
+    },
+  };
 }
 
 // ── the driver ──────────────────────────────────────────────────────────────
@@ -327,7 +360,14 @@ async function main(): Promise<void> {
       },
       { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.port}/healthz`, headers: {}, pid: broker.process.pid },
     ];
-    const targets = only ? all.filter((t) => only.includes(t.name)) : all;
+    if (broker.base)
+      all.splice(4, 0, {
+        name: `broker at ${broker.base.commit}`,
+        url: `http://127.0.0.1:${broker.base.port}/v1/proxy${PATH}`,
+        headers: { authorization: `Bearer ${broker.token}` },
+        pid: broker.base.process.pid,
+      });
+    const targets = only ? all.filter((t) => only.includes(t.name) || (t.name.startsWith("broker at ") && only.includes("broker"))) : all;
     for (const target of targets) {
       const res = await fetch(target.url, { headers: target.headers });
       await res.arrayBuffer();
@@ -342,6 +382,11 @@ async function main(): Promise<void> {
     }
     const { body, summary } = render(rounds.map(medianOf));
     process.stderr.write(`${summary}\n`);
+    // An A/B against another commit is a development run: printed, not filed.
+    if (broker.base) {
+      process.stdout.write(`${body}\n`);
+      return;
+    }
     publish({
       section: "Proxy overhead",
       about:

@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -113,7 +113,7 @@ export function nodeArgsFromEnv(): string[] {
   return (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 }
 
-let built = false;
+const built = new Set<string>();
 
 /**
  * Compiles src/ to dist/ once per bench run, so the broker runs the compiled
@@ -122,10 +122,31 @@ let built = false;
  * the install is enough), and tsx's loader and names cost the proxy a
  * measurable share of a call.
  */
-function buildDist(): void {
-  if (built) return;
-  execFileSync(process.execPath, ["scripts/build.js"], { cwd: REPO, stdio: "inherit" });
-  built = true;
+function buildDist(repo: string): void {
+  if (built.has(repo)) return;
+  execFileSync(process.execPath, ["scripts/build.js"], { cwd: repo, stdio: "inherit" });
+  built.add(repo);
+}
+
+/**
+ * A checkout of the broker at `ref` (a commit, a branch, `HEAD~1`) beside
+ * this one, built and ready to start with `startBrokerProcess(…, { repo })`:
+ * for an A/B of a change in one run (bench:proxy's BENCH_BASE). A git
+ * worktree in a temporary folder, sharing this checkout's node_modules and
+ * generated Prisma client (the same lock file and schema are assumed).
+ */
+export function checkoutAt(ref: string): { repo: string; commit: string; remove(): void } {
+  const commit = execFileSync("git", ["rev-parse", "--short", ref], { cwd: REPO, encoding: "utf8" }).trim();
+  const repo = mkdtempSync(join(tmpdir(), "authbroker-base-"));
+  execFileSync("git", ["worktree", "add", "--detach", "--force", repo, commit], { cwd: REPO, stdio: "ignore" });
+  symlinkSync(join(REPO, "node_modules"), join(repo, "node_modules"));
+  cpSync(join(REPO, "src/generated"), join(repo, "src/generated"), { recursive: true });
+  buildDist(repo);
+  return {
+    repo,
+    commit,
+    remove: () => execFileSync("git", ["worktree", "remove", "--force", repo], { cwd: REPO, stdio: "ignore" }),
+  };
 }
 
 /**
@@ -135,13 +156,14 @@ function buildDist(): void {
 export async function startBrokerProcess(
   setup: BrokerSetup,
   role: "serve" | "worker" | "all" = "serve",
-  options: { nodeArgs?: string[]; ready?: () => Promise<boolean> } = {},
+  options: { nodeArgs?: string[]; ready?: () => Promise<boolean>; repo?: string; env?: Record<string, string> } = {},
 ): Promise<BrokerProcess> {
-  buildDist();
+  const repo = options.repo ?? REPO;
+  buildDist(repo);
   const child = spawn(process.execPath, [...(options.nodeArgs ?? nodeArgsFromEnv()), "bin/authbroker.js", role], {
-    cwd: REPO,
+    cwd: repo,
     // Only what the broker needs: PATH for tsx, HOME for caches; never this shell's other variables.
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "production", ...setup.env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "production", ...setup.env, ...options.env },
     stdio: ["ignore", "inherit", "inherit"],
   });
   let exited = false;
