@@ -54,6 +54,7 @@ import { preferredWaitSeconds, upstreamHoldMs } from "./rate-headers.js";
 import type { OutboundRateLimiter, RateRules } from "./rate-limit.js";
 import { namedBaseOf, proxyTargetUrl } from "./target-url.js";
 import { upstreamFailure } from "./upstream-failure.js";
+import { UpstreamAnswer } from "./upstream-answer.js";
 
 /** What the proxy keeps for the life of the process. */
 export interface ProxyContext {
@@ -89,15 +90,17 @@ interface Target {
 }
 
 /**
- * Tells undici to abort a request when the app goes away. undici takes an
- * EventEmitter with an `abort` event as well as an AbortSignal; this costs
- * far less per call than an AbortController (an EventTarget).
+ * The app going away: aborts the upstream exchange in flight, and any wait
+ * for a rate-limit slot (`pause`, through the `abort` event).
  */
 class AppGone extends EventEmitter {
   aborted = false;
+  /** The exchange in flight, if any. */
+  answer: UpstreamAnswer | undefined;
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.answer?.abort(new Error("the app went away"));
     this.emit("abort");
   }
 }
@@ -318,7 +321,7 @@ async function takeSlot(
  * account). Called only for connectors that declare limits: the others never ask
  * Redis. Waited for, so the app's next call already sees it.
  */
-async function noteUpstreamHold(ctx: ProxyContext, resolved: ResolvedAccount, rules: RateRules, upstream: Dispatcher.ResponseData): Promise<void> {
+async function noteUpstreamHold(ctx: ProxyContext, resolved: ResolvedAccount, rules: RateRules, upstream: UpstreamAnswer): Promise<void> {
   const { plan } = resolved;
   const holdMs = upstreamHoldMs(upstream.statusCode, upstream.headers, Date.now());
   if (holdMs <= 0) return;
@@ -332,13 +335,14 @@ interface Outgoing {
   method: string;
   headers: Record<string, string | string[]>;
   body: ProxyRequestBody;
-  signal: AppGone;
+  appGone: AppGone;
 }
 
 /**
- * Puts the credential in and sends the request upstream. A failure is the
- * upstream's (502/504, upstream-failure.ts), unless the app went away first;
- * a BrokerError (no usable credential) passes as it is.
+ * Puts the credential in and sends the request upstream; settles with the
+ * upstream's status and headers, its body not yet read (upstream-answer.ts).
+ * A failure is the upstream's (502/504, upstream-failure.ts), unless the
+ * app went away first; a BrokerError (no usable credential) passes as it is.
  */
 async function exchange(
   ctx: ProxyContext,
@@ -347,7 +351,7 @@ async function exchange(
   credentials: OpenedCredentials,
   outgoing: Outgoing,
   record: CallRecord,
-): Promise<Dispatcher.ResponseData> {
+): Promise<UpstreamAnswer> {
   let started: bigint | undefined;
   try {
     const headers = { ...outgoing.headers };
@@ -356,19 +360,25 @@ async function exchange(
     const signing = style.inject(credentialTarget, credentials);
     if (signing) await signing;
     if (body.kind === "stream" && body.length !== undefined) headers["content-length"] = String(body.length);
+    const appGone = outgoing.appGone;
+    const answer = new UpstreamAnswer(() => (appGone.aborted ? new Error("the app went away") : undefined));
+    appGone.answer = answer;
     started = process.hrtime.bigint();
-    return await ctx.services.outbound.dispatcherFor(target.url.origin, target.checked).request({
-      origin: target.url.origin,
-      path: `${target.url.pathname}${credentialTarget.search}`,
-      method: outgoing.method as Dispatcher.HttpMethod,
-      headers,
-      body: body.kind === "none" ? null : body.kind === "buffered" ? body.bytes : body.stream,
-      headersTimeout: ctx.options.headersTimeoutMs,
-      bodyTimeout: ctx.options.bodyTimeoutMs,
-      signal: outgoing.signal,
-    });
+    ctx.services.outbound.dispatcherFor(target.url.origin, target.checked).dispatch(
+      {
+        origin: target.url.origin,
+        path: `${target.url.pathname}${credentialTarget.search}`,
+        method: outgoing.method as Dispatcher.HttpMethod,
+        headers,
+        body: body.kind === "none" ? null : body.kind === "buffered" ? body.bytes : body.stream,
+        headersTimeout: ctx.options.headersTimeoutMs,
+        bodyTimeout: ctx.options.bodyTimeoutMs,
+      },
+      answer,
+    );
+    return await answer.started;
   } catch (err) {
-    throw outgoing.signal.aborted ? err : upstreamFailure(err, outgoing.connectorName);
+    throw outgoing.appGone.aborted ? err : upstreamFailure(err, outgoing.connectorName);
   } finally {
     if (started !== undefined) {
       const elapsed = seconds(started);
@@ -431,53 +441,18 @@ function reportRevokedUpstream(ctx: ProxyContext, resolved: ResolvedAccount, ref
 // ── 6. the relay ────────────────────────────────────────────────────────────
 
 /**
- * Drops a response body that will not be relayed: a small one is read to
- * the end so its connection goes back to the pool, a large one is cut.
- * Never throws (a destroyed undici body emits an AbortError otherwise).
+ * Writes the upstream's status, end-to-end headers and body to the app
+ * (upstream-answer.ts). Settles when the app has the whole body; rejects
+ * when either side fails, after cutting both: an upstream that stalls cuts
+ * the app's connection (never a second response); an app that goes away
+ * stops the upstream transfer.
  */
-function discard(body: Dispatcher.ResponseData["body"]): Promise<void> {
-  return body.dump({ limit: 64 * 1024 }).then(
-    () => undefined,
-    () => undefined,
-  );
-}
-
-/**
- * Writes the upstream's status and headers, then streams its body with
- * backpressure (`pipe`). Settles when the app has the whole body; rejects
- * when either side fails, after destroying both (an upstream that stalls
- * cuts the app's connection: never a second response; an app that goes
- * away stops the upstream transfer). Not `stream.pipeline`: it allocates an
- * AbortController and a DOMException per call, a measurable share of a
- * small proxied call.
- */
-function relay(res: ServerResponse, upstream: Dispatcher.ResponseData, preferenceApplied: string | undefined): Promise<void> {
+function relay(res: ServerResponse, upstream: UpstreamAnswer, preferenceApplied: string | undefined): Promise<void> {
   const headers = downstreamResponseHeaders(upstream.headers);
   // The upstream's own Preference-Applied (for preferences the app sent it) is kept beside the broker's.
   if (preferenceApplied)
     headers["preference-applied"] = headers["preference-applied"] ? `${String(headers["preference-applied"])}, ${preferenceApplied}` : preferenceApplied;
-  res.writeHead(upstream.statusCode, headers);
-  const body = upstream.body;
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const fail = (err: unknown) => {
-      if (settled) return;
-      settled = true;
-      body.unpipe(res);
-      body.destroy();
-      res.destroy();
-      reject(err);
-    };
-    body.on("error", fail);
-    res.once("finish", () => {
-      settled = true;
-      resolve();
-    });
-    res.once("close", () => {
-      if (!res.writableFinished) fail(Object.assign(new Error("the app closed the connection"), { code: "ERR_STREAM_PREMATURE_CLOSE" }));
-    });
-    body.pipe(res);
-  });
+  return upstream.relayTo(res, headers);
 }
 
 // ── the call ────────────────────────────────────────────────────────────────
@@ -554,7 +529,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
       method: req.method ?? "GET",
       headers: withConnectorHeaders(resolved.connector, upstreamRequestHeaders(req.headers, requestId, style.header)),
       body,
-      signal: appGone,
+      appGone,
     };
 
     if (rateRules) await takeSlot(ctx, resolved, rateRules, req.headers.prefer, record, appGone);
@@ -563,11 +538,11 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
     if (upstream.statusCode === 401) {
       // The 401's body waits unread in the socket while the refresh runs.
       const fresh = await refreshAfter401(ctx, resolved, credentials, requestId).catch((err: unknown) => {
-        discard(upstream.body);
+        void upstream.discard();
         throw err;
       });
       if (fresh && isReplayable(body)) {
-        await discard(upstream.body);
+        await upstream.discard();
         credentials = fresh;
         record.retried = true;
         // The retry is a call like any other to the upstream's limits.

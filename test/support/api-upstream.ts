@@ -78,8 +78,8 @@ export interface ApiUpstream {
   port: number;
   readonly requests: ApiUpstreamRequest[];
   readonly stats: ApiUpstreamStats;
-  /** Answer the next `count` requests 401 whatever credential they carry. */
-  rejectNext(count?: number): void;
+  /** Answer the next `count` requests 401 whatever credential they carry, with `padding` bytes more in the body. */
+  rejectNext(count?: number, padding?: number): void;
   close(): Promise<void>;
 }
 
@@ -112,6 +112,7 @@ export async function startApiUpstream(options: ApiUpstreamOptions): Promise<Api
   const stats: ApiUpstreamStats = { lastLargeBytes: 0, lastLargeSha256: undefined, unauthorized: 0, largeAborted: 0 };
   const sockets = new Set<Socket>();
   let rejections = 0;
+  let rejectionPadding = 0;
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
@@ -142,7 +143,7 @@ export async function startApiUpstream(options: ApiUpstreamOptions): Promise<Api
       stats.unauthorized += 1;
       req.resume();
       res.writeHead(401, { "content-type": "application/json", "www-authenticate": 'Bearer realm="api"' });
-      res.end(JSON.stringify({ message: "Bad credentials" }));
+      res.end(JSON.stringify({ message: "Bad credentials", ...(rejectionPadding > 0 ? { padding: "x".repeat(rejectionPadding) } : {}) }));
       return;
     }
     const path = url.pathname;
@@ -257,8 +258,9 @@ export async function startApiUpstream(options: ApiUpstreamOptions): Promise<Api
     port,
     requests,
     stats,
-    rejectNext(count = 1) {
+    rejectNext(count = 1, padding = 0) {
       rejections += count;
+      rejectionPadding = padding;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

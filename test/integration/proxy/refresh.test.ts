@@ -132,6 +132,18 @@ describe("upstream 401 and expired credentials", () => {
     assert.notEqual(res.json<{ headers: Record<string, string> }>().headers.authorization, tokenBefore, "the retry carried the new token");
   });
 
+  it("a 401 whose body is too large to read is cut, and the retry after the refresh succeeds", async () => {
+    const { tokens } = await connect("gh-api");
+    const refreshesBefore = refreshes();
+    api.rejectNext(1, 1024 * 1024);
+    const res = await call(tokens.access_token, "/echo/large-401");
+    assert.equal(res.status, 200, res.text);
+    assert.equal(refreshes() - refreshesBefore, 1);
+    assert.equal(res.json<{ path: string }>().path, "/echo/large-401");
+    // The next call works on the pool the cut connection left.
+    assert.equal((await call(tokens.access_token, "/echo/after")).status, 200);
+  });
+
   it("a 401 for credentials a 401 just refreshed is passed back without refreshing again", async () => {
     const { tokens } = await connect("gh-api");
     const refreshesBefore = refreshes();
