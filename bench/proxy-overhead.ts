@@ -52,7 +52,8 @@ import { median, numberFromEnv } from "./lib/load.js";
 const UPSTREAM_TOKEN = "gho_bench_upstream_0123456789abcdef";
 const PATH = "/items/42?fields=id,name";
 const RESPONSE = JSON.stringify({ id: 42, name: "answer", tags: ["a", "b", "c"], owner: { id: 7, login: "octocat" } });
-const RSS_LIMIT_MIB = 300;
+/** Issue 16's 300 MB, in the MiB the RSS is shown in (300 × 10⁶ bytes = 286 MiB). */
+const RSS_LIMIT_MIB = 300e6 / 2 ** 20;
 
 type Role = "upstream" | "bare-http" | "bare-undici";
 interface Ready {
@@ -307,7 +308,7 @@ function render(results: WrkResult[]): { body: string; summary: string } {
       ["p50 added ≤ 0.30 ms", `${ms(broker.p50 - reference.p50)} ms`, broker.p50 - reference.p50 <= 300],
       ["p99 ≤ 2× the bare p99", `${(broker.p99 / reference.p99).toFixed(2)}×`, broker.p99 <= 2 * reference.p99],
       ["0 errors", String(broker.errors), broker.errors === 0],
-      [`RSS ≤ ${RSS_LIMIT_MIB} MB`, `${broker.rssPeakMiB.toFixed(0)} MiB`, broker.rssPeakMiB <= RSS_LIMIT_MIB],
+      [`RSS ≤ 300 MB (${RSS_LIMIT_MIB.toFixed(0)} MiB)`, `${broker.rssPeakMiB.toFixed(0)} MiB`, broker.rssPeakMiB <= RSS_LIMIT_MIB],
     ] as const;
     body.push(
       "",

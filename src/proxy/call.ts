@@ -363,10 +363,12 @@ async function exchange(
     const appGone = outgoing.appGone;
     const answer = new UpstreamAnswer(() => (appGone.aborted ? new Error("the app went away") : undefined));
     appGone.answer = answer;
+    // URL's origin getter builds a new string each time.
+    const origin = target.url.origin;
     started = process.hrtime.bigint();
-    ctx.services.outbound.dispatcherFor(target.url.origin, target.checked).dispatch(
+    ctx.services.outbound.dispatcherFor(origin, target.checked).dispatch(
       {
-        origin: target.url.origin,
+        origin,
         path: `${target.url.pathname}${credentialTarget.search}`,
         method: outgoing.method as Dispatcher.HttpMethod,
         headers,
