@@ -64,6 +64,8 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Headers): void {
+    // undici hands informational answers (103 Early Hints, 102 Processing) to the handler too: only the final one counts.
+    if (statusCode < 200) return;
     this.statusCode = statusCode;
     this.headers = headers;
     this.responseStarted = true;

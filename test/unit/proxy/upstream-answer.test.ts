@@ -2,7 +2,8 @@
  * The upstream's answer as the proxy takes it (src/proxy/upstream-answer.ts),
  * through undici's real dispatch to a real local upstream, relayed to a real
  * app connection: a body that arrives before the broker decides is held
- * (the upstream paused past 64 KiB) and relayed whole and in order; a
+ * (the upstream paused past 64 KiB) and relayed whole and in order; an
+ * informational 1xx answer is skipped for the final one; a
  * dropped body is read to the end when small (its connection is reused) and
  * cut when large; an upstream that fails mid-body cuts the app's connection.
  */
@@ -43,6 +44,11 @@ describe("the upstream's answer: held, relayed, dropped", () => {
         // In 16 KiB writes, so the body arrives over many reads.
         for (let at = 0; at < LARGE.length; at += 16 * 1024) res.write(LARGE.subarray(at, at + 16 * 1024));
         return void res.end();
+      }
+      if (req.url === "/early-hints") {
+        res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" });
+        // The final answer in a later packet: the hints alone must not settle anything.
+        return void setTimeout(() => res.writeHead(200, { "content-type": "text/plain" }).end("final answer"), 50);
       }
       if (req.url === "/broken") {
         res.writeHead(200, { "content-type": "text/plain", "content-length": 1000 });
@@ -107,6 +113,15 @@ describe("the upstream's answer: held, relayed, dropped", () => {
     assert.equal(body.length, MIB);
     assert.equal(sha256(body), sha256(LARGE));
     assert.equal(lastLarge, "finished");
+  });
+
+  it("an informational answer (103 Early Hints) is not the answer: the final status, headers and body are relayed", async () => {
+    const answer = await send("/early-hints").started;
+    assert.equal(answer.statusCode, 200);
+    assert.equal(answer.headers["content-type"], "text/plain");
+    const { body, relay } = await throughApp((res) => answer.relayTo(res, { "content-type": "text/plain" }));
+    assert.equal(relay, "resolved");
+    assert.equal(String(body), "final answer");
   });
 
   it("a small body dropped is read to the end, and its connection serves the next request", async () => {
