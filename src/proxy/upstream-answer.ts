@@ -22,6 +22,9 @@ const HOLD_BYTES = 64 * 1024;
 
 type Headers = Record<string, string | string[] | undefined>;
 
+/** What a relay rejects with when the app's connection closed before the whole answer was written. */
+const appClosed = () => Object.assign(new Error("the app closed the connection"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
+
 /** Where the body goes once the broker has decided: the app's response, or nowhere. */
 interface Sink {
   /** Takes a chunk; false when the upstream must pause until `resume` is called. */
@@ -115,6 +118,12 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
    * either side fails, after cutting both (never a second response).
    */
   relayTo(res: ServerResponse, headers: OutgoingHttpHeaders): Promise<void> {
+    // An app gone already has had its "close": nothing below would ever settle.
+    if (res.destroyed) {
+      const gone = appClosed();
+      this.abort(gone);
+      return Promise.reject(gone);
+    }
     res.writeHead(this.statusCode, headers);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -126,7 +135,7 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
         reject(err);
       };
       res.once("close", () => {
-        if (!res.writableFinished) fail(Object.assign(new Error("the app closed the connection"), { code: "ERR_STREAM_PREMATURE_CLOSE" }));
+        if (!res.writableFinished) fail(appClosed());
       });
       this.drainTo({
         write: (chunk, resume) => {

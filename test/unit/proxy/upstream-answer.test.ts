@@ -161,6 +161,29 @@ describe("the upstream's answer: held, relayed, dropped", () => {
     assert.ok(body instanceof Error || body.length < 1000, "the app did not get a whole body");
   });
 
+  it("an app that went away before the relay starts: the relay rejects at once", async () => {
+    const answer = await send("/small").started;
+    const relayed = new Promise<"resolved" | Error>((resolve) => {
+      const app = createServer((req, res) => {
+        // The app's connection is gone by the time the broker relays.
+        res.once("close", () => {
+          answer.relayTo(res, {}).then(
+            () => resolve("resolved"),
+            (err: Error) => resolve(err),
+          );
+          app.close();
+        });
+      });
+      void listen(app).then((url) => {
+        const request = get(url).on("error", () => undefined);
+        setTimeout(() => request.destroy(), 50);
+      });
+    });
+    const outcome = await relayed;
+    assert.ok(outcome instanceof Error, "the relay rejected");
+    assert.equal((outcome as Error & { code?: string }).code, "ERR_STREAM_PREMATURE_CLOSE");
+  });
+
   it("a failure before the response starts rejects `started`", async () => {
     const answer = new UpstreamAnswer(() => undefined);
     agent.dispatch({ origin: "http://127.0.0.1:9", path: "/", method: "GET", headers: {} }, answer);
