@@ -53,7 +53,7 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
     this.started = new Promise((resolve, reject) => (this.settleStart = { resolve, reject }));
   }
 
-  /** Aborts the exchange at whatever stage it is; the failure reaches whoever waits on it. */
+  /** Aborts the exchange once it has reached a connection (before, `abortReason` decides); the failure reaches whoever waits on it. */
   abort(reason: Error): void {
     if (this.controller) this.controller.abort(reason);
   }
