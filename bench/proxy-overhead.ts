@@ -28,8 +28,9 @@
  * per-call info line is left out; info includes it), BENCH_NODE_ARGS (node
  * flags for the broker, e.g. `--cpu-prof`), BENCH_BARE_NODE_ARGS (the same for
  * the upstream and the bare pass-throughs), BENCH_ONLY (comma-separated
- * target names; `broker` takes the BENCH_BASE one too), BENCH_NO_REPORT=1 (print only; otherwise the run is filed
- * in docs/benchmarks.md), BENCH_BASE (a git ref: the broker at that commit
+ * target names; `broker` takes the BENCH_BASE one too), BENCH_NO_REPORT=1
+ * (print only; otherwise the run is filed in docs/benchmarks.md),
+ * BENCH_BASE (a git ref: the broker at that commit
  * as one more target, built in a worktree, on the same database and token:
  * an A/B of a change in one run, its rounds interleaved with the others';
  * printed, not filed). On a shared 2-core machine, many short rounds
@@ -223,11 +224,7 @@ async function startBroker(upstreamPort: number): Promise<{
   if (!baseRef) return { process: broker, port: setup.port, token, cleanup: () => broker.stop().then(() => setup.cleanup()) };
   const checkout = checkoutAt(baseRef);
   const basePort = await freePort();
-  const baseBroker = await startBrokerProcess(setup, "serve", {
-    repo: checkout.repo,
-    env: { PORT: String(basePort) },
-    ready: async () => (await fetch(`http://127.0.0.1:${basePort}/healthz`).catch(() => undefined))?.ok === true,
-  });
+  const baseBroker = await startBrokerProcess(setup, "serve", { repo: checkout.repo, port: basePort });
   return {
     process: broker,
     port: setup.port,

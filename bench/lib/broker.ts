@@ -156,19 +156,27 @@ export function checkoutAt(ref: string): { repo: string; commit: string; remove(
 export async function startBrokerProcess(
   setup: BrokerSetup,
   role: "serve" | "worker" | "all" = "serve",
-  options: { nodeArgs?: string[]; ready?: () => Promise<boolean>; repo?: string; env?: Record<string, string> } = {},
+  /** `repo`: a checkout other than this one (checkoutAt); `port`: another port than the setup's (a second broker on the same setup). */
+  options: { nodeArgs?: string[]; ready?: () => Promise<boolean>; repo?: string; port?: number } = {},
 ): Promise<BrokerProcess> {
   const repo = options.repo ?? REPO;
   buildDist(repo);
   const child = spawn(process.execPath, [...(options.nodeArgs ?? nodeArgsFromEnv()), "bin/authbroker.js", role], {
     cwd: repo,
     // Only what the broker needs: PATH for tsx, HOME for caches; never this shell's other variables.
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NODE_ENV: "production", ...setup.env, ...options.env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      NODE_ENV: "production",
+      ...setup.env,
+      ...(options.port ? { PORT: String(options.port) } : {}),
+    },
     stdio: ["ignore", "inherit", "inherit"],
   });
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
-  const ready = options.ready ?? (async () => (await fetch(`${setup.url}/healthz`).catch(() => undefined))?.ok === true);
+  const url = options.port ? `http://127.0.0.1:${options.port}` : setup.url;
+  const ready = options.ready ?? (async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true);
   const deadline = Date.now() + 60_000;
   while (!(await ready())) {
     if (exited) throw new Error(`the broker (${role}) exited during start (code ${child.exitCode})`);

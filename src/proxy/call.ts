@@ -89,6 +89,9 @@ interface Target {
   checked: CheckedAddress;
 }
 
+/** What a wait or an upstream exchange is abandoned with when the app goes away. */
+const appWentAway = () => new Error("the app went away");
+
 /**
  * The app going away: aborts the upstream exchange in flight, and any wait
  * for a rate-limit slot (`pause`, through the `abort` event).
@@ -100,7 +103,7 @@ class AppGone extends EventEmitter {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.answer?.abort(new Error("the app went away"));
+    this.answer?.abort(appWentAway());
     this.emit("abort");
   }
 }
@@ -268,10 +271,10 @@ function withConnectorHeaders(connector: ConnectorConfig, headers: Record<string
 /** Resolves after `ms`, or rejects as soon as the app goes away (its slot is then left unused). */
 function pause(ms: number, appGone: AppGone): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (appGone.aborted) return reject(new Error("the app went away"));
+    if (appGone.aborted) return reject(appWentAway());
     const gone = () => {
       clearTimeout(timer);
-      reject(new Error("the app went away"));
+      reject(appWentAway());
     };
     const timer = setTimeout(() => {
       appGone.off("abort", gone);
@@ -361,7 +364,7 @@ async function exchange(
     if (signing) await signing;
     if (body.kind === "stream" && body.length !== undefined) headers["content-length"] = String(body.length);
     const appGone = outgoing.appGone;
-    const answer = new UpstreamAnswer(() => (appGone.aborted ? new Error("the app went away") : undefined));
+    const answer = new UpstreamAnswer(() => (appGone.aborted ? appWentAway() : undefined));
     appGone.answer = answer;
     // URL's origin getter builds a new string each time.
     const origin = target.url.origin;

@@ -46,7 +46,6 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
   private failure: Error | undefined;
   private sink: Sink | undefined;
   private settleStart!: { resolve: (answer: UpstreamAnswer) => void; reject: (err: Error) => void };
-  private responseStarted = false;
 
   /** `abortReason` is asked when the request reaches a connection: undici cannot abort a request before. */
   constructor(private readonly abortReason: () => Error | undefined) {
@@ -55,7 +54,7 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
 
   /** Aborts the exchange once it has reached a connection (before, `abortReason` decides); the failure reaches whoever waits on it. */
   abort(reason: Error): void {
-    if (this.controller) this.controller.abort(reason);
+    this.controller?.abort(reason);
   }
 
   // ── undici's handler interface ──
@@ -71,7 +70,6 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     this.statusCode = statusCode;
     this.headers = headers;
-    this.responseStarted = true;
     this.settleStart.resolve(this);
   }
 
@@ -91,7 +89,8 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
-    if (!this.responseStarted) return this.settleStart.reject(err);
+    // No final status yet (statusCode is set with it): the failure is the exchange's.
+    if (this.statusCode === 0) return this.settleStart.reject(err);
     this.failure = err;
     this.sink?.fail(err);
   }

@@ -124,42 +124,39 @@ describe("the upstream's answer: held, relayed, dropped", () => {
     assert.equal(String(body), "final answer");
   });
 
-  it("a small body dropped is read to the end, and its connection serves the next request", async () => {
-    const first = await send("/small").started;
-    assert.equal(first.statusCode, 401);
-    await first.discard();
-    // undici gives the connection back to its pool once the response's end has been handled.
+  /** Connections the upstream opens for one more request: 0 when the last one went back to the pool. */
+  async function newConnectionsForNextRequest(): Promise<number> {
+    // undici gives a connection back to its pool once the response's end has been handled.
     await new Promise((resolve) => setImmediate(resolve));
     const before = connections;
-    const next = await send("/small").started;
-    await next.discard();
-    assert.equal(connections - before, 0, "no new connection");
+    await (await send("/small").started).discard();
+    return connections - before;
+  }
+
+  it("a small body dropped is read to the end, and its connection serves the next request", async () => {
+    const answer = await send("/small").started;
+    assert.equal(answer.statusCode, 401);
+    await answer.discard();
+    assert.equal(await newConnectionsForNextRequest(), 0, "no new connection");
   });
 
   it("a large body dropped is cut, not read: the next request needs a new connection", async () => {
-    const answer = await send("/large").started;
-    await answer.discard();
-    await new Promise((resolve) => setImmediate(resolve));
-    const before = connections;
-    const next = await send("/small").started;
-    await next.discard();
-    assert.equal(connections - before, 1, "the cut connection was not reused");
+    await (await send("/large").started).discard();
+    assert.equal(await newConnectionsForNextRequest(), 1, "the cut connection was not reused");
   });
 
-  it("an upstream that fails mid-body: the relay rejects and the app's connection is cut", async () => {
-    const answer = await send("/broken").started;
-    const { body, relay } = await throughApp((res) => answer.relayTo(res, { "content-length": "1000" }));
-    assert.ok(relay instanceof Error, "the relay rejected");
-    assert.ok(body instanceof Error || body.length < 1000, "the app did not get a whole body");
-  });
-
-  it("an upstream that failed while its body was held: the relay rejects as soon as it starts", async () => {
-    const answer = await send("/broken").started;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const { body, relay } = await throughApp((res) => answer.relayTo(res, { "content-length": "1000" }));
-    assert.ok(relay instanceof Error, "the relay rejected");
-    assert.ok(body instanceof Error || body.length < 1000, "the app did not get a whole body");
-  });
+  for (const [when, waitMs] of [
+    ["mid-body: the relay rejects", 0],
+    ["while its body was held: the relay rejects as soon as it starts", 100],
+  ] as const) {
+    it(`an upstream that fails ${when} and the app's connection is cut`, async () => {
+      const answer = await send("/broken").started;
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      const { body, relay } = await throughApp((res) => answer.relayTo(res, { "content-length": "1000" }));
+      assert.ok(relay instanceof Error, "the relay rejected");
+      assert.ok(body instanceof Error || body.length < 1000, "the app did not get a whole body");
+    });
+  }
 
   it("an app that went away before the relay starts: the relay rejects at once", async () => {
     const answer = await send("/small").started;
