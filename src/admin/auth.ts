@@ -8,7 +8,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Authenticator } from "../http/route.js";
 import { Forbidden, Unauthorized } from "../errors.js";
-import { bearerTokenOf, hasScope } from "../oauth/bearer.js";
+import { bearerTokenOf } from "../oauth/bearer.js";
+import { hasScope } from "../oauth/scopes.js";
 import { verifyAccessToken } from "../oauth/tokens.js";
 import type { Services } from "../services.js";
 
@@ -68,7 +69,7 @@ export async function authenticateAdmin(
   } catch {
     throw unauthorized("invalid admin credentials", challenge, "invalid_token");
   }
-  if (claims.acct !== undefined || claims.sub !== claims.client_id || !hasScope(claims, "admin")) {
+  if (claims.acct !== undefined || claims.sub !== claims.client_id || !hasScope(claims.scope, "admin")) {
     throw new Forbidden("the token needs scope admin and must be an app's own (client_credentials) token");
   }
   // The revocation check already refuses a deleted app's tokens (revoked:client:<id>);

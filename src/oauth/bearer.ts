@@ -10,6 +10,7 @@ import type { Authenticator } from "../http/route.js";
 import { verifyAccessToken, type AccessTokenClaims } from "./tokens.js";
 import type { Services } from "../services.js";
 import { brokerResourceMetadataUrl } from "./protected-resource-metadata.js";
+import { hasScope } from "./scopes.js";
 
 const REALM = "authbroker";
 
@@ -35,10 +36,6 @@ export function bearerChallenge(
 /** The token of an `Authorization: Bearer` header; the broker takes tokens from no other place. */
 export function bearerTokenOf(headers: IncomingHttpHeaders): string | undefined {
   return /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)[ ]*$/i.exec(headers.authorization ?? "")?.[1];
-}
-
-export function hasScope(claims: Pick<AccessTokenClaims, "scope">, scope: string): boolean {
-  return (claims.scope ?? "").split(" ").includes(scope);
 }
 
 /** Verifies the request's bearer token and that it has one of `scopes` (any of them). */
@@ -67,7 +64,7 @@ export async function authenticateBearer(
       throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description, undefined, metadata) });
     throw err;
   }
-  if (!scopes.some((s) => hasScope(claims, s))) {
+  if (!scopes.some((s) => hasScope(claims.scope, s))) {
     const description = `the token needs scope ${scopes.join(" or ")}`;
     throw new InsufficientScope(description, { headers: bearerChallenge("insufficient_scope", description, scopes.join(" "), metadata) });
   }

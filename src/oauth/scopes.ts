@@ -85,6 +85,12 @@ export function checkRequestedScopes(client: Client, requested: string[], connec
   return { all: requested, broker, connectorLocal };
 }
 
+/** Whether the space-separated `scope` (RFC 6749 §3.3) holds `wanted`; read without splitting it, as the proxy asks on every call. */
 export function hasScope(scope: string, wanted: string): boolean {
-  return scope.split(" ").includes(wanted);
+  if (wanted === "") return false;
+  for (let at = scope.indexOf(wanted); at !== -1; at = scope.indexOf(wanted, at + 1)) {
+    const end = at + wanted.length;
+    if ((at === 0 || scope[at - 1] === " ") && (end === scope.length || scope[end] === " ")) return true;
+  }
+  return false;
 }
