@@ -22,7 +22,6 @@
  * only cut the connection (the app sees a truncated body, never a second
  * response).
  */
-import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
 import type { Dispatcher } from "undici";
@@ -94,17 +93,20 @@ const appWentAway = () => new Error("the app went away");
 
 /**
  * The app going away: aborts the upstream exchange in flight, and any wait
- * for a rate-limit slot (`pause`, through the `abort` event).
+ * for a rate-limit slot (`pause`). A plain object rather than an
+ * EventEmitter: one is made per call, and a call waits for one thing at a time.
  */
-class AppGone extends EventEmitter {
+class AppGone {
   aborted = false;
   /** The exchange in flight, if any. */
   answer: UpstreamAnswer | undefined;
+  /** The wait in progress, if any. */
+  waiter: (() => void) | undefined;
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
     this.answer?.abort(appWentAway());
-    this.emit("abort");
+    this.waiter?.();
   }
 }
 
@@ -272,15 +274,14 @@ function withConnectorHeaders(connector: ConnectorConfig, headers: Record<string
 function pause(ms: number, appGone: AppGone): Promise<void> {
   return new Promise((resolve, reject) => {
     if (appGone.aborted) return reject(appWentAway());
-    const gone = () => {
+    const timer = setTimeout(() => {
+      appGone.waiter = undefined;
+      resolve();
+    }, ms);
+    appGone.waiter = () => {
       clearTimeout(timer);
       reject(appWentAway());
     };
-    const timer = setTimeout(() => {
-      appGone.off("abort", gone);
-      resolve();
-    }, ms);
-    appGone.once("abort", gone);
   });
 }
 
