@@ -11,7 +11,7 @@ import { checkPostgres, checkRedis } from "./preflight.js";
 import { closeServices, createServices } from "./compose.js";
 import { whenReady } from "./redis.js";
 import { type Services } from "./services.js";
-import { startWorker, type RunningWorker } from "./worker/run.js";
+import type { RunningWorker } from "./worker/run.js";
 import { existsSync } from "node:fs";
 import { watchConnectors } from "./connectors/live.js";
 import { SealError } from "./crypto/keyring.js";
@@ -96,7 +96,8 @@ export async function startBroker(
       const mismatch = issuerPortMismatch(config);
       if (mismatch) log.warn({ issuer: config.issuer, port: config.port }, mismatch);
     }
-    if (role === "worker" || role === "all") worker = await startWorker(services);
+    // Loaded only by the roles that run it: a `serve` process never holds the worker's modules.
+    if (role === "worker" || role === "all") worker = await (await import("./worker/run.js")).startWorker(services);
   } catch (err) {
     await server?.close(0);
     await closeServices(services);

@@ -7,9 +7,6 @@
  */
 import { ADMIN_PREFIX, METRICS_PATH, QUEUE_DASHBOARD_PATH } from "../paths.js";
 import type { RequestHandler } from "express";
-import { createBullBoard } from "@bull-board/api";
-import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
-import { ExpressAdapter } from "@bull-board/express";
 import type { z } from "zod";
 import type { Services } from "../services.js";
 import { ValidationFailed } from "../errors.js";
@@ -57,12 +54,28 @@ function metricsHandler(services: Services): (exchange: ExpressExchange<AdminAct
   };
 }
 
-/** The BullMQ dashboard, an express application of its own. */
+/**
+ * The BullMQ dashboard, an express application of its own, built on its
+ * first request: its modules are ~15 MiB of a serving process that most
+ * operators never open (docs/benchmarks.md, the proxy's RSS).
+ */
 function queueDashboard(services: Services): RequestHandler {
-  const boardAdapter = new ExpressAdapter();
-  boardAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
-  createBullBoard({ queues: [new BullMQAdapter(services.queues.refresh), new BullMQAdapter(services.queues.webhooks)], serverAdapter: boardAdapter });
-  return boardAdapter.getRouter() as RequestHandler;
+  let board: Promise<RequestHandler> | undefined;
+  const build = async (): Promise<RequestHandler> => {
+    const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([
+      import("@bull-board/api"),
+      import("@bull-board/api/bullMQAdapter"),
+      import("@bull-board/express"),
+    ]);
+    const boardAdapter = new ExpressAdapter();
+    boardAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
+    createBullBoard({ queues: [new BullMQAdapter(services.queues.refresh), new BullMQAdapter(services.queues.webhooks)], serverAdapter: boardAdapter });
+    return boardAdapter.getRouter() as RequestHandler;
+  };
+  return (req, res, next) => {
+    board ??= build();
+    board.then((handle) => handle(req, res, next), next);
+  };
 }
 
 /** The operator routes, for the route table. */
