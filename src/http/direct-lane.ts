@@ -49,7 +49,8 @@ function serveRoute(route: DirectRoute, deps: HttpDeps): Serve {
     if (segments >= 0) exchange.rest = restOf(req.url ?? "/", segments);
     void (async () => {
       try {
-        await admit(route, exchange, deps);
+        const admitted = admit(route, exchange, deps);
+        if (admitted) await admitted;
         await route.handle(exchange);
       } catch (err) {
         fail(err, exchange, route.errors);

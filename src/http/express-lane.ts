@@ -48,7 +48,10 @@ function enter(route: Route<unknown>, deps: HttpDeps): RequestHandler {
     Object.defineProperty(req, "log", { get: () => exchange.log, configurable: true });
     req.id = exchange.requestId;
     Object.assign(res.locals, { exchange, route } satisfies Locals);
-    admit(route, exchange, deps).then(() => next(), next);
+    // A refusal thrown at once goes to express's error handler like one that comes later.
+    Promise.resolve()
+      .then(() => admit(route, exchange, deps))
+      .then(() => next(), next);
   };
 }
 

@@ -262,15 +262,39 @@ export async function issueRefreshToken(db: RefreshTokenWriter, input: { familyI
  * at+jwt (RFC 9068 §4: no ID token or other JWT passes as an access token),
  * issuer, expiry, the audience the caller accepts, then revocation (Redis, or
  * the revocation cache). Throws `InvalidToken` for any token that must not be accepted.
+ *
+ * Answers at once, without a promise, when every check can be made from
+ * what the process holds (a token verified lately, its key known published,
+ * its revocation known): the proxy's common call (docs/benchmarks.md). Await
+ * it: a refusal is always a rejected promise, never a synchronous throw.
  */
-export async function verifyAccessToken(
+export function verifyAccessToken(
   services: Pick<Services, "config" | "signingKeys" | "redis">,
   jwt: string,
   audience: AcceptedAudience,
-): Promise<AccessTokenClaims> {
-  const claims = await verifyAccessTokenSignature(services, jwt);
+): AccessTokenClaims | Promise<AccessTokenClaims> {
+  try {
+    const claims = verifyAccessTokenSignature(services, jwt);
+    return claims instanceof Promise ? claims.then((verified) => acceptedFor(services, verified, audience)) : acceptedFor(services, claims, audience);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
+
+/** The audience and revocation checks of `verifyAccessToken`. */
+function acceptedFor(
+  services: Pick<Services, "config" | "redis">,
+  claims: AccessTokenClaims,
+  audience: AcceptedAudience,
+): AccessTokenClaims | Promise<AccessTokenClaims> {
   if (!audienceAccepted(services.config.issuer, claims.aud, audience)) throw new InvalidToken("the access token is for another resource");
-  if (revokedNow(services.redis, claims) ?? (await isRevoked(services.redis, claims))) throw new InvalidToken("the access token has been revoked");
+  const revoked = revokedNow(services.redis, claims);
+  if (revoked === undefined) return isRevoked(services.redis, claims).then((known) => notRevoked(claims, known));
+  return notRevoked(claims, revoked);
+}
+
+function notRevoked(claims: AccessTokenClaims, revoked: boolean): AccessTokenClaims {
+  if (revoked) throw new InvalidToken("the access token has been revoked");
   return claims;
 }
 
@@ -282,21 +306,25 @@ function audienceAccepted(issuer: string, aud: string, audience: AcceptedAudienc
 /**
  * Everything `verifyAccessToken` checks but audience and revocation: for the revocation
  * endpoint, which must recognise a token of this broker (to revoke it) even
- * when it is revoked already. Throws `InvalidToken`.
+ * when it is revoked already. Throws `InvalidToken`. Answers at once for a
+ * token verified lately whose key is known published.
  */
-export async function verifyAccessTokenSignature(services: Pick<Services, "config" | "signingKeys">, jwt: string): Promise<AccessTokenClaims> {
+export function verifyAccessTokenSignature(services: Pick<Services, "config" | "signingKeys">, jwt: string): AccessTokenClaims | Promise<AccessTokenClaims> {
   const cache = verifiedTokensOf(services.signingKeys);
   const hit = cache.get(jwt);
-  if (hit) {
-    // Same token text, same issuer, not expired (jose's test, same tolerance), its key still published.
-    if (
-      hit.issuer === services.config.issuer &&
-      hit.claims.exp > nowSeconds() - REVOCATION_LEEWAY_SECONDS &&
-      (services.signingKeys.publishedNow(hit.kid) ?? (await services.signingKeys.publicKey(hit.kid)) !== undefined)
-    )
-      return { ...hit.claims };
-    cache.delete(jwt);
+  // Same token text, same issuer, not expired (jose's test, same tolerance), its key still published.
+  if (hit && hit.issuer === services.config.issuer && hit.claims.exp > nowSeconds() - REVOCATION_LEEWAY_SECONDS) {
+    const published = services.signingKeys.publishedNow(hit.kid);
+    if (published === true) return hit.claims;
+    if (published === undefined)
+      return services.signingKeys.publicKey(hit.kid).then((key) => (key !== undefined ? hit.claims : verifyAnew(services, jwt, cache)));
   }
+  return verifyAnew(services, jwt, cache);
+}
+
+/** The whole check (jose), for a token not verified lately or whose verification no longer holds; the result is cached. */
+async function verifyAnew(services: Pick<Services, "config" | "signingKeys">, jwt: string, cache: VerifiedTokens): Promise<AccessTokenClaims> {
+  cache.delete(jwt);
   let payload: JWTPayload;
   let kid = "";
   try {
@@ -329,9 +357,11 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
   // The broker issues one audience per token (a string); an array is none of its tokens.
   if (typeof claims.jti !== "string" || typeof claims.client_id !== "string" || typeof claims.scope !== "string" || typeof claims.aud !== "string")
     throw new InvalidToken("the access token is not valid");
+  // Frozen, so every use of the token shares these claims instead of a copy per call (the proxy's hot path).
+  deepFreeze(claims);
   if (jwt.length <= MAX_CACHED_TOKEN_LENGTH) {
     if (cache.size >= VERIFIED_TOKENS_CACHED) cache.delete(cache.keys().next().value!);
-    cache.set(jwt, { issuer: services.config.issuer, kid, claims: { ...claims } });
+    cache.set(jwt, { issuer: services.config.issuer, kid, claims });
   }
   return claims;
 }
@@ -348,10 +378,17 @@ export async function verifyAccessTokenSignature(services: Pick<Services, "confi
  * entry goes first.
  */
 const VERIFIED_TOKENS_CACHED = 10_000;
-const MAX_CACHED_TOKEN_LENGTH = 4_096;
-const verifiedTokens = new WeakMap<object, Map<string, { issuer: string; kid: string; claims: AccessTokenClaims }>>();
 
-function verifiedTokensOf(signingKeys: object): Map<string, { issuer: string; kid: string; claims: AccessTokenClaims }> {
+/** Verified claims are shared by every use of their token: nothing may change them (`act` nests). */
+function deepFreeze(value: object): void {
+  Object.freeze(value);
+  for (const inner of Object.values(value)) if (typeof inner === "object" && inner !== null && !Object.isFrozen(inner)) deepFreeze(inner);
+}
+const MAX_CACHED_TOKEN_LENGTH = 4_096;
+type VerifiedTokens = Map<string, { issuer: string; kid: string; claims: AccessTokenClaims }>;
+const verifiedTokens = new WeakMap<object, VerifiedTokens>();
+
+function verifiedTokensOf(signingKeys: object): VerifiedTokens {
   let cache = verifiedTokens.get(signingKeys);
   if (!cache) verifiedTokens.set(signingKeys, (cache = new Map()));
   return cache;

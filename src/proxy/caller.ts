@@ -21,6 +21,7 @@ import { verifyAccessToken, type AccessTokenClaims } from "../oauth/tokens.js";
 import type { Services } from "../services.js";
 import { bearerChallenge, bearerTokenOf } from "../oauth/bearer.js";
 import { proxyResourceMetadataUrl } from "../oauth/protected-resource-metadata.js";
+import { hasScope } from "../oauth/scopes.js";
 
 export const PROXY_SCOPE = "proxy";
 
@@ -39,7 +40,19 @@ const challenge = (services: CallerServices, error?: "invalid_token" | "insuffic
 /** What verifying a caller's token needs. */
 export type CallerServices = Pick<Services, "config" | "signingKeys" | "redis">;
 
-async function verifiedClaims(services: CallerServices, headers: IncomingHttpHeaders): Promise<AccessTokenClaims> {
+/** The caller's token refused: the proxy's challenge (RFC 6750 §3.1) goes with it. */
+function withChallenge(services: CallerServices, err: unknown): unknown {
+  return err instanceof BrokerError && err.code === "invalid_token"
+    ? new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge(services, "invalid_token", err.description) })
+    : err;
+}
+
+/**
+ * The verified claims of the request's bearer token: at once for a token
+ * the process verified lately (verifyAccessToken), so the proxy's common call
+ * is authenticated without a turn of the event loop.
+ */
+function verifiedClaims(services: CallerServices, headers: IncomingHttpHeaders): AccessTokenClaims | Promise<AccessTokenClaims> {
   const token = bearerTokenOf(headers);
   if (token === undefined) {
     // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
@@ -48,26 +61,29 @@ async function verifiedClaims(services: CallerServices, headers: IncomingHttpHea
       headers: headers.authorization === undefined ? challenge(services) : challenge(services, "invalid_token", description),
     });
   }
-  try {
-    return await verifyAccessToken(services, token, "proxy");
-  } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token")
-      throw new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge(services, "invalid_token", err.description) });
-    throw err;
-  }
+  const claims = verifyAccessToken(services, token, "proxy");
+  return claims instanceof Promise
+    ? claims.catch((err: unknown) => {
+        throw withChallenge(services, err);
+      })
+    : claims;
 }
 
 function requireProxyScope(services: CallerServices, claims: AccessTokenClaims): void {
-  if (!claims.scope.split(" ").includes(PROXY_SCOPE)) {
+  if (!hasScope(claims.scope, PROXY_SCOPE)) {
     throw new InsufficientScope(`the access token lacks the "${PROXY_SCOPE}" scope`, {
       headers: challenge(services, "insufficient_scope", `the access token lacks the ${PROXY_SCOPE} scope`),
     });
   }
 }
 
-/** `/v1/proxy/…`: the account comes from the token. */
-export async function accountBoundCaller(services: CallerServices, headers: IncomingHttpHeaders): Promise<ProxyCaller> {
-  const claims = await verifiedClaims(services, headers);
+/** `/v1/proxy/…`: the account comes from the token. Throws, or rejects, with the refusal. */
+export function accountBoundCaller(services: CallerServices, headers: IncomingHttpHeaders): ProxyCaller | Promise<ProxyCaller> {
+  const claims = verifiedClaims(services, headers);
+  return claims instanceof Promise ? claims.then((verified) => accountBound(services, verified)) : accountBound(services, claims);
+}
+
+function accountBound(services: CallerServices, claims: AccessTokenClaims): ProxyCaller {
   requireProxyScope(services, claims);
   if (typeof claims.acct !== "string" || claims.acct === "") {
     throw new BadRequest("the access token is not bound to an account: an app token proxies through /v1/accounts/{accountId}/proxy/");
@@ -75,9 +91,13 @@ export async function accountBoundCaller(services: CallerServices, headers: Inco
   return { claims, appId: claims.client_id, accountId: claims.acct };
 }
 
-/** `/v1/accounts/<id>/proxy/…`: a token of the app itself, or one bound to this very account. */
-export async function appCaller(services: CallerServices, headers: IncomingHttpHeaders, accountId: string): Promise<ProxyCaller> {
-  const claims = await verifiedClaims(services, headers);
+/** `/v1/accounts/<id>/proxy/…`: a token of the app itself, or one bound to this very account. Throws, or rejects, with the refusal. */
+export function appCaller(services: CallerServices, headers: IncomingHttpHeaders, accountId: string): ProxyCaller | Promise<ProxyCaller> {
+  const claims = verifiedClaims(services, headers);
+  return claims instanceof Promise ? claims.then((verified) => forApp(services, verified, accountId)) : forApp(services, claims, accountId);
+}
+
+function forApp(services: CallerServices, claims: AccessTokenClaims, accountId: string): ProxyCaller {
   requireProxyScope(services, claims);
   const appToken = claims.acct === undefined && claims.sub === claims.client_id;
   // A token bound to another account learns nothing: the same answer as an account of another app.

@@ -55,14 +55,19 @@ export function createProxy(services: Services, overrides: Partial<ProxyOptions>
   };
 
   // Refused before any account is known: counted, not audited (there is no one to attribute it to).
+  const countRefusal = (err: unknown): never => {
+    services.metrics.proxyRequests.inc({ connector: "none", status: String(toBrokerError(err).status) });
+    throw err;
+  };
+  // Without a promise when the caller is known at once (a token verified lately: caller.ts).
   const counted = (name: string, identify: Authenticator<ProxyCaller>["authenticate"]): Authenticator<ProxyCaller> => ({
     name,
-    authenticate: async (req, params) => {
+    authenticate: (req, params) => {
       try {
-        return await identify(req, params);
+        const caller = identify(req, params);
+        return caller instanceof Promise ? caller.catch(countRefusal) : caller;
       } catch (err) {
-        services.metrics.proxyRequests.inc({ connector: "none", status: String(toBrokerError(err).status) });
-        throw err;
+        return countRefusal(err);
       }
     },
   });

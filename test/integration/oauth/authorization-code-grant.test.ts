@@ -393,7 +393,7 @@ describe("authorization_code grant", () => {
 
       await assert.rejects(oidc.refreshTokenGrant(app.config, first.refresh_token!), isInvalidGrant, "the refresh token of the first use is dead");
       await assert.rejects(
-        verifyAccessToken(services, first.access_token, "broker"),
+        async () => verifyAccessToken(services, first.access_token, "broker"),
         (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description),
         "the access token of the first use is revoked",
       );
@@ -409,7 +409,7 @@ describe("authorization_code grant", () => {
       const { code, verifier } = await issueCode({ scope: "proxy" });
       const first = await exchange(app, code, verifier);
       await assert.rejects(exchange(app, code, verifier), invalidGrant("the authorization code has already been used"));
-      await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
     });
 
     it("a replay is refused as one before any other check: without the verifier it still revokes the first use's grant", async () => {
@@ -418,7 +418,7 @@ describe("authorization_code grant", () => {
       const first = await exchange(app, code, verifier);
       const replay = await rawExchange(app, { code, code_verifier: oidc.randomPKCECodeVerifier(), redirect_uri: REDIRECT });
       assert.deepEqual(replay.body, { error: "invalid_grant", error_description: "the authorization code has already been used" });
-      await assert.rejects(verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, first.access_token, "broker"), InvalidToken);
     });
 
     it("the revocation a replay causes is audited with the replaying request's id", async () => {
@@ -447,7 +447,7 @@ describe("authorization_code grant", () => {
       const won = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof exchange>>> => r.status === "fulfilled");
       assert.equal(won.length, 1, "exactly one exchange succeeds");
       for (const r of results) if (r.status === "rejected") assert.equal((r.reason as oidc.ResponseBodyError).error, "invalid_grant");
-      await assert.rejects(verifyAccessToken(services, won[0]!.value.access_token, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, won[0]!.value.access_token, "broker"), InvalidToken);
       await assert.rejects(oidc.refreshTokenGrant(app.config, won[0]!.value.refresh_token!), isInvalidGrant);
       const families = await services.db.refreshFamily.findMany({ where: { id: String(decodeJwt(won[0]!.value.access_token).gid) } });
       assert.ok(families[0]?.revokedAt);

@@ -162,8 +162,8 @@ describe("refresh_token grant", () => {
         invalidGrant("the grant of this refresh token has been revoked"),
         "and the family is revoked: the current token too",
       );
-      await assert.rejects(verifyAccessToken(services, second.access_token, "broker"), InvalidToken, "access tokens of the family are revoked");
-      await assert.rejects(verifyAccessToken(services, tokens.access_token, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, second.access_token, "broker"), InvalidToken, "access tokens of the family are revoked");
+      await assert.rejects(async () => verifyAccessToken(services, tokens.access_token, "broker"), InvalidToken);
       const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: familyId } });
       assert.ok(family.revokedAt);
       assert.equal(family.revokedReason, "refresh token reused");

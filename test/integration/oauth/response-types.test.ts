@@ -168,7 +168,7 @@ describe("implicit and hybrid response types, response modes", () => {
       const claims = await verifyAccessToken(fixture.broker.services, accessToken, "broker");
       assert.ok(claims.gid, "issued under a grant of its own");
       await revokeAccountGrants(fixture.broker.services, claims.acct!, "test");
-      await assert.rejects(verifyAccessToken(fixture.broker.services, accessToken, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(fixture.broker.services, accessToken, "broker"), InvalidToken);
     });
 
     it("id_token token by form_post posts the tokens, never putting them in a URL", async () => {

@@ -11,6 +11,8 @@ import { createTestServices, type TestServices } from "../../support/services.js
 import { issueAccessToken, verifyAccessToken, verifyAccessTokenSignature } from "../../../src/oauth/tokens.js";
 import { revokeAccessToken } from "../../../src/revocation/revocation.js";
 import { InvalidToken } from "../../../src/errors.js";
+import { until } from "../../support/wait.js";
+import { proxyResourceUri } from "../../../src/oauth/resources.js";
 
 describe("verified access tokens are remembered only while they stay valid", () => {
   let services: TestServices;
@@ -23,12 +25,20 @@ describe("verified access tokens are remembered only while they stay valid", () 
 
   const issue = (ttl: number) => issueAccessToken(services, { client: { id: "app_cache", accessTokenTtl: ttl }, subject: "app_cache", scope: "proxy", ttl });
 
-  it("a token verified twice gives the same claims, and a change to them does not reach the next caller", async () => {
-    const { accessToken, claims } = await issue(3600);
+  it("a token verified twice gives the same claims, which no caller can change for the next one", async () => {
+    const { accessToken, claims } = await issueAccessToken(services, {
+      client: { id: "app_cache", accessTokenTtl: 3600 },
+      subject: "app_cache",
+      scope: "proxy",
+      ttl: 3600,
+      actor: { sub: "agent_cache", client_id: "agent_cache" },
+    });
     const first = await verifyAccessTokenSignature(services, accessToken);
-    (first as { scope: string }).scope = "tampered";
+    assert.throws(() => ((first as { scope: string }).scope = "tampered"), TypeError, "the claims are frozen");
+    assert.throws(() => ((first.act as { client_id: string }).client_id = "someone"), TypeError, "nested claims too");
     const second = await verifyAccessTokenSignature(services, accessToken);
     assert.equal(second.scope, "proxy");
+    assert.equal(second.act?.client_id, "agent_cache");
     assert.equal(second.jti, claims.jti);
   });
 
@@ -37,7 +47,10 @@ describe("verified access tokens are remembered only while they stay valid", () 
     await verifyAccessTokenSignature(services, accessToken);
     // 60 s of life + 60 s of tolerance later, for the cache and for jose alike.
     t.mock.timers.enable({ apis: ["Date"], now: Date.now() + 121_000 });
-    await assert.rejects(verifyAccessTokenSignature(services, accessToken), (err: unknown) => err instanceof InvalidToken && /expired/.test(err.description));
+    await assert.rejects(
+      async () => verifyAccessTokenSignature(services, accessToken),
+      (err: unknown) => err instanceof InvalidToken && /expired/.test(err.description),
+    );
   });
 
   it("a remembered token is refused once its signing key is no longer published", async () => {
@@ -47,19 +60,48 @@ describe("verified access tokens are remembered only while they stay valid", () 
     await services.signingKeys.rotate(0);
     await services.signingKeys.retireExpired(new Date(Date.now() + 3_600_000));
     services.signingKeys.invalidate();
-    await assert.rejects(verifyAccessTokenSignature(services, accessToken), InvalidToken);
+    await assert.rejects(async () => verifyAccessTokenSignature(services, accessToken), InvalidToken);
   });
 
   it("a remembered token is refused by a broker with another issuer sharing the keys", async () => {
     const { accessToken } = await issue(3600);
     await verifyAccessTokenSignature(services, accessToken);
-    await assert.rejects(verifyAccessTokenSignature({ ...services, config: { ...services.config, issuer: "http://127.0.0.1:2" } }, accessToken), InvalidToken);
+    await assert.rejects(
+      async () => verifyAccessTokenSignature({ ...services, config: { ...services.config, issuer: "http://127.0.0.1:2" } }, accessToken),
+      InvalidToken,
+    );
   });
 
   it("revocation is checked on every use, remembered token or not", async () => {
     const { accessToken, claims } = await issue(3600);
     await verifyAccessToken(services, accessToken, "broker");
     await revokeAccessToken(services.redis, claims);
-    await assert.rejects(verifyAccessToken(services, accessToken, "broker"), (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description));
+    await assert.rejects(
+      async () => verifyAccessToken(services, accessToken, "broker"),
+      (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description),
+    );
+  });
+
+  it("a remembered token whose every check can be made at once is answered without a promise; a refusal is always a promise", async () => {
+    const { accessToken, claims } = await issueAccessToken(services, {
+      client: { id: "app_cache", accessTokenTtl: 3600 },
+      subject: "app_cache",
+      scope: "proxy",
+      audience: proxyResourceUri(services.config.issuer),
+    });
+    // Once the revocation cache knows the token clear (its subscription live, one lookup made), nothing is left to wait for.
+    const atOnce = await until("the verification to need no wait", async () => {
+      const answer = verifyAccessToken(services, accessToken, "proxy");
+      if (answer instanceof Promise) return void (await answer);
+      return answer;
+    });
+    assert.equal(atOnce.jti, claims.jti);
+    const forBroker = verifyAccessToken(services, accessToken, "broker");
+    assert.ok(forBroker instanceof Promise, "a refusal (here: the audience) is a rejected promise, not a throw");
+    await assert.rejects(forBroker, (err: unknown) => err instanceof InvalidToken && /another resource/.test(err.description));
+    await revokeAccessToken(services.redis, claims);
+    const revoked = verifyAccessToken(services, accessToken, "proxy");
+    assert.ok(revoked instanceof Promise);
+    await assert.rejects(revoked, (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description));
   });
 });

@@ -83,11 +83,11 @@ describe("tokens", () => {
       assert.ok(await verifyAccessToken(services, plain.accessToken, "proxy"), "and for its proxy, as before resource indicators");
       assert.ok(await verifyAccessToken(services, proxy.accessToken, "proxy"));
       await assert.rejects(
-        verifyAccessToken(services, proxy.accessToken, "broker"),
+        async () => verifyAccessToken(services, proxy.accessToken, "broker"),
         (err: unknown) => err instanceof InvalidToken && /another resource/.test(err.description),
       );
-      await assert.rejects(verifyAccessToken(services, mcp.accessToken, "proxy"), InvalidToken);
-      await assert.rejects(verifyAccessToken(services, mcp.accessToken, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, mcp.accessToken, "proxy"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, mcp.accessToken, "broker"), InvalidToken);
       assert.equal((await verifyAccessToken(services, mcp.accessToken, "any")).aud, "https://mcp.example.test/mcp", "introspection reads every audience");
     });
 
@@ -108,7 +108,7 @@ describe("tokens", () => {
         account: { id: "acc_3", connectorId: "acme", hostname: "", profile: {} },
         scope: "openid",
       });
-      await assert.rejects(verifyAccessToken(services, idToken, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, idToken, "broker"), InvalidToken);
     });
 
     it("verify: a token of another issuer, or signed by a foreign key under a broker kid, is refused", async () => {
@@ -126,13 +126,13 @@ describe("tokens", () => {
         exp: now + 60,
       };
       const forged = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).sign(foreign.privateKey);
-      await assert.rejects(verifyAccessToken(services, forged, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, forged, "broker"), InvalidToken);
       const otherIssuer = await new SignJWT({ ...claims, iss: "https://evil.example.test" })
         .setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" })
         .sign(key.privateKey);
-      await assert.rejects(verifyAccessToken(services, otherIssuer, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, otherIssuer, "broker"), InvalidToken);
       const unknownKid = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "sk_unknown", typ: "at+jwt" }).sign(key.privateKey);
-      await assert.rejects(verifyAccessToken(services, unknownKid, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, unknownKid, "broker"), InvalidToken);
       const ok = await new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: key.kid, typ: "at+jwt" }).sign(key.privateKey);
       assert.equal(
         (await verifyAccessToken(services, ok, "broker")).sub,
@@ -144,14 +144,14 @@ describe("tokens", () => {
     it("verify: an expired or tampered token is refused", async () => {
       const expired = await issueAccessToken(services, { client, subject: "acc_4", scope: "proxy", ttl: -120 });
       await assert.rejects(
-        verifyAccessToken(services, expired.accessToken, "broker"),
+        async () => verifyAccessToken(services, expired.accessToken, "broker"),
         (err: unknown) => err instanceof InvalidToken && /expired/.test(err.description),
       );
       const { accessToken } = await issueAccessToken(services, { client, subject: "acc_4", scope: "proxy" });
       const [h, , s] = accessToken.split(".");
       const payload = Buffer.from(JSON.stringify({ ...decodeJwt(accessToken), scope: "proxy admin" })).toString("base64url");
-      await assert.rejects(verifyAccessToken(services, `${h}.${payload}.${s}`, "broker"), InvalidToken);
-      await assert.rejects(verifyAccessToken(services, "not-a-jwt", "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, `${h}.${payload}.${s}`, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, "not-a-jwt", "broker"), InvalidToken);
     });
   });
 
@@ -212,7 +212,7 @@ describe("tokens", () => {
       const { accessToken, claims } = await issueAccessToken(services, { client, subject: "acc_6", scope: "proxy" });
       await revokeAccessToken(services.redis, claims);
       await assert.rejects(
-        verifyAccessToken(services, accessToken, "broker"),
+        async () => verifyAccessToken(services, accessToken, "broker"),
         (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description),
       );
       const ttl = await services.redis.ttl(`revoked:jti:${claims.jti}`);
@@ -226,8 +226,8 @@ describe("tokens", () => {
       const sibling = await issueAccessToken(services, { client, subject: "acc_7", scope: "proxy", grantId: familyId });
       assert.equal(await isRevoked(services.redis, claims), false);
       await revokeFamily(services, familyId, "test");
-      await assert.rejects(verifyAccessToken(services, accessToken, "broker"), InvalidToken);
-      await assert.rejects(verifyAccessToken(services, sibling.accessToken, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, accessToken, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, sibling.accessToken, "broker"), InvalidToken);
       const family = await services.db.refreshFamily.findUniqueOrThrow({ where: { id: familyId } });
       assert.equal(family.revokedReason, "test");
       await revokeFamily(services, familyId, "second reason");
@@ -241,8 +241,8 @@ describe("tokens", () => {
       await services.db.refreshFamily.create({ data: { id: other, appId: client.id, accountId: "acc_kept", scope: "proxy" } });
       const tokens = await Promise.all([...mine, other].map((grantId) => issueAccessToken(services, { client, subject: "s", scope: "proxy", grantId })));
       assert.equal(await revokeAccountGrants(services, "acc_gone", "account revoked"), 2);
-      await assert.rejects(verifyAccessToken(services, tokens[0]!.accessToken, "broker"), InvalidToken);
-      await assert.rejects(verifyAccessToken(services, tokens[1]!.accessToken, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, tokens[0]!.accessToken, "broker"), InvalidToken);
+      await assert.rejects(async () => verifyAccessToken(services, tokens[1]!.accessToken, "broker"), InvalidToken);
       assert.ok(await verifyAccessToken(services, tokens[2]!.accessToken, "broker"));
       assert.equal((await services.db.refreshFamily.findUniqueOrThrow({ where: { id: other } })).revokedAt, null);
     });
@@ -266,7 +266,7 @@ describe("tokens", () => {
         await until(
           "the other process to refuse the token after the restore",
           () =>
-            verifyAccessToken({ ...services, redis: other }, accessToken, "broker").then(
+            Promise.resolve(verifyAccessToken({ ...services, redis: other }, accessToken, "broker")).then(
               () => false,
               (err: unknown) => err instanceof InvalidToken,
             ),
@@ -283,7 +283,10 @@ describe("tokens", () => {
       deadRedis.on("error", () => undefined);
       try {
         const { accessToken } = await issueAccessToken(services, { client, subject: "acc_9", scope: "proxy" });
-        await assert.rejects(verifyAccessToken({ ...services, redis: deadRedis }, accessToken, "broker"), (err: unknown) => !(err instanceof InvalidToken));
+        await assert.rejects(
+          async () => verifyAccessToken({ ...services, redis: deadRedis }, accessToken, "broker"),
+          (err: unknown) => !(err instanceof InvalidToken),
+        );
       } finally {
         closeRevocationCache(deadRedis);
         deadRedis.disconnect();
