@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
 import { sendJson } from "./json.js";
 import { sendErrorPage } from "./html.js";
+import { requestIdOf } from "./response.js";
 import type { ErrorStyle } from "./route.js";
 import {
   BadRequest,
@@ -107,7 +108,7 @@ export function renderError(err: unknown, req: IncomingMessage, res: ServerRespo
     return;
   }
   const error = toBrokerError(err);
-  const requestId = res.getHeader("X-Request-Id")?.toString();
+  const requestId = requestIdOf(res);
   if (error.status >= 500 && !error.expose) log?.error({ err: error.cause ?? error }, "request failed");
   // A 503 for a dependency outage says which dependency, and how it failed, to whoever reads the log.
   else if (error instanceof ServiceUnavailable && error.cause !== undefined) log?.warn({ err: error.cause }, "a backing service is unavailable");

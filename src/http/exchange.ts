@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { redactUrl, type Logger } from "../log.js";
 import { clientAddress } from "./client-address.js";
 import { clientRequestIdOf, newRequestId } from "./request-id.js";
+import { tagWithRequestId } from "./response.js";
 import type { Exchange } from "./route.js";
 
 export class RequestExchange<C = unknown> implements Exchange<C> {
@@ -31,7 +32,7 @@ export class RequestExchange<C = unknown> implements Exchange<C> {
     trustProxyHops: number,
   ) {
     this.requestId = newRequestId();
-    res.setHeader("X-Request-Id", this.requestId);
+    tagWithRequestId(res, this.requestId);
     this.remoteAddress = clientAddress(req, trustProxyHops);
   }
 

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { RequestListener } from "./direct-lane.js";
+import { BrokerResponse } from "./response.js";
 
 const CLIENT_ERRORS: Record<string, [status: number, reason: string, description: string]> = {
   HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "the request line and headers are too large"],
@@ -39,7 +40,8 @@ export interface RunningServer {
 }
 
 export async function listen(app: RequestListener, port: number, host: string): Promise<RunningServer> {
-  const server = createServer(app);
+  // BrokerResponse: every answer carries its request id, written with its status line (response.ts).
+  const server = createServer({ ServerResponse: BrokerResponse }, app);
   server.on("clientError", answerClientError);
   // An Expect other than 100-continue (RFC 9110 §10.1.1): 417, with a JSON body like every refusal.
   server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
