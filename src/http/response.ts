@@ -8,9 +8,9 @@
  * stores the headers one by one through `setHeader` again. The proxy
  * relays the upstream's headers with `writeHead`, so that was a validation,
  * a lower-casing and an array per relayed header on every call
- * (docs/benchmarks.md). Here the id joins the headers `writeHead` is given;
- * a response written any other way (`end` without `writeHead`, headers set
- * one by one) gets it through `setHeader` just before its status line.
+ * (docs/benchmarks.md). Here the id is set just before the status line,
+ * unless the headers `writeHead` is given carry it already (the proxy's
+ * relay puts it among the upstream's): then nothing is stored one by one.
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from "node:http";
 
@@ -26,12 +26,9 @@ export class BrokerResponse<Request extends IncomingMessage = IncomingMessage> e
     maybeHeaders?: OutgoingHttpHeaders | OutgoingHttpHeader[],
   ): this {
     const message = typeof messageOrHeaders === "string" ? messageOrHeaders : undefined;
-    let headers = typeof messageOrHeaders === "string" ? maybeHeaders : messageOrHeaders;
-    if (this.requestId !== undefined && !this.headersSent) {
-      // A plain object given to a response with no header set yet stays on Node's fast path: the id joins a copy of it.
-      if (headers !== undefined && !Array.isArray(headers) && this.getHeaderNames().length === 0) headers = { ...headers, "x-request-id": this.requestId };
-      else this.setHeader("X-Request-Id", this.requestId);
-    }
+    const headers = typeof messageOrHeaders === "string" ? maybeHeaders : messageOrHeaders;
+    const carried = headers !== undefined && !Array.isArray(headers) && headers["x-request-id"] === this.requestId;
+    if (this.requestId !== undefined && !carried && !this.headersSent) this.setHeader("X-Request-Id", this.requestId);
     return message === undefined ? super.writeHead(statusCode, headers) : super.writeHead(statusCode, message, headers);
   }
 }

@@ -453,8 +453,10 @@ function reportRevokedUpstream(ctx: ProxyContext, resolved: ResolvedAccount, ref
  * the app's connection (never a second response); an app that goes away
  * stops the upstream transfer.
  */
-function relay(res: ServerResponse, upstream: UpstreamAnswer, preferenceApplied: string | undefined): Promise<void> {
+function relay(res: ServerResponse, upstream: UpstreamAnswer, requestId: string, preferenceApplied: string | undefined): Promise<void> {
   const headers = downstreamResponseHeaders(upstream.headers);
+  // Among the headers of the one writeHead, so none is stored one by one (http/response.ts).
+  headers["x-request-id"] = requestId;
   // The upstream's own Preference-Applied (for preferences the app sent it) is kept beside the broker's.
   if (preferenceApplied)
     headers["preference-applied"] = headers["preference-applied"] ? `${String(headers["preference-applied"])}, ${preferenceApplied}` : preferenceApplied;
@@ -562,7 +564,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
     record.status = upstream.statusCode;
     ctx.services.metrics.proxyOverhead.observe(seconds(startedAt) - record.upstreamSeconds - record.waitedSeconds);
     try {
-      await relay(res, upstream, record.preferenceApplied);
+      await relay(res, upstream, requestId, record.preferenceApplied);
     } catch (err) {
       // The status line is out: the cut connection tells the app. An app
       // that went away (premature close of its response) is no upstream failure.
