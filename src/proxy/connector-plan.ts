@@ -46,8 +46,8 @@ function makePlan(services: Pick<Services, "kinds" | "metrics" | "config">, conn
   const kind = services.kinds.get(connector.auth.kind);
   // The values the end user typed that the account keeps (basic, api_key), as the kind declares them; none for a kind that keeps tokens.
   const fields: FieldList = kind !== undefined && isStaticCredentialChecker(kind) ? kind.credentialFields(connector) : [];
-  // prom-client hashes the labels of every observe(labels, value); a labelled child is resolved once.
-  const upstream = services.metrics.proxyUpstreamDuration.labels(connector.id);
+  // Label series resolved once: prom-client hashes the labels of every observe and inc (metrics.ts).
+  const upstream = services.metrics.proxyUpstreamDuration.series(connector.id);
   const counters = new Map<number, { inc(): void }>();
   const limited = services.metrics.proxyRateLimited;
   return {
