@@ -378,12 +378,6 @@ async function verifyAnew(services: Pick<Services, "config" | "signingKeys">, jw
  * entry goes first.
  */
 const VERIFIED_TOKENS_CACHED = 10_000;
-
-/** Verified claims are shared by every use of their token: nothing may change them (`act` nests). */
-function deepFreeze(value: object): void {
-  Object.freeze(value);
-  for (const inner of Object.values(value)) if (typeof inner === "object" && inner !== null && !Object.isFrozen(inner)) deepFreeze(inner);
-}
 const MAX_CACHED_TOKEN_LENGTH = 4_096;
 type VerifiedTokens = Map<string, { issuer: string; kid: string; claims: AccessTokenClaims }>;
 const verifiedTokens = new WeakMap<object, VerifiedTokens>();
@@ -392,4 +386,10 @@ function verifiedTokensOf(signingKeys: object): VerifiedTokens {
   let cache = verifiedTokens.get(signingKeys);
   if (!cache) verifiedTokens.set(signingKeys, (cache = new Map()));
   return cache;
+}
+
+/** Verified claims are shared by every use of their token: nothing may change them (`act` nests). */
+function deepFreeze(value: object): void {
+  Object.freeze(value);
+  for (const inner of Object.values(value)) if (typeof inner === "object" && inner !== null && !Object.isFrozen(inner)) deepFreeze(inner);
 }
