@@ -64,7 +64,8 @@ export class Outbound {
     private readonly policy: AddressPolicy,
     private readonly options: OutboundOptions = {},
   ) {
-    this.resolved = new LRUCache({ max: options.maxResolved ?? 10_000, ttl: options.resolveCacheMs ?? 60_000 });
+    // Asked on every proxied call: the clock read on each lookup rather than cached behind a timer (account-cache.ts).
+    this.resolved = new LRUCache({ max: options.maxResolved ?? 10_000, ttl: options.resolveCacheMs ?? 60_000, ttlResolution: 0 });
     this.agents = new LRUCache({
       max: options.maxAgents ?? 256,
       // undici's close() lets the requests in flight on an evicted pool finish, then closes its sockets;

@@ -64,7 +64,9 @@ export class AccountCache {
     private readonly services: Pick<Services, "db" | "keyring">,
     private readonly ttlMs: number,
   ) {
-    this.entries = ttlMs > 0 ? new LRUCache<string, Entry>({ max: MAX_ENTRIES, ttl: ttlMs }) : undefined;
+    // ttlResolution 0: the clock read on each lookup. lru-cache's default caches it for a millisecond
+    // behind a timer, which under load was a timer made and fired every millisecond (docs/benchmarks.md).
+    this.entries = ttlMs > 0 ? new LRUCache<string, Entry>({ max: MAX_ENTRIES, ttl: ttlMs, ttlResolution: 0 }) : undefined;
   }
 
   /** The cached account, when it is cached and fresh: the proxy's calls need no turn of the event loop then. */
