@@ -2,105 +2,8 @@
  * Prometheus metrics (prom-client), one registry per process. Names follow
  * Prometheus conventions: `_total` counters, `_seconds` histograms.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from "prom-client";
-
-/** One series of a `SeriesHistogram`: its labels, found once; observing it touches only numbers. */
-export interface HistogramSeries {
-  observe(value: number): void;
-}
-
-/** One line of a scrape, as prom-client's registry reads it. */
-interface ScrapedValue {
-  labels: Record<string, string | number>;
-  value: number;
-  metricName: string;
-}
-
-interface SeriesCounts {
-  labels: Record<string, string>;
-  /** Per bucket, the observations at most its bound and above the one before (made cumulative when scraped). */
-  counts: Float64Array;
-  sum: number;
-  count: number;
-}
-
-/**
- * A Prometheus histogram for the proxy's per-call observations, written
- * by hand for measured speed (docs/architecture.md): a series is resolved
- * once (`series(...)`, per connector), and an observation is a bucket
- * search and three additions. prom-client's `observe`, even through a
- * child bound with `labels()`, converts, validates and hashes the labels
- * and finds the bucket by a string key on every call: 1.6 µs of a proxied
- * call in the bench profile. Exposed through the same registry in the
- * same text (the registry reads `get()`), so a scrape cannot tell them
- * apart from prom-client's own histograms.
- */
-export class SeriesHistogram {
-  readonly type = "histogram";
-  readonly aggregator = "sum";
-  private readonly all = new Map<string, SeriesCounts>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly string[],
-    private readonly buckets: readonly number[],
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as unknown as Metric);
-  }
-
-  /** The series of these label values, in `labelNames` order. */
-  series(...values: string[]): HistogramSeries {
-    const key = values.join("\u0000");
-    let series = this.all.get(key);
-    if (!series) {
-      if (values.length !== this.labelNames.length) throw new TypeError(`${this.name} takes ${this.labelNames.length} label value(s)`);
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i]!]));
-      series = { labels, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 };
-      this.all.set(key, series);
-    }
-    const { buckets } = this;
-    const counts = series;
-    return {
-      observe(value: number) {
-        if (!Number.isFinite(value)) return;
-        for (let i = 0; i < buckets.length; i++) {
-          if (value <= buckets[i]!) {
-            counts.counts[i]! += 1;
-            break;
-          }
-        }
-        counts.sum += value;
-        counts.count += 1;
-      },
-    };
-  }
-
-  /** What the registry writes at a scrape: cumulative buckets, `+Inf`, sum and count per series, as prom-client's Histogram gives them. */
-  async get(): Promise<{ name: string; help: string; type: "histogram"; values: ScrapedValue[]; aggregator: "sum" }> {
-    const values: ScrapedValue[] = [];
-    for (const { labels, counts, sum, count } of this.all.values()) {
-      let cumulative = 0;
-      this.buckets.forEach((bound, i) => {
-        cumulative += counts[i]!;
-        values.push({ labels: { le: bound, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
-      });
-      values.push({ labels: { le: "+Inf", ...labels }, value: count, metricName: `${this.name}_bucket` });
-      values.push({ labels, value: sum, metricName: `${this.name}_sum` });
-      values.push({ labels, value: count, metricName: `${this.name}_count` });
-    }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {
-    for (const series of this.all.values()) {
-      series.counts.fill(0);
-      series.sum = 0;
-      series.count = 0;
-    }
-  }
-}
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { SeriesCounter, SeriesHistogram } from "./metric-series.js";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -141,12 +44,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly proxyRequests = new Counter({
-    name: "authbroker_proxy_requests_total",
-    help: "Proxied calls by connector and the status the app got (499: the app went away; connector none: refused before an account was known)",
-    labelNames: ["connector", "status"] as const,
-    registers: [this.registry],
-  });
+  /** Per connector and status: `proxyRequests.series(connector, status).inc()` (metric-series.ts). */
+  readonly proxyRequests = new SeriesCounter(
+    "authbroker_proxy_requests_total",
+    "Proxied calls by connector and the status the app got (499: the app went away; connector none: refused before an account was known)",
+    ["connector", "status"],
+    this.registry,
+  );
 
   readonly proxyRateLimited = new Counter({
     name: "authbroker_proxy_rate_limited_total",

@@ -584,7 +584,7 @@ export async function proxyCall(ctx: ProxyContext, call: ProxyRequest, caller: P
   } finally {
     res.off("close", onClose);
     if (record.plan) record.plan.countCall(record.status);
-    else ctx.services.metrics.proxyRequests.inc({ connector: "none", status: String(record.status) });
+    else ctx.services.metrics.proxyRequests.series("none", String(record.status)).inc();
     ctx.audit.record({
       at: Date.now(),
       appId: caller.appId,

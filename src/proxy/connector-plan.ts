@@ -13,6 +13,7 @@ import { hasValues } from "../connectors/kinds/upstream-values.js";
 import type { Services } from "../services.js";
 import { credentialStyle, type CredentialStyle, type FieldList } from "../connectors/credential-styles.js";
 import { rateRules, type RateRules } from "./rate-limit.js";
+import type { CounterSeries } from "../metric-series.js";
 
 export interface ConnectorPlan {
   connectorId: string;
@@ -48,7 +49,7 @@ function makePlan(services: Pick<Services, "kinds" | "metrics" | "config">, conn
   const fields: FieldList = kind !== undefined && isStaticCredentialChecker(kind) ? kind.credentialFields(connector) : [];
   // Label series resolved once: prom-client hashes the labels of every observe and inc (metrics.ts).
   const upstream = services.metrics.proxyUpstreamDuration.series(connector.id);
-  const counters = new Map<number, { inc(): void }>();
+  const counters = new Map<number, CounterSeries>();
   const limited = services.metrics.proxyRateLimited;
   return {
     connectorId: connector.id,
@@ -59,7 +60,7 @@ function makePlan(services: Pick<Services, "kinds" | "metrics" | "config">, conn
     countCall(status) {
       let counter = counters.get(status);
       if (!counter) {
-        counter = services.metrics.proxyRequests.labels(connector.id, String(status));
+        counter = services.metrics.proxyRequests.series(connector.id, String(status));
         counters.set(status, counter);
       }
       counter.inc();

@@ -56,7 +56,7 @@ export function createProxy(services: Services, overrides: Partial<ProxyOptions>
 
   // Refused before any account is known: counted, not audited (there is no one to attribute it to).
   const countRefusal = (err: unknown): never => {
-    services.metrics.proxyRequests.inc({ connector: "none", status: String(toBrokerError(err).status) });
+    services.metrics.proxyRequests.series("none", String(toBrokerError(err).status)).inc();
     throw err;
   };
   // Without a promise when the caller is known at once (a token verified lately: caller.ts).

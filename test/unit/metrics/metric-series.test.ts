@@ -1,12 +1,12 @@
 /**
- * The proxy's hand-written histogram (metrics.ts, SeriesHistogram) must be
+ * The proxy's hand-written metrics (metric-series.ts) must be
  * indistinguishable from prom-client's own at a scrape: the same
- * observations give the same exposition text, byte for byte.
+ * observations and counts give the same exposition text, byte for byte.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Histogram, Registry } from "prom-client";
-import { SeriesHistogram } from "../../../src/metrics.js";
+import { Counter, Histogram, Registry } from "prom-client";
+import { SeriesCounter, SeriesHistogram } from "../../../src/metric-series.js";
 
 const BUCKETS = [0.001, 0.01, 0.1, 1];
 // On a bound, between bounds, below the first, above the last.
@@ -67,5 +67,31 @@ describe("SeriesHistogram", () => {
     const { ours } = both();
     assert.throws(() => ours.series(), TypeError);
     assert.throws(() => ours.series("a", "b"), TypeError);
+  });
+});
+
+describe("SeriesCounter", () => {
+  it("is scraped exactly as prom-client's Counter with the same counts", async () => {
+    const oursRegistry = new Registry();
+    const theirsRegistry = new Registry();
+    const ours = new SeriesCounter("authbroker_test_total", "a test counter", ["connector", "status"], oursRegistry);
+    const theirs = new Counter({ name: "authbroker_test_total", help: "a test counter", labelNames: ["connector", "status"], registers: [theirsRegistry] });
+    const calls: [string, string][] = [
+      ["files", "200"],
+      ["files", "200"],
+      ["files", "404"],
+      ["none", "401"],
+      ["files", "200"],
+    ];
+    for (const [connector, status] of calls) {
+      ours.series(connector, status).inc();
+      theirs.inc({ connector, status });
+    }
+    const text = await oursRegistry.metrics();
+    assert.equal(text, await theirsRegistry.metrics());
+    assert.match(text, /authbroker_test_total\{connector="files",status="200"\} 3/);
+    ours.reset();
+    assert.ok((await ours.get()).values.every((v) => v.value === 0));
+    assert.throws(() => ours.series("files"), TypeError);
   });
 });
