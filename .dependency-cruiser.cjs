@@ -9,7 +9,7 @@
  *   3  oauth/                           the authorization server
  *   2  accounts/ revocation/            accounts and their vault; revoking broker grants
  *   1  connectors/ apps/ jobs/ http/    the connector engine; the app registry; queue producers; generic HTTP
- *   0  errors log config db redis lock metrics metric-series audit preflight paths crypto/ net/   foundations
+ *   0  errors log config db redis lock metrics metric-series maybe-promise audit preflight paths crypto/ net/   foundations
  *
  * services.ts is the type of the bag of long-lived parts every layer is
  * handed: any layer may import it (it is a type only); compose.ts builds it.
@@ -17,7 +17,7 @@
  * lower layer name what a higher one passes it.
  */
 const LAYERS = [
-  ["^src/(errors|log|config|db|redis|lock|metrics|metric-series|audit|preflight|paths)\\.ts$", "^src/(crypto|net|generated)/"],
+  ["^src/(errors|log|config|db|redis|lock|metrics|metric-series|maybe-promise|audit|preflight|paths)\\.ts$", "^src/(crypto|net|generated)/"],
   ["^src/(connectors|apps|jobs|http)/"],
   ["^src/(accounts|revocation)/"],
   ["^src/oauth/"],

@@ -13,6 +13,7 @@ import { renderError } from "./error-handler.js";
 import { RequestExchange } from "./exchange.js";
 import type { RateLimits } from "./rate-limit.js";
 import type { ErrorStyle, Method, Route } from "./route.js";
+import { andThen } from "../maybe-promise.js";
 
 /** What the HTTP layer needs of the broker. */
 export interface HttpDeps {
@@ -43,13 +44,9 @@ export function admit<C>(route: Route<C>, exchange: RequestExchange<C>, deps: Ht
 }
 
 function authenticate<C>(route: Route<C>, exchange: RequestExchange<C>): Promise<void> | undefined {
-  const caller = route.auth.authenticate(exchange.req, exchange.params);
-  if (!(caller instanceof Promise)) {
+  return andThen(route.auth.authenticate(exchange.req, exchange.params), (caller) => {
     exchange.caller = caller;
     return undefined;
-  }
-  return caller.then((known) => {
-    exchange.caller = known;
   });
 }
 

@@ -21,6 +21,7 @@ import { identityClaims, type IdentityAccount } from "./identity-claims.js";
 import { isRevoked, REVOCATION_LEEWAY_SECONDS, revokedNow } from "../revocation/revocation.js";
 import { hasScope } from "./scopes.js";
 import { proxyResourceUri } from "./resources.js";
+import { andThen } from "../maybe-promise.js";
 
 /** RFC 9068 §2.1: the media type of JWT access tokens, in the `typ` header. */
 export const ACCESS_TOKEN_TYP = "at+jwt";
@@ -274,8 +275,7 @@ export function verifyAccessToken(
   audience: AcceptedAudience,
 ): AccessTokenClaims | Promise<AccessTokenClaims> {
   try {
-    const claims = verifyAccessTokenSignature(services, jwt);
-    return claims instanceof Promise ? claims.then((verified) => acceptedFor(services, verified, audience)) : acceptedFor(services, claims, audience);
+    return andThen(verifyAccessTokenSignature(services, jwt), (claims) => acceptedFor(services, claims, audience));
   } catch (err) {
     return Promise.reject(err as Error);
   }

@@ -22,6 +22,7 @@ import type { Services } from "../services.js";
 import { bearerChallenge, bearerTokenOf } from "../oauth/bearer.js";
 import { proxyResourceMetadataUrl } from "../oauth/protected-resource-metadata.js";
 import { hasScope } from "../oauth/scopes.js";
+import { andThen } from "../maybe-promise.js";
 
 export const PROXY_SCOPE = "proxy";
 
@@ -79,8 +80,7 @@ function requireProxyScope(services: CallerServices, claims: AccessTokenClaims):
 
 /** `/v1/proxy/…`: the account comes from the token. Throws, or rejects, with the refusal. */
 export function accountBoundCaller(services: CallerServices, headers: IncomingHttpHeaders): ProxyCaller | Promise<ProxyCaller> {
-  const claims = verifiedClaims(services, headers);
-  return claims instanceof Promise ? claims.then((verified) => accountBound(services, verified)) : accountBound(services, claims);
+  return andThen(verifiedClaims(services, headers), (claims) => accountBound(services, claims));
 }
 
 function accountBound(services: CallerServices, claims: AccessTokenClaims): ProxyCaller {
@@ -93,8 +93,7 @@ function accountBound(services: CallerServices, claims: AccessTokenClaims): Prox
 
 /** `/v1/accounts/<id>/proxy/…`: a token of the app itself, or one bound to this very account. Throws, or rejects, with the refusal. */
 export function appCaller(services: CallerServices, headers: IncomingHttpHeaders, accountId: string): ProxyCaller | Promise<ProxyCaller> {
-  const claims = verifiedClaims(services, headers);
-  return claims instanceof Promise ? claims.then((verified) => forApp(services, verified, accountId)) : forApp(services, claims, accountId);
+  return andThen(verifiedClaims(services, headers), (claims) => forApp(services, claims, accountId));
 }
 
 function forApp(services: CallerServices, claims: AccessTokenClaims, accountId: string): ProxyCaller {
