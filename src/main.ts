@@ -68,12 +68,28 @@ function withKeyringHint(err: SealError): SealError {
   });
 }
 
-/** `env` is what connector files' `${env:…}` references read (the demo passes its upstream's URL there). */
+/**
+ * Closes the services' pools and connections, or drops them when that takes
+ * longer than CLOSE_TIMEOUT_MS: closing ioredis waits on Redis (and the pools
+ * on Postgres), and a dependency that is down must not hold the process.
+ */
+async function closeServicesWithin(services: Services, log: Logger): Promise<void> {
+  if (await settlesWithin(CLOSE_TIMEOUT_MS, closeServices(services))) return;
+  services.redis.disconnect();
+  log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "connections did not close in time; dropped them");
+}
+
+/**
+ * `env` is what connector files' `${env:…}` references read (the demo passes
+ * its upstream's URL there). `signal` ends a start that is still under way
+ * (a shutdown signal): the start rejects with its reason, having closed what it had opened.
+ */
 export async function startBroker(
   role: Role,
   config: Config = loadConfig(),
   log: Logger = createLogger(config.logLevel),
   env: NodeJS.ProcessEnv = process.env,
+  signal?: AbortSignal,
 ): Promise<RunningBroker> {
   await checkPostgres(config.databaseUrl, { requireSchema: true });
   await checkRedis(config.redisUrl);
@@ -97,10 +113,14 @@ export async function startBroker(
       if (mismatch) log.warn({ issuer: config.issuer, port: config.port }, mismatch);
     }
     // Loaded only by the roles that run it: a `serve` process never holds the worker's modules.
-    if (role === "worker" || role === "all") worker = await (await import("./worker/run.js")).startWorker(services);
+    if (role === "worker" || role === "all") {
+      const { startWorker } = await import("./worker/run.js");
+      signal?.throwIfAborted();
+      worker = await startWorker(services, { signal });
+    }
   } catch (err) {
     await server?.close(0);
-    await closeServices(services);
+    await closeServicesWithin(services, log);
     throw err;
   }
   // Connector files change without a restart (connectors/live.ts); a missing default directory has nothing to watch.
@@ -126,10 +146,7 @@ export async function startBroker(
         // a dependency that is down must not hold the process after HTTP has drained.
         if (worker && !(await settlesWithin(CLOSE_TIMEOUT_MS, worker.close())))
           log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "worker did not close in time; leaving it");
-        if (!(await settlesWithin(CLOSE_TIMEOUT_MS, closeServices(services)))) {
-          services.redis.disconnect();
-          log.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "connections did not close in time; dropped them");
-        }
+        await closeServicesWithin(services, log);
       })()),
   };
 }
@@ -147,10 +164,12 @@ export async function runUntilSignal(role: Role, hooks: RunHooks = {}): Promise<
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   // Handlers go in before the start: /readyz can answer while the worker is
-  // still starting, and a signal then must stop the broker cleanly once it is
-  // up, not kill it half-started.
+  // still starting, and a signal then must end the start (or stop the broker
+  // once it is up) cleanly, never kill it half-started.
   let broker: RunningBroker | undefined;
   let signalled: string | undefined;
+  // A signal during the start ends the start (a worker may be waiting for a Redis that went away).
+  const starting = new AbortController();
   const exit = (code: number) => {
     const after = hooks.after?.() ?? Promise.resolve();
     after
@@ -164,9 +183,9 @@ export async function runUntilSignal(role: Role, hooks: RunHooks = {}): Promise<
       });
   };
   const shutdown = (signal: string) => {
+    if (signalled === undefined) log.info({ signal }, "shutting down");
     signalled ??= signal;
-    if (!broker) return;
-    log.info({ signal }, "shutting down");
+    if (!broker) return starting.abort(new Error(`start interrupted by ${signal}`));
     broker.stop().then(
       () => exit(0),
       (err: unknown) => {
@@ -184,8 +203,10 @@ export async function runUntilSignal(role: Role, hooks: RunHooks = {}): Promise<
   try {
     await hooks.before?.(config, log);
     if (signalled) return exit(0);
-    broker = await startBroker(role, config, log);
+    broker = await startBroker(role, config, log, process.env, starting.signal);
   } catch (err) {
+    // The start ended because a signal asked it to: that is a clean stop.
+    if (starting.signal.aborted && err === starting.signal.reason) return exit(0);
     await hooks.after?.();
     throw err;
   }

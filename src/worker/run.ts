@@ -28,6 +28,23 @@ export interface RunningWorker {
 export interface WorkerOptions {
   /** Time between reconciler passes. @defaultValue 5 minutes */
   reconcileEveryMs?: number;
+  /** Ends a start still waiting for Redis: the start rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * `work`, or a rejection with the signal's reason once it aborts. BullMQ's
+ * consumers wait for Redis as long as it takes (by design: a worker outlives
+ * an outage), so a shutdown that comes while they wait would wait forever.
+ */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }
 
 export async function startWorker(services: Services, options: WorkerOptions = {}): Promise<RunningWorker> {
@@ -83,13 +100,14 @@ export async function startWorker(services: Services, options: WorkerOptions = {
     }
   };
   try {
-    await Promise.all([refreshWorker.waitUntilReady(), webhookWorker.waitUntilReady()]);
+    await unlessAborted(Promise.all([refreshWorker.waitUntilReady(), webhookWorker.waitUntilReady()]), options.signal);
     await reconcile();
   } catch (err) {
     // The consumers already take jobs: a start that fails must stop them, or
     // they would run on with the services' connections closed under them.
-    await Promise.allSettled([refreshWorker.close(true), webhookWorker.close(true)]);
+    // Their connection goes first: closing waits on Redis, which may be the reason the start failed.
     (connection as unknown as { disconnect(): void }).disconnect();
+    await Promise.allSettled([refreshWorker.close(true), webhookWorker.close(true)]);
     throw err;
   }
   const timer = setInterval(() => void reconcile(), options.reconcileEveryMs ?? 5 * 60_000);

@@ -17,6 +17,8 @@ import { listen } from "../../../src/http/server.js";
 import { createTestDatabase, type TestDatabase } from "../../support/db.js";
 import { freePort } from "../../support/ports.js";
 import { startRedisServer } from "../../support/redis-server.js";
+import { startTcpProxy } from "../../support/tcp-proxy.js";
+import { until } from "../../support/wait.js";
 import { randomKeyEntry, TEST_REDIS_URL } from "../../support/services.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/authbroker.js", import.meta.url));
@@ -188,6 +190,29 @@ describe("the authbroker process shuts down on a signal", () => {
       logLines(broker.output().stdout).some((l) => l.msg === "worker stopped"),
       broker.output().stdout,
     );
+  });
+
+  it("a SIGTERM while the worker waits for a Redis that went away during the start ends the start, and the process exits 0", async () => {
+    // CI once saw `all` hang here: /readyz answered, Redis went away while the
+    // worker was still starting, its consumers then waited for Redis forever,
+    // and the signal that came next never reached a running broker.
+    const redis = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(TEST_REDIS_URL).port || 6379) });
+    try {
+      const broker = startProcess("all", { ...env, REDIS_URL: `redis://127.0.0.1:${redis.port}`, SHUTDOWN_GRACE_MS: "1000" }, await freePort());
+      started.push(broker);
+      // The worker starts after the listener: take Redis away the moment the broker says it listens.
+      await until("the broker to listen", async () => broker.output().stdout.includes('"authbroker listening"'), 30_000, 2);
+      await redis.cut();
+      broker.child.kill("SIGTERM");
+      const { code, signal, afterMs } = await exitWithin(broker.exited, 12_000);
+      assert.equal(signal, null, "not killed by the signal's default action");
+      assert.equal(code, 0, broker.output().stderr);
+      assert.ok(afterMs < 9_000, `exited ${afterMs} ms after SIGTERM`);
+      assert.ok(await portIsClosed(broker.port));
+      assert.ok(logLines(broker.output().stdout).some((l) => l.msg === "shutting down"));
+    } finally {
+      await redis.close();
+    }
   });
 
   it("`all` still exits 0, without hanging, when Redis is down at SIGTERM", async () => {
