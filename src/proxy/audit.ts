@@ -17,7 +17,7 @@
  * tests).
  */
 import { LRUCache } from "lru-cache";
-import { sqlRows, type Db, type SqlStatement } from "../db.js";
+import { jsonbParameter, sqlRows, type Db, type SqlStatement } from "../db.js";
 import type { Logger } from "../log.js";
 import type { ActorClaim } from "../oauth/tokens.js";
 import { pathTemplate } from "./path-template.js";
@@ -49,7 +49,8 @@ export const PROXY_AUDIT_ACTION = "proxy.request";
 /**
  * Straight through the pg pool, prepared once (sqlRows): through Prisma's
  * raw-query layer each batch cost more CPU than the SQL. The batch is one
- * JSON text (JSON.stringify, native) that Postgres turns into rows
+ * JSON text (JSON.stringify, native), sent as jsonb's binary input (bytes
+ * outside V8's heap: db.ts jsonbParameter), that Postgres turns into rows
  * (jsonb_to_recordset), timestamps and the JSON detail included: pg's
  * JavaScript array encoding of one array per column cost the broker's one
  * thread ~2.5 KB of garbage and a few µs per event, in a burst at every
@@ -159,7 +160,7 @@ export class ProxyAuditLog {
       this.dropped = 0;
     }
     try {
-      await sqlRows(this.db, INSERT_BATCH, [JSON.stringify(batch)]);
+      await sqlRows(this.db, INSERT_BATCH, [jsonbParameter(batch)]);
       this.backingOff = false;
     } catch (err) {
       this.backingOff = true;
