@@ -3,6 +3,7 @@
  * requests finish (up to a grace period), close idle keep-alive sockets.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { RequestListener } from "./direct-lane.js";
 import { BrokerResponse } from "./response.js";
@@ -59,18 +60,20 @@ export async function listen(app: RequestListener, port: number, host: string): 
       resolve();
     });
   });
-  // Responses in progress, so a shutdown can tell their clients not to reuse the connection.
-  const inFlight = new Set<ServerResponse>();
+  // The open connections, so a shutdown can tell the clients of the answers in
+  // progress not to reuse them. Connections, not responses: a long-lived Set
+  // that takes and drops an entry per request kept every request's objects
+  // alive until the next full GC once its table had been promoted (V8 links a
+  // rehashed table to its successor), ~1 MB more in the old generation per
+  // young-generation GC under proxy load (docs/benchmarks.md).
+  const connections = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    connections.add(socket);
+    socket.once("close", () => connections.delete(socket));
+  });
   let closing = false;
   server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
-    inFlight.add(res);
     if (closing) res.setHeader("Connection", "close");
-    res.once("close", () => {
-      inFlight.delete(res);
-      // A kept-alive connection whose last answer just went out is idle now: close it
-      // rather than wait for the grace period to run out.
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
   });
   const address = server.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
@@ -81,11 +84,19 @@ export async function listen(app: RequestListener, port: number, host: string): 
     close: (graceMs) =>
       new Promise<void>((resolve) => {
         closing = true;
-        for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
+        for (const socket of connections) {
+          // The answer in progress on the connection (Node's own link from a socket to its response).
+          const res = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+          if (res && !res.headersSent) res.setHeader("Connection", "close");
+        }
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
+        // A kept-alive connection whose last answer went out is idle: close it
+        // within moments rather than when the grace period runs out.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
         server.close(() => {
           clearTimeout(force);
+          clearInterval(idle);
           resolve();
         });
         server.closeIdleConnections();
