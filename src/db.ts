@@ -60,8 +60,8 @@ export async function sqlRows<Row>(db: Db, statement: SqlStatement, values: unkn
  * input format (PostgreSQL's jsonb_recv: a version byte, 1, then the UTF-8
  * text), which pg sends as it is. The text waits for its statement as bytes
  * outside V8's heap: as a string, the proxy audit's batch text of ~60 KB
- * ended up in the old generation at every batch, half of the proxy's
- * old-space growth under load (docs/benchmarks.md). Through the pg pool only:
+ * ended up in the old generation at every batch, half of what the proxy
+ * still added to it under load (docs/benchmarks.md). Through the pg pool only:
  * Prisma, sqlRows' other path, would send the bytes as bytea.
  */
 export function jsonbParameter(value: unknown): Buffer {

@@ -361,7 +361,7 @@ async function exchange(
     // A copy per attempt (a retry injects fresh credentials). Copied property
     // by property, not spread: V8 gave each spread copy a hidden class of its
     // own, so every call built new maps and enum caches in the old generation
-    // (most of the proxy's old-space growth; docs/benchmarks.md).
+    // (a third of the proxy's old-space growth under load; docs/benchmarks.md).
     const headers: Record<string, string | string[]> = {};
     for (const name in outgoing.headers) headers[name] = outgoing.headers[name]!;
     const { body } = outgoing;
