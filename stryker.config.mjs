@@ -18,6 +18,17 @@ export const groups = {
   keyring: { mutate: ["src/crypto/keyring.ts"], tests: ["test/unit/crypto/keyring.test.ts"] },
   "accounts-api": { mutate: ["src/api/accounts.ts"], tests: ["test/integration/api/accounts-api.test.ts"] },
   "proxy-caller": { mutate: ["src/proxy/caller.ts"], tests: ["test/integration/proxy/auth.test.ts"] },
+  "token-verification": {
+    // verifyAccessToken and its cache (the lines from verifyAccessToken to the end): the answer given without a
+    // promise for a token verified lately must still check its audience, expiry, key and revocation.
+    mutate: ["src/oauth/tokens.ts:272-395"],
+    tests: [
+      "test/integration/oauth/token-verification-cache.test.ts",
+      "test/unit/oauth/tokens.test.ts",
+      "test/integration/resource-server/resource-server.test.ts",
+      "test/integration/proxy/auth.test.ts",
+    ],
+  },
   "client-auth": {
     mutate: ["src/oauth/client-auth.ts"],
     // client-auth: the module called directly (every refusal's exact answer, secret rotation, claimedClientId).

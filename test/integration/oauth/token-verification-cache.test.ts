@@ -13,6 +13,7 @@ import { revokeAccessToken } from "../../../src/revocation/revocation.js";
 import { InvalidToken } from "../../../src/errors.js";
 import { until } from "../../support/wait.js";
 import { proxyResourceUri } from "../../../src/oauth/resources.js";
+import { generateKeyPair, SignJWT, type CryptoKey } from "jose";
 
 describe("verified access tokens are remembered only while they stay valid", () => {
   let services: TestServices;
@@ -103,5 +104,80 @@ describe("verified access tokens are remembered only while they stay valid", () 
     const revoked = verifyAccessToken(services, accessToken, "proxy");
     assert.ok(revoked instanceof Promise);
     await assert.rejects(revoked, (err: unknown) => err instanceof InvalidToken && /revoked/.test(err.description));
+  });
+});
+
+describe("a token signed with the broker's own key is still refused when it is not one the broker issues", () => {
+  let services: TestServices;
+  const issuer = "http://127.0.0.1:1";
+  let serial = 0;
+
+  before(async () => {
+    services = await createTestServices({ BROKER_ISSUER: issuer });
+    await services.signingKeys.ensureCurrent();
+  });
+  after(() => services?.teardown());
+
+  /** Claims as the broker issues them, less `omit`, plus `override`; signed with its current key (or `key`). */
+  async function forged(omit: string[], override: Record<string, unknown> = {}, key?: { kid: string; privateKey: CryptoKey }): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const claims: Record<string, unknown> = {
+      iss: issuer,
+      aud: issuer,
+      sub: "app_forged",
+      client_id: "app_forged",
+      scope: "proxy",
+      jti: `forged-${++serial}`,
+      iat: now,
+      exp: now + 600,
+      ...override,
+    };
+    for (const name of omit) delete claims[name];
+    const signing = key ?? (await services.signingKeys.current());
+    return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: signing.kid, typ: "at+jwt" }).sign(signing.privateKey);
+  }
+
+  const refusedAs = (description: RegExp) => (err: unknown) => err instanceof InvalidToken && description.test(err.description);
+
+  it("as it was issued, it is accepted (the forgery below differs in one claim only)", async () => {
+    const claims = await verifyAccessTokenSignature(services, await forged([]));
+    assert.equal(claims.client_id, "app_forged");
+  });
+
+  for (const missing of ["exp", "iat", "jti", "sub", "client_id", "aud", "scope"]) {
+    it(`without \`${missing}\`: refused as not valid`, async () => {
+      await assert.rejects(async () => verifyAccessTokenSignature(services, await forged([missing])), refusedAs(/^the access token is not valid$/));
+    });
+  }
+
+  const wrongTypes: [string, unknown][] = [
+    ["jti", 42],
+    ["client_id", ["app_forged"]],
+    ["scope", ["proxy"]],
+    ["aud", [issuer]],
+  ];
+  for (const [claim, value] of wrongTypes) {
+    it(`\`${claim}\` not a string (${JSON.stringify(value)}): refused as not valid`, async () => {
+      await assert.rejects(
+        async () => verifyAccessTokenSignature(services, await forged([], { [claim]: value })),
+        refusedAs(/^the access token is not valid$/),
+      );
+    });
+  }
+
+  it("expired beyond the leeway: refused, and told so; the operator's log gets jose's code", async () => {
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    await assert.rejects(
+      async () => verifyAccessTokenSignature(services, await forged([], { iat: past - 600, exp: past })),
+      (err: unknown) => refusedAs(/^the access token has expired$/)(err) && (err as InvalidToken).detail === "ERR_JWT_EXPIRED",
+    );
+  });
+
+  it("signed by a key that is not the broker's: refused, and told so", async () => {
+    const { privateKey } = await generateKeyPair("ES256");
+    await assert.rejects(
+      async () => verifyAccessTokenSignature(services, await forged([], {}, { kid: "not-a-broker-key", privateKey })),
+      refusedAs(/^the access token is not signed by a key of this broker$/),
+    );
   });
 });
