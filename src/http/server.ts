@@ -71,10 +71,6 @@ export async function listen(app: RequestListener, port: number, host: string): 
     connections.add(socket);
     socket.once("close", () => connections.delete(socket));
   });
-  let closing = false;
-  server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
-    if (closing) res.setHeader("Connection", "close");
-  });
   const address = server.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
   const shownHost = host.includes(":") ? `[${host}]` : host;
@@ -83,7 +79,8 @@ export async function listen(app: RequestListener, port: number, host: string): 
     url: `http://${shownHost}:${boundPort}`,
     close: (graceMs) =>
       new Promise<void>((resolve) => {
-        closing = true;
+        // Requests that arrive from now on are told not to reuse their connection too.
+        server.on("request", (_req: IncomingMessage, res: ServerResponse) => res.setHeader("Connection", "close"));
         for (const socket of connections) {
           // The answer in progress on the connection (Node's own link from a socket to its response).
           const res = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
