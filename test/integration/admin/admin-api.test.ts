@@ -188,6 +188,54 @@ describe("admin API", () => {
     );
   });
 
+  it("lists audit events newest first by each filter and by time range, page after page", async () => {
+    // Rows of their own (an app id no other test uses), at known times an hour apart, oldest first.
+    const appId = `audit-filters-${Date.now()}`;
+    const hour = 3_600_000;
+    const start = Date.UTC(2026, 0, 1);
+    const actions = ["proxy.request", "token.issued", "proxy.request", "account.connected", "proxy.request"];
+    for (const [i, action] of actions.entries())
+      await broker.services.db.auditEvent.create({
+        data: { at: new Date(start + i * hour), action, actorType: "app", appId, accountId: `${appId}-acct-${i % 2}`, connectorId: i === 4 ? "forge" : "gh" },
+      });
+    type Page = { data: { id: string; at: string; action: string; account_id: string; connector: string }[]; next_cursor: string | null };
+    const list = async (query: string) => (await (await admin(`/admin/v1/audit-events?app_id=${appId}&${query}`)).json()) as Page;
+
+    const all = await list("");
+    assert.deepEqual(
+      all.data.map((e) => e.action),
+      [...actions].reverse(),
+      "newest first",
+    );
+    assert.deepEqual(
+      (await list("action=proxy.request")).data.map((e) => e.at),
+      [4, 2, 0].map((i) => new Date(start + i * hour).toISOString()),
+    );
+    assert.deepEqual(
+      (await list(`account_id=${appId}-acct-1`)).data.map((e) => e.action),
+      ["account.connected", "token.issued"],
+    );
+    assert.deepEqual(
+      (await list("connector=forge")).data.map((e) => e.at),
+      [new Date(start + 4 * hour).toISOString()],
+    );
+    // since is inclusive, until exclusive.
+    const window = await list(`since=${new Date(start + hour).toISOString()}&until=${new Date(start + 3 * hour).toISOString()}`);
+    assert.deepEqual(
+      window.data.map((e) => e.action),
+      ["proxy.request", "token.issued"],
+    );
+    const first = await list("limit=2");
+    assert.equal(first.next_cursor, first.data[1]!.id);
+    const second = await list(`limit=2&cursor=${first.next_cursor}`);
+    const third = await list(`limit=2&cursor=${second.next_cursor}`);
+    assert.deepEqual(
+      [...first.data, ...second.data, ...third.data].map((e) => e.id),
+      all.data.map((e) => e.id),
+    );
+    assert.equal(third.next_cursor, null, "the last page says so");
+  });
+
   it("rotates keys: a new signing key, and the previous one stays in the JWKS", async () => {
     const before = (await (await fetch(`${broker.url}/oauth/jwks`)).json()) as { keys: { kid: string }[] };
     const res = (await (await admin("/admin/v1/keys/rotate", { method: "POST" })).json()) as { signing_kid: string; previous_signing_kid: string };
