@@ -59,6 +59,28 @@ describe("proxy audit events", () => {
     }
   });
 
+  it("values holding tabs, newlines, backslashes or NUL are written as they are (NUL as U+FFFD), and a delegation with its user and actors", async () => {
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 60_000, batchEvents: 100, bufferLimit: 100 });
+    audit.record(
+      event("odd-1", { connectorId: "tab\tnew\nline\\back", delegation: { user: "user\0nul\r", act: { sub: "agent\\one", act: { sub: "app\ttwo" } } } }),
+    );
+    audit.record(event("odd-2", { delegation: { user: undefined, act: { sub: "agent" } } }));
+    audit.record(event("odd-3"));
+    await audit.flush();
+    const [odd, noUser, plain] = await stored(["odd-1", "odd-2", "odd-3"]);
+    assert.equal(odd!.connectorId, "tab\tnew\nline\\back");
+    assert.deepEqual(odd!.detail, {
+      method: "GET",
+      path: "/repos/{id}/issues",
+      status: 200,
+      retried: false,
+      user: "user\uFFFDnul\r",
+      act: { sub: "agent\\one", act: { sub: "app\ttwo" } },
+    });
+    assert.deepEqual(noUser!.detail, { method: "GET", path: "/repos/{id}/issues", status: 200, retried: false, user: null, act: { sub: "agent" } });
+    assert.deepEqual(plain!.detail, { method: "GET", path: "/repos/{id}/issues", status: 200, retried: false }, "no delegation, no user or act");
+  });
+
   const waitFor = async (what: string, done: () => Promise<boolean> | boolean) => {
     const deadline = Date.now() + 8000;
     while (!(await done())) {
