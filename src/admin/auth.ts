@@ -29,9 +29,9 @@ export type AdminChallenge = "bearer" | "basic";
 
 const REALM = 'realm="authbroker-admin"';
 
-function unauthorized(description: string, challenge: AdminChallenge, error?: "invalid_token"): InstanceType<typeof Unauthorized> {
+function unauthorized(description: string, challenge: AdminChallenge, error?: "invalid_token", cause?: unknown): InstanceType<typeof Unauthorized> {
   const header = challenge === "basic" ? `Basic ${REALM}, charset="UTF-8"` : `Bearer ${REALM}${error ? `, error="${error}"` : ""}`;
-  return new Unauthorized(description, { headers: { "WWW-Authenticate": header } });
+  return new Unauthorized(description, { headers: { "WWW-Authenticate": header }, ...(cause === undefined ? {} : { cause }) });
 }
 
 function sameSecret(presented: string, expected: string): boolean {
@@ -66,8 +66,9 @@ export async function authenticateAdmin(
   let claims;
   try {
     claims = await verifyAccessToken(services, bearer, "broker");
-  } catch {
-    throw unauthorized("invalid admin credentials", challenge, "invalid_token");
+  } catch (err) {
+    // The client learns only that the token is not accepted; why stays with the error, for the log.
+    throw unauthorized("invalid admin credentials", challenge, "invalid_token", err);
   }
   if (claims.acct !== undefined || claims.sub !== claims.client_id || !hasScope(claims.scope, "admin")) {
     throw new Forbidden("the token needs scope admin and must be an app's own (client_credentials) token");
