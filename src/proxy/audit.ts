@@ -69,7 +69,7 @@ interface QueuedEvent {
   path: string;
   status: number;
   retried: boolean;
-  /** Delegated tokens only (absent keys read as NULL). */
+  /** Delegated tokens only: the detail then holds `user` (null when the token names none) and `act`. */
   usr?: string;
   act?: ActorClaim;
 }
