@@ -7,7 +7,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Authenticator } from "../http/route.js";
-import { Forbidden, Unauthorized } from "../errors.js";
+import { BrokerError, Forbidden, Unauthorized } from "../errors.js";
 import { bearerTokenOf } from "../oauth/bearer.js";
 import { hasScope } from "../oauth/scopes.js";
 import { verifyAccessToken } from "../oauth/tokens.js";
@@ -67,8 +67,11 @@ export async function authenticateAdmin(
   try {
     claims = await verifyAccessToken(services, bearer, "broker");
   } catch (err) {
-    // The client learns only that the token is not accepted; why stays with the error, for the log.
-    throw unauthorized("invalid admin credentials", challenge, "invalid_token", err);
+    // A token refused is the caller's (401; why stays with the error, for the log). Anything else
+    // is the broker's: with Redis unreachable the revocation check cannot run, and the answer is a
+    // 503 (error-handler.ts), as on the proxy, never a 401 that sends the tooling for a new token.
+    if (err instanceof BrokerError && err.code === "invalid_token") throw unauthorized("invalid admin credentials", challenge, "invalid_token", err);
+    throw err;
   }
   if (claims.acct !== undefined || claims.sub !== claims.client_id || !hasScope(claims.scope, "admin")) {
     throw new Forbidden("the token needs scope admin and must be an app's own (client_credentials) token");

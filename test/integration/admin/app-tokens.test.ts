@@ -18,6 +18,8 @@ import { authenticateAdmin } from "../../../src/admin/auth.js";
 import { Unauthorized } from "../../../src/errors.js";
 import { createLogger } from "../../../src/log.js";
 import { closeServices, createServices } from "../../../src/compose.js";
+import { whenReady } from "../../../src/redis.js";
+import { toBrokerError } from "../../../src/http/error-handler.js";
 
 const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
 
@@ -113,15 +115,34 @@ describe("an app's admin-scope token", () => {
     await broker.services.redis.del(revokedClientKey(app.id));
     const fresh = await createServices(broker.services.config, createLogger("silent"));
     try {
+      // Its Redis connection is made in the background and takes no command before it is ready (a CI
+      // run under load once asked first, and the answer was the 503 of the test below).
+      await whenReady(fresh.redis, 5_000);
       await assert.rejects(authenticateAdmin(fresh, `Bearer ${token}`), (err: unknown) => {
-        assert.ok(err instanceof Unauthorized);
-        // When the token is refused before the app lookup, the cause says why (a CI run once got here, on Node 24 under load).
+        assert.ok(err instanceof Unauthorized, String(err));
         assert.match(err.description, /no longer exists/, `refused for another reason: ${String(err.cause)}`);
         assert.match(err.headers["WWW-Authenticate"] ?? "", /^Bearer .*error="invalid_token"/);
         return true;
       });
     } finally {
       await closeServices(fresh);
+    }
+  });
+
+  it("is answered 503, not 401, while Redis cannot be asked whether it is revoked", async () => {
+    const app = await adminApp();
+    const token = (await client.clientCredentialsGrant(app.config, { scope: "admin" })).access_token;
+    // Nothing listens on port 1: every Redis command fails at once, as during an outage.
+    const cut = await createServices({ ...broker.services.config, redisUrl: "redis://127.0.0.1:1" }, createLogger("silent"));
+    try {
+      const refusal = await authenticateAdmin(cut, `Bearer ${token}`).then(
+        () => assert.fail("accepted without a revocation check"),
+        (err: unknown) => toBrokerError(err),
+      );
+      assert.equal(refusal.status, 503, refusal.description);
+      assert.equal(refusal.code, "service_unavailable");
+    } finally {
+      await closeServices(cut);
     }
   });
 });
