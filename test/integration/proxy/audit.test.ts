@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ProxyAuditLog, PROXY_AUDIT_ACTION, type ProxyAuditEvent } from "../../../src/proxy/audit.js";
 import { createTestServices, type TestServices } from "../../support/services.js";
+import { createDb, sqlRows } from "../../../src/db.js";
 
 describe("proxy audit events", () => {
   let services: TestServices;
@@ -79,6 +80,25 @@ describe("proxy audit events", () => {
     });
     assert.deepEqual(noUser!.detail, { method: "GET", path: "/repos/{id}/issues", status: 200, retried: false, user: null, act: { sub: "agent" } });
     assert.deepEqual(plain!.detail, { method: "GET", path: "/repos/{id}/issues", status: 200, retried: false }, "no delegation, no user or act");
+  });
+
+  it("writes `at` as the call's time in UTC whatever time zone PostgreSQL's sessions run in", async () => {
+    const own = await createTestServices();
+    // New connections to this database take its time zone; the audit's own pool is made after.
+    await own.db.$executeRawUnsafe(`ALTER DATABASE "${new URL(own.database.url).pathname.slice(1)}" SET timezone TO 'America/New_York'`);
+    const db = createDb(own.database.url);
+    try {
+      const [zone] = await sqlRows<{ TimeZone: string }>(db, { name: "test-show-timezone", text: "SHOW timezone" }, []);
+      assert.equal(zone!.TimeZone, "America/New_York");
+      const audit = new ProxyAuditLog(db, own.log, { flushMs: 60_000, batchEvents: 100, bufferLimit: 100 });
+      audit.record(event("zoned-1", { at: Date.UTC(2026, 11, 7, 20, 0, 0, 123) }));
+      await audit.flush();
+      const row = await own.db.auditEvent.findFirstOrThrow({ where: { requestId: "zoned-1" } });
+      assert.equal(row.at.toISOString(), "2026-12-07T20:00:00.123Z");
+    } finally {
+      await db.$disconnect();
+      await own.teardown();
+    }
   });
 
   const waitFor = async (what: string, done: () => Promise<boolean> | boolean) => {
