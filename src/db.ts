@@ -71,18 +71,16 @@ export async function copyRows(db: Db, copyStatement: string, rows: Buffer): Pro
   const pool = pools.get(db);
   if (!pool) throw new TypeError("copyRows needs a client made by createDb");
   const client = await pool.connect();
-  let failure: Error | undefined;
   try {
     const sink = client.query(copyFrom(copyStatement));
     sink.end(rows);
     await finished(sink);
   } catch (err) {
-    failure = err as Error;
-    throw err;
-  } finally {
     // A failed COPY may have left the connection in the middle of the protocol: dropped, not reused.
-    client.release(failure);
+    client.release(err as Error);
+    throw err;
   }
+  client.release();
 }
 
 /** What `copyField` escapes: COPY's own escape character and its row and field separators, and NUL. */

@@ -7,7 +7,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Authenticator } from "../http/route.js";
-import { BrokerError, Forbidden, Unauthorized } from "../errors.js";
+import { isInvalidToken, Forbidden, Unauthorized } from "../errors.js";
 import { bearerTokenOf } from "../oauth/bearer.js";
 import { hasScope } from "../oauth/scopes.js";
 import { verifyAccessToken } from "../oauth/tokens.js";
@@ -70,7 +70,7 @@ export async function authenticateAdmin(
     // A token refused is the caller's (401; why stays with the error, for the log). Anything else
     // is the broker's: with Redis unreachable the revocation check cannot run, and the answer is a
     // 503 (error-handler.ts), as on the proxy, never a 401 that sends the tooling for a new token.
-    if (err instanceof BrokerError && err.code === "invalid_token") throw unauthorized("invalid admin credentials", challenge, "invalid_token", err);
+    if (isInvalidToken(err)) throw unauthorized("invalid admin credentials", challenge, "invalid_token", err);
     throw err;
   }
   if (claims.acct !== undefined || claims.sub !== claims.client_id || !hasScope(claims.scope, "admin")) {

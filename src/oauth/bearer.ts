@@ -5,7 +5,7 @@
  * 6750 §3 challenge.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { BrokerError, InsufficientScope, InvalidToken } from "../errors.js";
+import { isInvalidToken, InsufficientScope, InvalidToken } from "../errors.js";
 import type { Authenticator } from "../http/route.js";
 import { verifyAccessToken, type AccessTokenClaims } from "./tokens.js";
 import type { Services } from "../services.js";
@@ -60,7 +60,7 @@ export async function authenticateBearer(
     // The broker's APIs accept tokens for the issuer only (RFC 8707): a token for the proxy or a resource server is refused.
     claims = await verifyAccessToken(services, token, "broker");
   } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token")
+    if (isInvalidToken(err))
       throw new InvalidToken(err.description, { detail: err.detail, headers: bearerChallenge("invalid_token", err.description, undefined, metadata) });
     throw err;
   }

@@ -6,7 +6,7 @@
  * another app's token.
  */
 import { hashSecret } from "../crypto/secrets.js";
-import { BrokerError } from "../errors.js";
+import { isInvalidToken } from "../errors.js";
 import type { Services } from "../services.js";
 import { sqlRows, type SqlStatement } from "../db.js";
 import { NOW_UTC_SQL } from "./grants/grant.js";
@@ -81,7 +81,7 @@ export async function readAccessToken(
   try {
     return options.checkRevocation ? await verifyAccessToken(services, token, "any") : await verifyAccessTokenSignature(services, token);
   } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token") return undefined;
+    if (isInvalidToken(err)) return undefined;
     throw err;
   }
 }

@@ -16,7 +16,7 @@
  * when the account is loaded (accounts of other apps are answered 404).
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { BadRequest, BrokerError, InsufficientScope, InvalidToken, NotFound } from "../errors.js";
+import { BadRequest, isInvalidToken, InsufficientScope, InvalidToken, NotFound } from "../errors.js";
 import { verifyAccessToken, type AccessTokenClaims } from "../oauth/tokens.js";
 import type { Services } from "../services.js";
 import { bearerChallenge, bearerTokenOf } from "../oauth/bearer.js";
@@ -43,7 +43,7 @@ export type CallerServices = Pick<Services, "config" | "signingKeys" | "redis">;
 
 /** The caller's token refused: the proxy's challenge (RFC 6750 §3.1) goes with it. */
 function withChallenge(services: CallerServices, err: unknown): unknown {
-  return err instanceof BrokerError && err.code === "invalid_token"
+  return isInvalidToken(err)
     ? new InvalidToken(err.description, { detail: err.detail, cause: err, headers: challenge(services, "invalid_token", err.description) })
     : err;
 }

@@ -27,7 +27,7 @@
 import { recordAudit, type AuditValue } from "../../audit.js";
 import { accountOfUser, userOf } from "../../accounts/users.js";
 import type { Client } from "../../apps/clients.js";
-import { BrokerError, ConnectionRequired, InvalidRequest, InvalidScope, InvalidTarget } from "../../errors.js";
+import { isInvalidToken, ConnectionRequired, InvalidRequest, InvalidScope, InvalidTarget } from "../../errors.js";
 import { connectElicitation } from "../connect-tickets.js";
 import { lookupResource, proxyResourceUri } from "../resources.js";
 import { clientMayUseConnector, hasScope } from "../scopes.js";
@@ -65,7 +65,7 @@ async function verifiedToken(context: GrantContext, name: "subject_token" | "act
   try {
     return await verifyAccessToken(context.services, requiredParameter(context.params, name), "any");
   } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token") throw new InvalidRequest(`${name} is not a valid broker access token: ${err.description}`);
+    if (isInvalidToken(err)) throw new InvalidRequest(`${name} is not a valid broker access token: ${err.description}`);
     throw err;
   }
 }

@@ -24,7 +24,7 @@
  */
 import { recordAudit } from "../../audit.js";
 import { AccountNeedsReauth, refreshAccount } from "../../accounts/refresh.js";
-import { BrokerError, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient } from "../../errors.js";
+import { isInvalidToken, InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient } from "../../errors.js";
 import { hasScope } from "../scopes.js";
 import { verifyAccessToken, type AccessTokenClaims } from "../tokens.js";
 import { requiredParameter, type GrantContext, type TokenResponse } from "./grant.js";
@@ -52,8 +52,7 @@ async function subjectClaims(context: GrantContext, subjectToken: string): Promi
   try {
     claims = await verifyAccessToken(context.services, subjectToken, "any");
   } catch (err) {
-    if (err instanceof BrokerError && err.code === "invalid_token")
-      throw new InvalidRequest(`subject_token is not a valid broker access token: ${err.description}`);
+    if (isInvalidToken(err)) throw new InvalidRequest(`subject_token is not a valid broker access token: ${err.description}`);
     throw err;
   }
   if (claims.client_id !== context.client.id) throw new InvalidRequest("subject_token was issued to another app");
