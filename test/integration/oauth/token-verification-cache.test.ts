@@ -181,3 +181,76 @@ describe("a token signed with the broker's own key is still refused when it is n
     );
   });
 });
+
+describe("what verification remembers is bounded (tokens.ts: 10,000 tokens of up to 4,096 characters)", () => {
+  const issuer = "http://127.0.0.1:1";
+  let serial = 0;
+
+  /** Services of their own: the cache is per set of signing keys, so what each test counts starts at zero. */
+  async function freshServices(t: { after: (fn: () => Promise<void>) => void }): Promise<TestServices> {
+    const services = await createTestServices({ BROKER_ISSUER: issuer });
+    t.after(() => services.teardown());
+    await services.signingKeys.ensureCurrent();
+    return services;
+  }
+
+  /** A token as the broker issues them, with a `pad` claim of `padding` characters when asked. */
+  async function signed(services: TestServices, padding = 0): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const claims: Record<string, unknown> = {
+      iss: issuer,
+      aud: issuer,
+      sub: "app_bound",
+      client_id: "app_bound",
+      scope: "proxy",
+      jti: `bound-${++serial}`,
+      iat: now,
+      exp: now + 600,
+    };
+    if (padding > 0) claims.pad = "p".repeat(padding);
+    const signing = await services.signingKeys.current();
+    return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: signing.kid, typ: "at+jwt" }).sign(signing.privateKey);
+  }
+
+  /** The shortest token of at least `length` characters, by padding its claims (base64url makes most lengths). */
+  async function signedOfLength(services: TestServices, length: number): Promise<string> {
+    const unpadded = (await signed(services)).length;
+    for (let padding = Math.max(1, Math.floor(((length - unpadded) * 3) / 4) - 8); ; padding++) {
+      const token = await signed(services, padding);
+      if (token.length >= length) return token;
+    }
+  }
+
+  /** Whether `token` is answered from what was remembered, i.e. without a promise (the key's publication read just before). A miss remembers it. */
+  async function rememberedNow(services: TestServices, token: string): Promise<boolean> {
+    await services.signingKeys.current();
+    const answer = verifyAccessTokenSignature(services, token);
+    if (answer instanceof Promise) await answer;
+    return !(answer instanceof Promise);
+  }
+
+  it("a token of 4,096 characters is remembered; a longer one is verified anew on every use, and still accepted", async (t) => {
+    const services = await freshServices(t);
+    const longest = await signedOfLength(services, 4_096);
+    const tooLong = await signedOfLength(services, 4_097);
+    assert.equal(longest.length, 4_096);
+    assert.ok(tooLong.length > 4_096 && tooLong.length <= 4_098, `${tooLong.length} characters`);
+    await verifyAccessTokenSignature(services, longest);
+    assert.equal(await rememberedNow(services, longest), true);
+    assert.equal((await verifyAccessTokenSignature(services, tooLong)).client_id, "app_bound");
+    assert.equal(await rememberedNow(services, tooLong), false);
+  });
+
+  it("at most 10,000 tokens are remembered: the 10,001st drops the one remembered first", async (t) => {
+    const services = await freshServices(t);
+    const tokens: string[] = [];
+    for (let i = 0; i < 10_000; i++) tokens.push(await signed(services));
+    for (const token of tokens) await verifyAccessTokenSignature(services, token);
+    assert.equal(await rememberedNow(services, tokens[0]!), true, "all 10,000 kept");
+    const newest = await signed(services);
+    await verifyAccessTokenSignature(services, newest);
+    assert.equal(await rememberedNow(services, newest), true);
+    assert.equal(await rememberedNow(services, tokens[1]!), true, "the second remembered is kept");
+    assert.equal(await rememberedNow(services, tokens[0]!), false, "the first remembered is dropped");
+  });
+});
