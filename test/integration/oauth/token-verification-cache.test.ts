@@ -15,6 +15,34 @@ import { until } from "../../support/wait.js";
 import { proxyResourceUri } from "../../../src/oauth/resources.js";
 import { generateKeyPair, SignJWT, type CryptoKey } from "jose";
 
+type SigningKey = { kid: string; privateKey: CryptoKey };
+
+/**
+ * A token with the claims the broker issues (an app's own token, for ten
+ * minutes), less `omit`, plus `override`; signed with the broker's current
+ * key, or `key`: what the broker would accept, or one claim away from it.
+ */
+async function signedAsIssued(
+  services: TestServices,
+  token: { issuer: string; app: string; jti: string; omit?: string[]; override?: Record<string, unknown>; key?: SigningKey | undefined },
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: Record<string, unknown> = {
+    iss: token.issuer,
+    aud: token.issuer,
+    sub: token.app,
+    client_id: token.app,
+    scope: "proxy",
+    jti: token.jti,
+    iat: now,
+    exp: now + 600,
+    ...token.override,
+  };
+  for (const name of token.omit ?? []) delete claims[name];
+  const signing = token.key ?? (await services.signingKeys.current());
+  return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: signing.kid, typ: "at+jwt" }).sign(signing.privateKey);
+}
+
 describe("verified access tokens are remembered only while they stay valid", () => {
   let services: TestServices;
 
@@ -119,23 +147,8 @@ describe("a token signed with the broker's own key is still refused when it is n
   after(() => services?.teardown());
 
   /** Claims as the broker issues them, less `omit`, plus `override`; signed with its current key (or `key`). */
-  async function forged(omit: string[], override: Record<string, unknown> = {}, key?: { kid: string; privateKey: CryptoKey }): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    const claims: Record<string, unknown> = {
-      iss: issuer,
-      aud: issuer,
-      sub: "app_forged",
-      client_id: "app_forged",
-      scope: "proxy",
-      jti: `forged-${++serial}`,
-      iat: now,
-      exp: now + 600,
-      ...override,
-    };
-    for (const name of omit) delete claims[name];
-    const signing = key ?? (await services.signingKeys.current());
-    return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: signing.kid, typ: "at+jwt" }).sign(signing.privateKey);
-  }
+  const forged = (omit: string[], override: Record<string, unknown> = {}, key?: SigningKey) =>
+    signedAsIssued(services, { issuer, app: "app_forged", jti: `forged-${++serial}`, omit, override, key });
 
   const refusedAs = (description: RegExp) => (err: unknown) => err instanceof InvalidToken && description.test(err.description);
 
@@ -195,22 +208,8 @@ describe("what verification remembers is bounded (tokens.ts: 10,000 tokens of up
   }
 
   /** A token as the broker issues them, with a `pad` claim of `padding` characters when asked. */
-  async function signed(services: TestServices, padding = 0): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    const claims: Record<string, unknown> = {
-      iss: issuer,
-      aud: issuer,
-      sub: "app_bound",
-      client_id: "app_bound",
-      scope: "proxy",
-      jti: `bound-${++serial}`,
-      iat: now,
-      exp: now + 600,
-    };
-    if (padding > 0) claims.pad = "p".repeat(padding);
-    const signing = await services.signingKeys.current();
-    return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: signing.kid, typ: "at+jwt" }).sign(signing.privateKey);
-  }
+  const signed = (services: TestServices, padding = 0) =>
+    signedAsIssued(services, { issuer, app: "app_bound", jti: `bound-${++serial}`, override: padding > 0 ? { pad: "p".repeat(padding) } : {} });
 
   /** The shortest token of at least `length` characters, by padding its claims (base64url makes most lengths). */
   async function signedOfLength(services: TestServices, length: number): Promise<string> {
