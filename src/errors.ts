@@ -74,11 +74,6 @@ export const AccessDenied = oauthError(403, "access_denied");
 export const ServerError = oauthError(500, "server_error");
 export const TemporarilyUnavailable = oauthError(503, "temporarily_unavailable");
 export const InvalidToken = oauthError(401, "invalid_token");
-
-/** Whether `err` refuses a token as such (`invalid_token`), not a failure to check it (Redis down: passed on, a 503). */
-export function isInvalidToken(err: unknown): err is BrokerError {
-  return err instanceof BrokerError && err.code === "invalid_token";
-}
 export const InsufficientScope = oauthError(403, "insufficient_scope");
 export const InvalidRedirectUri = oauthError(400, "invalid_redirect_uri", false);
 export const InvalidRequestUri = oauthError(400, "invalid_request_uri");
@@ -96,6 +91,11 @@ export const InvalidClientMetadata = oauthError(400, "invalid_client_metadata", 
  * `elicitations` say where (MCP URL-mode elicitations).
  */
 export const ConnectionRequired = oauthError(400, "connection_required");
+
+/** Whether `err` refuses a token as such (`invalid_token`), not a failure to check it (Redis down: passed on, a 503). */
+export function isInvalidToken(err: unknown): err is BrokerError {
+  return err instanceof BrokerError && err.code === "invalid_token";
+}
 
 function apiError(status: number, code: string) {
   return class ApiError extends BrokerError {
