@@ -99,6 +99,30 @@ export function copyField(value: string | null): string {
   return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (ch) => COPY_ESCAPES[ch]!) : value;
 }
 
+/** The second `copyTimestamp` formatted last, and its text (`2026-12-08T02:15:03`). */
+let copySecond = Number.NaN;
+let copySecondText = "";
+
+/**
+ * A time (milliseconds since the epoch, as `Date.now()`) as one field of a
+ * COPY text-format row for a `timestamptz` column: the text `toISOString`
+ * writes. The text up to the second is made once per second and reused for
+ * the milliseconds: V8's `toISOString` formats each of its seven fields
+ * through printf, ~7,000 instructions a row, a fortieth of a proxied call's
+ * instructions (docs/benchmarks.md), where a batch's rows nearly all share
+ * their second.
+ */
+export function copyTimestamp(epochMs: number): string {
+  const ms = Math.trunc(epochMs);
+  const second = Math.floor(ms / 1000);
+  if (second !== copySecond) {
+    copySecondText = new Date(second * 1000).toISOString().slice(0, 19);
+    copySecond = second;
+  }
+  const millis = ms - second * 1000;
+  return `${copySecondText}.${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
+}
+
 /** The database name and server of a URL, for one-line error messages (no password). */
 export function describeDatabaseUrl(databaseUrl: string): string {
   const u = new URL(databaseUrl);

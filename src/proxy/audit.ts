@@ -14,7 +14,7 @@
  * tests).
  */
 import { LRUCache } from "lru-cache";
-import { copyField, copyRows, type Db } from "../db.js";
+import { copyField, copyRows, copyTimestamp, type Db } from "../db.js";
 import type { Logger } from "../log.js";
 import type { ActorClaim } from "../oauth/tokens.js";
 import { pathTemplate } from "./path-template.js";
@@ -173,7 +173,7 @@ function copyLine(event: QueuedEvent): string {
     detail.act = event.act;
   }
   const app = copyField(event.app);
-  return `${new Date(event.at).toISOString()}${ACTION_AND_ACTOR}${app}\t${app}\t${copyField(event.account)}\t${copyField(event.connector)}\t${copyField(event.request)}\t${copyField(jsonText(detail))}\n`;
+  return `${copyTimestamp(event.at)}${ACTION_AND_ACTOR}${app}\t${app}\t${copyField(event.account)}\t${copyField(event.connector)}\t${copyField(event.request)}\t${copyField(jsonText(detail))}\n`;
 }
 
 /**

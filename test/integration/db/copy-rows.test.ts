@@ -1,11 +1,11 @@
 /**
- * `copyRows` and `copyField` (src/db.ts): rows appended with COPY … FROM
+ * `copyRows`, `copyField` and `copyTimestamp` (src/db.ts): rows appended with COPY … FROM
  * STDIN in PostgreSQL's text format, on the pg pool. What goes in must come
  * out the same, whatever the text holds; the proxy audit's batches go this way.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyField, copyRows, createDb, sqlRows, type Db } from "../../../src/db.js";
+import { copyField, copyRows, copyTimestamp, createDb, sqlRows, type Db } from "../../../src/db.js";
 import { createTestDatabase, type TestDatabase } from "../../support/db.js";
 
 const COPY = `COPY copy_rows_test (n, label, detail) FROM STDIN`;
@@ -36,6 +36,35 @@ describe("copyRows", () => {
     assert.equal(copyField("\\N"), "\\\\N", "the text \\N is not null");
     assert.equal(copyField(null), "\\N");
     assert.equal(copyField("nul\0here"), "nul\uFFFDhere", "PostgreSQL's text cannot hold NUL");
+  });
+
+  it("writes a time as toISOString does, whichever second came before it", () => {
+    const second = Date.UTC(2026, 11, 8, 2, 15, 3);
+    // Every millisecond of one second, then seconds out of order (the second's text is remade, not kept).
+    const times = [
+      ...Array.from({ length: 1_000 }, (_, ms) => second + ms),
+      second - 1,
+      second + 1_000,
+      second,
+      Date.UTC(2027, 0, 1) - 1,
+      Date.UTC(2027, 0, 1),
+      0,
+      Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+    ];
+    for (const at of times) assert.equal(copyTimestamp(at), new Date(at).toISOString(), `at ${at}`);
+    // A fraction of a millisecond is dropped, as Date drops it.
+    assert.equal(copyTimestamp(second + 7.9), new Date(second + 7).toISOString());
+  });
+
+  it("a time written by copyTimestamp is read back by PostgreSQL as the same instant", async () => {
+    await db.$executeRawUnsafe(`CREATE TABLE copy_times_test (n int PRIMARY KEY, at timestamptz NOT NULL)`);
+    const times = [Date.UTC(2026, 11, 8, 2, 15, 3, 4), Date.UTC(2026, 11, 8, 2, 15, 3, 999), Date.UTC(1999, 11, 31, 23, 59, 59, 50)];
+    await copyRows(db, `COPY copy_times_test (n, at) FROM STDIN`, Buffer.from(times.map((at, i) => `${i}\t${copyTimestamp(at)}\n`).join("")));
+    const rows = await sqlRows<{ at: Date }>(db, { name: "copy-times-read", text: "SELECT at FROM copy_times_test ORDER BY n" }, []);
+    assert.deepEqual(
+      rows.map((r) => r.at.getTime()),
+      times,
+    );
   });
 
   it("round-trips text of every kind, null, and JSON for a jsonb column", async () => {
