@@ -72,9 +72,22 @@ export interface RevocableClaims {
   gid?: string | undefined;
 }
 
-function revocationKeysOf(claims: RevocableClaims): string[] {
+/**
+ * The keys of each claims object met lately. A verified token's claims are
+ * one frozen object shared by all its uses (oauth/tokens.ts), so the proxy
+ * asks about the same keys on every call: made once, they are the very
+ * strings the revocation cache holds, so its lookups neither build, hash
+ * nor compare text again (docs/benchmarks.md).
+ */
+const keysOfClaims = new WeakMap<RevocableClaims, readonly string[]>();
+
+function revocationKeysOf(claims: RevocableClaims): readonly string[] {
+  const known = keysOfClaims.get(claims);
+  if (known !== undefined) return known;
   const keys = [revokedJtiKey(claims.jti), revokedClientKey(claims.client_id)];
   if (claims.gid) keys.push(revokedGrantKey(claims.gid));
+  // Only claims nothing can change are remembered: a verified token's.
+  if (Object.isFrozen(claims)) keysOfClaims.set(claims, keys);
   return keys;
 }
 

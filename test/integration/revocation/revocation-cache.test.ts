@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { isRevoked, restoreRevocations, revokeAccessToken, revokedJtiKey } from "../../../src/revocation/revocation.js";
+import { isRevoked, markClientRevoked, restoreRevocations, revokeAccessToken, revokedJtiKey } from "../../../src/revocation/revocation.js";
 import { createTestServices, type TestServices } from "../../support/services.js";
 import { until } from "../../support/wait.js";
 
@@ -57,6 +57,23 @@ describe("revocation cache", () => {
     await revokeAccessToken(a.redis, claims);
     await until("the other process sees the revocation", () => isRevoked(b.redis, claims), 2_000);
     assert.equal(bExists.count, asked, "the published revocation answered, not a round trip");
+  });
+
+  it("a verified token's frozen claims, asked about again and again, are still seen revoked when their app is", async () => {
+    // Frozen as verifyAccessToken freezes a token's claims: their keys are made once and reused, never the answer.
+    const claims = Object.freeze(await clearClaims(b, bExists));
+    for (let i = 0; i < 3; i++) assert.equal(await isRevoked(b.redis, claims), false);
+    await markClientRevoked(a.redis, { clientId: claims.client_id, expiresAt: new Date(Date.now() + 600_000) });
+    await until("the app's revocation is seen for the same claims object", () => isRevoked(b.redis, claims), 2_000);
+  });
+
+  it("claims that can change are checked under what they hold now, not under the keys they had", async () => {
+    const claims = await clearClaims(b, bExists);
+    const revoked = { jti: randomUUID(), client_id: claims.client_id };
+    await revokeAccessToken(a.redis, { ...revoked, exp: claims.exp });
+    await until("the revocation reaches the cache", () => isRevoked(b.redis, revoked), 2_000);
+    claims.jti = revoked.jti;
+    assert.equal(await isRevoked(b.redis, claims), true);
   });
 
   it("a grant revoked again from the database (restoreRevocations) is published too", async () => {
