@@ -101,6 +101,19 @@ describe("verified access tokens are remembered only while they stay valid", () 
     );
   });
 
+  it("a token ending like a remembered one but different before that is verified anew: another payload under its signature is refused", async () => {
+    const { accessToken, claims } = await issue(3600);
+    await verifyAccessTokenSignature(services, accessToken);
+    // The remembered token's header and signature around another app's payload: the same last characters, another text.
+    const [header, payload, signature] = accessToken.split(".");
+    const forged = { ...JSON.parse(Buffer.from(payload!, "base64url").toString()), sub: "app_other", client_id: "app_other" };
+    const forgedToken = `${header}.${Buffer.from(JSON.stringify(forged)).toString("base64url")}.${signature}`;
+    assert.equal(forgedToken.slice(-64), accessToken.slice(-64));
+    await assert.rejects(async () => verifyAccessTokenSignature(services, forgedToken), InvalidToken);
+    // The real token is still accepted, with its own claims.
+    assert.equal((await verifyAccessTokenSignature(services, accessToken)).client_id, claims.client_id);
+  });
+
   it("revocation is checked on every use, remembered token or not", async () => {
     const { accessToken, claims } = await issue(3600);
     await verifyAccessToken(services, accessToken, "broker");
