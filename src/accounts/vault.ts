@@ -118,7 +118,16 @@ export async function readCredentials(
 
 /** What the refresh path needs of an account: the row's refresh-relevant columns and its opened credentials. */
 export interface RefreshState {
-  account: { id: string; appId: string; connectorId: string; status: string; hostname: string; pinnedAddress: string | null; scopes: string[] };
+  account: {
+    id: string;
+    appId: string;
+    connectorId: string;
+    status: string;
+    hostname: string;
+    pinnedAddress: string | null;
+    scopes: string[];
+    userId: string | null;
+  };
   /** Undefined when the account has no credential row. */
   credentials: (StoredTokens & { version: number }) | undefined;
 }
@@ -142,7 +151,7 @@ const CREDENTIAL_COLUMNS = `c."version", c."tokenType", c."sealedAccessToken", c
 const READ_REFRESH_STATE: SqlStatement = {
   name: "vault-read-refresh-state",
   text: `
-  SELECT a."id", a."appId", a."connectorId", a."status"::text AS "status", a."hostname", a."pinnedAddress", a."scopes",
+  SELECT a."id", a."appId", a."connectorId", a."status"::text AS "status", a."hostname", a."pinnedAddress", a."scopes", a."userId",
          ${CREDENTIAL_COLUMNS}
     FROM "Account" a LEFT JOIN "Credential" c ON c."accountId" = a."id"
    WHERE a."id" = $1`,
@@ -168,15 +177,15 @@ function openRow(keyring: Keyring, accountId: string, row: CredentialRow): Store
 
 /**
  * An account and its opened credentials in one statement, straight through
- * pg (the refresh path's hot read: db.ts sqlRows says why). Undefined when
- * the account does not exist.
+ * pg (the hot reads of the refresh path and of the proxy's account cache:
+ * db.ts sqlRows says why). Undefined when the account does not exist.
  */
 export async function readRefreshState(db: Db, keyring: Keyring, accountId: string): Promise<RefreshState | undefined> {
   const [row] = await sqlRows<RefreshState["account"] & CredentialRow>(db, READ_REFRESH_STATE, [accountId]);
   if (!row) return undefined;
-  const { id, appId, connectorId, status, hostname, pinnedAddress, scopes } = row;
+  const { id, appId, connectorId, status, hostname, pinnedAddress, scopes, userId } = row;
   return {
-    account: { id, appId, connectorId, status, hostname, pinnedAddress, scopes },
+    account: { id, appId, connectorId, status, hostname, pinnedAddress, scopes, userId },
     credentials: row.version === null ? undefined : openRow(keyring, accountId, row),
   };
 }

@@ -25,7 +25,7 @@
 import { LRUCache } from "lru-cache";
 import type { Services } from "../services.js";
 import type { AccountStatus } from "../generated/prisma/client.js";
-import { readCredentials, type StoredTokens } from "../accounts/vault.js";
+import { readRefreshState, type StoredTokens } from "../accounts/vault.js";
 
 export interface ProxyAccount {
   id: string;
@@ -104,14 +104,21 @@ export class AccountCache {
   }
 
   private async load(accountId: string): Promise<CachedAccount | undefined> {
-    // Two independent queries on two pool connections: one round trip of latency.
-    const [account, credentials] = await Promise.all([
-      this.services.db.account.findUnique({
-        where: { id: accountId },
-        select: { id: true, appId: true, connectorId: true, hostname: true, pinnedAddress: true, status: true, userId: true },
-      }),
-      readCredentials(this.services.db, this.services.keyring, accountId),
-    ]);
+    // The account and its credentials in one prepared statement: one round trip, and
+    // no query for Prisma to compile (its two findUnique cost ~1.5 ms of CPU a read).
+    const state = await readRefreshState(this.services.db, this.services.keyring, accountId);
+    const found = state?.account;
+    const account: ProxyAccount | undefined = found && {
+      id: found.id,
+      appId: found.appId,
+      connectorId: found.connectorId,
+      hostname: found.hostname,
+      pinnedAddress: found.pinnedAddress,
+      // The column's own enum type.
+      status: found.status as AccountStatus,
+      userId: found.userId,
+    };
+    const credentials = state?.credentials;
     if (!account) {
       this.entries?.delete(accountId);
       return undefined;
