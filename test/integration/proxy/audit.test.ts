@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { ProxyAuditLog, PROXY_AUDIT_ACTION, type ProxyAuditEvent } from "../../../src/proxy/audit.js";
 import { createTestServices, type TestServices } from "../../support/services.js";
 import { createDb, sqlRows } from "../../../src/db.js";
+import { pathTemplate } from "../../../src/proxy/path-template.js";
+import { METHODS } from "node:http";
 
 describe("proxy audit events", () => {
   let services: TestServices;
@@ -80,6 +82,20 @@ describe("proxy audit events", () => {
     });
     assert.deepEqual(noUser!.detail, { method: "GET", path: "/repos/{id}/issues", status: 200, retried: false, user: null, act: { sub: "agent" } });
     assert.deepEqual(plain!.detail, { method: "GET", path: "/repos/{id}/issues", status: 200, retried: false }, "no delegation, no user or act");
+  });
+
+  it("a row's detail is the JSON of its method, path template, status and retry, whatever the method", async () => {
+    const audit = new ProxyAuditLog(services.db, services.log, { flushMs: 60_000, batchEvents: 100, bufferLimit: 100 });
+    const longPath = '/files/say"hi"/v2/items/more/and-more?q=1';
+    assert.equal(pathTemplate(longPath), "/files/{id}/v2/items/…");
+    audit.record(event("path-1", { method: "PATCH", pathAndQuery: longPath, status: 404, retried: true }));
+    audit.record(event("path-2", { method: 'BREW"\t\0', pathAndQuery: "/pots/1" }));
+    await audit.flush();
+    const [patch, brew] = await stored(["path-1", "path-2"]);
+    assert.deepEqual(patch!.detail, { method: "PATCH", path: "/files/{id}/v2/items/…", status: 404, retried: true });
+    assert.deepEqual(brew!.detail, { method: 'BREW"\t\uFFFD', path: "/pots/{id}", status: 200, retried: false });
+    // Node's own methods are written without JSON.stringify: none holds a character JSON or COPY would escape.
+    for (const method of METHODS) assert.match(method, /^[A-Z-]+$/);
   });
 
   it("writes `at` as the call's time in UTC whatever time zone PostgreSQL's sessions run in", async () => {
