@@ -336,24 +336,26 @@ async function main(): Promise<void> {
   const [bareHttp, bareUndici, broker] = await Promise.all([start("bare-http", port), start("bare-undici", port), startBroker(port)]);
   const children = [upstream.child, bareHttp.child, bareUndici.child];
   try {
+    // The pass-throughs get the app's request as the broker does, its access token included: every proxy parses the same bytes.
+    const appRequest = { authorization: `Bearer ${broker.token}` };
     const all: WrkTarget[] = [
       { name: "direct", url: `http://127.0.0.1:${port}${PATH}`, headers: { authorization: `Bearer ${UPSTREAM_TOKEN}` }, pid: upstream.child.pid! },
       {
         name: "bare node:http",
         url: `http://127.0.0.1:${bareHttp.ready.port}/v1/proxy${PATH}`,
-        headers: { authorization: "Bearer app" },
+        headers: appRequest,
         pid: bareHttp.child.pid!,
       },
       {
         name: "bare undici",
         url: `http://127.0.0.1:${bareUndici.ready.port}/v1/proxy${PATH}`,
-        headers: { authorization: "Bearer app" },
+        headers: appRequest,
         pid: bareUndici.child.pid!,
       },
       {
         name: "broker",
         url: `http://127.0.0.1:${broker.port}/v1/proxy${PATH}`,
-        headers: { authorization: `Bearer ${broker.token}` },
+        headers: appRequest,
         pid: broker.process.pid,
       },
       { name: "broker /healthz (reference)", url: `http://127.0.0.1:${broker.port}/healthz`, headers: {}, pid: broker.process.pid },
@@ -362,7 +364,7 @@ async function main(): Promise<void> {
       all.splice(4, 0, {
         name: `broker at ${broker.base.commit}`,
         url: `http://127.0.0.1:${broker.base.port}/v1/proxy${PATH}`,
-        headers: { authorization: `Bearer ${broker.token}` },
+        headers: appRequest,
         pid: broker.base.process.pid,
       });
     const targets = only ? all.filter((t) => only.includes(t.name) || (t.name.startsWith("broker at ") && only.includes("broker"))) : all;
@@ -390,7 +392,7 @@ async function main(): Promise<void> {
       about:
         "`npm run bench:proxy` (bench/proxy-overhead.ts): the broker's proxy against two bare pass-throughs and the upstream itself, in one run. Runs, newest last:",
       command: "npm run bench:proxy",
-      settings: `wrk: ${options.threads} thread, ${options.connections} connections, ${options.seconds} s measured after ${options.warmupSeconds} s of warm-up per target; ${roundCount} interleaved round(s), medians shown (RSS: peak). GET of a ${RESPONSE.length}-byte JSON document with a bearer token; the broker's account is an oauth2 connector's, its upstream token injected. Broker log level: ${process.env.BENCH_LOG_LEVEL ?? "warn"}. Each server one Node process; wrk, servers, PostgreSQL and Redis share the machine. CPU: the server's own CPU time over the measured run divided by the answers.`,
+      settings: `wrk: ${options.threads} thread, ${options.connections} connections, ${options.seconds} s measured after ${options.warmupSeconds} s of warm-up per target; ${roundCount} interleaved round(s), medians shown (RSS: peak). GET of a ${RESPONSE.length}-byte JSON document, the same request with the broker's access token to the pass-throughs and the broker; the broker's account is an oauth2 connector's, its upstream token injected. Broker log level: ${process.env.BENCH_LOG_LEVEL ?? "warn"}. Each server one Node process; wrk, servers, PostgreSQL and Redis share the machine. CPU: the server's own CPU time over the measured run divided by the answers.`,
       body,
     });
   } finally {
