@@ -1,7 +1,8 @@
 /**
- * `copyRows`, `copyField` and `copyTimestamp` (src/db.ts): rows appended with COPY … FROM
- * STDIN in PostgreSQL's text format, on the pg pool. What goes in must come
- * out the same, whatever the text holds; the proxy audit's batches go this way.
+ * `copyRows`, `copyField` and `copyTimestamp` (src/db.ts): rows appended
+ * with COPY … FROM STDIN in PostgreSQL's text format, on the pg pool. What
+ * goes in must come out the same, whatever the text holds; the proxy
+ * audit's batches go this way.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
