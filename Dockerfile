@@ -1,7 +1,7 @@
 # One image, three roles: `serve`, `worker`, `all` (see docs/operations.md "Docker Compose").
 # It runs the compiled JavaScript in dist/ (no TypeScript at run time): a build
 # stage compiles src/, the image holds dist/ and the production dependencies.
-# Node.js 24, the current LTS (the broker also runs on 20.12+).
+# Node.js 24, an LTS line and the one the README recommends (the broker runs on 20.14 or later, as package.json says).
 FROM node:24-slim AS build
 
 WORKDIR /app
