@@ -105,10 +105,12 @@ let copySecondText = "";
 
 /**
  * A time (milliseconds since the epoch, as `Date.now()`) as one field of a
- * COPY text-format row for a `timestamptz` column: the text `toISOString`
- * writes. The text up to the second is made once per second and reused for
- * the milliseconds: V8's `toISOString` formats each of its seven fields
- * through printf, ~7,000 instructions a row, a fortieth of a proxied call's
+ * COPY text-format row: the text `toISOString` writes, which a `timestamptz`
+ * column reads as the same instant and a `timestamp` column (Prisma's
+ * `DateTime`, the audit's "at") as its UTC time, the "Z" ignored. The text
+ * up to the second is made once per second and reused for the
+ * milliseconds: V8's `toISOString` formats each of its seven fields through
+ * printf, ~7,000 instructions a row, a fortieth of a proxied call's
  * instructions (docs/benchmarks.md), where a batch's rows nearly all share
  * their second.
  */
